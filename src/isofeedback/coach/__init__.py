@@ -1,0 +1,1 @@
+"""Exercise coaching: protocol files and the pure coaching state machine."""

@@ -1,0 +1,90 @@
+"""Processing configuration: every parameter that changes detections, in one frozen value.
+
+It is recorded with each session so a replay with the recorded configuration reproduces
+the live results exactly, and a researcher can replay with another one (``--config``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from isofeedback.errors import ConfigError
+
+__all__ = ["PipelineConfig", "load_pipeline_config"]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """Signal-processing and detection parameters."""
+
+    mains_hz: float = 50.0
+    emg_channels: tuple[int, ...] | None = None  # 0-based channels over the target muscle
+    envelope_s: float = 0.05
+    calibration_s: float = 3.0
+    onset_k: float = 8.0
+    onset_low_k: float = 3.0
+    release_k: float = 5.0
+    min_on_s: float = 0.03
+    min_off_s: float = 0.15
+    refractory_s: float = 0.3
+    movement_max_deg: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.mains_hz not in (0.0, 50.0, 60.0):
+            raise ConfigError(f"mains_hz must be 50, 60 or 0 (off), got {self.mains_hz}")
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and v < 0:
+                raise ConfigError(f"{f.name} must not be negative, got {v}")
+        if self.envelope_s <= 0 or self.calibration_s <= 0:
+            raise ConfigError("envelope_s and calibration_s must be positive")
+        if not self.onset_low_k <= self.onset_k:
+            raise ConfigError("onset_low_k must not exceed onset_k")
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        if self.emg_channels is not None:
+            d["emg_channels"] = list(self.emg_channels)
+        return d
+
+    def replace(self, **changes: Any) -> PipelineConfig:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> PipelineConfig:
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in names:
+                raise ConfigError(
+                    f"{where}: unknown pipeline setting {key!r} (known: {', '.join(sorted(names))})"
+                )
+            if key == "emg_channels":
+                if value is not None and not (
+                    isinstance(value, list | tuple) and all(isinstance(v, int) for v in value)
+                ):
+                    raise ConfigError(f"{where}: emg_channels must be a list of channel numbers")
+                kwargs[key] = None if value is None else tuple(value)
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
+            kwargs[key] = float(value)
+        return cls(**kwargs)
+
+
+def load_pipeline_config(path: Path) -> PipelineConfig:
+    """Read the ``[pipeline]`` table of a TOML file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    table = data.get("pipeline", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [pipeline] must be a table")
+    return PipelineConfig.from_dict(table, str(path))

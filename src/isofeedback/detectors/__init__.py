@@ -1,0 +1,1 @@
+"""Causal detectors: one per module, pure, explicit state."""

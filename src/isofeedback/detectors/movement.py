@@ -1,0 +1,91 @@
+"""Joint movement during a contraction: the isometric rule broken.
+
+Armed at contraction onset with the pose at that moment as reference; it reports a
+movement when the joint has rotated more than ``max_deg`` from that reference, and the end
+of the movement once the joint is still again. Disarmed outside contractions, where
+movement is the allowed stretch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from isofeedback.types import Chunk, Event, EventType
+
+__all__ = ["MovementDetector"]
+
+
+class MovementDetector:
+    """``joint`` chunks → movement / movement_end events while armed.
+
+    >>> import numpy as np
+    >>> from isofeedback.types import Chunk
+    >>> j = np.zeros((100, 4)); j[60:, 0] = np.linspace(0, 9, 40); j[60:, 3] = 20.0
+    >>> d = MovementDetector(fs=100.0); d.arm(0.0)
+    >>> c = Chunk("joint", 100.0, 0, 0.0, j, ("rx", "ry", "rz", "speed"))
+    >>> [(e.type.value, round(e.t, 2)) for e in d.process(c)]
+    [('movement', 0.82)]
+    """
+
+    def __init__(
+        self, fs: float, max_deg: float = 5.0, still_dps: float = 5.0, still_s: float = 0.3
+    ) -> None:
+        self.fs = fs
+        self.max_deg = max_deg
+        self.still_dps = still_dps
+        self.still_s = still_s
+        self._reset()
+
+    def _reset(self) -> None:
+        self.armed = False
+        self._arm_t = 0.0
+        self._ref: np.ndarray | None = None
+        self.moving = False
+        self._still = 0
+        self.last_angle = 0.0
+
+    def arm(self, t: float) -> None:
+        """Start watching; the pose at the first sample at or after ``t`` is the reference."""
+        self.armed = True
+        self._arm_t = t
+        self._ref = None
+        self.moving = False
+        self._still = 0
+
+    def disarm(self) -> None:
+        self.armed = False
+        self._ref = None
+
+    def process(self, chunk: Chunk) -> list[Event]:
+        events: list[Event] = []
+        rot = chunk.data[:, :3]
+        speed = chunk.data[:, 3]
+        times = chunk.times
+        if not self.armed:
+            return events
+        need_still = max(1, int(round(self.still_s * self.fs)))
+        for k in range(chunk.n):
+            t = float(times[k])
+            if t < self._arm_t:
+                continue
+            if self._ref is None:
+                self._ref = rot[k].copy()
+            d = rot[k] - self._ref
+            angle = float(np.sqrt(d @ d))
+            self.last_angle = angle
+            if not self.moving:
+                if angle > self.max_deg:
+                    self.moving = True
+                    self._still = 0
+                    events.append(
+                        Event(
+                            EventType.MOVEMENT, t, t, "imu", angle, {"speed_dps": float(speed[k])}
+                        )
+                    )
+            else:
+                self._still = self._still + 1 if speed[k] < self.still_dps else 0
+                if self._still >= need_still:
+                    self.moving = False
+                    self._ref = rot[k].copy()  # a new still pose: judge further moves from it
+                    events.append(Event(EventType.MOVEMENT_END, t, t, "imu", angle))
+        return events

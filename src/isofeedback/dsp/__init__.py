@@ -1,0 +1,1 @@
+"""Stateful causal signal chains: filters, envelopes, IMU orientation."""

@@ -1,0 +1,481 @@
+"""Firmware profiles: declarative device descriptions, loaded from TOML and validated.
+
+A profile says how to find a device, its GATT layout, which notifications feed which
+stream, how bytes become samples, and which commands start and stop streaming. Validation
+happens once, on load, and every error names the file, the key and what was expected, so
+that somebody writing a profile for a new wearable is never left guessing.
+"""
+
+from __future__ import annotations
+
+import struct
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from isofeedback.errors import ProfileError
+
+__all__ = [
+    "CommandSpec",
+    "CounterSpec",
+    "GattCharacteristic",
+    "GattService",
+    "PacketSpec",
+    "Profile",
+    "StreamSpec",
+    "available_profiles",
+    "find_profile",
+    "load_profile",
+    "normalize_uuid",
+    "profile_dirs",
+]
+
+_BASE_UUID_TAIL = "-0000-1000-8000-00805f9b34fb"
+_GATT_FLAGS = {"read", "write", "write-without-response", "notify", "indicate"}
+
+
+def normalize_uuid(value: str) -> str:
+    """Full lower-case 128-bit form, as bleak reports UUIDs (16-bit ones are expanded)."""
+    v = value.strip().lower()
+    if v.startswith("0x"):
+        v = v[2:]
+    if len(v) == 4:
+        return f"0000{v}{_BASE_UUID_TAIL}"
+    if len(v) == 8:
+        return f"{v}{_BASE_UUID_TAIL}"
+    return v
+
+
+@dataclass(frozen=True, slots=True)
+class GattCharacteristic:
+    uuid: str
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GattService:
+    uuid: str
+    characteristics: tuple[GattCharacteristic, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """A write to a characteristic; ``expect`` (optional) is a byte prefix the device's
+    reply on ``reply_characteristic`` must start with, for devices that acknowledge."""
+
+    characteristic: str
+    data: bytes
+    expect: bytes | None = None
+    reply_characteristic: str | None = None
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CounterSpec:
+    """Where a packet's sequence counter is and what it counts (``packet`` or ``sample``)."""
+
+    field: int
+    modulo: int
+    unit: str = "packet"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """One output stream of a packet kind: a slice of each decoded frame, scaled."""
+
+    name: str
+    fs: float
+    channels: tuple[str, ...]
+    start: int
+    stop: int
+    scale: float = 1.0
+    offset: float = 0.0
+    unit: str = "a.u."
+
+
+@dataclass(frozen=True, slots=True)
+class PacketSpec:
+    """One kind of notification: which characteristics deliver it and how to decode it."""
+
+    name: str
+    characteristics: tuple[str, ...]
+    codec: str
+    frame: str
+    frames: int
+    header: str
+    counter: CounterSpec | None
+    streams: tuple[StreamSpec, ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def frame_width(self) -> int:
+        """Number of values in one decoded frame."""
+        return len(struct.unpack(self.frame, bytes(struct.calcsize(self.frame))))
+
+    @property
+    def size(self) -> int | None:
+        """Exact byte size for the plain struct codec, ``None`` for named codecs."""
+        if self.codec != "struct":
+            return None
+        return struct.calcsize(self.header) + self.frames * struct.calcsize(self.frame)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    id: str
+    name: str
+    path: Path
+    name_prefixes: tuple[str, ...]
+    advertised_services: tuple[str, ...]
+    services: tuple[GattService, ...]
+    packets: tuple[PacketSpec, ...]
+    start: tuple[CommandSpec, ...] = ()
+    stop: tuple[CommandSpec, ...] = ()
+    haptic: tuple[CommandSpec, ...] = ()
+    battery: str | None = None
+    confidence: str = "high"
+    notes: str = ""
+
+    def packet_for(self, characteristic: str) -> PacketSpec | None:
+        """The packet kind a characteristic delivers, if any."""
+        return self._by_char.get(characteristic)
+
+    @property
+    def _by_char(self) -> dict[str, PacketSpec]:
+        return {c: p for p in self.packets for c in p.characteristics}
+
+    @property
+    def streams(self) -> tuple[StreamSpec, ...]:
+        return tuple(s for p in self.packets for s in p.streams)
+
+    def stream(self, name: str) -> StreamSpec:
+        for s in self.streams:
+            if s.name == name:
+                return s
+        raise ProfileError(f"profile {self.id!r} has no stream {name!r}")
+
+    @property
+    def notify_characteristics(self) -> tuple[str, ...]:
+        return tuple(c for p in self.packets for c in p.characteristics)
+
+    def characteristic(self, uuid: str) -> GattCharacteristic | None:
+        for s in self.services:
+            for c in s.characteristics:
+                if c.uuid == uuid:
+                    return c
+        return None
+
+
+class _Reader:
+    """Typed access to a TOML table that reports errors as `file: key: problem`."""
+
+    def __init__(self, path: Path, table: Mapping[str, Any], where: str) -> None:
+        self.path = path
+        self.table = table
+        self.where = where
+
+    def fail(self, key: str, problem: str) -> ProfileError:
+        loc = f"{self.where}.{key}" if self.where else key
+        return ProfileError(f"{self.path}: {loc}: {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if key not in self.table:
+            if default is ...:
+                raise self.fail(key, "missing (required)")
+            return default
+        value = self.table[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            names = (
+                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            )
+            raise self.fail(key, f"expected {names}, got {type(value).__name__} {value!r}")
+        return value
+
+    def strings(self, key: str, default: Any = ...) -> tuple[str, ...]:
+        value = self.get(key, list, default)
+        if not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "expected a list of strings")
+        return tuple(value)
+
+    def sub(self, key: str, value: Mapping[str, Any]) -> _Reader:
+        if not isinstance(value, Mapping):
+            raise self.fail(key, f"expected a table, got {type(value).__name__}")
+        return _Reader(self.path, value, f"{self.where}.{key}" if self.where else key)
+
+    def check_keys(self, allowed: set[str]) -> None:
+        for key in self.table:
+            if key not in allowed:
+                raise self.fail(key, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _hex_bytes(r: _Reader, key: str) -> bytes:
+    text = r.get(key, str)
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise r.fail(key, f"expected hex bytes like '01 03 03 01 00', got {text!r}") from None
+
+
+def _struct_format(r: _Reader, key: str, default: Any = ...) -> str:
+    fmt = r.get(key, str, default)
+    if fmt and fmt[0] not in "<>!=@":
+        raise r.fail(key, f"struct format {fmt!r} must start with an endianness ('<' or '>')")
+    try:
+        struct.calcsize(fmt)
+    except struct.error as exc:
+        raise r.fail(key, f"invalid struct format {fmt!r}: {exc}") from None
+    return str(fmt)
+
+
+def _uuid(r: _Reader, key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise r.fail(key, f"expected a UUID string, got {value!r}")
+    u = normalize_uuid(value)
+    parts = u.split("-")
+    if len(u) != 36 or [len(p) for p in parts] != [8, 4, 4, 4, 12]:
+        raise r.fail(key, f"{value!r} is not a UUID (16-bit like '2a19' or 128-bit)")
+    try:
+        int(u.replace("-", ""), 16)
+    except ValueError:
+        raise r.fail(key, f"{value!r} is not a UUID (non-hex digits)") from None
+    return u
+
+
+def _commands(r: _Reader, key: str) -> tuple[CommandSpec, ...]:
+    items = r.get(key, list, [])
+    out = []
+    for i, item in enumerate(items):
+        c = r.sub(f"{key}[{i}]", item)
+        c.check_keys({"characteristic", "data", "expect", "reply_characteristic", "delay_s"})
+        expect = _hex_bytes(c, "expect") if "expect" in c.table else None
+        reply = c.table.get("reply_characteristic")
+        out.append(
+            CommandSpec(
+                characteristic=_uuid(c, "characteristic", c.get("characteristic", str)),
+                data=_hex_bytes(c, "data"),
+                expect=expect,
+                reply_characteristic=_uuid(c, "reply_characteristic", reply) if reply else None,
+                delay_s=c.get("delay_s", float, 0.0),
+            )
+        )
+    return tuple(out)
+
+
+def _stream(r: _Reader, width: int | None) -> StreamSpec:
+    r.check_keys({"stream", "fs", "channels", "slice", "scale", "offset", "unit"})
+    channels = r.strings("channels")
+    if not channels:
+        raise r.fail("channels", "must name at least one channel")
+    fs = r.get("fs", float)
+    if fs <= 0:
+        raise r.fail("fs", f"sample rate must be positive, got {fs}")
+    sl = r.get("slice", list, [0, len(channels)])
+    if len(sl) != 2 or not all(isinstance(v, int) for v in sl):
+        raise r.fail("slice", f"expected [start, stop] integers, got {sl!r}")
+    start, stop = sl
+    if stop - start != len(channels) or start < 0:
+        raise r.fail("slice", f"[{start}, {stop}] must cover exactly the {len(channels)} channels")
+    if width is not None and stop > width:
+        raise r.fail("slice", f"[{start}, {stop}] runs past the frame's {width} values")
+    return StreamSpec(
+        name=r.get("stream", str),
+        fs=fs,
+        channels=channels,
+        start=start,
+        stop=stop,
+        scale=r.get("scale", float, 1.0),
+        offset=r.get("offset", float, 0.0),
+        unit=r.get("unit", str, "a.u."),
+    )
+
+
+def _packet(r: _Reader, known_chars: set[str]) -> PacketSpec:
+    from isofeedback.profiles.codecs import CODECS
+
+    r.check_keys(
+        {
+            "name",
+            "characteristics",
+            "codec",
+            "frame",
+            "frames",
+            "header",
+            "counter",
+            "streams",
+            "params",
+        }
+    )
+    codec = r.get("codec", str, "struct")
+    if codec not in CODECS:
+        raise r.fail("codec", f"unknown codec {codec!r} (known: {', '.join(sorted(CODECS))})")
+    chars = tuple(_uuid(r, "characteristics", c) for c in r.get("characteristics", list))
+    if not chars:
+        raise r.fail("characteristics", "must list at least one characteristic")
+    for c in chars:
+        if c not in known_chars:
+            raise r.fail("characteristics", f"{c} is not declared in any [[services]] table")
+    frame = _struct_format(r, "frame")
+    header = _struct_format(r, "header", "<")
+    frames = r.get("frames", int, 1)
+    if frames < 1:
+        raise r.fail("frames", f"must be at least 1, got {frames}")
+    width = len(struct.unpack(frame, bytes(struct.calcsize(frame))))
+    counter = None
+    if "counter" in r.table:
+        cr = r.sub("counter", r.table["counter"])
+        cr.check_keys({"field", "modulo", "unit"})
+        n_header = len(struct.unpack(header, bytes(struct.calcsize(header))))
+        fld = cr.get("field", int, 0)
+        if codec == "struct" and not 0 <= fld < n_header:
+            raise cr.fail("field", f"header {header!r} has {n_header} fields, no field {fld}")
+        unit = cr.get("unit", str, "packet")
+        if unit not in ("packet", "sample"):
+            raise cr.fail("unit", f"expected 'packet' or 'sample', got {unit!r}")
+        modulo = cr.get("modulo", int)
+        if modulo < 2:
+            raise cr.fail("modulo", f"must be at least 2, got {modulo}")
+        counter = CounterSpec(field=fld, modulo=modulo, unit=unit)
+    streams_raw = r.get("streams", list)
+    if not streams_raw:
+        raise r.fail("streams", "must define at least one stream")
+    streams = tuple(
+        _stream(r.sub(f"streams[{i}]", s), width if codec == "struct" else None)
+        for i, s in enumerate(streams_raw)
+    )
+    params = r.get("params", dict, {})
+    spec = PacketSpec(
+        name=r.get("name", str),
+        characteristics=chars,
+        codec=codec,
+        frame=frame,
+        frames=frames,
+        header=header,
+        counter=counter,
+        streams=streams,
+        params=params,
+    )
+    try:
+        CODECS[codec](spec)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise r.fail("params", f"codec {codec!r} rejects these settings: {exc}") from None
+    return spec
+
+
+def parse_profile(path: Path, data: Mapping[str, Any]) -> Profile:
+    """Validate a parsed TOML document as a profile."""
+    top = _Reader(path, data, "")
+    top.check_keys({"profile", "match", "services", "packets", "commands", "battery"})
+    meta = top.sub("profile", top.get("profile", dict))
+    meta.check_keys({"id", "name", "confidence", "notes", "sources"})
+    match = top.sub("match", top.get("match", dict, {}))
+    match.check_keys({"name_prefixes", "services"})
+    services = []
+    for i, s in enumerate(top.get("services", list)):
+        sr = top.sub(f"services[{i}]", s)
+        sr.check_keys({"uuid", "characteristics"})
+        chars = []
+        for j, c in enumerate(sr.get("characteristics", list)):
+            cr = sr.sub(f"characteristics[{j}]", c)
+            cr.check_keys({"uuid", "flags"})
+            flags = cr.strings("flags")
+            bad = [f for f in flags if f not in _GATT_FLAGS]
+            if bad:
+                raise cr.fail("flags", f"unknown flags {bad} (known: {sorted(_GATT_FLAGS)})")
+            chars.append(GattCharacteristic(_uuid(cr, "uuid", cr.get("uuid", str)), flags))
+        services.append(GattService(_uuid(sr, "uuid", sr.get("uuid", str)), tuple(chars)))
+    known = {c.uuid for s in services for c in s.characteristics}
+    packets_raw = top.get("packets", list)
+    if not packets_raw:
+        raise top.fail("packets", "must define at least one [[packets]] table")
+    packets = tuple(_packet(top.sub(f"packets[{i}]", p), known) for i, p in enumerate(packets_raw))
+    names = [s.name for p in packets for s in p.streams]
+    if len(set(names)) != len(names):
+        raise top.fail("packets", f"stream names must be unique, got {names}")
+    cmds = top.sub("commands", top.get("commands", dict, {}))
+    cmds.check_keys({"start", "stop", "haptic"})
+    start, stop, haptic = (_commands(cmds, k) for k in ("start", "stop", "haptic"))
+    for cmd in (*start, *stop, *haptic):
+        if cmd.characteristic not in known:
+            raise cmds.fail(
+                "characteristic", f"{cmd.characteristic} is not declared in [[services]]"
+            )
+    battery = top.get("battery", dict, None)
+    battery_uuid = None
+    if battery is not None:
+        br = top.sub("battery", battery)
+        br.check_keys({"characteristic"})
+        battery_uuid = _uuid(br, "characteristic", br.get("characteristic", str))
+    confidence = meta.get("confidence", str, "high")
+    if confidence not in ("high", "medium", "low"):
+        raise meta.fail("confidence", f"expected high, medium or low, got {confidence!r}")
+    return Profile(
+        id=meta.get("id", str),
+        name=meta.get("name", str),
+        path=path,
+        name_prefixes=match.strings("name_prefixes", ()),
+        advertised_services=tuple(
+            _uuid(match, "services", u) for u in match.get("services", list, [])
+        ),
+        services=tuple(services),
+        packets=packets,
+        start=start,
+        stop=stop,
+        haptic=haptic,
+        battery=battery_uuid,
+        confidence=confidence,
+        notes=meta.get("notes", str, ""),
+    )
+
+
+def load_profile(path: Path) -> Profile:
+    """Load and validate one profile file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: profile file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+    return parse_profile(path, data)
+
+
+def profile_dirs() -> list[Path]:
+    """Where profiles are looked up: the packaged copy, then a repo checkout's folder."""
+    here = Path(__file__).resolve()
+    dirs = [here.parent.parent / "data" / "firmware_profiles"]
+    for parent in here.parents:
+        candidate = parent / "firmware_profiles"
+        if candidate.is_dir():
+            dirs.insert(0, candidate)
+            break
+    return [d for d in dirs if d.is_dir()]
+
+
+def available_profiles() -> dict[str, Path]:
+    """Profile id (file stem) → file, first directory wins."""
+    found: dict[str, Path] = {}
+    for d in profile_dirs():
+        for p in sorted(d.glob("*.toml")):
+            found.setdefault(p.stem, p)
+    return found
+
+
+def find_profile(name_or_path: str) -> Profile:
+    """A profile by id (``myo``) or by path to a ``.toml`` file."""
+    if name_or_path.endswith(".toml") or "/" in name_or_path:
+        return load_profile(Path(name_or_path))
+    known = available_profiles()
+    if name_or_path not in known:
+        names = ", ".join(sorted(known)) or "none found"
+        raise ProfileError(
+            f"unknown firmware profile {name_or_path!r}; available: {names} "
+            "(or give a path to a .toml file)"
+        )
+    return load_profile(known[name_or_path])

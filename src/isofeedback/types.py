@@ -1,0 +1,128 @@
+"""Core value types that flow through the pipeline.
+
+Packets come from a source, chunks from the decoder, events from detectors, feedback from
+the coach. All are frozen and slotted: they are shared between the pure core and the I/O
+edges, and nobody may change one after another part of the system has seen it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "Chunk",
+    "Event",
+    "EventType",
+    "Feedback",
+    "FloatArray",
+    "Packet",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One raw notification as it arrived from a device (or a replayed/simulated one).
+
+    ``t_arrival`` is in seconds on the session clock (0 = session start); it is the only
+    wall-clock-derived value in the pipeline, recorded so that replay is exact.
+    """
+
+    device: str
+    characteristic: str
+    data: bytes
+    t_arrival: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, bytes):
+            object.__setattr__(self, "data", bytes(self.data))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Chunk:
+    """Consecutive samples of one stream, in physical units.
+
+    ``start_index`` is the index of the first sample since the stream began; ``t_first``
+    is its session time. ``gap_before`` counts samples lost just before this chunk
+    (detected from packet counters or arrival gaps): they are never invented.
+    """
+
+    stream: str
+    fs: float
+    start_index: int
+    t_first: float
+    data: FloatArray
+    channels: tuple[str, ...]
+    device: str = ""
+    gap_before: int = 0
+
+    def __post_init__(self) -> None:
+        if self.fs <= 0:
+            raise ValueError(f"chunk fs must be positive, got {self.fs}")
+        if self.data.ndim != 2 or self.data.shape[1] != len(self.channels):
+            raise ValueError(
+                f"chunk data must be (n, {len(self.channels)}) for channels {self.channels}, "
+                f"got shape {self.data.shape}"
+            )
+
+    @property
+    def n(self) -> int:
+        """Number of samples."""
+        return int(self.data.shape[0])
+
+    @property
+    def times(self) -> FloatArray:
+        """Session time of every sample."""
+        return self.t_first + np.arange(self.n, dtype=np.float64) / self.fs
+
+    @property
+    def t_end(self) -> float:
+        """Session time just after the last sample."""
+        return self.t_first + self.n / self.fs
+
+
+class EventType(StrEnum):
+    """What a detector or the pipeline can report."""
+
+    ONSET = "onset"
+    RELEASE = "release"
+    MOVEMENT = "movement"
+    MOVEMENT_END = "movement_end"
+    SIGNAL_QUALITY = "signal_quality"
+    GAP = "gap"
+    CALIBRATED = "calibrated"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A detection. ``t`` is the physiological (back-dated) time, ``t_decided`` when the
+    causal detector could first know it; both on the session clock, in seconds."""
+
+    type: EventType
+    t: float
+    t_decided: float
+    source: str = ""
+    value: float | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.t_decided + 1e-9 < self.t:
+            raise ValueError(f"event decided ({self.t_decided}) before it happened ({self.t})")
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """A message for the patient's display: ``kind`` names the topic family
+    (``level``, ``phase``, ``cue``, ``event``, ``rep``, ``summary``, ``status``) and
+    ``payload`` its JSON-ready content. ``t`` is session time."""
+
+    kind: str
+    t: float
+    payload: Mapping[str, Any]
