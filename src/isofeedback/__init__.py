@@ -1,1 +1,4 @@
-"""isofeedback."""
+"""isofeedback: live biofeedback for isometric muscle-balancing exercise."""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

@@ -1,0 +1,68 @@
+"""Command line: ``isofeedback <command>``.
+
+Each command lives in its own module under ``isofeedback.commands`` with ``register``
+(adds its sub-parser) and ``run`` (returns an exit code). Expected failures raise an
+:class:`IsofeedbackError` and become one clear line on stderr with a non-zero exit code,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from isofeedback import __version__
+from isofeedback.errors import IsofeedbackError
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+# module names under isofeedback.commands, in the order --help lists them
+COMMANDS = ["demo", "profiles"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that says what to do next on a usage error (exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="isofeedback",
+        description="Live EMG/IMU biofeedback for isometric exercise (PIR, MET): BLE "
+        "wearables in, coaching and MQTT feedback out, every session recorded.",
+    )
+    parser.add_argument("--version", action="version", version=f"isofeedback {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"isofeedback.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args))
+    except IsofeedbackError as exc:
+        print(f"isofeedback: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("isofeedback: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""``isofeedback demo``: a whole simulated session through the real pipeline, no hardware.
+
+Simulated patient → packets in a real wearable's byte format → decoder → EMG/IMU chains →
+detectors → coach → MQTT (a local broker, or a built-in one when none runs) and the
+terminal view, ending with the session summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from isofeedback.broker import resolve_broker
+from isofeedback.coach.protocol import find_protocol
+from isofeedback.commands.common import broker_address, patient_id, speed
+from isofeedback.pipeline import Pipeline
+from isofeedback.profiles.schema import find_profile
+from isofeedback.service import SessionResult, run_session
+from isofeedback.sim import Faults, protocol_script
+from isofeedback.sinks.messages import Serializer
+from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
+from isofeedback.sinks.terminal import TerminalView
+from isofeedback.sources.simulated import SimulatedSource
+
+__all__ = ["register", "run"]
+
+FAULTS = {
+    "none": Faults(),
+    "moved": Faults(move_in_rep=1),
+    "too-strong": Faults(too_strong_rep=1),
+    "not-relaxed": Faults(residual_rep=1),
+    "released-early": Faults(early_release_rep=1),
+    "stopped": Faults(stop_after_rep=1),
+}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run a simulated PIR/MET session end to end (no hardware, no broker needed)",
+        description="Run a simulated patient through the whole pipeline: packets in a real "
+        "wearable's format, detection, coaching, live MQTT feedback and the terminal view. "
+        "Uses a local MQTT broker if one runs on 127.0.0.1:1883, else a built-in one.",
+    )
+    p.add_argument("--technique", choices=["pir", "met"], default="pir",
+                   help="exercise protocol to coach (default: pir)")
+    p.add_argument("--profile", default="myo",
+                   help="firmware profile whose byte format is simulated (default: myo)")
+    p.add_argument("--speed", type=speed, default=10.0,
+                   help="'realtime', 'max' or a factor (default: 10x real time)")
+    p.add_argument("--seed", type=int, default=1, help="simulated patient seed (default: 1)")
+    p.add_argument("--fault", choices=sorted(FAULTS), default="none",
+                   help="make the simulated patient get something wrong in rep 2")
+    p.add_argument("--broker", type=broker_address, metavar="HOST[:PORT]",
+                   help="publish to this MQTT broker (must be reachable)")
+    p.add_argument("--patient", type=patient_id, default="demo",
+                   help="pseudonymous patient id, the MQTT topic prefix (default: demo)")
+    p.add_argument("--plain", action="store_true",
+                   help="print one line per phase and cue instead of the live panel")
+    p.set_defaults(run=run)
+
+
+def new_session_id(patient: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{patient}-{stamp}-{secrets.token_hex(2)}"
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_demo(args))
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    console = Console(force_terminal=None if not args.plain else False)
+    profile = find_profile(args.profile)
+    protocol = find_protocol(args.technique)
+    level = (protocol.intensity_low + protocol.intensity_high) / 200.0
+    script = protocol_script(
+        protocol.technique, reps=protocol.reps, level=level, hold=protocol.hold_s,
+        relax=protocol.relax_s, stretch=protocol.stretch_s,
+        rest_before=protocol.rest_calibration_s + 1.0, seed=args.seed, faults=FAULTS[args.fault],
+    )
+    source = SimulatedSource(script, profile, speed=args.speed)
+    pipeline = Pipeline(source.profiles, protocol)
+    settings = BrokerSettings(*args.broker) if args.broker else None
+    async with resolve_broker(settings, explicit=args.broker is not None) as (broker, where):
+        session_id = new_session_id(args.patient)
+        topics = f"isofeedback/{args.patient}/#"
+        console.print(f"[bold]isofeedback demo[/]: {protocol.name}, simulated {profile.name}, "
+                      f"{script.duration:.0f} s of session at "
+                      f"{'max speed' if args.speed is None else f'{args.speed:g}x'}")
+        console.print(f"Live feed on {where}. Watch it with any MQTT client, e.g.\n"
+                      f"  mosquitto_sub -h {broker.host} -p {broker.port} -t '{topics}' -v")
+        serializer = Serializer(args.patient, session_id, time.time())
+        async with MqttPublisher(broker, serializer) as publisher:
+            if args.broker and not await publisher.wait_connected(5.0):
+                console.print(f"[red]could not connect to {where}[/]")
+                return 2
+            with TerminalView(console, title=f"isofeedback · {protocol.name}") as view:
+                result = await run_session(source, pipeline, [publisher, view])
+        print_summary(console, result, publisher.stats.as_dict(), session_id)
+    return 0
+
+
+def print_summary(console: Console, result: SessionResult, mqtt: dict[str, Any], session: str) -> None:
+    s = result.summary
+    table = Table(title=f"Session {session}: {s['reps_done']}/{s['reps_planned']} reps")
+    for col in ("rep", "hold s", "mean", "peak", "relax residual", "ROM °", "gain °",
+                "violations"):
+        table.add_column(col)
+    for r in s["reps"]:
+        table.add_row(
+            str(r["rep"]), f"{r['hold_s']:.1f}", f"{r['mean_intensity']:.1f}",
+            f"{r['peak_intensity']:.1f}",
+            "-" if r["relax_residual"] is None else f"{r['relax_residual']:.1f}",
+            "-" if r["rom_deg"] is None else f"{r['rom_deg']:.1f}",
+            "-" if r["rom_gain_deg"] is None else f"{r['rom_gain_deg']:+.1f}",
+            ", ".join(r["violations"]) or "none",
+        )
+    console.print(table)
+    violations = ", ".join(s["violations"]) or "none"
+    console.print(
+        f"mean hold {s['mean_hold_s']:.1f} s; violations: {violations}; "
+        f"{result.stats.packets} packets ({result.stats.bad_packets} bad) in {result.wall_s:.1f} s; "
+        f"MQTT: {mqtt['published']} messages published, {mqtt['live_dropped']} live levels dropped"
+    )

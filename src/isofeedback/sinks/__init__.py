@@ -1,0 +1,1 @@
+"""Sinks: where events and feedback go (MQTT, terminal, recorder)."""

@@ -1,0 +1,94 @@
+"""Terminal live view: level bar with the target zone, phase, hold timer, warnings.
+
+On a terminal it redraws one panel (rich); when output is redirected it prints one line
+per phase change and cue, which is what a log or a screen reader wants.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.text import Text
+
+from isofeedback.types import Event, Feedback
+
+__all__ = ["TerminalView"]
+
+_BAR = 40
+
+
+class TerminalView:
+    """A sink that shows the session to the person in front of the screen."""
+
+    def __init__(self, console: Console | None = None, title: str = "isofeedback") -> None:
+        self.console = console or Console()
+        self.title = title
+        self.live_mode = self.console.is_terminal
+        self._live: Live | None = None
+        self._level: dict[str, Any] = {}
+        self._phase: dict[str, Any] = {}
+        self._cue: dict[str, Any] = {}
+        self._warning: dict[str, Any] = {}
+
+    def __enter__(self) -> TerminalView:
+        if self.live_mode:
+            self._live = Live(self._render(), console=self.console, refresh_per_second=12,
+                              transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(self._render())
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    def submit(self, item: Event | Feedback) -> None:
+        if isinstance(item, Event):
+            return
+        p = dict(item.payload)
+        if item.kind == "level":
+            self._level = p
+        elif item.kind == "phase":
+            self._phase = p
+            if not self.live_mode:
+                rep = f" rep {p['rep']}/{p['reps']}" if p.get("rep") else ""
+                self.console.print(f"[{item.t:7.2f} s] phase: {p['phase']}{rep}")
+        elif item.kind == "cue":
+            self._cue = p
+            if p.get("severity") == "warning":
+                self._warning = p
+            if not self.live_mode:
+                mark = "!" if p.get("severity") == "warning" else ">"
+                self.console.print(f"[{item.t:7.2f} s] {mark} {p['text']}")
+        if self._live is not None and item.kind in ("level", "phase", "cue"):
+            self._live.update(self._render())
+
+    def _render(self) -> Panel:
+        lv = self._level
+        x = float(lv.get("intensity", 0.0))
+        lo, hi = lv.get("band", [0.0, 0.0])
+        unit = str(lv.get("unit", ""))
+        full = max(float(hi) * 2.0, 1.0)
+        cells = []
+        for k in range(_BAR):
+            v = (k + 0.5) * full / _BAR
+            filled = v <= x
+            zone = lo <= v <= hi
+            style = ("bold green" if zone else "bold yellow") if filled else ("green" if zone else "dim")
+            cells.append(("█" if filled else ("▒" if zone else "░"), style))
+        bar = Text.assemble(*cells)
+        phase = self._phase.get("phase", lv.get("phase", "starting"))
+        rep = self._phase.get("rep", 0)
+        reps = self._phase.get("reps", 0)
+        head = Text(f"phase: {phase}   rep {rep}/{reps}", style="bold")
+        level = Text.assemble("intensity ", bar, f" {x:6.1f} {unit}  target {lo:g}–{hi:g}")
+        hold = lv.get("hold_remaining_s")
+        timer = Text(f"hold: {hold:4.1f} s left" if hold is not None else "", style="cyan")
+        joint = Text(f"joint: {float(lv.get('angle_deg', 0.0)):5.1f}°")
+        cue = Text(str(self._cue.get("text", "")), style="bold")
+        warn = Text(f"⚠ {self._warning['text']}" if self._warning else "", style="bold red")
+        return Panel(Group(head, level, timer, joint, cue, warn), title=self.title)

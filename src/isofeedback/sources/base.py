@@ -1,0 +1,28 @@
+"""The source role: an async iterator of packets on the session clock.
+
+Every source (BLE via bleak, replay of a recording, the simulated patient) yields
+:class:`Packet` objects whose ``t_arrival`` is seconds since session start; the rest of
+the system cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Mapping
+
+from isofeedback.profiles.schema import Profile
+from isofeedback.types import Packet
+
+__all__ = ["PacketSource"]
+
+
+class PacketSource(abc.ABC):
+    """Base of all sources. ``profiles`` maps device name → profile of what it sends."""
+
+    @property
+    @abc.abstractmethod
+    def profiles(self) -> Mapping[str, Profile]: ...
+
+    @abc.abstractmethod
+    def packets(self) -> AsyncIterator[Packet]:
+        """Packets in arrival order until the session ends."""
