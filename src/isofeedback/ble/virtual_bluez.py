@@ -30,7 +30,7 @@ import logging
 import re
 import select
 from collections import deque
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Annotated, Any, Final
@@ -330,11 +330,12 @@ class _AdapterInterface(ServiceInterface):
 
     @dbus_method()
     async def RemoveDevice(self, device: DBusObjectPath) -> None:
-        self._owner._check_failure("RemoveDevice")
-        dev = self._owner._device_by_path(device)
-        if dev is None:
-            raise DBusError(BLUEZ_ERROR_DOES_NOT_EXIST, "Does Not Exist")
-        await self._owner.remove_device(dev.spec.address)
+        async with self._owner._inflight():
+            self._owner._check_failure("RemoveDevice")
+            dev = self._owner._device_by_path(device)
+            if dev is None:
+                raise DBusError(BLUEZ_ERROR_DOES_NOT_EXIST, "Does Not Exist")
+            await self._owner.remove_device(dev.spec.address)
 
 
 class _DeviceInterface(ServiceInterface):
@@ -418,7 +419,8 @@ class _DeviceInterface(ServiceInterface):
 
     @dbus_method()
     async def Connect(self) -> None:
-        await self._dev._handle_connect()
+        async with self._dev._owner._inflight():
+            await self._dev._handle_connect()
 
     @dbus_method()
     def Disconnect(self) -> None:
@@ -826,6 +828,7 @@ class VirtualBluez:
         self._discovery_sessions = 0
         self._discovery_filter: dict[str, Variant] = {}
         self._advertiser: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()
         self.calls: dict[str, int] = {}
 
     # ---- lifecycle
@@ -856,6 +859,12 @@ class VirtualBluez:
 
     async def close(self) -> None:
         """Drop all devices and leave the bus."""
+        # Let async D-Bus handlers (a Connect in its simulated delay) finish
+        # first: dbus-fast sends their reply from a done-callback, which
+        # fails noisily once the socket is closed.
+        if self._handlers:
+            await asyncio.wait(set(self._handlers), timeout=2.0)
+            await asyncio.sleep(0)
         if self._advertiser is not None:
             self._advertiser.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -941,6 +950,18 @@ class VirtualBluez:
     async def drain(self) -> None:
         """Wait until every bleak manager has read all signals sent so far."""
         await self._backpressure.drain()
+
+    @contextlib.asynccontextmanager
+    async def _inflight(self) -> AsyncIterator[None]:
+        """Track a running async D-Bus handler so ``close`` can wait for it."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._handlers.discard(task)
 
     def _observe(self, msg: Message) -> None:
         """Remember who reads our object tree: they receive our signals."""
