@@ -390,3 +390,27 @@ async def test_private_bus_without_dbus_daemon_fails_loudly(
     with pytest.raises(RuntimeError, match="install the Debian package dbus"):
         async with PrivateSystemBus():
             pass
+
+
+# ------------------------------------------------------------- BlueZ quirks
+
+
+async def test_read_while_notifying_is_also_delivered_as_notification(
+    sensor: VirtualDevice,
+) -> None:
+    # BlueZ caches a read result in "Value" and signals it; with StartNotify
+    # bleak cannot tell that apart from a notification. Clients must cope.
+    received: list[bytes] = []
+    async with BleakClient(await scan_for()) as client:
+        await client.start_notify(HR_MEASUREMENT, lambda _, d: received.append(bytes(d)))
+        sensor.set_value(HR_MEASUREMENT, b"\x00\x61")
+        assert await client.read_gatt_char(HR_MEASUREMENT) == b"\x00\x61"
+        await sensor._owner.drain()
+    assert received == [b"\x00\x61"]
+
+
+async def test_connect_with_pairing_sets_trusted_and_paired(sensor: VirtualDevice) -> None:
+    async with BleakClient(await scan_for(), pair=True) as client:
+        assert client.is_connected
+    assert sensor.trusted
+    assert sensor.paired

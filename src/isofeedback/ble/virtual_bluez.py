@@ -428,11 +428,16 @@ class _DeviceInterface(ServiceInterface):
         self._dev._teardown()
 
     @dbus_method()
-    def Pair(self) -> None:
-        self._dev._owner._check_failure("Pair")
-        if not self._dev.paired:
-            self._dev.paired = True
-            self.emit_properties_changed({"Paired": True, "Bonded": True})
+    async def Pair(self) -> None:
+        # BlueZ's Pair connects first if needed; bleak relies on that when
+        # asked to pair, calling Pair *instead of* Connect.
+        async with self._dev._owner._inflight():
+            self._dev._owner._check_failure("Pair")
+            if not self._dev.connected:
+                await self._dev._handle_connect()
+            if not self._dev.paired:
+                self._dev.paired = True
+                self.emit_properties_changed({"Paired": True, "Bonded": True})
 
     @dbus_method()
     def CancelPairing(self) -> None:
