@@ -264,7 +264,9 @@ async def test_start_notify_not_supported_is_a_dbus_error(
 # ------------------------------------------------------------- notifications
 
 
-async def test_notifications_at_200_hz_arrive_in_order(sensor: VirtualDevice) -> None:
+async def test_notifications_at_200_hz_arrive_in_order(
+    virtual_bluez: VirtualBluez, sensor: VirtualDevice
+) -> None:
     received: list[bytes] = []
     changes: list[tuple[str, bool]] = []
     sensor.on_notify_change = lambda uuid, on: changes.append((uuid, on))
@@ -279,7 +281,7 @@ async def test_notifications_at_200_hz_arrive_in_order(sensor: VirtualDevice) ->
         started = time.monotonic()
         sent = await sensor.stream(EMG_STREAM, (frame(i) for i in range(200)), rate_hz=200)
         elapsed = time.monotonic() - started
-        await sensor._owner.drain()
+        await virtual_bluez.drain()
 
         assert sent == 200
         assert seqs(received) == list(range(200))
@@ -318,7 +320,9 @@ async def test_notification_burst_is_lossless(
     assert elapsed < 10
 
 
-async def test_drop_connection_while_streaming_then_reconnect(sensor: VirtualDevice) -> None:
+async def test_drop_connection_while_streaming_then_reconnect(
+    virtual_bluez: VirtualBluez, sensor: VirtualDevice
+) -> None:
     dropped = asyncio.Event()
     dropped_at: list[float] = []
     received: list[bytes] = []
@@ -353,7 +357,7 @@ async def test_drop_connection_while_streaming_then_reconnect(sensor: VirtualDev
     async with BleakClient(await scan_for()) as again:
         await again.start_notify(EMG_STREAM, lambda _, d: received.append(bytes(d)))
         assert await sensor.stream(EMG_STREAM, (frame(i) for i in range(50))) == 50
-        await sensor._owner.drain()
+        await virtual_bluez.drain()
         assert seqs(received) == list(range(50))
 
 
@@ -396,7 +400,7 @@ async def test_private_bus_without_dbus_daemon_fails_loudly(
 
 
 async def test_read_while_notifying_is_also_delivered_as_notification(
-    sensor: VirtualDevice,
+    virtual_bluez: VirtualBluez, sensor: VirtualDevice
 ) -> None:
     # BlueZ caches a read result in "Value" and signals it; with StartNotify
     # bleak cannot tell that apart from a notification. Clients must cope.
@@ -405,7 +409,7 @@ async def test_read_while_notifying_is_also_delivered_as_notification(
         await client.start_notify(HR_MEASUREMENT, lambda _, d: received.append(bytes(d)))
         sensor.set_value(HR_MEASUREMENT, b"\x00\x61")
         assert await client.read_gatt_char(HR_MEASUREMENT) == b"\x00\x61"
-        await sensor._owner.drain()
+        await virtual_bluez.drain()
     assert received == [b"\x00\x61"]
 
 
