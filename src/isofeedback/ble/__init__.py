@@ -1,0 +1,1 @@
+"""BLE transport pieces: private bus and a virtual BlueZ for bleak."""
