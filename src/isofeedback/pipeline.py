@@ -164,4 +164,4 @@ class Pipeline:
             self.contracting = False
             if self.movement is not None:
                 self.movement.disarm()
-        return self.coach.on_event(ev)
+        return list[Output](self.coach.on_event(ev))

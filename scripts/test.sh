@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The README's test command (CI runs exactly this): install what the tests need on a fresh
+# Debian machine (mosquitto, dbus), set up .venv with the test extras, lint, type-check, test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto mosquitto-clients)
+command -v mosquitto_passwd >/dev/null 2>&1 || need+=(mosquitto)
+command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "Installing Debian packages: ${need[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+bash scripts/setup-venv.sh test
+echo "== ruff"; .venv/bin/ruff check src tests benchmarks
+echo "== mypy"; .venv/bin/mypy src
+echo "== pytest"; .venv/bin/python -m pytest "$@"

@@ -1,0 +1,78 @@
+"""Bad input on the command line: one clear line, a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from isofeedback.broker import free_port
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "isofeedback", *args], capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def assert_one_clear_line(proc: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_unknown_profile_names_the_choices() -> None:
+    proc = run_cli("demo", "--profile", "nosuchband", "--speed", "max")
+    assert_one_clear_line(proc, "unknown firmware profile 'nosuchband'", "myo")
+
+
+def test_malformed_profile_file_names_file_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[profile]\nid = "x"\nname = "X"\n[[services]]\nuuid = "zz"\ncharacteristics = []\n')
+    proc = run_cli("demo", "--profile", str(bad), "--speed", "max")
+    assert_one_clear_line(proc, str(bad), "services[0].uuid", "not a UUID")
+
+
+def test_profile_that_is_not_toml(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.toml"
+    bad.write_text("[profile\nid = 3")
+    proc = run_cli("profiles", "--check", str(bad))
+    assert_one_clear_line(proc, str(bad), "not valid TOML")
+
+
+def test_unreachable_explicit_broker() -> None:
+    port = free_port()  # nothing listens there
+    proc = run_cli("demo", "--broker", f"127.0.0.1:{port}", "--speed", "max")
+    assert_one_clear_line(proc, f"cannot reach the MQTT broker at 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["demo", "--speed", "fast"], ["speed 'fast'"]),
+        (["demo", "--technique", "yoga"], ["invalid choice: 'yoga'"]),
+        (["demo", "--broker", "host:99999"], ["1–65535"]),
+        (["demo", "--patient", "a/b"], ["patient id"]),
+        (["nosuchcommand"], ["invalid choice"]),
+    ],
+)
+def test_invalid_options(args: list[str], words: list[str]) -> None:
+    proc = run_cli(*args)
+    assert_one_clear_line(proc, *words)
+    assert proc.returncode == 2
+
+
+def test_help_for_every_command() -> None:
+    from isofeedback.cli import COMMANDS
+
+    top = run_cli("--help")
+    assert top.returncode == 0 and "COMMAND" in top.stdout
+    for name in COMMANDS:
+        proc = run_cli(name, "--help")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith("usage: isofeedback " + name)
+        assert len(proc.stdout.splitlines()) > 3
