@@ -1,0 +1,59 @@
+"""The pure pipeline: bad packets are counted and survived; losses become gap events."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from isofeedback.coach.protocol import find_protocol
+from isofeedback.pipeline import Pipeline
+from isofeedback.profiles.schema import find_profile
+from isofeedback.sim import packetize, protocol_script
+from isofeedback.sources.simulated import simulate_for_profile
+from isofeedback.types import Event, EventType, Packet
+
+
+def _session(profile: str, **script_changes: object) -> tuple[Pipeline, list[Packet]]:
+    prof = find_profile(profile)
+    script = dataclasses.replace(protocol_script(reps=2, seed=5), **script_changes)  # type: ignore[arg-type]
+    packets = packetize(simulate_for_profile(script, prof), prof)
+    protocol = dataclasses.replace(find_protocol("pir"), reps=2)
+    return Pipeline({"sim": prof}, protocol), packets
+
+
+def _events(outputs: list[object], kind: EventType) -> list[Event]:
+    return [o for o in outputs if isinstance(o, Event) and o.type == kind]
+
+
+def test_malformed_and_foreign_packets_are_counted_and_the_session_goes_on() -> None:
+    pipe, packets = _session("myo")
+    emg_char = packets[0].characteristic
+    outputs = []
+    for i, p in enumerate(packets):
+        if i % 500 == 250:
+            outputs += pipe.feed(Packet("sim", emg_char, p.data[:5], p.t_arrival))  # short
+            outputs += pipe.feed(Packet("sim", "0000ffff-0000-1000-8000-00805f9b34fb", b"x", p.t_arrival))
+            outputs += pipe.feed(Packet("ghost", emg_char, p.data, p.t_arrival))
+        outputs += pipe.feed(p)
+    bad = 3 * len(range(250, len(packets), 500))
+    assert pipe.stats.bad_packets == bad
+    assert pipe.stats.last_error == "packet from unknown device 'ghost'"
+    assert len(_events(outputs, EventType.ONSET)) == 3  # MVC capture + 2 reps
+    assert pipe.coach.phase == "done"
+
+
+def test_lost_packets_without_counter_become_a_gap_event() -> None:
+    pipe, packets = _session("myo", disconnects=((20.0, 21.0),))
+    outputs = [o for p in packets for o in pipe.feed(p)]
+    gaps = _events(outputs, EventType.GAP)
+    emg_gaps = [g for g in gaps if g.detail["stream"] == "emg"]
+    assert len(emg_gaps) == 1
+    assert abs(float(emg_gaps[0].value or 0) - 1.0) < 0.05
+    assert abs(emg_gaps[0].t - 21.0) < 0.05
+
+
+def test_same_packets_same_outputs() -> None:
+    pipe_a, packets = _session("myo")
+    pipe_b = Pipeline(pipe_a.profiles, pipe_a.protocol)
+    out_a = [o for p in packets for o in pipe_a.feed(p)]
+    out_b = [o for p in packets for o in pipe_b.feed(p)]
+    assert out_a == out_b
