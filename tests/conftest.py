@@ -47,8 +47,9 @@ def start_mosquitto(folder: Path, extra_config: str = "", port: int | None = Non
     config.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n{extra_config}"
     )
-    proc = subprocess.Popen([exe, "-c", str(config)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [exe, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _wait_port(port)
     return Mosquitto("127.0.0.1", port, proc, config)
 

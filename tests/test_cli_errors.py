@@ -12,8 +12,13 @@ from isofeedback.broker import free_port
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "isofeedback", *args], capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "isofeedback", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def assert_one_clear_line(proc: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -32,7 +37,9 @@ def test_unknown_profile_names_the_choices() -> None:
 
 def test_malformed_profile_file_names_file_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('[profile]\nid = "x"\nname = "X"\n[[services]]\nuuid = "zz"\ncharacteristics = []\n')
+    bad.write_text(
+        '[profile]\nid = "x"\nname = "X"\n[[services]]\nuuid = "zz"\ncharacteristics = []\n'
+    )
     proc = run_cli("demo", "--profile", str(bad), "--speed", "max")
     assert_one_clear_line(proc, str(bad), "services[0].uuid", "not a UUID")
 

@@ -31,7 +31,9 @@ def test_malformed_and_foreign_packets_are_counted_and_the_session_goes_on() -> 
     for i, p in enumerate(packets):
         if i % 500 == 250:
             outputs += pipe.feed(Packet("sim", emg_char, p.data[:5], p.t_arrival))  # short
-            outputs += pipe.feed(Packet("sim", "0000ffff-0000-1000-8000-00805f9b34fb", b"x", p.t_arrival))
+            outputs += pipe.feed(
+                Packet("sim", "0000ffff-0000-1000-8000-00805f9b34fb", b"x", p.t_arrival)
+            )
             outputs += pipe.feed(Packet("ghost", emg_char, p.data, p.t_arrival))
         outputs += pipe.feed(p)
     bad = 3 * len(range(250, len(packets), 500))

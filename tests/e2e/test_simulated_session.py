@@ -6,8 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-import aiomqtt
-
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
@@ -18,12 +16,17 @@ from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
 from isofeedback.sources.simulated import SimulatedSource
 
 ONSET_TOL_S = 0.06  # back-dated onset vs the first sample of the ramp (Myo: 200 Hz, int8)
-RELEASE_TOL_S = 0.35  # back-dated release vs the last sample of activation (loose until the detection work lands)
+RELEASE_TOL_S = 0.35  # back-dated release vs the last sample of activation
 MOVEMENT_TOL_S = 0.15  # movement event vs the moment the joint passed 5 degrees
 
 
-async def _collect(settings: BrokerSettings, topic: str, ready: asyncio.Event,
-                   done: asyncio.Event, out: list[dict[str, Any]]) -> None:
+async def _collect(
+    settings: BrokerSettings,
+    topic: str,
+    ready: asyncio.Event,
+    done: asyncio.Event,
+    out: list[dict[str, Any]],
+) -> None:
     async with settings.client() as client:
         await client.subscribe(topic, qos=1)
         ready.set()
@@ -40,9 +43,17 @@ async def _collect(settings: BrokerSettings, topic: str, ready: asyncio.Event,
 async def test_session_events_match_simulator_labels(mosquitto: Any, patient: str) -> None:
     profile = find_profile("myo")
     protocol = find_protocol("pir")
-    script = protocol_script("pir", reps=3, level=0.18, hold=protocol.hold_s,
-                             relax=protocol.relax_s, stretch=protocol.stretch_s,
-                             rest_before=4.0, seed=3, faults=Faults(move_in_rep=1))
+    script = protocol_script(
+        "pir",
+        reps=3,
+        level=0.18,
+        hold=protocol.hold_s,
+        relax=protocol.relax_s,
+        stretch=protocol.stretch_s,
+        rest_before=4.0,
+        seed=3,
+        faults=Faults(move_in_rep=1),
+    )
     source = SimulatedSource(script, profile, speed=None)
     pipeline = Pipeline(source.profiles, protocol)
     settings = BrokerSettings(mosquitto.host, mosquitto.port)

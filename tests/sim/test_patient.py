@@ -22,12 +22,16 @@ def test_same_seed_same_samples_and_packets() -> None:
 
 
 def test_labels_follow_the_script() -> None:
-    script = protocol_script(reps=2, hold=6.0, seed=2, faults=Faults(move_in_rep=0, move_degrees=9.0))
+    script = protocol_script(
+        reps=2, hold=6.0, seed=2, faults=Faults(move_in_rep=0, move_degrees=9.0)
+    )
     s = simulate_for_profile(script, find_profile("openemg"))
     t = np.arange(s.activation.size) / s.emg_fs
     for c in script.contractions:
         assert s.activation[(t >= c.onset - 0.01) & (t < c.onset)].max() == 0.0
-        assert s.activation[(t > c.hold_start + 0.1) & (t < c.hold_start + 1)].min() == pytest.approx(c.level)
+        assert s.activation[
+            (t > c.hold_start + 0.1) & (t < c.hold_start + 1)
+        ].min() == pytest.approx(c.level)
         assert s.activation[(t > c.release + 0.01) & (t < c.release + 0.5)].max() == 0.0
     (crossing,) = s.movement_crossings(5.0)
     move = next(m for m in script.movements if not m.passive)
@@ -37,8 +41,9 @@ def test_labels_follow_the_script() -> None:
 
 
 def test_emg_amplitude_matches_level_and_snr() -> None:
-    script = protocol_script(reps=1, level=0.2, seed=1, artifacts=Artifacts(snr_db=20.0),
-                             mvc_capture=False)
+    script = protocol_script(
+        reps=1, level=0.2, seed=1, artifacts=Artifacts(snr_db=20.0), mvc_capture=False
+    )
     s = simulate_for_profile(script, find_profile("openemg"))
     c = script.contractions[0]
     t = np.arange(s.emg.shape[0]) / s.emg_fs
@@ -72,8 +77,12 @@ def test_packets_decode_back_to_the_signals(profile: str) -> None:
 def test_disconnect_window_loses_packets_and_decoder_marks_gap() -> None:
     prof = find_profile("openemg")
     script = protocol_script(reps=1, seed=1)
-    script = type(script)(**{**{f: getattr(script, f) for f in script.__dataclass_fields__},
-                            "disconnects": ((8.0, 9.5),)})
+    script = type(script)(
+        **{
+            **{f: getattr(script, f) for f in script.__dataclass_fields__},
+            "disconnects": ((8.0, 9.5),),
+        }
+    )
     s = simulate_for_profile(script, prof)
     dec = Decoder(prof, "sim")
     chunks = [c for p in packetize(s, prof) for c in dec.decode(p)]

@@ -35,8 +35,9 @@ class TerminalView:
 
     def __enter__(self) -> TerminalView:
         if self.live_mode:
-            self._live = Live(self._render(), console=self.console, refresh_per_second=12,
-                              transient=False)
+            self._live = Live(
+                self._render(), console=self.console, refresh_per_second=12, transient=False
+            )
             self._live.__enter__()
         return self
 
@@ -78,7 +79,11 @@ class TerminalView:
             v = (k + 0.5) * full / _BAR
             filled = v <= x
             zone = lo <= v <= hi
-            style = ("bold green" if zone else "bold yellow") if filled else ("green" if zone else "dim")
+            style = (
+                ("bold green" if zone else "bold yellow")
+                if filled
+                else ("green" if zone else "dim")
+            )
             cells.append(("█" if filled else ("▒" if zone else "░"), style))
         bar = Text.assemble(*cells)
         phase = self._phase.get("phase", lv.get("phase", "starting"))
