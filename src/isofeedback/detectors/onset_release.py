@@ -69,7 +69,7 @@ class OnsetReleaseDetector:
         refractory_s: float = 0.2,
         backdate_s: float = 0.15,
         delay_s: float = 0.0,
-        adapt_s: float = 10.0,
+        adapt_s: float = 30.0,
         block_s: float = 0.25,
     ) -> None:
         if fs <= 0 or calibration_s <= 0:
@@ -229,8 +229,10 @@ class OnsetReleaseDetector:
             if zi.size:
                 self._zero = start + int(zi[-1])
             self._history(z[j : j + end], valid[j : j + end])
-            if not self.active:
-                self._adapt(z[j : j + end], env[j : j + end], valid[j : j + end], s[:end])
+            if self.active or hit.size:
+                self._blk_quiet = False
+            else:
+                self._adapt(z[j : j + end], env[j : j + end], valid[j : j + end], start)
             if not hit.size:
                 self._s = float(s[-1])
                 break
@@ -270,14 +272,15 @@ class OnsetReleaseDetector:
         self._last_release = k
         return Event(EventType.RELEASE, t, t_dec, "emg")
 
-    def _adapt(self, z: FloatArray, env: FloatArray, valid: FloatArray, s: FloatArray) -> None:
-        """Accumulate the block's rest statistics (used only if the block stays quiet)."""
+    def _adapt(self, z: FloatArray, env: FloatArray, valid: BoolArray, start: int) -> None:
+        """Accumulate the block's rest statistics (used only if the whole block was rest:
+        every rest block counts, whatever its level, so the estimate is not biased low)."""
         ok = valid.astype(bool)
         self._blk_sum += float(np.sum(np.minimum(z[ok], 25.0)))
         self._blk_env += float(np.sum(env[ok]))
         self._blk_n += int(ok.sum())
-        if s.size and float(s.max()) > 0.5 * self.on_h:
-            self._blk_quiet = False
+        if start < self._last_release + int(round(1.0 * self.fs)):
+            self._blk_quiet = False  # just after a release: residual activity is not rest
 
     def _end_block(self) -> None:
         """At a block boundary: let the rest baselines follow slow drift."""

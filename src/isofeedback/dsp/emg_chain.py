@@ -28,10 +28,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 from scipy import signal
 
 from isofeedback.dsp.filters import MovingRms, SosFilter, emg_bandpass, mains_notch
 from isofeedback.types import Chunk, FloatArray
+
+BoolArray = npt.NDArray[np.bool_]
 
 __all__ = ["EmgChain"]
 
@@ -70,11 +73,13 @@ class EmgChain:
         mains_harmonics: int = 3,
         full_scale: float | None = None,
         spike_k: float = 12.0,
-        spike_hold_s: float = 0.03,
+        spike_hold_s: float = 0.01,
         learn_weights: bool = True,
         active_k: float = 10.0,
         learn_s: float = 1.0,
         block_s: float = 0.25,
+        low_hz: float | None = None,
+        band_order: int = 4,
     ) -> None:
         if fs <= 0 or n_channels < 1:
             raise ValueError("fs must be positive and n_channels at least 1")
@@ -92,11 +97,17 @@ class EmgChain:
         self.active_k = active_k
         self.learn_s = learn_s
         self.block_s = block_s
+        self.low_hz = low_hz
+        self.band_order = band_order
         self._reset()
+
+    def _band(self) -> FloatArray:
+        low = self.low_hz if self.low_hz is not None else 20.0
+        return emg_bandpass(self.fs, low=low, order=self.band_order)
 
     def _reset(self) -> None:
         c = len(self.channels)
-        self._bandpass = SosFilter(emg_bandpass(self.fs), c)
+        self._bandpass = SosFilter(self._band(), c)
         notch = (
             mains_notch(self.fs, self.mains_hz, self.mains_harmonics) if self.mains_hz > 0 else None
         )
@@ -118,6 +129,8 @@ class EmgChain:
         self._ref_len = max(2, int(round(0.1 * self.fs)))
         self._hist = np.zeros((0, c))
         self._last_flag = -(10**12)
+        poles = np.concatenate([np.roots(sec[3:]) for sec in self._band()])
+        self._ring_samples = float(-1.0 / np.log(np.max(np.abs(poles))))
 
     @property
     def calibrated(self) -> bool:
@@ -132,17 +145,18 @@ class EmgChain:
     def power_delay_s(self) -> float:
         """Group delay of the band-pass (and notch) around the EMG band's centre: how
         late the ``pow`` channel shows a change."""
-        sos = emg_bandpass(self.fs)
+        sos = self._band()
         hi = min(450.0, 0.45 * self.fs)
-        lo = min(20.0, hi / 2)
+        lo = min(self.low_hz or 20.0, hi / 2)
         f = np.linspace(lo * 1.5, hi * 0.8, 32)
         _, h = signal.sosfreqz(sos, worN=f, fs=self.fs)
         phase = np.unwrap(np.angle(h))
         gd = -np.gradient(phase, 2 * np.pi * f)
         return float(np.median(gd))
 
-    def _gate(self, y2: FloatArray, raw: FloatArray) -> FloatArray:
-        """Spike and saturation gate for the current chunk (1 = gated)."""
+    def _gate(self, y2: FloatArray, raw: FloatArray) -> tuple[FloatArray, BoolArray]:
+        """Spike and saturation gate for the current chunk (1 = gated), and the spike
+        samples themselves (zeroed before the notch, whose narrow bands would ring)."""
         n = y2.shape[0]
         hist = np.vstack([self._hist, y2])
         h0 = self._hist.shape[0]
@@ -153,27 +167,33 @@ class EmgChain:
         have = hi - lo
         ref = (csum[np.maximum(hi, 0)] - csum[lo]) / np.maximum(have, 1)[:, None]
         ok = (have >= self._ref_len // 2)[:, None]
-        flag = np.any(ok & (y2 > self.spike_k**2 * np.maximum(ref, 1e-30)), axis=1)
+        ratio = np.max(np.where(ok, y2 / np.maximum(ref, 1e-30), 0.0), axis=1)
+        flag = ratio > self.spike_k**2
+        absidx = self._n + np.arange(n)
+        hold = int(round(self.spike_hold_s * self.fs))
+        # the band-pass rings after a spike: gate until its slowest mode has decayed
+        # from the spike's size back to the rest level
+        ring = 0.5 * np.log(np.maximum(ratio, 1.0)) * self._ring_samples
+        ends = np.where(flag, absidx + hold + np.ceil(ring).astype(np.int64), -(10**12))
         if self.full_scale is not None:
-            flag |= np.any(np.abs(raw) >= self.full_scale, axis=1)
+            sat = np.any(np.abs(raw) >= self.full_scale, axis=1)
+            ends = np.where(sat, np.maximum(ends, absidx + hold), ends)
         keep = self._ref_len + self._ref_skip
         self._hist = hist[-keep:]
-        absidx = self._n + np.arange(n)
-        marks = np.where(flag, absidx, -(10**12))
-        last = np.maximum.accumulate(np.maximum(marks, self._last_flag))
+        last = np.maximum.accumulate(np.maximum(ends, self._last_flag))
         self._last_flag = int(last[-1]) if n else self._last_flag
-        hold = int(round(self.spike_hold_s * self.fs))
-        return (absidx - last <= hold).astype(np.float64)
+        return (absidx <= last).astype(np.float64), flag
 
     def process(self, chunk: Chunk) -> Chunk:
         raw = chunk.data[:, list(self.channels)]
         y = self._bandpass.process(raw)
+        gate, spikes = self._gate(y**2, raw)
         if self._notch is not None:
+            y[spikes] = 0.0
             y = self._notch.process(y)
         env_c = self._rms.process(y)
         y2 = y**2
         n = y2.shape[0]
-        gate = self._gate(y2, raw)
         pw = np.zeros(n)
         env = np.zeros(n)
         i = 0
