@@ -155,7 +155,7 @@ class EmgRecord:
 
     @property
     def minutes(self) -> float:
-        return self.emg.shape[0] / self.fs / 60.0
+        return float(self.emg.shape[0] / self.fs / 60.0)
 
 
 def simulated_records(
@@ -265,8 +265,11 @@ def detect_movement(
             k += 1
         events += det.process(chain.process(c))
     cpu = time.process_time() - t_cpu
-    moved = {id(c) for c in script.contractions for m in script.movements if c.onset < m.start < c.release}
-    still_min = sum(c.hold for c in script.contractions if id(c) not in moved) / 60.0
+    still = [
+        c for c in script.contractions
+        if not any(c.onset < m.start < c.release for m in script.movements)
+    ]
+    still_min = sum(c.hold for c in still) / 60.0
     crossings = ses.movement_crossings(5.0)
     return crossings, [e for e in events if e.type == EventType.MOVEMENT], still_min, cpu
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from isofeedback.detectors.changepoint import cusum, ramp_change_point
+from isofeedback.detectors.changepoint import BoolArray, cusum, ramp_change_point
 from isofeedback.types import Chunk, Event, EventType, FloatArray
 
 __all__ = ["OnsetReleaseDetector"]
@@ -52,7 +52,7 @@ class OnsetReleaseDetector:
     >>> det = OnsetReleaseDetector(fs=1000.0)
     >>> ev = det.process(env)
     >>> [(e.type.value, round(e.t, 2)) for e in ev if e.type != "calibrated"]
-    [('onset', 3.0), ('release', 5.0)]
+    [('onset', 2.98), ('release', 5.03)]
     """
 
     def __init__(
@@ -179,23 +179,24 @@ class OnsetReleaseDetector:
         if self.baseline is None:
             self._n += n
             return events
-        z = np.minimum(pw / self.pow_baseline, self.z_max)
         valid = gate == 0
         blk = max(1, int(round(self.block_s * self.fs)))
         while i < n:
             a = self._n + i
             take = min(n - i, blk - a % blk)
-            events += self._segment(z[i : i + take], valid[i : i + take], env[i : i + take], a, t0)
+            # normalise here: the baseline may have moved at the previous block boundary
+            z = np.minimum(pw[i : i + take] / self.pow_baseline, self.z_max)
+            events += self._segment(z, valid[i : i + take], env[i : i + take], a, t0)
             i += take
         self._n += n
         return events
 
-    def _history(self, z: FloatArray, valid: FloatArray) -> None:
+    def _history(self, z: FloatArray, valid: BoolArray) -> None:
         self._hz = np.concatenate([self._hz, z])[-self._keep :]
         self._hv = np.concatenate([self._hv, valid])[-self._keep :]
 
     def _segment(
-        self, z: FloatArray, valid: FloatArray, env: FloatArray, a: int, t0: float
+        self, z: FloatArray, valid: BoolArray, env: FloatArray, a: int, t0: float
     ) -> list[Event]:
         """Process samples ``a .. a+len(z)`` (within one block), switching modes as needed."""
         events: list[Event] = []

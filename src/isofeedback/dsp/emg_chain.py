@@ -160,13 +160,15 @@ class EmgChain:
         n = y2.shape[0]
         hist = np.vstack([self._hist, y2])
         h0 = self._hist.shape[0]
-        csum = np.vstack([np.zeros((1, y2.shape[1])), np.cumsum(hist, axis=0)])
-        idx = np.arange(h0, h0 + n)
-        hi = idx - self._ref_skip  # reference window ends a few samples before
-        lo = np.maximum(hi - self._ref_len, 0)
-        have = hi - lo
-        ref = (csum[np.maximum(hi, 0)] - csum[lo]) / np.maximum(have, 1)[:, None]
-        ok = (have >= self._ref_len // 2)[:, None]
+        # reference: mean power over ref_len samples ending ref_skip samples earlier
+        # (window sums, not differences of a running sum: exact under any chunking)
+        pad = self._ref_len + self._ref_skip - h0
+        padded = np.vstack([np.full((max(pad, 0), y2.shape[1]), np.nan), hist])
+        lead = max(pad, 0) + h0 - self._ref_len - self._ref_skip
+        win = np.lib.stride_tricks.sliding_window_view(padded, self._ref_len, axis=0)
+        ref = win[lead : lead + n].mean(axis=2)
+        ok = ~np.isnan(ref)
+        ref = np.where(ok, ref, np.inf)
         ratio = np.max(np.where(ok, y2 / np.maximum(ref, 1e-30), 0.0), axis=1)
         flag = ratio > self.spike_k**2
         absidx = self._n + np.arange(n)

@@ -70,13 +70,13 @@ def packetize(
             if any(a <= ready < b for a, b in session.script.disconnects):
                 continue
             counter = k if spec.counter is None or spec.counter.unit == "packet" else k * per
-            data = codec.encode(block, counter)
+            payload = codec.encode(block, counter)
             event = math.ceil(ready / connection_interval_s) * connection_interval_s
             # a link delivers one characteristic's notifications in order
             arrival = max(event + latency_s + float(rng.uniform(0.0, jitter_s)), last_arrival)
             last_arrival = arrival
             char = spec.characteristics[k % len(spec.characteristics)]
-            out.append((arrival, order, Packet(device, char, data, arrival)))
+            out.append((arrival, order, Packet(device, char, payload, arrival)))
             order += 1
     out.sort(key=lambda x: (x[0], x[1]))
     return [p for _, _, p in out]
