@@ -25,6 +25,16 @@ class PipelineConfig:
     emg_channels: tuple[int, ...] | None = None  # 0-based channels over the target muscle
     envelope_s: float = 0.05
     calibration_s: float = 3.0
+    mains_harmonics: float = 3.0
+    emg_full_scale: float = 0.0  # converter limit in EMG units (127 for int8); 0 = unknown
+    # onset/release detector (CUSUM decision on the filtered power, in rest-noise units)
+    onset_ratio: float = 4.0
+    onset_h: float = 10.0
+    release_ratio: float = 3.0
+    release_h: float = 12.0
+    min_active_s: float = 0.2
+    backdate_s: float = 0.15
+    # the double-threshold baseline detector (kept for comparison) uses these
     onset_k: float = 8.0
     onset_low_k: float = 3.0
     release_k: float = 5.0
@@ -42,6 +52,8 @@ class PipelineConfig:
                 raise ConfigError(f"{f.name} must not be negative, got {v}")
         if self.envelope_s <= 0 or self.calibration_s <= 0:
             raise ConfigError("envelope_s and calibration_s must be positive")
+        if self.onset_ratio <= 1 or self.release_ratio <= 1:
+            raise ConfigError("onset_ratio and release_ratio must exceed 1")
         if not self.onset_low_k <= self.onset_k:
             raise ConfigError("onset_low_k must not exceed onset_k")
 

@@ -71,18 +71,26 @@ class Pipeline:
         if self.emg_device is not None:
             spec = self.profiles[self.emg_device].stream("emg")
             self.emg_chain = EmgChain(
-                spec.fs, len(spec.channels), cfg.mains_hz, cfg.envelope_s, cfg.emg_channels
+                spec.fs,
+                len(spec.channels),
+                cfg.mains_hz,
+                cfg.envelope_s,
+                cfg.emg_channels,
+                calibration_s=cfg.calibration_s,
+                mains_harmonics=int(cfg.mains_harmonics),
+                full_scale=cfg.emg_full_scale or None,
             )
             self.onset = OnsetReleaseDetector(
                 spec.fs,
                 cfg.calibration_s,
-                cfg.onset_k,
-                cfg.onset_low_k,
-                cfg.release_k,
-                cfg.min_on_s,
-                cfg.min_off_s,
-                cfg.refractory_s,
-                delay_s=0.0,
+                on_ratio=cfg.onset_ratio,
+                on_h=cfg.onset_h,
+                off_ratio=cfg.release_ratio,
+                off_h=cfg.release_h,
+                min_active_s=cfg.min_active_s,
+                refractory_s=cfg.refractory_s,
+                backdate_s=cfg.backdate_s,
+                delay_s=self.emg_chain.power_delay_s,
             )
         self.imu_chain: ImuChain | None = None
         self.movement: MovementDetector | None = None

@@ -1,70 +1,117 @@
-"""Contraction onset and release from the EMG envelope: causal double threshold.
+"""Contraction onset and release: CUSUM decision, likelihood back-dating. Causal, chunked.
 
-The first ``calibration_s`` of rest give the baseline (median) and noise (MAD) of the
-envelope. A contraction starts when the envelope stays above ``on_k`` noise units for
-``min_on_s``; its onset is back-dated to where the envelope last rose above the low
-threshold. It ends when the envelope stays below ``off_k`` units for ``min_off_s``; the
-release is back-dated to the first sample of that run. Hysteresis and the minimum
-durations keep a hold from splitting into pieces; ``refractory_s`` stops a release from
-being followed at once by a spurious onset.
+The detector works on the chain's ``pow`` channel: the filtered EMG squared, in rest-noise
+units, with no smoothing delay. The first ``calibration_s`` of rest give the baseline and
+noise of the envelope (for :meth:`level`) and of the power; the power baseline then
+follows slow changes while the muscle is clearly at rest.
+
+*Decision.* At rest a one-sided CUSUM accumulates the log-likelihood ratio of "variance
+``on_ratio`` × rest" against "rest" for every ungated sample; the onset is decided when it
+exceeds ``on_h``. While active a second CUSUM tests "rest" against ``off_ratio`` × rest
+and decides the release when it exceeds ``off_h``. Both are sequential tests with bounded
+false-alarm rates (Page's CUSUM); gated samples (spikes, saturation) add nothing.
+
+*Back-dating.* At a decision the change point is estimated in a bounded window of recent
+samples (up to ``backdate_s`` before the CUSUM last left zero), by maximum likelihood
+under a rest → ramp → plateau variance model
+(:func:`~isofeedback.detectors.changepoint.ramp_change_point`); the release is the same
+with time reversed. The filter's group delay (``delay_s``) is then subtracted.
+
+*Never split a hold.* A release needs ``min_active_s`` of activity first; an onset needs
+``refractory_s`` after a release. The CUSUMs themselves give hysteresis: a short dip
+during a hold only lowers the release statistic's drift, it does not reset the state.
+
+Decisions about the baseline are taken only at fixed sample indices (every
+``block_s``), so results do not depend on chunk boundaries.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from isofeedback.types import Chunk, Event, EventType
+from isofeedback.detectors.changepoint import BoolArray, cusum, ramp_change_point
+from isofeedback.types import Chunk, Event, EventType, FloatArray
 
 __all__ = ["OnsetReleaseDetector"]
 
 
 class OnsetReleaseDetector:
-    """Envelope chunks → onset / release events (plus one ``calibrated`` event).
+    """``emg_env`` chunks → onset / release events (plus one ``calibrated`` event).
+
+    Works on an :class:`~isofeedback.dsp.emg_chain.EmgChain` output (channels env, pow,
+    gate); given only an envelope channel, it uses the squared envelope over its rest
+    baseline as the power.
 
     >>> import numpy as np
+    >>> from isofeedback.dsp.emg_chain import EmgChain
     >>> from isofeedback.types import Chunk
     >>> rng = np.random.default_rng(0)
-    >>> env = np.abs(rng.normal(1.0, 0.05, 3000))
-    >>> env[1500:2500] += 5.0
-    >>> det = OnsetReleaseDetector(fs=1000.0, calibration_s=1.0)
-    >>> ev = det.process(Chunk("emg_env", 1000.0, 0, 0.0, env[:, None], ("env",)))
-    >>> [(e.type.value, round(e.t, 3)) for e in ev if e.type != "calibrated"]
-    [('onset', 1.5), ('release', 2.5)]
+    >>> a = np.zeros(6000); a[3000:3050] = np.linspace(0, 1, 50); a[3050:5000] = 1.0
+    >>> x = 0.1 * rng.standard_normal(6000) + a * rng.standard_normal(6000)
+    >>> env = EmgChain(1000.0, 1).process(Chunk("emg", 1000.0, 0, 0.0, x[:, None], ("a",)))
+    >>> det = OnsetReleaseDetector(fs=1000.0)
+    >>> ev = det.process(env)
+    >>> [(e.type.value, round(e.t, 2)) for e in ev if e.type != "calibrated"]
+    [('onset', 2.98), ('release', 5.03)]
     """
 
     def __init__(
         self,
         fs: float,
         calibration_s: float = 2.0,
-        on_k: float = 8.0,
-        low_k: float = 3.0,
-        off_k: float = 5.0,
-        min_on_s: float = 0.03,
-        min_off_s: float = 0.15,
-        refractory_s: float = 0.3,
+        *,
+        on_ratio: float = 4.0,
+        on_h: float = 10.0,
+        off_ratio: float = 3.0,
+        off_h: float = 12.0,
+        z_max: float = 400.0,
+        min_active_s: float = 0.2,
+        refractory_s: float = 0.2,
+        backdate_s: float = 0.15,
         delay_s: float = 0.0,
+        adapt_s: float = 30.0,
+        block_s: float = 0.25,
     ) -> None:
+        if fs <= 0 or calibration_s <= 0:
+            raise ValueError("fs and calibration_s must be positive")
+        if on_ratio <= 1 or off_ratio <= 1:
+            raise ValueError("on_ratio and off_ratio must exceed 1")
         self.fs = fs
         self.calibration_s = calibration_s
-        self.on_k = on_k
-        self.low_k = low_k
-        self.off_k = off_k
-        self.min_on_s = min_on_s
-        self.min_off_s = min_off_s
+        self.on_ratio = on_ratio
+        self.on_h = on_h
+        self.off_ratio = off_ratio
+        self.off_h = off_h
+        self.z_max = z_max
+        self.min_active_s = min_active_s
         self.refractory_s = refractory_s
+        self.backdate_s = backdate_s
         self.delay_s = delay_s
+        self.adapt_s = adapt_s
+        self.block_s = block_s
         self._reset()
 
     def _reset(self) -> None:
-        self._calib: list[np.ndarray] = []
-        self._calib_n = 0
-        self.baseline: float | None = None
-        self.noise: float | None = None
+        self._n = 0  # samples seen
+        self._cal_n = max(1, int(round(self.calibration_s * self.fs)))
+        self._cal_env: list[FloatArray] = []
+        self._cal_pow: list[FloatArray] = []
+        self.baseline: float | None = None  # envelope at rest, input units
+        self.noise: float | None = None  # envelope noise at rest (robust SD)
+        self.pow_baseline = 1.0
         self.active = False
-        self._run = 0  # consecutive samples beyond the switching threshold
-        self._run_start_t = 0.0
-        self._last_low_t = 0.0  # last time the envelope was below the low threshold
-        self._last_release_t = -np.inf
+        self._s = 0.0  # CUSUM statistic of the current mode
+        self._zero = 0  # absolute index where the CUSUM was last zero
+        self._since = 0  # absolute index of the last onset / release decision
+        self._last_release = -(10**12)
+        keep = int(round((self.backdate_s + 1.0) * self.fs))
+        self._keep = max(keep, 8)
+        self._hz = np.zeros(0)  # recent power (rest units) for back-dating
+        self._hv = np.zeros(0, dtype=bool)
+        self._blk_sum = 0.0
+        self._blk_env = 0.0
+        self._blk_n = 0
+        self._blk_quiet = True
 
     @property
     def calibrated(self) -> bool:
@@ -76,23 +123,44 @@ class OnsetReleaseDetector:
             return 0.0
         return (envelope - self.baseline) / self.noise
 
-    def process(self, chunk: Chunk) -> list[Event]:
+    def _power(self, chunk: Chunk) -> tuple[FloatArray, FloatArray, FloatArray]:
         env = chunk.data[:, 0]
-        times = chunk.times
+        if "pow" in chunk.channels:
+            pw = chunk.data[:, chunk.channels.index("pow")]
+            gate = (
+                chunk.data[:, chunk.channels.index("gate")] > 0
+                if "gate" in chunk.channels
+                else np.zeros(chunk.n, dtype=bool)
+            )
+            return env, pw, gate.astype(np.float64)
+        ref = self.baseline if self.baseline else 1.0
+        return env, (env / ref) ** 2, np.zeros(chunk.n)
+
+    def process(self, chunk: Chunk) -> list[Event]:
+        env, pw, gate = self._power(chunk)
+        t0 = chunk.t_first - self._n / self.fs  # session time of absolute index 0
         events: list[Event] = []
+        n = chunk.n
         i = 0
         if self.baseline is None:
-            need = int(round(self.calibration_s * self.fs)) - self._calib_n
-            take = min(need, env.size)
-            self._calib.append(env[:take].copy())
-            self._calib_n += take
+            take = min(n, self._cal_n - self._n)
+            self._cal_env.append(env[:take].copy())
+            ok = gate[:take] == 0
+            self._cal_pow.append(pw[:take][ok])
             i = take
-            if self._calib_n >= int(round(self.calibration_s * self.fs)):
-                rest = np.concatenate(self._calib)
+            if self._n + take >= self._cal_n:
+                rest = np.concatenate(self._cal_env)
                 self.baseline = float(np.median(rest))
-                self.noise = max(float(np.median(np.abs(rest - self.baseline))) * 1.4826, 1e-12)
-                self._calib = []
-                t = float(times[take - 1]) if take else chunk.t_first
+                mad = float(np.median(np.abs(rest - self.baseline))) * 1.4826
+                self.noise = max(mad, 1e-12 * max(abs(self.baseline), 1.0))
+                pws = np.concatenate(self._cal_pow)
+                if "pow" not in chunk.channels:
+                    pw = (env / max(self.baseline, 1e-12)) ** 2
+                    self.pow_baseline = 1.0
+                elif pws.size:
+                    self.pow_baseline = max(float(np.mean(np.minimum(pws, 25.0))), 1e-12)
+                self._cal_env, self._cal_pow = [], []
+                t = t0 + (self._n + take - 1) / self.fs if take else chunk.t_first
                 events.append(
                     Event(
                         EventType.CALIBRATED,
@@ -100,47 +168,134 @@ class OnsetReleaseDetector:
                         t,
                         "emg",
                         self.baseline,
-                        {"noise": self.noise, "baseline": self.baseline},
+                        {
+                            "noise": self.noise,
+                            "baseline": self.baseline,
+                            "pow_baseline": self.pow_baseline,
+                        },
                     )
                 )
-        if self.baseline is None or self.noise is None:
+                self._zero = self._n + take
+        if self.baseline is None:
+            self._n += n
             return events
-        on = self.baseline + self.on_k * self.noise
-        low = self.baseline + self.low_k * self.noise
-        off = self.baseline + self.off_k * self.noise
-        min_on = max(1, int(round(self.min_on_s * self.fs)))
-        min_off = max(1, int(round(self.min_off_s * self.fs)))
-        for k in range(i, env.size):
-            v = env[k]
-            t = float(times[k])
-            if not self.active:
-                if v < low:
-                    self._last_low_t = t
-                if v > on and t - self._last_release_t >= self.refractory_s:
-                    if self._run == 0:
-                        self._run_start_t = t
-                    self._run += 1
-                    if self._run >= min_on:
-                        self.active = True
-                        self._run = 0
-                        onset = max(self._last_low_t + 1.0 / self.fs - self.delay_s, 0.0)
-                        events.append(
-                            Event(EventType.ONSET, min(onset, t), t, "emg", float(self.level(v)))
-                        )
-                else:
-                    self._run = 0
-            else:
-                if v < off:
-                    if self._run == 0:
-                        self._run_start_t = t
-                    self._run += 1
-                    if self._run >= min_off:
-                        self.active = False
-                        self._run = 0
-                        release = max(self._run_start_t - self.delay_s, 0.0)
-                        self._last_release_t = t
-                        self._last_low_t = t
-                        events.append(Event(EventType.RELEASE, min(release, t), t, "emg"))
-                else:
-                    self._run = 0
+        valid = gate == 0
+        blk = max(1, int(round(self.block_s * self.fs)))
+        while i < n:
+            a = self._n + i
+            take = min(n - i, blk - a % blk)
+            # normalise here: the baseline may have moved at the previous block boundary
+            z = np.minimum(pw[i : i + take] / self.pow_baseline, self.z_max)
+            events += self._segment(z, valid[i : i + take], env[i : i + take], a, t0)
+            i += take
+        self._n += n
         return events
+
+    def _history(self, z: FloatArray, valid: BoolArray) -> None:
+        self._hz = np.concatenate([self._hz, z])[-self._keep :]
+        self._hv = np.concatenate([self._hv, valid])[-self._keep :]
+
+    def _segment(
+        self, z: FloatArray, valid: BoolArray, env: FloatArray, a: int, t0: float
+    ) -> list[Event]:
+        """Process samples ``a .. a+len(z)`` (within one block), switching modes as needed."""
+        events: list[Event] = []
+        n = z.size
+        j = 0
+        while j < n:
+            start = a + j
+            if not self.active:
+                lo = self._last_release + int(round(self.refractory_s * self.fs))
+                if start < lo:  # refractory: nothing accumulates
+                    skip = min(n - j, lo - start)
+                    self._history(z[j : j + skip], valid[j : j + skip])
+                    self._zero = start + skip
+                    j += skip
+                    continue
+                r = self.on_ratio
+                llr = 0.5 * (z[j:] * (1.0 - 1.0 / r) - np.log(r))
+            else:
+                r = self.off_ratio
+                llr = 0.5 * (np.log(r) - z[j:] * (1.0 - 1.0 / r))
+            llr = np.where(valid[j:], llr, 0.0)
+            s, zero = cusum(llr, self._s)
+            h = self.off_h if self.active else self.on_h
+            over = s > h
+            if self.active:
+                earliest = self._since + int(round(self.min_active_s * self.fs)) - start
+                over &= np.arange(s.size) >= earliest
+            hit = np.flatnonzero(over)
+            end = int(hit[0]) + 1 if hit.size else s.size
+            zi = np.flatnonzero(zero[:end])
+            if zi.size:
+                self._zero = start + int(zi[-1])
+            self._history(z[j : j + end], valid[j : j + end])
+            if self.active or hit.size:
+                self._blk_quiet = False
+            else:
+                self._adapt(z[j : j + end], env[j : j + end], valid[j : j + end], start)
+            if not hit.size:
+                self._s = float(s[-1])
+                break
+            k = start + end - 1  # decision sample (absolute)
+            events.append(self._decide(k, t0, float(env[j + end - 1])))
+            self._s = 0.0
+            self._zero = k + 1
+            j += end
+        if (a + n) % max(1, int(round(self.block_s * self.fs))) == 0:
+            self._end_block()
+        return events
+
+    def _decide(self, k: int, t0: float, env_now: float) -> Event:
+        """Switch mode at decision sample ``k`` and back-date the change."""
+        look = int(round(self.backdate_s * self.fs))
+        first = max(self._zero - look, k - self._hz.size + 1, self._since)
+        pre = int(round(0.1 * self.fs))
+        w0 = max(first - pre, k - self._hz.size + 1)
+        seg = self._hz[w0 - k - 1 :] if w0 <= k else self._hz[-1:]
+        val = self._hv[w0 - k - 1 :] if w0 <= k else self._hv[-1:]
+        t_dec = t0 + k / self.fs
+        if not self.active:
+            cp = ramp_change_point(seg, val, self.fs, first - w0)
+            idx = w0 + cp
+            t = min(max(t0 + idx / self.fs - self.delay_s, 0.0), t_dec)
+            self.active = True
+            self._since = k
+            return Event(EventType.ONSET, t, t_dec, "emg", self.level(env_now))
+        # release: the same model with time reversed; the change is the last active sample
+        last = k - first
+        cp = ramp_change_point(seg[::-1], val[::-1], self.fs, 0)
+        idx = k - cp
+        idx = min(idx, float(w0 + last + (k - w0)))
+        t = min(max(t0 + idx / self.fs - self.delay_s, 0.0), t_dec)
+        self.active = False
+        self._since = k
+        self._last_release = k
+        return Event(EventType.RELEASE, t, t_dec, "emg")
+
+    def _adapt(self, z: FloatArray, env: FloatArray, valid: BoolArray, start: int) -> None:
+        """Accumulate the block's rest statistics (used only if the whole block was rest:
+        every rest block counts, whatever its level, so the estimate is not biased low)."""
+        ok = valid.astype(bool)
+        self._blk_sum += float(np.sum(np.minimum(z[ok], 25.0)))
+        self._blk_env += float(np.sum(env[ok]))
+        self._blk_n += int(ok.sum())
+        if start < self._last_release + int(round(1.0 * self.fs)):
+            self._blk_quiet = False  # just after a release: residual activity is not rest
+
+    def _end_block(self) -> None:
+        """At a block boundary: let the rest baselines follow slow drift."""
+        blk = max(1, int(round(self.block_s * self.fs)))
+        if (
+            not self.active
+            and self._blk_quiet
+            and self._blk_n >= blk // 2
+            and self.baseline is not None
+        ):
+            alpha = min(1.0, self.block_s / max(self.adapt_s, 1e-9))
+            self.pow_baseline *= (1 - alpha) + alpha * (self._blk_sum / self._blk_n)
+            self.baseline += alpha * (self._blk_env / self._blk_n - self.baseline)
+        self._blk_sum = 0.0
+        self._blk_env = 0.0
+        self._blk_n = 0
+        self._blk_quiet = True

@@ -1,8 +1,26 @@
-"""EMG chain: band-pass, mains notch, envelope, channel fusion. Causal and chunked.
+"""EMG chain: band-pass, mains notch, artifact gate, power, envelope, channel fusion.
 
-Output is the envelope of the target muscle in the input's units (RMS), one value per
-input sample; normalisation (× rest noise, % MVC) is the detector's and coach's business
-because it depends on calibration.
+Causal and chunked: every piece carries its state, and the few decisions that change
+the processing (end of the rest calibration, learnt channel weights) are taken at fixed
+sample indices, so the output never depends on how the samples were split into chunks.
+
+Output channels, one row per input sample:
+
+``env``
+    Fused moving-RMS envelope in the input's units (the level shown to the patient).
+``pow``
+    Fused instantaneous power in rest-noise units (≈ 1 at rest): each channel's filtered
+    sample squared over its rest variance, weighted across channels. 0 before the rest
+    calibration is complete. Detectors work on this: it has no smoothing delay.
+``gate``
+    1 where the sample must not be trusted: before calibration, during a contact spike
+    and its filter ringing, or while any channel is saturated.
+
+Channel fusion: before any contraction all channels weigh the same. Once one second of
+clear activity has been seen, each channel is weighted by ``snr / (1 + snr)`` (its excess
+power over rest, the per-channel log-likelihood weight for a variance increase), and
+channels under a fifth of the best weight are dropped. On an 8-channel armband this picks
+the channels over the working muscle.
 """
 
 from __future__ import annotations
@@ -10,19 +28,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
+from scipy import signal
 
 from isofeedback.dsp.filters import MovingRms, SosFilter, emg_bandpass, mains_notch
-from isofeedback.types import Chunk
+from isofeedback.types import Chunk, FloatArray
+
+BoolArray = npt.NDArray[np.bool_]
 
 __all__ = ["EmgChain"]
 
+_CHI2_MEDIAN = 0.454936  # median of a chi-square with one degree of freedom
+
 
 class EmgChain:
-    """Raw EMG chunks → fused envelope chunks (stream ``emg_env``, channel ``env``).
+    """Raw EMG chunks → ``emg_env`` chunks with channels ``env``, ``pow``, ``gate``.
 
-    ``channels``: indices of the channels over the target muscle (all when ``None``);
-    their envelopes are combined as an RMS, which keeps the units and favours the channel
-    with the strongest activity.
+    ``channels``: indices of the channels over the target muscle (all when ``None``).
+    ``full_scale``: the converter's limit in input units (e.g. 127 for int8); samples at
+    or beyond it are gated as saturated. ``spike_k``: a filtered sample larger than this
+    many times the recent RMS is a contact spike; the gate then stays on ``spike_hold_s``.
+
+    >>> import numpy as np
+    >>> from isofeedback.types import Chunk
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((3000, 2)); x[2000:, 0] *= 6.0
+    >>> ch = EmgChain(1000.0, 2, mains_hz=50.0, calibration_s=1.0)
+    >>> out = ch.process(Chunk("emg", 1000.0, 0, 0.0, x, ("a", "b")))
+    >>> out.channels, round(float(out.data[1200:2000, 1].mean()), 1)
+    (('env', 'pow', 'gate'), 1.0)
+    >>> [round(float(w), 2) for w in ch.weights]
+    [1.0, 0.0]
     """
 
     def __init__(
@@ -32,39 +68,194 @@ class EmgChain:
         mains_hz: float = 50.0,
         envelope_s: float = 0.05,
         channels: Sequence[int] | None = None,
+        *,
+        calibration_s: float = 2.0,
+        mains_harmonics: int = 3,
+        full_scale: float | None = None,
+        spike_k: float = 12.0,
+        spike_hold_s: float = 0.01,
+        learn_weights: bool = True,
+        active_k: float = 10.0,
+        learn_s: float = 1.0,
+        block_s: float = 0.25,
+        low_hz: float | None = None,
+        band_order: int = 4,
     ) -> None:
+        if fs <= 0 or n_channels < 1:
+            raise ValueError("fs must be positive and n_channels at least 1")
         self.fs = fs
         self.n_channels = n_channels
         self.mains_hz = mains_hz
         self.envelope_s = envelope_s
         self.channels = tuple(channels) if channels is not None else tuple(range(n_channels))
+        self.calibration_s = calibration_s
+        self.mains_harmonics = mains_harmonics
+        self.full_scale = full_scale
+        self.spike_k = spike_k
+        self.spike_hold_s = spike_hold_s
+        self.learn_weights = learn_weights
+        self.active_k = active_k
+        self.learn_s = learn_s
+        self.block_s = block_s
+        self.low_hz = low_hz
+        self.band_order = band_order
         self._reset()
 
+    def _band(self) -> FloatArray:
+        low = self.low_hz if self.low_hz is not None else 20.0
+        return emg_bandpass(self.fs, low=low, order=self.band_order)
+
     def _reset(self) -> None:
-        self._bandpass = SosFilter(emg_bandpass(self.fs), len(self.channels))
-        notch = mains_notch(self.fs, self.mains_hz) if self.mains_hz > 0 else None
-        self._notch = SosFilter(notch, len(self.channels)) if notch is not None else None
-        self._rms = MovingRms(max(1, int(round(self.envelope_s * self.fs))), len(self.channels))
+        c = len(self.channels)
+        self._bandpass = SosFilter(self._band(), c)
+        notch = (
+            mains_notch(self.fs, self.mains_hz, self.mains_harmonics) if self.mains_hz > 0 else None
+        )
+        self._notch = SosFilter(notch, c) if notch is not None else None
+        self._rms = MovingRms(max(1, int(round(self.envelope_s * self.fs))), c)
+        self._n = 0  # samples seen
+        self._cal_n = max(1, int(round(self.calibration_s * self.fs)))
+        self._cal: list[FloatArray] = []
+        self.rest_var: FloatArray | None = None
+        self.weights = np.ones(c)
+        self._learnt = not self.learn_weights or c == 1
+        self._act_sum = np.zeros(c)
+        self._act_blocks = 0
+        self._blk: list[FloatArray] = []
+        self._blk_gate = 0.0
+        self._block = max(1, int(round(self.block_s * self.fs)))
+        # spike gate: power history for the reference RMS, last flagged sample
+        self._ref_skip = max(1, int(round(0.005 * self.fs)))
+        self._ref_len = max(2, int(round(0.1 * self.fs)))
+        self._hist = np.zeros((0, c))
+        self._last_flag = -(10**12)
+        poles = np.concatenate([np.roots(sec[3:]) for sec in self._band()])
+        self._ring_samples = float(-1.0 / np.log(np.max(np.abs(poles))))
+
+    @property
+    def calibrated(self) -> bool:
+        return self.rest_var is not None
 
     @property
     def delay_s(self) -> float:
         """Approximate group delay of the envelope (half the RMS window)."""
         return self.envelope_s / 2
 
+    @property
+    def power_delay_s(self) -> float:
+        """Group delay of the band-pass (and notch) around the EMG band's centre: how
+        late the ``pow`` channel shows a change."""
+        sos = self._band()
+        hi = min(450.0, 0.45 * self.fs)
+        lo = min(self.low_hz or 20.0, hi / 2)
+        f = np.linspace(lo * 1.5, hi * 0.8, 32)
+        _, h = signal.sosfreqz(sos, worN=f, fs=self.fs)
+        phase = np.unwrap(np.angle(h))
+        gd = -np.gradient(phase, 2 * np.pi * f)
+        return float(np.median(gd))
+
+    def _gate(self, y2: FloatArray, raw: FloatArray) -> tuple[FloatArray, BoolArray]:
+        """Spike and saturation gate for the current chunk (1 = gated), and the spike
+        samples themselves (zeroed before the notch, whose narrow bands would ring)."""
+        n = y2.shape[0]
+        hist = np.vstack([self._hist, y2])
+        h0 = self._hist.shape[0]
+        # reference: mean power over ref_len samples ending ref_skip samples earlier
+        # (window sums, not differences of a running sum: exact under any chunking)
+        pad = self._ref_len + self._ref_skip - h0
+        padded = np.vstack([np.full((max(pad, 0), y2.shape[1]), np.nan), hist])
+        lead = max(pad, 0) + h0 - self._ref_len - self._ref_skip
+        win = np.lib.stride_tricks.sliding_window_view(padded, self._ref_len, axis=0)
+        ref = win[lead : lead + n].mean(axis=2)
+        ok = ~np.isnan(ref)
+        ref = np.where(ok, ref, np.inf)
+        ratio = np.max(np.where(ok, y2 / np.maximum(ref, 1e-30), 0.0), axis=1)
+        flag = ratio > self.spike_k**2
+        absidx = self._n + np.arange(n)
+        hold = int(round(self.spike_hold_s * self.fs))
+        # the band-pass rings after a spike: gate until its slowest mode has decayed
+        # from the spike's size back to the rest level
+        ring = 0.5 * np.log(np.maximum(ratio, 1.0)) * self._ring_samples
+        ends = np.where(flag, absidx + hold + np.ceil(ring).astype(np.int64), -(10**12))
+        if self.full_scale is not None:
+            sat = np.any(np.abs(raw) >= self.full_scale, axis=1)
+            ends = np.where(sat, np.maximum(ends, absidx + hold), ends)
+        keep = self._ref_len + self._ref_skip
+        self._hist = hist[-keep:]
+        last = np.maximum.accumulate(np.maximum(ends, self._last_flag))
+        self._last_flag = int(last[-1]) if n else self._last_flag
+        return (absidx <= last).astype(np.float64), flag
+
     def process(self, chunk: Chunk) -> Chunk:
-        x = chunk.data[:, list(self.channels)]
-        x = self._bandpass.process(x)
+        raw = chunk.data[:, list(self.channels)]
+        y = self._bandpass.process(raw)
+        gate, spikes = self._gate(y**2, raw)
         if self._notch is not None:
-            x = self._notch.process(x)
-        env = self._rms.process(x)
-        fused = np.sqrt(np.mean(env**2, axis=1, keepdims=True))
+            y[spikes] = 0.0
+            y = self._notch.process(y)
+        env_c = self._rms.process(y)
+        y2 = y**2
+        n = y2.shape[0]
+        pw = np.zeros(n)
+        env = np.zeros(n)
+        i = 0
+        while i < n:
+            a = self._n + i  # absolute index of sample i
+            if self.rest_var is None:
+                take = min(n - i, self._cal_n - a)
+                self._cal.append(y2[i : i + take])
+                w0 = self.weights / self.weights.sum()
+                env[i : i + take] = np.sqrt(env_c[i : i + take] ** 2 @ w0)
+                gate[i : i + take] = 1.0
+                if a + take >= self._cal_n:
+                    cal = np.vstack(self._cal)
+                    self.rest_var = np.maximum(np.median(cal, axis=0) / _CHI2_MEDIAN, 1e-24)
+                    self._cal = []
+                i += take
+                continue
+            # up to the next block boundary (learning decisions happen only there)
+            take = min(n - i, self._block - a % self._block)
+            w = self.weights / self.weights.sum()
+            norm = y2[i : i + take] / self.rest_var
+            pw[i : i + take] = norm @ w
+            env[i : i + take] = np.sqrt(env_c[i : i + take] ** 2 @ w)
+            if not self._learnt:
+                self._learn(norm, gate[i : i + take])
+            i += take
+        self._n += n
         return Chunk(
             stream="emg_env",
             fs=chunk.fs,
             start_index=chunk.start_index,
             t_first=chunk.t_first,
-            data=fused,
-            channels=("env",),
+            data=np.column_stack([env, pw, gate]),
+            channels=("env", "pow", "gate"),
             device=chunk.device,
             gap_before=chunk.gap_before,
         )
+
+    def _learn(self, norm: FloatArray, gate: FloatArray) -> None:
+        """Accumulate per-channel excess power over clearly active blocks; set the weights
+        once enough activity has been seen (at a block boundary)."""
+        self._blk.append(norm)
+        self._blk_gate += float(gate.sum())
+        total = sum(b.shape[0] for b in self._blk)
+        if total < self._block:
+            return
+        blk = np.vstack(self._blk)
+        self._blk = []
+        gated = self._blk_gate
+        self._blk_gate = 0.0
+        if gated > 0:
+            return
+        mean = blk.mean(axis=0)
+        if float(mean @ (self.weights / self.weights.sum())) < self.active_k:
+            return
+        self._act_sum += mean
+        self._act_blocks += 1
+        if self._act_blocks * self._block >= self.learn_s * self.fs:
+            snr = np.maximum(self._act_sum / self._act_blocks - 1.0, 0.0)
+            w = snr / (1.0 + snr)
+            w = np.where(w >= 0.2 * w.max(), w, 0.0)
+            self.weights = w / w.max() if w.max() > 0 else np.ones_like(w)
+            self._learnt = True

@@ -96,4 +96,4 @@ class MovingRms:
         starts = np.maximum(ends - self.window, 0)
         mean = (c[ends] - c[starts]) / (ends - starts)[:, None]
         self._tail = sq[-(self.window - 1) :] if self.window > 1 else sq[:0]
-        return np.sqrt(np.maximum(mean, 0.0))
+        return np.asarray(np.sqrt(np.maximum(mean, 0.0)), dtype=np.float64)

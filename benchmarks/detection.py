@@ -1,0 +1,226 @@
+"""Our live detectors side by side with offline peers (NeuroKit2, BioSPPy) on the same
+simulated records; prints one table per condition.
+
+Peers run offline on the whole record, after a zero-phase band-pass and notch (the best
+they can be given), with the true rest segment (first 2 s) for their rest statistics;
+each gets its best threshold from a small grid (chosen on the same records, which favours
+them). They have no decision time. Needs the ``bench`` extra (neurokit2, biosppy).
+
+    PYTHONPATH=src python benchmarks/detection.py [--records 4] [--snr 5 10 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from scipy import signal
+
+from isofeedback.detectors.double_threshold import DoubleThresholdDetector
+from isofeedback.dsp.emg_chain import EmgChain
+from isofeedback.dsp.filters import emg_bandpass, mains_notch
+from isofeedback.evaluation import (
+    EmgRecord,
+    Summary,
+    chunk_stream,
+    detect_emg,
+    simulated_records,
+    summarize,
+)
+from isofeedback.types import Event, EventType
+
+Detector = Callable[[EmgRecord], tuple[list[Event], float]]
+
+
+def _offline_clean(rec: EmgRecord) -> np.ndarray:
+    x = rec.emg[:, 0]
+    x = signal.sosfiltfilt(emg_bandpass(rec.fs), x)
+    notch = mains_notch(rec.fs, 50.0)
+    if notch is not None:
+        x = signal.sosfiltfilt(notch, x)
+    return np.asarray(x)
+
+
+def _events(on: np.ndarray, off: np.ndarray, fs: float) -> list[Event]:
+    ev = [Event(EventType.ONSET, float(i) / fs, float(i) / fs) for i in on]
+    ev += [Event(EventType.RELEASE, float(i) / fs, float(i) / fs) for i in off]
+    return ev
+
+
+def _pairs(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.asarray(idx, dtype=int)
+    return idx[0::2], idx[1::2]
+
+
+def biosppy_method(name: str, threshold: float) -> Detector:
+    from biosppy.signals import emg as bemg
+
+    def run(rec: EmgRecord) -> tuple[list[Event], float]:
+        t = time.process_time()
+        x = _offline_clean(rec)
+        fs = rec.fs
+        rest = [0, int(rec.rest[1] * fs)]
+        size = max(2, int(0.05 * fs))
+        dur = max(2, int(0.05 * fs))
+        fail = max(1, int(0.01 * fs))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if name == "find_onsets":
+                r = bemg.find_onsets(x, fs, size=0.05, threshold=threshold * np.std(x[: rest[1]]))
+            elif name == "hodges_bui":
+                r = bemg.hodges_bui_onset_detector(x, rest, fs, size=size, threshold=threshold)
+            elif name == "bonato":
+                r = bemg.bonato_onset_detector(
+                    x, rest, fs, threshold=threshold, active_state_duration=dur,
+                    samples_above_fail=max(1, dur // 2), fail_size=fail,
+                )
+            elif name == "lidierth":
+                r = bemg.lidierth_onset_detector(
+                    x, rest, fs, size=size, threshold=threshold,
+                    active_state_duration=dur, fail_size=fail,
+                )
+            elif name == "abbink":
+                r = bemg.abbink_onset_detector(
+                    x, rest, fs, size=size, alarm_size=dur, threshold=threshold,
+                    transition_threshold=threshold / 2,
+                )
+            elif name == "solnik":
+                r = bemg.solnik_onset_detector(
+                    x, rest, fs, threshold=threshold, active_state_duration=dur
+                )
+            elif name == "silva":
+                r = bemg.silva_onset_detector(
+                    x, fs, size=size, threshold_size=size * 2, threshold=threshold * 0.01
+                )
+            elif name == "londral":
+                r = bemg.londral_onset_detector(
+                    x, rest, fs, size=size, threshold=threshold, active_state_duration=dur
+                )
+            else:
+                raise ValueError(name)
+        on, off = _pairs(r["onsets"])
+        return _events(on, off, fs), time.process_time() - t
+
+    return run
+
+
+def neurokit_method(method: str, threshold: float | None) -> Detector:
+    import neurokit2 as nk
+
+    def run(rec: EmgRecord) -> tuple[list[Event], float]:
+        t = time.process_time()
+        x = _offline_clean(rec)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            amp = nk.emg_amplitude(x)
+            kw: dict[str, object] = {}
+            if threshold is not None and method == "threshold":
+                rest = amp[: int(rec.rest[1] * rec.fs)]
+                kw["threshold"] = float(np.mean(rest) + threshold * np.std(rest))
+            if method in ("threshold", "mixture"):
+                _, info = nk.emg_activation(
+                    emg_amplitude=amp, sampling_rate=int(rec.fs), method=method, **kw
+                )
+            else:
+                _, info = nk.emg_activation(
+                    emg_cleaned=x, sampling_rate=int(rec.fs), method=method
+                )
+        on = np.asarray(info["EMG_Onsets"], dtype=int)
+        off = np.asarray(info["EMG_Offsets"], dtype=int)
+        return _events(on, off, rec.fs), time.process_time() - t
+
+    return run
+
+
+def double_threshold(rec: EmgRecord) -> tuple[list[Event], float]:
+    t = time.process_time()
+    chain = EmgChain(rec.fs, 1, 50.0, calibration_s=2.0)
+    det = DoubleThresholdDetector(rec.fs, 2.0)
+    ev: list[Event] = []
+    for c in chunk_stream(rec.emg, rec.fs, "emg", 0.05):
+        env = chain.process(c)
+        ev += det.process(env.__class__(env.stream, env.fs, env.start_index, env.t_first,
+                                         env.data[:, :1], ("env",)))
+    return [e for e in ev if e.type in (EventType.ONSET, EventType.RELEASE)], (
+        time.process_time() - t
+    )
+
+
+def evaluate(recs: list[EmgRecord], det: Detector) -> tuple[dict[str, float], dict[str, float],
+                                                               float]:
+    on, off = Summary(), Summary()
+    cpu = 0.0
+    sec = 0.0
+    for rec in recs:
+        ev, c = det(rec)
+        cpu += c
+        sec += rec.emg.shape[0] / rec.fs
+        on.add(rec.onsets, [e for e in ev if e.type == EventType.ONSET], rec.minutes, 0.5)
+        off.add(rec.releases, [e for e in ev if e.type == EventType.RELEASE], rec.minutes, 0.5)
+    return summarize(on), summarize(off), 1000 * cpu / sec
+
+
+PEERS: list[tuple[str, Callable[[float], Detector], list[float]]] = [
+    ("bsp find_onsets", lambda th: biosppy_method("find_onsets", th), [3.0, 5.0, 8.0]),
+    ("bsp hodges_bui", lambda th: biosppy_method("hodges_bui", th), [3.0, 5.0, 8.0]),
+    ("bsp bonato", lambda th: biosppy_method("bonato", th), [7.0, 15.0, 30.0]),
+    ("bsp lidierth", lambda th: biosppy_method("lidierth", th), [3.0, 5.0, 8.0]),
+    ("bsp abbink", lambda th: biosppy_method("abbink", th), [0.3, 0.5, 0.7]),
+    ("bsp solnik", lambda th: biosppy_method("solnik", th), [3.0, 5.0, 8.0]),
+    ("bsp silva", lambda th: biosppy_method("silva", th), [5.0, 10.0, 20.0]),
+    ("bsp londral", lambda th: biosppy_method("londral", th), [3.0, 5.0, 8.0]),
+    ("nk threshold", lambda th: neurokit_method("threshold", th), [3.0, 5.0, 8.0]),
+    ("nk mixture", lambda th: neurokit_method("mixture", None), [0.0]),
+    ("nk silva", lambda th: neurokit_method("silva", None), [0.0]),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--records", type=int, default=3)
+    ap.add_argument("--snr", type=float, nargs="+", default=[5.0, 10.0, 20.0])
+    ap.add_argument("--fs", type=float, nargs="+", default=[1000.0, 200.0])
+    ap.add_argument("--seed", type=int, default=1000)
+    args = ap.parse_args()
+    hdr = (f"{'method':<18}{'on med':>7}{'on P90':>7}{'lat med':>8}{'lat P90':>8}{'miss':>6}"
+           f"{'FP/min':>7}{'off med':>8}{'off P90':>7}{'CPU ms/s':>9}")
+    for fs in args.fs:
+        for snr in args.snr:
+            recs = simulated_records(args.records, snr, fs, args.seed, "half", int8=fs <= 250)
+            print(f"\n== {fs:g} Hz{' int8' if fs <= 250 else ''}, SNR {snr:g} dB, "
+                  f"{len(recs)} records x 60 s (half with artifacts); times in ms ==")
+            print(hdr)
+            rows: list[tuple[str, Detector]] = [
+                ("ours (live)", detect_emg), ("double thr (live)", double_threshold)
+            ]
+            for name, make, grid in PEERS:
+                best = None
+                for th in grid:
+                    try:
+                        res = evaluate(recs, make(th))
+                    except Exception as exc:  # a peer failing on a record is reported
+                        print(f"{name:<18} failed: {type(exc).__name__}: {exc}"[:100])
+                        break
+                    key = (res[0]["missed"] + res[0]["false_per_min"] * 10, res[0]["err_med_ms"])
+                    if best is None or key < best[0]:
+                        best = (key, th, res)
+                if best is not None:
+                    _print(f"{name} ({best[1]:g})", best[2])
+            for name, det in rows:
+                _print(name, evaluate(recs, det))
+
+
+def _print(name: str, res: tuple[dict[str, float], dict[str, float], float]) -> None:
+    on, off, cpu = res
+    live = "live" in name
+    lat = f"{on['lat_med_ms']:>8.1f}{on['lat_p90_ms']:>8.1f}" if live else f"{'-':>8}{'-':>8}"
+    print(f"{name:<18}{on['err_med_ms']:>7.1f}{on['err_p90_ms']:>7.1f}{lat}"
+          f"{int(on['missed']):>6d}{on['false_per_min']:>7.2f}"
+          f"{off['err_med_ms']:>8.1f}{off['err_p90_ms']:>7.1f}{cpu:>9.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

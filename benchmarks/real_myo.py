@@ -1,0 +1,66 @@
+"""Our detectors on real Myo recordings (8 channels, 200 Hz, int8, per-sample labels).
+
+    PYTHONPATH=src python benchmarks/real_myo.py DATA_FOLDER
+
+DATA_FOLDER holds CSV files with columns emg1..emg8,label (label 0 = rest). The labels
+are cues, not muscle activity: onsets are matched within ±1 s and the signed error
+(detected − cue) is reported. A file whose labels are all 0 measures false alarms at rest.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from isofeedback.evaluation import EmgRecord, detect_emg, match_events
+
+
+def main() -> None:
+    folder = Path(sys.argv[1])
+    all_err: list[float] = []
+    rel_err: list[float] = []
+    fp = 0
+    minutes = 0.0
+    rest_fp = 0
+    rest_min = 0.0
+    for path in sorted(folder.glob("*.csv")):
+        data = np.loadtxt(path, delimiter=",", skiprows=1)
+        x, lab = data[:, :8], data[:, 8] != 0
+        fs = 200.0
+        edges = np.diff(lab.astype(int))
+        on = tuple(float(i + 1) / fs for i in np.flatnonzero(edges > 0))
+        off = tuple(float(i + 1) / fs for i in np.flatnonzero(edges < 0))
+        rec = EmgRecord(x, fs, on, off, name=path.name, full_scale=127.0)
+        ev, cpu = detect_emg(rec, mains_hz=50.0, calibration_s=2.0)
+        don = [e.t for e in ev if e.type == "onset"]
+        doff = [e.t for e in ev if e.type == "release"]
+        m = match_events(on, don, 1.0)
+        m2 = match_events(off, doff, 1.0)
+        err = [don[j] - on[i] for i, j in m.pairs]
+        rerr = [doff[j] - off[i] for i, j in m2.pairs]
+        all_err += err
+        rel_err += rerr
+        mins = x.shape[0] / fs / 60
+        if not on:
+            rest_fp += len(don)
+            rest_min += mins
+        else:
+            fp += len(m.false)
+            minutes += mins
+        med = f"{np.median(err) * 1000:7.0f}" if err else "      -"
+        print(f"{path.name:<40} onsets {len(m.pairs)}/{len(on)} false {len(m.false)} "
+              f"median(detected-cue) {med} ms  cpu {1000 * cpu / (mins * 60) / 8:.2f} ms/s/ch")
+    e = np.asarray(all_err) * 1000
+    r = np.asarray(rel_err) * 1000
+    print(f"\nonset − cue: median {np.median(e):.0f} ms, IQR {np.percentile(e, 25):.0f}.."
+          f"{np.percentile(e, 75):.0f} ms, n={e.size}")
+    print(f"release − cue: median {np.median(r):.0f} ms, IQR {np.percentile(r, 25):.0f}.."
+          f"{np.percentile(r, 75):.0f} ms, n={r.size}")
+    print(f"false onsets: {fp / max(minutes, 1e-9):.2f}/min in gesture files, "
+          f"{rest_fp / max(rest_min, 1e-9):.2f}/min in rest-only files")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Signal quality of raw EMG: flat line (electrode off, stuck converter) and saturation.
+
+Neither is a contraction: both are reported as ``signal_quality`` events with
+``detail = {"issue": "flat" | "saturation", "state": "start" | "end", "channel": k}``
+(``value`` is the channel). A channel is flat once its samples have not changed for
+``flat_s``; the start is back-dated to the first unchanged sample. It saturates when a
+sample reaches ``full_scale``; the episode ends ``hold_s`` after the last saturated
+sample. Both states are functions of run lengths, so chunking never changes them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from isofeedback.types import Chunk, Event, EventType, FloatArray
+
+__all__ = ["SignalQualityDetector"]
+
+_NEVER = -(10**12)
+
+
+class SignalQualityDetector:
+    """Raw ``emg`` chunks → ``signal_quality`` events.
+
+    >>> import numpy as np
+    >>> from isofeedback.types import Chunk
+    >>> x = np.random.default_rng(0).normal(0, 10, (1000, 1))
+    >>> x[300:600] = 0.0; x[800:820] = 127.0
+    >>> det = SignalQualityDetector(fs=200.0, full_scale=127.0)
+    >>> ev = det.process(Chunk("emg", 200.0, 0, 0.0, x, ("a",)))
+    >>> [(e.detail["issue"], e.detail["state"], round(e.t, 2)) for e in ev]
+    [('flat', 'start', 1.5), ('flat', 'end', 3.0), ('saturation', 'start', 4.0), \
+('saturation', 'end', 4.6)]
+    """
+
+    def __init__(
+        self,
+        fs: float,
+        full_scale: float | None = None,
+        flat_s: float = 0.25,
+        hold_s: float = 0.5,
+    ) -> None:
+        if fs <= 0:
+            raise ValueError("fs must be positive")
+        self.fs = fs
+        self.full_scale = full_scale
+        self.flat_s = flat_s
+        self.hold_s = hold_s
+        self._reset()
+
+    def _reset(self) -> None:
+        self._n = 0
+        self._prev: FloatArray | None = None
+        self._last_change: FloatArray | None = None  # per channel, absolute index
+        self._last_sat: FloatArray | None = None
+        self._flat: FloatArray | None = None
+        self._sat: FloatArray | None = None
+
+    def process(self, chunk: Chunk) -> list[Event]:
+        x = chunk.data
+        n, c = x.shape
+        if n == 0:
+            return []
+        if self._prev is None:
+            self._prev = x[0].copy() + 1.0  # the first sample counts as a change
+            self._last_change = np.full(c, float(_NEVER))
+            self._last_sat = np.full(c, float(_NEVER))
+            self._flat = np.zeros(c)
+            self._sat = np.zeros(c)
+        assert self._last_change is not None and self._last_sat is not None
+        assert self._flat is not None and self._sat is not None
+        t0 = chunk.t_first - self._n / self.fs
+        idx = (self._n + np.arange(n)).astype(np.float64)[:, None]
+        prev = np.vstack([self._prev[None, :], x[:-1]])
+        changed = x != prev
+        last_change = np.maximum.accumulate(
+            np.vstack([self._last_change[None, :], np.where(changed, idx, _NEVER)]), axis=0
+        )[1:]
+        flat = (idx - last_change + 1 >= self.flat_s * self.fs).astype(np.float64)
+        if self.full_scale is not None:
+            sat_now = np.abs(x) >= self.full_scale
+        else:
+            sat_now = np.zeros_like(x, dtype=bool)
+        last_sat = np.maximum.accumulate(
+            np.vstack([self._last_sat[None, :], np.where(sat_now, idx, _NEVER)]), axis=0
+        )[1:]
+        sat = (idx - last_sat <= self.hold_s * self.fs).astype(np.float64)
+        events: list[tuple[float, int, Event]] = []
+        for name, state, prev_state, ref in (
+            ("flat", flat, self._flat, last_change),
+            ("saturation", sat, self._sat, last_sat),
+        ):
+            trans = np.diff(np.vstack([prev_state[None, :], state]), axis=0)
+            for k, ch in zip(*np.nonzero(trans), strict=True):
+                t_dec = float(t0 + (self._n + k) / self.fs)
+                if trans[k, ch] > 0:
+                    start = ref[k, ch] if name == "flat" else self._n + k
+                    t = t0 + float(start) / self.fs
+                    st = "start"
+                else:
+                    t = t_dec
+                    st = "end"
+                detail = {"issue": name, "state": st, "channel": int(ch)}
+                ev = Event(EventType.SIGNAL_QUALITY, min(t, t_dec), t_dec, "emg", float(ch), detail)
+                events.append((t_dec, int(ch), ev))
+        self._prev = x[-1].copy()
+        self._last_change = last_change[-1].copy()
+        self._last_sat = last_sat[-1].copy()
+        self._flat = flat[-1].copy()
+        self._sat = sat[-1].copy()
+        self._n += n
+        return [e for _, _, e in sorted(events, key=lambda v: (v[0], v[1], v[2].detail["issue"]))]

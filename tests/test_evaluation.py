@@ -1,0 +1,42 @@
+"""The pure metric functions of the evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from isofeedback.evaluation import Summary, add_eval_arguments, match_events, summarize
+from isofeedback.types import Event, EventType
+
+
+def test_match_is_one_to_one_and_nearest_first() -> None:
+    m = match_events([1.0, 2.0], [1.9, 1.1, 1.5], tol=0.3)
+    assert m.pairs == ((0, 1), (1, 0))
+    assert m.missed == () and m.false == (2,)
+
+
+def test_match_respects_tolerance() -> None:
+    m = match_events([1.0], [1.6], tol=0.5)
+    assert m.pairs == () and m.missed == (0,) and m.false == (0,)
+
+
+def test_empty_inputs() -> None:
+    assert match_events([], [], 0.5).pairs == ()
+    s = summarize(Summary())
+    assert math.isnan(s["err_med_ms"]) and s["false_per_min"] == 0.0
+
+
+def test_summary_accumulates_errors_and_latencies() -> None:
+    s = Summary()
+    ev = [Event(EventType.ONSET, 1.01, 1.05), Event(EventType.ONSET, 9.0, 9.0)]
+    s.add([1.0, 5.0], ev, minutes=2.0, tol=0.5)
+    r = summarize(s)
+    assert round(r["err_med_ms"], 6) == 10.0 and round(r["lat_med_ms"], 6) == 50.0
+    assert r["missed"] == 1 and r["false_per_min"] == 0.5
+
+
+def test_arguments_parse() -> None:
+    p = argparse.ArgumentParser()
+    add_eval_arguments(p)
+    a = p.parse_args(["--snr", "10", "--records", "2", "--fs", "200"])
+    assert a.snr == [10.0] and a.records == 2 and a.fs == 200.0
