@@ -158,7 +158,7 @@ def mqtt_collector() -> Any:
     return collect_mqtt
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mosquitto_control() -> Any:
     """``(start_mosquitto, stop_mosquitto)`` for tests that run their own broker."""
     return start_mosquitto, stop_mosquitto

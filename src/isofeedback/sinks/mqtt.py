@@ -249,8 +249,8 @@ class MqttPublisher:
             await self._task
         self._task = None
         if self.pending:
-            log.warning("MQTT: %d messages could not be delivered to %s before shutdown "
-                        "(they are in the recording)", self.pending, self.settings.address)
+            log.warning("MQTT: %d messages could not be delivered to %s before shutdown",
+                        self.pending, self.settings.address)
 
     # -- the connection task -------------------------------------------------------------
     def _status(self, online: bool, reason: str) -> MqttMessage:
@@ -275,6 +275,7 @@ class MqttPublisher:
                     reason = "connected" if attempt == 1 else "reconnected"
                     online = self._status(True, reason)
                     await client.publish(online.topic, online.payload, online.qos, online.retain)
+                    self.stats.published += 1
                     self._connected.set()
                     self.stats.connected = True
                     backoff = low
@@ -323,6 +324,7 @@ class MqttPublisher:
                     svc = self.serializer.service(self._t, self.counters(),
                                                   self.stats_interval_s, wall=time.time())
                     await self._publish(client, svc)
+                    self.stats.published += 1
                 if not self._pending and not self._live:
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
