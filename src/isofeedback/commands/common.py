@@ -27,7 +27,9 @@ def broker_address(text: str) -> tuple[str, int]:
     if not sep:
         host, port = text, "1883"
     if not host:
-        raise argparse.ArgumentTypeError(f"broker address {text!r} must look like HOST or HOST:PORT")
+        raise argparse.ArgumentTypeError(
+            f"broker address {text!r} must look like HOST or HOST:PORT"
+        )
     try:
         number = int(port)
     except ValueError:
@@ -72,6 +74,19 @@ def listen_address(text: str) -> tuple[str, int]:
     return broker_address(text)
 
 
+class _RefusePassword(argparse.Action):
+    """``--mqtt-password`` exists only to refuse it (without echoing the value); otherwise
+    argparse would take it as an abbreviation of ``--mqtt-password-file``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        parser.error(
+            "passwords are not accepted on the command line (other users can see them and "
+            "they stay in the shell history): use --mqtt-password-file FILE or the "
+            f"environment variable {PASSWORD_ENV}"
+        )
+
+
 def add_broker_arguments(parser: argparse.ArgumentParser) -> None:
     """The MQTT broker options shared by every command that publishes (demo, run, replay).
 
@@ -99,6 +114,7 @@ def add_broker_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--mqtt-user", metavar="NAME", help="broker user name")
     g.add_argument("--mqtt-password-file", metavar="FILE",
                    help="file whose first line is the broker password")
+    g.add_argument("--mqtt-password", action=_RefusePassword, nargs="?", help=argparse.SUPPRESS)
     g.add_argument("--mqtt-protocol", choices=["5", "3.1.1"],
                    help="MQTT protocol version (default: 5)")
     g.add_argument("--mqtt-client-id", metavar="ID",
