@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import ssl
 import time
 from collections import deque
@@ -128,6 +129,17 @@ class PublisherStats:
         }
 
 
+def _no_delay(client: aiomqtt.Client) -> None:
+    """Disable Nagle's algorithm on the broker connection. Otherwise a QoS 0 live level
+    (which the broker never answers) holds back the next event until the broker's delayed
+    TCP acknowledgement, ~40 ms: measured 21 ms median, 45 ms worst, instead of ~1 ms.
+    aiomqtt has no public access to the socket, hence its paho client."""
+    with contextlib.suppress(AttributeError, OSError):
+        sock = client._client.socket()
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class MqttPublisher:
     """Publishes one session's outputs. Use as ``async with MqttPublisher(...) as pub:``.
 
@@ -143,7 +155,7 @@ class MqttPublisher:
         *,
         max_pending: int = 10_000,
         max_live: int = 5,
-        window: int = 32,
+        window: int = 10,
         flush_timeout_s: float = 5.0,
         stats_interval_s: float = 5.0,
         backoff_s: tuple[float, float] = (0.25, 5.0),
@@ -267,6 +279,7 @@ class MqttPublisher:
                                           connection=attempt)
             try:
                 async with self.settings.client(will) as client:
+                    _no_delay(client)
                     self.stats.connections = attempt
                     if self._down_since is not None:
                         self.stats.outage_s += loop.time() - self._down_since
