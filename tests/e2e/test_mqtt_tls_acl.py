@@ -16,7 +16,7 @@ import pytest
 from isofeedback.mqtt_config import broker_settings_from_table
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
-from isofeedback.types import EventType, Event, Feedback
+from isofeedback.types import Event, EventType, Feedback
 
 
 def _openssl(*args: str, cwd: Path) -> None:

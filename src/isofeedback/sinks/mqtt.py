@@ -136,7 +136,7 @@ def _no_delay(client: aiomqtt.Client) -> None:
     aiomqtt has no public access to the socket, hence its paho client."""
     with contextlib.suppress(AttributeError, OSError):
         sock = client._client.socket()
-        if sock is not None:
+        if isinstance(sock, socket.socket):  # also ssl.SSLSocket
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
