@@ -18,7 +18,7 @@ from dataclasses import replace
 from isofeedback.errors import BrokerError
 from isofeedback.sinks.mqtt import BrokerSettings
 
-__all__ = ["broker_reachable", "embedded_broker", "resolve_broker"]
+__all__ = ["broker_reachable", "embedded_broker", "lan_address", "resolve_broker"]
 
 
 async def broker_reachable(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -31,6 +31,16 @@ async def broker_reachable(host: str, port: int, timeout: float = 1.0) -> bool:
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return True
+
+
+def lan_address() -> str:
+    """This machine's address on the local network (the one a phone would use)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET: no packet is sent for UDP connect
+            return str(s.getsockname()[0])
+        except OSError:
+            return socket.gethostname()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -46,7 +56,7 @@ async def embedded_broker(host: str = "127.0.0.1", port: int = 0) -> AsyncIterat
 
     for name in ("amqtt", "transitions"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    port = port or free_port(host)
+    port = port or free_port("127.0.0.1" if host in ("0.0.0.0", "::") else host)
     config = {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
         "sys_interval": 0,
@@ -57,7 +67,10 @@ async def embedded_broker(host: str = "127.0.0.1", port: int = 0) -> AsyncIterat
     try:
         await broker.start()
     except Exception as exc:  # amqtt raises its own error types
-        raise BrokerError(f"could not start the built-in MQTT broker on {host}:{port}: {exc}") from exc
+        raise BrokerError(
+            f"could not start the built-in MQTT broker on {host}:{port}: {exc}; is another "
+            "broker using that port? Pick another with --listen ADDRESS:PORT"
+        ) from exc
     try:
         yield host, port
     finally:
@@ -67,14 +80,26 @@ async def embedded_broker(host: str = "127.0.0.1", port: int = 0) -> AsyncIterat
 
 @contextlib.asynccontextmanager
 async def resolve_broker(
-    settings: BrokerSettings | None, explicit: bool
+    settings: BrokerSettings | None, explicit: bool, listen: tuple[str, int] | None = None
 ) -> AsyncIterator[tuple[BrokerSettings, str]]:
     """Yield settings for a reachable broker and a one-line description of it.
 
     ``explicit``: the user named the broker; if it is unreachable, fail with a clear error.
-    Otherwise use a local broker on 127.0.0.1:1883 if one runs, else an embedded one.
+    ``listen``: run the embedded broker on this (address, port), e.g. ("0.0.0.0", 1883)
+    for a phone on the LAN. Otherwise use a local broker on 127.0.0.1:1883 if one runs,
+    else an embedded one on a free local port.
     """
     base = settings or BrokerSettings()
+    if listen is not None:
+        host, port = listen
+        async with embedded_broker(host, port) as (_, bound):
+            local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+            where = f"built-in MQTT broker on {host}:{bound} (MQTT 3.1.1)"
+            if host in ("0.0.0.0", "::", ""):
+                where += f"; on this network connect to {lan_address()}:{bound}"
+            yield replace(base, host=local, port=bound, protocol="3.1.1", tls=False,
+                          tls_ca=None, tls_cert=None, tls_key=None), where
+        return
     if explicit:
         if not await broker_reachable(base.host, base.port):
             raise BrokerError(

@@ -1,12 +1,24 @@
-"""Option parsing shared by several commands (broker address, speed, patient id)."""
+"""Option parsing shared by several commands (broker connection, speed, patient id)."""
 
 from __future__ import annotations
 
 import argparse
+import re
+from collections.abc import Mapping
+from typing import Any
 
 from isofeedback.errors import ConfigError
+from isofeedback.mqtt_config import PASSWORD_ENV, broker_settings_from_table
+from isofeedback.sinks.mqtt import BrokerSettings
 
-__all__ = ["broker_address", "patient_id", "speed"]
+__all__ = [
+    "add_broker_arguments",
+    "broker_address",
+    "broker_settings_from_args",
+    "listen_address",
+    "patient_id",
+    "speed",
+]
 
 
 def broker_address(text: str) -> tuple[str, int]:
@@ -15,7 +27,9 @@ def broker_address(text: str) -> tuple[str, int]:
     if not sep:
         host, port = text, "1883"
     if not host:
-        raise argparse.ArgumentTypeError(f"broker address {text!r} must look like HOST or HOST:PORT")
+        raise argparse.ArgumentTypeError(
+            f"broker address {text!r} must look like HOST or HOST:PORT"
+        )
     try:
         number = int(port)
     except ValueError:
@@ -53,3 +67,108 @@ def patient_id(text: str) -> str:
 def check_positive(name: str, value: float) -> None:
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {value}")
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """``ADDRESS[:PORT]`` for the built-in broker; port defaults to 1883."""
+    return broker_address(text)
+
+
+class _RefusePassword(argparse.Action):
+    """``--mqtt-password`` exists only to refuse it (without echoing the value); otherwise
+    argparse would take it as an abbreviation of ``--mqtt-password-file``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        parser.error(
+            "passwords are not accepted on the command line (other users can see them and "
+            "they stay in the shell history): use --mqtt-password-file FILE or the "
+            f"environment variable {PASSWORD_ENV}"
+        )
+
+
+def add_broker_arguments(parser: argparse.ArgumentParser) -> None:
+    """The MQTT broker options shared by every command that publishes (demo, run, replay).
+
+    There is deliberately no password option: a password on the command line is visible
+    to every user of the machine (process list) and stays in the shell history.
+    """
+    g = parser.add_argument_group(
+        "MQTT broker",
+        f"Without --broker, a local broker on 127.0.0.1:1883 is used if one runs, else a "
+        f"built-in one. The password comes from --mqtt-password-file or the environment "
+        f"variable {PASSWORD_ENV}.",
+    )
+    g.add_argument("--broker", type=broker_address, metavar="HOST[:PORT]",
+                   help="publish to this MQTT broker (must be reachable; port 1883, "
+                   "or 8883 with TLS)")
+    g.add_argument("--listen", type=listen_address, metavar="ADDRESS[:PORT]",
+                   help="run the built-in broker on this address, e.g. 0.0.0.0 so a phone "
+                   "on the same network can connect (MQTT 3.1.1, no TLS)")
+    g.add_argument("--mqtt-tls", action="store_true",
+                   help="use TLS, trusting the system's certificate authorities")
+    g.add_argument("--mqtt-tls-ca", metavar="FILE",
+                   help="use TLS, trusting this CA certificate (PEM)")
+    g.add_argument("--mqtt-cert", metavar="FILE", help="TLS client certificate (PEM)")
+    g.add_argument("--mqtt-key", metavar="FILE", help="TLS client key (PEM)")
+    g.add_argument("--mqtt-user", metavar="NAME", help="broker user name")
+    g.add_argument("--mqtt-password-file", metavar="FILE",
+                   help="file whose first line is the broker password")
+    g.add_argument("--mqtt-password", action=_RefusePassword, nargs="?", help=argparse.SUPPRESS)
+    g.add_argument("--mqtt-protocol", choices=["5", "3.1.1"],
+                   help="MQTT protocol version (default: 5)")
+    g.add_argument("--mqtt-client-id", metavar="ID",
+                   help="MQTT client id (default: chosen by the library)")
+
+
+_OPTION_KEYS = {
+    "mqtt_tls": "tls", "mqtt_tls_ca": "tls_ca", "mqtt_cert": "tls_cert",
+    "mqtt_key": "tls_key", "mqtt_user": "user", "mqtt_password_file": "password_file",
+    "mqtt_protocol": "protocol", "mqtt_client_id": "client_id",
+}
+
+_OPTION_NAMES = {"tls": "--mqtt-tls", "tls_ca": "--mqtt-tls-ca", "tls_cert": "--mqtt-cert",
+                 "tls_key": "--mqtt-key", "user": "--mqtt-user",
+                 "password_file": "--mqtt-password-file", "protocol": "--mqtt-protocol",
+                 "client_id": "--mqtt-client-id", "host": "--broker", "port": "--broker"}
+
+
+def broker_settings_from_args(
+    args: argparse.Namespace, env: Mapping[str, str], base: Mapping[str, Any] | None = None
+) -> BrokerSettings | None:
+    """Settings from the options of :func:`add_broker_arguments` over an optional config
+    table ``base`` (``[mqtt]``); None when neither names a broker (then the caller finds a
+    local or built-in one). Errors name the option, e.g. ``--mqtt-tls-ca: file … not found``.
+    """
+    table: dict[str, Any] = dict(base or {})
+    given: set[str] = set()
+    if getattr(args, "broker", None) is not None:
+        table["host"], table["port"] = args.broker
+        given |= {"host", "port"}
+    for attr, key in _OPTION_KEYS.items():
+        value = getattr(args, attr, None)
+        if value not in (None, False):
+            table[key] = value
+            given.add(key)
+    if getattr(args, "listen", None) is not None and "host" in table:
+        raise ConfigError("--listen runs the built-in broker and --broker names another one: "
+                          "use one of them")
+    if "host" not in table:
+        extra = sorted(k for k in table if k not in ("protocol", "client_id"))
+        if extra:
+            names = ", ".join(_OPTION_NAMES.get(k, k) for k in extra)
+            raise ConfigError(f"{names} given without --broker: name the broker to connect to")
+        if not table:
+            return None
+    try:
+        return broker_settings_from_table(table, env, where="mqtt")
+    except ConfigError as exc:
+        raise ConfigError(_option_names(str(exc), given)) from None
+
+
+def _option_names(message: str, given: set[str]) -> str:
+    """``mqtt.tls_ca: …`` → ``--mqtt-tls-ca: …`` for the settings the user typed as
+    options, so the message names what they typed."""
+    for key in sorted(given, key=len, reverse=True):
+        message = re.sub(rf"\bmqtt\.{key}\b", _OPTION_NAMES[key], message)
+    return message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import time
 from datetime import UTC, datetime
@@ -19,13 +20,18 @@ from rich.table import Table
 
 from isofeedback.broker import resolve_broker
 from isofeedback.coach.protocol import find_protocol
-from isofeedback.commands.common import broker_address, patient_id, speed
+from isofeedback.commands.common import (
+    add_broker_arguments,
+    broker_settings_from_args,
+    patient_id,
+    speed,
+)
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.service import SessionResult, run_session
 from isofeedback.sim import Faults, protocol_script
 from isofeedback.sinks.messages import Serializer
-from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
+from isofeedback.sinks.mqtt import MqttPublisher
 from isofeedback.sinks.terminal import TerminalView
 from isofeedback.sources.simulated import SimulatedSource
 
@@ -58,12 +64,11 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=1, help="simulated patient seed (default: 1)")
     p.add_argument("--fault", choices=sorted(FAULTS), default="none",
                    help="make the simulated patient get something wrong in rep 2")
-    p.add_argument("--broker", type=broker_address, metavar="HOST[:PORT]",
-                   help="publish to this MQTT broker (must be reachable)")
     p.add_argument("--patient", type=patient_id, default="demo",
                    help="pseudonymous patient id, the MQTT topic prefix (default: demo)")
     p.add_argument("--plain", action="store_true",
                    help="print one line per phase and cue instead of the live panel")
+    add_broker_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -88,8 +93,9 @@ async def _demo(args: argparse.Namespace) -> int:
     )
     source = SimulatedSource(script, profile, speed=args.speed)
     pipeline = Pipeline(source.profiles, protocol)
-    settings = BrokerSettings(*args.broker) if args.broker else None
-    async with resolve_broker(settings, explicit=args.broker is not None) as (broker, where):
+    settings = broker_settings_from_args(args, os.environ)
+    explicit = args.broker is not None
+    async with resolve_broker(settings, explicit, args.listen) as (broker, where):
         session_id = new_session_id(args.patient)
         topics = f"isofeedback/{args.patient}/#"
         console.print(f"[bold]isofeedback demo[/]: {protocol.name}, simulated {profile.name}, "
@@ -99,8 +105,9 @@ async def _demo(args: argparse.Namespace) -> int:
                       f"  mosquitto_sub -h {broker.host} -p {broker.port} -t '{topics}' -v")
         serializer = Serializer(args.patient, session_id, time.time())
         async with MqttPublisher(broker, serializer) as publisher:
-            if args.broker and not await publisher.wait_connected(5.0):
-                console.print(f"[red]could not connect to {where}[/]")
+            if explicit and not await publisher.wait_connected(5.0):
+                why = publisher.stats.last_error or "no answer"
+                console.print(f"[red]could not connect to {where}: {why}[/]")
                 return 2
             with TerminalView(console, title=f"isofeedback · {protocol.name}") as view:
                 result = await run_session(source, pipeline, [publisher, view])

@@ -1,40 +1,76 @@
-"""The one serializer: events and feedback → MQTT topics and JSON payloads.
+"""The one serializer: events, feedback and service state → MQTT topics and JSON payloads.
 
-Every payload carries the schema version, the session id, the session time ``t`` (seconds
-since session start) and the wall-clock time ``wall`` (UTC, ISO 8601), so a phone app can
-be written against ``docs/mqtt.md`` and the JSON Schemas in ``schemas/`` alone.
+Everything isofeedback says over MQTT is built here, so the topic tree, the QoS/retain
+policy and the payload shapes live in one place and match ``docs/mqtt.md`` and the JSON
+Schemas in ``schemas/`` (one file per ``kind``). Every payload carries:
+
+- ``schema``: the payload schema version (an integer, bumped on incompatible changes),
+- ``kind``: which schema the payload follows (``event``, ``cue``, ``level`` …),
+- ``patient`` and ``session``: the pseudonymous patient id and the session id,
+- ``t``: session time in seconds (0 = session start),
+- ``wall``: UTC wall-clock time, ISO 8601 with milliseconds.
+
+Reliable messages (events, cues, session state, reps, summary) also carry ``seq``, one
+counter for the whole reliable stream of a session: a subscriber drops a message whose
+``seq`` it has already seen (delivery is at-least-once) and knows it missed messages when
+``seq`` jumps. Live levels carry their own ``seq`` so a display can count what it missed.
+
+>>> s = Serializer("p01", "p01-s1", wall_start=1_700_000_000.0)
+>>> m = s.message(Feedback("cue", 12.5, {"id": "hold", "text": "Hold", "severity": "info"}))
+>>> m.topic, m.qos, m.retain, m.droppable
+('isofeedback/p01/cues', 1, False, False)
+>>> doc = json.loads(m.payload)
+>>> doc["schema"], doc["kind"], doc["seq"], doc["t"], doc["wall"]
+(1, 'cue', 1, 12.5, '2023-11-14T22:13:32.500Z')
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from isofeedback.types import Event, Feedback
 
-__all__ = ["SCHEMA_VERSION", "MqttMessage", "Serializer", "topic_prefix"]
+__all__ = [
+    "KINDS",
+    "LIVE_EXPIRY_S",
+    "SCHEMA_VERSION",
+    "MqttMessage",
+    "Serializer",
+    "topic_prefix",
+]
 
 SCHEMA_VERSION = 1
+LIVE_EXPIRY_S = 2  # MQTT v5 message expiry of live levels: a late level is useless
 
-# feedback kind → (topic suffix, qos, retain, droppable)
+# feedback kind → (topic below the patient prefix, qos, retain, droppable)
 _ROUTES: dict[str, tuple[str, int, bool, bool]] = {
     "level": ("live", 0, False, True),
     "phase": ("session/state", 1, True, False),
     "cue": ("cues", 1, False, False),
     "rep": ("reps", 1, False, False),
     "summary": ("summary", 1, True, False),
-    "status": ("status", 1, True, False),
 }
+
+#: Every payload kind, each with a JSON Schema ``schemas/<kind>.json``.
+KINDS = (
+    "status", "service", "event", "level", "phase", "cue", "rep", "summary",
+    "device_availability", "device_battery", "device_quality",
+)
+
+DeviceState = Literal["online", "offline", "connecting"]
 
 
 @dataclass(frozen=True, slots=True)
 class MqttMessage:
     """A ready-to-publish message. ``droppable`` ones (live levels) may be discarded when
-    the broker is away or a sink is slow; the others are kept until delivered."""
+    the broker is away or the link is slow; the others are kept until delivered.
+    ``expiry_s`` becomes the MQTT v5 message expiry interval (ignored under 3.1.1)."""
 
     topic: str
     payload: bytes
@@ -45,54 +81,99 @@ class MqttMessage:
 
 
 def topic_prefix(patient: str, root: str = "isofeedback") -> str:
-    """Per-patient topic prefix; the id is pseudonymous and must be a single topic level."""
-    if not patient or any(c in patient for c in "/#+") or not patient.isprintable():
-        raise ValueError(
-            f"patient id {patient!r} must be a non-empty pseudonym without '/', '#' or '+'"
-        )
+    """Per-patient topic prefix; the id is pseudonymous and must be a single topic level,
+    so a broker ACL like ``pattern readwrite isofeedback/%u/#`` can isolate patients.
+
+    >>> topic_prefix("p01")
+    'isofeedback/p01'
+    """
+    for name, value in (("patient id", patient), ("topic root", root)):
+        if (not value or any(c in value for c in "/#+") or not value.isprintable()
+                or value.startswith("$")):
+            raise ValueError(
+                f"{name} {value!r} must be a non-empty pseudonym without '/', '#', '+' "
+                "or a leading '$'"
+            )
     return f"{root}/{patient}"
 
 
+def device_topic_id(device: str) -> str:
+    """A device name as one safe topic level (``AA:BB:…`` → ``AA_BB_…``)."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in device) or "device"
+
+
 def _clean(value: Any) -> Any:
+    """JSON-ready copy: non-finite floats become null (JSON has no NaN), tuples lists."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return _clean(value.item())
     return value
 
 
-class Serializer:
-    """Builds messages for one session of one patient."""
+def iso_wall(seconds: float) -> str:
+    """UTC ISO 8601 with milliseconds and a ``Z``."""
+    stamp = datetime.fromtimestamp(seconds, tz=UTC)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
-    def __init__(self, patient: str, session_id: str, wall_start: float, root: str = "isofeedback"):
+
+class Serializer:
+    """Builds the messages of one session of one patient.
+
+    ``wall_start`` is the wall-clock time (Unix seconds) of session time 0; a message's
+    ``wall`` is ``wall_start + t``, except for ``status`` and ``service`` which say when
+    they were sent. The reliable ``seq`` counter is the only state (see ``_reset``).
+    """
+
+    def __init__(
+        self, patient: str, session_id: str, wall_start: float, root: str = "isofeedback"
+    ) -> None:
         self.prefix = topic_prefix(patient, root)
         self.patient = patient
         self.session_id = session_id
         self.wall_start = wall_start
+        self._reset()
+
+    def _reset(self) -> None:
+        self.seq = 0
+        self.live_seq = 0
+
+    # -- helpers -------------------------------------------------------------------------
+    def topic(self, suffix: str) -> str:
+        return f"{self.prefix}/{suffix}"
 
     def wall(self, t: float) -> str:
-        stamp = datetime.fromtimestamp(self.wall_start + t, tz=UTC)
-        return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return iso_wall(self.wall_start + t)
 
-    def envelope(self, kind: str, t: float, body: Mapping[str, Any]) -> dict[str, Any]:
-        return {
+    def envelope(
+        self, kind: str, t: float, body: Mapping[str, Any], wall: float | None = None
+    ) -> dict[str, Any]:
+        doc = _clean(body)
+        doc.update({
             "schema": SCHEMA_VERSION,
             "kind": kind,
+            "patient": self.patient,
             "session": self.session_id,
             "t": round(t, 4),
-            "wall": self.wall(t),
-            **_clean(body),
-        }
+            "wall": self.wall(t) if wall is None else iso_wall(wall),
+        })
+        return doc  # type: ignore[no-any-return]
 
-    def encode(self, doc: Mapping[str, Any]) -> bytes:
-        return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+    @staticmethod
+    def encode(doc: Mapping[str, Any]) -> bytes:
+        return json.dumps(doc, separators=(",", ":"), sort_keys=True,
+                          allow_nan=False).encode()
 
+    # -- the session stream ----------------------------------------------------------------
     def message(self, item: Event | Feedback) -> MqttMessage:
-        """The message for one pipeline output."""
+        """The message for one pipeline output. Unknown feedback kinds raise ValueError:
+        the contract is closed, a new kind needs a route, a schema and documentation."""
         if isinstance(item, Event):
-            body = {
+            body: dict[str, Any] = {
                 "type": item.type.value,
                 "t_event": round(item.t, 4),
                 "t_decided": round(item.t_decided, 4),
@@ -100,20 +181,84 @@ class Serializer:
                 "value": item.value,
                 "detail": dict(item.detail),
             }
-            doc = self.envelope("event", item.t_decided, body)
-            return MqttMessage(f"{self.prefix}/events", self.encode(doc), 1, False, False)
-        topic, qos, retain, droppable = _ROUTES.get(item.kind, (item.kind, 1, False, False))
-        doc = self.envelope(item.kind, item.t, item.payload)
-        return MqttMessage(f"{self.prefix}/{topic}", self.encode(doc), qos, retain, droppable,
-                           expiry_s=2 if droppable else None)
+            self.seq += 1
+            doc = self.envelope("event", item.t_decided, {**body, "seq": self.seq})
+            return MqttMessage(self.topic("events"), self.encode(doc), 1, False, False)
+        route = _ROUTES.get(item.kind)
+        if route is None:
+            raise ValueError(f"no MQTT route for feedback kind {item.kind!r} "
+                             f"(known: {', '.join(sorted(_ROUTES))})")
+        suffix, qos, retain, droppable = route
+        if droppable:
+            self.live_seq += 1
+            seq = self.live_seq
+        else:
+            self.seq += 1
+            seq = self.seq
+        doc = self.envelope(item.kind, item.t, {**item.payload, "seq": seq})
+        return MqttMessage(self.topic(suffix), self.encode(doc), qos, retain, droppable,
+                           expiry_s=LIVE_EXPIRY_S if droppable else None)
 
-    def availability(self, online: bool, t: float = 0.0) -> MqttMessage:
-        """Service availability (retained); the ``offline`` one doubles as the will."""
-        doc = self.envelope("status", t, {"state": "online" if online else "offline"})
-        return MqttMessage(f"{self.prefix}/status", self.encode(doc), 1, True, False)
+    # -- service state ------------------------------------------------------------------
+    def status(
+        self,
+        online: bool,
+        t: float,
+        *,
+        reason: str,
+        connection: int,
+        wall: float | None = None,
+    ) -> MqttMessage:
+        """Service availability, retained. ``reason``: ``connected``, ``reconnected``,
+        ``stopped`` (clean end) or ``connection lost`` (the will). ``connection`` counts
+        the publisher's broker connections, so a subscriber can tell a reconnect."""
+        now = time.time() if wall is None else wall
+        doc = self.envelope("status", t, {
+            "state": "online" if online else "offline",
+            "reason": reason,
+            "connection": connection,
+        }, wall=now)
+        return MqttMessage(self.topic("status"), self.encode(doc), 1, True, False)
 
-    def device(self, device: str, kind: str, t: float, body: Mapping[str, Any]) -> MqttMessage:
-        """Per-device retained state: ``availability``, ``battery`` or ``quality``."""
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in device) or "device"
+    def service(self, t: float, counters: Mapping[str, Any], interval_s: float,
+                wall: float | None = None) -> MqttMessage:
+        """The publisher's own counters (drops, overflow, pending, reconnects), retained,
+        so a dashboard sees what was lost without reading logs."""
+        now = time.time() if wall is None else wall
+        doc = self.envelope("service", t, {"interval_s": interval_s, **counters}, wall=now)
+        return MqttMessage(self.topic("service"), self.encode(doc), 1, True, False)
+
+    # -- per-device state (retained) ------------------------------------------------------
+    def _device(self, device: str, kind: str, t: float, body: Mapping[str, Any]) -> MqttMessage:
         doc = self.envelope(f"device_{kind}", t, {"device": device, **body})
-        return MqttMessage(f"{self.prefix}/device/{safe}/{kind}", self.encode(doc), 1, True, False)
+        topic = self.topic(f"device/{device_topic_id(device)}/{kind}")
+        return MqttMessage(topic, self.encode(doc), 1, True, False)
+
+    def device_availability(
+        self, device: str, state: DeviceState, t: float, *, name: str = "",
+        detail: str = "",
+    ) -> MqttMessage:
+        """Whether a wearable is connected (``connecting`` while the service searches)."""
+        if state not in ("online", "offline", "connecting"):
+            raise ValueError(f"device state must be online, offline or connecting, got {state!r}")
+        return self._device(device, "availability", t,
+                            {"state": state, "name": name, "detail": detail})
+
+    def device_battery(self, device: str, percent: float, t: float) -> MqttMessage:
+        """Battery level in percent (0–100)."""
+        if not 0.0 <= percent <= 100.0:
+            raise ValueError(f"battery percent must be 0–100, got {percent}")
+        return self._device(device, "battery", t, {"percent": percent})
+
+    def device_quality(
+        self, device: str, t: float, *, ok: bool, packet_loss: float | None = None,
+        rssi_dbm: float | None = None, issues: tuple[str, ...] = (),
+    ) -> MqttMessage:
+        """Signal quality: ``ok`` for a simple green/red light, the numbers for a clinic.
+        ``packet_loss`` is the lost fraction (0–1) over the last reporting interval;
+        ``issues`` names problems such as ``flat``, ``saturated``, ``mains``, ``noisy``."""
+        if packet_loss is not None and not 0.0 <= packet_loss <= 1.0:
+            raise ValueError(f"packet loss must be a fraction 0–1, got {packet_loss}")
+        return self._device(device, "quality", t, {
+            "ok": ok, "packet_loss": packet_loss, "rssi_dbm": rssi_dbm, "issues": list(issues),
+        })

@@ -1,10 +1,20 @@
 """Live feedback over MQTT (aiomqtt), never blocking acquisition.
 
-``submit`` only enqueues. A named task owns the connection: it reconnects with backoff
-(aiomqtt's client is reusable, not re-entrant, hence a loop around ``async with``),
-announces ``online`` (retained) and leaves a retained ``offline`` will. Events, cues and
-session state wait in a bounded queue while the broker is away and are delivered in order
-afterwards; live levels are dropped (and counted) instead, because a late level is useless.
+``submit`` only enqueues; a named task owns the broker connection. The delivery policy:
+
+- Reliable messages (events, cues, session state, reps, summary) wait in one bounded FIFO
+  while the broker is away or slow and are delivered in order afterwards. They are removed
+  only once the broker acknowledged them (QoS 1), so a connection lost mid-flight means
+  they are sent again: at-least-once, deduplicated by the payload's ``seq``. When the FIFO
+  is full the *oldest* is dropped and counted (``events_overflowed``): a late display
+  wants the recent state; the complete history is in the recording.
+- Live levels are dropped and counted (``live_dropped``) when the broker is away or the
+  link cannot keep up (a small queue, newest kept), because a late level is useless.
+- The connection loop reconnects with capped, jittered exponential backoff (aiomqtt's
+  client is reusable but not re-entrant, hence a loop around ``async with``), announces
+  ``online`` (retained) on every connect and leaves a retained ``offline`` will.
+- Every ``stats_interval_s`` the counters go out on ``…/service`` (retained), and
+  ``stats`` exposes them to the service for its log and the recording.
 """
 
 from __future__ import annotations
@@ -12,7 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
+import socket
 import ssl
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -22,7 +35,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from isofeedback.errors import BrokerError
+from isofeedback.errors import ConfigError
 from isofeedback.sinks.messages import MqttMessage, Serializer
 from isofeedback.types import Event, Feedback
 
@@ -33,7 +46,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class BrokerSettings:
-    """How to reach the broker. The password is never printed (see ``__repr__``)."""
+    """How to reach the broker. Build it from config/CLI with
+    :func:`isofeedback.mqtt_config.broker_settings_from_table`. The password is never
+    printed: it is left out of ``repr`` and every log line."""
 
     host: str = "127.0.0.1"
     port: int = 1883
@@ -41,6 +56,7 @@ class BrokerSettings:
     client_id: str = ""
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    tls: bool = False  # TLS with the system's CAs unless tls_ca names one
     tls_ca: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -48,72 +64,123 @@ class BrokerSettings:
 
     def __post_init__(self) -> None:
         if self.protocol not in ("5", "3.1.1"):
-            raise BrokerError(f"MQTT protocol must be '5' or '3.1.1', got {self.protocol!r}")
-        if not 0 < self.port < 65536:
-            raise BrokerError(f"broker port must be 1–65535, got {self.port}")
+            raise ConfigError(f"MQTT protocol must be '5' or '3.1.1', got {self.protocol!r}")
+        if isinstance(self.port, bool) or not 0 < self.port < 65536:
+            raise ConfigError(f"broker port must be 1–65535, got {self.port}")
+        if not self.host:
+            raise ConfigError("broker host must not be empty")
+        if self.keepalive < 5:
+            raise ConfigError(f"MQTT keepalive must be at least 5 s, got {self.keepalive}")
+        if self.password is not None and not self.username:
+            raise ConfigError("an MQTT password was given without a user name: set the user")
+        if self.tls_key and not self.tls_cert:
+            raise ConfigError("an MQTT client key was given without its certificate")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls or bool(self.tls_ca or self.tls_cert)
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"{self.host}:{self.port}{' (TLS)' if self.uses_tls else ''}"
 
-    def client(self, will: MqttMessage | None = None) -> aiomqtt.Client:
+    def client(self, will: MqttMessage | None = None, **extra: Any) -> aiomqtt.Client:
+        """A new (not yet connected) aiomqtt client for these settings."""
         tls = None
-        if self.tls_ca or self.tls_cert:
+        if self.uses_tls:
             tls = aiomqtt.TLSParameters(
                 ca_certs=self.tls_ca, certfile=self.tls_cert, keyfile=self.tls_key,
                 cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
         version = (aiomqtt.ProtocolVersion.V5 if self.protocol == "5"
                    else aiomqtt.ProtocolVersion.V311)
-        kwargs: dict[str, Any] = {}
         if will is not None:
-            kwargs["will"] = aiomqtt.Will(will.topic, will.payload, will.qos, will.retain)
+            extra["will"] = aiomqtt.Will(will.topic, will.payload, will.qos, will.retain)
         return aiomqtt.Client(
             self.host, self.port, identifier=self.client_id or None, username=self.username,
             password=self.password, tls_params=tls, protocol=version,
-            keepalive=self.keepalive, timeout=5.0, **kwargs,
+            keepalive=self.keepalive, timeout=5.0, **extra,
         )
 
 
 @dataclass
 class PublisherStats:
+    """Counters since the publisher started; see ``schemas/service.json``."""
+
     published: int = 0
     live_dropped: int = 0
     events_overflowed: int = 0
+    rejected: int = 0
+    resent: int = 0
+    pending_max: int = 0
+    connections: int = 0
     reconnects: int = 0
+    outage_s: float = 0.0
     connected: bool = False
     last_error: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "published": self.published, "live_dropped": self.live_dropped,
-            "events_overflowed": self.events_overflowed, "reconnects": self.reconnects,
-            "connected": self.connected,
+            "events_overflowed": self.events_overflowed, "rejected": self.rejected,
+            "resent": self.resent, "pending_max": self.pending_max,
+            "connections": self.connections, "reconnects": self.reconnects,
+            "outage_s": round(self.outage_s, 3), "connected": self.connected,
         }
 
 
+def _no_delay(client: aiomqtt.Client) -> None:
+    """Disable Nagle's algorithm on the broker connection. Otherwise a QoS 0 live level
+    (which the broker never answers) holds back the next event until the broker's delayed
+    TCP acknowledgement, ~40 ms: measured 21 ms median, 45 ms worst, instead of ~1 ms.
+    aiomqtt has no public access to the socket, hence its paho client."""
+    with contextlib.suppress(AttributeError, OSError):
+        sock = client._client.socket()
+        if isinstance(sock, socket.socket):  # also ssl.SSLSocket
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class MqttPublisher:
-    """Publishes a session's outputs. Use as ``async with MqttPublisher(...) as pub:``."""
+    """Publishes one session's outputs. Use as ``async with MqttPublisher(...) as pub:``.
+
+    ``max_pending`` bounds the reliable FIFO, ``max_live`` the live queue; ``window`` is how
+    many reliable messages may await their acknowledgement at once (order is kept: one
+    connection, published in order).
+    """
 
     def __init__(
         self,
         settings: BrokerSettings,
         serializer: Serializer,
+        *,
         max_pending: int = 10_000,
-        max_live: int = 50,
+        max_live: int = 5,
+        window: int = 10,
         flush_timeout_s: float = 5.0,
+        stats_interval_s: float = 5.0,
+        backoff_s: tuple[float, float] = (0.25, 5.0),
     ) -> None:
+        if max_pending < 1 or max_live < 1 or window < 1:
+            raise ValueError("max_pending, max_live and window must be at least 1")
+        if stats_interval_s <= 0 or flush_timeout_s < 0:
+            raise ValueError("stats_interval_s must be positive, flush_timeout_s not negative")
         self.settings = settings
         self.serializer = serializer
         self.max_pending = max_pending
+        self.window = window
         self.flush_timeout_s = flush_timeout_s
+        self.stats_interval_s = stats_interval_s
+        self.backoff_s = backoff_s
         self.stats = PublisherStats()
         self._pending: deque[MqttMessage] = deque()
+        self._inflight: list[MqttMessage] = []
         self._live: deque[MqttMessage] = deque(maxlen=max_live)
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._t = 0.0  # latest session time seen
+        self._offline_sent = False
+        self._down_since: float | None = None
 
     async def __aenter__(self) -> MqttPublisher:
         self._task = asyncio.create_task(self._run(), name="mqtt-publisher")
@@ -131,14 +198,36 @@ class MqttPublisher:
         return self._connected.is_set()
 
     @property
-    def pending(self) -> int:
-        return len(self._pending)
+    def connected(self) -> bool:
+        return self._connected.is_set()
 
+    @property
+    def pending(self) -> int:
+        """Reliable messages not yet acknowledged by the broker."""
+        return len(self._pending) + len(self._inflight)
+
+    def counters(self) -> dict[str, Any]:
+        """The service payload's counters (also for the service's own report)."""
+        d = self.stats.as_dict()
+        del d["connected"]
+        d["pending"] = self.pending
+        d["pending_limit"] = self.max_pending
+        return d
+
+    # -- input (never blocks) --------------------------------------------------------------
     def submit(self, item: Event | Feedback) -> None:
-        """Queue one pipeline output; never blocks."""
-        self.submit_message(self.serializer.message(item))
+        """Queue one pipeline output."""
+        self._t = max(self._t, item.t_decided if isinstance(item, Event) else item.t)
+        try:
+            msg = self.serializer.message(item)
+        except ValueError as exc:
+            self.stats.rejected += 1
+            log.error("MQTT: cannot serialize %r: %s", item, exc)
+            return
+        self.submit_message(msg)
 
     def submit_message(self, msg: MqttMessage) -> None:
+        """Queue a ready message (device state, or anything built by the Serializer)."""
         if msg.droppable:
             if not self._connected.is_set():
                 self.stats.live_dropped += 1
@@ -147,70 +236,131 @@ class MqttPublisher:
                 self.stats.live_dropped += 1
             self._live.append(msg)
         else:
-            if len(self._pending) >= self.max_pending:
+            if self.pending >= self.max_pending and self._pending:
                 self._pending.popleft()
                 self.stats.events_overflowed += 1
             self._pending.append(msg)
+            self.stats.pending_max = max(self.stats.pending_max, self.pending)
         self._wake.set()
 
+    # -- shutdown ----------------------------------------------------------------------
     async def close(self) -> None:
-        """Deliver what is pending (up to ``flush_timeout_s``), say ``offline``, disconnect."""
+        """Deliver what is pending (up to ``flush_timeout_s``), say ``offline`` (reason
+        ``stopped``, retained), disconnect."""
         if self._task is None:
             return
-        self._closing = True
-        self._pending.append(self.serializer.availability(False))
-        self._wake.set()
-        deadline = asyncio.get_running_loop().time() + self.flush_timeout_s
-        while self._pending and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.02)
+        self.submit_message(self._status(False, "stopped"))
+        self._offline_sent = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.flush_timeout_s
+        while self.pending and loop.time() < deadline and not self._task.done():
+            await asyncio.sleep(0.01)
+        self._offline_sent = not self.pending
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
-        if self._pending:
-            log.warning("%d MQTT messages could not be delivered before shutdown",
-                        len(self._pending))
+        if self.pending:
+            log.warning("MQTT: %d messages could not be delivered to %s before shutdown",
+                        self.pending, self.settings.address)
+
+    # -- the connection task -------------------------------------------------------------
+    def _status(self, online: bool, reason: str) -> MqttMessage:
+        return self.serializer.status(online, self._t, reason=reason,
+                                      connection=max(self.stats.connections, 1))
 
     async def _run(self) -> None:
-        backoff = 0.5
-        will = self.serializer.availability(False)
+        low, high = self.backoff_s
+        backoff = low
+        loop = asyncio.get_running_loop()
         while True:
+            attempt = self.stats.connections + 1
+            will = self.serializer.status(False, self._t, reason="connection lost",
+                                          connection=attempt)
             try:
                 async with self.settings.client(will) as client:
+                    _no_delay(client)
+                    self.stats.connections = attempt
+                    if self._down_since is not None:
+                        self.stats.outage_s += loop.time() - self._down_since
+                        self.stats.reconnects += 1
+                    self._down_since = None
+                    reason = "connected" if attempt == 1 else "reconnected"
+                    online = self._status(True, reason)
+                    await client.publish(online.topic, online.payload, online.qos, online.retain)
+                    self.stats.published += 1
                     self._connected.set()
                     self.stats.connected = True
-                    backoff = 0.5
-                    online = self.serializer.availability(True)
-                    await client.publish(online.topic, online.payload, online.qos, online.retain)
+                    backoff = low
+                    log.info("MQTT: %s to %s", reason, self.settings.address)
                     await self._drain(client)
             except aiomqtt.MqttError as exc:
-                self.stats.last_error = str(exc)
-                log.info("MQTT broker %s unavailable (%s); retrying in %.1f s",
-                         self.settings.address, exc, backoff)
-            except ssl.SSLError as exc:
-                self.stats.last_error = f"TLS: {exc}"
-                log.warning("MQTT TLS error: %s", exc)
-            if self._connected.is_set():
-                self.stats.reconnects += 1
+                self._failed(str(exc))
+            except (ssl.SSLError, OSError) as exc:
+                self._failed(f"{type(exc).__name__}: {exc}")
+            if self._connected.is_set() and self._down_since is None:
+                self._down_since = loop.time()
             self._connected.clear()
             self.stats.connected = False
+            self._requeue_inflight()
+            self.stats.live_dropped += len(self._live)
             self._live.clear()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+            backoff = min(backoff * 2, high)
+
+    def _failed(self, error: str) -> None:
+        if error != self.stats.last_error:  # log a persistent problem once, not every retry
+            log.warning("MQTT broker %s: %s; retrying", self.settings.address, error)
+        self.stats.last_error = error
+
+    def _requeue_inflight(self) -> None:
+        """Messages sent but not acknowledged go back to the front, in order."""
+        if self._inflight:
+            self.stats.resent += len(self._inflight)
+            self._pending.extendleft(reversed(self._inflight))
+            self._inflight.clear()
+
+    async def _publish(self, client: aiomqtt.Client, msg: MqttMessage) -> None:
+        props = None
+        if msg.expiry_s is not None and self.settings.protocol == "5":
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.MessageExpiryInterval = msg.expiry_s
+        await client.publish(msg.topic, msg.payload, msg.qos, msg.retain, properties=props)
 
     async def _drain(self, client: aiomqtt.Client) -> None:
-        v5 = self.settings.protocol == "5"
-        while True:
-            if not self._pending and not self._live:
-                self._wake.clear()
-                await self._wake.wait()
-            queue = self._pending if self._pending else self._live
-            msg = queue[0]
-            props = None
-            if v5 and msg.expiry_s is not None:
-                props = Properties(PacketTypes.PUBLISH)
-                props.MessageExpiryInterval = msg.expiry_s
-            await client.publish(msg.topic, msg.payload, msg.qos, msg.retain, properties=props)
-            if queue and queue[0] is msg:
-                queue.popleft()
-            self.stats.published += 1
+        loop = asyncio.get_running_loop()
+        next_stats = loop.time()
+        try:
+            while True:
+                if loop.time() >= next_stats:
+                    next_stats = loop.time() + self.stats_interval_s
+                    svc = self.serializer.service(self._t, self.counters(),
+                                                  self.stats_interval_s, wall=time.time())
+                    await self._publish(client, svc)
+                    self.stats.published += 1
+                if not self._pending and not self._live:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), next_stats - loop.time())
+                    continue
+                if self._pending:
+                    n = min(self.window, len(self._pending))
+                    self._inflight = [self._pending.popleft() for _ in range(n)]
+                    results = await asyncio.gather(
+                        *(self._publish(client, m) for m in self._inflight),
+                        return_exceptions=True)
+                    for r in results:
+                        if isinstance(r, BaseException):
+                            raise r
+                    self.stats.published += len(self._inflight)
+                    self._inflight = []
+                else:
+                    await self._publish(client, self._live.popleft())
+                    self.stats.published += 1
+        except asyncio.CancelledError:
+            if not self._offline_sent:  # stopping before the flush finished: still say so
+                with contextlib.suppress(Exception):
+                    offline = self._status(False, "stopped")
+                    await asyncio.wait_for(client.publish(
+                        offline.topic, offline.payload, offline.qos, offline.retain), 1.0)
+            raise

@@ -1,0 +1,76 @@
+"""Every message of a simulated session, as a subscriber receives it through Mosquitto,
+validates against its JSON Schema, and the reliable stream arrives complete and in order."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from isofeedback.coach.protocol import find_protocol
+from isofeedback.pipeline import Pipeline
+from isofeedback.profiles.schema import find_profile
+from isofeedback.service import run_session
+from isofeedback.sim import Faults, protocol_script
+from isofeedback.sinks.messages import Serializer
+from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
+from isofeedback.sources.simulated import SimulatedSource
+from isofeedback.types import Event
+
+
+def _stopped(doc: dict[str, Any]) -> bool:
+    return doc["kind"] == "status" and doc["state"] == "offline"
+
+
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+async def test_every_published_message_validates(
+    mosquitto: Any, patient: str, payload_validator: Any, mqtt_collector: Any, protocol: str
+) -> None:
+    technique = find_protocol("pir")
+    script = protocol_script("pir", reps=3, level=0.18, hold=technique.hold_s,
+                             relax=technique.relax_s, stretch=technique.stretch_s,
+                             rest_before=4.0, seed=5,
+                             faults=Faults(move_in_rep=1, too_strong_rep=2))
+    source = SimulatedSource(script, find_profile("myo"), speed=None)
+    settings = BrokerSettings(mosquitto.host, mosquitto.port, protocol=protocol)
+    received: list[dict[str, Any]] = []
+    ready = asyncio.Event()
+    sub = asyncio.create_task(mqtt_collector(replace(settings, protocol="5"),
+                                             f"isofeedback/{patient}/#", received, ready,
+                                             _stopped))
+    await asyncio.wait_for(ready.wait(), 5)
+    serializer = Serializer(patient, "s-schema", 1.7e9)
+    async with MqttPublisher(settings, serializer, stats_interval_s=0.2) as pub:
+        assert await pub.wait_connected(5)
+        pub.submit_message(serializer.device_availability("AA:BB:CC:00:11:22", "online", 0.0,
+                                                          name="Myo"))
+        pub.submit_message(serializer.device_battery("AA:BB:CC:00:11:22", 87.0, 0.0))
+        pub.submit_message(serializer.device_quality("AA:BB:CC:00:11:22", 0.0, ok=True,
+                                                      packet_loss=0.0, rssi_dbm=-61.0))
+        result = await run_session(source, Pipeline(source.profiles, technique), [pub])
+        await asyncio.sleep(0.3)  # at least one periodic service message mid-session
+    await asyncio.wait_for(sub, 10)
+
+    for doc in received:
+        body = {k: v for k, v in doc.items() if not k.startswith("_")}
+        payload_validator(body)
+        assert body["patient"] == patient and body["session"] == "s-schema"
+    kinds = {d["kind"] for d in received}
+    assert kinds == payload_validator.kinds, payload_validator.kinds - kinds
+
+    reliable = [d for d in received if "seq" in d and d["kind"] != "level"]
+    seqs = [d["seq"] for d in reliable]
+    assert seqs == list(range(1, len(seqs) + 1))  # complete, in order, no duplicates
+    got_events = [(d["type"], d["t_event"]) for d in reliable if d["kind"] == "event"]
+    want_events = [(e.type.value, round(e.t, 4)) for e in result.events]
+    assert got_events == want_events
+    got_cues = [d["id"] for d in reliable if d["kind"] == "cue"]
+    assert got_cues == [f.payload["id"] for f in result.feedback if f.kind == "cue"]
+    assert {"moved", "too_strong"} <= set(next(d for d in received
+                                               if d["kind"] == "summary")["violations"])
+    assert any(isinstance(o, Event) for o in result.outputs)
+    assert pub.stats.events_overflowed == 0 and pub.stats.rejected == 0
+    statuses = [(d["state"], d["reason"]) for d in received if d["kind"] == "status"]
+    assert statuses == [("online", "connected"), ("offline", "stopped")]

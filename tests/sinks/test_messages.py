@@ -1,0 +1,98 @@
+"""The serializer's contract: topics, QoS/retain policy, envelope, seq, schema coverage."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import jsonschema
+import pytest
+
+from isofeedback.sinks.messages import KINDS, Serializer, topic_prefix
+from isofeedback.types import Event, EventType, Feedback
+
+
+def _doc(payload: bytes) -> dict[str, Any]:
+    return json.loads(payload)  # type: ignore[no-any-return]
+
+
+def test_routes_and_policies() -> None:
+    s = Serializer("p01", "s1", 1_700_000_000.0)
+    level = s.message(Feedback("level", 1.0, {"intensity": 3.0}))
+    assert (level.topic, level.qos, level.retain, level.droppable, level.expiry_s) == (
+        "isofeedback/p01/live", 0, False, True, 2)
+    state = s.message(Feedback("phase", 1.0, {"phase": "holding", "rep": 1, "reps": 3}))
+    assert (state.topic, state.qos, state.retain, state.droppable) == (
+        "isofeedback/p01/session/state", 1, True, False)
+    ev = s.message(Event(EventType.ONSET, 0.9, 1.0, "emg", 2.0))
+    assert (ev.topic, ev.qos, ev.retain) == ("isofeedback/p01/events", 1, False)
+    status = s.status(False, 2.0, reason="connection lost", connection=1)
+    assert (status.topic, status.qos, status.retain) == ("isofeedback/p01/status", 1, True)
+    bat = s.device_battery("AA:BB:CC:DD:EE:FF", 80, 0.0)
+    assert bat.topic == "isofeedback/p01/device/AA_BB_CC_DD_EE_FF/battery" and bat.retain
+    assert _doc(bat.payload)["device"] == "AA:BB:CC:DD:EE:FF"
+
+
+def test_envelope_seq_and_times() -> None:
+    s = Serializer("p01", "s1", 1_700_000_000.0)
+    a = _doc(s.message(Event(EventType.ONSET, 0.95, 1.0)).payload)
+    live = _doc(s.message(Feedback("level", 1.0, {"intensity": 1.0})).payload)
+    b = _doc(s.message(Feedback("cue", 1.0, {"id": "hold"})).payload)
+    assert (a["seq"], b["seq"], live["seq"]) == (1, 2, 1)  # live levels count apart
+    assert a["t"] == 1.0 and a["t_event"] == 0.95 and a["wall"] == "2023-11-14T22:13:21.000Z"
+    assert {"schema", "kind", "patient", "session", "t", "wall"} <= set(b)
+    status = _doc(s.status(True, 5.0, reason="connected", connection=1, wall=0.0).payload)
+    assert status["wall"] == "1970-01-01T00:00:00.000Z" and status["t"] == 5.0
+    assert "seq" not in status
+
+
+def test_payload_fields_cannot_override_the_envelope() -> None:
+    s = Serializer("p01", "s1", 0.0)
+    doc = _doc(s.message(Feedback("cue", 1.0, {"id": "x", "t": 99, "session": "evil"})).payload)
+    assert doc["t"] == 1.0 and doc["session"] == "s1"
+
+
+def test_non_finite_numbers_become_null() -> None:
+    s = Serializer("p01", "s1", 0.0)
+    doc = _doc(s.message(Event(EventType.GAP, 1.0, 1.0, "dev", math.nan,
+                               {"x": [math.inf, 1.5]})).payload)
+    assert doc["value"] is None and doc["detail"] == {"x": [None, 1.5]}
+
+
+def test_unknown_feedback_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="no MQTT route for feedback kind 'weather'"):
+        Serializer("p01", "s1", 0.0).message(Feedback("weather", 1.0, {}))
+
+
+@pytest.mark.parametrize("bad", ["", "a/b", "a#", "a+", "$SYS", "tab\t"])
+def test_patient_id_must_be_one_safe_topic_level(bad: str) -> None:
+    with pytest.raises(ValueError, match="pseudonym"):
+        topic_prefix(bad)
+
+
+def test_device_values_are_checked() -> None:
+    s = Serializer("p01", "s1", 0.0)
+    with pytest.raises(ValueError, match="battery percent"):
+        s.device_battery("d", 120, 0.0)
+    with pytest.raises(ValueError, match="packet loss"):
+        s.device_quality("d", 0.0, ok=False, packet_loss=5.0)
+    with pytest.raises(ValueError, match="device state"):
+        s.device_availability("d", "asleep", 0.0)  # type: ignore[arg-type]
+
+
+def test_every_kind_has_a_schema_and_every_event_type_is_in_it(payload_validator: Any) -> None:
+    assert set(KINDS) == payload_validator.kinds
+    s = Serializer("p01", "s1", 0.0)
+    for et in EventType:
+        payload_validator(_doc(s.message(Event(et, 1.0, 1.0, "x", 1.0)).payload))
+
+
+def test_schemas_reject_what_the_contract_forbids(payload_validator: Any) -> None:
+    s = Serializer("p01", "s1", 0.0)
+    good = _doc(s.message(Event(EventType.ONSET, 1.0, 1.0)).payload)
+    payload_validator(good)
+    for broken in ({k: v for k, v in good.items() if k != "wall"}, {**good, "schema": 2},
+                   {**good, "type": "sneeze"}, {**good, "t": "soon"}):
+        with pytest.raises(jsonschema.ValidationError):
+            payload_validator(broken)
