@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import as_strided
 from scipy import signal
 
 from isofeedback.dsp.filters import MovingRms, SosFilter, emg_bandpass, mains_notch
@@ -163,16 +164,19 @@ class EmgChain:
         ``None`` when the chunk has none.
 
         The reference of each sample is the mean power over ``ref_len`` samples ending
-        ``ref_skip`` samples earlier, from a running sum over the kept history and the
-        chunk (a bounded window: rounding cannot accumulate across chunks)."""
+        ``ref_skip`` samples earlier: a sum over a strided view of the kept history and
+        the chunk, so each window sums the same samples in the same order whatever the
+        chunking (a running-sum difference would not: it cancels catastrophically on a
+        flat channel)."""
         n, c = y2.shape
         ln, skip = self._ref_len, self._ref_skip
         need = ln + skip
         pad = need - self._hist.shape[0]  # > 0 only in the stream's first ~0.1 s
-        buf = np.concatenate([np.zeros((1 + pad, c)), self._hist, y2])
-        self._hist = buf[-need:]
-        csum = np.cumsum(buf, axis=0)
-        ref = (csum[ln : ln + n] - csum[:n]) * (1.0 / ln)
+        buf = np.concatenate([np.zeros((pad, c)), self._hist, y2])
+        self._hist = buf[pad:][-need:]  # real samples only
+        st = buf.strides
+        win = as_strided(buf, shape=(n, ln, c), strides=(st[0], st[0], st[1]), writeable=False)
+        ref = win.sum(axis=1) * (1.0 / ln)
         ratio = y2 / np.maximum(ref, 1e-30)
         if c > 1:
             ratio = ratio.max(axis=1)
