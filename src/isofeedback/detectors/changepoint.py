@@ -32,11 +32,14 @@ def cusum(llr: FloatArray, start: float) -> tuple[FloatArray, BoolArray]:
     >>> s.tolist(), z.tolist()
     ([1.5, 0.0, 2.0, 4.0], [False, True, False, False])
     """
-    c = start + np.cumsum(llr)
-    floor = np.minimum(np.minimum.accumulate(c), 0.0)
-    s = c - floor
-    zero = s <= 1e-9  # rounding of the running sums must not depend on where it started
-    return np.where(zero, 0.0, s), zero
+    c = np.cumsum(llr)
+    c += start
+    floor = np.minimum.accumulate(c)
+    np.minimum(floor, 0.0, out=floor)
+    c -= floor
+    zero = c <= 1e-9  # rounding of the running sums must not depend on where it started
+    c[zero] = 0.0
+    return c, zero
 
 
 def ramp_change_point(
@@ -123,6 +126,9 @@ def _ramp_likelihood(
     t0 = off + np.arange(j0, j1) * k - 0.5  # candidate starts: bin edges
     if t0.size == 0:
         return t0, np.zeros((0, len(ramps_s)))
+    # bins before the first candidate are rest under every candidate: their likelihood
+    # term is the same constant for all, so they are left out
+    zb, ww, tb = zb[j0:], ww[j0:], tb[j0:]
     ramps = np.asarray(ramps_s) * fs
     dt = tb[None, None, :] - t0[:, None, None]  # (t0, 1, bins)
     rr = ramps[None, :, None]

@@ -29,7 +29,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import as_strided
 from scipy import signal
 
 from isofeedback.dsp.filters import MovingRms, SosFilter, emg_bandpass, mains_notch
@@ -130,6 +129,7 @@ class EmgChain:
         self._ref_len = max(2, int(round(0.1 * self.fs)))
         self._hist = np.zeros((0, c))
         self._spike_k2 = self.spike_k**2
+        self._zeros = np.zeros((1 + self._ref_len + self._ref_skip, c))
         self._all = self.channels == tuple(range(self.n_channels))
         self._idx = list(self.channels)
         self._last_flag = -(10**12)
@@ -164,38 +164,46 @@ class EmgChain:
         ``None`` when the chunk has none.
 
         The reference of each sample is the mean power over ``ref_len`` samples ending
-        ``ref_skip`` samples earlier: a sum over a strided view of the kept history and
-        the chunk, so each window sums the same samples in the same order whatever the
-        chunking (a running-sum difference would not: it cancels catastrophically on a
-        flat channel)."""
+        ``ref_skip`` samples earlier. A running sum over the kept history and the chunk
+        finds the candidates cheaply (with a margin for its rounding); each candidate's
+        window is then summed exactly, so the decision does not depend on the chunking
+        (a running-sum difference alone cancels catastrophically on a flat channel)."""
         n, c = y2.shape
         ln, skip = self._ref_len, self._ref_skip
         need = ln + skip
         pad = need - self._hist.shape[0]  # > 0 only in the stream's first ~0.1 s
-        buf = np.concatenate([np.zeros((pad, c)), self._hist, y2])
-        self._hist = buf[pad:][-need:]  # real samples only
-        st = buf.strides
-        win = as_strided(buf, shape=(n, ln, c), strides=(st[0], st[0], st[1]), writeable=False)
-        ref = win.sum(axis=1) * (1.0 / ln)
-        ratio = y2 / np.maximum(ref, 1e-30)
-        if c > 1:
-            ratio = ratio.max(axis=1)
-        else:
-            ratio = ratio[:, 0]
+        buf = np.concatenate([self._zeros[: 1 + pad], self._hist, y2])
+        self._hist = buf[1 + pad :][-need:]  # real samples only
+        csum = np.cumsum(buf, axis=0)
+        sums = csum[ln : ln + n] - csum[:n]  # window of sample i: buf[i + 1 : i + 1 + ln]
+        k2 = self._spike_k2
+        margin = 1e-9 * np.abs(csum[-1])  # far above the running sum's rounding
+        cand = y2 * ln > k2 * (sums - margin)
         if pad > 0:
-            ratio[: min(pad, n)] = 0.0  # not enough history yet: no reference
-        flag = ratio > self._spike_k2
+            cand[: min(pad, n)] = False  # not enough history yet: no reference
         sat = None
         if self.full_scale is not None:
             sat = np.abs(raw) >= self.full_scale
             sat = sat.any(axis=1) if c > 1 else sat[:, 0]
         base = self._n
-        if not flag.any() and (sat is None or not sat.any()):
+        any_cand = bool(cand.any())
+        if any_cand:
+            ref = np.full((n, c), np.inf)
+            ii, cc = np.nonzero(cand)
+            rows = buf[ii[:, None] + 1 + np.arange(ln)[None, :], cc[:, None]]
+            ref[ii, cc] = rows.sum(axis=1) * (1.0 / ln)
+            r2 = y2 / np.maximum(ref, 1e-30)
+            ratio = r2.max(axis=1) if c > 1 else r2[:, 0]
+            flag = ratio > k2
+        if (not any_cand or not flag.any()) and (sat is None or not sat.any()):
             gate = np.zeros(n)
             m = self._last_flag - base + 1
             if m > 0:
                 gate[:m] = 1.0
             return gate, None
+        if not any_cand:
+            ratio = np.zeros(n)
+            flag = np.zeros(n, dtype=bool)
         absidx = base + np.arange(n)
         hold = int(round(self.spike_hold_s * self.fs))
         # the band-pass rings after a spike: gate until its slowest mode has decayed
@@ -235,8 +243,8 @@ class EmgChain:
         """Fused power and envelope of samples ``i:j`` with the current weights."""
         assert self.rest_var is not None
         if y2.shape[1] == 1:
-            out[i:j, 1] = y2[i:j, 0] * (1.0 / float(self.rest_var[0]))
-            out[i:j, 0] = np.sqrt(ms[i:j, 0])
+            np.multiply(y2[i:j, 0], 1.0 / float(self.rest_var[0]), out=out[i:j, 1])
+            np.sqrt(ms[i:j, 0], out=out[i:j, 0])
         else:
             w = self.weights / self.weights.sum()
             out[i:j, 1] = y2[i:j] @ (w / self.rest_var)
