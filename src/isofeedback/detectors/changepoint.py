@@ -123,7 +123,7 @@ def _ramp_likelihood(
     tb = off + np.arange(nb) * k + (k - 1) / 2.0  # bin centres, samples
     j0 = max(0, (lo - off) // k)
     j1 = min(nb, max(j0, -((off - hi) // k)))
-    t0 = off + np.arange(j0, j1) * k - 0.5  # candidate starts: bin edges
+    t0 = np.asarray(off + np.arange(j0, j1) * k - 0.5, dtype=np.float64)  # bin edges
     if t0.size == 0:
         return t0, np.zeros((0, len(ramps_s)))
     # bins before the first candidate are rest under every candidate: their likelihood
@@ -144,4 +144,4 @@ def _ramp_likelihood(
         beta = np.maximum(num / np.maximum(den, 1e-12), 0.0)
     v = 1.0 + beta[:, :, None] * g
     ll = -0.5 * (w * (np.log(v) + zb[None, None, :] / v)).sum(axis=2)
-    return t0, np.asarray(ll)
+    return t0, np.asarray(ll, dtype=np.float64)

@@ -66,7 +66,7 @@ def _find_kernel() -> Callable[[FloatArray, FloatArray, FloatArray], None] | Non
     """scipy's compiled in-place SOS kernel, if this version has it with the expected
     behaviour (checked once against the public function)."""
     try:
-        from scipy.signal._sosfilt import _sosfilt  # type: ignore[import-not-found]
+        from scipy.signal._sosfilt import _sosfilt
     except ImportError:  # pragma: no cover - depends on the scipy version
         return None
     sos = np.asarray(signal.butter(2, 0.2, output="sos"), dtype=np.float64)
