@@ -26,6 +26,7 @@ class PipelineConfig:
     envelope_s: float = 0.05
     calibration_s: float = 3.0
     mains_harmonics: float = 3.0
+    mains_q: float = 10.0  # notch quality factor: narrower notches ring longer after a release
     emg_full_scale: float = 0.0  # converter limit in EMG units (127 for int8); 0 = unknown
     # onset/release detector (CUSUM decision on the filtered power, in rest-noise units)
     onset_ratio: float = 4.0

@@ -329,13 +329,13 @@ def _line(name: str, s: dict[str, float], cpu: str = "") -> str:
     return (
         f"{name:<10}{s['err_med_ms']:>8.1f}{s['err_p90_ms']:>8.1f}{s['lat_med_ms']:>8.1f}"
         f"{s['lat_p90_ms']:>8.1f}{int(s['missed']):>7d}/{int(s['truths']):<4d}"
-        f"{s['false_per_min']:>8.2f}{cpu:>10}"
+        f"{s['false_per_min']:>10.2f}{cpu:>10}"
     )
 
 
 HEADER = (
     f"{'event':<10}{'err med':>8}{'err P90':>8}{'lat med':>8}{'lat P90':>8}"
-    f"{'missed':>12}{'false/min':>9}{'CPU ms/s':>10}"
+    f"{'missed':>12}{'false/min':>10}{'CPU ms/s':>10}"
 )
 
 

@@ -15,6 +15,7 @@ from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
+from isofeedback.detectors.signal_quality import SignalQualityDetector
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.errors import PacketError
@@ -68,6 +69,7 @@ class Pipeline:
         )
         self.emg_chain: EmgChain | None = None
         self.onset: OnsetReleaseDetector | None = None
+        self.signal_quality: SignalQualityDetector | None = None
         if self.emg_device is not None:
             spec = self.profiles[self.emg_device].stream("emg")
             self.emg_chain = EmgChain(
@@ -79,6 +81,10 @@ class Pipeline:
                 calibration_s=cfg.calibration_s,
                 mains_harmonics=int(cfg.mains_harmonics),
                 full_scale=cfg.emg_full_scale or None,
+                notch_q=cfg.mains_q,
+            )
+            self.signal_quality = SignalQualityDetector(
+                spec.fs, full_scale=cfg.emg_full_scale or None
             )
             self.onset = OnsetReleaseDetector(
                 spec.fs,
@@ -143,6 +149,10 @@ class Pipeline:
                 out += self.coach.on_event(gap)
         if chunk.device == self.emg_device and chunk.stream == "emg":
             assert self.emg_chain is not None and self.onset is not None
+            if self.signal_quality is not None:  # electrode off / saturation: not a contraction
+                for ev in self.signal_quality.process(chunk):
+                    out.append(ev)
+                    out += self.coach.on_event(ev)
             env = self.emg_chain.process(chunk)
             for ev in self.onset.process(env):
                 out.append(ev)

@@ -16,7 +16,7 @@ from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
 from isofeedback.sources.simulated import SimulatedSource
 
 ONSET_TOL_S = 0.06  # back-dated onset vs the first sample of the ramp (Myo: 200 Hz, int8)
-RELEASE_TOL_S = 0.35  # back-dated release vs the last sample of activation
+RELEASE_TOL_S = 0.1  # back-dated release vs the last sample of activation (passes at 0.06)
 MOVEMENT_TOL_S = 0.15  # movement event vs the moment the joint passed 5 degrees
 
 

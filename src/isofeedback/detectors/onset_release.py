@@ -34,6 +34,8 @@ from isofeedback.types import Chunk, Event, EventType, FloatArray
 
 __all__ = ["OnsetReleaseDetector"]
 
+_CHAIN_CHANNELS = ("env", "pow", "gate")
+
 
 class OnsetReleaseDetector:
     """``emg_env`` chunks → onset / release events (plus one ``calibrated`` event).
@@ -106,12 +108,20 @@ class OnsetReleaseDetector:
         self._last_release = -(10**12)
         keep = int(round((self.backdate_s + 1.0) * self.fs))
         self._keep = max(keep, 8)
-        self._hz = np.zeros(0)  # recent power (rest units) for back-dating
-        self._hv = np.zeros(0, dtype=bool)
+        # recent power (rest units) and validity for back-dating: a buffer written
+        # forward, shifted back only when full (no reallocation per chunk)
+        self._hbuf = np.zeros(4 * self._keep)
+        self._hvbuf = np.zeros(4 * self._keep, dtype=bool)
+        self._hpos = 0
+        self._a_on = 0.5 * (1.0 - 1.0 / self.on_ratio)
+        self._b_on = 0.5 * float(np.log(self.on_ratio))
+        self._a_off = 0.5 * (1.0 - 1.0 / self.off_ratio)
+        self._b_off = 0.5 * float(np.log(self.off_ratio))
         self._blk_sum = 0.0
         self._blk_env = 0.0
         self._blk_n = 0
         self._blk_quiet = True
+        self._all_valid = False
 
     @property
     def calibrated(self) -> bool:
@@ -125,6 +135,8 @@ class OnsetReleaseDetector:
 
     def _power(self, chunk: Chunk) -> tuple[FloatArray, FloatArray, FloatArray]:
         env = chunk.data[:, 0]
+        if chunk.channels == _CHAIN_CHANNELS:  # the EMG chain's output: the fast path
+            return env, chunk.data[:, 1], chunk.data[:, 2]
         if "pow" in chunk.channels:
             pw = chunk.data[:, chunk.channels.index("pow")]
             gate = (
@@ -180,6 +192,7 @@ class OnsetReleaseDetector:
             self._n += n
             return events
         valid = gate == 0
+        self._all_valid = not bool(gate.any())
         blk = max(1, int(round(self.block_s * self.fs)))
         while i < n:
             a = self._n + i
@@ -191,9 +204,28 @@ class OnsetReleaseDetector:
         self._n += n
         return events
 
+    @property
+    def _hz(self) -> FloatArray:
+        return self._hbuf[max(0, self._hpos - self._keep) : self._hpos]
+
+    @property
+    def _hv(self) -> BoolArray:
+        return self._hvbuf[max(0, self._hpos - self._keep) : self._hpos]
+
     def _history(self, z: FloatArray, valid: BoolArray) -> None:
-        self._hz = np.concatenate([self._hz, z])[-self._keep :]
-        self._hv = np.concatenate([self._hv, valid])[-self._keep :]
+        m, keep, pos = z.size, self._keep, self._hpos
+        if m >= keep:
+            self._hbuf[:keep] = z[-keep:]
+            self._hvbuf[:keep] = valid[-keep:]
+            self._hpos = keep
+            return
+        if pos + m > self._hbuf.size:
+            self._hbuf[:keep] = self._hbuf[pos - keep : pos]
+            self._hvbuf[:keep] = self._hvbuf[pos - keep : pos]
+            pos = keep
+        self._hbuf[pos : pos + m] = z
+        self._hvbuf[pos : pos + m] = valid
+        self._hpos = pos + m
 
     def _segment(
         self, z: FloatArray, valid: BoolArray, env: FloatArray, a: int, t0: float
@@ -212,29 +244,37 @@ class OnsetReleaseDetector:
                     self._zero = start + skip
                     j += skip
                     continue
-                r = self.on_ratio
-                llr = 0.5 * (z[j:] * (1.0 - 1.0 / r) - np.log(r))
+                llr = z[j:] * self._a_on - self._b_on
             else:
-                r = self.off_ratio
-                llr = 0.5 * (np.log(r) - z[j:] * (1.0 - 1.0 / r))
-            llr = np.where(valid[j:], llr, 0.0)
+                llr = self._b_off - z[j:] * self._a_off
+            if not self._all_valid:
+                llr = np.where(valid[j:], llr, 0.0)
             s, zero = cusum(llr, self._s)
             h = self.off_h if self.active else self.on_h
-            over = s > h
-            if self.active:
-                earliest = self._since + int(round(self.min_active_s * self.fs)) - start
-                over &= np.arange(s.size) >= earliest
-            hit = np.flatnonzero(over)
-            end = int(hit[0]) + 1 if hit.size else s.size
-            zi = np.flatnonzero(zero[:end])
-            if zi.size:
-                self._zero = start + int(zi[-1])
+            end = s.size
+            hit = False
+            if s.max() > h:
+                over = s > h
+                if self.active:
+                    earliest = self._since + int(round(self.min_active_s * self.fs)) - start
+                    if earliest > 0:
+                        over[:earliest] = False
+                first = int(np.argmax(over))
+                if over[first]:
+                    hit = True
+                    end = first + 1
+            if zero[end - 1]:  # the usual case, at rest and during a steady hold
+                self._zero = start + end - 1
+            else:
+                zi = np.flatnonzero(zero[:end])
+                if zi.size:
+                    self._zero = start + int(zi[-1])
             self._history(z[j : j + end], valid[j : j + end])
-            if self.active or hit.size:
+            if self.active or hit:
                 self._blk_quiet = False
             else:
                 self._adapt(z[j : j + end], env[j : j + end], valid[j : j + end], start)
-            if not hit.size:
+            if not hit:
                 self._s = float(s[-1])
                 break
             k = start + end - 1  # decision sample (absolute)
@@ -276,10 +316,14 @@ class OnsetReleaseDetector:
     def _adapt(self, z: FloatArray, env: FloatArray, valid: BoolArray, start: int) -> None:
         """Accumulate the block's rest statistics (used only if the whole block was rest:
         every rest block counts, whatever its level, so the estimate is not biased low)."""
-        ok = valid.astype(bool)
-        self._blk_sum += float(np.sum(np.minimum(z[ok], 25.0)))
-        self._blk_env += float(np.sum(env[ok]))
-        self._blk_n += int(ok.sum())
+        if self._all_valid:
+            self._blk_sum += float(np.minimum(z, 25.0).sum())
+            self._blk_env += float(env.sum())
+            self._blk_n += z.size
+        else:
+            self._blk_sum += float(np.minimum(z[valid], 25.0).sum())
+            self._blk_env += float(env[valid].sum())
+            self._blk_n += int(valid.sum())
         if start < self._last_release + int(round(1.0 * self.fs)):
             self._blk_quiet = False  # just after a release: residual activity is not rest
 
