@@ -79,7 +79,9 @@ def _get(path: Path | None, table: Mapping[str, Any], key: str, kind: type, wher
     return value
 
 
-def broker_settings_from_table(table: Mapping[str, Any], path: Path | None = None) -> BrokerSettings:
+def broker_settings_from_table(
+    table: Mapping[str, Any], path: Path | None = None
+) -> BrokerSettings:
     """``[broker]`` → settings; only host, port and protocol for now (TLS and credentials
     are parsed by the broker configuration work)."""
     for key in table:

@@ -157,5 +157,6 @@ def report(console: Console, source: BleSource, result: SessionResult) -> None:
         )
     st = result.stats
     if st.bad_packets or st.gaps:
-        console.print(f"{st.bad_packets} malformed packet(s) skipped (last: {st.last_error or '-'}); "
+        last = st.last_error or "-"
+        console.print(f"{st.bad_packets} malformed packet(s) skipped (last: {last}); "
                       f"{st.gaps} gap(s), {st.lost_s:.2f} s of signal lost")

@@ -290,10 +290,10 @@ class BleSource(PacketSource):
             except (BleakError, DeviceError, TimeoutError, OSError) as exc:
                 stats.connect_failures += 1
                 stats.last_error = str(exc) or type(exc).__name__
-                log.warning("%s: %s; retrying in %.1f s", target.name, stats.last_error, delay)
                 if first and not self.wait and isinstance(exc, DeviceError):
                     self._fail(exc)
                     return
+                log.warning("%s: %s; retrying in %.1f s", target.name, stats.last_error, delay)
             finally:
                 if stats.online:
                     stats.online = False
@@ -327,7 +327,7 @@ class BleSource(PacketSource):
                 return dev
             if first and not self.wait:
                 what = (f"device {address}" if address else
-                        f"a device matching profile {target.profile.id!r} ("
+                        f"device matching profile {target.profile.id!r} ("
                         + ", ".join([*(f"name {p}…" for p in target.profile.name_prefixes),
                                      *target.profile.advertised_services]) + ")")
                 raise DeviceError(
