@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Coroutine, Sequence
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from isofeedback.ble.virtual_bluez import (
     BLUEZ_ERROR_FAILED,
