@@ -128,19 +128,19 @@ async def _serve(args: argparse.Namespace) -> int:
                           f"{'max speed' if args.speed is None else f'{args.speed:g}x'}, "
                           f"fault: {args.fault}.")
             if private:
-                console.print("In another shell run:\n"
-                              f"  export DBUS_SYSTEM_BUS_ADDRESS='{address}'\n"
-                              f"  isofeedback run --profile {profile.id} --technique "
-                          f"{args.technique}"
-                          + (f" --time-scale {args.speed:g}" if args.speed not in (None, 1.0)
-                             else ""))
+                scale = f" --time-scale {args.speed:g}" if args.speed not in (None, 1.0) else ""
+                # plain print: a wrapped export line could not be pasted
+                print("In another shell run:\n"
+                      f"  export DBUS_SYSTEM_BUS_ADDRESS='{address}'\n"
+                      f"  isofeedback run --profile {profile.id} --technique "
+                      f"{args.technique}{scale}", flush=True)
             console.print("Waiting for a client to start streaming (Ctrl-C to stop).")
             await wearable.started.wait()
             console.print("Streaming started.")
             await wearable.finished.wait()
             s = wearable.stats
-            console.print(f"Session played: {s.sent} packets sent, {s.lost_offline} lost while "
-                          f"disconnected, {s.drops} drop(s), {s.corrupted} corrupted.")
+            console.print(f"Session played: {s.sent} packets sent, {s.lost_offline} not delivered (no client "
+                          f"listening), {s.drops} drop(s), {s.corrupted} corrupted.")
             if not args.once:
                 await asyncio.Event().wait()
         finally:
