@@ -139,8 +139,9 @@ async def _serve(args: argparse.Namespace) -> int:
             console.print("Streaming started.")
             await wearable.finished.wait()
             s = wearable.stats
-            console.print(f"Session played: {s.sent} packets sent, {s.lost_offline} not delivered (no client "
-                          f"listening), {s.drops} drop(s), {s.corrupted} corrupted.")
+            console.print(f"Session played: {s.sent} packets sent, {s.lost_offline} not "
+                          f"delivered (no client listening), {s.drops} drop(s), "
+                          f"{s.corrupted} corrupted.")
             if not args.once:
                 await asyncio.Event().wait()
         finally:
