@@ -73,32 +73,50 @@ class StructCodec:
         values = self._frames.unpack_from(data, self._header.size)
         frames = np.asarray(values, dtype=np.float64).reshape(self.spec.frames, -1)
         counter = None
-        if self.spec.counter is not None:
-            counter = int(header[self.spec.counter.field])
+        c = self.spec.counter
+        if c is not None:
+            counter = int(frames[0, c.field] if c.place == "frame" else header[c.field])
         return DecodedPacket(frames=frames, counter=counter)
 
     def encode(self, frames: FloatArray, counter: int) -> bytes:
         if frames.shape[0] != self.spec.frames:
             raise ValueError(f"expected {self.spec.frames} frames, got {frames.shape[0]}")
+        c = self.spec.counter
+        if c is not None and c.place == "frame":
+            frames = frames.copy()
+            step = 1 if c.unit == "sample" else 0
+            frames[:, c.field] = (counter + step * np.arange(frames.shape[0])) % c.modulo
         lo, hi = self._dtype_limits
         vals = np.clip(np.rint(frames), lo, hi).astype(np.int64).ravel().tolist()
         n_header = len(self._header.unpack(bytes(self._header.size)))
         header = [0] * n_header
-        if self.spec.counter is not None:
-            header[self.spec.counter.field] = counter % self.spec.counter.modulo
+        if c is not None and c.place == "header":
+            header[c.field] = counter % c.modulo
         return self._header.pack(*header) + self._frames.pack(*vals)
 
 
-def _limits(fmt: str) -> tuple[float, float]:
-    """Representable range of a struct frame's integer type (encoding clips, like an ADC)."""
-    code = fmt.lstrip("<>!=@").lstrip("0123456789")[:1]
+def _limits(fmt: str) -> tuple[FloatArray, FloatArray]:
+    """Representable range of each field of a struct frame (encoding clips, like an ADC)."""
     bits = {"b": 8, "B": 8, "h": 16, "H": 16, "i": 32, "I": 32, "l": 32, "L": 32, "q": 64}
-    if code in "fd" or code not in bits:
-        return (-np.inf, np.inf)
-    n = bits[code]
-    if code.isupper():
-        return (0.0, float(2**n - 1))
-    return (float(-(2 ** (n - 1))), float(2 ** (n - 1) - 1))
+    lo: list[float] = []
+    hi: list[float] = []
+    count = ""
+    for ch in fmt.lstrip("<>!=@"):
+        if ch.isdigit():
+            count += ch
+            continue
+        n = bits.get(ch)
+        if n is None:
+            pair = (-np.inf, np.inf)
+        elif ch.isupper():
+            pair = (0.0, float(2**n - 1))
+        else:
+            pair = (float(-(2 ** (n - 1))), float(2 ** (n - 1) - 1))
+        k = int(count or 1)
+        lo += [pair[0]] * k
+        hi += [pair[1]] * k
+        count = ""
+    return np.asarray(lo), np.asarray(hi)
 
 
 CODECS: dict[str, Callable[[PacketSpec], PacketCodec]] = {"struct": StructCodec}
@@ -107,3 +125,7 @@ CODECS: dict[str, Callable[[PacketSpec], PacketCodec]] = {"struct": StructCodec}
 def register_codec(name: str, factory: Callable[[PacketSpec], PacketCodec]) -> None:
     """Make a named codec available to profiles (``codec = "name"``)."""
     CODECS[name] = factory
+
+
+# the named codecs register themselves; imported last because they build on this module
+from isofeedback.profiles import ganglion, polar_pmd  # noqa: E402, F401

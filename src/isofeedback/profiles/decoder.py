@@ -59,19 +59,32 @@ class Decoder:
     def _reset(self) -> None:
         self.stats = DecoderStats()
         self._states = {p.name: _PacketState(p) for p in self.profile.packets}
-        self._by_char = {
-            c: self._states[p.name] for p in self.profile.packets for c in p.characteristics
-        }
+        self._by_char: dict[str, list[_PacketState]] = {}
+        for p in self.profile.packets:
+            for c in p.characteristics:
+                self._by_char.setdefault(c, []).append(self._states[p.name])
 
-    def decode(self, packet: Packet) -> list[Chunk]:
-        """Chunks (one per stream of the packet kind) from one packet."""
-        state = self._by_char.get(packet.characteristic)
-        if state is None:
+    def _state_for(self, packet: Packet) -> _PacketState:
+        states = self._by_char.get(packet.characteristic)
+        if states is None:
             self.stats.unknown_characteristic += 1
             raise PacketError(
                 f"notification from characteristic {packet.characteristic} which profile "
                 f"{self.profile.id!r} does not decode"
             )
+        for state in states:
+            if state.spec.select is None or state.spec.select.matches(packet.data):
+                return state
+        self.stats.malformed += 1
+        head = packet.data[:4].hex(" ") or "empty"
+        raise PacketError(
+            f"notification on {packet.characteristic} ({head} …) matches none of profile "
+            f"{self.profile.id!r}'s packet kinds {[s.spec.name for s in states]}"
+        )
+
+    def decode(self, packet: Packet) -> list[Chunk]:
+        """Chunks (one per stream of the packet kind) from one packet."""
+        state = self._state_for(packet)
         try:
             decoded = state.codec.decode(packet.data)
         except PacketError:

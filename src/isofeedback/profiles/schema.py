@@ -24,6 +24,7 @@ __all__ = [
     "GattService",
     "PacketSpec",
     "Profile",
+    "SelectSpec",
     "StreamSpec",
     "available_profiles",
     "find_profile",
@@ -74,11 +75,30 @@ class CommandSpec:
 
 @dataclass(frozen=True, slots=True)
 class CounterSpec:
-    """Where a packet's sequence counter is and what it counts (``packet`` or ``sample``)."""
+    """Where a packet's sequence counter is and what it counts (``packet`` or ``sample``).
+
+    ``place`` is ``header`` (field of the header struct) or ``frame`` (field of every frame,
+    counting samples, as the NPG Lite sends it); the packet's counter is its first frame's.
+    """
 
     field: int
     modulo: int
     unit: str = "packet"
+    place: str = "header"
+
+
+@dataclass(frozen=True, slots=True)
+class SelectSpec:
+    """Which notifications of a shared characteristic belong to a packet kind: those whose
+    byte ``byte`` masked with ``mask`` equals ``equals`` (Polar sends accelerometer and
+    gyroscope frames on one characteristic, told apart by the first byte)."""
+
+    byte: int
+    equals: int
+    mask: int = 0xFF
+
+    def matches(self, data: bytes) -> bool:
+        return len(data) > self.byte and data[self.byte] & self.mask == self.equals
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +128,7 @@ class PacketSpec:
     counter: CounterSpec | None
     streams: tuple[StreamSpec, ...]
     params: Mapping[str, Any] = field(default_factory=dict)
+    select: SelectSpec | None = None
 
     @property
     def frame_width(self) -> int:
@@ -138,13 +159,15 @@ class Profile:
     confidence: str = "high"
     notes: str = ""
 
-    def packet_for(self, characteristic: str) -> PacketSpec | None:
-        """The packet kind a characteristic delivers, if any."""
-        return self._by_char.get(characteristic)
-
-    @property
-    def _by_char(self) -> dict[str, PacketSpec]:
-        return {c: p for p in self.packets for c in p.characteristics}
+    def packet_for(self, characteristic: str, data: bytes = b"") -> PacketSpec | None:
+        """The packet kind a notification on ``characteristic`` carries, if any (``data``
+        picks one where several kinds share a characteristic)."""
+        for p in self.packets:
+            if characteristic in p.characteristics and (
+                p.select is None or p.select.matches(data)
+            ):
+                return p
+        return None
 
     @property
     def streams(self) -> tuple[StreamSpec, ...]:
@@ -158,7 +181,16 @@ class Profile:
 
     @property
     def notify_characteristics(self) -> tuple[str, ...]:
-        return tuple(c for p in self.packets for c in p.characteristics)
+        """Every data characteristic, once each, in profile order."""
+        return tuple(dict.fromkeys(c for p in self.packets for c in p.characteristics))
+
+    @property
+    def expected_characteristics(self) -> tuple[str, ...]:
+        """Characteristics a connected device must have: data, commands and replies."""
+        cmds = (*self.start, *self.stop)
+        wanted = [*self.notify_characteristics, *(c.characteristic for c in cmds)]
+        wanted += [c.reply_characteristic for c in cmds if c.reply_characteristic]
+        return tuple(dict.fromkeys(wanted))
 
     def characteristic(self, uuid: str) -> GattCharacteristic | None:
         for s in self.services:
@@ -307,6 +339,7 @@ def _packet(r: _Reader, known_chars: set[str]) -> PacketSpec:
             "counter",
             "streams",
             "params",
+            "select",
         }
     )
     codec = r.get("codec", str, "struct")
@@ -327,18 +360,23 @@ def _packet(r: _Reader, known_chars: set[str]) -> PacketSpec:
     counter = None
     if "counter" in r.table:
         cr = r.sub("counter", r.table["counter"])
-        cr.check_keys({"field", "modulo", "unit"})
-        n_header = len(struct.unpack(header, bytes(struct.calcsize(header))))
+        cr.check_keys({"field", "modulo", "unit", "place"})
+        place = cr.get("place", str, "header")
+        if place not in ("header", "frame"):
+            raise cr.fail("place", f"expected 'header' or 'frame', got {place!r}")
+        n_fields = len(struct.unpack(header, bytes(struct.calcsize(header))))
+        if place == "frame":
+            n_fields = width
         fld = cr.get("field", int, 0)
-        if codec == "struct" and not 0 <= fld < n_header:
-            raise cr.fail("field", f"header {header!r} has {n_header} fields, no field {fld}")
+        if codec == "struct" and not 0 <= fld < n_fields:
+            raise cr.fail("field", f"{place} has {n_fields} fields, no field {fld}")
         unit = cr.get("unit", str, "packet")
         if unit not in ("packet", "sample"):
             raise cr.fail("unit", f"expected 'packet' or 'sample', got {unit!r}")
         modulo = cr.get("modulo", int)
         if modulo < 2:
             raise cr.fail("modulo", f"must be at least 2, got {modulo}")
-        counter = CounterSpec(field=fld, modulo=modulo, unit=unit)
+        counter = CounterSpec(field=fld, modulo=modulo, unit=unit, place=place)
     streams_raw = r.get("streams", list)
     if not streams_raw:
         raise r.fail("streams", "must define at least one stream")
@@ -347,6 +385,18 @@ def _packet(r: _Reader, known_chars: set[str]) -> PacketSpec:
         for i, s in enumerate(streams_raw)
     )
     params = r.get("params", dict, {})
+    select = None
+    if "select" in r.table:
+        sr = r.sub("select", r.table["select"])
+        sr.check_keys({"byte", "equals", "mask"})
+        byte, equals, mask = sr.get("byte", int), sr.get("equals", int), sr.get("mask", int, 255)
+        for key, v in (("byte", byte), ("equals", equals), ("mask", mask)):
+            if not 0 <= v <= (1024 if key == "byte" else 255):
+                raise sr.fail(key, f"expected {'a byte offset' if key == 'byte' else '0-255'}, "
+                              f"got {v}")
+        if equals & ~mask:
+            raise sr.fail("equals", f"{equals:#x} has bits outside mask {mask:#x}: never matches")
+        select = SelectSpec(byte=byte, equals=equals, mask=mask)
     spec = PacketSpec(
         name=r.get("name", str),
         characteristics=chars,
@@ -357,12 +407,17 @@ def _packet(r: _Reader, known_chars: set[str]) -> PacketSpec:
         counter=counter,
         streams=streams,
         params=params,
+        select=select,
     )
     try:
         CODECS[codec](spec)
     except (ValueError, KeyError, TypeError) as exc:
         raise r.fail("params", f"codec {codec!r} rejects these settings: {exc}") from None
     return spec
+
+
+def _find_char(services: list[GattService], uuid: str) -> GattCharacteristic | None:
+    return next((c for s in services for c in s.characteristics if c.uuid == uuid), None)
 
 
 def parse_profile(path: Path, data: Mapping[str, Any]) -> Profile:
@@ -392,6 +447,17 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> Profile:
     if not packets_raw:
         raise top.fail("packets", "must define at least one [[packets]] table")
     packets = tuple(_packet(top.sub(f"packets[{i}]", p), known) for i, p in enumerate(packets_raw))
+    shared: dict[str, list[PacketSpec]] = {}
+    for p in packets:
+        for c in p.characteristics:
+            shared.setdefault(c, []).append(p)
+    for c, kinds in shared.items():
+        if len(kinds) > 1 and any(k.select is None for k in kinds):
+            raise top.fail(
+                "packets",
+                f"characteristic {c} feeds packets {[k.name for k in kinds]}: each needs a "
+                "'select' (byte, equals, mask) to tell its notifications apart",
+            )
     names = [s.name for p in packets for s in p.streams]
     if len(set(names)) != len(names):
         raise top.fail("packets", f"stream names must be unique, got {names}")
@@ -403,12 +469,23 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> Profile:
             raise cmds.fail(
                 "characteristic", f"{cmd.characteristic} is not declared in [[services]]"
             )
+    for cmd in (*start, *stop, *haptic):
+        if cmd.expect is not None and cmd.reply_characteristic is None:
+            raise cmds.fail("expect", "a reply check needs 'reply_characteristic' (where the "
+                            "device answers)")
+        if cmd.reply_characteristic is not None:
+            reply = _find_char(services, cmd.reply_characteristic)
+            if reply is None or not {"notify", "indicate"} & set(reply.flags):
+                raise cmds.fail("reply_characteristic", f"{cmd.reply_characteristic} must be "
+                                "declared in [[services]] with flag notify or indicate")
     battery = top.get("battery", dict, None)
     battery_uuid = None
     if battery is not None:
         br = top.sub("battery", battery)
         br.check_keys({"characteristic"})
         battery_uuid = _uuid(br, "characteristic", br.get("characteristic", str))
+        if battery_uuid not in known:
+            raise br.fail("characteristic", f"{battery_uuid} is not declared in [[services]]")
     confidence = meta.get("confidence", str, "high")
     if confidence not in ("high", "medium", "low"):
         raise meta.fail("confidence", f"expected high, medium or low, got {confidence!r}")

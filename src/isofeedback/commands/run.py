@@ -1,0 +1,162 @@
+"""``isofeedback run``: the live service — BLE wearables → pipeline → MQTT and terminal.
+
+Devices come from a configuration file (see :mod:`isofeedback.run_config`) or from flags
+(``--profile myo --device auto``). With no matching device the command says so and exits
+with code 2; ``--wait`` (service mode) keeps scanning until the sensor appears. Recording
+is attached through :func:`recording_taps` (the packet taps of ``run_session``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from isofeedback.broker import resolve_broker
+from isofeedback.coach.protocol import find_protocol
+from isofeedback.commands.common import broker_address, patient_id
+from isofeedback.commands.demo import new_session_id, print_summary
+from isofeedback.errors import ConfigError
+from isofeedback.pipeline import Pipeline
+from isofeedback.profiles.schema import find_profile
+from isofeedback.run_config import DeviceConfig, RunConfig, load_run_config
+from isofeedback.service import PacketTap, SessionResult, run_session
+from isofeedback.sinks.messages import Serializer
+from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
+from isofeedback.sinks.terminal import TerminalView
+from isofeedback.sources.ble import BleSource, DeviceStatus, DeviceTarget
+
+__all__ = ["live_session", "recording_taps", "register", "run"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the live service with real (or virtual) BLE wearables",
+        description="Connect to the wearables in CONFIG (or given by --profile/--device), "
+        "coach a PIR/MET session and publish live feedback over MQTT.",
+    )
+    p.add_argument("config", nargs="?", type=Path, help="configuration file (TOML)")
+    p.add_argument("--profile", help="firmware profile of a single device (instead of CONFIG)")
+    p.add_argument("--device", default="auto",
+                   help="address of that device, or 'auto' for the first match (default)")
+    p.add_argument("--technique", help="exercise protocol: pir or met (overrides CONFIG)")
+    p.add_argument("--patient", type=patient_id, help="pseudonymous patient id (MQTT prefix)")
+    p.add_argument("--broker", type=broker_address, metavar="HOST[:PORT]",
+                   help="MQTT broker (overrides CONFIG; must be reachable)")
+    p.add_argument("--wait", action="store_true",
+                   help="keep scanning until the devices appear (service mode)")
+    p.add_argument("--scan-timeout", type=float, help="seconds to look for each device")
+    p.add_argument("--plain", action="store_true", help="plain lines instead of the live panel")
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="session seconds per wall second: only for a virtual device started "
+                   "with --speed N (then give N here); real sensors need 1 (default)")
+    p.set_defaults(run=run)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The configuration file, with flags overriding it (or flags alone)."""
+    if args.config is not None:
+        cfg = load_run_config(args.config)
+    elif args.profile:
+        profile = find_profile(args.profile)
+        address = None if args.device == "auto" else args.device.upper()
+        cfg = RunConfig(None, "patient", "pir", (DeviceConfig(profile.id, profile, address),),
+                        None, None)
+    else:
+        raise ConfigError("give a configuration file or --profile (e.g. "
+                          "'isofeedback run --profile myo'); 'isofeedback scan' lists devices")
+    changes: dict[str, Any] = {}
+    if args.technique:
+        changes["protocol"] = args.technique
+    if args.patient:
+        changes["patient"] = args.patient
+    if args.broker:
+        changes["broker"] = BrokerSettings(*args.broker)
+    if args.scan_timeout:
+        changes["scan_timeout"] = args.scan_timeout
+    if not changes:
+        return cfg
+    fields = {f: getattr(cfg, f) for f in RunConfig.__dataclass_fields__}
+    return RunConfig(**{**fields, **changes})
+
+
+def recording_taps(cfg: RunConfig) -> list[PacketTap]:
+    """Packet taps that record the session into ``cfg.recording_folder``.
+
+    Hook for the recorder: it sees every raw packet before the pipeline does. Until the
+    recorder lands, nothing is recorded (the folder is validated by the config loader).
+    """
+    return []
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    console = Console(force_terminal=None if not args.plain else False)
+    if args.time_scale <= 0:
+        raise ConfigError(f"--time-scale must be positive, got {args.time_scale}")
+    return asyncio.run(live_session(cfg, console, wait=args.wait, view=not args.plain,
+                                    time_scale=args.time_scale))
+
+
+async def live_session(
+    cfg: RunConfig,
+    console: Console,
+    wait: bool = False,
+    view: bool = True,
+    extra_taps: Sequence[PacketTap] = (),
+    time_scale: float = 1.0,
+) -> int:
+    """Run one live session as configured; returns the exit code."""
+    protocol = find_protocol(cfg.protocol)
+    if not any(s.name == "emg" for d in cfg.devices for s in d.profile.streams):
+        raise ConfigError("the session needs an EMG sensor: none of the configured devices' "
+                          "profiles has an 'emg' stream (add one under [[devices]])")
+    targets = [DeviceTarget(d.name, d.profile, d.address) for d in cfg.devices]
+    async with resolve_broker(cfg.broker, explicit=cfg.broker is not None) as (broker, where):
+        session_id = new_session_id(cfg.patient)
+        serializer = Serializer(cfg.patient, session_id, time.time())
+        async with MqttPublisher(broker, serializer) as publisher:
+
+            def on_status(s: DeviceStatus) -> None:
+                publisher.submit_message(serializer.device(s.device, s.kind, s.t, s.body))
+                what = ", ".join(f"{k} {v}" for k, v in s.body.items())
+                console.print(f"[dim]{s.t:7.1f} s[/] {s.device}: {s.kind} {what}")
+
+            names = ", ".join(f"{t.name} ({t.profile.id})" for t in targets)
+            console.print(f"[bold]isofeedback[/]: {protocol.name}; looking for {names}"
+                          f"{' (waiting until found)' if wait else ''}; live feed on {where}, "
+                          f"topics isofeedback/{cfg.patient}/#")
+            source = BleSource(targets, scan_timeout=cfg.scan_timeout, wait=wait,
+                               on_status=on_status, time_scale=time_scale)
+            async with source:
+                pipeline = Pipeline(source.profiles, protocol)
+                taps = [*recording_taps(cfg), *extra_taps]
+                if view:
+                    with TerminalView(console, title=f"isofeedback · {protocol.name}") as tv:
+                        result = await run_session(source, pipeline, [publisher, tv], taps)
+                else:
+                    result = await run_session(source, pipeline, [publisher], taps)
+            report(console, source, result)
+        print_summary(console, result, publisher.stats.as_dict(), session_id)
+    return 0
+
+
+def report(console: Console, source: BleSource, result: SessionResult) -> None:
+    """What the link did: reconnections, drops, bad packets — never hidden."""
+    for name, s in source.stats.items():
+        battery = "-" if s.battery is None else f"{s.battery} %"
+        console.print(
+            f"{name} {s.address}: {s.notifications} notifications, {s.dropped} dropped "
+            f"(queue full), {s.connects} connection(s), {s.disconnects} lost, battery {battery}"
+        )
+    st = result.stats
+    if st.bad_packets or st.gaps:
+        last = st.last_error or "-"
+        console.print(f"{st.bad_packets} malformed packet(s) skipped (last: {last}); "
+                      f"{st.gaps} gap(s), {st.lost_s:.2f} s of signal lost")

@@ -1,0 +1,174 @@
+"""Virtual Myo → real bleak → isofeedback service → real Mosquitto → subscriber.
+
+The wearable plays the simulated patient through the virtual BlueZ at ``SPEED`` × real
+time; the service runs with the same time scale, so session times match the simulator's
+labels. One test has the peripheral drop the link mid-hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+from rich.console import Console
+
+from isofeedback.ble.private_bus import PrivateSystemBus
+from isofeedback.ble.virtual_bluez import VirtualBluez, release_bleak_bluez_manager
+from isofeedback.ble.wearable import VirtualWearable, WearableFaults
+from isofeedback.commands.run import live_session
+from isofeedback.commands.virtual_device import session_packets
+from isofeedback.profiles.schema import find_profile
+from isofeedback.run_config import RunConfig, parse_run_config
+from isofeedback.sim import protocol_script
+
+SPEED = 5.0
+# the Myo has no packet counter: the link adds a few ms of jitter to the arrival anchors
+ONSET_TOL_S = 0.08
+RELEASE_TOL_S = 0.35
+
+SHORT_PIR = """
+[exercise]
+technique = "pir"
+name = "Short PIR for tests"
+reps = 2
+intensity = [10, 25]
+intensity_unit = "%MVC"
+hold_s = 5.0
+relax_s = 3.0
+stretch_s = 2.0
+rest_calibration_s = 2.0
+mvc_capture = true
+movement_max_deg = 5.0
+movement_max_dps = 30.0
+"""
+
+
+@pytest.fixture
+async def bluez() -> AsyncIterator[VirtualBluez]:
+    async with PrivateSystemBus() as bus:
+        try:
+            async with VirtualBluez(bus.address, advertising_interval=0.05) as b:
+                yield b
+        finally:
+            await release_bleak_bluez_manager()
+
+
+async def _collect(client_factory: Any, topic: str, ready: asyncio.Event,
+                   out: list[dict[str, Any]]) -> None:
+    async with client_factory() as client:
+        await client.subscribe(topic, qos=1)
+        ready.set()
+        async for msg in client.messages:
+            assert isinstance(msg.payload, bytes)
+            doc = json.loads(msg.payload)
+            doc["_topic"] = str(msg.topic)
+            out.append(doc)
+
+
+async def run_live(bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: Path,
+                   faults: WearableFaults) -> tuple[list[dict[str, Any]], VirtualWearable, str]:
+    protocol_file = protocol_path(tmp_path)
+    profile = find_profile("myo")
+    packets, _ = session_packets(profile, str(protocol_file), seed=4, device="arm")
+    wearable = VirtualWearable(bluez, profile, packets, speed=SPEED, faults=faults)
+    await wearable.start()
+    cfg: RunConfig = parse_run_config({
+        "patient": patient, "protocol": str(protocol_file),
+        "devices": [{"name": "arm", "profile": "myo", "address": "auto"}],
+        "broker": {"host": mosquitto.host, "port": mosquitto.port},
+        "ble": {"scan_timeout": 5.0},
+    })
+    received: list[dict[str, Any]] = []
+    ready = asyncio.Event()
+    sub = asyncio.create_task(_collect(
+        lambda: aiomqtt.Client(mosquitto.host, mosquitto.port), f"isofeedback/{patient}/#",
+        ready, received))
+    await asyncio.wait_for(ready.wait(), 5)
+    out = io.StringIO()
+    code = await asyncio.wait_for(
+        live_session(cfg, Console(file=out, width=120), view=False, time_scale=SPEED), 60)
+    assert code == 0
+    await asyncio.sleep(0.3)
+    sub.cancel()
+    await wearable.close()
+    return received, wearable, out.getvalue()
+
+
+def protocol_path(tmp_path: Path) -> Path:
+    path = tmp_path / "short_pir.toml"
+    path.write_text(SHORT_PIR)
+    return path
+
+
+def truth(tmp_path: Path) -> tuple[list[float], list[float]]:
+    from isofeedback.coach.protocol import find_protocol
+
+    p = find_protocol(str(protocol_path(tmp_path)))
+    script = protocol_script(p.technique, reps=p.reps, level=0.175, hold=p.hold_s,
+                             relax=p.relax_s, stretch=p.stretch_s,
+                             rest_before=p.rest_calibration_s + 1.0, seed=4)
+    return [c.onset for c in script.contractions], [c.release for c in script.contractions]
+
+
+def t0(received: list[dict[str, Any]]) -> float:
+    """Session time the device came online: its stream (the simulator's time 0) starts then."""
+    return float(next(d["t"] for d in received
+                      if d["_topic"].endswith("/device/arm/availability")))
+
+
+def device_states(received: list[dict[str, Any]]) -> list[str]:
+    return [d["state"] for d in received if d["_topic"].endswith("/device/arm/availability")]
+
+
+async def test_virtual_myo_session_events_match_labels(
+    bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: Path
+) -> None:
+    received, wearable, text = await run_live(bluez, mosquitto, patient, tmp_path,
+                                              WearableFaults())
+    events = [d for d in received if d["_topic"].endswith("/events")]
+    onsets = [d["t_event"] for d in events if d["type"] == "onset"]
+    releases = [d["t_event"] for d in events if d["type"] == "release"]
+    on_truth, off_truth = truth(tmp_path)
+    # the stream starts when the service writes the start command: shift by that moment
+    start = t0(received)
+    assert len(onsets) == len(on_truth), (onsets, on_truth)
+    for got, want in zip(onsets, on_truth, strict=True):
+        assert abs(got - start - want) <= ONSET_TOL_S, (onsets, on_truth, start)
+    for got, want in zip(releases, off_truth, strict=True):
+        assert abs(got - start - want) <= RELEASE_TOL_S, (releases, off_truth, start)
+    summary = next(d for d in received if d["kind"] == "summary")
+    assert summary["reps_done"] == 2
+    assert device_states(received) == ["online", "offline"]
+    battery = [d for d in received if d["_topic"].endswith("/device/arm/battery")]
+    assert battery and battery[0]["level"] == 87
+    assert not [e for e in events if e["type"] == "gap"]
+    assert wearable.stats.drops == 0  # (packets after the session's end count as offline)
+    assert "0 dropped (queue full)" in text
+
+
+async def test_link_drop_mid_hold_reconnects_and_reports_the_gap(
+    bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: Path
+) -> None:
+    on_truth, _ = truth(tmp_path)
+    drop = on_truth[1] + 2.0  # mid-hold of rep 2
+    received, wearable, text = await run_live(bluez, mosquitto, patient, tmp_path,
+                                              WearableFaults(drop_at=(drop,)))
+    assert wearable.stats.drops == 1 and wearable.stats.lost_offline > 0
+    assert device_states(received) == ["online", "offline", "online", "offline"]
+    gaps = [d for d in received if d["_topic"].endswith("/events") and d["type"] == "gap"]
+    assert gaps, ("the lost samples must be reported as a gap", text, wearable.stats)
+    lost_s = sum(g["value"] for g in gaps if g["detail"]["stream"] == "emg")
+    # out of range for outage_s, plus the reconnection (scan, connect, start) in session time
+    outage = wearable.faults.outage_s
+    assert outage <= lost_s <= outage + 1.5, (lost_s, gaps)
+    # a gap event is dated at the first sample after it; it began when the link dropped
+    assert all(abs(g["t_event"] - g["value"] - drop - t0(received)) < 0.3 for g in gaps), gaps
+    summary = next(d for d in received if d["kind"] == "summary")
+    assert summary["reps_done"] >= 1
+    assert "1 lost" in text
