@@ -9,7 +9,10 @@ before it: iteration stops at the damage and :attr:`RecordingReader.damage` says
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
+import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -49,6 +52,7 @@ class RecordingReader:
         self.path = Path(path)
         self.batch = batch
         self.damage: str | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._con = self._connect()
         try:
             self.meta = self._read_meta()
@@ -59,15 +63,21 @@ class RecordingReader:
                 for i, d, c in self._con.execute("SELECT id, device, characteristic FROM channels")
             }
         except sqlite3.DatabaseError as exc:
-            self._con.close()
+            self.close()
             raise self._fail(f"the header tables are damaged ({exc}); the file cannot be "
                              "replayed") from None
         except RecordingError:
-            self._con.close()
+            self.close()
             raise
         if not self._profile_rows:
-            self._con.close()
+            self.close()
             raise self._fail("no firmware profile stored; the file cannot be decoded")
+
+    def _damaged(self, what: str) -> None:
+        if self.damage is None:
+            self.damage = what
+        elif what not in self.damage:
+            self.damage = f"{self.damage}; {what}"
 
     def _fail(self, problem: str) -> RecordingError:
         return RecordingError(f"{self.path}: {problem}")
@@ -95,8 +105,13 @@ class RecordingReader:
             con = sqlite3.connect(f"file:{p}?mode=rw", uri=True)
             app = con.execute("PRAGMA application_id").fetchone()[0]
             version = con.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            raise self._fail(f"cannot open ({exc}); check the file's permissions") from None
         except sqlite3.DatabaseError as exc:
-            raise self._fail(f"damaged SQLite file ({exc})") from None
+            con.close()
+            con = self._open_truncated(head, exc)
+            app = con.execute("PRAGMA application_id").fetchone()[0]
+            version = con.execute("PRAGMA user_version").fetchone()[0]
         if app != APPLICATION_ID:
             con.close()
             raise self._fail("an SQLite file, but not an isofeedback recording")
@@ -108,6 +123,28 @@ class RecordingReader:
             con.close()
             raise self._fail(f"unsupported recording format version {version}")
         return con
+
+    def _open_truncated(self, head: bytes, exc: Exception) -> sqlite3.Connection:
+        """A file cut short (a partial copy, a full disk): SQLite refuses it, but the pages
+        that are there are intact. Open a padded private copy, so everything before the cut
+        can be read; the missing pages read as damage."""
+        page = int.from_bytes(head[16:18], "big")
+        page = 65536 if page == 1 else page
+        pages = int.from_bytes(head[28:32], "big")
+        size = self.path.stat().st_size
+        if page < 512 or size >= page * pages:
+            raise self._fail(f"damaged SQLite file ({exc})") from None
+        self._tmp = tempfile.TemporaryDirectory(prefix="isofeedback-")
+        os.chmod(self._tmp.name, 0o700)
+        copy = Path(self._tmp.name) / self.path.name
+        shutil.copyfile(self.path, copy)
+        with copy.open("r+b") as f:
+            f.truncate(page * pages)
+        self.damage = f"file truncated at {size} of {page * pages} bytes"
+        try:
+            return sqlite3.connect(copy)
+        except sqlite3.DatabaseError as exc2:
+            raise self._fail(f"truncated and unreadable ({exc2})") from None
 
     def _read_meta(self) -> dict[str, Any]:
         meta: dict[str, Any] = {}
@@ -168,12 +205,16 @@ class RecordingReader:
     def _rows(self, sql: str, table: str) -> Iterator[tuple[Any, ...]]:
         """Rows in rowid order, in batches; stops (and records why) at damage."""
         last = 0
+        size = self.batch
         while True:
             try:
-                rows = self._con.execute(sql, (last, self.batch)).fetchall()
+                rows = self._con.execute(sql, (last, size)).fetchall()
             except sqlite3.DatabaseError as exc:
-                self.damage = (f"{table} table damaged after row {last} ({exc}); "
-                               "data before it was read")
+                if size > 1:  # read the rest of this batch row by row, up to the damage
+                    size = 1
+                    continue
+                self._damaged(f"{table} table damaged after row {last} ({exc}); "
+                              "data before it was read")
                 return
             if not rows:
                 return
@@ -189,7 +230,7 @@ class RecordingReader:
         ):
             dev_char = self._channels.get(int(chan))
             if dev_char is None:
-                self.damage = f"packet refers to unknown channel {chan}"
+                self._damaged(f"packet refers to unknown channel {chan}")
                 return
             yield Packet(dev_char[0], dev_char[1], bytes(data), float(t))
 
@@ -231,6 +272,8 @@ class RecordingReader:
 
     def close(self) -> None:
         self._con.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
 
     def __enter__(self) -> RecordingReader:
         return self

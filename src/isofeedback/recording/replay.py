@@ -137,12 +137,14 @@ async def replay_async(
     fs: float | None = None,
     protocol: ExerciseProtocol | None = None,
     chunk_s: float = 0.05,
+    batch: int = 4096,
 ) -> ReplayResult:
-    """Replay ``path``; ``config`` None = the recorded configuration (native) or defaults."""
+    """Replay ``path``; ``config`` None = the recorded configuration (native) or defaults.
+    ``chunk_s`` (foreign data) and ``batch`` (rows read at a time) do not change results."""
     path = Path(path)
     if is_foreign(path):
         return _replay_foreign(path, config, sinks, fs, protocol, chunk_s)
-    with RecordingReader(path) as reader:
+    with RecordingReader(path, batch) as reader:
         source = ReplaySource(reader, speed)
         pipeline = Pipeline(source.profiles, protocol or reader.protocol(),
                             config or reader.config())
