@@ -145,14 +145,17 @@ def test_newer_format_version_is_refused(myo_recording: Path,
     assert "version 99 is newer" in _cli_error(myo_recording, capsys)
 
 
-def _damage(path: Path, fraction: float, how: str) -> None:
-    offset = int(path.stat().st_size * fraction) // 4096 * 4096
+def _damage(path: Path, packet: bytes, how: str) -> None:
+    """Cut the file at, or overwrite, the page that holds ``packet``'s bytes."""
+    content = path.read_bytes()
+    assert content.count(packet) == 1
+    offset = content.index(packet) // 4096 * 4096
     with path.open("r+b") as f:
         if how == "truncate":
             f.truncate(offset)
         else:
             f.seek(offset)
-            f.write(b"\xff" * 8192)
+            f.write(b"\xff" * 4096)
 
 
 @pytest.mark.parametrize("how", ["truncate", "overwrite"])
@@ -161,7 +164,9 @@ def test_damaged_file_keeps_data_before_the_damage(myo_recording: Path, how: str
     with RecordingReader(myo_recording) as r:
         all_packets = list(r.packets())
         all_outputs = list(r.output_docs())
-    _damage(myo_recording, 0.5, how)
+    middle = next(p.data for p in all_packets[len(all_packets) // 2:]
+                  if len(p.data) >= 16 and myo_recording.read_bytes().count(p.data) == 1)
+    _damage(myo_recording, middle, how)
     with RecordingReader(myo_recording) as r:
         packets = list(r.packets())
         outputs = list(r.output_docs())
@@ -170,11 +175,11 @@ def test_damaged_file_keeps_data_before_the_damage(myo_recording: Path, how: str
             assert "truncated" in r.damage
     assert packets == all_packets[: len(packets)] and packets
     assert outputs == all_outputs[: len(outputs)]
-    assert len(packets) + len(outputs) < len(all_packets) + len(all_outputs)
+    assert len(packets) < len(all_packets)
     # replay goes up to the damage, says so, and verify checks the part that is there
     result = replay(myo_recording, verify=True)
     assert result.damage and result.verified
-    assert result.checked == len(outputs)
+    assert result.checked and 0 < result.checked <= len(outputs)
     assert main(["replay", str(myo_recording)]) == 0
     out = capsys.readouterr().out
     assert "damaged" in out and "Traceback" not in out

@@ -116,9 +116,15 @@ def events_jsonl(outputs: Sequence[Output]) -> bytes:
 def compare_outputs(recorded: Sequence[tuple[str, str]], replayed: Sequence[Output],
                     complete: bool) -> tuple[int, Difference | None]:
     """Compare the recorded outputs with a replay's, exactly. A recording that was not
-    closed normally (killed) lacks the tail, so only its recorded part is compared."""
+    closed normally (killed) or is damaged lacks a tail of packets or outputs, so only the
+    part both have is compared (without the summary a replay adds when the data ends)."""
     docs = [encode_output(o)[2] for o in replayed]
-    n = len(recorded) if not complete else max(len(recorded), len(docs))
+    if complete:
+        n = max(len(recorded), len(docs))
+    else:
+        if replayed and isinstance(replayed[-1], Feedback) and replayed[-1].kind == "summary":
+            docs = docs[:-1]
+        n = min(len(recorded), len(docs))
     for i in range(n):
         rec = recorded[i][1] if i < len(recorded) else None
         rep = docs[i] if i < len(docs) else None
