@@ -141,7 +141,9 @@ def _print(console: Console, r: ReplayResult) -> None:
                       "its last second may be missing[/]")
     if r.damage:
         console.print(f"  [yellow]damaged: {r.damage}[/]")
-    if r.verified:
+    if r.verified and not r.checked:
+        console.print("  [yellow]verify: no recorded outputs left to compare[/]")
+    elif r.verified:
         console.print(f"  [green]verify OK[/]: all {r.checked} recorded outputs reproduced "
                       "exactly")
 
