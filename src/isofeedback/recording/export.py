@@ -154,6 +154,13 @@ def write_edf(signals: SignalSet, path: Path, fmt: str = "bdf") -> None:
     except OSError as exc:
         raise RecordingError(f"{path}: cannot write {fmt.upper()}: {exc}") from None
     try:
+        # EDF+ keeps annotations in per-record slots; without enough of them the library
+        # drops the overflow silently, so reserve room for all of them
+        per_record = math.ceil(2 * len(signals.annotations) / records) + 1
+        if per_record > 64:
+            raise RecordingError(f"{path}: too many annotations for EDF+ "
+                                 f"({len(signals.annotations)}); export as CSV")
+        writer.set_number_of_annotation_signals(per_record)
         writer.setSignalHeaders(headers)
         writer.setPatientCode(str(signals.meta.get("patient", "X")).replace(" ", "_"))
         writer.setEquipment(str(signals.meta.get("equipment", "isofeedback"))[:40])
@@ -167,6 +174,8 @@ def write_edf(signals: SignalSet, path: Path, fmt: str = "bdf") -> None:
         for a in signals.annotations:
             writer.writeAnnotation(max(a.onset, 0.0), a.duration if a.duration > 0 else -1,
                                    a.text)
+    except RecordingError:
+        raise
     except Exception as exc:  # pyedflib reports header problems with several types
         raise RecordingError(f"{path}: cannot write {fmt.upper()}: {exc}") from None
     finally:
