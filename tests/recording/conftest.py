@@ -23,7 +23,6 @@ SAMPLES = Path(__file__).resolve().parents[2] / "recordings"
 
 def simulated_source(profile: str = "myo", reps: int = 2, seed: int = 3,
                      speed: float | None = None) -> SimulatedSource:
-    protocol = find_protocol("pir")
     script = protocol_script("pir", reps=reps, level=0.18, hold=4.0, relax=3.0, stretch=3.0,
                              rest_before=4.0, seed=seed, faults=Faults(move_in_rep=0))
     return SimulatedSource(script, find_profile(profile), speed=speed)
@@ -33,7 +32,8 @@ def record_session(folder: Path, name: str = "s1", profile: str = "myo",
                    reps: int = 2) -> tuple[Path, SimulatedSource, SessionResult]:
     """Run a simulated session with the recorder attached, as the service does."""
     source = simulated_source(profile, reps)
-    protocol = dataclasses.replace(find_protocol("pir"), reps=reps, hold_s=4.0, relax_s=3.0, stretch_s=3.0)
+    protocol = dataclasses.replace(find_protocol("pir"), reps=reps, hold_s=4.0, relax_s=3.0,
+                                   stretch_s=3.0)
     pipeline = Pipeline(source.profiles, protocol)
 
     async def go() -> SessionResult:

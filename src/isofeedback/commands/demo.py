@@ -24,7 +24,7 @@ from isofeedback.commands.common import broker_address, patient_id, speed
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.recording.writer import Recorder
-from isofeedback.service import SessionResult, run_session
+from isofeedback.service import OutputSink, SessionResult, run_session
 from isofeedback.sim import Faults, protocol_script
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
@@ -116,7 +116,9 @@ async def _demo(args: argparse.Namespace) -> int:
                 console.print(f"[red]could not connect to {where}[/]")
                 return 2
             with TerminalView(console, title=f"isofeedback · {protocol.name}") as view:
-                sinks = [publisher, view] if recorder is None else [publisher, view, recorder]
+                sinks: list[OutputSink] = [publisher, view]
+                if recorder is not None:
+                    sinks.append(recorder)
                 taps = [] if recorder is None else [recorder]
                 try:
                     result = await run_session(source, pipeline, sinks, taps)

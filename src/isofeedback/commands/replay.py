@@ -185,11 +185,11 @@ def _on_dask(address: str, paths: list[Path], job: BatchJob, step: Any) -> list[
     except ImportError:
         raise ConfigError("Dask is not installed: pip install 'isofeedback[cluster]'") from None
     if address == "local":
-        with LocalCluster(processes=True, threads_per_worker=1) as cluster, \
-                Client(cluster) as client:
+        cluster = LocalCluster(processes=True, threads_per_worker=1)  # type: ignore[no-untyped-call]
+        with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
             return replay_dask(paths, job, client, step)
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout="10s")  # type: ignore[no-untyped-call]
     except OSError as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     with client:

@@ -104,7 +104,7 @@ def replay_dask(paths: Sequence[Path], job: BatchJob, client: Any,
     futures = client.map(run_one, [str(p) for p in paths], job=job, pure=False)
     index = {f.key: i for i, f in enumerate(futures)}
     rows: dict[int, dict[str, Any]] = {}
-    for fut in dask_completed(futures):
+    for fut in dask_completed(futures):  # type: ignore[no-untyped-call]
         rows[index[fut.key]] = fut.result()
         if progress:
             progress(rows[index[fut.key]])

@@ -78,7 +78,7 @@ def _svg(report: Mapping[str, Any], width: int = 960) -> str:
     rows = report["timeline"]["rows"]
     if not rows:
         return "<p>No live level data in this session.</p>"
-    t_end = max(rows[-1][0], 1e-3)
+    t_end = float(max(rows[-1][0], 1e-3))
     left, right, h = 56, 12, 170
     plot_w = width - left - right
 
