@@ -39,7 +39,7 @@ async def test_replay_publishes_events_and_summary(mosquitto: Any, patient: str,
     await asyncio.wait_for(ready.wait(), 5)
     args = build_parser().parse_args(["replay", str(rec), "--publish", "--patient", patient,
                                       "--broker", f"{mosquitto.host}:{mosquitto.port}"])
-    assert await replay_command._one(args, None) == 0
+    assert await asyncio.wait_for(replay_command._one(args, None), 60) == 0
     await asyncio.wait_for(done.wait(), 10)
     task.cancel()
     kinds = {d["kind"] for d in received}
