@@ -13,6 +13,7 @@ import os
 import secrets
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -28,7 +29,8 @@ from isofeedback.commands.common import (
 )
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
-from isofeedback.service import SessionResult, run_session
+from isofeedback.recording.writer import Recorder
+from isofeedback.service import OutputSink, SessionResult, run_session
 from isofeedback.sim import Faults, protocol_script
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import MqttPublisher
@@ -66,6 +68,9 @@ def register(sub: Any) -> None:
                    help="make the simulated patient get something wrong in rep 2")
     p.add_argument("--patient", type=patient_id, default="demo",
                    help="pseudonymous patient id, the MQTT topic prefix (default: demo)")
+    p.add_argument("--record", type=Path, metavar="DIR",
+                   help="also record the session to DIR (off by default: a demo is simulated "
+                   "data; live sessions are always recorded)")
     p.add_argument("--plain", action="store_true",
                    help="print one line per phase and cue instead of the live panel")
     add_broker_arguments(p)
@@ -103,15 +108,34 @@ async def _demo(args: argparse.Namespace) -> int:
                       f"{'max speed' if args.speed is None else f'{args.speed:g}x'}")
         console.print(f"Live feed on {where}. Watch it with any MQTT client, e.g.\n"
                       f"  mosquitto_sub -h {broker.host} -p {broker.port} -t '{topics}' -v")
-        serializer = Serializer(args.patient, session_id, time.time())
+        wall_start = time.time()
+        serializer = Serializer(args.patient, session_id, wall_start)
+        recorder = None
+        if args.record:
+            recorder = Recorder.open_in(
+                args.record, session_id, profiles=source.profiles, protocol=protocol,
+                config=pipeline.config, patient=args.patient, wall_start=wall_start,
+                source="simulated", simulated=True,
+                extra_meta={"simulation": {"seed": args.seed, "fault": args.fault}})
         async with MqttPublisher(broker, serializer) as publisher:
             if explicit and not await publisher.wait_connected(5.0):
                 why = publisher.stats.last_error or "no answer"
                 console.print(f"[red]could not connect to {where}: {why}[/]")
                 return 2
             with TerminalView(console, title=f"isofeedback · {protocol.name}") as view:
-                result = await run_session(source, pipeline, [publisher, view])
+                sinks: list[OutputSink] = [publisher, view]
+                if recorder is not None:
+                    sinks.append(recorder)
+                taps = [] if recorder is None else [recorder]
+                try:
+                    result = await run_session(source, pipeline, sinks, taps)
+                finally:
+                    if recorder is not None:
+                        recorder.close({"packets": pipeline.stats.packets,
+                                        "mqtt": publisher.stats.as_dict()})
         print_summary(console, result, publisher.stats.as_dict(), session_id)
+        if recorder is not None:
+            console.print(f"recorded to {recorder.path}")
     return 0
 
 

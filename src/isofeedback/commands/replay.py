@@ -1,0 +1,196 @@
+"""``isofeedback replay FILE|FOLDER``: run recordings through the pipeline again.
+
+One file: paced (``--speed``) or as fast as possible, optionally checked against the live
+run (``--verify``), published to MQTT like a live session (``--publish``), events written
+as JSON Lines (``--events``). A folder: replayed in parallel on all cores (or on a Dask
+cluster with ``--dask``) with a progress bar and a CSV table of per-session metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from isofeedback.coach.protocol import find_protocol
+from isofeedback.commands.common import broker_address, patient_id, speed
+from isofeedback.config import PipelineConfig, load_pipeline_config
+from isofeedback.errors import ConfigError
+from isofeedback.recording.batch import (
+    BatchJob,
+    find_recordings,
+    replay_dask,
+    replay_local,
+    write_summary,
+)
+from isofeedback.recording.reader import RecordingReader
+from isofeedback.recording.replay import ReplayResult, dump_events, is_foreign, replay_async
+
+__all__ = ["register", "run"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="replay a recording (or a folder of them) through the pipeline",
+        description="Replay native recordings (.isorec) or foreign data (CSV, EDF/BDF) "
+        "through the same pipeline as a live session. A folder is replayed in parallel and "
+        "summarised in a CSV table.",
+    )
+    p.add_argument("target", metavar="FILE|FOLDER", type=Path)
+    p.add_argument("--speed", type=speed, default=None,
+                   help="'realtime', a factor like 10, or 'max' (default: max)")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="replay with the [pipeline] settings of this TOML file instead of the "
+                   "recorded ones")
+    p.add_argument("--verify", action="store_true",
+                   help="check the replay reproduces the recorded events and feedback exactly")
+    p.add_argument("--events", type=Path, metavar="FILE|DIR",
+                   help="write detected events as JSON Lines (a folder for a folder replay)")
+    p.add_argument("--publish", action="store_true",
+                   help="publish the replay's feedback to MQTT like a live session")
+    p.add_argument("--broker", type=broker_address, metavar="HOST[:PORT]",
+                   help="MQTT broker for --publish (default: local, else built-in)")
+    p.add_argument("--patient", type=patient_id,
+                   help="topic prefix for --publish (default: the recorded pseudonym)")
+    p.add_argument("--summary", type=Path, metavar="CSV", default=Path("replay-summary.csv"),
+                   help="folder replay: where to write the metrics table "
+                   "(default: replay-summary.csv)")
+    p.add_argument("--jobs", type=int, metavar="N", help="folder replay: worker processes "
+                   "(default: all cores)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="folder replay on a Dask scheduler (tcp://host:8786), or 'local'")
+    p.add_argument("--fs", type=float, help="sample rate of a CSV file without a time column")
+    p.add_argument("--protocol", default="pir",
+                   help="exercise protocol for foreign data (default: pir)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_pipeline_config(args.config) if args.config else None
+    if args.verify and config is not None:
+        raise ConfigError("--verify compares with the recorded configuration; drop --config")
+    if args.target.is_dir():
+        return _folder(args, config)
+    return asyncio.run(_one(args, config))
+
+
+async def _one(args: argparse.Namespace, config: PipelineConfig | None) -> int:
+    console = Console()
+    path: Path = args.target
+    foreign = is_foreign(path)
+    if foreign and args.speed is not None:
+        raise ConfigError("--speed applies to native recordings; foreign data replays at max")
+    protocol = find_protocol(args.protocol) if foreign else None
+    options: dict[str, Any] = {"config": config, "speed": args.speed, "verify": args.verify,
+                               "fs": args.fs, "protocol": protocol}
+    if args.publish:
+        result = await _published(args, path, options, console)
+    else:
+        result = await replay_async(path, **options)
+    if args.events:
+        dump_events(result, args.events)
+    _print(console, result)
+    if args.events:
+        console.print(f"events written to {args.events}")
+    if result.verified is False:
+        console.print(f"[red]verify FAILED[/] for {path}: {result.difference}")
+        return 1
+    return 0
+
+
+async def _published(args: argparse.Namespace, path: Path, options: dict[str, Any],
+                     console: Console) -> ReplayResult:
+    from isofeedback.broker import resolve_broker
+    from isofeedback.sinks.messages import Serializer
+    from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
+
+    patient, session = args.patient, path.stem
+    if not is_foreign(path):
+        with RecordingReader(path) as reader:
+            patient = patient or str(reader.meta["patient"])
+            session = reader.session_id
+    settings = BrokerSettings(*args.broker) if args.broker else None
+    async with resolve_broker(settings, explicit=args.broker is not None) as (broker, where):
+        serializer = Serializer(patient or "replay", f"{session}-replay", time.time())
+        console.print(f"publishing to {where} under {serializer.prefix}/")
+        async with MqttPublisher(broker, serializer) as publisher:
+            if args.broker and not await publisher.wait_connected(5.0):
+                raise ConfigError(f"could not connect to {where}")
+            return await replay_async(path, sinks=[publisher], **options)
+
+
+def _print(console: Console, r: ReplayResult) -> None:
+    m = r.metrics()
+    sim = " (simulated patient)" if r.simulated else ""
+    console.print(f"{r.path.name}: session {r.session}{sim}, {m['duration_s']:.1f} s of data "
+                  f"replayed in {m['wall_s']:.2f} s")
+    console.print(f"  {m['onsets']} onsets, {m['releases']} releases, {m['movements']} "
+                  f"movements; reps {m['reps_done']}/{m['reps_planned']}, mean hold "
+                  f"{m['mean_hold_s']} s; violations: {m['violations'] or 'none'}")
+    if r.stats.packets:
+        console.print(f"  {r.stats.packets} packets ({r.stats.bad_packets} bad), "
+                      f"{r.stats.gaps} gaps ({r.stats.lost_s:.2f} s lost)")
+    if not r.complete:
+        console.print("  [yellow]the recording was not closed normally (session killed?); "
+                      "its last second may be missing[/]")
+    if r.damage:
+        console.print(f"  [yellow]damaged: {r.damage}[/]")
+    if r.verified and not r.checked:
+        console.print("  [yellow]verify: no recorded outputs left to compare[/]")
+    elif r.verified:
+        console.print(f"  [green]verify OK[/]: all {r.checked} recorded outputs reproduced "
+                      "exactly")
+
+
+def _folder(args: argparse.Namespace, config: PipelineConfig | None) -> int:
+    console = Console()
+    paths = find_recordings(args.target)
+    if not paths:
+        raise ConfigError(f"{args.target}: no recordings (.isorec, .csv, .edf, .bdf) found")
+    if args.publish or args.speed is not None:
+        raise ConfigError("--publish and --speed apply to one recording, not a folder")
+    if args.events:
+        args.events.mkdir(parents=True, exist_ok=True)
+    job = BatchJob(config=None if config is None else config.as_dict(), verify=args.verify,
+                   events_dir=str(args.events) if args.events else None, fs=args.fs)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("replaying", total=len(paths))
+
+        def step(row: dict[str, Any]) -> None:
+            bar.update(task, advance=1, description=f"replaying ({row['file']})")
+
+        if args.dask:
+            rows = _on_dask(args.dask, paths, job, step)
+        else:
+            rows = replay_local(paths, job, args.jobs, step)
+    write_summary(rows, args.summary)
+    failed = [r for r in rows if r["error"]]
+    total = sum(float(r["duration_s"] or 0) for r in rows)
+    console.print(f"{len(rows)} recordings, {total:.0f} s of data; summary in {args.summary}")
+    for r in failed:
+        console.print(f"[red]{r['file']}[/]: {r['error']}")
+    return 1 if failed else 0
+
+
+def _on_dask(address: str, paths: list[Path], job: BatchJob, step: Any) -> list[dict[str, Any]]:
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError("Dask is not installed: pip install 'isofeedback[cluster]'") from None
+    if address == "local":
+        cluster = LocalCluster(processes=True, threads_per_worker=1)  # type: ignore[no-untyped-call]
+        with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
+            return replay_dask(paths, job, client, step)
+    try:
+        client = Client(address, timeout="10s")  # type: ignore[no-untyped-call]
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    with client:
+        return replay_dask(paths, job, client, step)

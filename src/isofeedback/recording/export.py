@@ -1,0 +1,182 @@
+"""Export to standard formats: BDF+/EDF+ (EMG-BIDS style, events as annotations) and CSV.
+
+EDF stores 16-bit and BDF 24-bit samples scaled between a physical minimum and maximum per
+signal, so a round trip is exact to within one quantisation step; CSV is exact (floats
+written with ``repr``). Signals are labelled ``<Stream> <channel>`` so our importer (and a
+person) can tell EMG from gyroscope; the patient field holds only the pseudonym.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isofeedback.errors import RecordingError
+from isofeedback.recording.importers import events_sidecar
+from isofeedback.recording.reader import RecordingReader
+from isofeedback.recording.signals import (
+    SignalSet,
+    annotations_from_outputs,
+    decode_packets,
+)
+
+__all__ = ["EXPORT_FORMATS", "export_recording", "quantum", "recording_signals", "write_csv",
+           "write_edf"]
+
+EXPORT_FORMATS = ("bdf", "edf", "csv")
+_DIGITAL = {"edf": (-32768, 32767), "bdf": (-8388608, 8388607)}
+
+
+def recording_signals(reader: RecordingReader) -> SignalSet:
+    """A native recording's samples, gaps and live events as a :class:`SignalSet`."""
+    signals = decode_packets(reader.profiles(), reader.packets())
+    if not signals.streams:
+        raise RecordingError(f"{reader.path}: no samples to export (no packets recorded)")
+    notes = annotations_from_outputs(reader.outputs())
+    meta = {"patient": reader.meta["patient"], "session": reader.session_id,
+            "start_wall": reader.meta["start_wall"], "simulated": reader.simulated,
+            "equipment": ",".join(p.id for p in reader.profiles().values())}
+    merged = tuple(sorted((*signals.annotations, *notes), key=lambda a: a.onset))
+    return SignalSet(signals.streams, merged, meta)
+
+
+def export_recording(reader: RecordingReader, out: Path, fmt: str) -> Path:
+    if fmt not in EXPORT_FORMATS:
+        raise RecordingError(f"unknown export format {fmt!r} (known: {', '.join(EXPORT_FORMATS)})")
+    signals = recording_signals(reader)
+    if fmt == "csv":
+        write_csv(signals, out)
+    else:
+        write_edf(signals, out, fmt)
+    return out
+
+
+def private_file(path: Path) -> None:
+    """Create (or truncate) ``path`` owner-only before writing: exports hold health data
+    too, and writers that reopen an existing file keep its mode."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot create: {exc}") from None
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def write_csv(signals: SignalSet, path: Path) -> None:
+    """One row per EMG sample: ``t``, EMG channels, then the other streams held at their
+    last sample (CSV has one time axis); events go to ``<name>.events.csv``."""
+    emg = signals.streams["emg"]
+    t = np.arange(emg.n) / emg.fs
+    header = ["t", *emg.channels]
+    columns = [t, *emg.data.T]
+    for name, s in signals.streams.items():
+        if name == "emg" or ":" in name:
+            continue
+        idx = np.minimum(np.floor(t * s.fs + 1e-9).astype(int), s.n - 1)
+        header += [f"{name}_{c}" for c in s.channels]
+        columns += list(s.data[idx].T)
+    table = np.column_stack(columns)
+    private_file(path)
+    private_file(events_sidecar(path))
+    try:
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            w.writerows([repr(float(v)) for v in row] for row in table)
+        with events_sidecar(path).open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["onset", "duration", "text"])
+            w.writerows([repr(a.onset), repr(a.duration), a.text] for a in signals.annotations)
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot write CSV: {exc}") from None
+
+
+def _fit8(value: float, up: bool) -> float:
+    """A bound that EDF's 8-character header field can hold, rounded outward."""
+    for decimals in range(6, -1, -1):
+        scale = 10.0**decimals
+        v = (math.ceil(value * scale) if up else math.floor(value * scale)) / scale
+        text = f"{v:.{decimals}f}"
+        if len(text) <= 8:
+            return float(text)
+    raise RecordingError(f"value {value} too large for an EDF header")
+
+
+def quantum(signal: np.ndarray[Any, Any], fmt: str) -> float:
+    """The quantisation step a signal gets in ``fmt`` (for round-trip checks)."""
+    lo, hi = _bounds(signal)
+    dmin, dmax = _DIGITAL[fmt]
+    return (hi - lo) / (dmax - dmin)
+
+
+def _bounds(signal: np.ndarray[Any, Any]) -> tuple[float, float]:
+    lo, hi = float(np.min(signal)), float(np.max(signal))
+    if hi - lo < 1e-6:
+        lo, hi = lo - 1.0, hi + 1.0
+    return _fit8(lo, up=False), _fit8(hi, up=True)
+
+
+def write_edf(signals: SignalSet, path: Path, fmt: str = "bdf") -> None:
+    """BDF+ (24 bit) or EDF+ (16 bit), one-second data records, annotations for events."""
+    import pyedflib
+
+    kinds = {"bdf": pyedflib.FILETYPE_BDFPLUS, "edf": pyedflib.FILETYPE_EDFPLUS}
+    dmin, dmax = _DIGITAL[fmt]
+    headers: list[dict[str, Any]] = []
+    samples: list[np.ndarray[Any, Any]] = []
+    duration = signals.duration_s
+    records = max(1, math.ceil(duration - 1e-9))
+    for name, s in signals.streams.items():
+        if abs(s.fs - round(s.fs)) > 1e-9:
+            raise RecordingError(f"{path}: {name} at {s.fs} Hz: EDF needs whole samples per "
+                                 "one-second record; export as CSV")
+        fs = round(s.fs)
+        for j, ch in enumerate(s.channels):
+            x = s.data[:, j]
+            padded = np.concatenate([x, np.full(records * fs - len(x), x[-1] if len(x) else 0)])
+            lo, hi = _bounds(padded)
+            headers.append({
+                "label": f"{name.capitalize()} {ch}"[:16], "dimension": s.unit[:8],
+                "sample_frequency": fs, "physical_min": lo, "physical_max": hi,
+                "digital_min": dmin, "digital_max": dmax, "transducer": "",
+                "prefilter": "",
+            })
+            samples.append(padded)
+    private_file(path)
+    try:
+        writer = pyedflib.EdfWriter(str(path), len(headers), file_type=kinds[fmt])
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot write {fmt.upper()}: {exc}") from None
+    try:
+        # EDF+ keeps annotations in per-record slots; without enough of them the library
+        # drops the overflow silently, so reserve room for all of them
+        per_record = math.ceil(2 * len(signals.annotations) / records) + 1
+        if per_record > 64:
+            raise RecordingError(f"{path}: too many annotations for EDF+ "
+                                 f"({len(signals.annotations)}); export as CSV")
+        writer.set_number_of_annotation_signals(per_record)
+        writer.setSignalHeaders(headers)
+        writer.setPatientCode(str(signals.meta.get("patient", "X")).replace(" ", "_"))
+        writer.setEquipment(str(signals.meta.get("equipment", "isofeedback"))[:40])
+        if signals.meta.get("simulated"):
+            writer.setRecordingAdditional("simulated_patient")
+        start = signals.meta.get("start_wall")
+        if start is not None:
+            stamp = datetime.fromtimestamp(float(start), tz=UTC).replace(tzinfo=None)
+            writer.setStartdatetime(stamp.replace(microsecond=0))
+        writer.writeSamples(samples)
+        for a in signals.annotations:
+            writer.writeAnnotation(max(a.onset, 0.0), a.duration if a.duration > 0 else -1,
+                                   a.text)
+    except RecordingError:
+        raise
+    except Exception as exc:  # pyedflib reports header problems with several types
+        raise RecordingError(f"{path}: cannot write {fmt.upper()}: {exc}") from None
+    finally:
+        writer.close()

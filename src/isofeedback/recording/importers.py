@@ -1,0 +1,192 @@
+"""Foreign data for replay: CSV and EDF/BDF files → :class:`SignalSet`.
+
+CSV: a header row; one column per EMG channel; an optional time column (``t``, ``time``,
+``time_s``, ``timestamp``; seconds) or ``--fs``; optional ``gyro_x/y/z`` (deg/s),
+``accel_x/y/z`` (g) and ``quat_w/x/y/z`` columns. A sidecar ``<name>.events.csv``
+(``onset,duration,text``) is read as annotations, as :mod:`.export` writes it.
+
+EDF/BDF (and their + variants, via pyedflib): a signal labelled ``<stream> <channel>``
+(``EMG emg1``, ``Gyro x`` — what our export writes) goes to that stream; other labels are
+sorted by keyword (``gyr`` → gyro, ``acc`` → accel, ``quat`` → quat, else EMG).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isofeedback.errors import RecordingError
+from isofeedback.recording.signals import STREAM_ORDER, Annotation, SignalSet, Stream
+
+__all__ = ["FOREIGN_SUFFIXES", "events_sidecar", "load_csv", "load_edf", "load_foreign"]
+
+FOREIGN_SUFFIXES = (".csv", ".edf", ".bdf")
+_TIME_COLUMNS = ("t", "time", "time_s", "timestamp", "seconds")
+_UNITS = {"gyro": "deg/s", "accel": "g", "quat": "1"}
+
+
+def events_sidecar(path: Path) -> Path:
+    """``data.csv`` → ``data.events.csv``."""
+    return path.with_name(f"{path.stem}.events.csv")
+
+
+def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return load_csv(path, fs)
+    if suffix in (".edf", ".bdf"):
+        return load_edf(path)
+    raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .edf, .bdf)")
+
+
+def _stream_of(column: str) -> tuple[str, str]:
+    low = column.strip().lower()
+    for prefix, stream in (("gyro_", "gyro"), ("accel_", "accel"), ("acc_", "accel"),
+                           ("quat_", "quat")):
+        if low.startswith(prefix):
+            return stream, low[len(prefix):]
+    return "emg", column.strip()
+
+
+def load_csv(path: Path, fs: float | None = None) -> SignalSet:
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise RecordingError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise RecordingError(f"{path}: cannot read CSV: {exc}") from None
+    if not rows:
+        raise RecordingError(f"{path}: empty CSV file")
+    header = [h.strip() for h in rows[0]]
+    body = [r for r in rows[1:] if r and any(c.strip() for c in r)]
+    if not body:
+        raise RecordingError(f"{path}: CSV has a header but no data rows")
+    if any(_is_number(h) for h in header):
+        raise RecordingError(f"{path}: the first row must name the columns (e.g. t,emg1,emg2)")
+    values = np.empty((len(body), len(header)))
+    for i, row in enumerate(body):
+        if len(row) != len(header):
+            raise RecordingError(f"{path}: line {i + 2} has {len(row)} values, the header "
+                                 f"{len(header)}")
+        try:
+            values[i] = [float(c) for c in row]
+        except ValueError:
+            raise RecordingError(f"{path}: line {i + 2}: non-numeric value in {row!r}") from None
+    time_col = next((i for i, h in enumerate(header) if h.lower() in _TIME_COLUMNS), None)
+    if time_col is not None:
+        rate = _rate_from_times(path, values[:, time_col])
+        if fs is not None and abs(fs - rate) > 1e-3 * rate:
+            raise RecordingError(f"{path}: --fs {fs:g} contradicts the time column "
+                                 f"({rate:g} Hz); drop --fs")
+        fs = rate
+    elif fs is None:
+        raise RecordingError(f"{path}: no time column ({', '.join(_TIME_COLUMNS)}); give the "
+                             "sample rate with --fs")
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for i, h in enumerate(header):
+        if i != time_col:
+            stream, channel = _stream_of(h)
+            groups.setdefault(stream, []).append((channel, i))
+    if "emg" not in groups:
+        raise RecordingError(f"{path}: no EMG columns (every column that is not time, "
+                             "gyro_*, accel_* or quat_* is an EMG channel)")
+    streams = {
+        name: Stream(name, fs, tuple(c for c, _ in cols),
+                     np.ascontiguousarray(values[:, [i for _, i in cols]]),
+                     _UNITS.get(name, "a.u."))
+        for name in STREAM_ORDER if (cols := groups.get(name))
+    }
+    annotations = _read_sidecar(events_sidecar(path))
+    return SignalSet(streams, annotations, {"source_file": path.name})
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _rate_from_times(path: Path, t: Any) -> float:
+    if len(t) < 2:
+        raise RecordingError(f"{path}: need at least two samples to find the sample rate")
+    d = np.diff(t)
+    if np.any(d <= 0):
+        row = int(np.argmax(d <= 0)) + 3
+        raise RecordingError(f"{path}: time column is not increasing (line {row})")
+    rate = (len(t) - 1) / float(t[-1] - t[0])
+    if np.max(np.abs(d * rate - 1.0)) > 0.1:
+        raise RecordingError(f"{path}: irregular sampling in the time column; resample to a "
+                             "constant rate first")
+    return float(round(rate, 6))
+
+
+def _read_sidecar(path: Path) -> tuple[Annotation, ...]:
+    if not path.exists():
+        return ()
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        return tuple(Annotation(float(r["onset"]), float(r["duration"]), r["text"])
+                     for r in rows)
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise RecordingError(f"{path}: bad events file (want onset,duration,text): {exc}"
+                             ) from None
+
+
+def _edf_stream(label: str) -> tuple[str, str]:
+    head, sep, rest = label.strip().partition(" ")
+    if sep and head.lower() in STREAM_ORDER:
+        return head.lower(), rest.strip()
+    low = label.lower()
+    for key, stream in (("gyr", "gyro"), ("acc", "accel"), ("quat", "quat")):
+        if key in low:
+            return stream, label.strip()
+    return "emg", label.strip()
+
+
+def load_edf(path: Path) -> SignalSet:
+    import pyedflib
+
+    if not path.exists():
+        raise RecordingError(f"{path}: file not found")
+    try:
+        reader = pyedflib.EdfReader(str(path))
+    except OSError as exc:
+        raise RecordingError(f"{path}: not a readable EDF/BDF file ({exc})") from None
+    try:
+        groups: dict[str, list[tuple[str, float, Any, str]]] = {}
+        for i, label in enumerate(reader.getSignalLabels()):
+            stream, channel = _edf_stream(label)
+            groups.setdefault(stream, []).append(
+                (channel, float(reader.getSampleFrequency(i)), reader.readSignal(i),
+                 reader.getPhysicalDimension(i) or "a.u."))
+        onsets, durations, texts = reader.readAnnotations()
+        annotations = tuple(Annotation(float(o), max(float(d), 0.0), str(t))
+                            for o, d, t in zip(onsets, durations, texts, strict=True))
+        meta = {"source_file": path.name, "patient": reader.getPatientCode(),
+                "start": reader.getStartdatetime().isoformat()}
+    except Exception as exc:  # pyedflib raises assorted types on damaged files
+        raise RecordingError(f"{path}: damaged EDF/BDF file ({exc})") from None
+    finally:
+        reader.close()
+    if "emg" not in groups:
+        raise RecordingError(f"{path}: no EMG signals found")
+    streams = {}
+    for name in STREAM_ORDER:
+        cols = groups.get(name)
+        if not cols:
+            continue
+        rates = {c[1] for c in cols}
+        if len(rates) > 1:
+            raise RecordingError(f"{path}: {name} signals have different sample rates "
+                                 f"{sorted(rates)}; export them at one rate")
+        n = min(len(c[2]) for c in cols)
+        data = np.column_stack([np.asarray(c[2][:n], dtype=np.float64) for c in cols])
+        streams[name] = Stream(name, cols[0][1], tuple(c[0] for c in cols), data, cols[0][3])
+    return SignalSet(streams, annotations, meta)

@@ -1,0 +1,182 @@
+"""A session report a clinician can read: JSON for systems, one HTML page for people.
+
+Built from a session's outputs (the recorded live ones, or a replay's): the coach's rep
+results (hold time, intensity, violations, relaxation residual, range of motion) and the
+live level stream (the intensity the patient saw and the joint angle, 20 per second) for
+the picture. The page is self-contained HTML with inline SVG: it opens in any browser,
+prints, can be mailed, and needs no plotting library on the gateway.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from isofeedback.types import Event, Feedback
+
+__all__ = ["build_report", "report_html"]
+
+_PHASE_COLORS = {"holding": "#d9f2d9", "contracting": "#eef7e6", "releasing": "#fdf1d8",
+                 "relaxing": "#dde9f7", "stretching": "#efe3f6", "calibrating": "#eeeeee",
+                 "mvc": "#f7dddd"}
+_EVENT_COLORS = {"onset": "#2a8a2a", "release": "#1f5fbf", "movement": "#c0392b",
+                 "gap": "#7f7f7f"}
+
+
+def build_report(outputs: Sequence[Event | Feedback], meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The report as plain data (what ``report --json`` writes)."""
+    summary: dict[str, Any] = {}
+    reps: list[dict[str, Any]] = []
+    levels: list[list[float]] = []
+    phases: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    cues: list[dict[str, Any]] = []
+    unit = ""
+    band: list[float] = []
+    for o in outputs:
+        if isinstance(o, Event):
+            events.append({"type": o.type.value, "t": round(o.t, 3),
+                           "t_decided": round(o.t_decided, 3)})
+        elif o.kind == "level":
+            p = o.payload
+            levels.append([round(o.t, 3), float(p.get("intensity", 0.0)),
+                           float(p.get("angle_deg", 0.0))])
+            unit = str(p.get("unit", unit))
+            band = list(p.get("band", band))
+        elif o.kind == "phase":
+            phases.append({"t": round(o.t, 3), "phase": o.payload.get("phase"),
+                           "rep": o.payload.get("rep")})
+        elif o.kind == "rep":
+            reps.append(dict(o.payload))
+        elif o.kind == "cue":
+            cues.append({"t": round(o.t, 3), "id": o.payload.get("id"),
+                         "severity": o.payload.get("severity")})
+        elif o.kind == "summary":
+            summary = dict(o.payload)
+    if summary.get("reps"):
+        reps = list(summary["reps"])
+    return {
+        "session": meta.get("session"), "patient": meta.get("patient"),
+        "start": meta.get("start_iso") or meta.get("start"),
+        "simulated": bool(meta.get("simulated", False)),
+        "protocol": meta.get("protocol_name"), "technique": summary.get("technique"),
+        "duration_s": levels[-1][0] if levels else 0.0,
+        "reps_done": summary.get("reps_done", len(reps)),
+        "reps_planned": summary.get("reps_planned"),
+        "mean_hold_s": summary.get("mean_hold_s"),
+        "violations": summary.get("violations", []),
+        "complete": summary.get("complete", False),
+        "intensity_unit": unit, "intensity_band": band,
+        "reps": reps, "events": events, "phases": phases, "cues": cues,
+        "timeline": {"columns": ["t", "intensity", "angle_deg"], "rows": levels},
+    }
+
+
+def _svg(report: Mapping[str, Any], width: int = 960) -> str:
+    rows = report["timeline"]["rows"]
+    if not rows:
+        return "<p>No live level data in this session.</p>"
+    t_end = float(max(rows[-1][0], 1e-3))
+    left, right, h = 56, 12, 170
+    plot_w = width - left - right
+
+    def x(t: float) -> float:
+        return left + plot_w * t / t_end
+
+    def panel(top: int, col: int, label: str, ymax: float, band: Sequence[float]) -> list[str]:
+        def y(v: float) -> float:
+            return top + h - h * min(max(v, 0.0), ymax) / ymax
+
+        parts = []
+        phases = report["phases"]
+        for i, ph in enumerate(phases):
+            t1 = phases[i + 1]["t"] if i + 1 < len(phases) else t_end
+            color = _PHASE_COLORS.get(str(ph["phase"]))
+            if color:
+                parts.append(f'<rect x="{x(ph["t"]):.1f}" y="{top}" '
+                             f'width="{max(x(t1) - x(ph["t"]), 0):.1f}" height="{h}" '
+                             f'fill="{color}"><title>{html.escape(str(ph["phase"]))}</title>'
+                             "</rect>")
+        if len(band) == 2:
+            parts.append(f'<rect x="{left}" y="{y(band[1]):.1f}" width="{plot_w}" '
+                         f'height="{y(band[0]) - y(band[1]):.1f}" fill="#2a8a2a" '
+                         'fill-opacity="0.12"><title>target band</title></rect>')
+        pts = " ".join(f"{x(r[0]):.1f},{y(r[col]):.1f}" for r in rows)
+        parts.append(f'<polyline points="{pts}" fill="none" stroke="#222" stroke-width="1.2"/>')
+        for ev in report["events"]:
+            c = _EVENT_COLORS.get(ev["type"])
+            if c:
+                parts.append(f'<line x1="{x(ev["t"]):.1f}" x2="{x(ev["t"]):.1f}" y1="{top}" '
+                             f'y2="{top + h}" stroke="{c}" stroke-dasharray="3,2">'
+                             f'<title>{ev["type"]} at {ev["t"]:.2f} s</title></line>')
+        parts.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{h}" fill="none" '
+                     'stroke="#999"/>')
+        parts.append(f'<text x="6" y="{top + 12}" font-size="12">{html.escape(label)}</text>')
+        parts.append(f'<text x="{left - 4}" y="{top + 10}" font-size="10" '
+                     f'text-anchor="end">{ymax:.0f}</text>')
+        parts.append(f'<text x="{left - 4}" y="{top + h}" font-size="10" '
+                     'text-anchor="end">0</text>')
+        return parts
+
+    band = report["intensity_band"]
+    imax = max([r[1] for r in rows] + [band[1] * 1.3 if len(band) == 2 else 1.0]) or 1.0
+    amax = max([r[2] for r in rows] + [10.0])
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+             f'height="{2 * h + 70}" font-family="sans-serif">']
+    parts += panel(10, 1, f"intensity ({report['intensity_unit']})", imax, band)
+    parts += panel(h + 30, 2, "joint angle (°)", amax, ())
+    for k in range(0, int(t_end) + 1, max(1, int(t_end / 10))):
+        parts.append(f'<text x="{x(k):.1f}" y="{2 * h + 50}" font-size="10" '
+                     f'text-anchor="middle">{k} s</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def report_html(report: Mapping[str, Any]) -> str:
+    """One self-contained page: headline numbers, the per-rep table and the picture."""
+    e = html.escape
+
+    def num(v: Any, fmt: str = "{:.1f}") -> str:
+        return "–" if v is None else fmt.format(v)
+
+    rows = "".join(
+        f"<tr><td>{r.get('rep')}</td><td>{num(r.get('hold_s'))}</td>"
+        f"<td>{num(r.get('mean_intensity'))}</td><td>{num(r.get('peak_intensity'))}</td>"
+        f"<td>{num(r.get('relax_residual'))}</td><td>{num(r.get('rom_deg'))}</td>"
+        f"<td>{num(r.get('rom_gain_deg'), '{:+.1f}')}</td>"
+        f"<td>{e(', '.join(r.get('violations', [])) or 'none')}</td></tr>"
+        for r in report["reps"])
+    sim = (' <b style="color:#c0392b">(simulated patient, not a real session)</b>'
+           if report["simulated"] else "")
+    unit = e(str(report["intensity_unit"]))
+    legend = " · ".join(f'<span style="color:{c}">┆ {k}</span>' for k, c in _EVENT_COLORS.items())
+    phases = " ".join(f'<span style="background:{c};padding:0 4px">{k}</span>'
+                      for k, c in _PHASE_COLORS.items())
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Session report {e(str(report['session']))}</title>
+<style>body{{font-family:sans-serif;margin:2em;color:#222}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right}}
+</style></head><body>
+<h1>Session report</h1>
+<p>Session <b>{e(str(report['session']))}</b>, patient {e(str(report['patient']))},
+started {e(str(report['start']))}{sim}.<br>
+Technique: {e(str(report['technique']))}. Repetitions:
+<b>{report['reps_done']}/{report['reps_planned']}</b>, mean hold
+<b>{num(report['mean_hold_s'])} s</b>, violations:
+<b>{e(', '.join(report['violations']) or 'none')}</b>.
+Target intensity {e(str(report['intensity_band']))} {unit}.</p>
+<table><tr><th>rep</th><th>hold s</th><th>mean ({unit})</th><th>peak ({unit})</th>
+<th>relax residual ({unit})</th><th>ROM °</th><th>ROM gain °</th><th>violations</th></tr>
+{rows}</table>
+<h2>Intensity and joint angle</h2>
+<p>{legend}<br>{phases}</p>
+{_svg(report)}
+<p style="font-size:small">Advisory feedback, not a diagnosis. Relax residual: muscle
+activity left after release (lower is more relaxed). ROM: joint angle reached in the stretch.
+</p>
+<script type="application/json" id="report-data">{e(json.dumps(report["reps"]))}</script>
+</body></html>
+"""

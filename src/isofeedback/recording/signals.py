@@ -1,0 +1,175 @@
+"""Uniformly sampled signals in memory: what export writes and what import reads.
+
+A :class:`SignalSet` is the common ground between native recordings (decoded packets),
+foreign files (CSV, EDF/BDF) and the pipeline: streams named like the pipeline's (``emg``,
+``gyro``, ``accel``, ``quat``) with a sample rate each, all starting at session time 0, plus
+annotations. Foreign data has no packets, so :func:`signal_chunks` feeds the pipeline chunks
+directly on a synthetic clock (sample index / fs), and :func:`signal_profile` builds the
+in-memory firmware profile the pipeline needs for stream specs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isofeedback.profiles.decoder import Decoder
+from isofeedback.profiles.schema import Profile, parse_profile
+from isofeedback.types import Chunk, Event, Feedback, FloatArray, Packet
+
+__all__ = [
+    "FOREIGN_DEVICE",
+    "STREAM_ORDER",
+    "Annotation",
+    "SignalSet",
+    "Stream",
+    "annotations_from_outputs",
+    "decode_packets",
+    "signal_chunks",
+    "signal_profile",
+]
+
+STREAM_ORDER = ("emg", "gyro", "accel", "quat")
+FOREIGN_DEVICE = "file"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Stream:
+    name: str
+    fs: float
+    channels: tuple[str, ...]
+    data: FloatArray  # (n, channels), physical units
+    unit: str = "a.u."
+
+    @property
+    def n(self) -> int:
+        return int(self.data.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    onset: float  # seconds from the start of the data
+    duration: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SignalSet:
+    streams: dict[str, Stream]
+    annotations: tuple[Annotation, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return max((s.n / s.fs for s in self.streams.values()), default=0.0)
+
+
+def annotations_from_outputs(outputs: list[Event | Feedback]) -> tuple[Annotation, ...]:
+    """Events, phases and cues of a session as annotations (``onset``, ``phase:holding``,
+    ``cue:gentler``, ``rep:2``), at the event's physiological time."""
+    out = []
+    for item in outputs:
+        if isinstance(item, Event):
+            out.append(Annotation(item.t, 0.0, item.type.value))
+        elif item.kind == "phase":
+            out.append(Annotation(item.t, 0.0, f"phase:{item.payload.get('phase')}"))
+        elif item.kind == "cue":
+            out.append(Annotation(item.t, 0.0, f"cue:{item.payload.get('id')}"))
+        elif item.kind == "rep":
+            out.append(Annotation(item.t, 0.0, f"rep:{item.payload.get('rep')}"))
+    return tuple(out)
+
+
+def decode_packets(profiles: dict[str, Profile], packets: Iterator[Packet]) -> SignalSet:
+    """Decode a native recording's packets into uniform streams starting at session time 0.
+
+    Each stream is placed by sample index from its first sample's session time; samples the
+    decoder found lost are zeros and get a ``gap`` annotation. With several devices, stream
+    names are ``device:stream`` except for the first device.
+    """
+    decoders = {dev: Decoder(p, dev) for dev, p in profiles.items()}
+    first_dev = next(iter(profiles))
+    parts: dict[tuple[str, str], list[Chunk]] = {}
+    for packet in packets:
+        dec = decoders.get(packet.device)
+        if dec is None:
+            continue
+        try:
+            chunks = dec.decode(packet)
+        except Exception:  # malformed packets are skipped exactly as the pipeline skips them
+            continue
+        for c in chunks:
+            parts.setdefault((packet.device, c.stream), []).append(c)
+    streams: dict[str, Stream] = {}
+    gaps: list[Annotation] = []
+    for (dev, name), chunks in parts.items():
+        spec = profiles[dev].stream(name)
+        key = name if dev == first_dev else f"{dev}:{name}"
+        pad = int(round(chunks[0].t_first * spec.fs))
+        first = chunks[0].start_index
+        end = chunks[-1].start_index + chunks[-1].n
+        data = np.zeros((pad + end - first, len(spec.channels)))
+        data[:pad] = chunks[0].data[0]
+        for c in chunks:
+            data[pad + c.start_index - first : pad + c.start_index - first + c.n] = c.data
+            if c.gap_before:
+                gaps.append(Annotation(c.t_first - c.gap_before / c.fs, c.gap_before / c.fs,
+                                       f"gap:{key}"))
+        streams[key] = Stream(key, spec.fs, spec.channels, data, spec.unit)
+    ordered = {k: streams[k] for k in sorted(streams, key=_stream_rank)}
+    return SignalSet(ordered, tuple(sorted(gaps, key=lambda a: a.onset)))
+
+
+def _stream_rank(name: str) -> tuple[int, int, str]:
+    base = name.rpartition(":")[2]
+    return (":" in name, STREAM_ORDER.index(base) if base in STREAM_ORDER else 99, name)
+
+
+def signal_profile(signals: SignalSet, name: str = "imported data") -> Profile:
+    """An in-memory firmware profile whose stream specs match ``signals`` (the pipeline reads
+    rates and channel names from profiles; no packet is ever decoded with it)."""
+    chars = {}
+    packets = []
+    for i, s in enumerate(signals.streams.values()):
+        uuid = f"00000000-0000-4000-8000-{i + 1:012x}"
+        chars[s.name] = uuid
+        packets.append({
+            "name": s.name, "characteristics": [uuid], "frame": f"<{len(s.channels)}d",
+            "streams": [{"stream": s.name, "fs": s.fs, "channels": list(s.channels),
+                         "unit": s.unit}],
+        })
+    doc = {
+        "profile": {"id": "imported", "name": name, "confidence": "high"},
+        "services": [{"uuid": "00000000-0000-4000-8000-000000000000",
+                      "characteristics": [{"uuid": u, "flags": ["notify"]}
+                                          for u in chars.values()]}],
+        "packets": packets,
+    }
+    return parse_profile(Path(f"<{name}>"), doc)
+
+
+def signal_chunks(signals: SignalSet, chunk_s: float = 0.05) -> Iterator[Chunk]:
+    """Chunks of every stream in time order on a synthetic clock (index / fs).
+
+    Blocks of ``chunk_s`` seconds; within a block the streams come in ``STREAM_ORDER``.
+    Block edges are computed from time, so no stream drifts against another.
+    """
+    if chunk_s <= 0:
+        raise ValueError("chunk_s must be positive")
+    duration = signals.duration_s
+    k = 0
+    while True:
+        t0, t1 = k * chunk_s, (k + 1) * chunk_s
+        if t0 >= duration:
+            return
+        for s in signals.streams.values():
+            i0 = min(int(round(t0 * s.fs)), s.n)
+            i1 = min(int(round(t1 * s.fs)), s.n)
+            if i1 > i0:
+                yield Chunk(s.name, s.fs, i0, i0 / s.fs, np.ascontiguousarray(s.data[i0:i1]),
+                            s.channels, FOREIGN_DEVICE)
+        k += 1

@@ -1,0 +1,115 @@
+"""Export → import round trips (BDF, EDF, CSV) and replay of foreign data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from isofeedback.cli import main
+from isofeedback.errors import RecordingError
+from isofeedback.recording.export import export_recording, quantum, recording_signals
+from isofeedback.recording.importers import load_foreign
+from isofeedback.recording.reader import RecordingReader
+from isofeedback.recording.replay import events_jsonl, replay
+
+
+@pytest.mark.parametrize("fmt", ["bdf", "edf", "csv"])
+def test_round_trip_keeps_samples_and_annotations(myo_recording: Path, fmt: str) -> None:
+    out = myo_recording.with_suffix(f".{fmt}")
+    assert main(["export", str(myo_recording), "--format", fmt]) == 0
+    assert out.stat().st_mode & 0o077 == 0
+    with RecordingReader(myo_recording) as r:
+        original = recording_signals(r)
+    back = load_foreign(out)
+    streams = ["emg", "gyro", "accel", "quat"] if fmt != "csv" else ["emg"]
+    for name in streams:
+        a, b = original.streams[name], back.streams[name]
+        assert b.fs == a.fs and b.channels == a.channels
+        got = b.data[: a.n]
+        for j in range(a.data.shape[1]):
+            tol = 1e-12 if fmt == "csv" else quantum(a.data[:, j], fmt) * 1.01
+            assert np.max(np.abs(got[:, j] - a.data[:, j])) <= tol, (name, j)
+    assert [a.text for a in back.annotations] == [a.text for a in original.annotations]
+    assert "onset" in [a.text for a in back.annotations]
+    tol_t = 1e-12 if fmt == "csv" else 1e-3
+    for x, y in zip(back.annotations, original.annotations, strict=True):
+        assert abs(x.onset - y.onset) <= tol_t
+
+
+def _csv_of(recording: Path) -> Path:
+    csv_file = recording.with_suffix(".csv")
+    with RecordingReader(recording) as r:
+        export_recording(r, csv_file, "csv")
+    return csv_file
+
+
+def test_foreign_replay_events_do_not_depend_on_chunk_size(myo_recording: Path) -> None:
+    csv_file = _csv_of(myo_recording)
+    runs = [replay(csv_file, chunk_s=c).events for c in (0.05, 0.013, 0.4)]
+    assert events_jsonl(runs[0]) == events_jsonl(replay(csv_file, chunk_s=0.05).events)
+    assert sum(e.type == "onset" for e in runs[0]) == 3
+    for other in runs[1:]:
+        assert [e.type for e in other] == [e.type for e in runs[0]]
+        for x, y in zip(other, runs[0], strict=True):
+            assert abs(x.t - y.t) < 1e-9 and abs(x.t_decided - y.t_decided) < 1e-9
+            assert (x.value is None) == (y.value is None)
+            assert x.value is None or abs(x.value - (y.value or 0.0)) <= 1e-9 * abs(x.value)
+
+
+@pytest.mark.xfail(strict=True, reason="detectors compute times from each chunk's t_first, so "
+                   "the last bit of t depends on chunk boundaries (detection work item)")
+def test_foreign_replay_events_are_byte_identical_across_chunk_sizes(myo_recording: Path
+                                                                      ) -> None:
+    csv_file = _csv_of(myo_recording)
+    runs = [events_jsonl(replay(csv_file, chunk_s=c).outputs) for c in (0.05, 0.4)]
+    assert runs[0] == runs[1]
+
+
+def test_bdf_replays_like_the_recording(myo_recording: Path) -> None:
+    bdf = myo_recording.with_suffix(".bdf")
+    with RecordingReader(myo_recording) as r:
+        export_recording(r, bdf, "bdf")
+    native, foreign = replay(myo_recording), replay(bdf)
+    on_native = [e.t for e in native.events if e.type == "onset"]
+    on_foreign = [e.t for e in foreign.events if e.type == "onset"]
+    assert len(on_native) == len(on_foreign) == 3
+    assert np.allclose(on_native, on_foreign, atol=0.05)
+
+
+def test_csv_without_time_needs_fs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(2000, 2))
+    path = tmp_path / "mine.csv"
+    path.write_text("emg_a,emg_b\n" + "\n".join(f"{a},{b}" for a, b in data))
+    assert main(["replay", str(path)]) == 2
+    assert "give the sample rate with --fs" in capsys.readouterr().err
+    assert main(["replay", str(path), "--fs", "1000"]) == 0
+    signals = load_foreign(path, 1000.0)
+    assert signals.streams["emg"].channels == ("emg_a", "emg_b")
+    assert np.array_equal(signals.streams["emg"].data, data)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("", "empty CSV"),
+    ("t,emg1\n0,1\n0.001,x\n", "line 3: non-numeric"),
+    ("t,emg1\n0,1\n0.001,2\n0.0005,3\n", "not increasing"),
+    ("t,emg1\n0,1\n0.001,2\n0.01,3\n0.011,4\n", "irregular sampling"),
+    ("t,gyro_x\n0,1\n0.001,2\n", "no EMG columns"),
+    ("t,emg1\n0,1,2\n", "has 3 values"),
+])
+def test_bad_csv_gets_a_clear_error(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(RecordingError, match=problem) as info:
+        load_foreign(path)
+    assert str(path) in str(info.value)
+
+
+def test_bad_edf_gets_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.bdf"
+    path.write_bytes(b"0       " + b"x" * 300)
+    assert main(["replay", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "EDF/BDF" in err and "Traceback" not in err

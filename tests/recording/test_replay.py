@@ -1,0 +1,121 @@
+"""Replay: exact reproduction of the live run, determinism, other configs, batch, Dask."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from isofeedback.cli import main
+from isofeedback.config import PipelineConfig
+from isofeedback.recording.batch import BatchJob, replay_dask, replay_local
+from isofeedback.recording.format import encode_output
+from isofeedback.recording.replay import events_jsonl, replay
+
+
+@pytest.mark.parametrize("name", ["myo-pir-sim.isorec", "openemg-met-sim.isorec"])
+def test_verify_passes_on_the_sample_recordings(copy_sample: Any, name: str) -> None:
+    result = replay(copy_sample(name), verify=True)
+    assert result.simulated
+    assert result.verified, (f"{result.difference}\n(if detection or coaching changed on "
+                             "purpose: python benchmarks/make_sample_recordings.py)")
+    assert result.checked and result.checked > 500
+
+
+def test_verify_reproduces_a_fresh_recording(myo_recording: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(myo_recording), "--verify"]) == 0
+    assert "verify OK" in capsys.readouterr().out
+
+
+def test_verify_reports_the_first_difference(myo_recording: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    with sqlite3.connect(myo_recording) as con:
+        seq, doc = con.execute("SELECT seq, doc FROM outputs WHERE kind='event' "
+                               "ORDER BY seq LIMIT 1 OFFSET 1").fetchone()
+        con.execute("UPDATE outputs SET doc=? WHERE seq=?",
+                    (doc.replace('"type":"', '"type":"x'), seq))
+    result = replay(myo_recording, verify=True)
+    assert result.verified is False and result.difference is not None
+    assert result.difference.index == seq - 1
+    assert main(["replay", str(myo_recording), "--verify"]) == 1
+    out = capsys.readouterr().out
+    assert "verify FAILED" in out and f"output #{seq - 1}" in out and "recorded:" in out
+
+
+def test_event_output_is_byte_identical_across_runs_and_batches(myo_recording: Path) -> None:
+    runs = [events_jsonl(replay(myo_recording, batch=b).outputs) for b in (4096, 4096, 7, 1)]
+    assert runs[0] and all(r == runs[0] for r in runs)
+    first = json.loads(runs[0].splitlines()[0])
+    assert {"type", "t", "t_decided"} <= set(first)
+
+
+def test_events_option_writes_json_lines(myo_recording: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ev.jsonl"
+    assert main(["replay", str(myo_recording), "--events", str(out)]) == 0
+    types = [json.loads(line)["type"] for line in out.read_text().splitlines()]
+    assert types.count("onset") == 3 and "movement" in types
+
+
+def test_another_config_changes_the_results(myo_recording: Path, tmp_path: Path) -> None:
+    base = replay(myo_recording)
+    strict = replay(myo_recording, config=base_config(myo_recording).replace(onset_k=1e6))
+    assert sum(e.type == "onset" for e in base.events) == 3
+    assert not any(e.type == "onset" for e in strict.events)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[pipeline]\nonset_k = 1000000.0\n")
+    assert main(["replay", str(myo_recording), "--config", str(cfg)]) == 0
+    assert main(["replay", str(myo_recording), "--config", str(cfg), "--verify"]) == 2
+
+
+def base_config(path: Path) -> PipelineConfig:
+    from isofeedback.recording.reader import RecordingReader
+
+    with RecordingReader(path) as r:
+        return r.config()
+
+
+def test_folder_replay_in_parallel_writes_a_summary(myo_recording: Path, copy_sample: Any,
+                                                    tmp_path: Path) -> None:
+    copy_sample("myo-pir-sim.isorec")
+    (tmp_path / "broken.isorec").write_text("not a recording")
+    summary = tmp_path / "out" / "summary.csv"
+    summary.parent.mkdir()
+    code = main(["replay", str(tmp_path), "--verify", "--jobs", "2", "--summary", str(summary),
+                 "--events", str(tmp_path / "events")])
+    assert code == 1  # the broken file is reported, the others replayed
+    rows = {r["file"]: r for r in csv.DictReader(summary.open())}
+    assert set(rows) == {"broken.isorec", "myo-pir-sim.isorec", "session.isorec"}
+    assert "not an isofeedback recording" in rows["broken.isorec"]["error"]
+    for name in ("myo-pir-sim.isorec", "session.isorec"):
+        assert rows[name]["verified"] == "True" and rows[name]["error"] == ""
+        assert int(rows[name]["onsets"]) >= 3
+    assert (tmp_path / "events" / "session.events.jsonl").read_bytes() == events_jsonl(
+        replay(myo_recording).outputs)
+
+
+def test_the_same_function_runs_on_dask(myo_recording: Path) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    job = BatchJob(verify=True)
+    local = replay_local([myo_recording], job, workers=1)
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        remote = replay_dask([myo_recording], job, client)
+    for row in (local[0], remote[0]):
+        row.pop("wall_s")
+        row.pop("speed_x")
+    assert remote == local and local[0]["verified"] is True
+
+
+def test_recorded_outputs_decode_to_equal_values(myo_recording: Path) -> None:
+    from isofeedback.recording.reader import RecordingReader
+
+    with RecordingReader(myo_recording) as r:
+        docs = list(r.output_docs())
+        again = [encode_output(o)[2] for o in r.outputs()]
+    assert [d for _, d in docs] == again
