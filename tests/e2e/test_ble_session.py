@@ -146,7 +146,7 @@ async def test_virtual_myo_session_events_match_labels(
     assert summary["reps_done"] == 2
     assert device_states(received) == ["online", "offline"]
     battery = [d for d in received if d["_topic"].endswith("/device/arm/battery")]
-    assert battery and battery[0]["level"] == 87
+    assert battery and battery[0]["percent"] == 87
     assert not [e for e in events if e["type"] == "gap"]
     assert wearable.stats.drops == 0  # (packets after the session's end count as offline)
     assert "0 dropped (queue full)" in text

@@ -26,7 +26,7 @@ from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.run_config import DeviceConfig, RunConfig, load_run_config
 from isofeedback.service import PacketTap, SessionResult, run_session
-from isofeedback.sinks.messages import Serializer
+from isofeedback.sinks.messages import MqttMessage, Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
 from isofeedback.sinks.terminal import TerminalView
 from isofeedback.sources.ble import BleSource, DeviceStatus, DeviceTarget
@@ -104,6 +104,18 @@ def run(args: argparse.Namespace) -> int:
                                     time_scale=args.time_scale))
 
 
+def device_message(serializer: Serializer, s: DeviceStatus) -> MqttMessage:
+    """The retained per-device MQTT message for a BLE source status change."""
+    if s.kind == "battery":
+        return serializer.device_battery(s.device, float(s.body["level"]), s.t)
+    state = str(s.body.get("state", "offline"))
+    detail = str(s.body.get("reason") or "")
+    return serializer.device_availability(
+        s.device, state if state in ("online", "offline", "connecting") else "offline",  # type: ignore[arg-type]
+        s.t, name=str(s.body.get("address", "")), detail=detail,
+    )
+
+
 async def live_session(
     cfg: RunConfig,
     console: Console,
@@ -124,7 +136,7 @@ async def live_session(
         async with MqttPublisher(broker, serializer) as publisher:
 
             def on_status(s: DeviceStatus) -> None:
-                publisher.submit_message(serializer.device(s.device, s.kind, s.t, s.body))
+                publisher.submit_message(device_message(serializer, s))
                 what = ", ".join(f"{k} {v}" for k, v in s.body.items())
                 console.print(f"[dim]{s.t:7.1f} s[/] {s.device}: {s.kind} {what}")
 
