@@ -9,10 +9,11 @@ name = "arm"                 # how the device is named in the session and on MQT
 address = "auto"             # or "AA:BB:CC:DD:EE:FF"
 profile = "myo"              # firmware profile id or path to a .toml
 
-[broker]
+[broker]                     # optional; all keys: docs/mqtt.md
 host = "127.0.0.1"
 port = 1883
 protocol = "5"               # or "3.1.1"
+# tls_ca = "ca.crt"; user = "p01"; password_file = "mqtt-password.txt"
 
 [recording]
 folder = "recordings"        # where sessions are recorded
@@ -26,6 +27,7 @@ Every error names the file, the key and what is expected, like the profile loade
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -33,11 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from isofeedback.errors import BrokerError, ConfigError
+from isofeedback.errors import ConfigError
+from isofeedback.mqtt_config import broker_settings_from_table
 from isofeedback.profiles.schema import Profile, find_profile
 from isofeedback.sinks.mqtt import BrokerSettings
 
-__all__ = ["DeviceConfig", "RunConfig", "broker_settings_from_table", "load_run_config"]
+__all__ = ["DeviceConfig", "RunConfig", "load_run_config"]
 
 _ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$|^[0-9A-Fa-f-]{36}$")
 
@@ -77,23 +80,6 @@ def _get(path: Path | None, table: Mapping[str, Any], key: str, kind: type, wher
         raise _fail(path, f"{where}{key}",
                     f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
     return value
-
-
-def broker_settings_from_table(
-    table: Mapping[str, Any], path: Path | None = None
-) -> BrokerSettings:
-    """``[broker]`` → settings; only host, port and protocol for now (TLS and credentials
-    are parsed by the broker configuration work)."""
-    for key in table:
-        if key not in ("host", "port", "protocol"):
-            raise _fail(path, f"broker.{key}", "unknown key (allowed: host, port, protocol)")
-    host = _get(path, table, "host", str, "broker.", "127.0.0.1")
-    port = _get(path, table, "port", int, "broker.", 1883)
-    protocol = _get(path, table, "protocol", str, "broker.", "5")
-    try:
-        return BrokerSettings(host=host, port=port, protocol=protocol)
-    except BrokerError as exc:
-        raise ConfigError(f"{path or 'config'}: broker: {exc}") from None
 
 
 def _devices(path: Path | None, items: Any) -> tuple[DeviceConfig, ...]:
@@ -137,7 +123,9 @@ def parse_run_config(data: Mapping[str, Any], path: Path | None = None) -> RunCo
         raise _fail(path, "patient", "a pseudonym without spaces, '/', '#' or '+' is required")
     broker = None
     if "broker" in data:
-        broker = broker_settings_from_table(_get(path, data, "broker", dict, ""), path)
+        where = f"{path}: broker" if path is not None else "broker"
+        broker = broker_settings_from_table(_get(path, data, "broker", dict, ""), os.environ,
+                                            where=where)
     folder = None
     if "recording" in data:
         rec = _get(path, data, "recording", dict, "")

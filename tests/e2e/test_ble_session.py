@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+
+from isofeedback.recording.replay import replay_async
 import pytest
 from rich.console import Console
 
@@ -83,6 +85,7 @@ async def run_live(bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: 
         "devices": [{"name": "arm", "profile": "myo", "address": "auto"}],
         "broker": {"host": mosquitto.host, "port": mosquitto.port},
         "ble": {"scan_timeout": 5.0},
+        "recording": {"folder": str(tmp_path / "recordings")},
     })
     received: list[dict[str, Any]] = []
     ready = asyncio.Event()
@@ -150,6 +153,10 @@ async def test_virtual_myo_session_events_match_labels(
     assert not [e for e in events if e["type"] == "gap"]
     assert wearable.stats.drops == 0  # (packets after the session's end count as offline)
     assert "0 dropped (queue full)" in text
+    # the live session was recorded; replaying it reproduces every event and cue exactly
+    (recording,) = (tmp_path / "recordings").glob("*.isorec")
+    result = await replay_async(recording, verify=True)
+    assert result.verified, result.difference
 
 
 async def test_link_drop_mid_hold_reconnects_and_reports_the_gap(

@@ -3,13 +3,14 @@
 Devices come from a configuration file (see :mod:`isofeedback.run_config`) or from flags
 (``--profile myo --device auto``). With no matching device the command says so and exits
 with code 2; ``--wait`` (service mode) keeps scanning until the sensor appears. Recording
-is attached through :func:`recording_taps` (the packet taps of ``run_session``).
+is on by default: the recorder is both a packet tap and an output sink of ``run_session``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,19 +20,24 @@ from rich.console import Console
 
 from isofeedback.broker import resolve_broker
 from isofeedback.coach.protocol import find_protocol
-from isofeedback.commands.common import broker_address, patient_id
+from isofeedback.commands.common import (
+    add_broker_arguments,
+    broker_settings_from_args,
+    patient_id,
+)
 from isofeedback.commands.demo import new_session_id, print_summary
 from isofeedback.errors import ConfigError
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
+from isofeedback.recording.writer import Recorder
 from isofeedback.run_config import DeviceConfig, RunConfig, load_run_config
-from isofeedback.service import PacketTap, SessionResult, run_session
+from isofeedback.service import OutputSink, PacketTap, SessionResult, run_session
 from isofeedback.sinks.messages import MqttMessage, Serializer
-from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
+from isofeedback.sinks.mqtt import MqttPublisher
 from isofeedback.sinks.terminal import TerminalView
 from isofeedback.sources.ble import BleSource, DeviceStatus, DeviceTarget
 
-__all__ = ["live_session", "recording_taps", "register", "run"]
+__all__ = ["default_recordings_folder", "live_session", "register", "run"]
 
 
 def register(sub: Any) -> None:
@@ -47,15 +53,19 @@ def register(sub: Any) -> None:
                    help="address of that device, or 'auto' for the first match (default)")
     p.add_argument("--technique", help="exercise protocol: pir or met (overrides CONFIG)")
     p.add_argument("--patient", type=patient_id, help="pseudonymous patient id (MQTT prefix)")
-    p.add_argument("--broker", type=broker_address, metavar="HOST[:PORT]",
-                   help="MQTT broker (overrides CONFIG; must be reachable)")
     p.add_argument("--wait", action="store_true",
                    help="keep scanning until the devices appear (service mode)")
     p.add_argument("--scan-timeout", type=float, help="seconds to look for each device")
     p.add_argument("--plain", action="store_true", help="plain lines instead of the live panel")
+    p.add_argument("--record", type=Path, metavar="DIR",
+                   help="record the session into DIR (default: the config's [recording] folder, "
+                   "else ~/.local/share/isofeedback/recordings)")
+    p.add_argument("--no-record", action="store_true",
+                   help="do not record this session (recording is on by default)")
     p.add_argument("--time-scale", type=float, default=1.0,
                    help="session seconds per wall second: only for a virtual device started "
                    "with --speed N (then give N here); real sensors need 1 (default)")
+    add_broker_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -76,23 +86,23 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         changes["protocol"] = args.technique
     if args.patient:
         changes["patient"] = args.patient
-    if args.broker:
-        changes["broker"] = BrokerSettings(*args.broker)
+    broker = broker_settings_from_args(args, os.environ)
+    if broker is not None:
+        changes["broker"] = broker
     if args.scan_timeout:
         changes["scan_timeout"] = args.scan_timeout
+    if args.record is not None:
+        changes["recording_folder"] = args.record
     if not changes:
         return cfg
     fields = {f: getattr(cfg, f) for f in RunConfig.__dataclass_fields__}
     return RunConfig(**{**fields, **changes})
 
 
-def recording_taps(cfg: RunConfig) -> list[PacketTap]:
-    """Packet taps that record the session into ``cfg.recording_folder``.
-
-    Hook for the recorder: it sees every raw packet before the pipeline does. Until the
-    recorder lands, nothing is recorded (the folder is validated by the config loader).
-    """
-    return []
+def default_recordings_folder() -> Path:
+    """Where live sessions are recorded when the config names no folder (XDG data dir)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "isofeedback" / "recordings"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     if args.time_scale <= 0:
         raise ConfigError(f"--time-scale must be positive, got {args.time_scale}")
     return asyncio.run(live_session(cfg, console, wait=args.wait, view=not args.plain,
-                                    time_scale=args.time_scale))
+                                    time_scale=args.time_scale, listen=args.listen,
+                                    record=not args.no_record))
 
 
 def device_message(serializer: Serializer, s: DeviceStatus) -> MqttMessage:
@@ -123,20 +134,28 @@ async def live_session(
     view: bool = True,
     extra_taps: Sequence[PacketTap] = (),
     time_scale: float = 1.0,
+    listen: tuple[str, int] | None = None,
+    record: bool = True,
 ) -> int:
-    """Run one live session as configured; returns the exit code."""
+    """Run one live session as configured; returns the exit code. The session is recorded
+    (raw packets, outputs, device status notes) unless ``record`` is False."""
     protocol = find_protocol(cfg.protocol)
     if not any(s.name == "emg" for d in cfg.devices for s in d.profile.streams):
         raise ConfigError("the session needs an EMG sensor: none of the configured devices' "
                           "profiles has an 'emg' stream (add one under [[devices]])")
     targets = [DeviceTarget(d.name, d.profile, d.address) for d in cfg.devices]
-    async with resolve_broker(cfg.broker, explicit=cfg.broker is not None) as (broker, where):
+    explicit = cfg.broker is not None
+    async with resolve_broker(cfg.broker, explicit, listen) as (broker, where):
         session_id = new_session_id(cfg.patient)
-        serializer = Serializer(cfg.patient, session_id, time.time())
+        wall_start = time.time()
+        serializer = Serializer(cfg.patient, session_id, wall_start)
+        recorders: list[Recorder] = []
         async with MqttPublisher(broker, serializer) as publisher:
 
             def on_status(s: DeviceStatus) -> None:
                 publisher.submit_message(device_message(serializer, s))
+                for rec in recorders:
+                    rec.note(f"device_{s.kind}", s.t, device=s.device, **s.body)
                 what = ", ".join(f"{k} {v}" for k, v in s.body.items())
                 console.print(f"[dim]{s.t:7.1f} s[/] {s.device}: {s.kind} {what}")
 
@@ -148,14 +167,31 @@ async def live_session(
                                on_status=on_status, time_scale=time_scale)
             async with source:
                 pipeline = Pipeline(source.profiles, protocol)
-                taps = [*recording_taps(cfg), *extra_taps]
-                if view:
-                    with TerminalView(console, title=f"isofeedback · {protocol.name}") as tv:
-                        result = await run_session(source, pipeline, [publisher, tv], taps)
-                else:
-                    result = await run_session(source, pipeline, [publisher], taps)
+                sinks: list[OutputSink] = [publisher]
+                taps: list[PacketTap] = list(extra_taps)
+                if record:
+                    folder = cfg.recording_folder or default_recordings_folder()
+                    recorders.append(Recorder.open_in(
+                        folder, session_id, profiles=source.profiles, protocol=protocol,
+                        config=pipeline.config, patient=cfg.patient, wall_start=wall_start,
+                        source="ble"))
+                    sinks += recorders
+                    taps += recorders
+                try:
+                    if view:
+                        with TerminalView(console, title=f"isofeedback · {protocol.name}") as tv:
+                            result = await run_session(source, pipeline, [*sinks, tv], taps)
+                    else:
+                        result = await run_session(source, pipeline, sinks, taps)
+                finally:
+                    for rec in recorders:
+                        rec.close({"packets": pipeline.stats.packets,
+                                   "bad_packets": pipeline.stats.bad_packets,
+                                   "mqtt": publisher.stats.as_dict()})
             report(console, source, result)
         print_summary(console, result, publisher.stats.as_dict(), session_id)
+        for rec in recorders:
+            console.print(f"recorded to {rec.path}")
     return 0
 
 
