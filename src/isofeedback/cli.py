@@ -20,7 +20,9 @@ from isofeedback.errors import IsofeedbackError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # module names under isofeedback.commands, in the order --help lists them
-COMMANDS = ["demo", "run", "scan", "virtual_device", "replay", "report", "export", "eval", "profiles"]
+COMMANDS = [
+    "demo", "run", "scan", "virtual_device", "replay", "report", "export", "eval", "profiles",
+]
 
 
 class _Parser(argparse.ArgumentParser):

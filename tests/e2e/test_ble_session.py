@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
-
-from isofeedback.recording.replay import replay_async
 import pytest
 from rich.console import Console
 
@@ -26,6 +24,7 @@ from isofeedback.ble.wearable import VirtualWearable, WearableFaults
 from isofeedback.commands.run import live_session
 from isofeedback.commands.virtual_device import session_packets
 from isofeedback.profiles.schema import find_profile
+from isofeedback.recording.replay import replay_async
 from isofeedback.run_config import RunConfig, parse_run_config
 from isofeedback.sim import protocol_script
 

@@ -139,7 +139,9 @@ async def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_summary(console: Console, result: SessionResult, mqtt: dict[str, Any], session: str) -> None:
+def print_summary(
+    console: Console, result: SessionResult, mqtt: dict[str, Any], session: str
+) -> None:
     s = result.summary
     table = Table(title=f"Session {session}: {s['reps_done']}/{s['reps_planned']} reps")
     for col in ("rep", "hold s", "mean", "peak", "relax residual", "ROM °", "gain °",
@@ -158,6 +160,7 @@ def print_summary(console: Console, result: SessionResult, mqtt: dict[str, Any],
     violations = ", ".join(s["violations"]) or "none"
     console.print(
         f"mean hold {s['mean_hold_s']:.1f} s; violations: {violations}; "
-        f"{result.stats.packets} packets ({result.stats.bad_packets} bad) in {result.wall_s:.1f} s; "
+        f"{result.stats.packets} packets ({result.stats.bad_packets} bad) "
+        f"in {result.wall_s:.1f} s; "
         f"MQTT: {mqtt['published']} messages published, {mqtt['live_dropped']} live levels dropped"
     )
