@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.imu_chain import ImuChain
+from isofeedback.dsp.orientation import QuatChain
 from isofeedback.sim.script import Movement, PatientScript, benchmark_script
 from isofeedback.sim.signals import synthesize
 from isofeedback.types import Chunk, Event, EventType, FloatArray
@@ -237,14 +239,37 @@ def movement_script(seed: int, duration: float = 60.0) -> PatientScript:
     )
 
 
+class JointChain(Protocol):
+    """Anything that turns IMU chunks into ``joint`` chunks (rx, ry, rz, speed)."""
+
+    def process(self, chunk: Chunk) -> Chunk: ...
+
+
 def detect_movement(
-    script: PatientScript, imu_fs: float = 100.0, chunk_s: float = 0.05
+    script: PatientScript,
+    imu_fs: float = 100.0,
+    chunk_s: float = 0.05,
+    source: str = "gyro",
+    chain: JointChain | None = None,
 ) -> tuple[list[float], list[Event], float, float]:
-    """Movement detection armed during the true holds. Returns the true 5° crossings,
-    the movement events, the still-hold minutes and the CPU seconds."""
+    """Movement detection armed during the true holds. ``source``: ``gyro`` (the
+    :class:`ImuChain`), ``quat`` (the device quaternion, :class:`QuatChain`) or
+    ``gyro+accel`` (6 columns, for a caller-supplied ``chain`` such as an AHRS). Returns
+    the true 5° crossings, the movement events, the still-hold minutes and the CPU
+    seconds."""
     ses = synthesize(script, emg_fs=200.0, channels=1, imu_fs=imu_fs)
     t_cpu = time.process_time()
-    chain = ImuChain(imu_fs, calibration_s=2.0)
+    if source == "quat":
+        data = ses.quat
+        names: tuple[str, ...] = ("w", "x", "y", "z")
+        chain = chain or QuatChain(imu_fs)
+    elif source == "gyro+accel":
+        data = np.hstack([ses.gyro, ses.accel])
+        names = ("gx", "gy", "gz", "ax", "ay", "az")
+    else:
+        data, names = ses.gyro, ("x", "y", "z")
+    if chain is None:
+        chain = ImuChain(imu_fs, calibration_s=2.0)
     det = MovementDetector(imu_fs, 5.0)
     marks = sorted(
         [(c.onset + c.ramp_up, "arm") for c in script.contractions]
@@ -253,8 +278,8 @@ def detect_movement(
     events: list[Event] = []
     step = max(1, int(round(chunk_s * imu_fs)))
     k = 0
-    for i in range(0, ses.gyro.shape[0], step):
-        c = Chunk("gyro", imu_fs, i, i / imu_fs, ses.gyro[i : i + step], ("x", "y", "z"))
+    for i in range(0, data.shape[0], step):
+        c = Chunk(source, imu_fs, i, i / imu_fs, data[i : i + step], names)
         while k < len(marks) and marks[k][0] < c.t_end:
             if marks[k][1] == "arm":
                 det.arm(marks[k][0])
@@ -274,7 +299,7 @@ def detect_movement(
     return crossings, [e for e in events if e.type == EventType.MOVEMENT], still_min, cpu
 
 
-def _before(chain: ImuChain, c: Chunk, t: float) -> Chunk:
+def _before(chain: JointChain, c: Chunk, t: float) -> Chunk:
     n = max(0, min(c.n, int(np.ceil((t - c.t_first) * c.fs - 1e-9))))
     part = Chunk(c.stream, c.fs, c.start_index, c.t_first, c.data[:n], c.channels)
     return chain.process(part)

@@ -19,6 +19,17 @@ __all__ = ["ImuChain"]
 class ImuChain:
     """Gyro chunks (deg/s) → ``joint`` chunks with channels rx, ry, rz (deg) and speed (deg/s).
 
+    *Bias.* The rest calibration takes the **mean** rate, not the median: a still limb's
+    rate is physiological tremor (several deg/s RMS at 4–10 Hz) whose mean over the window
+    is the tiny net rotation divided by the window, while its median can be off by a
+    sizeable fraction of the tremor amplitude — integrated over a 10 s hold that error alone
+    made a 5° false alarm. Afterwards the bias follows its drift block by block
+    (``block_s``, at fixed sample indices so the output does not depend on the chunking):
+    a block whose mean rate is under ``still_dps`` and whose RMS rate is under
+    ``tremor_dps`` is still, and its mean rate moves the bias with time constant
+    ``bias_adapt_s``. A per-sample gate (|rate| < threshold) cannot do this: with tremor
+    wider than the gate the selected samples average to zero whatever the bias error.
+
     >>> import numpy as np
     >>> from isofeedback.types import Chunk
     >>> g = np.zeros((300, 3)); g[:, 0] = 0.5; g[200:250, 0] += 10.0   # bias + 5 deg turn
@@ -32,13 +43,18 @@ class ImuChain:
         self,
         fs: float,
         calibration_s: float = 2.0,
-        still_dps: float = 3.0,
+        still_dps: float = 1.5,
         bias_adapt_s: float = 20.0,
+        *,
+        tremor_dps: float = 20.0,
+        block_s: float = 0.5,
     ) -> None:
         self.fs = fs
         self.calibration_s = calibration_s
         self.still_dps = still_dps
         self.bias_adapt_s = bias_adapt_s
+        self.tremor_dps = tremor_dps
+        self.block_s = block_s
         self._reset()
 
     def _reset(self) -> None:
@@ -46,6 +62,9 @@ class ImuChain:
         self._calib_n = 0
         self.bias: np.ndarray | None = None
         self._rotation = np.zeros(3)
+        self._n = 0  # samples seen
+        self._block = max(1, int(round(self.block_s * self.fs)))
+        self._blk: list[np.ndarray] = []  # rates (bias removed) of the current block
 
     @property
     def calibrated(self) -> bool:
@@ -63,23 +82,24 @@ class ImuChain:
             self._calib_n += take
             start = take
             if self._calib_n >= int(round(self.calibration_s * self.fs)):
-                self.bias = np.median(np.concatenate(self._calib), axis=0)
+                self.bias = np.mean(np.concatenate(self._calib), axis=0)
                 self._calib = []
-        if self.bias is not None and start < n:
-            alpha = 1.0 / max(self.bias_adapt_s * self.fs, 1.0)
-            dt = 1.0 / self.fs
-            rot = self._rotation
-            bias = self.bias
-            for k in range(start, n):
-                w = g[k] - bias
-                speed = float(np.sqrt(w @ w))
-                if speed < self.still_dps:
-                    bias = bias + alpha * w  # limb still: let the bias follow its drift
-                    w = g[k] - bias
-                rot = rot + w * dt
-                out[k, :3] = rot
-                out[k, 3] = speed
-            self._rotation, self.bias = rot, bias
+        i = start
+        dt = 1.0 / self.fs
+        while self.bias is not None and i < n:
+            a = self._n + i
+            take = min(n - i, self._block - a % self._block)
+            w = g[i : i + take] - self.bias
+            steps = np.concatenate([self._rotation[None, :], w * dt])
+            rot = np.cumsum(steps, axis=0)[1:]  # sequential sums: exact under any chunking
+            out[i : i + take, :3] = rot
+            out[i : i + take, 3] = np.sqrt((w * w).sum(axis=1))
+            self._rotation = rot[-1].copy()
+            self._blk.append(w)
+            if (a + take) % self._block == 0:
+                self._end_block()
+            i += take
+        self._n += n
         return Chunk(
             "joint",
             chunk.fs,
@@ -90,3 +110,15 @@ class ImuChain:
             chunk.device,
             chunk.gap_before,
         )
+
+    def _end_block(self) -> None:
+        """At a block boundary: a still block moves the bias towards its mean rate."""
+        w = np.concatenate(self._blk) if len(self._blk) > 1 else self._blk[0]
+        self._blk = []
+        if self.bias is None or w.shape[0] < self._block // 2:
+            return
+        mean = w.mean(axis=0)
+        rms = float(np.sqrt((w * w).sum(axis=1).mean()))
+        if float(np.sqrt(mean @ mean)) < self.still_dps and rms < self.tremor_dps:
+            alpha = min(1.0, self.block_s / max(self.bias_adapt_s, 1e-9))
+            self.bias = self.bias + alpha * mean

@@ -106,6 +106,20 @@ def _min_jerk(u: FloatArray) -> FloatArray:
     return np.asarray(10 * u**3 - 15 * u**4 + 6 * u**5, dtype=np.float64)
 
 
+def _device_quaternion(gyro_x: FloatArray, accel: FloatArray, fs: float) -> FloatArray:
+    """The orientation a wearable's firmware reports: not the true pose but its own
+    sensor fusion — the gyroscope (with its bias and noise) integrated and pulled towards
+    the accelerometer's tilt with a ~2 s time constant (a complementary filter, as in
+    common firmware), about the simulated joint axis."""
+    c = 1.0 / (2.0 * fs)
+    tilt = np.rad2deg(np.arctan2(accel[:, 1], accel[:, 2]))
+    u = (1 - c) * gyro_x / fs + c * tilt
+    est, _ = signal.lfilter([1.0], [1.0, -(1 - c)], u, zi=[(1 - c) * tilt[0]])
+    half = np.deg2rad(est) / 2
+    zero = np.zeros_like(half)
+    return np.stack([np.cos(half), np.sin(half), zero, zero], axis=1)
+
+
 def synthesize(
     script: PatientScript,
     emg_fs: float = 1000.0,
@@ -172,12 +186,11 @@ def synthesize(
     )
     gyro = bias + rng.standard_normal((m, 3)) * art.gyro_noise_dps
     gyro[:, 0] += rate
-    half = np.deg2rad(angle) / 2
-    quat = np.stack([np.cos(half), np.sin(half), np.zeros(m), np.zeros(m)], axis=1)
     rad = np.deg2rad(angle)
     # gravity (0, 0, 1 g) seen from a sensor rotated by `angle` about its x axis
     accel = np.stack([np.zeros(m), np.sin(rad), np.cos(rad)], axis=1)
     accel += rng.standard_normal((m, 3)) * 0.01
+    quat = _device_quaternion(gyro[:, 0], accel, imu_fs)
     return SimulatedSession(
         script=script,
         emg_fs=emg_fs,
