@@ -58,8 +58,6 @@ def test_foreign_replay_events_do_not_depend_on_chunk_size(myo_recording: Path) 
             assert x.value is None or abs(x.value - (y.value or 0.0)) <= 1e-9 * abs(x.value)
 
 
-@pytest.mark.xfail(strict=True, reason="detectors compute times from each chunk's t_first, so "
-                   "the last bit of t depends on chunk boundaries (detection work item)")
 def test_foreign_replay_events_are_byte_identical_across_chunk_sizes(myo_recording: Path
                                                                       ) -> None:
     csv_file = _csv_of(myo_recording)

@@ -10,6 +10,10 @@ follows slow changes while the muscle is clearly at rest.
 exceeds ``on_h``. While active a second CUSUM tests "rest" against ``off_ratio`` × rest
 and decides the release when it exceeds ``off_h``. Both are sequential tests with bounded
 false-alarm rates (Page's CUSUM); gated samples (spikes, saturation) add nothing.
+The release alternative follows the hold: after each full block of activity it becomes
+``hold power / off_hold_div`` (between ``off_ratio`` and ``off_ratio_max``), so the
+evidence per rest sample grows with the contraction's strength and releases are decided
+sooner, which matters most at wearable rates (5× fewer samples per second).
 
 *Back-dating.* At a decision the change point is estimated in a bounded window of recent
 samples (up to ``backdate_s`` before the CUSUM last left zero), by maximum likelihood
@@ -73,11 +77,22 @@ class OnsetReleaseDetector:
         delay_s: float = 0.0,
         adapt_s: float = 30.0,
         block_s: float = 0.25,
+        off_hold_div: float = 4.0,
+        off_ratio_max: float = 30.0,
+        low_rate_onset: tuple[float, float] | None = (8.0, 14.0),
+        low_rate_below_hz: float = 500.0,
     ) -> None:
         if fs <= 0 or calibration_s <= 0:
             raise ValueError("fs and calibration_s must be positive")
         if on_ratio <= 1 or off_ratio <= 1:
             raise ValueError("on_ratio and off_ratio must exceed 1")
+        if low_rate_onset is not None and fs < low_rate_below_hz:
+            # wearables (≤ 250 Hz) keep a narrow band (20 Hz – 0.45·fs) where motion
+            # artifacts, hum residue and spike ringing weigh more against the rest noise,
+            # while a contraction's power, all in that band, stands further above it: a
+            # stronger alternative and a higher threshold halve the false onsets at
+            # 200 Hz for ~2 ms more latency (at 1 kHz they cost ~8 ms: not used there)
+            on_ratio, on_h = low_rate_onset
         self.fs = fs
         self.calibration_s = calibration_s
         self.on_ratio = on_ratio
@@ -91,10 +106,13 @@ class OnsetReleaseDetector:
         self.delay_s = delay_s
         self.adapt_s = adapt_s
         self.block_s = block_s
+        self.off_hold_div = off_hold_div
+        self.off_ratio_max = off_ratio_max
         self._reset()
 
     def _reset(self) -> None:
         self._n = 0  # samples seen
+        self._t0: float | None = None
         self._cal_n = max(1, int(round(self.calibration_s * self.fs)))
         self._cal_env: list[FloatArray] = []
         self._cal_pow: list[FloatArray] = []
@@ -115,13 +133,16 @@ class OnsetReleaseDetector:
         self._hpos = 0
         self._a_on = 0.5 * (1.0 - 1.0 / self.on_ratio)
         self._b_on = 0.5 * float(np.log(self.on_ratio))
-        self._a_off = 0.5 * (1.0 - 1.0 / self.off_ratio)
-        self._b_off = 0.5 * float(np.log(self.off_ratio))
-        self._blk_sum = 0.0
-        self._blk_env = 0.0
-        self._blk_n = 0
+        self._set_off_ratio(self.off_ratio)
+        self._act_z: list[FloatArray] = []  # active samples of the current block
+        self._blk_z: list[FloatArray] = []  # rest samples of the current block (summed at
+        self._blk_e: list[FloatArray] = []  # its end, so the sums do not depend on chunking)
         self._blk_quiet = True
         self._all_valid = False
+
+    def _set_off_ratio(self, r: float) -> None:
+        self._a_off = 0.5 * (1.0 - 1.0 / r)
+        self._b_off = 0.5 * float(np.log(r))
 
     @property
     def calibrated(self) -> bool:
@@ -150,7 +171,13 @@ class OnsetReleaseDetector:
 
     def process(self, chunk: Chunk) -> list[Event]:
         env, pw, gate = self._power(chunk)
-        t0 = chunk.t_first - self._n / self.fs  # session time of absolute index 0
+        # session time of absolute index 0, fixed once (recomputed from every chunk's
+        # t_first its last bit would depend on the chunking); re-anchored only when the
+        # stream's clock really jumps
+        t0 = chunk.t_first - self._n / self.fs
+        if self._t0 is None or abs(t0 - self._t0) > 0.25 / self.fs:
+            self._t0 = t0
+        t0 = self._t0
         events: list[Event] = []
         n = chunk.n
         i = 0
@@ -272,6 +299,9 @@ class OnsetReleaseDetector:
             self._history(z[j : j + end], valid[j : j + end])
             if self.active or hit:
                 self._blk_quiet = False
+                if self.active and not hit:  # the hold's level, for the release test
+                    v = valid[j : j + end]
+                    self._act_z.append(z[j : j + end] if self._all_valid else z[j : j + end][v])
             else:
                 self._adapt(z[j : j + end], env[j : j + end], valid[j : j + end], start)
             if not hit:
@@ -301,6 +331,8 @@ class OnsetReleaseDetector:
             t = min(max(t0 + idx / self.fs - self.delay_s, 0.0), t_dec)
             self.active = True
             self._since = k
+            self._act_z = []
+            self._set_off_ratio(self.off_ratio)
             return Event(EventType.ONSET, t, t_dec, "emg", self.level(env_now))
         # release: the same model with time reversed; the change is the last active sample
         last = k - first
@@ -317,29 +349,38 @@ class OnsetReleaseDetector:
         """Accumulate the block's rest statistics (used only if the whole block was rest:
         every rest block counts, whatever its level, so the estimate is not biased low)."""
         if self._all_valid:
-            self._blk_sum += float(np.minimum(z, 25.0).sum())
-            self._blk_env += float(env.sum())
-            self._blk_n += z.size
+            self._blk_z.append(z)
+            self._blk_e.append(env)
         else:
-            self._blk_sum += float(np.minimum(z[valid], 25.0).sum())
-            self._blk_env += float(env[valid].sum())
-            self._blk_n += int(valid.sum())
+            self._blk_z.append(z[valid])
+            self._blk_e.append(env[valid])
         if start < self._last_release + int(round(1.0 * self.fs)):
             self._blk_quiet = False  # just after a release: residual activity is not rest
 
     def _end_block(self) -> None:
-        """At a block boundary: let the rest baselines follow slow drift."""
+        """At a block boundary: let the rest baselines follow slow drift; while active, let
+        the release test's alternative follow the hold's level."""
         blk = max(1, int(round(self.block_s * self.fs)))
+        act = np.concatenate(self._act_z) if self._act_z else np.zeros(0)
+        if self.active and act.size >= blk // 2:
+            # the release tests "rest" against a fraction of the hold's power: the
+            # stronger the hold, the more each rest sample weighs against it, so the
+            # decision comes sooner (a fixed 3× alternative gathers ~0.2 nat per sample,
+            # 5× slower in time at 200 Hz than at 1 kHz); never below ``off_ratio``
+            hold = float(act.mean())
+            r = min(max(hold / self.off_hold_div, self.off_ratio), self.off_ratio_max)
+            self._set_off_ratio(r)
+        self._act_z = []
+        zs = np.concatenate(self._blk_z) if self._blk_z else np.zeros(0)
         if (
             not self.active
             and self._blk_quiet
-            and self._blk_n >= blk // 2
+            and zs.size >= blk // 2
             and self.baseline is not None
         ):
+            es = np.concatenate(self._blk_e)
             alpha = min(1.0, self.block_s / max(self.adapt_s, 1e-9))
-            self.pow_baseline *= (1 - alpha) + alpha * (self._blk_sum / self._blk_n)
-            self.baseline += alpha * (self._blk_env / self._blk_n - self.baseline)
-        self._blk_sum = 0.0
-        self._blk_env = 0.0
-        self._blk_n = 0
+            self.pow_baseline *= (1 - alpha) + alpha * float(np.minimum(zs, 25.0).mean())
+            self.baseline += alpha * (float(es.mean()) - self.baseline)
+        self._blk_z, self._blk_e = [], []
         self._blk_quiet = True

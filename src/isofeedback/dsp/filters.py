@@ -113,6 +113,10 @@ def mains_notch(
 class MovingRms:
     """Causal moving RMS over ``window`` samples (shorter at the very start).
 
+    The window sums are differences of one running sum carried from the stream's first
+    sample (accumulated sequentially, chunk after chunk), so every output is the same to
+    the last bit however the stream is chunked.
+
     >>> m = MovingRms(window=4, channels=1)
     >>> y = m.process(np.full((6, 1), 2.0))
     >>> y[:, 0].tolist()
@@ -127,24 +131,24 @@ class MovingRms:
         self._reset()
 
     def _reset(self) -> None:
-        self._tail = np.zeros((0, self.channels))
-        self._zero = np.zeros((1, self.channels))
+        self._csum = np.zeros((self.window, self.channels))  # running sums of the last window
+        self._n = 0
 
     def process(self, x: FloatArray) -> FloatArray:
         return np.asarray(np.sqrt(self.mean_square(np.asarray(x, dtype=np.float64) ** 2)))
 
     def mean_square(self, sq: FloatArray) -> FloatArray:
         """Moving mean of already squared samples ``sq`` (n, channels), ≥ 0."""
-        n = sq.shape[0]
-        k = self._tail.shape[0]
-        buf = np.concatenate([self._zero, self._tail, sq])
-        c = np.cumsum(buf, axis=0)
-        w = self.window
-        if k == w - 1:  # steady state: every window is full
-            mean = (c[w : w + n] - c[:n]) * (1.0 / w)
+        n, w = sq.shape[0], self.window
+        if n == 0:
+            return np.zeros((0, self.channels))
+        c = np.cumsum(np.concatenate([self._csum[-1:], sq]), axis=0)
+        full = np.concatenate([self._csum, c[1:]])
+        if self._n >= w - 1:  # steady state: every window is full
+            mean = (full[w:] - full[:n]) * (1.0 / w)
         else:
-            ends = np.arange(k + 1, k + n + 1)
-            starts = np.maximum(ends - w, 0)
-            mean = (c[ends] - c[starts]) / (ends - starts)[:, None]
-        self._tail = buf[1:][-(w - 1) :] if w > 1 else buf[:0]
+            div = np.minimum(np.arange(self._n + 1, self._n + n + 1), w).astype(np.float64)
+            mean = (full[w:] - full[:n]) / div[:, None]
+        self._csum = full[-w:]
+        self._n += n
         return np.asarray(np.maximum(mean, 0.0))
