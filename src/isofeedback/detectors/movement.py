@@ -43,14 +43,25 @@ class MovementDetector:
         self.moving = False
         self._still = 0
         self.last_angle = 0.0
+        self._last: tuple[np.ndarray, np.ndarray] | None = None  # times, poses of last chunk
+        self._n = 0  # samples seen
+        self._t0: float | None = None
 
     def arm(self, t: float) -> None:
-        """Start watching; the pose at the first sample at or after ``t`` is the reference."""
+        """Start watching; the pose at the first sample at or after ``t`` is the reference
+        — taken from the last chunk seen if it already holds that sample (the arming
+        decision can arrive after the IMU samples of that moment, depending on how the
+        streams were chunked; the reference must not)."""
         self.armed = True
         self._arm_t = t
         self._ref = None
         self.moving = False
         self._still = 0
+        if self._last is not None:
+            times, rot = self._last
+            k = int(np.searchsorted(times, t - 1e-9))
+            if k < times.size:
+                self._ref = rot[k].copy()
 
     def disarm(self) -> None:
         self.armed = False
@@ -60,13 +71,21 @@ class MovementDetector:
         events: list[Event] = []
         rot = chunk.data[:, :3]
         speed = chunk.data[:, 3]
-        times = chunk.times
+        # sample times from one anchor and the sample count (each chunk's own t_first
+        # would make the last bit depend on the chunking); re-anchored on a clock jump
+        t0 = chunk.t_first - self._n / self.fs
+        if self._t0 is None or abs(t0 - self._t0) > 0.25 / self.fs:
+            self._t0 = t0
+        times = self._t0 + (self._n + np.arange(chunk.n)) / self.fs
+        self._n += chunk.n
+        if chunk.n:
+            self._last = (times, rot)
         if not self.armed:
             return events
         need_still = max(1, int(round(self.still_s * self.fs)))
         for k in range(chunk.n):
             t = float(times[k])
-            if t < self._arm_t:
+            if t < self._arm_t - 1e-9:  # sample times carry rounding: same sample any chunking
                 continue
             if self._ref is None:
                 self._ref = rot[k].copy()
