@@ -78,7 +78,10 @@ def test_help_for_every_command() -> None:
 
     top = run_cli("--help")
     assert top.returncode == 0 and "COMMAND" in top.stdout
-    for name in COMMANDS:
+    names = [m.replace("_", "-") for m in COMMANDS]
+    for name in names:
+        assert name in top.stdout
+    for name in names:
         proc = run_cli(name, "--help")
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.startswith("usage: isofeedback " + name)

@@ -28,14 +28,20 @@ class PipelineConfig:
     mains_harmonics: float = 3.0
     mains_q: float = 10.0  # notch quality factor: narrower notches ring longer after a release
     emg_full_scale: float = 0.0  # converter limit in EMG units (127 for int8); 0 = unknown
+    # which onset/release detector: "cusum" (default) or "double_threshold" (the classic
+    # Bonato-style baseline, for comparisons by replay with --config)
+    onset_detector: str = "cusum"
     # onset/release detector (CUSUM decision on the filtered power, in rest-noise units)
     onset_ratio: float = 4.0
     onset_h: float = 10.0
+    # below 500 Hz (wearables) the onset test uses these instead: see OnsetReleaseDetector
+    low_rate_onset_ratio: float = 8.0
+    low_rate_onset_h: float = 14.0
     release_ratio: float = 3.0
     release_h: float = 12.0
     min_active_s: float = 0.2
     backdate_s: float = 0.15
-    # the double-threshold baseline detector (kept for comparison) uses these
+    # the double-threshold detector (onset_detector = "double_threshold") uses these
     onset_k: float = 8.0
     onset_low_k: float = 3.0
     release_k: float = 5.0
@@ -45,6 +51,10 @@ class PipelineConfig:
     movement_max_deg: float = 5.0
 
     def __post_init__(self) -> None:
+        if self.onset_detector not in ("cusum", "double_threshold"):
+            raise ConfigError(
+                f"onset_detector must be 'cusum' or 'double_threshold', got {self.onset_detector!r}"
+            )
         if self.mains_hz not in (0.0, 50.0, 60.0):
             raise ConfigError(f"mains_hz must be 50, 60 or 0 (off), got {self.mains_hz}")
         for f in dataclasses.fields(self):
@@ -53,8 +63,8 @@ class PipelineConfig:
                 raise ConfigError(f"{f.name} must not be negative, got {v}")
         if self.envelope_s <= 0 or self.calibration_s <= 0:
             raise ConfigError("envelope_s and calibration_s must be positive")
-        if self.onset_ratio <= 1 or self.release_ratio <= 1:
-            raise ConfigError("onset_ratio and release_ratio must exceed 1")
+        if min(self.onset_ratio, self.release_ratio, self.low_rate_onset_ratio) <= 1:
+            raise ConfigError("onset_ratio, low_rate_onset_ratio and release_ratio must exceed 1")
         if not self.onset_low_k <= self.onset_k:
             raise ConfigError("onset_low_k must not exceed onset_k")
 
@@ -82,6 +92,11 @@ class PipelineConfig:
                 ):
                     raise ConfigError(f"{where}: emg_channels must be a list of channel numbers")
                 kwargs[key] = None if value is None else tuple(value)
+                continue
+            if key == "onset_detector":
+                if not isinstance(value, str):
+                    raise ConfigError(f"{where}: onset_detector must be a string, got {value!r}")
+                kwargs[key] = value
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(f"{where}: {key} must be a number, got {value!r}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from isofeedback.coach.machine import Coach
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.config import PipelineConfig
+from isofeedback.detectors.double_threshold import DoubleThresholdDetector
 from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.detectors.signal_quality import SignalQualityDetector
@@ -26,6 +27,7 @@ from isofeedback.types import Chunk, Event, EventType, Feedback, Packet
 __all__ = ["Output", "Pipeline", "PipelineStats"]
 
 Output = Event | Feedback
+OnsetDetector = OnsetReleaseDetector | DoubleThresholdDetector
 
 
 @dataclass
@@ -68,7 +70,7 @@ class Pipeline:
             (d for d, p in self.profiles.items() if any(s.name == "gyro" for s in p.streams)), None
         )
         self.emg_chain: EmgChain | None = None
-        self.onset: OnsetReleaseDetector | None = None
+        self.onset: OnsetDetector | None = None
         self.signal_quality: SignalQualityDetector | None = None
         if self.emg_device is not None:
             spec = self.profiles[self.emg_device].stream("emg")
@@ -86,18 +88,7 @@ class Pipeline:
             self.signal_quality = SignalQualityDetector(
                 spec.fs, full_scale=cfg.emg_full_scale or None
             )
-            self.onset = OnsetReleaseDetector(
-                spec.fs,
-                cfg.calibration_s,
-                on_ratio=cfg.onset_ratio,
-                on_h=cfg.onset_h,
-                off_ratio=cfg.release_ratio,
-                off_h=cfg.release_h,
-                min_active_s=cfg.min_active_s,
-                refractory_s=cfg.refractory_s,
-                backdate_s=cfg.backdate_s,
-                delay_s=self.emg_chain.power_delay_s,
-            )
+            self.onset = self._onset_detector(spec.fs, self.emg_chain.power_delay_s)
         self.imu_chain: ImuChain | None = None
         self.movement: MovementDetector | None = None
         if self.imu_device is not None:
@@ -107,6 +98,28 @@ class Pipeline:
         self.coach = Coach(self.protocol, self.mvc)
         self.angle_deg = 0.0
         self.contracting = False
+
+    def _onset_detector(self, fs: float, delay_s: float) -> OnsetDetector:
+        """The configured onset/release detector (researchers compare them by replay)."""
+        cfg = self.config
+        if cfg.onset_detector == "double_threshold":
+            return DoubleThresholdDetector(
+                fs, cfg.calibration_s, cfg.onset_k, cfg.onset_low_k, cfg.release_k,
+                cfg.min_on_s, cfg.min_off_s, cfg.refractory_s,
+            )
+        return OnsetReleaseDetector(
+            fs,
+            cfg.calibration_s,
+            on_ratio=cfg.onset_ratio,
+            on_h=cfg.onset_h,
+            off_ratio=cfg.release_ratio,
+            off_h=cfg.release_h,
+            min_active_s=cfg.min_active_s,
+            refractory_s=cfg.refractory_s,
+            backdate_s=cfg.backdate_s,
+            delay_s=delay_s,
+            low_rate_onset=(cfg.low_rate_onset_ratio, cfg.low_rate_onset_h),
+        )
 
     def feed(self, packet: Packet) -> list[Output]:
         """Process one packet; malformed packets are counted and reported, never raised."""

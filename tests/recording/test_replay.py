@@ -63,13 +63,25 @@ def test_events_option_writes_json_lines(myo_recording: Path, tmp_path: Path) ->
 
 def test_another_config_changes_the_results(myo_recording: Path, tmp_path: Path) -> None:
     base = replay(myo_recording)
-    strict = replay(myo_recording, config=base_config(myo_recording).replace(onset_k=1e6))
+    deaf = base_config(myo_recording).replace(onset_h=1e9, low_rate_onset_h=1e9)
+    strict = replay(myo_recording, config=deaf)
     assert sum(e.type == "onset" for e in base.events) == 3
     assert not any(e.type == "onset" for e in strict.events)
     cfg = tmp_path / "c.toml"
-    cfg.write_text("[pipeline]\nonset_k = 1000000.0\n")
+    cfg.write_text("[pipeline]\nonset_h = 1e9\nlow_rate_onset_h = 1e9\n")
     assert main(["replay", str(myo_recording), "--config", str(cfg)]) == 0
     assert main(["replay", str(myo_recording), "--config", str(cfg), "--verify"]) == 2
+
+
+def test_replay_with_the_double_threshold_detector(myo_recording: Path) -> None:
+    """Researchers compare detectors by replaying with another configuration."""
+    base = replay(myo_recording)
+    other = replay(myo_recording,
+                   config=base_config(myo_recording).replace(onset_detector="double_threshold"))
+    on_base = [e.t for e in base.events if e.type == "onset"]
+    on_other = [e.t for e in other.events if e.type == "onset"]
+    assert len(on_other) == len(on_base) == 3
+    assert on_other != on_base
 
 
 def base_config(path: Path) -> PipelineConfig:
