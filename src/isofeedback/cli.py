@@ -20,7 +20,7 @@ from isofeedback.errors import IsofeedbackError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # module names under isofeedback.commands, in the order --help lists them
-COMMANDS = ["demo", "profiles"]
+COMMANDS = ["demo", "profiles", "progress"]
 
 
 class _Parser(argparse.ArgumentParser):

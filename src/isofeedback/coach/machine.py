@@ -271,7 +271,9 @@ class Coach:
         self._angle = angle_deg
         self._pose = pose
         elapsed = t - self._phase_t
-        if self.phase == "mvc_contracting":
+        if self.phase == "mvc" and elapsed >= p.abandon_after_s:
+            out += self._stop(t, "no maximal contraction for the calibration")
+        elif self.phase == "mvc_contracting":
             self._mvc_t.append(t)
             self._mvc_x.append(activity)
         elif self.phase == "recovering" and elapsed >= RECOVER_S:

@@ -15,7 +15,9 @@ def broker_address(text: str) -> tuple[str, int]:
     if not sep:
         host, port = text, "1883"
     if not host:
-        raise argparse.ArgumentTypeError(f"broker address {text!r} must look like HOST or HOST:PORT")
+        raise argparse.ArgumentTypeError(
+            f"broker address {text!r} must look like HOST or HOST:PORT"
+        )
     try:
         number = int(port)
     except ValueError:
@@ -53,3 +55,9 @@ def patient_id(text: str) -> str:
 def check_positive(name: str, value: float) -> None:
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {value}")
+
+
+def add_data_dir(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--data-dir`` (alias ``--calibration-dir``): the per-patient store's folder."""
+    parser.add_argument("--data-dir", "--calibration-dir", dest="data_dir", metavar="DIR",
+                        default=None, help=help_text)

@@ -18,8 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from isofeedback.broker import resolve_broker
+from isofeedback.coach.calibration import Calibration, stale_reason
+from isofeedback.coach.calibration_store import PatientStore
 from isofeedback.coach.protocol import find_protocol
-from isofeedback.commands.common import broker_address, patient_id, speed
+from isofeedback.commands.common import add_data_dir, broker_address, patient_id, speed
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.service import SessionResult, run_session
@@ -62,6 +64,8 @@ def register(sub: Any) -> None:
                    help="publish to this MQTT broker (must be reachable)")
     p.add_argument("--patient", type=patient_id, default="demo",
                    help="pseudonymous patient id, the MQTT topic prefix (default: demo)")
+    add_data_dir(p, "keep the patient's calibration and session history in this folder "
+                    "(reused next time; default: nothing is stored)")
     p.add_argument("--plain", action="store_true",
                    help="print one line per phase and cue instead of the live panel")
     p.set_defaults(run=run)
@@ -80,14 +84,23 @@ async def _demo(args: argparse.Namespace) -> int:
     console = Console(force_terminal=None if not args.plain else False)
     profile = find_profile(args.profile)
     protocol = find_protocol(args.technique)
+    store = PatientStore(args.data_dir, args.patient) if args.data_dir else None
+    calibration = store.calibration() if store else None
+    if calibration is not None:
+        reason = stale_reason(calibration, now=time.time(), profile=profile.id, device="sim")
+        if reason:
+            console.print(f"stored calibration not reused: {reason}")
+            calibration = None
     level = (protocol.intensity_low + protocol.intensity_high) / 200.0
     script = protocol_script(
         protocol.technique, reps=protocol.reps, level=level, hold=protocol.hold_s,
         relax=protocol.relax_s, stretch=protocol.stretch_s,
         rest_before=protocol.rest_calibration_s + 1.0, seed=args.seed, faults=FAULTS[args.fault],
+        mvc_capture=protocol.mvc_capture and (calibration is None or calibration.mvc is None),
     )
     source = SimulatedSource(script, profile, speed=args.speed)
-    pipeline = Pipeline(source.profiles, protocol)
+    pipeline = Pipeline(source.profiles, protocol, calibration=calibration,
+                        history=store.sessions() if store else ())
     settings = BrokerSettings(*args.broker) if args.broker else None
     async with resolve_broker(settings, explicit=args.broker is not None) as (broker, where):
         session_id = new_session_id(args.patient)
@@ -105,10 +118,31 @@ async def _demo(args: argparse.Namespace) -> int:
             with TerminalView(console, title=f"isofeedback · {protocol.name}") as view:
                 result = await run_session(source, pipeline, [publisher, view])
         print_summary(console, result, publisher.stats.as_dict(), session_id)
+    if store is not None:
+        save_to_store(store, pipeline, calibration, profile.id, session_id, serializer)
+        console.print(f"saved to {store.path}; see 'isofeedback progress --patient "
+                      f"{args.patient} --data-dir {args.data_dir}'")
     return 0
 
 
-def print_summary(console: Console, result: SessionResult, mqtt: dict[str, Any], session: str) -> None:
+def save_to_store(store: PatientStore, pipeline: Pipeline, used: Calibration | None,
+                  profile: str, session_id: str, serializer: Serializer) -> None:
+    """Keep a newly measured calibration and the session summary for next time."""
+    coach = pipeline.coach
+    if coach.noise is not None and coach.baseline is not None and coach.mvc_source == "captured":
+        store.save_calibration(Calibration(
+            profile=profile, device="sim", created=time.time(),
+            rest_baseline=coach.baseline, rest_noise=coach.noise, mvc=coach.mvc))
+    elif used is None and coach.noise is not None and coach.baseline is not None:
+        store.save_calibration(Calibration(
+            profile=profile, device="sim", created=time.time(),
+            rest_baseline=coach.baseline, rest_noise=coach.noise, mvc=None))
+    store.add_session({**coach.summary(), "session": session_id, "wall": serializer.wall(0.0)})
+
+
+def print_summary(
+    console: Console, result: SessionResult, mqtt: dict[str, Any], session: str
+) -> None:
     s = result.summary
     table = Table(title=f"Session {session}: {s['reps_done']}/{s['reps_planned']} reps")
     for col in ("rep", "hold s", "mean", "peak", "relax residual", "ROM °", "gain °",
@@ -127,6 +161,7 @@ def print_summary(console: Console, result: SessionResult, mqtt: dict[str, Any],
     violations = ", ".join(s["violations"]) or "none"
     console.print(
         f"mean hold {s['mean_hold_s']:.1f} s; violations: {violations}; "
-        f"{result.stats.packets} packets ({result.stats.bad_packets} bad) in {result.wall_s:.1f} s; "
+        f"{result.stats.packets} packets ({result.stats.bad_packets} bad) "
+        f"in {result.wall_s:.1f} s; "
         f"MQTT: {mqtt['published']} messages published, {mqtt['live_dropped']} live levels dropped"
     )
