@@ -21,7 +21,8 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 # module names under isofeedback.commands, in the order --help lists them
 COMMANDS = [
-    "demo", "run", "scan", "virtual_device", "replay", "report", "export", "eval", "profiles",
+    "demo", "run", "scan", "virtual_device", "replay", "report", "export", "eval", "progress",
+    "profiles",
 ]
 
 

@@ -65,9 +65,9 @@ async def run_session(
                 result.outputs.append(item)
             for sink in sinks:
                 sink.submit(item)
-        if pipeline.coach.phase == "done":
+        if pipeline.coach.finished:
             break
-    if pipeline.coach.phase != "done":
+    if not pipeline.coach.finished:
         summary = Feedback("summary", last_t, pipeline.coach.summary())
         if keep_outputs:
             result.outputs.append(summary)

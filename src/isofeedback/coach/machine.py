@@ -1,25 +1,70 @@
 """The coach: a pure state machine that turns detections into guidance.
 
-calibrating → (mvc) → waiting → contracting → holding → releasing → relaxing → stretching
-→ waiting (next rep) … → done. It is driven by detector events and by ``tick`` calls carrying
-the current muscle activity and joint angle; time comes only from those calls, so the
-coach runs identically live and in replay. Violations are reported the moment they happen.
+calibrating → [mvc → mvc_contracting → recovering] → waiting → contracting → holding →
+releasing → relaxing → stretching → waiting (next rep) … → done. ``paused`` while the
+sensor is silent; ``stopped`` when the patient gave up or calibration failed.
+
+It is driven by detector events (``on_event``), by ``tick`` calls carrying the current
+muscle activity, joint angle and angular speed, and by ``pause``/``resume`` when the
+sensor falls silent and comes back. Time comes only from those calls, so the coach runs
+identically live and in replay. Violations are reported the moment they are known.
+
+Intensity numbers: ``activity`` is the EMG envelope above rest in the device's units; the
+MVC is the highest 1 s mean activity of the maximal contraction (the usual definition of
+an MVC reference), and hold intensity is the mean of the hold; peaks are the highest
+0.5 s mean, because a single envelope sample is mostly noise.
+
+Range of motion: the stretch phase measures how far the joint moved from where the stretch
+began (the barrier reached in this repetition); ``rom_deg`` adds these up from the first
+barrier of the session, so a slow drift of the gyroscope between stretches does not count
+as progress. ``rom_gain_deg`` is the gain over the previous repetition.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from isofeedback.coach.calibration import Calibration, mvc_problem, rest_problem
+from isofeedback.coach.progress import progress_report
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.errors import ConfigError
 from isofeedback.types import Event, EventType, Feedback
 
-__all__ = ["Coach", "RepResult"]
+__all__ = ["Coach", "RepResult", "window_peak_mean"]
 
 LEVEL_PERIOD_S = 0.05  # live level messages at 20 per second
+MVC_WINDOW_S = 1.0
+PEAK_WINDOW_S = 0.5
+RECOVER_S = 2.0  # rest after the MVC before the first repetition
+MVC_ATTEMPTS = 3
+CALM_S = 1.0  # a new movement violation needs this long without movement first
+LEVEL_ONSET_S = 0.3  # in band this long while waiting starts a rep without an onset event
+LEVEL_RELEASE_S = 0.3  # below the band this long after "release now" counts as let go
+
+
+def window_peak_mean(times: Sequence[float], values: Sequence[float], window_s: float) -> float:
+    """Highest mean of ``values`` over any ``window_s`` span of ``times`` (all of them when
+    they span less).
+
+    >>> window_peak_mean([0, 1, 2, 3], [1.0, 5.0, 5.0, 1.0], 1.0)
+    5.0
+    """
+    if not values:
+        return 0.0
+    t = np.asarray(times, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    if t[-1] - t[0] < window_s:
+        return float(v.mean())
+    csum = np.concatenate([[0.0], np.cumsum(v)])
+    ends = np.arange(1, v.size + 1)
+    starts = np.searchsorted(t, t - window_s + 1e-9, side="left")
+    full = t - t[0] >= window_s - 1e-9
+    means = (csum[ends] - csum[starts]) / (ends - starts)
+    return float(means[full].max())
 
 
 @dataclass
@@ -29,73 +74,107 @@ class RepResult:
     hold_s: float = 0.0
     mean_intensity: float = 0.0
     peak_intensity: float = 0.0
+    in_band: float = 0.0  # fraction of the hold inside the intensity band
     violations: list[str] = field(default_factory=list)
     relax_residual: float | None = None
+    stretch_deg: float | None = None
     rom_deg: float | None = None
     rom_gain_deg: float | None = None
     max_movement_deg: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        def r(v: float | None, n: int = 2) -> float | None:
+            return None if v is None else round(v, n)
+
         return {
             "rep": self.rep,
             "onset_t": round(self.onset_t, 3),
             "hold_s": round(self.hold_s, 3),
             "mean_intensity": round(self.mean_intensity, 2),
             "peak_intensity": round(self.peak_intensity, 2),
+            "in_band": round(self.in_band, 3),
             "violations": list(self.violations),
-            "relax_residual": None
-            if self.relax_residual is None
-            else round(self.relax_residual, 2),
-            "rom_deg": None if self.rom_deg is None else round(self.rom_deg, 2),
-            "rom_gain_deg": None if self.rom_gain_deg is None else round(self.rom_gain_deg, 2),
+            "relax_residual": r(self.relax_residual),
+            "stretch_deg": r(self.stretch_deg),
+            "rom_deg": r(self.rom_deg),
+            "rom_gain_deg": r(self.rom_gain_deg),
             "max_movement_deg": round(self.max_movement_deg, 2),
         }
 
 
 class Coach:
-    """Guides one session of ``protocol``. ``mvc`` (envelope units above rest) may come from
-    a stored calibration; otherwise the protocol's MVC capture measures it."""
+    """Guides one session of ``protocol``.
 
-    def __init__(self, protocol: ExerciseProtocol, mvc: float | None = None) -> None:
-        if protocol.intensity_unit == "%MVC" and mvc is None and not protocol.mvc_capture:
+    ``mvc`` (activity units) forces a known MVC; ``calibration`` is the patient's stored
+    calibration, reused when today's resting signal fits it; ``history`` holds earlier
+    session summaries of the patient, for the progress message at the end.
+    """
+
+    def __init__(
+        self,
+        protocol: ExerciseProtocol,
+        mvc: float | None = None,
+        calibration: Calibration | None = None,
+        history: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        has_mvc = mvc is not None or (calibration is not None and calibration.mvc is not None)
+        if protocol.intensity_unit == "%MVC" and not has_mvc and not protocol.mvc_capture:
             raise ConfigError(
                 "the protocol's intensity is in % MVC but there is no MVC: enable mvc_capture "
                 "in the protocol or calibrate an MVC first"
             )
         self.protocol = protocol
         self.initial_mvc = mvc
+        self.calibration = calibration
+        self.history = list(history)
         self._reset()
 
     def _reset(self) -> None:
         self.phase = "calibrating"
         self.mvc = self.initial_mvc
+        self.mvc_source = "given" if self.mvc is not None else ""
         self.noise: float | None = None
+        self.baseline: float | None = None
         self.rep = 0
         self.results: list[RepResult] = []
         self.violations: list[dict[str, Any]] = []
+        self.interruptions = 0
+        self.stop_reason = ""
         self._phase_t = 0.0
+        self._wait_t = 0.0
         self._started = False
         self._last_level_t = -np.inf
-        self._mvc_samples: list[float] = []
+        self._mvc_t: list[float] = []
+        self._mvc_x: list[float] = []
+        self._mvc_attempts = 0
         self._current: RepResult | None = None
-        self._hold_values: list[float] = []
+        self._hold_t: list[float] = []
+        self._hold_x: list[float] = []
         self._relax_values: list[float] = []
         self._above_since: float | None = None
         self._below_since: float | None = None
         self._last_strength_cue = -np.inf
+        self._pose: np.ndarray = np.zeros(3)
+        self._onset_pose: np.ndarray = np.zeros(3)
+        self._cond_since: float | None = None
+        self._wait_saw_low = False
+        self._cond_phase_t = -np.inf
+        self._last_move_t = -np.inf
+        self._stretch_start: np.ndarray = np.zeros(3)
         self._stretch_max = 0.0
-        self._intensity = 0.0
+        self._paused_from = ""
         self._angle = 0.0
-        self._t = 0.0
 
     # -- helpers -----------------------------------------------------------------------
     @property
     def unit(self) -> str:
-        return (
-            self.protocol.intensity_unit
-            if self.mvc is not None or self.protocol.intensity_unit == "x_rest"
-            else "x_rest"
-        )
+        if self.protocol.intensity_unit == "%MVC" and self.mvc is not None:
+            return "%MVC"
+        return "x_rest"
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in ("done", "stopped")
 
     def intensity(self, activity: float) -> float:
         """Activity (envelope above rest) in the protocol's unit."""
@@ -105,6 +184,7 @@ class Coach:
 
     def _enter(self, phase: str, t: float) -> list[Feedback]:
         self.phase = phase
+        self._wait_saw_low = False
         self._phase_t = t
         payload: dict[str, Any] = {"phase": phase, "rep": self.rep, "reps": self.protocol.reps}
         duration = {
@@ -139,113 +219,238 @@ class Coach:
     # -- inputs --------------------------------------------------------------------------
     def on_event(self, ev: Event) -> list[Feedback]:
         """React to a detection."""
-        out: list[Feedback] = []
-        p = self.protocol
+        if self.finished or self.phase == "paused":
+            return []
         t = ev.t_decided
         if ev.type == EventType.CALIBRATED and ev.source == "emg" and self.phase == "calibrating":
-            self.noise = float(ev.detail.get("noise", 0.0)) or None
-            if p.intensity_unit == "%MVC" and self.mvc is None:
-                out += self._enter("mvc", t)
-                out.append(self._cue("mvc", t))
-            else:
-                out += self._start_rep(t)
-        elif ev.type == EventType.ONSET:
+            return self._calibrated(ev, t)
+        if ev.type == EventType.ONSET:
             if self.phase == "mvc":
-                self._mvc_samples = []
+                self._mvc_t, self._mvc_x = [], []
                 self.phase = "mvc_contracting"
-            elif self.phase == "waiting":
-                self._current = RepResult(rep=self.rep, onset_t=ev.t)
-                out += self._enter("contracting", t)
+                return []
+            if self.phase == "waiting":
+                return self._contraction_started(ev.t, t)
         elif ev.type == EventType.RELEASE:
             if self.phase == "mvc_contracting":
-                if self._mvc_samples:
-                    self.mvc = float(np.percentile(self._mvc_samples, 95))
-                out.append(self._cue("mvc_done", t, mvc=self.mvc))
-                out += self._enter("recovering", t)
-            elif self.phase in ("contracting", "holding"):
-                out += self._finish_hold(t)
+                return self._mvc_done(t)
+            if self.phase in ("contracting", "holding"):
+                out = self._finish_hold(t)
                 out += self._violation("released_early", "released_early", t)
-                out += self._enter("relaxing", t)
-            elif self.phase == "releasing":
-                out += self._enter("relaxing", t)
-        elif ev.type == EventType.MOVEMENT and self.phase in (
-            "contracting",
-            "holding",
-            "releasing",
-        ):
-            angle = float(ev.value or 0.0)
-            if self._current is not None:
-                self._current.max_movement_deg = max(self._current.max_movement_deg, angle)
-            out += self._violation("moved", "keep_still", t, angle_deg=round(angle, 1))
-        elif ev.type == EventType.GAP:
-            out.append(self._cue("signal_lost", t, "warning", lost_s=ev.value))
-        return out
+                return out + self._enter("relaxing", t)
+            if self.phase == "releasing":
+                return self._enter("relaxing", t)
+        elif ev.type == EventType.MOVEMENT and self.phase in ("contracting", "holding"):
+            return self._moved(t, float(ev.value or 0.0))
+        elif ev.type == EventType.MOVEMENT_END:
+            self._last_move_t = -np.inf
+        return []
 
-    def tick(self, t: float, activity: float, angle_deg: float) -> list[Feedback]:
-        """Advance to session time ``t`` with the current activity and joint angle."""
+    def tick(
+        self,
+        t: float,
+        activity: float,
+        angle_deg: float,
+        speed_dps: float = 0.0,
+        rotation: tuple[float, float, float] | None = None,
+    ) -> list[Feedback]:
+        """Advance to session time ``t`` with the current activity, joint angle (degrees
+        from the neutral pose), the highest angular speed since the last tick and, when
+        known, the rotation vector from the neutral pose (degrees): distances between poses
+        are measured on it, since the angle alone cannot tell directions apart."""
         p = self.protocol
+        pose = np.asarray(rotation if rotation is not None else (angle_deg, 0.0, 0.0))
         out: list[Feedback] = []
-        self._t = t
         if not self._started:
             self._started = True
             out += self._enter("calibrating", t)
             out.append(self._cue("calibrate_rest", t))
+        if self.finished or self.phase == "paused":
+            return out
         x = self.intensity(activity)
-        self._intensity, self._angle = x, angle_deg
+        self._angle = angle_deg
+        self._pose = pose
         elapsed = t - self._phase_t
-        if self.phase == "mvc_contracting":
-            self._mvc_samples.append(activity)
-        elif self.phase == "recovering" and elapsed >= 2.0:
+        if self.phase == "mvc" and elapsed >= p.abandon_after_s:
+            out += self._stop(t, "no maximal contraction for the calibration")
+        elif self.phase == "mvc_contracting":
+            self._mvc_t.append(t)
+            self._mvc_x.append(activity)
+        elif self.phase == "recovering" and elapsed >= RECOVER_S:
             out += self._start_rep(t)
-        elif self.phase == "waiting" and elapsed >= p.no_contraction_timeout_s:
-            out += self._violation("no_contraction", "no_contraction", t)
-            self._phase_t = t
+        elif self.phase == "waiting":
+            if t - self._wait_t >= p.abandon_after_s:
+                self.stop_reason = "no contraction"
+                out += self._enter("stopped", t)
+                out.append(self._cue("session_stopped", t, "warning"))
+                out += self._end(t)
+            elif elapsed >= p.no_contraction_timeout_s:
+                out += self._violation("no_contraction", "no_contraction", t)
+                self._phase_t = t
+            elif x < p.intensity_low:
+                self._wait_saw_low = True
+            elif self._wait_saw_low and self._sustained(True, t, LEVEL_ONSET_S):
+                # the detector still holds an unreleased contraction (incomplete
+                # relaxation): the level rising into the band starts the repetition
+                out += self._contraction_started(t, t)
         elif self.phase == "contracting":
-            if (p.intensity_low <= x) or elapsed >= 1.0:
+            out += self._check_speed(t, speed_dps)
+            if p.intensity_low <= x or elapsed >= 1.0:
                 out += self._enter("holding", t)
                 out.append(self._cue("hold", t))
         elif self.phase == "holding":
-            self._hold_values.append(x)
+            self._hold_t.append(t)
+            self._hold_x.append(x)
+            out += self._check_speed(t, speed_dps)
             out += self._check_strength(t, x)
             if elapsed >= p.hold_s:
                 out += self._finish_hold(t)
                 out += self._enter("releasing", t)
                 out.append(self._cue("release", t, haptic=True))
-        elif self.phase == "releasing" and elapsed >= p.release_timeout_s:
-            out += self._violation("no_release", "release", t)
-            out += self._enter("relaxing", t)
+        elif self.phase == "releasing":
+            if self._sustained(x < p.intensity_low, t, LEVEL_RELEASE_S):
+                out += self._enter("relaxing", t)  # let go, even if not down to rest
+            elif elapsed >= p.release_timeout_s:
+                out += self._violation("no_release", "release", t)
+                out += self._enter("relaxing", t)
         elif self.phase == "relaxing":
             if elapsed >= p.relax_s / 2:
                 self._relax_values.append(x)
             if elapsed >= p.relax_s:
-                residual = float(np.median(self._relax_values)) if self._relax_values else 0.0
-                if self._current is not None:
-                    self._current.relax_residual = residual
-                if residual > p.relaxed_below:
-                    out += self._violation(
-                        "not_relaxed", "relax_fully", t, residual=round(residual, 1)
-                    )
-                self._relax_values = []
-                self._stretch_max = angle_deg
-                out += self._enter("stretching", t)
-                out.append(self._cue("stretch", t))
+                out += self._finish_relax(t)
         elif self.phase == "stretching":
-            self._stretch_max = max(self._stretch_max, angle_deg)
+            reached = float(np.linalg.norm(pose - self._stretch_start))
+            self._stretch_max = max(self._stretch_max, reached)
             if elapsed >= p.stretch_s:
                 out += self._finish_rep(t)
-        if t - self._last_level_t >= LEVEL_PERIOD_S - 1e-9:
+        if t - self._last_level_t >= LEVEL_PERIOD_S - 1e-9 and not self.finished:
             self._last_level_t = t
             out.append(self._level(t, x, angle_deg))
         return out
 
+    def pause(self, t: float) -> list[Feedback]:
+        """The sensor has been silent: stop judging. A repetition whose contraction was
+        under way cannot be measured any more and will be repeated after ``resume``."""
+        if self.finished or self.phase == "paused":
+            return []
+        self._paused_from = self.phase
+        if self.phase in ("contracting", "holding", "releasing"):
+            self.interruptions += 1
+            self._current = None
+            self._hold_t, self._hold_x = [], []
+            self._above_since = self._below_since = None
+        out = self._enter("paused", t)
+        out.append(self._cue("signal_lost", t, "warning"))
+        return out
+
+    def resume(self, t: float) -> list[Feedback]:
+        """Data flows again: pick up where it makes sense."""
+        if self.phase != "paused":
+            return []
+        was = self._paused_from
+        out = [self._cue("signal_back", t)]
+        if was in ("contracting", "holding", "releasing"):
+            out += self._enter("waiting", t)
+            self._wait_t = t
+            out.append(self._cue("repeat_rep", t))
+            out.append(self._cue("contract", t))
+        elif was == "mvc_contracting":
+            out += self._enter("mvc", t)
+            out.append(self._cue("mvc", t))
+        elif was == "relaxing":
+            self._relax_values = []
+            out += self._enter("relaxing", t)
+        elif was == "waiting":
+            out += self._enter("waiting", t)
+            self._wait_t = t
+            out.append(self._cue("contract", t))
+        else:
+            out += self._enter(was, t)
+        return out
+
     # -- transitions ---------------------------------------------------------------------
+    def _calibrated(self, ev: Event, t: float) -> list[Feedback]:
+        p = self.protocol
+        self.noise = float(ev.detail.get("noise", 0.0)) or None
+        self.baseline = float(ev.detail.get("baseline", ev.value or 0.0))
+        out: list[Feedback] = []
+        cal = self.calibration
+        if self.mvc is None and cal is not None and cal.mvc is not None:
+            problem = rest_problem(cal.rest_noise, self.noise or 0.0) or mvc_problem(
+                cal.mvc, self.noise or 0.0
+            )
+            if problem is None:
+                self.mvc, self.mvc_source = cal.mvc, "stored"
+                out.append(self._cue("calibration_reused", t))
+            else:
+                out.append(self._cue("recalibrate", t, "warning", reason=problem))
+        if p.intensity_unit == "%MVC" and self.mvc is None:
+            if not p.mvc_capture:
+                return out + self._stop(t, "stored MVC unusable and the protocol forbids capture")
+            out += self._enter("mvc", t)
+            out.append(self._cue("mvc", t))
+            return out
+        return out + self._start_rep(t)
+
+    def _mvc_done(self, t: float) -> list[Feedback]:
+        self._mvc_attempts += 1
+        mvc = window_peak_mean(self._mvc_t, self._mvc_x, MVC_WINDOW_S)
+        problem = mvc_problem(mvc, self.noise or 0.0)
+        if problem is None:
+            self.mvc, self.mvc_source = mvc, "captured"
+            out = [self._cue("mvc_done", t, mvc=round(mvc, 4))]
+            return out + self._enter("recovering", t)
+        if self._mvc_attempts >= MVC_ATTEMPTS:
+            return self._stop(t, problem)
+        out = self._enter("mvc", t)
+        out.append(self._cue("mvc_retry", t, "warning", reason=problem))
+        return out
+
+    def _stop(self, t: float, reason: str) -> list[Feedback]:
+        self.stop_reason = reason
+        out = self._enter("stopped", t)
+        out.append(self._cue("calibration_failed", t, "warning", reason=reason))
+        return out + self._end(t)
+
     def _start_rep(self, t: float) -> list[Feedback]:
         self.rep += 1
         out = self._enter("waiting", t)
+        self._wait_t = t
         if self.rep > 1:
             out.append(self._cue("next_rep", t))
         out.append(self._cue("contract", t))
         return out
+
+    def _sustained(self, condition: bool, t: float, duration: float) -> bool:
+        """``condition`` has held on every tick for ``duration`` (one timer, reset on
+        every phase change)."""
+        if not condition or self._cond_phase_t != self._phase_t:
+            self._cond_since = t if condition else None
+            self._cond_phase_t = self._phase_t
+            return False
+        if self._cond_since is None:
+            self._cond_since = t
+        return t - self._cond_since >= duration - 1e-9
+
+    def _contraction_started(self, onset_t: float, t: float) -> list[Feedback]:
+        self._current = RepResult(rep=self.rep, onset_t=onset_t)
+        self._onset_pose = self._pose
+        self._last_move_t = -np.inf
+        return self._enter("contracting", t)
+
+    def _moved(self, t: float, angle: float) -> list[Feedback]:
+        out: list[Feedback] = []
+        if self._current is not None:
+            self._current.max_movement_deg = max(self._current.max_movement_deg, angle)
+        if t - self._last_move_t > CALM_S:
+            out += self._violation("moved", "keep_still", t, angle_deg=round(angle, 1))
+        self._last_move_t = t
+        return out
+
+    def _check_speed(self, t: float, speed: float) -> list[Feedback]:
+        if speed <= self.protocol.movement_max_dps:
+            return []
+        return self._moved(t, float(np.linalg.norm(self._pose - self._onset_pose)))
 
     def _check_strength(self, t: float, x: float) -> list[Feedback]:
         p = self.protocol
@@ -263,30 +468,57 @@ class Coach:
         return out
 
     def _finish_hold(self, t: float) -> list[Feedback]:
+        p = self.protocol
         if self._current is not None and self.phase == "holding":
             self._current.hold_s = t - self._phase_t
-            if self._hold_values:
-                self._current.mean_intensity = float(np.mean(self._hold_values))
-                self._current.peak_intensity = float(np.max(self._hold_values))
-        self._hold_values = []
+            if self._hold_x:
+                x = np.asarray(self._hold_x)
+                self._current.mean_intensity = float(x.mean())
+                self._current.peak_intensity = window_peak_mean(
+                    self._hold_t, self._hold_x, PEAK_WINDOW_S
+                )
+                inside = (x >= p.intensity_low) & (x <= p.intensity_high)
+                self._current.in_band = float(inside.mean())
+        self._hold_t, self._hold_x = [], []
         self._above_since = self._below_since = None
         return []
+
+    def _finish_relax(self, t: float) -> list[Feedback]:
+        out: list[Feedback] = []
+        residual = float(np.median(self._relax_values)) if self._relax_values else 0.0
+        if self._current is not None:
+            self._current.relax_residual = residual
+        if residual > self.protocol.relaxed_below:
+            out += self._violation("not_relaxed", "relax_fully", t, residual=round(residual, 1))
+        self._relax_values = []
+        self._stretch_start = self._pose
+        self._stretch_max = 0.0
+        out += self._enter("stretching", t)
+        out.append(self._cue("stretch", t))
+        return out
 
     def _finish_rep(self, t: float) -> list[Feedback]:
         out: list[Feedback] = []
         res = self._current or RepResult(rep=self.rep, onset_t=t)
-        res.rom_deg = self._stretch_max
-        if self.results and self.results[-1].rom_deg is not None:
-            res.rom_gain_deg = res.rom_deg - (self.results[-1].rom_deg or 0.0)
+        prev = next((r.rom_deg for r in reversed(self.results) if r.rom_deg is not None), 0.0)
+        res.stretch_deg = self._stretch_max
+        res.rom_deg = (prev or 0.0) + self._stretch_max
+        res.rom_gain_deg = res.rom_deg - (prev or 0.0)
         self.results.append(res)
         self._current = None
         out.append(Feedback("rep", t, res.as_dict()))
         if self.rep >= self.protocol.reps:
             out += self._enter("done", t)
             out.append(self._cue("done", t))
-            out.append(Feedback("summary", t, self.summary()))
+            out += self._end(t)
         else:
             out += self._start_rep(t)
+        return out
+
+    def _end(self, t: float) -> list[Feedback]:
+        summary = self.summary()
+        out = [Feedback("summary", t, summary)]
+        out.append(Feedback("progress", t, progress_report([*self.history, summary])))
         return out
 
     def _level(self, t: float, x: float, angle: float) -> Feedback:
@@ -305,16 +537,31 @@ class Coach:
         return Feedback("level", t, payload)
 
     def summary(self) -> dict[str, Any]:
-        """What the session achieved."""
+        """What the session achieved: per-rep results and the figures progress is made of.
+
+        ``hold_quality`` (0–1) is the mean over repetitions of the fraction of the
+        prescribed hold time that was held inside the intensity band."""
+        p = self.protocol
         reps = [r.as_dict() for r in self.results]
         holds = [r.hold_s for r in self.results]
+        quality = [min(r.hold_s / p.hold_s, 1.0) * r.in_band for r in self.results]
+        rom = self.results[-1].rom_deg if self.results else None
         return {
-            "technique": self.protocol.technique,
+            "technique": p.technique,
+            "muscle": p.muscle,
+            "side": p.side,
             "reps_done": len(self.results),
-            "reps_planned": self.protocol.reps,
+            "reps_planned": p.reps,
             "mean_hold_s": round(float(np.mean(holds)), 2) if holds else 0.0,
+            "hold_target_s": p.hold_s,
+            "hold_quality": round(float(np.mean(quality)), 3) if quality else None,
+            "rom_deg": None if rom is None else round(rom, 2),
             "violations": [v["violation"] for v in self.violations],
+            "interrupted_reps": self.interruptions,
             "mvc": self.mvc,
+            "mvc_source": self.mvc_source,
+            "unit": self.unit,
             "reps": reps,
             "complete": self.phase == "done",
+            "stop_reason": self.stop_reason,
         }

@@ -1,13 +1,19 @@
 """Exercise protocols (TOML): what the clinician prescribed, validated on load.
 
-A protocol holds the technique, repetitions, intensity band, phase durations, movement
-tolerance and the cue texts (translatable: a protocol may override any of them).
+A protocol holds the technique, muscle and side, repetitions, intensity band, phase
+durations, movement tolerance (degrees and deg/s), timeouts and the cue texts. Cue texts
+come from a per-language file (``coach/cues/<locale>.toml``) chosen by the protocol's
+``locale``; a protocol may override single texts in its ``[cues]`` table. Every value is
+checked on load and an error names the file, the key and what would be valid, because the
+person writing a protocol is a clinician, not a programmer.
 """
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,43 +21,74 @@ from typing import Any
 from isofeedback.errors import ConfigError
 
 __all__ = [
+    "CUE_IDS",
     "DEFAULT_CUES",
     "ExerciseProtocol",
+    "available_locales",
     "find_protocol",
+    "load_cues",
     "load_protocol",
+    "parse_protocol",
     "shipped_protocols",
 ]
 
-DEFAULT_CUES: dict[str, str] = {
-    "calibrate_rest": "Relax completely and keep still while we measure your resting level.",
-    "mvc": "Now push as hard as you comfortably can for 3 seconds, then let go.",
-    "mvc_done": "Thank you. Relax.",
-    "contract": "Tense the muscle gently, without moving the joint.",
-    "hold": "Good. Hold it steady.",
-    "gentler": "Gentler: ease off a little.",
-    "stronger": "A little stronger.",
-    "keep_still": "Keep the joint still.",
-    "release": "Release now and breathe out.",
-    "released_early": "You let go early. Next time hold until the signal.",
-    "relax_fully": "Let the muscle go completely.",
-    "stretch": "Now gently move to the new barrier.",
-    "no_contraction": "No contraction detected. Tense the muscle gently.",
-    "next_rep": "Next repetition.",
-    "done": "Well done. Session complete.",
-    "signal_lost": "Sensor signal lost. Check the sensor is on and charged.",
-    "signal_back": "Sensor signal is back.",
-}
+_TIME_KEYS = (
+    "hold_s",
+    "relax_s",
+    "stretch_s",
+    "rest_calibration_s",
+    "no_contraction_timeout_s",
+    "abandon_after_s",
+    "release_timeout_s",
+    "session_max_s",
+)
+
+
+def available_locales() -> list[str]:
+    """Languages with a shipped cues file."""
+    folder = resources.files("isofeedback.coach") / "cues"
+    names = (p.name for p in folder.iterdir())
+    return sorted(n.removesuffix(".toml") for n in names if n.endswith(".toml"))
+
+
+@cache
+def _cues_text(locale: str) -> dict[str, str]:
+    if locale not in available_locales():
+        raise ConfigError(
+            f"no cue texts for locale {locale!r}; available: {', '.join(available_locales())} "
+            "(add coach/cues/<locale>.toml with the same ids as en.toml)"
+        )
+    text = (resources.files("isofeedback.coach") / "cues" / f"{locale}.toml").read_text("utf-8")
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"cues file {locale}.toml: {exc}") from None
+    cues = doc.get("cues")
+    if not isinstance(cues, dict) or not all(isinstance(v, str) for v in cues.values()):
+        raise ConfigError(f"cues file {locale}.toml: [cues] must map cue ids to texts")
+    return cues
+
+
+def load_cues(locale: str = "en") -> dict[str, str]:
+    """Cue id → text for ``locale``; a copy, callers may change it."""
+    return dict(_cues_text(locale))
+
+
+DEFAULT_CUES: dict[str, str] = load_cues("en")
+CUE_IDS: frozenset[str] = frozenset(DEFAULT_CUES)
 
 
 @dataclass(frozen=True, slots=True)
 class ExerciseProtocol:
-    """A prescribed exercise. Intensity is in % MVC when ``mvc_capture`` is on (or an MVC
-    is known from calibration), else in multiples of resting noise."""
+    """A prescribed exercise. Intensity is in % MVC (``intensity_unit = "%MVC"``: an MVC
+    from the patient's stored calibration or captured at session start) or in multiples of
+    resting noise (``"x_rest"``) when no maximal effort may be asked of the patient."""
 
     technique: str = "pir"
     name: str = "Post-isometric relaxation"
     muscle: str = ""
     side: str = ""
+    locale: str = "en"
     reps: int = 3
     intensity_low: float = 10.0
     intensity_high: float = 25.0
@@ -64,8 +101,10 @@ class ExerciseProtocol:
     movement_max_deg: float = 5.0
     movement_max_dps: float = 30.0
     no_contraction_timeout_s: float = 15.0
+    abandon_after_s: float = 45.0  # waiting this long without a contraction ends the session
     release_timeout_s: float = 5.0
     relaxed_below: float = 5.0  # residual intensity that counts as fully relaxed
+    session_max_s: float = 1800.0
     cues: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CUES))
     path: str = ""
 
@@ -73,53 +112,89 @@ class ExerciseProtocol:
         where = self.path or "protocol"
 
         def bad(key: str, msg: str) -> ConfigError:
-            return ConfigError(f"{where}: {key}: {msg}")
+            return ConfigError(f"{where}: exercise.{key}: {msg}")
 
         if self.technique not in ("pir", "met"):
             raise bad("technique", f"expected 'pir' or 'met', got {self.technique!r}")
+        if self.side not in ("", "left", "right"):
+            raise bad("side", f"expected 'left' or 'right', got {self.side!r}")
         if not 1 <= self.reps <= 50:
             raise bad("reps", f"must be 1–50, got {self.reps}")
-        for key in ("hold_s", "relax_s", "stretch_s", "rest_calibration_s"):
+        for key in _TIME_KEYS:
             v = getattr(self, key)
-            if v < 0:
-                raise bad(key, f"must not be negative, got {v}")
-        if self.hold_s <= 0:
-            raise bad("hold_s", f"must be positive, got {self.hold_s}")
+            if not math.isfinite(v) or v < 0:
+                raise bad(key, f"must be a time in seconds, 0 or more, got {v}")
+        for key in ("hold_s", "rest_calibration_s", "no_contraction_timeout_s", "session_max_s"):
+            if getattr(self, key) <= 0:
+                raise bad(key, f"must be positive, got {getattr(self, key)}")
         if self.intensity_unit not in ("%MVC", "x_rest"):
             raise bad("intensity_unit", f"expected '%MVC' or 'x_rest', got {self.intensity_unit!r}")
-        if self.intensity_unit == "%MVC" and not (
-            0 <= self.intensity_low < self.intensity_high <= 100
-        ):
+        lo, hi = self.intensity_low, self.intensity_high
+        if self.intensity_unit == "%MVC" and not 0 <= lo < hi <= 100:
             raise bad(
                 "intensity",
-                f"band [{self.intensity_low}, {self.intensity_high}] must lie within 0–100 % MVC "
-                "with low < high",
+                f"band [{lo:g}, {hi:g}] must lie within 0–100 % MVC with low < high",
             )
-        if self.intensity_unit == "x_rest" and not 0 < self.intensity_low < self.intensity_high:
-            raise bad("intensity", "band must be positive with low < high")
+        if self.intensity_unit == "x_rest":
+            if not 0 < lo < hi:
+                raise bad("intensity", f"band [{lo:g}, {hi:g}] x rest must be positive, low < high")
+            if self.mvc_capture:
+                raise bad("mvc_capture", "must be false when intensity_unit is 'x_rest'")
+        if not 0 <= self.relaxed_below < lo:
+            raise bad(
+                "relaxed_below",
+                f"must be 0 or more and below the band's low end {lo:g}, got {self.relaxed_below}",
+            )
         if self.movement_max_deg <= 0:
-            raise bad("movement_max_deg", "must be positive")
-        unknown = set(self.cues) - set(DEFAULT_CUES)
+            raise bad("movement_max_deg", f"must be positive, got {self.movement_max_deg}")
+        if self.movement_max_dps <= 0:
+            raise bad("movement_max_dps", f"must be positive, got {self.movement_max_dps}")
+        if self.abandon_after_s < self.no_contraction_timeout_s:
+            raise bad(
+                "abandon_after_s",
+                f"({self.abandon_after_s:g} s) must not be shorter than "
+                f"no_contraction_timeout_s ({self.no_contraction_timeout_s:g} s)",
+            )
+        if self.hold_s >= self.session_max_s:
+            raise bad(
+                "hold_s",
+                f"a {self.hold_s:g} s hold is longer than the whole session "
+                f"(session_max_s = {self.session_max_s:g} s)",
+            )
+        if self.session_estimate_s > self.session_max_s:
+            raise bad(
+                "reps",
+                f"{self.reps} repetitions take about {self.session_estimate_s:.0f} s, more than "
+                f"session_max_s = {self.session_max_s:g} s: fewer reps or shorter phases",
+            )
+        missing = CUE_IDS - set(self.cues)
+        if missing:
+            raise bad("cues", f"no text for cue ids {sorted(missing)}")
+        unknown = set(self.cues) - CUE_IDS
         if unknown:
-            raise bad("cues", f"unknown cue ids {sorted(unknown)} (known: {sorted(DEFAULT_CUES)})")
+            raise ConfigError(
+                f"{where}: cues: unknown cue ids {sorted(unknown)} (known: {sorted(CUE_IDS)})"
+            )
 
     @property
     def session_estimate_s(self) -> float:
+        """Expected session length: calibration, MVC capture, and every repetition."""
         per_rep = 2.0 + self.hold_s + 1.0 + self.relax_s + self.stretch_s
         return self.rest_calibration_s + (8.0 if self.mvc_capture else 0.0) + self.reps * per_rep
 
     def cue(self, cue_id: str) -> str:
-        return self.cues.get(cue_id, DEFAULT_CUES[cue_id])
+        return self.cues[cue_id]
 
 
 _FIELDS = {f for f in ExerciseProtocol.__dataclass_fields__ if f not in ("cues", "path")}
+_NUMBER_ALIASES = {"intensity_low", "intensity_high"}
 
 
 def parse_protocol(data: dict[str, Any], path: str) -> ExerciseProtocol:
     """Validate a parsed protocol document."""
     ex = data.get("exercise")
     if not isinstance(ex, dict):
-        raise ConfigError(f"{path}: missing [exercise] table")
+        raise ConfigError(f"{path}: missing [exercise] table (see the shipped pir.toml)")
     extra = set(data) - {"exercise", "cues"}
     if extra:
         raise ConfigError(f"{path}: unknown tables {sorted(extra)} (allowed: exercise, cues)")
@@ -130,25 +205,28 @@ def parse_protocol(data: dict[str, Any], path: str) -> ExerciseProtocol:
             if not (
                 isinstance(value, list)
                 and len(value) == 2
-                and all(isinstance(v, int | float) for v in value)
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
             ):
                 raise ConfigError(
                     f"{path}: exercise.intensity: expected [low, high], got {value!r}"
                 )
             kwargs["intensity_low"], kwargs["intensity_high"] = float(value[0]), float(value[1])
             continue
-        if key not in _FIELDS:
+        if key not in _FIELDS or key in _NUMBER_ALIASES:
+            allowed = sorted((_FIELDS - _NUMBER_ALIASES) | {"intensity"})
             raise ConfigError(
-                f"{path}: exercise.{key}: unknown key (allowed: intensity, "
-                f"{', '.join(sorted(_FIELDS))})"
+                f"{path}: exercise.{key}: unknown key (allowed: {', '.join(allowed)})"
             )
         want = type(getattr(defaults, key))
         if want is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, want):
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
             raise ConfigError(f"{path}: exercise.{key}: expected {want.__name__}, got {value!r}")
         kwargs[key] = value
-    cues = dict(DEFAULT_CUES)
+    try:
+        cues = load_cues(kwargs.get("locale", "en"))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: exercise.locale: {exc}") from None
     raw_cues = data.get("cues", {})
     if not isinstance(raw_cues, dict) or not all(isinstance(v, str) for v in raw_cues.values()):
         raise ConfigError(f"{path}: [cues] must map cue ids to texts")

@@ -172,3 +172,9 @@ def _option_names(message: str, given: set[str]) -> str:
     for key in sorted(given, key=len, reverse=True):
         message = re.sub(rf"\bmqtt\.{key}\b", _OPTION_NAMES[key], message)
     return message
+
+
+def add_data_dir(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--data-dir`` (alias ``--calibration-dir``): the per-patient store's folder."""
+    parser.add_argument("--data-dir", "--calibration-dir", dest="data_dir", metavar="DIR",
+                        default=None, help=help_text)

@@ -20,9 +20,12 @@ from rich.console import Console
 from rich.table import Table
 
 from isofeedback.broker import resolve_broker
+from isofeedback.coach.calibration import Calibration, stale_reason
+from isofeedback.coach.calibration_store import PatientStore
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.commands.common import (
     add_broker_arguments,
+    add_data_dir,
     broker_settings_from_args,
     patient_id,
     speed,
@@ -71,6 +74,8 @@ def register(sub: Any) -> None:
     p.add_argument("--record", type=Path, metavar="DIR",
                    help="also record the session to DIR (off by default: a demo is simulated "
                    "data; live sessions are always recorded)")
+    add_data_dir(p, "keep the patient's calibration and session history in this folder "
+                    "(reused next time; default: nothing is stored)")
     p.add_argument("--plain", action="store_true",
                    help="print one line per phase and cue instead of the live panel")
     add_broker_arguments(p)
@@ -90,14 +95,23 @@ async def _demo(args: argparse.Namespace) -> int:
     console = Console(force_terminal=None if not args.plain else False)
     profile = find_profile(args.profile)
     protocol = find_protocol(args.technique)
+    store = PatientStore(args.data_dir, args.patient) if args.data_dir else None
+    calibration = store.calibration() if store else None
+    if calibration is not None:
+        reason = stale_reason(calibration, now=time.time(), profile=profile.id, device="sim")
+        if reason:
+            console.print(f"stored calibration not reused: {reason}")
+            calibration = None
     level = (protocol.intensity_low + protocol.intensity_high) / 200.0
     script = protocol_script(
         protocol.technique, reps=protocol.reps, level=level, hold=protocol.hold_s,
         relax=protocol.relax_s, stretch=protocol.stretch_s,
         rest_before=protocol.rest_calibration_s + 1.0, seed=args.seed, faults=FAULTS[args.fault],
+        mvc_capture=protocol.mvc_capture and (calibration is None or calibration.mvc is None),
     )
     source = SimulatedSource(script, profile, speed=args.speed)
-    pipeline = Pipeline(source.profiles, protocol)
+    pipeline = Pipeline(source.profiles, protocol, calibration=calibration,
+                        history=store.sessions() if store else ())
     settings = broker_settings_from_args(args, os.environ)
     explicit = args.broker is not None
     async with resolve_broker(settings, explicit, args.listen) as (broker, where):
@@ -136,7 +150,26 @@ async def _demo(args: argparse.Namespace) -> int:
         print_summary(console, result, publisher.stats.as_dict(), session_id)
         if recorder is not None:
             console.print(f"recorded to {recorder.path}")
+    if store is not None:
+        save_to_store(store, pipeline, calibration, profile.id, session_id, serializer)
+        console.print(f"saved to {store.path}; see 'isofeedback progress --patient "
+                      f"{args.patient} --data-dir {args.data_dir}'")
     return 0
+
+
+def save_to_store(store: PatientStore, pipeline: Pipeline, used: Calibration | None,
+                  profile: str, session_id: str, serializer: Serializer) -> None:
+    """Keep a newly measured calibration and the session summary for next time."""
+    coach = pipeline.coach
+    if coach.noise is not None and coach.baseline is not None and coach.mvc_source == "captured":
+        store.save_calibration(Calibration(
+            profile=profile, device="sim", created=time.time(),
+            rest_baseline=coach.baseline, rest_noise=coach.noise, mvc=coach.mvc))
+    elif used is None and coach.noise is not None and coach.baseline is not None:
+        store.save_calibration(Calibration(
+            profile=profile, device="sim", created=time.time(),
+            rest_baseline=coach.baseline, rest_noise=coach.noise, mvc=None))
+    store.add_session({**coach.summary(), "session": session_id, "wall": serializer.wall(0.0)})
 
 
 def print_summary(

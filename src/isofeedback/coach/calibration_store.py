@@ -1,0 +1,97 @@
+"""The per-patient store: calibration and session summaries, one JSON file per patient.
+
+This is file I/O, used by commands at the edge (never by the pure coach). The folder is
+created owner-only (0700) and every file owner-only (0600): EMG calibration and exercise
+history are health data even under a pseudonym. Writes go to a temporary file renamed
+over the old one, so a crash never leaves a half-written store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from isofeedback.coach.calibration import Calibration
+from isofeedback.errors import ConfigError
+
+__all__ = ["PatientStore", "default_data_dir"]
+
+STORE_VERSION = 1
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/isofeedback`` (``~/.local/share/isofeedback``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "isofeedback"
+
+
+class PatientStore:
+    """Calibration and session history of one pseudonymous patient."""
+
+    def __init__(self, folder: Path, patient: str) -> None:
+        if not patient or any(c in patient for c in "/\\") or patient.startswith("."):
+            raise ConfigError(f"patient id {patient!r} cannot name a store file")
+        self.folder = Path(folder)
+        self.patient = patient
+        self.path = self.folder / f"{patient}.json"
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {"version": STORE_VERSION, "patient": self.patient, "sessions": []}
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot read the patient store: {exc}") from None
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{self.path}: the patient store is corrupt ({exc}); move it away to start afresh"
+            ) from None
+        if not isinstance(doc, dict) or doc.get("version") != STORE_VERSION:
+            raise ConfigError(f"{self.path}: not a version {STORE_VERSION} patient store")
+        if not isinstance(doc.get("sessions", []), list):
+            raise ConfigError(f"{self.path}: 'sessions' must be a list")
+        doc.setdefault("sessions", [])
+        return doc
+
+    def _write(self, doc: dict[str, Any]) -> None:
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.folder, 0o700)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{self.patient}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(doc, f, indent=1, sort_keys=True)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.chmod(tmp, 0o600)
+                os.replace(tmp, self.path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot write the patient store: {exc}") from None
+
+    def calibration(self) -> Calibration | None:
+        """The stored calibration, or ``None`` when there is none yet."""
+        raw = self._read().get("calibration")
+        return None if raw is None else Calibration.from_dict(raw, f"{self.path}: calibration")
+
+    def save_calibration(self, cal: Calibration) -> None:
+        doc = self._read()
+        doc["calibration"] = cal.as_dict()
+        self._write(doc)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Earlier session summaries, oldest first."""
+        return [s for s in self._read()["sessions"] if isinstance(s, dict)]
+
+    def add_session(self, summary: Mapping[str, Any]) -> None:
+        doc = self._read()
+        doc["sessions"].append(dict(summary))
+        self._write(doc)

@@ -1,0 +1,60 @@
+"""``isofeedback progress``: a patient's range of motion and hold quality, session by session."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from isofeedback.coach.calibration_store import PatientStore, default_data_dir
+from isofeedback.coach.progress import progress_report
+from isofeedback.commands.common import add_data_dir, patient_id
+from isofeedback.errors import ConfigError
+
+__all__ = ["register", "run"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "progress",
+        help="show a patient's progress across sessions (range of motion, hold quality)",
+        description="Read the patient's stored session summaries and show, per session, the "
+        "range of motion gained in the stretches and how well the holds were done.",
+    )
+    p.add_argument("--patient", type=patient_id, required=True, help="pseudonymous patient id")
+    add_data_dir(p, f"folder of the patient store (default: {default_data_dir()})")
+    p.set_defaults(run=run)
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def run(args: argparse.Namespace) -> int:
+    folder = Path(args.data_dir) if args.data_dir else default_data_dir()
+    store = PatientStore(folder, args.patient)
+    sessions = store.sessions()
+    if not sessions:
+        raise ConfigError(
+            f"no sessions stored for patient {args.patient!r} in {folder} "
+            "(run a session with --data-dir first, or check the folder)"
+        )
+    report = progress_report(sessions)
+    table = Table(title=f"Progress of {args.patient}: {report['sessions']} sessions")
+    for col in ("when", "technique", "reps", "ROM °", "hold quality", "violations"):
+        table.add_column(col)
+    for r in report["history"]:
+        table.add_row(
+            str(r["wall"])[:16], r["technique"], f"{r['reps_done']}/{r['reps_planned']}",
+            _fmt(r["rom_deg"], ".1f"), _fmt(r["hold_quality"], ".0%"), str(r["violations"]),
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"ROM change since the first session: {_fmt(report['rom_change_deg'], '+.1f')}°; "
+        f"hold quality change: {_fmt(report['hold_quality_change'], '+.2f')}"
+    )
+    return 0

@@ -1,0 +1,83 @@
+"""Helpers for coach tests (imported, not a conftest): scripted patients through a Pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from isofeedback.coach.calibration import Calibration
+from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
+from isofeedback.pipeline import Output, Pipeline
+from isofeedback.profiles.schema import find_profile
+from isofeedback.sim import SimulatedSession, packetize
+from isofeedback.sim.scenarios import scenario_script
+from isofeedback.sources.simulated import simulate_for_profile
+from isofeedback.types import Event, Feedback, Packet
+
+IDLE_STEP_S = 0.1  # how often the service tells the pipeline that time passes
+
+
+@dataclass(frozen=True)
+class Run:
+    session: SimulatedSession
+    packets: list[Packet]
+    pipeline: Pipeline
+    outputs: list[Output]
+
+
+@cache
+def simulated(name: str, technique: str = "pir") -> tuple[SimulatedSession, tuple[Packet, ...]]:
+    profile = find_profile("myo")
+    session = simulate_for_profile(scenario_script(name, find_protocol(technique)), profile)
+    return session, tuple(packetize(session, profile))
+
+
+def feed(
+    packets: Sequence[Packet],
+    protocol: ExerciseProtocol,
+    *,
+    live: bool,
+    calibration: Calibration | None = None,
+) -> tuple[Pipeline, list[Output]]:
+    """Feed packets to a fresh Pipeline. ``live`` also calls ``idle`` between packets, as the
+    service's timer does while no packet arrives."""
+    pipeline = Pipeline({"sim": find_profile("myo")}, protocol, calibration=calibration)
+    out: list[Output] = []
+    last = 0.0
+    for p in packets:
+        if live:
+            t = last + IDLE_STEP_S
+            while t < p.t_arrival:
+                out += pipeline.idle(t)
+                t += IDLE_STEP_S
+        out += pipeline.feed(p)
+        last = p.t_arrival
+        if pipeline.coach.finished:
+            break
+    return pipeline, out
+
+
+def run(name: str, technique: str = "pir", *, live: bool = True) -> Run:
+    session, packets = simulated(name, technique)
+    pipeline, out = feed(packets, find_protocol(technique), live=live)
+    return Run(session, list(packets), pipeline, out)
+
+
+def trace(outputs: Sequence[Output]) -> list[str]:
+    """Phases, cues (with the violation they report), reps and the end messages."""
+    out = []
+    for o in outputs:
+        if isinstance(o, Event):
+            continue
+        assert isinstance(o, Feedback)
+        p = o.payload
+        if o.kind == "phase":
+            out.append(f"phase:{p['phase']}")
+        elif o.kind == "cue":
+            out.append(f"cue:{p['id']}" + (f"!{p['violation']}" if "violation" in p else ""))
+        elif o.kind == "rep":
+            out.append(f"rep:{p['rep']}:{','.join(p['violations'])}")
+        elif o.kind in ("summary", "progress"):
+            out.append(o.kind)
+    return out
