@@ -73,10 +73,12 @@ async def _collect(client_factory: Any, topic: str, ready: asyncio.Event,
 
 
 async def run_live(bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: Path,
-                   faults: WearableFaults) -> tuple[list[dict[str, Any]], VirtualWearable, str]:
+                   faults: WearableFaults, extra_reps: int = 0,
+                   ) -> tuple[list[dict[str, Any]], VirtualWearable, str]:
     protocol_file = protocol_path(tmp_path)
     profile = find_profile("myo")
-    packets, _ = session_packets(profile, str(protocol_file), seed=4, device="arm")
+    packets, _ = session_packets(profile, str(protocol_file), seed=4, device="arm",
+                                 extra_reps=extra_reps)
     wearable = VirtualWearable(bluez, profile, packets, speed=SPEED, faults=faults)
     await wearable.start()
     cfg: RunConfig = parse_run_config({
@@ -163,8 +165,9 @@ async def test_link_drop_mid_hold_reconnects_and_reports_the_gap(
 ) -> None:
     on_truth, _ = truth(tmp_path)
     drop = on_truth[1] + 2.0  # mid-hold of rep 2
+    # the coach asks to repeat the interrupted rep, and the simulated patient does
     received, wearable, text = await run_live(bluez, mosquitto, patient, tmp_path,
-                                              WearableFaults(drop_at=(drop,)))
+                                              WearableFaults(drop_at=(drop,)), extra_reps=1)
     assert wearable.stats.drops == 1 and wearable.stats.lost_offline > 0
     assert device_states(received) == ["online", "offline", "online", "offline"]
     gaps = [d for d in received if d["_topic"].endswith("/events") and d["type"] == "gap"]
@@ -175,6 +178,9 @@ async def test_link_drop_mid_hold_reconnects_and_reports_the_gap(
     assert outage <= lost_s <= outage + 1.5, (lost_s, gaps)
     # a gap event is dated at the first sample after it; it began when the link dropped
     assert all(abs(g["t_event"] - g["value"] - drop - t0(received)) < 0.3 for g in gaps), gaps
+    cues = [d["id"] for d in received if d["_topic"].endswith("/cues")]
+    lost_at = cues.index("signal_lost")
+    assert cues[lost_at + 1 : lost_at + 3] == ["signal_back", "repeat_rep"], cues
     summary = next(d for d in received if d["kind"] == "summary")
-    assert summary["reps_done"] >= 1
+    assert summary["reps_done"] == 2 and summary["complete"], summary
     assert "1 lost" in text

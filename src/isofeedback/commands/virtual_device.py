@@ -57,13 +57,15 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def session_packets(profile: Profile, technique: str, seed: int,
-                    device: str = "virtual") -> tuple[list[Packet], list[float]]:
-    """The simulated patient's packets for ``profile`` and the times its holds start."""
+def session_packets(profile: Profile, technique: str, seed: int, device: str = "virtual",
+                    extra_reps: int = 0) -> tuple[list[Packet], list[float]]:
+    """The simulated patient's packets for ``profile`` and the times its holds start.
+    ``extra_reps``: the patient does more repetitions than prescribed (e.g. repeats one the
+    coach asked to repeat after the sensor dropped out)."""
     protocol = find_protocol(technique)
     level = (protocol.intensity_low + protocol.intensity_high) / 200.0
     script = protocol_script(
-        protocol.technique, reps=protocol.reps, level=level, hold=protocol.hold_s,
+        protocol.technique, reps=protocol.reps + extra_reps, level=level, hold=protocol.hold_s,
         relax=protocol.relax_s, stretch=protocol.stretch_s,
         rest_before=protocol.rest_calibration_s + 1.0, seed=seed,
     )
