@@ -180,6 +180,7 @@ class MqttPublisher:
         self._task: asyncio.Task[None] | None = None
         self._t = 0.0  # latest session time seen
         self._offline_sent = False
+        self._stopping = False
         self._down_since: float | None = None
 
     async def __aenter__(self) -> MqttPublisher:
@@ -256,6 +257,9 @@ class MqttPublisher:
         while self.pending and loop.time() < deadline and not self._task.done():
             await asyncio.sleep(0.01)
         self._offline_sent = not self.pending
+        # aiomqtt's __aexit__ may turn our cancellation into an MqttError (its disconnect
+        # timed out), which _run would take for a lost broker and retry: the flag ends it
+        self._stopping = True
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -298,6 +302,8 @@ class MqttPublisher:
                 self._failed(str(exc))
             except (ssl.SSLError, OSError) as exc:
                 self._failed(f"{type(exc).__name__}: {exc}")
+            if self._stopping:
+                return
             if self._connected.is_set() and self._down_since is None:
                 self._down_since = loop.time()
             self._connected.clear()
@@ -338,10 +344,15 @@ class MqttPublisher:
                                                   self.stats_interval_s, wall=time.time())
                     await self._publish(client, svc)
                     self.stats.published += 1
+                if self._stopping:  # a cancellation lost inside a library call still stops us
+                    raise asyncio.CancelledError
                 if not self._pending and not self._live:
                     self._wake.clear()
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                    # cancellation that races with the event (the publisher then never stops)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), next_stats - loop.time())
+                        async with asyncio.timeout(max(next_stats - loop.time(), 0.0)):
+                            await self._wake.wait()
                     continue
                 if self._pending:
                     n = min(self.window, len(self._pending))
