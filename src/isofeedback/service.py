@@ -7,8 +7,10 @@ a recording holds exactly what the pipeline saw.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,6 +46,38 @@ class SessionResult:
         return [o for o in self.outputs if isinstance(o, Feedback)]
 
 
+IDLE_PERIOD_S = 0.25
+
+
+async def _with_idle_ticks(source: PacketSource) -> AsyncIterator[Packet | None]:
+    """The source's packets, with ``None`` whenever a live source stays silent for
+    ``IDLE_PERIOD_S`` (replay and simulation get no ticks: their time is their packets')."""
+    packets = source.packets()
+    if source.now() is None:
+        async for packet in packets:
+            yield packet
+        return
+    it = aiter(packets)
+    pending: asyncio.Future[Packet] = asyncio.ensure_future(anext(it))
+    try:
+        while True:
+            done, _ = await asyncio.wait({pending}, timeout=IDLE_PERIOD_S)
+            if not done:
+                yield None
+                continue
+            try:
+                packet = pending.result()
+            except StopAsyncIteration:
+                return
+            yield packet
+            pending = asyncio.ensure_future(anext(it))
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+
+
 async def run_session(
     source: PacketSource,
     pipeline: Pipeline,
@@ -51,15 +85,23 @@ async def run_session(
     taps: Sequence[PacketTap] = (),
     keep_outputs: bool = True,
 ) -> SessionResult:
-    """Run until the source ends or the coach says the session is done."""
+    """Run until the source ends or the coach says the session is done.
+
+    With a live source (one that tells the time) the pipeline is also told every
+    ``IDLE_PERIOD_S`` that time passes without packets, so a vanished sensor is noticed
+    and the patient told, instead of the display freezing."""
     result = SessionResult()
     started = time.perf_counter()
     last_t = 0.0
-    async for packet in source.packets():
-        for tap in taps:
-            tap.on_packet(packet)
-        outputs = pipeline.feed(packet)
-        last_t = packet.t_arrival
+    async for packet in _with_idle_ticks(source):
+        if packet is None:
+            now = source.now()
+            outputs = pipeline.idle(now) if now is not None else []
+        else:
+            for tap in taps:
+                tap.on_packet(packet)
+            outputs = pipeline.feed(packet)
+            last_t = packet.t_arrival
         for item in outputs:
             if keep_outputs:
                 result.outputs.append(item)

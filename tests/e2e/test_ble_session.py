@@ -177,10 +177,15 @@ async def test_link_drop_mid_hold_reconnects_and_reports_the_gap(
     outage = wearable.faults.outage_s
     assert outage <= lost_s <= outage + 1.5, (lost_s, gaps)
     # a gap event is dated at the first sample after it; it began when the link dropped
-    assert all(abs(g["t_event"] - g["value"] - drop - t0(received)) < 0.3 for g in gaps), gaps
+    assert all(abs(g["t_event"] - g["value"] - drop - t0(received)) < 0.3 for g in gaps), (
+        [(g["t_event"], g["value"]) for g in gaps], drop, t0(received))
     cues = [d["id"] for d in received if d["_topic"].endswith("/cues")]
     lost_at = cues.index("signal_lost")
     assert cues[lost_at + 1 : lost_at + 3] == ["signal_back", "repeat_rep"], cues
     summary = next(d for d in received if d["kind"] == "summary")
     assert summary["reps_done"] == 2 and summary["complete"], summary
     assert "1 lost" in text
+    # the pause the live service announced (no data for 1 s) replays identically
+    (recording,) = (tmp_path / "recordings").glob("*.isorec")
+    result = await replay_async(recording, verify=True)
+    assert result.verified, result.difference

@@ -96,3 +96,20 @@ def test_schemas_reject_what_the_contract_forbids(payload_validator: Any) -> Non
                    {**good, "type": "sneeze"}, {**good, "t": "soon"}):
         with pytest.raises(jsonschema.ValidationError):
             payload_validator(broken)
+
+
+def test_progress_from_the_coach_validates(payload_validator: Any) -> None:
+    """The end-of-session progress the coach publishes (patient history kept)."""
+    from isofeedback.coach.progress import progress_report
+
+    history = [
+        {"session": "a", "wall": "2026-11-20T10:00:00.000Z", "technique": "pir", "reps_done": 3,
+         "reps_planned": 3, "complete": True, "rom_deg": 8.0, "hold_quality": 0.8},
+        {"session": "b", "wall": "2026-11-22T10:00:00.000Z", "technique": "pir", "reps_done": 2,
+         "reps_planned": 3, "complete": False, "rom_deg": None, "hold_quality": 0.6,
+         "violations": ["moved"]},
+    ]
+    s = Serializer("p01", "s1", 1.7e9)
+    msg = s.message(Feedback("progress", 60.0, progress_report(history)))
+    assert msg.topic == "isofeedback/p01/progress" and msg.retain and msg.qos == 1
+    payload_validator(_doc(msg.payload))

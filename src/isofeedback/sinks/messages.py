@@ -55,11 +55,12 @@ _ROUTES: dict[str, tuple[str, int, bool, bool]] = {
     "cue": ("cues", 1, False, False),
     "rep": ("reps", 1, False, False),
     "summary": ("summary", 1, True, False),
+    "progress": ("progress", 1, True, False),
 }
 
 #: Every payload kind, each with a JSON Schema ``schemas/<kind>.json``.
 KINDS = (
-    "status", "service", "event", "level", "phase", "cue", "rep", "summary",
+    "status", "service", "event", "level", "phase", "cue", "rep", "summary", "progress",
     "device_availability", "device_battery", "device_quality",
 )
 

@@ -26,3 +26,8 @@ class PacketSource(abc.ABC):
     @abc.abstractmethod
     def packets(self) -> AsyncIterator[Packet]:
         """Packets in arrival order until the session ends."""
+
+    def now(self) -> float | None:
+        """Current session time for a live source (so the service can notice silence);
+        None for sources whose time is only what their packets say (replay, simulation)."""
+        return None
