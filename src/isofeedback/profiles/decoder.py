@@ -47,10 +47,14 @@ class Decoder:
     """Decodes the packets of one device described by ``profile``.
 
     ``arrival_gap_s``: for packets without a counter, an arrival this much later than the
-    clock expects is taken as lost packets (BLE bursts are far shorter).
+    clock expects is taken as lost packets. A connected BLE link retransmits at the link
+    layer, so notifications are lost only when the link drops, and reconnecting takes well
+    over a second; a busy gateway, though, can deliver a burst several hundred ms late
+    (seen under load at 0.5 s). One second separates the two: a late burst is delay, not
+    loss, and must not shift the time base.
     """
 
-    def __init__(self, profile: Profile, device: str = "", arrival_gap_s: float = 0.25) -> None:
+    def __init__(self, profile: Profile, device: str = "", arrival_gap_s: float = 1.0) -> None:
         self.profile = profile
         self.device = device
         self.arrival_gap_s = arrival_gap_s
