@@ -25,7 +25,6 @@ from isofeedback.evaluation import (
     JointChain,
     Summary,
     detect_movement,
-    match_events,
     movement_script,
     summarize,
 )
@@ -79,14 +78,7 @@ def run(source: str, records: int, seed: int) -> tuple[dict[str, float], float, 
             chain: JointChain | None = AhrsChain(100.0) if source == "ahrs" else None
             src = "gyro+accel" if source == "ahrs" else source
             crossings, events, still_min, c = detect_movement(script, source=src, chain=chain)
-            m = match_events(crossings, [e.t for e in events], 1.0)
-            for i, j in m.pairs:
-                mv.errors.append(events[j].t - crossings[i])
-                mv.latencies.append(events[j].t_decided - crossings[i])
-            mv.truths += len(crossings)
-            mv.missed += len(m.missed)
-            mv.false += len(m.false)
-            mv.minutes += still_min
+            mv.add(crossings, events, still_min, 1.0)
             cpu += c
             seconds += script.duration
     return summarize(mv), mv.minutes, 1000.0 * cpu / seconds

@@ -413,14 +413,7 @@ def run_eval(args: argparse.Namespace) -> int:
         for k in range(args.records):
             script = movement_script(args.seed + k)
             crossings, events, still_min, c = detect_movement(script)
-            m = match_events(crossings, [e.t for e in events], 1.0)
-            for i, j in m.pairs:
-                mv.errors.append(events[j].t - crossings[i])
-                mv.latencies.append(events[j].t_decided - crossings[i])
-            mv.truths += len(crossings)
-            mv.missed += len(m.missed)
-            mv.false += len(m.false)
-            mv.minutes += still_min
+            mv.add(crossings, events, still_min, 1.0)
             cpu += c
             seconds += script.duration
         print(f"Movement ≥ 5° during holds, IMU 100 Hz, {args.records} records "

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 import pytest
 from rich.console import Console
 
@@ -27,6 +25,7 @@ from isofeedback.profiles.schema import find_profile
 from isofeedback.recording.replay import replay_async
 from isofeedback.run_config import RunConfig, parse_run_config
 from isofeedback.sim import protocol_script
+from isofeedback.sinks.mqtt import BrokerSettings
 
 SPEED = 5.0
 # the Myo has no packet counter: the link adds a few ms of jitter to the arrival anchors
@@ -60,19 +59,8 @@ async def bluez() -> AsyncIterator[VirtualBluez]:
             await release_bleak_bluez_manager()
 
 
-async def _collect(client_factory: Any, topic: str, ready: asyncio.Event,
-                   out: list[dict[str, Any]]) -> None:
-    async with client_factory() as client:
-        await client.subscribe(topic, qos=1)
-        ready.set()
-        async for msg in client.messages:
-            assert isinstance(msg.payload, bytes)
-            doc = json.loads(msg.payload)
-            doc["_topic"] = str(msg.topic)
-            out.append(doc)
-
-
-async def run_live(bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: Path,
+async def run_live(bluez: VirtualBluez, mosquitto: Any, collector: Any, patient: str,
+                   tmp_path: Path,
                    faults: WearableFaults, extra_reps: int = 0,
                    ) -> tuple[list[dict[str, Any]], VirtualWearable, str]:
     protocol_file = protocol_path(tmp_path)
@@ -90,9 +78,9 @@ async def run_live(bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: 
     })
     received: list[dict[str, Any]] = []
     ready = asyncio.Event()
-    sub = asyncio.create_task(_collect(
-        lambda: aiomqtt.Client(mosquitto.host, mosquitto.port), f"isofeedback/{patient}/#",
-        ready, received))
+    sub = asyncio.create_task(collector(
+        BrokerSettings(mosquitto.host, mosquitto.port), f"isofeedback/{patient}/#", received,
+        ready, lambda d: False))
     await asyncio.wait_for(ready.wait(), 5)
     out = io.StringIO()
     code = await asyncio.wait_for(
@@ -131,9 +119,9 @@ def device_states(received: list[dict[str, Any]]) -> list[str]:
 
 
 async def test_virtual_myo_session_events_match_labels(
-    bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: Path
+    bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: Path, mqtt_collector: Any
 ) -> None:
-    received, wearable, text = await run_live(bluez, mosquitto, patient, tmp_path,
+    received, wearable, text = await run_live(bluez, mosquitto, mqtt_collector, patient, tmp_path,
                                               WearableFaults())
     events = [d for d in received if d["_topic"].endswith("/events")]
     onsets = [d["t_event"] for d in events if d["type"] == "onset"]
@@ -161,12 +149,12 @@ async def test_virtual_myo_session_events_match_labels(
 
 
 async def test_link_drop_mid_hold_reconnects_and_reports_the_gap(
-    bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: Path
+    bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: Path, mqtt_collector: Any
 ) -> None:
     on_truth, _ = truth(tmp_path)
     drop = on_truth[1] + 2.0  # mid-hold of rep 2
     # the coach asks to repeat the interrupted rep, and the simulated patient does
-    received, wearable, text = await run_live(bluez, mosquitto, patient, tmp_path,
+    received, wearable, text = await run_live(bluez, mosquitto, mqtt_collector, patient, tmp_path,
                                               WearableFaults(drop_at=(drop,)), extra_reps=1)
     assert wearable.stats.drops == 1 and wearable.stats.lost_offline > 0
     assert device_states(received) == ["online", "offline", "online", "offline"]

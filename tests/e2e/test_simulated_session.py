@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from isofeedback.coach.protocol import find_protocol
@@ -20,27 +19,9 @@ RELEASE_TOL_S = 0.1  # back-dated release vs the last sample of activation (pass
 MOVEMENT_TOL_S = 0.15  # movement event vs the moment the joint passed 5 degrees
 
 
-async def _collect(
-    settings: BrokerSettings,
-    topic: str,
-    ready: asyncio.Event,
-    done: asyncio.Event,
-    out: list[dict[str, Any]],
+async def test_session_events_match_simulator_labels(
+    mosquitto: Any, patient: str, mqtt_collector: Any
 ) -> None:
-    async with settings.client() as client:
-        await client.subscribe(topic, qos=1)
-        ready.set()
-        async for msg in client.messages:
-            assert isinstance(msg.payload, bytes)
-            doc = json.loads(msg.payload)
-            doc["_topic"] = str(msg.topic)
-            out.append(doc)
-            if doc.get("kind") == "status" and doc.get("state") == "offline":
-                done.set()
-                return
-
-
-async def test_session_events_match_simulator_labels(mosquitto: Any, patient: str) -> None:
     profile = find_profile("myo")
     protocol = find_protocol("pir")
     script = protocol_script(
@@ -58,14 +39,15 @@ async def test_session_events_match_simulator_labels(mosquitto: Any, patient: st
     pipeline = Pipeline(source.profiles, protocol)
     settings = BrokerSettings(mosquitto.host, mosquitto.port)
     received: list[dict[str, Any]] = []
-    ready, done = asyncio.Event(), asyncio.Event()
-    sub = asyncio.create_task(_collect(settings, f"isofeedback/{patient}/#", ready, done, received))
+    ready = asyncio.Event()
+    sub = asyncio.create_task(mqtt_collector(
+        settings, f"isofeedback/{patient}/#", received, ready,
+        lambda d: d.get("kind") == "status" and d.get("state") == "offline"))
     await asyncio.wait_for(ready.wait(), 5)
     async with MqttPublisher(settings, Serializer(patient, "s1", 1.7e9)) as pub:
         assert await pub.wait_connected(5)
         await run_session(source, pipeline, [pub])
-    await asyncio.wait_for(done.wait(), 10)
-    sub.cancel()
+    await asyncio.wait_for(sub, 10)
 
     events = [d for d in received if d["_topic"].endswith("/events")]
     onsets = [d["t_event"] for d in events if d["type"] == "onset"]
