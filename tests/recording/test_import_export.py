@@ -111,3 +111,26 @@ def test_bad_edf_gets_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["replay", str(path)]) == 2
     err = capsys.readouterr().err
     assert str(path) in err and "EDF/BDF" in err and "Traceback" not in err
+
+
+def test_foreign_data_replays_paced_or_as_fast_as_possible(tmp_path: Path) -> None:
+    """--speed applies to CSV/EDF data too (a live display can be driven by it)."""
+    import time
+
+    import numpy as np
+
+    from isofeedback.recording.replay import replay
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "paced.csv"
+    data = rng.standard_normal((1500, 1))  # 1.5 s at 1 kHz
+    path.write_text("emg\n" + "\n".join(f"{v:.5f}" for v in data[:, 0]))
+    started = time.perf_counter()
+    fast = replay(path, fs=1000.0)
+    fast_s = time.perf_counter() - started
+    started = time.perf_counter()
+    paced = replay(path, fs=1000.0, speed=2.0)
+    paced_s = time.perf_counter() - started
+    assert paced_s >= 0.7  # 1.5 s of data at 2x real time cannot finish sooner than 0.75 s
+    assert paced.outputs == fast.outputs
+    assert fast_s < paced_s

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from isofeedback.coach.protocol import find_protocol
-from isofeedback.commands.common import broker_address, patient_id, speed
+from isofeedback.commands.common import (
+    add_broker_arguments,
+    broker_settings_from_args,
+    patient_id,
+    speed,
+)
 from isofeedback.config import PipelineConfig, load_pipeline_config
 from isofeedback.errors import ConfigError
 from isofeedback.recording.batch import (
@@ -54,8 +60,7 @@ def register(sub: Any) -> None:
                    help="write detected events as JSON Lines (a folder for a folder replay)")
     p.add_argument("--publish", action="store_true",
                    help="publish the replay's feedback to MQTT like a live session")
-    p.add_argument("--broker", type=broker_address, metavar="HOST[:PORT]",
-                   help="MQTT broker for --publish (default: local, else built-in)")
+    add_broker_arguments(p)
     p.add_argument("--patient", type=patient_id,
                    help="topic prefix for --publish (default: the recorded pseudonym)")
     p.add_argument("--summary", type=Path, metavar="CSV", default=Path("replay-summary.csv"),
@@ -84,8 +89,6 @@ async def _one(args: argparse.Namespace, config: PipelineConfig | None) -> int:
     console = Console()
     path: Path = args.target
     foreign = is_foreign(path)
-    if foreign and args.speed is not None:
-        raise ConfigError("--speed applies to native recordings; foreign data replays at max")
     protocol = find_protocol(args.protocol) if foreign else None
     options: dict[str, Any] = {"config": config, "speed": args.speed, "verify": args.verify,
                                "fs": args.fs, "protocol": protocol}
@@ -108,19 +111,20 @@ async def _published(args: argparse.Namespace, path: Path, options: dict[str, An
                      console: Console) -> ReplayResult:
     from isofeedback.broker import resolve_broker
     from isofeedback.sinks.messages import Serializer
-    from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
+    from isofeedback.sinks.mqtt import MqttPublisher
 
     patient, session = args.patient, path.stem
     if not is_foreign(path):
         with RecordingReader(path) as reader:
             patient = patient or str(reader.meta["patient"])
             session = reader.session_id
-    settings = BrokerSettings(*args.broker) if args.broker else None
-    async with resolve_broker(settings, explicit=args.broker is not None) as (broker, where):
+    settings = broker_settings_from_args(args, os.environ)
+    explicit = settings is not None
+    async with resolve_broker(settings, explicit, args.listen) as (broker, where):
         serializer = Serializer(patient or "replay", f"{session}-replay", time.time())
         console.print(f"publishing to {where} under {serializer.prefix}/")
         async with MqttPublisher(broker, serializer) as publisher:
-            if args.broker and not await publisher.wait_connected(5.0):
+            if explicit and not await publisher.wait_connected(5.0):
                 raise ConfigError(f"could not connect to {where}")
             return await replay_async(path, sinks=[publisher], **options)
 

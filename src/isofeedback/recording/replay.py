@@ -24,6 +24,7 @@ from isofeedback.recording.importers import FOREIGN_SUFFIXES, load_foreign
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.recording.signals import FOREIGN_DEVICE, signal_chunks, signal_profile
 from isofeedback.service import OutputSink, run_session
+from isofeedback.sources.pacing import paced
 from isofeedback.sources.replay import ReplaySource
 from isofeedback.types import Event, Feedback
 
@@ -149,7 +150,7 @@ async def replay_async(
     ``chunk_s`` (foreign data) and ``batch`` (rows read at a time) do not change results."""
     path = Path(path)
     if is_foreign(path):
-        return _replay_foreign(path, config, sinks, fs, protocol, chunk_s)
+        return await _replay_foreign(path, config, sinks, fs, protocol, chunk_s, speed)
     with RecordingReader(path, batch) as reader:
         source = ReplaySource(reader, speed)
         pipeline = Pipeline(source.profiles, protocol or reader.protocol(),
@@ -172,16 +173,17 @@ async def replay_async(
     return result
 
 
-def _replay_foreign(path: Path, config: PipelineConfig | None, sinks: Sequence[OutputSink],
-                    fs: float | None, protocol: ExerciseProtocol | None,
-                    chunk_s: float) -> ReplayResult:
+async def _replay_foreign(path: Path, config: PipelineConfig | None,
+                          sinks: Sequence[OutputSink], fs: float | None,
+                          protocol: ExerciseProtocol | None, chunk_s: float,
+                          speed: float | None = None) -> ReplayResult:
     started = time.perf_counter()
     signals = load_foreign(path, fs)
     proto = protocol or find_protocol("pir")
     pipeline = Pipeline({FOREIGN_DEVICE: signal_profile(signals, path.name)}, proto, config)
     outputs: list[Output] = []
     last_t = 0.0
-    for chunk in signal_chunks(signals, chunk_s):
+    async for chunk in paced(signal_chunks(signals, chunk_s), speed):
         for item in pipeline.process_chunk(chunk):
             outputs.append(item)
             for sink in sinks:
