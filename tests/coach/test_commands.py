@@ -37,7 +37,8 @@ def test_demo_runs_the_shipped_protocol_and_progress_reads_it(
             "--broker", f"{mosquitto.host}:{mosquitto.port}", "--data-dir", str(data)]
     first = cli(*base, "--seed", "1")
     second = cli(*base, "--seed", "2")
-    assert "3/3 reps" in first and "3/3 reps" in second
+    assert "3/3 reps" in first, first[-3000:]
+    assert "3/3 reps" in second, second[-3000:]
     assert "Using your saved calibration." in second and "push as hard" not in second
     doc = json.loads((data / f"{patient}.json").read_text())
     assert [s["mvc_source"] for s in doc["sessions"]] == ["captured", "stored"]

@@ -176,7 +176,9 @@ def print_summary(
     console: Console, result: SessionResult, mqtt: dict[str, Any], session: str
 ) -> None:
     s = result.summary
-    table = Table(title=f"Session {session}: {s['reps_done']}/{s['reps_planned']} reps")
+    # the session id can be long: it goes on its own unwrapped line, not in the table title
+    console.print(f"Session {session}", soft_wrap=True)
+    table = Table(title=f"{s['reps_done']}/{s['reps_planned']} reps")
     for col in ("rep", "hold s", "mean", "peak", "relax residual", "ROM °", "gain °",
                 "violations"):
         table.add_column(col)
