@@ -131,7 +131,10 @@ class MovingRms:
         self._reset()
 
     def _reset(self) -> None:
-        self._csum = np.zeros((self.window, self.channels))  # running sums of the last window
+        # running sums, written forward: the last ``window`` sums before ``_pos`` are the
+        # state; the buffer is shifted back only when full (no reallocation per chunk)
+        self._csum = np.zeros((4 * self.window + 64, self.channels))
+        self._pos = self.window
         self._n = 0
 
     def process(self, x: FloatArray) -> FloatArray:
@@ -142,13 +145,22 @@ class MovingRms:
         n, w = sq.shape[0], self.window
         if n == 0:
             return np.zeros((0, self.channels))
-        c = np.cumsum(np.concatenate([self._csum[-1:], sq]), axis=0)
-        full = np.concatenate([self._csum, c[1:]])
+        pos = self._pos
+        if pos + n > self._csum.shape[0]:
+            keep = self._csum[pos - w : pos]
+            if w + n > self._csum.shape[0]:
+                self._csum = np.zeros((2 * (w + n), self.channels))
+            self._csum[:w] = keep
+            pos = w
+        buf = self._csum
+        buf[pos : pos + n] = sq
+        run = buf[pos - 1 : pos + n]  # the previous running sum, then the new samples
+        np.cumsum(run, axis=0, out=run)
         if self._n >= w - 1:  # steady state: every window is full
-            mean = (full[w:] - full[:n]) * (1.0 / w)
+            mean = (buf[pos : pos + n] - buf[pos - w : pos - w + n]) * (1.0 / w)
         else:
             div = np.minimum(np.arange(self._n + 1, self._n + n + 1), w).astype(np.float64)
-            mean = (full[w:] - full[:n]) / div[:, None]
-        self._csum = full[-w:]
+            mean = (buf[pos : pos + n] - buf[pos - w : pos - w + n]) / div[:, None]
+        self._pos = pos + n
         self._n += n
-        return np.asarray(np.maximum(mean, 0.0))
+        return np.maximum(mean, 0.0, out=mean)
