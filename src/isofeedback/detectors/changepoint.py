@@ -32,7 +32,7 @@ def cusum(llr: FloatArray, start: float) -> tuple[FloatArray, BoolArray]:
     >>> s.tolist(), z.tolist()
     ([1.5, 0.0, 2.0, 4.0], [False, True, False, False])
     """
-    c = np.cumsum(llr)
+    c = np.add.accumulate(llr)  # = np.cumsum without its wrapper (~2 µs per call)
     c += start
     floor = np.minimum.accumulate(c)
     np.minimum(floor, 0.0, out=floor)

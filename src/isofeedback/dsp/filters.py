@@ -155,7 +155,7 @@ class MovingRms:
         buf = self._csum
         buf[pos : pos + n] = sq
         run = buf[pos - 1 : pos + n]  # the previous running sum, then the new samples
-        np.cumsum(run, axis=0, out=run)
+        np.add.accumulate(run, axis=0, out=run)  # np.cumsum without its wrapper
         if self._n >= w - 1:  # steady state: every window is full
             mean = (buf[pos : pos + n] - buf[pos - w : pos - w + n]) * (1.0 / w)
         else:
