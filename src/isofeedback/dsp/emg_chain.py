@@ -199,9 +199,12 @@ class EmgChain:
             return False
         end = self._hpos - n  # the history before the chunk: [end - need, end)
         shared = self._hbuf[end - need + n - 1 : end - need + ln]
-        if y2.shape[1] == 1:
-            return float(y2.max()) < self._sure * float(shared.sum())
-        return bool(np.all(y2.max(axis=0) < self._sure * shared.sum(axis=0)))
+        if y2.shape[1] == 1:  # plain floats: numpy calls on tiny arrays cost more
+            return float(np.maximum.reduce(y2, axis=None)) < self._sure * float(
+                np.add.reduce(shared, axis=None)
+            )
+        peak = np.maximum.reduce(y2, axis=0)
+        return bool(np.logical_and.reduce(peak < self._sure * np.add.reduce(shared, axis=0)))
 
     def _gate(self, y2: FloatArray, raw: FloatArray) -> tuple[FloatArray, BoolArray | None]:
         """Spike and saturation gate for the current chunk (1 = gated), and the spike
@@ -279,7 +282,7 @@ class EmgChain:
         if self._notch is not None:
             if spikes is not None:
                 y[spikes] = 0.0
-            y = self._notch.process(y)
+            y = self._notch.process(y, overwrite=True)  # y is the band-pass's own output
         y2 = y * y
         ms = self._rms.mean_square(y2)
         out = np.empty((n, 3))

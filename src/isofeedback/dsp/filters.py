@@ -44,8 +44,10 @@ class SosFilter:
     def _reset(self) -> None:
         self._zi: FloatArray | None = None  # (channels, sections, 2)
 
-    def process(self, x: FloatArray) -> FloatArray:
-        """Filter ``x`` of shape (n, channels)."""
+    def process(self, x: FloatArray, *, overwrite: bool = False) -> FloatArray:
+        """Filter ``x`` of shape (n, channels). ``overwrite``: ``x`` may be filtered in
+        place (saves a copy when it is the transpose of a C-ordered float array, as this
+        filter's own outputs are)."""
         if x.shape[0] == 0:
             return x.astype(np.float64, copy=True)
         if self._zi is None:
@@ -54,7 +56,9 @@ class SosFilter:
                 base[None, :, :] * np.asarray(x[0], dtype=np.float64)[:, None, None]
             )
         if self.compiled and _KERNEL is not None:
-            y = np.array(x.T, dtype=np.float64, order="C")  # (channels, n), filtered in place
+            y = x.T  # (channels, n), filtered in place
+            if not (overwrite and y.dtype == np.float64 and y.flags.c_contiguous):
+                y = np.array(y, dtype=np.float64, order="C")
             _KERNEL(self.sos, y, self._zi)
             return y.T
         yy, zf = signal.sosfilt(self.sos, x, axis=0, zi=np.moveaxis(self._zi, 0, -1))
