@@ -31,7 +31,7 @@ def cpu_ms_per_s(x: np.ndarray, fs: float, chunk_s: float, repeats: int) -> floa
         for c in chunks:
             det.process(chain.process(c))
         best = min(best, time.process_time() - t)
-    return 1000.0 * best / (x.shape[0] / fs) / x.shape[1]
+    return float(1000.0 * best / (x.shape[0] / fs) / x.shape[1])
 
 
 def main() -> None:
@@ -39,8 +39,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--repeats", type=int, default=3, help="runs per cell; the best counts")
     args = ap.parse_args()
-    print(f"{'fs Hz':>6}{'channels':>9}" + "".join(f"{f'{int(c * 1000)} ms':>9}"
-                                                 for c in (0.01, 0.05, 0.2)))
+    print(
+        f"{'fs Hz':>6}{'channels':>9}"
+        + "".join(f"{f'{int(c * 1000)} ms':>9}" for c in (0.01, 0.05, 0.2))
+    )
     for fs in (200.0, 1000.0, 2000.0):
         ses = synthesize(benchmark_script(7, args.seconds, 10.0, True), emg_fs=fs, channels=8)
         for ch in (1, 8):
