@@ -32,7 +32,7 @@ def cusum(llr: FloatArray, start: float) -> tuple[FloatArray, BoolArray]:
     >>> s.tolist(), z.tolist()
     ([1.5, 0.0, 2.0, 4.0], [False, True, False, False])
     """
-    c = np.cumsum(llr)
+    c = np.add.accumulate(llr)  # = np.cumsum without its wrapper (~2 µs per call)
     c += start
     floor = np.minimum.accumulate(c)
     np.minimum(floor, 0.0, out=floor)
@@ -136,11 +136,16 @@ def _ramp_likelihood(
     g = g**2  # (t0, R, bins)
     w = ww[None, None, :]
     e = (zb - 1.0)[None, None, :]
-    beta = np.maximum((w * g * e).sum(axis=2) / np.maximum((w * g * g).sum(axis=2), 1e-12), 0.0)
+    # the products that do not depend on β, computed once (same operations, same order)
+    wg = w * g
+    wge = wg * e
+    wgg = wg * g
+    beta = np.maximum(wge.sum(axis=2) / np.maximum(wgg.sum(axis=2), 1e-12), 0.0)
     for _ in range(iterations):
         v = 1.0 + beta[:, :, None] * g
-        num = (w * g * e / v**2).sum(axis=2)
-        den = (w * g * g / v**2).sum(axis=2)
+        v2 = v**2
+        num = (wge / v2).sum(axis=2)
+        den = (wgg / v2).sum(axis=2)
         beta = np.maximum(num / np.maximum(den, 1e-12), 0.0)
     v = 1.0 + beta[:, :, None] * g
     ll = -0.5 * (w * (np.log(v) + zb[None, None, :] / v)).sum(axis=2)

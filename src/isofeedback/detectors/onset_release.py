@@ -139,6 +139,12 @@ class OnsetReleaseDetector:
         self._blk_e: list[FloatArray] = []  # its end, so the sums do not depend on chunking)
         self._blk_quiet = True
         self._all_valid = False
+        self._valid_true = np.ones(0, dtype=bool)  # "all valid", sliced for ungated chunks
+        # sample counts, fixed by the parameters
+        self._blk = max(1, int(round(self.block_s * self.fs)))
+        self._refractory = int(round(self.refractory_s * self.fs))
+        self._min_active = int(round(self.min_active_s * self.fs))
+        self._settle = int(round(1.0 * self.fs))  # after a release, not yet rest
 
     def _set_off_ratio(self, r: float) -> None:
         self._a_off = 0.5 * (1.0 - 1.0 / r)
@@ -218,9 +224,14 @@ class OnsetReleaseDetector:
         if self.baseline is None:
             self._n += n
             return events
-        valid = gate == 0
-        self._all_valid = not bool(gate.any())
-        blk = max(1, int(round(self.block_s * self.fs)))
+        self._all_valid = not np.logical_or.reduce(gate)
+        if self._all_valid:
+            if self._valid_true.size < n:
+                self._valid_true = np.ones(n, dtype=bool)
+            valid = self._valid_true[:n]
+        else:
+            valid = gate == 0
+        blk = self._blk
         while i < n:
             a = self._n + i
             take = min(n - i, blk - a % blk)
@@ -251,7 +262,7 @@ class OnsetReleaseDetector:
             self._hvbuf[:keep] = self._hvbuf[pos - keep : pos]
             pos = keep
         self._hbuf[pos : pos + m] = z
-        self._hvbuf[pos : pos + m] = valid
+        self._hvbuf[pos : pos + m] = True if self._all_valid else valid
         self._hpos = pos + m
 
     def _segment(
@@ -264,7 +275,7 @@ class OnsetReleaseDetector:
         while j < n:
             start = a + j
             if not self.active:
-                lo = self._last_release + int(round(self.refractory_s * self.fs))
+                lo = self._last_release + self._refractory
                 if start < lo:  # refractory: nothing accumulates
                     skip = min(n - j, lo - start)
                     self._history(z[j : j + skip], valid[j : j + skip])
@@ -280,10 +291,10 @@ class OnsetReleaseDetector:
             h = self.off_h if self.active else self.on_h
             end = s.size
             hit = False
-            if s.max() > h:
+            if np.maximum.reduce(s) > h:
                 over = s > h
                 if self.active:
-                    earliest = self._since + int(round(self.min_active_s * self.fs)) - start
+                    earliest = self._since + self._min_active - start
                     if earliest > 0:
                         over[:earliest] = False
                 first = int(np.argmax(over))
@@ -312,7 +323,7 @@ class OnsetReleaseDetector:
             self._s = 0.0
             self._zero = k + 1
             j += end
-        if (a + n) % max(1, int(round(self.block_s * self.fs))) == 0:
+        if (a + n) % self._blk == 0:
             self._end_block()
         return events
 
@@ -354,13 +365,13 @@ class OnsetReleaseDetector:
         else:
             self._blk_z.append(z[valid])
             self._blk_e.append(env[valid])
-        if start < self._last_release + int(round(1.0 * self.fs)):
+        if start < self._last_release + self._settle:
             self._blk_quiet = False  # just after a release: residual activity is not rest
 
     def _end_block(self) -> None:
         """At a block boundary: let the rest baselines follow slow drift; while active, let
         the release test's alternative follow the hold's level."""
-        blk = max(1, int(round(self.block_s * self.fs)))
+        blk = self._blk
         act = np.concatenate(self._act_z) if self._act_z else np.zeros(0)
         if self.active and act.size >= blk // 2:
             # the release tests "rest" against a fraction of the hold's power: the

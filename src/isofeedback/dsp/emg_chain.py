@@ -135,8 +135,15 @@ class EmgChain:
         # spike gate: power history for the reference RMS, last flagged sample
         self._ref_skip = max(1, int(round(0.005 * self.fs)))
         self._ref_len = max(2, int(round(0.1 * self.fs)))
-        self._hist = np.zeros((0, c))
+        # power history written forward (shifted back only when full); the real samples
+        # are ``_hbuf[_hpos - _hlen : _hpos]``
+        self._hbuf = np.zeros((4 * (self._ref_len + self._ref_skip) + 64, c))
+        self._hpos = 0
+        self._hlen = 0
         self._spike_k2 = self.spike_k**2
+        # a sample is surely no spike when even the part of the reference window shared
+        # by the whole chunk is large enough; the factor absorbs any rounding of the sums
+        self._sure = self._spike_k2 * (1.0 - 1e-6) / self._ref_len
         self._zeros = np.zeros((1 + self._ref_len + self._ref_skip, c))
         self._all = self.channels == tuple(range(self.n_channels))
         self._idx = list(self.channels)
@@ -166,6 +173,39 @@ class EmgChain:
         gd = -np.gradient(phase, 2 * np.pi * f)
         return float(np.median(gd))
 
+    def _power(self, y: FloatArray) -> FloatArray:
+        """``y²`` appended to the spike gate's history; returns the chunk's part."""
+        n = y.shape[0]
+        need = self._ref_len + self._ref_skip
+        pos, keep = self._hpos, min(self._hlen, need)
+        if pos + n > self._hbuf.shape[0]:
+            old = self._hbuf[pos - keep : pos]
+            if keep + n > self._hbuf.shape[0]:
+                self._hbuf = np.zeros((2 * (need + n), y.shape[1]))
+            self._hbuf[:keep] = old
+            pos = keep
+        y2 = self._hbuf[pos : pos + n]
+        np.multiply(y, y, out=y2)
+        self._hpos = pos + n
+        self._hlen = keep + n
+        return y2
+
+    def _surely_clear(self, y2: FloatArray) -> bool:
+        """True when no sample of the chunk can be a spike: every sample's reference
+        window contains the samples shared by all of them, all already in the history,
+        and the chunk's largest power is under ``spike_k²`` times their mean."""
+        n, ln, need = y2.shape[0], self._ref_len, self._ref_len + self._ref_skip
+        if n > ln or self._hlen - n < need:
+            return False
+        end = self._hpos - n  # the history before the chunk: [end - need, end)
+        shared = self._hbuf[end - need + n - 1 : end - need + ln]
+        if y2.shape[1] == 1:  # plain floats: numpy calls on tiny arrays cost more
+            return float(np.maximum.reduce(y2, axis=None)) < self._sure * float(
+                np.add.reduce(shared, axis=None)
+            )
+        peak = np.maximum.reduce(y2, axis=0)
+        return bool(np.logical_and.reduce(peak < self._sure * np.add.reduce(shared, axis=0)))
+
     def _gate(self, y2: FloatArray, raw: FloatArray) -> tuple[FloatArray, BoolArray | None]:
         """Spike and saturation gate for the current chunk (1 = gated), and the spike
         samples themselves (zeroed before the notch, whose narrow bands would ring), or
@@ -179,9 +219,16 @@ class EmgChain:
         n, c = y2.shape
         ln, skip = self._ref_len, self._ref_skip
         need = ln + skip
-        pad = need - self._hist.shape[0]  # > 0 only in the stream's first ~0.1 s
-        buf = np.concatenate([self._zeros[: 1 + pad], self._hist, y2])
-        self._hist = buf[1 + pad :][-need:]  # real samples only
+        sat: BoolArray | None = None
+        if self.full_scale is not None:
+            over = np.abs(raw) >= self.full_scale
+            sat = np.asarray(over.any(axis=1) if c > 1 else over[:, 0], dtype=bool)
+        base = self._n
+        if (sat is None or not sat.any()) and self._surely_clear(y2):
+            return self._no_spike(n), None
+        hist = self._hbuf[max(self._hpos - self._hlen, self._hpos - n - need) : self._hpos - n]
+        pad = need - hist.shape[0]  # > 0 only in the stream's first ~0.1 s
+        buf = np.concatenate([self._zeros[: 1 + pad], hist, y2])
         csum = np.cumsum(buf, axis=0)
         sums = csum[ln : ln + n] - csum[:n]  # window of sample i: buf[i + 1 : i + 1 + ln]
         k2 = self._spike_k2
@@ -189,11 +236,6 @@ class EmgChain:
         cand = y2 * ln > k2 * (sums - margin)
         if pad > 0:
             cand[: min(pad, n)] = False  # not enough history yet: no reference
-        sat: BoolArray | None = None
-        if self.full_scale is not None:
-            over = np.abs(raw) >= self.full_scale
-            sat = np.asarray(over.any(axis=1) if c > 1 else over[:, 0], dtype=bool)
-        base = self._n
         any_cand = bool(cand.any())
         if any_cand:
             ref = np.full((n, c), np.inf)
@@ -204,11 +246,7 @@ class EmgChain:
             ratio = r2.max(axis=1) if c > 1 else r2[:, 0]
             flag = ratio > k2
         if (not any_cand or not flag.any()) and (sat is None or not sat.any()):
-            gate = np.zeros(n)
-            m = self._last_flag - base + 1
-            if m > 0:
-                gate[:m] = 1.0
-            return gate, None
+            return self._no_spike(n), None
         if not any_cand:
             ratio = np.zeros(n)
             flag = np.zeros(n, dtype=bool)
@@ -225,17 +263,26 @@ class EmgChain:
         spikes = flag if flag.any() else None
         return (absidx <= last).astype(np.float64), spikes
 
+    def _no_spike(self, n: int) -> FloatArray:
+        """The gate of a chunk without spikes or saturation: on only while an earlier
+        spike's hold lasts."""
+        gate = np.zeros(n)
+        m = self._last_flag - self._n + 1
+        if m > 0:
+            gate[:m] = 1.0
+        return gate
+
     def process(self, chunk: Chunk) -> Chunk:
         raw = chunk.data if self._all else chunk.data[:, self._idx]
         n = raw.shape[0]
         if n == 0:
             return self._out(chunk, np.zeros((0, 3)))
         y = self._bandpass.process(raw)
-        gate, spikes = self._gate(y * y, raw)
+        gate, spikes = self._gate(self._power(y), raw)
         if self._notch is not None:
             if spikes is not None:
                 y[spikes] = 0.0
-            y = self._notch.process(y)
+            y = self._notch.process(y, overwrite=True)  # y is the band-pass's own output
         y2 = y * y
         ms = self._rms.mean_square(y2)
         out = np.empty((n, 3))

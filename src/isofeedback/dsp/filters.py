@@ -44,8 +44,10 @@ class SosFilter:
     def _reset(self) -> None:
         self._zi: FloatArray | None = None  # (channels, sections, 2)
 
-    def process(self, x: FloatArray) -> FloatArray:
-        """Filter ``x`` of shape (n, channels)."""
+    def process(self, x: FloatArray, *, overwrite: bool = False) -> FloatArray:
+        """Filter ``x`` of shape (n, channels). ``overwrite``: ``x`` may be filtered in
+        place (saves a copy when it is the transpose of a C-ordered float array, as this
+        filter's own outputs are)."""
         if x.shape[0] == 0:
             return x.astype(np.float64, copy=True)
         if self._zi is None:
@@ -54,7 +56,9 @@ class SosFilter:
                 base[None, :, :] * np.asarray(x[0], dtype=np.float64)[:, None, None]
             )
         if self.compiled and _KERNEL is not None:
-            y = np.array(x.T, dtype=np.float64, order="C")  # (channels, n), filtered in place
+            y = x.T  # (channels, n), filtered in place
+            if not (overwrite and y.dtype == np.float64 and y.flags.c_contiguous):
+                y = np.array(y, dtype=np.float64, order="C")
             _KERNEL(self.sos, y, self._zi)
             return y.T
         yy, zf = signal.sosfilt(self.sos, x, axis=0, zi=np.moveaxis(self._zi, 0, -1))
@@ -131,7 +135,10 @@ class MovingRms:
         self._reset()
 
     def _reset(self) -> None:
-        self._csum = np.zeros((self.window, self.channels))  # running sums of the last window
+        # running sums, written forward: the last ``window`` sums before ``_pos`` are the
+        # state; the buffer is shifted back only when full (no reallocation per chunk)
+        self._csum = np.zeros((4 * self.window + 64, self.channels))
+        self._pos = self.window
         self._n = 0
 
     def process(self, x: FloatArray) -> FloatArray:
@@ -142,13 +149,22 @@ class MovingRms:
         n, w = sq.shape[0], self.window
         if n == 0:
             return np.zeros((0, self.channels))
-        c = np.cumsum(np.concatenate([self._csum[-1:], sq]), axis=0)
-        full = np.concatenate([self._csum, c[1:]])
+        pos = self._pos
+        if pos + n > self._csum.shape[0]:
+            keep = self._csum[pos - w : pos]
+            if w + n > self._csum.shape[0]:
+                self._csum = np.zeros((2 * (w + n), self.channels))
+            self._csum[:w] = keep
+            pos = w
+        buf = self._csum
+        buf[pos : pos + n] = sq
+        run = buf[pos - 1 : pos + n]  # the previous running sum, then the new samples
+        np.add.accumulate(run, axis=0, out=run)  # np.cumsum without its wrapper
         if self._n >= w - 1:  # steady state: every window is full
-            mean = (full[w:] - full[:n]) * (1.0 / w)
+            mean = (buf[pos : pos + n] - buf[pos - w : pos - w + n]) * (1.0 / w)
         else:
             div = np.minimum(np.arange(self._n + 1, self._n + n + 1), w).astype(np.float64)
-            mean = (full[w:] - full[:n]) / div[:, None]
-        self._csum = full[-w:]
+            mean = (buf[pos : pos + n] - buf[pos - w : pos - w + n]) / div[:, None]
+        self._pos = pos + n
         self._n += n
-        return np.asarray(np.maximum(mean, 0.0))
+        return np.maximum(mean, 0.0, out=mean)
