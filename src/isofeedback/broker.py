@@ -59,9 +59,8 @@ async def embedded_broker(host: str = "127.0.0.1", port: int = 0) -> AsyncIterat
     port = port or free_port("127.0.0.1" if host in ("0.0.0.0", "::") else host)
     config = {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
-        "sys_interval": 0,
-        "auth": {"allow-anonymous": True, "plugins": ["auth_anonymous"]},
-        "topic-check": {"enabled": False},
+        # amqtt's current (plugin) configuration: anonymous access, nothing else
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     }
     broker = Broker(config)
     try:
