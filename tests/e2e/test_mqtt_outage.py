@@ -2,9 +2,9 @@
 
 A private Mosquitto with persistence (the production set-up, see docs/mqtt.md) on a fixed
 port is stopped while a simulated session runs and restarted on the same port. The broker
-is really down for ``OUTAGE_REAL_S`` seconds; the simulated source is paced at ``SPEED`` ×
-real time, so the outage spans ≥ 30 s of session time. Set ``ISOFEEDBACK_REAL_OUTAGE=1``
-to run it in real time (a 31 s outage, about 70 s of test).
+is really down for ``OUTAGE_REAL_S`` seconds: 31 s in real time by default (about 65 s of
+test). ``ISOFEEDBACK_FAST_OUTAGE=1`` paces the simulated source at 10× real time instead, so
+a 3.1 s outage spans the same ≥ 30 s of session time.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
 from isofeedback.sources.simulated import SimulatedSource
 from isofeedback.types import Event, Feedback
 
-REAL_TIME = os.environ.get("ISOFEEDBACK_REAL_OUTAGE") == "1"
+# the issue's acceptance is a real 30 s outage: that is the default (about 65 s of test);
+# ISOFEEDBACK_FAST_OUTAGE=1 compresses it (3.1 s real, ≥ 30 s of session time) for quick runs
+REAL_TIME = os.environ.get("ISOFEEDBACK_FAST_OUTAGE") != "1"
 SPEED = 1.0 if REAL_TIME else 10.0
 OUTAGE_SESSION_S = 31.0
 OUTAGE_REAL_S = OUTAGE_SESSION_S / SPEED
