@@ -142,6 +142,11 @@ async def test_virtual_myo_session_events_match_labels(
     assert not [e for e in events if e["type"] == "gap"]
     assert wearable.stats.drops == 0  # (packets after the session's end count as offline)
     assert "0 dropped (queue full)" in text
+    # "release now" was also sent as a vibration to the armband, once per rep
+    assert wearable.device is not None
+    buzzes = [d for _, d in wearable.device.writes if d == bytes.fromhex("030101")]
+    releases = [d for d in received if d["_topic"].endswith("/cues") and d["id"] == "release"]
+    assert len(buzzes) == len(releases) == 2
     # the live session was recorded; replaying it reproduces every event and cue exactly
     (recording,) = (tmp_path / "recordings").glob("*.isorec")
     result = await replay_async(recording, verify=True)

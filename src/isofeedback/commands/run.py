@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import os
 import time
 from collections.abc import Sequence
@@ -32,6 +34,7 @@ from isofeedback.profiles.schema import find_profile
 from isofeedback.recording.writer import Recorder
 from isofeedback.run_config import DeviceConfig, RunConfig, load_run_config
 from isofeedback.service import OutputSink, PacketTap, SessionResult, run_session
+from isofeedback.sinks.haptic import HapticSink
 from isofeedback.sinks.messages import MqttMessage, Serializer
 from isofeedback.sinks.mqtt import MqttPublisher
 from isofeedback.sinks.terminal import TerminalView
@@ -178,10 +181,16 @@ async def live_session(
                     sinks += recorders
                     taps += recorders
                 try:
-                    if view:
-                        with TerminalView(console, title=f"isofeedback · {protocol.name}") as tv:
-                            result = await run_session(source, pipeline, [*sinks, tv], taps)
-                    else:
+                    async with contextlib.AsyncExitStack() as stack:
+                        # "release now" is also felt on a wearable that can vibrate
+                        for t in targets:
+                            if t.profile.haptic:
+                                sinks.append(await stack.enter_async_context(
+                                    HapticSink(t.profile, functools.partial(source.write, t.name))))
+                        if view:
+                            tv = stack.enter_context(
+                                TerminalView(console, title=f"isofeedback · {protocol.name}"))
+                            sinks.append(tv)
                         result = await run_session(source, pipeline, sinks, taps)
                 finally:
                     for rec in recorders:

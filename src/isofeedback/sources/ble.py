@@ -244,6 +244,15 @@ class BleSource(PacketSource):
 
     # ---- one device
 
+    async def write(self, device: str, characteristic: str, data: bytes) -> None:
+        """Write to a connected device (e.g. a haptic cue); DeviceError when it is not
+        connected now, so the caller can count the cue as not delivered."""
+        client = self._clients.get(device)
+        if client is None or not client.is_connected:
+            raise DeviceError(f"{device} is not connected; the write to {characteristic} "
+                              "was not sent")
+        await client.write_gatt_char(characteristic, data, response=True)
+
     def _fail(self, exc: BaseException) -> None:
         if self._failed is not None and not self._failed.done():
             self._failed.set_exception(exc)
