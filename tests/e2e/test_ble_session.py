@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,8 @@ async def run_live(bluez: VirtualBluez, mosquitto: Any, collector: Any, patient:
     await asyncio.wait_for(ready.wait(), 5)
     out = io.StringIO()
     code = await asyncio.wait_for(
-        live_session(cfg, Console(file=out, width=120), view=False, time_scale=SPEED), 60)
+        live_session(cfg, Console(file=out, width=120), view=False, time_scale=SPEED,
+                     data_dir=tmp_path / "patients"), 60)
     assert code == 0
     await asyncio.sleep(0.3)
     sub.cancel()
@@ -142,6 +144,9 @@ async def test_virtual_myo_session_events_match_labels(
     assert not [e for e in events if e["type"] == "gap"]
     assert wearable.stats.drops == 0  # (packets after the session's end count as offline)
     assert "0 dropped (queue full)" in text
+    # the patient's calibration and this session are kept for the next session's coach
+    stored = json.loads((tmp_path / "patients" / f"{patient}.json").read_text())
+    assert len(stored["sessions"]) == 1 and stored["calibration"]["mvc"] > 0
     # "release now" was also sent as a vibration to the armband, once per rep
     assert wearable.device is not None
     buzzes = [d for _, d in wearable.device.writes if d == bytes.fromhex("030101")]

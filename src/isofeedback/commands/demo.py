@@ -20,7 +20,6 @@ from rich.console import Console
 from rich.table import Table
 
 from isofeedback.broker import resolve_broker
-from isofeedback.coach.calibration import Calibration, stale_reason
 from isofeedback.coach.calibration_store import PatientStore
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.commands.common import (
@@ -30,6 +29,7 @@ from isofeedback.commands.common import (
     patient_id,
     speed,
 )
+from isofeedback.commands.patient_data import reusable_calibration, save_session
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.recording.writer import Recorder
@@ -96,12 +96,7 @@ async def _demo(args: argparse.Namespace) -> int:
     profile = find_profile(args.profile)
     protocol = find_protocol(args.technique)
     store = PatientStore(args.data_dir, args.patient) if args.data_dir else None
-    calibration = store.calibration() if store else None
-    if calibration is not None:
-        reason = stale_reason(calibration, now=time.time(), profile=profile.id, device="sim")
-        if reason:
-            console.print(f"stored calibration not reused: {reason}")
-            calibration = None
+    calibration = reusable_calibration(store, profile.id, "sim", console) if store else None
     level = (protocol.intensity_low + protocol.intensity_high) / 200.0
     script = protocol_script(
         protocol.technique, reps=protocol.reps, level=level, hold=protocol.hold_s,
@@ -151,25 +146,11 @@ async def _demo(args: argparse.Namespace) -> int:
         if recorder is not None:
             console.print(f"recorded to {recorder.path}")
     if store is not None:
-        save_to_store(store, pipeline, calibration, profile.id, session_id, serializer)
+        save_session(store, pipeline, calibration, profile.id, "sim", session_id,
+                     serializer.wall(0.0))
         console.print(f"saved to {store.path}; see 'isofeedback progress --patient "
                       f"{args.patient} --data-dir {args.data_dir}'")
     return 0
-
-
-def save_to_store(store: PatientStore, pipeline: Pipeline, used: Calibration | None,
-                  profile: str, session_id: str, serializer: Serializer) -> None:
-    """Keep a newly measured calibration and the session summary for next time."""
-    coach = pipeline.coach
-    if coach.noise is not None and coach.baseline is not None and coach.mvc_source == "captured":
-        store.save_calibration(Calibration(
-            profile=profile, device="sim", created=time.time(),
-            rest_baseline=coach.baseline, rest_noise=coach.noise, mvc=coach.mvc))
-    elif used is None and coach.noise is not None and coach.baseline is not None:
-        store.save_calibration(Calibration(
-            profile=profile, device="sim", created=time.time(),
-            rest_baseline=coach.baseline, rest_noise=coach.noise, mvc=None))
-    store.add_session({**coach.summary(), "session": session_id, "wall": serializer.wall(0.0)})
 
 
 def print_summary(

@@ -21,13 +21,20 @@ from typing import Any
 from rich.console import Console
 
 from isofeedback.broker import resolve_broker
+from isofeedback.coach.calibration_store import PatientStore
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.commands.common import (
     add_broker_arguments,
+    add_data_dir,
     broker_settings_from_args,
     patient_id,
 )
 from isofeedback.commands.demo import new_session_id, print_summary
+from isofeedback.commands.patient_data import (
+    default_data_dir,
+    reusable_calibration,
+    save_session,
+)
 from isofeedback.errors import ConfigError
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
@@ -65,6 +72,8 @@ def register(sub: Any) -> None:
                    "else ~/.local/share/isofeedback/recordings)")
     p.add_argument("--no-record", action="store_true",
                    help="do not record this session (recording is on by default)")
+    add_data_dir(p, "the patient's calibration and session history (default: "
+                    "~/.local/share/isofeedback/patients)")
     p.add_argument("--time-scale", type=float, default=1.0,
                    help="session seconds per wall second: only for a virtual device started "
                    "with --speed N (then give N here); real sensors need 1 (default)")
@@ -115,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--time-scale must be positive, got {args.time_scale}")
     return asyncio.run(live_session(cfg, console, wait=args.wait, view=not args.plain,
                                     time_scale=args.time_scale, listen=args.listen,
-                                    record=not args.no_record))
+                                    record=not args.no_record,
+                                    data_dir=Path(args.data_dir) if args.data_dir else None))
 
 
 def device_message(serializer: Serializer, s: DeviceStatus) -> MqttMessage:
@@ -139,6 +149,7 @@ async def live_session(
     time_scale: float = 1.0,
     listen: tuple[str, int] | None = None,
     record: bool = True,
+    data_dir: Path | None = None,
 ) -> int:
     """Run one live session as configured; returns the exit code. The session is recorded
     (raw packets, outputs, device status notes) unless ``record`` is False."""
@@ -147,6 +158,9 @@ async def live_session(
         raise ConfigError("the session needs an EMG sensor: none of the configured devices' "
                           "profiles has an 'emg' stream (add one under [[devices]])")
     targets = [DeviceTarget(d.name, d.profile, d.address) for d in cfg.devices]
+    emg = next(d for d in cfg.devices if any(s.name == "emg" for s in d.profile.streams))
+    store = PatientStore(data_dir or default_data_dir(), cfg.patient)
+    calibration = reusable_calibration(store, emg.profile.id, emg.address or emg.name, console)
     explicit = cfg.broker is not None
     async with resolve_broker(cfg.broker, explicit, listen) as (broker, where):
         session_id = new_session_id(cfg.patient)
@@ -169,7 +183,8 @@ async def live_session(
             source = BleSource(targets, scan_timeout=cfg.scan_timeout, wait=wait,
                                on_status=on_status, time_scale=time_scale)
             async with source:
-                pipeline = Pipeline(source.profiles, protocol)
+                pipeline = Pipeline(source.profiles, protocol, calibration=calibration,
+                                    history=store.sessions())
                 sinks: list[OutputSink] = [publisher]
                 taps: list[PacketTap] = list(extra_taps)
                 if record:
@@ -201,6 +216,8 @@ async def live_session(
         print_summary(console, result, publisher.stats.as_dict(), session_id)
         for rec in recorders:
             console.print(f"recorded to {rec.path}")
+        save_session(store, pipeline, calibration, emg.profile.id, emg.address or emg.name,
+                     session_id, serializer.wall(0.0))
     return 0
 
 

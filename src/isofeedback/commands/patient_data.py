@@ -1,0 +1,53 @@
+"""The per-patient store as the commands use it: reuse a calibration, keep the results.
+
+Shared by ``demo`` (opt-in with ``--data-dir``) and ``run`` (on by default), so a live
+patient is calibrated once and sees progress across sessions.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from isofeedback.coach.calibration import Calibration, stale_reason
+from isofeedback.coach.calibration_store import PatientStore
+from isofeedback.pipeline import Pipeline
+
+__all__ = ["default_data_dir", "reusable_calibration", "save_session"]
+
+
+def default_data_dir() -> Path:
+    """Where live patients' calibration and history are kept (XDG data dir)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "isofeedback" / "patients"
+
+
+def reusable_calibration(store: PatientStore, profile: str, device: str,
+                         console: Console) -> Calibration | None:
+    """The stored calibration if it still fits this device and is fresh, else None (and
+    the reason is told, so the patient knows why the MVC is asked again)."""
+    calibration = store.calibration()
+    if calibration is None:
+        return None
+    reason = stale_reason(calibration, now=time.time(), profile=profile, device=device)
+    if reason:
+        console.print(f"stored calibration not reused: {reason}")
+        return None
+    return calibration
+
+
+def save_session(store: PatientStore, pipeline: Pipeline, used: Calibration | None,
+                 profile: str, device: str, session_id: str, wall_start: str) -> None:
+    """Keep a newly measured calibration and the session summary for next time."""
+    coach = pipeline.coach
+    if coach.noise is not None and coach.baseline is not None and (
+        coach.mvc_source == "captured" or used is None
+    ):
+        mvc = coach.mvc if coach.mvc_source == "captured" else None
+        store.save_calibration(Calibration(
+            profile=profile, device=device, created=time.time(),
+            rest_baseline=coach.baseline, rest_noise=coach.noise, mvc=mvc))
+    store.add_session({**coach.summary(), "session": session_id, "wall": wall_start})
