@@ -35,6 +35,7 @@ from isofeedback.profiles.schema import find_profile
 from isofeedback.recording.writer import Recorder
 from isofeedback.service import OutputSink, SessionResult, run_session
 from isofeedback.sim import Faults, protocol_script
+from isofeedback.sim.scenarios import SCENARIOS
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import MqttPublisher
 from isofeedback.sinks.terminal import TerminalView
@@ -42,13 +43,12 @@ from isofeedback.sources.simulated import SimulatedSource
 
 __all__ = ["register", "run"]
 
-FAULTS = {
-    "none": Faults(),
-    "moved": Faults(move_in_rep=1),
-    "too-strong": Faults(too_strong_rep=1),
-    "not-relaxed": Faults(residual_rep=1),
-    "released-early": Faults(early_release_rep=1),
-    "stopped": Faults(stop_after_rep=1),
+# the scripted patients' faults, named for the command line ("clean" is "none" here;
+# "disconnected" needs a sensor outage, which the demo's simulated link does not script)
+FAULTS: dict[str, Faults] = {
+    ("none" if name == "clean" else name.replace("_", "-")): faults
+    for name, faults in SCENARIOS.items()
+    if name != "disconnected"
 }
 
 
