@@ -51,6 +51,8 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.errors import DBusError
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
 
+from isofeedback.profiles.schema import normalize_uuid
+
 __all__ = [
     "BLUEZ_ERROR_DOES_NOT_EXIST",
     "BLUEZ_ERROR_FAILED",
@@ -87,25 +89,11 @@ BLUEZ_ERROR_NOT_READY: Final = "org.bluez.Error.NotReady"
 # treats exactly this text as "retry until the connect timeout".
 LE_ABORT_BY_LOCAL: Final = "le-connection-abort-by-local"
 
-_BASE_UUID_SUFFIX: Final = "-0000-1000-8000-00805f9b34fb"
 _ADDRESS_RE: Final = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
 
 DBusStrList = Annotated[list[str], DBusSignature("as")]
 DBusManufacturerData = Annotated[dict[int, Variant], DBusSignature("a{qv}")]
 DBusServiceData = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
-
-
-def normalize_uuid(uuid: str) -> str:
-    """Return the lower-case 128-bit form BlueZ uses for ``uuid``.
-
-    Accepts 16- and 32-bit short forms so specs can say ``"180d"``.
-    """
-    u = uuid.strip().lower()
-    if len(u) == 4:
-        return f"0000{u}{_BASE_UUID_SUFFIX}"
-    if len(u) == 8:
-        return f"{u}{_BASE_UUID_SUFFIX}"
-    return u
 
 
 # --------------------------------------------------------------------------- specs
