@@ -29,7 +29,7 @@ def build_report(outputs: Sequence[Event | Feedback], meta: Mapping[str, Any]) -
     """The report as plain data (what ``report --json`` writes)."""
     summary: dict[str, Any] = {}
     reps: list[dict[str, Any]] = []
-    levels: list[list[float]] = []
+    levels: list[list[Any]] = []
     phases: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     cues: list[dict[str, Any]] = []
@@ -42,7 +42,7 @@ def build_report(outputs: Sequence[Event | Feedback], meta: Mapping[str, Any]) -
         elif o.kind == "level":
             p = o.payload
             levels.append([round(o.t, 3), float(p.get("intensity", 0.0)),
-                           float(p.get("angle_deg", 0.0))])
+                           float(p.get("angle_deg", 0.0)), str(p.get("unit", ""))])
             unit = str(p.get("unit", unit))
             band = list(p.get("band", band))
         elif o.kind == "phase":
@@ -70,7 +70,10 @@ def build_report(outputs: Sequence[Event | Feedback], meta: Mapping[str, Any]) -
         "complete": summary.get("complete", False),
         "intensity_unit": unit, "intensity_band": band,
         "reps": reps, "events": events, "phases": phases, "cues": cues,
-        "timeline": {"columns": ["t", "intensity", "angle_deg"], "rows": levels},
+        # intensities shown in another unit (multiples of rest before the MVC was measured)
+        # cannot share an axis with % MVC: they are left out (null), the angle is kept
+        "timeline": {"columns": ["t", "intensity", "angle_deg"],
+                     "rows": [[t, x if u == unit else None, a] for t, x, a, u in levels]},
     }
 
 
@@ -103,8 +106,17 @@ def _svg(report: Mapping[str, Any], width: int = 960) -> str:
             parts.append(f'<rect x="{left}" y="{y(band[1]):.1f}" width="{plot_w}" '
                          f'height="{y(band[0]) - y(band[1]):.1f}" fill="#2a8a2a" '
                          'fill-opacity="0.12"><title>target band</title></rect>')
-        pts = " ".join(f"{x(r[0]):.1f},{y(r[col]):.1f}" for r in rows)
-        parts.append(f'<polyline points="{pts}" fill="none" stroke="#222" stroke-width="1.2"/>')
+        runs: list[list[str]] = [[]]  # a missing value breaks the line
+        for r in rows:
+            if r[col] is None:
+                if runs[-1]:
+                    runs.append([])
+                continue
+            runs[-1].append(f"{x(r[0]):.1f},{y(r[col]):.1f}")
+        for run in runs:
+            if run:
+                parts.append(f'<polyline points="{" ".join(run)}" fill="none" stroke="#222" '
+                             'stroke-width="1.2"/>')
         for ev in report["events"]:
             c = _EVENT_COLORS.get(ev["type"])
             if c:
@@ -113,7 +125,8 @@ def _svg(report: Mapping[str, Any], width: int = 960) -> str:
                              f'<title>{ev["type"]} at {ev["t"]:.2f} s</title></line>')
         parts.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{h}" fill="none" '
                      'stroke="#999"/>')
-        parts.append(f'<text x="6" y="{top + 12}" font-size="12">{html.escape(label)}</text>')
+        parts.append(f'<text x="{left + 6}" y="{top + 14}" font-size="12">'
+                     f"{html.escape(label)}</text>")
         parts.append(f'<text x="{left - 4}" y="{top + 10}" font-size="10" '
                      f'text-anchor="end">{ymax:.0f}</text>')
         parts.append(f'<text x="{left - 4}" y="{top + h}" font-size="10" '
@@ -121,7 +134,8 @@ def _svg(report: Mapping[str, Any], width: int = 960) -> str:
         return parts
 
     band = report["intensity_band"]
-    imax = max([r[1] for r in rows] + [band[1] * 1.3 if len(band) == 2 else 1.0]) or 1.0
+    imax = max([r[1] for r in rows if r[1] is not None]
+               + [band[1] * 1.3 if len(band) == 2 else 1.0]) or 1.0
     amax = max([r[2] for r in rows] + [10.0])
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
              f'height="{2 * h + 70}" font-family="sans-serif">']
