@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from isofeedback.coach.calibration import Calibration
 from isofeedback.coach.machine import Coach
 from isofeedback.coach.protocol import ExerciseProtocol
@@ -21,6 +23,7 @@ from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.detectors.signal_quality import SignalQualityDetector
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.imu_chain import ImuChain
+from isofeedback.dsp.tilt import TiltTracker, tilt_between
 from isofeedback.errors import PacketError
 from isofeedback.profiles.decoder import Decoder
 from isofeedback.profiles.schema import Profile
@@ -97,11 +100,18 @@ class Pipeline:
                 spec.fs, full_scale=cfg.emg_full_scale or None
             )
             self.onset = self._onset_detector(spec.fs, self.emg_chain.power_delay_s)
+        self.tilt: TiltTracker | None = None
+        self.neutral_gravity: tuple[float, float, float] | None = (
+            self.calibration.neutral_gravity if self.calibration is not None else None
+        )
         self.imu_chain: ImuChain | None = None
         self.movement: MovementDetector | None = None
         if self.imu_device is not None:
             gspec = self.profiles[self.imu_device].stream("gyro")
             self.imu_chain = ImuChain(gspec.fs, cfg.calibration_s)
+            accel = [s for s in self.profiles[self.imu_device].streams if s.name == "accel"]
+            if accel:
+                self.tilt = TiltTracker(accel[0].fs)
             self.movement = MovementDetector(gspec.fs, cfg.movement_max_deg)
         self.coach = Coach(self.protocol, self.mvc, self.calibration, self.history)
         self.angle_deg = 0.0
@@ -215,13 +225,21 @@ class Pipeline:
                 if self.onset.baseline is not None:
                     activity = activity_above_rest(float(env.data[-1, 0]), self.onset.baseline)
                 out += self.coach.tick(
-                    env.t_end, activity, self.angle_deg, self.speed_dps, self.rotation
+                    env.t_end, activity, self.angle_deg, self.speed_dps, self.rotation,
+                    tilt_from_neutral_deg=self._tilt_from_neutral(),
                 )
                 self.speed_dps = 0.0
+        elif chunk.device == self.imu_device and chunk.stream == "accel":
+            if self.tilt is not None:
+                self.tilt.process(chunk)
         elif chunk.device == self.imu_device and chunk.stream == "gyro":
             assert self.imu_chain is not None and self.movement is not None
             joint = self.imu_chain.process(chunk)
             if joint.n and self.imu_chain.calibrated:
+                if self.neutral_gravity is None and self.tilt is not None:
+                    g = self.tilt.gravity  # the rest pose of the patient's first session
+                    if g is not None:
+                        self.neutral_gravity = (float(g[0]), float(g[1]), float(g[2]))
                 r = joint.data[-1, :3]
                 self.rotation = (float(r[0]), float(r[1]), float(r[2]))
                 self.angle_deg = float((r @ r) ** 0.5)
@@ -230,6 +248,13 @@ class Pipeline:
                 out.append(ev)
                 out += self.coach.on_event(ev)
         return out
+
+    def _tilt_from_neutral(self) -> float | None:
+        """Degrees between the stored neutral pose's gravity and today's (None if unknown)."""
+        if self.tilt is None or self.neutral_gravity is None:
+            return None
+        g = self.tilt.gravity
+        return None if g is None else tilt_between(np.asarray(self.neutral_gravity), g)
 
     def _on_emg_event(self, ev: Event) -> list[Output]:
         if ev.type == EventType.ONSET:

@@ -29,6 +29,15 @@ MVC_MIN_X_REST = 10.0  # an MVC must be at least this many rest-noise units abov
 REST_NOISE_RATIO = 2.0  # today's rest noise within [1/r, r] x the stored one
 
 
+def _vector(value: Any) -> tuple[float, float, float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or len(value) != 3:
+        raise ValueError(f"neutral_gravity must be 3 numbers, got {value!r}")
+    x, y, z = (float(v) for v in value)
+    return (x, y, z)
+
+
 @dataclass(frozen=True, slots=True)
 class Calibration:
     """Envelope statistics of one patient with one device, in the device's EMG units.
@@ -45,6 +54,9 @@ class Calibration:
     rest_noise: float
     mvc: float | None = None
     version: int = 1
+    # gravity direction (sensor frame) at rest in the first session: the neutral pose that
+    # range of motion is measured from, across sessions (None: no accelerometer)
+    neutral_gravity: tuple[float, float, float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +74,7 @@ class Calibration:
                 rest_noise=float(data["rest_noise"]),
                 mvc=None if data.get("mvc") is None else float(data["mvc"]),
                 version=int(data.get("version", 1)),
+                neutral_gravity=_vector(data.get("neutral_gravity")),
             )
         except KeyError as exc:
             raise ConfigError(f"{where}: missing {exc.args[0]!r}") from None

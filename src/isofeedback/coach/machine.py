@@ -18,6 +18,9 @@ Range of motion: the stretch phase measures how far the joint moved from where t
 began (the barrier reached in this repetition); ``rom_deg`` adds these up from the first
 barrier of the session, so a slow drift of the gyroscope between stretches does not count
 as progress. ``rom_gain_deg`` is the gain over the previous repetition.
+``barrier_from_neutral_deg`` is the tilt at the end of the stretch from the neutral pose
+stored at the patient's first calibration (accelerometer): the one figure that compares
+across sessions, when the sensor is worn the same way.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class RepResult:
     stretch_deg: float | None = None
     rom_deg: float | None = None
     rom_gain_deg: float | None = None
+    barrier_from_neutral_deg: float | None = None  # absolute, comparable across sessions
     max_movement_deg: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -98,6 +102,7 @@ class RepResult:
             "stretch_deg": r(self.stretch_deg),
             "rom_deg": r(self.rom_deg),
             "rom_gain_deg": r(self.rom_gain_deg),
+            "barrier_from_neutral_deg": r(self.barrier_from_neutral_deg),
             "max_movement_deg": round(self.max_movement_deg, 2),
         }
 
@@ -162,6 +167,7 @@ class Coach:
         self._last_move_t = -np.inf
         self._stretch_start: np.ndarray = np.zeros(3)
         self._stretch_max = 0.0
+        self._tilt: float | None = None  # degrees from the stored neutral pose (accelerometer)
         self._paused_from = ""
         self._angle = 0.0
 
@@ -253,12 +259,15 @@ class Coach:
         angle_deg: float,
         speed_dps: float = 0.0,
         rotation: tuple[float, float, float] | None = None,
+        tilt_from_neutral_deg: float | None = None,
     ) -> list[Feedback]:
         """Advance to session time ``t`` with the current activity, joint angle (degrees
         from the neutral pose), the highest angular speed since the last tick and, when
         known, the rotation vector from the neutral pose (degrees): distances between poses
         are measured on it, since the angle alone cannot tell directions apart."""
         p = self.protocol
+        if tilt_from_neutral_deg is not None:
+            self._tilt = tilt_from_neutral_deg
         pose = np.asarray(rotation if rotation is not None else (angle_deg, 0.0, 0.0))
         out: list[Feedback] = []
         if not self._started:
@@ -504,6 +513,7 @@ class Coach:
         res.stretch_deg = self._stretch_max
         res.rom_deg = (prev or 0.0) + self._stretch_max
         res.rom_gain_deg = res.rom_deg - (prev or 0.0)
+        res.barrier_from_neutral_deg = self._tilt
         self.results.append(res)
         self._current = None
         out.append(Feedback("rep", t, res.as_dict()))
@@ -556,6 +566,10 @@ class Coach:
             "hold_target_s": p.hold_s,
             "hold_quality": round(float(np.mean(quality)), 3) if quality else None,
             "rom_deg": None if rom is None else round(rom, 2),
+            "barrier_from_neutral_deg": (
+                None if not self.results or self.results[-1].barrier_from_neutral_deg is None
+                else round(self.results[-1].barrier_from_neutral_deg, 2)
+            ),
             "violations": [v["violation"] for v in self.violations],
             "interrupted_reps": self.interruptions,
             "mvc": self.mvc,

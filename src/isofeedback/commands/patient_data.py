@@ -47,7 +47,9 @@ def save_session(store: PatientStore, pipeline: Pipeline, used: Calibration | No
         coach.mvc_source == "captured" or used is None
     ):
         mvc = coach.mvc if coach.mvc_source == "captured" else None
+        neutral = used.neutral_gravity if used is not None else None
         store.save_calibration(Calibration(
             profile=profile, device=device, created=time.time(),
-            rest_baseline=coach.baseline, rest_noise=coach.noise, mvc=mvc))
+            rest_baseline=coach.baseline, rest_noise=coach.noise, mvc=mvc,
+            neutral_gravity=neutral or pipeline.neutral_gravity))
     store.add_session({**coach.summary(), "session": session_id, "wall": wall_start})

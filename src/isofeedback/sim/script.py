@@ -93,6 +93,7 @@ class PatientScript:
     target_channel: int = 2  # channel over the target muscle (0-based)
     technique: str = "pir"
     disconnects: tuple[tuple[float, float], ...] = ()  # (start, end) sensor out of range
+    start_angle_deg: float = 0.0  # the joint's pose at the start, from the patient's neutral
 
     def with_artifacts(self, **changes: object) -> PatientScript:
         return replace(self, artifacts=replace(self.artifacts, **changes))  # type: ignore[arg-type]

@@ -171,7 +171,7 @@ def synthesize(
 
     m = int(round(script.duration * imu_fs))
     ti = np.arange(m) / imu_fs
-    angle = np.zeros(m)
+    angle = np.full(m, float(script.start_angle_deg))
     for mv in script.movements:
         angle += mv.degrees * _min_jerk((ti - mv.start) / mv.duration)
     if art.tremor_deg > 0:

@@ -1,0 +1,60 @@
+"""Gravity direction from the accelerometer: an absolute reference for the joint's pose.
+
+The gyroscope gives rotation since the session began, and drifts; it cannot say where the
+joint is relative to a pose measured on another day. While the limb is held still, the
+accelerometer measures gravity, and the angle between today's gravity direction and the
+one stored at the patient's first calibration is how far the limb is tilted from that
+neutral pose (for rotations about a horizontal axis, as in most stretches; a rotation about
+the vertical is invisible to it). Averaged over half a second, it is steady to ~0.1°.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from isofeedback.types import Chunk, FloatArray
+
+__all__ = ["TiltTracker", "tilt_between"]
+
+
+def tilt_between(a: FloatArray, b: FloatArray) -> float:
+    """Angle in degrees between two gravity directions.
+
+    >>> round(tilt_between(np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.5, 0.866])), 1)
+    30.0
+    """
+    cos = float(np.dot(a, b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
+    return float(np.degrees(np.arccos(min(max(cos, -1.0), 1.0))))
+
+
+class TiltTracker:
+    """Accel chunks (g) → the mean gravity direction over the last ``window_s`` seconds.
+
+    >>> t = TiltTracker(fs=100.0, window_s=0.5)
+    >>> a = np.tile([0.0, 0.0, 1.0], (80, 1)); a[30:] = [0.0, 0.5, 0.866]
+    >>> t.process(Chunk("accel", 100.0, 0, 0.0, a, ("x", "y", "z")))
+    >>> round(tilt_between(np.array([0.0, 0.0, 1.0]), t.gravity), 1)
+    30.0
+    """
+
+    def __init__(self, fs: float, window_s: float = 0.5) -> None:
+        self.fs = fs
+        self.window_s = window_s
+        self._reset()
+
+    def _reset(self) -> None:
+        self._n = max(1, round(self.window_s * self.fs))
+        self._tail: FloatArray = np.zeros((0, 3))
+
+    def process(self, chunk: Chunk) -> None:
+        data = np.asarray(chunk.data[:, :3], dtype=np.float64)
+        self._tail = np.vstack([self._tail, data])[-self._n :]
+
+    @property
+    def gravity(self) -> FloatArray | None:
+        """Unit gravity direction in the sensor frame; None before data or in free fall."""
+        if self._tail.shape[0] == 0:
+            return None
+        g = self._tail.mean(axis=0)
+        norm = float(np.linalg.norm(g))
+        return None if norm < 0.5 else np.asarray(g / norm, dtype=np.float64)
