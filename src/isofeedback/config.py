@@ -7,12 +7,12 @@ the live results exactly, and a researcher can replay with another one (``--conf
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from isofeedback.errors import ConfigError
+from isofeedback.tomlfile import read_toml
 
 __all__ = ["PipelineConfig", "load_pipeline_config"]
 
@@ -106,12 +106,7 @@ class PipelineConfig:
 
 def load_pipeline_config(path: Path) -> PipelineConfig:
     """Read the ``[pipeline]`` table of a TOML file."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    data = read_toml(path, "config")
     table = data.get("pipeline", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [pipeline] must be a table")

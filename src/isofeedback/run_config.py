@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from isofeedback.errors import ConfigError
 from isofeedback.mqtt_config import broker_settings_from_table
 from isofeedback.profiles.schema import Profile, find_profile
 from isofeedback.sinks.mqtt import BrokerSettings
+from isofeedback.tomlfile import read_toml
 
 __all__ = ["DeviceConfig", "RunConfig", "load_run_config"]
 
@@ -158,12 +158,5 @@ def parse_run_config(data: Mapping[str, Any], path: Path | None = None) -> RunCo
 
 def load_run_config(path: Path) -> RunConfig:
     """Read and validate a configuration file."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "configuration")
     return parse_run_config(data, path)

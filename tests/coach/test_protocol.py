@@ -70,7 +70,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_not_toml(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read protocol"):
+    with pytest.raises(ConfigError, match="not valid TOML"):
         load_protocol(write(tmp_path, "[exercise\nreps = 3"))
 
 

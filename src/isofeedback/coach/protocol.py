@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from isofeedback.errors import ConfigError
+from isofeedback.tomlfile import read_toml
 
 __all__ = [
     "CUE_IDS",
@@ -235,12 +236,7 @@ def parse_protocol(data: dict[str, Any], path: str) -> ExerciseProtocol:
 
 
 def load_protocol(path: Path) -> ExerciseProtocol:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: protocol file not found") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read protocol: {exc}") from None
+    data = read_toml(path, "protocol")
     return parse_protocol(data, str(path))
 
 

@@ -9,13 +9,13 @@ that somebody writing a profile for a new wearable is never left guessing.
 from __future__ import annotations
 
 import struct
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from isofeedback.errors import ProfileError
+from isofeedback.tomlfile import read_toml
 
 __all__ = [
     "CommandSpec",
@@ -510,16 +510,7 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> Profile:
 
 def load_profile(path: Path) -> Profile:
     """Load and validate one profile file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProfileError(f"{path}: profile file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read profile: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "profile", ProfileError)
     return parse_profile(path, data)
 
 
