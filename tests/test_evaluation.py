@@ -40,3 +40,21 @@ def test_arguments_parse() -> None:
     add_eval_arguments(p)
     a = p.parse_args(["--snr", "10", "--records", "2", "--fs", "200"])
     assert a.snr == [10.0] and a.records == 2 and a.fs == 200.0
+
+
+def test_eval_on_a_labelled_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A researcher's own data: CSV (read as replay reads it) plus an annotation file."""
+    from isofeedback.cli import main
+    from isofeedback.sim import benchmark_script, synthesize
+
+    script = benchmark_script(seed=4, duration=30.0, snr_db=20.0)
+    session = synthesize(script, emg_fs=1000.0, channels=1)
+    csv_path = tmp_path / "emg.csv"
+    csv_path.write_text("emg\n" + "\n".join(f"{v:.6f}" for v in session.emg[:, 0]))
+    ann = tmp_path / "labels.csv"
+    ann.write_text("".join(f"onset,{c.onset}\nrelease,{c.release}\n" for c in script.contractions))
+    assert main(["eval", "--csv", str(csv_path), "--csv-fs", "1000", "--annotations", str(ann)]) == 0
+    out = capsys.readouterr().out
+    n = len(script.contractions)
+    assert f"0/{n}" in out  # every labelled contraction found
+    assert main(["eval", "--csv", str(tmp_path / "missing.csv")]) == 2

@@ -27,6 +27,7 @@ from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.orientation import QuatChain
+from isofeedback.errors import ConfigError
 from isofeedback.sim.script import Movement, PatientScript, benchmark_script
 from isofeedback.sim.signals import synthesize
 from isofeedback.types import Chunk, Event, EventType, FloatArray
@@ -310,12 +311,23 @@ def _after(c: Chunk, t: float) -> Chunk:
     return Chunk(c.stream, c.fs, c.start_index + n, c.t_first + n / c.fs, c.data[n:], c.channels)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``isofeedback eval``."""
     parser.add_argument("--snr", type=float, nargs="+", default=[5.0, 10.0, 20.0],
                         help="white-noise SNR of the weakest contraction, dB (default 5 10 20)")
     parser.add_argument("--fs", type=float, default=1000.0, help="EMG sample rate, Hz")
-    parser.add_argument("--records", type=int, default=10, help="records per SNR (60 s each)")
+    parser.add_argument("--records", type=_positive_int, default=10,
+                        help="records per SNR (60 s each)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first record")
     parser.add_argument("--artifacts", choices=["none", "half", "all"], default="half",
                         help="records with hum, motion artifacts and contact spikes")
@@ -325,29 +337,38 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tolerance", type=float, default=0.5,
                         help="matching window, ± seconds")
     parser.add_argument("--no-movement", action="store_true", help="skip the IMU evaluation")
-    parser.add_argument("--csv", type=Path, help="EMG samples, one column per channel")
-    parser.add_argument("--csv-fs", type=float, default=1000.0, help="sample rate of --csv")
+    parser.add_argument("--csv", type=Path,
+                        help="EMG samples: a header row, one column per channel, optional time "
+                        "column t (as for 'isofeedback replay')")
+    parser.add_argument("--csv-fs", type=float, default=None,
+                        help="sample rate of --csv when it has no time column")
     parser.add_argument("--annotations", type=Path,
                         help="lines 'onset,<s>' / 'release,<s>' for --csv")
 
 
-def _read_csv(path: Path, ann: Path | None, fs: float) -> EmgRecord:
-    text = path.read_text(encoding="utf-8").splitlines()
-    first = text[0].split(",") if text else []
-    skip = 0
-    try:
-        [float(v) for v in first]
-    except ValueError:
-        skip = 1
-    x = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+def _read_csv(path: Path, ann: Path | None, fs: float | None) -> EmgRecord:
+    """Labelled foreign data: the EMG columns of a CSV (read like ``replay`` reads it) and
+    an annotation file of ``onset,<s>`` / ``release,<s>`` lines."""
+    from isofeedback.recording.importers import load_csv
+
+    emg = load_csv(path, fs).streams["emg"]
     on: list[float] = []
     off: list[float] = []
     if ann is not None:
-        for line in ann.read_text(encoding="utf-8").splitlines():
+        try:
+            lines = ann.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{ann}: cannot read annotations: {exc}") from None
+        for k, line in enumerate(lines, 1):
             parts = [p.strip() for p in line.split(",")]
             if len(parts) == 2 and parts[0] in ("onset", "release"):
-                (on if parts[0] == "onset" else off).append(float(parts[1]))
-    return EmgRecord(np.asarray(x, dtype=np.float64), fs, tuple(on), tuple(off), name=path.name)
+                try:
+                    (on if parts[0] == "onset" else off).append(float(parts[1]))
+                except ValueError:
+                    raise ConfigError(f"{ann}: line {k}: {parts[1]!r} is not a time in "
+                                      "seconds") from None
+    return EmgRecord(np.asarray(emg.data, dtype=np.float64), emg.fs, tuple(on), tuple(off),
+                     name=path.name)
 
 
 def _line(name: str, s: dict[str, float], cpu: str = "") -> str:
