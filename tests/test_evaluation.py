@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
+
+import pytest
 
 from isofeedback.evaluation import Summary, add_eval_arguments, match_events, summarize
 from isofeedback.types import Event, EventType
@@ -53,7 +56,8 @@ def test_eval_on_a_labelled_csv(tmp_path: Path, capsys: pytest.CaptureFixture[st
     csv_path.write_text("emg\n" + "\n".join(f"{v:.6f}" for v in session.emg[:, 0]))
     ann = tmp_path / "labels.csv"
     ann.write_text("".join(f"onset,{c.onset}\nrelease,{c.release}\n" for c in script.contractions))
-    assert main(["eval", "--csv", str(csv_path), "--csv-fs", "1000", "--annotations", str(ann)]) == 0
+    args = ["eval", "--csv", str(csv_path), "--csv-fs", "1000", "--annotations", str(ann)]
+    assert main(args) == 0
     out = capsys.readouterr().out
     n = len(script.contractions)
     assert f"0/{n}" in out  # every labelled contraction found
