@@ -83,7 +83,20 @@ class MovementDetector:
         if not self.armed:
             return events
         need_still = max(1, int(round(self.still_s * self.fs)))
-        for k in range(chunk.n):
+        first = int(np.searchsorted(times, self._arm_t - 1e-9))
+        if not self.moving and first < chunk.n:
+            # the usual case, a still hold: one vectorised check, then only the samples from
+            # a crossing on go through the per-sample state machine below
+            if self._ref is None:
+                self._ref = rot[first].copy()
+            d = rot[first:] - self._ref
+            over = np.flatnonzero(np.einsum("ij,ij->i", d, d) > self.max_deg**2)
+            if over.size == 0:
+                last = d[-1]
+                self.last_angle = float(np.sqrt(last @ last))
+                return events
+            first += int(over[0])
+        for k in range(first, chunk.n):
             t = float(times[k])
             if t < self._arm_t - 1e-9:  # sample times carry rounding: same sample any chunking
                 continue
