@@ -22,6 +22,7 @@ from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.detectors.signal_quality import SignalQualityDetector
 from isofeedback.dsp.emg_chain import EmgChain
+from isofeedback.dsp.exact import norm
 from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.tilt import TiltTracker, tilt_between
 from isofeedback.errors import PacketError
@@ -242,7 +243,7 @@ class Pipeline:
                         self.neutral_gravity = (float(g[0]), float(g[1]), float(g[2]))
                 r = joint.data[-1, :3]
                 self.rotation = (float(r[0]), float(r[1]), float(r[2]))
-                self.angle_deg = float((r @ r) ** 0.5)
+                self.angle_deg = norm(r)
                 self.speed_dps = max(self.speed_dps, float(joint.data[:, 3].max()))
             for ev in self.movement.process(joint):
                 out.append(ev)

@@ -125,7 +125,12 @@ async def test_broker_outage_loses_no_event_or_cue(
     lost = statuses.index(("offline", "connection lost", 1))
     back = statuses.index(("online", "reconnected", 2))
     assert lost < back and statuses[-1] == ("offline", "stopped", 2), statuses
-    assert pub.stats.reconnects == 1 and pub.stats.outage_s >= OUTAGE_REAL_S
+    # the publisher counts its outage from the moment it notices the loss (after aiomqtt's
+    # client has closed) to its reconnect, which can land while the fixture is still polling
+    # the restarted broker's port: it matches the broker's real downtime within a second
+    # (seen: 30.99 s for a 31 s outage), not to the millisecond
+    assert pub.stats.reconnects == 1
+    assert down_real - 1.0 <= pub.stats.outage_s <= down_real + 2.0, (pub.stats, down_real)
     assert pub.stats.live_dropped > 0 and pub.stats.events_overflowed == 0
     service = [d for d in received if d["kind"] == "service"]
     assert service and any(d["reconnects"] == 1 and d["live_dropped"] > 0 for d in service)

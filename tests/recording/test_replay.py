@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import platform
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,27 @@ def test_verify_passes_on_the_sample_recordings(copy_sample: Any, name: str) -> 
     assert result.verified, (f"{result.difference}\n(if detection or coaching changed on "
                              "purpose: python benchmarks/make_sample_recordings.py)")
     assert result.checked and result.checked > 500
+
+
+# BLAS kernels and thread counts that another machine could pick: numpy's BLAS chooses a
+# kernel for the CPU (OPENBLAS_CORETYPE forces one; Prescott runs on any x86-64), and each
+# adds in its own order. The data path must not depend on it: the sample recordings were
+# made on one machine and must replay exactly on any other.
+_OTHER_MACHINES = [{"OPENBLAS_NUM_THREADS": "1"}, {"OPENBLAS_NUM_THREADS": "2"}]
+if platform.machine() in ("x86_64", "AMD64"):
+    _OTHER_MACHINES.append({"OPENBLAS_CORETYPE": "Prescott", "OPENBLAS_NUM_THREADS": "1"})
+
+
+@pytest.mark.parametrize("env", _OTHER_MACHINES, ids=lambda e: ",".join(e.values()))
+def test_verify_passes_whatever_blas_kernel_the_machine_picks(
+    copy_sample: Any, env: dict[str, str]
+) -> None:
+    for name in ("myo-pir-sim.isorec", "openemg-met-sim.isorec"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "isofeedback", "replay", str(copy_sample(name)), "--verify"],
+            env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
+        )
+        assert proc.returncode == 0 and "verify OK" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_verify_reproduces_a_fresh_recording(myo_recording: Path,

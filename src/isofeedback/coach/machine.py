@@ -34,6 +34,7 @@ import numpy as np
 from isofeedback.coach.calibration import Calibration, mvc_problem, rest_problem
 from isofeedback.coach.progress import progress_report
 from isofeedback.coach.protocol import ExerciseProtocol
+from isofeedback.dsp.exact import norm
 from isofeedback.errors import ConfigError
 from isofeedback.types import Event, EventType, Feedback
 
@@ -328,7 +329,7 @@ class Coach:
             if elapsed >= p.relax_s:
                 out += self._finish_relax(t)
         elif self.phase == "stretching":
-            reached = float(np.linalg.norm(pose - self._stretch_start))
+            reached = norm(pose - self._stretch_start)
             self._stretch_max = max(self._stretch_max, reached)
             if elapsed >= p.stretch_s:
                 out += self._finish_rep(t)
@@ -459,7 +460,7 @@ class Coach:
     def _check_speed(self, t: float, speed: float) -> list[Feedback]:
         if speed <= self.protocol.movement_max_dps:
             return []
-        return self._moved(t, float(np.linalg.norm(self._pose - self._onset_pose)))
+        return self._moved(t, norm(self._pose - self._onset_pose))
 
     def _check_strength(self, t: float, x: float) -> list[Feedback]:
         p = self.protocol

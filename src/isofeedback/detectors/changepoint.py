@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from isofeedback.dsp.exact import dot
 from isofeedback.types import FloatArray
 
 __all__ = ["cusum", "ramp_change_point"]
@@ -98,7 +99,7 @@ def _estimate(t0: FloatArray, ll: FloatArray, estimate: str) -> float:
     p = np.exp(ll - m).sum(axis=1)
     p /= p.sum()
     if estimate == "mean":
-        return float(p @ (t0 + 0.5))
+        return dot(p, t0 + 0.5)
     c = np.cumsum(p)
     return float(t0[int(np.searchsorted(c, 0.5))] + 0.5)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from isofeedback.dsp.exact import norm, row_norms
 from isofeedback.types import Chunk, Event, EventType
 
 __all__ = ["MovementDetector"]
@@ -90,10 +91,10 @@ class MovementDetector:
             if self._ref is None:
                 self._ref = rot[first].copy()
             d = rot[first:] - self._ref
-            over = np.flatnonzero(np.einsum("ij,ij->i", d, d) > self.max_deg**2)
+            over = np.flatnonzero(row_norms(d) > self.max_deg)
             if over.size == 0:
                 last = d[-1]
-                self.last_angle = float(np.sqrt(last @ last))
+                self.last_angle = norm(last)
                 return events
             first += int(over[0])
         for k in range(first, chunk.n):
@@ -103,7 +104,7 @@ class MovementDetector:
             if self._ref is None:
                 self._ref = rot[k].copy()
             d = rot[k] - self._ref
-            angle = float(np.sqrt(d @ d))
+            angle = norm(d)
             self.last_angle = angle
             if not self.moving:
                 if angle > self.max_deg:

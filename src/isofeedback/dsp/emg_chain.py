@@ -25,13 +25,21 @@ the channels over the working muscle.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
-from isofeedback.dsp.filters import MovingRms, SosFilter, emg_bandpass, mains_notch
+from isofeedback.dsp.exact import dot, weighted_columns
+from isofeedback.dsp.filters import (
+    MovingRms,
+    SosFilter,
+    emg_bandpass,
+    mains_notch,
+    pole_radius,
+)
 from isofeedback.types import Chunk, FloatArray
 
 BoolArray = npt.NDArray[np.bool_]
@@ -148,8 +156,7 @@ class EmgChain:
         self._all = self.channels == tuple(range(self.n_channels))
         self._idx = list(self.channels)
         self._last_flag = -(10**12)
-        poles = np.concatenate([np.roots(sec[3:]) for sec in self._band()])
-        self._ring_samples = float(-1.0 / np.log(np.max(np.abs(poles))))
+        self._ring_samples = -1.0 / math.log(pole_radius(self._band()))
 
     @property
     def calibrated(self) -> bool:
@@ -302,8 +309,8 @@ class EmgChain:
             np.sqrt(ms[i:j, 0], out=out[i:j, 0])
         else:
             w = self.weights / self.weights.sum()
-            out[i:j, 1] = y2[i:j] @ (w / self.rest_var)
-            out[i:j, 0] = np.sqrt(ms[i:j] @ w)
+            out[i:j, 1] = weighted_columns(y2[i:j], w / self.rest_var)
+            out[i:j, 0] = np.sqrt(weighted_columns(ms[i:j], w))
 
     def _slow(self, y2: FloatArray, ms: FloatArray, gate: FloatArray, out: FloatArray) -> None:
         """Calibration and channel-weight learning: decisions at fixed sample indices."""
@@ -316,7 +323,7 @@ class EmgChain:
                 self._cal.append(y2[i : i + take])
                 w0 = self.weights / self.weights.sum()
                 out[i : i + take, 1] = 0.0
-                out[i : i + take, 0] = np.sqrt(ms[i : i + take] @ w0)
+                out[i : i + take, 0] = np.sqrt(weighted_columns(ms[i : i + take], w0))
                 gate[i : i + take] = 1.0
                 if a + take >= self._cal_n:
                     cal = np.vstack(self._cal)
@@ -359,7 +366,7 @@ class EmgChain:
         if gated > 0:
             return
         mean = blk.mean(axis=0)
-        if float(mean @ (self.weights / self.weights.sum())) < self.active_k:
+        if dot(mean, self.weights / self.weights.sum()) < self.active_k:
             return
         self._act_sum += mean
         self._act_blocks += 1

@@ -6,6 +6,7 @@ it can be fed chunks of any size. They read no clock and do no I/O.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import cast
 
@@ -14,7 +15,55 @@ from scipy import signal
 
 from isofeedback.types import FloatArray
 
-__all__ = ["MovingRms", "SosFilter", "emg_bandpass", "mains_notch"]
+__all__ = ["MovingRms", "SosFilter", "emg_bandpass", "mains_notch", "pole_radius", "step_state"]
+
+
+def step_state(sos: FloatArray) -> FloatArray:
+    """The state ``(sections, 2)`` of a cascade of second-order sections (transposed
+    direct form II, as scipy's SOS kernel runs them) that has settled on a unit input.
+
+    Same values as :func:`scipy.signal.sosfilt_zi`, computed in closed form: that function
+    solves a linear system with LAPACK, whose result changes in the last bits with the CPU
+    and the number of BLAS threads, and the state seeds every later sample (a recording
+    made on one machine did not replay exactly on another). A settled section with gain
+    ``g = Σb / Σa`` has ``z1 = b2 − a2·g`` and ``z0 = b1 − a1·g + z1``; each section's input
+    is the previous sections' gain.
+
+    >>> from scipy import signal
+    >>> sos = signal.butter(4, [20, 450], btype="bandpass", fs=1000, output="sos")
+    >>> bool(np.allclose(step_state(sos), signal.sosfilt_zi(sos), rtol=1e-12, atol=1e-15))
+    True
+    """
+    out = np.zeros((sos.shape[0], 2))
+    scale = 1.0
+    for i, row in enumerate(np.asarray(sos, dtype=np.float64).tolist()):
+        _, b1, b2, _, a1, a2 = (v / row[3] for v in row)
+        g = (row[0] + row[1] + row[2]) / (row[3] + row[4] + row[5])
+        z1 = b2 - a2 * g
+        out[i, 0] = scale * (b1 - a1 * g + z1)
+        out[i, 1] = scale * z1
+        scale *= g
+    return out
+
+
+def pole_radius(sos: FloatArray) -> float:
+    """Largest pole magnitude of a cascade of second-order sections, in closed form (the
+    roots of ``z² + a1·z + a2``; no eigenvalue solver, whose last bits depend on the CPU).
+
+    >>> pole_radius(np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.25]]))
+    0.5
+    """
+    radius = 0.0
+    for row in np.asarray(sos, dtype=np.float64).tolist():
+        a1, a2 = row[4] / row[3], row[5] / row[3]
+        disc = a1 * a1 - 4.0 * a2
+        if disc < 0:  # a complex pair: |p|² = a2
+            r = math.sqrt(a2)
+        else:
+            root = math.sqrt(disc)
+            r = max(abs(-a1 + root), abs(-a1 - root)) / 2.0
+        radius = max(radius, r)
+    return radius
 
 
 class SosFilter:
@@ -51,7 +100,7 @@ class SosFilter:
         if x.shape[0] == 0:
             return x.astype(np.float64, copy=True)
         if self._zi is None:
-            base = signal.sosfilt_zi(self.sos)  # (sections, 2)
+            base = step_state(self.sos)  # (sections, 2)
             self._zi = np.ascontiguousarray(
                 base[None, :, :] * np.asarray(x[0], dtype=np.float64)[:, None, None]
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from isofeedback.dsp.exact import norm
 from isofeedback.types import Chunk
 
 __all__ = ["ImuChain"]
@@ -119,6 +120,6 @@ class ImuChain:
             return
         mean = w.mean(axis=0)
         rms = float(np.sqrt((w * w).sum(axis=1).mean()))
-        if float(np.sqrt(mean @ mean)) < self.still_dps and rms < self.tremor_dps:
+        if norm(mean) < self.still_dps and rms < self.tremor_dps:
             alpha = min(1.0, self.block_s / max(self.bias_adapt_s, 1e-9))
             self.bias = self.bias + alpha * mean

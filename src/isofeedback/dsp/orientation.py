@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from isofeedback.dsp.exact import norm, row_norms, weighted_columns
 from isofeedback.types import Chunk, FloatArray
 
 __all__ = ["QuatChain", "rotation_vectors"]
@@ -26,14 +27,14 @@ def rotation_vectors(q: FloatArray, ref: FloatArray) -> FloatArray:
     >>> [round(float(v), 3) for v in rotation_vectors(q, np.array([1.0, 0, 0, 0]))[0]]
     [10.0, 0.0, 0.0]
     """
-    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    q = q / np.maximum(row_norms(q), 1e-12)[:, None]
     w0, v0 = ref[0], -ref[1:]  # conjugate of ref
     w1, v1 = q[:, 0], q[:, 1:]
-    w = w0 * w1 - v1 @ v0
+    w = w0 * w1 - weighted_columns(v1, v0)
     v = w0 * v1 + w1[:, None] * v0[None, :] + np.cross(np.broadcast_to(v0, v1.shape), v1)
     sign = np.where(w < 0, -1.0, 1.0)  # the shorter of the two equivalent rotations
     w, v = w * sign, v * sign[:, None]
-    s = np.linalg.norm(v, axis=1)
+    s = row_norms(v)
     angle = 2.0 * np.arctan2(s, w)
     scale = np.where(s > 1e-12, angle / np.maximum(s, 1e-12), 2.0)
     return np.asarray(np.rad2deg(v * scale[:, None]), dtype=np.float64)
@@ -69,11 +70,11 @@ class QuatChain:
         out = np.zeros((q.shape[0], 4))
         if q.shape[0]:
             if self._ref is None:
-                self._ref = q[0] / max(float(np.linalg.norm(q[0])), 1e-12)
+                self._ref = q[0] / max(norm(q[0]), 1e-12)
             rot = rotation_vectors(q, self._ref)
             prev = np.concatenate([rot[:1] if self._last is None else self._last[None], rot])
             out[:, :3] = rot
-            out[:, 3] = np.linalg.norm(np.diff(prev, axis=0), axis=1) * self.fs
+            out[:, 3] = row_norms(np.diff(prev, axis=0)) * self.fs
             self._last = rot[-1].copy()
         return Chunk(
             "joint", chunk.fs, chunk.start_index, chunk.t_first, out,

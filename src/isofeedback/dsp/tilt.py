@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from isofeedback.dsp.exact import dot, norm
 from isofeedback.types import Chunk, FloatArray
 
 __all__ = ["TiltTracker", "tilt_between"]
@@ -23,7 +24,7 @@ def tilt_between(a: FloatArray, b: FloatArray) -> float:
     >>> round(tilt_between(np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.5, 0.866])), 1)
     30.0
     """
-    cos = float(np.dot(a, b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
+    cos = dot(a, b) / max(norm(a) * norm(b), 1e-12)
     return float(np.degrees(np.arccos(min(max(cos, -1.0), 1.0))))
 
 
@@ -56,5 +57,5 @@ class TiltTracker:
         if self._tail.shape[0] == 0:
             return None
         g = self._tail.mean(axis=0)
-        norm = float(np.linalg.norm(g))
-        return None if norm < 0.5 else np.asarray(g / norm, dtype=np.float64)
+        length = norm(g)
+        return None if length < 0.5 else np.asarray(g / length, dtype=np.float64)

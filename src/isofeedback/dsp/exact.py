@@ -1,0 +1,56 @@
+"""Sums of products in a fixed order, without BLAS: the same last bit on every CPU.
+
+numpy hands ``@``, ``np.dot`` and ``np.linalg.norm`` of a vector to its BLAS library,
+which picks a kernel for the processor it runs on (AVX-512, AVX2, SSE, …). Each kernel
+adds the products in its own order, so the last bits of a result depend on the machine.
+Replay promises the same events as the live run on any machine: a sample recording made
+on one CPU failed ``replay --verify`` on another by 4 ulp in a calibration baseline (an
+8-channel fusion done with ``@``). The data path therefore uses these helpers: element-wise
+ufuncs (each one IEEE rounding) accumulated in channel order, and numpy's own pairwise
+``add.reduce``, whose order is fixed in numpy itself rather than chosen per CPU.
+
+>>> import numpy as np
+>>> x = np.array([[1.0, 2.0], [3.0, 4.0]])
+>>> weighted_columns(x, np.array([0.5, 0.25])).tolist()
+[1.0, 2.5]
+>>> dot(np.array([3.0, 4.0]), np.array([3.0, 4.0])), norm(np.array([3.0, 4.0]))
+(25.0, 5.0)
+>>> row_norms(np.array([[3.0, 4.0, 0.0], [0.0, 0.0, 2.0]])).tolist()
+[5.0, 2.0]
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from isofeedback.types import FloatArray
+
+__all__ = ["dot", "norm", "row_norms", "weighted_columns"]
+
+
+def weighted_columns(x: FloatArray, w: FloatArray) -> FloatArray:
+    """``Σ_k x[:, k] · w[k]`` for an ``(n, c)`` array, summed in column order."""
+    out: FloatArray = x[:, 0] * w[0]
+    for k in range(1, x.shape[1]):
+        out += x[:, k] * w[k]
+    return out
+
+
+def dot(a: FloatArray, b: FloatArray) -> float:
+    """Inner product of two vectors (numpy's pairwise sum of the element products)."""
+    return float(np.add.reduce(np.multiply(a, b), axis=None))
+
+
+def norm(v: FloatArray) -> float:
+    """Euclidean length of a vector."""
+    return math.sqrt(dot(v, v))
+
+
+def row_norms(x: FloatArray) -> FloatArray:
+    """Euclidean length of each row of an ``(n, c)`` array, summed in column order."""
+    out: FloatArray = x[:, 0] * x[:, 0]
+    for k in range(1, x.shape[1]):
+        out += x[:, k] * x[:, k]
+    return np.sqrt(out)
