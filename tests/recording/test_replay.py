@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import platform
@@ -12,13 +13,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from isofeedback.cli import main
 from isofeedback.config import PipelineConfig
+from isofeedback.pipeline import Pipeline
 from isofeedback.recording.batch import BatchJob, replay_dask, replay_local
 from isofeedback.recording.format import encode_output
+from isofeedback.recording.reader import RecordingReader
 from isofeedback.recording.replay import events_jsonl, replay
+from isofeedback.types import Chunk
 
 
 @pytest.mark.parametrize("name", ["myo-pir-sim.isorec", "openemg-met-sim.isorec"])
@@ -77,6 +82,39 @@ def test_event_output_is_byte_identical_across_runs_and_batches(myo_recording: P
     assert runs[0] and all(r == runs[0] for r in runs)
     first = json.loads(runs[0].splitlines()[0])
     assert {"type", "t", "t_decided"} <= set(first)
+
+
+def _split(chunk: Chunk, rng: np.random.Generator) -> list[Chunk]:
+    """The chunk cut into consecutive pieces of 1–7 samples (only the first keeps the gap)."""
+    out, i = [], 0
+    while i < chunk.n:
+        k = min(chunk.n - i, int(rng.integers(1, 8)))
+        out.append(dataclasses.replace(
+            chunk, start_index=chunk.start_index + i, t_first=chunk.t_first + i / chunk.fs,
+            data=chunk.data[i : i + k], gap_before=chunk.gap_before if i == 0 else 0))
+        i += k
+    return out
+
+
+@pytest.mark.parametrize("name", ["myo-pir-sim.isorec", "openemg-met-sim.isorec"])
+def test_native_replay_events_are_byte_identical_across_chunk_sizes(
+    copy_sample: Any, name: str
+) -> None:
+    """A native recording's packets decoded as recorded, then the same samples cut into
+    chunks of 1–7 samples: the detected events are the same bytes."""
+    with RecordingReader(copy_sample(name)) as reader:
+        packets = list(reader.packets())
+        profiles, protocol, config = reader.profiles(), reader.protocol(), reader.config()
+    as_recorded = Pipeline(profiles, protocol, config)
+    outputs_a = [o for p in packets for o in as_recorded.feed(p)]
+    rechunked = Pipeline(profiles, protocol, config)
+    rng = np.random.default_rng(0)
+    outputs_b = [o for p in packets for c in rechunked.decoders[p.device].decode(p)
+                 for piece in _split(c, rng) for o in rechunked.process_chunk(piece)]
+    a, b = events_jsonl(outputs_a), events_jsonl(outputs_b)
+    types = [json.loads(line)["type"] for line in a.splitlines()]
+    assert types.count("onset") >= 2 and types.count("release") >= 2
+    assert a == b
 
 
 def test_events_option_writes_json_lines(myo_recording: Path, tmp_path: Path) -> None:
