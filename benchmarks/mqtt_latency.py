@@ -69,7 +69,8 @@ async def run_phase(settings: BrokerSettings, name: str, n: int, rate: float | N
                 delay = start + i / rate - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                    # a live level stream alongside, as in a session (20 per second)
+                    # a live level before every paced event (a session sends 20 a second;
+                    # here one per event, so at 50 events/s the level stream is heavier)
                     pub.submit(Feedback("level", i / rate, {"intensity": 1.0}))
             t = i / (rate or 1000.0)
             pub.submit(Event(EventType.ONSET, t, t, "bench", None,
