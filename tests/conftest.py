@@ -144,6 +144,9 @@ async def collect_mqtt(
                     doc = _json.loads(msg.payload)
                     doc["_topic"] = str(msg.topic)
                     doc["_retain"] = bool(msg.retain)
+                    doc["_qos"] = int(msg.qos)
+                    expiry = getattr(msg.properties, "MessageExpiryInterval", None)
+                    doc["_expiry"] = int(expiry) if expiry is not None else None
                     out.append(doc)
                     if until(doc):
                         return

@@ -74,3 +74,15 @@ async def test_every_published_message_validates(
     assert pub.stats.events_overflowed == 0 and pub.stats.rejected == 0
     statuses = [(d["state"], d["reason"]) for d in received if d["kind"] == "status"]
     assert statuses == [("online", "connected"), ("offline", "stopped")]
+
+    # the live stream: 10–25 levels per second of session, QoS 0, not retained, and under
+    # MQTT 5 an expiry so a broker never hands a late display stale levels; the reliable
+    # kinds arrive with QoS 1
+    produced = [f.t for f in result.feedback if f.kind == "level"]
+    rate = (len(produced) - 1) / (produced[-1] - produced[0])
+    assert 10.0 <= rate <= 25.0, rate
+    levels = [d for d in received if d["kind"] == "level"]
+    assert levels and all(d["_qos"] == 0 and not d["_retain"] for d in levels)
+    if protocol == "5":
+        assert all(d["_expiry"] is not None and 0 < d["_expiry"] <= 5 for d in levels)
+    assert all(d["_qos"] == 1 for d in reliable)
