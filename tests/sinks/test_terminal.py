@@ -1,0 +1,51 @@
+"""Terminal view: what the patient sees (live panel) and what a log gets (plain lines)."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from isofeedback.sinks.terminal import TerminalView
+from isofeedback.types import Event, EventType, Feedback
+
+
+def _feed(view: TerminalView) -> None:
+    view.submit(Feedback("phase", 10.0, {"phase": "holding", "rep": 2, "reps": 3}))
+    view.submit(Feedback("cue", 10.0, {"id": "hold", "text": "Good. Hold it steady.",
+                                        "severity": "info"}))
+    view.submit(Event(EventType.ONSET, 9.5, 9.6, "emg", 3.0))  # events are not shown
+    view.submit(Feedback("cue", 12.0, {"id": "keep_still", "severity": "warning",
+                                        "text": "Keep the joint still."}))
+    view.submit(Feedback("level", 12.5, {"intensity": 20.0, "band": [10.0, 25.0],
+                                          "unit": "%MVC", "phase": "holding",
+                                          "hold_remaining_s": 3.5, "angle_deg": 6.25}))
+
+
+def test_live_panel_shows_level_zone_phase_timer_joint_and_warning() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120, color_system=None)
+    with TerminalView(console, title="demo") as view:
+        assert view.live_mode
+        _feed(view)
+    text = out.getvalue()
+    last = text[text.rindex("demo"):]  # the final redraw
+    assert "phase: holding   rep 2/3" in last
+    assert "20.0 %MVC  target 10–25" in last
+    assert "hold:  3.5 s left" in last and "joint:   6.2°" in last
+    assert "⚠ Keep the joint still." in last
+    # 40 cells over 0–50 %MVC: 16 filled (to 20), the zone 10–25 drawn where not filled
+    bar = next(line for line in last.splitlines() if "intensity" in line)
+    assert bar.count("█") == 16 and bar.count("▒") == 4 and bar.count("░") == 20
+
+
+def test_plain_output_is_one_line_per_phase_and_cue() -> None:
+    out = io.StringIO()
+    with TerminalView(Console(file=out, force_terminal=False, width=120)) as view:
+        assert not view.live_mode
+        _feed(view)
+    assert out.getvalue().splitlines() == [
+        "[  10.00 s] phase: holding rep 2/3",
+        "[  10.00 s] > Good. Hold it steady.",
+        "[  12.00 s] ! Keep the joint still.",
+    ]
