@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -60,5 +61,10 @@ def test_eval_on_a_labelled_csv(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(args) == 0
     out = capsys.readouterr().out
     n = len(script.contractions)
-    assert f"0/{n}" in out  # every labelled contraction found
+    assert n >= 2
+    # the table's "missed" column reads missed/labelled: none missed, onsets and releases
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()}
+    assert "missed" in rows["event"]
+    for kind in ("onset", "release"):
+        assert [tok for tok in rows[kind] if re.fullmatch(r"\d+/\d+", tok)] == [f"0/{n}"], out
     assert main(["eval", "--csv", str(tmp_path / "missing.csv")]) == 2

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from isofeedback.ble.private_bus import PrivateSystemBus
@@ -21,6 +23,7 @@ from isofeedback.ble.wearable import VirtualWearable, WearableFaults
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.errors import DeviceError
 from isofeedback.pipeline import Pipeline
+from isofeedback.profiles.decoder import Decoder
 from isofeedback.profiles.schema import find_profile
 from isofeedback.sim import packetize, protocol_script
 from isofeedback.sources.ble import BleSource, DeviceStatus, DeviceTarget
@@ -166,18 +169,69 @@ async def test_notification_flood_is_bounded_and_counted(virtual_bluez: VirtualB
         assert len(await collect(src, 100)) == 100
 
 
+LAG_TOL_S = 0.25  # median delay of a notification after the fastest one of its stream
+
+
 async def test_two_devices_share_one_clock(virtual_bluez: VirtualBluez) -> None:
     emg = find_profile("openemg")
-    a = VirtualWearable(virtual_bluez, MYO, myo_packets(), speed=2.0)
-    b = VirtualWearable(virtual_bluez, emg, [], address="C0:FF:EE:00:00:02")
+    script = protocol_script("pir", reps=1, hold=1.0, relax=1.0, stretch=0.5,
+                             rest_before=3.0, seed=3, mvc_capture=False)
+    a = VirtualWearable(virtual_bluez, MYO, myo_packets(), speed=1.0)
+    b = VirtualWearable(virtual_bluez, emg,
+                        packetize(simulate_for_profile(script, emg), emg, device="ref"),
+                        address="C0:FF:EE:00:00:02", speed=1.0)
     await a.start()
     await b.start()
+    got: list[Packet] = []
     async with BleSource([DeviceTarget("arm", MYO), DeviceTarget("ref", emg)],
                          scan_timeout=3) as src:
         assert src.stats["arm"].online and src.stats["ref"].online
         assert src.stats["arm"].address != src.stats["ref"].address
-        got = await collect(src, 20)
+
+        async def both_stream_for(seconds: float) -> None:
+            firsts: dict[str, float] = {}
+            async for p in src.packets():
+                got.append(p)
+                firsts.setdefault(p.device, p.t_arrival)
+                if len(firsts) == 2 and p.t_arrival - max(firsts.values()) >= seconds:
+                    return
+
+        await asyncio.wait_for(both_stream_for(2.0), 30)  # a hang guard only
         assert all(0 < p.t_arrival < src.now() for p in got)
     assert not a.device or not a.device.connected
     assert b.device is not None and not b.device.connected
     assert ("4f70656e-454d-4700-8000-000000000004", bytes.fromhex("58")) in b.device.writes
+
+    # one session clock: every notification is stamped by it, in the order it came
+    arrivals = [p.t_arrival for p in got]
+    assert arrivals == sorted(arrivals)
+    by_device = {d: [p for p in got if p.device == d] for d in ("arm", "ref")}
+    span = {d: (ps[0].t_arrival, ps[-1].t_arrival) for d, ps in by_device.items()}
+    overlap = min(span["arm"][1], span["ref"][1]) - max(span["arm"][0], span["ref"][0])
+    assert overlap >= 1.5, span
+    switches = sum(x.device != y.device for x, y in itertools.pairwise(got))
+    assert switches >= 50, switches  # the two streams interleave, not one after the other
+
+    # each device's samples are timed on that clock: a chunk's last sample is never later
+    # than its arrival, and typically just before it
+    ends: dict[int, float] = {}  # packet index in arrival order → its EMG chunk's end time
+    for d, profile in (("arm", MYO), ("ref", emg)):
+        dec = Decoder(profile, d)
+        lags = []
+        for i, p in enumerate(got):
+            if p.device != d:
+                continue
+            for c in dec.decode(p):
+                t_end = c.t_first + c.n / c.fs
+                assert c.device == d and t_end <= p.t_arrival + 1e-9
+                lags.append(p.t_arrival - t_end)
+                if c.stream == "emg":
+                    ends[i] = t_end
+        assert dec.stats.malformed == 0 and dec.stats.packets == len(by_device[d])
+        assert float(np.median(lags)) <= LAG_TOL_S, (d, float(np.median(lags)))
+    # where one device's notification follows the other's, both say about the same time
+    pairs = [(ends[i], ends[i + 1]) for i in range(len(got) - 1)
+             if got[i].device != got[i + 1].device and i in ends and i + 1 in ends]
+    assert len(pairs) >= 20
+    diffs = [abs(x - y) for x, y in pairs]
+    assert float(np.median(diffs)) <= 2 * LAG_TOL_S, float(np.median(diffs))

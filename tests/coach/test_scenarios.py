@@ -5,9 +5,13 @@ the same packets, no idle calls). The recording-based replay test comes with the
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
+from isofeedback.coach.protocol import find_protocol
+from isofeedback.sim.scenarios import WEAK_LEVEL
 from isofeedback.types import Feedback
 from tests.coach.sessions import run, trace
 
@@ -29,6 +33,8 @@ EXPECTED = {
               *STRETCH, "rep:2:moved", *NEXT, *CLEAN_REP, "rep:3:", *END],
     "too_strong": [*START, *CLEAN_REP, "rep:1:", *NEXT, *HOLD, *["cue:gentler!too_strong"] * 4,
                    *RELEASE, *STRETCH, "rep:2:too_strong", *NEXT, *CLEAN_REP, "rep:3:", *END],
+    "too_weak": [*START, *CLEAN_REP, "rep:1:", *NEXT, *HOLD, *["cue:stronger!too_weak"] * 3,
+                 *RELEASE, *STRETCH, "rep:2:too_weak", *NEXT, *CLEAN_REP, "rep:3:", *END],
     "not_relaxed": [*START, *CLEAN_REP, "rep:1:", *NEXT, *HOLD, *RELEASE,
                     "cue:relax_fully!not_relaxed", *STRETCH, "rep:2:not_relaxed", *NEXT,
                     *CLEAN_REP, "rep:3:", *END],
@@ -72,6 +78,31 @@ def test_violation_details_are_reported_as_they_happen() -> None:
     assert all(o.payload["intensity"] > 25 for o in gentler)
     relax = run("not_relaxed").pipeline.coach.results[1]
     assert relax.relax_residual is not None and relax.relax_residual > 5.0
+
+
+def test_too_weak_is_cued_during_the_hold_with_the_intensity() -> None:
+    r = run("too_weak")
+    band_low = find_protocol("pir").intensity_low
+    holding = next(o for o in r.outputs if isinstance(o, Feedback) and o.kind == "phase"
+                   and o.payload["phase"] == "holding" and o.payload["rep"] == 2)
+    releasing = next(o for o in r.outputs if isinstance(o, Feedback) and o.kind == "phase"
+                     and o.payload["phase"] == "releasing" and o.payload["rep"] == 2)
+    weak = [o for o in r.outputs if isinstance(o, Feedback) and o.kind == "cue"
+            and o.payload.get("violation") == "too_weak"]
+    assert [o.payload["id"] for o in weak] == ["stronger"] * 3
+    assert all(o.payload["rep"] == 2 and o.payload["severity"] == "warning" for o in weak)
+    assert all(0.0 < o.payload["intensity"] < band_low for o in weak)
+    # below the band for 1 s before the first cue, then at most one cue per 2 s, all
+    # while holding (reported as it happens, not at the end of the rep)
+    assert weak[0].t - holding.t >= 1.0 - 1e-9
+    assert all(b.t - a.t >= 2.0 - 1e-9 for a, b in itertools.pairwise(weak))
+    assert holding.t < weak[0].t and weak[-1].t < releasing.t
+    assert [v["violation"] for v in r.pipeline.coach.violations] == ["too_weak"] * 3
+    res = r.pipeline.coach.results
+    assert [x.violations for x in res] == [[], ["too_weak"], []]
+    assert res[1].in_band == 0.0
+    assert res[1].mean_intensity == pytest.approx(WEAK_LEVEL * 100, rel=INTENSITY_RTOL)
+    assert all(x.mean_intensity >= band_low for x in (res[0], res[2]))
 
 
 def test_signal_loss_pauses_one_second_after_the_last_sample() -> None:

@@ -16,7 +16,7 @@ from tests.coach.sessions import IDLE_STEP_S, simulated, trace
 from tests.coach.test_scenarios import EXPECTED
 
 
-@pytest.mark.parametrize("name", ["clean", "moved", "disconnected"])
+@pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_recorded_scenario_replays_exactly(name: str, tmp_path: Path) -> None:
     _, packets = simulated(name)
     protocol, profiles = find_protocol("pir"), {"sim": find_profile("myo")}
@@ -39,5 +39,7 @@ def test_recorded_scenario_replays_exactly(name: str, tmp_path: Path) -> None:
             break
     rec.close({"packets": pipeline.stats.packets})
     result = replay(rec.path, verify=True)
+    assert result.kind == "native" and result.simulated
+    assert result.stats.packets == pipeline.stats.packets > 0  # every packet from the file
     assert result.verified, result.difference
     assert trace(result.outputs) == EXPECTED[name]

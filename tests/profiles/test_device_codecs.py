@@ -19,6 +19,9 @@ from isofeedback.types import Packet
 PMD_DATA = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
 GANGLION_DATA = "2d30c082-f39f-4ce6-923f-3484ea480596"
 NPG_DATA = "beb5483e-36e1-4688-b7f5-ea07361b26a8"
+MYO_UUID = "d506{}-a904-deb9-4748-2c7f4a124842"
+MYO_EMG = [MYO_UUID.format(x) for x in ("0105", "0205", "0305", "0405")]
+MYO_IMU = MYO_UUID.format("0402")
 
 
 def codec(profile: str, packet: int = 0):  # type: ignore[no-untyped-def]
@@ -146,6 +149,70 @@ def test_ganglion_impedance_and_short_packets_are_rejected(profile: str) -> None
         c.decode(bytes([203]) + b"123Z" + bytes(15))
     with pytest.raises(PacketError, match="19 bytes, expected 20"):
         c.decode(bytes(19))
+
+
+# ------------------------------------------------------------------ Myo
+
+
+def test_myo_emg_notifications_from_documented_layout() -> None:
+    # each notification: 2 samples x 8 channels int8, sample 0 (channels 1..8) first; the
+    # four EMG characteristics take turns (round-robin), 200 Hz in all
+    samples = [[(k * 8 + c) * 4 - 128 for c in range(8)] for k in range(8)]
+    samples[7][7] = 127  # both ends of int8
+    profile = find_profile("myo")
+    dec = Decoder(profile, "myo")
+    chunks = []
+    for i, char in enumerate(MYO_EMG):
+        data = struct.pack("<8b", *samples[2 * i]) + struct.pack("<8b", *samples[2 * i + 1])
+        assert len(data) == 16
+        (chunk,) = dec.decode(Packet("myo", char, data, 1.0 + 0.01 * i))
+        chunks.append(chunk)
+    assert [c.stream for c in chunks] == ["emg"] * 4
+    assert all(c.channels == tuple(f"emg{i}" for i in range(1, 9)) for c in chunks)
+    assert all(c.fs == 200 and c.n == 2 and c.gap_before == 0 for c in chunks)
+    assert [c.start_index for c in chunks] == [0, 2, 4, 6]  # one sample order across all four
+    assert np.concatenate([c.data for c in chunks]).tolist() == samples  # unitless, unscaled
+    assert [c.t_first for c in chunks] == sorted(c.t_first for c in chunks)
+    emg = profile.stream("emg")
+    assert (emg.unit, emg.scale, emg.fs) == ("a.u.", 1.0, 200)
+    assert dec.stats.packets == 4 and dec.stats.malformed == 0
+
+
+def test_myo_imu_notification_from_documented_layout() -> None:
+    # 10 x int16 LE: quaternion w,x,y,z / 16384, accelerometer / 2048 -> g, gyro / 16 -> deg/s
+    quat = (16384, 0, -8192, 4096)
+    accel = (2048, -4096, 32767)
+    gyro = (16, -32768, 0x0102)  # 0x0102 = 258: 513 if it were read big-endian
+    data = struct.pack("<4h", *quat) + struct.pack("<3h", *accel) + struct.pack("<3h", *gyro)
+    assert len(data) == 20 and data[:2] == b"\x00\x40" and data[-2:] == b"\x02\x01"
+    profile = find_profile("myo")
+    dec = Decoder(profile, "myo")
+    chunks = {c.stream: c for c in dec.decode(Packet("myo", MYO_IMU, data, 2.0))}
+    assert sorted(chunks) == ["accel", "gyro", "quat"]
+    assert chunks["quat"].channels == ("w", "x", "y", "z")
+    assert chunks["accel"].channels == chunks["gyro"].channels == ("x", "y", "z")
+    assert chunks["quat"].data.tolist() == [[1.0, 0.0, -0.5, 0.25]]
+    assert chunks["accel"].data.tolist() == [[1.0, -2.0, 32767 / 2048]]
+    assert chunks["gyro"].data.tolist() == [[1.0, -2048.0, 16.125]]
+    assert {n: (profile.stream(n).unit, profile.stream(n).fs) for n in chunks} == {
+        "quat": ("1", 50), "accel": ("g", 50), "gyro": ("deg/s", 50)
+    }
+    assert all(c.n == 1 and c.start_index == 0 for c in chunks.values())
+    # the next notification is the next sample of every IMU stream
+    later = dec.decode(Packet("myo", MYO_IMU, struct.pack("<10h", *range(10)), 2.02))
+    assert [(c.stream, c.start_index) for c in later] == [("quat", 1), ("accel", 1), ("gyro", 1)]
+    assert later[2].data.tolist() == [[7 / 16, 8 / 16, 9 / 16]]
+
+
+@pytest.mark.parametrize(
+    "char, size, expected",
+    [(MYO_EMG[0], 8, 16), (MYO_EMG[3], 17, 16), (MYO_IMU, 18, 20), (MYO_IMU, 16, 20)],
+)
+def test_myo_wrong_length_notifications_are_rejected(char: str, size: int, expected: int) -> None:
+    dec = Decoder(find_profile("myo"), "myo")
+    with pytest.raises(PacketError, match=f"has {size} bytes, expected {expected}"):
+        dec.decode(Packet("myo", char, bytes(size), 0.1))
+    assert dec.stats.malformed == 1 and dec.stats.packets == 0
 
 
 # ------------------------------------------------------------------ NPG Lite

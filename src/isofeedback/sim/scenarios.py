@@ -2,13 +2,14 @@
 
 Each scenario follows a protocol's timing (:func:`protocol_script`) and gets one thing
 wrong in the second repetition (index 1), so the coach's reaction to it can be checked
-exactly: a clean session, a joint moved mid-hold, pushed too hard, never relaxed fully,
-released early, stopped half-way, and a sensor that drops out mid-rep (the patient then
-repeats the repetition, as the coach asks).
+exactly: a clean session, a joint moved mid-hold, pushed too hard, too weak, never relaxed
+fully, released early, stopped half-way, and a sensor that drops out mid-rep (the patient
+then repeats the repetition, as the coach asks).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -17,14 +18,17 @@ from isofeedback.sim.script import Faults, PatientScript, protocol_script
 if TYPE_CHECKING:
     from isofeedback.coach.protocol import ExerciseProtocol
 
-__all__ = ["DISCONNECT_S", "SCENARIOS", "scenario_script"]
+__all__ = ["DISCONNECT_S", "SCENARIOS", "WEAK_LATE_S", "WEAK_LEVEL", "scenario_script"]
 
 DISCONNECT_S = 2.0  # how long the sensor is out of range in "disconnected"
+WEAK_LEVEL = 0.05  # "too_weak": the second repetition at 5 % MVC, half the PIR band's floor
+WEAK_LATE_S = 1.0  # the coach holds "contracting" this long when the band is never reached
 
 SCENARIOS: dict[str, Faults] = {
     "clean": Faults(),
     "moved": Faults(move_in_rep=1),
     "too_strong": Faults(too_strong_rep=1),
+    "too_weak": Faults(),
     "not_relaxed": Faults(residual_rep=1),
     "released_early": Faults(early_release_rep=1),
     "stopped": Faults(stop_after_rep=1),
@@ -64,4 +68,27 @@ def scenario_script(name: str, protocol: ExerciseProtocol, seed: int = 1) -> Pat
         second = script.contractions[2 if p.mvc_capture else 1]
         start = second.hold_start + 2.0
         script = replace(script, disconnects=((start, start + DISCONNECT_S),))
+    if name == "too_weak":
+        script = _too_weak(script, 2 if p.mvc_capture else 1)
     return script
+
+
+def _too_weak(clean: PatientScript, k: int) -> PatientScript:
+    """The clean patient with contraction ``k`` (the second repetition) held at
+    ``WEAK_LEVEL``.
+
+    The patient follows the coach's cues: a contraction below the band reaches the hold
+    phase only after ``WEAK_LATE_S`` in "contracting", so the release cue comes that much
+    later and the patient holds that much longer (everything after it moves later). The
+    sensor noise stays that of the clean session (the simulator sets it from the weakest
+    contraction), so only the intensity is wrong."""
+    weak = clean.contractions[k]
+    shifted = replace(weak, level=WEAK_LEVEL, hold=weak.hold + WEAK_LATE_S)
+    contractions = (*clean.contractions[:k], shifted,
+                    *(replace(c, onset=c.onset + WEAK_LATE_S) for c in clean.contractions[k + 1:]))
+    movements = tuple(replace(m, start=m.start + WEAK_LATE_S) if m.start >= weak.release else m
+                      for m in clean.movements)
+    old_floor = min(c.level for c in clean.contractions)
+    snr_db = clean.artifacts.snr_db + 20.0 * math.log10(WEAK_LEVEL / old_floor)
+    return replace(clean, duration=clean.duration + WEAK_LATE_S, contractions=contractions,
+                   movements=movements).with_artifacts(snr_db=snr_db)
