@@ -68,3 +68,24 @@ def test_eval_on_a_labelled_csv(tmp_path: Path, capsys: pytest.CaptureFixture[st
     for kind in ("onset", "release"):
         assert [tok for tok in rows[kind] if re.fullmatch(r"\d+/\d+", tok)] == [f"0/{n}"], out
     assert main(["eval", "--csv", str(tmp_path / "missing.csv")]) == 2
+
+
+@pytest.mark.parametrize("fs", ["1000", "200"])
+def test_eval_on_simulated_records_prints_every_metric(
+    fs: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from isofeedback.cli import main
+
+    assert main(["eval", "--records", "2", "--snr", "10", "--fs", fs]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("event"))
+    assert header.split() == ["event", "err", "med", "err", "P90", "lat", "med", "lat", "P90",
+                              "missed", "false/min", "CPU", "ms/s"]
+    rows = {line.split()[0]: line.split() for line in out.splitlines()
+            if line.split() and line.split()[0] in ("onset", "release", "movement")}
+    assert set(rows) == {"onset", "release", "movement"}
+    onset = rows["onset"]
+    missed, total = (int(v) for v in onset[5].split("/"))
+    assert total >= 6 and missed == 0  # two minutes of records, every contraction found
+    assert all(math.isfinite(float(v)) for v in onset[1:5] + onset[6:8])
+    assert float(onset[7]) > 0  # CPU per second of signal is measured
