@@ -26,7 +26,8 @@ def cpu_ms_per_s(x: np.ndarray, fs: float, chunk_s: float, repeats: int) -> floa
     best = float("inf")
     for _ in range(repeats):
         chain = EmgChain(fs, x.shape[1], 50.0, calibration_s=2.0)
-        det = OnsetReleaseDetector(fs, 2.0, delay_s=chain.power_delay_s)
+        det = OnsetReleaseDetector(fs, 2.0, delay_s=chain.power_delay_s,
+                                   chain_filters=chain.filters)
         t = time.process_time()
         for c in chunks:
             det.process(chain.process(c))

@@ -39,6 +39,12 @@ class PipelineConfig:
     low_rate_onset_h: float = 14.0
     release_ratio: float = 3.0
     release_h: float = 12.0
+    # one sample adds at most this fraction of the onset threshold (a contact spike's
+    # first, not yet gated sample cannot decide an onset alone)
+    onset_sample_max: float = 0.5
+    # below 500 Hz the release is back-dated with this fraction of the filters' ringing
+    # in the model (0 = off)
+    low_rate_release_tail: float = 0.5
     min_active_s: float = 0.2
     backdate_s: float = 0.15
     # the double-threshold detector (onset_detector = "double_threshold") uses these

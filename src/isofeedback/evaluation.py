@@ -211,7 +211,8 @@ def detect_emg(
     chain = EmgChain(
         rec.fs, rec.emg.shape[1], mains_hz, calibration_s=calibration_s, full_scale=rec.full_scale
     )
-    det = OnsetReleaseDetector(rec.fs, calibration_s, delay_s=chain.power_delay_s)
+    det = OnsetReleaseDetector(rec.fs, calibration_s, delay_s=chain.power_delay_s,
+                               chain_filters=chain.filters)
     events: list[Event] = []
     for c in chunk_stream(rec.emg, rec.fs, "emg", chunk_s):
         events += det.process(chain.process(c))

@@ -100,7 +100,7 @@ class Pipeline:
             self.signal_quality = SignalQualityDetector(
                 spec.fs, full_scale=cfg.emg_full_scale or None
             )
-            self.onset = self._onset_detector(spec.fs, self.emg_chain.power_delay_s)
+            self.onset = self._onset_detector(spec.fs, self.emg_chain)
         self.tilt: TiltTracker | None = None
         self.neutral_gravity: tuple[float, float, float] | None = (
             self.calibration.neutral_gravity if self.calibration is not None else None
@@ -134,7 +134,7 @@ class Pipeline:
         self.signal_lost = True
         return list(self.coach.pause(self.emg_last_t + SIGNAL_LOST_S))
 
-    def _onset_detector(self, fs: float, delay_s: float) -> OnsetDetector:
+    def _onset_detector(self, fs: float, chain: EmgChain) -> OnsetDetector:
         """The configured onset/release detector (researchers compare them by replay)."""
         cfg = self.config
         if cfg.onset_detector == "double_threshold":
@@ -152,8 +152,11 @@ class Pipeline:
             min_active_s=cfg.min_active_s,
             refractory_s=cfg.refractory_s,
             backdate_s=cfg.backdate_s,
-            delay_s=delay_s,
+            delay_s=chain.power_delay_s,
             low_rate_onset=(cfg.low_rate_onset_ratio, cfg.low_rate_onset_h),
+            on_llr_max=cfg.onset_sample_max,
+            low_rate_tail=cfg.low_rate_release_tail,
+            chain_filters=chain.filters,
         )
 
     def feed(self, packet: Packet) -> list[Output]:

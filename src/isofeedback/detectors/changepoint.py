@@ -52,13 +52,17 @@ def ramp_change_point(
     bin_s: float = 0.002,
     iterations: int = 4,
     estimate: str = "mean",
+    tail: FloatArray | None = None,
 ) -> float:
     """Most likely start (in samples from ``z[0]``, fractional) of a variance ramp in ``z``.
 
     ``z``: power in rest units (x² / rest variance), oldest first, ending at the decision;
     ``valid``: false for gated samples (spikes, saturation), which are left out;
     ``first_candidate``: earliest sample allowed as the start (samples before it anchor the
-    rest level).
+    rest level);
+    ``tail``: the expected power, as a fraction of the plateau's, ``d`` samples before the
+    start (``tail[d]``): the filters' decay after a release, seen in reversed time; ``None``
+    for a clean rest level before the start.
 
     >>> rng = np.random.default_rng(1)
     >>> v = np.ones(400); v[200:] += 30 * np.clip((np.arange(200) + 1) / 100, 0, 1) ** 2
@@ -75,12 +79,12 @@ def ramp_change_point(
         # around it: the cost is ~7× lower on long windows and the estimate the same
         # to well under one coarse bin
         kc = 4 * k
-        t0, ll = _ramp_likelihood(z, valid, kc, lo, hi, ramps_s, fs, iterations)
+        t0, ll = _ramp_likelihood(z, valid, kc, lo, hi, ramps_s, fs, iterations, tail)
         if t0.size:
             centre = _estimate(t0, ll, estimate)
             lo = max(first_candidate, int(centre) - 2 * kc)
             hi = int(centre) + 2 * kc + 1
-    t0, ll = _ramp_likelihood(z, valid, k, lo, hi, ramps_s, fs, iterations)
+    t0, ll = _ramp_likelihood(z, valid, k, lo, hi, ramps_s, fs, iterations, tail)
     if t0.size == 0:
         return float(first_candidate)
     return _estimate(t0, ll, estimate)
@@ -113,6 +117,7 @@ def _ramp_likelihood(
     ramps_s: tuple[float, ...],
     fs: float,
     iterations: int,
+    tail: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Candidate starts (bin edges of ``k``-sample bins within ``[lo, hi)``) and their
     profile log-likelihood for every ramp duration."""
@@ -135,6 +140,9 @@ def _ramp_likelihood(
     rr = ramps[None, :, None]
     g = np.where(rr > 0, np.clip(dt / np.maximum(rr, 1e-9), 0.0, 1.0), (dt > 0).astype(float))
     g = g**2  # (t0, R, bins)
+    if tail is not None:  # before the start: the filters' decay, not yet rest
+        d = -dt
+        g = g + np.where(d > 0, np.interp(d, np.arange(tail.size), tail, right=0.0), 0.0)
     w = ww[None, None, :]
     e = (zb - 1.0)[None, None, :]
     # the products that do not depend on β, computed once (same operations, same order)

@@ -10,6 +10,8 @@ follows slow changes while the muscle is clearly at rest.
 exceeds ``on_h``. While active a second CUSUM tests "rest" against ``off_ratio`` × rest
 and decides the release when it exceeds ``off_h``. Both are sequential tests with bounded
 false-alarm rates (Page's CUSUM); gated samples (spikes, saturation) add nothing.
+One sample adds at most ``on_llr_max`` × ``on_h`` to the onset statistic, so the first
+sample of a contact spike (not yet gated) cannot decide an onset alone.
 The release alternative follows the hold: after each full block of activity it becomes
 ``hold power / off_hold_div`` (between ``off_ratio`` and ``off_ratio_max``), so the
 evidence per rest sample grows with the contraction's strength and releases are decided
@@ -20,6 +22,8 @@ samples (up to ``backdate_s`` before the CUSUM last left zero), by maximum likel
 under a rest → ramp → plateau variance model
 (:func:`~isofeedback.detectors.changepoint.ramp_change_point`); the release is the same
 with time reversed. The filter's group delay (``delay_s``) is then subtracted.
+Below ``low_rate_below_hz`` the release model has the filters' decay after the change
+(:func:`release_tail`, scaled by ``low_rate_tail``) instead of an instant return to rest.
 
 *Never split a hold.* A release needs ``min_active_s`` of activity first; an onset needs
 ``refractory_s`` after a release. The CUSUMs themselves give hysteresis: a short dip
@@ -31,12 +35,49 @@ Decisions about the baseline are taken only at fixed sample indices (every
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from scipy import signal
 
 from isofeedback.detectors.changepoint import BoolArray, cusum, ramp_change_point
+from isofeedback.dsp.filters import emg_bandpass, mains_notch
 from isofeedback.types import Chunk, Event, EventType, FloatArray
 
-__all__ = ["OnsetReleaseDetector"]
+__all__ = ["OnsetReleaseDetector", "release_tail"]
+
+
+def release_tail(
+    fs: float, delay_s: float, scale: float, filters: Sequence[FloatArray] | None = None
+) -> FloatArray:
+    """The EMG chain's power decay after a release, as a fraction of the hold's power,
+    per sample from the (delay-corrected) release: for a white input that stops, the
+    energy of the chain's impulse response still to come, times ``scale``. ``filters``:
+    the chain's SOS cascade (band-pass, notches); by default the standard band-pass and
+    50 Hz notches.
+
+    At 200 Hz the notch's 5 Hz band (1/14 of the 20–90 Hz band, not 1/86 as at 1 kHz)
+    rings for ~Q/(π·f) ≈ 64 ms: after a strong hold the power stays above rest for
+    100–150 ms, and the plain model put releases 25–45 ms late. ``scale`` < 1: the full
+    white-input tail over-corrects (releases ~30 ms early), half of it centres them.
+
+    >>> t = release_tail(200.0, 0.0, 1.0)
+    >>> bool(t[0] > 0.5 and t[20] < 0.05 and np.all(np.diff(t) <= 0))
+    True
+    """
+    if filters is None:
+        notch = mains_notch(fs, 50.0, 3, 10.0)
+        filters = [emg_bandpass(fs)] + ([notch] if notch is not None else [])
+    n = max(8, int(round(0.5 * fs)))
+    h = np.zeros(n)
+    h[0] = 1.0
+    for sos in filters:
+        h = signal.sosfilt(sos, h)
+    c = np.cumsum(h * h)
+    tail = 1.0 - c / c[-1]
+    d = int(round(delay_s * fs))
+    return np.asarray(scale * tail[d:], dtype=np.float64)
+
 
 _CHAIN_CHANNELS = ("env", "pow", "gate")
 
@@ -81,6 +122,9 @@ class OnsetReleaseDetector:
         off_ratio_max: float = 30.0,
         low_rate_onset: tuple[float, float] | None = (8.0, 14.0),
         low_rate_below_hz: float = 500.0,
+        on_llr_max: float = 0.5,
+        low_rate_tail: float = 0.5,
+        chain_filters: Sequence[FloatArray] | None = None,
     ) -> None:
         if fs <= 0 or calibration_s <= 0:
             raise ValueError("fs and calibration_s must be positive")
@@ -108,6 +152,14 @@ class OnsetReleaseDetector:
         self.block_s = block_s
         self.off_hold_div = off_hold_div
         self.off_ratio_max = off_ratio_max
+        self.on_llr_max = on_llr_max
+        self.low_rate_tail = low_rate_tail
+        # wearables: the release is back-dated with the filters' decay in the model
+        self.release_tail = (
+            release_tail(fs, delay_s, low_rate_tail, chain_filters)
+            if fs < low_rate_below_hz and low_rate_tail > 0
+            else None
+        )
         self._reset()
 
     def _reset(self) -> None:
@@ -133,6 +185,9 @@ class OnsetReleaseDetector:
         self._hpos = 0
         self._a_on = 0.5 * (1.0 - 1.0 / self.on_ratio)
         self._b_on = 0.5 * float(np.log(self.on_ratio))
+        # one sample adds at most ``on_llr_max`` × the threshold to the onset statistic:
+        # a contact spike's first, not yet gated sample cannot decide an onset alone
+        self._z_on_max = (self.on_llr_max * self.on_h + self._b_on) / self._a_on
         self._set_off_ratio(self.off_ratio)
         self._act_z: list[FloatArray] = []  # active samples of the current block
         self._blk_z: list[FloatArray] = []  # rest samples of the current block (summed at
@@ -282,7 +337,7 @@ class OnsetReleaseDetector:
                     self._zero = start + skip
                     j += skip
                     continue
-                llr = z[j:] * self._a_on - self._b_on
+                llr = np.minimum(z[j:], self._z_on_max) * self._a_on - self._b_on
             else:
                 llr = self._b_off - z[j:] * self._a_off
             if not self._all_valid:
@@ -347,7 +402,7 @@ class OnsetReleaseDetector:
             return Event(EventType.ONSET, t, t_dec, "emg", self.level(env_now))
         # release: the same model with time reversed; the change is the last active sample
         last = k - first
-        cp = ramp_change_point(seg[::-1], val[::-1], self.fs, 0)
+        cp = ramp_change_point(seg[::-1], val[::-1], self.fs, 0, tail=self.release_tail)
         idx = k - cp
         idx = min(idx, float(w0 + last + (k - w0)))
         t = min(max(t0 + idx / self.fs - self.delay_s, 0.0), t_dec)

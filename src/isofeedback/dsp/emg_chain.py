@@ -128,6 +128,10 @@ class EmgChain:
             else None
         )
         self._notch = SosFilter(notch, c) if notch is not None else None
+        # the spike test sees the band-pass output through its own copy of the notches
+        # (fed the spikes too, so it never depends on the gate): a mains hum in the
+        # reference RMS would raise the spike threshold several fold
+        self._gate_notch = SosFilter(notch, c) if notch is not None else None
         self._rms = MovingRms(max(1, int(round(self.envelope_s * self.fs))), c)
         self._n = 0  # samples seen
         self._cal_n = max(1, int(round(self.calibration_s * self.fs)))
@@ -161,6 +165,17 @@ class EmgChain:
     @property
     def calibrated(self) -> bool:
         return self.rest_var is not None
+
+    @property
+    def filters(self) -> list[FloatArray]:
+        """The SOS cascade the EMG goes through: band-pass, then the mains notches (for a
+        detector that models the chain's ringing)."""
+        notch = (
+            mains_notch(self.fs, self.mains_hz, self.mains_harmonics, self.notch_q)
+            if self.mains_hz > 0
+            else None
+        )
+        return [self._band()] + ([notch] if notch is not None else [])
 
     @property
     def delay_s(self) -> float:
@@ -241,6 +256,10 @@ class EmgChain:
         k2 = self._spike_k2
         margin = 1e-9 * np.abs(csum[-1])  # far above the running sum's rounding
         cand = y2 * ln > k2 * (sums - margin)
+        if sat is not None:
+            # a saturated sample is an artifact whatever its size: its reference is
+            # needed for the band-pass ringing hold below
+            cand |= sat[:, None]
         if pad > 0:
             cand[: min(pad, n)] = False  # not enough history yet: no reference
         any_cand = bool(cand.any())
@@ -264,9 +283,12 @@ class EmgChain:
         ring = 0.5 * np.log(np.maximum(ratio, 1.0)) * self._ring_samples
         ends = np.where(flag, absidx + hold + np.ceil(ring).astype(np.int64), -(10**12))
         if sat is not None:
-            ends = np.where(sat, np.maximum(ends, absidx + hold), ends)
+            sat_end = absidx + hold + np.ceil(ring).astype(np.int64)
+            ends = np.where(sat, np.maximum(ends, sat_end), ends)
         last = np.maximum.accumulate(np.maximum(ends, self._last_flag))
         self._last_flag = int(last[-1])
+        if sat is not None:
+            flag = flag | sat  # zeroed before the notch as well
         spikes = flag if flag.any() else None
         return (absidx <= last).astype(np.float64), spikes
 
@@ -285,7 +307,8 @@ class EmgChain:
         if n == 0:
             return self._out(chunk, np.zeros((0, 3)))
         y = self._bandpass.process(raw)
-        gate, spikes = self._gate(self._power(y), raw)
+        yg = self._gate_notch.process(y) if self._gate_notch is not None else y
+        gate, spikes = self._gate(self._power(yg), raw)
         if self._notch is not None:
             if spikes is not None:
                 y[spikes] = 0.0
