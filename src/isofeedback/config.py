@@ -44,7 +44,7 @@ class PipelineConfig:
     onset_sample_max: float = 0.5
     # below 500 Hz the release is back-dated with this fraction of the filters' ringing
     # in the model (0 = off)
-    low_rate_release_tail: float = 0.5
+    low_rate_release_tail: float = 0.25
     min_active_s: float = 0.2
     backdate_s: float = 0.15
     # the double-threshold detector (onset_detector = "double_threshold") uses these
