@@ -1,21 +1,31 @@
-"""Option parsing shared by several commands (broker connection, speed, patient id)."""
+"""Option parsing shared by several commands (broker connection, speed, patient id, LSL)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from rich.console import Console
+
+from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.errors import ConfigError
 from isofeedback.mqtt_config import PASSWORD_ENV, broker_settings_from_table
+from isofeedback.service import OutputSink
 from isofeedback.sinks.mqtt import BrokerSettings
 
 __all__ = [
+    "LslOptions",
     "add_broker_arguments",
+    "add_lsl_arguments",
     "broker_address",
     "broker_settings_from_args",
     "listen_address",
+    "lsl_options",
+    "open_lsl",
     "patient_id",
     "speed",
 ]
@@ -178,3 +188,85 @@ def add_data_dir(parser: argparse.ArgumentParser, help_text: str) -> None:
     """``--data-dir`` (alias ``--calibration-dir``): the per-patient store's folder."""
     parser.add_argument("--data-dir", "--calibration-dir", dest="data_dir", metavar="DIR",
                         default=None, help=help_text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more, got {text}")
+    return value
+
+
+def add_lsl_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--lsl`` and ``--lsl-wait``: Lab Streaming Layer outlets (demo, run, replay)."""
+    g = parser.add_argument_group(
+        "Lab Streaming Layer",
+        "Publish the session as LSL streams (the level at 20 Hz and the events and cues as "
+        "JSON markers) for LabRecorder and other lab software; needs "
+        "pip install 'isofeedback[lsl]'. See docs/recordings.md.",
+    )
+    g.add_argument("--lsl", action="store_true",
+                   help="publish LSL streams 'isofeedback PATIENT level' and "
+                   "'isofeedback PATIENT markers'")
+    g.add_argument("--lsl-wait", type=_seconds, default=0.0, metavar="SECONDS",
+                   help="with --lsl: before the session starts, wait up to SECONDS for a "
+                   "consumer (e.g. LabRecorder recording) of both streams (default: 0)")
+
+
+@dataclass(frozen=True)
+class LslOptions:
+    """What ``--lsl``/``--lsl-wait`` asked for."""
+
+    wait_s: float = 0.0
+
+
+def lsl_options(args: argparse.Namespace) -> LslOptions | None:
+    """The LSL options of :func:`add_lsl_arguments`, None without ``--lsl``. Checks at once
+    that pylsl works (a clear error before anything is started, not mid-session)."""
+    if not getattr(args, "lsl", False):
+        if getattr(args, "lsl_wait", 0.0):
+            raise ConfigError("--lsl-wait given without --lsl")
+        return None
+    from isofeedback.sinks.lsl import import_pylsl
+
+    import_pylsl()
+    return LslOptions(wait_s=float(args.lsl_wait))
+
+
+@contextlib.asynccontextmanager
+async def open_lsl(
+    options: LslOptions | None,
+    console: Console,
+    *,
+    patient: str,
+    session_id: str,
+    protocol: ExerciseProtocol,
+    angle: bool,
+    wall_start: float | None = None,
+    session_now: Callable[[], float] | None = None,
+) -> AsyncIterator[list[OutputSink]]:
+    """The sinks ``--lsl`` adds to a session (none without it): the outlets open, wait for
+    consumers as asked, and are anchored on the session clock (``session_now`` for a live
+    source that already tells the time; otherwise the session starts now)."""
+    if options is None:
+        yield []
+        return
+    from isofeedback.sinks.lsl import LEVEL_RATE_HZ, LslOutlet
+
+    with LslOutlet(patient, session_id, protocol, angle=angle, wall_start=wall_start) as lsl:
+        labels = ", ".join(f"{label} ({unit})" for label, unit, _ in lsl.channels)
+        console.print(f"LSL streams '{lsl.level_name}' ({LEVEL_RATE_HZ:g} Hz: {labels}) "
+                      f"and '{lsl.marker_name}'", soft_wrap=True)
+        if options.wait_s > 0:
+            console.print(f"waiting up to {options.wait_s:g} s for an LSL consumer "
+                          "(e.g. LabRecorder) …")
+            if not await lsl.wait_for_consumers(options.wait_s):
+                console.print("[yellow]no LSL consumer yet; starting anyway[/]")
+        lsl.anchor(session_now() if session_now is not None else 0.0)
+        yield [lsl]
+        await lsl.aclose()  # (on an error the with statement closes it)
+        if lsl.stats.failed:
+            console.print(f"[yellow]LSL: {lsl.stats.failed} sample(s) could not be sent[/]")

@@ -25,7 +25,10 @@ from isofeedback.coach.protocol import find_protocol
 from isofeedback.commands.common import (
     add_broker_arguments,
     add_data_dir,
+    add_lsl_arguments,
     broker_settings_from_args,
+    lsl_options,
+    open_lsl,
     patient_id,
     speed,
 )
@@ -36,6 +39,7 @@ from isofeedback.recording.writer import Recorder
 from isofeedback.service import OutputSink, SessionResult, run_session
 from isofeedback.sim import Faults, protocol_script
 from isofeedback.sim.scenarios import SCENARIOS
+from isofeedback.sinks.lsl import has_joint_angle
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import MqttPublisher
 from isofeedback.sinks.terminal import TerminalView
@@ -44,11 +48,12 @@ from isofeedback.sources.simulated import SimulatedSource
 __all__ = ["register", "run"]
 
 # the scripted patients' faults, named for the command line ("clean" is "none" here;
-# "disconnected" needs a sensor outage, which the demo's simulated link does not script)
+# "disconnected" needs a sensor outage, which the demo's simulated link does not script,
+# and "too_weak" a rescripted repetition, not a fault flag)
 FAULTS: dict[str, Faults] = {
     ("none" if name == "clean" else name.replace("_", "-")): faults
     for name, faults in SCENARIOS.items()
-    if name != "disconnected"
+    if name not in ("disconnected", "too_weak")
 }
 
 
@@ -79,6 +84,7 @@ def register(sub: Any) -> None:
     p.add_argument("--plain", action="store_true",
                    help="print one line per phase and cue instead of the live panel")
     add_broker_arguments(p)
+    add_lsl_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -108,6 +114,7 @@ async def _demo(args: argparse.Namespace) -> int:
     pipeline = Pipeline(source.profiles, protocol, calibration=calibration,
                         history=store.sessions() if store else ())
     settings = broker_settings_from_args(args, os.environ)
+    lsl = lsl_options(args)
     explicit = args.broker is not None
     async with resolve_broker(settings, explicit, args.listen) as (broker, where):
         session_id = new_session_id(args.patient)
@@ -131,17 +138,20 @@ async def _demo(args: argparse.Namespace) -> int:
                 why = publisher.stats.last_error or "no answer"
                 console.print(f"[red]could not connect to {where}: {why}[/]")
                 return 2
-            with TerminalView(console, title=f"isofeedback · {protocol.name}") as view:
-                sinks: list[OutputSink] = [publisher, view]
-                if recorder is not None:
-                    sinks.append(recorder)
-                taps = [] if recorder is None else [recorder]
-                try:
-                    result = await run_session(source, pipeline, sinks, taps)
-                finally:
+            async with open_lsl(lsl, console, patient=args.patient, session_id=session_id,
+                                protocol=protocol, angle=has_joint_angle(source.profiles),
+                                wall_start=wall_start) as lsl_sinks:
+                with TerminalView(console, title=f"isofeedback · {protocol.name}") as view:
+                    sinks: list[OutputSink] = [publisher, view, *lsl_sinks]
                     if recorder is not None:
-                        recorder.close({"packets": pipeline.stats.packets,
-                                        "mqtt": publisher.stats.as_dict()})
+                        sinks.append(recorder)
+                    taps = [] if recorder is None else [recorder]
+                    try:
+                        result = await run_session(source, pipeline, sinks, taps)
+                    finally:
+                        if recorder is not None:
+                            recorder.close({"packets": pipeline.stats.packets,
+                                            "mqtt": publisher.stats.as_dict()})
         print_summary(console, result, publisher.stats.as_dict(), session_id)
         if recorder is not None:
             console.print(f"recorded to {recorder.path}")

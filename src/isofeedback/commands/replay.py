@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from isofeedback.coach.protocol import find_protocol
+from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
 from isofeedback.commands.common import (
     add_broker_arguments,
+    add_lsl_arguments,
     broker_settings_from_args,
+    lsl_options,
+    open_lsl,
     patient_id,
     speed,
 )
@@ -36,6 +42,7 @@ from isofeedback.recording.batch import (
 )
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.recording.replay import ReplayResult, dump_events, is_foreign, replay_async
+from isofeedback.service import OutputSink
 
 __all__ = ["register", "run"]
 
@@ -61,8 +68,10 @@ def register(sub: Any) -> None:
     p.add_argument("--publish", action="store_true",
                    help="publish the replay's feedback to MQTT like a live session")
     add_broker_arguments(p)
+    add_lsl_arguments(p)
     p.add_argument("--patient", type=patient_id,
-                   help="topic prefix for --publish (default: the recorded pseudonym)")
+                   help="pseudonym for --publish (topic prefix) and --lsl (stream names) "
+                   "(default: the recorded one)")
     p.add_argument("--summary", type=Path, metavar="CSV", default=Path("replay-summary.csv"),
                    help="folder replay: where to write the metrics table "
                    "(default: replay-summary.csv)")
@@ -92,10 +101,17 @@ async def _one(args: argparse.Namespace, config: PipelineConfig | None) -> int:
     protocol = find_protocol(args.protocol) if foreign else None
     options: dict[str, Any] = {"config": config, "speed": args.speed, "verify": args.verify,
                                "fs": args.fs, "protocol": protocol}
-    if args.publish:
-        result = await _published(args, path, options, console)
-    else:
-        result = await replay_async(path, **options)
+    lsl = lsl_options(args)
+    async with contextlib.AsyncExitStack() as stack:
+        sinks: list[OutputSink] = []
+        if args.publish or lsl is not None:
+            who = _identity(args, path, protocol)
+            if args.publish:
+                sinks.append(await stack.enter_async_context(_publisher(args, who, console)))
+            sinks += await stack.enter_async_context(open_lsl(
+                lsl, console, patient=who.patient, session_id=f"{who.session}-replay",
+                protocol=who.protocol, angle=who.angle, wall_start=who.wall_start))
+        result = await replay_async(path, sinks=sinks, **options)
     if args.events:
         dump_events(result, args.events)
     _print(console, result)
@@ -107,26 +123,49 @@ async def _one(args: argparse.Namespace, config: PipelineConfig | None) -> int:
     return 0
 
 
-async def _published(args: argparse.Namespace, path: Path, options: dict[str, Any],
-                     console: Console) -> ReplayResult:
+@dataclass(frozen=True)
+class _Identity:
+    """Who and what a replay is, for the sinks that name it (MQTT topics, LSL streams)."""
+
+    patient: str
+    session: str
+    protocol: ExerciseProtocol
+    angle: bool  # the pipeline will measure a joint angle
+    wall_start: float | None  # the recorded session's start (Unix s), if known
+
+
+def _identity(args: argparse.Namespace, path: Path,
+              protocol: ExerciseProtocol | None) -> _Identity:
+    from isofeedback.recording.importers import load_foreign
+    from isofeedback.sinks.lsl import has_joint_angle
+
+    if is_foreign(path):
+        angle = "gyro" in load_foreign(path, args.fs).streams
+        return _Identity(args.patient or "replay", path.stem, protocol or find_protocol("pir"),
+                         angle, None)
+    with RecordingReader(path) as reader:
+        start = reader.meta.get("start_wall")
+        return _Identity(args.patient or str(reader.meta["patient"]), reader.session_id,
+                         protocol or reader.protocol(), has_joint_angle(reader.profiles()),
+                         float(start) if isinstance(start, int | float) else None)
+
+
+@contextlib.asynccontextmanager
+async def _publisher(args: argparse.Namespace, who: _Identity,
+                     console: Console) -> AsyncIterator[OutputSink]:
     from isofeedback.broker import resolve_broker
     from isofeedback.sinks.messages import Serializer
     from isofeedback.sinks.mqtt import MqttPublisher
 
-    patient, session = args.patient, path.stem
-    if not is_foreign(path):
-        with RecordingReader(path) as reader:
-            patient = patient or str(reader.meta["patient"])
-            session = reader.session_id
     settings = broker_settings_from_args(args, os.environ)
     explicit = settings is not None
     async with resolve_broker(settings, explicit, args.listen) as (broker, where):
-        serializer = Serializer(patient or "replay", f"{session}-replay", time.time())
+        serializer = Serializer(who.patient, f"{who.session}-replay", time.time())
         console.print(f"publishing to {where} under {serializer.prefix}/")
         async with MqttPublisher(broker, serializer) as publisher:
             if explicit and not await publisher.wait_connected(5.0):
                 raise ConfigError(f"could not connect to {where}")
-            return await replay_async(path, sinks=[publisher], **options)
+            yield publisher
 
 
 def _print(console: Console, r: ReplayResult) -> None:
@@ -157,8 +196,8 @@ def _folder(args: argparse.Namespace, config: PipelineConfig | None) -> int:
     paths = find_recordings(args.target)
     if not paths:
         raise ConfigError(f"{args.target}: no recordings (.isorec, .csv, .edf, .bdf) found")
-    if args.publish or args.speed is not None:
-        raise ConfigError("--publish and --speed apply to one recording, not a folder")
+    if args.publish or args.lsl or args.speed is not None:
+        raise ConfigError("--publish, --lsl and --speed apply to one recording, not a folder")
     if args.events:
         args.events.mkdir(parents=True, exist_ok=True)
     job = BatchJob(config=None if config is None else config.as_dict(), verify=args.verify,

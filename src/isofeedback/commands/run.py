@@ -24,9 +24,13 @@ from isofeedback.broker import resolve_broker
 from isofeedback.coach.calibration_store import PatientStore
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.commands.common import (
+    LslOptions,
     add_broker_arguments,
     add_data_dir,
+    add_lsl_arguments,
     broker_settings_from_args,
+    lsl_options,
+    open_lsl,
     patient_id,
 )
 from isofeedback.commands.demo import new_session_id, print_summary
@@ -42,6 +46,7 @@ from isofeedback.recording.writer import Recorder
 from isofeedback.run_config import DeviceConfig, RunConfig, load_run_config
 from isofeedback.service import OutputSink, PacketTap, SessionResult, run_session
 from isofeedback.sinks.haptic import HapticSink
+from isofeedback.sinks.lsl import has_joint_angle
 from isofeedback.sinks.messages import MqttMessage, Serializer
 from isofeedback.sinks.mqtt import MqttPublisher
 from isofeedback.sinks.terminal import TerminalView
@@ -78,6 +83,7 @@ def register(sub: Any) -> None:
                    help="session seconds per wall second: only for a virtual device started "
                    "with --speed N (then give N here); real sensors need 1 (default)")
     add_broker_arguments(p)
+    add_lsl_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -122,10 +128,12 @@ def run(args: argparse.Namespace) -> int:
     console = Console(force_terminal=None if not args.plain else False)
     if args.time_scale <= 0:
         raise ConfigError(f"--time-scale must be positive, got {args.time_scale}")
+    lsl = lsl_options(args)
     return asyncio.run(live_session(cfg, console, wait=args.wait, view=not args.plain,
                                     time_scale=args.time_scale, listen=args.listen,
                                     record=not args.no_record,
-                                    data_dir=Path(args.data_dir) if args.data_dir else None))
+                                    data_dir=Path(args.data_dir) if args.data_dir else None,
+                                    lsl=lsl))
 
 
 def device_message(serializer: Serializer, s: DeviceStatus) -> MqttMessage:
@@ -150,9 +158,11 @@ async def live_session(
     listen: tuple[str, int] | None = None,
     record: bool = True,
     data_dir: Path | None = None,
+    lsl: LslOptions | None = None,
 ) -> int:
     """Run one live session as configured; returns the exit code. The session is recorded
-    (raw packets, outputs, device status notes) unless ``record`` is False."""
+    (raw packets, outputs, device status notes) unless ``record`` is False; ``lsl`` also
+    publishes it as Lab Streaming Layer streams."""
     protocol = find_protocol(cfg.protocol)
     if not any(s.name == "emg" for d in cfg.devices for s in d.profile.streams):
         raise ConfigError("the session needs an EMG sensor: none of the configured devices' "
@@ -202,6 +212,10 @@ async def live_session(
                             if t.profile.haptic:
                                 sinks.append(await stack.enter_async_context(
                                     HapticSink(t.profile, functools.partial(source.write, t.name))))
+                        sinks += await stack.enter_async_context(open_lsl(
+                            lsl, console, patient=cfg.patient, session_id=session_id,
+                            protocol=protocol, angle=has_joint_angle(source.profiles),
+                            wall_start=wall_start, session_now=source.now))
                         if view:
                             tv = stack.enter_context(
                                 TerminalView(console, title=f"isofeedback · {protocol.name}"))
