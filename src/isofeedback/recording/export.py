@@ -1,4 +1,5 @@
-"""Export to standard formats: BDF+/EDF+ (EMG-BIDS style, events as annotations) and CSV.
+"""Export to standard formats: BDF+/EDF+ (events as annotations), an EMG-BIDS dataset
+(BDF+ with its ``_emg.json``, ``_channels.tsv`` and ``_events.tsv`` sidecars) and CSV.
 
 EDF stores 16-bit and BDF 24-bit samples scaled between a physical minimum and maximum per
 signal, so a round trip is exact to within one quantisation step; CSV is exact (floats
@@ -9,14 +10,18 @@ person) can tell EMG from gyroscope; the patient field holds only the pseudonym.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
+import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from isofeedback import __version__
 from isofeedback.errors import RecordingError
 from isofeedback.recording.importers import events_sidecar
 from isofeedback.recording.reader import RecordingReader
@@ -26,10 +31,13 @@ from isofeedback.recording.signals import (
     decode_packets,
 )
 
-__all__ = ["EXPORT_FORMATS", "export_recording", "quantum", "recording_signals", "write_csv",
-           "write_edf"]
+__all__ = ["EXPORT_FORMATS", "bids_label", "export_recording", "quantum", "recording_signals",
+           "signal_label", "write_bids", "write_csv", "write_edf"]
 
-EXPORT_FORMATS = ("bdf", "edf", "csv")
+EXPORT_FORMATS = ("bdf", "edf", "csv", "bids")
+BIDS_VERSION = "1.11.0"  # the first release with EMG (BEP042)
+# BIDS channel types for our streams (motion channels keep their own types)
+_BIDS_TYPES = {"emg": "EMG", "gyro": "GYRO", "accel": "ACCEL"}
 _DIGITAL = {"edf": (-32768, 32767), "bdf": (-8388608, 8388607)}
 
 
@@ -52,9 +60,94 @@ def export_recording(reader: RecordingReader, out: Path, fmt: str) -> Path:
     signals = recording_signals(reader)
     if fmt == "csv":
         write_csv(signals, out)
+    elif fmt == "bids":
+        return write_bids(reader, signals, out)
     else:
         write_edf(signals, out, fmt)
     return out
+
+
+def signal_label(stream: str, channel: str) -> str:
+    """The EDF signal label of a channel (``Emg emg1``, ``Gyro x``: 16 characters at most),
+    which the importer maps back to its stream and the BIDS channel table repeats."""
+    return f"{stream.capitalize()} {channel}"[:16]
+
+
+def bids_label(text: str) -> str:
+    """A BIDS entity label: letters and digits only (``sim-patient`` → ``simpatient``)."""
+    return re.sub(r"[^A-Za-z0-9]", "", text) or "x"
+
+
+def write_bids(reader: RecordingReader, signals: SignalSet, root: Path) -> Path:
+    """An EMG-BIDS dataset under ``root``: ``sub-<patient>/ses-<session>/emg/`` holds the
+    BDF+ file and its ``_emg.json``, ``_channels.tsv`` and ``_events.tsv`` sidecars;
+    ``dataset_description.json`` is written if the folder has none (several sessions can
+    go into one dataset). Returns the BDF file. Every file is owner-only (health data)."""
+    sub, ses = bids_label(str(signals.meta.get("patient", "x"))), bids_label(reader.session_id)
+    protocol, config = reader.protocol(), reader.config()
+    task = bids_label(protocol.technique)
+    folder = root / f"sub-{sub}" / f"ses-{ses}" / "emg"
+    try:
+        for level in (folder.parent.parent, folder.parent, folder):  # owner-only, each
+            level.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise RecordingError(f"{folder}: cannot create: {exc}") from None
+    stem = folder / f"sub-{sub}_ses-{ses}_task-{task}"
+    data = stem.with_name(stem.name + "_emg.bdf")
+    write_edf(signals, data, "bdf")
+    emg = signals.streams["emg"]
+    others = [s for name, s in signals.streams.items() if name != "emg"]
+    sidecar = {
+        "TaskName": task,
+        "TaskDescription": f"{protocol.name} ({protocol.technique.upper()}) of the "
+                           f"{protocol.muscle}, {protocol.side} side: {protocol.reps} reps of "
+                           f"a {protocol.hold_s:g} s isometric hold",
+        "SamplingFrequency": emg.fs,
+        "PowerLineFrequency": config.mains_hz if config.mains_hz > 0 else "n/a",
+        "SoftwareFilters": "n/a",  # the samples are the device's, unfiltered
+        "EMGReference": "n/a",
+        "EMGPlacementScheme": "Other",
+        "EMGPlacementSchemeDescription": f"over the {protocol.muscle}, {protocol.side} side",
+        "EMGChannelCount": len(emg.channels),
+        "RecordingDuration": round(signals.duration_s, 6),
+        "RecordingType": "continuous",
+        "ManufacturersModelName": str(signals.meta.get("equipment", "")),
+        "SoftwareVersions": f"isofeedback {__version__}",
+    }
+    if others:
+        sidecar["MiscChannelCount"] = sum(len(s.channels) for s in others)
+    if signals.meta.get("simulated"):
+        sidecar["RecordingNotes"] = "simulated patient (isofeedback's simulator), not a person"
+    channels = [("name", "type", "units", "sampling_frequency", "status")]
+    for name, st in signals.streams.items():
+        kind = _BIDS_TYPES.get(name, "MISC")
+        for ch in st.channels:
+            channels.append((signal_label(name, ch), kind, st.unit, f"{st.fs:g}", "good"))
+    events = [("onset", "duration", "trial_type")]
+    events += [(f"{a.onset:.6f}", f"{a.duration:.6f}" if a.duration > 0 else "0",
+                a.text.replace("\t", " ")) for a in signals.annotations]
+    files: list[tuple[Path, str]] = [
+        (stem.with_name(stem.name + "_emg.json"), json.dumps(sidecar, indent=2) + "\n"),
+        (stem.with_name(stem.name + "_channels.tsv"), _tsv(channels)),
+        (stem.with_name(stem.name + "_events.tsv"), _tsv(events)),
+    ]
+    description = root / "dataset_description.json"
+    if not description.exists():
+        files.append((description, json.dumps({
+            "Name": "isofeedback sessions", "BIDSVersion": BIDS_VERSION, "DatasetType": "raw",
+            "GeneratedBy": [{"Name": "isofeedback", "Version": __version__}],
+        }, indent=2) + "\n"))
+    for path, text in files:
+        private_file(path)
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise RecordingError(f"{path}: cannot write: {exc}") from None
+    return data
+
+
+def _tsv(rows: Sequence[Sequence[str]]) -> str:
+    return "".join("\t".join(r) + "\n" for r in rows)
 
 
 def private_file(path: Path) -> None:
@@ -142,7 +235,7 @@ def write_edf(signals: SignalSet, path: Path, fmt: str = "bdf") -> None:
             padded = np.concatenate([x, np.full(records * fs - len(x), x[-1] if len(x) else 0)])
             lo, hi = _bounds(padded)
             headers.append({
-                "label": f"{name.capitalize()} {ch}"[:16], "dimension": s.unit[:8],
+                "label": signal_label(name, ch), "dimension": s.unit[:8],
                 "sample_frequency": fs, "physical_min": lo, "physical_max": hi,
                 "digital_min": dmin, "digital_max": dmax, "transducer": "",
                 "prefilter": "",
