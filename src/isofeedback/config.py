@@ -45,6 +45,10 @@ class PipelineConfig:
     # below 500 Hz the release is back-dated with this fraction of the filters' ringing
     # in the model (0 = off)
     low_rate_release_tail: float = 0.25
+    # a release also ends an activation whose power stayed this long under its peak block
+    # / release_drop_ratio, at a level above the calibrated rest (the rest then moves there)
+    release_drop_ratio: float = 8.0
+    release_drop_s: float = 0.75
     min_active_s: float = 0.2
     backdate_s: float = 0.15
     # the double-threshold detector (onset_detector = "double_threshold") uses these

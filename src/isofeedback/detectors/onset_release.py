@@ -126,6 +126,8 @@ class OnsetReleaseDetector:
         on_llr_max: float = 0.5,
         low_rate_tail: float = 0.25,
         chain_filters: Sequence[FloatArray] | None = None,
+        drop_ratio: float = 8.0,
+        drop_s: float = 0.75,
     ) -> None:
         if fs <= 0 or calibration_s <= 0:
             raise ValueError("fs and calibration_s must be positive")
@@ -155,6 +157,8 @@ class OnsetReleaseDetector:
         self.off_ratio_max = off_ratio_max
         self.on_llr_max = on_llr_max
         self.low_rate_tail = low_rate_tail
+        self.drop_ratio = drop_ratio
+        self.drop_s = drop_s
         # wearables: the release is back-dated with the filters' decay in the model
         self.release_tail = (
             release_tail(fs, delay_s, low_rate_tail, chain_filters)
@@ -190,6 +194,7 @@ class OnsetReleaseDetector:
         # a contact spike's first, not yet gated sample cannot decide an onset alone
         self._z_on_max = (self.on_llr_max * self.on_h + self._b_on) / self._a_on
         self._set_off_ratio(self.off_ratio)
+        self._peak, self._low_blocks, self._low_sum = 0.0, 0, 0.0  # level-drop release
         self._act_z: list[FloatArray] = []  # active samples of the current block
         self._blk_z: list[FloatArray] = []  # rest samples of the current block (summed at
         self._blk_e: list[FloatArray] = []  # its end, so the sums do not depend on chunking)
@@ -201,6 +206,7 @@ class OnsetReleaseDetector:
         self._refractory = int(round(self.refractory_s * self.fs))
         self._min_active = int(round(self.min_active_s * self.fs))
         self._settle = int(round(1.0 * self.fs))  # after a release, not yet rest
+        self._drop_blocks = max(1, int(round(self.drop_s / self.block_s)))
 
     def _set_off_ratio(self, r: float) -> None:
         self._a_off = 0.5 * (1.0 - 1.0 / r)
@@ -380,7 +386,9 @@ class OnsetReleaseDetector:
             self._zero = k + 1
             j += end
         if (a + n) % self._blk == 0:
-            self._end_block()
+            dropped = self._end_block(a + n, t0)
+            if dropped is not None:
+                events.append(dropped)
         return events
 
     def _decide(self, k: int, t0: float, env_now: float) -> Event:
@@ -399,6 +407,7 @@ class OnsetReleaseDetector:
             self.active = True
             self._since = k
             self._act_z = []
+            self._peak, self._low_blocks, self._low_sum = 0.0, 0, 0.0
             self._set_off_ratio(self.off_ratio)
             return Event(EventType.ONSET, t, t_dec, "emg", self.level(env_now))
         # release: the same model with time reversed; the change is the last active sample
@@ -424,11 +433,14 @@ class OnsetReleaseDetector:
         if start < self._last_release + self._settle:
             self._blk_quiet = False  # just after a release: residual activity is not rest
 
-    def _end_block(self) -> None:
-        """At a block boundary: let the rest baselines follow slow drift; while active, let
-        the release test's alternative follow the hold's level."""
+    def _end_block(self, end: int, t0: float) -> Event | None:
+        """At a block boundary (absolute sample ``end``): let the rest baselines follow
+        slow drift; while active, let the release test's alternative follow the hold's
+        level, and decide a release by level drop (returned) when the muscle let go to a
+        level above the calibrated rest."""
         blk = self._blk
         act = np.concatenate(self._act_z) if self._act_z else np.zeros(0)
+        dropped: Event | None = None
         if self.active and act.size >= blk // 2:
             # the release tests "rest" against a fraction of the hold's power: the
             # stronger the hold, the more each rest sample weighs against it, so the
@@ -437,6 +449,7 @@ class OnsetReleaseDetector:
             hold = float(act.mean())
             r = min(max(hold / self.off_hold_div, self.off_ratio), self.off_ratio_max)
             self._set_off_ratio(r)
+            dropped = self._level_drop(hold, end, t0)
         self._act_z = []
         zs = np.concatenate(self._blk_z) if self._blk_z else np.zeros(0)
         if (
@@ -451,3 +464,38 @@ class OnsetReleaseDetector:
             self.baseline += alpha * (float(es.mean()) - self.baseline)
         self._blk_z, self._blk_e = [], []
         self._blk_quiet = True
+        return dropped
+
+    def _level_drop(self, level: float, end: int, t0: float) -> Event | None:
+        """The release when the power fell far below the hold but not to the calibrated
+        rest, so the rest-vs-hold test cannot decide it (``drop_s`` under
+        ``peak / drop_ratio``).
+
+        Seen on real Myo recordings: after the first contraction the "rest" stayed at ~3×
+        the calibration's amplitude (~10× its power: tone that did not let go, or an
+        electrode that moved), the release test never fired and every later contraction
+        was lost inside one endless activation. Here consecutive blocks lasting ``drop_s``
+        under ``peak / drop_ratio`` (the strongest block of this activation) end it, at the
+        start of the first low block, and the rest baseline moves to the new level so the
+        next onset is judged against it (the coach still sees the intensity against the
+        calibration, and reports incomplete relaxation)."""
+        self._peak = max(self._peak, level)
+        if level * self.drop_ratio >= self._peak:
+            self._low_blocks, self._low_sum = 0, 0.0
+            return None
+        self._low_blocks += 1
+        self._low_sum += level
+        if self._low_blocks < self._drop_blocks:
+            return None
+        first_low = end - self._low_blocks * self._blk
+        t = max(t0 + first_low / self.fs - self.delay_s, 0.0)
+        t_dec = t0 + (end - 1) / self.fs
+        rest_rise = self._low_sum / self._low_blocks
+        self.pow_baseline *= rest_rise
+        self.active = False
+        self._since = end - 1
+        self._last_release = end - 1
+        self._s = 0.0
+        self._zero = end
+        return Event(EventType.RELEASE, t, t_dec, "emg", None,
+                     {"by": "level_drop", "rest_rise": rest_rise})
