@@ -48,6 +48,10 @@ MVC_ATTEMPTS = 3
 CALM_S = 1.0  # a new movement violation needs this long without movement first
 LEVEL_ONSET_S = 0.3  # in band this long while waiting starts a rep without an onset event
 LEVEL_RELEASE_S = 0.3  # below the band this long after "release now" counts as let go
+# a "contraction" released sooner than this after its onset is a false start (a heartbeat
+# in trunk-muscle EMG, a twitch), not an attempt released early: the coach goes back to
+# waiting without a violation or a repetition, and the waiting timeouts keep running
+FALSE_START_S = 0.5
 
 
 def window_peak_mean(times: Sequence[float], values: Sequence[float], window_s: float) -> float:
@@ -147,6 +151,7 @@ class Coach:
         self.interruptions = 0
         self.stop_reason = ""
         self._phase_t = 0.0
+        self._waiting_t = 0.0  # when the current wait for a contraction began
         self._wait_t = 0.0
         self._started = False
         self._last_level_t = -np.inf
@@ -241,6 +246,11 @@ class Coach:
         elif ev.type == EventType.RELEASE:
             if self.phase == "mvc_contracting":
                 return self._mvc_done(t)
+            if self._false_start(ev.t):
+                self._current = None
+                out = self._enter("waiting", t)
+                self._phase_t = self._waiting_t  # the no-contraction timeout runs on
+                return out
             if self.phase in ("contracting", "holding"):
                 out = self._finish_hold(t)
                 out += self._violation("released_early", "released_early", t)
@@ -442,7 +452,13 @@ class Coach:
             self._cond_since = t
         return t - self._cond_since >= duration - 1e-9
 
+    def _false_start(self, release_t: float) -> bool:
+        """A release this soon after the onset: no attempt at a hold."""
+        return (self.phase in ("contracting", "holding") and self._current is not None
+                and release_t - self._current.onset_t < FALSE_START_S)
+
     def _contraction_started(self, onset_t: float, t: float) -> list[Feedback]:
+        self._waiting_t = self._phase_t
         self._current = RepResult(rep=self.rep, onset_t=onset_t)
         self._onset_pose = self._pose
         self._last_move_t = -np.inf
