@@ -24,6 +24,9 @@ class PipelineConfig:
     mains_hz: float = 50.0
     emg_channels: tuple[int, ...] | None = None  # 0-based channels over the target muscle
     envelope_s: float = 0.05
+    # band-pass lower edge: 20 Hz is the surface-EMG standard; 30–50 Hz rejects more ECG
+    # on trunk muscles at the cost of some EMG power
+    emg_low_hz: float = 20.0
     calibration_s: float = 3.0
     mains_harmonics: float = 3.0
     mains_q: float = 10.0  # notch quality factor: narrower notches ring longer after a release
@@ -71,8 +74,8 @@ class PipelineConfig:
             v = getattr(self, f.name)
             if isinstance(v, float) and v < 0:
                 raise ConfigError(f"{f.name} must not be negative, got {v}")
-        if self.envelope_s <= 0 or self.calibration_s <= 0:
-            raise ConfigError("envelope_s and calibration_s must be positive")
+        if self.envelope_s <= 0 or self.calibration_s <= 0 or self.emg_low_hz <= 0:
+            raise ConfigError("envelope_s, calibration_s and emg_low_hz must be positive")
         if min(self.onset_ratio, self.release_ratio, self.low_rate_onset_ratio) <= 1:
             raise ConfigError("onset_ratio, low_rate_onset_ratio and release_ratio must exceed 1")
         if not self.onset_low_k <= self.onset_k:

@@ -96,6 +96,7 @@ class Pipeline:
                 mains_harmonics=int(cfg.mains_harmonics),
                 full_scale=cfg.emg_full_scale or None,
                 notch_q=cfg.mains_q,
+                low_hz=cfg.emg_low_hz,
             )
             self.signal_quality = SignalQualityDetector(
                 spec.fs, full_scale=cfg.emg_full_scale or None
