@@ -20,6 +20,7 @@ from rich.console import Console
 from isofeedback.ble.private_bus import PrivateSystemBus
 from isofeedback.ble.virtual_bluez import VirtualBluez, release_bleak_bluez_manager
 from isofeedback.ble.wearable import VirtualWearable, WearableFaults
+from isofeedback.commands.common import LslOptions
 from isofeedback.commands.run import live_session
 from isofeedback.commands.virtual_device import session_packets
 from isofeedback.profiles.schema import find_profile
@@ -63,6 +64,7 @@ async def bluez() -> AsyncIterator[VirtualBluez]:
 async def run_live(bluez: VirtualBluez, mosquitto: Any, collector: Any, patient: str,
                    tmp_path: Path,
                    faults: WearableFaults, extra_reps: int = 0,
+                   lsl: LslOptions | None = None,
                    ) -> tuple[list[dict[str, Any]], VirtualWearable, str]:
     protocol_file = protocol_path(tmp_path)
     profile = find_profile("myo")
@@ -86,7 +88,7 @@ async def run_live(bluez: VirtualBluez, mosquitto: Any, collector: Any, patient:
     out = io.StringIO()
     code = await asyncio.wait_for(
         live_session(cfg, Console(file=out, width=120), view=False, time_scale=SPEED,
-                     data_dir=tmp_path / "patients"), 60)
+                     data_dir=tmp_path / "patients", lsl=lsl), 60)
     assert code == 0
     await asyncio.sleep(0.3)
     sub.cancel()
@@ -187,3 +189,42 @@ async def test_link_drop_mid_hold_reconnects_and_reports_the_gap(
     (recording,) = (tmp_path / "recordings").glob("*.isorec")
     result = await replay_async(recording, verify=True)
     assert result.verified, result.difference
+
+
+def _lsl_markers(name: str, out: list[dict[str, Any]]) -> None:
+    """A LabRecorder-like consumer (in a thread: pylsl blocks): finds the marker stream by
+    name, connects, and keeps every marker until the outlet goes away."""
+    import pylsl
+
+    found = pylsl.resolve_byprop("name", name, timeout=30.0)
+    assert found, f"no LSL stream {name!r}"
+    inlet = pylsl.StreamInlet(found[0], recover=False)
+    inlet.open_stream(timeout=30.0)
+    while True:
+        try:
+            samples, _ = inlet.pull_chunk(timeout=0.2)
+        except pylsl.util.LostError:
+            return
+        out += [json.loads(s[0]) for s in samples]
+
+
+async def test_live_session_with_lsl_streams_every_event_and_cue(
+    bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: Path, mqtt_collector: Any
+) -> None:
+    """``run --lsl``: the live BLE session's events and cues reach an LSL consumer, the
+    same and in the same order as the MQTT subscriber gets them."""
+    markers: list[dict[str, Any]] = []
+    consumer = asyncio.create_task(asyncio.to_thread(
+        _lsl_markers, f"isofeedback {patient} markers", markers))
+    received, _, _ = await run_live(bluez, mosquitto, mqtt_collector, patient, tmp_path,
+                                    WearableFaults(), lsl=LslOptions(wait_s=20.0))
+    await asyncio.wait_for(consumer, 30)
+
+    def reliable(docs: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+        return [(d["kind"], d.get("type") or d.get("id")) for d in docs
+                if d["kind"] in ("event", "cue")]
+
+    mqtt = reliable(sorted((d for d in received if "seq" in d and d["kind"] != "level"),
+                           key=lambda d: d["seq"]))
+    assert mqtt and reliable(markers) == mqtt
+    assert sum(1 for k, v in mqtt if (k, v) == ("event", "onset")) >= 2

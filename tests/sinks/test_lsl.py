@@ -22,21 +22,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# the test extra installs pylsl: a machine without it must fail these tests, not skip them
+import pylsl
 import pytest
 
-pylsl = pytest.importorskip("pylsl")
-
-from isofeedback.cli import build_parser  # noqa: E402
-from isofeedback.coach.protocol import find_protocol  # noqa: E402
-from isofeedback.pipeline import Pipeline  # noqa: E402
-from isofeedback.profiles.schema import find_profile  # noqa: E402
-from isofeedback.recording.reader import RecordingReader  # noqa: E402
-from isofeedback.service import SessionResult, run_session  # noqa: E402
-from isofeedback.sim import Faults, protocol_script  # noqa: E402
-from isofeedback.sinks.lsl import LEVEL_RATE_HZ, LslOutlet  # noqa: E402
-from isofeedback.sinks.messages import Serializer  # noqa: E402
-from isofeedback.sources.simulated import SimulatedSource  # noqa: E402
-from isofeedback.types import Event, Feedback  # noqa: E402
+from isofeedback.cli import build_parser
+from isofeedback.coach.protocol import find_protocol
+from isofeedback.pipeline import Pipeline
+from isofeedback.profiles.schema import find_profile
+from isofeedback.recording.reader import RecordingReader
+from isofeedback.service import SessionResult, run_session
+from isofeedback.sim import Faults, protocol_script
+from isofeedback.sinks.lsl import LEVEL_RATE_HZ, LslOutlet
+from isofeedback.sinks.messages import Serializer
+from isofeedback.sources.simulated import SimulatedSource
+from isofeedback.types import Event, Feedback
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "recordings" / "myo-pir-sim.isorec"
