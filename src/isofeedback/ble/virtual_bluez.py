@@ -275,7 +275,7 @@ class _AdapterInterface(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def Powered(self) -> DBusBool:
-        return True
+        return self._owner.powered
 
     @dbus_property(access=PropertyAccess.READ)
     def Discoverable(self) -> DBusBool:
@@ -807,9 +807,11 @@ class VirtualBluez:
         adapter_address: str = "00:1A:7D:DA:71:13",
         advertising_interval: float = 0.1,
         notify_window: int = 256,
+        powered: bool = True,
     ) -> None:
         self.bus_address = bus_address
         self.adapter = adapter
+        self.powered = powered  # False: an adapter whose Bluetooth is switched off
         self.adapter_path = f"/org/bluez/{adapter}"
         self.advertising_interval = advertising_interval
         self._notify_window = notify_window

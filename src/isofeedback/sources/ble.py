@@ -31,7 +31,12 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
-from bleak.exc import BleakError
+from bleak.exc import (
+    BleakBluetoothNotAvailableError,
+    BleakBluetoothNotAvailableReason,
+    BleakDBusError,
+    BleakError,
+)
 
 from isofeedback.errors import DeviceError
 from isofeedback.profiles.schema import CommandSpec, Profile
@@ -44,6 +49,7 @@ __all__ = [
     "DeviceStatus",
     "DeviceTarget",
     "FoundDevice",
+    "bluetooth_unavailable",
     "match_profile",
     "scan",
 ]
@@ -112,11 +118,41 @@ def match_profile(
     return None
 
 
+def bluetooth_unavailable(exc: BaseException) -> str | None:
+    """What to tell the user when this computer has no usable Bluetooth (no system message
+    bus, no BlueZ service, no adapter, Bluetooth switched off or not allowed), or None when
+    ``exc`` is a passing problem worth retrying. Without this a patient saw
+    "[Errno 2] No such file or directory" retried forever, or a traceback from ``scan``."""
+    if isinstance(exc, BleakBluetoothNotAvailableError):
+        reason = exc.args[1] if len(exc.args) > 1 else None
+        if reason == BleakBluetoothNotAvailableReason.POWERED_OFF:
+            return ("Bluetooth is switched off: turn it on (the system's Bluetooth setting, "
+                    "or 'bluetoothctl power on') and try again")
+        if reason in (BleakBluetoothNotAvailableReason.DENIED_BY_USER,
+                      BleakBluetoothNotAvailableReason.DENIED_BY_SYSTEM):
+            return ("this program is not allowed to use Bluetooth: allow it in the system's "
+                    "privacy settings and try again")
+        return ("no Bluetooth LE adapter found: plug one in or enable the built-in one, "
+                "then try again")
+    if isinstance(exc, BleakDBusError) and exc.dbus_error == (
+        "org.freedesktop.DBus.Error.ServiceUnknown"
+    ):
+        return ("the Bluetooth service (BlueZ) is not running: start it with "
+                "'sudo systemctl start bluetooth' and try again")
+    if isinstance(exc, FileNotFoundError | ConnectionRefusedError):
+        return ("Bluetooth is not available: the system message bus (D-Bus) is not "
+                "running; start it with 'sudo systemctl start dbus bluetooth'")
+    return None
+
+
 async def scan(timeout: float, profiles: Sequence[Profile]) -> list[FoundDevice]:
     """Every advertiser seen within ``timeout`` s, strongest signal first."""
     try:
         seen = await BleakScanner.discover(timeout=timeout, return_adv=True)
-    except BleakError as exc:
+    except (BleakError, OSError) as exc:
+        why = bluetooth_unavailable(exc)
+        if why is not None:
+            raise DeviceError(why) from exc
         raise DeviceError(f"Bluetooth scan failed: {exc}; check that Bluetooth is on "
                           "(bluetoothctl power on) and try again") from exc
     out = [_found(dev, adv, profiles) for dev, adv in seen.values()]
@@ -207,6 +243,9 @@ class BleSource(PacketSource):
                 self._failed.result()
         except BaseException:
             ready.cancel()
+            # a cancelled gather keeps a CancelledError that asyncio would log as "never
+            # retrieved" (a traceback under the one-line error): retrieve it
+            ready.add_done_callback(lambda f: f.cancelled() or f.exception())
             await self.close()
             raise
         return self
@@ -298,9 +337,10 @@ class BleSource(PacketSource):
                 return
             except (BleakError, DeviceError, TimeoutError, OSError) as exc:
                 stats.connect_failures += 1
-                stats.last_error = str(exc) or type(exc).__name__
-                if first and not self.wait and isinstance(exc, DeviceError):
-                    self._fail(exc)
+                why = bluetooth_unavailable(exc)
+                stats.last_error = why or str(exc) or type(exc).__name__
+                if first and not self.wait and (why is not None or isinstance(exc, DeviceError)):
+                    self._fail(DeviceError(why) if why is not None else exc)
                     return
                 log.warning("%s: %s; retrying in %.1f s", target.name, stats.last_error, delay)
             finally:
@@ -328,6 +368,8 @@ class BleSource(PacketSource):
             try:
                 dev = await BleakScanner.find_device_by_filter(wanted, timeout=self.scan_timeout)
             except BleakError as exc:  # e.g. org.bluez.Error.InProgress from the adapter
+                if bluetooth_unavailable(exc) is not None:
+                    raise  # no Bluetooth at all: the supervisor says so (and maybe waits)
                 log.info("%s: scan failed (%s); scanning again", target.name, exc)
                 await asyncio.sleep(self.backoff[0])
                 continue
