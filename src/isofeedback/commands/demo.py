@@ -38,7 +38,7 @@ from isofeedback.profiles.schema import find_profile
 from isofeedback.recording.writer import Recorder
 from isofeedback.service import OutputSink, SessionResult, run_session
 from isofeedback.sim import Faults, protocol_script
-from isofeedback.sim.scenarios import SCENARIOS
+from isofeedback.sim.scenarios import SCENARIOS, too_weak
 from isofeedback.sinks.lsl import has_joint_angle
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import MqttPublisher
@@ -48,12 +48,12 @@ from isofeedback.sources.simulated import SimulatedSource
 __all__ = ["register", "run"]
 
 # the scripted patients' faults, named for the command line ("clean" is "none" here;
-# "disconnected" needs a sensor outage, which the demo's simulated link does not script,
-# and "too_weak" a rescripted repetition, not a fault flag)
+# "disconnected" needs a sensor outage, which the demo's simulated link does not script;
+# "too-weak" rescripts repetition 2 rather than setting a fault flag)
 FAULTS: dict[str, Faults] = {
     ("none" if name == "clean" else name.replace("_", "-")): faults
     for name, faults in SCENARIOS.items()
-    if name not in ("disconnected", "too_weak")
+    if name != "disconnected"
 }
 
 
@@ -104,12 +104,15 @@ async def _demo(args: argparse.Namespace) -> int:
     store = PatientStore(args.data_dir, args.patient) if args.data_dir else None
     calibration = reusable_calibration(store, profile.id, "sim", console) if store else None
     level = (protocol.intensity_low + protocol.intensity_high) / 200.0
+    mvc_capture = protocol.mvc_capture and (calibration is None or calibration.mvc is None)
     script = protocol_script(
         protocol.technique, reps=protocol.reps, level=level, hold=protocol.hold_s,
         relax=protocol.relax_s, stretch=protocol.stretch_s,
         rest_before=protocol.rest_calibration_s + 1.0, seed=args.seed, faults=FAULTS[args.fault],
-        mvc_capture=protocol.mvc_capture and (calibration is None or calibration.mvc is None),
+        mvc_capture=mvc_capture,
     )
+    if args.fault == "too-weak":
+        script = too_weak(script, 2 if mvc_capture else 1)  # the second repetition
     source = SimulatedSource(script, profile, speed=args.speed)
     pipeline = Pipeline(source.profiles, protocol, calibration=calibration,
                         history=store.sessions() if store else ())

@@ -18,7 +18,8 @@ from isofeedback.sim.script import Faults, PatientScript, protocol_script
 if TYPE_CHECKING:
     from isofeedback.coach.protocol import ExerciseProtocol
 
-__all__ = ["DISCONNECT_S", "SCENARIOS", "WEAK_LATE_S", "WEAK_LEVEL", "scenario_script"]
+__all__ = ["DISCONNECT_S", "SCENARIOS", "WEAK_LATE_S", "WEAK_LEVEL", "scenario_script",
+           "too_weak"]
 
 DISCONNECT_S = 2.0  # how long the sensor is out of range in "disconnected"
 WEAK_LEVEL = 0.05  # "too_weak": the second repetition at 5 % MVC, half the PIR band's floor
@@ -69,11 +70,11 @@ def scenario_script(name: str, protocol: ExerciseProtocol, seed: int = 1) -> Pat
         start = second.hold_start + 2.0
         script = replace(script, disconnects=((start, start + DISCONNECT_S),))
     if name == "too_weak":
-        script = _too_weak(script, 2 if p.mvc_capture else 1)
+        script = too_weak(script, 2 if p.mvc_capture else 1)
     return script
 
 
-def _too_weak(clean: PatientScript, k: int) -> PatientScript:
+def too_weak(clean: PatientScript, k: int) -> PatientScript:
     """The clean patient with contraction ``k`` (the second repetition) held at
     ``WEAK_LEVEL``.
 
