@@ -53,3 +53,16 @@ def test_progress_without_sessions_is_one_clear_line(
     assert main(["progress", "--patient", "nobody", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("isofeedback: error: no sessions stored for patient 'nobody'")
+
+
+@pytest.mark.parametrize(("fault", "violation"), [("too-weak", "too_weak"),
+                                                 ("too-strong", "too_strong"),
+                                                 ("moved", "moved")])
+def test_demo_fault_shows_the_coach_reacting_in_rep_2(
+    fault: str, violation: str, mosquitto: Any, patient: str
+) -> None:
+    out = cli("demo", "--fault", fault, "--speed", "max", "--plain", "--patient", patient,
+              "--broker", f"{mosquitto.host}:{mosquitto.port}")
+    rows = {line.split()[1]: line for line in out.splitlines()
+            if line.startswith("│") and line.split()[1] in ("1", "2", "3")}
+    assert violation in rows["2"] and "none" in rows["1"] and "none" in rows["3"], out[-3000:]
