@@ -30,7 +30,8 @@ from isofeedback.profiles.decoder import Decoder
 from isofeedback.profiles.schema import Profile
 from isofeedback.types import Chunk, Event, EventType, Feedback, Packet
 
-__all__ = ["SIGNAL_LOST_S", "Output", "Pipeline", "PipelineStats", "activity_above_rest"]
+__all__ = ["SIGNAL_LOST_S", "Output", "Pipeline", "PipelineStats", "activity_above_rest",
+           "first_device_with"]
 
 Output = Event | Feedback
 OnsetDetector = OnsetReleaseDetector | DoubleThresholdDetector
@@ -46,6 +47,13 @@ class PipelineStats:
     gaps: int = 0
     lost_s: float = 0.0
     by_device: dict[str, int] = field(default_factory=dict)
+
+
+def first_device_with(profiles: Mapping[str, Profile], stream: str) -> str | None:
+    """The device whose profile first has ``stream``: the pipeline takes EMG from the first
+    with ``emg`` and the joint from the first with ``gyro``."""
+    return next((d for d, p in profiles.items() if any(s.name == stream for s in p.streams)),
+                None)
 
 
 class Pipeline:
@@ -75,12 +83,8 @@ class Pipeline:
         cfg = self.config
         self.stats = PipelineStats()
         self.decoders = {dev: Decoder(p, dev) for dev, p in self.profiles.items()}
-        self.emg_device = next(
-            (d for d, p in self.profiles.items() if any(s.name == "emg" for s in p.streams)), None
-        )
-        self.imu_device = next(
-            (d for d, p in self.profiles.items() if any(s.name == "gyro" for s in p.streams)), None
-        )
+        self.emg_device = first_device_with(self.profiles, "emg")
+        self.imu_device = first_device_with(self.profiles, "gyro")
         self.emg_chain: EmgChain | None = None
         self.onset: OnsetDetector | None = None
         self.signal_quality: SignalQualityDetector | None = None

@@ -54,6 +54,7 @@ from isofeedback import __version__
 from isofeedback.coach.machine import LEVEL_PERIOD_S
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.errors import ConfigError
+from isofeedback.pipeline import first_device_with
 from isofeedback.profiles.schema import Profile
 from isofeedback.sinks.messages import Serializer
 from isofeedback.types import Event, Feedback
@@ -82,7 +83,7 @@ def import_pylsl() -> Any:
 
 def has_joint_angle(profiles: Mapping[str, Profile]) -> bool:
     """Whether the pipeline will measure a joint angle (a device with a ``gyro`` stream)."""
-    return any(s.name == "gyro" for p in profiles.values() for s in p.streams)
+    return first_device_with(profiles, "gyro") is not None
 
 
 @dataclass
