@@ -78,6 +78,10 @@ class PipelineConfig:
             raise ConfigError("envelope_s, calibration_s and emg_low_hz must be positive")
         if min(self.onset_ratio, self.release_ratio, self.low_rate_onset_ratio) <= 1:
             raise ConfigError("onset_ratio, low_rate_onset_ratio and release_ratio must exceed 1")
+        if self.onset_sample_max <= 0:
+            raise ConfigError("onset_sample_max must be positive (a fraction of onset_h)")
+        if self.release_drop_ratio <= 1 or self.release_drop_s <= 0:
+            raise ConfigError("release_drop_ratio must exceed 1 and release_drop_s be positive")
         if not self.onset_low_k <= self.onset_k:
             raise ConfigError("onset_low_k must not exceed onset_k")
 

@@ -1,0 +1,32 @@
+"""Pipeline settings that would make a detector silently useless are refused, by name."""
+
+from __future__ import annotations
+
+import pytest
+
+from isofeedback.config import PipelineConfig
+from isofeedback.errors import ConfigError
+
+
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("onset_sample_max", 0.0, "onset_sample_max must be positive"),
+    ("release_drop_ratio", 1.0, "release_drop_ratio must exceed 1"),
+    ("release_drop_s", 0.0, "release_drop_s be positive"),
+    ("emg_low_hz", 0.0, "emg_low_hz must be positive"),
+    ("low_rate_release_tail", -0.1, "low_rate_release_tail must not be negative"),
+    ("mains_hz", 55.0, "mains_hz must be 50, 60 or 0"),
+])
+def test_bad_setting_is_refused_by_name(setting: str, value: float, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        PipelineConfig.from_dict({setting: value}, "session.toml")
+
+
+def test_unknown_setting_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"session.toml: unknown pipeline setting 'drop'.*"
+                                          r"release_drop_ratio"):
+        PipelineConfig.from_dict({"drop": 8}, "session.toml")
+
+
+def test_defaults_round_trip() -> None:
+    cfg = PipelineConfig()
+    assert PipelineConfig.from_dict(cfg.as_dict()) == cfg
