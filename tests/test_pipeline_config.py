@@ -10,6 +10,7 @@ from isofeedback.errors import ConfigError
 
 @pytest.mark.parametrize(("setting", "value", "message"), [
     ("onset_sample_max", 0.0, "onset_sample_max must be positive"),
+    ("low_rate_onset_sample_max", 0.0, "low_rate_onset_sample_max must be positive"),
     ("release_drop_ratio", 1.0, "release_drop_ratio must exceed 1"),
     ("release_drop_s", 0.0, "release_drop_s be positive"),
     ("emg_low_hz", 0.0, "emg_low_hz must be positive"),

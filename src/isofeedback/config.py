@@ -38,8 +38,9 @@ class PipelineConfig:
     onset_ratio: float = 4.0
     onset_h: float = 10.0
     # below 500 Hz (wearables) the onset test uses these instead: see OnsetReleaseDetector
-    low_rate_onset_ratio: float = 8.0
-    low_rate_onset_h: float = 14.0
+    low_rate_onset_ratio: float = 16.0
+    low_rate_onset_h: float = 11.0
+    low_rate_onset_sample_max: float = 0.9
     release_ratio: float = 3.0
     release_h: float = 12.0
     # one sample adds at most this fraction of the onset threshold (a contact spike's
@@ -78,8 +79,9 @@ class PipelineConfig:
             raise ConfigError("envelope_s, calibration_s and emg_low_hz must be positive")
         if min(self.onset_ratio, self.release_ratio, self.low_rate_onset_ratio) <= 1:
             raise ConfigError("onset_ratio, low_rate_onset_ratio and release_ratio must exceed 1")
-        if self.onset_sample_max <= 0:
-            raise ConfigError("onset_sample_max must be positive (a fraction of onset_h)")
+        for name in ("onset_sample_max", "low_rate_onset_sample_max"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive (a fraction of the onset threshold)")
         if self.release_drop_ratio <= 1 or self.release_drop_s <= 0:
             raise ConfigError("release_drop_ratio must exceed 1 and release_drop_s be positive")
         if not self.onset_low_k <= self.onset_k:

@@ -158,7 +158,9 @@ class Pipeline:
             refractory_s=cfg.refractory_s,
             backdate_s=cfg.backdate_s,
             delay_s=chain.power_delay_s,
-            low_rate_onset=(cfg.low_rate_onset_ratio, cfg.low_rate_onset_h),
+            low_rate_onset=(
+                cfg.low_rate_onset_ratio, cfg.low_rate_onset_h, cfg.low_rate_onset_sample_max
+            ),
             on_llr_max=cfg.onset_sample_max,
             low_rate_tail=cfg.low_rate_release_tail,
             chain_filters=chain.filters,
