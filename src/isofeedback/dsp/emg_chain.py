@@ -73,6 +73,10 @@ class EmgChain:
     [1.0, 0.0]
     """
 
+    #: reuse the spike gate's notch output when the two notches' states are equal and the
+    #: chunk has no spike (exact: the same output to the bit); False always filters twice
+    share_notch = True
+
     def __init__(
         self,
         fs: float,
@@ -132,6 +136,7 @@ class EmgChain:
         # (fed the spikes too, so it never depends on the gate): a mains hum in the
         # reference RMS would raise the spike threshold several fold
         self._gate_notch = SosFilter(notch, c) if notch is not None else None
+        self._notch_shared = False  # both notches hold the same state (bit for bit)
         self._rms = MovingRms(max(1, int(round(self.envelope_s * self.fs))), c)
         self._n = 0  # samples seen
         self._cal_n = max(1, int(round(self.calibration_s * self.fs)))
@@ -309,10 +314,21 @@ class EmgChain:
         y = self._bandpass.process(raw)
         yg = self._gate_notch.process(y) if self._gate_notch is not None else y
         gate, spikes = self._gate(self._power(yg), raw)
-        if self._notch is not None:
-            if spikes is not None:
-                y[spikes] = 0.0
-            y = self._notch.process(y, overwrite=True)  # y is the band-pass's own output
+        if self._notch is not None and self._gate_notch is not None:
+            if spikes is None and self._notch_shared:
+                # same filter, same state, same input (no spike to zero): the gate's
+                # notch output is this notch's output to the bit; skip the second pass
+                y = yg
+                self._notch.copy_state(self._gate_notch)
+            else:
+                if spikes is not None:
+                    y[spikes] = 0.0
+                y = self._notch.process(y, overwrite=True)  # y is the band-pass's own output
+                # the two notches' states meet again, bit for bit, once a zeroed spike's
+                # difference has decayed below rounding (a few seconds)
+                self._notch_shared = self.share_notch and self._notch.same_state(
+                    self._gate_notch
+                )
         y2 = y * y
         ms = self._rms.mean_square(y2)
         out = np.empty((n, 3))

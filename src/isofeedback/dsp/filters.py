@@ -115,6 +115,25 @@ class SosFilter:
         return np.asarray(yy, dtype=np.float64)
 
 
+    def same_state(self, other: SosFilter) -> bool:
+        """True when ``other`` holds this filter's state bit for bit (so, given the same
+        input, both give the same output to the bit)."""
+        a, b = self._zi, other._zi
+        if a is None or b is None:
+            return a is None and b is None
+        return a.tobytes() == b.tobytes()
+
+    def copy_state(self, other: SosFilter) -> None:
+        """Take ``other``'s state (same coefficients and channels), as if this filter had
+        filtered the same samples."""
+        if other._zi is None:
+            self._zi = None
+        elif self._zi is None:
+            self._zi = other._zi.copy()
+        else:
+            self._zi[...] = other._zi
+
+
 def _find_kernel() -> Callable[[FloatArray, FloatArray, FloatArray], None] | None:
     """scipy's compiled in-place SOS kernel, if this version has it with the expected
     behaviour (checked once against the public function)."""
