@@ -7,6 +7,7 @@ the live results exactly, and a researcher can replay with another one (``--conf
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from isofeedback.errors import ConfigError
 from isofeedback.tomlfile import read_toml
 
-__all__ = ["PipelineConfig", "load_pipeline_config"]
+__all__ = ["PipelineConfig", "load_pipeline_config", "recorded_pipeline_config"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +47,9 @@ class PipelineConfig:
     # one sample adds at most this fraction of the onset threshold (a contact spike's
     # first, not yet gated sample cannot decide an onset alone)
     onset_sample_max: float = 0.5
-    # below 500 Hz the release is back-dated with this fraction of the filters' ringing
-    # in the model (0 = off)
+    # the release is back-dated with this fraction of the filters' ringing in the model
+    # (0 = off); below 500 Hz with low_rate_release_tail
+    release_tail: float = 0.25
     low_rate_release_tail: float = 0.25
     # a release also ends an activation whose power stayed this long under its peak block
     # / release_drop_ratio, at a level above the calibrated rest (the rest then moves there)
@@ -121,6 +123,38 @@ class PipelineConfig:
                 raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
             kwargs[key] = float(value)
         return cls(**kwargs)
+
+
+#: settings added after sessions were first recorded, each with the value that does what
+#: the pipeline did before the setting existed: a recording stores its whole configuration,
+#: so a stored one without the key was made before it, and replaying it that way
+#: reproduces its outputs (``replay --verify``)
+_BEFORE_ADDED: dict[str, Callable[[dict[str, Any]], float]] = {
+    "emg_low_hz": lambda d: 20.0,  # the band edge was fixed
+    "onset_sample_max": lambda d: 1e9,  # no per-sample cap
+    "low_rate_release_tail": lambda d: 0.0,  # no filter decay in the release model
+    "release_drop_ratio": lambda d: 1e9,  # no level-drop release
+    "release_drop_s": lambda d: 0.75,
+    # one per-sample cap for every rate
+    "low_rate_onset_sample_max": lambda d: float(d.get("onset_sample_max", 1e9)),
+    "release_tail": lambda d: 0.0,  # the filter decay was modelled below 500 Hz only
+}
+
+
+def recorded_pipeline_config(data: dict[str, Any], where: str) -> PipelineConfig:
+    """The configuration stored in a recording; settings newer than the recording take the
+    values that reproduce what it did.
+
+    >>> old = {"onset_sample_max": 0.5, "low_rate_release_tail": 0.25}
+    >>> cfg = recorded_pipeline_config(old, "old.isorec")
+    >>> cfg.low_rate_onset_sample_max, cfg.release_tail, cfg.release_drop_ratio
+    (0.5, 0.0, 1000000000.0)
+    """
+    full = dict(data)
+    for key, before in _BEFORE_ADDED.items():
+        if key not in full:
+            full[key] = before(data)
+    return PipelineConfig.from_dict(full, where)
 
 
 def load_pipeline_config(path: Path) -> PipelineConfig:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from isofeedback.coach.protocol import find_protocol
+from isofeedback.config import PipelineConfig
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.recording.writer import Recorder
@@ -29,12 +30,13 @@ def simulated_source(profile: str = "myo", reps: int = 2, seed: int = 3,
 
 
 def record_session(folder: Path, name: str = "s1", profile: str = "myo",
-                   reps: int = 2) -> tuple[Path, SimulatedSource, SessionResult]:
+                   reps: int = 2, config: PipelineConfig | None = None,
+                   ) -> tuple[Path, SimulatedSource, SessionResult]:
     """Run a simulated session with the recorder attached, as the service does."""
     source = simulated_source(profile, reps)
     protocol = dataclasses.replace(find_protocol("pir"), reps=reps, hold_s=4.0, relax_s=3.0,
                                    stretch_s=3.0)
-    pipeline = Pipeline(source.profiles, protocol)
+    pipeline = Pipeline(source.profiles, protocol, config)
 
     async def go() -> SessionResult:
         rec = Recorder.open_in(folder, name, profiles=source.profiles, protocol=protocol,

@@ -22,8 +22,9 @@ samples (up to ``backdate_s`` before the CUSUM last left zero), by maximum likel
 under a rest → ramp → plateau variance model
 (:func:`~isofeedback.detectors.changepoint.ramp_change_point`); the release is the same
 with time reversed. The filter's group delay (``delay_s``) is then subtracted.
-Below ``low_rate_below_hz`` the release model has the filters' decay after the change
-(:func:`release_tail`, scaled by ``low_rate_tail``) instead of an instant return to rest.
+The release model has the filters' decay after the change (:func:`release_tail`, scaled
+by ``tail``, or ``low_rate_tail`` below ``low_rate_below_hz``) instead of an instant
+return to rest.
 
 *Never split a hold.* A release needs ``min_active_s`` of activity first; an onset needs
 ``refractory_s`` after a release. The CUSUMs themselves give hysteresis: a short dip
@@ -125,6 +126,7 @@ class OnsetReleaseDetector:
         low_rate_below_hz: float = 500.0,
         on_llr_max: float = 0.5,
         low_rate_tail: float = 0.25,
+        tail: float = 0.25,
         chain_filters: Sequence[FloatArray] | None = None,
         drop_ratio: float = 8.0,
         drop_s: float = 0.75,
@@ -159,13 +161,13 @@ class OnsetReleaseDetector:
         self.off_ratio_max = off_ratio_max
         self.on_llr_max = on_llr_max
         self.low_rate_tail = low_rate_tail
+        self.tail = tail
         self.drop_ratio = drop_ratio
         self.drop_s = drop_s
-        # wearables: the release is back-dated with the filters' decay in the model
+        # the release is back-dated with the filters' decay in the model
+        scale = low_rate_tail if fs < low_rate_below_hz else tail
         self.release_tail = (
-            release_tail(fs, delay_s, low_rate_tail, chain_filters)
-            if fs < low_rate_below_hz and low_rate_tail > 0
-            else None
+            release_tail(fs, delay_s, scale, chain_filters) if scale > 0 else None
         )
         self._reset()
 

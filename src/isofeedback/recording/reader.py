@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from isofeedback.coach.protocol import ExerciseProtocol
-from isofeedback.config import PipelineConfig
+from isofeedback.config import PipelineConfig, recorded_pipeline_config
 from isofeedback.errors import ConfigError, RecordingError
 from isofeedback.profiles.schema import Profile, parse_profile
 from isofeedback.recording.format import (
@@ -198,7 +198,7 @@ class RecordingReader:
 
     def config(self) -> PipelineConfig:
         try:
-            return PipelineConfig.from_dict(dict(self.meta["config"]), f"{self.path} (config)")
+            return recorded_pipeline_config(dict(self.meta["config"]), f"{self.path} (config)")
         except ConfigError as exc:
             raise self._fail(f"stored pipeline configuration is invalid: {exc}") from None
 
