@@ -7,6 +7,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from isofeedback.evaluation import Summary, add_eval_arguments, match_events, summarize
@@ -89,3 +90,23 @@ def test_eval_on_simulated_records_prints_every_metric(
     assert total >= 6 and missed == 0  # two minutes of records, every contraction found
     assert all(math.isfinite(float(v)) for v in onset[1:5] + onset[6:8])
     assert float(onset[7]) > 0  # CPU per second of signal is measured
+
+
+def test_eval_on_an_eight_channel_armband(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--channels 8``: the records come from a Myo-like armband (the muscle under one
+    electrode, cross-talk on its neighbours) and go through the chain's channel fusion."""
+    from isofeedback.cli import main
+    from isofeedback.evaluation import simulated_records
+
+    rec = simulated_records(1, 10.0, 200.0, 0, "none", True, duration=20.0, channels=8)[0]
+    assert rec.emg.shape[1] == 8
+    rms = rec.emg[int(3 * 200):].std(axis=0)
+    assert int(np.argmax(rms)) == 2 and rms[2] > 1.5 * rms[1] > 1.5 * rms[6]
+
+    assert main(["eval", "--records", "2", "--snr", "10", "--fs", "200", "--channels", "8",
+                 "--no-movement"]) == 0
+    out = capsys.readouterr().out
+    assert "8 channels" in out
+    onset = next(line.split() for line in out.splitlines() if line.startswith("onset"))
+    missed, total = (int(v) for v in onset[5].split("/"))
+    assert total >= 6 and missed == 0

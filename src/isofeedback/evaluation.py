@@ -169,14 +169,17 @@ def simulated_records(
     artifacts: str = "half",
     int8: bool = False,
     duration: float = 60.0,
+    channels: int = 1,
 ) -> list[EmgRecord]:
-    """The benchmark records: ``artifacts`` is ``none``, ``half`` (odd records) or ``all``."""
+    """The benchmark records: ``artifacts`` is ``none``, ``half`` (odd records) or ``all``;
+    ``channels`` > 1: an armband around the limb, the muscle under channel 2 (neighbours
+    see half its amplitude, the next ones a fifth, the rest 5 %), noise on every channel."""
     out = []
     for k in range(n):
         with_art = artifacts == "all" or (artifacts == "half" and k % 2 == 1)
         script = benchmark_script(seed + k, duration, snr_db, with_art)
         mvc = 60.0 if int8 else 1.0
-        ses = synthesize(script, emg_fs=fs, channels=1, mvc_rms=mvc)
+        ses = synthesize(script, emg_fs=fs, channels=channels, mvc_rms=mvc)
         emg = quantize_int8(ses.emg) if int8 else ses.emg
         out.append(
             EmgRecord(
@@ -332,6 +335,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the first record")
     parser.add_argument("--artifacts", choices=["none", "half", "all"], default="half",
                         help="records with hum, motion artifacts and contact spikes")
+    parser.add_argument("--channels", type=_positive_int, default=1,
+                        help="EMG channels (8: a Myo-like armband with cross-talk)")
     parser.add_argument("--int8", action="store_true",
                         help="quantise to int8 counts (Myo-like); implied by --fs 200")
     parser.add_argument("--mains", type=float, default=50.0, help="mains frequency, 0 = off")
@@ -418,10 +423,13 @@ def run_eval(args: argparse.Namespace) -> int:
         print(_line("release", summarize(off)))
         return 0
     for snr in args.snr:
-        recs = simulated_records(args.records, snr, args.fs, args.seed, args.artifacts, int8)
+        recs = simulated_records(args.records, snr, args.fs, args.seed, args.artifacts, int8,
+                                 channels=args.channels)
         on, off, cpu = evaluate_emg(recs, args.mains, args.tolerance)
         print(
-            f"SNR {snr:g} dB, {args.fs:g} Hz{' int8' if int8 else ''}, {len(recs)} records × 60 s"
+            f"SNR {snr:g} dB, {args.fs:g} Hz{' int8' if int8 else ''}"
+            f"{f', {args.channels} channels' if args.channels > 1 else ''}"
+            f", {len(recs)} records × 60 s"
             f", artifacts: {args.artifacts}  (times in ms)"
         )
         print(HEADER)
