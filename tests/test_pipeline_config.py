@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from isofeedback.config import PipelineConfig
+from isofeedback.config import PipelineConfig, load_pipeline_config
 from isofeedback.errors import ConfigError
 
 
@@ -16,6 +18,7 @@ from isofeedback.errors import ConfigError
     ("emg_low_hz", 0.0, "emg_low_hz must be positive"),
     ("low_rate_release_tail", -0.1, "low_rate_release_tail must not be negative"),
     ("mains_hz", 55.0, "mains_hz must be 50, 60 or 0"),
+    ("fused_evidence", 1.0, "fused_evidence must be true or false"),
 ])
 def test_bad_setting_is_refused_by_name(setting: str, value: float, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -30,4 +33,12 @@ def test_unknown_setting_lists_the_known_ones() -> None:
 
 def test_defaults_round_trip() -> None:
     cfg = PipelineConfig()
+    assert PipelineConfig.from_dict(cfg.as_dict()) == cfg
+
+
+def test_switches_are_read_from_toml(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[pipeline]\nfused_evidence = false\nweights_from_best_channel = false\n")
+    cfg = load_pipeline_config(path)
+    assert cfg.fused_evidence is False and cfg.weights_from_best_channel is False
     assert PipelineConfig.from_dict(cfg.as_dict()) == cfg

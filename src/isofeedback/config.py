@@ -55,6 +55,11 @@ class PipelineConfig:
     # / release_drop_ratio, at a level above the calibrated rest (the rest then moves there)
     release_drop_ratio: float = 8.0
     release_drop_s: float = 0.75
+    # several EMG channels: count a fused sample as the evidence measured on the rest
+    # (false: as one channel's), and learn the channel weights once some channel is
+    # clearly active (false: once their mean is)
+    fused_evidence: bool = True
+    weights_from_best_channel: bool = True
     min_active_s: float = 0.2
     backdate_s: float = 0.15
     # the double-threshold detector (onset_detector = "double_threshold") uses these
@@ -114,6 +119,11 @@ class PipelineConfig:
                     raise ConfigError(f"{where}: emg_channels must be a list of channel numbers")
                 kwargs[key] = None if value is None else tuple(value)
                 continue
+            if key in _BOOLEAN:
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
+                kwargs[key] = value
+                continue
             if key == "onset_detector":
                 if not isinstance(value, str):
                     raise ConfigError(f"{where}: onset_detector must be a string, got {value!r}")
@@ -129,7 +139,9 @@ class PipelineConfig:
 #: the pipeline did before the setting existed: a recording stores its whole configuration,
 #: so a stored one without the key was made before it, and replaying it that way
 #: reproduces its outputs (``replay --verify``)
-_BEFORE_ADDED: dict[str, Callable[[dict[str, Any]], float]] = {
+_BOOLEAN = ("fused_evidence", "weights_from_best_channel")
+
+_BEFORE_ADDED: dict[str, Callable[[dict[str, Any]], float | bool]] = {
     "emg_low_hz": lambda d: 20.0,  # the band edge was fixed
     "onset_sample_max": lambda d: 1e9,  # no per-sample cap
     "low_rate_release_tail": lambda d: 0.0,  # no filter decay in the release model
@@ -138,6 +150,8 @@ _BEFORE_ADDED: dict[str, Callable[[dict[str, Any]], float]] = {
     # one per-sample cap for every rate
     "low_rate_onset_sample_max": lambda d: float(d.get("onset_sample_max", 1e9)),
     "release_tail": lambda d: 0.0,  # the filter decay was modelled below 500 Hz only
+    "fused_evidence": lambda d: False,  # a fused sample counted as one channel's
+    "weights_from_best_channel": lambda d: False,  # learnt once the channels' mean was active
 }
 
 

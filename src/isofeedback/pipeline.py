@@ -101,6 +101,7 @@ class Pipeline:
                 full_scale=cfg.emg_full_scale or None,
                 notch_q=cfg.mains_q,
                 low_hz=cfg.emg_low_hz,
+                learn_on_best=cfg.weights_from_best_channel,
             )
             self.signal_quality = SignalQualityDetector(
                 spec.fs, full_scale=cfg.emg_full_scale or None
@@ -167,6 +168,7 @@ class Pipeline:
             chain_filters=chain.filters,
             drop_ratio=cfg.release_drop_ratio,
             drop_s=cfg.release_drop_s,
+            fused_evidence=cfg.fused_evidence,
         )
 
     def feed(self, packet: Packet) -> list[Output]:

@@ -45,7 +45,7 @@ def cusum(llr: FloatArray, start: float) -> tuple[FloatArray, BoolArray]:
 
 def ramp_change_point(
     z: FloatArray,
-    valid: BoolArray,
+    valid: BoolArray | FloatArray,
     fs: float,
     first_candidate: int,
     ramps_s: tuple[float, ...] = (0.0, 0.025, 0.05, 0.1, 0.2, 0.3),
@@ -57,7 +57,9 @@ def ramp_change_point(
     """Most likely start (in samples from ``z[0]``, fractional) of a variance ramp in ``z``.
 
     ``z``: power in rest units (x² / rest variance), oldest first, ending at the decision;
-    ``valid``: false for gated samples (spikes, saturation), which are left out;
+    ``valid``: false (0) for gated samples (spikes, saturation), which are left out; or
+    each sample's weight: how many independent channels' worth of evidence it holds (a
+    mean of ``d`` channels' powers has ``d`` times one channel's log-likelihood);
     ``first_candidate``: earliest sample allowed as the start (samples before it anchor the
     rest level);
     ``tail``: the expected power, as a fraction of the plateau's, ``d`` samples before the
@@ -110,7 +112,7 @@ def _estimate(t0: FloatArray, ll: FloatArray, estimate: str) -> float:
 
 def _ramp_likelihood(
     z: FloatArray,
-    valid: BoolArray,
+    valid: BoolArray | FloatArray,
     k: int,
     lo: int,
     hi: int,
@@ -123,8 +125,9 @@ def _ramp_likelihood(
     profile log-likelihood for every ramp duration."""
     nb = z.size // k
     off = z.size - nb * k  # drop the oldest samples so that bins end at the decision
-    zz = np.where(valid[off:], z[off:], 0.0).reshape(nb, k)
-    ww = valid[off:].reshape(nb, k).sum(axis=1).astype(np.float64)
+    w = np.asarray(valid[off:], dtype=np.float64)
+    zz = (z[off:] * w).reshape(nb, k)
+    ww = w.reshape(nb, k).sum(axis=1)
     zb = zz.sum(axis=1) / np.maximum(ww, 1.0)
     tb = off + np.arange(nb) * k + (k - 1) / 2.0  # bin centres, samples
     j0 = max(0, (lo - off) // k)
