@@ -19,6 +19,7 @@ from isofeedback.errors import ConfigError
     ("low_rate_release_tail", -0.1, "low_rate_release_tail must not be negative"),
     ("mains_hz", 55.0, "mains_hz must be 50, 60 or 0"),
     ("fused_evidence", 1.0, "fused_evidence must be true or false"),
+    ("low_rate_release_blend", 1.5, "low_rate_release_blend must be between 0 and 1"),
 ])
 def test_bad_setting_is_refused_by_name(setting: str, value: float, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

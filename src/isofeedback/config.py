@@ -51,6 +51,9 @@ class PipelineConfig:
     # (0 = off); below 500 Hz with low_rate_release_tail
     release_tail: float = 0.25
     low_rate_release_tail: float = 0.25
+    # below 500 Hz the release is this blend of the back-dated change and the envelope's
+    # fall below a threshold (0 = the back-dated change alone)
+    low_rate_release_blend: float = 0.5
     # a release also ends an activation whose power stayed this long under its peak block
     # / release_drop_ratio, at a level above the calibrated rest (the rest then moves there)
     release_drop_ratio: float = 8.0
@@ -89,6 +92,8 @@ class PipelineConfig:
         for name in ("onset_sample_max", "low_rate_onset_sample_max"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive (a fraction of the onset threshold)")
+        if self.low_rate_release_blend > 1:
+            raise ConfigError("low_rate_release_blend must be between 0 and 1")
         if self.release_drop_ratio <= 1 or self.release_drop_s <= 0:
             raise ConfigError("release_drop_ratio must exceed 1 and release_drop_s be positive")
         if not self.onset_low_k <= self.onset_k:
@@ -150,6 +155,7 @@ _BEFORE_ADDED: dict[str, Callable[[dict[str, Any]], float | bool]] = {
     # one per-sample cap for every rate
     "low_rate_onset_sample_max": lambda d: float(d.get("onset_sample_max", 1e9)),
     "release_tail": lambda d: 0.0,  # the filter decay was modelled below 500 Hz only
+    "low_rate_release_blend": lambda d: 0.0,  # the back-dated change alone
     "fused_evidence": lambda d: False,  # a fused sample counted as one channel's
     "weights_from_best_channel": lambda d: False,  # learnt once the channels' mean was active
 }

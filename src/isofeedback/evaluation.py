@@ -206,16 +206,19 @@ def chunk_stream(
 
 
 def detect_emg(
-    rec: EmgRecord, mains_hz: float = 50.0, calibration_s: float = 2.0, chunk_s: float = 0.05
+    rec: EmgRecord, mains_hz: float = 50.0, calibration_s: float = 2.0, chunk_s: float = 0.05,
+    release_blend: float = 0.5,
 ) -> tuple[list[Event], float]:
     """Run our chain + detector over a record as a live stream; return the onset/release
-    events and the CPU seconds used."""
+    events and the CPU seconds used. ``release_blend``: the detector's
+    ``low_rate_release_blend`` (for comparisons)."""
     t_cpu = time.process_time()
     chain = EmgChain(
         rec.fs, rec.emg.shape[1], mains_hz, calibration_s=calibration_s, full_scale=rec.full_scale
     )
     det = OnsetReleaseDetector(rec.fs, calibration_s, delay_s=chain.power_delay_s,
-                               chain_filters=chain.filters)
+                               chain_filters=chain.filters,
+                               low_rate_release_blend=release_blend)
     events: list[Event] = []
     for c in chunk_stream(rec.emg, rec.fs, "emg", chunk_s):
         events += det.process(chain.process(c))

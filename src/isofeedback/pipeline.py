@@ -165,6 +165,7 @@ class Pipeline:
             on_llr_max=cfg.onset_sample_max,
             low_rate_tail=cfg.low_rate_release_tail,
             tail=cfg.release_tail,
+            low_rate_release_blend=cfg.low_rate_release_blend,
             chain_filters=chain.filters,
             drop_ratio=cfg.release_drop_ratio,
             drop_s=cfg.release_drop_s,

@@ -48,6 +48,10 @@ from isofeedback.types import Chunk, Event, EventType, FloatArray
 
 __all__ = ["OnsetReleaseDetector", "release_tail"]
 
+#: the release threshold on the envelope (see OnsetReleaseDetector._envelope_fall)
+_FALL_NOISE = 4.0  # rest-noise units above the baseline
+_FALL_HOLD = 0.25  # of the way from the baseline to the hold
+
 #: quiet rest (s) seen since the fusion weights last changed before a fused sample counts
 #: as more than one channel's evidence
 _MIN_REST_S = 2.0
@@ -131,6 +135,7 @@ class OnsetReleaseDetector:
         on_llr_max: float = 0.5,
         low_rate_tail: float = 0.25,
         tail: float = 0.25,
+        low_rate_release_blend: float = 0.5,
         chain_filters: Sequence[FloatArray] | None = None,
         drop_ratio: float = 8.0,
         drop_s: float = 0.75,
@@ -167,6 +172,10 @@ class OnsetReleaseDetector:
         self.on_llr_max = on_llr_max
         self.low_rate_tail = low_rate_tail
         self.tail = tail
+        # wearables: the release is the mean of the back-dated change and the envelope's
+        # fall below a threshold (10 dB release error 23.4 -> 14.6 ms median, seed 0;
+        # 29.0 -> 20.4, seed 1000; 26.4 -> 21.6, seed 2000; at 1 kHz it costs 2-4 ms)
+        self.release_blend = low_rate_release_blend if fs < low_rate_below_hz else 0.0
         self.drop_ratio = drop_ratio
         self.drop_s = drop_s
         self.fused_evidence = fused_evidence
@@ -197,6 +206,7 @@ class OnsetReleaseDetector:
         # forward, shifted back only when full (no reallocation per chunk)
         self._hbuf = np.zeros(4 * self._keep)
         self._hvbuf = np.zeros(4 * self._keep, dtype=bool)
+        self._hebuf = np.zeros(4 * self._keep)  # the envelope, for the release's crossing
         self._hpos = 0
         self._a_on = 0.5 * (1.0 - 1.0 / self.on_ratio)
         self._b_on = 0.5 * float(np.log(self.on_ratio))
@@ -337,19 +347,26 @@ class OnsetReleaseDetector:
     def _hv(self) -> BoolArray:
         return self._hvbuf[max(0, self._hpos - self._keep) : self._hpos]
 
-    def _history(self, z: FloatArray, valid: BoolArray) -> None:
+    @property
+    def _he(self) -> FloatArray:
+        return self._hebuf[max(0, self._hpos - self._keep) : self._hpos]
+
+    def _history(self, z: FloatArray, valid: BoolArray, env: FloatArray) -> None:
         m, keep, pos = z.size, self._keep, self._hpos
         if m >= keep:
             self._hbuf[:keep] = z[-keep:]
             self._hvbuf[:keep] = valid[-keep:]
+            self._hebuf[:keep] = env[-keep:]
             self._hpos = keep
             return
         if pos + m > self._hbuf.size:
             self._hbuf[:keep] = self._hbuf[pos - keep : pos]
             self._hvbuf[:keep] = self._hvbuf[pos - keep : pos]
+            self._hebuf[:keep] = self._hebuf[pos - keep : pos]
             pos = keep
         self._hbuf[pos : pos + m] = z
         self._hvbuf[pos : pos + m] = True if self._all_valid else valid
+        self._hebuf[pos : pos + m] = env
         self._hpos = pos + m
 
     def _segment(
@@ -365,7 +382,7 @@ class OnsetReleaseDetector:
                 lo = self._last_release + self._refractory
                 if start < lo:  # refractory: nothing accumulates
                     skip = min(n - j, lo - start)
-                    self._history(z[j : j + skip], valid[j : j + skip])
+                    self._history(z[j : j + skip], valid[j : j + skip], env[j : j + skip])
                     self._zero = start + skip
                     j += skip
                     continue
@@ -398,7 +415,7 @@ class OnsetReleaseDetector:
                 zi = np.flatnonzero(zero[:end])
                 if zi.size:
                     self._zero = start + int(zi[-1])
-            self._history(z[j : j + end], valid[j : j + end])
+            self._history(z[j : j + end], valid[j : j + end], env[j : j + end])
             if self.active or hit:
                 self._blk_quiet = False
                 if self.active and not hit:  # the hold's level, for the release test
@@ -450,11 +467,41 @@ class OnsetReleaseDetector:
         cp = ramp_change_point(seg[::-1], val[::-1], self.fs, 0, tail=self.release_tail)
         idx = k - cp
         idx = min(idx, float(w0 + last + (k - w0)))
-        t = min(max(t0 + idx / self.fs - self.delay_s, 0.0), t_dec)
+        t = t0 + idx / self.fs - self.delay_s
+        if self.release_blend > 0:
+            crossing = self._envelope_fall(k, t0)
+            if crossing is not None:
+                t += self.release_blend * (crossing - t)
+        t = min(max(t, 0.0), t_dec)
         self.active = False
         self._since = k
         self._last_release = k
         return Event(EventType.RELEASE, t, t_dec, "emg")
+
+    def _envelope_fall(self, k: int, t0: float) -> float | None:
+        """When the envelope last fell below the release threshold before decision sample
+        ``k`` (``None`` if it never rose above it in the history, or is above it now).
+
+        The threshold: ``_FALL_NOISE`` rest-noise units above the baseline, or
+        ``_FALL_HOLD`` of the way to the hold's level (the history's 90th percentile),
+        whichever is higher — the crossing of a fixed noise level comes late after strong
+        holds, one of the hold's level comes early at low SNR. At 200 Hz this crossing
+        and the likelihood back-dating err independently (correlation 0.1–0.55), so their
+        mean is better than either (see ``low_rate_release_blend``)."""
+        if self.baseline is None or self.noise is None:
+            return None
+        he = self._he
+        if he.size < 2:
+            return None
+        hold = float(np.percentile(he, 90))
+        thr = self.baseline + max(
+            _FALL_NOISE * self.noise, _FALL_HOLD * (hold - self.baseline)
+        )
+        above = np.flatnonzero(he > thr)
+        if above.size == 0 or above[-1] == he.size - 1:
+            return None
+        first_below = k - (he.size - 1) + int(above[-1]) + 1
+        return t0 + first_below / self.fs
 
     def _adapt(self, z: FloatArray, env: FloatArray, valid: BoolArray, start: int) -> None:
         """Accumulate the block's rest statistics (used only if the whole block was rest:
