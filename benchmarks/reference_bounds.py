@@ -30,9 +30,9 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from scipy import signal
 
 from isofeedback.dsp.emg_chain import EmgChain
+from isofeedback.dsp.filters import impulse_energy
 from isofeedback.evaluation import (
     Summary,
     detect_emg,
@@ -91,11 +91,7 @@ RAMP_GRID_S = (0.0, 0.025, 0.05, 0.1, 0.2, 0.3)  # the back-dating's ramp durati
 
 def chain_energy(chain: EmgChain) -> FloatArray:
     """The chain's impulse-response energy, normalised: a white input's power after it."""
-    h = np.zeros(int(0.5 * chain.fs))
-    h[0] = 1.0
-    for sos in chain.filters:
-        h = signal.sosfilt(sos, h)
-    e = h * h
+    e = impulse_energy(chain.fs, chain.filters)
     e /= e.sum()
     keep = int(np.searchsorted(np.cumsum(e), 1.0 - 1e-6)) + 1  # the rest is below rounding
     return np.asarray(e[:keep])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from isofeedback.config import PipelineConfig, load_pipeline_config
+from isofeedback.config import PipelineConfig, load_pipeline_config, recorded_pipeline_config
 from isofeedback.errors import ConfigError
 
 
@@ -43,3 +43,10 @@ def test_switches_are_read_from_toml(tmp_path: Path) -> None:
     cfg = load_pipeline_config(path)
     assert cfg.fused_evidence is False and cfg.weights_from_best_channel is False
     assert PipelineConfig.from_dict(cfg.as_dict()) == cfg
+
+
+def test_a_damaged_stored_setting_is_a_clear_error_not_a_crash() -> None:
+    """An old recording's config without the newer key derives it from a damaged value:
+    the damage is reported by name, not as a Python exception."""
+    with pytest.raises(ConfigError, match="must be a number"):
+        recorded_pipeline_config({"onset_sample_max": "lots"}, "old.isorec (config)")

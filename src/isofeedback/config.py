@@ -146,14 +146,15 @@ class PipelineConfig:
 #: reproduces its outputs (``replay --verify``)
 _BOOLEAN = ("fused_evidence", "weights_from_best_channel")
 
-_BEFORE_ADDED: dict[str, Callable[[dict[str, Any]], float | bool]] = {
+_BEFORE_ADDED: dict[str, Callable[[dict[str, Any]], Any]] = {
     "emg_low_hz": lambda d: 20.0,  # the band edge was fixed
     "onset_sample_max": lambda d: 1e9,  # no per-sample cap
     "low_rate_release_tail": lambda d: 0.0,  # no filter decay in the release model
     "release_drop_ratio": lambda d: 1e9,  # no level-drop release
     "release_drop_s": lambda d: 0.75,
     # one per-sample cap for every rate
-    "low_rate_onset_sample_max": lambda d: float(d.get("onset_sample_max", 1e9)),
+    # (passed on as stored: from_dict checks it, a damaged value gets its clear error)
+    "low_rate_onset_sample_max": lambda d: d.get("onset_sample_max", 1e9),
     "release_tail": lambda d: 0.0,  # the filter decay was modelled below 500 Hz only
     "low_rate_release_blend": lambda d: 0.0,  # the back-dated change alone
     "fused_evidence": lambda d: False,  # a fused sample counted as one channel's

@@ -39,11 +39,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import signal
 
 from isofeedback.detectors.changepoint import BoolArray, cusum, ramp_change_point
 from isofeedback.dsp.emg_chain import CHANNELS as _CHAIN_CHANNELS
-from isofeedback.dsp.filters import emg_bandpass, mains_notch
+from isofeedback.dsp.filters import emg_bandpass, impulse_energy, mains_notch
 from isofeedback.types import Chunk, Event, EventType, FloatArray
 
 __all__ = ["OnsetReleaseDetector", "release_tail"]
@@ -79,17 +78,10 @@ def release_tail(
     if filters is None:
         notch = mains_notch(fs, 50.0, 3, 10.0)
         filters = [emg_bandpass(fs)] + ([notch] if notch is not None else [])
-    n = max(8, int(round(0.5 * fs)))
-    h = np.zeros(n)
-    h[0] = 1.0
-    for sos in filters:
-        h = signal.sosfilt(sos, h)
-    c = np.cumsum(h * h)
+    c = np.cumsum(impulse_energy(fs, filters))
     tail = 1.0 - c / c[-1]
     d = int(round(delay_s * fs))
     return np.asarray(scale * tail[d:], dtype=np.float64)
-
-
 
 
 class OnsetReleaseDetector:
