@@ -52,6 +52,8 @@ LEVEL_RELEASE_S = 0.3  # below the band this long after "release now" counts as 
 # in trunk-muscle EMG, a twitch), not an attempt released early: the coach goes back to
 # waiting without a violation or a repetition, and the waiting timeouts keep running
 FALSE_START_S = 0.5
+_ACTIVE = ("contracting", "holding", "releasing")  # a contraction is under way
+_REP_PHASES = ("waiting", *_ACTIVE, "relaxing", "stretching")
 
 
 def window_peak_mean(times: Sequence[float], values: Sequence[float], window_s: float) -> float:
@@ -90,6 +92,7 @@ class RepResult:
     rom_gain_deg: float | None = None
     barrier_from_neutral_deg: float | None = None  # absolute, comparable across sessions
     max_movement_deg: float = 0.0
+    skipped: bool = False  # the patient skipped it (control command): not done
 
     def as_dict(self) -> dict[str, Any]:
         def r(v: float | None, n: int = 2) -> float | None:
@@ -109,6 +112,8 @@ class RepResult:
             "rom_gain_deg": r(self.rom_gain_deg),
             "barrier_from_neutral_deg": r(self.barrier_from_neutral_deg),
             "max_movement_deg": round(self.max_movement_deg, 2),
+            # only when it happened, so sessions without it read (and replay) as before
+            **({"skipped": True} if self.skipped else {}),
         }
 
 
@@ -176,6 +181,13 @@ class Coach:
         self._tilt: float | None = None  # degrees from the stored neutral pose (accelerometer)
         self._paused_from = ""
         self._angle = 0.0
+        # a pause the patient asked for (control command), distinct from the sensor's:
+        # when it began, the phase it froze, and whether the rep under way must be repeated
+        self._held_t: float | None = None
+        self._held_phase = ""
+        self._signal_lost = False
+        self.pain: list[dict[str, Any]] = []
+        self.skipped = 0
 
     # -- helpers -----------------------------------------------------------------------
     @property
@@ -198,6 +210,9 @@ class Coach:
         self.phase = phase
         self._wait_saw_low = False
         self._phase_t = t
+        return [self._phase_message(phase, t)]
+
+    def _phase_message(self, phase: str, t: float, **extra: Any) -> Feedback:
         payload: dict[str, Any] = {"phase": phase, "rep": self.rep, "reps": self.protocol.reps}
         duration = {
             "holding": self.protocol.hold_s,
@@ -206,7 +221,8 @@ class Coach:
         }.get(phase)
         if duration is not None:
             payload["duration_s"] = duration
-        return [Feedback("phase", t, payload)]
+        payload.update(extra)
+        return Feedback("phase", t, payload)
 
     def _cue(self, cue_id: str, t: float, severity: str = "info", **extra: Any) -> Feedback:
         return Feedback(
@@ -231,7 +247,7 @@ class Coach:
     # -- inputs --------------------------------------------------------------------------
     def on_event(self, ev: Event) -> list[Feedback]:
         """React to a detection."""
-        if self.finished or self.phase == "paused":
+        if self.finished or self.phase == "paused" or self._held_t is not None:
             return []
         t = ev.t_decided
         if ev.type == EventType.CALIBRATED and ev.source == "emg" and self.phase == "calibrating":
@@ -285,7 +301,7 @@ class Coach:
             self._started = True
             out += self._enter("calibrating", t)
             out.append(self._cue("calibrate_rest", t))
-        if self.finished or self.phase == "paused":
+        if self.finished or self.phase == "paused" or self._held_t is not None:
             return out
         x = self.intensity(activity)
         self._angle = angle_deg
@@ -351,25 +367,45 @@ class Coach:
     def pause(self, t: float) -> list[Feedback]:
         """The sensor has been silent: stop judging. A repetition whose contraction was
         under way cannot be measured any more and will be repeated after ``resume``."""
-        if self.finished or self.phase == "paused":
+        if self.finished or self._signal_lost:
             return []
+        self._signal_lost = True
+        if self._held_t is not None:  # the patient's pause goes on; only say what happened
+            return [self._cue("signal_lost", t, "warning")]
         self._paused_from = self.phase
-        if self.phase in ("contracting", "holding", "releasing"):
-            self.interruptions += 1
-            self._current = None
-            self._hold_t, self._hold_x = [], []
-            self._above_since = self._below_since = None
+        self._abandon_rep()
         out = self._enter("paused", t)
         out.append(self._cue("signal_lost", t, "warning"))
         return out
 
     def resume(self, t: float) -> list[Feedback]:
         """Data flows again: pick up where it makes sense."""
-        if self.phase != "paused":
+        if not self._signal_lost:
             return []
-        was = self._paused_from
+        self._signal_lost = False
         out = [self._cue("signal_back", t)]
-        if was in ("contracting", "holding", "releasing"):
+        if self._held_t is not None:  # still paused by the patient: carry on after theirs
+            if self._held_phase == "paused":
+                self._held_phase = self._paused_from
+            return out
+        return out + self._continue(self._paused_from, t, frozen=False)
+
+    def _abandon_rep(self) -> None:
+        """A contraction under way cannot be measured across a pause: drop it (the rep is
+        repeated when the session continues)."""
+        if self.phase in _ACTIVE:
+            self.interruptions += 1
+            self._current = None
+            self._hold_t, self._hold_x = [], []
+            self._above_since = self._below_since = None
+
+    def _continue(self, was: str, t: float, *, frozen: bool) -> list[Feedback]:
+        """Go on in phase ``was`` after a pause. A contraction is repeated; after the
+        sensor's pause a relaxation or stretch starts again (what happened in the gap is
+        unknown); after the patient's pause (``frozen``) the timers carry on where they
+        stopped, since the timers were frozen."""
+        out: list[Feedback] = []
+        if was in _ACTIVE:
             out += self._enter("waiting", t)
             self._wait_t = t
             out.append(self._cue("repeat_rep", t))
@@ -377,6 +413,9 @@ class Coach:
         elif was == "mvc_contracting":
             out += self._enter("mvc", t)
             out.append(self._cue("mvc", t))
+        elif frozen:
+            self.phase = was
+            out.append(self._phase_message(was, t))
         elif was == "relaxing":
             self._relax_values = []
             out += self._enter("relaxing", t)
@@ -387,6 +426,106 @@ class Coach:
         else:
             out += self._enter(was, t)
         return out
+
+    # -- control commands (the patient, from the page, the terminal or MQTT) ------------------
+    def command(self, name: str, t: float, value: float | None = None) -> list[Feedback]:
+        """A control command at session time ``t``: ``start`` (nothing to do once the coach
+        runs), ``pause``/``resume`` (the patient's pause: every timer and the phase
+        machine freeze; a contraction under way is repeated afterwards, because a muscle
+        cannot be frozen), ``skip_rep``, ``pain`` (``value`` 0–10) and ``stop``.
+
+        The service validates commands before they get here; an unknown name or a pain
+        value outside 0–10 is a ``ValueError``."""
+        if name == "start":
+            return []
+        if name == "pause":
+            return self._hold(t)
+        if name == "resume":
+            return self._unhold(t)
+        if name == "skip_rep":
+            return self._skip_rep(t)
+        if name == "pain":
+            if value is None or not 0 <= value <= 10:
+                raise ValueError(f"pain must be rated 0–10, got {value!r}")
+            return self._pain(t, float(value))
+        if name == "stop":
+            return self._stop_by_patient(t)
+        raise ValueError(f"unknown control command {name!r}")
+
+    def _hold(self, t: float) -> list[Feedback]:
+        if self.finished or self._held_t is not None:
+            return []
+        self._held_t = t
+        self._held_phase = self.phase
+        self._abandon_rep()
+        self.phase = "paused"
+        return [self._phase_message("paused", t, reason="patient"), self._cue("paused", t)]
+
+    def _unhold(self, t: float) -> list[Feedback]:
+        if self._held_t is None:
+            return []
+        self._shift_timers(t - self._held_t)
+        self._held_t = None
+        was = self._held_phase
+        out = [self._cue("resumed", t)]
+        if self._signal_lost:  # the sensor is still silent: its pause takes over
+            if was != "paused":
+                self._paused_from = was
+            self.phase = "paused"
+            return [*out, self._phase_message("paused", t)]
+        return out + self._continue(was, t, frozen=True)
+
+    def _shift_timers(self, dt: float) -> None:
+        """Move every time the coach measures from by ``dt``: the paused time never
+        counts towards a timeout, a hold or a phase's length."""
+        self._phase_t += dt
+        self._cond_phase_t += dt
+        self._wait_t += dt
+        self._waiting_t += dt
+        self._last_strength_cue += dt
+        self._last_move_t += dt
+        for name in ("_cond_since", "_above_since", "_below_since"):
+            v = getattr(self, name)
+            if v is not None:
+                setattr(self, name, v + dt)
+
+    def _skip_rep(self, t: float) -> list[Feedback]:
+        """The patient skips the repetition under way: it is reported as skipped (not
+        done) and the set goes on with the next one."""
+        if self.finished or self.phase == "paused" or self.phase not in _REP_PHASES:
+            return []
+        res = self._current or RepResult(rep=self.rep, onset_t=t)
+        res.skipped = True
+        self._current = None
+        self._hold_t, self._hold_x, self._relax_values = [], [], []
+        self._above_since = self._below_since = None
+        self.skipped += 1
+        self.results.append(res)
+        out = [Feedback("rep", t, res.as_dict()), self._cue("rep_skipped", t)]
+        return out + self._after_rep(t)
+
+    def _pain(self, t: float, value: float) -> list[Feedback]:
+        """Pain means stop: the repetition ends at once; with no other rule in the
+        protocol the session stops with a clear cue. A rating of 0 is only recorded."""
+        self.pain.append({"t": round(t, 3), "value": value, "rep": self.rep})
+        if value <= 0 or self.finished:
+            return []
+        self._held_t = None
+        self._abandon_rep()
+        self.stop_reason = f"pain {value:g}/10 reported"
+        out = self._enter("stopped", t)
+        out.append(self._cue("pain_stop", t, "warning", pain=value))
+        return out + self._end(t)
+
+    def _stop_by_patient(self, t: float) -> list[Feedback]:
+        if self.finished:
+            return []
+        self._held_t = None
+        self._abandon_rep()
+        self.stop_reason = "stopped by the patient"
+        out = self._enter("stopped", t)
+        out.append(self._cue("session_ended", t))
+        return out + self._end(t)
 
     # -- transitions ---------------------------------------------------------------------
     def _calibrated(self, ev: Event, t: float) -> list[Feedback]:
@@ -534,6 +673,10 @@ class Coach:
         self.results.append(res)
         self._current = None
         out.append(Feedback("rep", t, res.as_dict()))
+        return out + self._after_rep(t)
+
+    def _after_rep(self, t: float) -> list[Feedback]:
+        out: list[Feedback] = []
         if self.rep >= self.protocol.reps:
             out += self._enter("done", t)
             out.append(self._cue("done", t))
@@ -570,22 +713,23 @@ class Coach:
         prescribed hold time that was held inside the intensity band."""
         p = self.protocol
         reps = [r.as_dict() for r in self.results]
-        holds = [r.hold_s for r in self.results]
-        quality = [min(r.hold_s / p.hold_s, 1.0) * r.in_band for r in self.results]
-        rom = self.results[-1].rom_deg if self.results else None
+        done = [r for r in self.results if not r.skipped]
+        holds = [r.hold_s for r in done]
+        quality = [min(r.hold_s / p.hold_s, 1.0) * r.in_band for r in done]
+        rom = done[-1].rom_deg if done else None
         return {
             "technique": p.technique,
             "muscle": p.muscle,
             "side": p.side,
-            "reps_done": len(self.results),
+            "reps_done": len(done),
             "reps_planned": p.reps,
             "mean_hold_s": round(float(np.mean(holds)), 2) if holds else 0.0,
             "hold_target_s": p.hold_s,
             "hold_quality": round(float(np.mean(quality)), 3) if quality else None,
             "rom_deg": None if rom is None else round(rom, 2),
             "barrier_from_neutral_deg": (
-                None if not self.results or self.results[-1].barrier_from_neutral_deg is None
-                else round(self.results[-1].barrier_from_neutral_deg, 2)
+                None if not done or done[-1].barrier_from_neutral_deg is None
+                else round(done[-1].barrier_from_neutral_deg, 2)
             ),
             "violations": [v["violation"] for v in self.violations],
             "interrupted_reps": self.interruptions,
@@ -595,4 +739,7 @@ class Coach:
             "reps": reps,
             "complete": self.phase == "done",
             "stop_reason": self.stop_reason,
+            # only when there are some, so sessions without them read as before
+            **({"reps_skipped": self.skipped} if self.skipped else {}),
+            **({"pain": list(self.pain)} if self.pain else {}),
         }

@@ -170,7 +170,13 @@ class ExerciseProtocol:
             )
         missing = CUE_IDS - set(self.cues)
         if missing:
-            raise bad("cues", f"no text for cue ids {sorted(missing)}")
+            # a protocol stored (in a recording) before these cues existed: the locale's
+            # texts, so an old recording still replays
+            try:
+                texts = load_cues(self.locale)
+            except ConfigError as exc:
+                raise bad("locale", str(exc)) from None
+            object.__setattr__(self, "cues", {**{k: texts[k] for k in missing}, **self.cues})
         unknown = set(self.cues) - CUE_IDS
         if unknown:
             raise ConfigError(
