@@ -86,3 +86,26 @@ def test_help_for_every_command() -> None:
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.startswith("usage: isofeedback " + name)
         assert len(proc.stdout.splitlines()) > 3
+
+
+def test_an_unexpected_exception_is_one_sentence_and_a_crash_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The last handler: a bug (not a project error) reaches the user as one sentence
+    naming where the traceback was written (owner-only), never as a traceback."""
+    from isofeedback import cli
+    from isofeedback.commands import profiles
+
+    def broken(args: object) -> int:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(profiles, "run", broken)  # stands in for any bug in any command
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert cli.main(["profiles"]) == 70
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "unexpected error (ZeroDivisionError: division by zero)" in err
+    (crash,) = (tmp_path / "isofeedback").glob("crash-*.log")
+    assert str(crash) in err
+    assert "ZeroDivisionError" in crash.read_text() and "Traceback" in crash.read_text()
+    assert crash.stat().st_mode & 0o077 == 0

@@ -65,6 +65,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("isofeedback: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the last handler: one sentence, the details in a file
+        where = _log_crash(exc)
+        print(f"isofeedback: unexpected error ({type(exc).__name__}: {exc}); this is a bug. "
+              f"{where}", file=sys.stderr)
+        return 70  # EX_SOFTWARE
+
+
+def _log_crash(exc: BaseException) -> str:
+    """Write the traceback to an owner-only file under the state folder; return a sentence
+    saying where (or that it could not be written)."""
+    import os
+    import time
+    import traceback
+    from pathlib import Path
+
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    folder = Path(base) / "isofeedback"
+    path = folder / f"crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+    text = "".join(traceback.format_exception(exc))
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"isofeedback {__version__}: {' '.join(sys.argv)}\n{text}")
+    except OSError:
+        logging.getLogger(__name__).debug("crash log not written", exc_info=True)
+        return "Run it again with -v to see the details."
+    return f"The details were written to {path}; please include that file in a report."
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from isofeedback.coach.calibration import Calibration
 from isofeedback.coach.machine import Coach
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.config import PipelineConfig
+from isofeedback.control import Control
 from isofeedback.detectors.double_threshold import DoubleThresholdDetector
 from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
@@ -171,6 +172,12 @@ class Pipeline:
             drop_s=cfg.release_drop_s,
             fused_evidence=cfg.fused_evidence,
         )
+
+    def control(self, command: Control) -> list[Output]:
+        """Apply one control command (pause, resume, stop, skip_rep, pain, start) at its
+        session time. The service records it with the packet count, so a replay calls this
+        at the same point and reproduces the session (design contract 7)."""
+        return list(self.coach.command(command.command, command.t, command.value))
 
     def feed(self, packet: Packet) -> list[Output]:
         """Process one packet; malformed packets are counted and reported, never raised."""

@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from isofeedback.control import Control
 from isofeedback.pipeline import Output, Pipeline, PipelineStats
 from isofeedback.sources.base import PacketSource
 from isofeedback.types import Event, Feedback, Packet
 
-__all__ = ["OutputSink", "PacketTap", "SessionResult", "run_session"]
+__all__ = ["ControlInbox", "ControlTap", "OutputSink", "PacketTap", "SessionResult", "run_session"]
 
 
 class OutputSink(Protocol):
@@ -29,6 +31,37 @@ class PacketTap(Protocol):
     def on_packet(self, packet: Packet) -> None: ...
 
 
+class ControlTap(Protocol):
+    """Sees every control command as it is applied (the recorder keeps them)."""
+
+    def on_control(self, control: Control, after_packets: int) -> None: ...
+
+
+class ControlInbox:
+    """Commands waiting to be applied between two packets.
+
+    Live commands (MQTT, keyboard, signals) are ``put`` at any time and take effect at the
+    session time they are applied; recorded ones (a replay) take effect after the same
+    number of packets as in the live session, at their recorded time, so the pipeline sees
+    exactly the same inputs in the same order."""
+
+    def __init__(self, recorded: Sequence[tuple[int, Control]] = ()) -> None:
+        self._live: deque[Control] = deque()
+        self._recorded = deque(sorted(recorded, key=lambda r: r[0]))
+
+    def put(self, control: Control) -> None:
+        self._live.append(control)
+
+    def due(self, fed: int, now: float) -> list[Control]:
+        """What to apply now that ``fed`` packets went through; live ones at ``now``."""
+        out: list[Control] = []
+        while self._recorded and self._recorded[0][0] <= fed:
+            out.append(self._recorded.popleft()[1])
+        while self._live:
+            out.append(self._live.popleft().at(now))
+        return out
+
+
 @dataclass
 class SessionResult:
     outputs: list[Output] = field(default_factory=list)
@@ -36,6 +69,8 @@ class SessionResult:
     stats: PipelineStats = field(default_factory=PipelineStats)
     wall_s: float = 0.0
     session_s: float = 0.0
+    packets_fed: int = 0
+    stopped_by: str = ""  # what ended it: "protocol", a control's origin, "end of data"
 
     @property
     def events(self) -> list[Event]:
@@ -84,39 +119,80 @@ async def run_session(
     sinks: Sequence[OutputSink] = (),
     taps: Sequence[PacketTap] = (),
     keep_outputs: bool = True,
+    controls: ControlInbox | None = None,
+    control_taps: Sequence[ControlTap] = (),
+    result: SessionResult | None = None,
 ) -> SessionResult:
-    """Run until the source ends or the coach says the session is done.
+    """Run until the source ends, the coach says the session is done, or a ``stop``
+    command arrives in ``controls``.
+
+    However it ends — also by an exception from the source or a cancellation — the coach is
+    stopped the same way (a ``stop`` command, recorded like any other), so the summary is
+    produced, published and recorded, and a replay reproduces it. Pass ``result`` to keep
+    what was done when an exception escapes.
 
     With a live source (one that tells the time) the pipeline is also told every
     ``IDLE_PERIOD_S`` that time passes without packets, so a vanished sensor is noticed
-    and the patient told, instead of the display freezing."""
-    result = SessionResult()
+    and the patient told, instead of the display freezing; pending commands are applied
+    on those ticks too."""
+    result = result if result is not None else SessionResult()
+    inbox = controls if controls is not None else ControlInbox()
     started = time.perf_counter()
     last_t = 0.0
-    async for packet in _with_idle_ticks(source):
-        if packet is None:
-            now = source.now()
-            outputs = pipeline.idle(now) if now is not None else []
-        else:
-            for tap in taps:
-                tap.on_packet(packet)
-            outputs = pipeline.feed(packet)
-            last_t = packet.t_arrival
+    fed = 0
+
+    def emit(outputs: Sequence[Output]) -> None:
         for item in outputs:
             if keep_outputs:
                 result.outputs.append(item)
             for sink in sinks:
                 sink.submit(item)
-        if pipeline.coach.finished:
-            break
-    if not pipeline.coach.finished:
-        summary = Feedback("summary", last_t, pipeline.coach.summary())
-        if keep_outputs:
-            result.outputs.append(summary)
-        for sink in sinks:
-            sink.submit(summary)
-    result.summary = pipeline.coach.summary()
-    result.stats = pipeline.stats
-    result.wall_s = time.perf_counter() - started
-    result.session_s = last_t
+
+    def apply(control: Control) -> None:
+        for tap in control_taps:
+            tap.on_control(control, fed)
+        emit(pipeline.control(control))
+        if control.command == "stop" and not result.stopped_by:
+            result.stopped_by = control.origin or "stop"
+
+    def apply_due(now: float) -> None:
+        for control in inbox.due(fed, now):
+            if pipeline.coach.finished:
+                break
+            apply(control)
+
+    end = "end of data"
+    try:
+        apply_due(last_t)
+        async for packet in _with_idle_ticks(source):
+            now = last_t
+            if packet is None:
+                live_now = source.now()
+                if live_now is not None:
+                    now = max(last_t, live_now)
+                    emit(pipeline.idle(live_now))
+            else:
+                for tap in taps:
+                    tap.on_packet(packet)
+                emit(pipeline.feed(packet))
+                fed += 1
+                last_t = now = packet.t_arrival
+            apply_due(now)
+            if pipeline.coach.finished:
+                break
+        else:
+            apply_due(last_t)
+    except BaseException as exc:
+        end = "cancelled" if isinstance(exc, asyncio.CancelledError) else f"fault: {exc}"
+        raise
+    finally:
+        if pipeline.coach.finished and not result.stopped_by:
+            result.stopped_by = "protocol"
+        if not pipeline.coach.finished:
+            apply(Control("stop", t=last_t, origin=end))
+        result.summary = pipeline.coach.summary()
+        result.stats = pipeline.stats
+        result.wall_s = time.perf_counter() - started
+        result.session_s = last_t
+        result.packets_fed = fed
     return result

@@ -24,9 +24,11 @@ STORE_VERSION = 1
 
 
 def default_data_dir() -> Path:
-    """``$XDG_DATA_HOME/isofeedback`` (``~/.local/share/isofeedback``)."""
+    """``$XDG_DATA_HOME/isofeedback/patients`` (``~/.local/share/isofeedback/patients``):
+    the one default of every command that stores or reads patients (run, demo, progress,
+    report), so what ``run`` stores ``progress`` finds."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "isofeedback"
+    return Path(base) / "isofeedback" / "patients"
 
 
 class PatientStore:

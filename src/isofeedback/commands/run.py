@@ -11,48 +11,39 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import os
-import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from isofeedback.broker import resolve_broker
-from isofeedback.coach.calibration_store import PatientStore
+from isofeedback.coach.calibration_store import default_data_dir
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.commands.common import (
-    LslOptions,
     add_broker_arguments,
     add_data_dir,
     add_lsl_arguments,
     broker_settings_from_args,
     lsl_options,
-    open_lsl,
     patient_id,
 )
-from isofeedback.commands.demo import new_session_id, print_summary
-from isofeedback.commands.patient_data import (
-    default_data_dir,
-    reusable_calibration,
-    save_session,
-)
 from isofeedback.errors import ConfigError
-from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
-from isofeedback.recording.writer import Recorder
 from isofeedback.run_config import DeviceConfig, RunConfig, load_run_config
-from isofeedback.service import OutputSink, PacketTap, SessionResult, run_session
-from isofeedback.sinks.haptic import HapticSink
-from isofeedback.sinks.lsl import has_joint_angle
-from isofeedback.sinks.messages import MqttMessage, Serializer
-from isofeedback.sinks.mqtt import MqttPublisher
-from isofeedback.sinks.terminal import TerminalView
-from isofeedback.sources.ble import BleSource, DeviceStatus, DeviceTarget
+from isofeedback.session import (
+    RecordingPlan,
+    SessionOutcome,
+    SessionPlan,
+    SourceContext,
+    StorePlan,
+    open_session,
+)
+from isofeedback.session.lsl import LslOptions
+from isofeedback.sinks.mqtt import BrokerSettings
+from isofeedback.sources.base import PacketSource
 
-__all__ = ["default_recordings_folder", "live_session", "register", "run"]
+__all__ = ["default_recordings_folder", "live_plan", "live_session", "register", "run"]
 
 
 def register(sub: Any) -> None:
@@ -136,115 +127,62 @@ def run(args: argparse.Namespace) -> int:
                                     lsl=lsl))
 
 
-def device_message(serializer: Serializer, s: DeviceStatus) -> MqttMessage:
-    """The retained per-device MQTT message for a BLE source status change."""
-    if s.kind == "battery":
-        return serializer.device_battery(s.device, float(s.body["level"]), s.t)
-    state = str(s.body.get("state", "offline"))
-    detail = str(s.body.get("reason") or "")
-    return serializer.device_availability(
-        s.device, state if state in ("online", "offline", "connecting") else "offline",  # type: ignore[arg-type]
-        s.t, name=str(s.body.get("address", "")), detail=detail,
-    )
+def ble_source(cfg: RunConfig, wait: bool, time_scale: float) -> Any:
+    """The live session's source opener: connect the configured wearables (or wait)."""
+
+    @contextlib.asynccontextmanager
+    async def open_source(ctx: SourceContext) -> AsyncIterator[PacketSource]:
+        from isofeedback.sources.ble import BleSource, DeviceTarget  # bleak: only here
+
+        targets = [DeviceTarget(d.name, d.profile, d.address) for d in cfg.devices]
+        async with BleSource(targets, scan_timeout=cfg.scan_timeout, wait=wait,
+                             on_status=ctx.on_status, time_scale=time_scale) as source:
+            yield source
+
+    return open_source
 
 
-async def live_session(
+def live_plan(
     cfg: RunConfig,
     console: Console,
+    *,
     wait: bool = False,
     view: bool = True,
-    extra_taps: Sequence[PacketTap] = (),
     time_scale: float = 1.0,
     listen: tuple[str, int] | None = None,
     record: bool = True,
     data_dir: Path | None = None,
     lsl: LslOptions | None = None,
-) -> int:
-    """Run one live session as configured; returns the exit code. The session is recorded
-    (raw packets, outputs, device status notes) unless ``record`` is False; ``lsl`` also
-    publishes it as Lab Streaming Layer streams."""
+) -> SessionPlan:
+    """The plan of a live session as configured: BLE wearables, recording on, the
+    patient's store in the default data folder unless told otherwise."""
     protocol = find_protocol(cfg.protocol)
-    if not any(s.name == "emg" for d in cfg.devices for s in d.profile.streams):
+    emg = next((d for d in cfg.devices if any(s.name == "emg" for s in d.profile.streams)),
+               None)
+    if emg is None:
         raise ConfigError("the session needs an EMG sensor: none of the configured devices' "
                           "profiles has an 'emg' stream (add one under [[devices]])")
-    targets = [DeviceTarget(d.name, d.profile, d.address) for d in cfg.devices]
-    emg = next(d for d in cfg.devices if any(s.name == "emg" for s in d.profile.streams))
-    store = PatientStore(data_dir or default_data_dir(), cfg.patient)
-    calibration = reusable_calibration(store, emg.profile.id, emg.address or emg.name, console)
-    explicit = cfg.broker is not None
-    async with resolve_broker(cfg.broker, explicit, listen) as (broker, where):
-        session_id = new_session_id(cfg.patient)
-        wall_start = time.time()
-        serializer = Serializer(cfg.patient, session_id, wall_start)
-        recorders: list[Recorder] = []
-        async with MqttPublisher(broker, serializer) as publisher:
+    names = ", ".join(f"{d.name} ({d.profile.id})" for d in cfg.devices)
 
-            def on_status(s: DeviceStatus) -> None:
-                publisher.submit_message(device_message(serializer, s))
-                for rec in recorders:
-                    rec.note(f"device_{s.kind}", s.t, device=s.device, **s.body)
-                what = ", ".join(f"{k} {v}" for k, v in s.body.items())
-                console.print(f"[dim]{s.t:7.1f} s[/] {s.device}: {s.kind} {what}")
+    def intro(console: Console, broker: BrokerSettings, where: str, topics: str) -> None:
+        console.print(f"[bold]isofeedback[/]: {protocol.name}; looking for {names}"
+                      f"{' (waiting until found)' if wait else ''}; live feed on {where}, "
+                      f"topics {topics}", soft_wrap=True)
 
-            names = ", ".join(f"{t.name} ({t.profile.id})" for t in targets)
-            console.print(f"[bold]isofeedback[/]: {protocol.name}; looking for {names}"
-                          f"{' (waiting until found)' if wait else ''}; live feed on {where}, "
-                          f"topics isofeedback/{cfg.patient}/#")
-            source = BleSource(targets, scan_timeout=cfg.scan_timeout, wait=wait,
-                               on_status=on_status, time_scale=time_scale)
-            async with source:
-                pipeline = Pipeline(source.profiles, protocol, calibration=calibration,
-                                    history=store.sessions())
-                sinks: list[OutputSink] = [publisher]
-                taps: list[PacketTap] = list(extra_taps)
-                if record:
-                    folder = cfg.recording_folder or default_recordings_folder()
-                    recorders.append(Recorder.open_in(
-                        folder, session_id, profiles=source.profiles, protocol=protocol,
-                        config=pipeline.config, patient=cfg.patient, wall_start=wall_start,
-                        source="ble"))
-                    sinks += recorders
-                    taps += recorders
-                try:
-                    async with contextlib.AsyncExitStack() as stack:
-                        # "release now" is also felt on a wearable that can vibrate
-                        for t in targets:
-                            if t.profile.haptic:
-                                sinks.append(await stack.enter_async_context(
-                                    HapticSink(t.profile, functools.partial(source.write, t.name))))
-                        sinks += await stack.enter_async_context(open_lsl(
-                            lsl, console, patient=cfg.patient, session_id=session_id,
-                            protocol=protocol, angle=has_joint_angle(source.profiles),
-                            wall_start=wall_start, session_now=source.now))
-                        if view:
-                            tv = stack.enter_context(
-                                TerminalView(console, title=f"isofeedback · {protocol.name}"))
-                            sinks.append(tv)
-                        result = await run_session(source, pipeline, sinks, taps)
-                finally:
-                    for rec in recorders:
-                        rec.close({"packets": pipeline.stats.packets,
-                                   "bad_packets": pipeline.stats.bad_packets,
-                                   "mqtt": publisher.stats.as_dict()})
-            report(console, source, result)
-        print_summary(console, result, publisher.stats.as_dict(), session_id)
-        for rec in recorders:
-            console.print(f"recorded to {rec.path}")
-        save_session(store, pipeline, calibration, emg.profile.id, emg.address or emg.name,
-                     session_id, serializer.wall(0.0))
-    return 0
+    return SessionPlan(
+        patient=cfg.patient, protocol=protocol, console=console,
+        title=f"isofeedback · {protocol.name}",
+        open_source=ble_source(cfg, wait, time_scale), source_kind="ble",
+        broker=cfg.broker, broker_explicit=cfg.broker is not None, listen=listen, wait=wait,
+        recording=RecordingPlan(cfg.recording_folder or default_recordings_folder(), "ble")
+        if record else None,
+        store=StorePlan(data_dir or default_data_dir(), emg.profile.id,
+                        emg.address or emg.name),
+        lsl=lsl, view="live" if view else "plain", keyboard=view, intro=intro,
+    )
 
 
-def report(console: Console, source: BleSource, result: SessionResult) -> None:
-    """What the link did: reconnections, drops, bad packets — never hidden."""
-    for name, s in source.stats.items():
-        battery = "-" if s.battery is None else f"{s.battery} %"
-        console.print(
-            f"{name} {s.address}: {s.notifications} notifications, {s.dropped} dropped "
-            f"(queue full), {s.connects} connection(s), {s.disconnects} lost, battery {battery}"
-        )
-    st = result.stats
-    if st.bad_packets or st.gaps:
-        last = st.last_error or "-"
-        console.print(f"{st.bad_packets} malformed packet(s) skipped (last: {last}); "
-                      f"{st.gaps} gap(s), {st.lost_s:.2f} s of signal lost")
+async def live_session(cfg: RunConfig, console: Console, **options: Any) -> int:
+    """Run one live session as configured; returns the exit code (see :func:`live_plan`)."""
+    outcome: SessionOutcome = await open_session(live_plan(cfg, console, **options))
+    return outcome.exit_code

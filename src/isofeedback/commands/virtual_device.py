@@ -110,7 +110,10 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace) -> int:
     console = Console()
     profile = find_profile(args.profile)
-    packets, holds = session_packets(profile, args.technique, args.seed)
+    # with a drop the coach asks to repeat the interrupted repetition: the simulated
+    # patient does, as a real one would (else the session would wait for it for ever)
+    extra = 1 if args.fault == "drop" else 0
+    packets, holds = session_packets(profile, args.technique, args.seed, extra_reps=extra)
     async with system_bus() as (address, private):
         try:
             bluez = VirtualBluez(address)

@@ -22,6 +22,7 @@ from typing import Any
 
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.config import PipelineConfig, recorded_pipeline_config
+from isofeedback.control import Control
 from isofeedback.errors import ConfigError, RecordingError
 from isofeedback.profiles.schema import Profile, parse_profile
 from isofeedback.recording.format import (
@@ -251,6 +252,21 @@ class RecordingReader:
             "notes",
         ):
             out.append(Note(float(t), float(wall), str(kind), json.loads(doc)))
+        return out
+
+    def controls(self) -> list[tuple[int, Control]]:
+        """The control commands the live session applied, each with the number of packets
+        the pipeline had seen then (a replay applies them at the same point)."""
+        out = []
+        for note in self.notes():
+            if note.kind != "control":
+                continue
+            try:
+                after = int(note.detail["after_packets"])
+                control = Control.from_dict(dict(note.detail["control"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise self._fail(f"a recorded control command is damaged ({exc})") from None
+            out.append((after, control))
         return out
 
     def counts(self) -> dict[str, int]:

@@ -23,7 +23,7 @@ from isofeedback.recording.format import encode_output
 from isofeedback.recording.importers import FOREIGN_SUFFIXES, load_foreign
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.recording.signals import FOREIGN_DEVICE, signal_chunks, signal_profile
-from isofeedback.service import OutputSink, run_session
+from isofeedback.service import ControlInbox, OutputSink, run_session
 from isofeedback.sources.pacing import paced
 from isofeedback.sources.replay import ReplaySource
 from isofeedback.types import Event, Feedback
@@ -155,7 +155,8 @@ async def replay_async(
         source = ReplaySource(reader, speed)
         pipeline = Pipeline(source.profiles, protocol or reader.protocol(),
                             config or reader.config())
-        session = await run_session(source, pipeline, sinks)
+        session = await run_session(source, pipeline, sinks,
+                                    controls=ControlInbox(reader.controls()))
         result = ReplayResult(
             path, reader.session_id, "native", session.outputs, session.summary,
             session.stats, session.wall_s, session.session_s, reader.simulated,

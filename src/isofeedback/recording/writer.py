@@ -27,6 +27,7 @@ from typing import Any
 from isofeedback import __version__
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.config import PipelineConfig
+from isofeedback.control import Control
 from isofeedback.errors import RecordingError
 from isofeedback.profiles.schema import Profile
 from isofeedback.recording.format import (
@@ -169,6 +170,11 @@ class Recorder:
         """A status note: a gap, a device (dis)connecting, an MQTT overflow, …"""
         if not self._closed:
             self._queue.put(("note", t, time.time(), kind, json.dumps(doc, default=str)))
+
+    def on_control(self, control: Control, after_packets: int) -> None:
+        """ControlTap: keep a control command with the packet count it was applied after,
+        so a replay applies it at the same point (design contract 7)."""
+        self.note("control", control.t, after_packets=after_packets, control=control.as_dict())
 
     def set_meta(self, key: str, value: Any) -> None:
         if not self._closed:

@@ -61,7 +61,7 @@ _ROUTES: dict[str, tuple[str, int, bool, bool]] = {
 #: Every payload kind, each with a JSON Schema ``schemas/<kind>.json``.
 KINDS = (
     "status", "service", "event", "level", "phase", "cue", "rep", "summary", "progress",
-    "device_availability", "device_battery", "device_quality",
+    "device_availability", "device_battery", "device_quality", "control_ack",
 )
 
 DeviceState = Literal["online", "offline", "connecting"]
@@ -228,6 +228,17 @@ class Serializer:
         now = time.time() if wall is None else wall
         doc = self.envelope("service", t, {"interval_s": interval_s, **counters}, wall=now)
         return MqttMessage(self.topic("service"), self.encode(doc), 1, True, False)
+
+    def control_ack(self, t: float, *, id: str, command: str, accepted: bool,
+                    reason: str = "") -> MqttMessage:
+        """The answer to one control message (``…/control/ack``, QoS 1, not retained):
+        accepted, or refused with one sentence saying why (nothing changed then)."""
+        self.seq += 1
+        doc = self.envelope("control_ack", t, {
+            "id": id, "command": command, "accepted": accepted, "reason": reason,
+            "seq": self.seq,
+        })
+        return MqttMessage(self.topic("control/ack"), self.encode(doc), 1, False, False)
 
     # -- per-device state (retained) ------------------------------------------------------
     def _device(self, device: str, kind: str, t: float, body: Mapping[str, Any]) -> MqttMessage:

@@ -27,6 +27,7 @@ import socket
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -182,6 +183,13 @@ class MqttPublisher:
         self._offline_sent = False
         self._stopping = False
         self._down_since: float | None = None
+        self._handlers: dict[str, Callable[[bytes], None]] = {}
+
+    def subscribe(self, topic: str, handler: Callable[[bytes], None]) -> None:
+        """Call ``handler(payload)`` for every message on ``topic`` (QoS 1), subscribed on
+        every (re)connect. Used for the session's control topic; the handler must not
+        block (it validates and enqueues)."""
+        self._handlers[topic] = handler
 
     async def __aenter__(self) -> MqttPublisher:
         self._task = asyncio.create_task(self._run(), name="mqtt-publisher")
@@ -297,7 +305,15 @@ class MqttPublisher:
                     self.stats.connected = True
                     backoff = low
                     log.info("MQTT: %s to %s", reason, self.settings.address)
-                    await self._drain(client)
+                    for topic in self._handlers:
+                        await client.subscribe(topic, qos=1)
+                    receiver = asyncio.create_task(self._receive(client), name="mqtt-receiver")
+                    try:
+                        await self._drain(client)
+                    finally:
+                        receiver.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                            await receiver
             except aiomqtt.MqttError as exc:
                 self._failed(str(exc))
             except (ssl.SSLError, OSError) as exc:
@@ -313,6 +329,22 @@ class MqttPublisher:
             self._live.clear()
             await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
             backoff = min(backoff * 2, high)
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        """Hand each subscribed message to its handler (a bad handler is logged, never
+        allowed to end the connection)."""
+        if not self._handlers:
+            return
+        async for message in client.messages:
+            handler = self._handlers.get(str(message.topic))
+            if handler is None:
+                continue
+            payload = message.payload
+            data = payload if isinstance(payload, bytes) else str(payload).encode()
+            try:
+                handler(data)
+            except Exception:
+                log.exception("MQTT: handler for %s failed", message.topic)
 
     def _failed(self, error: str) -> None:
         if error != self.stats.last_error:  # log a persistent problem once, not every retry

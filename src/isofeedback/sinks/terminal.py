@@ -6,10 +6,12 @@ per phase change and cue, which is what a log or a screen reader wants.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.logging import RichHandler
 from rich.panel import Panel
 from rich.text import Text
 
@@ -23,15 +25,18 @@ _BAR = 40
 class TerminalView:
     """A sink that shows the session to the person in front of the screen."""
 
-    def __init__(self, console: Console | None = None, title: str = "isofeedback") -> None:
+    def __init__(self, console: Console | None = None, title: str = "isofeedback",
+                 live: bool = True) -> None:
         self.console = console or Console()
         self.title = title
-        self.live_mode = self.console.is_terminal
+        # the panel needs a terminal; ``live=False`` (``--plain``) prints lines even there
+        self.live_mode = live and self.console.is_terminal
         self._live: Live | None = None
         self._level: dict[str, Any] = {}
         self._phase: dict[str, Any] = {}
         self._cue: dict[str, Any] = {}
         self._warning: dict[str, Any] = {}
+        self._saved_handlers: list[logging.Handler] = []
 
     def __enter__(self) -> TerminalView:
         if self.live_mode:
@@ -39,10 +44,18 @@ class TerminalView:
                 self._render(), console=self.console, refresh_per_second=12, transient=False
             )
             self._live.__enter__()
+            # log lines written straight to the terminal would tear the panel (it was
+            # redrawn below each of them): while it is up they go through its console
+            root = logging.getLogger()
+            self._saved_handlers = root.handlers[:]
+            handler = RichHandler(console=self.console, show_path=False, show_time=False)
+            handler.setLevel(min((h.level for h in root.handlers), default=logging.WARNING))
+            root.handlers = [handler]
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
+            logging.getLogger().handlers = self._saved_handlers
             self._live.update(self._render())
             self._live.__exit__(None, None, None)
             self._live = None
@@ -54,6 +67,8 @@ class TerminalView:
         if item.kind == "level":
             self._level = p
         elif item.kind == "phase":
+            if p.get("phase") != self._phase.get("phase"):
+                self._warning = {}  # a warning is about the phase it came in
             self._phase = p
             if not self.live_mode:
                 rep = f" rep {p['rep']}/{p['reps']}" if p.get("rep") else ""

@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from isofeedback.profiles.schema import Profile
 from isofeedback.types import Packet
 
-__all__ = ["PacketSource"]
+__all__ = ["PacketSource", "SourceStatus"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """A change the service publishes per device: ``availability`` (``online`` /
+    ``offline`` / ``connecting`` with a reason) or ``battery`` (percent)."""
+
+    device: str
+    kind: str
+    t: float
+    body: Mapping[str, Any]
 
 
 class PacketSource(abc.ABC):
@@ -31,3 +44,8 @@ class PacketSource(abc.ABC):
         """Current session time for a live source (so the service can notice silence);
         None for sources whose time is only what their packets say (replay, simulation)."""
         return None
+
+    def report(self) -> list[str]:
+        """Lines for the end of the session about what the link did (reconnections,
+        drops); none for sources without a link."""
+        return []

@@ -40,7 +40,7 @@ from bleak.exc import (
 
 from isofeedback.errors import DeviceError
 from isofeedback.profiles.schema import CommandSpec, Profile
-from isofeedback.sources.base import PacketSource
+from isofeedback.sources.base import PacketSource, SourceStatus
 from isofeedback.types import Packet
 
 __all__ = [
@@ -67,15 +67,7 @@ class DeviceTarget:
     address: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceStatus:
-    """A change the service publishes per device: ``availability`` (``online`` /
-    ``offline`` with a reason) or ``battery`` (percent)."""
-
-    device: str
-    kind: str
-    t: float
-    body: Mapping[str, Any]
+DeviceStatus = SourceStatus  # the name the BLE code and its tests use
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +275,17 @@ class BleSource(PacketSource):
 
     # ---- one device
 
+    def report(self) -> list[str]:
+        """What each link did: notifications, drops, reconnections, battery — never hidden."""
+        lines = []
+        for name, s in self.stats.items():
+            battery = "-" if s.battery is None else f"{s.battery} %"
+            lines.append(
+                f"{name} {s.address}: {s.notifications} notifications, {s.dropped} dropped "
+                f"(queue full), {s.connects} connection(s), {s.disconnects} lost, "
+                f"battery {battery}")
+        return lines
+
     async def write(self, device: str, characteristic: str, data: bytes) -> None:
         """Write to a connected device (e.g. a haptic cue); DeviceError when it is not
         connected now, so the caller can count the cue as not delivered."""
@@ -338,11 +341,19 @@ class BleSource(PacketSource):
             except (BleakError, DeviceError, TimeoutError, OSError) as exc:
                 stats.connect_failures += 1
                 why = bluetooth_unavailable(exc)
-                stats.last_error = why or str(exc) or type(exc).__name__
+                if why is not None and not first:
+                    # it worked before: the service (or a virtual device's bus) went away
+                    why = ("the Bluetooth service stopped during the session (a virtual "
+                           "device's bus goes when it exits); waiting for it to come back. "
+                           f"If it does not: {why}")
+                error = why or str(exc) or type(exc).__name__
                 if first and not self.wait and (why is not None or isinstance(exc, DeviceError)):
+                    stats.last_error = error
                     self._fail(DeviceError(why) if why is not None else exc)
                     return
-                log.warning("%s: %s; retrying in %.1f s", target.name, stats.last_error, delay)
+                if error != stats.last_error:  # once per problem, not once per retry
+                    log.warning("%s: %s; retrying", target.name, error)
+                stats.last_error = error
             finally:
                 if stats.online:
                     stats.online = False

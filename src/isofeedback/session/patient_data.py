@@ -6,23 +6,15 @@ patient is calibrated once and sees progress across sessions.
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 from rich.console import Console
 
 from isofeedback.coach.calibration import Calibration, stale_reason
-from isofeedback.coach.calibration_store import PatientStore
+from isofeedback.coach.calibration_store import PatientStore, default_data_dir
 from isofeedback.pipeline import Pipeline
 
 __all__ = ["default_data_dir", "reusable_calibration", "save_session"]
-
-
-def default_data_dir() -> Path:
-    """Where live patients' calibration and history are kept (XDG data dir)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "isofeedback" / "patients"
 
 
 def reusable_calibration(store: PatientStore, profile: str, device: str,

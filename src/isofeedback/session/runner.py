@@ -1,0 +1,299 @@
+"""Open a planned session, run it, and end it — always the same way.
+
+However a session ends (the protocol's end, Ctrl-C, SIGTERM, a ``stop`` from the patient's
+app, the data running out, a fatal fault), :func:`open_session` runs the one stop path:
+
+1. the coach is stopped by a recorded ``stop`` command (so the summary exists and a replay
+   of the recording reproduces it),
+2. the devices are stopped (the source is closed),
+3. the recording is closed with its summary and counters,
+4. the patient's history (and a newly measured calibration) is stored,
+5. the summary and ``offline`` are published (retained) and the broker left,
+6. the summary is printed.
+
+A fault before the session began (no sensor, no broker) is raised as the project error it
+is; a fault during it is reported after the stop path as one sentence (exit code 2), with
+everything up to it kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from isofeedback.coach.calibration import Calibration
+from isofeedback.coach.calibration_store import PatientStore
+from isofeedback.control import Control, ControlRefused, parse_control
+from isofeedback.errors import BrokerError, IsofeedbackError, RecordingError
+from isofeedback.pipeline import Pipeline
+from isofeedback.recording.writer import Recorder
+from isofeedback.service import ControlInbox, OutputSink, PacketTap, SessionResult, run_session
+from isofeedback.session.keyboard import KeyboardControls
+from isofeedback.session.lsl import open_lsl
+from isofeedback.session.patient_data import reusable_calibration, save_session
+from isofeedback.session.plan import SessionPlan, SourceContext
+from isofeedback.session.stop import StopRequests
+from isofeedback.session.summary import print_summary
+from isofeedback.sinks.haptic import HapticSink
+from isofeedback.sinks.lsl import has_joint_angle
+from isofeedback.sinks.messages import MqttMessage, Serializer
+from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
+from isofeedback.sinks.terminal import TerminalView
+from isofeedback.sources.base import PacketSource, SourceStatus
+
+__all__ = ["SessionOutcome", "new_session_id", "open_session"]
+
+BROKER_CONNECT_TIMEOUT_S = 5.0
+
+
+def new_session_id(patient: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{patient}-{stamp}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class SessionOutcome:
+    """What a session left: its result, where it was recorded, how it ended."""
+
+    session_id: str
+    result: SessionResult = field(default_factory=SessionResult)
+    recording: Path | None = None
+    started: bool = False  # the source was open and packets flowed into the pipeline
+    error: str = ""  # a fault that ended it, in one sentence
+    stopped_by: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.error else 0
+
+
+def device_message(serializer: Serializer, s: SourceStatus) -> MqttMessage:
+    """The retained per-device MQTT message for a source status change."""
+    if s.kind == "battery":
+        return serializer.device_battery(s.device, float(s.body["level"]), s.t)
+    state = str(s.body.get("state", "offline"))
+    detail = str(s.body.get("reason") or "")
+    return serializer.device_availability(
+        s.device, state if state in ("online", "offline", "connecting") else "offline",  # type: ignore[arg-type]
+        s.t, name=str(s.body.get("address", "")), detail=detail,
+    )
+
+
+class _Session:
+    """The state the stop path needs, whatever point the session reached."""
+
+    def __init__(self, plan: SessionPlan, publisher: MqttPublisher, serializer: Serializer,
+                 outcome: SessionOutcome) -> None:
+        self.plan = plan
+        self.publisher = publisher
+        self.serializer = serializer
+        self.outcome = outcome
+        self.inbox = ControlInbox()
+        self.stops = StopRequests(self.inbox)
+        self.recorder: Recorder | None = None
+        self.pipeline: Pipeline | None = None
+        self.source: PacketSource | None = None
+
+    # -- inputs from outside ---------------------------------------------------------------
+    def on_status(self, s: SourceStatus) -> None:
+        self.publisher.submit_message(device_message(self.serializer, s))
+        if self.recorder is not None:
+            self.recorder.note(f"device_{s.kind}", s.t, device=s.device, **s.body)
+        what = ", ".join(f"{k} {v}" for k, v in s.body.items())
+        self.plan.console.print(f"[dim]{s.t:7.1f} s[/] {s.device}: {s.kind} {what}")
+
+    def on_control_message(self, payload: bytes) -> None:
+        """A command from the patient's app: validated, acknowledged, then queued."""
+        t = self.outcome.result.session_s
+        try:
+            control = parse_control(payload)
+            if not self.stops.running or (self.pipeline is not None
+                                          and self.pipeline.coach.finished):
+                raise ControlRefused("no session is running", control.id, control.command)
+        except ControlRefused as refused:
+            self.publisher.submit_message(self.serializer.control_ack(
+                t, id=refused.id, command=refused.command, accepted=False,
+                reason=refused.reason))
+            return
+        self.inbox.put(control)
+        self.publisher.submit_message(self.serializer.control_ack(
+            t, id=control.id, command=control.command, accepted=True))
+
+    def on_key(self, control: Control) -> None:
+        if self.stops.running:
+            self.inbox.put(control)
+
+    # -- the session -----------------------------------------------------------------------
+    async def run(self, calibration: Calibration | None) -> None:
+        plan = self.plan
+        ctx = SourceContext(calibration, self.on_status)
+        async with plan.open_source(ctx) as source:
+            self.source = source
+            pipeline = Pipeline(source.profiles, plan.protocol, calibration=calibration,
+                                history=self._history())
+            self.pipeline = pipeline
+            sinks: list[OutputSink] = [self.publisher]
+            taps: list[PacketTap] = []
+            if plan.recording is not None:
+                rp = plan.recording
+                self.recorder = Recorder.open_in(
+                    rp.folder, self.outcome.session_id, profiles=source.profiles,
+                    protocol=plan.protocol, config=pipeline.config, patient=plan.patient,
+                    wall_start=self.serializer.wall_start, source=rp.source,
+                    simulated=rp.simulated, extra_meta=dict(rp.extra_meta))
+                self.outcome.recording = self.recorder.path
+                sinks.append(self.recorder)
+                taps.append(self.recorder)
+            async with contextlib.AsyncExitStack() as stack:
+                write = getattr(source, "write", None)
+                for name, profile in source.profiles.items():
+                    if profile.haptic and write is not None:  # "release now" is also felt
+                        sinks.append(await stack.enter_async_context(
+                            HapticSink(profile, functools.partial(write, name))))
+                live_clock = source.now() is not None
+                sinks += await stack.enter_async_context(open_lsl(
+                    plan.lsl, plan.console, patient=plan.patient,
+                    session_id=self.outcome.session_id, protocol=plan.protocol,
+                    angle=has_joint_angle(source.profiles),
+                    wall_start=self.serializer.wall_start,
+                    session_now=(lambda: source.now() or 0.0) if live_clock else None))
+                view = stack.enter_context(TerminalView(
+                    plan.console, title=plan.title, live=plan.view == "live"))
+                sinks.append(view)
+                if plan.keyboard:
+                    stack.enter_context(KeyboardControls(self.on_key, plan.console))
+                self.stops.running = True
+                control_taps = [self.recorder] if self.recorder is not None else []
+                try:
+                    await run_session(source, pipeline, sinks, taps, controls=self.inbox,
+                                      control_taps=control_taps, result=self.outcome.result)
+                finally:
+                    self.stops.running = False
+                    self.outcome.started = True
+                    self.outcome.stopped_by = self.outcome.result.stopped_by
+
+    def _history(self) -> list[dict[str, Any]]:
+        store = self.store()
+        return list(store.sessions()) if store is not None else []
+
+    def store(self) -> PatientStore | None:
+        sp = self.plan.store
+        return PatientStore(sp.folder, self.plan.patient) if sp is not None else None
+
+    # -- the stop path's own steps ------------------------------------------------------
+    def close_recording(self) -> None:
+        if self.recorder is None:
+            return
+        pipeline = self.pipeline
+        stats: dict[str, Any] = {"mqtt": self.publisher.stats.as_dict(),
+                                 "stopped_by": self.outcome.stopped_by}
+        if pipeline is not None:
+            stats.update(packets=pipeline.stats.packets, bad_packets=pipeline.stats.bad_packets)
+            self.recorder.set_meta("summary", pipeline.coach.summary())
+        try:
+            self.recorder.close(stats)
+        except RecordingError as exc:
+            self.plan.console.print(f"[red]{exc}[/]")
+
+    def save_history(self, calibration: Calibration | None) -> None:
+        store, sp = self.store(), self.plan.store
+        if store is None or sp is None or self.pipeline is None or not self.outcome.started:
+            return
+        try:
+            save_session(store, self.pipeline, calibration, sp.profile, sp.device,
+                         self.outcome.session_id, self.serializer.wall(0.0))
+        except OSError as exc:
+            self.plan.console.print(f"[red]could not save the session to {store.path}: "
+                                    f"{exc}[/]")
+
+
+async def open_session(plan: SessionPlan) -> SessionOutcome:
+    """Run the planned session to its end and through the one stop path."""
+    console = plan.console
+    store = (PatientStore(plan.store.folder, plan.patient) if plan.store is not None else None)
+    calibration = None
+    if store is not None and plan.store is not None:
+        calibration = reusable_calibration(store, plan.store.profile, plan.store.device,
+                                           console)
+    outcome = SessionOutcome(new_session_id(plan.patient))
+    async with resolve_broker_for(plan) as (broker, where):
+        serializer = Serializer(plan.patient, outcome.session_id, time.time())
+        async with MqttPublisher(broker, serializer) as publisher:
+            if plan.broker_explicit and not plan.wait and not await publisher.wait_connected(
+                    BROKER_CONNECT_TIMEOUT_S):
+                why = publisher.stats.last_error or "no answer"
+                raise BrokerError(f"could not connect to {where}: {why}")
+            session = _Session(plan, publisher, serializer, outcome)
+            publisher.subscribe(serializer.topic("control"), session.on_control_message)
+            if plan.intro is not None:
+                plan.intro(console, broker, where, f"isofeedback/{plan.patient}/#")
+            with session.stops.installed():
+                try:
+                    await session.run(calibration)
+                except asyncio.CancelledError:
+                    if not session.stops.requested:
+                        raise
+                    task = asyncio.current_task()
+                    if task is not None:
+                        task.uncancel()
+                    outcome.stopped_by = outcome.stopped_by or f"signal:{session.stops.requested}"
+                except IsofeedbackError as exc:
+                    if not outcome.started:
+                        session.close_recording()
+                        raise
+                    outcome.error = str(exc)
+                finally:
+                    session.close_recording()
+            outcome.stopped_by = outcome.stopped_by or outcome.result.stopped_by
+            session.save_history(calibration)
+        # the publisher is closed here: the summary and `offline` went out (retained)
+        _finish(console, session, outcome)
+    return outcome
+
+
+@contextlib.asynccontextmanager
+async def resolve_broker_for(plan: SessionPlan) -> AsyncIterator[tuple[BrokerSettings, str]]:
+    """The broker the plan names; in service mode (``wait``) a configured broker is used
+    as it is, even if it is down now: the publisher keeps trying and buffers meanwhile."""
+    from isofeedback.broker import resolve_broker
+
+    if plan.wait and plan.broker is not None:
+        yield plan.broker, f"MQTT broker {plan.broker.address}"
+        return
+    async with resolve_broker(plan.broker, plan.broker_explicit, plan.listen) as found:
+        yield found
+
+
+def _finish(console: Console, session: _Session, outcome: SessionOutcome) -> None:
+    if session.source is not None:
+        for line in session.source.report():
+            console.print(line)
+    st = outcome.result.stats
+    if st.bad_packets or st.gaps:
+        console.print(f"{st.bad_packets} malformed packet(s) skipped (last: "
+                      f"{st.last_error or '-'}); {st.gaps} gap(s), {st.lost_s:.2f} s of "
+                      "signal lost")
+    if outcome.started:
+        print_summary(console, outcome.result, session.publisher.stats.as_dict(),
+                      outcome.session_id)
+    else:
+        console.print(f"stopped ({outcome.stopped_by or 'before the session began'}); "
+                      "no exercise data")
+    if outcome.recording is not None:
+        console.print(f"recorded to {outcome.recording}")
+    if session.plan.store is not None and outcome.started:
+        console.print(f"saved to {session.plan.store.folder}; see 'isofeedback progress "
+                      f"--patient {session.plan.patient}"
+                      f" --data-dir {session.plan.store.folder}'", soft_wrap=True)
+    if outcome.error:
+        console.print(f"[red]session ended by a fault: {outcome.error}[/]")

@@ -1,0 +1,41 @@
+"""The session summary as the terminal shows it at the end of every session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from isofeedback.service import SessionResult
+
+__all__ = ["print_summary"]
+
+
+def print_summary(
+    console: Console, result: SessionResult, mqtt: dict[str, Any], session: str
+) -> None:
+    s = result.summary
+    # the session id can be long: it goes on its own unwrapped line, not in the table title
+    console.print(f"Session {session}", soft_wrap=True)
+    table = Table(title=f"{s['reps_done']}/{s['reps_planned']} reps")
+    for col in ("rep", "hold s", "mean", "peak", "relax residual", "ROM °", "gain °",
+                "violations"):
+        table.add_column(col)
+    for r in s["reps"]:
+        table.add_row(
+            str(r["rep"]), f"{r['hold_s']:.1f}", f"{r['mean_intensity']:.1f}",
+            f"{r['peak_intensity']:.1f}",
+            "-" if r["relax_residual"] is None else f"{r['relax_residual']:.1f}",
+            "-" if r["rom_deg"] is None else f"{r['rom_deg']:.1f}",
+            "-" if r["rom_gain_deg"] is None else f"{r['rom_gain_deg']:+.1f}",
+            ", ".join(r["violations"]) or "none",
+        )
+    console.print(table)
+    violations = ", ".join(s["violations"]) or "none"
+    console.print(
+        f"mean hold {s['mean_hold_s']:.1f} s; violations: {violations}; "
+        f"{result.stats.packets} packets ({result.stats.bad_packets} bad) "
+        f"in {result.wall_s:.1f} s; "
+        f"MQTT: {mqtt['published']} messages published, {mqtt['live_dropped']} live levels dropped"
+    )
