@@ -103,7 +103,9 @@ def payload_validator() -> Any:
     def validate(doc: dict[str, Any]) -> None:
         validators[doc["kind"]].validate(doc)
 
-    validate.kinds = set(docs) - {"envelope"}  # type: ignore[attr-defined]
+    # "control" is what clients send (no envelope): checked through ``validate.schemas``
+    validate.kinds = set(docs) - {"envelope", "control"}  # type: ignore[attr-defined]
+    validate.schemas = validators  # type: ignore[attr-defined]
     return validate
 
 

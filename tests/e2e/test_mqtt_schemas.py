@@ -49,6 +49,9 @@ async def test_every_published_message_validates(
         pub.submit_message(serializer.device_battery("AA:BB:CC:00:11:22", 87.0, 0.0))
         pub.submit_message(serializer.device_quality("AA:BB:CC:00:11:22", 0.0, ok=True,
                                                       packet_loss=0.0, rssi_dbm=-61.0))
+        pub.submit_message(serializer.control_ack(0.0, id="a1", command="pause",
+                                                  accepted=False,
+                                                  reason="no session is running"))
         result = await run_session(source, Pipeline(source.profiles, technique), [pub])
         await asyncio.sleep(0.3)  # at least one periodic service message mid-session
     await asyncio.wait_for(sub, 10)

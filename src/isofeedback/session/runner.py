@@ -228,13 +228,14 @@ async def open_session(plan: SessionPlan) -> SessionOutcome:
     outcome = SessionOutcome(new_session_id(plan.patient))
     async with resolve_broker_for(plan) as (broker, where):
         serializer = Serializer(plan.patient, outcome.session_id, time.time())
-        async with MqttPublisher(broker, serializer) as publisher:
+        publisher = MqttPublisher(broker, serializer)
+        session = _Session(plan, publisher, serializer, outcome)
+        publisher.subscribe(serializer.topic("control"), session.on_control_message)
+        async with publisher:
             if plan.broker_explicit and not plan.wait and not await publisher.wait_connected(
                     BROKER_CONNECT_TIMEOUT_S):
                 why = publisher.stats.last_error or "no answer"
                 raise BrokerError(f"could not connect to {where}: {why}")
-            session = _Session(plan, publisher, serializer, outcome)
-            publisher.subscribe(serializer.topic("control"), session.on_control_message)
             if plan.intro is not None:
                 plan.intro(console, broker, where, f"isofeedback/{plan.patient}/#")
             with session.stops.installed():

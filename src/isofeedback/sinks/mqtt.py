@@ -188,7 +188,9 @@ class MqttPublisher:
     def subscribe(self, topic: str, handler: Callable[[bytes], None]) -> None:
         """Call ``handler(payload)`` for every message on ``topic`` (QoS 1), subscribed on
         every (re)connect. Used for the session's control topic; the handler must not
-        block (it validates and enqueues)."""
+        block (it validates and enqueues). Subscribe before entering the publisher."""
+        if self._task is not None:
+            raise RuntimeError("subscribe before the publisher connects")
         self._handlers[topic] = handler
 
     async def __aenter__(self) -> MqttPublisher:

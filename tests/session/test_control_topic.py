@@ -1,0 +1,116 @@
+"""The control topic end to end: a phone-like client pauses, resumes and stops a running
+session over a real Mosquitto; bad commands are refused on the ack topic and change
+nothing; every accepted command is recorded and a replay reproduces the session."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+from rich.console import Console
+
+from isofeedback.coach.protocol import find_protocol
+from isofeedback.profiles.schema import find_profile
+from isofeedback.recording.reader import RecordingReader
+from isofeedback.recording.replay import replay_async
+from isofeedback.session import RecordingPlan, SessionPlan, open_session
+from isofeedback.sim import protocol_script
+from isofeedback.sinks.mqtt import BrokerSettings
+from isofeedback.sources.simulated import SimulatedSource
+
+SPEED = 4.0
+
+
+def _plan(patient: str, mosquitto: Any, folder: Path, out: io.StringIO) -> SessionPlan:
+    import contextlib
+
+    protocol = find_protocol("pir")
+    script = protocol_script("pir", reps=protocol.reps, level=0.18, hold=protocol.hold_s,
+                             relax=protocol.relax_s, stretch=protocol.stretch_s,
+                             rest_before=protocol.rest_calibration_s + 1.0, seed=2,
+                             mvc_capture=protocol.mvc_capture)
+
+    @contextlib.asynccontextmanager
+    async def open_source(ctx: Any) -> Any:
+        yield SimulatedSource(script, find_profile("myo"), speed=SPEED)
+
+    return SessionPlan(
+        patient=patient, protocol=protocol, open_source=open_source,
+        console=Console(file=out, width=120), title="test", source_kind="simulated",
+        broker=BrokerSettings(mosquitto.host, mosquitto.port), broker_explicit=True,
+        recording=RecordingPlan(folder, "simulated", simulated=True), view="plain")
+
+
+async def test_pause_resume_stop_from_a_client_and_refusals(
+    mosquitto: Any, patient: str, tmp_path: Path, payload_validator: Any
+) -> None:
+    out = io.StringIO()
+    session = asyncio.create_task(open_session(_plan(patient, mosquitto, tmp_path, out)))
+    prefix = f"isofeedback/{patient}"
+    seen: list[dict[str, Any]] = []
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as phone:
+        await phone.subscribe(f"{prefix}/#", qos=1)
+
+        async def send(doc: Any) -> None:
+            raw = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+            await phone.publish(f"{prefix}/control", raw, qos=1)
+
+        async def wait_for(pred: Any, timeout: float = 60.0) -> dict[str, Any]:
+            async with asyncio.timeout(timeout):
+                async for msg in phone.messages:
+                    assert isinstance(msg.payload, bytes)
+                    if not msg.payload or str(msg.topic) == f"{prefix}/control":
+                        continue  # our own commands come back too
+                    doc = json.loads(msg.payload)
+                    doc["_topic"] = str(msg.topic)
+                    seen.append(doc)
+                    if pred(doc):
+                        return doc
+            raise AssertionError("not seen")
+
+        def ack(cid: str) -> Any:
+            return lambda d: d.get("kind") == "control_ack" and d["id"] == cid
+
+        await wait_for(lambda d: d.get("kind") == "phase" and d["phase"] == "holding")
+        # refused: each answered with a reason, none changes the session
+        await send(b"not json")
+        a = await wait_for(lambda d: d.get("kind") == "control_ack")
+        assert not a["accepted"] and "JSON" in a["reason"]
+        for cid, doc, words in [
+            ("b1", {"schema": 1, "command": "dance", "id": "b1"}, "unknown command"),
+            ("b2", {"schema": 1, "command": "pain", "id": "b2", "value": 11}, "0 to 10"),
+            ("b3", {"schema": 1, "command": "pause", "id": "b3", "value": 1}, "no 'value'"),
+            ("b4", {"schema": 9, "command": "stop", "id": "b4"}, "'schema'"),
+        ]:
+            await send(doc)
+            a = await wait_for(ack(cid))
+            assert not a["accepted"] and words in a["reason"], a
+        # pause → the coach freezes; resume → it goes on
+        await send({"schema": 1, "command": "pause", "id": "p1"})
+        assert (await wait_for(ack("p1")))["accepted"]
+        await wait_for(lambda d: d.get("kind") == "phase" and d["phase"] == "paused")
+        await asyncio.sleep(1.0)
+        await send({"schema": 1, "command": "resume", "id": "r1"})
+        assert (await wait_for(ack("r1")))["accepted"]
+        await wait_for(lambda d: d.get("kind") == "cue" and d["id"] == "resumed")
+        await send({"schema": 1, "command": "stop", "id": "s1"})
+        assert (await wait_for(ack("s1")))["accepted"]
+        summary = await wait_for(lambda d: d.get("kind") == "summary")
+    outcome = await asyncio.wait_for(session, 30)
+    assert outcome.exit_code == 0 and outcome.stopped_by == "mqtt", out.getvalue()
+    assert not summary["complete"]
+    for doc in seen:
+        payload_validator({k: v for k, v in doc.items() if not k.startswith("_")})
+    payload_validator.schemas["control"].validate({"schema": 1, "command": "pain", "id": "x",
+                                                   "value": 3})
+    # every accepted command is in the recording, and replay reproduces the session
+    assert outcome.recording is not None
+    with RecordingReader(outcome.recording) as reader:
+        commands = [c.command for _, c in reader.controls()]
+    assert commands == ["pause", "resume", "stop"]
+    result = await replay_async(outcome.recording, verify=True)
+    assert result.verified, result.difference
