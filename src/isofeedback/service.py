@@ -71,6 +71,9 @@ class SessionResult:
     session_s: float = 0.0
     packets_fed: int = 0
     stopped_by: str = ""  # what ended it: "protocol", a control's origin, "end of data"
+    # where the outputs of the stop the session made itself (data ended, fault) begin;
+    # a replay of a cut recording compares only what comes before
+    automatic_stop_at: int | None = None
 
     @property
     def events(self) -> list[Event]:
@@ -189,6 +192,7 @@ async def run_session(
         if pipeline.coach.finished and not result.stopped_by:
             result.stopped_by = "protocol"
         if not pipeline.coach.finished:
+            result.automatic_stop_at = len(result.outputs)
             apply(Control("stop", t=last_t, origin=end))
         result.summary = pipeline.coach.summary()
         result.stats = pipeline.stats

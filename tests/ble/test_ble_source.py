@@ -17,6 +17,7 @@ from isofeedback.ble.private_bus import PrivateSystemBus
 from isofeedback.ble.virtual_bluez import (
     BLUEZ_ERROR_FAILED,
     BLUEZ_ERROR_IN_PROGRESS,
+    BLUEZ_ERROR_NOT_READY,
     VirtualBluez,
 )
 from isofeedback.ble.wearable import VirtualWearable, WearableFaults
@@ -114,7 +115,8 @@ async def test_polar_start_reply_is_checked(virtual_bluez: VirtualBluez) -> None
             pass
 
 
-@pytest.mark.parametrize("error", [BLUEZ_ERROR_IN_PROGRESS, BLUEZ_ERROR_FAILED])
+@pytest.mark.parametrize("error", [BLUEZ_ERROR_IN_PROGRESS, BLUEZ_ERROR_FAILED,
+                                   BLUEZ_ERROR_NOT_READY])
 async def test_adapter_errors_on_connect_are_retried(virtual_bluez: VirtualBluez,
                                                      error: str) -> None:
     w = VirtualWearable(virtual_bluez, MYO, myo_packets(), speed=4.0)

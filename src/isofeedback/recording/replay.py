@@ -115,16 +115,18 @@ def events_jsonl(outputs: Sequence[Output]) -> bytes:
 
 
 def compare_outputs(recorded: Sequence[tuple[str, str]], replayed: Sequence[Output],
-                    complete: bool) -> tuple[int, Difference | None]:
+                    complete: bool, automatic_stop_at: int | None = None,
+                    ) -> tuple[int, Difference | None]:
     """Compare the recorded outputs with a replay's, exactly. A recording that was not
     closed normally (killed) or is damaged lacks a tail of packets or outputs, so only the
-    part both have is compared (without the summary a replay adds when the data ends)."""
+    part both have is compared, without what the replay's own stop at the end of the data
+    added (``automatic_stop_at``: where those outputs begin)."""
     docs = [encode_output(o)[2] for o in replayed]
     if complete:
         n = max(len(recorded), len(docs))
     else:
-        if replayed and isinstance(replayed[-1], Feedback) and replayed[-1].kind == "summary":
-            docs = docs[:-1]
+        if automatic_stop_at is not None:
+            docs = docs[:automatic_stop_at]
         n = min(len(recorded), len(docs))
     for i in range(n):
         rec = recorded[i][1] if i < len(recorded) else None
@@ -168,7 +170,8 @@ async def replay_async(
                                   "drop --config")
             recorded = list(reader.output_docs())
             result.checked, result.difference = compare_outputs(
-                recorded, session.outputs, reader.complete and reader.damage is None)
+                recorded, session.outputs, reader.complete and reader.damage is None,
+                session.automatic_stop_at)
             if reader.damage:
                 result.damage = reader.damage
     return result
