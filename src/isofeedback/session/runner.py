@@ -71,6 +71,8 @@ class SessionOutcome:
     started: bool = False  # the source was open and packets flowed into the pipeline
     error: str = ""  # a fault that ended it, in one sentence
     stopped_by: str = ""
+    reliable_published: int = 0  # reliable messages made (the last ``seq``)
+    mqtt: dict[str, Any] = field(default_factory=dict)  # the publisher's final counters
 
     @property
     def exit_code(self) -> int:
@@ -175,7 +177,8 @@ class _Session:
                 self.stops.running = True
                 control_taps = [self.recorder] if self.recorder is not None else []
                 try:
-                    await run_session(source, pipeline, sinks, taps, controls=self.inbox,
+                    await run_session(source, pipeline, sinks, taps, keep_outputs=False,
+                                      controls=self.inbox,
                                       control_taps=control_taps, result=self.outcome.result)
                 finally:
                     self.stops.running = False
@@ -258,6 +261,8 @@ async def open_session(plan: SessionPlan) -> SessionOutcome:
             outcome.stopped_by = outcome.stopped_by or outcome.result.stopped_by
             session.save_history(calibration)
         # the publisher is closed here: the summary and `offline` went out (retained)
+        outcome.reliable_published = serializer.seq
+        outcome.mqtt = publisher.stats.as_dict()
         _finish(console, session, outcome)
     return outcome
 
