@@ -82,6 +82,11 @@ class KeyboardControls:
                 self._fd = fd
         return self
 
+    @property
+    def active(self) -> bool:
+        """Keys are read (standard input is a terminal)."""
+        return self._fd is not None
+
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self._fd is None:

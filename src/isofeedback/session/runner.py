@@ -54,6 +54,7 @@ from isofeedback.sources.base import PacketSource, SourceStatus
 __all__ = ["SessionOutcome", "new_session_id", "open_session"]
 
 BROKER_CONNECT_TIMEOUT_S = 5.0
+KEY_HINT = "space pause/resume · q stop · p pain"
 
 
 def new_session_id(patient: str) -> str:
@@ -169,11 +170,13 @@ class _Session:
                     angle=has_joint_angle(source.profiles),
                     wall_start=self.serializer.wall_start,
                     session_now=(lambda: source.now() or 0.0) if live_clock else None))
-                view = stack.enter_context(TerminalView(
-                    plan.console, title=plan.title, live=plan.view == "live"))
-                sinks.append(view)
+                keys = None
                 if plan.keyboard:
-                    stack.enter_context(KeyboardControls(self.on_key, plan.console))
+                    keys = stack.enter_context(KeyboardControls(self.on_key, plan.console))
+                view = stack.enter_context(TerminalView(
+                    plan.console, title=plan.title, live=plan.view == "live",
+                    hint=KEY_HINT if keys is not None and keys.active else ""))
+                sinks.append(view)
                 self.stops.running = True
                 control_taps = [self.recorder] if self.recorder is not None else []
                 try:

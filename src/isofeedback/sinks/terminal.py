@@ -26,9 +26,10 @@ class TerminalView:
     """A sink that shows the session to the person in front of the screen."""
 
     def __init__(self, console: Console | None = None, title: str = "isofeedback",
-                 live: bool = True) -> None:
+                 live: bool = True, hint: str = "") -> None:
         self.console = console or Console()
         self.title = title
+        self.hint = hint  # e.g. the keys that control the session, under the panel
         # the panel needs a terminal; ``live=False`` (``--plain``) prints lines even there
         self.live_mode = live and self.console.is_terminal
         self._live: Live | None = None
@@ -109,6 +110,8 @@ class TerminalView:
         hold = lv.get("hold_remaining_s")
         timer = Text(f"hold: {hold:4.1f} s left" if hold is not None else "", style="cyan")
         joint = Text(f"joint: {float(lv.get('angle_deg', 0.0)):5.1f}°")
-        cue = Text(str(self._cue.get("text", "")), style="bold")
+        same = self._warning and self._cue.get("text") == self._warning.get("text")
+        cue = Text("" if same else str(self._cue.get("text", "")), style="bold")
         warn = Text(f"⚠ {self._warning['text']}" if self._warning else "", style="bold red")
-        return Panel(Group(head, level, timer, joint, cue, warn), title=self.title)
+        return Panel(Group(head, level, timer, joint, cue, warn), title=self.title,
+                     subtitle=self.hint or None)
