@@ -44,6 +44,11 @@ from isofeedback.sources.base import PacketSource, SourceStatus
 from isofeedback.types import Packet
 
 __all__ = [
+    "ADVICE_NOT_ALLOWED",
+    "ADVICE_NO_ADAPTER",
+    "ADVICE_NO_BLUEZ",
+    "ADVICE_NO_DBUS",
+    "ADVICE_POWERED_OFF",
     "BleSource",
     "DeviceStats",
     "DeviceStatus",
@@ -110,6 +115,20 @@ def match_profile(
     return None
 
 
+# What to tell the user for each way Bluetooth can be unusable: shared by the BLE source
+# (one clear error instead of a retried "[Errno 2]") and ``isofeedback doctor``.
+ADVICE_NO_DBUS = ("Bluetooth is not available: the system message bus (D-Bus) is not "
+                  "running; start it with 'sudo systemctl start dbus bluetooth'")
+ADVICE_NO_BLUEZ = ("the Bluetooth service (BlueZ) is not running: start it with "
+                   "'sudo systemctl start bluetooth' and try again")
+ADVICE_NO_ADAPTER = ("no Bluetooth LE adapter found: plug one in or enable the built-in one, "
+                     "then try again")
+ADVICE_POWERED_OFF = ("Bluetooth is switched off: turn it on (the system's Bluetooth setting, "
+                      "or 'bluetoothctl power on') and try again")
+ADVICE_NOT_ALLOWED = ("this program is not allowed to use Bluetooth: allow it in the system's "
+                      "privacy settings and try again")
+
+
 def bluetooth_unavailable(exc: BaseException) -> str | None:
     """What to tell the user when this computer has no usable Bluetooth (no system message
     bus, no BlueZ service, no adapter, Bluetooth switched off or not allowed), or None when
@@ -118,22 +137,17 @@ def bluetooth_unavailable(exc: BaseException) -> str | None:
     if isinstance(exc, BleakBluetoothNotAvailableError):
         reason = exc.args[1] if len(exc.args) > 1 else None
         if reason == BleakBluetoothNotAvailableReason.POWERED_OFF:
-            return ("Bluetooth is switched off: turn it on (the system's Bluetooth setting, "
-                    "or 'bluetoothctl power on') and try again")
+            return ADVICE_POWERED_OFF
         if reason in (BleakBluetoothNotAvailableReason.DENIED_BY_USER,
                       BleakBluetoothNotAvailableReason.DENIED_BY_SYSTEM):
-            return ("this program is not allowed to use Bluetooth: allow it in the system's "
-                    "privacy settings and try again")
-        return ("no Bluetooth LE adapter found: plug one in or enable the built-in one, "
-                "then try again")
+            return ADVICE_NOT_ALLOWED
+        return ADVICE_NO_ADAPTER
     if isinstance(exc, BleakDBusError) and exc.dbus_error == (
         "org.freedesktop.DBus.Error.ServiceUnknown"
     ):
-        return ("the Bluetooth service (BlueZ) is not running: start it with "
-                "'sudo systemctl start bluetooth' and try again")
+        return ADVICE_NO_BLUEZ
     if isinstance(exc, FileNotFoundError | ConnectionRefusedError):
-        return ("Bluetooth is not available: the system message bus (D-Bus) is not "
-                "running; start it with 'sudo systemctl start dbus bluetooth'")
+        return ADVICE_NO_DBUS
     return None
 
 

@@ -1,0 +1,1 @@
+"""The home gateway: the service's configuration, logging, systemd unit and ``doctor``."""
