@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The README's test command (CI runs exactly this): install what the tests need on a fresh
-# Debian machine (mosquitto, dbus), set up .venv with the test extras, lint, type-check, test.
+# Debian machine (mosquitto, dbus, systemd), set up .venv with the test extras, lint,
+# type-check, test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto mosquitto-clients)
 command -v mosquitto_passwd >/dev/null 2>&1 || need+=(mosquitto)
 command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus)
+# systemd-analyze verify checks the shipped service unit (tests/gateway)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
     echo "Installing Debian packages: ${need[*]}"
     sudo_cmd=""

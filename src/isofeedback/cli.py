@@ -22,7 +22,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 # module names under isofeedback.commands, in the order --help lists them
 COMMANDS = [
     "demo", "run", "scan", "virtual_device", "replay", "report", "export", "eval", "progress",
-    "profiles", "doctor",
+    "profiles", "doctor", "service",
 ]
 
 

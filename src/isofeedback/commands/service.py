@@ -1,0 +1,195 @@
+"""``isofeedback service``: run as the home gateway's always-on service, and install it.
+
+``service run CONFIG``: what the systemd unit starts. Session after session: wait for the
+wearable (as ``run --wait``), coach and record the session, then wait for the next one.
+The output is the log (one line per event; ``--log-format json``); SIGTERM (``systemctl
+stop``) ends the session in progress cleanly and exits 0. Exit codes: 78 when the
+configuration is wrong (the unit does not restart for it), 75 for a problem a restart may
+fix (broker unreachable at start), 0 on a clean stop.
+
+``service install [--user]``: write the systemd unit and, if there is none yet, a default
+configuration; print the next steps. ``--dry-run`` prints what it would write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from isofeedback.errors import ConfigError, IsofeedbackError
+from isofeedback.gateway.config import ServiceConfig, load_service_config, service_paths
+from isofeedback.gateway.logs import FORMATS, ConsoleLog, setup_logging
+from isofeedback.gateway.systemd import UNIT_NAME, InstallPlan, plan_install
+
+__all__ = ["EXIT_CONFIG", "EXIT_TEMPFAIL", "register", "run_install", "run_service"]
+
+log = logging.getLogger("isofeedback.service")
+
+EXIT_CONFIG = 78  # sysexits EX_CONFIG: RestartPreventExitStatus in the unit
+EXIT_TEMPFAIL = 75  # EX_TEMPFAIL: systemd restarts after RestartSec
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "service",
+        help="run as the home gateway's service, or install it (systemd)",
+        description="The always-on home gateway: 'service run CONFIG' serves session after "
+        "session (what the systemd unit starts); 'service install' writes the unit.",
+    )
+    ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    r = ssub.add_parser("run", help="serve sessions until stopped (SIGTERM ends cleanly)")
+    r.add_argument("config", type=Path, help="the service configuration file (TOML)")
+    r.add_argument("--log-format", choices=FORMATS,
+                   help="text (default; journal-friendly) or json, overriding the config")
+    r.add_argument("--once", action="store_true", help="exit after one session")
+    r.set_defaults(run=run_service)
+    i = ssub.add_parser("install", help="write the systemd unit and a default config")
+    i.add_argument("--user", action="store_true",
+                   help="a user service (~/.config/systemd/user, XDG data folders) instead "
+                   "of the system service (/etc/systemd/system, /var/lib/isofeedback)")
+    i.add_argument("--dry-run", action="store_true", help="print what would be written")
+    i.add_argument("--root", type=Path, default=Path("/"),
+                   help="write below this folder instead of / (packaging, tests)")
+    i.set_defaults(run=run_install)
+
+
+# ---- run
+
+def run_service(args: argparse.Namespace) -> int:
+    try:
+        svc = load_service_config(args.config)
+    except ConfigError as exc:
+        setup_logging(args.log_format or "text")
+        log.error("%s", exc)
+        return EXIT_CONFIG
+    broker = svc.run.broker
+    setup_logging(args.log_format or svc.log_format,
+                  secrets=[broker.password] if broker and broker.password else [],
+                  level=logging.DEBUG if getattr(args, "verbose", 0) else logging.INFO)
+    if svc.version_note:
+        log.warning("%s", svc.version_note)
+    try:
+        return asyncio.run(_serve(svc, once=args.once))
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return EXIT_CONFIG
+    except IsofeedbackError as exc:
+        log.error("%s; systemd restarts the service shortly", exc)
+        return EXIT_TEMPFAIL
+
+
+async def _serve(svc: ServiceConfig, once: bool) -> int:
+    from isofeedback.commands.run import live_session
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    stop_signal: list[str] = []
+
+    def stop(name: str) -> None:
+        if not stop_signal:
+            log.info("%s received: ending the session and stopping", name)
+            stop_signal.append(name)
+            task.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop, sig.name)
+    console = Console(file=ConsoleLog(), force_terminal=False, no_color=True,  # type: ignore[arg-type]
+                      width=10_000, soft_wrap=True)
+    log.info("isofeedback service started: patient %s, config %s", svc.run.patient,
+             svc.run.path)
+    sessions = 0
+    try:
+        while True:
+            code = await live_session(svc.run, console, wait=True, view=False, record=True,
+                                      data_dir=svc.data_dir)
+            sessions += 1
+            log.info("session %d ended (exit %d); waiting for the next one", sessions, code)
+            if once:
+                return code
+    except asyncio.CancelledError:
+        if not stop_signal:
+            raise
+        log.info("stopped cleanly on %s after %d complete session(s)", stop_signal[0], sessions)
+        return 0
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+# ---- install
+
+def _write(path: Path, text: str, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.chmod(mode)
+    tmp.replace(path)
+
+
+def _under(root: Path, path: Path) -> Path:
+    return root / path.relative_to("/") if root != Path("/") else path
+
+
+def _next_steps(plan: InstallPlan) -> list[str]:
+    ctl = "systemctl --user" if plan.user else "sudo systemctl"
+    unit = UNIT_NAME.removesuffix(".service")
+    steps = [
+        f"1. edit {plan.config_path} (patient, devices; [broker] if the broker is elsewhere)",
+        f"2. the broker password, if any: ISOFEEDBACK_MQTT_PASSWORD=... in {plan.env_file} "
+        "(chmod 600)",
+        f"3. check the setup: isofeedback doctor {plan.config_path}",
+        f"4. start it now and at every boot: {ctl} daemon-reload && {ctl} enable --now {unit}",
+        f"5. follow it: journalctl {'--user ' if plan.user else ''}-u {unit} -f",
+    ]
+    if plan.user:
+        steps.append("6. to run without anyone logged in: sudo loginctl enable-linger "
+                     f"{os.environ.get('USER', '$USER')}")
+    return steps
+
+
+def run_install(args: argparse.Namespace) -> int:
+    paths = service_paths(args.user)
+    plan = plan_install(paths, args.user)
+    root: Path = args.root
+    unit_path, config_path = _under(root, plan.unit_path), _under(root, plan.config_path)
+    keep_config = config_path.exists()
+    if args.dry_run:
+        print(f"would write {unit_path}:\n{plan.unit}")
+        if keep_config:
+            print(f"would keep the existing {config_path}")
+        else:
+            print(f"would write {config_path}:\n{plan.config}")
+        return 0
+    if not args.user and root == Path("/") and os.geteuid() != 0:
+        raise ConfigError("installing the system service needs root: run it with sudo, or "
+                          "use 'isofeedback service install --user' for a user service")
+    try:
+        _write(unit_path, plan.unit, 0o644)
+        if keep_config:
+            print(f"kept the existing configuration {config_path}")
+        else:
+            _write(config_path, plan.config, 0o644 if not args.user else 0o600)
+            print(f"wrote {config_path}")
+        if args.user:
+            for folder in (paths.recordings, paths.patients):
+                _under(root, folder).mkdir(mode=0o700, parents=True, exist_ok=True)
+            _under(root, paths.data).chmod(0o700)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the service files: {exc}") from None
+    print(f"wrote {unit_path}")
+    print("next steps:")
+    for step in _next_steps(plan):
+        print(f"  {step}")
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    return 0
