@@ -151,7 +151,7 @@ async def test_unit_exec_start_sigterm_and_restart(
     secret = "pw-that-must-not-be-logged"
     config = write_config(patient=patient, broker={"host": mosquitto.host,
                                                    "port": mosquitto.port, "user": "p01"},
-                          service={"log_format": "text"})
+                          service={"log_format": "text", "home_assistant": True})
     paths = service_paths(True, {"HOME": str(tmp_path)})
     unit = plan_install(paths, True).unit
     exec_line = next(x for x in unit.splitlines() if x.startswith("ExecStart="))
@@ -191,6 +191,8 @@ async def test_unit_exec_start_sigterm_and_restart(
                 assert "<6>INFO isofeedback.service: SIGTERM received: ending the session " \
                        "and stopping" in lines
                 assert not any(secret in x or "Traceback" in x for x in lines)
+                assert any("Home Assistant discovery: 8 entities published" in x
+                           for x in lines), lines
         finally:
             await wearable.close()
     recordings = sorted((tmp_path / "recordings").glob("*.isorec"))

@@ -7,6 +7,10 @@ stop``) ends the session in progress cleanly and exits 0. Exit codes: 78 when th
 configuration is wrong (the unit does not restart for it), 75 for a problem a restart may
 fix (broker unreachable at start), 0 on a clean stop.
 
+``service homeassistant CONFIG [--remove]``: publish (or remove) the Home Assistant MQTT
+discovery configs (:mod:`isofeedback.sinks.homeassistant`); ``service run`` publishes them
+at start when ``[service] home_assistant = true`` or ``--home-assistant``.
+
 ``service install [--user]``: write the systemd unit and, if there is none yet, a default
 configuration; print the next steps. ``--dry-run`` prints what it would write.
 """
@@ -20,6 +24,7 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +35,8 @@ from isofeedback.gateway.config import ServiceConfig, load_service_config, servi
 from isofeedback.gateway.logs import FORMATS, ConsoleLog, setup_logging
 from isofeedback.gateway.systemd import UNIT_NAME, InstallPlan, plan_install
 
-__all__ = ["EXIT_CONFIG", "EXIT_TEMPFAIL", "register", "run_install", "run_service"]
+__all__ = ["EXIT_CONFIG", "EXIT_TEMPFAIL", "register", "run_homeassistant", "run_install",
+           "run_service"]
 
 log = logging.getLogger("isofeedback.service")
 
@@ -51,7 +57,16 @@ def register(sub: Any) -> None:
     r.add_argument("--log-format", choices=FORMATS,
                    help="text (default; journal-friendly) or json, overriding the config")
     r.add_argument("--once", action="store_true", help="exit after one session")
+    r.add_argument("--home-assistant", action="store_true",
+                   help="publish Home Assistant MQTT discovery configs (as "
+                   "[service] home_assistant = true)")
     r.set_defaults(run=run_service)
+    h = ssub.add_parser("homeassistant",
+                        help="publish (or --remove) the Home Assistant discovery configs")
+    h.add_argument("config", type=Path, help="the service configuration file (TOML)")
+    h.add_argument("--remove", action="store_true",
+                   help="remove the patient's entities from Home Assistant again")
+    h.set_defaults(run=run_homeassistant)
     i = ssub.add_parser("install", help="write the systemd unit and a default config")
     i.add_argument("--user", action="store_true",
                    help="a user service (~/.config/systemd/user, XDG data folders) instead "
@@ -77,6 +92,8 @@ def run_service(args: argparse.Namespace) -> int:
                   level=logging.DEBUG if getattr(args, "verbose", 0) else logging.INFO)
     if svc.version_note:
         log.warning("%s", svc.version_note)
+    if args.home_assistant:
+        svc = replace(svc, home_assistant=True)
     try:
         return asyncio.run(_serve(svc, once=args.once))
     except ConfigError as exc:
@@ -107,6 +124,8 @@ async def _serve(svc: ServiceConfig, once: bool) -> int:
                       width=10_000, soft_wrap=True)
     log.info("isofeedback service started: patient %s, config %s", svc.run.patient,
              svc.run.path)
+    if svc.home_assistant:
+        await _home_assistant(svc, remove=False)
     sessions = 0
     try:
         while True:
@@ -124,6 +143,39 @@ async def _serve(svc: ServiceConfig, once: bool) -> int:
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+
+
+# ---- Home Assistant
+
+async def _home_assistant(svc: ServiceConfig, remove: bool) -> bool:
+    """Publish (or remove) the discovery configs on the configured broker (else the local
+    one); a failure is logged, never fatal: the session matters more than the dashboard."""
+    import aiomqtt
+
+    from isofeedback.sinks import homeassistant as ha
+    from isofeedback.sinks.mqtt import BrokerSettings
+
+    names = [d.name for d in svc.run.devices]
+    make = ha.removal_messages if remove else ha.discovery_messages
+    msgs = make(svc.run.patient, names, svc.discovery_prefix)
+    broker = svc.run.broker or BrokerSettings()
+    try:
+        await asyncio.wait_for(ha.publish(broker, msgs), 15)
+    except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
+        log.warning("Home Assistant discovery not %s on %s: %s", "removed" if remove
+                    else "published", broker.address, exc)
+        return False
+    log.info("Home Assistant discovery: %d entities %s under %s/ on %s", len(msgs),
+             "removed" if remove else "published", svc.discovery_prefix, broker.address)
+    return True
+
+
+def run_homeassistant(args: argparse.Namespace) -> int:
+    svc = load_service_config(args.config)
+    setup_logging("text", secrets=[svc.run.broker.password]
+                  if svc.run.broker and svc.run.broker.password else [], stream=sys.stdout,
+                  env={})
+    return 0 if asyncio.run(_home_assistant(svc, args.remove)) else 1
 
 
 # ---- install
