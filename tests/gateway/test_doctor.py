@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -246,12 +247,11 @@ def test_data_folder_read_only() -> None:
         folder.mkdir(mode=0o555)
         folder.chmod(0o555)
         c = _as_other_user(lambda: check_folder("recordings", folder))
-        who = "nobody" if os.geteuid() == 0 else (os.environ.get("USER") or f"uid {os.getuid()}")
+        who = "nobody" if os.geteuid() == 0 else pwd.getpwuid(os.getuid()).pw_name
         assert c.status == "fail"
         assert c.verdict == f"recordings {folder} is not writable (Permission denied)"
-        assert c.advice.startswith("make it writable for the service user: 'sudo chown -R ")
-        assert c.advice.endswith(f" {folder}' (or choose another folder in the configuration)")
-        assert who in c.advice or "uid" in c.advice
+        assert c.advice == (f"make it writable for the service user: 'sudo chown -R {who} "
+                            f"{folder}' (or choose another folder in the configuration)")
         # a folder not created yet is checked where it would be created
         ok = check_folder("recordings", base / "new" / "deeper")
         assert ok.status in ("ok", "warn") and "writable" in ok.verdict + ok.advice

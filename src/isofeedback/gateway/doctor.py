@@ -89,6 +89,16 @@ def exit_status(checks: Sequence[Check]) -> int:
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 
+def _user() -> str:
+    """This process's user name (what the advice's commands need), else its uid."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
 # ---- Bluetooth (over the system D-Bus, like bleak)
 
 @dataclass
@@ -179,7 +189,7 @@ async def check_permission(bt: _Bluetooth) -> Check:
         return Check("permission", "warn", f"scan start failed: {exc}",
                      "retry in a minute; if it persists restart Bluetooth "
                      "('sudo systemctl restart bluetooth')")
-    return Check("permission", "ok", f"{os.environ.get('USER') or os.getuid()} may scan")
+    return Check("permission", "ok", f"user {_user()} may scan")
 
 
 async def check_wearable(cfg: RunConfig | None, timeout: float) -> Check:
@@ -302,7 +312,7 @@ def check_folder(label: str, folder: Path) -> Check:
         probe.write_bytes(b"x")
         probe.unlink()
     except OSError as exc:
-        who = os.environ.get("USER") or f"uid {os.getuid()}"
+        who = _user()
         return Check("data", "fail", f"{label} {probe_dir} is not writable ({exc.strerror})",
                      f"make it writable for the service user: 'sudo chown -R {who} "
                      f"{probe_dir}' (or choose another folder in the configuration)")
