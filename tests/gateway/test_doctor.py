@@ -92,6 +92,15 @@ async def test_adapter_switched_off(private_bus: PrivateSystemBus) -> None:
     assert got["permission"].line() == "SKIP    permission  needs adapter"
 
 
+async def test_no_adapter(private_bus: PrivateSystemBus) -> None:
+    async with VirtualBluez(private_bus.address, has_adapter=False):
+        got = await bt_checks()
+    assert got["bluez"].status == "ok"
+    assert got["adapter"].line() == (
+        "FAIL    adapter     BlueZ has no adapter: no Bluetooth LE adapter found: plug one in "
+        "or enable the built-in one, then try again")
+
+
 async def test_not_allowed_to_scan(private_bus: PrivateSystemBus) -> None:
     async with VirtualBluez(private_bus.address) as bluez:
         bluez.fail_next("StartDiscovery", "org.freedesktop.DBus.Error.AccessDenied")

@@ -808,8 +808,10 @@ class VirtualBluez:
         advertising_interval: float = 0.1,
         notify_window: int = 256,
         powered: bool = True,
+        has_adapter: bool = True,
     ) -> None:
         self.bus_address = bus_address
+        self.has_adapter = has_adapter  # False: BlueZ runs, but no adapter is plugged in
         self.adapter = adapter
         self.powered = powered  # False: an adapter whose Bluetooth is switched off
         self.adapter_path = f"/org/bluez/{adapter}"
@@ -846,7 +848,8 @@ class VirtualBluez:
         self._bus = bus
         bus.add_message_handler(self._observe)
         self._bp = _Backpressure(bus, self._notify_window)
-        bus.export(self.adapter_path, self._adapter_iface)
+        if self.has_adapter:
+            bus.export(self.adapter_path, self._adapter_iface)
         reply = await bus.request_name(BLUEZ_SERVICE, NameFlag.DO_NOT_QUEUE)
         if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
             await self.close()
