@@ -135,14 +135,14 @@ async def _read_until(proc: asyncio.subprocess.Process, lines: list[str], needle
         raise AssertionError(f"no {needle!r} within {timeout} s:\n" + "\n".join(lines)) from None
 
 
-async def _retained_status(broker: BrokerSettings, patient: str) -> dict[str, Any]:
+async def _retained(broker: BrokerSettings, topic: str) -> dict[str, Any]:
     async with broker.client() as client:
-        await client.subscribe(f"isofeedback/{patient}/status", qos=1)
+        await client.subscribe(topic, qos=1)
         async for msg in client.messages:
             assert isinstance(msg.payload, bytes) and msg.retain
             doc: dict[str, Any] = json.loads(msg.payload)
             return doc
-    raise AssertionError("no status")
+    raise AssertionError(f"nothing retained on {topic}")
 
 
 async def test_unit_exec_start_sigterm_and_restart(
@@ -177,7 +177,7 @@ async def test_unit_exec_start_sigterm_and_restart(
                     await _read_until(proc, lines, "availability state online", 60)
                     await asyncio.sleep(1.0)  # some of the session flows
                     proc.send_signal(signal.SIGTERM)
-                    await _read_until(proc, lines, "stopped cleanly on SIGTERM", 20)
+                    await _read_until(proc, lines, "stopped cleanly on SIGTERM", 30)
                     assert await asyncio.wait_for(proc.wait(), 20) == 0
                 finally:
                     if proc.returncode is None:
@@ -188,9 +188,10 @@ async def test_unit_exec_start_sigterm_and_restart(
                 assert wearable.stats.starts == start
                 # journal-friendly: every line one event with a syslog priority, no secret
                 assert all(x[:3] in ("<3>", "<4>", "<6>", "<7>") for x in lines), lines
-                assert "<6>INFO isofeedback.service: SIGTERM received: ending the session " \
-                       "and stopping" in lines
+                assert "<6>INFO isofeedback.service: stopped cleanly on SIGTERM after 0 " \
+                       "complete session(s) (the one under way was ended and kept)" in lines
                 assert not any(secret in x or "Traceback" in x for x in lines)
+                assert not any(c in x for x in lines for c in "┏┃│└━"), lines  # tables: 1 line
                 assert any("Home Assistant discovery: 8 entities published" in x
                            for x in lines), lines
         finally:
@@ -200,5 +201,12 @@ async def test_unit_exec_start_sigterm_and_restart(
     for rec in recordings:
         assert RecordingReader(rec).complete  # closed, not cut off
         assert rec.stat().st_mode & 0o077 == 0
-    status = await _retained_status(BrokerSettings(mosquitto.host, mosquitto.port), patient)
+    status = await _retained(BrokerSettings(mosquitto.host, mosquitto.port),
+                             f"isofeedback/{patient}/status")
     assert status["state"] == "offline"
+    # the session's one stop path ran: summary published (retained) and history stored
+    summary = await _retained(BrokerSettings(mosquitto.host, mosquitto.port),
+                              f"isofeedback/{patient}/summary")
+    assert summary["kind"] == "summary" and summary["complete"] is False
+    store = json.loads((tmp_path / "patients" / f"{patient}.json").read_text())
+    assert len(store["sessions"]) == 2

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from isofeedback.checks import choice, cli_number
+from isofeedback.coach.calibration_store import default_data_dir
 from isofeedback.commands.common import add_data_dir
-from isofeedback.commands.patient_data import default_data_dir
 from isofeedback.commands.run import default_recordings_folder
 from isofeedback.errors import ConfigError
 from isofeedback.gateway.config import load_service_config

@@ -3,9 +3,12 @@
 ``service run CONFIG``: what the systemd unit starts. Session after session: wait for the
 wearable (as ``run --wait``), coach and record the session, then wait for the next one.
 The output is the log (one line per event; ``--log-format json``); SIGTERM (``systemctl
-stop``) ends the session in progress cleanly and exits 0. Exit codes: 78 when the
-configuration is wrong (the unit does not restart for it), 75 for a problem a restart may
-fix (broker unreachable at start), 0 on a clean stop.
+stop``) ends the session in progress through the session's one stop path (recording
+closed with its summary, history stored, summary and offline published) and exits 0.
+Exit codes: 78 when the configuration is wrong (the unit does not restart for it), 75 for
+a problem a restart may fix (e.g. the built-in broker's port taken), 0 on a clean stop.
+A configured broker that is down is waited for (the publisher keeps trying and buffers),
+and a wearable that is not there is scanned for, without a restart.
 
 ``service homeassistant CONFIG [--remove]``: publish (or remove) the Home Assistant MQTT
 discovery configs (:mod:`isofeedback.sinks.homeassistant`); ``service run`` publishes them
@@ -105,36 +108,50 @@ def run_service(args: argparse.Namespace) -> int:
 
 
 async def _serve(svc: ServiceConfig, once: bool) -> int:
-    from isofeedback.commands.run import live_session
+    """Session after session through the session's one stop path (``open_session``): a
+    SIGTERM during a session stops it the normal way (coach stopped, recording closed with
+    its summary, history stored, summary and offline published) and ends the service;
+    between sessions (connecting to the broker) it ends the service at once."""
+    from isofeedback.commands.run import live_plan
+    from isofeedback.session import open_session
 
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
     stop_signal: list[str] = []
 
-    def stop(name: str) -> None:
+    def stop(name: str) -> None:  # only between sessions: a session installs its own
         if not stop_signal:
-            log.info("%s received: ending the session and stopping", name)
             stop_signal.append(name)
             task.cancel()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop, sig.name)
+    def listen() -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop, sig.name)
+
     console = Console(file=ConsoleLog(), force_terminal=False, no_color=True,  # type: ignore[arg-type]
                       width=10_000, soft_wrap=True)
     log.info("isofeedback service started: patient %s, config %s", svc.run.patient,
              svc.run.path)
+    listen()
     if svc.home_assistant:
         await _home_assistant(svc, remove=False)
     sessions = 0
     try:
         while True:
-            code = await live_session(svc.run, console, wait=True, view=False, record=True,
-                                      data_dir=svc.data_dir)
+            outcome = await open_session(live_plan(svc.run, console, wait=True, view=False,
+                                                   record=True, data_dir=svc.data_dir))
+            listen()  # the session's stop handlers are gone: ours again
+            if outcome.stopped_by.startswith("signal:"):
+                log.info("stopped cleanly on %s after %d complete session(s)%s",
+                         outcome.stopped_by.removeprefix("signal:"), sessions,
+                         " (the one under way was ended and kept)" if outcome.started else "")
+                return 0
             sessions += 1
-            log.info("session %d ended (exit %d); waiting for the next one", sessions, code)
+            log.info("session %d ended (%s, exit %d); waiting for the next one", sessions,
+                     outcome.stopped_by or "end of protocol", outcome.exit_code)
             if once:
-                return code
+                return outcome.exit_code
     except asyncio.CancelledError:
         if not stop_signal:
             raise

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -87,9 +88,27 @@ def setup_logging(fmt: str, secrets: Iterable[str] = (), level: int = logging.IN
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
+_BOX = re.compile("[\u2500-\u257f]")
+
+
+def _plain(line: str) -> str:
+    """A table row without its box drawing: cells joined by '|', spaces collapsed."""
+    text = _BOX.sub("|", line).strip().strip("|").strip()
+    return re.sub(r"\s*\|\s*", " | ", re.sub(r" {2,}", " ", text))
+
+
 class ConsoleLog:
-    """A text stream for ``rich.console.Console(file=...)``: each complete line written is
-    one INFO record of ``logger`` (blank lines dropped)."""
+    """A text stream for ``rich.console.Console(file=...)``: what one ``print`` wrote is one
+    INFO record of ``logger`` (rich writes a print's whole output at once), so a table is
+    one journal entry ("rep | hold s | … / 1 | 6.8 | …"), its borders dropped.
+
+    >>> import io
+    >>> out = io.StringIO()
+    >>> setup_logging("text", stream=out, env={"JOURNAL_STREAM": "8:1"})
+    >>> _ = ConsoleLog().write("┏━━━━━┳━━━━┓\\n┃ rep ┃ hold ┃\\n│ 1   │ 6.8  │\\n└─────┴────┘\\n")
+    >>> out.getvalue()
+    '<6>INFO isofeedback.session: rep | hold / 1 | 6.8\\n'
+    """
 
     def __init__(self, logger: str = "isofeedback.session") -> None:
         self.log = logging.getLogger(logger)
@@ -97,15 +116,20 @@ class ConsoleLog:
 
     def write(self, text: str) -> int:
         self._buf += text
-        *lines, self._buf = self._buf.split("\n")
-        for line in lines:
-            if line.strip():
-                self.log.info("%s", line.rstrip())
+        done, sep, self._buf = self._buf.rpartition("\n")
+        if sep:
+            self._emit(done)
         return len(text)
 
+    def _emit(self, text: str) -> None:
+        lines = [_plain(x) for x in text.split("\n")]
+        lines = [x for x in lines if x]
+        if lines:
+            self.log.info("%s", " / ".join(lines))
+
     def flush(self) -> None:
-        if self._buf.strip():
-            self.log.info("%s", self._buf.rstrip())
+        if self._buf:
+            self._emit(self._buf)
         self._buf = ""
 
     def isatty(self) -> bool:

@@ -28,7 +28,9 @@ SupplementaryGroups=bluetooth
 StateDirectory=isofeedback
 StateDirectoryMode=0700
 ConfigurationDirectory=isofeedback
-ConfigurationDirectoryMode=0755"""
+ConfigurationDirectoryMode=0755
+# a crash report (traceback, owner-only) goes here, not to the read-only home
+Environment=XDG_STATE_HOME=%S/isofeedback/state"""
 
 _SYSTEM_HARDENING = """\
 PrivateDevices=yes
