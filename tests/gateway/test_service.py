@@ -12,6 +12,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,32 @@ async def test_unit_exec_start_sigterm_and_restart(
     assert summary["kind"] == "summary" and summary["complete"] is False
     store = json.loads((tmp_path / "patients" / f"{patient}.json").read_text())
     assert len(store["sessions"]) == 2
+
+
+async def test_sigterm_while_waiting_for_the_wearable(
+        tmp_path: Path, mosquitto: Any, patient: str,
+        write_config: Callable[..., Path]) -> None:
+    """At boot the sensor is usually off: the service scans; a stop then ends it at once."""
+    config = write_config(patient=patient, broker={"host": mosquitto.host,
+                                                   "port": mosquitto.port})
+    async with PrivateSystemBus() as bus, VirtualBluez(bus.address):  # no device advertises
+        env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus.address, "PYTHONPATH": str(SRC)}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "isofeedback", "service", "run", str(config),
+            "--log-format", "json", env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        lines: list[str] = []
+        try:
+            await _read_until(proc, lines, "waiting until found", 60)
+            await asyncio.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            await _read_until(proc, lines, "stopped cleanly on SIGTERM", 30)
+            assert await asyncio.wait_for(proc.wait(), 20) == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    docs = [json.loads(x) for x in lines]  # every line one JSON object
+    assert docs[-1]["msg"] == "stopped cleanly on SIGTERM after 0 complete session(s)"
+    assert {d["level"] for d in docs} <= {"info", "warning"}
+    assert not list((tmp_path / "recordings").glob("*.isorec"))  # no session began
