@@ -183,11 +183,13 @@ async def test_broker_accepts_right_credentials(secured_broker: dict[str, Any],
                        "as p01 with TLS"
 
 
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
 async def test_broker_refuses_wrong_password(secured_broker: dict[str, Any],
-                                             write_config: Callable[..., Path]) -> None:
+                                             write_config: Callable[..., Path],
+                                             protocol: str) -> None:
     f = secured_broker["folder"]
     cfg = load_service_config(write_config(broker={
-        "port": secured_broker["port"], "user": "p01",
+        "port": secured_broker["port"], "user": "p01", "protocol": protocol,
         "password_file": _secret(f, "wrong-pass")})).run
     c = await check_broker(cfg.broker)
     assert c.status == "fail"

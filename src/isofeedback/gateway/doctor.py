@@ -281,9 +281,11 @@ async def check_broker(settings: BrokerSettings | None, timeout: float = 5.0) ->
         if isinstance(cause, ssl.SSLError) or "SSL" in text or "TLS" in text:
             return Check("broker", "fail", f"{settings.address}: TLS failed ({text})",
                          "check that this port speaks TLS and [broker] tls/tls_ca/port match it")
+        rc = getattr(exc, "rc", None)  # MqttCodeError: the CONNACK's code
+        code = getattr(rc, "value", rc)
         lowered = text.lower()
-        if any(w in lowered for w in ("not authori", "bad user", "password", "code:134",
-                                      "code:135", "code:4", "code:5")):
+        # MQTT 3.1.1: 4 bad user name or password, 5 not authorised; MQTT 5: 134, 135, 140
+        if code in (4, 5, 134, 135, 140) or "not authori" in lowered or "password" in lowered:
             who = settings.username or "anonymous"
             return Check("broker", "fail",
                          f"{settings.address} refused the login of {who} ({text})",
