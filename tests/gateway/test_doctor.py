@@ -269,3 +269,17 @@ def test_data_folder_read_only() -> None:
     finally:
         folder.chmod(0o755)
         subprocess.run(["rm", "-rf", str(base)], check=True)
+
+
+def test_clock_says_how_it_knows() -> None:
+    """Whatever this machine's clock state, the verdict names its source (timedatectl,
+    chronyc, the kernel's adjtimex) or says honestly that it cannot tell."""
+    from isofeedback.gateway.doctor import _adjtimex_state, check_clock
+
+    c = check_clock()
+    assert c.status in ("ok", "fail", "unknown")
+    assert any(w in c.verdict for w in ("(timedatectl)", "(chronyc)", "(adjtimex)",
+                                        "cannot tell"))
+    assert bool(c.advice) == (c.status != "ok")
+    state = _adjtimex_state()
+    assert state is None or 0 <= state <= 5  # TIME_OK … TIME_ERROR
