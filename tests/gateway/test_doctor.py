@@ -283,3 +283,26 @@ def test_clock_says_how_it_knows() -> None:
     assert bool(c.advice) == (c.status != "ok")
     state = _adjtimex_state()
     assert state is None or 0 <= state <= 5  # TIME_OK … TIME_ERROR
+
+
+def test_env_file_gives_the_broker_password_and_must_be_owner_only(
+        secured_broker: dict[str, Any], write_config: Callable[..., Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """doctor reads the unit's EnvironmentFile, so it logs in as the service will."""
+    monkeypatch.delenv("ISOFEEDBACK_MQTT_PASSWORD", raising=False)
+    config = write_config(broker={"port": secured_broker["port"], "user": "p01"})
+    env = tmp_path / "secrets.env"
+    env.write_text("# the broker\nISOFEEDBACK_MQTT_PASSWORD='right-pass'\n")
+    env.chmod(0o644)
+    assert main(["doctor", str(config), "--only", "broker", "--env-file", str(env)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (f"FAIL    secrets     {env} is readable by others (mode 644): make it "
+                      f"owner-only: 'sudo chmod 600 {env}'")
+    assert out[1].startswith("OK      broker      connected to 127.0.0.1:")
+    env.chmod(0o600)
+    assert main(["doctor", str(config), "--only", "broker", "--env-file", str(env)]) == 0
+    # without it, the login is refused and the advice names the variable
+    monkeypatch.delenv("ISOFEEDBACK_MQTT_PASSWORD", raising=False)
+    capsys.readouterr()
+    assert main(["doctor", str(config), "--only", "broker"]) == 1
+    assert "ISOFEEDBACK_MQTT_PASSWORD" in capsys.readouterr().out

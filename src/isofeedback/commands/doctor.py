@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,8 @@ from isofeedback.coach.calibration_store import default_data_dir
 from isofeedback.commands.common import add_data_dir
 from isofeedback.commands.run import default_recordings_folder
 from isofeedback.errors import ConfigError
-from isofeedback.gateway.config import load_service_config
-from isofeedback.gateway.doctor import CHECKS, exit_status, run_checks
+from isofeedback.gateway.config import load_service_config, read_env_file
+from isofeedback.gateway.doctor import CHECKS, Check, check_secret_file, exit_status, run_checks
 
 __all__ = ["register", "run"]
 
@@ -43,6 +44,9 @@ def register(sub: Any) -> None:
     p.add_argument("config", nargs="?", type=Path,
                    help="the service's (or run's) configuration file (TOML)")
     p.add_argument("--json", action="store_true", help="one JSON document instead of lines")
+    p.add_argument("--env-file", type=Path, metavar="FILE",
+                   help="read the secrets the systemd unit gets (its EnvironmentFile, e.g. "
+                   "/etc/isofeedback/secrets.env) before checking the broker")
     p.add_argument("--only", type=_only, metavar="CHECK[,CHECK]",
                    help=f"run only these checks ({', '.join(CHECKS)})")
     p.add_argument("--scan-timeout", type=cli_number("--scan-timeout", low=0.1, high=120.0),
@@ -55,14 +59,18 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    extra: list[Check] = []
+    if args.env_file is not None:
+        os.environ.update(read_env_file(args.env_file))
+        extra.append(check_secret_file(args.env_file))
     service = load_service_config(args.config) if args.config is not None else None
     cfg = service.run if service else None
     data_dir = Path(args.data_dir) if args.data_dir else (
         (service.data_dir if service else None) or default_data_dir())
     recordings = args.recordings or (cfg.recording_folder if cfg else None) \
         or default_recordings_folder()
-    checks = asyncio.run(run_checks(cfg, data_dir, recordings, args.only or CHECKS,
-                                    scan_timeout=args.scan_timeout))
+    checks = extra + asyncio.run(run_checks(cfg, data_dir, recordings, args.only or CHECKS,
+                                            scan_timeout=args.scan_timeout))
     status = exit_status(checks)
     if args.json:
         print(json.dumps({"ok": status == 0, "checks": [c.as_dict() for c in checks]},

@@ -216,7 +216,8 @@ def _next_steps(plan: InstallPlan) -> list[str]:
         f"1. edit {plan.config_path} (patient, devices; [broker] if the broker is elsewhere)",
         f"2. the broker password, if any: ISOFEEDBACK_MQTT_PASSWORD=... in {plan.env_file} "
         "(chmod 600)",
-        f"3. check the setup: isofeedback doctor {plan.config_path}",
+        f"3. check the setup: isofeedback doctor {plan.config_path} --env-file "
+        f"{plan.env_file}",
         f"4. start it now and at every boot: {ctl} daemon-reload && {ctl} enable --now {unit}",
         f"5. follow it: journalctl {'--user ' if plan.user else ''}-u {unit} -f",
     ]

@@ -45,6 +45,7 @@ __all__ = [
     "ServicePaths",
     "load_service_config",
     "parse_service_config",
+    "read_env_file",
     "service_paths",
 ]
 
@@ -139,6 +140,37 @@ def parse_service_config(data: Mapping[str, Any], path: Path | None = None) -> S
         raise ConfigError(f"{where}: service.discovery_prefix must be a topic without "
                           f"spaces, '#', '+' or leading/trailing '/', got {prefix!r}")
     return ServiceConfig(run, data_dir, log_format, ha, prefix, note)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines of a systemd ``EnvironmentFile`` (blank lines and ``#`` comments
+    skipped, one level of quotes removed), so ``doctor`` sees the secrets the unit gets.
+
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "secrets.env"
+    >>> _ = f.write_text("# broker\\nISOFEEDBACK_MQTT_PASSWORD='s3 cret'\\n")
+    >>> read_env_file(f)
+    {'ISOFEEDBACK_MQTT_PASSWORD': 's3 cret'}
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the environment file: {exc}") from None
+    out: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.replace("_", "").isalnum():
+            raise ConfigError(f"{path}: line {n}: expected KEY=VALUE, e.g. "
+                              "ISOFEEDBACK_MQTT_PASSWORD=...")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key] = value
+    return out
 
 
 def load_service_config(path: Path) -> ServiceConfig:

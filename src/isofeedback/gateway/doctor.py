@@ -47,6 +47,7 @@ __all__ = [
     "check_calibration",
     "check_clock",
     "check_folder",
+    "check_secret_file",
     "exit_status",
     "run_checks",
 ]
@@ -327,6 +328,15 @@ def check_folder(label: str, folder: Path) -> Check:
         return Check("data", "warn", f"{label} {probe_dir}: {gib:.2f} GiB free",
                      "free disk space soon: a 30 min session records up to ~60 MB")
     return Check("data", "ok", f"{label} {folder} writable, {gib:.1f} GiB free")
+
+
+def check_secret_file(path: Path) -> Check:
+    """The secrets file (the broker password) must be readable by its owner only."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        return Check("secrets", "fail", f"{path} is readable by others (mode {mode:o})",
+                     f"make it owner-only: 'sudo chmod 600 {path}'")
+    return Check("secrets", "ok", f"{path} is owner-only")
 
 
 def _adjtimex_state() -> int | None:
