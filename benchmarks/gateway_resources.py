@@ -16,6 +16,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -113,10 +114,18 @@ def main() -> None:
         print(f"memory: peak resident {hwm / 1024:.0f} MiB (VmHWM), sampled max "
               f"{rss_max / 1024:.0f} MiB")
     finally:
-        for p in (device, broker):
-            if p.poll() is None:
-                p.terminate()
-                p.wait(10)
+        # SIGINT, not SIGTERM: the virtual device then stops its private D-Bus daemon
+        # (SIGTERM would end it at once and leave the daemon running)
+        for p, sig in ((device, signal.SIGINT), (broker, signal.SIGTERM)):
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.send_signal(sig)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(5)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
