@@ -289,7 +289,9 @@ def test_env_file_gives_the_broker_password_and_must_be_owner_only(
         secured_broker: dict[str, Any], write_config: Callable[..., Path], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """doctor reads the unit's EnvironmentFile, so it logs in as the service will."""
-    monkeypatch.delenv("ISOFEEDBACK_MQTT_PASSWORD", raising=False)
+    # recorded by monkeypatch, so the password doctor puts into os.environ is undone after
+    monkeypatch.setenv("ISOFEEDBACK_MQTT_PASSWORD", "")
+    monkeypatch.delenv("ISOFEEDBACK_MQTT_PASSWORD")
     config = write_config(broker={"port": secured_broker["port"], "user": "p01"})
     env = tmp_path / "secrets.env"
     env.write_text("# the broker\nISOFEEDBACK_MQTT_PASSWORD='right-pass'\n")
@@ -302,7 +304,7 @@ def test_env_file_gives_the_broker_password_and_must_be_owner_only(
     env.chmod(0o600)
     assert main(["doctor", str(config), "--only", "broker", "--env-file", str(env)]) == 0
     # without it, the login is refused and the advice names the variable
-    monkeypatch.delenv("ISOFEEDBACK_MQTT_PASSWORD", raising=False)
+    monkeypatch.delenv("ISOFEEDBACK_MQTT_PASSWORD")
     capsys.readouterr()
     assert main(["doctor", str(config), "--only", "broker"]) == 1
     assert "ISOFEEDBACK_MQTT_PASSWORD" in capsys.readouterr().out
