@@ -10,6 +10,11 @@ command -v mosquitto_passwd >/dev/null 2>&1 || need+=(mosquitto)
 command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus)
 # systemd-analyze verify checks the shipped service unit (tests/gateway)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# the patient page's browser tests and the speaker sink
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need+=(sox)
 if [ ${#need[@]} -gt 0 ]; then
     echo "Installing Debian packages: ${need[*]}"
     sudo_cmd=""

@@ -1,0 +1,454 @@
+// isofeedback patient page: an ordinary client of the documented MQTT contract
+// (docs/mqtt.md, schemas/*.json). Plain JS, no build step; MQTT.js is vendored.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+
+  const PHASE_NAMES = {
+    calibrating: "Measuring rest", mvc: "Push hard", mvc_contracting: "Pushing",
+    recovering: "Rest", waiting: "Get ready", contracting: "Tense", holding: "Hold",
+    releasing: "Release", relaxing: "Relax", stretching: "Stretch", paused: "Paused",
+    stopped: "Stopped", done: "Done",
+  };
+  // after a reload the last cue is gone (cues are not retained): show the phase's usual one
+  const PHASE_CUE = {
+    calibrating: "calibrate_rest", mvc: "mvc", waiting: "contract", contracting: "contract",
+    holding: "hold", releasing: "release", relaxing: "relax_fully", stretching: "stretch",
+    done: "done",
+  };
+  const TIMED = { holding: "Hold", relaxing: "Relax", stretching: "Stretch" };
+  const ACTIVE = new Set(["contracting", "holding"]);
+  const VIOLATIONS = {
+    too_strong: "too strong", too_weak: "too weak", moved: "joint moved",
+    released_early: "let go early", not_relaxed: "not fully relaxed",
+    no_release: "did not release", no_contraction: "no contraction",
+  };
+
+  const params = new URLSearchParams(location.search);
+  const token = params.get("token");
+  const bench = params.has("bench");
+
+  const state = {
+    config: null, cues: {}, prefix: "", session: null, sessionWall: "", seen: new Set(),
+    phase: null, phaseT: 0, duration: null, rep: 0, reps: null, sessionT: 0,
+    serviceOnline: null, connected: false, finished: false, pending: new Map(),
+    devices: {}, jointChecked: null, locale: "en",
+  };
+  window.isofeedbackPage = state; // for the browser tests and the latency benchmark
+  state.repaints = [];
+
+  // ---------------------------------------------------------------- connection
+  function setConn() {
+    const el = $("conn");
+    let s, text;
+    if (!state.connected) { s = "connecting"; text = "Connecting…"; }
+    else if (state.serviceOnline === false) {
+      s = "service-offline";
+      text = state.finished ? "Session ended" : "Service offline";
+    } else if (state.serviceOnline === true) { s = "online"; text = "Connected"; }
+    else { s = "connecting"; text = "Waiting for the service…"; }
+    el.dataset.state = s;
+    el.textContent = text;
+  }
+
+  async function start() {
+    const [config, cues] = await Promise.all([
+      fetch("config.json").then((r) => r.json()),
+      fetch("cues.json").then((r) => r.json()),
+    ]);
+    state.config = config;
+    state.cues = cues;
+    state.prefix = `${config.root}/${config.patient}`;
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const url = `${scheme}${location.host}/mqtt${token ? `?token=${encodeURIComponent(token)}` : ""}`;
+    const client = mqtt.connect(url, {
+      protocolVersion: config.protocol, clean: true, keepalive: 15, reconnectPeriod: 1000,
+      connectTimeout: 5000, resubscribe: false,
+      clientId: `isofeedback-page-${Math.random().toString(16).slice(2, 10)}`,
+    });
+    state.client = client;
+    client.on("connect", () => {
+      state.connected = true;
+      setConn();
+      // retained state (status, phase, summary, devices) arrives at once: the re-sync
+      client.subscribe(`${state.prefix}/#`, { qos: 1 });
+    });
+    for (const ev of ["close", "offline", "reconnect"]) {
+      client.on(ev, () => { state.connected = false; setConn(); });
+    }
+    client.on("message", onMessage);
+  }
+
+  // ---------------------------------------------------------------- messages
+  function onMessage(topic, payload) {
+    let doc;
+    try { doc = JSON.parse(new TextDecoder().decode(payload)); } catch { return; }
+    if (!doc || typeof doc !== "object") return;
+    const sub = topic.slice(state.prefix.length + 1);
+    if (sub === "control") return; // our own (or another page's) commands
+    if (sub === "control/ack") { onAck(doc); return; }
+    if (sub.startsWith("device/")) { onDevice(sub, doc); return; }
+    if (!followSession(doc)) return;
+    if (typeof doc.seq === "number" && doc.kind !== "level") {
+      if (state.seen.has(doc.seq)) return; // at-least-once delivery: drop duplicates
+      state.seen.add(doc.seq);
+    }
+    switch (doc.kind) {
+      case "status": onStatus(doc); break;
+      case "phase": onPhase(doc); break;
+      case "level": onLevel(doc); break;
+      case "cue": onCue(doc); break;
+      case "rep": onRep(doc); break;
+      case "summary": onSummary(doc); break;
+      default: break;
+    }
+  }
+
+  // The newest session (by wall-clock time) is the one shown; retained messages of an
+  // older session (e.g. its summary) are ignored.
+  function followSession(doc) {
+    if (!doc.session || !doc.wall) return true;
+    if (doc.session === state.session) return true;
+    if (doc.kind === "summary" || doc.kind === "progress") {
+      if (state.session !== null) return false;
+    } else if (doc.wall < state.sessionWall) {
+      return false;
+    }
+    newSession(doc.session, doc.wall);
+    return true;
+  }
+
+  function newSession(id, wall) {
+    state.session = id;
+    state.sessionWall = wall;
+    state.seen = new Set();
+    state.finished = false;
+    state.phase = null;
+    document.body.dataset.finished = "false";
+    $("summary").hidden = true;
+    $("rep-result").hidden = true;
+    $("cue").textContent = "";
+  }
+
+  function onStatus(doc) {
+    state.serviceOnline = doc.state === "online";
+    if (doc.source) $("simulated").hidden = doc.source !== "simulated";
+    if (typeof doc.joint_checked === "boolean") { state.jointChecked = doc.joint_checked; renderJoint(null); }
+    setConn();
+  }
+
+  function onPhase(doc) {
+    const fresh = state.phase !== doc.phase;
+    state.phase = doc.phase;
+    state.phaseT = doc.t;
+    state.sessionT = Math.max(state.sessionT, doc.t);
+    state.duration = typeof doc.duration_s === "number" ? doc.duration_s : null;
+    state.rep = doc.rep;
+    state.reps = doc.reps;
+    const h1 = $("phase");
+    h1.textContent = PHASE_NAMES[doc.phase] || doc.phase;
+    h1.dataset.phase = doc.phase;
+    $("reps").textContent = doc.rep > 0 ? `Rep ${doc.rep} of ${doc.reps}` : `${doc.reps} reps`;
+    $("btn-pause").textContent = doc.phase === "paused" ? "Resume" : "Pause";
+    $("btn-pause").dataset.command = doc.phase === "paused" ? "resume" : "pause";
+    if (doc.phase === "done" || doc.phase === "stopped") {
+      state.finished = true;
+      document.body.dataset.finished = "true";
+    }
+    if (fresh && !$("cue").textContent && PHASE_CUE[doc.phase]) {
+      const text = (state.cues[state.locale] || {})[PHASE_CUE[doc.phase]];
+      if (text) showCue(text, "info");
+    }
+    renderTimer(null);
+    if (!ACTIVE.has(doc.phase)) renderJoint(null);
+  }
+
+  function onLevel(doc) {
+    state.sessionT = Math.max(state.sessionT, doc.t);
+    if (doc.phase && doc.phase !== state.phase && state.phase === null) {
+      $("phase").textContent = PHASE_NAMES[doc.phase] || doc.phase;
+    }
+    const [lo, hi] = doc.band;
+    const scale = Math.max(hi * 1.6, 1);
+    const pct = (v) => `${Math.min(Math.max(v / scale, 0), 1) * 100}%`;
+    const band = $("band");
+    band.style.left = pct(lo);
+    band.style.width = `${(Math.min(hi, scale) - lo) / scale * 100}%`;
+    $("band-low").style.left = pct(lo);
+    $("band-low").textContent = lo;
+    $("band-high").style.left = `calc(${pct(hi)} - 1.6rem)`;
+    $("band-high").textContent = hi;
+    const zone = doc.intensity > hi ? "above" : doc.in_band ? "in" : "below";
+    const fill = $("fill");
+    fill.style.width = pct(doc.intensity);
+    fill.dataset.zone = zone;
+    const bar = $("bar");
+    bar.setAttribute("aria-valuenow", String(Math.round(doc.intensity)));
+    const unit = doc.unit === "%MVC" ? "% of max" : "× rest";
+    $("level-text").textContent = `${doc.intensity.toFixed(1)} ${unit}`;
+    const z = $("zone");
+    const phase = doc.phase || state.phase;
+    if (ACTIVE.has(phase)) {
+      z.dataset.zone = zone;
+      z.textContent = zone === "in" ? "In the target" : zone === "above" ? "Too strong: ease off" : "Below the target";
+    } else {
+      z.dataset.zone = "";
+      z.textContent = `Target ${lo}–${hi} ${unit} while you hold`;
+    }
+    renderTimer(doc);
+    renderJoint(doc);
+    sound(doc);
+    if (bench) {
+      const seq = doc.seq;
+      const received = performance.timeOrigin + performance.now();
+      requestAnimationFrame(() => {
+        state.repaints.push([seq, received, performance.timeOrigin + performance.now()]);
+      });
+    }
+  }
+
+  function renderTimer(level) {
+    const label = $("timer-label"), value = $("timer"), note = $("timer-note");
+    const phase = state.phase || (level && level.phase);
+    note.textContent = "\u00a0";
+    value.dataset.state = "running";
+    if (phase === "holding" && level && typeof level.hold_remaining_s === "number") {
+      label.textContent = "Hold for";
+      value.textContent = `${level.hold_remaining_s.toFixed(1)} s`;
+      if (!level.in_band) {
+        value.dataset.state = "paused";
+        note.textContent = "Outside the target zone";
+      }
+      return;
+    }
+    if (TIMED[phase] && state.duration !== null && phase !== "holding") {
+      const left = Math.max(state.duration - (state.sessionT - state.phaseT), 0);
+      label.textContent = `${TIMED[phase]} for`;
+      value.textContent = `${left.toFixed(1)} s`;
+      return;
+    }
+    if (phase === "holding") return; // keep the last hold value until the next level
+    label.textContent = "\u00a0";
+    value.textContent = "\u00a0";
+    value.dataset.state = "idle";
+  }
+
+  function renderJoint(level) {
+    const text = $("joint-text"), note = $("joint-note"), fill = $("joint-fill");
+    if (state.jointChecked === false) {
+      text.textContent = "";
+      fill.style.width = "0";
+      note.dataset.zone = "";
+      note.textContent = "Joint movement is not checked (no motion sensor)";
+      return;
+    }
+    if (level && typeof level.joint_deviation_deg === "number" && level.joint_limit_deg) {
+      const dev = level.joint_deviation_deg, lim = level.joint_limit_deg;
+      fill.style.width = `${Math.min(dev / lim * 0.8, 1) * 100}%`;
+      const over = dev > lim;
+      fill.dataset.zone = over ? "over" : "ok";
+      text.textContent = `${dev.toFixed(1)}° of ${lim}° allowed`;
+      note.dataset.zone = over ? "over" : "";
+      note.textContent = over ? "Keep the joint still" : "Still: good";
+      return;
+    }
+    fill.style.width = "0";
+    text.textContent = "";
+    note.dataset.zone = "";
+    note.textContent = "Checked while you tense and hold";
+  }
+
+  function showCue(text, severity) {
+    const el = $("cue");
+    el.dataset.severity = severity;
+    el.textContent = text;
+  }
+
+  function onCue(doc) {
+    showCue(doc.text, doc.severity);
+    state.locale = localeOf(doc) || state.locale;
+    speak(doc);
+    if (doc.haptic && navigator.vibrate) navigator.vibrate(300);
+  }
+
+  function localeOf(doc) {
+    for (const [loc, texts] of Object.entries(state.cues)) {
+      if (texts[doc.id] === doc.text) return loc;
+    }
+    return null;
+  }
+
+  function fmt(v, digits, unit) {
+    return typeof v === "number" ? `${v.toFixed(digits)}${unit}` : "–";
+  }
+
+  function repLine(r) {
+    const parts = [`held ${fmt(r.hold_s, 1, " s")}`];
+    if (typeof r.in_band === "number") parts.push(`${Math.round(r.in_band * 100)}% in the target`);
+    if (typeof r.rom_gain_deg === "number") parts.push(`range +${r.rom_gain_deg.toFixed(1)}°`);
+    const v = (r.violations || []).map((x) => VIOLATIONS[x] || x.replace(/_/g, " "));
+    parts.push(v.length ? `⚠ ${v.join(", ")}` : "no problems");
+    return parts.join(" · ");
+  }
+
+  function onRep(doc) {
+    $("rep-title").textContent = `Rep ${doc.rep} done`;
+    $("rep-body").textContent = repLine(doc);
+    $("rep-result").hidden = false;
+  }
+
+  function onSummary(doc) {
+    state.finished = true;
+    document.body.dataset.finished = "true";
+    $("summary-title").textContent = doc.complete ? "Session complete" : "Session ended early";
+    const items = [
+      ["Reps", `${doc.reps_done} of ${doc.reps_planned}`],
+      ["Mean hold", fmt(doc.mean_hold_s, 1, " s")],
+    ];
+    if (typeof doc.hold_quality === "number") items.push(["In the target", `${Math.round(doc.hold_quality * 100)}%`]);
+    const last = (doc.reps || []).filter((r) => typeof r.rom_deg === "number").pop();
+    if (last) items.push(["Range gained", `${last.rom_deg.toFixed(1)}°`]);
+    const v = (doc.violations || []).map((x) => VIOLATIONS[x] || x.replace(/_/g, " "));
+    items.push(["To work on", v.length ? v.join(", ") : "nothing: well done"]);
+    const dl = $("summary-list");
+    dl.replaceChildren();
+    for (const [k, val] of items) {
+      const dt = document.createElement("dt"); dt.textContent = k;
+      const dd = document.createElement("dd"); dd.textContent = val;
+      dl.append(dt, dd);
+    }
+    const ol = $("summary-reps");
+    ol.replaceChildren();
+    for (const r of doc.reps || []) {
+      const li = document.createElement("li"); li.textContent = repLine(r); ol.append(li);
+    }
+    $("summary").hidden = false;
+    $("rep-result").hidden = true;
+    setConn();
+  }
+
+  function onDevice(sub, doc) {
+    const [, dev, what] = sub.split("/");
+    const d = (state.devices[dev] = state.devices[dev] || {});
+    d[what] = doc;
+    const devs = Object.values(state.devices);
+    const batteries = devs.filter((x) => x.battery).map((x) => x.battery.percent);
+    const bat = $("battery");
+    if (batteries.length) {
+      const low = Math.min(...batteries);
+      bat.hidden = false;
+      bat.textContent = `Battery ${Math.round(low)}%`;
+      bat.dataset.ok = String(low >= 20);
+    }
+    const quality = devs.filter((x) => x.quality).map((x) => x.quality);
+    const away = devs.filter((x) => x.availability && x.availability.state !== "online");
+    const sig = $("signal");
+    if (quality.length || away.length) {
+      const bad = quality.filter((q) => !q.ok);
+      sig.hidden = false;
+      sig.dataset.ok = String(!bad.length && !away.length);
+      if (away.length) sig.textContent = `Sensor ${away[0].availability.state}`;
+      else if (bad.length) {
+        const q = bad[0];
+        const why = (q.issues || []).join(", ") ||
+          (typeof q.packet_loss === "number" ? `${Math.round(q.packet_loss * 100)}% lost` : "");
+        sig.textContent = `Signal poor${why ? `: ${why}` : ""}`;
+      } else sig.textContent = "Signal good";
+    }
+  }
+
+  // ---------------------------------------------------------------- control
+  function send(command, value) {
+    if (!state.client || !state.connected) {
+      ack("Not connected: the command was not sent.", false);
+      return;
+    }
+    const id = `page-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    const msg = { schema: 1, command, id };
+    if (value !== undefined) msg.value = value;
+    state.pending.set(id, command);
+    state.client.publish(`${state.prefix}/control`, JSON.stringify(msg), { qos: 1, retain: false });
+    ack(`Sent: ${command.replace("_", " ")}${value !== undefined ? ` ${value}` : ""}…`, null);
+  }
+
+  function ack(text, accepted) {
+    const el = $("ack");
+    el.textContent = text;
+    el.dataset.accepted = accepted === null ? "" : String(accepted);
+  }
+
+  function onAck(doc) {
+    if (!state.pending.has(doc.id)) return; // another page's command
+    state.pending.delete(doc.id);
+    const what = (doc.command || "").replace("_", " ");
+    if (doc.accepted) ack(`✓ ${what} accepted`, true);
+    else ack(`Refused (${what}): ${doc.reason || "no reason given"}`, false);
+  }
+
+  for (const b of document.querySelectorAll("button[data-command]")) {
+    b.addEventListener("click", () => send(b.dataset.command));
+  }
+  const dialog = $("pain-dialog");
+  const scale = $("pain-scale");
+  for (let i = 0; i <= 10; i++) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = String(i);
+    b.id = `pain-${i}`;
+    b.addEventListener("click", () => { dialog.close(); send("pain", i); });
+    scale.append(b);
+  }
+  $("btn-pain").addEventListener("click", () => dialog.showModal());
+
+  // ---------------------------------------------------------------- speech and sound
+  const speakBox = $("opt-speak"), soundBox = $("opt-sound");
+  speakBox.checked = localStorage.getItem("isofeedback.speak") === "1";
+  speakBox.addEventListener("change", () => localStorage.setItem("isofeedback.speak", speakBox.checked ? "1" : "0"));
+
+  function speak(doc) {
+    if (!speakBox.checked || !("speechSynthesis" in window)) return;
+    const u = new SpeechSynthesisUtterance(doc.text);
+    u.lang = state.locale;
+    if (doc.severity === "warning") speechSynthesis.cancel(); // a warning goes first
+    speechSynthesis.speak(u);
+  }
+
+  // Sonification: a soft tone whose pitch follows effort against the band (low below,
+  // steady in it, high above), with a tremolo that grows as the joint nears its limit;
+  // silent outside contracting/holding. Lets the patient watch the joint, not the screen.
+  let audio = null;
+  soundBox.addEventListener("change", () => {
+    if (soundBox.checked && !audio) {
+      const ctx = new AudioContext();
+      const osc = ctx.createOscillator(), gain = ctx.createGain();
+      const lfo = ctx.createOscillator(), depth = ctx.createGain();
+      osc.type = "sine"; gain.gain.value = 0; lfo.frequency.value = 6; depth.gain.value = 0;
+      lfo.connect(depth).connect(gain.gain);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(); lfo.start();
+      audio = { ctx, osc, gain, depth };
+    }
+    if (!soundBox.checked && audio) audio.gain.gain.setTargetAtTime(0, audio.ctx.currentTime, 0.05);
+  });
+
+  function sound(level) {
+    if (!audio || !soundBox.checked) return;
+    const now = audio.ctx.currentTime;
+    const active = ACTIVE.has(level.phase);
+    const [lo, hi] = level.band;
+    const mid = (lo + hi) / 2, half = Math.max((hi - lo) / 2, 1e-6);
+    const offset = Math.max(Math.min((level.intensity - mid) / half, 3), -3); // -1..1 in band
+    audio.osc.frequency.setTargetAtTime(440 * 2 ** (offset / 3), now, 0.03);
+    audio.gain.gain.setTargetAtTime(active ? 0.12 : 0, now, 0.05);
+    const dev = typeof level.joint_deviation_deg === "number" && level.joint_limit_deg
+      ? Math.min(level.joint_deviation_deg / level.joint_limit_deg, 1.5) : 0;
+    audio.depth.gain.setTargetAtTime(active ? Math.min(dev, 1) * 0.1 : 0, now, 0.05);
+  }
+
+  setConn();
+  renderJoint(null);
+  start().catch((err) => {
+    $("conn").textContent = `Cannot start: ${err}`;
+  });
+})();
