@@ -704,6 +704,11 @@ class Coach:
         }
         if self.phase == "holding":
             payload["hold_remaining_s"] = round(max(p.hold_s - (t - self._phase_t), 0.0), 2)
+        if self.phase in ("contracting", "holding"):
+            # what the movement check judges: the turn from the pose at the contraction's
+            # start (not the angle from session start), against the protocol's limit
+            payload["joint_deviation_deg"] = round(norm(self._pose - self._onset_pose), 2)
+            payload["joint_limit_deg"] = p.movement_max_deg
         return Feedback("level", t, payload)
 
     def summary(self) -> dict[str, Any]:

@@ -128,15 +128,26 @@ class Serializer:
     ``wall_start`` is the wall-clock time (Unix seconds) of session time 0; a message's
     ``wall`` is ``wall_start + t``, except for ``status`` and ``service`` which say when
     they were sent. The reliable ``seq`` counter is the only state (see ``_reset``).
+
+    ``source`` (``live``, ``simulated`` or ``replay``) and ``joint_checked`` (whether a
+    motion sensor measures the joint) describe the session; when given they go into every
+    ``status`` message, so an app shows a "simulated data" badge, or says that joint
+    movement is not checked, from the retained status alone.
     """
 
     def __init__(
-        self, patient: str, session_id: str, wall_start: float, root: str = "isofeedback"
+        self, patient: str, session_id: str, wall_start: float, root: str = "isofeedback",
+        *, source: Literal["live", "simulated", "replay"] | None = None,
+        joint_checked: bool | None = None,
     ) -> None:
+        if source not in (None, "live", "simulated", "replay"):
+            raise ValueError(f"session source must be live, simulated or replay, got {source!r}")
         self.prefix = topic_prefix(patient, root)
         self.patient = patient
         self.session_id = session_id
         self.wall_start = wall_start
+        self.source = source
+        self.joint_checked = joint_checked
         self._reset()
 
     def _reset(self) -> None:
@@ -214,11 +225,16 @@ class Serializer:
         ``stopped`` (clean end) or ``connection lost`` (the will). ``connection`` counts
         the publisher's broker connections, so a subscriber can tell a reconnect."""
         now = time.time() if wall is None else wall
-        doc = self.envelope("status", t, {
+        body: dict[str, Any] = {
             "state": "online" if online else "offline",
             "reason": reason,
             "connection": connection,
-        }, wall=now)
+        }
+        if self.source is not None:
+            body["source"] = self.source
+        if self.joint_checked is not None:
+            body["joint_checked"] = self.joint_checked
+        doc = self.envelope("status", t, body, wall=now)
         return MqttMessage(self.topic("status"), self.encode(doc), 1, True, False)
 
     def service(self, t: float, counters: Mapping[str, Any], interval_s: float,
