@@ -61,9 +61,11 @@ _TYPES = {
     ".md": "text/markdown; charset=utf-8",
     ".svg": "image/svg+xml",
 }
-# the page loads nothing from elsewhere; the token in the URL must not leak as a referrer
+# the page loads nothing from elsewhere (MQTT.js runs its keep-alive timer in a blob:
+# worker, so it is not throttled in a background tab); the token in the URL must not leak as a referrer
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+                               "worker-src 'self' blob:; "
                                "base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",

@@ -126,6 +126,7 @@
     state.finished = false;
     state.phase = null;
     document.body.dataset.finished = "false";
+    for (const b of document.querySelectorAll(".controls button")) b.disabled = false;
     $("summary").hidden = true;
     $("rep-result").hidden = true;
     $("cue").textContent = "";
@@ -152,10 +153,7 @@
     $("reps").textContent = doc.rep > 0 ? `Rep ${doc.rep} of ${doc.reps}` : `${doc.reps} reps`;
     $("btn-pause").textContent = doc.phase === "paused" ? "Resume" : "Pause";
     $("btn-pause").dataset.command = doc.phase === "paused" ? "resume" : "pause";
-    if (doc.phase === "done" || doc.phase === "stopped") {
-      state.finished = true;
-      document.body.dataset.finished = "true";
-    }
+    if (doc.phase === "done" || doc.phase === "stopped") finish();
     if (fresh && !$("cue").textContent && PHASE_CUE[doc.phase]) {
       const text = (state.cues[state.locale] || {})[PHASE_CUE[doc.phase]];
       if (text) showCue(text, "info");
@@ -181,20 +179,21 @@
     $("band-high").textContent = hi;
     const zone = doc.intensity > hi ? "above" : doc.in_band ? "in" : "below";
     const fill = $("fill");
+    const phase = doc.phase || state.phase;
     fill.style.width = pct(doc.intensity);
-    fill.dataset.zone = zone;
+    // outside a contraction, low is right (relaxed): no warning colour then
+    fill.dataset.zone = ACTIVE.has(phase) || zone === "above" ? zone : "rest";
     const bar = $("bar");
     bar.setAttribute("aria-valuenow", String(Math.round(doc.intensity)));
     const unit = doc.unit === "%MVC" ? "% of max" : "× rest";
     $("level-text").textContent = `${doc.intensity.toFixed(1)} ${unit}`;
     const z = $("zone");
-    const phase = doc.phase || state.phase;
     if (ACTIVE.has(phase)) {
       z.dataset.zone = zone;
       z.textContent = zone === "in" ? "In the target" : zone === "above" ? "Too strong: ease off" : "Below the target";
     } else {
       z.dataset.zone = "";
-      z.textContent = `Target ${lo}–${hi} ${unit} while you hold`;
+      z.textContent = `Target ${lo}–${hi} ${unit}`;
     }
     renderTimer(doc);
     renderJoint(doc);
@@ -269,7 +268,9 @@
     showCue(doc.text, doc.severity);
     state.locale = localeOf(doc) || state.locale;
     speak(doc);
-    if (doc.haptic && navigator.vibrate) navigator.vibrate(300);
+    // browsers allow vibration only after the patient has touched the page
+    const touched = !navigator.userActivation || navigator.userActivation.hasBeenActive;
+    if (doc.haptic && navigator.vibrate && touched) navigator.vibrate(300);
   }
 
   function localeOf(doc) {
@@ -298,9 +299,14 @@
     $("rep-result").hidden = false;
   }
 
-  function onSummary(doc) {
+  function finish() {
     state.finished = true;
     document.body.dataset.finished = "true";
+    for (const b of document.querySelectorAll(".controls button")) b.disabled = true;
+  }
+
+  function onSummary(doc) {
+    finish();
     $("summary-title").textContent = doc.complete ? "Session complete" : "Session ended early";
     const items = [
       ["Reps", `${doc.reps_done} of ${doc.reps_planned}`],
@@ -309,7 +315,9 @@
     if (typeof doc.hold_quality === "number") items.push(["In the target", `${Math.round(doc.hold_quality * 100)}%`]);
     const last = (doc.reps || []).filter((r) => typeof r.rom_deg === "number").pop();
     if (last) items.push(["Range gained", `${last.rom_deg.toFixed(1)}°`]);
-    const v = (doc.violations || []).map((x) => VIOLATIONS[x] || x.replace(/_/g, " "));
+    const counts = new Map();
+    for (const x of doc.violations || []) counts.set(x, (counts.get(x) || 0) + 1);
+    const v = [...counts].map(([x, n]) => `${VIOLATIONS[x] || x.replace(/_/g, " ")}${n > 1 ? ` (${n}×)` : ""}`);
     items.push(["To work on", v.length ? v.join(", ") : "nothing: well done"]);
     const dl = $("summary-list");
     dl.replaceChildren();
