@@ -13,7 +13,7 @@ import json
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,7 @@ class LiveSession:
 
     async def _session(self) -> SessionResult:
         profile = find_profile(self.profile)
-        protocol = find_protocol("pir")
+        protocol = replace(find_protocol("pir"), reps=self.reps)
         script = protocol_script(
             protocol.technique, reps=self.reps,
             level=(protocol.intensity_low + protocol.intensity_high) / 200.0,

@@ -62,7 +62,8 @@ _TYPES = {
     ".svg": "image/svg+xml",
 }
 # the page loads nothing from elsewhere (MQTT.js runs its keep-alive timer in a blob:
-# worker, so it is not throttled in a background tab); the token in the URL must not leak as a referrer
+# worker, so it is not throttled in a background tab); the token in the URL must not
+# leak as a referrer
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
                                "worker-src 'self' blob:; "

@@ -1,0 +1,252 @@
+"""The patient page in headless Chromium (phone viewport) against a real private Mosquitto
+and a real simulated session: what the page shows matches what the service published.
+
+Every change of the visible state is recorded in the page (``harness.RECORDER``) and
+compared afterwards with the messages a second subscriber received, so the assertions do
+not depend on how fast this (shared) machine polls. Screenshots of key moments go to
+``$ISOFEEDBACK_ARTIFACTS`` (default: pytest's tmp folder); with
+``ISOFEEDBACK_UPDATE_SCREENSHOTS=1`` they also replace the ones in ``docs/images/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from isofeedback.sim import Faults
+from isofeedback.sinks.mqtt import BrokerSettings
+
+from .harness import LiveSession, chromium
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    driver = chromium()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = os.environ.get("ISOFEEDBACK_ARTIFACTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def shot(driver: Any, artifacts: Path, name: str) -> None:
+    path = artifacts / f"webapp-{name}.png"
+    driver.save_screenshot(str(path))
+    if os.environ.get("ISOFEEDBACK_UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, DOCS / path.name)
+
+
+def js(driver: Any, script: str) -> Any:
+    return driver.execute_script(script)
+
+
+def wait_for(driver: Any, script: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = js(driver, script)
+        if value:
+            return value
+        time.sleep(0.03)
+    raise AssertionError(f"timed out waiting for: {script}")
+
+
+def dedupe(values: list[Any]) -> list[Any]:
+    return [v for i, v in enumerate(values) if v and (i == 0 or values[i - 1] != v)]
+
+
+def tenth(v: float) -> str:
+    """What JavaScript's ``toFixed(1)`` shows (ties round up, unlike Python's format)."""
+    return f"{Decimal(v).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} s"
+
+
+def page_errors(driver: Any) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+PHASE_SHOT = "document.getElementById('phase').dataset.phase"
+
+
+def test_page_shows_what_the_service_published(
+    mosquitto: Any, patient: str, browser: Any, artifacts: Path
+) -> None:
+    broker = BrokerSettings(mosquitto.host, mosquitto.port)
+    faults = Faults(too_strong_rep=1, move_in_rep=2)  # rep 2 too strong, rep 3 moved
+    with LiveSession(broker, patient, speed=5.0, faults=faults) as session:
+        browser.get(session.url)
+        wait_for(browser, "return window.isofeedbackPage && window.isofeedbackPage.connected")
+        session.begin()
+        wanted = {
+            "holding": f"return {PHASE_SHOT} === 'holding'",
+            "warning": "return document.getElementById('cue').dataset.severity === 'warning'",
+            "joint": "return document.getElementById('joint-note').dataset.zone === 'over'",
+            "relaxing": f"return {PHASE_SHOT} === 'relaxing'",
+        }
+        deadline = time.monotonic() + 60
+        while wanted and time.monotonic() < deadline:
+            for name, script in list(wanted.items()):
+                if js(browser, script):
+                    shot(browser, artifacts, name)
+                    del wanted[name]
+            time.sleep(0.03)
+        wait_for(browser, "return !document.getElementById('summary').hidden", 60)
+        shot(browser, artifacts, "summary")
+        result = session.wait_done()
+        log = js(browser, "return window.__log")
+        published = list(session.published)
+
+        # a reload re-syncs from the retained state: the finished session's summary
+        browser.refresh()
+        wait_for(browser, "return !document.getElementById('summary').hidden", 15)
+        assert js(browser, f"return {PHASE_SHOT}") == "done"
+        assert not page_errors(browser)
+
+    ours = [d for d in published if d.get("session") == published[-1]["session"]]
+    phases = [d["phase"] for d in ours if d["kind"] == "phase"]
+    cues = [d for d in ours if d["kind"] == "cue"]
+    levels = [d for d in ours if d["kind"] == "level"]
+    reps = [d for d in ours if d["kind"] == "rep"]
+    summary = next(d for d in ours if d["kind"] == "summary")
+    assert summary["reps_done"] == 3 == len(reps) and result.summary["reps_done"] == 3
+
+    # phases: every published phase shown, in order (none invented)
+    assert dedupe([e["phase"] for e in log]) == dedupe(phases)
+    # cues: every published cue shown, in order, warnings marked as warnings
+    shown_cues = dedupe([(e["cue"], e["severity"]) for e in log if e["cue"]])
+    assert shown_cues == dedupe([(c["text"], c["severity"]) for c in cues])
+    assert any(s == "warning" and "Gentler" in c for c, s in shown_cues)
+    assert any(s == "warning" and "joint still" in c for c, s in shown_cues)
+    # the hold countdown shows the published time left, only while holding
+    held = {tenth(d["hold_remaining_s"]) for d in levels if "hold_remaining_s" in d}
+    holding = [e for e in log if e["phase"] == "holding" and e["timerLabel"] == "Hold for"]
+    assert holding and {e["timer"] for e in holding} <= held
+    assert len({e["timer"] for e in holding}) > 10  # it counted down
+    # relax and stretch count down from the planned duration, never up
+    for name, label in (("relaxing", "Relax for"), ("stretching", "Stretch for")):
+        planned = next(d["duration_s"] for d in ours if d.get("phase") == name
+                       and d["kind"] == "phase")
+        runs: list[list[float]] = [[]]
+        for e in log:
+            if e["phase"] == name and e["timerLabel"] == label:
+                runs[-1].append(float(e["timer"].split()[0]))
+            elif runs[-1]:
+                runs.append([])
+        runs = [r for r in runs if r]
+        assert len(runs) == 3
+        for r in runs:
+            assert r == sorted(r, reverse=True) and r[0] <= planned and r[-1] >= 0
+    # the joint gauge: over the limit exactly when the service said so
+    over = [d for d in levels if d.get("joint_deviation_deg", 0) > d.get("joint_limit_deg", 1e9)]
+    assert over and all(d["rep"] == 3 for d in over)
+    assert any(e["jointNote"] == "Keep the joint still" and e["reps"] == "Rep 3 of 3"
+               for e in log)
+    assert not any(e["jointNote"] == "Keep the joint still" and e["reps"] != "Rep 3 of 3"
+                   for e in log)
+    # rep counter and per-rep results
+    assert dedupe([e["reps"] for e in log if e["reps"].startswith("Rep")]) == [
+        f"Rep {n} of 3" for n in (1, 2, 3)]
+    results = dedupe([e["rep"] for e in log if e["rep"]])
+    assert len(results) == 3
+    assert "no problems" in results[0] and "too strong" in results[1]
+    assert "joint moved" in results[2]
+    assert f"held {reps[1]['hold_s']:.1f} s" in results[1]
+    # the summary
+    final = log[-1]["summary"]
+    assert "3 of 3" in final and f"{summary['mean_hold_s']:.1f} s" in final
+    assert f"too strong ({summary['violations'].count('too_strong')}×)" in final
+    assert "joint moved" in final
+    assert all(e["simulated"] for e in log if e["phase"])
+
+
+def test_controls_publish_commands_and_show_the_ack(
+    mosquitto: Any, patient: str, browser: Any, artifacts: Path
+) -> None:
+    """The page side of the control contract: the command JSON on the control topic, the
+    ack (here sent by the test, as the service does) shown next to the buttons."""
+    import aiomqtt
+
+    broker = BrokerSettings(mosquitto.host, mosquitto.port)
+    with LiveSession(broker, patient) as session:
+        browser.get(session.url)
+        wait_for(browser, "return window.isofeedbackPage && window.isofeedbackPage.connected")
+        browser.find_element("id", "btn-pause").click()
+        browser.find_element("id", "btn-pain").click()
+        wait_for(browser, "return document.getElementById('pain-dialog').open")
+        shot(browser, artifacts, "pain")
+        browser.find_element("id", "pain-7").click()
+        deadline = time.monotonic() + 10
+        while len([d for d in session.published if d["_topic"].endswith("/control")]) < 2:
+            assert time.monotonic() < deadline, session.published
+            time.sleep(0.05)
+        pause, pain = [d for d in session.published if d["_topic"].endswith("/control")]
+        assert pause.keys() == {"schema", "command", "id", "_topic", "_retain"}
+        assert (pause["schema"], pause["command"], pause["_retain"]) == (1, "pause", False)
+        assert (pain["command"], pain["value"]) == ("pain", 7)
+        assert pause["id"] != pain["id"] and 1 <= len(pause["id"]) <= 64
+
+        async def answer() -> None:
+            async with aiomqtt.Client(broker.host, broker.port) as service:
+                topic = f"isofeedback/{patient}/control/ack"
+                for doc, ok in ((pause, True), (pain, False)):
+                    body = {"schema": 1, "kind": "control_ack", "id": doc["id"],
+                            "command": doc["command"], "accepted": ok,
+                            "reason": "" if ok else "no repetition is running"}
+                    await service.publish(topic, __import__("json").dumps(body), qos=1)
+                    if ok:
+                        await asyncio_sleep(0.3)
+
+        from asyncio import run
+        from asyncio import sleep as asyncio_sleep
+
+        run(answer())
+        wait_for(browser, "return document.getElementById('ack').textContent"
+                          ".includes('no repetition is running')", 10)
+        log = js(browser, "return window.__log")
+        acks = dedupe([e["ack"] for e in log])
+        assert any(a == "✓ pause accepted" for a in acks), acks
+        assert acks[-1] == "Refused (pain): no repetition is running"
+        assert not page_errors(browser)
+
+
+def test_broker_restart_page_reconnects_and_catches_up(
+    tmp_path: Path, mosquitto_control: Any, patient: str, browser: Any
+) -> None:
+    start, stop = mosquitto_control
+    own = start(tmp_path)
+    broker = BrokerSettings(own.host, own.port)
+    try:
+        with LiveSession(broker, patient, speed=4.0, reps=2) as session:
+            browser.get(session.url)
+            wait_for(browser, "return window.isofeedbackPage.connected")
+            browser.get_log("browser")  # forget the previous test's page
+            session.begin()
+            wait_for(browser, f"return {PHASE_SHOT} === 'holding'")
+            stop(own)
+            wait_for(browser, "return !window.isofeedbackPage.connected", 15)
+            time.sleep(1.0)  # the session goes on while the broker is away
+            own = start(tmp_path, port=own.port)
+            wait_for(browser, "return window.isofeedbackPage.connected", 20)
+            wait_for(browser, "return !document.getElementById('summary').hidden", 60)
+            session.wait_done()
+            log = js(browser, "return window.__log")
+    finally:
+        stop(own)
+    states = dedupe([e["connState"] for e in log])
+    assert "connecting" in states[1:] and states[-1] == "service-offline"  # ended cleanly
+    after = log[max(i for i, e in enumerate(log) if e["connState"] == "connecting"):]
+    assert dedupe([e["phase"] for e in after])[-1] == "done"
+    assert "2 of 2" in log[-1]["summary"]
