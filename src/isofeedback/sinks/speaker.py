@@ -1,0 +1,162 @@
+"""Spoken cues on the gateway, for a patient without a screen: espeak-ng (a Debian package).
+
+A sink like the others: ``submit`` never blocks. Each cue's text (already in the
+protocol's language) is spoken by a named task, one at a time, through ``espeak-ng``
+(``-v <locale>``), or written to one WAV file per cue when ``folder`` is given (for tests,
+or a device that plays files itself). Speech is slow next to the session, so at most
+``max_pending`` cues wait: when more come, the oldest *info* cue is dropped (a stale
+"hold" is useless) and counted; warnings are kept ahead of info cues. A missing or
+failing espeak-ng is logged once and counted, never raised into the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from isofeedback.errors import ConfigError
+from isofeedback.types import Event, Feedback
+
+__all__ = ["Speaker", "SpeakerStats", "espeak_command", "find_espeak"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SpeakerStats:
+    requested: int = 0
+    spoken: int = 0
+    dropped: int = 0
+    failed: int = 0
+
+
+def find_espeak(exe: str = "espeak-ng") -> str:
+    """The espeak-ng executable, or a ConfigError saying how to install it."""
+    path = shutil.which(exe)
+    if path is None:
+        raise ConfigError(f"spoken cues need {exe!r}, which is not installed: "
+                          "sudo apt-get install espeak-ng")
+    return path
+
+
+def espeak_command(exe: str, text: str, locale: str, wav: Path | None = None,
+                   words_per_minute: int = 150) -> list[str]:
+    """The espeak-ng command line for one cue (``--`` so a text is never an option).
+
+    >>> espeak_command("espeak-ng", "Hold it.", "en", Path("c.wav"))
+    ['espeak-ng', '-v', 'en', '-s', '150', '-w', 'c.wav', '--', 'Hold it.']
+    """
+    cmd = [exe, "-v", locale, "-s", str(words_per_minute)]
+    if wav is not None:
+        cmd += ["-w", str(wav)]
+    return [*cmd, "--", text]
+
+
+class Speaker:
+    """Speaks every cue. ``async with Speaker(locale="en") as speaker:``.
+
+    ``folder``: write ``<seq>-<cue id>.wav`` files there instead of playing them.
+    """
+
+    def __init__(self, *, locale: str = "en", folder: Path | None = None,
+                 max_pending: int = 3, words_per_minute: int = 150,
+                 exe: str = "espeak-ng") -> None:
+        self.locale = locale
+        self.folder = folder
+        self.max_pending = max_pending
+        self.words_per_minute = words_per_minute
+        self.exe = exe
+        self.stats = SpeakerStats()
+        self.files: list[Path] = []
+        self._queue: deque[tuple[str, str, bool]] = deque()  # (cue id, text, warning)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._warned = False
+
+    async def __aenter__(self) -> Speaker:
+        self.exe = find_espeak(self.exe)
+        # espeak-ng quietly falls back to its default voice for an unknown language
+        proc = await asyncio.create_subprocess_exec(
+            self.exe, f"--voices={self.locale}", stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL)
+        out, _ = await proc.communicate()
+        if len(out.decode(errors="replace").strip().splitlines()) < 2:
+            raise ConfigError(f"espeak-ng has no voice for the cue language {self.locale!r}: "
+                              "install its voice data or choose a protocol in another locale")
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        self._task = asyncio.create_task(self._run(), name="spoken-cues")
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._closing = True  # what is queued is still said (the last cue is "well done")
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def submit(self, item: Event | Feedback) -> None:
+        """Queue a cue to be spoken; never blocks."""
+        if not isinstance(item, Feedback) or item.kind != "cue":
+            return
+        text = str(item.payload.get("text", "")).strip()
+        if not text:
+            return
+        self.stats.requested += 1
+        warning = item.payload.get("severity") == "warning"
+        if len(self._queue) >= self.max_pending:
+            info = next((i for i, q in enumerate(self._queue) if not q[2]), None)
+            if info is None and not warning:
+                self.stats.dropped += 1
+                return
+            del self._queue[info if info is not None else 0]
+            self.stats.dropped += 1
+        entry = (str(item.payload.get("id", "cue")), text, warning)
+        if warning:  # ahead of waiting info cues
+            at = next((i for i, q in enumerate(self._queue) if not q[2]), len(self._queue))
+            self._queue.insert(at, entry)
+        else:
+            self._queue.append(entry)
+        self._wake.set()
+
+    async def _say(self, cue_id: str, text: str) -> None:
+        wav = None
+        if self.folder is not None:
+            wav = self.folder / f"{self.stats.spoken + self.stats.failed + 1:03d}-{cue_id}.wav"
+        proc = await asyncio.create_subprocess_exec(
+            *espeak_command(self.exe, text, self.locale, wav, self.words_per_minute),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        _, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise OSError(err.decode(errors="replace").strip() or f"exit {proc.returncode}")
+        if wav is not None:  # espeak-ng exits 0 even when it could not write the file
+            if not wav.is_file() or wav.stat().st_size <= 44:
+                raise OSError(f"espeak-ng did not write {wav}")
+            self.files.append(wav)
+
+    async def _run(self) -> None:
+        while True:
+            while self._queue:
+                cue_id, text, _ = self._queue.popleft()
+                try:
+                    await self._say(cue_id, text)
+                    self.stats.spoken += 1
+                except OSError as exc:  # no audio device, a bad voice: the session goes on
+                    self.stats.failed += 1
+                    if not self._warned:
+                        self._warned = True
+                        log.warning("spoken cue failed (espeak-ng): %s", exc)
+            if self._closing:
+                return
+            self._wake.clear()
+            await self._wake.wait()
