@@ -1,43 +1,53 @@
-"""A real session for the page's browser tests and the latency benchmark.
+"""A real session for the page's browser tests, and the tests' Chromium.
 
-The simulated patient (packets in a real wearable's format) at N× → the real pipeline →
-``MqttPublisher`` → a real broker ← the web server's relay ← headless Chromium. It runs in
-its own thread with its own event loop, because selenium's calls block.
+The simulated patient (packets in a real wearable's format) at N× → ``open_session`` (the
+real pipeline, publisher, recorder and the page's web server, as ``demo --web``) → a real
+broker ← the web server's relay ← headless Chromium. The session runs in its own thread
+with its own event loop, because selenium's calls block.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import shutil
 import threading
 import time
+import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
+from rich.console import Console
 
+from isofeedback.broker import free_port
 from isofeedback.coach.protocol import find_protocol
-from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
-from isofeedback.service import SessionResult, run_session
+from isofeedback.service import SessionResult
+from isofeedback.session import (
+    RecordingPlan,
+    SessionOutcome,
+    SessionPlan,
+    SourceContext,
+    open_session,
+)
 from isofeedback.sim import Faults, protocol_script
-from isofeedback.sinks.lsl import has_joint_angle
-from isofeedback.sinks.messages import Serializer
-from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
+from isofeedback.sinks.mqtt import BrokerSettings
 from isofeedback.sources.simulated import SimulatedSource
-from isofeedback.web import WebServer
 
 VIEWPORT = (390, 844)  # a common portrait phone, CSS pixels
 
 
 @dataclass
 class LiveSession:
-    """``with LiveSession(broker, patient) as s:`` serves the page at ``s.url``; the
-    session itself starts at ``s.begin()``; ``s.published`` is every message a subscriber
-    of the patient's subtree received, in order."""
+    """``with LiveSession(broker, patient) as s:`` runs the real session (``open_session``
+    with the page served on a free local port, as ``demo --web`` does) and opens ``s.url``;
+    the simulated patient starts at ``s.begin()``; ``s.published`` is every message a
+    second subscriber of the patient's subtree received, in order."""
 
     broker: BrokerSettings
     patient: str
@@ -45,9 +55,11 @@ class LiveSession:
     faults: Faults = field(default_factory=Faults)
     profile: str = "myo"
     reps: int = 3
+    extra_reps: int = 0  # the simulated patient goes on after the plan (data keeps flowing)
+    recordings: Path | None = None
     url: str = ""
     published: list[dict[str, Any]] = field(default_factory=list)
-    result: SessionResult | None = None
+    outcome: SessionOutcome | None = None
     error: BaseException | None = None
 
     def __post_init__(self) -> None:
@@ -55,12 +67,22 @@ class LiveSession:
         self._go = threading.Event()
         self._done = threading.Event()
         self._stop = threading.Event()
+        self.console = io.StringIO()
         self._thread = threading.Thread(target=self._run, name="live-session", daemon=True)
 
     def __enter__(self) -> LiveSession:
         self._thread.start()
         if not self._ready.wait(30) or self.error:
             raise RuntimeError(f"the session did not start: {self.error!r}")
+        deadline = time.monotonic() + 20
+        while True:  # the page is served once the session has its broker
+            try:
+                with urllib.request.urlopen(self.url, timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or self.error:
+                    raise RuntimeError(f"the page was not served: {self.error!r}") from None
+                time.sleep(0.05)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -76,11 +98,8 @@ class LiveSession:
             raise TimeoutError("the session did not finish")
         if self.error is not None:
             raise self.error
-        assert self.result is not None
-        return self.result
-
-    def kinds(self, kind: str) -> list[dict[str, Any]]:
-        return [d for d in list(self.published) if d.get("kind") == kind]
+        assert self.outcome is not None
+        return self.outcome.result
 
     def _run(self) -> None:
         try:
@@ -100,6 +119,8 @@ class LiveSession:
                     ready.set()
                     async for msg in client.messages:
                         assert isinstance(msg.payload, bytes)
+                        if not msg.payload:
+                            continue
                         doc = json.loads(msg.payload)
                         doc["_topic"] = str(msg.topic)
                         doc["_retain"] = bool(msg.retain)
@@ -108,41 +129,44 @@ class LiveSession:
                 await asyncio.sleep(0.2)
 
     async def _main(self) -> None:
-        async with WebServer(self.broker, patient=self.patient) as web:
-            self.url = web.url
-            ready = asyncio.Event()
-            sub = asyncio.create_task(self._subscribe(ready))
-            await asyncio.wait_for(ready.wait(), 10)
-            self._ready.set()
-            await asyncio.to_thread(self._go.wait)
-            try:
-                if not self._stop.is_set():
-                    self.result = await self._session()
-            finally:
-                self._done.set()
-                await asyncio.to_thread(self._stop.wait)
-                sub.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sub
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/"
+        ready = asyncio.Event()
+        sub = asyncio.create_task(self._subscribe(ready))
+        await asyncio.wait_for(ready.wait(), 10)
+        self._ready.set()
+        try:
+            self.outcome = await open_session(self._plan(port))
+        finally:
+            self._done.set()
+            await asyncio.to_thread(self._stop.wait)
+            sub.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sub
 
-    async def _session(self) -> SessionResult:
+    def _plan(self, port: int) -> SessionPlan:
         profile = find_profile(self.profile)
         protocol = replace(find_protocol("pir"), reps=self.reps)
         script = protocol_script(
-            protocol.technique, reps=self.reps,
+            protocol.technique, reps=self.reps + self.extra_reps,
             level=(protocol.intensity_low + protocol.intensity_high) / 200.0,
             hold=protocol.hold_s, relax=protocol.relax_s, stretch=protocol.stretch_s,
             rest_before=protocol.rest_calibration_s + 1.0, seed=1, faults=self.faults,
             mvc_capture=protocol.mvc_capture,
         )
-        source = SimulatedSource(script, profile, speed=self.speed)
-        pipeline = Pipeline(source.profiles, protocol)
-        serializer = Serializer(self.patient, f"{self.patient}-s{time.monotonic_ns() % 10**6}",
-                                time.time(), source="simulated",
-                                joint_checked=has_joint_angle(source.profiles))
-        async with MqttPublisher(self.broker, serializer) as publisher:
-            await publisher.wait_connected(5.0)
-            return await run_session(source, pipeline, [publisher])
+
+        @contextlib.asynccontextmanager
+        async def open_source(ctx: SourceContext) -> AsyncIterator[SimulatedSource]:
+            await asyncio.to_thread(self._go.wait)  # the browser is on the page by now
+            yield SimulatedSource(script, profile, speed=self.speed)
+
+        return SessionPlan(
+            patient=self.patient, protocol=protocol, open_source=open_source,
+            console=Console(file=self.console, width=120), title="test",
+            source_kind="simulated", broker=self.broker, broker_explicit=True,
+            recording=RecordingPlan(self.recordings, "simulated", simulated=True)
+            if self.recordings else None,
+            view="plain", web=("127.0.0.1", port))
 
 
 def chromium(viewport: tuple[int, int] = VIEWPORT) -> Any:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from isofeedback.recording.reader import RecordingReader
 from isofeedback.sim import Faults
 from isofeedback.sinks.mqtt import BrokerSettings
 
@@ -75,7 +76,10 @@ def tenth(v: float) -> str:
 
 
 def page_errors(driver: Any) -> list[str]:
-    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    """The page's errors, except the reconnect attempts once the session (and so its web
+    server) has ended."""
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"
+            and "ERR_CONNECTION_REFUSED" not in e["message"]]
 
 
 PHASE_SHOT = "document.getElementById('phase').dataset.phase"
@@ -108,11 +112,6 @@ def test_page_shows_what_the_service_published(
         result = session.wait_done()
         log = js(browser, "return window.__log")
         published = list(session.published)
-
-        # a reload re-syncs from the retained state: the finished session's summary
-        browser.refresh()
-        wait_for(browser, "return !document.getElementById('summary').hidden", 15)
-        assert js(browser, f"return {PHASE_SHOT}") == "done"
         assert not page_errors(browser)
 
     ours = [d for d in published if d.get("session") == published[-1]["session"]]
@@ -150,8 +149,10 @@ def test_page_shows_what_the_service_published(
         for r in runs:
             assert r == sorted(r, reverse=True) and r[0] <= planned and r[-1] >= 0
     # the joint gauge: over the limit exactly when the service said so
+    # (levels are QoS 0 and may be dropped under load; the "keep still" cue is reliable)
     over = [d for d in levels if d.get("joint_deviation_deg", 0) > d.get("joint_limit_deg", 1e9)]
-    assert over and all(d["rep"] == 3 for d in over)
+    assert all(d["rep"] == 3 for d in over)
+    assert [c["rep"] for c in cues if c["id"] == "keep_still"] == [3]
     assert any(e["jointNote"] == "Keep the joint still" and e["reps"] == "Rep 3 of 3"
                for e in log)
     assert not any(e["jointNote"] == "Keep the joint still" and e["reps"] != "Rep 3 of 3"
@@ -172,54 +173,62 @@ def test_page_shows_what_the_service_published(
     assert all(e["simulated"] for e in log if e["phase"])
 
 
-def test_controls_publish_commands_and_show_the_ack(
-    mosquitto: Any, patient: str, browser: Any, artifacts: Path
+def test_pause_resume_pain_stop_from_the_page_change_the_session(
+    mosquitto: Any, patient: str, browser: Any, artifacts: Path, tmp_path: Path
 ) -> None:
-    """The page side of the control contract: the command JSON on the control topic, the
-    ack (here sent by the test, as the service does) shown next to the buttons."""
-    import aiomqtt
-
+    """The page's buttons drive the real session: each command is acknowledged (shown by
+    the page), changes what the service publishes, and is in the recording."""
     broker = BrokerSettings(mosquitto.host, mosquitto.port)
-    with LiveSession(broker, patient) as session:
+    with LiveSession(broker, patient, speed=4.0, recordings=tmp_path,
+                     extra_reps=4) as session:
         browser.get(session.url)
         wait_for(browser, "return window.isofeedbackPage && window.isofeedbackPage.connected")
+        session.begin()
+        ack = "document.getElementById('ack').textContent"
+        wait_for(browser, f"return {PHASE_SHOT} === 'holding'")
         browser.find_element("id", "btn-pause").click()
+        wait_for(browser, f"return {PHASE_SHOT} === 'paused'", 10)
+        wait_for(browser, f"return {ack} === '✓ pause accepted'", 10)
+        assert browser.find_element("id", "btn-pause").text == "Resume"
+        shot(browser, artifacts, "paused")
+        # a reload re-syncs from the retained state alone (the session is frozen now)
+        reps = browser.find_element("id", "reps").text
+        browser.refresh()
+        wait_for(browser, f"return {PHASE_SHOT} === 'paused'", 10)
+        assert browser.find_element("id", "reps").text == reps
+        assert browser.find_element("id", "btn-pause").text == "Resume"
+        assert "Paused" in browser.find_element("id", "cue").text
+        browser.find_element("id", "btn-pause").click()  # now "Resume"
+        wait_for(browser, f"return {ack} === '✓ resume accepted'", 10)
+        wait_for(browser, f"return {PHASE_SHOT} !== 'paused'", 10)
         browser.find_element("id", "btn-pain").click()
         wait_for(browser, "return document.getElementById('pain-dialog').open")
         shot(browser, artifacts, "pain")
-        browser.find_element("id", "pain-7").click()
-        deadline = time.monotonic() + 10
-        while len([d for d in session.published if d["_topic"].endswith("/control")]) < 2:
-            assert time.monotonic() < deadline, session.published
-            time.sleep(0.05)
-        pause, pain = [d for d in session.published if d["_topic"].endswith("/control")]
-        assert pause.keys() == {"schema", "command", "id", "_topic", "_retain"}
-        assert (pause["schema"], pause["command"], pause["_retain"]) == (1, "pause", False)
-        assert (pain["command"], pain["value"]) == ("pain", 7)
-        assert pause["id"] != pain["id"] and 1 <= len(pause["id"]) <= 64
-
-        async def answer() -> None:
-            async with aiomqtt.Client(broker.host, broker.port) as service:
-                topic = f"isofeedback/{patient}/control/ack"
-                for doc, ok in ((pause, True), (pain, False)):
-                    body = {"schema": 1, "kind": "control_ack", "id": doc["id"],
-                            "command": doc["command"], "accepted": ok,
-                            "reason": "" if ok else "no repetition is running"}
-                    await service.publish(topic, __import__("json").dumps(body), qos=1)
-                    if ok:
-                        await asyncio_sleep(0.3)
-
-        from asyncio import run
-        from asyncio import sleep as asyncio_sleep
-
-        run(answer())
-        wait_for(browser, "return document.getElementById('ack').textContent"
-                          ".includes('no repetition is running')", 10)
-        log = js(browser, "return window.__log")
-        acks = dedupe([e["ack"] for e in log])
-        assert any(a == "✓ pause accepted" for a in acks), acks
-        assert acks[-1] == "Refused (pain): no repetition is running"
+        browser.find_element("id", "pain-0").click()
+        wait_for(browser, f"return {ack} === '✓ pain accepted'", 10)
+        browser.find_element("id", "btn-stop").click()
+        wait_for(browser, f"return {ack} === '✓ stop accepted'", 10)
+        wait_for(browser, "return !document.getElementById('summary').hidden", 20)
+        assert "Session ended early" in browser.find_element("id", "summary").text
+        assert js(browser, "return document.getElementById('btn-stop').disabled") is True
+        session.wait_done()
         assert not page_errors(browser)
+    outcome = session.outcome
+    assert outcome is not None and outcome.stopped_by == "mqtt", session.console.getvalue()
+    commands = [d for d in session.published if d["_topic"].endswith("/control")]
+    assert [(d["schema"], d["command"], d.get("value")) for d in commands] == [
+        (1, "pause", None), (1, "resume", None), (1, "pain", 0), (1, "stop", None)]
+    acks = [d for d in session.published if d.get("kind") == "control_ack"]
+    assert [(a["id"], a["accepted"]) for a in acks] == [(d["id"], True) for d in commands]
+    phases = [d["phase"] for d in session.published if d.get("kind") == "phase"]
+    # paused during a hold: the coach froze, then repeats that repetition after resume
+    assert "paused" in phases and phases[phases.index("paused") + 1] == "waiting"
+    summary = next(d for d in session.published if d.get("kind") == "summary")
+    assert not summary["complete"] and summary["reps_done"] < 3
+    assert outcome.recording is not None
+    with RecordingReader(outcome.recording) as reader:
+        recorded = [(c.command, c.value) for _, c in reader.controls()]
+    assert recorded == [("pause", None), ("resume", None), ("pain", 0), ("stop", None)]
 
 
 def test_broker_restart_page_reconnects_and_catches_up(
@@ -246,7 +255,12 @@ def test_broker_restart_page_reconnects_and_catches_up(
     finally:
         stop(own)
     states = dedupe([e["connState"] for e in log])
+    while states[-1] == "connecting":  # the session, and so its web server, has ended
+        states.pop()
     assert "connecting" in states[1:] and states[-1] == "service-offline"  # ended cleanly
-    after = log[max(i for i, e in enumerate(log) if e["connState"] == "connecting"):]
+    outage = states.index("connecting", 1)
+    assert "online" in states[outage:]  # reconnected to the relay and the service is back
+    first_down = next(i for i, e in enumerate(log) if i and e["connState"] == "connecting")
+    after = log[first_down:]
     assert dedupe([e["phase"] for e in after])[-1] == "done"
     assert "2 of 2" in log[-1]["summary"]

@@ -47,10 +47,10 @@ def secured(mosquitto_control: Any) -> Iterator[Any]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def page_client(web: WebServer, query: str = "", **extra: Any) -> aiomqtt.Client:
+def page_client(web: WebServer, query: str = "", timeout: float = 5.0) -> aiomqtt.Client:
     """An MQTT client that connects like the page: WebSocket to /mqtt, no credentials."""
     return aiomqtt.Client("127.0.0.1", web.port, transport="websockets",
-                          websocket_path=f"/mqtt{query}", timeout=5.0, **extra)
+                          websocket_path=f"/mqtt{query}", timeout=timeout)
 
 
 def get(url: str) -> tuple[int, dict[str, str], bytes]:
@@ -104,7 +104,7 @@ async def test_relay_refuses_what_a_page_may_not_do(mosquitto: Any, action: str)
     broker = BrokerSettings(mosquitto.host, mosquitto.port)
     async with WebServer(broker, patient="p01") as web:
         with pytest.raises(aiomqtt.MqttError):  # the relay closes the link
-            async with page_client(web) as page:
+            async with page_client(web, timeout=1.0) as page:
                 if action == "subscribe_all":
                     await page.subscribe("#", qos=1)
                 elif action == "other_patient":
@@ -146,3 +146,20 @@ def test_print_url_draws_a_qr_code() -> None:
     qr = lines[1:]
     assert len(qr) >= 12 and len({len(line) for line in qr if line}) == 1  # a square block
     assert any("█" in line or "▀" in line or "▄" in line for line in qr)
+
+
+async def test_relay_to_the_built_in_broker() -> None:
+    """The built-in broker (amqtt, MQTT 3.1.1, TCP only) serves the page as well."""
+    from isofeedback.broker import embedded_broker
+
+    async with embedded_broker() as (host, port):
+        broker = BrokerSettings(host, port, protocol="3.1.1")
+        async with WebServer(broker, patient="p01") as web, page_client(web) as page:
+            await page.subscribe("isofeedback/p01/#", qos=1)
+            async with broker.client() as service:
+                await service.publish("isofeedback/p01/status", b'{"state":"online"}',
+                                      qos=1)
+            async with asyncio.timeout(5):
+                async for msg in page.messages:
+                    assert msg.payload == b'{"state":"online"}'
+                    break

@@ -79,6 +79,40 @@ def listen_address(text: str) -> tuple[str, int]:
     return broker_address(text)
 
 
+WEB_PORT = 8080
+
+
+def web_address(text: str) -> tuple[str, int]:
+    """``ADDRESS[:PORT]`` for the patient's page; port defaults to 8080.
+
+    >>> web_address("0.0.0.0"), web_address("127.0.0.1:9000")
+    (('0.0.0.0', 8080), ('127.0.0.1', 9000))
+    """
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = text, str(WEB_PORT)
+    if not host:
+        raise argparse.ArgumentTypeError(f"--web {text!r} must look like ADDRESS or "
+                                         "ADDRESS:PORT, e.g. 0.0.0.0:8080")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--web port {port!r} is not a number") from None
+    if not 0 < number < 65536:
+        raise argparse.ArgumentTypeError(f"--web port {number} must be 1–65535")
+    return host, number
+
+
+def add_web_argument(parser: argparse.ArgumentParser) -> None:
+    """``--web [ADDRESS:PORT]``: serve the patient's page for a phone or tablet."""
+    parser.add_argument(
+        "--web", nargs="?", const=("0.0.0.0", WEB_PORT), type=web_address,
+        metavar="ADDRESS[:PORT]",
+        help=f"serve the patient's page (phone/tablet) and print its address and a QR code; "
+        f"alone: on every network address, port {WEB_PORT} (the address then carries a "
+        "secret token); 127.0.0.1:PORT keeps it on this machine")
+
+
 class _RefusePassword(argparse.Action):
     """``--mqtt-password`` exists only to refuse it (without echoing the value); otherwise
     argparse would take it as an abbreviation of ``--mqtt-password-file``."""

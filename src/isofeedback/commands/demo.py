@@ -22,6 +22,7 @@ from isofeedback.commands.common import (
     add_broker_arguments,
     add_data_dir,
     add_lsl_arguments,
+    add_web_argument,
     broker_settings_from_args,
     lsl_options,
     patient_id,
@@ -75,6 +76,7 @@ def register(sub: Any) -> None:
                    help="print one line per phase and cue instead of the live panel")
     add_broker_arguments(p)
     add_lsl_arguments(p)
+    add_web_argument(p)
     p.set_defaults(run=run)
 
 
@@ -138,6 +140,7 @@ async def _demo(args: argparse.Namespace) -> int:
         view="plain" if args.plain else "live",
         keyboard=not args.plain,
         intro=_intro,
+        web=args.web,
     )
     outcome = await open_session(plan)
     return outcome.exit_code

@@ -24,6 +24,7 @@ from isofeedback.commands.common import (
     add_broker_arguments,
     add_data_dir,
     add_lsl_arguments,
+    add_web_argument,
     broker_settings_from_args,
     lsl_options,
     patient_id,
@@ -75,6 +76,7 @@ def register(sub: Any) -> None:
                    "with --speed N (then give N here); real sensors need 1 (default)")
     add_broker_arguments(p)
     add_lsl_arguments(p)
+    add_web_argument(p)
     p.set_defaults(run=run)
 
 
@@ -124,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                                     time_scale=args.time_scale, listen=args.listen,
                                     record=not args.no_record,
                                     data_dir=Path(args.data_dir) if args.data_dir else None,
-                                    lsl=lsl))
+                                    lsl=lsl, web=args.web))
 
 
 def ble_source(cfg: RunConfig, wait: bool, time_scale: float) -> Any:
@@ -153,6 +155,7 @@ def live_plan(
     record: bool = True,
     data_dir: Path | None = None,
     lsl: LslOptions | None = None,
+    web: tuple[str, int] | None = None,
 ) -> SessionPlan:
     """The plan of a live session as configured: BLE wearables, recording on, the
     patient's store in the default data folder unless told otherwise."""
@@ -178,7 +181,7 @@ def live_plan(
         if record else None,
         store=StorePlan(data_dir or default_data_dir(), emg.profile.id,
                         emg.address or emg.name),
-        lsl=lsl, view="live" if view else "plain", keyboard=view, intro=intro,
+        lsl=lsl, view="live" if view else "plain", keyboard=view, intro=intro, web=web,
     )
 
 

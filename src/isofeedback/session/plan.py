@@ -81,5 +81,7 @@ class SessionPlan:
     view: Literal["live", "plain"] = "live"
     keyboard: bool = False
     wait: bool = False  # service mode: wait for devices and broker instead of failing fast
+    # serve the patient's page (and MQTT over WebSockets for it) on (address, port)
+    web: tuple[str, int] | None = None
     # says where the live feed is: (console, broker settings, description, topic filter)
     intro: Callable[[Console, BrokerSettings, str, str], None] | None = None

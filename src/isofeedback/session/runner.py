@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 
@@ -55,6 +55,9 @@ __all__ = ["SessionOutcome", "new_session_id", "open_session"]
 
 BROKER_CONNECT_TIMEOUT_S = 5.0
 KEY_HINT = "space pause/resume · q stop · p pain"
+# the plan's source kind → what the retained status tells apps (the page's badge)
+_SOURCES: dict[str, Literal["live", "simulated", "replay"]] = {
+    "ble": "live", "simulated": "simulated", "replay": "replay"}
 
 
 def new_session_id(patient: str) -> str:
@@ -142,6 +145,9 @@ class _Session:
         ctx = SourceContext(calibration, self.on_status)
         async with plan.open_source(ctx) as source:
             self.source = source
+            # now it is known whether a motion sensor checks the joint: tell the apps
+            self.serializer.joint_checked = has_joint_angle(source.profiles)
+            self.publisher.refresh_status()
             pipeline = Pipeline(source.profiles, plan.protocol, calibration=calibration,
                                 history=self._history())
             self.pipeline = pipeline
@@ -233,17 +239,25 @@ async def open_session(plan: SessionPlan) -> SessionOutcome:
                                            console)
     outcome = SessionOutcome(new_session_id(plan.patient))
     async with resolve_broker_for(plan) as (broker, where):
-        serializer = Serializer(plan.patient, outcome.session_id, time.time())
+        serializer = Serializer(plan.patient, outcome.session_id, time.time(),
+                                source=_SOURCES.get(plan.source_kind))
         publisher = MqttPublisher(broker, serializer)
         session = _Session(plan, publisher, serializer, outcome)
         publisher.subscribe(serializer.topic("control"), session.on_control_message)
-        async with publisher:
+        # the page's server outlives the publisher: the summary and `offline` reach it
+        async with contextlib.AsyncExitStack() as web_stack, publisher:
             if plan.broker_explicit and not plan.wait and not await publisher.wait_connected(
                     BROKER_CONNECT_TIMEOUT_S):
                 why = publisher.stats.last_error or "no answer"
                 raise BrokerError(f"could not connect to {where}: {why}")
             if plan.intro is not None:
                 plan.intro(console, broker, where, f"isofeedback/{plan.patient}/#")
+            if plan.web is not None:
+                from isofeedback.web import WebServer, print_url
+
+                web = await web_stack.enter_async_context(WebServer(
+                    broker, patient=plan.patient, host=plan.web[0], port=plan.web[1]))
+                print_url(web.url, console.file)
             with session.stops.installed():
                 try:
                     await session.run(calibration)

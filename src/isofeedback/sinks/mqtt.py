@@ -278,6 +278,14 @@ class MqttPublisher:
             log.warning("MQTT: %d messages could not be delivered to %s before shutdown",
                         self.pending, self.settings.address)
 
+    def refresh_status(self) -> None:
+        """Publish the retained ``online`` status again, after the session learnt more
+        about itself (e.g. whether a motion sensor checks the joint); no-op offline (the
+        next connect announces it anyway)."""
+        if self.stats.connected:
+            self.submit_message(self._status(
+                True, "reconnected" if self.stats.reconnects else "connected"))
+
     # -- the connection task -------------------------------------------------------------
     def _status(self, online: bool, reason: str) -> MqttMessage:
         return self.serializer.status(online, self._t, reason=reason,

@@ -29,7 +29,7 @@ import ssl
 import sys
 from importlib import resources
 from types import TracebackType
-from typing import Any, TextIO
+from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -52,6 +52,8 @@ from isofeedback.web.packets import (
 __all__ = ["WebServer", "print_url", "static_files"]
 
 log = logging.getLogger(__name__)
+
+LINGER_S = 0.5  # at close, how long open pages get to receive the last messages
 
 _TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -138,6 +140,7 @@ class WebServer:
             None if _is_loopback(host) else secrets.token_urlsafe(16))
         self.relays = 0  # page connections relayed so far
         self.refused = 0  # page connections closed for a forbidden packet or bad token
+        self.active = 0  # page connections open now
         self._server: Server | None = None
         self._files = static_files()
         self._files["/config.json"] = json.dumps({
@@ -180,6 +183,8 @@ class WebServer:
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._server is not None:
+            if self.active:  # let the last messages (summary, offline) reach open pages
+                await asyncio.sleep(LINGER_S)
             self._server.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5.0)
@@ -231,6 +236,7 @@ class WebServer:
             await ws.close(1011, "the MQTT broker is unreachable")
             return
         self.relays += 1
+        self.active += 1
         with contextlib.suppress(OSError, AttributeError):
             import socket
 
@@ -250,6 +256,7 @@ class WebServer:
         except* (ConnectionClosed, OSError, ssl.SSLError):
             pass
         finally:
+            self.active -= 1
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -276,7 +283,7 @@ class WebServer:
                 await ws.send(packet)
 
 
-def print_url(url: str, out: TextIO | None = None, qr: bool = True) -> None:
+def print_url(url: str, out: IO[str] | None = None, qr: bool = True) -> None:
     """Print the page's address and, for a phone's camera, a QR code of it (segno's
     terminal rendering: half-block characters, no colours needed)."""
     stream = out or sys.stdout
@@ -284,5 +291,6 @@ def print_url(url: str, out: TextIO | None = None, qr: bool = True) -> None:
     if qr:
         import segno
 
-        segno.make(url, error="m").terminal(out=stream, compact=True, border=2)
+        segno.make(url, error="m").terminal(out=stream, compact=True,  # type: ignore[arg-type]
+                                            border=2)
     stream.flush()

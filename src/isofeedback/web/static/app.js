@@ -15,7 +15,7 @@
   const PHASE_CUE = {
     calibrating: "calibrate_rest", mvc: "mvc", waiting: "contract", contracting: "contract",
     holding: "hold", releasing: "release", relaxing: "relax_fully", stretching: "stretch",
-    done: "done",
+    paused: "paused", done: "done",
   };
   const TIMED = { holding: "Hold", relaxing: "Relax", stretching: "Stretch" };
   const ACTIVE = new Set(["contracting", "holding"]);
