@@ -113,3 +113,37 @@ def test_progress_from_the_coach_validates(payload_validator: Any) -> None:
     msg = s.message(Feedback("progress", 60.0, progress_report(history)))
     assert msg.topic == "isofeedback/p01/progress" and msg.retain and msg.qos == 1
     payload_validator(_doc(msg.payload))
+
+
+def test_status_says_where_the_data_comes_from_and_whether_the_joint_is_checked(
+    payload_validator: Any,
+) -> None:
+    plain = _doc(Serializer("p01", "s", 0.0).status(True, 0.0, reason="connected",
+                                                    connection=1).payload)
+    assert "source" not in plain and "joint_checked" not in plain  # not said: not sent
+    s = Serializer("p01", "s", 0.0, source="simulated", joint_checked=False)
+    doc = _doc(s.status(True, 0.0, reason="connected", connection=1).payload)
+    assert (doc["source"], doc["joint_checked"]) == ("simulated", False)
+    payload_validator(doc)
+    with pytest.raises(jsonschema.ValidationError):
+        payload_validator({**doc, "source": "dream"})
+    with pytest.raises(ValueError, match="live, simulated or replay"):
+        Serializer("p01", "s", 0.0, source="dream")  # type: ignore[arg-type]
+
+
+def test_level_with_joint_deviation_validates(payload_validator: Any) -> None:
+    from isofeedback.coach.machine import Coach
+    from isofeedback.coach.protocol import find_protocol
+
+    coach = Coach(find_protocol("pir"))
+    levels = [f for t in range(100) for f in coach.tick(t * 0.05, 0.0, 0.0)
+              if f.kind == "level"]
+    s = Serializer("p01", "s", 0.0)
+    for f in levels[:3]:
+        payload_validator(_doc(s.message(f).payload))
+    doc = _doc(s.message(Feedback("level", 9.0, {
+        **levels[0].payload, "phase": "holding", "hold_remaining_s": 3.0,
+        "joint_deviation_deg": 1.5, "joint_limit_deg": 5.0})).payload)
+    payload_validator(doc)
+    with pytest.raises(jsonschema.ValidationError):
+        payload_validator({**doc, "joint_deviation_deg": -1.0})

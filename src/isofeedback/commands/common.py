@@ -111,6 +111,9 @@ def add_web_argument(parser: argparse.ArgumentParser) -> None:
         help=f"serve the patient's page (phone/tablet) and print its address and a QR code; "
         f"alone: on every network address, port {WEB_PORT} (the address then carries a "
         "secret token); 127.0.0.1:PORT keeps it on this machine")
+    parser.add_argument(
+        "--speak", action="store_true",
+        help="say every cue aloud on this machine (needs espeak-ng: apt install espeak-ng)")
 
 
 class _RefusePassword(argparse.Action):

@@ -140,7 +140,7 @@ async def _demo(args: argparse.Namespace) -> int:
         view="plain" if args.plain else "live",
         keyboard=not args.plain,
         intro=_intro,
-        web=args.web,
+        web=args.web, speak=args.speak,
     )
     outcome = await open_session(plan)
     return outcome.exit_code

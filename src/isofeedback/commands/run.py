@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                                     time_scale=args.time_scale, listen=args.listen,
                                     record=not args.no_record,
                                     data_dir=Path(args.data_dir) if args.data_dir else None,
-                                    lsl=lsl, web=args.web))
+                                    lsl=lsl, web=args.web, speak=args.speak))
 
 
 def ble_source(cfg: RunConfig, wait: bool, time_scale: float) -> Any:
@@ -156,6 +156,7 @@ def live_plan(
     data_dir: Path | None = None,
     lsl: LslOptions | None = None,
     web: tuple[str, int] | None = None,
+    speak: bool = False,
 ) -> SessionPlan:
     """The plan of a live session as configured: BLE wearables, recording on, the
     patient's store in the default data folder unless told otherwise."""
@@ -182,6 +183,7 @@ def live_plan(
         store=StorePlan(data_dir or default_data_dir(), emg.profile.id,
                         emg.address or emg.name),
         lsl=lsl, view="live" if view else "plain", keyboard=view, intro=intro, web=web,
+        speak=speak,
     )
 
 

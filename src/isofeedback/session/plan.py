@@ -83,5 +83,6 @@ class SessionPlan:
     wait: bool = False  # service mode: wait for devices and broker instead of failing fast
     # serve the patient's page (and MQTT over WebSockets for it) on (address, port)
     web: tuple[str, int] | None = None
+    speak: bool = False  # say every cue on this machine (espeak-ng), for no screen at all
     # says where the live feed is: (console, broker settings, description, topic filter)
     intro: Callable[[Console, BrokerSettings, str, str], None] | None = None

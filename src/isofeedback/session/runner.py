@@ -176,6 +176,11 @@ class _Session:
                     angle=has_joint_angle(source.profiles),
                     wall_start=self.serializer.wall_start,
                     session_now=(lambda: source.now() or 0.0) if live_clock else None))
+                if plan.speak:
+                    from isofeedback.sinks.speaker import Speaker
+
+                    sinks.append(await stack.enter_async_context(
+                        Speaker(locale=plan.protocol.locale)))
                 keys = None
                 if plan.keyboard:
                     keys = stack.enter_context(KeyboardControls(self.on_key, plan.console))
