@@ -132,8 +132,12 @@ def test_page_shows_what_the_service_published(
     # the hold countdown shows the published time left, only while holding
     held = {tenth(d["hold_remaining_s"]) for d in levels if "hold_remaining_s" in d}
     holding = [e for e in log if e["phase"] == "holding" and e["timerLabel"] == "Hold for"]
-    assert holding and {e["timer"] for e in holding} <= held
-    assert len({e["timer"] for e in holding}) > 10  # it counted down
+    shown = {e["timer"] for e in holding}
+    # (live levels are QoS 0: under load the broker may drop some for the test's own
+    # subscriber and not for the page, so a few shown values may be missing from `held`)
+    assert len(shown - held) <= len(shown) // 10, shown - held
+    assert all(0.0 <= float(v.split()[0]) <= 7.0 for v in shown)
+    assert len(shown) > 10  # it counted down
     # relax and stretch count down from the planned duration, never up
     for name, label in (("relaxing", "Relax for"), ("stretching", "Stretch for")):
         planned = next(d["duration_s"] for d in ours if d.get("phase") == name
@@ -257,7 +261,7 @@ def test_broker_restart_page_reconnects_and_catches_up(
     states = dedupe([e["connState"] for e in log])
     while states[-1] == "connecting":  # the session, and so its web server, has ended
         states.pop()
-    assert "connecting" in states[1:] and states[-1] == "service-offline"  # ended cleanly
+    assert "connecting" in states[1:] and states[-1] == "ended"  # ended cleanly
     outage = states.index("connecting", 1)
     assert "online" in states[outage:]  # reconnected to the relay and the service is back
     first_down = next(i for i, e in enumerate(log) if i and e["connState"] == "connecting")

@@ -44,7 +44,7 @@
     let s, text;
     if (!state.connected) { s = "connecting"; text = "Connecting…"; }
     else if (state.serviceOnline === false) {
-      s = "service-offline";
+      s = state.finished ? "ended" : "service-offline"; // a normal end is not a problem
       text = state.finished ? "Session ended" : "Service offline";
     } else if (state.serviceOnline === true) { s = "online"; text = "Connected"; }
     else { s = "connecting"; text = "Waiting for the service…"; }
@@ -160,6 +160,13 @@
     }
     renderTimer(null);
     if (!ACTIVE.has(doc.phase)) renderJoint(null);
+    document.body.dataset.phase = doc.phase;
+    if (doc.phase === "paused") { // no levels come while paused: the last one is stale
+      $("fill").style.width = "0";
+      $("level-text").textContent = "";
+      $("zone").dataset.zone = "";
+      $("zone").textContent = "Not measured while paused";
+    }
   }
 
   function onLevel(doc) {
