@@ -19,6 +19,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from isofeedback.broker import free_port
 from isofeedback.coach.protocol import load_cues
 from isofeedback.sinks.mqtt import BrokerSettings
 from isofeedback.web import MQTTJS_VERSION, WebServer, print_url
@@ -163,3 +164,43 @@ async def test_relay_to_the_built_in_broker() -> None:
                 async for msg in page.messages:
                     assert msg.payload == b'{"state":"online"}'
                     break
+
+
+async def test_relay_to_a_tls_broker(tmp_path: Path, mosquitto_control: Any) -> None:
+    """A broker reachable only over TLS, with a password: the page still speaks plain
+    WebSocket to the session's server, which speaks TLS to the broker."""
+    start, stop = mosquitto_control
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+            "-subj", "/CN=isofeedback web test CA")
+    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=isofeedback web test broker")
+    (tmp_path / "server.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext")
+    passwd = tmp_path / "passwd"
+    passwd.write_text("")
+    subprocess.run(["mosquitto_passwd", "-b", str(passwd), "p01", PASSWORD], check=True)
+    tls_port = free_port()
+    broker_proc = start(
+        tmp_path, f"user root\nallow_anonymous false\npassword_file {passwd}\n"
+                  f"listener {tls_port} 127.0.0.1\ncafile {tmp_path}/ca.crt\n"
+                  f"certfile {tmp_path}/server.crt\nkeyfile {tmp_path}/server.key\n")
+    try:
+        broker = BrokerSettings("127.0.0.1", tls_port, username="p01", password=PASSWORD,
+                                tls_ca=str(tmp_path / "ca.crt"))
+        async with WebServer(broker, patient="p01") as web, page_client(web) as page:
+            await page.subscribe("isofeedback/p01/#", qos=1)
+            async with broker.client() as service:
+                await service.publish("isofeedback/p01/cues", b"{}", qos=1)
+            async with asyncio.timeout(5):
+                async for msg in page.messages:
+                    assert str(msg.topic) == "isofeedback/p01/cues"
+                    break
+        assert web.relays == 1
+    finally:
+        stop(broker_proc)
