@@ -10,6 +10,7 @@ not depend on how fast this (shared) machine polls. Screenshots of key moments g
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import time
@@ -22,6 +23,7 @@ import pytest
 
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.sim import Faults
+from isofeedback.sinks.messages import MqttMessage, Serializer
 from isofeedback.sinks.mqtt import BrokerSettings
 
 from .harness import LiveSession, chromium
@@ -82,6 +84,12 @@ def page_errors(driver: Any) -> list[str]:
             and "ERR_CONNECTION_REFUSED" not in e["message"]]
 
 
+async def publish(broker: BrokerSettings, messages: list[MqttMessage]) -> None:
+    async with broker.client() as client:
+        for m in messages:
+            await client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+
+
 PHASE_SHOT = "document.getElementById('phase').dataset.phase"
 
 
@@ -93,6 +101,17 @@ def test_page_shows_what_the_service_published(
     with LiveSession(broker, patient, speed=5.0, faults=faults) as session:
         browser.get(session.url)
         wait_for(browser, "return window.isofeedbackPage && window.isofeedbackPage.connected")
+        # the wearable's retained state, as a BLE session publishes it (the simulated
+        # source has no battery or radio)
+        device = Serializer(patient, "devices", time.time())
+        asyncio.run(publish(broker, [
+            device.device_battery("AA:BB:CC:DD:EE:FF", 15.0, 0.0),
+            device.device_quality("AA:BB:CC:DD:EE:FF", 0.0, ok=False, packet_loss=0.05,
+                                  issues=("noisy",))]))
+        wait_for(browser, "return !document.getElementById('signal').hidden", 10)
+        assert browser.find_element("id", "battery").text == "Battery 15%"
+        assert browser.find_element("id", "battery").get_attribute("data-ok") == "false"
+        assert browser.find_element("id", "signal").text == "Signal poor: noisy"
         session.begin()
         wanted = {
             "holding": f"return {PHASE_SHOT} === 'holding'",
