@@ -16,6 +16,9 @@ True
 
 from __future__ import annotations
 
+import os
+import shlex
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from typing import Any
 from isofeedback.errors import ConfigError
 from isofeedback.sinks.mqtt import BrokerSettings
 
-__all__ = ["KEYS", "PASSWORD_ENV", "broker_settings_from_table"]
+__all__ = ["KEYS", "PASSWORD_ENV", "broker_settings_from_table", "read_secret_file"]
 
 PASSWORD_ENV = "ISOFEEDBACK_MQTT_PASSWORD"
 
@@ -62,14 +65,34 @@ def _file(table: Mapping[str, Any], key: str, where: str) -> str | None:
     return str(p)
 
 
+def read_secret_file(path: str | Path, what: str) -> list[str]:
+    """The lines of a file that holds a secret (a password), refusing one that other users
+    can read: a secret the whole machine can read is no secret, and saying so now is
+    kinder than a leaked password later. ``what`` names the setting in the message.
+
+    Permissions are only checked where they mean something (POSIX); the owner's own
+    read access is the only one needed.
+    """
+    p = Path(path).expanduser()
+    try:
+        mode = p.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read {str(p)!r}: {exc.strerror}") from None
+    if os.name == "posix" and mode & 0o077:
+        raise ConfigError(
+            f"{what}: the password file {str(p)!r} can be read by other users (mode "
+            f"{stat.S_IMODE(mode):03o}); make it private with: chmod 600 {shlex.quote(str(p))}"
+        )
+    try:
+        return p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what}: cannot read {str(p)!r}: {exc}") from None
+
+
 def _password(table: Mapping[str, Any], env: Mapping[str, str], where: str) -> str | None:
     path = _file(table, "password_file", where)
     if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{where}.password_file: cannot read {path!r}: {exc}") from None
-        lines = text.splitlines()
+        lines = read_secret_file(path, f"{where}.password_file")
         if not lines or not lines[0]:
             raise ConfigError(f"{where}.password_file: {path!r} is empty; put the password "
                               "on its first line")

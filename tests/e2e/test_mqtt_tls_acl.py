@@ -76,6 +76,7 @@ def clinic(tmp_path_factory: pytest.TempPathFactory, mosquitto_control: Any) -> 
 
 def _settings(clinic: ClinicBroker, user: str, **extra: Any) -> BrokerSettings:
     (clinic.folder / f"{user}.pw").write_text(clinic.users[user] + "\n")
+    (clinic.folder / f"{user}.pw").chmod(0o600)
     table = {"host": "127.0.0.1", "port": clinic.tls_port, "user": user,
              "password_file": str(clinic.folder / f"{user}.pw"),
              "tls_ca": str(clinic.folder / "ca.crt"), **extra}
