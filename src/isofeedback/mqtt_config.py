@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import stat
@@ -31,7 +32,9 @@ __all__ = ["KEYS", "PASSWORD_ENV", "broker_settings_from_table", "read_secret_fi
 PASSWORD_ENV = "ISOFEEDBACK_MQTT_PASSWORD"
 
 KEYS = ("host", "port", "protocol", "client_id", "user", "password_file", "tls", "tls_ca",
-        "tls_cert", "tls_key", "keepalive")
+        "tls_cert", "tls_key", "tls_insecure", "keepalive")
+
+log = logging.getLogger(__name__)
 
 
 def _str(table: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -107,7 +110,9 @@ def broker_settings_from_table(
     """Validate ``table`` (keys: see ``KEYS``) into :class:`BrokerSettings`.
 
     ``protocol`` is ``5`` or ``"3.1.1"``; ``port`` defaults to 8883 with TLS, else 1883;
-    ``tls = true`` uses the system's certificate authorities unless ``tls_ca`` names one.
+    ``tls = true`` uses the system's certificate authorities unless ``tls_ca`` names one,
+    and always checks the broker's certificate and host name unless ``tls_insecure = true``
+    (test brokers only; it is logged as a warning).
     Every problem raises ConfigError naming the key (``where`` is its table's name).
     """
     if not isinstance(table, Mapping):
@@ -130,6 +135,16 @@ def broker_settings_from_table(
     if tls_key and not tls_cert:
         raise ConfigError(f"{where}.tls_key needs {where}.tls_cert (the client certificate)")
     uses_tls = tls or bool(tls_ca or tls_cert)
+    insecure = table.get("tls_insecure", False)
+    if not isinstance(insecure, bool):
+        raise ConfigError(f"{where}.tls_insecure must be true or false, got {insecure!r}")
+    if insecure and not uses_tls:
+        raise ConfigError(f"{where}.tls_insecure only makes sense with TLS: set {where}.tls "
+                          f"or {where}.tls_ca, or remove {where}.tls_insecure")
+    if insecure:
+        log.warning("%s.tls_insecure = true: the broker's certificate and host name are NOT "
+                    "checked, so anyone on the network path can pose as the broker and read "
+                    "the feed and the password; use it only with a test broker", where)
     port = _int(table, "port", where, 8883 if uses_tls else 1883)
     if not 0 < port < 65536:
         raise ConfigError(f"{where}.port must be 1–65535, got {port}")
@@ -152,5 +167,5 @@ def broker_settings_from_table(
     return BrokerSettings(
         host=_str(table, "host", where) or "127.0.0.1", port=port, protocol=protocol,
         client_id=client_id, username=user, password=password, tls=tls, tls_ca=tls_ca,
-        tls_cert=tls_cert, tls_key=tls_key, keepalive=keepalive,
+        tls_cert=tls_cert, tls_key=tls_key, keepalive=keepalive, tls_insecure=insecure,
     )

@@ -62,6 +62,9 @@ class BrokerSettings:
     tls_cert: str | None = None
     tls_key: str | None = None
     keepalive: int = 15
+    # skip checking the broker's certificate and host name: only for a test broker; with
+    # it anyone on the network path can pose as the broker (and read the password)
+    tls_insecure: bool = False
 
     def __post_init__(self) -> None:
         if self.protocol not in ("5", "3.1.1"):
@@ -76,6 +79,8 @@ class BrokerSettings:
             raise ConfigError("an MQTT password was given without a user name: set the user")
         if self.tls_key and not self.tls_cert:
             raise ConfigError("an MQTT client key was given without its certificate")
+        if self.tls_insecure and not self.uses_tls:
+            raise ConfigError("tls_insecure was given without TLS")
 
     @property
     def uses_tls(self) -> bool:
@@ -89,10 +94,14 @@ class BrokerSettings:
         """A new (not yet connected) aiomqtt client for these settings."""
         tls = None
         if self.uses_tls:
+            # verified by default: the certificate chain (system CAs or tls_ca) and that
+            # the certificate names the host we connect to
             tls = aiomqtt.TLSParameters(
                 ca_certs=self.tls_ca, certfile=self.tls_cert, keyfile=self.tls_key,
-                cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT,
+                cert_reqs=ssl.CERT_NONE if self.tls_insecure else ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
+            extra.setdefault("tls_insecure", self.tls_insecure)
         version = (aiomqtt.ProtocolVersion.V5 if self.protocol == "5"
                    else aiomqtt.ProtocolVersion.V311)
         if will is not None:
