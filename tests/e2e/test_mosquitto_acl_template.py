@@ -62,7 +62,8 @@ def clinic(tmp_path_factory: pytest.TempPathFactory, mosquitto_control: Any) -> 
 def test_template_blocks_are_filled_in_as_documented() -> None:
     acl = fill_in(TEMPLATE.read_text())
     assert "user gw-p01\ntopic readwrite isofeedback/p01/#" in acl
-    assert "user clinician-ann\ntopic read isofeedback/#\ntopic write isofeedback/+/prescription" in acl
+    assert ("user clinician-ann\ntopic read isofeedback/#\n"
+            "topic write isofeedback/+/prescription") in acl
     assert "pattern read isofeedback/%u/#" in acl and "pattern write isofeedback/%u/control" in acl
 
 
@@ -114,7 +115,7 @@ async def _send(client: aiomqtt.Client, topic: str, text: str) -> None:
 async def test_refuses_anonymous_and_wrong_passwords(clinic: int) -> None:
     for user, password in ((None, None), ("p01", "wrong"), ("gw-p01", USERS["p01"]),
                            ("nobody", "x")):
-        with pytest.raises(aiomqtt.MqttError, match="(?i)not authori[sz]ed|bad user"):
+        with pytest.raises(aiomqtt.MqttError, match=r"(?i)not authori[sz]ed|bad user"):
             async with _client(clinic, user, password):
                 pass
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from isofeedback.errors import ConfigError
+from isofeedback.errors import BrokerError, ConfigError
 from isofeedback.mqtt_config import broker_settings_from_table
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
@@ -171,7 +171,8 @@ async def test_bad_password_and_unknown_ca_are_reported_without_the_secret(
     assert "alpha" not in repr(wrong) and "alpha" not in str(wrong)
     async with MqttPublisher(wrong, Serializer("pa", "bad-1", 1.7e9),
                              flush_timeout_s=0) as pub:
-        assert not await pub.wait_connected(1.5)
+        with pytest.raises(BrokerError, match="refused the credentials"):
+            await pub.wait_connected(1.5)  # not retried: see test_mqtt_refused.py
     assert "authori" in pub.stats.last_error.lower() or "password" in pub.stats.last_error
     untrusted = replace(good, tls_ca=None, tls=True)  # the system CAs do not know the test CA
     async with MqttPublisher(untrusted, Serializer("pa", "bad-2", 1.7e9),

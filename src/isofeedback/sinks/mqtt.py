@@ -13,6 +13,11 @@
 - The connection loop reconnects with capped, jittered exponential backoff (aiomqtt's
   client is reusable but not re-entrant, hence a loop around ``async with``), announces
   ``online`` (retained) on every connect and leaves a retained ``offline`` will.
+- A broker that refuses the *credentials* (CONNACK 4/5 in MQTT 3.1.1, 134/135 in MQTT 5)
+  is not a passing outage: retrying would only hammer the broker (and its brute-force
+  defences) with the same wrong password. The publisher says so once, as a
+  :class:`~isofeedback.errors.BrokerError` (``error``; ``wait_connected`` raises it), and
+  stops connecting; the session itself goes on.
 - Every ``stats_interval_s`` the counters go out on ``…/service`` (retained), and
   ``stats`` exposes them to the service for its log and the recording.
 """
@@ -33,16 +38,31 @@ from types import TracebackType
 from typing import Any
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from isofeedback.errors import ConfigError
+from isofeedback.errors import BrokerError, ConfigError
 from isofeedback.sinks.messages import MqttMessage, Serializer
 from isofeedback.types import Event, Feedback
 
 __all__ = ["BrokerSettings", "MqttPublisher", "PublisherStats"]
 
 log = logging.getLogger(__name__)
+
+# CONNACK codes that mean "these credentials will never be accepted": MQTT 3.1.1's 4 (bad
+# user name or password) and 5 (not authorised), MQTT 5's 0x86 and 0x87 (paho reports
+# 3.1.1's as the MQTT 5 codes; both are listed so neither spelling slips through)
+REFUSED_CREDENTIALS = frozenset({4, 5, 134, 135})
+
+
+def refused_credentials(exc: BaseException) -> bool:
+    """True when ``exc`` is the broker's CONNACK refusing the login, not a network problem
+    (paho's own error numbers, e.g. 4 = "not connected", reuse the same small integers,
+    hence only connection refusals are looked at)."""
+    rc = getattr(exc, "rc", None)
+    value = getattr(rc, "value", rc)
+    return isinstance(exc, MqttConnectError) and value in REFUSED_CREDENTIALS
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +213,8 @@ class MqttPublisher:
         self._stopping = False
         self._down_since: float | None = None
         self._handlers: dict[str, Callable[[bytes], None]] = {}
+        self.error: BrokerError | None = None  # set when the broker refused the login
+        self._gave_up = asyncio.Event()
 
     def subscribe(self, topic: str, handler: Callable[[bytes], None]) -> None:
         """Call ``handler(payload)`` for every message on ``topic`` (QoS 1), subscribed on
@@ -212,9 +234,18 @@ class MqttPublisher:
         await self.close()
 
     async def wait_connected(self, timeout: float) -> bool:
-        """True once connected (used to fail fast when the user named a broker)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._connected.wait(), timeout)
+        """True once connected, False after ``timeout`` (used to fail fast when the user
+        named a broker). Raises the :class:`BrokerError` at once when the broker refused
+        the credentials: waiting longer cannot help."""
+        waits = [asyncio.ensure_future(self._connected.wait()),
+                 asyncio.ensure_future(self._gave_up.wait())]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        if self.error is not None:
+            raise self.error
         return self._connected.is_set()
 
     @property
@@ -326,6 +357,9 @@ class MqttPublisher:
                         with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                             await receiver
             except aiomqtt.MqttError as exc:
+                if refused_credentials(exc):
+                    self._refused(exc)
+                    return
                 self._failed(str(exc))
             except (ssl.SSLError, OSError) as exc:
                 self._failed(f"{type(exc).__name__}: {exc}")
@@ -356,6 +390,21 @@ class MqttPublisher:
                 handler(data)
             except Exception:
                 log.exception("MQTT: handler for %s failed", message.topic)
+
+    def _refused(self, exc: BaseException) -> None:
+        """The broker refused the login: one clear error, no more attempts."""
+        s = self.settings
+        who = f"user {s.username!r}" if s.username else "no user name (anonymous)"
+        self.error = BrokerError(
+            f"the broker at {s.address} refused the credentials ({who}: {exc}); check the "
+            "user name and password (--mqtt-user, --mqtt-password-file or the environment "
+            "variable ISOFEEDBACK_MQTT_PASSWORD) against the broker's password file and "
+            "access list; not retrying")
+        self.stats.last_error = str(exc)
+        self.stats.connected = False
+        self._connected.clear()
+        self._gave_up.set()
+        log.error("MQTT: %s", self.error)
 
     def _failed(self, error: str) -> None:
         if error != self.stats.last_error:  # log a persistent problem once, not every retry
