@@ -5,6 +5,11 @@ presents a BlueZ-shaped adapter with one device that has the profile's real GATT
 and streams the simulated patient through it once a client writes the start command.
 ``isofeedback run`` in another shell, with the printed address exported, then runs the
 real bleak code path end to end without a radio. The test suite uses the same code.
+
+SIGTERM (what ``kill``, systemd and docker send) and SIGINT (Ctrl-C) stop it cleanly: the
+virtual adapter leaves the bus, the private ``dbus-daemon`` is stopped and its temporary
+folder removed. Without that, SIGTERM's default action would end the process at once and
+leave the daemon (in its own process group) and the folder behind.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import argparse
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from rich.console import Console
@@ -104,7 +110,46 @@ async def system_bus() -> AsyncIterator[tuple[str, bool]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_serve(args))
+    return asyncio.run(_serve_until_signal(args))
+
+
+@contextlib.contextmanager
+def _cancel_on_signals(stopped: list[str]) -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGINT cancel the current task (so every
+    ``finally`` below it runs) and record the signal's name in ``stopped``."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def stop(sig: signal.Signals) -> None:
+        if not stopped:
+            stopped.append(sig.name)
+            task.cancel()
+
+    installed = []
+    for sig in signals:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+            loop.add_signal_handler(sig, stop, sig)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def _serve_until_signal(args: argparse.Namespace) -> int:
+    stopped: list[str] = []
+    with _cancel_on_signals(stopped):
+        try:
+            return await _serve(args)
+        except asyncio.CancelledError:
+            if not stopped:
+                raise
+    Console(stderr=True).print(f"virtual-device: {stopped[0]} received; stopped, the private "
+                               "bus is shut down and its temporary folder removed.")
+    return 0
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -123,6 +168,7 @@ async def _serve(args: argparse.Namespace) -> int:
                 f"cannot serve a virtual adapter on {address}: {exc}. Is a real Bluetooth "
                 "service using that bus? Unset DBUS_SYSTEM_BUS_ADDRESS to use a private one"
             ) from None
+        wearable: VirtualWearable | None = None
         try:
             wearable = VirtualWearable(bluez, profile, packets, address=args.address,
                                        speed=args.speed,
@@ -150,6 +196,7 @@ async def _serve(args: argparse.Namespace) -> int:
             if not args.once:
                 await asyncio.Event().wait()
         finally:
-            await wearable.close()
+            if wearable is not None:
+                await wearable.close()
             await bluez.close()
     return 0
