@@ -47,8 +47,8 @@ def test_signal_stops_daemon_and_removes_folder(sig: signal.Signals) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "isofeedback", "virtual-device", "--speed", "max"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, cwd=ROOT)
+    folder: Path | None = None
     try:
-        folder = None
         assert proc.stdout is not None
         deadline = time.monotonic() + 60
         lines = []
@@ -72,6 +72,9 @@ def test_signal_stops_daemon_and_removes_folder(sig: signal.Signals) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        # a failed run must not leave its daemon to the rest of the suite
+        for pid in _daemon_pids(folder) if folder is not None else []:
+            os.kill(pid, signal.SIGKILL)
     assert proc.returncode == 0, err
     assert f"{sig.name} received; stopped" in err and "Traceback" not in err
     assert not _alive(daemons[0])
