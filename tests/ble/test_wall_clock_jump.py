@@ -65,13 +65,13 @@ async def test_session_clock_ignores_wall_clock_jumps(
     await wearable.start()
     got: list[Packet] = []
     outputs: list[Any] = []
+    before_source = time.monotonic()  # the session clock starts inside BleSource
     async with BleSource([DeviceTarget("arm", MYO)], scan_timeout=3,
                          time_scale=SCALE) as src:
         pipeline = Pipeline(src.profiles, find_protocol("pir"))
         wall = JumpingWallClock(time.time)
         monkeypatch.setattr(time, "time", wall.time)
         monkeypatch.setattr(time, "time_ns", wall.time_ns)
-        mono_start = time.monotonic()
 
         async def stream() -> None:
             async for p in src.packets():
@@ -88,19 +88,23 @@ async def test_session_clock_ignores_wall_clock_jumps(
         sampler = asyncio.create_task(read_the_wall_clock())
         await asyncio.wait_for(stream(), 30)  # a hang guard only
         sampler.cancel()
-        mono_s = (time.monotonic() - mono_start) * SCALE
+        session_now = src.now()
+        monotonic_bound = (time.monotonic() - before_source) * SCALE
         monkeypatch.undo()
     arrivals = [p.t_arrival for p in got]
     assert arrivals == sorted(arrivals)
-    assert max(b - a for a, b in pairwise(arrivals)) < 1.0
+    # a stalled shared machine may pause delivery for a moment; a jump would be an hour
+    assert max(b - a for a, b in pairwise(arrivals)) < 30.0
     jumped = [b - a for a, b in pairwise(wall.seen)]
     assert max(jumped) > 0.9 * HOUR and min(jumped) < -1.9 * HOUR  # the clock did jump
-    assert 0 < arrivals[-1] <= src.now() and arrivals[-1] < mono_s + 1.0
+    assert 0 < arrivals[-1] <= session_now <= monotonic_bound
     events = [o for o in outputs if isinstance(o, Event)]
     assert events, "the hold should have been detected"
     times = [o.t_decided if isinstance(o, Event) else o.t for o in outputs]
     assert all(0 <= t <= arrivals[-1] + 0.5 for t in times), times
     assert [e.t_decided for e in events] == sorted(e.t_decided for e in events)
     onset = next(e for e in events if e.type == EventType.ONSET)
-    # the onset is where the simulated patient started, on the session time line
-    assert abs(onset.t - script.contractions[0].onset) < 1.0
+    # the onset is where the simulated patient started, counted from the first packet
+    # (streaming starts once connected); a wall-clock time would be an hour off
+    expected = script.contractions[0].onset - packets[0].t_arrival + arrivals[0]
+    assert abs(onset.t - expected) < 2.0, (onset.t, expected)
