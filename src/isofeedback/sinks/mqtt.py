@@ -148,6 +148,7 @@ class PublisherStats:
     outage_s: float = 0.0
     connected: bool = False
     last_error: str = ""
+    attempts: int = 0  # connection attempts, failed ones included (not published)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -329,6 +330,7 @@ class MqttPublisher:
         loop = asyncio.get_running_loop()
         while True:
             attempt = self.stats.connections + 1
+            self.stats.attempts += 1
             will = self.serializer.status(False, self._t, reason="connection lost",
                                           connection=attempt)
             try:
