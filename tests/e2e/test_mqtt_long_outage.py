@@ -68,6 +68,7 @@ async def test_long_outage_bounded_attempts_one_log_line(
     # ramp 0.25, 0.5, 1, 2, 4 s then every 5 s, each × a random 0.5–1: at most the
     # ramp's 5 attempts plus one per 2.5 s afterwards, i.e. ≤ 24 a minute in a long outage
     ceiling = 6 + max(elapsed - (LOW + 0.5 + 1 + 2 + 4) * 0.5, 0) / (HIGH * 0.5)
+    print(f"\nlong outage: {attempts_down} attempts in {elapsed:.1f} s (ceiling {ceiling:.1f})")
     assert 3 <= attempts_down <= ceiling, (attempts_down, ceiling, elapsed)
     assert back_after <= HIGH + 2.0
     warnings = [r for r in caplog.records if "retrying" in r.getMessage()]
