@@ -97,7 +97,8 @@ class BrokerAccess:
     clinician_password: str = field(repr=False)
     service_password: str = field(default_factory=lambda: secrets.token_urlsafe(16),
                                   repr=False)
-    generated: bool = False  # the passwords were made up here, so they must be shown once
+    # roles ("patient", "clinician") whose passwords were made up here: shown once
+    generated: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.patient in (SERVICE_USER, CLINICIAN_USER):
@@ -141,12 +142,13 @@ class BrokerAccess:
     def describe(self) -> str:
         """How the patient's and the clinician's clients log in; passwords only when they
         were generated here (shown once; given ones are known to whoever gave them)."""
-        if self.generated:
-            return (f"log in as user {self.patient!r} with password {self.patient_password!r} "
-                    f"(clinician: user {CLINICIAN_USER!r}, password "
-                    f"{self.clinician_password!r}); the passwords are shown only now")
-        return (f"log in as user {self.patient!r} (clinician: {CLINICIAN_USER!r}) with the "
-                "given passwords")
+        def password(role: str, value: str) -> str:
+            return f"password {value!r}" if role in self.generated else "the given password"
+
+        text = (f"log in as user {self.patient!r} with "
+                f"{password('patient', self.patient_password)} (clinician: user "
+                f"{CLINICIAN_USER!r} with {password('clinician', self.clinician_password)})")
+        return text + ("; the generated passwords are shown only now" if self.generated else "")
 
 
 def listen_access(host: str, patient: str, env: Mapping[str, str],
@@ -179,7 +181,7 @@ def listen_access(host: str, patient: str, env: Mapping[str, str],
     return BrokerAccess(
         patient, given["patient"] or secrets.token_urlsafe(16),
         given["clinician"] or secrets.token_urlsafe(16),
-        generated=None in given.values(),
+        generated=tuple(role for role, value in given.items() if value is None),
     )
 
 

@@ -47,6 +47,7 @@ def test_network_addresses_get_generated_passwords(host: str) -> None:
     text = a.describe()  # what the command prints once
     assert a.patient_password in text and a.clinician_password in text
     assert a.service_password not in text and "shown only now" in text
+    assert a.generated == ("patient", "clinician")
     assert a.patient_password not in repr(a)
 
 
@@ -56,6 +57,10 @@ def test_given_passwords_from_environment_or_file(tmp_path: Path) -> None:
     assert a is not None and not a.generated
     assert (a.patient_password, a.clinician_password) == ("patient-pass-123", "clin-pass-4567")
     assert "patient-pass" not in a.describe() and "clin-pass" not in a.describe()
+    mixed = listen_access("0.0.0.0", PATIENT, {LISTEN_PASSWORD_ENV: "patient-pass-123"})
+    assert mixed is not None and mixed.generated == ("clinician",)
+    text = mixed.describe()  # only the generated one is printed
+    assert "patient-pass-123" not in text and mixed.clinician_password in text
     f = tmp_path / "listen.pw"
     f.write_text("file-patient-pass\nfile-clinician-pass\n")
     f.chmod(0o600)
