@@ -27,7 +27,8 @@ from typing import Any
 from isofeedback.errors import ConfigError
 from isofeedback.sinks.mqtt import BrokerSettings
 
-__all__ = ["KEYS", "PASSWORD_ENV", "broker_settings_from_table", "read_secret_file"]
+__all__ = ["KEYS", "PASSWORD_ENV", "broker_settings_from_table", "check_private",
+           "read_secret_file"]
 
 PASSWORD_ENV = "ISOFEEDBACK_MQTT_PASSWORD"
 
@@ -68,10 +69,10 @@ def _file(table: Mapping[str, Any], key: str, where: str) -> str | None:
     return str(p)
 
 
-def read_secret_file(path: str | Path, what: str) -> list[str]:
-    """The lines of a file that holds a secret (a password), refusing one that other users
-    can read: a secret the whole machine can read is no secret, and saying so now is
-    kinder than a leaked password later. ``what`` names the setting in the message.
+def check_private(path: str | Path, what: str, kind: str = "password file") -> Path:
+    """Refuse a secret (a password file, a TLS private key) that other users can read: a
+    secret the whole machine can read is no secret, and saying so now is kinder than a
+    leaked password later. ``what`` names the setting in the message.
 
     Permissions are only checked where they mean something (POSIX); the owner's own
     read access is the only one needed.
@@ -83,9 +84,16 @@ def read_secret_file(path: str | Path, what: str) -> list[str]:
         raise ConfigError(f"{what}: cannot read {str(p)!r}: {exc.strerror}") from None
     if os.name == "posix" and mode & 0o077:
         raise ConfigError(
-            f"{what}: the password file {str(p)!r} can be read by other users (mode "
+            f"{what}: the {kind} {str(p)!r} can be read by other users (mode "
             f"{stat.S_IMODE(mode):03o}); make it private with: chmod 600 {shlex.quote(str(p))}"
         )
+    return p
+
+
+def read_secret_file(path: str | Path, what: str) -> list[str]:
+    """The lines of a password file, refused when other users can read it
+    (:func:`check_private`)."""
+    p = check_private(path, what)
     try:
         return p.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -132,6 +140,8 @@ def broker_settings_from_table(
     tls_ca = _file(table, "tls_ca", where)
     tls_cert = _file(table, "tls_cert", where)
     tls_key = _file(table, "tls_key", where)
+    if tls_key is not None:
+        check_private(tls_key, f"{where}.tls_key", "private key")
     if tls_key and not tls_cert:
         raise ConfigError(f"{where}.tls_key needs {where}.tls_cert (the client certificate)")
     uses_tls = tls or bool(tls_ca or tls_cert)

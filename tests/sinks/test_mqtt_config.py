@@ -65,6 +65,7 @@ def test_precise_errors(table: dict[str, Any], env: dict[str, str], message: str
 def test_key_without_cert_and_empty_password_file(tmp_path: Path) -> None:
     key, empty = tmp_path / "k.pem", tmp_path / "empty"
     key.write_text("k")
+    key.chmod(0o600)
     empty.write_text("")
     empty.chmod(0o600)
     with pytest.raises(ConfigError, match=r"mqtt\.tls_key needs mqtt\.tls_cert"):
@@ -87,6 +88,19 @@ def test_password_file_readable_by_others_is_refused(tmp_path: Path, mode: int) 
     pw.chmod(0o400)  # owner-only, read-only: fine
     assert broker_settings_from_table({"user": "u", "password_file": str(pw)},
                                       {}).password == "hunter2-secret"
+
+
+def test_private_key_readable_by_others_is_refused(tmp_path: Path) -> None:
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("c")
+    key.write_text("k")
+    key.chmod(0o644)
+    with pytest.raises(ConfigError, match=r"mqtt\.tls_key: the private key .* can be read by "
+                       r"other users \(mode 644\); make it private with: chmod 600"):
+        broker_settings_from_table({"tls_cert": str(cert), "tls_key": str(key)}, {})
+    key.chmod(0o600)
+    assert broker_settings_from_table({"tls_cert": str(cert), "tls_key": str(key)},
+                                      {}).tls_key == str(key)
 
 
 def test_cli_options(tmp_path: Path) -> None:
