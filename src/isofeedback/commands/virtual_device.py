@@ -18,8 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from rich.console import Console
@@ -31,6 +30,8 @@ from isofeedback.coach.protocol import find_protocol
 from isofeedback.commands.common import speed
 from isofeedback.errors import DeviceError
 from isofeedback.profiles.schema import Profile, find_profile
+from isofeedback.service import ControlInbox
+from isofeedback.session.stop import StopRequests
 from isofeedback.sim import packetize, protocol_script
 from isofeedback.sources.simulated import simulate_for_profile
 from isofeedback.types import Packet
@@ -113,42 +114,18 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_serve_until_signal(args))
 
 
-@contextlib.contextmanager
-def _cancel_on_signals(stopped: list[str]) -> Iterator[None]:
-    """While the block runs, SIGTERM and SIGINT cancel the current task (so every
-    ``finally`` below it runs) and record the signal's name in ``stopped``."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    signals = (signal.SIGTERM, signal.SIGINT)
-
-    def stop(sig: signal.Signals) -> None:
-        if not stopped:
-            stopped.append(sig.name)
-            task.cancel()
-
-    installed = []
-    for sig in signals:
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
-            loop.add_signal_handler(sig, stop, sig)
-            installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-
 async def _serve_until_signal(args: argparse.Namespace) -> int:
-    stopped: list[str] = []
-    with _cancel_on_signals(stopped):
+    # the sessions' own signal handling: with no session running, a signal cancels the
+    # task, so every ``finally`` below (adapter, wearable, private bus) runs
+    stops = StopRequests(ControlInbox())
+    with stops.installed():
         try:
             return await _serve(args)
         except asyncio.CancelledError:
-            if not stopped:
+            if not stops.requested:
                 raise
-    Console(stderr=True).print(f"virtual-device: {stopped[0]} received; stopped, the private "
-                               "bus is shut down and its temporary folder removed.")
+    Console(stderr=True).print(f"virtual-device: {stops.requested} received; stopped, the "
+                               "private bus is shut down and its temporary folder removed.")
     return 0
 
 
