@@ -46,14 +46,16 @@ from isofeedback.errors import BrokerError, ConfigError
 from isofeedback.sinks.messages import MqttMessage, Serializer
 from isofeedback.types import Event, Feedback
 
-__all__ = ["BrokerSettings", "MqttPublisher", "PublisherStats"]
+__all__ = ["REFUSED_CREDENTIALS", "BrokerSettings", "MqttPublisher", "PublisherStats",
+           "refused_credentials"]
 
 log = logging.getLogger(__name__)
 
 # CONNACK codes that mean "these credentials will never be accepted": MQTT 3.1.1's 4 (bad
-# user name or password) and 5 (not authorised), MQTT 5's 0x86 and 0x87 (paho reports
-# 3.1.1's as the MQTT 5 codes; both are listed so neither spelling slips through)
-REFUSED_CREDENTIALS = frozenset({4, 5, 134, 135})
+# user name or password) and 5 (not authorised), MQTT 5's 0x86, 0x87 and 0x8C (bad
+# authentication method); paho reports 3.1.1's as the MQTT 5 codes, both are listed so
+# neither spelling slips through
+REFUSED_CREDENTIALS = frozenset({4, 5, 134, 135, 140})
 
 
 def refused_credentials(exc: BaseException) -> bool:
