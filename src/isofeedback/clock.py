@@ -4,7 +4,9 @@ Devices sample at their own (slightly wrong) rate and BLE delivers packets in bu
 variable delay. Time is therefore derived from sample indices and anchored to arrival times:
 the offset is the *lowest* observed ``arrival − index/fs`` (the packet that travelled
 fastest), allowed to rise slowly so a device whose clock runs slow is followed too.
-Arrival times are recorded, so replay recomputes exactly the same times.
+Arrival times are recorded, so replay recomputes exactly the same times. They come from
+the event loop's monotonic clock (``sources/ble.py``), never from the wall clock, so an
+NTP correction or a user changing the time mid-session moves no event or cue.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ True
 
 from __future__ import annotations
 
+import logging
+import os
+import shlex
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,12 +27,15 @@ from typing import Any
 from isofeedback.errors import ConfigError
 from isofeedback.sinks.mqtt import BrokerSettings
 
-__all__ = ["KEYS", "PASSWORD_ENV", "broker_settings_from_table"]
+__all__ = ["KEYS", "PASSWORD_ENV", "broker_settings_from_table", "check_private",
+           "read_secret_file"]
 
 PASSWORD_ENV = "ISOFEEDBACK_MQTT_PASSWORD"
 
 KEYS = ("host", "port", "protocol", "client_id", "user", "password_file", "tls", "tls_ca",
-        "tls_cert", "tls_key", "keepalive")
+        "tls_cert", "tls_key", "tls_insecure", "keepalive")
+
+log = logging.getLogger(__name__)
 
 
 def _str(table: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -62,14 +69,41 @@ def _file(table: Mapping[str, Any], key: str, where: str) -> str | None:
     return str(p)
 
 
+def check_private(path: str | Path, what: str, kind: str = "password file") -> Path:
+    """Refuse a secret (a password file, a TLS private key) that other users can read: a
+    secret the whole machine can read is no secret, and saying so now is kinder than a
+    leaked password later. ``what`` names the setting in the message.
+
+    Permissions are only checked where they mean something (POSIX); the owner's own
+    read access is the only one needed.
+    """
+    p = Path(path).expanduser()
+    try:
+        mode = p.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read {str(p)!r}: {exc.strerror}") from None
+    if os.name == "posix" and mode & 0o077:
+        raise ConfigError(
+            f"{what}: the {kind} {str(p)!r} can be read by other users (mode "
+            f"{stat.S_IMODE(mode):03o}); make it private with: chmod 600 {shlex.quote(str(p))}"
+        )
+    return p
+
+
+def read_secret_file(path: str | Path, what: str) -> list[str]:
+    """The lines of a password file, refused when other users can read it
+    (:func:`check_private`)."""
+    p = check_private(path, what)
+    try:
+        return p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what}: cannot read {str(p)!r}: {exc}") from None
+
+
 def _password(table: Mapping[str, Any], env: Mapping[str, str], where: str) -> str | None:
     path = _file(table, "password_file", where)
     if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{where}.password_file: cannot read {path!r}: {exc}") from None
-        lines = text.splitlines()
+        lines = read_secret_file(path, f"{where}.password_file")
         if not lines or not lines[0]:
             raise ConfigError(f"{where}.password_file: {path!r} is empty; put the password "
                               "on its first line")
@@ -84,7 +118,9 @@ def broker_settings_from_table(
     """Validate ``table`` (keys: see ``KEYS``) into :class:`BrokerSettings`.
 
     ``protocol`` is ``5`` or ``"3.1.1"``; ``port`` defaults to 8883 with TLS, else 1883;
-    ``tls = true`` uses the system's certificate authorities unless ``tls_ca`` names one.
+    ``tls = true`` uses the system's certificate authorities unless ``tls_ca`` names one,
+    and always checks the broker's certificate and host name unless ``tls_insecure = true``
+    (test brokers only; it is logged as a warning).
     Every problem raises ConfigError naming the key (``where`` is its table's name).
     """
     if not isinstance(table, Mapping):
@@ -104,9 +140,21 @@ def broker_settings_from_table(
     tls_ca = _file(table, "tls_ca", where)
     tls_cert = _file(table, "tls_cert", where)
     tls_key = _file(table, "tls_key", where)
+    if tls_key is not None:
+        check_private(tls_key, f"{where}.tls_key", "private key")
     if tls_key and not tls_cert:
         raise ConfigError(f"{where}.tls_key needs {where}.tls_cert (the client certificate)")
     uses_tls = tls or bool(tls_ca or tls_cert)
+    insecure = table.get("tls_insecure", False)
+    if not isinstance(insecure, bool):
+        raise ConfigError(f"{where}.tls_insecure must be true or false, got {insecure!r}")
+    if insecure and not uses_tls:
+        raise ConfigError(f"{where}.tls_insecure only makes sense with TLS: set {where}.tls "
+                          f"or {where}.tls_ca, or remove {where}.tls_insecure")
+    if insecure:
+        log.warning("%s.tls_insecure = true: the broker's certificate and host name are NOT "
+                    "checked, so anyone on the network path can pose as the broker and read "
+                    "the feed and the password; use it only with a test broker", where)
     port = _int(table, "port", where, 8883 if uses_tls else 1883)
     if not 0 < port < 65536:
         raise ConfigError(f"{where}.port must be 1–65535, got {port}")
@@ -129,5 +177,5 @@ def broker_settings_from_table(
     return BrokerSettings(
         host=_str(table, "host", where) or "127.0.0.1", port=port, protocol=protocol,
         client_id=client_id, username=user, password=password, tls=tls, tls_ca=tls_ca,
-        tls_cert=tls_cert, tls_key=tls_key, keepalive=keepalive,
+        tls_cert=tls_cert, tls_key=tls_key, keepalive=keepalive, tls_insecure=insecure,
     )

@@ -169,6 +169,7 @@ def secured_broker(tmp_path_factory: pytest.TempPathFactory,
 def _secret(folder: Path, text: str) -> str:
     path = folder / f"pw-{text}"
     path.write_text(text + "\n")
+    path.chmod(0o600)  # a password file others can read is refused
     return str(path)
 
 

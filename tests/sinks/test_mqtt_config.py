@@ -35,6 +35,7 @@ def test_defaults_and_tls_port(tmp_path: Path) -> None:
 def test_password_from_file_or_environment(tmp_path: Path) -> None:
     pw = tmp_path / "pw"
     pw.write_text("from-file\nignored\n")
+    pw.chmod(0o600)
     s = broker_settings_from_table({"user": "u", "password_file": str(pw)},
                                    {PASSWORD_ENV: "from-env"})
     assert s.password == "from-file"
@@ -64,17 +65,49 @@ def test_precise_errors(table: dict[str, Any], env: dict[str, str], message: str
 def test_key_without_cert_and_empty_password_file(tmp_path: Path) -> None:
     key, empty = tmp_path / "k.pem", tmp_path / "empty"
     key.write_text("k")
+    key.chmod(0o600)
     empty.write_text("")
+    empty.chmod(0o600)
     with pytest.raises(ConfigError, match=r"mqtt\.tls_key needs mqtt\.tls_cert"):
         broker_settings_from_table({"tls_key": str(key)}, {})
     with pytest.raises(ConfigError, match="is empty; put the password on its first line"):
         broker_settings_from_table({"user": "u", "password_file": str(empty)}, {})
 
 
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_password_file_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
+    pw = tmp_path / "broker password"
+    pw.write_text("hunter2-secret\n")
+    pw.chmod(mode)
+    with pytest.raises(ConfigError) as err:
+        broker_settings_from_table({"user": "u", "password_file": str(pw)}, {})
+    assert str(err.value) == (
+        f"mqtt.password_file: the password file '{pw}' can be read by other users (mode "
+        f"{mode:03o}); make it private with: chmod 600 '{pw}'")
+    assert "hunter2" not in str(err.value)
+    pw.chmod(0o400)  # owner-only, read-only: fine
+    assert broker_settings_from_table({"user": "u", "password_file": str(pw)},
+                                      {}).password == "hunter2-secret"
+
+
+def test_private_key_readable_by_others_is_refused(tmp_path: Path) -> None:
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("c")
+    key.write_text("k")
+    key.chmod(0o644)
+    with pytest.raises(ConfigError, match=r"mqtt\.tls_key: the private key .* can be read by "
+                       r"other users \(mode 644\); make it private with: chmod 600"):
+        broker_settings_from_table({"tls_cert": str(cert), "tls_key": str(key)}, {})
+    key.chmod(0o600)
+    assert broker_settings_from_table({"tls_cert": str(cert), "tls_key": str(key)},
+                                      {}).tls_key == str(key)
+
+
 def test_cli_options(tmp_path: Path) -> None:
     assert broker_settings_from_args(_parse(), {}) is None  # find a local/built-in broker
     pw = tmp_path / "pw"
     pw.write_text("secret\n")
+    pw.chmod(0o600)
     args = _parse("--broker", "broker.lan:8884", "--mqtt-user", "p01", "--mqtt-password-file",
                   str(pw), "--mqtt-protocol", "3.1.1", "--mqtt-client-id", "gw-1", "--mqtt-tls")
     s = broker_settings_from_args(args, {})

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from isofeedback.broker import CLINICIAN_PASSWORD_ENV, LISTEN_PASSWORD_ENV
 from isofeedback.errors import ConfigError
 from isofeedback.mqtt_config import PASSWORD_ENV, broker_settings_from_table
 from isofeedback.session.lsl import LslOptions, open_lsl
@@ -146,7 +147,13 @@ def add_broker_arguments(parser: argparse.ArgumentParser) -> None:
                    "or 8883 with TLS)")
     g.add_argument("--listen", type=listen_address, metavar="ADDRESS[:PORT]",
                    help="run the built-in broker on this address, e.g. 0.0.0.0 so a phone "
-                   "on the same network can connect (MQTT 3.1.1, no TLS)")
+                   "on the same network can connect (MQTT 3.1.1, no TLS); on any address "
+                   "but 127.0.0.1 it requires a login per client (passwords generated and "
+                   "printed once, or from --listen-password-file)")
+    g.add_argument("--listen-password-file", metavar="FILE",
+                   help="owner-only file: first line the patient's password for the "
+                   "built-in broker, optional second line the clinician's (else "
+                   f"{LISTEN_PASSWORD_ENV} / {CLINICIAN_PASSWORD_ENV}, else generated)")
     g.add_argument("--mqtt-tls", action="store_true",
                    help="use TLS, trusting the system's certificate authorities")
     g.add_argument("--mqtt-tls-ca", metavar="FILE",
@@ -192,6 +199,9 @@ def broker_settings_from_args(
         if value not in (None, False):
             table[key] = value
             given.add(key)
+    if getattr(args, "listen_password_file", None) and getattr(args, "listen", None) is None:
+        raise ConfigError("--listen-password-file is for the built-in broker: give --listen "
+                          "ADDRESS too")
     if getattr(args, "listen", None) is not None and "host" in table:
         raise ConfigError("--listen runs the built-in broker and --broker names another one: "
                           "use one of them")

@@ -131,6 +131,7 @@ async def _demo(args: argparse.Namespace) -> int:
         open_source=simulated_source(protocol, profile, args),
         source_kind="simulated",
         broker=settings, broker_explicit=args.broker is not None, listen=args.listen,
+        listen_password_file=args.listen_password_file,
         recording=RecordingPlan(
             Path(args.record), source="simulated", simulated=True,
             extra_meta={"simulation": {"seed": args.seed, "fault": args.fault}},

@@ -159,7 +159,8 @@ async def _publisher(args: argparse.Namespace, who: _Identity,
 
     settings = broker_settings_from_args(args, os.environ)
     explicit = settings is not None
-    async with resolve_broker(settings, explicit, args.listen) as (broker, where):
+    async with resolve_broker(settings, explicit, args.listen, patient=who.patient,
+                              password_file=args.listen_password_file) as (broker, where):
         serializer = Serializer(who.patient, f"{who.session}-replay", time.time())
         console.print(f"publishing to {where} under {serializer.prefix}/")
         async with MqttPublisher(broker, serializer) as publisher:

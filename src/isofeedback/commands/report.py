@@ -10,6 +10,7 @@ from typing import Any
 
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.errors import RecordingError
+from isofeedback.files import open_private
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.recording.replay import is_foreign, replay
 from isofeedback.recording.report import build_report, report_html
@@ -50,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
     report = build_report(outputs, meta)
     base = args.out or path.with_suffix("")
     try:
-        base.with_suffix(".json").write_text(json.dumps(report, indent=1), encoding="utf-8")
-        base.with_suffix(".html").write_text(report_html(report), encoding="utf-8")
+        with open_private(base.with_suffix(".json")) as f:
+            f.write(json.dumps(report, indent=1))
+        with open_private(base.with_suffix(".html")) as f:
+            f.write(report_html(report))
     except OSError as exc:
         raise RecordingError(f"cannot write the report next to {base}: {exc}") from None
     print(f"{report['reps_done']}/{report['reps_planned']} reps, mean hold "

@@ -124,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     lsl = lsl_options(args)
     return asyncio.run(live_session(cfg, console, wait=args.wait, view=not args.plain,
                                     time_scale=args.time_scale, listen=args.listen,
+                                    listen_password_file=args.listen_password_file,
                                     record=not args.no_record,
                                     data_dir=Path(args.data_dir) if args.data_dir else None,
                                     lsl=lsl, web=args.web, speak=args.speak))
@@ -152,6 +153,7 @@ def live_plan(
     view: bool = True,
     time_scale: float = 1.0,
     listen: tuple[str, int] | None = None,
+    listen_password_file: str | None = None,
     record: bool = True,
     data_dir: Path | None = None,
     lsl: LslOptions | None = None,
@@ -178,6 +180,7 @@ def live_plan(
         title=f"isofeedback · {protocol.name}",
         open_source=ble_source(cfg, wait, time_scale), source_kind="ble",
         broker=cfg.broker, broker_explicit=cfg.broker is not None, listen=listen, wait=wait,
+        listen_password_file=listen_password_file,
         recording=RecordingPlan(cfg.recording_folder or default_recordings_folder(), "ble")
         if record else None,
         store=StorePlan(data_dir or default_data_dir(), emg.profile.id,

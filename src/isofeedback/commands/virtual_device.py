@@ -5,6 +5,11 @@ presents a BlueZ-shaped adapter with one device that has the profile's real GATT
 and streams the simulated patient through it once a client writes the start command.
 ``isofeedback run`` in another shell, with the printed address exported, then runs the
 real bleak code path end to end without a radio. The test suite uses the same code.
+
+SIGTERM (what ``kill``, systemd and docker send) and SIGINT (Ctrl-C) stop it cleanly: the
+virtual adapter leaves the bus, the private ``dbus-daemon`` is stopped and its temporary
+folder removed. Without that, SIGTERM's default action would end the process at once and
+leave the daemon (in its own process group) and the folder behind.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from isofeedback.coach.protocol import find_protocol
 from isofeedback.commands.common import speed
 from isofeedback.errors import DeviceError
 from isofeedback.profiles.schema import Profile, find_profile
+from isofeedback.service import ControlInbox
+from isofeedback.session.stop import StopRequests
 from isofeedback.sim import packetize, protocol_script
 from isofeedback.sources.simulated import simulate_for_profile
 from isofeedback.types import Packet
@@ -104,7 +111,22 @@ async def system_bus() -> AsyncIterator[tuple[str, bool]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_serve(args))
+    return asyncio.run(_serve_until_signal(args))
+
+
+async def _serve_until_signal(args: argparse.Namespace) -> int:
+    # the sessions' own signal handling: with no session running, a signal cancels the
+    # task, so every ``finally`` below (adapter, wearable, private bus) runs
+    stops = StopRequests(ControlInbox())
+    with stops.installed():
+        try:
+            return await _serve(args)
+        except asyncio.CancelledError:
+            if not stops.requested:
+                raise
+    Console(stderr=True).print(f"virtual-device: {stops.requested} received; stopped, the "
+                               "private bus is shut down and its temporary folder removed.")
+    return 0
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -123,6 +145,7 @@ async def _serve(args: argparse.Namespace) -> int:
                 f"cannot serve a virtual adapter on {address}: {exc}. Is a real Bluetooth "
                 "service using that bus? Unset DBUS_SYSTEM_BUS_ADDRESS to use a private one"
             ) from None
+        wearable: VirtualWearable | None = None
         try:
             wearable = VirtualWearable(bluez, profile, packets, address=args.address,
                                        speed=args.speed,
@@ -150,6 +173,7 @@ async def _serve(args: argparse.Namespace) -> int:
             if not args.once:
                 await asyncio.Event().wait()
         finally:
-            await wearable.close()
+            if wearable is not None:
+                await wearable.close()
             await bluez.close()
     return 0

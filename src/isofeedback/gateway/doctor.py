@@ -31,7 +31,7 @@ from isofeedback.broker import broker_reachable
 from isofeedback.errors import IsofeedbackError
 from isofeedback.mqtt_config import PASSWORD_ENV
 from isofeedback.run_config import RunConfig
-from isofeedback.sinks.mqtt import BrokerSettings
+from isofeedback.sinks.mqtt import BrokerSettings, refused_credentials
 from isofeedback.sources.ble import (
     ADVICE_NO_ADAPTER,
     ADVICE_NO_BLUEZ,
@@ -282,11 +282,9 @@ async def check_broker(settings: BrokerSettings | None, timeout: float = 5.0) ->
         if isinstance(cause, ssl.SSLError) or "SSL" in text or "TLS" in text:
             return Check("broker", "fail", f"{settings.address}: TLS failed ({text})",
                          "check that this port speaks TLS and [broker] tls/tls_ca/port match it")
-        rc = getattr(exc, "rc", None)  # MqttCodeError: the CONNACK's code
-        code = getattr(rc, "value", rc)
         lowered = text.lower()
-        # MQTT 3.1.1: 4 bad user name or password, 5 not authorised; MQTT 5: 134, 135, 140
-        if code in (4, 5, 134, 135, 140) or "not authori" in lowered or "password" in lowered:
+        # the CONNACK's code, as the publisher reads it (it then stops retrying)
+        if refused_credentials(exc) or "not authori" in lowered or "password" in lowered:
             who = settings.username or "anonymous"
             return Check("broker", "fail",
                          f"{settings.address} refused the login of {who} ({text})",

@@ -20,6 +20,7 @@ from typing import Any
 
 from isofeedback.config import PipelineConfig
 from isofeedback.errors import ConfigError, IsofeedbackError, RecordingError
+from isofeedback.files import open_private
 from isofeedback.recording.format import SUFFIX
 from isofeedback.recording.importers import FOREIGN_SUFFIXES
 from isofeedback.recording.replay import dump_events, replay
@@ -113,7 +114,7 @@ def replay_dask(paths: Sequence[Path], job: BatchJob, client: Any,
 
 def write_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:
     try:
-        with path.open("w", newline="", encoding="utf-8") as f:
+        with open_private(path, newline="") as f:
             w = csv.DictWriter(f, COLUMNS, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ import numpy as np
 
 from isofeedback import __version__
 from isofeedback.errors import RecordingError
+from isofeedback.files import private_file
 from isofeedback.recording.importers import events_sidecar
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.recording.signals import (
@@ -148,17 +148,6 @@ def write_bids(reader: RecordingReader, signals: SignalSet, root: Path) -> Path:
 
 def _tsv(rows: Sequence[Sequence[str]]) -> str:
     return "".join("\t".join(r) + "\n" for r in rows)
-
-
-def private_file(path: Path) -> None:
-    """Create (or truncate) ``path`` owner-only before writing: exports hold health data
-    too, and writers that reopen an existing file keep its mode."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    except OSError as exc:
-        raise RecordingError(f"{path}: cannot create: {exc}") from None
-    os.close(fd)
-    os.chmod(path, 0o600)
 
 
 def write_csv(signals: SignalSet, path: Path) -> None:

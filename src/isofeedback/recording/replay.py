@@ -18,6 +18,7 @@ from typing import Any
 from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
 from isofeedback.config import PipelineConfig
 from isofeedback.errors import ConfigError, RecordingError
+from isofeedback.files import open_private
 from isofeedback.pipeline import Output, Pipeline, PipelineStats
 from isofeedback.recording.format import encode_output
 from isofeedback.recording.importers import FOREIGN_SUFFIXES, load_foreign
@@ -212,7 +213,8 @@ def replay(path: Path | str, **options: Any) -> ReplayResult:
 
 def dump_events(result: ReplayResult, out: Path) -> None:
     try:
-        out.write_bytes(events_jsonl(result.outputs))
+        with open_private(out, "wb") as f:
+            f.write(events_jsonl(result.outputs))
     except OSError as exc:
         raise RecordingError(f"{out}: cannot write events: {exc}") from None
 

@@ -75,6 +75,8 @@ class SessionPlan:
     broker: BrokerSettings | None = None
     broker_explicit: bool = False
     listen: tuple[str, int] | None = None
+    # owner-only file with the built-in broker's passwords when ``listen`` is not loopback
+    listen_password_file: str | None = None
     recording: RecordingPlan | None = None
     store: StorePlan | None = None
     lsl: LslOptions | None = None

@@ -298,7 +298,9 @@ async def resolve_broker_for(plan: SessionPlan) -> AsyncIterator[tuple[BrokerSet
     if plan.wait and plan.broker is not None:
         yield plan.broker, f"MQTT broker {plan.broker.address}"
         return
-    async with resolve_broker(plan.broker, plan.broker_explicit, plan.listen) as found:
+    async with resolve_broker(plan.broker, plan.broker_explicit, plan.listen,
+                              patient=plan.patient,
+                              password_file=plan.listen_password_file) as found:
         yield found
 
 

@@ -13,6 +13,11 @@
 - The connection loop reconnects with capped, jittered exponential backoff (aiomqtt's
   client is reusable but not re-entrant, hence a loop around ``async with``), announces
   ``online`` (retained) on every connect and leaves a retained ``offline`` will.
+- A broker that refuses the *credentials* (CONNACK 4/5 in MQTT 3.1.1, 134/135 in MQTT 5)
+  is not a passing outage: retrying would only hammer the broker (and its brute-force
+  defences) with the same wrong password. The publisher says so once, as a
+  :class:`~isofeedback.errors.BrokerError` (``error``; ``wait_connected`` raises it), and
+  stops connecting; the session itself goes on.
 - Every ``stats_interval_s`` the counters go out on ``…/service`` (retained), and
   ``stats`` exposes them to the service for its log and the recording.
 """
@@ -33,16 +38,33 @@ from types import TracebackType
 from typing import Any
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from isofeedback.errors import ConfigError
+from isofeedback.errors import BrokerError, ConfigError
 from isofeedback.sinks.messages import MqttMessage, Serializer
 from isofeedback.types import Event, Feedback
 
-__all__ = ["BrokerSettings", "MqttPublisher", "PublisherStats"]
+__all__ = ["REFUSED_CREDENTIALS", "BrokerSettings", "MqttPublisher", "PublisherStats",
+           "refused_credentials"]
 
 log = logging.getLogger(__name__)
+
+# CONNACK codes that mean "these credentials will never be accepted": MQTT 3.1.1's 4 (bad
+# user name or password) and 5 (not authorised), MQTT 5's 0x86, 0x87 and 0x8C (bad
+# authentication method); paho reports 3.1.1's as the MQTT 5 codes, both are listed so
+# neither spelling slips through
+REFUSED_CREDENTIALS = frozenset({4, 5, 134, 135, 140})
+
+
+def refused_credentials(exc: BaseException) -> bool:
+    """True when ``exc`` is the broker's CONNACK refusing the login, not a network problem
+    (paho's own error numbers, e.g. 4 = "not connected", reuse the same small integers,
+    hence only connection refusals are looked at)."""
+    rc = getattr(exc, "rc", None)
+    value = getattr(rc, "value", rc)
+    return isinstance(exc, MqttConnectError) and value in REFUSED_CREDENTIALS
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +84,9 @@ class BrokerSettings:
     tls_cert: str | None = None
     tls_key: str | None = None
     keepalive: int = 15
+    # skip checking the broker's certificate and host name: only for a test broker; with
+    # it anyone on the network path can pose as the broker (and read the password)
+    tls_insecure: bool = False
 
     def __post_init__(self) -> None:
         if self.protocol not in ("5", "3.1.1"):
@@ -76,6 +101,8 @@ class BrokerSettings:
             raise ConfigError("an MQTT password was given without a user name: set the user")
         if self.tls_key and not self.tls_cert:
             raise ConfigError("an MQTT client key was given without its certificate")
+        if self.tls_insecure and not self.uses_tls:
+            raise ConfigError("tls_insecure was given without TLS")
 
     @property
     def uses_tls(self) -> bool:
@@ -89,10 +116,14 @@ class BrokerSettings:
         """A new (not yet connected) aiomqtt client for these settings."""
         tls = None
         if self.uses_tls:
+            # verified by default: the certificate chain (system CAs or tls_ca) and that
+            # the certificate names the host we connect to
             tls = aiomqtt.TLSParameters(
                 ca_certs=self.tls_ca, certfile=self.tls_cert, keyfile=self.tls_key,
-                cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT,
+                cert_reqs=ssl.CERT_NONE if self.tls_insecure else ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
+            extra.setdefault("tls_insecure", self.tls_insecure)
         version = (aiomqtt.ProtocolVersion.V5 if self.protocol == "5"
                    else aiomqtt.ProtocolVersion.V311)
         if will is not None:
@@ -119,6 +150,7 @@ class PublisherStats:
     outage_s: float = 0.0
     connected: bool = False
     last_error: str = ""
+    attempts: int = 0  # connection attempts, failed ones included (not published)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -184,6 +216,8 @@ class MqttPublisher:
         self._stopping = False
         self._down_since: float | None = None
         self._handlers: dict[str, Callable[[bytes], None]] = {}
+        self.error: BrokerError | None = None  # set when the broker refused the login
+        self._gave_up = asyncio.Event()
 
     def subscribe(self, topic: str, handler: Callable[[bytes], None]) -> None:
         """Call ``handler(payload)`` for every message on ``topic`` (QoS 1), subscribed on
@@ -203,9 +237,18 @@ class MqttPublisher:
         await self.close()
 
     async def wait_connected(self, timeout: float) -> bool:
-        """True once connected (used to fail fast when the user named a broker)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._connected.wait(), timeout)
+        """True once connected, False after ``timeout`` (used to fail fast when the user
+        named a broker). Raises the :class:`BrokerError` at once when the broker refused
+        the credentials: waiting longer cannot help."""
+        waits = [asyncio.ensure_future(self._connected.wait()),
+                 asyncio.ensure_future(self._gave_up.wait())]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        if self.error is not None:
+            raise self.error
         return self._connected.is_set()
 
     @property
@@ -297,6 +340,7 @@ class MqttPublisher:
         loop = asyncio.get_running_loop()
         while True:
             attempt = self.stats.connections + 1
+            self.stats.attempts += 1
             will = self.serializer.status(False, self._t, reason="connection lost",
                                           connection=attempt)
             try:
@@ -325,6 +369,9 @@ class MqttPublisher:
                         with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                             await receiver
             except aiomqtt.MqttError as exc:
+                if refused_credentials(exc):
+                    self._refused(exc)
+                    return
                 self._failed(str(exc))
             except (ssl.SSLError, OSError) as exc:
                 self._failed(f"{type(exc).__name__}: {exc}")
@@ -355,6 +402,21 @@ class MqttPublisher:
                 handler(data)
             except Exception:
                 log.exception("MQTT: handler for %s failed", message.topic)
+
+    def _refused(self, exc: BaseException) -> None:
+        """The broker refused the login: one clear error, no more attempts."""
+        s = self.settings
+        who = f"user {s.username!r}" if s.username else "no user name (anonymous)"
+        self.error = BrokerError(
+            f"the broker at {s.address} refused the credentials ({who}: {exc}); check the "
+            "user name and password (--mqtt-user, --mqtt-password-file or the environment "
+            "variable ISOFEEDBACK_MQTT_PASSWORD) against the broker's password file and "
+            "access list; not retrying")
+        self.stats.last_error = str(exc)
+        self.stats.connected = False
+        self._connected.clear()
+        self._gave_up.set()
+        log.error("MQTT: %s", self.error)
 
     def _failed(self, error: str) -> None:
         if error != self.stats.last_error:  # log a persistent problem once, not every retry
