@@ -50,9 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # force: each call writes to the standard error of its time (a second main() in one
+    # process, as in tests, must not log into a stream that has since been closed)
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
+        force=True,
     )
     if not getattr(args, "command", None):
         parser.print_help()
