@@ -31,8 +31,8 @@ from isofeedback.profiles.decoder import Decoder
 from isofeedback.profiles.schema import Profile
 from isofeedback.types import Chunk, Event, EventType, Feedback, Packet
 
-__all__ = ["SIGNAL_LOST_S", "Output", "Pipeline", "PipelineStats", "activity_above_rest",
-           "first_device_with"]
+__all__ = ["SIGNAL_LOST_S", "DetectionOnly", "Output", "Pipeline", "PipelineStats",
+           "activity_above_rest", "first_device_with"]
 
 Output = Event | Feedback
 OnsetDetector = OnsetReleaseDetector | DoubleThresholdDetector
@@ -57,14 +57,62 @@ def first_device_with(profiles: Mapping[str, Profile], stream: str) -> str | Non
                 None)
 
 
+@dataclass
+class _BulkEmg:
+    """One EMG packet's share of a bulk pass (:meth:`Pipeline.feed_many`)."""
+
+    quality: list[Event]  # signal-quality events decided in it
+    onsets: list[Event] | None  # onset-detector events decided in it; None: run it per packet
+    env: Chunk  # its part of the envelope
+    baseline: float | None  # the detector's rest baseline after it (with ``onsets``)
+
+
+class DetectionOnly(Coach):
+    """Stands in for the coach when no protocol is applied: foreign data is analysed for
+    detection only (onsets, releases, movement, signal quality), because a coach would end
+    the analysis when its protocol is done and cut the rest of the file. It gives no
+    feedback and never finishes, so the whole file is processed. (A :class:`Coach` with the
+    default protocol underneath, so code reading a pipeline's coach keeps one type.)"""
+
+    def __init__(self) -> None:
+        super().__init__(ExerciseProtocol())
+        self.phase = "detecting"
+
+    @property
+    def finished(self) -> bool:
+        return False
+
+    def on_event(self, ev: Event) -> list[Feedback]:
+        return []
+
+    def tick(self, t: float, activity: float, angle_deg: float, speed_dps: float = 0.0,
+             rotation: tuple[float, float, float] | None = None,
+             tilt_from_neutral_deg: float | None = None) -> list[Feedback]:
+        return []
+
+    def pause(self, t: float) -> list[Feedback]:
+        return []
+
+    def resume(self, t: float) -> list[Feedback]:
+        return []
+
+    def command(self, name: str, t: float, value: float | None = None) -> list[Feedback]:
+        return []
+
+    def summary(self) -> dict[str, Any]:
+        return {"technique": None, "reps_done": 0, "reps_planned": 0, "mean_hold_s": 0.0,
+                "violations": [], "complete": True}
+
+
 class Pipeline:
     """One session's processing. ``profiles`` maps device name → firmware profile; the
-    first device with an ``emg`` stream supplies EMG, the first with ``gyro`` the IMU."""
+    first device with an ``emg`` stream supplies EMG, the first with ``gyro`` the IMU.
+    ``protocol`` None: detection only (no coach, see :class:`DetectionOnly`)."""
 
     def __init__(
         self,
         profiles: Mapping[str, Profile],
-        protocol: ExerciseProtocol,
+        protocol: ExerciseProtocol | None,
         config: PipelineConfig | None = None,
         mvc: float | None = None,
         calibration: Calibration | None = None,
@@ -72,9 +120,9 @@ class Pipeline:
     ) -> None:
         self.profiles = dict(profiles)
         self.protocol = protocol
-        self.config = config or PipelineConfig(
+        self.config = config or (PipelineConfig() if protocol is None else PipelineConfig(
             calibration_s=protocol.rest_calibration_s, movement_max_deg=protocol.movement_max_deg
-        )
+        ))
         self.mvc = mvc
         self.calibration = calibration
         self.history = list(history)
@@ -121,13 +169,20 @@ class Pipeline:
             if accel:
                 self.tilt = TiltTracker(accel[0].fs)
             self.movement = MovementDetector(gspec.fs, cfg.movement_max_deg)
-        self.coach = Coach(self.protocol, self.mvc, self.calibration, self.history)
+        self.coach: Coach = (
+            DetectionOnly() if self.protocol is None
+            else Coach(self.protocol, self.mvc, self.calibration, self.history))
         self.angle_deg = 0.0
         self.rotation = (0.0, 0.0, 0.0)  # rotation vector from the neutral pose, degrees
         self.speed_dps = 0.0  # highest joint speed since the coach's last tick
         self.contracting = False
         self.emg_last_t: float | None = None  # session time just after the last EMG sample
         self.signal_lost = False
+        self._bad_later: list[str] = []  # feed_many: decode errors, counted in packet order
+        self._onset_n = 0  # samples the onset detector has seen (its block grid is on them)
+        self._tilt: float | None = None  # _tilt_from_neutral's last answer, while still true
+        self._tilt_known = False
+        self._tilt_for: tuple[float, float, float] | None = None  # the neutral it was for
 
     def idle(self, t: float) -> list[Output]:
         """Tell the pipeline that session time ``t`` has come with no new packet. Once the
@@ -199,6 +254,186 @@ class Pipeline:
             out += self.process_chunk(chunk)
         return out
 
+    def feed_many(self, packets: Sequence[Packet],
+                  until_finished: bool = False) -> tuple[list[Output], int]:
+        """Process many packets at once with exactly the outputs of :meth:`feed` on each in
+        turn; returns them and how many packets were consumed (all, unless
+        ``until_finished`` and the coach finished: then up to and including that packet).
+
+        Why it is faster: the EMG samples of all the packets go through the chain and the
+        detectors as one chunk (their results do not depend on the chunking, bit for bit),
+        so numpy's per-call cost is paid once instead of once per 2-sample packet; the
+        coach is still told about every packet, in order, with that packet's envelope and
+        events. The IMU streams and anything unusual (a gap, a lost signal, the rest
+        calibration still running, an unknown or malformed packet) take the packet-by-
+        packet path, so nothing depends on this shortcut but speed."""
+        out: list[Output] = []
+        i = 0
+        while i < len(packets) and (self.signal_lost or (
+                self.onset is not None and self.onset.baseline is None)):
+            out += self.feed(packets[i])  # the rest calibration, packet by packet
+            i += 1
+            if until_finished and self.coach.finished:
+                return out, i
+        if i < len(packets):
+            more, used = self._feed_bulk(packets[i:], until_finished)
+            out += more
+            i += used
+        return out, i
+
+    def _feed_bulk(self, packets: Sequence[Packet],
+                   until_finished: bool) -> tuple[list[Output], int]:
+        decoded: list[list[Chunk] | None] = []
+        emg: list[Chunk] = []
+        for packet in packets:
+            decoder = self.decoders.get(packet.device)
+            chunks: list[Chunk] | None = None
+            if decoder is not None:
+                try:
+                    chunks = decoder.decode(packet)
+                except PacketError as exc:
+                    chunks = None
+                    error = str(exc)
+                    decoded.append(None)
+                    self._bad_later.append(error)
+                    continue
+            decoded.append(chunks)
+            for c in chunks or ():
+                if c.device == self.emg_device and c.stream == "emg":
+                    emg.append(c)
+        bulk = (self.onset is not None and self.onset.baseline is not None
+                and not self.signal_lost and len(emg) > 1
+                and not any(c.gap_before for cs in decoded if cs for c in cs))
+        per_packet = self._emg_bulk(emg) if bulk else None
+        out: list[Output] = []
+        j = 0  # EMG chunk index
+        bad = iter(self._bad_later)
+        for i, packet in enumerate(packets):
+            self.stats.packets += 1
+            self.stats.by_device[packet.device] = self.stats.by_device.get(packet.device, 0) + 1
+            chunks = decoded[i]
+            if packet.device not in self.decoders:
+                self.stats.bad_packets += 1
+                self.stats.last_error = f"packet from unknown device {packet.device!r}"
+            elif chunks is None:
+                self.stats.bad_packets += 1
+                self.stats.last_error = next(bad)
+            else:
+                for chunk in chunks:
+                    if per_packet is not None and j < len(emg) and chunk is emg[j]:
+                        out += self._emg_outputs(chunk, per_packet[j])
+                        j += 1
+                    else:
+                        out += self.process_chunk(chunk)
+            if until_finished and self.coach.finished:
+                self._bad_later.clear()
+                return out, i + 1
+        self._bad_later.clear()
+        return out, len(packets)
+
+    def _emg_bulk(self, emg: list[Chunk]) -> list[_BulkEmg]:
+        """The EMG chunks through the signal-quality check and the chain as one chunk and,
+        when it can be exact, the onset detector in block-aligned pieces; per chunk, what
+        :meth:`_emg_outputs` needs to tell the coach as if the chunk had come alone."""
+        assert self.emg_chain is not None
+        first = emg[0]
+        data = np.concatenate([c.data for c in emg])
+        big = Chunk(first.stream, first.fs, first.start_index, first.t_first, data,
+                    first.channels, first.device)
+        starts = np.asarray([c.t_first for c in emg])
+        half = 0.5 / first.fs
+        quality = self.signal_quality.process(big) if self.signal_quality is not None else []
+        env = self.emg_chain.process(big)
+        sizes = np.asarray([c.n for c in emg])
+        ends = np.cumsum(sizes)
+        out = []
+        for j, c in enumerate(emg):
+            i = int(ends[j] - sizes[j])
+            out.append(_BulkEmg([], None, Chunk(env.stream, env.fs, c.start_index, c.t_first,
+                                                env.data[i : i + c.n], env.channels,
+                                                c.device), None))
+        for ev in quality:
+            k = int(np.searchsorted(starts, ev.t_decided + half, side="right")) - 1
+            out[max(k, 0)].quality.append(ev)
+        self._onset_blocks(emg, env, ends, out)
+        return out
+
+    def _onset_blocks(self, emg: list[Chunk], env: Chunk, ends: np.ndarray[Any, Any],
+                      out: list[_BulkEmg]) -> None:
+        """The onset detector over the window in pieces that end at its block boundaries:
+        its rest baseline moves only there (absolute sample indices, see its module), so
+        the baseline after a packet is the one after the last boundary the packet reached,
+        and its events do not depend on the chunking. Left to the per-packet path (``None``
+        onsets) for another detector, or when the packets' clock is not one straight line
+        (the detector would re-anchor its time base at a packet, not at a block)."""
+        onset = self.onset
+        if not isinstance(onset, OnsetReleaseDetector) or onset.baseline is None:
+            return
+        fs = env.fs
+        n, n0 = int(ends[-1]), self._onset_n
+        # the detector's time base (its session time of sample 0), which it moves only when
+        # a chunk's own start is more than a quarter sample off it; would a packet move it?
+        t0 = getattr(onset, "_t0", None)
+        t_first = np.asarray([c.t_first for c in emg])
+        offsets = ends - np.asarray([c.n for c in emg])  # each packet's first sample
+        if not isinstance(t0, float) or float(np.max(np.abs(
+                t_first - (n0 + offsets) / fs - t0))) > 0.2 / fs:
+            return
+        blk = max(1, int(round(onset.block_s * fs)))
+        cuts = [*range((blk - n0 % blk) % blk or blk, n, blk), n]
+        initial = onset.baseline
+        events: list[Event] = []
+        baselines: list[float] = []
+        lo = 0
+        for hi in cuts:
+            piece = Chunk(env.stream, fs, env.start_index + lo, t0 + (n0 + lo) / fs,
+                          env.data[lo:hi], env.channels, env.device)
+            events += onset.process(piece)
+            assert onset.baseline is not None
+            baselines.append(onset.baseline)
+            lo = hi
+        self._onset_n += n
+        half = 0.5 / fs
+        for item in out:
+            item.onsets = []
+        for ev in events:
+            k = int(np.searchsorted(t_first, ev.t_decided + half, side="right")) - 1
+            onsets = out[max(k, 0)].onsets
+            assert onsets is not None
+            onsets.append(ev)
+        cut_at = np.asarray(cuts)
+        for j, item in enumerate(out):
+            k = int(np.searchsorted(cut_at, ends[j], side="right")) - 1
+            item.baseline = baselines[k] if k >= 0 else initial
+
+    def _emg_outputs(self, chunk: Chunk, done: _BulkEmg) -> list[Output]:
+        """What :meth:`process_chunk` gives for a gap-free EMG chunk (calibrated, signal
+        present) whose signal quality and envelope (and maybe onsets) came in bulk."""
+        assert self.onset is not None
+        env = done.env
+        out: list[Output] = []
+        for ev in done.quality:
+            out.append(ev)
+            out += self.coach.on_event(ev)
+        onsets, baseline = done.onsets, done.baseline
+        if onsets is None:
+            onsets = self.onset.process(env)
+            self._onset_n += env.n
+            baseline = self.onset.baseline
+        for ev in onsets:
+            out.append(ev)
+            out += self._on_emg_event(ev)
+        if env.n:
+            assert baseline is not None
+            self.emg_last_t = env.t_end
+            activity = activity_above_rest(float(env.data[-1, 0]), baseline)
+            out += self.coach.tick(
+                env.t_end, activity, self.angle_deg, self.speed_dps, self.rotation,
+                tilt_from_neutral_deg=self._tilt_from_neutral(),
+            )
+            self.speed_dps = 0.0
+        return out
+
     def process_chunk(self, chunk: Chunk) -> list[Output]:
         """Route one decoded chunk through its chain, detectors and the coach."""
         out: list[Output] = []
@@ -240,6 +475,7 @@ class Pipeline:
                 self.signal_lost = False
                 out += self.coach.resume(chunk.t_first)
             env = self.emg_chain.process(chunk)
+            self._onset_n += env.n
             for ev in self.onset.process(env):
                 out.append(ev)
                 out += self._on_emg_event(ev)
@@ -256,6 +492,7 @@ class Pipeline:
         elif chunk.device == self.imu_device and chunk.stream == "accel":
             if self.tilt is not None:
                 self.tilt.process(chunk)
+                self._tilt_known = False
         elif chunk.device == self.imu_device and chunk.stream == "gyro":
             assert self.imu_chain is not None and self.movement is not None
             joint = self.imu_chain.process(chunk)
@@ -277,8 +514,12 @@ class Pipeline:
         """Degrees between the stored neutral pose's gravity and today's (None if unknown)."""
         if self.tilt is None or self.neutral_gravity is None:
             return None
-        g = self.tilt.gravity
-        return None if g is None else tilt_between(np.asarray(self.neutral_gravity), g)
+        # the coach asks every EMG packet; accel data comes far less often
+        if not self._tilt_known or self._tilt_for != self.neutral_gravity:
+            g = self.tilt.gravity
+            self._tilt = None if g is None else tilt_between(np.asarray(self.neutral_gravity), g)
+            self._tilt_known, self._tilt_for = True, self.neutral_gravity
+        return self._tilt
 
     def _on_emg_event(self, ev: Event) -> list[Output]:
         if ev.type == EventType.ONSET:

@@ -10,8 +10,8 @@ import pytest
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
-from isofeedback.recording.replay import replay
 from isofeedback.recording.writer import Recorder
+from isofeedback.research.replay import replay
 from tests.coach.sessions import IDLE_STEP_S, simulated, trace
 from tests.coach.test_scenarios import EXPECTED
 

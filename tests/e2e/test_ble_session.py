@@ -24,7 +24,7 @@ from isofeedback.commands.common import LslOptions
 from isofeedback.commands.run import live_session
 from isofeedback.commands.virtual_device import session_packets
 from isofeedback.profiles.schema import find_profile
-from isofeedback.recording.replay import replay_async
+from isofeedback.research.replay import replay_async
 from isofeedback.run_config import RunConfig, parse_run_config
 from isofeedback.sim import protocol_script
 from isofeedback.sinks.mqtt import BrokerSettings

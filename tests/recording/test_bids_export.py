@@ -12,8 +12,8 @@ import pyedflib
 
 from isofeedback.cli import main
 from isofeedback.recording.reader import RecordingReader
-from isofeedback.recording.replay import replay
 from isofeedback.recording.signals import annotations_from_outputs
+from isofeedback.research.replay import replay
 
 REQUIRED = {"TaskName", "SamplingFrequency", "PowerLineFrequency", "SoftwareFilters",
             "EMGReference", "EMGPlacementScheme"}

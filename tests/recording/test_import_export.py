@@ -12,7 +12,7 @@ from isofeedback.errors import RecordingError
 from isofeedback.recording.export import export_recording, quantum, recording_signals
 from isofeedback.recording.importers import load_foreign
 from isofeedback.recording.reader import RecordingReader
-from isofeedback.recording.replay import events_jsonl, replay
+from isofeedback.research.replay import events_jsonl, replay
 
 
 @pytest.mark.parametrize("fmt", ["bdf", "edf", "csv"])
@@ -119,7 +119,7 @@ def test_foreign_data_replays_paced_or_as_fast_as_possible(tmp_path: Path) -> No
 
     import numpy as np
 
-    from isofeedback.recording.replay import replay
+    from isofeedback.research.replay import replay
 
     rng = np.random.default_rng(0)
     path = tmp_path / "paced.csv"

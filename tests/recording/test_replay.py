@@ -20,10 +20,10 @@ import pytest
 from isofeedback.cli import main
 from isofeedback.config import PipelineConfig
 from isofeedback.pipeline import Pipeline
-from isofeedback.recording.batch import BatchJob, replay_dask, replay_local
 from isofeedback.recording.format import encode_output
 from isofeedback.recording.reader import RecordingReader
-from isofeedback.recording.replay import events_jsonl, replay
+from isofeedback.research.batch import BatchJob, replay_dask, replay_local
+from isofeedback.research.replay import events_jsonl, replay
 from isofeedback.types import Chunk
 
 

@@ -20,7 +20,7 @@ from isofeedback.errors import RecordingError
 from isofeedback.recording.export import export_recording
 from isofeedback.recording.format import encode_output
 from isofeedback.recording.reader import RecordingReader
-from isofeedback.recording.replay import replay
+from isofeedback.research.replay import replay
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

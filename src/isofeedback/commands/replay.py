@@ -33,15 +33,15 @@ from isofeedback.commands.common import (
 )
 from isofeedback.config import PipelineConfig, load_pipeline_config
 from isofeedback.errors import ConfigError
-from isofeedback.recording.batch import (
+from isofeedback.recording.reader import RecordingReader
+from isofeedback.research.batch import (
     BatchJob,
     find_recordings,
     replay_dask,
     replay_local,
     write_summary,
 )
-from isofeedback.recording.reader import RecordingReader
-from isofeedback.recording.replay import ReplayResult, dump_events, is_foreign, replay_async
+from isofeedback.research.replay import ReplayResult, dump_events, is_foreign, replay_async
 from isofeedback.service import OutputSink
 
 __all__ = ["register", "run"]
@@ -80,8 +80,9 @@ def register(sub: Any) -> None:
     p.add_argument("--dask", metavar="ADDRESS",
                    help="folder replay on a Dask scheduler (tcp://host:8786), or 'local'")
     p.add_argument("--fs", type=float, help="sample rate of a CSV file without a time column")
-    p.add_argument("--protocol", default="pir",
-                   help="exercise protocol for foreign data (default: pir)")
+    p.add_argument("--protocol", metavar="pir|met|FILE", default=None,
+                   help="foreign data: coach it with this exercise protocol (default: none, "
+                   "detection only over the whole file: onsets, releases, movement, quality)")
     p.set_defaults(run=run)
 
 
@@ -98,7 +99,10 @@ async def _one(args: argparse.Namespace, config: PipelineConfig | None) -> int:
     console = Console()
     path: Path = args.target
     foreign = is_foreign(path)
-    protocol = find_protocol(args.protocol) if foreign else None
+    if args.protocol is not None and not foreign:
+        raise ConfigError("--protocol applies to foreign data (CSV, EDF, BDF); a native "
+                          "recording is replayed with its recorded protocol")
+    protocol = find_protocol(args.protocol) if args.protocol is not None else None
     options: dict[str, Any] = {"config": config, "speed": args.speed, "verify": args.verify,
                                "fs": args.fs, "protocol": protocol}
     lsl = lsl_options(args)
@@ -172,11 +176,19 @@ async def _publisher(args: argparse.Namespace, who: _Identity,
 def _print(console: Console, r: ReplayResult) -> None:
     m = r.metrics()
     sim = " (simulated patient)" if r.simulated else ""
-    console.print(f"{r.path.name}: session {r.session}{sim}, {m['duration_s']:.1f} s of data "
-                  f"replayed in {m['wall_s']:.2f} s")
-    console.print(f"  {m['onsets']} onsets, {m['releases']} releases, {m['movements']} "
-                  f"movements; reps {m['reps_done']}/{m['reps_planned']}, mean hold "
-                  f"{m['mean_hold_s']} s; violations: {m['violations'] or 'none'}")
+    of = "" if r.file_s is None else f" of {r.file_s:.1f} s"
+    console.print(f"{r.path.name}: session {r.session}{sim}, {m['duration_s']:.1f} s{of} of "
+                  f"data replayed in {m['wall_s']:.2f} s")
+    if r.stopped:
+        console.print(f"  [yellow]stopped early: {r.stopped}[/]")
+    detected = (f"  {m['onsets']} onsets, {m['releases']} releases, {m['movements']} "
+                "movements")
+    if r.protocol is None:
+        console.print(f"{detected}; detection only (no coach: --protocol pir|met|FILE "
+                      "coaches foreign data)")
+    else:
+        console.print(f"{detected}; reps {m['reps_done']}/{m['reps_planned']}, mean hold "
+                      f"{m['mean_hold_s']} s; violations: {m['violations'] or 'none'}")
     if r.stats.packets:
         console.print(f"  {r.stats.packets} packets ({r.stats.bad_packets} bad), "
                       f"{r.stats.gaps} gaps ({r.stats.lost_s:.2f} s lost)")
@@ -201,8 +213,11 @@ def _folder(args: argparse.Namespace, config: PipelineConfig | None) -> int:
         raise ConfigError("--publish, --lsl and --speed apply to one recording, not a folder")
     if args.events:
         args.events.mkdir(parents=True, exist_ok=True)
+    if args.protocol is not None:
+        find_protocol(args.protocol)  # a bad name or file fails here, once, not per file
     job = BatchJob(config=None if config is None else config.as_dict(), verify=args.verify,
-                   events_dir=str(args.events) if args.events else None, fs=args.fs)
+                   events_dir=str(args.events) if args.events else None, fs=args.fs,
+                   protocol=args.protocol)
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("replaying", total=len(paths))

@@ -12,8 +12,8 @@ from isofeedback.coach.protocol import find_protocol
 from isofeedback.errors import RecordingError
 from isofeedback.files import open_private
 from isofeedback.recording.reader import RecordingReader
-from isofeedback.recording.replay import is_foreign, replay
 from isofeedback.recording.report import build_report, report_html
+from isofeedback.research.replay import is_foreign, replay
 
 __all__ = ["register", "run"]
 

@@ -1,13 +1,12 @@
-"""Recordings: the native crash-safe format, replay, import of foreign data and export.
+"""Recordings: the native crash-safe format, import of foreign data and export.
 
-Every live session is written by a :class:`Recorder`; :func:`replay` runs any recording
-(native ``.isorec``, CSV, EDF/BDF) through the real pipeline and can check it reproduces
-the live run exactly.
+Every live session is written by a :class:`Recorder`; :func:`isofeedback.research.replay.replay`
+runs any recording (native ``.isorec``, CSV, EDF/BDF) through the real pipeline and can
+check it reproduces the live run exactly.
 """
 
 from isofeedback.recording.format import FORMAT_VERSION, SUFFIX
 from isofeedback.recording.reader import RecordingReader, open_recording
-from isofeedback.recording.replay import ReplayResult, replay, replay_async
 from isofeedback.recording.writer import Recorder
 
 __all__ = [
@@ -15,8 +14,5 @@ __all__ = [
     "SUFFIX",
     "Recorder",
     "RecordingReader",
-    "ReplayResult",
     "open_recording",
-    "replay",
-    "replay_async",
 ]

@@ -13,7 +13,7 @@ import csv
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,14 @@ def signal_label(stream: str, channel: str) -> str:
     return f"{stream.capitalize()} {channel}"[:16]
 
 
+def bids_channel(stream: str, channel: str, index: int) -> str:
+    """A channel's name in an EMG-BIDS dataset (BDF label and ``_channels.tsv`` alike):
+    ``EMG 1`` … for EMG, as the BIDS examples and MNE name them, ``GYRO X`` for motion."""
+    if stream == "emg":
+        return f"EMG {index + 1}"
+    return f"{stream.upper()} {channel.upper()}"[:16]
+
+
 def bids_label(text: str) -> str:
     """A BIDS entity label: letters and digits only (``sim-patient`` → ``simpatient``)."""
     return re.sub(r"[^A-Za-z0-9]", "", text) or "x"
@@ -94,7 +102,7 @@ def write_bids(reader: RecordingReader, signals: SignalSet, root: Path) -> Path:
         raise RecordingError(f"{folder}: cannot create: {exc}") from None
     stem = folder / f"sub-{sub}_ses-{ses}_task-{task}"
     data = stem.with_name(stem.name + "_emg.bdf")
-    write_edf(signals, data, "bdf")
+    write_edf(signals, data, "bdf", bids_channel)
     emg = signals.streams["emg"]
     others = [s for name, s in signals.streams.items() if name != "emg"]
     sidecar = {
@@ -121,8 +129,8 @@ def write_bids(reader: RecordingReader, signals: SignalSet, root: Path) -> Path:
     channels = [("name", "type", "units", "sampling_frequency", "status")]
     for name, st in signals.streams.items():
         kind = _BIDS_TYPES.get(name, "MISC")
-        for ch in st.channels:
-            channels.append((signal_label(name, ch), kind, st.unit, f"{st.fs:g}", "good"))
+        for j, ch in enumerate(st.channels):
+            channels.append((bids_channel(name, ch, j), kind, st.unit, f"{st.fs:g}", "good"))
     events = [("onset", "duration", "trial_type")]
     events += [(f"{a.onset:.6f}", f"{a.duration:.6f}" if a.duration > 0 else "0",
                 a.text.replace("\t", " ")) for a in signals.annotations]
@@ -131,6 +139,7 @@ def write_bids(reader: RecordingReader, signals: SignalSet, root: Path) -> Path:
         (stem.with_name(stem.name + "_channels.tsv"), _tsv(channels)),
         (stem.with_name(stem.name + "_events.tsv"), _tsv(events)),
     ]
+    files += _bids_dataset_files(root, sub, bool(signals.meta.get("simulated")))
     description = root / "dataset_description.json"
     if not description.exists():
         files.append((description, json.dumps({
@@ -144,6 +153,40 @@ def write_bids(reader: RecordingReader, signals: SignalSet, root: Path) -> Path:
         except OSError as exc:
             raise RecordingError(f"{path}: cannot write: {exc}") from None
     return data
+
+
+def _bids_dataset_files(root: Path, sub: str, simulated: bool) -> list[tuple[Path, str]]:
+    """The dataset-level files BIDS recommends: a README (written once) and
+    ``participants.tsv`` with a row for every subject exported into the dataset."""
+    files: list[tuple[Path, str]] = []
+    readme = root / "README"
+    if not readme.exists():
+        files.append((readme, (
+            "isofeedback sessions\n====================\n\n"
+            "Surface EMG (and the wearable's IMU) of isometric exercise sessions (PIR, MET),\n"
+            "exported from isofeedback recordings: one BDF+ file per session with its\n"
+            "sidecars, events detected live (onset, release, movement) and coaching\n"
+            "annotations (phases, cues, repetitions) in _events.tsv. Participants are\n"
+            "pseudonyms.\n")))
+    participants = root / "participants.tsv"
+    rows: dict[str, str] = {}
+    try:
+        for line in participants.read_text(encoding="utf-8").splitlines()[1:]:
+            cells = line.split("\t")
+            if cells[0]:
+                rows[cells[0]] = cells[1] if len(cells) > 1 else "n/a"
+    except FileNotFoundError:
+        pass
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecordingError(f"{participants}: cannot read: {exc}") from None
+    if f"sub-{sub}" not in rows:
+        rows[f"sub-{sub}"] = "true" if simulated else "false"
+        table = [("participant_id", "simulated"), *sorted(rows.items())]
+        files.append((participants, _tsv(table)))
+        files.append((root / "participants.json", json.dumps({"simulated": {
+            "Description": "true: a simulated patient (isofeedback's simulator), not a person",
+            "Levels": {"true": "simulated", "false": "a person"}}}, indent=2) + "\n"))
+    return files
 
 
 def _tsv(rows: Sequence[Sequence[str]]) -> str:
@@ -204,8 +247,10 @@ def _bounds(signal: np.ndarray[Any, Any]) -> tuple[float, float]:
     return _fit8(lo, up=False), _fit8(hi, up=True)
 
 
-def write_edf(signals: SignalSet, path: Path, fmt: str = "bdf") -> None:
-    """BDF+ (24 bit) or EDF+ (16 bit), one-second data records, annotations for events."""
+def write_edf(signals: SignalSet, path: Path, fmt: str = "bdf",
+              label: Callable[[str, str, int], str] | None = None) -> None:
+    """BDF+ (24 bit) or EDF+ (16 bit), one-second data records, annotations for events.
+    ``label(stream, channel, index)`` names the signals (default :func:`signal_label`)."""
     import pyedflib
 
     kinds = {"bdf": pyedflib.FILETYPE_BDFPLUS, "edf": pyedflib.FILETYPE_EDFPLUS}
@@ -224,7 +269,8 @@ def write_edf(signals: SignalSet, path: Path, fmt: str = "bdf") -> None:
             padded = np.concatenate([x, np.full(records * fs - len(x), x[-1] if len(x) else 0)])
             lo, hi = _bounds(padded)
             headers.append({
-                "label": signal_label(name, ch), "dimension": s.unit[:8],
+                "label": label(name, ch, j) if label else signal_label(name, ch),
+                "dimension": s.unit[:8],
                 "sample_frequency": fs, "physical_min": lo, "physical_max": hi,
                 "digital_min": dmin, "digital_max": dmax, "transducer": "",
                 "prefilter": "",

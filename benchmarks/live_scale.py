@@ -1,0 +1,206 @@
+"""Many simulated wearables in one process, in real time, each publishing to MQTT.
+
+    PYTHONPATH=src python benchmarks/live_scale.py [--wearables 50] [--seconds 30]
+        [--cpu-wearables 8] [--rss-hours 2]
+
+Starts a private Mosquitto on 127.0.0.1. Three runs:
+1. ``--wearables`` simulated Myo armbands (8 ch x 200 Hz EMG + 50 Hz IMU, a coached PIR
+   session each, different seeds) paced at real time in one asyncio process, each through
+   its own pipeline and its own MQTT publisher (one connection per wearable, as separate
+   patients would have). Latency per output = submit time - the scheduled arrival of the
+   packet that caused it (event-loop lag + decode + pipeline), P50/P99/max; and packet
+   lateness (how far behind real time packets were taken). A subscriber in another
+   process counts what the broker delivered.
+2. ``--cpu-wearables`` the same way: CPU time of this process / wall time (% of one core).
+3. One wearable for ``--rss-hours`` of simulated time, as fast as possible, detection only
+   (no protocol ends it), fed in 10-minute pieces of fresh simulated data: the process RSS
+   after each piece (flat = no growth with session length).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+from isofeedback.broker import broker_reachable, free_port
+from isofeedback.coach.protocol import find_protocol
+from isofeedback.pipeline import Pipeline
+from isofeedback.profiles.schema import find_profile
+from isofeedback.service import run_session
+from isofeedback.sim import benchmark_script, protocol_script
+from isofeedback.sinks.messages import Serializer
+from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
+from isofeedback.sources.simulated import SimulatedSource
+from isofeedback.types import Event, Feedback, Packet
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Timing:
+    """Packet tap + output sink: latency of each output from its packet's scheduled arrival."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.arrival = start
+        self.latency: list[float] = []
+        self.lateness: list[float] = []
+
+    def on_packet(self, packet: Packet) -> None:
+        self.arrival = self.start + packet.t_arrival
+        self.lateness.append(time.perf_counter() - self.arrival)
+
+    def submit(self, item: Event | Feedback) -> None:
+        self.latency.append(time.perf_counter() - self.arrival)
+
+
+def _subscriber(host: str, port: int, ready: Any, stop: Any, out: Any) -> None:
+    """Counts what the broker delivers (in another process, as a phone would be)."""
+
+    async def main() -> None:
+        count = 0
+
+        async def consume(client: aiomqtt.Client) -> None:
+            nonlocal count
+            async for _ in client.messages:
+                count += 1
+
+        async with aiomqtt.Client(host, port) as client:
+            await client.subscribe("isofeedback/#", qos=1)
+            ready.set()
+            task = asyncio.create_task(consume(client))
+            await asyncio.to_thread(stop.wait)
+            await asyncio.sleep(1.0)  # what is still in flight
+            task.cancel()
+        out.put(count)
+
+    asyncio.run(main())
+
+
+async def run_wearables(settings: BrokerSettings, n: int, seconds: float) -> dict[str, Any]:
+    profile = find_profile("myo")
+    protocol = find_protocol("pir")
+    sources = [SimulatedSource(protocol_script("pir", seed=100 + i), profile, speed=1.0,
+                               device=f"myo{i}") for i in range(n)]
+    for s in sources:  # only the first ``seconds`` of each session
+        s.all_packets = [p for p in s.all_packets if p.t_arrival <= seconds]
+    wall0 = time.time()
+    timings = [Timing(0.0) for _ in sources]
+    async with asyncio.TaskGroup() as tg:
+        publishers = []
+        for i in range(len(sources)):
+            pub = MqttPublisher(settings, Serializer(f"scale{i}", "live-scale", wall0))
+            publishers.append(pub)
+        for pub in publishers:
+            await pub.__aenter__()
+        start = time.perf_counter()
+        cpu0 = time.process_time()
+        for t in timings:
+            t.start = start
+        for src, pub, timing in zip(sources, publishers, timings, strict=True):
+            pipeline = Pipeline(src.profiles, protocol)
+            tg.create_task(run_session(src, pipeline, [timing, pub], [timing],
+                                       keep_outputs=False))
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
+    stats = [p.stats for p in publishers]
+    for pub in publishers:
+        await pub.__aexit__(None, None, None)
+    lat = sorted(x for t in timings for x in t.latency)
+    late = sorted(x for t in timings for x in t.lateness)
+    return {
+        "n": n, "wall": wall, "cpu": cpu, "outputs": len(lat),
+        "p50_ms": 1000 * statistics.median(lat), "p99_ms": 1000 * lat[int(0.99 * len(lat))],
+        "max_ms": 1000 * lat[-1], "late_p99_ms": 1000 * late[int(0.99 * len(late))],
+        "published": sum(s.published for s in stats),
+        "live_dropped": sum(s.live_dropped for s in stats),
+    }
+
+
+def rss_run(hours: float) -> list[tuple[float, float]]:
+    profile = find_profile("myo")
+    piece_s = 600.0
+    pipeline: Pipeline | None = None
+    points = []
+    for k in range(max(1, round(hours * 3600 / piece_s))):
+        src = SimulatedSource(benchmark_script(1000 + k, piece_s), profile, speed=None)
+        if pipeline is None:
+            pipeline = Pipeline(src.profiles, None)
+        offset = k * piece_s
+        for p in src.all_packets:
+            pipeline.feed(Packet(p.device, p.characteristic, p.data, p.t_arrival + offset))
+        del src
+        points.append(((k + 1) * piece_s / 3600, rss_mb()))
+    return points
+
+
+async def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--wearables", type=int, default=50)
+    p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--cpu-wearables", type=int, default=8)
+    p.add_argument("--rss-hours", type=float, default=2.0)
+    args = p.parse_args(argv)
+    tmp = tempfile.TemporaryDirectory()
+    port = free_port()
+    conf = Path(tmp.name) / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "set_tcp_nodelay true\nmax_connections -1\n")
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    broker = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if await broker_reachable("127.0.0.1", port):
+                break
+            await asyncio.sleep(0.05)
+        settings = BrokerSettings("127.0.0.1", port)
+        print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; Mosquitto "
+              f"127.0.0.1:{port}; Myo profile (8 ch x 200 Hz + IMU), PIR coach")
+        ctx = mp.get_context("spawn")
+        ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
+        sub = ctx.Process(target=_subscriber, args=("127.0.0.1", port, ready, stop, out))
+        sub.start()
+        await asyncio.to_thread(ready.wait, 30)
+        for n in (args.wearables, args.cpu_wearables):
+            r = await run_wearables(settings, n, args.seconds)
+            print(f"{n} wearables x {args.seconds:g} s real time: {r['outputs']} outputs, "
+                  f"packet->submit P50 {r['p50_ms']:.2f} ms, P99 {r['p99_ms']:.2f} ms, max "
+                  f"{r['max_ms']:.1f} ms; packets taken late by P99 {r['late_p99_ms']:.1f} ms;"
+                  f" CPU {100 * r['cpu'] / r['wall']:.0f}% of one core "
+                  f"({100 * r['cpu'] / r['wall'] / n:.1f}% per wearable); published "
+                  f"{r['published']}, live levels dropped {r['live_dropped']}")
+        stop.set()
+        count = await asyncio.to_thread(out.get, True, 60)
+        sub.join(10)
+        print(f"subscriber received {count} messages from the broker")
+    finally:
+        broker.terminate()
+        broker.wait(5)
+        tmp.cleanup()
+    points = rss_run(args.rss_hours)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("1 wearable, detection only, RSS after simulated hours: " + ", ".join(
+        f"{h:.2f} h {mb:.0f} MB" for h, mb in points) + f" (peak {peak:.0f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))

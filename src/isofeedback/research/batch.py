@@ -1,0 +1,124 @@
+"""Batch replay: many recordings with one per-recording function, locally or on Dask.
+
+:func:`run_one` is the unit of work: it takes a path and a picklable :class:`BatchJob`,
+replays, optionally verifies and writes the events, and returns one flat metrics row. A
+failure becomes a row with an ``error`` column, so one bad file never stops a corpus. The
+same function runs in a local process pool (:func:`replay_local`) or on an existing Dask
+cluster (:func:`replay_dask`, optional extra ``cluster``).
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from isofeedback.coach.protocol import find_protocol
+from isofeedback.config import PipelineConfig
+from isofeedback.errors import ConfigError, IsofeedbackError, RecordingError
+from isofeedback.files import open_private
+from isofeedback.recording.format import SUFFIX
+from isofeedback.recording.importers import FOREIGN_SUFFIXES
+from isofeedback.research.metrics import COLUMNS, error_row
+from isofeedback.research.replay import dump_events, is_foreign, replay
+
+__all__ = ["BatchJob", "find_recordings", "replay_dask", "replay_local", "run_one",
+           "write_summary"]
+
+@dataclass(frozen=True, slots=True)
+class BatchJob:
+    """What to do with each recording (plain values, so it pickles to any worker)."""
+
+    config: dict[str, Any] | None = None  # PipelineConfig.as_dict(); None = recorded one
+    verify: bool = False
+    events_dir: str | None = None
+    fs: float | None = None
+    protocol: str | None = None  # foreign data: coach with it (name or file); None: detect
+
+
+def find_recordings(folder: Path) -> list[Path]:
+    """Native recordings and foreign data files in ``folder`` (recursively), sorted."""
+    if not folder.is_dir():
+        raise RecordingError(f"{folder}: not a folder")
+    found = [p for p in folder.rglob("*") if p.is_file() and (
+        p.suffix == SUFFIX
+        or (p.suffix.lower() in FOREIGN_SUFFIXES and not p.name.endswith(".events.csv")))]
+    return sorted(found)
+
+
+def run_one(path: str, job: BatchJob) -> dict[str, Any]:
+    """Replay one recording and return its metrics row (errors become a row too)."""
+    p = Path(path)
+    try:
+        config = None if job.config is None else PipelineConfig.from_dict(job.config)
+        protocol = None
+        if job.protocol is not None and is_foreign(p):
+            protocol = find_protocol(job.protocol)
+        result = replay(p, config=config, verify=job.verify, fs=job.fs, protocol=protocol)
+        if job.events_dir is not None:
+            dump_events(result, Path(job.events_dir) / f"{p.stem}.events.jsonl")
+        row = result.metrics()
+        if result.difference is not None:
+            row["error"] = str(result.difference).splitlines()[0]
+        return row
+    except IsofeedbackError as exc:
+        return error_row(p.name, str(exc))
+    except Exception as exc:  # a bug on one file must not lose the rest of a corpus
+        return error_row(p.name, f"unexpected {type(exc).__name__}: {exc}")
+
+
+def replay_local(
+    paths: Sequence[Path], job: BatchJob, workers: int | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Replay in a process pool (all cores by default); rows come back in ``paths`` order."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(paths) or 1))
+    rows: dict[int, dict[str, Any]] = {}
+    if workers == 1:
+        for i, p in enumerate(paths):
+            rows[i] = run_one(str(p), job)
+            if progress:
+                progress(rows[i])
+    else:
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            futures = {pool.submit(run_one, str(p), job): i for i, p in enumerate(paths)}
+            for fut in as_completed(futures):
+                rows[futures[fut]] = fut.result()
+                if progress:
+                    progress(rows[futures[fut]])
+    return [rows[i] for i in range(len(paths))]
+
+
+def replay_dask(paths: Sequence[Path], job: BatchJob, client: Any,
+                progress: Callable[[dict[str, Any]], None] | None = None
+                ) -> list[dict[str, Any]]:
+    """Replay on a Dask cluster through ``client`` (``dask.distributed.Client``). The files
+    must be readable at the same paths on the workers (a shared file system)."""
+    try:
+        from dask.distributed import as_completed as dask_completed
+    except ImportError:
+        raise ConfigError("Dask is not installed: pip install 'isofeedback[cluster]'") from None
+    futures = client.map(run_one, [str(p) for p in paths], job=job, pure=False)
+    index = {f.key: i for i, f in enumerate(futures)}
+    rows: dict[int, dict[str, Any]] = {}
+    for fut in dask_completed(futures):  # type: ignore[no-untyped-call]
+        rows[index[fut.key]] = fut.result()
+        if progress:
+            progress(rows[index[fut.key]])
+    return [rows[i] for i in range(len(paths))]
+
+
+def write_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    try:
+        with open_private(path, newline="") as f:
+            w = csv.DictWriter(f, COLUMNS, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rows)
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot write the summary table: {exc}") from None

@@ -1,0 +1,48 @@
+"""Per-replay metrics: one flat row per recording, the columns of the summary table.
+
+The row is what a folder replay writes to CSV and what a Dask run returns, so it holds
+plain values only (str, int, float, bool) and pickles to any worker."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from isofeedback.research.replay import ReplayResult
+
+__all__ = ["COLUMNS", "error_row", "row"]
+
+COLUMNS = ["file", "session", "kind", "simulated", "duration_s", "wall_s", "speed_x",
+           "packets", "bad_packets", "gaps", "lost_s", "onsets", "releases", "movements",
+           "reps_done", "reps_planned", "mean_hold_s", "violations", "complete", "damage",
+           "verified", "file_s", "stopped", "error"]
+
+
+def row(result: ReplayResult) -> dict[str, Any]:
+    """The summary-table row of one replay."""
+    counts: dict[str, int] = {}
+    for ev in result.events:
+        counts[ev.type.value] = counts.get(ev.type.value, 0) + 1
+    s = result.summary
+    return {
+        "file": result.path.name, "session": result.session, "kind": result.kind,
+        "simulated": result.simulated, "duration_s": round(result.session_s, 3),
+        "wall_s": round(result.wall_s, 3),
+        "speed_x": round(result.session_s / result.wall_s, 1) if result.wall_s > 0 else "",
+        "packets": result.stats.packets, "bad_packets": result.stats.bad_packets,
+        "gaps": result.stats.gaps, "lost_s": round(result.stats.lost_s, 3),
+        "onsets": counts.get("onset", 0), "releases": counts.get("release", 0),
+        "movements": counts.get("movement", 0), "reps_done": s.get("reps_done", 0),
+        "reps_planned": s.get("reps_planned", 0), "mean_hold_s": s.get("mean_hold_s", 0.0),
+        "violations": ";".join(s.get("violations", [])),
+        "complete": result.complete, "damage": result.damage or "",
+        "verified": "" if result.verified is None else result.verified,
+        "file_s": "" if result.file_s is None else round(result.file_s, 3),
+        "stopped": result.stopped or "",
+        "error": "",
+    }
+
+
+def error_row(file: str, error: str) -> dict[str, Any]:
+    """The row of a recording that could not be replayed: its name and the reason."""
+    return {**dict.fromkeys(COLUMNS, ""), "file": file, "error": error}

@@ -1,0 +1,303 @@
+"""Replaying one recording (native or foreign) through the real pipeline, and checking it.
+
+:func:`replay` is the per-recording function that everything builds on: the ``replay``
+command, the process pool for folders and the Dask cluster for corpora. A native recording
+goes through :class:`ReplaySource` and :func:`service.run_session` exactly like a live
+session; foreign data (CSV, EDF/BDF) has no packets and feeds the pipeline chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from isofeedback.coach.protocol import ExerciseProtocol
+from isofeedback.config import PipelineConfig
+from isofeedback.control import Control
+from isofeedback.errors import ConfigError, RecordingError
+from isofeedback.files import open_private
+from isofeedback.pipeline import Output, Pipeline, PipelineStats
+from isofeedback.recording.format import encode_output
+from isofeedback.recording.importers import FOREIGN_SUFFIXES, load_foreign
+from isofeedback.recording.reader import RecordingReader
+from isofeedback.recording.signals import FOREIGN_DEVICE, signal_chunks, signal_profile
+from isofeedback.service import ControlInbox, OutputSink, SessionResult, run_session
+from isofeedback.sources.pacing import paced
+from isofeedback.sources.replay import ReplaySource
+from isofeedback.types import Event, Feedback
+
+__all__ = [
+    "LARGE_CHUNK_S",
+    "Difference",
+    "ReplayResult",
+    "compare_outputs",
+    "dump_events",
+    "events_jsonl",
+    "is_foreign",
+    "replay",
+    "replay_async",
+]
+
+
+LARGE_CHUNK_S = 2.0  # foreign data, detection only: seconds per chunk
+STOP_TOLERANCE_S = 0.05  # a replay this close to the end of the data processed all of it
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """The first place where a replay differs from the recorded live run."""
+
+    index: int
+    recorded: str | None
+    replayed: str | None
+
+    def __str__(self) -> str:
+        def cut(doc: str | None) -> str:
+            return "(nothing)" if doc is None else (doc if len(doc) < 300 else doc[:297] + "...")
+
+        return (f"output #{self.index} differs:\n  recorded: {cut(self.recorded)}\n"
+                f"  replayed: {cut(self.replayed)}")
+
+
+@dataclass
+class ReplayResult:
+    path: Path
+    session: str
+    kind: str  # "native", "csv", "edf", "bdf"
+    outputs: list[Output]
+    summary: dict[str, Any]
+    stats: PipelineStats
+    wall_s: float
+    session_s: float
+    simulated: bool = False
+    complete: bool = True
+    damage: str | None = None
+    checked: int | None = None  # outputs compared by verify
+    difference: Difference | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    file_s: float | None = None  # seconds of data in the file (None: unknown)
+    stopped: str | None = None  # why the replay ended before the data did, with both times
+    protocol: str | None = "recorded"  # the technique coached; None: detection only
+
+    @property
+    def events(self) -> list[Event]:
+        return [o for o in self.outputs if isinstance(o, Event)]
+
+    @property
+    def verified(self) -> bool | None:
+        return None if self.checked is None else self.difference is None
+
+    def metrics(self) -> dict[str, Any]:
+        """One flat row for the summary table (:func:`isofeedback.research.metrics.row`)."""
+        from isofeedback.research.metrics import row
+
+        return row(self)
+
+
+def is_foreign(path: Path) -> bool:
+    return path.suffix.lower() in FOREIGN_SUFFIXES
+
+
+def events_jsonl(outputs: Sequence[Output]) -> bytes:
+    """Detected events as JSON Lines: exact floats, sorted keys, so runs compare bytewise."""
+    lines = [encode_output(o)[2] for o in outputs if isinstance(o, Event)]
+    return "".join(line + "\n" for line in lines).encode()
+
+
+def compare_outputs(recorded: Sequence[tuple[str, str]], replayed: Sequence[Output],
+                    complete: bool, automatic_stop_at: int | None = None,
+                    ) -> tuple[int, Difference | None]:
+    """Compare the recorded outputs with a replay's, exactly. A recording that was not
+    closed normally (killed) or is damaged lacks a tail of packets or outputs, so only the
+    part both have is compared, without what the replay's own stop at the end of the data
+    added (``automatic_stop_at``: where those outputs begin)."""
+    docs = [encode_output(o)[2] for o in replayed]
+    if complete:
+        n = max(len(recorded), len(docs))
+    else:
+        if automatic_stop_at is not None:
+            docs = docs[:automatic_stop_at]
+        n = min(len(recorded), len(docs))
+    for i in range(n):
+        rec = recorded[i][1] if i < len(recorded) else None
+        rep = docs[i] if i < len(docs) else None
+        if rec != rep:
+            return i, Difference(i, rec, rep)
+    return n, None
+
+
+async def replay_async(
+    path: Path,
+    *,
+    config: PipelineConfig | None = None,
+    speed: float | None = None,
+    sinks: Sequence[OutputSink] = (),
+    verify: bool = False,
+    fs: float | None = None,
+    protocol: ExerciseProtocol | None = None,
+    chunk_s: float | None = None,
+    batch: int = 4096,
+    fast: bool = True,
+) -> ReplayResult:
+    """Replay ``path``; ``config`` None = the recorded configuration (native) or defaults.
+    Foreign data: ``protocol`` None = detection only over the whole file; ``chunk_s`` (None:
+    chosen for speed) and ``batch`` (rows read at a time) do not change detected events.
+    ``fast`` (native data at full speed): windows of ``batch`` packets through
+    :meth:`Pipeline.feed_many` instead of one by one through the session loop; the outputs
+    are the same (``--verify`` checks them against the live run either way)."""
+    path = Path(path)
+    if is_foreign(path):
+        return await _replay_foreign(path, config, sinks, fs, protocol, chunk_s, speed)
+    with RecordingReader(path, batch) as reader:
+        source = ReplaySource(reader, speed)
+        pipeline = Pipeline(source.profiles, protocol or reader.protocol(),
+                            config or reader.config())
+        if speed is None and fast:
+            session = _run_fast(reader, pipeline, sinks, batch)
+        else:
+            session = await run_session(source, pipeline, sinks,
+                                        controls=ControlInbox(reader.controls()))
+        file_s = reader.duration_s()
+        result = ReplayResult(
+            path, reader.session_id, "native", session.outputs, session.summary,
+            session.stats, session.wall_s, session.session_s, reader.simulated,
+            reader.complete, reader.damage, meta=dict(reader.meta), file_s=file_s,
+            stopped=_stopped(session.stopped_by, session.session_s, file_s),
+            protocol=pipeline.protocol.technique if pipeline.protocol else None,
+        )
+        if verify:
+            if config is not None and config != reader.config():
+                raise ConfigError("--verify compares with the recorded configuration; "
+                                  "drop --config")
+            recorded = list(reader.output_docs())
+            result.checked, result.difference = compare_outputs(
+                recorded, session.outputs, reader.complete and reader.damage is None,
+                session.automatic_stop_at)
+            if reader.damage:
+                result.damage = reader.damage
+    return result
+
+
+def _run_fast(reader: RecordingReader, pipeline: Pipeline, sinks: Sequence[OutputSink],
+              batch: int) -> SessionResult:
+    """:func:`service.run_session` for a recording at full speed: the same outputs in the
+    same order, the same recorded control commands after the same packet counts, the same
+    end (the coach finishing, a ``stop``, or the data's end, which stops the coach the same
+    way), fed to :meth:`Pipeline.feed_many` in windows that end where a command is due."""
+    result = SessionResult()
+    started = time.perf_counter()
+    controls = sorted(reader.controls(), key=lambda c: c[0])
+    last_t = 0.0
+    fed = 0
+
+    def emit(outputs: Sequence[Output]) -> None:
+        result.outputs.extend(outputs)
+        for item in outputs:
+            for sink in sinks:
+                sink.submit(item)
+
+    def apply(control: Control) -> None:
+        emit(pipeline.control(control))
+        if control.command == "stop" and not result.stopped_by:
+            result.stopped_by = control.origin or "stop"
+
+    def apply_due() -> None:
+        while controls and controls[0][0] <= fed:
+            control = controls.pop(0)[1]
+            if pipeline.coach.finished:
+                break
+            apply(control)
+
+    apply_due()
+    packets = reader.packets()
+    while not pipeline.coach.finished:
+        size = max(batch, 1) if not controls else max(1, min(batch, controls[0][0] - fed))
+        window = list(itertools.islice(packets, size))
+        if not window:
+            apply_due()
+            break
+        outputs, used = pipeline.feed_many(window, until_finished=True)
+        emit(outputs)
+        fed += used
+        last_t = window[used - 1].t_arrival
+        apply_due()
+    if pipeline.coach.finished and not result.stopped_by:
+        result.stopped_by = "protocol"
+    if not pipeline.coach.finished:
+        result.automatic_stop_at = len(result.outputs)
+        apply(Control("stop", t=last_t, origin="end of data"))
+    result.summary = pipeline.coach.summary()
+    result.stats = pipeline.stats
+    result.wall_s = time.perf_counter() - started
+    result.session_s = last_t
+    result.packets_fed = fed
+    return result
+
+
+async def _replay_foreign(path: Path, config: PipelineConfig | None,
+                          sinks: Sequence[OutputSink], fs: float | None,
+                          protocol: ExerciseProtocol | None, chunk_s: float | None,
+                          speed: float | None = None) -> ReplayResult:
+    """Foreign data through the pipeline. Without ``protocol`` (the default) detection only,
+    over the whole file; with one, the coach runs it and the replay ends where the coach
+    finishes, as a live session would, and the result says so (``stopped``)."""
+    started = time.perf_counter()
+    signals = load_foreign(path, fs)
+    pipeline = Pipeline({FOREIGN_DEVICE: signal_profile(signals, path.name)}, protocol, config)
+    if chunk_s is None:
+        # detection results do not depend on the chunk size (tested byte for byte), so
+        # detection only goes in large chunks; a coach ticks once a chunk, so it gets the
+        # live packet rate, and paced output stays smooth
+        chunk_s = LARGE_CHUNK_S if protocol is None and speed is None else 0.05
+    outputs: list[Output] = []
+    last_t = 0.0
+    async for chunk in paced(signal_chunks(signals, chunk_s), speed):
+        for item in pipeline.process_chunk(chunk):
+            outputs.append(item)
+            for sink in sinks:
+                sink.submit(item)
+        last_t = max(last_t, chunk.t_end)
+        if pipeline.coach.finished:
+            break
+    if not pipeline.coach.finished:
+        summary = Feedback("summary", last_t, pipeline.coach.summary())
+        outputs.append(summary)
+        for sink in sinks:
+            sink.submit(summary)
+    file_s = signals.duration_s
+    return ReplayResult(path, path.stem, path.suffix.lower().lstrip("."), outputs,
+                        pipeline.coach.summary(), pipeline.stats,
+                        time.perf_counter() - started, last_t, meta=dict(signals.meta),
+                        file_s=file_s,
+                        stopped=_stopped("protocol" if pipeline.coach.finished else "",
+                                         last_t, file_s),
+                        protocol=None if protocol is None else protocol.technique)
+
+
+def _stopped(stopped_by: str, done_s: float, file_s: float) -> str | None:
+    """Why a replay ended before the data did (None: it processed everything);
+    ``stopped_by`` as in :class:`SessionResult` ("protocol", a command's origin, …)."""
+    if file_s - done_s <= STOP_TOLERANCE_S:
+        return None
+    why = {"protocol": "the coach finished the protocol",
+           "": "the data stream ended"}.get(stopped_by, f"a stop command ({stopped_by})")
+    return f"{why} after {done_s:.1f} s of the {file_s:.1f} s in the file"
+
+
+def replay(path: Path | str, **options: Any) -> ReplayResult:
+    """Synchronous :func:`replay_async` (as fast as possible unless ``speed`` is given)."""
+    return asyncio.run(replay_async(Path(path), **options))
+
+
+def dump_events(result: ReplayResult, out: Path) -> None:
+    try:
+        with open_private(out, "wb") as f:
+            f.write(events_jsonl(result.outputs))
+    except OSError as exc:
+        raise RecordingError(f"{out}: cannot write events: {exc}") from None
+
