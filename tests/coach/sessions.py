@@ -74,6 +74,8 @@ def trace(outputs: Sequence[Output]) -> list[str]:
         p = o.payload
         if o.kind == "phase":
             out.append(f"phase:{p['phase']}")
+        elif o.kind == "cue" and "clears" in p:
+            out.append(f"clear:{p['clears']}")
         elif o.kind == "cue":
             out.append(f"cue:{p['id']}" + (f"!{p['violation']}" if "violation" in p else ""))
         elif o.kind == "rep":

@@ -149,8 +149,8 @@ def test_sensor_lost_during_the_patients_pause() -> None:
     assert d.trace(n)[1:] == ["cue:resumed", "phase:paused"]
     assert d.coach.phase == "paused"
     d.out += d.coach.resume(d.t + 2)
-    assert d.trace(n)[3:] == ["cue:signal_back", "phase:waiting", "cue:repeat_rep",
-                              "cue:contract"]
+    assert d.trace(n)[3:] == ["clear:signal_lost", "cue:signal_back", "phase:waiting",
+                              "cue:repeat_rep", "cue:contract"]
 
 
 def test_a_protocol_stored_before_the_command_cues_existed_still_loads() -> None:

@@ -10,6 +10,7 @@ import itertools
 import numpy as np
 import pytest
 
+from isofeedback.coach.arbiter import DOMINATES, WARNING_SCOPE
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.sim.scenarios import WEAK_LEVEL
 from isofeedback.types import Feedback
@@ -29,24 +30,33 @@ END = ["phase:done", "cue:done", "summary", "progress"]
 EXPECTED = {
     "clean": [*START, *CLEAN_REP, "rep:1:", *NEXT, *CLEAN_REP, "rep:2:", *NEXT, *CLEAN_REP,
               "rep:3:", *END],
-    "moved": [*START, *CLEAN_REP, "rep:1:", *NEXT, *HOLD, "cue:keep_still!moved", *RELEASE,
-              *STRETCH, "rep:2:moved", *NEXT, *CLEAN_REP, "rep:3:", *END],
+    "moved": [*START, *CLEAN_REP, "rep:1:", *NEXT, *HOLD, "cue:keep_still!moved",
+              "clear:keep_still", *RELEASE, *STRETCH, "rep:2:moved", *NEXT, *CLEAN_REP,
+              "rep:3:", *END],
     "too_strong": [*START, *CLEAN_REP, "rep:1:", *NEXT, *HOLD, *["cue:gentler!too_strong"] * 4,
-                   *RELEASE, *STRETCH, "rep:2:too_strong", *NEXT, *CLEAN_REP, "rep:3:", *END],
+                   "clear:gentler", *RELEASE, *STRETCH, "rep:2:too_strong", *NEXT, *CLEAN_REP,
+                   "rep:3:", *END],
     "too_weak": [*START, *CLEAN_REP, "rep:1:", *NEXT, *HOLD, *["cue:stronger!too_weak"] * 3,
-                 *RELEASE, *STRETCH, "rep:2:too_weak", *NEXT, *CLEAN_REP, "rep:3:", *END],
+                 "clear:stronger", *RELEASE, *STRETCH, "rep:2:too_weak", *NEXT, *CLEAN_REP,
+                 "rep:3:", *END],
     "not_relaxed": [*START, *CLEAN_REP, "rep:1:", *NEXT, *HOLD, *RELEASE,
-                    "cue:relax_fully!not_relaxed", *STRETCH, "rep:2:not_relaxed", *NEXT,
-                    *CLEAN_REP, "rep:3:", *END],
+                    "cue:relax_fully!not_relaxed", "clear:relax_fully", *STRETCH,
+                    "rep:2:not_relaxed", *NEXT, *CLEAN_REP, "rep:3:", *END],
+    # still tense after relax_confirm_s: no stretch in this repetition
+    "never_relaxed": [*START, *CLEAN_REP, "rep:1:", *NEXT, *HOLD, *RELEASE,
+                      "cue:relax_fully!not_relaxed", "clear:relax_fully", "cue:no_stretch",
+                      "rep:2:not_relaxed", *NEXT, *CLEAN_REP, "rep:3:", *END],
     "released_early": [*START, *CLEAN_REP, "rep:1:", *NEXT, *HOLD,
-                       "cue:released_early!released_early", "phase:relaxing", *STRETCH,
-                       "rep:2:released_early", *NEXT, *CLEAN_REP, "rep:3:", *END],
+                       "cue:released_early!released_early", "phase:relaxing",
+                       "clear:released_early", *STRETCH, "rep:2:released_early", *NEXT,
+                       *CLEAN_REP, "rep:3:", *END],
     "stopped": [*START, *CLEAN_REP, "rep:1:", *NEXT, "cue:no_contraction!no_contraction",
-                "cue:no_contraction!no_contraction", "phase:stopped", "cue:session_stopped",
-                "summary", "progress"],
+                "cue:no_contraction!no_contraction", "clear:no_contraction", "phase:stopped",
+                "cue:session_stopped", "summary", "progress"],
     "disconnected": [*START, *CLEAN_REP, "rep:1:", *NEXT, *HOLD, "phase:paused",
-                     "cue:signal_lost", "cue:signal_back", "phase:waiting", "cue:repeat_rep",
-                     "cue:contract", *CLEAN_REP, "rep:2:", *NEXT, *CLEAN_REP, "rep:3:", *END],
+                     "cue:signal_lost", "clear:signal_lost", "cue:signal_back", "phase:waiting",
+                     "cue:repeat_rep", "cue:contract", *CLEAN_REP, "rep:2:", *NEXT, *CLEAN_REP,
+                     "rep:3:", *END],
 }
 
 
@@ -63,6 +73,24 @@ def test_scenario_replay_is_identical(name: str) -> None:
     def key(o: object) -> object:
         return (o.kind, o.t, dict(o.payload)) if isinstance(o, Feedback) else o
     assert [key(o) for o in replay.outputs] == [key(o) for o in live.outputs]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_no_contradictory_cues_together_and_every_warning_ends(name: str) -> None:
+    """The cue arbiter: no two cues of which one silences the other at the same instant,
+    and every warning that stays shown is cleared later (or the session ends on it)."""
+    out = [o for o in run(name).outputs if isinstance(o, Feedback) and o.kind == "cue"]
+    for t, same in itertools.groupby(out, key=lambda o: o.t):
+        ids = {str(o.payload["id"]) for o in same}
+        for cue_id in ids:
+            assert not DOMINATES.get(cue_id, frozenset()) & ids, (t, ids)
+    active: set[str] = set()
+    for o in out:
+        if "clears" in o.payload:
+            active.remove(str(o.payload["clears"]))
+        elif o.payload["severity"] == "warning" and o.payload["id"] in WARNING_SCOPE:
+            active.add(str(o.payload["id"]))
+    assert active == set()
 
 
 def test_violation_details_are_reported_as_they_happen() -> None:

@@ -25,13 +25,15 @@ across sessions, when the sensor is worn the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from isofeedback.coach.arbiter import CueArbiter
 from isofeedback.coach.calibration import Calibration, mvc_problem, rest_problem
+from isofeedback.coach.phases import ACTIVE, REP_PHASES, Phase
 from isofeedback.coach.progress import progress_report
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.dsp.exact import norm
@@ -52,8 +54,8 @@ LEVEL_RELEASE_S = 0.3  # below the band this long after "release now" counts as 
 # in trunk-muscle EMG, a twitch), not an attempt released early: the coach goes back to
 # waiting without a violation or a repetition, and the waiting timeouts keep running
 FALSE_START_S = 0.5
-_ACTIVE = ("contracting", "holding", "releasing")  # a contraction is under way
-_REP_PHASES = ("waiting", *_ACTIVE, "relaxing", "stretching")
+BACK_IN_BAND_S = 0.5  # in the band this long ends a "gentler"/"stronger" warning
+RELAXED_CONFIRM_S = 1.0  # at rest this long confirms the relaxation before the stretch
 
 
 def window_peak_mean(times: Sequence[float], values: Sequence[float], window_s: float) -> float:
@@ -75,6 +77,19 @@ def window_peak_mean(times: Sequence[float], values: Sequence[float], window_s: 
     full = t - t[0] >= window_s - 1e-9
     means = (csum[ends] - csum[starts]) / (ends - starts)
     return float(means[full].max())
+
+
+@dataclass(frozen=True, slots=True)
+class _Now:
+    """One tick as the phase handlers see it: session time, intensity in the protocol's
+    unit, time in the phase, the highest joint speed since the last tick, the pose."""
+
+    t: float
+    x: float
+    elapsed: float
+    speed: float
+    pose: np.ndarray
+    activity: float = 0.0  # in the device's units (the MVC is measured in them)
 
 
 @dataclass
@@ -145,7 +160,9 @@ class Coach:
         self._reset()
 
     def _reset(self) -> None:
-        self.phase = "calibrating"
+        self.phase = Phase.CALIBRATING
+        self.arbiter = CueArbiter()
+        self._tick_handlers = self._handlers()
         self.mvc = self.initial_mvc
         self.mvc_source = "given" if self.mvc is not None else ""
         self.noise: float | None = None
@@ -169,6 +186,8 @@ class Coach:
         self._relax_values: list[float] = []
         self._above_since: float | None = None
         self._below_since: float | None = None
+        self._in_band_since: float | None = None
+        self._confirm_t: float | None = None  # relaxation not confirmed yet: since when
         self._last_strength_cue = -np.inf
         self._pose: np.ndarray = np.zeros(3)
         self._onset_pose: np.ndarray = np.zeros(3)
@@ -179,12 +198,12 @@ class Coach:
         self._stretch_start: np.ndarray = np.zeros(3)
         self._stretch_max = 0.0
         self._tilt: float | None = None  # degrees from the stored neutral pose (accelerometer)
-        self._paused_from = ""
+        self._paused_from = Phase.CALIBRATING
         self._angle = 0.0
         # a pause the patient asked for (control command), distinct from the sensor's:
         # when it began, the phase it froze, and whether the rep under way must be repeated
         self._held_t: float | None = None
-        self._held_phase = ""
+        self._held_phase = Phase.CALIBRATING
         self._signal_lost = False
         self.pain: list[dict[str, Any]] = []
         self.skipped = 0
@@ -198,7 +217,7 @@ class Coach:
 
     @property
     def finished(self) -> bool:
-        return self.phase in ("done", "stopped")
+        return self.phase in (Phase.DONE, Phase.STOPPED)
 
     def intensity(self, activity: float) -> float:
         """Activity (envelope above rest) in the protocol's unit."""
@@ -206,18 +225,20 @@ class Coach:
             return 100.0 * activity / self.mvc
         return activity / self.noise if self.noise else 0.0
 
-    def _enter(self, phase: str, t: float) -> list[Feedback]:
+    def _enter(self, phase: Phase, t: float) -> list[Feedback]:
         self.phase = phase
         self._wait_saw_low = False
         self._phase_t = t
         return [self._phase_message(phase, t)]
 
-    def _phase_message(self, phase: str, t: float, **extra: Any) -> Feedback:
-        payload: dict[str, Any] = {"phase": phase, "rep": self.rep, "reps": self.protocol.reps}
+    def _phase_message(self, phase: Phase, t: float, **extra: Any) -> Feedback:
+        payload: dict[str, Any] = {
+            "phase": phase.value, "rep": self.rep, "reps": self.protocol.reps
+        }
         duration = {
-            "holding": self.protocol.hold_s,
-            "relaxing": self.protocol.relax_s,
-            "stretching": self.protocol.stretch_s,
+            Phase.HOLDING: self.protocol.hold_s,
+            Phase.RELAXING: self.protocol.relax_s,
+            Phase.STRETCHING: self.protocol.stretch_s,
         }.get(phase)
         if duration is not None:
             payload["duration_s"] = duration
@@ -247,37 +268,51 @@ class Coach:
     # -- inputs --------------------------------------------------------------------------
     def on_event(self, ev: Event) -> list[Feedback]:
         """React to a detection."""
-        if self.finished or self.phase == "paused" or self._held_t is not None:
+        if self.finished or self.phase == Phase.PAUSED or self._held_t is not None:
             return []
         t = ev.t_decided
-        if ev.type == EventType.CALIBRATED and ev.source == "emg" and self.phase == "calibrating":
-            return self._calibrated(ev, t)
-        if ev.type == EventType.ONSET:
-            if self.phase == "mvc":
-                self._mvc_t, self._mvc_x = [], []
-                self.phase = "mvc_contracting"
-                return []
-            if self.phase == "waiting":
-                return self._contraction_started(ev.t, t)
+        out: list[Feedback] = []
+        if ev.type == EventType.CALIBRATED and ev.source == "emg":
+            if self.phase == Phase.CALIBRATING:
+                out = self._calibrated(ev, t)
+        elif ev.type == EventType.ONSET:
+            out = self._on_onset(self.phase, ev.t, t)
         elif ev.type == EventType.RELEASE:
-            if self.phase == "mvc_contracting":
-                return self._mvc_done(t)
-            if self._false_start(ev.t):
-                self._current = None
-                out = self._enter("waiting", t)
-                self._phase_t = self._waiting_t  # the no-contraction timeout runs on
-                return out
-            if self.phase in ("contracting", "holding"):
-                out = self._finish_hold(t)
-                out += self._violation("released_early", "released_early", t)
-                return out + self._enter("relaxing", t)
-            if self.phase == "releasing":
-                return self._enter("relaxing", t)
-        elif ev.type == EventType.MOVEMENT and self.phase in ("contracting", "holding"):
-            return self._moved(t, float(ev.value or 0.0))
+            out = self._on_release(self.phase, ev.t, t)
+        elif ev.type == EventType.MOVEMENT and self.phase in (Phase.CONTRACTING, Phase.HOLDING):
+            out = self._moved(t, float(ev.value or 0.0))
         elif ev.type == EventType.MOVEMENT_END:
             self._last_move_t = -np.inf
+            out = self.arbiter.clear(["keep_still"], t, self.rep)  # the joint is still again
+        return self._settle(out)
+
+    def _on_onset(self, phase: Phase, onset_t: float, t: float) -> list[Feedback]:
+        if phase == Phase.MVC:
+            self._mvc_t, self._mvc_x = [], []
+            self.phase = Phase.MVC_CONTRACTING
+        elif phase == Phase.WAITING:
+            return self._contraction_started(onset_t, t)
         return []
+
+    def _on_release(self, phase: Phase, release_t: float, t: float) -> list[Feedback]:
+        if phase == Phase.MVC_CONTRACTING:
+            return self._mvc_done(t)
+        if self._false_start(release_t):
+            self._current = None
+            out = self._enter(Phase.WAITING, t)
+            self._phase_t = self._waiting_t  # the no-contraction timeout runs on
+            return out
+        if phase in (Phase.CONTRACTING, Phase.HOLDING):
+            out = self._finish_hold(t)
+            out += self._violation("released_early", "released_early", t)
+            return out + self._enter(Phase.RELAXING, t)
+        if phase == Phase.RELEASING:
+            return self._enter(Phase.RELAXING, t)
+        return []
+
+    def _settle(self, out: list[Feedback]) -> list[Feedback]:
+        """Every output leaves through the cue arbiter (one input = one instant)."""
+        return self.arbiter.settle(out, self.rep) if out else out
 
     def tick(
         self,
@@ -292,81 +327,133 @@ class Coach:
         from the neutral pose), the highest angular speed since the last tick and, when
         known, the rotation vector from the neutral pose (degrees): distances between poses
         are measured on it, since the angle alone cannot tell directions apart."""
-        p = self.protocol
         if tilt_from_neutral_deg is not None:
             self._tilt = tilt_from_neutral_deg
         pose = np.asarray(rotation if rotation is not None else (angle_deg, 0.0, 0.0))
         out: list[Feedback] = []
         if not self._started:
             self._started = True
-            out += self._enter("calibrating", t)
+            out += self._enter(Phase.CALIBRATING, t)
             out.append(self._cue("calibrate_rest", t))
-        if self.finished or self.phase == "paused" or self._held_t is not None:
-            return out
+        if self.finished or self.phase == Phase.PAUSED or self._held_t is not None:
+            return self._settle(out)
         x = self.intensity(activity)
         self._angle = angle_deg
         self._pose = pose
-        elapsed = t - self._phase_t
-        if self.phase == "mvc" and elapsed >= p.abandon_after_s:
-            out += self._stop(t, "no maximal contraction for the calibration")
-        elif self.phase == "mvc_contracting":
-            self._mvc_t.append(t)
-            self._mvc_x.append(activity)
-        elif self.phase == "recovering" and elapsed >= RECOVER_S:
-            out += self._start_rep(t)
-        elif self.phase == "waiting":
-            if t - self._wait_t >= p.abandon_after_s:
-                self.stop_reason = "no contraction"
-                out += self._enter("stopped", t)
-                out.append(self._cue("session_stopped", t, "warning"))
-                out += self._end(t)
-            elif elapsed >= p.no_contraction_timeout_s:
-                out += self._violation("no_contraction", "no_contraction", t)
-                self._phase_t = t
-            elif x < p.intensity_low:
-                self._wait_saw_low = True
-            elif self._wait_saw_low and self._sustained(True, t, LEVEL_ONSET_S):
-                # the detector still holds an unreleased contraction (incomplete
-                # relaxation): the level rising into the band starts the repetition
-                out += self._contraction_started(t, t)
-        elif self.phase == "contracting":
-            out += self._check_speed(t, speed_dps)
-            if p.intensity_low <= x or elapsed >= 1.0:
-                out += self._enter("holding", t)
-                out.append(self._cue("hold", t))
-        elif self.phase == "holding":
-            self._hold_t.append(t)
-            self._hold_x.append(x)
-            out += self._check_speed(t, speed_dps)
-            out += self._check_strength(t, x)
-            if elapsed >= p.hold_s:
-                out += self._finish_hold(t)
-                out += self._enter("releasing", t)
-                out.append(self._cue("release", t, haptic=True))
-        elif self.phase == "releasing":
-            if self._sustained(x < p.intensity_low, t, LEVEL_RELEASE_S):
-                out += self._enter("relaxing", t)  # let go, even if not down to rest
-            elif elapsed >= p.release_timeout_s:
-                out += self._violation("no_release", "release", t)
-                out += self._enter("relaxing", t)
-        elif self.phase == "relaxing":
-            if elapsed >= p.relax_s / 2:
-                self._relax_values.append(x)
-            if elapsed >= p.relax_s:
-                out += self._finish_relax(t)
-        elif self.phase == "stretching":
-            reached = norm(pose - self._stretch_start)
-            self._stretch_max = max(self._stretch_max, reached)
-            if elapsed >= p.stretch_s:
-                out += self._finish_rep(t)
+        handler = self._tick_handlers.get(self.phase)
+        if handler is not None:
+            out += handler(_Now(t, x, t - self._phase_t, speed_dps, pose, activity))
         if t - self._last_level_t >= LEVEL_PERIOD_S - 1e-9 and not self.finished:
             self._last_level_t = t
             out.append(self._level(t, x, angle_deg))
+        return self._settle(out)
+
+    # -- one handler per phase: what a tick means there ----------------------------------
+    def _handlers(self) -> dict[Phase, Callable[[_Now], list[Feedback]]]:
+        return {
+            Phase.MVC: self._tick_mvc,
+            Phase.MVC_CONTRACTING: self._tick_mvc_contracting,
+            Phase.RECOVERING: self._tick_recovering,
+            Phase.WAITING: self._tick_waiting,
+            Phase.CONTRACTING: self._tick_contracting,
+            Phase.HOLDING: self._tick_holding,
+            Phase.RELEASING: self._tick_releasing,
+            Phase.RELAXING: self._tick_relaxing,
+            Phase.STRETCHING: self._tick_stretching,
+        }
+
+    def _tick_mvc(self, now: _Now) -> list[Feedback]:
+        if now.elapsed >= self.protocol.abandon_after_s:
+            return self._stop(now.t, "no maximal contraction for the calibration")
+        return []
+
+    def _tick_mvc_contracting(self, now: _Now) -> list[Feedback]:
+        self._mvc_t.append(now.t)
+        self._mvc_x.append(now.activity)
+        return []
+
+    def _tick_recovering(self, now: _Now) -> list[Feedback]:
+        return self._start_rep(now.t) if now.elapsed >= RECOVER_S else []
+
+    def _tick_waiting(self, now: _Now) -> list[Feedback]:
+        p, t, x = self.protocol, now.t, now.x
+        out: list[Feedback] = []
+        if t - self._wait_t >= p.abandon_after_s:
+            self.stop_reason = "no contraction"
+            out += self._enter(Phase.STOPPED, t)
+            out.append(self._cue("session_stopped", t, "warning"))
+            out += self._end(t)
+        elif now.elapsed >= p.no_contraction_timeout_s:
+            out += self._violation("no_contraction", "no_contraction", t)
+            self._phase_t = t
+        elif x < p.intensity_low:
+            self._wait_saw_low = True
+        elif self._wait_saw_low and self._sustained(True, t, LEVEL_ONSET_S):
+            # the detector still holds an unreleased contraction (incomplete
+            # relaxation): the level rising into the band starts the repetition
+            out += self._contraction_started(t, t)
         return out
+
+    def _tick_contracting(self, now: _Now) -> list[Feedback]:
+        out = self._check_speed(now.t, now.speed)
+        if self.protocol.intensity_low <= now.x or now.elapsed >= 1.0:
+            out += self._enter(Phase.HOLDING, now.t)
+            out.append(self._cue("hold", now.t))
+        return out
+
+    def _tick_holding(self, now: _Now) -> list[Feedback]:
+        t = now.t
+        self._hold_t.append(t)
+        self._hold_x.append(now.x)
+        out = self._check_speed(t, now.speed)
+        out += self._check_strength(t, now.x)
+        if now.elapsed >= self.protocol.hold_s:
+            out += self._finish_hold(t)
+            out += self._enter(Phase.RELEASING, t)
+            out.append(self._cue("release", t, haptic=True))
+        return out
+
+    def _tick_releasing(self, now: _Now) -> list[Feedback]:
+        p, t = self.protocol, now.t
+        if self._sustained(now.x < p.intensity_low, t, LEVEL_RELEASE_S):
+            return self._enter(Phase.RELAXING, t)  # let go, even if not down to rest
+        if now.elapsed >= p.release_timeout_s:
+            return self._violation("no_release", "release", t) + self._enter(Phase.RELAXING, t)
+        return []
+
+    def _tick_relaxing(self, now: _Now) -> list[Feedback]:
+        """Relax for ``relax_s``; the stretch begins only once the EMG confirms the muscle
+        let go (below ``relaxed_below``). If it is still tense the patient is told, and
+        given ``relax_confirm_s`` to let go for ``RELAXED_CONFIRM_S``; after that the
+        stretch is left out of this repetition: a guarding muscle is not stretched."""
+        p, t = self.protocol, now.t
+        if self._confirm_t is not None:
+            if self._sustained(now.x <= p.relaxed_below, t, RELAXED_CONFIRM_S):
+                return self.arbiter.clear(["relax_fully"], t, self.rep) + self._stretch(t)
+            if t - self._confirm_t >= p.relax_confirm_s:
+                out = self.arbiter.clear(["relax_fully"], t, self.rep)
+                out.append(self._cue("no_stretch", t))
+                return out + self._finish_rep(t, stretched=False)
+            return []
+        if now.elapsed >= p.relax_s / 2:
+            self._relax_values.append(now.x)
+        if now.elapsed >= p.relax_s:
+            return self._finish_relax(t)
+        return []
+
+    def _tick_stretching(self, now: _Now) -> list[Feedback]:
+        reached = norm(now.pose - self._stretch_start)
+        self._stretch_max = max(self._stretch_max, reached)
+        if now.elapsed >= self.protocol.stretch_s:
+            return self._finish_rep(now.t)
+        return []
 
     def pause(self, t: float) -> list[Feedback]:
         """The sensor has been silent: stop judging. A repetition whose contraction was
         under way cannot be measured any more and will be repeated after ``resume``."""
+        return self._settle(self._signal_pause(t))
+
+    def _signal_pause(self, t: float) -> list[Feedback]:
         if self.finished or self._signal_lost:
             return []
         self._signal_lost = True
@@ -374,18 +461,22 @@ class Coach:
             return [self._cue("signal_lost", t, "warning")]
         self._paused_from = self.phase
         self._abandon_rep()
-        out = self._enter("paused", t)
+        out = self._enter(Phase.PAUSED, t)
         out.append(self._cue("signal_lost", t, "warning"))
         return out
 
     def resume(self, t: float) -> list[Feedback]:
         """Data flows again: pick up where it makes sense."""
+        return self._settle(self._signal_resume(t))
+
+    def _signal_resume(self, t: float) -> list[Feedback]:
         if not self._signal_lost:
             return []
         self._signal_lost = False
-        out = [self._cue("signal_back", t)]
+        out = self.arbiter.clear(["signal_lost"], t, self.rep)
+        out.append(self._cue("signal_back", t))
         if self._held_t is not None:  # still paused by the patient: carry on after theirs
-            if self._held_phase == "paused":
+            if self._held_phase == Phase.PAUSED:
                 self._held_phase = self._paused_from
             return out
         return out + self._continue(self._paused_from, t, frozen=False)
@@ -393,34 +484,34 @@ class Coach:
     def _abandon_rep(self) -> None:
         """A contraction under way cannot be measured across a pause: drop it (the rep is
         repeated when the session continues)."""
-        if self.phase in _ACTIVE:
+        if self.phase in ACTIVE:
             self.interruptions += 1
             self._current = None
             self._hold_t, self._hold_x = [], []
-            self._above_since = self._below_since = None
+            self._above_since = self._below_since = self._in_band_since = None
 
-    def _continue(self, was: str, t: float, *, frozen: bool) -> list[Feedback]:
+    def _continue(self, was: Phase, t: float, *, frozen: bool) -> list[Feedback]:
         """Go on in phase ``was`` after a pause. A contraction is repeated; after the
         sensor's pause a relaxation or stretch starts again (what happened in the gap is
         unknown); after the patient's pause (``frozen``) the timers carry on where they
         stopped, since the timers were frozen."""
         out: list[Feedback] = []
-        if was in _ACTIVE:
-            out += self._enter("waiting", t)
+        if was in ACTIVE:
+            out += self._enter(Phase.WAITING, t)
             self._wait_t = t
             out.append(self._cue("repeat_rep", t))
             out.append(self._cue("contract", t))
-        elif was == "mvc_contracting":
-            out += self._enter("mvc", t)
+        elif was == Phase.MVC_CONTRACTING:
+            out += self._enter(Phase.MVC, t)
             out.append(self._cue("mvc", t))
         elif frozen:
             self.phase = was
             out.append(self._phase_message(was, t))
-        elif was == "relaxing":
+        elif was == Phase.RELAXING:
             self._relax_values = []
-            out += self._enter("relaxing", t)
-        elif was == "waiting":
-            out += self._enter("waiting", t)
+            out += self._enter(Phase.RELAXING, t)
+        elif was == Phase.WAITING:
+            out += self._enter(Phase.WAITING, t)
             self._wait_t = t
             out.append(self._cue("contract", t))
         else:
@@ -436,6 +527,9 @@ class Coach:
 
         The service validates commands before they get here; an unknown name or a pain
         value outside 0–10 is a ``ValueError``."""
+        return self._settle(self._command(name, t, value))
+
+    def _command(self, name: str, t: float, value: float | None) -> list[Feedback]:
         if name == "start":
             return []
         if name == "pause":
@@ -458,8 +552,8 @@ class Coach:
         self._held_t = t
         self._held_phase = self.phase
         self._abandon_rep()
-        self.phase = "paused"
-        return [self._phase_message("paused", t, reason="patient"), self._cue("paused", t)]
+        self.phase = Phase.PAUSED
+        return [self._phase_message(Phase.PAUSED, t, reason="patient"), self._cue("paused", t)]
 
     def _unhold(self, t: float) -> list[Feedback]:
         if self._held_t is None:
@@ -469,10 +563,10 @@ class Coach:
         was = self._held_phase
         out = [self._cue("resumed", t)]
         if self._signal_lost:  # the sensor is still silent: its pause takes over
-            if was != "paused":
+            if was != Phase.PAUSED:
                 self._paused_from = was
-            self.phase = "paused"
-            return [*out, self._phase_message("paused", t)]
+            self.phase = Phase.PAUSED
+            return [*out, self._phase_message(Phase.PAUSED, t)]
         return out + self._continue(was, t, frozen=True)
 
     def _shift_timers(self, dt: float) -> None:
@@ -484,7 +578,8 @@ class Coach:
         self._waiting_t += dt
         self._last_strength_cue += dt
         self._last_move_t += dt
-        for name in ("_cond_since", "_above_since", "_below_since"):
+        for name in ("_cond_since", "_above_since", "_below_since", "_in_band_since",
+                     "_confirm_t"):
             v = getattr(self, name)
             if v is not None:
                 setattr(self, name, v + dt)
@@ -492,13 +587,13 @@ class Coach:
     def _skip_rep(self, t: float) -> list[Feedback]:
         """The patient skips the repetition under way: it is reported as skipped (not
         done) and the set goes on with the next one."""
-        if self.finished or self.phase == "paused" or self.phase not in _REP_PHASES:
+        if self.finished or self.phase == Phase.PAUSED or self.phase not in REP_PHASES:
             return []
         res = self._current or RepResult(rep=self.rep, onset_t=t)
         res.skipped = True
         self._current = None
         self._hold_t, self._hold_x, self._relax_values = [], [], []
-        self._above_since = self._below_since = None
+        self._above_since = self._below_since = self._in_band_since = None
         self.skipped += 1
         self.results.append(res)
         out = [Feedback("rep", t, res.as_dict()), self._cue("rep_skipped", t)]
@@ -513,7 +608,7 @@ class Coach:
         self._held_t = None
         self._abandon_rep()
         self.stop_reason = f"pain {value:g}/10 reported"
-        out = self._enter("stopped", t)
+        out = self._enter(Phase.STOPPED, t)
         out.append(self._cue("pain_stop", t, "warning", pain=value))
         return out + self._end(t)
 
@@ -523,7 +618,7 @@ class Coach:
         self._held_t = None
         self._abandon_rep()
         self.stop_reason = "stopped by the patient"
-        out = self._enter("stopped", t)
+        out = self._enter(Phase.STOPPED, t)
         out.append(self._cue("session_ended", t))
         return out + self._end(t)
 
@@ -546,7 +641,7 @@ class Coach:
         if p.intensity_unit == "%MVC" and self.mvc is None:
             if not p.mvc_capture:
                 return out + self._stop(t, "stored MVC unusable and the protocol forbids capture")
-            out += self._enter("mvc", t)
+            out += self._enter(Phase.MVC, t)
             out.append(self._cue("mvc", t))
             return out
         return out + self._start_rep(t)
@@ -558,22 +653,22 @@ class Coach:
         if problem is None:
             self.mvc, self.mvc_source = mvc, "captured"
             out = [self._cue("mvc_done", t, mvc=round(mvc, 4))]
-            return out + self._enter("recovering", t)
+            return out + self._enter(Phase.RECOVERING, t)
         if self._mvc_attempts >= MVC_ATTEMPTS:
             return self._stop(t, problem)
-        out = self._enter("mvc", t)
+        out = self._enter(Phase.MVC, t)
         out.append(self._cue("mvc_retry", t, "warning", reason=problem))
         return out
 
     def _stop(self, t: float, reason: str) -> list[Feedback]:
         self.stop_reason = reason
-        out = self._enter("stopped", t)
+        out = self._enter(Phase.STOPPED, t)
         out.append(self._cue("calibration_failed", t, "warning", reason=reason))
         return out + self._end(t)
 
     def _start_rep(self, t: float) -> list[Feedback]:
         self.rep += 1
-        out = self._enter("waiting", t)
+        out = self._enter(Phase.WAITING, t)
         self._wait_t = t
         if self.rep > 1:
             out.append(self._cue("next_rep", t))
@@ -593,7 +688,7 @@ class Coach:
 
     def _false_start(self, release_t: float) -> bool:
         """A release this soon after the onset: no attempt at a hold."""
-        return (self.phase in ("contracting", "holding") and self._current is not None
+        return (self.phase in (Phase.CONTRACTING, Phase.HOLDING) and self._current is not None
                 and release_t - self._current.onset_t < FALSE_START_S)
 
     def _contraction_started(self, onset_t: float, t: float) -> list[Feedback]:
@@ -601,7 +696,7 @@ class Coach:
         self._current = RepResult(rep=self.rep, onset_t=onset_t)
         self._onset_pose = self._pose
         self._last_move_t = -np.inf
-        return self._enter("contracting", t)
+        return self._enter(Phase.CONTRACTING, t)
 
     def _moved(self, t: float, angle: float) -> list[Feedback]:
         out: list[Feedback] = []
@@ -622,6 +717,10 @@ class Coach:
         out: list[Feedback] = []
         self._above_since = (self._above_since or t) if x > p.intensity_high else None
         self._below_since = (self._below_since or t) if x < p.intensity_low else None
+        in_band = self._above_since is None and self._below_since is None
+        self._in_band_since = (self._in_band_since or t) if in_band else None
+        if self._in_band_since is not None and t - self._in_band_since >= BACK_IN_BAND_S:
+            out += self.arbiter.clear(["gentler", "stronger"], t, self.rep)
         if t - self._last_strength_cue < 2.0:
             return out
         if self._above_since is not None and t - self._above_since >= 0.5:
@@ -634,7 +733,7 @@ class Coach:
 
     def _finish_hold(self, t: float) -> list[Feedback]:
         p = self.protocol
-        if self._current is not None and self.phase == "holding":
+        if self._current is not None and self.phase == Phase.HOLDING:
             self._current.hold_s = t - self._phase_t
             if self._hold_x:
                 x = np.asarray(self._hold_x)
@@ -645,7 +744,7 @@ class Coach:
                 inside = (x >= p.intensity_low) & (x <= p.intensity_high)
                 self._current.in_band = float(inside.mean())
         self._hold_t, self._hold_x = [], []
-        self._above_since = self._below_since = None
+        self._above_since = self._below_since = self._in_band_since = None
         return []
 
     def _finish_relax(self, t: float) -> list[Feedback]:
@@ -653,23 +752,32 @@ class Coach:
         residual = float(np.median(self._relax_values)) if self._relax_values else 0.0
         if self._current is not None:
             self._current.relax_residual = residual
-        if residual > self.protocol.relaxed_below:
-            out += self._violation("not_relaxed", "relax_fully", t, residual=round(residual, 1))
         self._relax_values = []
+        if residual > self.protocol.relaxed_below:
+            self._confirm_t = t
+            self._cond_since = None
+            return self._violation("not_relaxed", "relax_fully", t, residual=round(residual, 1))
+        return out + self._stretch(t)
+
+    def _stretch(self, t: float) -> list[Feedback]:
+        self._confirm_t = None
         self._stretch_start = self._pose
         self._stretch_max = 0.0
-        out += self._enter("stretching", t)
+        out = self._enter(Phase.STRETCHING, t)
         out.append(self._cue("stretch", t))
         return out
 
-    def _finish_rep(self, t: float) -> list[Feedback]:
+    def _finish_rep(self, t: float, stretched: bool = True) -> list[Feedback]:
         out: list[Feedback] = []
+        self._confirm_t = None
         res = self._current or RepResult(rep=self.rep, onset_t=t)
-        prev = next((r.rom_deg for r in reversed(self.results) if r.rom_deg is not None), 0.0)
-        res.stretch_deg = self._stretch_max
-        res.rom_deg = (prev or 0.0) + self._stretch_max
-        res.rom_gain_deg = res.rom_deg - (prev or 0.0)
-        res.barrier_from_neutral_deg = self._tilt
+        if stretched:
+            prev = next((r.rom_deg for r in reversed(self.results) if r.rom_deg is not None),
+                        0.0)
+            res.stretch_deg = self._stretch_max
+            res.rom_deg = (prev or 0.0) + self._stretch_max
+            res.rom_gain_deg = res.rom_deg - (prev or 0.0)
+            res.barrier_from_neutral_deg = self._tilt
         self.results.append(res)
         self._current = None
         out.append(Feedback("rep", t, res.as_dict()))
@@ -678,7 +786,7 @@ class Coach:
     def _after_rep(self, t: float) -> list[Feedback]:
         out: list[Feedback] = []
         if self.rep >= self.protocol.reps:
-            out += self._enter("done", t)
+            out += self._enter(Phase.DONE, t)
             out.append(self._cue("done", t))
             out += self._end(t)
         else:
@@ -702,7 +810,7 @@ class Coach:
             "phase": self.phase,
             "rep": self.rep,
         }
-        if self.phase == "holding":
+        if self.phase == Phase.HOLDING:
             payload["hold_remaining_s"] = round(max(p.hold_s - (t - self._phase_t), 0.0), 2)
         if self.phase in ("contracting", "holding"):
             # what the movement check judges: the turn from the pose at the contraction's
@@ -742,7 +850,7 @@ class Coach:
             "mvc_source": self.mvc_source,
             "unit": self.unit,
             "reps": reps,
-            "complete": self.phase == "done",
+            "complete": self.phase == Phase.DONE,
             "stop_reason": self.stop_reason,
             # only when there are some, so sessions without them read as before
             **({"reps_skipped": self.skipped} if self.skipped else {}),

@@ -41,6 +41,7 @@ _TIME_KEYS = (
     "no_contraction_timeout_s",
     "abandon_after_s",
     "release_timeout_s",
+    "relax_confirm_s",
     "session_max_s",
 )
 
@@ -105,6 +106,7 @@ class ExerciseProtocol:
     abandon_after_s: float = 45.0  # waiting this long without a contraction ends the session
     release_timeout_s: float = 5.0
     relaxed_below: float = 5.0  # residual intensity that counts as fully relaxed
+    relax_confirm_s: float = 5.0  # still tense after relax_s: this long to let go, or no stretch
     session_max_s: float = 1800.0
     cues: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CUES))
     path: str = ""

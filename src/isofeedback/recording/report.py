@@ -14,13 +14,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from isofeedback.coach.phases import Phase
 from isofeedback.types import Event, Feedback
 
 __all__ = ["build_report", "report_html"]
 
-_PHASE_COLORS = {"holding": "#d9f2d9", "contracting": "#eef7e6", "releasing": "#fdf1d8",
-                 "relaxing": "#dde9f7", "stretching": "#efe3f6", "calibrating": "#eeeeee",
-                 "mvc": "#f7dddd"}
+_PHASE_COLORS = {Phase.HOLDING: "#d9f2d9", Phase.CONTRACTING: "#eef7e6",
+                 Phase.RELEASING: "#fdf1d8", Phase.RELAXING: "#dde9f7",
+                 Phase.STRETCHING: "#efe3f6", Phase.CALIBRATING: "#eeeeee", Phase.MVC: "#f7dddd"}
 _EVENT_COLORS = {"onset": "#2a8a2a", "release": "#1f5fbf", "movement": "#c0392b",
                  "gap": "#7f7f7f"}
 

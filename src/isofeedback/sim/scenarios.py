@@ -18,12 +18,22 @@ from isofeedback.sim.script import Faults, PatientScript, protocol_script
 if TYPE_CHECKING:
     from isofeedback.coach.protocol import ExerciseProtocol
 
-__all__ = ["DISCONNECT_S", "SCENARIOS", "WEAK_LATE_S", "WEAK_LEVEL", "scenario_script",
-           "too_weak"]
+__all__ = [
+    "DISCONNECT_S",
+    "SCENARIOS",
+    "WEAK_LATE_S",
+    "WEAK_LEVEL",
+    "delayed",
+    "scenario_script",
+    "too_weak",
+]
 
 DISCONNECT_S = 2.0  # how long the sensor is out of range in "disconnected"
 WEAK_LEVEL = 0.05  # "too_weak": the second repetition at 5 % MVC, half the PIR band's floor
 WEAK_LATE_S = 1.0  # the coach holds "contracting" this long when the band is never reached
+LET_GO_S = 0.8  # "not_relaxed": the patient lets go this long after "relax fully"
+RELAX_LATE_S = 2.5  # ... and the coach's stretch cue comes about this much later than planned
+NEVER_LATE_S = 2.0  # "never_relaxed": margin for the next rep after the coach gives up
 
 SCENARIOS: dict[str, Faults] = {
     "clean": Faults(),
@@ -31,6 +41,7 @@ SCENARIOS: dict[str, Faults] = {
     "too_strong": Faults(too_strong_rep=1),
     "too_weak": Faults(),
     "not_relaxed": Faults(residual_rep=1),
+    "never_relaxed": Faults(residual_rep=1),
     "released_early": Faults(early_release_rep=1),
     "stopped": Faults(stop_after_rep=1),
     "disconnected": Faults(),
@@ -71,7 +82,43 @@ def scenario_script(name: str, protocol: ExerciseProtocol, seed: int = 1) -> Pat
         script = replace(script, disconnects=((start, start + DISCONNECT_S),))
     if name == "too_weak":
         script = too_weak(script, 2 if p.mvc_capture else 1)
+    if name == "not_relaxed":
+        script = lets_go_when_told(script, 2 if p.mvc_capture else 1, p.relax_s)
+    if name == "never_relaxed":
+        script = never_lets_go(script, 2 if p.mvc_capture else 1, p)
     return script
+
+
+def delayed(script: PatientScript, after: float, dt: float) -> PatientScript:
+    """``script`` with everything that starts after ``after`` happening ``dt`` later: the
+    patient waits for the coach."""
+    contractions = tuple(replace(c, onset=c.onset + dt) if c.onset > after else c
+                         for c in script.contractions)
+    movements = tuple(replace(m, start=m.start + dt) if m.start > after else m
+                      for m in script.movements)
+    return replace(script, duration=script.duration + dt, contractions=contractions,
+                   movements=movements)
+
+
+def lets_go_when_told(script: PatientScript, k: int, relax_s: float) -> PatientScript:
+    """Contraction ``k`` is still tense at the end of the relaxation; the patient lets go
+    ``LET_GO_S`` after the coach's "Let the muscle go completely." and waits for the stretch
+    cue, which comes once the coach has confirmed the relaxation (about a second later)."""
+    c = script.contractions[k]
+    script = replace(script, contractions=tuple(
+        replace(x, residual_s=relax_s + LET_GO_S) if x is c else x for x in script.contractions))
+    return delayed(script, c.release + relax_s - 0.01, RELAX_LATE_S)
+
+
+def never_lets_go(script: PatientScript, k: int, protocol: ExerciseProtocol) -> PatientScript:
+    """Contraction ``k`` stays tense until the next repetition: the coach leaves out the
+    stretch after ``relax_confirm_s``; the patient does not stretch either and starts the
+    next repetition when the coach asks."""
+    c = script.contractions[k]
+    stretch = next(m for m in script.movements if m.passive and m.start >= c.release)
+    script = replace(script, movements=tuple(m for m in script.movements if m is not stretch))
+    wait = protocol.relax_confirm_s - protocol.stretch_s + NEVER_LATE_S
+    return delayed(script, c.release + 0.01, wait)
 
 
 def too_weak(clean: PatientScript, k: int) -> PatientScript:

@@ -38,6 +38,7 @@ class Contraction:
     ramp_up: float = 0.1
     ramp_down: float = 0.15
     residual: float = 0.0
+    residual_s: float | None = None  # how long the residual lasts (None: to the next onset)
 
     @property
     def release(self) -> float:

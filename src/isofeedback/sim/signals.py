@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
+from isofeedback.coach.phases import Phase
 from isofeedback.sim.script import PatientScript
 from isofeedback.types import FloatArray
 
@@ -60,19 +61,20 @@ class SimulatedSession:
         return out
 
     def phases(self) -> list[tuple[float, str]]:
-        """(start time, phase) for the whole session, from the script."""
+        """(start time, phase) for the whole session, from the script: the coach's phase
+        names (``Phase``) plus ``rest`` before the first contraction."""
         out: list[tuple[float, str]] = [(0.0, "rest")]
         stretches = [m for m in self.script.movements if m.passive]
         for c in self.script.contractions:
             out += [
-                (c.onset, "contracting"),
-                (c.hold_start, "holding"),
-                (c.release - c.ramp_down, "releasing"),
-                (c.release, "relaxing"),
+                (c.onset, Phase.CONTRACTING),
+                (c.hold_start, Phase.HOLDING),
+                (c.release - c.ramp_down, Phase.RELEASING),
+                (c.release, Phase.RELAXING),
             ]
             nxt = [m for m in stretches if m.start >= c.release]
             if nxt:
-                out.append((nxt[0].start, "stretching"))
+                out.append((nxt[0].start, Phase.STRETCHING))
         return sorted(out)
 
 
@@ -89,7 +91,8 @@ def _activation(script: PatientScript, t: FloatArray) -> FloatArray:
         frac = (t[down] - (c.release - c.ramp_down)) / max(c.ramp_down, 1e-9)
         act[down] = c.level + (c.residual - c.level) * frac
         if c.residual > 0:
-            act[(t >= c.release) & (t < nxt)] = c.residual
+            end = nxt if c.residual_s is None else min(nxt, c.release + c.residual_s)
+            act[(t >= c.release) & (t < end)] = c.residual
     return act
 
 

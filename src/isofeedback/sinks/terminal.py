@@ -74,6 +74,9 @@ class TerminalView:
             if not self.live_mode:
                 rep = f" rep {p['rep']}/{p['reps']}" if p.get("rep") else ""
                 self.console.print(f"[{item.t:7.2f} s] phase: {p['phase']}{rep}")
+        elif item.kind == "cue" and "clears" in p:  # a warning's end: take it down
+            if self._warning.get("id") == p["clears"]:
+                self._warning = {}
         elif item.kind == "cue":
             self._cue = p
             if p.get("severity") == "warning":

@@ -1,0 +1,36 @@
+"""The coach's phases: one typed vocabulary for the coach, the report and the simulator.
+
+The values are the ``phase`` strings of the session-state messages (``docs/mqtt.md``), so
+a ``Phase`` compares equal to the string a display receives.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["ACTIVE", "REP_PHASES", "Phase"]
+
+
+class Phase(StrEnum):
+    """Where the session is. ``MVC_CONTRACTING`` is internal (the maximal contraction is
+    under way; displays keep showing ``mvc``)."""
+
+    CALIBRATING = "calibrating"
+    MVC = "mvc"
+    MVC_CONTRACTING = "mvc_contracting"
+    RECOVERING = "recovering"
+    WAITING = "waiting"
+    CONTRACTING = "contracting"
+    HOLDING = "holding"
+    RELEASING = "releasing"
+    RELAXING = "relaxing"
+    STRETCHING = "stretching"
+    PAUSED = "paused"
+    DONE = "done"
+    STOPPED = "stopped"
+
+
+# a contraction is under way: a pause cannot freeze it, the repetition is repeated
+ACTIVE = frozenset({Phase.CONTRACTING, Phase.HOLDING, Phase.RELEASING})
+# phases that belong to a repetition (skip_rep applies)
+REP_PHASES = frozenset({Phase.WAITING, *ACTIVE, Phase.RELAXING, Phase.STRETCHING})
