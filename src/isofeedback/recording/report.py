@@ -19,7 +19,7 @@ from isofeedback.types import Event, Feedback
 
 __all__ = ["build_report", "report_html"]
 
-_PHASE_COLORS = {Phase.HOLDING: "#d9f2d9", Phase.CONTRACTING: "#eef7e6",
+_PHASE_COLORS: dict[str, str] = {Phase.HOLDING: "#d9f2d9", Phase.CONTRACTING: "#eef7e6",
                  Phase.RELEASING: "#fdf1d8", Phase.RELAXING: "#dde9f7",
                  Phase.STRETCHING: "#efe3f6", Phase.CALIBRATING: "#eeeeee", Phase.MVC: "#f7dddd"}
 _EVENT_COLORS = {"onset": "#2a8a2a", "release": "#1f5fbf", "movement": "#c0392b",
