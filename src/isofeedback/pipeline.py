@@ -15,6 +15,7 @@ import numpy as np
 
 from isofeedback.coach.calibration import Calibration
 from isofeedback.coach.machine import Coach
+from isofeedback.coach.phases import Phase
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.config import PipelineConfig
 from isofeedback.control import Control
@@ -76,7 +77,7 @@ class DetectionOnly(Coach):
 
     def __init__(self) -> None:
         super().__init__(ExerciseProtocol())
-        self.phase = "detecting"
+        self.phase = Phase.DETECTING
 
     @property
     def finished(self) -> bool:
@@ -137,25 +138,10 @@ class Pipeline:
         self.emg_chain: EmgChain | None = None
         self.onset: OnsetDetector | None = None
         self.signal_quality: SignalQualityDetector | None = None
-        if self.emg_device is not None:
-            spec = self.profiles[self.emg_device].stream("emg")
-            self.emg_chain = EmgChain(
-                spec.fs,
-                len(spec.channels),
-                cfg.mains_hz,
-                cfg.envelope_s,
-                cfg.emg_channels,
-                calibration_s=cfg.calibration_s,
-                mains_harmonics=int(cfg.mains_harmonics),
-                full_scale=cfg.emg_full_scale or None,
-                notch_q=cfg.mains_q,
-                low_hz=cfg.emg_low_hz,
-                learn_on_best=cfg.weights_from_best_channel,
-            )
-            self.signal_quality = SignalQualityDetector(
-                spec.fs, full_scale=cfg.emg_full_scale or None
-            )
-            self.onset = self._onset_detector(spec.fs, self.emg_chain)
+        self.coach: Coach = (
+            DetectionOnly() if self.protocol is None
+            else Coach(self.protocol, self.mvc, self.calibration, self.history))
+        self._build_emg(self.coach.channels)
         self.tilt: TiltTracker | None = None
         self.neutral_gravity: tuple[float, float, float] | None = (
             self.calibration.neutral_gravity if self.calibration is not None else None
@@ -169,9 +155,6 @@ class Pipeline:
             if accel:
                 self.tilt = TiltTracker(accel[0].fs)
             self.movement = MovementDetector(gspec.fs, cfg.movement_max_deg)
-        self.coach: Coach = (
-            DetectionOnly() if self.protocol is None
-            else Coach(self.protocol, self.mvc, self.calibration, self.history))
         self.angle_deg = 0.0
         self.rotation = (0.0, 0.0, 0.0)  # rotation vector from the neutral pose, degrees
         self.speed_dps = 0.0  # highest joint speed since the coach's last tick
@@ -183,6 +166,33 @@ class Pipeline:
         self._tilt: float | None = None  # _tilt_from_neutral's last answer, while still true
         self._tilt_known = False
         self._tilt_for: tuple[float, float, float] | None = None  # the neutral it was for
+
+    def _build_emg(self, channels: tuple[int, ...]) -> None:
+        """The EMG chain and detectors over ``channels`` (the coached muscle's; the config's
+        when the protocol names none). Built again when the coach switches muscle (pain:
+        reciprocal inhibition on the antagonist), which measures rest again."""
+        cfg = self.config
+        self.emg_channels = channels
+        if self.emg_device is None:
+            return
+        spec = self.profiles[self.emg_device].stream("emg")
+        self.emg_chain = EmgChain(
+            spec.fs,
+            len(spec.channels),
+            cfg.mains_hz,
+            cfg.envelope_s,
+            channels or cfg.emg_channels,
+            calibration_s=cfg.calibration_s,
+            mains_harmonics=int(cfg.mains_harmonics),
+            full_scale=cfg.emg_full_scale or None,
+            notch_q=cfg.mains_q,
+            low_hz=cfg.emg_low_hz,
+            learn_on_best=cfg.weights_from_best_channel,
+        )
+        self.signal_quality = SignalQualityDetector(
+            spec.fs, full_scale=cfg.emg_full_scale or None
+        )
+        self.onset = self._onset_detector(spec.fs, self.emg_chain)
 
     def idle(self, t: float) -> list[Output]:
         """Tell the pipeline that session time ``t`` has come with no new packet. Once the
@@ -438,6 +448,8 @@ class Pipeline:
         """Route one decoded chunk through its chain, detectors and the coach."""
         out: list[Output] = []
         is_emg = chunk.device == self.emg_device and chunk.stream == "emg"
+        if is_emg and self.coach.channels != self.emg_channels:
+            self._build_emg(self.coach.channels)
         if (
             chunk.gap_before
             and chunk.device == self.emg_device

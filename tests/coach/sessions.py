@@ -11,7 +11,7 @@ from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
 from isofeedback.pipeline import Output, Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.sim import SimulatedSession, packetize
-from isofeedback.sim.scenarios import scenario_script
+from isofeedback.sim.scenarios import pain_at, scenario_script
 from isofeedback.sources.simulated import simulate_for_profile
 from isofeedback.types import Event, Feedback, Packet
 
@@ -39,13 +39,18 @@ def feed(
     *,
     live: bool,
     calibration: Calibration | None = None,
+    commands: Sequence[tuple[float, str, float | None]] = (),
 ) -> tuple[Pipeline, list[Output]]:
     """Feed packets to a fresh Pipeline. ``live`` also calls ``idle`` between packets, as the
     service's timer does while no packet arrives."""
     pipeline = Pipeline({"sim": find_profile("myo")}, protocol, calibration=calibration)
     out: list[Output] = []
     last = 0.0
+    pending = sorted(commands)
     for p in packets:
+        while pending and pending[0][0] <= p.t_arrival:  # a control command, as the service
+            t, name, value = pending.pop(0)
+            out += pipeline.coach.command(name, t, value)
         if live:
             t = last + IDLE_STEP_S
             while t < p.t_arrival:
@@ -60,7 +65,9 @@ def feed(
 
 def run(name: str, technique: str = "pir", *, live: bool = True) -> Run:
     session, packets = simulated(name, technique)
-    pipeline, out = feed(packets, find_protocol(technique), live=live)
+    protocol = find_protocol(technique)
+    commands = [(pain_at(session.script, protocol), "pain", 6.0)] if name.startswith("pain") else []
+    pipeline, out = feed(packets, protocol, live=live, commands=commands)
     return Run(session, list(packets), pipeline, out)
 
 

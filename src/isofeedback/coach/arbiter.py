@@ -38,13 +38,16 @@ WARNING_SCOPE: Mapping[str, frozenset[Phase]] = {
     "release": frozenset({_P.RELEASING, _P.RELAXING}),  # the no_release warning
     "signal_lost": frozenset({_P.PAUSED}),
     "mvc_retry": frozenset({_P.MVC, _P.MVC_CONTRACTING}),
+    "reference_retry": frozenset({_P.REFERENCE, _P.REFERENCE_CONTRACTING}),
     "recalibrate": frozenset({_P.CALIBRATING, _P.MVC, _P.MVC_CONTRACTING, _P.RECOVERING}),
 }
 # the session's last words: nothing follows them, they stay shown
-FINAL = frozenset({"session_stopped", "calibration_failed", "pain_stop", "session_ended"})
+FINAL = frozenset({"session_stopped", "calibration_failed", "pain_stop", "session_ended",
+                   "rom_plateau"})
 
 _INSTRUCTIONS = frozenset({
-    "contract", "hold", "release", "stretch", "next_rep", "repeat_rep", "mvc", "mvc_retry",
+    "contract", "contract_antagonist", "hold", "release", "stretch", "stretch_hold",
+    "next_rep", "repeat_rep", "repeat_broken", "mvc", "mvc_retry", "reference",
     "stronger", "gentler", "relax_fully", "keep_still", "calibrate_rest",
 })
 # cue -> cues it silences when both fall in the same instant
@@ -52,8 +55,10 @@ DOMINATES: Mapping[str, frozenset[str]] = {
     **{final: _INSTRUCTIONS for final in FINAL},
     "signal_lost": _INSTRUCTIONS,
     "paused": _INSTRUCTIONS,
-    "relax_fully": frozenset({"stretch", "contract", "hold"}),
-    "keep_still": frozenset({"stretch"}),
+    "relax_fully": frozenset({"stretch", "stretch_hold", "contract", "contract_antagonist",
+                              "hold"}),
+    "keep_still": frozenset({"stretch", "stretch_hold"}),
+    "pain_switch": _INSTRUCTIONS - {"contract_antagonist", "calibrate_rest"},
     "release": frozenset({"hold", "contract", "stronger"}),
 }
 

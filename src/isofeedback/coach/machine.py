@@ -54,6 +54,10 @@ LEVEL_RELEASE_S = 0.3  # below the band this long after "release now" counts as 
 # in trunk-muscle EMG, a twitch), not an attempt released early: the coach goes back to
 # waiting without a violation or a repetition, and the waiting timeouts keep running
 FALSE_START_S = 0.5
+# with breathing cues (the protocol's ``breathing``): in on the contraction, out on the stretch
+_BREATHING = {"contract": "contract_breathe", "stretch": "stretch_breathe"}
+REFERENCE_MIN_X_REST = 3.0  # a gentle reference contraction must stand this far out of rest
+RAMP_S = 0.5  # the reference contraction's ramps, left out of its level
 BACK_IN_BAND_S = 0.5  # in the band this long ends a "gentler"/"stronger" warning
 RELAXED_CONFIRM_S = 1.0  # at rest this long confirms the relaxation before the stretch
 
@@ -108,6 +112,8 @@ class RepResult:
     barrier_from_neutral_deg: float | None = None  # absolute, comparable across sessions
     max_movement_deg: float = 0.0
     skipped: bool = False  # the patient skipped it (control command): not done
+    hold_in_band_s: float = 0.0  # hold time inside the intensity band: what is credited
+    credited: bool = False  # held long enough in the band without moving the joint
 
     def as_dict(self) -> dict[str, Any]:
         def r(v: float | None, n: int = 2) -> float | None:
@@ -117,6 +123,8 @@ class RepResult:
             "rep": self.rep,
             "onset_t": round(self.onset_t, 3),
             "hold_s": round(self.hold_s, 3),
+            "hold_in_band_s": round(self.hold_in_band_s, 3),
+            "credited": self.credited,
             "mean_intensity": round(self.mean_intensity, 2),
             "peak_intensity": round(self.peak_intensity, 2),
             "in_band": round(self.in_band, 3),
@@ -207,13 +215,26 @@ class Coach:
         self._signal_lost = False
         self.pain: list[dict[str, Any]] = []
         self.skipped = 0
+        self.reference: float | None = None  # gentle reference contraction, activity units
+        self.reciprocal = self.protocol.reciprocal  # the antagonist contracts (RI)
+        self.switched_t: float | None = None  # pain switched PIR/MET to the antagonist
+        self.early_end = ""  # why the set ended before its planned repetitions
 
     # -- helpers -----------------------------------------------------------------------
     @property
     def unit(self) -> str:
         if self.protocol.intensity_unit == "%MVC" and self.mvc is not None:
             return "%MVC"
+        if self.protocol.intensity_unit == "%ref" and self.reference is not None:
+            return "%ref"
         return "x_rest"
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """EMG channels over the muscle that contracts now (the antagonist's for reciprocal
+        inhibition); empty: all. The pipeline measures these."""
+        p = self.protocol
+        return p.antagonist_channels if self.reciprocal else p.channels
 
     @property
     def finished(self) -> bool:
@@ -223,6 +244,8 @@ class Coach:
         """Activity (envelope above rest) in the protocol's unit."""
         if self.protocol.intensity_unit == "%MVC" and self.mvc:
             return 100.0 * activity / self.mvc
+        if self.protocol.intensity_unit == "%ref" and self.reference:
+            return 100.0 * activity / self.reference
         return activity / self.noise if self.noise else 0.0
 
     def _enter(self, phase: Phase, t: float) -> list[Feedback]:
@@ -246,12 +269,16 @@ class Coach:
         return Feedback("phase", t, payload)
 
     def _cue(self, cue_id: str, t: float, severity: str = "info", **extra: Any) -> Feedback:
+        p = self.protocol
+        text = p.cue(_BREATHING.get(cue_id, cue_id) if p.breathing else cue_id)
+        if cue_id == "setup" and p.setup:
+            text = p.setup
         return Feedback(
             "cue",
             t,
             {
                 "id": cue_id,
-                "text": self.protocol.cue(cue_id),
+                "text": text,
                 "severity": severity,
                 "rep": self.rep,
                 **extra,
@@ -287,9 +314,10 @@ class Coach:
         return self._settle(out)
 
     def _on_onset(self, phase: Phase, onset_t: float, t: float) -> list[Feedback]:
-        if phase == Phase.MVC:
+        if phase in (Phase.MVC, Phase.REFERENCE):
             self._mvc_t, self._mvc_x = [], []
-            self.phase = Phase.MVC_CONTRACTING
+            self.phase = (Phase.MVC_CONTRACTING if phase == Phase.MVC
+                          else Phase.REFERENCE_CONTRACTING)
         elif phase == Phase.WAITING:
             return self._contraction_started(onset_t, t)
         return []
@@ -297,6 +325,8 @@ class Coach:
     def _on_release(self, phase: Phase, release_t: float, t: float) -> list[Feedback]:
         if phase == Phase.MVC_CONTRACTING:
             return self._mvc_done(t)
+        if phase == Phase.REFERENCE_CONTRACTING:
+            return self._reference_done(t)
         if self._false_start(release_t):
             self._current = None
             out = self._enter(Phase.WAITING, t)
@@ -334,6 +364,8 @@ class Coach:
         if not self._started:
             self._started = True
             out += self._enter(Phase.CALIBRATING, t)
+            if self.protocol.setup:
+                out.append(self._cue("setup", t))
             out.append(self._cue("calibrate_rest", t))
         if self.finished or self.phase == Phase.PAUSED or self._held_t is not None:
             return self._settle(out)
@@ -353,6 +385,8 @@ class Coach:
         return {
             Phase.MVC: self._tick_mvc,
             Phase.MVC_CONTRACTING: self._tick_mvc_contracting,
+            Phase.REFERENCE: self._tick_mvc,
+            Phase.REFERENCE_CONTRACTING: self._tick_mvc_contracting,
             Phase.RECOVERING: self._tick_recovering,
             Phase.WAITING: self._tick_waiting,
             Phase.CONTRACTING: self._tick_contracting,
@@ -500,10 +534,13 @@ class Coach:
             out += self._enter(Phase.WAITING, t)
             self._wait_t = t
             out.append(self._cue("repeat_rep", t))
-            out.append(self._cue("contract", t))
+            out.append(self._cue(self._contract_cue, t))
         elif was == Phase.MVC_CONTRACTING:
             out += self._enter(Phase.MVC, t)
             out.append(self._cue("mvc", t))
+        elif was == Phase.REFERENCE_CONTRACTING:
+            out += self._enter(Phase.REFERENCE, t)
+            out.append(self._cue("reference", t))
         elif frozen:
             self.phase = was
             out.append(self._phase_message(was, t))
@@ -513,7 +550,7 @@ class Coach:
         elif was == Phase.WAITING:
             out += self._enter(Phase.WAITING, t)
             self._wait_t = t
-            out.append(self._cue("contract", t))
+            out.append(self._cue(self._contract_cue, t))
         else:
             out += self._enter(was, t)
         return out
@@ -607,6 +644,19 @@ class Coach:
             return []
         self._held_t = None
         self._abandon_rep()
+        p = self.protocol
+        if p.pain_rule == "antagonist" and not self.reciprocal:
+            # PIR/MET is contraindicated when contracting hurts: the antagonist works
+            # instead (reciprocal inhibition); rest is measured again on its channels
+            self.reciprocal = True
+            self.switched_t = t
+            self.rep = max(self.rep - 1, 0)  # the repetition under way is done again
+            self.reference = None
+            self._current = None
+            out = [self._cue("pain_switch", t, "warning", pain=value)]
+            out += self._enter(Phase.CALIBRATING, t)
+            out.append(self._cue("calibrate_rest", t))
+            return out
         self.stop_reason = f"pain {value:g}/10 reported"
         out = self._enter(Phase.STOPPED, t)
         out.append(self._cue("pain_stop", t, "warning", pain=value))
@@ -644,7 +694,35 @@ class Coach:
             out += self._enter(Phase.MVC, t)
             out.append(self._cue("mvc", t))
             return out
+        if p.intensity_unit == "%ref" and self.reference is None:
+            self._mvc_attempts = 0
+            out += self._enter(Phase.REFERENCE, t)
+            out.append(self._cue("reference", t))
+            return out
         return out + self._start_rep(t)
+
+    def _reference_done(self, t: float) -> list[Feedback]:
+        """The gentle reference contraction: its median level (the ramps left out) is
+        100 % of the intensity scale. It must stand out of rest (REFERENCE_MIN_X_REST)."""
+        self._mvc_attempts += 1
+        x = np.asarray(self._mvc_x)
+        times = np.asarray(self._mvc_t)
+        if times.size:
+            mid = x[(times >= times[0] + RAMP_S) & (times <= times[-1] - RAMP_S)]
+            x = mid if mid.size else x
+        level = float(np.median(x)) if x.size else 0.0
+        ratio = level / self.noise if self.noise else 0.0
+        if ratio >= REFERENCE_MIN_X_REST:
+            self.reference = level
+            out = [self._cue("reference_done", t, reference=round(level, 4))]
+            return out + self._enter(Phase.RECOVERING, t)
+        problem = (f"reference contraction {ratio:.1f}x the resting noise "
+                   f"(need at least {REFERENCE_MIN_X_REST:g}x)")
+        if self._mvc_attempts >= MVC_ATTEMPTS:
+            return self._stop(t, problem)
+        out = self._enter(Phase.REFERENCE, t)
+        out.append(self._cue("reference_retry", t, "warning", reason=problem))
+        return out
 
     def _mvc_done(self, t: float) -> list[Feedback]:
         self._mvc_attempts += 1
@@ -666,13 +744,22 @@ class Coach:
         out.append(self._cue("calibration_failed", t, "warning", reason=reason))
         return out + self._end(t)
 
-    def _start_rep(self, t: float) -> list[Feedback]:
-        self.rep += 1
+    @property
+    def _contract_cue(self) -> str:
+        return "contract_antagonist" if self.reciprocal else "contract"
+
+    def _start_rep(self, t: float, again: bool = False) -> list[Feedback]:
+        """Wait for the next repetition's contraction; ``again``: the same number again,
+        because the last attempt broke a rule."""
+        if not again:
+            self.rep += 1
         out = self._enter(Phase.WAITING, t)
         self._wait_t = t
-        if self.rep > 1:
+        if again:
+            out.append(self._cue("repeat_broken", t))
+        elif self.rep > 1:
             out.append(self._cue("next_rep", t))
-        out.append(self._cue("contract", t))
+        out.append(self._cue(self._contract_cue, t))
         return out
 
     def _sustained(self, condition: bool, t: float, duration: float) -> bool:
@@ -743,6 +830,7 @@ class Coach:
                 )
                 inside = (x >= p.intensity_low) & (x <= p.intensity_high)
                 self._current.in_band = float(inside.mean())
+                self._current.hold_in_band_s = self._current.in_band * self._current.hold_s
         self._hold_t, self._hold_x = [], []
         self._above_since = self._below_since = self._in_band_since = None
         return []
@@ -764,13 +852,17 @@ class Coach:
         self._stretch_start = self._pose
         self._stretch_max = 0.0
         out = self._enter(Phase.STRETCHING, t)
-        out.append(self._cue("stretch", t))
+        chronic = self.protocol.stretch_mode == "chronic"
+        out.append(self._cue("stretch_hold" if chronic else "stretch", t))
         return out
 
     def _finish_rep(self, t: float, stretched: bool = True) -> list[Feedback]:
         out: list[Feedback] = []
         self._confirm_t = None
         res = self._current or RepResult(rep=self.rep, onset_t=t)
+        p = self.protocol
+        res.credited = (res.hold_in_band_s >= p.credit_in_band * p.hold_s - 1e-9
+                        and "moved" not in res.violations)
         if stretched:
             prev = next((r.rom_deg for r in reversed(self.results) if r.rom_deg is not None),
                         0.0)
@@ -784,14 +876,33 @@ class Coach:
         return out + self._after_rep(t)
 
     def _after_rep(self, t: float) -> list[Feedback]:
-        out: list[Feedback] = []
-        if self.rep >= self.protocol.reps:
-            out += self._enter(Phase.DONE, t)
+        """The next repetition, the same one again (it broke a rule and the protocol says
+        to repeat it), or the end: all repetitions done, the attempts used up, or the range
+        of motion no longer improving."""
+        p = self.protocol
+        last = self.results[-1]
+        again = p.repeat_broken and not last.credited and not last.skipped
+        if self._plateau():
+            self.early_end = (f"range of motion gained less than {p.rom_plateau_deg:g}° over "
+                              f"the last {p.rom_plateau_reps} repetitions")
+            out = self._enter(Phase.DONE, t)
+            out.append(self._cue("rom_plateau", t))
+            return out + self._end(t)
+        if (self.rep >= p.reps and not again) or len(self.results) >= p.attempts_max:
+            out = self._enter(Phase.DONE, t)
             out.append(self._cue("done", t))
-            out += self._end(t)
-        else:
-            out += self._start_rep(t)
-        return out
+            return out + self._end(t)
+        return self._start_rep(t, again=again)
+
+    def _plateau(self) -> bool:
+        """The last ``rom_plateau_reps`` stretched repetitions gained less than
+        ``rom_plateau_deg`` together (Lewit: repeat until no further gain)."""
+        p = self.protocol
+        if p.rom_plateau_deg <= 0:
+            return False
+        gains = [r.rom_gain_deg for r in self.results if r.rom_gain_deg is not None]
+        window = gains[-p.rom_plateau_reps:]
+        return len(window) == p.rom_plateau_reps and sum(window) < p.rom_plateau_deg
 
     def _end(self, t: float) -> list[Feedback]:
         summary = self.summary()
@@ -827,6 +938,7 @@ class Coach:
         p = self.protocol
         reps = [r.as_dict() for r in self.results]
         done = [r for r in self.results if not r.skipped]
+        credited = [r for r in done if r.credited]
         holds = [r.hold_s for r in done]
         quality = [min(r.hold_s / p.hold_s, 1.0) * r.in_band for r in done]
         rom = done[-1].rom_deg if done else None
@@ -835,6 +947,11 @@ class Coach:
             "muscle": p.muscle,
             "side": p.side,
             "reps_done": len(done),
+            "reps_credited": len(credited),
+            "variant": "reciprocal_inhibition" if self.reciprocal else p.variant,
+            "stretch_mode": p.stretch_mode,
+            "mean_hold_in_band_s": (round(float(np.mean([r.hold_in_band_s for r in done])), 2)
+                                    if done else 0.0),
             "reps_planned": p.reps,
             "mean_hold_s": round(float(np.mean(holds)), 2) if holds else 0.0,
             "hold_target_s": p.hold_s,
@@ -855,4 +972,8 @@ class Coach:
             # only when there are some, so sessions without them read as before
             **({"reps_skipped": self.skipped} if self.skipped else {}),
             **({"pain": list(self.pain)} if self.pain else {}),
+            **({"reference": round(self.reference, 4)} if self.reference is not None else {}),
+            **({"switched_to_antagonist_t": round(self.switched_t, 3)}
+               if self.switched_t is not None else {}),
+            **({"early_end": self.early_end} if self.early_end else {}),
         }

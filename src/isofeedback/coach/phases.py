@@ -12,12 +12,16 @@ __all__ = ["ACTIVE", "REP_PHASES", "Phase"]
 
 
 class Phase(StrEnum):
-    """Where the session is. ``MVC_CONTRACTING`` is internal (the maximal contraction is
-    under way; displays keep showing ``mvc``)."""
+    """Where the session is. ``MVC_CONTRACTING`` and ``REFERENCE_CONTRACTING`` are internal
+    (the calibration contraction is under way; displays keep showing ``mvc``/``reference``).
+    ``REFERENCE`` asks for the gentle reference contraction that sets the intensity scale
+    when no maximal contraction may be asked (``intensity_unit = "%ref"``)."""
 
     CALIBRATING = "calibrating"
     MVC = "mvc"
     MVC_CONTRACTING = "mvc_contracting"
+    REFERENCE = "reference"
+    REFERENCE_CONTRACTING = "reference_contracting"
     RECOVERING = "recovering"
     WAITING = "waiting"
     CONTRACTING = "contracting"
@@ -28,6 +32,7 @@ class Phase(StrEnum):
     PAUSED = "paused"
     DONE = "done"
     STOPPED = "stopped"
+    DETECTING = "detecting"  # no coach: the pipeline only detects (foreign data, research)
 
 
 # a contraction is under way: a pause cannot freeze it, the repetition is repeated

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from isofeedback.checks import choice, integer, number
 from isofeedback.errors import ConfigError
 from isofeedback.tomlfile import read_toml
 
@@ -42,6 +43,7 @@ _TIME_KEYS = (
     "abandon_after_s",
     "release_timeout_s",
     "relax_confirm_s",
+    "reference_s",
     "session_max_s",
 )
 
@@ -108,6 +110,21 @@ class ExerciseProtocol:
     relaxed_below: float = 5.0  # residual intensity that counts as fully relaxed
     relax_confirm_s: float = 5.0  # still tense after relax_s: this long to let go, or no stretch
     session_max_s: float = 1800.0
+    # -- clinical fidelity (docs/coaching.md gives the source of each number) -------------
+    variant: str = "post_isometric"  # or "reciprocal_inhibition" (MET): the antagonist works
+    antagonist: str = ""  # the opposing muscle, named for the patient
+    channels: tuple[int, ...] = ()  # EMG channels over the target muscle (() = all)
+    antagonist_channels: tuple[int, ...] = ()  # EMG channels over the antagonist
+    reference_s: float = 3.0  # the gentle reference contraction (intensity_unit "%ref")
+    stretch_mode: str = "acute"  # acute: take up the slack only; chronic: hold 10–60 s
+    breathing: bool = True  # breathe in on the contraction, out on the stretch
+    max_reps: int = 0  # attempts in all, repeats included (0: reps, or reps + 2 with repeats)
+    repeat_broken: bool = False  # a repetition that broke a rule is done again
+    credit_in_band: float = 0.6  # a hold counts when this fraction of hold_s was in the band
+    rom_plateau_deg: float = 0.0  # stop once the last rom_plateau_reps gained less (0: off)
+    rom_plateau_reps: int = 2
+    pain_rule: str = "stop"  # or "antagonist": switch to reciprocal inhibition
+    setup: str = ""  # set-up instructions for this muscle, said before the first repetition
     cues: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CUES))
     path: str = ""
 
@@ -119,6 +136,42 @@ class ExerciseProtocol:
 
         if self.technique not in ("pir", "met"):
             raise bad("technique", f"expected 'pir' or 'met', got {self.technique!r}")
+        for key in ("channels", "antagonist_channels"):
+            value = getattr(self, key)
+            if isinstance(value, list):  # stored in a recording as JSON
+                object.__setattr__(self, key, tuple(value))
+            for ch in getattr(self, key):
+                integer(ch, f"exercise.{key}[]", low=0, high=63, where=where)
+        choice(self.variant, "exercise.variant", _VARIANTS, where=where)
+        if self.technique == "pir" and self.variant != "post_isometric":
+            raise bad("variant", "PIR is post-isometric; reciprocal inhibition is a MET variant "
+                      "(technique = 'met')")
+        choice(self.stretch_mode, "exercise.stretch_mode", ("acute", "chronic"), where=where)
+        if self.stretch_mode == "chronic" and not 10 <= self.stretch_s <= 60:
+            raise bad("stretch_s", f"a chronic stretch is held 10–60 s, got {self.stretch_s:g}")
+        if self.stretch_mode == "acute" and self.stretch_s > 10:
+            raise bad("stretch_s", f"an acute stretch only takes up the slack (at most 10 s), got "
+                      f"{self.stretch_s:g}; for a held stretch set stretch_mode = 'chronic'")
+        choice(self.pain_rule, "exercise.pain_rule", ("stop", "antagonist"), where=where)
+        if self.variant == "reciprocal_inhibition" or self.pain_rule == "antagonist":
+            why = ("variant 'reciprocal_inhibition'" if self.variant != "post_isometric"
+                   else "pain_rule 'antagonist'")
+            if not self.antagonist:
+                raise bad("antagonist", f"{why} needs the antagonist muscle's name")
+            if not self.antagonist_channels:
+                raise bad("antagonist_channels", f"{why} needs the EMG channels over the "
+                          "antagonist (0-based)")
+            if set(self.antagonist_channels) & set(self.channels):
+                raise bad("antagonist_channels", "must not share channels with 'channels'")
+        if self.pain_rule == "antagonist" and self.intensity_unit == "%MVC":
+            raise bad("pain_rule", "'antagonist' needs intensity_unit '%ref' or 'x_rest': no "
+                      "maximal contraction of the antagonist is asked")
+        integer(self.max_reps, "exercise.max_reps", low=0, high=100, where=where)
+        if self.max_reps and self.max_reps < self.reps:
+            raise bad("max_reps", f"({self.max_reps}) must be 0 or at least reps ({self.reps})")
+        number(self.credit_in_band, "exercise.credit_in_band", low=0.0, high=1.0, where=where)
+        number(self.rom_plateau_deg, "exercise.rom_plateau_deg", low=0.0, high=45.0, where=where)
+        integer(self.rom_plateau_reps, "exercise.rom_plateau_reps", low=1, high=10, where=where)
         if self.side not in ("", "left", "right"):
             raise bad("side", f"expected 'left' or 'right', got {self.side!r}")
         if not 1 <= self.reps <= 50:
@@ -130,9 +183,17 @@ class ExerciseProtocol:
         for key in ("hold_s", "rest_calibration_s", "no_contraction_timeout_s", "session_max_s"):
             if getattr(self, key) <= 0:
                 raise bad(key, f"must be positive, got {getattr(self, key)}")
-        if self.intensity_unit not in ("%MVC", "x_rest"):
-            raise bad("intensity_unit", f"expected '%MVC' or 'x_rest', got {self.intensity_unit!r}")
+        if self.intensity_unit not in _UNITS:
+            raise bad("intensity_unit", f"expected '%ref', 'x_rest' or '%MVC', got "
+                      f"{self.intensity_unit!r}")
         lo, hi = self.intensity_low, self.intensity_high
+        if self.intensity_unit == "%ref":
+            if not 0 < lo < 100 < hi <= 300:
+                raise bad("intensity", f"band [{lo:g}, {hi:g}] % of the gentle reference "
+                          "contraction must hold 100 (the reference) with 0 < low < high ≤ 300")
+            if self.mvc_capture:
+                raise bad("mvc_capture", "must be false when intensity_unit is '%ref' (no "
+                          "maximal contraction is asked)")
         if self.intensity_unit == "%MVC" and not 0 <= lo < hi <= 100:
             raise bad(
                 "intensity",
@@ -189,12 +250,31 @@ class ExerciseProtocol:
     def session_estimate_s(self) -> float:
         """Expected session length: calibration, MVC capture, and every repetition."""
         per_rep = 2.0 + self.hold_s + 1.0 + self.relax_s + self.stretch_s
-        return self.rest_calibration_s + (8.0 if self.mvc_capture else 0.0) + self.reps * per_rep
+        reference = self.reference_s + 4.0 if self.intensity_unit == "%ref" else 0.0
+        return (self.rest_calibration_s + (8.0 if self.mvc_capture else 0.0) + reference
+                + self.attempts_max * per_rep)
 
     def cue(self, cue_id: str) -> str:
-        return self.cues[cue_id]
+        """The text of ``cue_id``; ``{muscle}`` and ``{antagonist}`` are filled in."""
+        text = self.cues[cue_id]
+        if "{" not in text:
+            return text
+        return text.replace("{muscle}", self.muscle or "the muscle").replace(
+            "{antagonist}", self.antagonist or "the opposite muscle")
+
+    @property
+    def reciprocal(self) -> bool:
+        """The antagonist contracts (MET reciprocal inhibition)."""
+        return self.variant == "reciprocal_inhibition"
+
+    @property
+    def attempts_max(self) -> int:
+        """Repetitions attempted at most, repeats included."""
+        return self.max_reps or (self.reps + 2 if self.repeat_broken else self.reps)
 
 
+_VARIANTS = ("post_isometric", "reciprocal_inhibition")
+_UNITS = ("%ref", "x_rest", "%MVC")
 _FIELDS = {f for f in ExerciseProtocol.__dataclass_fields__ if f not in ("cues", "path")}
 _NUMBER_ALIASES = {"intensity_low", "intensity_high"}
 
@@ -227,6 +307,12 @@ def parse_protocol(data: dict[str, Any], path: str) -> ExerciseProtocol:
                 f"{path}: exercise.{key}: unknown key (allowed: {', '.join(allowed)})"
             )
         want = type(getattr(defaults, key))
+        if want is tuple:
+            if not isinstance(value, list):
+                raise ConfigError(f"{path}: exercise.{key}: expected a list of channel numbers, "
+                                  f"got {value!r}")
+            kwargs[key] = tuple(value)  # each checked as an integer by the protocol
+            continue
         if want is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):

@@ -20,10 +20,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DISCONNECT_S",
+    "REPEATED",
     "SCENARIOS",
     "WEAK_LATE_S",
     "WEAK_LEVEL",
     "delayed",
+    "first_rep",
+    "pain_at",
+    "pain_switch_script",
     "scenario_script",
     "too_weak",
 ]
@@ -45,11 +49,25 @@ SCENARIOS: dict[str, Faults] = {
     "released_early": Faults(early_release_rep=1),
     "stopped": Faults(stop_after_rep=1),
     "disconnected": Faults(),
+    "plateau": Faults(),  # the stretch gains 4 degrees, then nothing
+    "pain": Faults(),  # a clean patient who reports pain mid-hold (see pain_at)
+    "pain_switch": Faults(),  # ... and then works with the antagonist
 }
+# faults that break a repetition: repeated when the protocol says so
+REPEATED = frozenset({"moved", "too_weak", "too_strong", "released_early"})
+PLATEAU_GAINS = (4.0, 0.0)
+PAIN_INTO_HOLD_S = 2.0  # the "pain" patient reports pain this far into the second hold
+PAIN_LET_GO_S = 0.3  # ... and lets go this much later
 
 
-def scenario_script(name: str, protocol: ExerciseProtocol, seed: int = 1) -> PatientScript:
-    """The scripted patient ``name`` (a key of :data:`SCENARIOS`) for ``protocol``.
+def scenario_script(name: str, protocol: ExerciseProtocol, seed: int = 1,
+                    mvc_capture: bool | None = None) -> PatientScript:
+    """The scripted patient ``name`` (a key of :data:`SCENARIOS`) for ``protocol``: its
+    calibration contraction (maximal, or the gentle reference), its timing, the muscle that
+    contracts (the antagonist for reciprocal inhibition), one fault in the second
+    repetition, and the extra repetition the patient does when the protocol repeats a
+    broken one. ``mvc_capture`` overrides the protocol's (no MVC asked when a stored one
+    is reused). The one function the demo and the tests build patients with.
 
     >>> from isofeedback.coach.protocol import find_protocol
     >>> s = scenario_script("disconnected", find_protocol("pir"))
@@ -59,8 +77,13 @@ def scenario_script(name: str, protocol: ExerciseProtocol, seed: int = 1) -> Pat
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
     p = protocol
+    mvc = p.mvc_capture if mvc_capture is None else mvc_capture
+    if name == "pain_switch":
+        return pain_switch_script(p, seed)
     level = (p.intensity_low + p.intensity_high) / 200.0 if p.intensity_unit == "%MVC" else 0.15
     reps = p.reps + 1 if name == "disconnected" else p.reps
+    if p.repeat_broken and name in REPEATED:
+        reps += 1  # the patient does the broken repetition again, as the coach asks
     script = protocol_script(
         p.technique,
         reps=reps,
@@ -71,22 +94,66 @@ def scenario_script(name: str, protocol: ExerciseProtocol, seed: int = 1) -> Pat
         rest_before=p.rest_calibration_s + 1.0,
         seed=seed,
         faults=SCENARIOS[name],
-        mvc_capture=p.mvc_capture,
+        mvc_capture=mvc,
+        reference=p.intensity_unit == "%ref",
+        channel=_middle(p.antagonist_channels) if p.reciprocal else None,
+        gains_deg=PLATEAU_GAINS if name == "plateau" else (),
     )
+    if p.channels:
+        script = replace(script, target_channel=p.channels[len(p.channels) // 2])
+    second = first_rep(p, mvc) + 1
     if name == "stopped":
         # the patient sits there long enough for the coach to give up
         script = replace(script, duration=script.duration + p.abandon_after_s + 3.0)
     if name == "disconnected":
-        second = script.contractions[2 if p.mvc_capture else 1]
-        start = second.hold_start + 2.0
+        start = script.contractions[second].hold_start + 2.0
         script = replace(script, disconnects=((start, start + DISCONNECT_S),))
     if name == "too_weak":
-        script = too_weak(script, 2 if p.mvc_capture else 1)
+        script = too_weak(script, second)
     if name == "not_relaxed":
-        script = lets_go_when_told(script, 2 if p.mvc_capture else 1, p.relax_s)
+        script = lets_go_when_told(script, second, p.relax_s)
     if name == "never_relaxed":
-        script = never_lets_go(script, 2 if p.mvc_capture else 1, p)
+        script = never_lets_go(script, second, p)
     return script
+
+
+def first_rep(protocol: ExerciseProtocol, mvc_capture: bool | None = None) -> int:
+    """Index of the first repetition's contraction (after the calibration ones)."""
+    mvc = protocol.mvc_capture if mvc_capture is None else mvc_capture
+    return int(mvc) + int(protocol.intensity_unit == "%ref")
+
+
+def pain_at(script: PatientScript, protocol: ExerciseProtocol) -> float:
+    """When the "pain" patient reports pain: 2 s into the second repetition's hold."""
+    return script.contractions[first_rep(protocol) + 1].hold_start + PAIN_INTO_HOLD_S
+
+
+def pain_switch_script(protocol: ExerciseProtocol, seed: int = 1) -> PatientScript:
+    """Pain 2 s into the second hold; the patient lets go at once, rests while the coach
+    measures rest on the antagonist, makes the gentle reference contraction with the
+    antagonist and then the whole set with it (reciprocal inhibition)."""
+    p = protocol
+    before = scenario_script("clean", replace(p, reps=2), seed)
+    k = first_rep(p) + 1
+    c = before.contractions[k]
+    t_pain = c.hold_start + PAIN_INTO_HOLD_S
+    cut = replace(c, hold=t_pain + PAIN_LET_GO_S - c.hold_start)
+    head = (*before.contractions[:k], cut)
+    moves = tuple(m for m in before.movements if m.start < t_pain)
+    after = protocol_script(
+        p.technique, reps=p.reps, level=0.15, hold=p.hold_s, relax=p.relax_s,
+        stretch=p.stretch_s, rest_before=p.rest_calibration_s + 1.5, seed=seed + 1,
+        mvc_capture=False, reference=True, channel=_middle(p.antagonist_channels),
+    )
+    offset = cut.release + 0.5
+    tail = tuple(replace(x, onset=x.onset + offset) for x in after.contractions)
+    tail_moves = tuple(replace(m, start=m.start + offset) for m in after.movements)
+    return replace(before, duration=offset + after.duration, contractions=(*head, *tail),
+                   movements=(*moves, *tail_moves))
+
+
+def _middle(channels: tuple[int, ...]) -> int | None:
+    return channels[len(channels) // 2] if channels else None
 
 
 def delayed(script: PatientScript, after: float, dt: float) -> PatientScript:

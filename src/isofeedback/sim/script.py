@@ -39,6 +39,7 @@ class Contraction:
     ramp_down: float = 0.15
     residual: float = 0.0
     residual_s: float | None = None  # how long the residual lasts (None: to the next onset)
+    channel: int | None = None  # the muscle under this EMG channel (None: the target's)
 
     @property
     def release(self) -> float:
@@ -128,12 +129,18 @@ def protocol_script(
     ramp_up: float = 0.15,
     ramp_down: float = 0.2,
     mvc_capture: bool = True,
+    reference: bool = False,
+    channel: int | None = None,
+    gains_deg: tuple[float, ...] = (),
 ) -> PatientScript:
     """A session that follows a protocol's timing: rest, then per repetition contract,
     hold, release, relax and a passive stretch that gains ``stretch_gain_deg``.
 
     With ``mvc_capture`` the patient first makes a 3 s maximal contraction (the coach's MVC
-    calibration), then rests.
+    calibration), then rests; with ``reference`` a 3 s gentle one at ``level`` (the gentle
+    reference contraction). ``channel``: the muscle that contracts, when it is not the
+    target's (the antagonist, for reciprocal inhibition). ``gains_deg``: the stretch's gain
+    per repetition (the last one repeats; default ``stretch_gain_deg``).
 
     >>> s = protocol_script(reps=2, seed=1)
     >>> len(s.contractions), round(s.contractions[0].onset, 2), s.contractions[0].level
@@ -148,6 +155,11 @@ def protocol_script(
         mvc = Contraction(onset=t, level=1.0, hold=3.0, ramp_up=0.3, ramp_down=0.3)
         contractions.append(mvc)
         t = mvc.release + 3.0
+    if reference:
+        ref = Contraction(onset=t, level=level, hold=3.0, ramp_up=0.3, ramp_down=0.3,
+                          channel=channel)
+        contractions.append(ref)
+        t = ref.release + 3.0
     last_reps = reps if f.stop_after_rep is None else min(reps, f.stop_after_rep)
     for rep in range(last_reps):
         onset = t + max(0.0, 0.8 + float(rng.uniform(-0.3, 0.3)))
@@ -162,6 +174,7 @@ def protocol_script(
             ramp_up=ramp_up,
             ramp_down=ramp_down,
             residual=level * 0.35 if f.residual_rep == rep else 0.0,
+            channel=channel,
         )
         contractions.append(c)
         if f.move_in_rep == rep:
@@ -169,9 +182,9 @@ def protocol_script(
                 Movement(start=c.hold_start + h * 0.4, duration=0.4, degrees=f.move_degrees)
             )
         t = c.release + relax
-        movements.append(
-            Movement(start=t, duration=stretch * 0.6, degrees=stretch_gain_deg, passive=True)
-        )
+        gain = gains_deg[min(rep, len(gains_deg) - 1)] if gains_deg else stretch_gain_deg
+        movements.append(Movement(start=t, duration=min(stretch * 0.6, 3.0), degrees=gain,
+                                  passive=True))
         t += stretch
     return PatientScript(
         duration=t + 2.0,

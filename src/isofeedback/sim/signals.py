@@ -10,7 +10,7 @@ Everything is drawn from one seeded generator: same script, same samples, on any
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import signal
@@ -136,12 +136,21 @@ def synthesize(
     art = script.artifacts
     n = int(round(script.duration * emg_fs))
     t = np.arange(n) / emg_fs
-    act = _activation(script, t)
-    target = min(script.target_channel, channels - 1)
-    distance = np.abs(np.arange(channels) - target)
-    distance = np.minimum(distance, channels - distance)  # an armband is a ring
-    weights = np.array([1.0, 0.5, 0.2][:channels] + [0.05] * max(channels - 3, 0))[distance]
-    emg = _band_noise(rng, n, emg_fs, channels) * (act[:, None] * weights[None, :]) * mvc_rms
+    # one activation per muscle (the target's channel, or a contraction's own: an antagonist)
+    muscles = sorted({script.target_channel if c.channel is None else c.channel
+                      for c in script.contractions} or {script.target_channel})
+    drive = np.zeros((n, channels))
+    for muscle in muscles:
+        own = tuple(c for c in script.contractions
+                    if (script.target_channel if c.channel is None else c.channel) == muscle)
+        own_act = _activation(replace(script, contractions=own), t)
+        target = min(muscle, channels - 1)
+        distance = np.abs(np.arange(channels) - target)
+        distance = np.minimum(distance, channels - distance)  # an armband is a ring
+        weights = np.array([1.0, 0.5, 0.2][:channels] + [0.05] * max(channels - 3, 0))[distance]
+        drive += own_act[:, None] * weights[None, :]
+    act = _activation(script, t)  # every muscle's activation: the labels
+    emg = _band_noise(rng, n, emg_fs, channels) * drive * mvc_rms
     levels = [c.level for c in script.contractions] or [0.1]
     ref = min(levels) * mvc_rms
     noise_rms = ref / 10 ** (art.snr_db / 20.0)
