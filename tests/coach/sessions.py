@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from isofeedback.coach.calibration import Calibration
 from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
 from isofeedback.pipeline import Output, Pipeline
 from isofeedback.profiles.schema import find_profile
+from isofeedback.recording.replay import ReplayResult, replay
+from isofeedback.recording.writer import Recorder
 from isofeedback.sim import SimulatedSession, packetize
 from isofeedback.sim.scenarios import pain_at, scenario_script
 from isofeedback.sources.simulated import simulate_for_profile
@@ -90,3 +93,32 @@ def trace(outputs: Sequence[Output]) -> list[str]:
         elif o.kind in ("summary", "progress"):
             out.append(o.kind)
     return out
+
+
+def record_and_replay(name: str, technique: str, tmp_path: Path) -> tuple[Run, ReplayResult]:
+    """The scripted patient recorded live (idle ticks as the service makes them), then
+    replayed from the file with ``--verify``."""
+    session, packets = simulated(name, technique)
+    protocol, profiles = find_protocol(technique), {"sim": find_profile("myo")}
+    pipeline = Pipeline(profiles, protocol)
+    rec = Recorder.open_in(tmp_path, f"scenario-{name}", profiles=profiles, protocol=protocol,
+                           config=pipeline.config, patient="sim-patient", source="simulated",
+                           simulated=True)
+    outputs: list[Output] = []
+    last = 0.0
+    for p in packets:
+        t = last + IDLE_STEP_S
+        while t < p.t_arrival:
+            for o in pipeline.idle(t):
+                rec.submit(o)
+                outputs.append(o)
+            t += IDLE_STEP_S
+        rec.on_packet(p)
+        for o in pipeline.feed(p):
+            rec.submit(o)
+            outputs.append(o)
+        last = p.t_arrival
+        if pipeline.coach.finished:
+            break
+    rec.close({"packets": pipeline.stats.packets})
+    return Run(session, list(packets), pipeline, outputs), replay(rec.path, verify=True)

@@ -398,7 +398,8 @@ class Coach:
 
     def _tick_mvc(self, now: _Now) -> list[Feedback]:
         if now.elapsed >= self.protocol.abandon_after_s:
-            return self._stop(now.t, "no maximal contraction for the calibration")
+            what = "maximal" if self.phase == Phase.MVC else "gentle reference"
+            return self._stop(now.t, f"no {what} contraction for the calibration")
         return []
 
     def _tick_mvc_contracting(self, now: _Now) -> list[Feedback]:
