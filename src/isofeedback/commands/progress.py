@@ -44,17 +44,22 @@ def run(args: argparse.Namespace) -> int:
         )
     report = progress_report(sessions)
     table = Table(title=f"Progress of {args.patient}: {report['sessions']} sessions")
-    for col in ("when", "technique", "reps", "ROM °", "hold quality", "violations"):
+    for col in ("when", "technique · muscle", "reps credited/planned", "ROM (°)",
+                "hold quality (%)", "pain (0–10)", "violations"):
         table.add_column(col)
     for r in report["history"]:
+        quality = None if r["hold_quality"] is None else 100.0 * r["hold_quality"]
         table.add_row(
-            str(r["wall"])[:16], r["technique"], f"{r['reps_done']}/{r['reps_planned']}",
-            _fmt(r["rom_deg"], ".1f"), _fmt(r["hold_quality"], ".0%"), str(r["violations"]),
+            str(r["wall"])[:16], r["group"], f"{r['reps_credited']}/{r['reps_planned']}",
+            _fmt(r["rom_deg"], ".1f"), _fmt(quality, ".0f"), _fmt(r["pain_max"], "g"),
+            r["violations_text"] or "none",
         )
     console = Console()
     console.print(table)
-    console.print(
-        f"ROM change since the first session: {_fmt(report['rom_change_deg'], '+.1f')}°; "
-        f"hold quality change: {_fmt(report['hold_quality_change'], '+.2f')}"
-    )
+    for g in report["groups"]:  # trends only within one technique and muscle
+        console.print(
+            f"{g['group']}: {g['sessions']} sessions; ROM change since the first: "
+            f"{_fmt(g['rom_change_deg'], '+.1f')}°; hold quality change: "
+            f"{_fmt(g['hold_quality_change_pp'], '+.0f')} percentage points"
+        )
     return 0
