@@ -1,0 +1,65 @@
+"""Prescriptions: protocol + patient parameters + schedule, validated before use."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from isofeedback.coach.prescription import adherence, load_prescription
+from isofeedback.errors import ConfigError
+
+GOOD = """[prescription]
+patient = "p-17"
+protocol = "hamstrings-met"
+times_per_day = 2
+days = 14
+start = 2026-12-07
+reminders = ["08:00", "18:00"]
+
+[patient]
+side = "left"
+hold_s = 5.0
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rx.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_prescription_adapts_the_protocol_and_schedules_reminders(tmp_path: Path) -> None:
+    rx = load_prescription(write(tmp_path, GOOD))
+    assert (rx.protocol.muscle, rx.protocol.side, rx.protocol.hold_s) == ("hamstrings", "left",
+                                                                          5.0)
+    assert rx.protocol.stretch_mode == "chronic"  # the rest from the shipped protocol
+    assert [t.isoformat() for t in rx.due(dt.date(2026, 12, 8))] == [
+        "2026-12-08T08:00:00", "2026-12-08T18:00:00"]
+    assert rx.due(dt.date(2026, 12, 21)) == []  # after the 14 days
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (("hold_s = 5.0", "hold_s = -5.0"), "patient.hold_s"),
+    (("hold_s = 5.0", "stretch_s = 5.0"), "patient.stretch_s: a chronic stretch is held 10–60"),
+    (("hold_s = 5.0", "mvc_capture = true"), "patient.mvc_capture: not a key a prescription"),
+    (("times_per_day = 2", "times_per_day = 0"), "prescription.times_per_day must be at least 1"),
+    (('"18:00"]', '"25:00"]'), "prescription.reminders must be a list of times"),
+    (('["08:00", "18:00"]', '["08:00"]'), "1 times for times_per_day = 2"),
+    (('"hamstrings-met"', '"hamstrings"'), "unknown protocol 'hamstrings'"),
+    (("start = 2026-12-07", 'start = "soon"'), "prescription.start must be a date"),
+])
+def test_an_invalid_prescription_is_refused_naming_the_key(
+        tmp_path: Path, change: tuple[str, str], words: str) -> None:
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
+        load_prescription(write(tmp_path, GOOD.replace(*change)))
+
+
+def test_adherence_counts_sessions_against_the_schedule(tmp_path: Path) -> None:
+    rx = load_prescription(write(tmp_path, GOOD))
+    d = dt.date(2026, 12, 7)
+    done = [d, d, d, d + dt.timedelta(days=1)]  # a third session on day 1 does not count
+    a = adherence(rx, done, today=d + dt.timedelta(days=2))
+    assert (a["due"], a["done"], a["rate"]) == (6, 3, 0.5)
+    assert a["per_day"] == {"2026-12-07": 3, "2026-12-08": 1, "2026-12-09": 0}
