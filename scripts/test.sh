@@ -10,7 +10,7 @@ command -v mosquitto_passwd >/dev/null 2>&1 || need+=(mosquitto)
 command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus)
 # systemd-analyze verify checks the shipped service unit (tests/gateway)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
-# the patient page's browser tests and the speaker sink
+# the patient page's browser tests, the speaker sink, the clinician report printed to PDF
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)

@@ -23,8 +23,8 @@ def _num(value: Any) -> float | None:
 def group_key(summary: Mapping[str, Any]) -> str:
     """``technique[/ri] · muscle [side]``: the sessions whose trends may be compared."""
     technique = str(summary.get("technique") or "?").upper()
-    if summary.get("variant") == "reciprocal_inhibition":
-        technique += " (reciprocal inhibition)"
+    if summary.get("variant") == "reciprocal_inhibition":  # a MET variant, also after pain
+        technique = "MET (reciprocal inhibition)"
     muscle = str(summary.get("muscle") or "muscle not named")
     side = str(summary.get("side") or "")
     return f"{technique} · {muscle}{' ' + side if side else ''}"

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
+from isofeedback.coach.calibration_store import PatientStore, default_data_dir
+from isofeedback.coach.clinician import clinician_html, clinician_report
+from isofeedback.coach.prescription import load_prescription
 from isofeedback.coach.protocol import find_protocol
-from isofeedback.errors import RecordingError
+from isofeedback.commands.common import add_data_dir, patient_id
+from isofeedback.errors import ConfigError, RecordingError
 from isofeedback.files import open_private
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.recording.report import build_report, report_html
@@ -26,7 +32,19 @@ def register(sub: Any) -> None:
         "violations, relaxation and range of motion per rep, and a picture of intensity and "
         "joint angle over time with events and phases.",
     )
-    p.add_argument("file", type=Path, help="a recording (.isorec), or CSV/EDF/BDF data")
+    p.add_argument("file", type=Path, nargs="?",
+                   help="a recording (.isorec), or CSV/EDF/BDF data (or --patient)")
+    p.add_argument("--patient", type=patient_id,
+                   help="instead of one session: the clinician's report across the patient's "
+                   "stored sessions (ROM per technique and muscle, hold quality, pain, "
+                   "adherence, flagged sessions)")
+    add_data_dir(p, f"folder of the patient store, with --patient (default: "
+                    f"{default_data_dir()})")
+    p.add_argument("--prescription", type=Path,
+                   help="the patient's prescription (TOML), for adherence, with --patient")
+    p.add_argument("--pdf", action="store_true",
+                   help="also print the HTML page to BASE.pdf and BASE.png with headless "
+                   "Chromium")
     p.add_argument("--out", type=Path, metavar="BASE",
                    help="write BASE.html and BASE.json (default: next to FILE)")
     p.add_argument("--replay", action="store_true",
@@ -37,6 +55,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.patient:
+        return _patient_report(args)
+    if args.file is None:
+        raise ConfigError("give a recording FILE, or --patient for the cross-session report")
     path: Path = args.file
     if is_foreign(path):
         result = replay(path, fs=args.fs, protocol=find_protocol(args.protocol))
@@ -60,4 +82,51 @@ def run(args: argparse.Namespace) -> int:
     print(f"{report['reps_done']}/{report['reps_planned']} reps, mean hold "
           f"{report['mean_hold_s']} s, violations: {', '.join(report['violations']) or 'none'}")
     print(f"report: {base.with_suffix('.html')} (and .json)")
+    if args.pdf:
+        print_pdf(base.with_suffix(".html"))
     return 0
+
+
+def _patient_report(args: argparse.Namespace) -> int:
+    folder = Path(args.data_dir) if args.data_dir else default_data_dir()
+    sessions = PatientStore(folder, args.patient).sessions()
+    if not sessions:
+        raise ConfigError(f"no sessions stored for patient {args.patient!r} in {folder} "
+                          "(run a session with --data-dir first, or check the folder)")
+    rx = load_prescription(args.prescription) if args.prescription else None
+    report = clinician_report(args.patient, sessions, rx)
+    base = args.out or folder / f"{args.patient}-report"
+    try:
+        with open_private(base.with_suffix(".json")) as f:  # patient data: owner only
+            f.write(json.dumps(report, indent=1, default=str))
+        with open_private(base.with_suffix(".html")) as f:
+            f.write(clinician_html(report))
+    except OSError as exc:
+        raise RecordingError(f"cannot write the report to {base}: {exc}") from None
+    print(f"{report['sessions']} sessions, {len(report['flagged'])} flagged; "
+          f"report: {base.with_suffix('.html')} (and .json)")
+    if args.pdf:
+        print_pdf(base.with_suffix(".html"))
+    return 0
+
+
+def print_pdf(page: Path, timeout_s: float = 60.0) -> tuple[Path, Path]:
+    """``page`` printed to PDF and a PNG picture with headless Chromium (next to it)."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        raise ConfigError("--pdf needs Chromium (apt-get install chromium)")
+    pdf, png = page.with_suffix(".pdf"), page.with_suffix(".png")
+    url = page.resolve().as_uri()
+    common = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer"]
+    for extra in ([f"--print-to-pdf={pdf}"], [f"--screenshot={png}", "--window-size=800,1500"]):
+        try:
+            done = subprocess.run([*common, *extra, url], capture_output=True, text=True,
+                                  timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise RecordingError(f"Chromium did not finish printing {page} in {timeout_s:g} s"
+                                 ) from None
+        if done.returncode != 0:
+            raise RecordingError(f"Chromium could not print {page}: "
+                                 f"{done.stderr.strip().splitlines()[-1:]}")
+    print(f"printed: {pdf} and {png}")
+    return pdf, png
