@@ -22,6 +22,7 @@ GOOD = """
 technique = "pir"
 reps = 3
 intensity = [10, 25]
+intensity_unit = "%MVC"
 hold_s = 7.0
 relax_s = 5.0
 stretch_s = 4.0
@@ -151,7 +152,8 @@ def test_relaxed_threshold_inside_band(tmp_path: Path) -> None:
 
 
 def test_x_rest_with_mvc_capture(tmp_path: Path) -> None:
-    msg = bad(tmp_path, ("intensity = [10, 25]", 'intensity = [3, 8]\nintensity_unit = "x_rest"'))
+    msg = bad(tmp_path, ('intensity = [10, 25]\nintensity_unit = "%MVC"',
+                         'intensity = [3, 8]\nintensity_unit = "x_rest"'))
     assert "exercise.mvc_capture: must be false when intensity_unit is 'x_rest'" in msg
 
 
@@ -175,7 +177,8 @@ def test_unknown_table(tmp_path: Path) -> None:
 
 
 def test_unknown_shipped_protocol() -> None:
-    with pytest.raises(ConfigError, match="unknown protocol 'tai-chi'; shipped: met, pir"):
+    with pytest.raises(ConfigError, match="unknown protocol 'tai-chi'; shipped: hamstrings-met, "
+                       "hip-flexors-met, met, pir, upper-trapezius-pir"):
         find_protocol("tai-chi")
 
 

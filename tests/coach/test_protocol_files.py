@@ -84,3 +84,12 @@ def test_every_shipped_protocol_names_its_sources() -> None:
         if name in ("pir", "met"):
             continue
         assert "Sources:" in text, name
+
+
+def test_a_file_that_chooses_no_intensity_unit_asks_no_maximal_contraction(tmp_path: Path
+                                                                          ) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('[exercise]\ntechnique = "pir"\nmuscle = "upper trapezius"\n')
+    p = load_protocol(path)
+    assert (p.intensity_unit, p.mvc_capture) == ("%ref", False)
+    assert (p.intensity_low, p.intensity_high) == (50.0, 140.0)

@@ -274,6 +274,8 @@ class ExerciseProtocol:
 
 
 _VARIANTS = ("post_isometric", "reciprocal_inhibition")
+_FILE_DEFAULTS = {"intensity_unit": "%ref", "mvc_capture": False}
+_REFERENCE_BAND = (50.0, 140.0)
 _UNITS = ("%ref", "x_rest", "%MVC")
 _FIELDS = {f for f in ExerciseProtocol.__dataclass_fields__ if f not in ("cues", "path")}
 _NUMBER_ALIASES = {"intensity_low", "intensity_high"}
@@ -318,6 +320,15 @@ def parse_protocol(data: dict[str, Any], path: str) -> ExerciseProtocol:
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
             raise ConfigError(f"{path}: exercise.{key}: expected {want.__name__}, got {value!r}")
         kwargs[key] = value
+    if "intensity_unit" not in ex:
+        # a file that does not choose gets the gentle reference: no maximal contraction
+        # unless the clinician enables it (the dataclass keeps the old defaults, so a
+        # protocol stored in an older recording still replays as it ran)
+        kwargs.update(_FILE_DEFAULTS)
+        if "intensity" not in ex:
+            kwargs["intensity_low"], kwargs["intensity_high"] = _REFERENCE_BAND
+        if "mvc_capture" in ex:
+            kwargs["mvc_capture"] = ex["mvc_capture"]
     try:
         cues = load_cues(kwargs.get("locale", "en"))
     except ConfigError as exc:
