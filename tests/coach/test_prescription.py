@@ -63,3 +63,23 @@ def test_adherence_counts_sessions_against_the_schedule(tmp_path: Path) -> None:
     a = adherence(rx, done, today=d + dt.timedelta(days=2))
     assert (a["due"], a["done"], a["rate"]) == (6, 3, 0.5)
     assert a["per_day"] == {"2026-12-07": 3, "2026-12-08": 1, "2026-12-09": 0}
+
+
+def test_a_prescription_message_is_validated_and_acknowledged() -> None:
+    import json
+
+    from isofeedback.coach.prescription import prescription_message
+
+    doc = {"prescription": {"patient": "p-17", "protocol": "hip-flexors-met",
+                            "times_per_day": 3, "days": 7, "start": "2026-12-07"},
+           "patient": {"side": "left"}}
+    rx, ack = prescription_message(json.dumps(doc).encode(), "p-17")
+    assert rx is not None and rx.protocol.side == "left" and ack["accepted"] is True
+    assert ack["prescription"]["times_per_day"] == 3
+    rx, ack = prescription_message(json.dumps(doc).encode(), "p-18")
+    assert rx is None and ack == {"accepted": False, "reason": "prescription for p-18: "
+                                  "prescription.patient is 'p-17', not this patient's"}
+    doc["patient"] = {"hold_s": "long"}
+    rx, ack = prescription_message(json.dumps(doc).encode(), "p-17")
+    assert rx is None and "patient.hold_s" in ack["reason"]
+    assert prescription_message(b"\xff", "p-17")[1]["accepted"] is False

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,8 @@ from isofeedback.coach.protocol import ExerciseProtocol, find_protocol, parse_pr
 from isofeedback.errors import ConfigError
 from isofeedback.tomlfile import read_toml
 
-__all__ = ["Prescription", "adherence", "load_prescription", "parse_prescription"]
+__all__ = ["Prescription", "adherence", "load_prescription", "parse_prescription",
+           "prescription_message"]
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _PATIENT_KEYS = frozenset({"side", "reps", "max_reps", "intensity", "hold_s", "relax_s",
@@ -118,6 +120,28 @@ def parse_prescription(doc: Mapping[str, Any], where: str) -> Prescription:
         raise ConfigError(str(exc).replace(f"{where}: exercise.", f"{where}: patient.")
                           ) from None
     return Prescription(patient, name, protocol, times, days, start, tuple(reminders))
+
+
+def prescription_message(payload: bytes, patient: str) -> tuple[Prescription | None,
+                                                                  dict[str, Any]]:
+    """A prescription received on ``isofeedback/<patient>/prescription`` (retained, JSON)
+    and the acknowledgement to publish: ``{"accepted": true, "prescription": {...}}`` or
+    ``{"accepted": false, "reason": "<one sentence>"}``. Nothing is used unless valid, and
+    a prescription for another patient is refused."""
+    where = f"prescription for {patient}"
+    try:
+        doc = json.loads(payload.decode("utf-8"))
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{where}: expected a JSON object")
+        rx = parse_prescription(doc, where)
+        if rx.patient != patient:
+            raise ConfigError(f"{where}: prescription.patient is {rx.patient!r}, not this "
+                              "patient's")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, {"accepted": False, "reason": f"{where}: not JSON ({exc})"}
+    except ConfigError as exc:
+        return None, {"accepted": False, "reason": str(exc)}
+    return rx, {"accepted": True, "prescription": rx.as_dict()}
 
 
 def load_prescription(path: Path) -> Prescription:
