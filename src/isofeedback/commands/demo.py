@@ -30,8 +30,8 @@ from isofeedback.commands.common import (
 )
 from isofeedback.profiles.schema import Profile, find_profile
 from isofeedback.session import RecordingPlan, SessionPlan, SourceContext, StorePlan, open_session
-from isofeedback.sim import Faults, protocol_script
-from isofeedback.sim.scenarios import SCENARIOS, too_weak
+from isofeedback.sim import Faults
+from isofeedback.sim.scenarios import SCENARIOS, scenario_script
 from isofeedback.sinks.mqtt import BrokerSettings
 from isofeedback.sources.base import PacketSource
 from isofeedback.sources.simulated import SimulatedSource
@@ -91,17 +91,10 @@ def simulated_source(protocol: ExerciseProtocol, profile: Profile, args: argpars
 
     @contextlib.asynccontextmanager
     async def open_source(ctx: SourceContext) -> AsyncIterator[PacketSource]:
-        level = (protocol.intensity_low + protocol.intensity_high) / 200.0
         calibration = ctx.calibration
         mvc_capture = protocol.mvc_capture and (calibration is None or calibration.mvc is None)
-        script = protocol_script(
-            protocol.technique, reps=protocol.reps, level=level, hold=protocol.hold_s,
-            relax=protocol.relax_s, stretch=protocol.stretch_s,
-            rest_before=protocol.rest_calibration_s + 1.0, seed=args.seed,
-            faults=FAULTS[args.fault], mvc_capture=mvc_capture,
-        )
-        if args.fault == "too-weak":
-            script = too_weak(script, 2 if mvc_capture else 1)  # the second repetition
+        scenario = "clean" if args.fault == "none" else args.fault.replace("-", "_")
+        script = scenario_script(scenario, protocol, args.seed, mvc_capture=mvc_capture)
         source = SimulatedSource(script, profile, speed=args.speed)
         ctx_console = args.console
         ctx_console.print(

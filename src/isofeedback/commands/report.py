@@ -128,5 +128,7 @@ def print_pdf(page: Path, timeout_s: float = 60.0) -> tuple[Path, Path]:
         if done.returncode != 0:
             raise RecordingError(f"Chromium could not print {page}: "
                                  f"{done.stderr.strip().splitlines()[-1:]}")
+    for made in (pdf, png):
+        made.chmod(0o600)  # patient data: owner only, like the HTML
     print(f"printed: {pdf} and {png}")
     return pdf, png

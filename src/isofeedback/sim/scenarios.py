@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from isofeedback.coach.protocol import ExerciseProtocol
 
 __all__ = [
+    "COMMANDED",
     "DISCONNECT_S",
     "REPEATED",
     "SCENARIOS",
@@ -50,7 +51,10 @@ SCENARIOS: dict[str, Faults] = {
     "stopped": Faults(stop_after_rep=1),
     "disconnected": Faults(),
     "plateau": Faults(),  # the stretch gains 4 degrees, then nothing
-    "pain": Faults(),  # a clean patient who reports pain mid-hold (see pain_at)
+}
+# patients whose fault is a control command (pain at pain_at()), not in the script alone
+COMMANDED: dict[str, Faults] = {
+    "pain": Faults(),  # a clean patient who reports pain mid-hold
     "pain_switch": Faults(),  # ... and then works with the antagonist
 }
 # faults that break a repetition: repeated when the protocol says so
@@ -74,8 +78,9 @@ def scenario_script(name: str, protocol: ExerciseProtocol, seed: int = 1,
     >>> len(s.contractions), [round(a, 2) for a in s.disconnects[0]]
     (5, [30.49, 32.49])
     """
-    if name not in SCENARIOS:
-        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
+    if name not in SCENARIOS and name not in COMMANDED:
+        known = ", ".join([*SCENARIOS, *COMMANDED])
+        raise ValueError(f"unknown scenario {name!r}; known: {known}")
     p = protocol
     mvc = p.mvc_capture if mvc_capture is None else mvc_capture
     if name == "pain_switch":
@@ -93,7 +98,7 @@ def scenario_script(name: str, protocol: ExerciseProtocol, seed: int = 1,
         stretch=p.stretch_s,
         rest_before=p.rest_calibration_s + 1.0,
         seed=seed,
-        faults=SCENARIOS[name],
+        faults=SCENARIOS.get(name) or COMMANDED[name],
         mvc_capture=mvc,
         reference=p.intensity_unit == "%ref",
         channel=_middle(p.antagonist_channels) if p.reciprocal else None,
