@@ -9,6 +9,7 @@ from pathlib import Path
 
 from isofeedback.coach.calibration import Calibration
 from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
+from isofeedback.control import Control
 from isofeedback.pipeline import Output, Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.recording.replay import ReplayResult, replay
@@ -96,11 +97,13 @@ def trace(outputs: Sequence[Output]) -> list[str]:
 
 
 def record_and_replay(name: str, technique: str, tmp_path: Path) -> tuple[Run, ReplayResult]:
-    """The scripted patient recorded live (idle ticks as the service makes them), then
-    replayed from the file with ``--verify``."""
+    """The scripted patient recorded live (idle ticks and control commands as the service
+    makes them), then replayed from the file with ``--verify``."""
     session, packets = simulated(name, technique)
     protocol, profiles = find_protocol(technique), {"sim": find_profile("myo")}
     pipeline = Pipeline(profiles, protocol)
+    pending = ([Control("pain", "pain-1", 6.0).at(pain_at(session.script, protocol))]
+               if name.startswith("pain") else [])
     rec = Recorder.open_in(tmp_path, f"scenario-{name}", profiles=profiles, protocol=protocol,
                            config=pipeline.config, patient="sim-patient", source="simulated",
                            simulated=True)
@@ -113,6 +116,12 @@ def record_and_replay(name: str, technique: str, tmp_path: Path) -> tuple[Run, R
                 rec.submit(o)
                 outputs.append(o)
             t += IDLE_STEP_S
+        while pending and pending[0].t <= p.t_arrival:  # as the service: kept, then applied
+            control = pending.pop(0)
+            rec.on_control(control, after_packets=pipeline.stats.packets)
+            for o in pipeline.control(control):
+                rec.submit(o)
+                outputs.append(o)
         rec.on_packet(p)
         for o in pipeline.feed(p):
             rec.submit(o)
