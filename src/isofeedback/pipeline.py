@@ -279,6 +279,8 @@ class Pipeline:
         packet path, so nothing depends on this shortcut but speed."""
         out: list[Output] = []
         i = 0
+        if self.coach.channels != self.emg_channels:  # the coach switched muscle (pain → RI)
+            self._build_emg(self.coach.channels)  # its rest calibration: packet by packet
         while i < len(packets) and (self.signal_lost or (
                 self.onset is not None and self.onset.baseline is None)):
             out += self.feed(packets[i])  # the rest calibration, packet by packet
