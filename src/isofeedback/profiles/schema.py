@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from isofeedback import checks
 from isofeedback.errors import ProfileError
 from isofeedback.tomlfile import read_toml
 
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 _BASE_UUID_TAIL = "-0000-1000-8000-00805f9b34fb"
+#: no wearable streams faster than this; a typo like 2e9 would size buffers absurdly
+MAX_FS_HZ = 100_000.0
 _GATT_FLAGS = {"read", "write", "write-without-response", "notify", "indicate"}
 
 
@@ -212,6 +215,15 @@ class _Reader:
         loc = f"{self.where}.{key}" if self.where else key
         return ProfileError(f"{self.path}: {loc}: {problem}")
 
+    def number(self, key: str, default: Any = ..., **bounds: Any) -> float:
+        """A finite float within ``bounds`` (see :func:`checks.number`); TOML allows
+        ``nan`` and ``inf``, which would silently break a decoder."""
+        value = self.get(key, float, default)
+        try:
+            return checks.number(value, key, error=ProfileError, **bounds)
+        except ProfileError as exc:
+            raise self.fail(key, str(exc).removeprefix(f"{key} ")) from None
+
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
         if key not in self.table:
             if default is ...:
@@ -291,7 +303,7 @@ def _commands(r: _Reader, key: str) -> tuple[CommandSpec, ...]:
                 data=_hex_bytes(c, "data"),
                 expect=expect,
                 reply_characteristic=_uuid(c, "reply_characteristic", reply) if reply else None,
-                delay_s=c.get("delay_s", float, 0.0),
+                delay_s=c.number("delay_s", 0.0, low=0.0, high=60.0),
             )
         )
     return tuple(out)
@@ -302,9 +314,7 @@ def _stream(r: _Reader, width: int | None) -> StreamSpec:
     channels = r.strings("channels")
     if not channels:
         raise r.fail("channels", "must name at least one channel")
-    fs = r.get("fs", float)
-    if fs <= 0:
-        raise r.fail("fs", f"sample rate must be positive, got {fs}")
+    fs = r.number("fs", low=0.0, low_open=True, high=MAX_FS_HZ)
     sl = r.get("slice", list, [0, len(channels)])
     if len(sl) != 2 or not all(isinstance(v, int) for v in sl):
         raise r.fail("slice", f"expected [start, stop] integers, got {sl!r}")
@@ -319,8 +329,8 @@ def _stream(r: _Reader, width: int | None) -> StreamSpec:
         channels=channels,
         start=start,
         stop=stop,
-        scale=r.get("scale", float, 1.0),
-        offset=r.get("offset", float, 0.0),
+        scale=r.number("scale", 1.0),
+        offset=r.number("offset", 0.0),
         unit=r.get("unit", str, "a.u."),
     )
 
