@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from isofeedback.coach.protocol import find_protocol
+from isofeedback.commands.common import sample_rate
 from isofeedback.errors import RecordingError
 from isofeedback.files import open_private
 from isofeedback.recording.reader import RecordingReader
@@ -31,7 +32,7 @@ def register(sub: Any) -> None:
                    help="write BASE.html and BASE.json (default: next to FILE)")
     p.add_argument("--replay", action="store_true",
                    help="replay instead of using the recorded live outputs")
-    p.add_argument("--fs", type=float, help="sample rate of a CSV file without a time column")
+    p.add_argument("--fs", type=sample_rate, help="sample rate of a CSV file without a time column")
     p.add_argument("--protocol", default="pir", help="protocol for foreign data (default pir)")
     p.set_defaults(run=run)
 

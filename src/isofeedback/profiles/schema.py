@@ -35,7 +35,10 @@ __all__ = [
 ]
 
 _BASE_UUID_TAIL = "-0000-1000-8000-00805f9b34fb"
-#: no wearable streams faster than this; a typo like 2e9 would size buffers absurdly
+#: sample rates a stream may have: no wearable streams faster than 100 kHz (a typo like
+#: 2e9 would size buffers absurdly) and none slower than 1 Hz (at 1e-300 Hz one sample
+#: would be a lifetime, and loops over chunks of time would never advance)
+MIN_FS_HZ = 1.0
 MAX_FS_HZ = 100_000.0
 _GATT_FLAGS = {"read", "write", "write-without-response", "notify", "indicate"}
 
@@ -314,7 +317,7 @@ def _stream(r: _Reader, width: int | None) -> StreamSpec:
     channels = r.strings("channels")
     if not channels:
         raise r.fail("channels", "must name at least one channel")
-    fs = r.number("fs", low=0.0, low_open=True, high=MAX_FS_HZ)
+    fs = r.number("fs", low=MIN_FS_HZ, high=MAX_FS_HZ)
     sl = r.get("slice", list, [0, len(channels)])
     if len(sl) != 2 or not all(isinstance(v, int) for v in sl):
         raise r.fail("slice", f"expected [start, stop] integers, got {sl!r}")

@@ -22,7 +22,7 @@ import numpy as np
 from isofeedback import checks
 from isofeedback.checks import regular_file
 from isofeedback.errors import RecordingError
-from isofeedback.profiles.schema import MAX_FS_HZ
+from isofeedback.profiles.schema import MAX_FS_HZ, MIN_FS_HZ
 from isofeedback.recording.signals import STREAM_ORDER, Annotation, SignalSet, Stream
 from isofeedback.types import FloatArray
 
@@ -59,7 +59,7 @@ def _stream_of(column: str) -> tuple[str, str]:
 def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     regular_file(path, "CSV file", error=RecordingError)  # a FIFO would block the read
     if fs is not None:
-        checks.number(fs, "--fs", low=0.0, low_open=True, high=MAX_FS_HZ,
+        checks.number(fs, "--fs", low=MIN_FS_HZ, high=MAX_FS_HZ,
                       error=RecordingError)
     try:
         with path.open(newline="", encoding="utf-8") as f:
@@ -155,7 +155,8 @@ def _rate_from_times(path: Path, t: Any) -> float:
     if np.max(np.abs(d * rate - 1.0)) > 0.1:
         raise RecordingError(f"{path}: irregular sampling in the time column; resample to a "
                              "constant rate first")
-    return float(round(rate, 6))
+    return checks.number(round(rate, 6), "the sample rate of the time column", low=MIN_FS_HZ,
+                         high=MAX_FS_HZ, where=str(path), error=RecordingError)
 
 
 def _read_sidecar(path: Path) -> tuple[Annotation, ...]:
@@ -221,7 +222,7 @@ def load_edf(path: Path) -> SignalSet:
             continue
         rates = {c[1] for c in cols}
         for channel, rate, values, _ in cols:
-            checks.number(rate, f"{name} {channel} sample rate", low=0.0, low_open=True,
+            checks.number(rate, f"{name} {channel} sample rate", low=MIN_FS_HZ,
                           high=MAX_FS_HZ, where=str(path), error=RecordingError)
             if not np.isfinite(values).all():
                 raise RecordingError(f"{path}: signal {name} {channel} holds non-finite "

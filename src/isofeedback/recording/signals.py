@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from isofeedback.errors import RecordingError
 from isofeedback.profiles.decoder import Decoder
 from isofeedback.profiles.schema import Profile, parse_profile
 from isofeedback.types import Chunk, Event, Feedback, FloatArray, Packet
@@ -112,6 +113,14 @@ def decode_packets(profiles: dict[str, Profile], packets: Iterator[Packet]) -> S
         pad = int(round(chunks[0].t_first * spec.fs))
         first = chunks[0].start_index
         end = chunks[-1].start_index + chunks[-1].n
+        held = sum(c.n for c in chunks)
+        if pad + end - first > 10 * held + 3600 * spec.fs:
+            # zero-filled gaps may outweigh the samples (a device off for a while), but
+            # not by hours: such a span comes from damaged packet times, and filling it
+            # would exhaust memory
+            raise RecordingError(
+                f"stream {key} would span {(pad + end - first) / spec.fs:.0f} s for "
+                f"{held / spec.fs:.0f} s of samples: the packet times are damaged")
         data = np.zeros((pad + end - first, len(spec.channels)))
         data[:pad] = chunks[0].data[0]
         for c in chunks:
