@@ -158,3 +158,14 @@ def test_a_megabyte_polar_frame_is_refused_not_decoded() -> None:
     frame += bytes(1_000_000)
     with pytest.raises(PacketError, match="longer than BLE allows"):
         dec.decode(_packet(1.0, frame, spec.characteristics[0]))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e12"])
+def test_run_config_scan_timeout_must_be_finite_and_sane(tmp_path: Path, value: str) -> None:
+    from isofeedback.run_config import load_run_config
+
+    path = tmp_path / "run.toml"
+    path.write_text(f'patient = "p1"\n[[devices]]\nprofile = "myo"\n'
+                    f"[ble]\nscan_timeout = {value}\n")
+    with pytest.raises(ConfigError, match=r"run\.toml: ble\.scan_timeout must be"):
+        load_run_config(path)
