@@ -99,7 +99,7 @@ def test_hand_damaged_rows_give_one_recording_error(
         code, out, _ = _cli(["replay", "--verify", str(myo_recording)], capsys)
         assert code == 1 and "output #2 differs" in out
     else:
-        commands += [["replay", str(myo_recording)], ["replay", "--verify", str(myo_recording)]]
+        commands.append(["replay", "--verify", str(myo_recording)])
     for command in commands:
         code, _, err = _cli(command, capsys)
         assert code == 2 and problem in err and str(myo_recording) in err, (command, err)
