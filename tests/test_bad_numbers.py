@@ -7,9 +7,11 @@ point (CLI option, pipeline config, protocol, profile, CSV cell) refuses them.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -169,3 +171,35 @@ def test_run_config_scan_timeout_must_be_finite_and_sane(tmp_path: Path, value: 
                     f"[ble]\nscan_timeout = {value}\n")
     with pytest.raises(ConfigError, match=r"run\.toml: ble\.scan_timeout must be"):
         load_run_config(path)
+
+
+@pytest.mark.parametrize(("name", "key", "value", "words"), [
+    ("ganglion", "bits", math.inf, "rejects these settings"),
+    ("myo", "frames", 2**63, "frames: must be 1-512"),
+    ("myo", "frames", 100, "longer than a BLE notification"),
+    ("myo", "frame", "<999999999999q", "longer than a BLE notification"),
+])
+def test_profile_sizes_beyond_a_notification_are_refused(tmp_path: Path, name: str, key: str,
+                                                         value: Any, words: str) -> None:
+    """Found by benchmarks/fuzz.py: ``bits = inf`` raised OverflowError, ``frames = 2**63``
+    an OverflowError in struct, a huge frame format a MemoryError."""
+    doc = tomllib.loads((PROFILES / f"{name}.toml").read_text())
+    packet = doc["packets"][0]
+    if key == "bits":
+        packet.setdefault("params", {})[key] = value
+    else:
+        packet[key] = value
+    with pytest.raises(ProfileError, match=re.escape(words)):
+        parse_profile(tmp_path / "p.toml", doc)
+
+
+def test_a_wide_hd_emg_csv_still_loads(tmp_path: Path) -> None:
+    """Imported data gets an in-memory profile; 128 channels must fit it."""
+    header = ",".join(["t"] + [f"e{i}" for i in range(128)])
+    rows = [header] + [",".join([f"{k / 1000}"] + ["1.0"] * 128) for k in range(50)]
+    path = tmp_path / "hd.csv"
+    path.write_text("\n".join(rows) + "\n")
+    from isofeedback.recording.signals import signal_profile
+
+    signals = load_csv(path)
+    assert len(signal_profile(signals).stream("emg").channels) == 128

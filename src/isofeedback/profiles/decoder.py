@@ -26,13 +26,11 @@ import numpy as np
 from isofeedback.clock import StreamClock
 from isofeedback.errors import PacketError
 from isofeedback.profiles.codecs import CODECS, PacketCodec
-from isofeedback.profiles.schema import PacketSpec, Profile
+from isofeedback.profiles.schema import MAX_NOTIFICATION_BYTES, PacketSpec, Profile
 from isofeedback.types import Chunk, Packet
 
 __all__ = ["MAX_ARRIVAL_JUMP_S", "MAX_NOTIFICATION_BYTES", "Decoder", "DecoderStats"]
 
-#: the Bluetooth Core Specification's largest attribute value; no notification is longer
-MAX_NOTIFICATION_BYTES = 512
 #: consecutive arrivals of one device further apart (or back) than this are not a session
 MAX_ARRIVAL_JUMP_S = 24 * 3600.0
 

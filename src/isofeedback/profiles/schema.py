@@ -39,6 +39,8 @@ _BASE_UUID_TAIL = "-0000-1000-8000-00805f9b34fb"
 #: 2e9 would size buffers absurdly) and none slower than 1 Hz (at 1e-300 Hz one sample
 #: would be a lifetime, and loops over chunks of time would never advance)
 MIN_FS_HZ = 1.0
+#: the Bluetooth Core Specification's largest attribute value: no notification is longer
+MAX_NOTIFICATION_BYTES = 512
 MAX_FS_HZ = 100_000.0
 _GATT_FLAGS = {"read", "write", "write-without-response", "notify", "indicate"}
 
@@ -272,9 +274,12 @@ def _struct_format(r: _Reader, key: str, default: Any = ...) -> str:
     if fmt and fmt[0] not in "<>!=@":
         raise r.fail(key, f"struct format {fmt!r} must start with an endianness ('<' or '>')")
     try:
-        struct.calcsize(fmt)
-    except struct.error as exc:
+        size = struct.calcsize(fmt)
+    except (struct.error, OverflowError) as exc:
         raise r.fail(key, f"invalid struct format {fmt!r}: {exc}") from None
+    if size > MAX_NOTIFICATION_BYTES:
+        raise r.fail(key, f"struct format {fmt!r} is {size} bytes, longer than a BLE "
+                     f"notification can be ({MAX_NOTIFICATION_BYTES})")
     return str(fmt)
 
 
@@ -367,8 +372,13 @@ def _packet(r: _Reader, known_chars: set[str]) -> PacketSpec:
     frame = _struct_format(r, "frame")
     header = _struct_format(r, "header", "<")
     frames = r.get("frames", int, 1)
-    if frames < 1:
-        raise r.fail("frames", f"must be at least 1, got {frames}")
+    if not 1 <= frames <= MAX_NOTIFICATION_BYTES:
+        raise r.fail("frames", f"must be 1-{MAX_NOTIFICATION_BYTES} (frames of a packet that "
+                     f"fits a BLE notification), got {frames}")
+    size = struct.calcsize(header) + frames * struct.calcsize(frame)
+    if codec == "struct" and size > MAX_NOTIFICATION_BYTES:
+        raise r.fail("frames", f"{frames} frames make a {size}-byte packet, longer than a BLE "
+                     f"notification can be ({MAX_NOTIFICATION_BYTES})")
     width = len(struct.unpack(frame, bytes(struct.calcsize(frame))))
     counter = None
     if "counter" in r.table:
@@ -424,7 +434,7 @@ def _packet(r: _Reader, known_chars: set[str]) -> PacketSpec:
     )
     try:
         CODECS[codec](spec)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, ArithmeticError) as exc:  # int(inf): Overflow
         raise r.fail("params", f"codec {codec!r} rejects these settings: {exc}") from None
     return spec
 

@@ -147,7 +147,9 @@ def signal_profile(signals: SignalSet, name: str = "imported data") -> Profile:
         uuid = f"00000000-0000-4000-8000-{i + 1:012x}"
         chars[s.name] = uuid
         packets.append({
-            "name": s.name, "characteristics": [uuid], "frame": f"<{len(s.channels)}d",
+            # (never decoded: one byte per channel keeps wide HD-EMG sets within the
+            # notification size a profile may declare)
+            "name": s.name, "characteristics": [uuid], "frame": f"<{len(s.channels)}B",
             "streams": [{"stream": s.name, "fs": s.fs, "channels": list(s.channels),
                          "unit": s.unit}],
         })
