@@ -83,6 +83,9 @@ def _unlock_not_null(con: sqlite3.Connection) -> None:
     ("UPDATE channels SET characteristic = NULL", "channels table is damaged"),
     ("UPDATE meta SET value = '[1]' WHERE key = 'protocol'", "metadata 'protocol' is damaged"),
     ("UPDATE meta SET value = 'NaN' WHERE key = 'start_wall'", "'start_wall' is damaged"),
+    # text that is not UTF-8 (found by benchmarks/fuzz.py: a UnicodeDecodeError traceback)
+    ("UPDATE meta SET value = CAST(X'22FF22' AS TEXT) WHERE key = 'patient'",
+     "the header tables are damaged"),
     ("UPDATE profiles SET toml = replace(toml, 'fs = 200', 'fs = nan')",
      "fs: must be a finite number"),
 ])

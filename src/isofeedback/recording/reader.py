@@ -91,7 +91,7 @@ class RecordingReader:
                     "channels", "SELECT id, device, characteristic FROM channels",
                     (int, str, str))
             }
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # (text not UTF-8)
             self.close()
             raise self._fail(f"the header tables are damaged ({exc}); the file cannot be "
                              "replayed") from None
@@ -302,7 +302,7 @@ class RecordingReader:
         while True:
             try:
                 rows = self._con.execute(sql, (last, size)).fetchall()
-            except sqlite3.DatabaseError as exc:
+            except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # (text not UTF-8)
                 if size > 1:  # read the rest of this batch row by row, up to the damage
                     size = 1
                     continue
