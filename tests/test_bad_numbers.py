@@ -178,6 +178,7 @@ def test_run_config_scan_timeout_must_be_finite_and_sane(tmp_path: Path, value: 
     ("myo", "frames", 2**63, "frames: must be 1-512"),
     ("myo", "frames", 100, "longer than a BLE notification"),
     ("myo", "frame", "<999999999999q", "longer than a BLE notification"),
+    ("myo", "frame", "<\u00e9h", "invalid struct format"),  # (a UnicodeEncodeError)
 ])
 def test_profile_sizes_beyond_a_notification_are_refused(tmp_path: Path, name: str, key: str,
                                                          value: Any, words: str) -> None:

@@ -275,7 +275,7 @@ def _struct_format(r: _Reader, key: str, default: Any = ...) -> str:
         raise r.fail(key, f"struct format {fmt!r} must start with an endianness ('<' or '>')")
     try:
         size = struct.calcsize(fmt)
-    except (struct.error, OverflowError) as exc:
+    except (struct.error, ValueError, OverflowError) as exc:  # (non-ASCII: UnicodeError)
         raise r.fail(key, f"invalid struct format {fmt!r}: {exc}") from None
     if size > MAX_NOTIFICATION_BYTES:
         raise r.fail(key, f"struct format {fmt!r} is {size} bytes, longer than a BLE "
