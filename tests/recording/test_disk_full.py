@@ -35,7 +35,9 @@ _CHILD = textwrap.dedent("""
         resource.setrlimit(resource.RLIMIT_FSIZE, ({fsize}, {fsize}))
 
     async def go():
-        source = simulated_source(reps=1)
+        # paced (20x) and committing often, so the disk fills after some commits, not in
+        # the first one, however fast or loaded the machine is
+        source = simulated_source(reps=1, speed=20.0)
         protocol = find_protocol("pir")
         out = {{}}
         for with_recorder in (False, True):
@@ -45,7 +47,8 @@ _CHILD = textwrap.dedent("""
                 try:
                     rec = Recorder.open_in(Path({folder!r}), "s", profiles=source.profiles,
                                            protocol=protocol, config=pipeline.config,
-                                           patient="p", simulated=True, source="simulated")
+                                           patient="p", simulated=True, source="simulated",
+                                           commit_s=0.05)
                 except RecordingError as exc:
                     out["start_error"] = str(exc)
                     break
