@@ -16,7 +16,7 @@ from isofeedback.errors import ConfigError
     ("release_drop_ratio", 1.0, "release_drop_ratio must exceed 1"),
     ("release_drop_s", 0.0, "release_drop_s be positive"),
     ("emg_low_hz", 0.0, "emg_low_hz must be positive"),
-    ("low_rate_release_tail", -0.1, "low_rate_release_tail must not be negative"),
+    ("low_rate_release_tail", -0.1, "low_rate_release_tail must be at least 0"),
     ("mains_hz", 55.0, "mains_hz must be 50, 60 or 0"),
     ("fused_evidence", 1.0, "fused_evidence must be true or false"),
     ("low_rate_release_blend", 1.5, "low_rate_release_blend must be between 0 and 1"),

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import stat
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
-from isofeedback.errors import ConfigError
+from isofeedback.errors import ConfigError, IsofeedbackError
 
 __all__ = [
     "choice",
@@ -40,6 +42,7 @@ __all__ = [
     "integer",
     "number",
     "of_type",
+    "regular_file",
 ]
 
 T = TypeVar("T")
@@ -62,7 +65,7 @@ def number(
     low_open: bool = False,
     high_open: bool = False,
     where: str = "",
-    error: type[ConfigError] = ConfigError,
+    error: type[IsofeedbackError] = ConfigError,
 ) -> float:
     """``value`` as a finite float within [low, high] (open ends when ``*_open``).
 
@@ -89,7 +92,7 @@ def integer(
     low: int | None = None,
     high: int | None = None,
     where: str = "",
-    error: type[ConfigError] = ConfigError,
+    error: type[IsofeedbackError] = ConfigError,
 ) -> int:
     """``value`` as an int within [low, high]; floats with a fraction and bools refused."""
     p = _prefix(where)
@@ -108,7 +111,7 @@ def choice(
     options: Collection[T],
     *,
     where: str = "",
-    error: type[ConfigError] = ConfigError,
+    error: type[IsofeedbackError] = ConfigError,
 ) -> T:
     """``value`` if it is one of ``options``; the message lists them."""
     if value not in options:
@@ -123,7 +126,7 @@ def of_type(
     kind: type[T] | tuple[type, ...],
     *,
     where: str = "",
-    error: type[ConfigError] = ConfigError,
+    error: type[IsofeedbackError] = ConfigError,
 ) -> T:
     """``value`` if it is an instance of ``kind`` (a bool is not an int here)."""
     kinds = kind if isinstance(kind, tuple) else (kind,)
@@ -169,3 +172,24 @@ def cli_integer(name: str, **bounds: Any) -> Callable[[str], int]:
 
     parse.__name__ = name.lstrip("-").replace("-", "_")
     return parse
+
+
+def regular_file(
+    path: str | os.PathLike[str], what: str, *, error: type[IsofeedbackError] = ConfigError
+) -> os.stat_result:
+    """Stat ``path`` and insist it is an existing regular file, before anything opens it.
+
+    Opening a FIFO for reading blocks until somebody writes to it, and a device such as
+    ``/dev/zero`` never ends: either would hang a command that was given it by mistake."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what}: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"{path}: is a folder, not a {what}")
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{path}: is not a regular file (a pipe, socket or device); give the "
+                    f"{what} itself")
+    return st

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from isofeedback import checks
 from isofeedback.errors import ConfigError
 from isofeedback.tomlfile import read_toml
 
@@ -83,8 +84,8 @@ class PipelineConfig:
             raise ConfigError(f"mains_hz must be 50, 60 or 0 (off), got {self.mains_hz}")
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if isinstance(v, float) and v < 0:
-                raise ConfigError(f"{f.name} must not be negative, got {v}")
+            if isinstance(v, float):  # finite, not negative, not absurd (nan/inf/1e9 s)
+                checks.number(v, f.name, low=0.0, high=_HIGHEST.get(f.name[-2:], 1e9))
         if self.envelope_s <= 0 or self.calibration_s <= 0 or self.emg_low_hz <= 0:
             raise ConfigError("envelope_s, calibration_s and emg_low_hz must be positive")
         if min(self.onset_ratio, self.release_ratio, self.low_rate_onset_ratio) <= 1:
@@ -139,6 +140,11 @@ class PipelineConfig:
             kwargs[key] = float(value)
         return cls(**kwargs)
 
+
+#: upper bounds by unit suffix: a window or time longer than ten minutes (``envelope_s =
+#: 1e9`` would size a filter to match) or a frequency above 10 kHz is a typo; others are
+#: ratios, where 1e9 is the recorded "off" value of older settings
+_HIGHEST = {"_s": 600.0, "hz": 10_000.0}
 
 #: settings added after sessions were first recorded, each with the value that does what
 #: the pipeline did before the setting existed: a recording stores its whole configuration,

@@ -22,12 +22,14 @@ from typing import Protocol
 
 import numpy as np
 
+from isofeedback.checks import cli_integer, cli_number
 from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.orientation import QuatChain
 from isofeedback.errors import ConfigError
+from isofeedback.profiles.schema import MAX_FS_HZ, MIN_FS_HZ
 from isofeedback.sim.script import Movement, PatientScript, benchmark_script
 from isofeedback.sim.signals import synthesize
 from isofeedback.types import Chunk, Event, EventType, FloatArray
@@ -330,27 +332,45 @@ def _positive_int(text: str) -> int:
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``isofeedback eval``."""
-    parser.add_argument("--snr", type=float, nargs="+", default=[5.0, 10.0, 20.0],
-                        help="white-noise SNR of the weakest contraction, dB (default 5 10 20)")
-    parser.add_argument("--fs", type=float, default=1000.0, help="EMG sample rate, Hz")
+    parser.add_argument(
+        "--snr",
+        type=cli_number("--snr", low=-60.0, high=120.0),
+        nargs="+", default=[5.0, 10.0, 20.0],
+        help="white-noise SNR of the weakest contraction, dB (default 5 10 20)")
+    parser.add_argument(
+        "--fs",
+        type=cli_number("--fs", low=MIN_FS_HZ, high=MAX_FS_HZ),
+        default=1000.0, help="EMG sample rate, Hz")
     parser.add_argument("--records", type=_positive_int, default=10,
                         help="records per SNR (60 s each)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first record")
+    parser.add_argument(
+        "--seed",
+        type=cli_integer("--seed", low=0, high=2**32 - 1),
+        default=0, help="seed of the first record")
     parser.add_argument("--artifacts", choices=["none", "half", "all"], default="half",
                         help="records with hum, motion artifacts and contact spikes")
     parser.add_argument("--channels", type=_positive_int, default=1,
                         help="EMG channels (8: a Myo-like armband with cross-talk)")
     parser.add_argument("--int8", action="store_true",
                         help="quantise to int8 counts (Myo-like); implied by --fs 200")
-    parser.add_argument("--mains", type=float, default=50.0, help="mains frequency, 0 = off")
-    parser.add_argument("--tolerance", type=float, default=0.5,
-                        help="matching window, ± seconds")
+    parser.add_argument(
+        "--mains",
+        type=cli_number("--mains", low=0.0, high=1000.0),
+        default=50.0, help="mains frequency, 0 = off")
+    parser.add_argument(
+        "--tolerance",
+        type=cli_number("--tolerance", low=0.0, low_open=True, high=60.0),
+        default=0.5,
+        help="matching window, ± seconds")
     parser.add_argument("--no-movement", action="store_true", help="skip the IMU evaluation")
     parser.add_argument("--csv", type=Path,
                         help="EMG samples: a header row, one column per channel, optional time "
                         "column t (as for 'isofeedback replay')")
-    parser.add_argument("--csv-fs", type=float, default=None,
-                        help="sample rate of --csv when it has no time column")
+    parser.add_argument(
+        "--csv-fs",
+        type=cli_number("--csv-fs", low=MIN_FS_HZ, high=MAX_FS_HZ),
+        default=None,
+        help="sample rate of --csv when it has no time column")
     parser.add_argument("--annotations", type=Path,
                         help="lines 'onset,<s>' / 'release,<s>' for --csv")
 

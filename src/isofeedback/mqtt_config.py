@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from isofeedback import checks
 from isofeedback.errors import ConfigError
 from isofeedback.sinks.mqtt import BrokerSettings
 
@@ -162,9 +163,9 @@ def broker_settings_from_table(
     protocol = str(raw) if isinstance(raw, int | str) and not isinstance(raw, bool) else ""
     if protocol not in ("5", "3.1.1"):
         raise ConfigError(f"{where}.protocol must be 5 or \"3.1.1\", got {table['protocol']!r}")
-    keepalive = _int(table, "keepalive", where, 15)
-    if keepalive < 5:
-        raise ConfigError(f"{where}.keepalive must be at least 5 seconds, got {keepalive}")
+    # MQTT carries the keep-alive in 16 bits: a larger value fails inside the client
+    keepalive = checks.integer(table.get("keepalive", 15), f"{where}.keepalive", low=5,
+                               high=65535)
     user = _str(table, "user", where)
     password = _password(table, env, where)
     if password is not None and user is None:

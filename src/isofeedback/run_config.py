@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from isofeedback import checks
 from isofeedback.errors import ConfigError
 from isofeedback.mqtt_config import broker_settings_from_table
 from isofeedback.profiles.schema import Profile, find_profile
@@ -142,9 +143,9 @@ def parse_run_config(data: Mapping[str, Any], path: Path | None = None) -> RunCo
     for key in ble:
         if key != "scan_timeout":
             raise _fail(path, f"ble.{key}", "unknown key (allowed: scan_timeout)")
-    scan_timeout = _get(path, ble, "scan_timeout", float, "ble.", 10.0)
-    if scan_timeout <= 0:
-        raise _fail(path, "ble.scan_timeout", f"must be positive, got {scan_timeout}")
+    scan_timeout = checks.number(_get(path, ble, "scan_timeout", float, "ble.", 10.0),
+                                 "ble.scan_timeout", low=0.0, low_open=True, high=24 * 3600.0,
+                                 where=str(path or "config"))
     return RunConfig(
         path=path,
         patient=patient,

@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from isofeedback.checks import regular_file
 from isofeedback.errors import ConfigError
 
 __all__ = ["read_toml"]
@@ -23,6 +24,7 @@ def read_toml(path: Path, what: str, error: type[ConfigError] = ConfigError) -> 
     ...
     isofeedback.errors.ConfigError: /nonexistent.toml: protocol file not found
     """
+    regular_file(path, f"{what} file", error=error)  # a FIFO would block the read forever
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -143,7 +143,7 @@ def test_too_many_reps(tmp_path: Path) -> None:
 
 def test_movement_speed_not_positive(tmp_path: Path) -> None:
     msg = bad(tmp_path, extra="movement_max_dps = 0.0\n")
-    assert "exercise.movement_max_dps: must be positive" in msg
+    assert "exercise.movement_max_dps must be greater than 0" in msg
 
 
 def test_relaxed_threshold_inside_band(tmp_path: Path) -> None:

@@ -52,7 +52,8 @@ def test_password_from_file_or_environment(tmp_path: Path) -> None:
     ({"protocol": "4"}, {}, "mqtt.protocol must be 5 or \"3.1.1\", got '4'"),
     ({"tls": "yes"}, {}, "mqtt.tls must be true or false"),
     ({"tls_ca": "/nonexistent/ca.crt"}, {}, "mqtt.tls_ca: file '/nonexistent/ca.crt' not found"),
-    ({"keepalive": 1}, {}, "mqtt.keepalive must be at least 5 seconds"),
+    ({"keepalive": 1}, {}, "mqtt.keepalive must be at least 5, got 1"),
+    ({"keepalive": 10**30}, {}, "mqtt.keepalive must be at most 65535"),
     ({"host": ""}, {}, "mqtt.host must be a non-empty text"),
     ({}, {PASSWORD_ENV: "pw"}, f"a broker password was given ({PASSWORD_ENV}) but no user"),
 ])

@@ -209,10 +209,11 @@ class ExerciseProtocol:
                 "relaxed_below",
                 f"must be 0 or more and below the band's low end {lo:g}, got {self.relaxed_below}",
             )
-        if self.movement_max_deg <= 0:
-            raise bad("movement_max_deg", f"must be positive, got {self.movement_max_deg}")
-        if self.movement_max_dps <= 0:
-            raise bad("movement_max_dps", f"must be positive, got {self.movement_max_dps}")
+        # nan would compare false with every movement: the joint-still rule would be off
+        number(self.movement_max_deg, "exercise.movement_max_deg", low=0.0,
+                      low_open=True, high=180.0, where=where)
+        number(self.movement_max_dps, "exercise.movement_max_dps", low=0.0,
+                      low_open=True, high=5000.0, where=where)
         if self.abandon_after_s < self.no_contraction_timeout_s:
             raise bad(
                 "abandon_after_s",

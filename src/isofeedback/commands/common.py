@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from isofeedback.broker import CLINICIAN_PASSWORD_ENV, LISTEN_PASSWORD_ENV
+from isofeedback.checks import cli_integer, cli_number
 from isofeedback.errors import ConfigError
 from isofeedback.mqtt_config import PASSWORD_ENV, broker_settings_from_table
+from isofeedback.profiles.schema import MAX_FS_HZ, MIN_FS_HZ
 from isofeedback.session.lsl import LslOptions, open_lsl
 from isofeedback.sinks.mqtt import BrokerSettings
 
@@ -19,11 +21,16 @@ __all__ = [
     "add_lsl_arguments",
     "broker_address",
     "broker_settings_from_args",
+    "jobs",
     "listen_address",
     "lsl_options",
     "open_lsl",
     "patient_id",
+    "sample_rate",
+    "scan_timeout",
+    "seed",
     "speed",
+    "time_scale",
 ]
 
 
@@ -45,21 +52,31 @@ def broker_address(text: str) -> tuple[str, int]:
     return host, number
 
 
+#: argparse ``type=`` for the numeric options several commands share, checked by the one
+#: vocabulary (finite, in range, the option named): ``--fs nan`` or ``--seed -1`` is a
+#: one-line usage error, never a traceback, a hang or a MemoryError later
+sample_rate = cli_number("--fs", low=MIN_FS_HZ, high=MAX_FS_HZ)
+seed = cli_integer("--seed", low=0, high=2**32 - 1)
+jobs = cli_integer("--jobs", low=1, high=1024)
+scan_timeout = cli_number("--scan-timeout", low=0.0, low_open=True, high=24 * 3600.0)
+time_scale = cli_number("--time-scale", low=1e-3, high=1e4)
+_speed_factor = cli_number("--speed", low=1e-3, high=1e4)
+
+
 def speed(text: str) -> float | None:
-    """``realtime`` → 1, ``max`` → None (as fast as possible), or a positive factor."""
+    """``realtime`` → 1, ``max`` → None (as fast as possible), or a factor (0.001–10000:
+    slower would pace one packet per hour, faster is ``max``)."""
     if text == "realtime":
         return 1.0
     if text == "max":
         return None
     try:
-        value = float(text)
+        float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"speed {text!r} must be 'realtime', 'max' or a factor like 10"
         ) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"speed must be positive, got {value}")
-    return value
+    return _speed_factor(text)
 
 
 def patient_id(text: str) -> str:
@@ -232,14 +249,7 @@ def add_data_dir(parser: argparse.ArgumentParser, help_text: str) -> None:
                         default=None, help=help_text)
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"seconds must be 0 or more, got {text}")
-    return value
+_seconds = cli_number("--lsl-wait", low=0.0, high=3600.0)
 
 
 def add_lsl_arguments(parser: argparse.ArgumentParser) -> None:

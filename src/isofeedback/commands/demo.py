@@ -26,6 +26,7 @@ from isofeedback.commands.common import (
     broker_settings_from_args,
     lsl_options,
     patient_id,
+    seed,
     speed,
 )
 from isofeedback.profiles.schema import Profile, find_profile
@@ -62,7 +63,7 @@ def register(sub: Any) -> None:
                    help="firmware profile whose byte format is simulated (default: myo)")
     p.add_argument("--speed", type=speed, default=10.0,
                    help="'realtime', 'max' or a factor (default: 10x real time)")
-    p.add_argument("--seed", type=int, default=1, help="simulated patient seed (default: 1)")
+    p.add_argument("--seed", type=seed, default=1, help="simulated patient seed (default: 1)")
     p.add_argument("--fault", choices=sorted(FAULTS), default="none",
                    help="make the simulated patient get something wrong in rep 2")
     p.add_argument("--patient", type=patient_id, default="demo",

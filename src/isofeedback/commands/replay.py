@@ -26,9 +26,11 @@ from isofeedback.commands.common import (
     add_broker_arguments,
     add_lsl_arguments,
     broker_settings_from_args,
+    jobs,
     lsl_options,
     open_lsl,
     patient_id,
+    sample_rate,
     speed,
 )
 from isofeedback.config import PipelineConfig, load_pipeline_config
@@ -75,11 +77,11 @@ def register(sub: Any) -> None:
     p.add_argument("--summary", type=Path, metavar="CSV", default=Path("replay-summary.csv"),
                    help="folder replay: where to write the metrics table "
                    "(default: replay-summary.csv)")
-    p.add_argument("--jobs", type=int, metavar="N", help="folder replay: worker processes "
+    p.add_argument("--jobs", type=jobs, metavar="N", help="folder replay: worker processes "
                    "(default: all cores)")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="folder replay on a Dask scheduler (tcp://host:8786), or 'local'")
-    p.add_argument("--fs", type=float, help="sample rate of a CSV file without a time column")
+    p.add_argument("--fs", type=sample_rate, help="sample rate of a CSV file without a time column")
     p.add_argument("--protocol", metavar="pir|met|FILE", default=None,
                    help="foreign data: coach it with this exercise protocol (default: none, "
                    "detection only over the whole file: onsets, releases, movement, quality)")

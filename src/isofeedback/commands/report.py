@@ -14,7 +14,7 @@ from isofeedback.coach.calibration_store import PatientStore, default_data_dir
 from isofeedback.coach.clinician import clinician_html, clinician_report
 from isofeedback.coach.prescription import load_prescription
 from isofeedback.coach.protocol import find_protocol
-from isofeedback.commands.common import add_data_dir, patient_id
+from isofeedback.commands.common import add_data_dir, patient_id, sample_rate
 from isofeedback.errors import ConfigError, RecordingError
 from isofeedback.files import open_private
 from isofeedback.recording.reader import RecordingReader
@@ -49,7 +49,7 @@ def register(sub: Any) -> None:
                    help="write BASE.html and BASE.json (default: next to FILE)")
     p.add_argument("--replay", action="store_true",
                    help="replay instead of using the recorded live outputs")
-    p.add_argument("--fs", type=float, help="sample rate of a CSV file without a time column")
+    p.add_argument("--fs", type=sample_rate, help="sample rate of a CSV file without a time column")
     p.add_argument("--protocol", default="pir", help="protocol for foreign data (default pir)")
     p.set_defaults(run=run)
 

@@ -28,6 +28,8 @@ from isofeedback.commands.common import (
     broker_settings_from_args,
     lsl_options,
     patient_id,
+    scan_timeout,
+    time_scale,
 )
 from isofeedback.errors import ConfigError
 from isofeedback.profiles.schema import find_profile
@@ -62,7 +64,7 @@ def register(sub: Any) -> None:
     p.add_argument("--patient", type=patient_id, help="pseudonymous patient id (MQTT prefix)")
     p.add_argument("--wait", action="store_true",
                    help="keep scanning until the devices appear (service mode)")
-    p.add_argument("--scan-timeout", type=float, help="seconds to look for each device")
+    p.add_argument("--scan-timeout", type=scan_timeout, help="seconds to look for each device")
     p.add_argument("--plain", action="store_true", help="plain lines instead of the live panel")
     p.add_argument("--record", type=Path, metavar="DIR",
                    help="record the session into DIR (default: the config's [recording] folder, "
@@ -71,7 +73,7 @@ def register(sub: Any) -> None:
                    help="do not record this session (recording is on by default)")
     add_data_dir(p, "the patient's calibration and session history (default: "
                     "~/.local/share/isofeedback/patients)")
-    p.add_argument("--time-scale", type=float, default=1.0,
+    p.add_argument("--time-scale", type=time_scale, default=1.0,
                    help="session seconds per wall second: only for a virtual device started "
                    "with --speed N (then give N here); real sensors need 1 (default)")
     add_broker_arguments(p)

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from isofeedback.checks import cli_number
 from isofeedback.profiles.schema import available_profiles, load_profile
 from isofeedback.sources.ble import FoundDevice, scan
 
@@ -23,7 +24,10 @@ def register(sub: Any) -> None:
         "(RSSI, dBm: closer to 0 is stronger) and which firmware profile matches. Use the "
         "address or 'auto' in a run configuration.",
     )
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds to scan (default: 5)")
+    p.add_argument(
+        "--timeout",
+        type=cli_number("--timeout", low=0.0, low_open=True, high=3600.0),
+        default=5.0, help="seconds to scan (default: 5)")
     p.add_argument("--all", action="store_true", help="also list devices no profile matches")
     p.set_defaults(run=run)
 

@@ -27,7 +27,7 @@ from isofeedback.ble.private_bus import PrivateSystemBus
 from isofeedback.ble.virtual_bluez import VirtualBluez
 from isofeedback.ble.wearable import VirtualWearable, WearableFaults
 from isofeedback.coach.protocol import find_protocol
-from isofeedback.commands.common import speed
+from isofeedback.commands.common import seed, speed
 from isofeedback.errors import DeviceError
 from isofeedback.profiles.schema import Profile, find_profile
 from isofeedback.service import ControlInbox
@@ -52,7 +52,7 @@ def register(sub: Any) -> None:
     p.add_argument("--profile", default="myo", help="firmware profile (default: myo)")
     p.add_argument("--technique", default="pir",
                    help="protocol the simulated patient follows: pir, met or a file")
-    p.add_argument("--seed", type=int, default=1, help="simulated patient seed (default: 1)")
+    p.add_argument("--seed", type=seed, default=1, help="simulated patient seed (default: 1)")
     p.add_argument("--speed", type=speed, default=1.0,
                    help="'realtime' (default), or a factor like 4 (the service must keep up)")
     p.add_argument("--address", default="C0:FF:EE:00:00:01", help="the device's address")

@@ -5,10 +5,20 @@ clock per stream, detects lost packets (from counters when the device sends them
 from arrival gaps) and marks them in the chunk (``gap_before``) without inventing samples.
 A malformed packet raises :class:`PacketError` and leaves the state untouched, so one bad
 packet never derails a session.
+
+What a packet claims is checked against what is physically possible before it moves any
+state: an arrival time must be a finite session time that does not leap by more than a
+day; a notification is at most 512 bytes (the largest attribute value BLE carries), so a
+huge frame cannot decode into millions of samples; and a counter jump implying more
+samples than the arrival times leave room for is not a loss but a corrupted counter or a
+device reset (one flipped bit in a 16-bit counter would otherwise report minutes lost
+twice): the decoder resynchronises on the new counter and infers any loss from the
+arrival time instead, as for devices without a counter.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,10 +26,13 @@ import numpy as np
 from isofeedback.clock import StreamClock
 from isofeedback.errors import PacketError
 from isofeedback.profiles.codecs import CODECS, PacketCodec
-from isofeedback.profiles.schema import PacketSpec, Profile
+from isofeedback.profiles.schema import MAX_NOTIFICATION_BYTES, PacketSpec, Profile
 from isofeedback.types import Chunk, Packet
 
-__all__ = ["Decoder", "DecoderStats"]
+__all__ = ["MAX_ARRIVAL_JUMP_S", "MAX_NOTIFICATION_BYTES", "Decoder", "DecoderStats"]
+
+#: consecutive arrivals of one device further apart (or back) than this are not a session
+MAX_ARRIVAL_JUMP_S = 24 * 3600.0
 
 
 @dataclass
@@ -31,6 +44,7 @@ class DecoderStats:
     unknown_characteristic: int = 0
     lost_packets: int = 0
     lost_samples: dict[str, int] = field(default_factory=dict)
+    counter_resyncs: int = 0  # counter jumps the arrival times could not explain
 
 
 class _PacketState:
@@ -62,6 +76,7 @@ class Decoder:
 
     def _reset(self) -> None:
         self.stats = DecoderStats()
+        self._last_arrival: float | None = None
         self._states = {p.name: _PacketState(p) for p in self.profile.packets}
         self._by_char: dict[str, list[_PacketState]] = {}
         for p in self.profile.packets:
@@ -88,6 +103,7 @@ class Decoder:
 
     def decode(self, packet: Packet) -> list[Chunk]:
         """Chunks (one per stream of the packet kind) from one packet."""
+        self._check_physical(packet)
         state = self._state_for(packet)
         try:
             decoded = state.codec.decode(packet.data)
@@ -98,6 +114,7 @@ class Decoder:
             self.stats.malformed += 1
             raise PacketError(f"{state.spec.name} packet could not be decoded: {exc}") from exc
         self.stats.packets += 1
+        self._last_arrival = packet.t_arrival
         n = decoded.frames.shape[0]
         lost = self._lost_frames(state, decoded.counter, n, packet.t_arrival)
         if lost:
@@ -126,6 +143,21 @@ class Decoder:
             )
         return chunks
 
+    def _check_physical(self, packet: Packet) -> None:
+        t = packet.t_arrival
+        problem = None
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+            problem = f"arrival time {t!r} is not a finite number of session seconds"
+        elif self._last_arrival is not None and abs(t - self._last_arrival) > MAX_ARRIVAL_JUMP_S:
+            problem = (f"arrival time {t:g} s is more than a day from the previous packet's "
+                       f"({self._last_arrival:g} s)")
+        elif len(packet.data) > MAX_NOTIFICATION_BYTES:
+            problem = (f"notification of {len(packet.data)} bytes is longer than BLE allows "
+                       f"({MAX_NOTIFICATION_BYTES})")
+        if problem is not None:
+            self.stats.malformed += 1
+            raise PacketError(f"packet on {packet.characteristic}: {problem}")
+
     def _lost_frames(self, state: _PacketState, counter: int | None, n: int, t: float) -> int:
         spec = state.spec
         if counter is not None and spec.counter is not None:
@@ -133,10 +165,28 @@ class Decoder:
             if last is None:
                 return 0
             step = (counter - last) % spec.counter.modulo
-            if spec.counter.unit == "packet":
-                return max(step - 1, 0) * n
-            return max(step - n, 0)
-        # no counter: infer from the arrival time against the fastest stream's clock
+            per_packet = spec.counter.unit == "packet"
+            lost = max(step - 1, 0) * n if per_packet else max(step - n, 0)
+            if not lost or lost <= self._room_for(state, n, t):
+                return lost
+            self.stats.counter_resyncs += 1  # a corrupted counter or a device reset
+        return self._late_frames(state, n, t)
+
+    def _room_for(self, state: _PacketState, n: int, t: float) -> float:
+        """How many frames could have been lost before a packet of ``n`` frames arriving at
+        ``t``: its samples cannot arrive before they were taken (clock drift and the anchor's
+        latency are allowed for generously)."""
+        fastest = max(state.spec.streams, key=lambda s: s.fs)
+        expected = state.clocks[fastest.name].expected_arrival(state.index + n)
+        if expected is None:
+            return math.inf
+        slack = self.arrival_gap_s + 1e-3 * abs(t)
+        return (t + slack - expected) * fastest.fs
+
+    def _late_frames(self, state: _PacketState, n: int, t: float) -> int:
+        """No (believable) counter: infer from the arrival time against the fastest
+        stream's clock."""
+        spec = state.spec
         fastest = max(spec.streams, key=lambda s: s.fs)
         expected = state.clocks[fastest.name].expected_arrival(state.index + n)
         if expected is None:

@@ -47,6 +47,10 @@ class _GanglionBase:
         self.bits = int(spec.params.get("bits", 19))
         if self.bits not in (18, 19):
             raise ValueError(f"bits must be 18 or 19, got {self.bits}")
+        width = max(s.stop for s in spec.streams)
+        if width > _CHANNELS:  # else every packet would fail to decode, at run time
+            raise ValueError(f"streams use {width} values but a Ganglion sample has "
+                             f"{_CHANNELS} channels")
         self._reset_state()
 
     def _reset_state(self) -> None:

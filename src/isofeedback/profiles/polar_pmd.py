@@ -17,6 +17,7 @@ the timestamp is returned as the device time.
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import TYPE_CHECKING
 
@@ -60,8 +61,8 @@ class PolarPmdCodec:
         self._period_ns = 1e9 / fs
         if not 0 <= self.type < 64 or self.channels < 1 or self.samples < 1:
             raise ValueError("type must be 0-63, channels and samples at least 1")
-        if self.resolution not in (8, 16, 24) or self.factor <= 0:
-            raise ValueError("resolution must be 8, 16 or 24 and factor positive")
+        if self.resolution not in (8, 16, 24) or not 0 < self.factor < math.inf:
+            raise ValueError("resolution must be 8, 16 or 24 and factor a positive number")
         width = max(s.stop for s in spec.streams)
         if width > self.channels:
             raise ValueError(f"streams use {width} values but a sample has {self.channels}")

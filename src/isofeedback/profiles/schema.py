@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from isofeedback import checks
 from isofeedback.errors import ProfileError
 from isofeedback.tomlfile import read_toml
 
@@ -34,6 +35,13 @@ __all__ = [
 ]
 
 _BASE_UUID_TAIL = "-0000-1000-8000-00805f9b34fb"
+#: sample rates a stream may have: no wearable streams faster than 100 kHz (a typo like
+#: 2e9 would size buffers absurdly) and none slower than 1 Hz (at 1e-300 Hz one sample
+#: would be a lifetime, and loops over chunks of time would never advance)
+MIN_FS_HZ = 1.0
+#: the Bluetooth Core Specification's largest attribute value: no notification is longer
+MAX_NOTIFICATION_BYTES = 512
+MAX_FS_HZ = 100_000.0
 _GATT_FLAGS = {"read", "write", "write-without-response", "notify", "indicate"}
 
 
@@ -212,6 +220,15 @@ class _Reader:
         loc = f"{self.where}.{key}" if self.where else key
         return ProfileError(f"{self.path}: {loc}: {problem}")
 
+    def number(self, key: str, default: Any = ..., **bounds: Any) -> float:
+        """A finite float within ``bounds`` (see :func:`checks.number`); TOML allows
+        ``nan`` and ``inf``, which would silently break a decoder."""
+        value = self.get(key, float, default)
+        try:
+            return checks.number(value, key, error=ProfileError, **bounds)
+        except ProfileError as exc:
+            raise self.fail(key, str(exc).removeprefix(f"{key} ")) from None
+
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
         if key not in self.table:
             if default is ...:
@@ -257,9 +274,12 @@ def _struct_format(r: _Reader, key: str, default: Any = ...) -> str:
     if fmt and fmt[0] not in "<>!=@":
         raise r.fail(key, f"struct format {fmt!r} must start with an endianness ('<' or '>')")
     try:
-        struct.calcsize(fmt)
-    except struct.error as exc:
+        size = struct.calcsize(fmt)
+    except (struct.error, ValueError, OverflowError) as exc:  # (non-ASCII: UnicodeError)
         raise r.fail(key, f"invalid struct format {fmt!r}: {exc}") from None
+    if size > MAX_NOTIFICATION_BYTES:
+        raise r.fail(key, f"struct format {fmt!r} is {size} bytes, longer than a BLE "
+                     f"notification can be ({MAX_NOTIFICATION_BYTES})")
     return str(fmt)
 
 
@@ -291,7 +311,7 @@ def _commands(r: _Reader, key: str) -> tuple[CommandSpec, ...]:
                 data=_hex_bytes(c, "data"),
                 expect=expect,
                 reply_characteristic=_uuid(c, "reply_characteristic", reply) if reply else None,
-                delay_s=c.get("delay_s", float, 0.0),
+                delay_s=c.number("delay_s", 0.0, low=0.0, high=60.0),
             )
         )
     return tuple(out)
@@ -302,9 +322,7 @@ def _stream(r: _Reader, width: int | None) -> StreamSpec:
     channels = r.strings("channels")
     if not channels:
         raise r.fail("channels", "must name at least one channel")
-    fs = r.get("fs", float)
-    if fs <= 0:
-        raise r.fail("fs", f"sample rate must be positive, got {fs}")
+    fs = r.number("fs", low=MIN_FS_HZ, high=MAX_FS_HZ)
     sl = r.get("slice", list, [0, len(channels)])
     if len(sl) != 2 or not all(isinstance(v, int) for v in sl):
         raise r.fail("slice", f"expected [start, stop] integers, got {sl!r}")
@@ -319,8 +337,8 @@ def _stream(r: _Reader, width: int | None) -> StreamSpec:
         channels=channels,
         start=start,
         stop=stop,
-        scale=r.get("scale", float, 1.0),
-        offset=r.get("offset", float, 0.0),
+        scale=r.number("scale", 1.0),
+        offset=r.number("offset", 0.0),
         unit=r.get("unit", str, "a.u."),
     )
 
@@ -354,8 +372,13 @@ def _packet(r: _Reader, known_chars: set[str]) -> PacketSpec:
     frame = _struct_format(r, "frame")
     header = _struct_format(r, "header", "<")
     frames = r.get("frames", int, 1)
-    if frames < 1:
-        raise r.fail("frames", f"must be at least 1, got {frames}")
+    if not 1 <= frames <= MAX_NOTIFICATION_BYTES:
+        raise r.fail("frames", f"must be 1-{MAX_NOTIFICATION_BYTES} (frames of a packet that "
+                     f"fits a BLE notification), got {frames}")
+    size = struct.calcsize(header) + frames * struct.calcsize(frame)
+    if codec == "struct" and size > MAX_NOTIFICATION_BYTES:
+        raise r.fail("frames", f"{frames} frames make a {size}-byte packet, longer than a BLE "
+                     f"notification can be ({MAX_NOTIFICATION_BYTES})")
     width = len(struct.unpack(frame, bytes(struct.calcsize(frame))))
     counter = None
     if "counter" in r.table:
@@ -411,7 +434,7 @@ def _packet(r: _Reader, known_chars: set[str]) -> PacketSpec:
     )
     try:
         CODECS[codec](spec)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, ArithmeticError) as exc:  # int(inf): Overflow
         raise r.fail("params", f"codec {codec!r} rejects these settings: {exc}") from None
     return spec
 

@@ -90,9 +90,26 @@ def encode_output(item: Event | Feedback) -> tuple[str, float, str]:
 
 
 def decode_output(kind: str, doc: str) -> Event | Feedback:
-    """Inverse of :func:`encode_output` (lists stay lists)."""
+    """Inverse of :func:`encode_output` (lists stay lists). A doc that is not one of ours
+    (altered by hand, a torn row) raises ValueError, never a half-built output that fails
+    later in a report or an export."""
     d = json.loads(doc)
+    if not isinstance(d, dict):
+        raise ValueError("not a JSON object")
     if kind == "event":
+        _time(d, "t")
+        _time(d, "t_decided")
+        if not isinstance(d["source"], str) or not isinstance(d["detail"], dict):
+            raise ValueError("source must be text and detail an object")
         return Event(EventType(d["type"]), d["t"], d["t_decided"], d["source"], d["value"],
                      d["detail"])
+    _time(d, "t")
+    if not isinstance(d["kind"], str) or not isinstance(d["payload"], dict):
+        raise ValueError("kind must be text and payload an object")
     return Feedback(d["kind"], d["t"], d["payload"])
+
+
+def _time(doc: Mapping[str, Any], key: str) -> None:
+    value = doc[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{key} must be a number, got {value!r}")

@@ -13,12 +13,16 @@ sorted by keyword (``gyr`` → gyro, ``acc`` → accel, ``quat`` → quat, else 
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from isofeedback import checks
+from isofeedback.checks import regular_file
 from isofeedback.errors import RecordingError
+from isofeedback.profiles.schema import MAX_FS_HZ, MIN_FS_HZ
 from isofeedback.recording.signals import STREAM_ORDER, Annotation, SignalSet, Stream
 from isofeedback.types import FloatArray
 
@@ -53,6 +57,10 @@ def _stream_of(column: str) -> tuple[str, str]:
 
 
 def load_csv(path: Path, fs: float | None = None) -> SignalSet:
+    regular_file(path, "CSV file", error=RecordingError)  # a FIFO would block the read
+    if fs is not None:
+        checks.number(fs, "--fs", low=MIN_FS_HZ, high=MAX_FS_HZ,
+                      error=RecordingError)
     try:
         with path.open(newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
@@ -69,6 +77,14 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     if any(_is_number(h) for h in header):
         raise RecordingError(f"{path}: the first row must name the columns (e.g. t,emg1,emg2)")
     values = _numbers(path, header, body)
+    finite = np.isfinite(values)
+    if not finite.all():
+        # one nan reaching the filters makes every later sample nan: detection would
+        # silently stop and the report fill with nan; gaps must be cut out, not marked
+        i, j = (int(k) for k in np.argwhere(~finite)[0])
+        raise RecordingError(f"{path}: line {i + 2}, column {header[j]!r}: "
+                             f"{body[i][j].strip()!r} is not a finite number; "
+                             "remove or interpolate missing samples first")
     time_col = next((i for i, h in enumerate(header) if h.lower() in _TIME_COLUMNS), None)
     if time_col is not None:
         rate = _rate_from_times(path, values[:, time_col])
@@ -139,20 +155,27 @@ def _rate_from_times(path: Path, t: Any) -> float:
     if np.max(np.abs(d * rate - 1.0)) > 0.1:
         raise RecordingError(f"{path}: irregular sampling in the time column; resample to a "
                              "constant rate first")
-    return float(round(rate, 6))
+    return checks.number(round(rate, 6), "the sample rate of the time column", low=MIN_FS_HZ,
+                         high=MAX_FS_HZ, where=str(path), error=RecordingError)
 
 
 def _read_sidecar(path: Path) -> tuple[Annotation, ...]:
     if not path.exists():
         return ()
+    regular_file(path, "events file", error=RecordingError)
     try:
         with path.open(newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
-        return tuple(Annotation(float(r["onset"]), float(r["duration"]), r["text"])
-                     for r in rows)
-    except (OSError, KeyError, ValueError, TypeError) as exc:
+        out = tuple(Annotation(float(r["onset"]), float(r["duration"]), str(r["text"]))
+                    for r in rows)
+    except (OSError, KeyError, ValueError, TypeError, UnicodeDecodeError, csv.Error) as exc:
         raise RecordingError(f"{path}: bad events file (want onset,duration,text): {exc}"
                              ) from None
+    for i, a in enumerate(out):
+        if not (math.isfinite(a.onset) and math.isfinite(a.duration)):
+            raise RecordingError(f"{path}: line {i + 2}: onset and duration must be finite "
+                                 f"numbers, got {a.onset}, {a.duration}")
+    return out
 
 
 def _edf_stream(label: str) -> tuple[str, str]:
@@ -169,8 +192,7 @@ def _edf_stream(label: str) -> tuple[str, str]:
 def load_edf(path: Path) -> SignalSet:
     import pyedflib
 
-    if not path.exists():
-        raise RecordingError(f"{path}: file not found")
+    regular_file(path, "EDF/BDF file", error=RecordingError)  # a FIFO would block
     try:
         reader = pyedflib.EdfReader(str(path))
     except OSError as exc:
@@ -199,6 +221,12 @@ def load_edf(path: Path) -> SignalSet:
         if not cols:
             continue
         rates = {c[1] for c in cols}
+        for channel, rate, values, _ in cols:
+            checks.number(rate, f"{name} {channel} sample rate", low=MIN_FS_HZ,
+                          high=MAX_FS_HZ, where=str(path), error=RecordingError)
+            if not np.isfinite(values).all():
+                raise RecordingError(f"{path}: signal {name} {channel} holds non-finite "
+                                     "values (a damaged physical range in its header)")
         if len(rates) > 1:
             raise RecordingError(f"{path}: {name} signals have different sample rates "
                                  f"{sorted(rates)}; export them at one rate")

@@ -4,22 +4,37 @@ A file that is missing, empty, not SQLite, not ours, from a newer version or wit
 metadata raises :class:`RecordingError` naming the file and the problem. Damage *inside*
 the packet or output tables (a truncated copy, a flipped sector) does not lose what comes
 before it: iteration stops at the damage and :attr:`RecordingReader.damage` says where.
+Reading never loops: rows must come in increasing row order, so a damaged page that
+points back into the table ends the read instead of restarting it.
+
+A row whose *values* are wrong in an otherwise sound file (a NULL or text time, a channel
+that does not exist, an output that is not our JSON) was altered by hand or by a tool, and
+raises :class:`RecordingError` naming the table and row; in a file already known to be cut
+short the same row is the torn end of the cut and only ends the read.
+
+Read-only media (an archive, a DVD, a folder without write permission) are opened
+read-only: SQLite's ``immutable`` mode when the folder is not writable (it would otherwise
+need to create its shared-memory file beside the recording), or a private copy when a
+write-ahead log left by a killed recorder must be folded in.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sqlite3
 import tempfile
 import tomllib
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from isofeedback.checks import regular_file
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.config import PipelineConfig, recorded_pipeline_config
 from isofeedback.control import Control
@@ -36,6 +51,8 @@ from isofeedback.types import Event, Feedback, Packet
 __all__ = ["Note", "RecordingReader", "open_recording"]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+#: packet arrival times beyond this (session seconds) are not a session's: a week
+MAX_SESSION_S = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,24 +63,35 @@ class Note:
     detail: Mapping[str, Any]
 
 
+def _finite(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
 class RecordingReader:
     """An open recording. Use :func:`open_recording` or ``RecordingReader(path)``."""
 
     def __init__(self, path: Path | str, batch: int = 4096) -> None:
         self.path = Path(path)
-        self.batch = batch
+        self.batch = max(int(batch), 1)
         self.damage: str | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._con = self._connect()
+        try:
+            self._con = self._connect()
+        except BaseException:
+            self._cleanup()
+            raise
         try:
             self.meta = self._read_meta()
-            self._profile_rows = self._con.execute(
-                "SELECT device, profile_id, toml FROM profiles ORDER BY rowid").fetchall()
+            self._profile_rows = self._header_rows(
+                "profiles", "SELECT device, profile_id, toml FROM profiles ORDER BY rowid",
+                (str, str, str))
             self._channels = {
-                int(i): (str(d), str(c))
-                for i, d, c in self._con.execute("SELECT id, device, characteristic FROM channels")
+                i: (d, c) for i, d, c in self._header_rows(
+                    "channels", "SELECT id, device, characteristic FROM channels",
+                    (int, str, str))
             }
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # (text not UTF-8)
             self.close()
             raise self._fail(f"the header tables are damaged ({exc}); the file cannot be "
                              "replayed") from None
@@ -74,6 +102,17 @@ class RecordingReader:
             self.close()
             raise self._fail("no firmware profile stored; the file cannot be decoded")
 
+    def _header_rows(self, table: str, sql: str, kinds: tuple[type, ...]
+                     ) -> list[tuple[Any, ...]]:
+        rows = self._con.execute(sql).fetchall()
+        for n, row in enumerate(rows, 1):
+            for value, kind in zip(row, kinds, strict=True):
+                if not isinstance(value, kind) or isinstance(value, bool):
+                    raise self._fail(f"the {table} table is damaged (row {n} holds "
+                                     f"{value!r} where a {kind.__name__} belongs); the file "
+                                     "cannot be replayed")
+        return rows
+
     def _damaged(self, what: str) -> None:
         if self.damage is None:
             self.damage = what
@@ -83,12 +122,19 @@ class RecordingReader:
     def _fail(self, problem: str) -> RecordingError:
         return RecordingError(f"{self.path}: {problem}")
 
+    def _bad_row(self, table: str, rowid: int, problem: str) -> None:
+        """A row with impossible values: the torn end of a cut file ends the read there;
+        in a sound file it was altered, which is an error (nothing after it can be
+        trusted to be what the session recorded)."""
+        if self.damage is not None:
+            self._damaged(f"{table} row {rowid} {problem}; data before it was read")
+            return
+        raise self._fail(f"{table} row {rowid} {problem}: the file was altered or damaged; "
+                         "use an intact copy")
+
     def _connect(self) -> sqlite3.Connection:
         p = self.path
-        if not p.exists():
-            raise self._fail("recording not found")
-        if p.is_dir():
-            raise self._fail("is a folder, not a recording file")
+        regular_file(p, "recording file", error=RecordingError)  # a FIFO would block
         try:
             with p.open("rb") as f:
                 head = f.read(100)
@@ -102,17 +148,19 @@ class RecordingReader:
         if len(head) < 100:
             raise self._fail("truncated inside the file header; nothing can be recovered")
         try:
-            # read-write so SQLite can fold in the write-ahead log a killed recorder left
-            con = sqlite3.connect(f"file:{p}?mode=rw", uri=True)
-            app = con.execute("PRAGMA application_id").fetchone()[0]
-            version = con.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.OperationalError as exc:
+            con = self._open_sqlite()
+        except sqlite3.DatabaseError as exc:
             raise self._fail(f"cannot open ({exc}); check the file's permissions") from None
+        try:
+            app, version = self._ids(con)
         except sqlite3.DatabaseError as exc:
             con.close()
             con = self._open_truncated(head, exc)
-            app = con.execute("PRAGMA application_id").fetchone()[0]
-            version = con.execute("PRAGMA user_version").fetchone()[0]
+            try:
+                app, version = self._ids(con)
+            except sqlite3.DatabaseError as exc2:
+                con.close()
+                raise self._fail(f"truncated and unreadable ({exc2})") from None
         if app != APPLICATION_ID:
             con.close()
             raise self._fail("an SQLite file, but not an isofeedback recording")
@@ -125,6 +173,40 @@ class RecordingReader:
             raise self._fail(f"unsupported recording format version {version}")
         return con
 
+    @staticmethod
+    def _ids(con: sqlite3.Connection) -> tuple[int, int]:
+        app = con.execute("PRAGMA application_id").fetchone()[0]
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        return int(app), int(version)
+
+    def _open_sqlite(self) -> sqlite3.Connection:
+        """Read-write where we may write (SQLite folds in the write-ahead log a killed
+        recorder left); on read-only media immutable, or a private copy with its log."""
+        p = self.path
+        uri = "file:" + urllib.parse.quote(str(p.absolute()))
+        writable = os.access(p, os.W_OK) and os.access(p.parent, os.W_OK)
+        if writable:
+            return sqlite3.connect(f"{uri}?mode=rw", uri=True)
+        wal = p.with_name(p.name + "-wal")
+        if wal.is_file() and wal.stat().st_size > 0:
+            copy = self._private_copy()
+            shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+            return sqlite3.connect(copy)
+        # nobody can be writing a file we may not write in a folder we may not write
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
+
+    def _private_copy(self) -> Path:
+        """A copy of the file in an owner-only temporary folder (health data)."""
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="isofeedback-")
+            os.chmod(self._tmp.name, 0o700)
+        copy = Path(self._tmp.name) / "recording.isorec"
+        try:
+            shutil.copyfile(self.path, copy)
+        except OSError as exc:
+            raise self._fail(f"cannot make a private copy to read ({exc})") from None
+        return copy
+
     def _open_truncated(self, head: bytes, exc: Exception) -> sqlite3.Connection:
         """A file cut short (a partial copy, a full disk): SQLite refuses it, but the pages
         that are there are intact. Open a padded private copy, so everything before the cut
@@ -135,12 +217,13 @@ class RecordingReader:
         size = self.path.stat().st_size
         if page < 512 or size >= page * pages:
             raise self._fail(f"damaged SQLite file ({exc})") from None
-        self._tmp = tempfile.TemporaryDirectory(prefix="isofeedback-")
-        os.chmod(self._tmp.name, 0o700)
-        copy = Path(self._tmp.name) / self.path.name
-        shutil.copyfile(self.path, copy)
-        with copy.open("r+b") as f:
-            f.truncate(page * pages)
+        copy = self._private_copy()
+        try:
+            with copy.open("r+b") as f:
+                f.truncate(page * pages)  # sparse: the missing pages read as zeros
+        except OSError as exc2:
+            raise self._fail(f"damaged SQLite file ({exc}; padding a copy failed: "
+                             f"{exc2})") from None
         self.damage = f"file truncated at {size} of {page * pages} bytes"
         try:
             return sqlite3.connect(copy)
@@ -150,15 +233,22 @@ class RecordingReader:
     def _read_meta(self) -> dict[str, Any]:
         meta: dict[str, Any] = {}
         for key, value in self._con.execute("SELECT key, value FROM meta"):
+            if not isinstance(key, str) or not isinstance(value, str | bytes):
+                raise self._fail(f"metadata entry {key!r} is damaged ({value!r} is not "
+                                 "JSON text)")
             try:
-                meta[str(key)] = json.loads(value)
+                meta[key] = json.loads(value)
             except ValueError:
                 raise self._fail(f"metadata {key!r} is not valid JSON") from None
         if meta.get("format") != FORMAT_NAME:
             raise self._fail("metadata missing or not an isofeedback recording")
-        for key in ("session", "patient", "protocol", "config", "start_wall"):
+        for key, kind in (("session", str), ("patient", str), ("protocol", dict),
+                          ("config", dict), ("start_wall", float)):
             if key not in meta:
                 raise self._fail(f"metadata {key!r} missing")
+            ok = _finite(meta[key]) if kind is float else isinstance(meta[key], kind)
+            if not ok:
+                raise self._fail(f"metadata {key!r} is damaged ({meta[key]!r})")
         return meta
 
     # -- what was recorded ------------------------------------------------------------------
@@ -194,7 +284,7 @@ class RecordingReader:
         data = dict(self.meta["protocol"])
         try:
             return ExerciseProtocol(**data)
-        except (TypeError, ConfigError) as exc:
+        except (TypeError, ValueError, ConfigError) as exc:
             raise self._fail(f"stored exercise protocol cannot be used: {exc}") from None
 
     def config(self) -> PipelineConfig:
@@ -204,13 +294,15 @@ class RecordingReader:
             raise self._fail(f"stored pipeline configuration is invalid: {exc}") from None
 
     def _rows(self, sql: str, table: str) -> Iterator[tuple[Any, ...]]:
-        """Rows in rowid order, in batches; stops (and records why) at damage."""
+        """``(rowid, *values)`` in increasing rowid order, in batches; stops (and records
+        why) at damage. A damaged page can make SQLite step back to rows already read:
+        such a row ends the read, so it can never cycle."""
         last = 0
         size = self.batch
         while True:
             try:
                 rows = self._con.execute(sql, (last, size)).fetchall()
-            except sqlite3.DatabaseError as exc:
+            except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # (text not UTF-8)
                 if size > 1:  # read the rest of this batch row by row, up to the damage
                     size = 1
                     continue
@@ -220,38 +312,73 @@ class RecordingReader:
             if not rows:
                 return
             for row in rows:
-                yield row[1:]
-            last = int(rows[-1][0])
+                rowid = row[0]
+                if not isinstance(rowid, int) or rowid <= last:
+                    self._damaged(f"{table} table damaged after row {last} (rows out of "
+                                  "order); data before it was read")
+                    return
+                last = rowid
+                yield row
 
     def packets(self) -> Iterator[Packet]:
         """Every recorded packet in arrival order."""
-        for t, chan, data in self._rows(
+        for rowid, t, chan, data in self._rows(
             "SELECT rowid, t, chan, data FROM packets WHERE rowid > ? ORDER BY rowid LIMIT ?",
             "packets",
         ):
-            dev_char = self._channels.get(int(chan))
-            if dev_char is None:
-                self._damaged(f"packet refers to unknown channel {chan}")
+            problem = None
+            if not _finite(t) or not -1.0 <= t <= MAX_SESSION_S:
+                problem = f"has time {t!r}, not a session time in seconds"
+            elif not isinstance(chan, int) or chan not in self._channels:
+                problem = f"refers to channel {chan!r}, which the channels table lacks"
+            elif not isinstance(data, bytes):
+                problem = f"holds {type(data).__name__} data, not the packet's bytes"
+            if problem is not None:
+                self._bad_row("packets", rowid, problem)
                 return
-            yield Packet(dev_char[0], dev_char[1], bytes(data), float(t))
+            device, characteristic = self._channels[chan]
+            yield Packet(device, characteristic, data, float(t))
+
+    def _output_rows(self) -> Iterator[tuple[int, str, str]]:
+        for seq, kind, doc in self._rows(
+            "SELECT seq, kind, doc FROM outputs WHERE seq > ? ORDER BY seq LIMIT ?", "outputs"
+        ):
+            if not isinstance(kind, str) or not isinstance(doc, str):
+                self._bad_row("outputs", seq, f"holds {kind!r}/{type(doc).__name__}, not "
+                              "an output kind and its JSON")
+                return
+            yield seq, kind, doc
 
     def output_docs(self) -> Iterator[tuple[str, str]]:
         """``(kind, doc)`` of every recorded output, in the order the live run produced them."""
-        for kind, doc in self._rows(
-            "SELECT seq, kind, doc FROM outputs WHERE seq > ? ORDER BY seq LIMIT ?", "outputs"
-        ):
-            yield str(kind), str(doc)
+        for _, kind, doc in self._output_rows():
+            yield kind, doc
 
     def outputs(self) -> list[Event | Feedback]:
-        return [decode_output(k, d) for k, d in self.output_docs()]
+        out: list[Event | Feedback] = []
+        for seq, kind, doc in self._output_rows():
+            try:
+                out.append(decode_output(kind, doc))
+            except (ValueError, KeyError, TypeError) as exc:
+                self._bad_row("outputs", seq, f"is not a valid {kind!r} output ({exc})")
+                break
+        return out
 
     def notes(self) -> list[Note]:
         out = []
-        for t, wall, kind, doc in self._rows(
+        for rowid, t, wall, kind, doc in self._rows(
             "SELECT rowid, t, wall, kind, doc FROM notes WHERE rowid > ? ORDER BY rowid LIMIT ?",
             "notes",
         ):
-            out.append(Note(float(t), float(wall), str(kind), json.loads(doc)))
+            try:
+                detail = json.loads(doc) if isinstance(doc, str) else None
+            except ValueError:
+                detail = None
+            if not (_finite(t) and _finite(wall) and isinstance(kind, str)
+                    and isinstance(detail, dict)):
+                self._bad_row("notes", rowid, "is not a valid status note")
+                break
+            out.append(Note(float(t), float(wall), kind, detail))
         return out
 
     def controls(self) -> list[tuple[int, Control]]:
@@ -280,16 +407,22 @@ class RecordingReader:
         return out
 
     def duration_s(self) -> float:
+        """The last packet's arrival time (0 when there is none or it is damaged)."""
         try:
             row = self._con.execute("SELECT max(t) FROM packets").fetchone()
         except sqlite3.DatabaseError:
             return 0.0
-        return float(row[0] or 0.0)
+        value: Any = row[0] if row else None
+        return float(value) if _finite(value) and 0 <= value <= MAX_SESSION_S else 0.0
+
+    def _cleanup(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
     def close(self) -> None:
         self._con.close()
-        if self._tmp is not None:
-            self._tmp.cleanup()
+        self._cleanup()
 
     def __enter__(self) -> RecordingReader:
         return self

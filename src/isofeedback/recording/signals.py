@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from isofeedback.errors import RecordingError
 from isofeedback.profiles.decoder import Decoder
 from isofeedback.profiles.schema import Profile, parse_profile
 from isofeedback.types import Chunk, Event, Feedback, FloatArray, Packet
@@ -112,6 +113,14 @@ def decode_packets(profiles: dict[str, Profile], packets: Iterator[Packet]) -> S
         pad = int(round(chunks[0].t_first * spec.fs))
         first = chunks[0].start_index
         end = chunks[-1].start_index + chunks[-1].n
+        held = sum(c.n for c in chunks)
+        if pad + end - first > 10 * held + 3600 * spec.fs:
+            # zero-filled gaps may outweigh the samples (a device off for a while), but
+            # not by hours: such a span comes from damaged packet times, and filling it
+            # would exhaust memory
+            raise RecordingError(
+                f"stream {key} would span {(pad + end - first) / spec.fs:.0f} s for "
+                f"{held / spec.fs:.0f} s of samples: the packet times are damaged")
         data = np.zeros((pad + end - first, len(spec.channels)))
         data[:pad] = chunks[0].data[0]
         for c in chunks:
@@ -138,7 +147,9 @@ def signal_profile(signals: SignalSet, name: str = "imported data") -> Profile:
         uuid = f"00000000-0000-4000-8000-{i + 1:012x}"
         chars[s.name] = uuid
         packets.append({
-            "name": s.name, "characteristics": [uuid], "frame": f"<{len(s.channels)}d",
+            # (never decoded: one byte per channel keeps wide HD-EMG sets within the
+            # notification size a profile may declare)
+            "name": s.name, "characteristics": [uuid], "frame": f"<{len(s.channels)}B",
             "streams": [{"stream": s.name, "fs": s.fs, "channels": list(s.channels),
                          "unit": s.unit}],
         })

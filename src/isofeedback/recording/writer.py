@@ -6,11 +6,21 @@ never stalls acquisition. A writer thread drains the queue and commits at least 
 ``commit_s`` seconds: a session killed at any moment leaves a valid file that misses at most
 the last commit interval. The file (and SQLite's ``-wal``/``-shm`` companions, which SQLite
 creates with the same mode) is owner-only: it holds health data.
+
+A full disk (or a file-size limit, or a removed medium) must not cost the patient the
+session: when the recording cannot even start, :class:`Recorder` raises one
+:class:`RecordingError` and leaves no empty file behind; when it fails mid-session the
+writer logs it once, sets :attr:`Recorder.error` (the flag a session shows), stops
+queueing, and the feedback goes on. SQLite rolls the failed transaction back, so the file
+keeps every commit before the failure and stays a valid, replayable recording;
+:meth:`Recorder.close` then raises one RecordingError that says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
 import logging
 import os
@@ -114,14 +124,19 @@ class Recorder:
             **(extra_meta or {}),
         }
         self._con = self._create(path)
-        with self._con:
-            self._con.executemany(
-                "INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()]
-            )
-            self._con.executemany(
-                "INSERT INTO profiles VALUES (?, ?, ?)",
-                [(d, profiles[d].id, texts[d]) for d in profiles],
-            )
+        try:
+            with self._con:
+                self._con.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [(k, json.dumps(v)) for k, v in meta.items()],
+                )
+                self._con.executemany(
+                    "INSERT INTO profiles VALUES (?, ?, ?)",
+                    [(d, profiles[d].id, texts[d]) for d in profiles],
+                )
+        except sqlite3.Error as exc:
+            self._con.close()
+            raise self._not_started(path, exc) from None
         self._thread = threading.Thread(target=self._run, name=f"recorder-{session_id}",
                                          daemon=True)
         self._thread.start()
@@ -145,15 +160,33 @@ class Recorder:
         except OSError as exc:
             raise RecordingError(f"{path}: cannot create recording: {exc}") from None
         os.close(fd)
-        os.chmod(path, 0o600)  # whatever the umask said
-        con = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: survives a killed process
-        con.execute(f"PRAGMA application_id={APPLICATION_ID}")
-        con.execute(f"PRAGMA user_version={FORMAT_VERSION}")
-        con.executescript(SCHEMA)
+        try:
+            os.chmod(path, 0o600)  # whatever the umask said
+            con = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise Recorder._not_started(path, exc) from None
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: survives a killed process
+            con.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            con.execute(f"PRAGMA user_version={FORMAT_VERSION}")
+            con.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            con.close()
+            raise Recorder._not_started(path, exc) from None
         con.isolation_level = "DEFERRED"
         return con
+
+    @staticmethod
+    def _not_started(path: Path, exc: BaseException) -> RecordingError:
+        """The recording could not be set up: remove what was created (an empty or
+        half-made file is not a recording, and would be mistaken for one) and say why."""
+        for leftover in (path, path.with_name(path.name + "-wal"),
+                         path.with_name(path.name + "-shm")):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        return RecordingError(f"{path}: cannot start the recording: {_why(exc)}; free some "
+                              "space or record into another folder")
 
     # -- the service-facing side (event loop thread): enqueue only ------------------------
     def on_packet(self, packet: Packet) -> None:
@@ -193,9 +226,10 @@ class Recorder:
         self._thread.join()
         try:
             self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._con.close()
         except sqlite3.Error as exc:
-            self.error = self.error or str(exc)
+            self.error = self.error or _why(exc)
+        finally:
+            self._con.close()
         if self.error:
             raise RecordingError(f"{self.path}: recording incomplete: {self.error}")
 
@@ -264,5 +298,20 @@ class Recorder:
                 self._con.executemany("INSERT INTO notes VALUES (?, ?, ?, ?)", notes)
                 self._con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", metas)
         except sqlite3.Error as exc:  # disk full, file removed…: say so once, keep running
-            self.error = str(exc)
-            log.error("recording %s stopped: %s", self.path, exc)
+            last = max((p[0] for p in packets), default=0.0)
+            self.error = (f"{_why(exc)}; recording stopped near session time {last:.1f} s "
+                          f"(the {self.packets - len(packets)} packets before are kept and "
+                          "readable)")
+            log.error("recording %s: %s", self.path, self.error)
+
+
+def _why(exc: BaseException) -> str:
+    """SQLite's and the OS's words for a write failure, in the user's."""
+    text = str(exc)
+    if "full" in text or getattr(exc, "errno", None) == errno.ENOSPC:
+        return "the disk is full"
+    if getattr(exc, "errno", None) == errno.EFBIG:
+        return "the file reached the size limit"
+    if "disk I/O error" in text:  # SQLite's word for a failed write(): EFBIG, EIO, …
+        return "a write failed (disk I/O error: a file-size limit, or the medium failed)"
+    return text
