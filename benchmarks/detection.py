@@ -23,7 +23,7 @@ from scipy import signal
 from isofeedback.detectors.double_threshold import DoubleThresholdDetector
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.filters import emg_bandpass, mains_notch
-from isofeedback.evaluation import (
+from isofeedback.research.eval import (
     EmgRecord,
     Summary,
     chunk_stream,

@@ -13,7 +13,7 @@ import numpy as np
 
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.dsp.emg_chain import EmgChain
-from isofeedback.evaluation import chunk_stream
+from isofeedback.research.eval import chunk_stream
 from isofeedback.sim.script import benchmark_script
 from isofeedback.sim.signals import synthesize
 

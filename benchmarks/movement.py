@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from isofeedback.dsp.orientation import rotation_vectors
-from isofeedback.evaluation import (
+from isofeedback.research.eval import (
     JointChain,
     Summary,
     detect_movement,

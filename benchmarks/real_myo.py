@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from isofeedback.evaluation import EmgRecord, detect_emg, match_events
+from isofeedback.research.eval import EmgRecord, detect_emg, match_events
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.filters import impulse_energy
-from isofeedback.evaluation import (
+from isofeedback.research.eval import (
     Summary,
     detect_emg,
     quantize_int8,

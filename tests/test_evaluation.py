@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from isofeedback.evaluation import Summary, add_eval_arguments, match_events, summarize
+from isofeedback.research.eval import Summary, add_eval_arguments, match_events, summarize
 from isofeedback.types import Event, EventType
+
+COLS = ("on med", "on P90", "lat med", "lat P90", "off med", "off P90", "missed", "found",
+        "FP/min", "CPU")
+
+
+def _row(out: str, name: str) -> dict[str, str]:
+    """The figures of the row of the side-by-side table that starts with ``name``."""
+    line = next(x for x in out.splitlines() if x.startswith(name + " "))
+    return dict(zip(COLS, line.split()[-len(COLS):], strict=True))
 
 
 def test_match_is_one_to_one_and_nearest_first() -> None:
@@ -63,40 +71,90 @@ def test_eval_on_a_labelled_csv(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     n = len(script.contractions)
     assert n >= 2
-    # the table's "missed" column reads missed/labelled: none missed, onsets and releases
-    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()}
-    assert "missed" in rows["event"]
-    for kind in ("onset", "release"):
-        assert [tok for tok in rows[kind] if re.fullmatch(r"\d+/\d+", tok)] == [f"0/{n}"], out
+    assert "missed" in out.splitlines()[1]
+    row = _row(out, "emg.csv")
+    assert row["missed"] == f"0/{n}" and row["found"] == "100.0%", out
+    assert all(math.isfinite(float(row[k])) for k in ("on med", "off med", "lat med"))
     assert main(["eval", "--csv", str(tmp_path / "missing.csv")]) == 2
 
 
 @pytest.mark.parametrize("fs", ["1000", "200"])
-def test_eval_on_simulated_records_prints_every_metric(
+def test_eval_reports_our_simulator_and_our_second_generator_side_by_side(
     fs: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from isofeedback.cli import main
 
-    assert main(["eval", "--records", "2", "--snr", "10", "--fs", fs]) == 0
+    assert main(["eval", "--records", "2", "--snr", "10", "--fs", fs, "--sets", "sim",
+                 "alt"]) == 0
     out = capsys.readouterr().out
-    header = next(line for line in out.splitlines() if line.startswith("event"))
-    assert header.split() == ["event", "err", "med", "err", "P90", "lat", "med", "lat", "P90",
-                              "missed", "false/min", "CPU", "ms/s"]
-    rows = {line.split()[0]: line.split() for line in out.splitlines()
-            if line.split() and line.split()[0] in ("onset", "release", "movement")}
-    assert set(rows) == {"onset", "release", "movement"}
-    onset = rows["onset"]
-    missed, total = (int(v) for v in onset[5].split("/"))
-    assert total >= 6 and missed == 0  # two minutes of records, every contraction found
-    assert all(math.isfinite(float(v)) for v in onset[1:5] + onset[6:8])
-    assert float(onset[7]) > 0  # CPU per second of signal is measured
+    assert out.splitlines()[1].split() == [
+        "set", "on", "med", "on", "P90", "lat", "med", "lat", "P90", "off", "med", "off",
+        "P90", "missed", "found", "FP/min", "CPU"]
+    for name in ("sim 10 dB", "alt 10 dB"):
+        row = _row(out, name)
+        missed, total = (int(v) for v in row["missed"].split("/"))
+        assert total >= 9 and missed == 0  # two minutes of records, every contraction found
+        assert all(math.isfinite(float(row[k])) for k in COLS if k not in ("missed", "found"))
+        assert float(row["CPU"]) > 0  # CPU per second of signal is measured
+    assert "Movement" in out and "missed 0/" in out
+
+
+def test_eval_reports_neurokit2_records() -> None:
+    pytest.importorskip("neurokit2")
+    from isofeedback.research.eval import detect_emg, match_events, nk_records
+
+    rec = nk_records(1, 20.0, 1000.0, seed=3)[0]
+    assert len(rec.onsets) == 6 and rec.onsets[0] > 2.0
+    events, _ = detect_emg(rec)
+    on = [e.t for e in events if e.type == "onset"]
+    # the labels follow emg_simulate's layout: every burst found within 50 ms
+    assert len(match_events(rec.onsets, on, 0.05).pairs) == 6
+
+
+def test_eval_reads_a_folder_of_real_recordings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stand-ins for real data: cue-labelled 8-channel int8 files (label column), a rest-only
+    file and an unlabelled ``t,emg`` file (checked against the offline reference)."""
+    from isofeedback.cli import main
+    from isofeedback.research.eval import simulated_records
+
+    myo = tmp_path / "armband"
+    myo.mkdir()
+    for k in range(2):
+        rec = simulated_records(1, 20.0, 200.0, k, "none", True, duration=30.0, channels=8)[0]
+        label = np.zeros(rec.emg.shape[0], dtype=int)
+        for a, b in zip(rec.onsets, rec.releases, strict=True):
+            label[int(a * 200):int(b * 200)] = 3
+        rows = np.column_stack([rec.emg.astype(int), label])
+        np.savetxt(myo / f"s{k}.csv", rows, fmt="%d", delimiter=",",
+                   header=",".join([f"emg{i + 1}" for i in range(8)] + ["label"]), comments="")
+    rest = np.random.default_rng(0).normal(0, 3, (4000, 8)).round().astype(int)
+    np.savetxt(myo / "rest.csv", np.column_stack([rest, np.zeros(4000, dtype=int)]), fmt="%d",
+               delimiter=",", header=",".join([f"emg{i + 1}" for i in range(8)] + ["label"]),
+               comments="")
+    other = tmp_path / "other"
+    other.mkdir()
+    one = simulated_records(1, 20.0, 1000.0, 7, "none", False, duration=30.0)[0]
+    t = np.arange(one.emg.shape[0]) / 1000.0
+    np.savetxt(other / "e.csv", np.column_stack([t, one.emg[:, 0]]), fmt="%.6f",
+               delimiter=",", header="t,emg", comments="")
+    assert main(["eval", "--records", "1", "--snr", "20", "--sets", "sim", "--no-movement",
+                 "--real", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    cues = _row(out, "armband [cues, 2 files]")
+    assert cues["found"] == "100.0%", out
+    assert _row(out, "armband [rest, 1 files]")["missed"] == "0/0"
+    offline = _row(out, "other [offline, 1 files]")
+    assert offline["missed"] == f"0/{len(one.onsets)}", out
+    assert main(["eval", "--real", str(tmp_path / "nothing")]) == 2
 
 
 def test_eval_on_an_eight_channel_armband(capsys: pytest.CaptureFixture[str]) -> None:
     """``--channels 8``: the records come from a Myo-like armband (the muscle under one
     electrode, cross-talk on its neighbours) and go through the chain's channel fusion."""
     from isofeedback.cli import main
-    from isofeedback.evaluation import simulated_records
+    from isofeedback.research.eval import simulated_records
 
     rec = simulated_records(1, 10.0, 200.0, 0, "none", True, duration=20.0, channels=8)[0]
     assert rec.emg.shape[1] == 8
@@ -106,7 +164,5 @@ def test_eval_on_an_eight_channel_armband(capsys: pytest.CaptureFixture[str]) ->
     assert main(["eval", "--records", "2", "--snr", "10", "--fs", "200", "--channels", "8",
                  "--no-movement"]) == 0
     out = capsys.readouterr().out
-    assert "8 channels" in out
-    onset = next(line.split() for line in out.splitlines() if line.startswith("onset"))
-    missed, total = (int(v) for v in onset[5].split("/"))
+    missed, total = (int(v) for v in _row(out, "sim 10 dB")["missed"].split("/"))
     assert total >= 6 and missed == 0

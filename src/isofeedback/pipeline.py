@@ -19,9 +19,9 @@ from isofeedback.coach.phases import Phase
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.config import PipelineConfig
 from isofeedback.control import Control
-from isofeedback.detectors.double_threshold import DoubleThresholdDetector
-from isofeedback.detectors.movement import MovementDetector
+from isofeedback.detectors.factory import OnsetDetector, build_emg_detection
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
+from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.signal_quality import SignalQualityDetector
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.exact import norm
@@ -36,7 +36,6 @@ __all__ = ["SIGNAL_LOST_S", "DetectionOnly", "Output", "Pipeline", "PipelineStat
            "activity_above_rest", "first_device_with"]
 
 Output = Event | Feedback
-OnsetDetector = OnsetReleaseDetector | DoubleThresholdDetector
 
 SIGNAL_LOST_S = 1.0  # no EMG for this long: the coach pauses
 
@@ -176,23 +175,13 @@ class Pipeline:
         if self.emg_device is None:
             return
         spec = self.profiles[self.emg_device].stream("emg")
-        self.emg_chain = EmgChain(
-            spec.fs,
-            len(spec.channels),
-            cfg.mains_hz,
-            cfg.envelope_s,
-            channels or cfg.emg_channels,
-            calibration_s=cfg.calibration_s,
-            mains_harmonics=int(cfg.mains_harmonics),
-            full_scale=cfg.emg_full_scale or None,
-            notch_q=cfg.mains_q,
-            low_hz=cfg.emg_low_hz,
-            learn_on_best=cfg.weights_from_best_channel,
+        chosen = tuple(channels) if channels else cfg.emg_channels
+        self.emg_chain, self.onset = build_emg_detection(
+            spec.fs, len(spec.channels), cfg.replace(emg_channels=chosen)
         )
         self.signal_quality = SignalQualityDetector(
             spec.fs, full_scale=cfg.emg_full_scale or None
         )
-        self.onset = self._onset_detector(spec.fs, self.emg_chain)
 
     def idle(self, t: float) -> list[Output]:
         """Tell the pipeline that session time ``t`` has come with no new packet. Once the
@@ -205,38 +194,6 @@ class Pipeline:
             return []
         self.signal_lost = True
         return list(self.coach.pause(self.emg_last_t + SIGNAL_LOST_S))
-
-    def _onset_detector(self, fs: float, chain: EmgChain) -> OnsetDetector:
-        """The configured onset/release detector (researchers compare them by replay)."""
-        cfg = self.config
-        if cfg.onset_detector == "double_threshold":
-            return DoubleThresholdDetector(
-                fs, cfg.calibration_s, cfg.onset_k, cfg.onset_low_k, cfg.release_k,
-                cfg.min_on_s, cfg.min_off_s, cfg.refractory_s,
-            )
-        return OnsetReleaseDetector(
-            fs,
-            cfg.calibration_s,
-            on_ratio=cfg.onset_ratio,
-            on_h=cfg.onset_h,
-            off_ratio=cfg.release_ratio,
-            off_h=cfg.release_h,
-            min_active_s=cfg.min_active_s,
-            refractory_s=cfg.refractory_s,
-            backdate_s=cfg.backdate_s,
-            delay_s=chain.power_delay_s,
-            low_rate_onset=(
-                cfg.low_rate_onset_ratio, cfg.low_rate_onset_h, cfg.low_rate_onset_sample_max
-            ),
-            on_llr_max=cfg.onset_sample_max,
-            low_rate_tail=cfg.low_rate_release_tail,
-            tail=cfg.release_tail,
-            low_rate_release_blend=cfg.low_rate_release_blend,
-            chain_filters=chain.filters,
-            drop_ratio=cfg.release_drop_ratio,
-            drop_s=cfg.release_drop_s,
-            fused_evidence=cfg.fused_evidence,
-        )
 
     def control(self, command: Control) -> list[Output]:
         """Apply one control command (pause, resume, stop, skip_rep, pain, start) at its

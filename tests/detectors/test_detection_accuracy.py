@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from isofeedback.detectors.signal_quality import SignalQualityDetector
-from isofeedback.evaluation import (
+from isofeedback.research.eval import (
     Summary,
     detect_movement,
     evaluate_emg,

@@ -14,7 +14,7 @@ import pytest
 
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.dsp.emg_chain import EmgChain, effective_channels
-from isofeedback.evaluation import chunk_stream, detect_emg, simulated_records
+from isofeedback.research.eval import chunk_stream, detect_emg, simulated_records
 from isofeedback.types import Chunk, EventType
 
 FS = 200.0

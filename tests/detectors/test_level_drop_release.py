@@ -9,7 +9,7 @@ from scipy import signal
 
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.dsp.emg_chain import EmgChain
-from isofeedback.evaluation import chunk_stream
+from isofeedback.research.eval import chunk_stream
 from isofeedback.types import EventType
 
 FS = 1000.0

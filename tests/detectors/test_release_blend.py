@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from isofeedback.config import PipelineConfig
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
-from isofeedback.evaluation import detect_emg, match_events, simulated_records
+from isofeedback.research.eval import detect_emg, match_events, simulated_records
 from isofeedback.types import Chunk, EventType
 
 FS = 200.0
@@ -52,7 +53,8 @@ def test_blended_releases_are_closer_to_the_truth_at_200_hz() -> None:
     errors: dict[float, list[float]] = {0.0: [], 0.5: []}
     for rec in simulated_records(6, 10.0, FS, 0, "half", True):
         for blend in errors:
-            events, _ = detect_emg(rec, release_blend=blend)
+            cfg = PipelineConfig(low_rate_release_blend=blend)
+            events, _ = detect_emg(rec, config=cfg)
             rel = [e.t for e in events if e.type == EventType.RELEASE]
             m = match_events(rec.releases, rel, 0.5)
             errors[blend] += [abs(rel[j] - rec.releases[i]) for i, j in m.pairs]

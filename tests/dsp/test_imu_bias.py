@@ -6,7 +6,7 @@ import numpy as np
 
 from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.orientation import QuatChain
-from isofeedback.evaluation import chunk_stream
+from isofeedback.research.eval import chunk_stream
 from isofeedback.sim.script import Artifacts, Contraction, PatientScript
 from isofeedback.sim.signals import synthesize
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from isofeedback.dsp.emg_chain import EmgChain
-from isofeedback.evaluation import chunk_stream, simulated_records
+from isofeedback.research.eval import chunk_stream, simulated_records
 
 
 def _run(rec_emg: np.ndarray, fs: float, full_scale: float | None, share: bool) -> np.ndarray:

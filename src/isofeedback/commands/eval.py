@@ -1,10 +1,10 @@
-"""``isofeedback eval``: detector metrics on labelled data (see :mod:`isofeedback.evaluation`)."""
+"""``isofeedback eval``: detector metrics on labelled data (:mod:`isofeedback.research.eval`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from isofeedback.evaluation import add_eval_arguments, run_eval
+from isofeedback.research.eval import add_eval_arguments, run_eval
 
 __all__ = ["register", "run_eval"]
 

@@ -23,13 +23,14 @@ from typing import Protocol
 import numpy as np
 
 from isofeedback.checks import cli_integer, cli_number
+from isofeedback.config import PipelineConfig
+from isofeedback.detectors.factory import build_emg_detection
 from isofeedback.detectors.movement import MovementDetector
-from isofeedback.detectors.onset_release import OnsetReleaseDetector
-from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.orientation import QuatChain
 from isofeedback.errors import ConfigError
 from isofeedback.profiles.schema import MAX_FS_HZ, MIN_FS_HZ
+from isofeedback.sim.alt_emg import alt_emg_record
 from isofeedback.sim.script import Movement, PatientScript, benchmark_script
 from isofeedback.sim.signals import synthesize
 from isofeedback.types import Chunk, Event, EventType, FloatArray
@@ -47,6 +48,9 @@ __all__ = [
     "simulated_records",
     "summarize",
 ]
+
+
+_TIMED = (EventType.ONSET, EventType.RELEASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,25 +211,31 @@ def chunk_stream(
         yield Chunk(stream, fs, i, i / fs, x[i : i + step], names)
 
 
+def eval_config(rec: EmgRecord, mains_hz: float = 50.0, calibration_s: float = 2.0,
+                base: PipelineConfig | None = None) -> PipelineConfig:
+    """The pipeline configuration a live session would use for ``rec``: the current
+    defaults (or ``base``) with the record's mains, calibration and converter range."""
+    return (base or PipelineConfig()).replace(
+        mains_hz=mains_hz, calibration_s=calibration_s, emg_full_scale=rec.full_scale or 0.0
+    )
+
+
 def detect_emg(
     rec: EmgRecord, mains_hz: float = 50.0, calibration_s: float = 2.0, chunk_s: float = 0.05,
-    release_blend: float = 0.5,
+    config: PipelineConfig | None = None,
 ) -> tuple[list[Event], float]:
-    """Run our chain + detector over a record as a live stream; return the onset/release
-    events and the CPU seconds used. ``release_blend``: the detector's
-    ``low_rate_release_blend`` (for comparisons)."""
+    """Run the chain + detector a live session builds (:func:`build_emg_detection`) over
+    a record as a live stream; return the onset/release events and the CPU seconds used.
+    ``config``: a pipeline configuration (for comparisons; its mains, calibration and
+    converter range are set from the record)."""
+    cfg = eval_config(rec, mains_hz, calibration_s, config)
     t_cpu = time.process_time()
-    chain = EmgChain(
-        rec.fs, rec.emg.shape[1], mains_hz, calibration_s=calibration_s, full_scale=rec.full_scale
-    )
-    det = OnsetReleaseDetector(rec.fs, calibration_s, delay_s=chain.power_delay_s,
-                               chain_filters=chain.filters,
-                               low_rate_release_blend=release_blend)
+    chain, det = build_emg_detection(rec.fs, rec.emg.shape[1], cfg)
     events: list[Event] = []
     for c in chunk_stream(rec.emg, rec.fs, "emg", chunk_s):
         events += det.process(chain.process(c))
     cpu = time.process_time() - t_cpu
-    return [e for e in events if e.type in (EventType.ONSET, EventType.RELEASE)], cpu
+    return [e for e in events if e.type in _TIMED], cpu
 
 
 def movement_script(seed: int, duration: float = 60.0) -> PatientScript:
@@ -320,48 +330,45 @@ def _after(c: Chunk, t: float) -> Chunk:
     return Chunk(c.stream, c.fs, c.start_index + n, c.t_first + n / c.fs, c.data[n:], c.channels)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``isofeedback eval``."""
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS),
+                        help="generated sets to report side by side: sim (our simulator), "
+                        "nk (NeuroKit2's emg_simulate, needs the bench extra), alt (our "
+                        "second generator: coloured noise, drift, tremor, twitches, ECG)")
     parser.add_argument(
         "--snr",
         type=cli_number("--snr", low=-60.0, high=120.0),
         nargs="+", default=[5.0, 10.0, 20.0],
-        help="white-noise SNR of the weakest contraction, dB (default 5 10 20)")
+        help="SNR of the weakest contraction, dB (default 5 10 20)")
     parser.add_argument(
         "--fs",
         type=cli_number("--fs", low=MIN_FS_HZ, high=MAX_FS_HZ),
         default=1000.0, help="EMG sample rate, Hz")
-    parser.add_argument("--records", type=_positive_int, default=10,
-                        help="records per SNR (60 s each)")
+    parser.add_argument("--records", type=cli_integer("--records", low=1, high=100_000),
+                        default=10, help="records per SNR and set (60 s each)")
     parser.add_argument(
         "--seed",
         type=cli_integer("--seed", low=0, high=2**32 - 1),
         default=0, help="seed of the first record")
     parser.add_argument("--artifacts", choices=["none", "half", "all"], default="half",
-                        help="records with hum, motion artifacts and contact spikes")
-    parser.add_argument("--channels", type=_positive_int, default=1,
-                        help="EMG channels (8: a Myo-like armband with cross-talk)")
+                        help="records with artifacts (sim: hum, motion, contact spikes; "
+                        "alt: ECG, motion)")
+    parser.add_argument("--channels", type=cli_integer("--channels", low=1), default=1,
+                        help="EMG channels of the sim set (8: a Myo-like armband)")
     parser.add_argument("--int8", action="store_true",
-                        help="quantise to int8 counts (Myo-like); implied by --fs 200")
-    parser.add_argument(
-        "--mains",
-        type=cli_number("--mains", low=0.0, high=1000.0),
-        default=50.0, help="mains frequency, 0 = off")
+                        help="quantise to int8 counts (Myo-like); implied by --fs 250 or less")
+    parser.add_argument("--mains", type=float, choices=[0.0, 50.0, 60.0], default=50.0,
+                        help="mains frequency, 0 = off")
     parser.add_argument(
         "--tolerance",
         type=cli_number("--tolerance", low=0.0, low_open=True, high=60.0),
-        default=0.5,
-        help="matching window, ± seconds")
+        default=0.5, help="matching window of generated sets, ± seconds")
+    parser.add_argument("--real", type=Path, metavar="DIR",
+                        help="also report the labelled real recordings in DIR (and its "
+                        "sub-folders): CSV files, see docs/detection.md")
+    parser.add_argument("--real-fs", type=cli_number("--real-fs", low=1.0), default=200.0,
+                        help="sample rate of real CSV files without a time column t")
     parser.add_argument("--no-movement", action="store_true", help="skip the IMU evaluation")
     parser.add_argument("--csv", type=Path,
                         help="EMG samples: a header row, one column per channel, optional time "
@@ -400,20 +407,6 @@ def _read_csv(path: Path, ann: Path | None, fs: float | None) -> EmgRecord:
                      name=path.name)
 
 
-def _line(name: str, s: dict[str, float], cpu: str = "") -> str:
-    return (
-        f"{name:<10}{s['err_med_ms']:>8.1f}{s['err_p90_ms']:>8.1f}{s['lat_med_ms']:>8.1f}"
-        f"{s['lat_p90_ms']:>8.1f}{int(s['missed']):>7d}/{int(s['truths']):<4d}"
-        f"{s['false_per_min']:>10.2f}{cpu:>10}"
-    )
-
-
-HEADER = (
-    f"{'event':<10}{'err med':>8}{'err P90':>8}{'lat med':>8}{'lat P90':>8}"
-    f"{'missed':>12}{'false/min':>10}{'CPU ms/s':>10}"
-)
-
-
 def evaluate_emg(
     records: Sequence[EmgRecord], mains_hz: float, tol: float,
     detect: Callable[[EmgRecord], tuple[list[Event], float]] | None = None,
@@ -434,31 +427,221 @@ def evaluate_emg(
     return onset, release, 1000.0 * cpu / max(seconds, 1e-9)
 
 
+# -- independent sets -------------------------------------------------------------------
+
+#: the generated sets ``eval`` can report
+SETS = ("sim", "nk", "alt")
+
+#: int8 sets: the weakest contraction's RMS in counts (a Myo at rest shows 2–5 counts of
+#: mean |x|, 7–38 during gestures)
+_INT8_WEAKEST_RMS = 12.0
+
+
+def nk_records(
+    n: int, snr_db: float, fs: float = 1000.0, seed: int = 0, int8: bool = False,
+    duration: float = 60.0,
+) -> list[EmgRecord]:
+    """Records made by NeuroKit2's ``emg_simulate`` (uniform-noise bursts of 2–5 s, evenly
+    spaced, white Gaussian noise for the SNR), labelled from its documented layout: equal
+    quiet periods between the bursts, each generated at 1 kHz before resampling."""
+    try:
+        import neurokit2 as nk
+    except ImportError:
+        raise ConfigError("the nk set needs NeuroKit2: pip install 'isofeedback[bench]', "
+                          "or leave nk out of --sets") from None
+    out = []
+    burst_rms = 1.0 / np.sqrt(3.0)  # uniform on [-1, 1]
+    for k in range(n):
+        rng = np.random.default_rng([seed + k, 2025])
+        bursts = [float(b) for b in np.round(rng.uniform(2.0, 5.0, 6), 3)]
+        noise = burst_rms / 10.0 ** (snr_db / 20.0)
+        x = nk.emg_simulate(duration=duration, sampling_rate=int(fs), noise=noise,
+                            burst_number=len(bursts), burst_duration=bursts,
+                            random_state=seed + k)
+        quiet = int(1000 * (duration - sum(bursts)) / (len(bursts) + 1))
+        on, off = [], []
+        i = 0
+        for b in bursts:
+            i += quiet
+            on.append(i / 1000.0)
+            i += int(1000 * b)
+            off.append(i / 1000.0)
+        x = np.asarray(x, dtype=np.float64)[:, None]
+        if int8:
+            x = quantize_int8(x * _INT8_WEAKEST_RMS / burst_rms)
+        out.append(EmgRecord(x, fs, tuple(on), tuple(off), (0.0, 2.0), f"nk{seed + k}",
+                             127.0 if int8 else None))
+    return out
+
+
+def alt_records(
+    n: int, snr_db: float, fs: float = 1000.0, seed: int = 0, artifacts: str = "half",
+    int8: bool = False,
+) -> list[EmgRecord]:
+    """Records of our second generator (:mod:`isofeedback.sim.alt_emg`); ``artifacts`` as
+    for :func:`simulated_records`."""
+    out = []
+    for k in range(n):
+        with_art = artifacts == "all" or (artifacts == "half" and k % 2 == 1)
+        r = alt_emg_record(seed + k, fs, snr_db, with_art,
+                           weakest_rms=_INT8_WEAKEST_RMS if int8 else 1.0)
+        x = quantize_int8(r.emg) if int8 else r.emg
+        out.append(EmgRecord(x[:, None], fs, r.onsets, r.releases, (0.0, 2.0),
+                             f"alt{seed + k}{'a' if with_art else ''}",
+                             127.0 if int8 else None))
+    return out
+
+
+def generated_records(
+    kind: str, n: int, snr_db: float, fs: float, seed: int, artifacts: str, int8: bool,
+    channels: int = 1,
+) -> list[EmgRecord]:
+    """The records of one generated set (``sim``, ``nk`` or ``alt``)."""
+    if kind == "sim":
+        return simulated_records(n, snr_db, fs, seed, artifacts, int8, channels=channels)
+    if kind == "nk":
+        return nk_records(n, snr_db, fs, seed, int8)
+    return alt_records(n, snr_db, fs, seed, artifacts, int8)
+
+
+@dataclass(frozen=True, slots=True)
+class RealSet:
+    """Real recordings of one folder, one kind: ``labels`` says where the truth comes from
+    (``cues``: a per-sample label column, onsets at its rising edges; ``rest``: files
+    whose labels are all rest; ``offline``: no labels, an offline envelope reference)."""
+
+    name: str
+    labels: str
+    records: tuple[EmgRecord, ...]
+    tolerance: float
+
+
+def offline_bursts(x: FloatArray, fs: float, min_s: float = 0.5) -> tuple[list[float],
+                                                                          list[float]]:
+    """A reference for unlabelled recordings, with look-ahead both ways: zero-phase
+    20 Hz – 0.45·fs band-pass, 250 ms moving RMS, above 2.5 × its median, gaps under 0.5 s
+    merged, bursts shorter than ``min_s`` dropped. Returns onsets and releases (s)."""
+    from scipy import signal
+
+    sos = signal.butter(4, [20.0, 0.45 * fs], btype="band", fs=fs, output="sos")
+    y = signal.sosfiltfilt(sos, x - np.mean(x, axis=0), axis=0)
+    p = np.mean(y**2, axis=1)
+    w = max(1, int(0.25 * fs))
+    rms = np.sqrt(np.convolve(p, np.ones(w) / w, mode="same"))
+    above = rms > 2.5 * np.median(rms)
+    edges = np.diff(np.concatenate([[0], above.astype(int), [0]]))
+    starts = [int(i) for i in np.flatnonzero(edges > 0)]
+    ends = [int(i) for i in np.flatnonzero(edges < 0)]
+    merged: list[list[int]] = []
+    for a, b in zip(starts, ends, strict=True):
+        if merged and a - merged[-1][1] < 0.5 * fs:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    keep = [(a / fs, b / fs) for a, b in merged if b - a >= min_s * fs]
+    return [a for a, _ in keep], [b for _, b in keep]
+
+
+def _read_real_csv(path: Path, fs_default: float) -> tuple[FloatArray, float, FloatArray | None]:
+    """EMG columns, rate and the label column (or None) of one real CSV."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            header = [h.strip() for h in f.readline().split(",")]
+        data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read it as a CSV of numbers with a header row: "
+                          f"{exc}") from None
+    if data.shape[1] != len(header):
+        raise ConfigError(f"{path}: {data.shape[1]} columns but {len(header)} names in the "
+                          "header row")
+    fs = fs_default
+    if "t" in header:
+        t = data[:, header.index("t")]
+        fs = 1.0 / float(np.median(np.diff(t)))
+    label = data[:, header.index("label")] if "label" in header else None
+    emg = data[:, [i for i, h in enumerate(header) if h not in ("t", "label")]]
+    return emg, fs, label
+
+
+def real_sets(folder: Path, fs_default: float = 200.0) -> list[RealSet]:
+    """Every CSV under ``folder`` (a header row; columns: EMG channels, an optional time
+    column ``t``, an optional per-sample ``label``, 0 = rest), grouped by sub-folder and
+    kind of truth (see :class:`RealSet`). Cue labels are matched within ±1 s (they include
+    the subject's reaction), offline references within ±0.5 s."""
+    if not folder.is_dir():
+        raise ConfigError(f"--real {folder}: not a folder (give the folder of the real "
+                          "recordings)")
+    groups: dict[tuple[str, str], list[EmgRecord]] = {}
+    for path in sorted(folder.rglob("*.csv")):
+        emg, fs, label = _read_real_csv(path, fs_default)
+        integer_counts = bool(np.all(emg == np.round(emg)) and emg.min() >= -128
+                              and emg.max() <= 127)
+        if label is not None:
+            edges = np.diff((label != 0).astype(int))
+            on = tuple(float(i + 1) / fs for i in np.flatnonzero(edges > 0))
+            off = tuple(float(i + 1) / fs for i in np.flatnonzero(edges < 0))
+            kind = "cues" if on else "rest"
+        else:
+            o, r = offline_bursts(emg, fs)
+            on, off, kind = tuple(o), tuple(r), "offline"
+        rec = EmgRecord(emg, fs, on, off, (0.0, 2.0), path.name,
+                        127.0 if integer_counts else None)
+        group = path.parent.name if path.parent != folder else folder.name
+        groups.setdefault((group, kind), []).append(rec)
+    if not groups:
+        raise ConfigError(f"--real {folder}: no CSV files in it or its sub-folders")
+    return [RealSet(g, k, tuple(recs), 1.0 if k in ("cues", "rest") else 0.5)
+            for (g, k), recs in groups.items()]
+
+
+# -- the side-by-side report ----------------------------------------------------------------
+
+COLUMNS = (
+    f"{'set':<34}{'on med':>7}{'on P90':>7}{'lat med':>8}{'lat P90':>8}{'off med':>8}"
+    f"{'off P90':>8}{'missed':>10}{'found':>7}{'FP/min':>7}{'CPU':>6}"
+)
+
+
+def report_line(name: str, on: Summary, off: Summary, cpu: float) -> str:
+    """One row of the side-by-side table (times in ms, CPU in ms per second of signal per
+    channel; ``found``: share of true onsets matched)."""
+    s, r = summarize(on), summarize(off)
+    found = 100.0 * (1.0 - s["missed"] / s["truths"]) if s["truths"] else float("nan")
+    missed = f"{int(s['missed'])}/{int(s['truths'])}"
+    return (
+        f"{name:<34}{s['err_med_ms']:>7.1f}{s['err_p90_ms']:>7.1f}{s['lat_med_ms']:>8.1f}"
+        f"{s['lat_p90_ms']:>8.1f}{r['err_med_ms']:>8.1f}{r['err_p90_ms']:>8.1f}"
+        f"{missed:>10}{found:>6.1f}%{s['false_per_min']:>7.2f}{cpu:>6.2f}"
+    )
+
+
 def run_eval(args: argparse.Namespace) -> int:
     """Run the evaluation described by ``args``; print the figures; return 0."""
     int8 = bool(args.int8) or args.fs <= 250
     if args.csv is not None:
         rec = _read_csv(args.csv, args.annotations, args.csv_fs)
         on, off, cpu = evaluate_emg([rec], args.mains, args.tolerance)
-        print(f"{args.csv.name}: {rec.emg.shape[1]} channels, {rec.minutes:.1f} min")
-        print(HEADER)
-        print(_line("onset", summarize(on), f"{cpu:.3f}"))
-        print(_line("release", summarize(off)))
+        print(f"{args.csv.name}: {rec.emg.shape[1]} channels, {rec.minutes:.1f} min "
+              "(times in ms)")
+        print(COLUMNS)
+        print(report_line(args.csv.name, on, off, cpu))
         return 0
+    chans = f", sim: {args.channels} channels" if args.channels > 1 else ""
+    print(f"{args.fs:g} Hz{' int8' if int8 else ''}{chans}, {args.records} records × 60 s "
+          "per row, "
+          f"artifacts: {args.artifacts}, seed {args.seed}; times in ms, CPU ms/s per channel")
+    print(COLUMNS)
     for snr in args.snr:
-        recs = simulated_records(args.records, snr, args.fs, args.seed, args.artifacts, int8,
-                                 channels=args.channels)
-        on, off, cpu = evaluate_emg(recs, args.mains, args.tolerance)
-        print(
-            f"SNR {snr:g} dB, {args.fs:g} Hz{' int8' if int8 else ''}"
-            f"{f', {args.channels} channels' if args.channels > 1 else ''}"
-            f", {len(recs)} records × 60 s"
-            f", artifacts: {args.artifacts}  (times in ms)"
-        )
-        print(HEADER)
-        print(_line("onset", summarize(on), f"{cpu:.3f}"))
-        print(_line("release", summarize(off)))
-        print()
+        for kind in args.sets:
+            recs = generated_records(kind, args.records, snr, args.fs, args.seed,
+                                     args.artifacts, int8, args.channels)
+            on, off, cpu = evaluate_emg(recs, args.mains, args.tolerance)
+            print(report_line(f"{kind} {snr:g} dB", on, off, cpu))
+    if args.real is not None:
+        for rs in real_sets(args.real, args.real_fs):
+            on, off, cpu = evaluate_emg(rs.records, args.mains, rs.tolerance)
+            print(report_line(f"{rs.name} [{rs.labels}, {len(rs.records)} files]"[:33],
+                              on, off, cpu))
     if not args.no_movement:
         mv = Summary()
         cpu = 0.0
@@ -469,8 +652,11 @@ def run_eval(args: argparse.Namespace) -> int:
             mv.add(crossings, events, still_min, 1.0)
             cpu += c
             seconds += script.duration
-        print(f"Movement ≥ 5° during holds, IMU 100 Hz, {args.records} records "
+        print(f"\nMovement ≥ 5° during holds, IMU 100 Hz, {args.records} records "
               "(false alarms per minute of still hold)")
-        print(HEADER)
-        print(_line("movement", summarize(mv), f"{1000 * cpu / max(seconds, 1e-9):.3f}"))
+        s = summarize(mv)
+        print(f"delay after the 5° crossing med/P90 {s['lat_med_ms']:.1f}/{s['lat_p90_ms']:.1f}"
+              f" ms, missed {int(s['missed'])}/{int(s['truths'])}, "
+              f"{s['false_per_min']:.2f} false/min, CPU {1000 * cpu / max(seconds, 1e-9):.3f}"
+              " ms/s")
     return 0
