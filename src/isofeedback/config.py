@@ -65,6 +65,9 @@ class PipelineConfig:
     fused_evidence: bool = True
     weights_from_best_channel: bool = True
     min_active_s: float = 0.2
+    # an activation shorter than this (back-dated onset to release) is not a contraction:
+    # a ``retracted`` event follows its release (0 = off); the coach's false-start limit
+    min_contraction_s: float = 0.5
     backdate_s: float = 0.15
     # the double-threshold detector (onset_detector = "double_threshold") uses these
     onset_k: float = 8.0
@@ -163,6 +166,7 @@ _BEFORE_ADDED: dict[str, Callable[[dict[str, Any]], Any]] = {
     "low_rate_onset_sample_max": lambda d: d.get("onset_sample_max", 1e9),
     "release_tail": lambda d: 0.0,  # the filter decay was modelled below 500 Hz only
     "low_rate_release_blend": lambda d: 0.0,  # the back-dated change alone
+    "min_contraction_s": lambda d: 0.0,  # no retracted events
     "fused_evidence": lambda d: False,  # a fused sample counted as one channel's
     "weights_from_best_channel": lambda d: False,  # learnt once the channels' mean was active
 }

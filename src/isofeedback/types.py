@@ -98,6 +98,8 @@ class EventType(StrEnum):
     SIGNAL_QUALITY = "signal_quality"
     GAP = "gap"
     CALIBRATED = "calibrated"
+    #: the last onset was provisional: its activation was too short for a contraction
+    RETRACTED = "retracted"
 
 
 @dataclass(frozen=True, slots=True)

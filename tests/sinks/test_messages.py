@@ -147,3 +147,19 @@ def test_level_with_joint_deviation_validates(payload_validator: Any) -> None:
     payload_validator(doc)
     with pytest.raises(jsonschema.ValidationError):
         payload_validator({**doc, "joint_deviation_deg": -1.0})
+
+
+def test_a_retraction_names_the_seq_of_the_onset_it_withdraws(payload_validator: Any) -> None:
+    s = Serializer("p01", "s1", 0.0)
+    onset = Event(EventType.ONSET, 1.0, 1.05, "emg", 12.0)
+    docs = [json.loads(s.message(e).payload) for e in (
+        onset,
+        Event(EventType.RELEASE, 1.2, 1.4, "emg"),
+        Event(EventType.RETRACTED, 1.0, 1.4, "emg", None, {"onset_decided": 1.05}),
+        # a retraction that names no onset seen by this serializer gets no seq to name
+        Event(EventType.RETRACTED, 7.0, 7.4, "emg", None, {"onset_decided": 7.05}),
+    )]
+    assert docs[2]["type"] == "retracted" and docs[2]["retracts"] == docs[0]["seq"]
+    assert docs[2]["t_event"] == docs[0]["t_event"] and "retracts" not in docs[3]
+    for d in docs:
+        payload_validator(d)

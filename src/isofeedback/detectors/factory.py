@@ -63,6 +63,7 @@ def build_onset_detector(fs: float, chain: EmgChain, cfg: PipelineConfig) -> Ons
         drop_ratio=cfg.release_drop_ratio,
         drop_s=cfg.release_drop_s,
         fused_evidence=cfg.fused_evidence,
+        min_contraction_s=cfg.min_contraction_s,
     )
 
 

@@ -41,6 +41,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from isofeedback.detectors.changepoint import BoolArray, cusum, ramp_change_point
+from isofeedback.detectors.retraction import Retraction
 from isofeedback.dsp.emg_chain import CHANNELS as _CHAIN_CHANNELS
 from isofeedback.dsp.filters import emg_bandpass, impulse_energy, mains_notch
 from isofeedback.types import Chunk, Event, EventType, FloatArray
@@ -132,6 +133,7 @@ class OnsetReleaseDetector:
         drop_ratio: float = 8.0,
         drop_s: float = 0.75,
         fused_evidence: bool = True,
+        min_contraction_s: float = 0.0,
     ) -> None:
         if fs <= 0 or calibration_s <= 0:
             raise ValueError("fs and calibration_s must be positive")
@@ -171,6 +173,7 @@ class OnsetReleaseDetector:
         self.drop_ratio = drop_ratio
         self.drop_s = drop_s
         self.fused_evidence = fused_evidence
+        self.min_contraction_s = min_contraction_s
         # the release is back-dated with the filters' decay in the model
         scale = low_rate_tail if fs < low_rate_below_hz else tail
         self.release_tail = (
@@ -179,6 +182,7 @@ class OnsetReleaseDetector:
         self._reset()
 
     def _reset(self) -> None:
+        self._retraction = Retraction(self.min_contraction_s)
         self._n = 0  # samples seen
         self._t0: float | None = None
         self._cal_n = max(1, int(round(self.calibration_s * self.fs)))
@@ -329,7 +333,7 @@ class OnsetReleaseDetector:
             events += self._segment(z, valid[i : i + take], env[i : i + take], a, t0)
             i += take
         self._n += n
-        return events
+        return self._retraction.process(events) if self.min_contraction_s > 0 else events
 
     @property
     def _hz(self) -> FloatArray:

@@ -50,7 +50,34 @@ __all__ = [
 ]
 
 
-_TIMED = (EventType.ONSET, EventType.RELEASE)
+_TIMED = (EventType.ONSET, EventType.RELEASE, EventType.RETRACTED)
+
+
+def confirmed(events: Sequence[Event]) -> list[Event]:
+    """The onsets and releases of confirmed contractions: every onset a ``retracted``
+    event names (same back-dated time, same decision time) is dropped with its release.
+
+    >>> on = Event(EventType.ONSET, 1.0, 1.05, "emg")
+    >>> off = Event(EventType.RELEASE, 1.2, 1.4, "emg")
+    >>> back = Event(EventType.RETRACTED, 1.0, 1.4, "emg", None, {"onset_decided": 1.05})
+    >>> keep = Event(EventType.ONSET, 3.0, 3.05, "emg")
+    >>> [(e.type.value, e.t) for e in confirmed([on, off, back, keep])]
+    [('onset', 3.0)]
+    """
+    gone = {(e.t, e.detail.get("onset_decided")) for e in events
+            if e.type == EventType.RETRACTED}
+    out: list[Event] = []
+    dropping = False
+    for e in events:
+        if e.type == EventType.ONSET:
+            dropping = (e.t, e.t_decided) in gone
+        elif e.type == EventType.RETRACTED:
+            continue
+        if not dropping:
+            out.append(e)
+        if e.type == EventType.RELEASE:
+            dropping = False
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +445,7 @@ def evaluate_emg(
     seconds = 0.0
     for rec in records:
         events, c = detect(rec) if detect else detect_emg(rec, mains_hz)
+        events = confirmed(events)
         cpu += c
         seconds += rec.emg.shape[0] / rec.fs * rec.emg.shape[1]
         onset.add(rec.onsets, [e for e in events if e.type == EventType.ONSET], rec.minutes, tol)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from isofeedback.types import Event, Feedback
+from isofeedback.types import Event, EventType, Feedback
 
 __all__ = [
     "KINDS",
@@ -127,7 +127,8 @@ class Serializer:
 
     ``wall_start`` is the wall-clock time (Unix seconds) of session time 0; a message's
     ``wall`` is ``wall_start + t``, except for ``status`` and ``service`` which say when
-    they were sent. The reliable ``seq`` counter is the only state (see ``_reset``).
+    they were sent. The reliable ``seq`` counter and the last onset's ``seq`` are the only
+    state (see ``_reset``).
 
     ``source`` (``live``, ``simulated`` or ``replay``) and ``joint_checked`` (whether a
     motion sensor measures the joint) describe the session; when given they go into every
@@ -153,6 +154,9 @@ class Serializer:
     def _reset(self) -> None:
         self.seq = 0
         self.live_seq = 0
+        # per source, the back-dated time, decision time and seq of the last onset, so a
+        # ``retracted`` event can name the onset message it withdraws
+        self._onsets: dict[str, tuple[float, float, int]] = {}
 
     # -- helpers -------------------------------------------------------------------------
     def topic(self, suffix: str) -> str:
@@ -194,6 +198,12 @@ class Serializer:
                 "detail": dict(item.detail),
             }
             self.seq += 1
+            if item.type == EventType.ONSET:
+                self._onsets[item.source] = (item.t, item.t_decided, self.seq)
+            elif item.type == EventType.RETRACTED:
+                last = self._onsets.get(item.source)
+                if last is not None and last[:2] == (item.t, item.detail.get("onset_decided")):
+                    body["retracts"] = last[2]
             doc = self.envelope("event", item.t_decided, {**body, "seq": self.seq})
             return MqttMessage(self.topic("events"), self.encode(doc), 1, False, False)
         route = _ROUTES.get(item.kind)

@@ -1,0 +1,62 @@
+"""Provisional onsets: an activation shorter than a contraction is retracted.
+
+A contraction in isometric exercise lasts seconds; a 60–140 ms twitch, a heartbeat's QRS
+complex or a tap on an electrode does not, but a detector that decides onsets in tens of
+milliseconds cannot tell them apart at the onset. So the onset is reported at once
+(the live feedback needs it) and, once its release shows the activation lasted less than
+``min_s`` (back-dated onset to back-dated release), a ``retracted`` event follows the
+release. It carries the onset's back-dated time (``t``, equal to the onset's, bit for bit)
+and decision time (``detail.onset_decided``): a researcher who wants confirmed contractions
+only drops every onset/release pair a ``retracted`` event names (on MQTT it also names the
+onset message's ``seq``, see docs/mqtt.md).
+
+The alternative, a confirmation delay (report an onset only once it has lasted
+``min_s``), gives the same confirmed set but every onset ``min_s`` late: measured in
+docs/detection.md (*False onsets*).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from isofeedback.types import Event, EventType
+
+__all__ = ["Retraction"]
+
+
+class Retraction:
+    """Follows onset/release events; ``process`` returns them with a ``retracted`` event
+    after each release that ends an activation shorter than ``min_s`` (0 = never).
+
+    >>> r = Retraction(0.5)
+    >>> on = Event(EventType.ONSET, 1.0, 1.05, "emg")
+    >>> off = Event(EventType.RELEASE, 1.2, 1.4, "emg")
+    >>> [e.type.value for e in r.process([on, off])]
+    ['onset', 'release', 'retracted']
+    >>> r.process([Event(EventType.ONSET, 3.0, 3.05, "emg"),
+    ...            Event(EventType.RELEASE, 5.0, 5.2, "emg")])[-1].type.value
+    'release'
+    """
+
+    def __init__(self, min_s: float) -> None:
+        if not min_s >= 0.0:
+            raise ValueError("min_s must be a number of seconds, 0 or more")
+        self.min_s = min_s
+        self._reset()
+
+    def _reset(self) -> None:
+        self._open: Event | None = None  # the onset of the current activation
+
+    def process(self, events: Sequence[Event]) -> list[Event]:
+        out: list[Event] = []
+        for e in events:
+            out.append(e)
+            if e.type == EventType.ONSET:
+                self._open = e
+            elif e.type == EventType.RELEASE and self._open is not None:
+                onset, self._open = self._open, None
+                if self.min_s > 0 and e.t - onset.t < self.min_s:
+                    out.append(Event(EventType.RETRACTED, onset.t, e.t_decided, e.source,
+                                     None, {"onset_decided": onset.t_decided,
+                                            "duration_s": e.t - onset.t}))
+        return out
