@@ -50,3 +50,35 @@ def test_a_damaged_stored_setting_is_a_clear_error_not_a_crash() -> None:
     the damage is reported by name, not as a Python exception."""
     with pytest.raises(ConfigError, match="must be a number"):
         recorded_pipeline_config({"onset_sample_max": "lots"}, "old.isorec (config)")
+
+
+def test_detector_versions_are_named_and_the_default_is_the_current_one(tmp_path: Path) -> None:
+    from isofeedback.config import (
+        CURRENT_VERSION,
+        DETECTOR_VERSIONS,
+        with_current_detector,
+    )
+
+    assert PipelineConfig().detector_version == CURRENT_VERSION == DETECTOR_VERSIONS[-1].name
+    fields = set(PipelineConfig().as_dict())
+    for v in DETECTOR_VERSIONS:
+        assert {k for k, _ in v.added + v.off} <= fields, v.name
+    # a recording made by version 8 (before versions were named): every setting but the
+    # retraction's is stored, so it replays without retracted events
+    stored = {k: v for k, v in PipelineConfig().as_dict().items()
+              if k not in ("min_contraction_s", "detector_version")}
+    old = recorded_pipeline_config(stored, "old.isorec")
+    assert old.detector_version == "8" and old.min_contraction_s == 0.0
+    named = recorded_pipeline_config({"detector_version": "6"}, "x.isorec")
+    assert (named.low_rate_release_blend, named.fused_evidence, named.release_tail) == (
+        0.0, False, 0.25)
+    with pytest.raises(ConfigError, match="detector_version must be one of"):
+        recorded_pipeline_config({"detector_version": "99"}, "x.isorec")
+    path = tmp_path / "c.toml"
+    path.write_text('[pipeline]\ndetector_version = "8"\nmains_hz = 60\n')
+    cfg = load_pipeline_config(path)
+    assert cfg.min_contraction_s == 0.0 and cfg.mains_hz == 60.0
+    # a plain replay: the session's settings as recorded, the current detector
+    now = with_current_detector(old.replace(calibration_s=4.0, release_h=20.0))
+    assert now.detector_version == CURRENT_VERSION and now.min_contraction_s == 0.5
+    assert now.calibration_s == 4.0 and now.release_h == PipelineConfig().release_h

@@ -7,16 +7,25 @@ the live results exactly, and a researcher can replay with another one (``--conf
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from isofeedback import checks
+from isofeedback.checks import choice
 from isofeedback.errors import ConfigError
 from isofeedback.tomlfile import read_toml
 
-__all__ = ["PipelineConfig", "load_pipeline_config", "recorded_pipeline_config"]
+__all__ = [
+    "CURRENT_VERSION",
+    "DETECTOR_VERSIONS",
+    "DetectorVersion",
+    "PipelineConfig",
+    "load_pipeline_config",
+    "recorded_pipeline_config",
+    "versioned_config",
+    "with_current_detector",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +86,11 @@ class PipelineConfig:
     min_off_s: float = 0.15
     refractory_s: float = 0.3
     movement_max_deg: float = 5.0
+    # the named detector version these settings are (DETECTOR_VERSIONS)
+    detector_version: str = "9"  # = CURRENT_VERSION (a test checks it)
 
     def __post_init__(self) -> None:
+        choice(self.detector_version, "detector_version", VERSION_NAMES)
         if self.onset_detector not in ("cusum", "double_threshold"):
             raise ConfigError(
                 f"onset_detector must be 'cusum' or 'double_threshold', got {self.onset_detector!r}"
@@ -133,9 +145,9 @@ class PipelineConfig:
                     raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
                 kwargs[key] = value
                 continue
-            if key == "onset_detector":
+            if key in ("onset_detector", "detector_version"):
                 if not isinstance(value, str):
-                    raise ConfigError(f"{where}: onset_detector must be a string, got {value!r}")
+                    raise ConfigError(f"{where}: {key} must be a string, got {value!r}")
                 kwargs[key] = value
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -149,43 +161,105 @@ class PipelineConfig:
 #: ratios, where 1e9 is the recorded "off" value of older settings
 _HIGHEST = {"_s": 600.0, "hz": 10_000.0}
 
-#: settings added after sessions were first recorded, each with the value that does what
-#: the pipeline did before the setting existed: a recording stores its whole configuration,
-#: so a stored one without the key was made before it, and replaying it that way
-#: reproduces its outputs (``replay --verify``)
 _BOOLEAN = ("fused_evidence", "weights_from_best_channel")
 
-_BEFORE_ADDED: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "emg_low_hz": lambda d: 20.0,  # the band edge was fixed
-    "onset_sample_max": lambda d: 1e9,  # no per-sample cap
-    "low_rate_release_tail": lambda d: 0.0,  # no filter decay in the release model
-    "release_drop_ratio": lambda d: 1e9,  # no level-drop release
-    "release_drop_s": lambda d: 0.75,
-    # one per-sample cap for every rate
-    # (passed on as stored: from_dict checks it, a damaged value gets its clear error)
-    "low_rate_onset_sample_max": lambda d: d.get("onset_sample_max", 1e9),
-    "release_tail": lambda d: 0.0,  # the filter decay was modelled below 500 Hz only
-    "low_rate_release_blend": lambda d: 0.0,  # the back-dated change alone
-    "min_contraction_s": lambda d: 0.0,  # no retracted events
-    "fused_evidence": lambda d: False,  # a fused sample counted as one channel's
-    "weights_from_best_channel": lambda d: False,  # learnt once the channels' mean was active
-}
+#: settings of the session, not of the detector: a replay with another detector version
+#: keeps them as recorded
+SESSION_KEYS = ("mains_hz", "emg_channels", "calibration_s", "mains_harmonics",
+                "emg_full_scale", "movement_max_deg", "onset_detector")
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorVersion:
+    """A named, frozen detector: ``added`` are the settings this version introduced, with
+    their values; a setting introduced later is off in it (``off``). A recording stores
+    its version; ``replay --verify`` replays it with that version, a plain replay with
+    :data:`CURRENT_VERSION`."""
+
+    name: str
+    added: tuple[tuple[str, Any], ...]
+    off: tuple[tuple[str, Any], ...]
+    what: str
+
+
+#: every detector version, oldest first. The settings a version introduced, with the
+#: value that does what the detector did before (``off``). Versions 1–8 were recorded
+#: before versions were named: their recordings store every setting that existed, and the
+#: version is the newest one whose settings are all stored.
+DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
+    DetectorVersion("1", (), (), "CUSUM onset/release, ramp back-dating, hold-relative "
+                    "release"),
+    DetectorVersion("2", (("onset_sample_max", 0.5), ("low_rate_release_tail", 0.25)),
+                    (("onset_sample_max", 1e9), ("low_rate_release_tail", 0.0)),
+                    "per-sample cap on onset evidence; release tail below 500 Hz"),
+    DetectorVersion("3", (("release_drop_ratio", 8.0), ("release_drop_s", 0.75)),
+                    (("release_drop_ratio", 1e9), ("release_drop_s", 0.75)),
+                    "level-drop release"),
+    DetectorVersion("4", (("emg_low_hz", 20.0),), (("emg_low_hz", 20.0),),
+                    "configurable band-pass edge"),
+    # before it, one per-sample cap for every rate: the stored onset_sample_max
+    DetectorVersion("5", (("low_rate_onset_sample_max", 0.9),),
+                    (("low_rate_onset_sample_max", "onset_sample_max"),),
+                    "wearable-rate onset test 16x / 11 / 0.9"),
+    DetectorVersion("6", (("release_tail", 0.25),), (("release_tail", 0.0),),
+                    "release tail at every rate"),
+    DetectorVersion("7", (("fused_evidence", True), ("weights_from_best_channel", True)),
+                    (("fused_evidence", False), ("weights_from_best_channel", False)),
+                    "measured evidence of fused channels; weights from the best channel"),
+    DetectorVersion("8", (("low_rate_release_blend", 0.5),), (("low_rate_release_blend", 0.0),),
+                    "wearable-rate release blended with the envelope's fall"),
+    DetectorVersion("9", (("min_contraction_s", 0.5),), (("min_contraction_s", 0.0),),
+                    "provisional onsets: activations under 0.5 s are retracted"),
+)
+VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
+CURRENT_VERSION = VERSION_NAMES[-1]
+
+
+def versioned_config(data: dict[str, Any], where: str, version: str | None = None
+                     ) -> PipelineConfig:
+    """``data`` over the defaults of a detector version (``version``, else the one
+    ``data`` names, else :data:`CURRENT_VERSION`): settings introduced after that version
+    take the values that do what it did."""
+    name = version or (choice(data["detector_version"], "detector_version", VERSION_NAMES,
+                              where=where) if "detector_version" in data else CURRENT_VERSION)
+    full = dict(data)
+    full["detector_version"] = name
+    later = VERSION_NAMES[VERSION_NAMES.index(name) + 1 :]
+    for v in DETECTOR_VERSIONS:
+        if v.name not in later:
+            continue
+        for key, value in v.off:
+            if key not in full:
+                # passed on as stored: from_dict checks it, a damaged value gets its error
+                full[key] = data.get(value, 1e9) if isinstance(value, str) else value
+    return PipelineConfig.from_dict(full, where)
 
 
 def recorded_pipeline_config(data: dict[str, Any], where: str) -> PipelineConfig:
-    """The configuration stored in a recording; settings newer than the recording take the
-    values that reproduce what it did.
+    """The configuration stored in a recording, with the detector version it was made with
+    (for a recording made before versions were named, the newest version whose settings
+    it stores).
 
     >>> old = {"onset_sample_max": 0.5, "low_rate_release_tail": 0.25}
     >>> cfg = recorded_pipeline_config(old, "old.isorec")
-    >>> cfg.low_rate_onset_sample_max, cfg.release_tail, cfg.release_drop_ratio
-    (0.5, 0.0, 1000000000.0)
+    >>> cfg.detector_version, cfg.low_rate_onset_sample_max, cfg.release_drop_ratio
+    ('2', 0.5, 1000000000.0)
     """
-    full = dict(data)
-    for key, before in _BEFORE_ADDED.items():
-        if key not in full:
-            full[key] = before(data)
-    return PipelineConfig.from_dict(full, where)
+    if "detector_version" in data:
+        return versioned_config(data, where)
+    name = DETECTOR_VERSIONS[0].name
+    for v in DETECTOR_VERSIONS[1:]:
+        if not all(k in data for k, _ in v.added):
+            break
+        name = v.name
+    return versioned_config(data, where, name)
+
+
+def with_current_detector(cfg: PipelineConfig) -> PipelineConfig:
+    """``cfg``'s session settings (mains, channels, calibration …) with the current
+    detector version's settings: what a plain replay of an old recording uses."""
+    keep = {k: getattr(cfg, k) for k in SESSION_KEYS}
+    return PipelineConfig(**keep)
 
 
 def load_pipeline_config(path: Path) -> PipelineConfig:
@@ -194,4 +268,4 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
     table = data.get("pipeline", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [pipeline] must be a table")
-    return PipelineConfig.from_dict(table, str(path))
+    return versioned_config(table, str(path))

@@ -222,3 +222,21 @@ def test_a_recording_older_than_a_setting_replays_as_it_was_made(
     today, _, _ = make_recording(tmp_path / "today", profile="openemg")
     _drop_stored_settings(today, new)
     assert replay(today, verify=True).verified is False
+
+
+def test_a_plain_replay_uses_the_current_detector_and_verify_the_recorded_one(
+    make_recording: Any, tmp_path: Path
+) -> None:
+    from isofeedback.config import CURRENT_VERSION, versioned_config
+
+    old = versioned_config({"detector_version": "8"}, "test")
+    assert old.min_contraction_s == 0.0
+    path, _, _ = make_recording(tmp_path, "old", config=old)
+    run = [sys.executable, "-m", "isofeedback", "replay", str(path)]
+    plain = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 0, plain.stderr
+    assert (f"detector version {CURRENT_VERSION} (the current one; the recording was made "
+            "with version 8") in " ".join(plain.stdout.split())
+    checked = subprocess.run(run + ["--verify"], capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0 and "verify OK" in checked.stdout
+    assert "detector version 8 (the recording's)" in checked.stdout

@@ -33,7 +33,12 @@ from isofeedback.commands.common import (
     sample_rate,
     speed,
 )
-from isofeedback.config import PipelineConfig, load_pipeline_config
+from isofeedback.config import (
+    CURRENT_VERSION,
+    PipelineConfig,
+    load_pipeline_config,
+    recorded_pipeline_config,
+)
 from isofeedback.errors import ConfigError
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.research.batch import (
@@ -121,6 +126,8 @@ async def _one(args: argparse.Namespace, config: PipelineConfig | None) -> int:
     if args.events:
         dump_events(result, args.events)
     _print(console, result)
+    if not foreign and config is None:
+        console.print(f"  {_detector_line(result, args.verify)}")
     if args.events:
         console.print(f"events written to {args.events}")
     if result.verified is False:
@@ -173,6 +180,15 @@ async def _publisher(args: argparse.Namespace, who: _Identity,
             if explicit and not await publisher.wait_connected(5.0):
                 raise ConfigError(f"could not connect to {where}")
             yield publisher
+
+
+def _detector_line(r: ReplayResult, verify: bool) -> str:
+    """Which detector version the replay used, and the recording's."""
+    made = recorded_pipeline_config(dict(r.meta["config"]), r.path.name).detector_version
+    if verify or made == CURRENT_VERSION:
+        return f"detector version {made} (the recording's)"
+    return (f"detector version {CURRENT_VERSION} (the current one; the recording was made "
+            f"with version {made}, which --verify uses)")
 
 
 def _print(console: Console, r: ReplayResult) -> None:

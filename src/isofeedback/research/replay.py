@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from isofeedback.coach.protocol import ExerciseProtocol
-from isofeedback.config import PipelineConfig
+from isofeedback.config import PipelineConfig, with_current_detector
 from isofeedback.control import Control
 from isofeedback.errors import ConfigError, RecordingError
 from isofeedback.files import open_private
@@ -144,7 +144,8 @@ async def replay_async(
     batch: int = 4096,
     fast: bool = True,
 ) -> ReplayResult:
-    """Replay ``path``; ``config`` None = the recorded configuration (native) or defaults.
+    """Replay ``path``; ``config`` None = the recorded session settings with the current
+    detector version (native; with ``verify`` the recorded version) or defaults.
     Foreign data: ``protocol`` None = detection only over the whole file; ``chunk_s`` (None:
     chosen for speed) and ``batch`` (rows read at a time) do not change detected events.
     ``fast`` (native data at full speed): windows of ``batch`` packets through
@@ -155,8 +156,9 @@ async def replay_async(
         return await _replay_foreign(path, config, sinks, fs, protocol, chunk_s, speed)
     with RecordingReader(path, batch) as reader:
         source = ReplaySource(reader, speed)
+        made = reader.config()
         pipeline = Pipeline(source.profiles, protocol or reader.protocol(),
-                            config or reader.config())
+                            config or (made if verify else with_current_detector(made)))
         if speed is None and fast:
             session = _run_fast(reader, pipeline, sinks, batch)
         else:
