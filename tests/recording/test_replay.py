@@ -209,16 +209,20 @@ def _drop_stored_settings(path: Path, keys: tuple[str, ...]) -> None:
 
 def test_a_recording_older_than_a_setting_replays_as_it_was_made(
         tmp_path: Path, make_recording: Callable[..., tuple[Path, Any, Any]]) -> None:
-    """Settings added later (here the release's filter-decay model at 2 kHz) must not
-    change what an older recording replays to: it lacks the key, and the key's absence
-    means the behaviour before it."""
-    new = ("release_tail", "low_rate_onset_sample_max")
-    before = PipelineConfig().replace(release_tail=0.0, low_rate_onset_sample_max=0.5)
+    """A recording made before detector versions were named stores no version and lacks
+    the settings added after it was made (here those of versions 6-9, among them the
+    release's filter-decay model at 2 kHz): it replays with the newest version whose
+    settings it stores (5), which reproduces what it did."""
+    from isofeedback.config import DETECTOR_VERSIONS, versioned_config
+
+    new = ("detector_version", *(k for v in DETECTOR_VERSIONS[5:] for k, _ in v.added))
+    before = versioned_config({"detector_version": "5"}, "test")
+    assert before.release_tail == 0.0 and before.low_rate_onset_sample_max == 0.9
     old, _, _ = make_recording(tmp_path / "old", profile="openemg", config=before)
     _drop_stored_settings(old, new)
     assert replay(old, verify=True).verified is True
-    # the control: a recording made with today's release model, stripped the same way,
-    # replays differently (so the check above is not vacuous)
+    # the control: a recording made with today's detector, stripped the same way, replays
+    # differently (so the check above is not vacuous)
     today, _, _ = make_recording(tmp_path / "today", profile="openemg")
     _drop_stored_settings(today, new)
     assert replay(today, verify=True).verified is False
@@ -237,6 +241,6 @@ def test_a_plain_replay_uses_the_current_detector_and_verify_the_recorded_one(
     assert plain.returncode == 0, plain.stderr
     assert (f"detector version {CURRENT_VERSION} (the current one; the recording was made "
             "with version 8") in " ".join(plain.stdout.split())
-    checked = subprocess.run(run + ["--verify"], capture_output=True, text=True, timeout=120)
+    checked = subprocess.run([*run, "--verify"], capture_output=True, text=True, timeout=120)
     assert checked.returncode == 0 and "verify OK" in checked.stdout
     assert "detector version 8 (the recording's)" in checked.stdout
