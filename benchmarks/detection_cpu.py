@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
+from isofeedback.detectors.params import DetectorParams, RestModel
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.research.eval import chunk_stream
 from isofeedback.sim.script import benchmark_script
@@ -26,7 +27,8 @@ def cpu_ms_per_s(x: np.ndarray, fs: float, chunk_s: float, repeats: int) -> floa
     best = float("inf")
     for _ in range(repeats):
         chain = EmgChain(fs, x.shape[1], 50.0, calibration_s=2.0)
-        det = OnsetReleaseDetector(fs, 2.0, delay_s=chain.power_delay_s,
+        params = DetectorParams(rest=RestModel(calibration_s=2.0)).at_rate(fs)
+        det = OnsetReleaseDetector(fs, params, delay_s=chain.power_delay_s,
                                    chain_filters=chain.filters)
         t = time.process_time()
         for c in chunks:

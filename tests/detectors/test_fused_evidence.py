@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
+from isofeedback.detectors.params import DetectorParams, RestModel
 from isofeedback.dsp.emg_chain import EmgChain, effective_channels
 from isofeedback.research.eval import chunk_stream, detect_emg, simulated_records
 from isofeedback.types import Chunk, EventType
@@ -20,10 +21,14 @@ from isofeedback.types import Chunk, EventType
 FS = 200.0
 
 
+def _params(calibration_s: float) -> DetectorParams:
+    return DetectorParams(rest=RestModel(calibration_s=calibration_s)).at_rate(FS)
+
+
 def _rest_evidence(x: np.ndarray) -> tuple[float, float]:
     """Run chain + detector over ``x``; the detector's evidence and the chain's ``dof``."""
     chain = EmgChain(FS, x.shape[1], 50.0, calibration_s=2.0)
-    det = OnsetReleaseDetector(FS, 2.0, delay_s=chain.power_delay_s)
+    det = OnsetReleaseDetector(FS, _params(2.0), delay_s=chain.power_delay_s)
     for c in chunk_stream(x, FS, "emg", 0.05):
         det.process(chain.process(c))
     return det.evidence, chain.dof
@@ -54,7 +59,7 @@ def test_channels_that_share_their_noise_count_as_one() -> None:
 def test_evidence_restarts_when_the_weights_change() -> None:
     """Learnt weights make another fused power: its worth is measured again, counting as
     one channel until 2 s of rest have been seen."""
-    det = OnsetReleaseDetector(FS, 1.0)
+    det = OnsetReleaseDetector(FS, _params(1.0))
     rng = np.random.default_rng(3)
 
     def feed(seconds: float, dof: float) -> None:

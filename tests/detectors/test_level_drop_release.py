@@ -8,6 +8,7 @@ import numpy as np
 from scipy import signal
 
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
+from isofeedback.detectors.params import DetectorParams, RestModel
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.research.eval import chunk_stream
 from isofeedback.types import EventType
@@ -31,7 +32,8 @@ def _signal() -> np.ndarray:
 def test_release_to_a_raised_rest_ends_the_activation_and_the_next_onset_is_found() -> None:
     x = _signal()[:, None]
     chain = EmgChain(FS, 1, 50.0, calibration_s=2.0)
-    det = OnsetReleaseDetector(FS, 2.0, delay_s=chain.power_delay_s,
+    params = DetectorParams(rest=RestModel(calibration_s=2.0)).at_rate(FS)
+    det = OnsetReleaseDetector(FS, params, delay_s=chain.power_delay_s,
                                chain_filters=chain.filters)
     events = [e for c in chunk_stream(x, FS, "emg", 0.05)
               for e in det.process(chain.process(c))

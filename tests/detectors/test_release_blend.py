@@ -7,6 +7,7 @@ import numpy as np
 
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
+from isofeedback.detectors.params import DetectorParams, RestModel, detector_params
 from isofeedback.research.eval import detect_emg, match_events, simulated_records
 from isofeedback.types import Chunk, EventType
 
@@ -14,14 +15,20 @@ FS = 200.0
 
 
 def test_the_blend_is_used_at_wearable_rates_only() -> None:
-    assert OnsetReleaseDetector(200.0).release_blend == 0.5
-    assert OnsetReleaseDetector(1000.0).release_blend == 0.0
-    assert OnsetReleaseDetector(200.0, low_rate_release_blend=0.0).release_blend == 0.0
+    assert OnsetReleaseDetector(200.0, _params(200.0)).release_blend == 0.5
+    assert OnsetReleaseDetector(1000.0, _params(1000.0)).release_blend == 0.0
+    off = detector_params(PipelineConfig(low_rate_release_blend=0.0)).at_rate(200.0)
+    assert OnsetReleaseDetector(200.0, off).release_blend == 0.0
+
+
+def _params(fs: float, calibration_s: float = 2.0) -> DetectorParams:
+    """The detector's default parameters at ``fs`` (resolved for the rate)."""
+    return DetectorParams(rest=RestModel(calibration_s=calibration_s)).at_rate(fs)
 
 
 def _envelope_detector(env: np.ndarray) -> OnsetReleaseDetector:
     """A detector calibrated on 1 s of a flat rest envelope, then fed ``env``."""
-    det = OnsetReleaseDetector(FS, 1.0)
+    det = OnsetReleaseDetector(FS, _params(FS, 1.0))
     rng = np.random.default_rng(0)
     rest = 1.0 + 0.01 * rng.standard_normal(int(FS))
     x = np.concatenate([rest, env])

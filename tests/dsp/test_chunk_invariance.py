@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
+from isofeedback.detectors.params import DetectorParams, RestModel
 from isofeedback.detectors.signal_quality import SignalQualityDetector
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.imu_chain import ImuChain
@@ -46,7 +47,7 @@ def _run(make: Callable[[], Any], chunks: list[Chunk]) -> tuple[np.ndarray | Non
 
 def _emg_events() -> Callable[[Chunk], list[Any]]:
     chain = EmgChain(FS, 2, 50.0, calibration_s=2.0, full_scale=4.0)
-    det = OnsetReleaseDetector(FS, 2.0)
+    det = OnsetReleaseDetector(FS, DetectorParams(rest=RestModel(calibration_s=2.0)).at_rate(FS))
     return lambda c: det.process(chain.process(c))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.double_threshold import DoubleThresholdDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
+from isofeedback.detectors.params import detector_params
 from isofeedback.dsp.emg_chain import EmgChain
 
 __all__ = ["OnsetDetector", "build_emg_chain", "build_emg_detection", "build_onset_detector"]
@@ -42,28 +43,8 @@ def build_onset_detector(fs: float, chain: EmgChain, cfg: PipelineConfig) -> Ons
             cfg.min_on_s, cfg.min_off_s, cfg.refractory_s,
         )
     return OnsetReleaseDetector(
-        fs,
-        cfg.calibration_s,
-        on_ratio=cfg.onset_ratio,
-        on_h=cfg.onset_h,
-        off_ratio=cfg.release_ratio,
-        off_h=cfg.release_h,
-        min_active_s=cfg.min_active_s,
-        refractory_s=cfg.refractory_s,
-        backdate_s=cfg.backdate_s,
-        delay_s=chain.power_delay_s,
-        low_rate_onset=(
-            cfg.low_rate_onset_ratio, cfg.low_rate_onset_h, cfg.low_rate_onset_sample_max
-        ),
-        on_llr_max=cfg.onset_sample_max,
-        low_rate_tail=cfg.low_rate_release_tail,
-        tail=cfg.release_tail,
-        low_rate_release_blend=cfg.low_rate_release_blend,
+        fs, detector_params(cfg).at_rate(fs), delay_s=chain.power_delay_s,
         chain_filters=chain.filters,
-        drop_ratio=cfg.release_drop_ratio,
-        drop_s=cfg.release_drop_s,
-        fused_evidence=cfg.fused_evidence,
-        min_contraction_s=cfg.min_contraction_s,
     )
 
 

@@ -23,7 +23,7 @@ under a rest → ramp → plateau variance model
 (:func:`~isofeedback.detectors.changepoint.ramp_change_point`); the release is the same
 with time reversed. The filter's group delay (``delay_s``) is then subtracted.
 The release model has the filters' decay after the change (:func:`release_tail`, scaled
-by ``tail``, or ``low_rate_tail`` below ``low_rate_below_hz``) instead of an instant
+by ``release.tail``; wearable rates have their own, see :mod:`.params`) instead of an instant
 return to rest.
 
 *Never split a hold.* A release needs ``min_active_s`` of activity first; an onset needs
@@ -40,10 +40,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from isofeedback.checks import number
 from isofeedback.detectors.changepoint import BoolArray, cusum, ramp_change_point
+from isofeedback.detectors.params import DetectorParams
 from isofeedback.detectors.retraction import Retraction
 from isofeedback.dsp.emg_chain import CHANNELS as _CHAIN_CHANNELS
 from isofeedback.dsp.filters import emg_bandpass, impulse_energy, mains_notch
+from isofeedback.errors import ConfigError
 from isofeedback.types import Chunk, Event, EventType, FloatArray
 
 __all__ = ["OnsetReleaseDetector", "release_tail"]
@@ -108,80 +111,50 @@ class OnsetReleaseDetector:
     def __init__(
         self,
         fs: float,
-        calibration_s: float = 2.0,
+        params: DetectorParams | None = None,
         *,
-        on_ratio: float = 4.0,
-        on_h: float = 10.0,
-        off_ratio: float = 3.0,
-        off_h: float = 12.0,
-        z_max: float = 400.0,
-        min_active_s: float = 0.2,
-        refractory_s: float = 0.2,
-        backdate_s: float = 0.15,
         delay_s: float = 0.0,
-        adapt_s: float = 30.0,
-        block_s: float = 0.25,
-        off_hold_div: float = 4.0,
-        off_ratio_max: float = 30.0,
-        low_rate_onset: tuple[float, float, float] | None = (16.0, 11.0, 0.9),
-        low_rate_below_hz: float = 500.0,
-        on_llr_max: float = 0.5,
-        low_rate_tail: float = 0.25,
-        tail: float = 0.25,
-        low_rate_release_blend: float = 0.5,
         chain_filters: Sequence[FloatArray] | None = None,
-        drop_ratio: float = 8.0,
-        drop_s: float = 0.75,
-        fused_evidence: bool = True,
-        min_contraction_s: float = 0.0,
     ) -> None:
-        if fs <= 0 or calibration_s <= 0:
-            raise ValueError("fs and calibration_s must be positive")
-        if on_ratio <= 1 or off_ratio <= 1:
-            raise ValueError("on_ratio and off_ratio must exceed 1")
-        if low_rate_onset is not None and fs < low_rate_below_hz:
-            # wearables (≤ 250 Hz): (ratio, threshold, per-sample cap) of their own. A
-            # channel carries 5× fewer samples per second, so each must weigh more: a
-            # stronger alternative (16× rest: a contraction's power, all in the narrow
-            # 20 Hz – 0.45·fs band, stands far above it) with a lower threshold and a
-            # looser per-sample cap (0.9 × 11 nats, 2 samples at least) decide onsets
-            # 5–13 ms sooner than 8× / 14 / 0.5 at 5, 10 and 20 dB for the same false
-            # onsets (swept on two seeds, half and all records with artifacts)
-            on_ratio, on_h, on_llr_max = low_rate_onset
-        self.fs = fs
-        self.calibration_s = calibration_s
-        self.on_ratio = on_ratio
-        self.on_h = on_h
-        self.off_ratio = off_ratio
-        self.off_h = off_h
-        self.z_max = z_max
-        self.min_active_s = min_active_s
-        self.refractory_s = refractory_s
-        self.backdate_s = backdate_s
+        # parameters are kept as given (``params``: resolved for the rate by
+        # DetectorParams.at_rate, the one place the rate decides); state is built in _reset
+        self.fs = number(fs, "fs", low=0.0, low_open=True, error=ConfigError)
+        self.params = params if params is not None else DetectorParams(low_rate=None)
+        if self.params.low_rate is not None:
+            raise ConfigError("detector parameters must be resolved for the sample rate: "
+                              "pass params.at_rate(fs)")
         self.delay_s = delay_s
-        self.adapt_s = adapt_s
-        self.block_s = block_s
-        self.off_hold_div = off_hold_div
-        self.off_ratio_max = off_ratio_max
-        self.on_llr_max = on_llr_max
-        self.low_rate_tail = low_rate_tail
-        self.tail = tail
-        # wearables: the release is the mean of the back-dated change and the envelope's
-        # fall below a threshold (10 dB release error 23.4 -> 14.6 ms median, seed 0;
-        # 29.0 -> 20.4, seed 1000; 26.4 -> 21.6, seed 2000; at 1 kHz it costs 2-4 ms)
-        self.release_blend = low_rate_release_blend if fs < low_rate_below_hz else 0.0
-        self.drop_ratio = drop_ratio
-        self.drop_s = drop_s
-        self.fused_evidence = fused_evidence
-        self.min_contraction_s = min_contraction_s
-        # the release is back-dated with the filters' decay in the model
-        scale = low_rate_tail if fs < low_rate_below_hz else tail
-        self.release_tail = (
-            release_tail(fs, delay_s, scale, chain_filters) if scale > 0 else None
-        )
+        self.chain_filters = chain_filters
         self._reset()
 
+    def _derive(self) -> None:
+        """Flat working copies of the parameters (the hot path reads attributes)."""
+        p = self.params
+        self.calibration_s = p.rest.calibration_s
+        self.adapt_s = p.rest.adapt_s
+        self.block_s = p.rest.block_s
+        self.on_ratio, self.on_h = p.onset.ratio, p.onset.h
+        self.on_llr_max = p.onset.sample_max
+        self.z_max = p.onset.z_max
+        self.backdate_s = p.onset.backdate_s
+        self.refractory_s = p.onset.refractory_s
+        self.off_ratio, self.off_h = p.release.ratio, p.release.h
+        self.off_hold_div = p.release.hold_div
+        self.off_ratio_max = p.release.ratio_max
+        self.min_active_s = p.release.min_active_s
+        self.tail = p.release.tail
+        self.release_blend = p.release.envelope_blend
+        self.drop_ratio, self.drop_s = p.level_drop.ratio, p.level_drop.s
+        self.fused_evidence = p.fused_evidence
+        self.min_contraction_s = p.confirmation.min_contraction_s
+        # the release is back-dated with the filters' decay in the model
+        self.release_tail = (
+            release_tail(self.fs, self.delay_s, self.tail, self.chain_filters)
+            if self.tail > 0 else None
+        )
+
     def _reset(self) -> None:
+        self._derive()
         self._retraction = Retraction(self.min_contraction_s)
         self._n = 0  # samples seen
         self._t0: float | None = None
@@ -483,7 +456,7 @@ class OnsetReleaseDetector:
         whichever is higher — the crossing of a fixed noise level comes late after strong
         holds, one of the hold's level comes early at low SNR. At 200 Hz this crossing
         and the likelihood back-dating err independently (correlation 0.1–0.55), so their
-        mean is better than either (see ``low_rate_release_blend``)."""
+        mean is better than either (see ``release.envelope_blend``)."""
         if self.baseline is None or self.noise is None:
             return None
         he = self._he

@@ -1,0 +1,193 @@
+"""Parameters of the onset/release detector: nested, frozen, one group per concept.
+
+The detector keeps its parameters as given and builds its state from them in a reset
+(river's style); nothing in it depends on the sample rate except through
+:meth:`DetectorParams.at_rate`, the one place where wearable rates (< 500 Hz) get their
+own onset test, release tail and release blend. :func:`detector_params` maps the flat
+pipeline configuration (what a session records and a TOML file sets) onto these groups.
+
+>>> p = DetectorParams().at_rate(200.0)
+>>> p.onset.ratio, p.onset.h, p.release.envelope_blend, p.low_rate is None
+(16.0, 11.0, 0.5, True)
+>>> DetectorParams().at_rate(1000.0).onset.ratio
+4.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from isofeedback.checks import number, of_type
+from isofeedback.config import PipelineConfig
+
+__all__ = [
+    "Confirmation",
+    "DetectorParams",
+    "LevelDrop",
+    "LowRate",
+    "OnsetTest",
+    "ReleaseTest",
+    "RestModel",
+    "detector_params",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RestModel:
+    """The rest baseline: calibrated on the first ``calibration_s``, then following slow
+    drift (time constant ``adapt_s``) in blocks of ``block_s`` that were all rest."""
+
+    calibration_s: float = 2.0
+    adapt_s: float = 30.0
+    block_s: float = 0.25
+
+    def __post_init__(self) -> None:
+        for name in ("calibration_s", "adapt_s", "block_s"):
+            number(getattr(self, name), f"rest.{name}", low=0.0, low_open=True)
+
+
+@dataclass(frozen=True, slots=True)
+class OnsetTest:
+    """CUSUM of "variance ``ratio`` × rest" against rest, decided above ``h`` nats; one
+    sample adds at most ``sample_max`` × ``h``; powers clipped at ``z_max`` rest units.
+    The change is back-dated within ``backdate_s``; ``refractory_s`` after a release
+    nothing accumulates."""
+
+    ratio: float = 4.0
+    h: float = 10.0
+    sample_max: float = 0.5
+    z_max: float = 400.0
+    backdate_s: float = 0.15
+    refractory_s: float = 0.2
+
+    def __post_init__(self) -> None:
+        number(self.ratio, "onset.ratio", low=1.0, low_open=True)
+        for name in ("h", "sample_max", "z_max"):
+            number(getattr(self, name), f"onset.{name}", low=0.0, low_open=True)
+        for name in ("backdate_s", "refractory_s"):
+            number(getattr(self, name), f"onset.{name}", low=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseTest:
+    """CUSUM of rest against "hold power / ``hold_div``" (between ``ratio`` and
+    ``ratio_max`` × rest), decided above ``h`` once ``min_active_s`` of activity has been
+    seen. Back-dated with ``tail`` × the filters' ringing in the model, then moved
+    ``envelope_blend`` of the way to the envelope's fall (0 = not)."""
+
+    ratio: float = 3.0
+    h: float = 12.0
+    hold_div: float = 4.0
+    ratio_max: float = 30.0
+    min_active_s: float = 0.2
+    tail: float = 0.25
+    envelope_blend: float = 0.0
+
+    def __post_init__(self) -> None:
+        number(self.ratio, "release.ratio", low=1.0, low_open=True)
+        number(self.ratio_max, "release.ratio_max", low=self.ratio)
+        for name in ("h", "hold_div"):
+            number(getattr(self, name), f"release.{name}", low=0.0, low_open=True)
+        for name in ("min_active_s", "tail"):
+            number(getattr(self, name), f"release.{name}", low=0.0)
+        number(self.envelope_blend, "release.envelope_blend", low=0.0, high=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class LevelDrop:
+    """A release also ends an activation whose power stayed ``s`` seconds under its
+    strongest block / ``ratio`` (a rest that did not return to the calibrated level)."""
+
+    ratio: float = 8.0
+    s: float = 0.75
+
+    def __post_init__(self) -> None:
+        number(self.ratio, "level_drop.ratio", low=1.0, low_open=True)
+        number(self.s, "level_drop.s", low=0.0, low_open=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """Activations shorter than ``min_contraction_s`` are retracted (0 = never)."""
+
+    min_contraction_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        number(self.min_contraction_s, "confirmation.min_contraction_s", low=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class LowRate:
+    """What changes below ``below_hz`` (wearables): a channel carries 5× fewer samples
+    per second, so each must weigh more (a stronger onset alternative, a lower threshold,
+    a looser per-sample cap), and the notch rings longer (tail, envelope blend)."""
+
+    below_hz: float = 500.0
+    onset_ratio: float = 16.0
+    onset_h: float = 11.0
+    onset_sample_max: float = 0.9
+    release_tail: float = 0.25
+    release_blend: float = 0.5
+
+    def __post_init__(self) -> None:
+        number(self.below_hz, "low_rate.below_hz", low=0.0)
+        number(self.onset_ratio, "low_rate.onset_ratio", low=1.0, low_open=True)
+        for name in ("onset_h", "onset_sample_max"):
+            number(getattr(self, name), f"low_rate.{name}", low=0.0, low_open=True)
+        number(self.release_tail, "low_rate.release_tail", low=0.0)
+        number(self.release_blend, "low_rate.release_blend", low=0.0, high=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorParams:
+    """Every parameter of :class:`~isofeedback.detectors.onset_release.OnsetReleaseDetector`.
+    ``low_rate`` (None once resolved) is applied by :meth:`at_rate`, never inside the
+    detector."""
+
+    rest: RestModel = field(default_factory=RestModel)
+    onset: OnsetTest = field(default_factory=OnsetTest)
+    release: ReleaseTest = field(default_factory=ReleaseTest)
+    level_drop: LevelDrop = field(default_factory=LevelDrop)
+    fused_evidence: bool = True
+    confirmation: Confirmation = field(default_factory=Confirmation)
+    low_rate: LowRate | None = field(default_factory=LowRate)
+
+    def __post_init__(self) -> None:
+        of_type(self.fused_evidence, "fused_evidence", bool)
+
+    def at_rate(self, fs: float) -> DetectorParams:
+        """The parameters for a stream at ``fs`` Hz, with nothing left to resolve."""
+        number(fs, "fs", low=0.0, low_open=True)
+        low = self.low_rate
+        if low is None:
+            return self
+        if fs >= low.below_hz:
+            return dataclasses.replace(self, low_rate=None)
+        return dataclasses.replace(
+            self,
+            onset=dataclasses.replace(self.onset, ratio=low.onset_ratio, h=low.onset_h,
+                                      sample_max=low.onset_sample_max),
+            release=dataclasses.replace(self.release, tail=low.release_tail,
+                                        envelope_blend=low.release_blend),
+            low_rate=None,
+        )
+
+
+def detector_params(cfg: PipelineConfig) -> DetectorParams:
+    """The detector's parameters in a pipeline configuration (not yet resolved for a
+    rate: see :meth:`DetectorParams.at_rate`)."""
+    return DetectorParams(
+        rest=RestModel(calibration_s=cfg.calibration_s),
+        onset=OnsetTest(ratio=cfg.onset_ratio, h=cfg.onset_h, sample_max=cfg.onset_sample_max,
+                        backdate_s=cfg.backdate_s, refractory_s=cfg.refractory_s),
+        release=ReleaseTest(ratio=cfg.release_ratio, h=cfg.release_h,
+                            min_active_s=cfg.min_active_s, tail=cfg.release_tail),
+        level_drop=LevelDrop(ratio=cfg.release_drop_ratio, s=cfg.release_drop_s),
+        fused_evidence=cfg.fused_evidence,
+        confirmation=Confirmation(min_contraction_s=cfg.min_contraction_s),
+        low_rate=LowRate(onset_ratio=cfg.low_rate_onset_ratio, onset_h=cfg.low_rate_onset_h,
+                         onset_sample_max=cfg.low_rate_onset_sample_max,
+                         release_tail=cfg.low_rate_release_tail,
+                         release_blend=cfg.low_rate_release_blend),
+    )
