@@ -6,7 +6,8 @@ they can be given), with the true rest segment (first 2 s) for their rest statis
 each gets its best threshold from a small grid (chosen on the same records, which favours
 them). They have no decision time. Needs the ``bench`` extra (neurokit2, biosppy).
 
-    PYTHONPATH=src python benchmarks/detection.py [--records 6] [--snr 5 10 20] [--jobs 2]
+    PYTHONPATH=src python benchmarks/detection.py [--records 6] [--snr 5 10 20] [--jobs 2] \
+        [--sets sim nk alt]
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from isofeedback.research.eval import (
     EmgRecord,
     Summary,
     chunk_stream,
+    confirmed,
     detect_emg,
-    simulated_records,
+    generated_records,
     summarize,
 )
 from isofeedback.types import Event, EventType
@@ -162,6 +164,7 @@ def evaluate(recs: list[EmgRecord], det: Detector) -> tuple[dict[str, float], di
     sec = 0.0
     for rec in recs:
         ev, c = det(rec)
+        ev = confirmed(ev)  # ours: retracted onsets (and their releases) do not count
         cpu += c
         sec += rec.emg.shape[0] / rec.fs
         on.add(rec.onsets, [e for e in ev if e.type == EventType.ONSET], rec.minutes, 0.5)
@@ -180,11 +183,11 @@ PEERS: list[tuple[str, Callable[[float], Detector], list[float]]] = [
 ]
 
 
-def condition(args: tuple[float, float, int, int]) -> str:
+def condition(args: tuple[str, float, float, int, int]) -> str:
     """One condition's table (run in a worker process)."""
-    fs, snr, records, seed = args
-    recs = simulated_records(records, snr, fs, seed, "half", int8=fs <= 250)
-    lines = [f"\n== {fs:g} Hz{' int8' if fs <= 250 else ''}, SNR {snr:g} dB, "
+    kind, fs, snr, records, seed = args
+    recs = generated_records(kind, records, snr, fs, seed, "half", int8=fs <= 250)
+    lines = [f"\n== set {kind}, {fs:g} Hz{' int8' if fs <= 250 else ''}, SNR {snr:g} dB, "
              f"{len(recs)} records x 60 s (half with artifacts); times in ms ==", HDR]
     rows: list[tuple[str, Detector]] = [
         ("ours (live)", detect_emg), ("double thr (live)", double_threshold)
@@ -220,9 +223,13 @@ def main() -> None:
                     help="SNRs run at 200 Hz int8 as well")
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--sets", nargs="+", default=["sim", "nk", "alt"],
+                    help="generated sets (research.eval.SETS)")
     args = ap.parse_args()
-    conds = [(fs, snr, args.records, args.seed) for fs in args.fs for snr in args.snr]
-    conds += [(200.0, snr, args.records, args.seed) for snr in args.myo_snr]
+    conds = [(k, fs, snr, args.records, args.seed) for k in args.sets for fs in args.fs
+             for snr in args.snr]
+    conds += [(k, 200.0, snr, args.records, args.seed) for k in args.sets
+              for snr in args.myo_snr]
     with multiprocessing.Pool(args.jobs) as pool:
         for text in pool.imap(condition, conds):
             print(text, flush=True)

@@ -42,51 +42,16 @@ import numpy as np
 
 from isofeedback.checks import number
 from isofeedback.detectors.changepoint import BoolArray, cusum, ramp_change_point
+from isofeedback.detectors.fusion import FusedEvidence
+from isofeedback.detectors.level_drop import LevelDropTracker
 from isofeedback.detectors.params import DetectorParams
+from isofeedback.detectors.release_timing import envelope_fall, release_tail
 from isofeedback.detectors.retraction import Retraction
 from isofeedback.dsp.emg_chain import CHANNELS as _CHAIN_CHANNELS
-from isofeedback.dsp.filters import emg_bandpass, impulse_energy, mains_notch
 from isofeedback.errors import ConfigError
 from isofeedback.types import Chunk, Event, EventType, FloatArray
 
 __all__ = ["OnsetReleaseDetector", "release_tail"]
-
-#: the release threshold on the envelope (see OnsetReleaseDetector._envelope_fall)
-_FALL_NOISE = 4.0  # rest-noise units above the baseline
-_FALL_HOLD = 0.25  # of the way from the baseline to the hold
-
-#: quiet rest (s) seen since the fusion weights last changed before a fused sample counts
-#: as more than one channel's evidence
-_MIN_REST_S = 2.0
-
-
-def release_tail(
-    fs: float, delay_s: float, scale: float, filters: Sequence[FloatArray] | None = None
-) -> FloatArray:
-    """The EMG chain's power decay after a release, as a fraction of the hold's power,
-    per sample from the (delay-corrected) release: for a white input that stops, the
-    energy of the chain's impulse response still to come, times ``scale``. ``filters``:
-    the chain's SOS cascade (band-pass, notches); by default the standard band-pass and
-    50 Hz notches.
-
-    At 200 Hz the notch's 5 Hz band (1/14 of the 20–90 Hz band, not 1/86 as at 1 kHz)
-    rings for ~Q/(π·f) ≈ 64 ms: after a strong hold the power stays above rest for
-    100–150 ms, and the plain model put releases 25–45 ms late. ``scale`` < 1: the full
-    white-input tail over-corrects (releases 10–45 ms early); a quarter of it leaves the
-    signed release error within a few ms of zero at 5, 10 and 20 dB (two seeds).
-
-    >>> t = release_tail(200.0, 0.0, 1.0)
-    >>> bool(t[0] > 0.5 and t[20] < 0.05 and np.all(np.diff(t) <= 0))
-    True
-    """
-    if filters is None:
-        notch = mains_notch(fs, 50.0, 3, 10.0)
-        filters = [emg_bandpass(fs)] + ([notch] if notch is not None else [])
-    c = np.cumsum(impulse_energy(fs, filters))
-    tail = 1.0 - c / c[-1]
-    d = int(round(delay_s * fs))
-    return np.asarray(scale * tail[d:], dtype=np.float64)
-
 
 class OnsetReleaseDetector:
     """``emg_env`` chunks → onset / release events (plus one ``calibrated`` event).
@@ -187,11 +152,8 @@ class OnsetReleaseDetector:
         # full cap such a 2-sample blip decided onsets and split a simulated hold
         self._on_cap = 0.5 * self.on_llr_max * self.on_h
         self._set_off_ratio(self.off_ratio)
-        self._peak, self._low_blocks, self._low_sum = 0.0, 0, 0.0  # level-drop release
-        # several fused channels: evidence per sample measured on the rest (see _evidence)
-        self._dof_cap = 1.0
-        self.evidence = 1.0
-        self._rest_mom = np.zeros(3)  # decayed count, Σz, Σz² of quiet rest samples
+        # several fused channels: evidence per sample measured on the rest
+        self._fusion = FusedEvidence(self.fs)
         self._act_z: list[FloatArray] = []  # active samples of the current block
         self._blk_z: list[FloatArray] = []  # rest samples of the current block (summed at
         self._blk_e: list[FloatArray] = []  # its end, so the sums do not depend on chunking)
@@ -204,6 +166,7 @@ class OnsetReleaseDetector:
         self._min_active = int(round(self.min_active_s * self.fs))
         self._settle = int(round(1.0 * self.fs))  # after a release, not yet rest
         self._drop_blocks = max(1, int(round(self.drop_s / self.block_s)))
+        self._drop = LevelDropTracker(self.drop_ratio, self._drop_blocks)
 
     def _set_off_ratio(self, r: float) -> None:
         self._a_off = 0.5 * (1.0 - 1.0 / r)
@@ -299,8 +262,9 @@ class OnsetReleaseDetector:
         while i < n:
             a = self._n + i
             take = min(n - i, blk - a % blk)
-            if dof is not None and self.fused_evidence and float(dof[i]) != self._dof_cap:
-                self._restart_evidence(float(dof[i]))
+            if (dof is not None and self.fused_evidence
+                    and float(dof[i]) != self._fusion.dof_cap):
+                self._fusion.restart(float(dof[i]))
             # normalise here: the baseline may have moved at the previous block boundary
             z = np.minimum(pw[i : i + take] / self.pow_baseline, self.z_max)
             events += self._segment(z, valid[i : i + take], env[i : i + take], a, t0)
@@ -428,7 +392,7 @@ class OnsetReleaseDetector:
             self.active = True
             self._since = k
             self._act_z = []
-            self._peak, self._low_blocks, self._low_sum = 0.0, 0, 0.0
+            self._drop.start()
             self._set_off_ratio(self.off_ratio)
             return Event(EventType.ONSET, t, t_dec, "emg", self.level(env_now))
         # release: the same model with time reversed; the change is the last active sample
@@ -449,28 +413,13 @@ class OnsetReleaseDetector:
 
     def _envelope_fall(self, k: int, t0: float) -> float | None:
         """When the envelope last fell below the release threshold before decision sample
-        ``k`` (``None`` if it never rose above it in the history, or is above it now).
-
-        The threshold: ``_FALL_NOISE`` rest-noise units above the baseline, or
-        ``_FALL_HOLD`` of the way to the hold's level (the history's 90th percentile),
-        whichever is higher — the crossing of a fixed noise level comes late after strong
-        holds, one of the hold's level comes early at low SNR. At 200 Hz this crossing
-        and the likelihood back-dating err independently (correlation 0.1–0.55), so their
-        mean is better than either (see ``release.envelope_blend``)."""
+        ``k`` (:func:`envelope_fall`)."""
         if self.baseline is None or self.noise is None:
             return None
-        he = self._he
-        if he.size < 2:
+        i = envelope_fall(self._he, self.baseline, self.noise)
+        if i is None:
             return None
-        hold = float(np.percentile(he, 90))
-        thr = self.baseline + max(
-            _FALL_NOISE * self.noise, _FALL_HOLD * (hold - self.baseline)
-        )
-        above = np.flatnonzero(he > thr)
-        if above.size == 0 or above[-1] == he.size - 1:
-            return None
-        first_below = k - (he.size - 1) + int(above[-1]) + 1
-        return t0 + first_below / self.fs
+        return t0 + (k - (self._he.size - 1) + i) / self.fs
 
     def _adapt(self, z: FloatArray, env: FloatArray, valid: BoolArray, start: int) -> None:
         """Accumulate the block's rest statistics (used only if the whole block was rest:
@@ -513,67 +462,26 @@ class OnsetReleaseDetector:
             alpha = min(1.0, self.block_s / max(self.adapt_s, 1e-9))
             self.pow_baseline *= (1 - alpha) + alpha * float(np.minimum(zs, 25.0).mean())
             self.baseline += alpha * (float(es.mean()) - self.baseline)
-            if self._dof_cap > 1.0:
-                self._evidence(zs, alpha)
+            self._fusion.update(zs, alpha)
         self._blk_z, self._blk_e = [], []
         self._blk_quiet = True
         return dropped
 
-    def _restart_evidence(self, dof: float) -> None:
-        """The fusion weights changed (``dof``: their effective channel count): what one
-        fused rest sample is worth must be measured again; until then it counts as one
-        channel's."""
-        self._dof_cap = dof
-        self.evidence = 1.0
-        self._rest_mom[:] = 0.0
-
-    def _evidence(self, zs: FloatArray, alpha: float) -> None:
-        """Update the evidence per fused sample from a quiet rest block ``zs``.
-
-        A mean of ``d`` independent Gaussian channels' powers (rest units) scatters as a
-        χ² with ``d`` degrees of freedom over ``d``: variance ``2 / d``, and its
-        log-likelihood ratio is ``d`` times one channel's. So ``d`` is read off the rest
-        itself, ``2·mean² / var``, on at least 2 s of quiet rest since the weights last
-        changed, decaying with ``adapt_s``, and never above the weights' own channel
-        count. Measured on the running rest, not on the calibration: real channels share
-        noise and real rest flickers, which only the rest itself shows."""
-        m = self._rest_mom
-        keep = 1.0 - alpha
-        m[0] = m[0] * keep + zs.size
-        m[1] = m[1] * keep + float(np.add.reduce(zs))
-        m[2] = m[2] * keep + float(np.add.reduce(zs * zs))
-        if m[0] < _MIN_REST_S * self.fs:
-            return
-        mean = m[1] / m[0]
-        var = m[2] / m[0] - mean * mean
-        d = 2.0 * mean * mean / var if var > 0 else self._dof_cap
-        self.evidence = min(max(d, 1.0), self._dof_cap)
+    @property
+    def evidence(self) -> float:
+        """How many channels' worth one fused sample is (:class:`FusedEvidence`)."""
+        return self._fusion.evidence
 
     def _level_drop(self, level: float, end: int, t0: float) -> Event | None:
         """The release when the power fell far below the hold but not to the calibrated
-        rest, so the rest-vs-hold test cannot decide it (``drop_s`` under
-        ``peak / drop_ratio``).
-
-        Seen on real Myo recordings: after the first contraction the "rest" stayed at ~3×
-        the calibration's amplitude (~10× its power: tone that did not let go, or an
-        electrode that moved), the release test never fired and every later contraction
-        was lost inside one endless activation. Here consecutive blocks lasting ``drop_s``
-        under ``peak / drop_ratio`` (the strongest block of this activation) end it, at the
-        start of the first low block, and the rest baseline moves to the new level so the
-        next onset is judged against it (the coach still sees the intensity against the
-        calibration, and reports incomplete relaxation)."""
-        self._peak = max(self._peak, level)
-        if level * self.drop_ratio >= self._peak:
-            self._low_blocks, self._low_sum = 0, 0.0
+        rest (:mod:`.level_drop`); the rest baseline moves to the new level."""
+        dropped = self._drop.block(level)
+        if dropped is None:
             return None
-        self._low_blocks += 1
-        self._low_sum += level
-        if self._low_blocks < self._drop_blocks:
-            return None
-        first_low = end - self._low_blocks * self._blk
+        low_blocks, rest_rise = dropped
+        first_low = end - low_blocks * self._blk
         t = max(t0 + first_low / self.fs - self.delay_s, 0.0)
         t_dec = t0 + (end - 1) / self.fs
-        rest_rise = self._low_sum / self._low_blocks
         self.pow_baseline *= rest_rise
         self.active = False
         self._since = end - 1
