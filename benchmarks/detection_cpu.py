@@ -11,9 +11,8 @@ import time
 
 import numpy as np
 
-from isofeedback.detectors.onset_release import OnsetReleaseDetector
-from isofeedback.detectors.params import DetectorParams, RestModel
-from isofeedback.dsp.emg_chain import EmgChain
+from isofeedback.config import PipelineConfig
+from isofeedback.detectors.factory import build_emg_detection
 from isofeedback.research.eval import chunk_stream
 from isofeedback.sim.script import benchmark_script
 from isofeedback.sim.signals import synthesize
@@ -26,10 +25,8 @@ def cpu_ms_per_s(x: np.ndarray, fs: float, chunk_s: float, repeats: int) -> floa
     chunks = list(chunk_stream(x, fs, "emg", chunk_s))
     best = float("inf")
     for _ in range(repeats):
-        chain = EmgChain(fs, x.shape[1], 50.0, calibration_s=2.0)
-        params = DetectorParams(rest=RestModel(calibration_s=2.0)).at_rate(fs)
-        det = OnsetReleaseDetector(fs, params, delay_s=chain.power_delay_s,
-                                   chain_filters=chain.filters)
+        # what a live session builds (the same factory), with a 2 s calibration
+        chain, det = build_emg_detection(fs, x.shape[1], PipelineConfig(calibration_s=2.0))
         t = time.process_time()
         for c in chunks:
             det.process(chain.process(c))
