@@ -48,7 +48,7 @@ class PipelineConfig:
     # onset/release detector (CUSUM decision on the filtered power, in rest-noise units)
     onset_ratio: float = 4.0
     onset_h: float = 10.0
-    # below 500 Hz (wearables) the onset test uses these instead: see OnsetReleaseDetector
+    # below 500 Hz (wearables) the onset test uses these instead (DetectorParams.at_rate)
     low_rate_onset_ratio: float = 16.0
     low_rate_onset_h: float = 11.0
     low_rate_onset_sample_max: float = 0.9

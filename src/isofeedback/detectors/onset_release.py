@@ -1,37 +1,42 @@
 """Contraction onset and release: CUSUM decision, likelihood back-dating. Causal, chunked.
 
 The detector works on the chain's ``pow`` channel: the filtered EMG squared, in rest-noise
-units, with no smoothing delay. The first ``calibration_s`` of rest give the baseline and
+units, with no smoothing delay. Parameters (:mod:`.params`, names below as
+``group.field``) are kept as given. The first ``rest.calibration_s`` of rest give the baseline and
 noise of the envelope (for :meth:`level`) and of the power; the power baseline then
 follows slow changes while the muscle is clearly at rest.
 
 *Decision.* At rest a one-sided CUSUM accumulates the log-likelihood ratio of "variance
-``on_ratio`` × rest" against "rest" for every ungated sample; the onset is decided when it
-exceeds ``on_h``. While active a second CUSUM tests "rest" against ``off_ratio`` × rest
-and decides the release when it exceeds ``off_h``. Both are sequential tests with bounded
+``onset.ratio`` × rest" against "rest" for every ungated sample; the onset is decided when
+it exceeds ``onset.h``. While active a second CUSUM tests "rest" against ``release.ratio``
+× rest and decides the release when it exceeds ``release.h``. Both are sequential tests with bounded
 false-alarm rates (Page's CUSUM); gated samples (spikes, saturation) add nothing.
-One sample adds at most ``on_llr_max`` × ``on_h`` to the onset statistic, so the first
+One sample adds at most ``onset.sample_max`` × ``onset.h`` to the onset statistic, so the first
 sample of a contact spike (not yet gated) cannot decide an onset alone.
 The release alternative follows the hold: after each full block of activity it becomes
-``hold power / off_hold_div`` (between ``off_ratio`` and ``off_ratio_max``), so the
+``hold power / release.hold_div`` (between ``release.ratio`` and ``release.ratio_max``), so the
 evidence per rest sample grows with the contraction's strength and releases are decided
 sooner, which matters most at wearable rates (5× fewer samples per second).
 
 *Back-dating.* At a decision the change point is estimated in a bounded window of recent
-samples (up to ``backdate_s`` before the CUSUM last left zero), by maximum likelihood
+samples (up to ``onset.backdate_s`` before the CUSUM last left zero), by maximum likelihood
 under a rest → ramp → plateau variance model
 (:func:`~isofeedback.detectors.changepoint.ramp_change_point`); the release is the same
 with time reversed. The filter's group delay (``delay_s``) is then subtracted.
-The release model has the filters' decay after the change (:func:`release_tail`, scaled
-by ``release.tail``; wearable rates have their own, see :mod:`.params`) instead of an instant
-return to rest.
+The release model has the filters' decay after the change (:mod:`.release_timing`, scaled
+by ``release.tail``) instead of an instant return to rest, and is moved
+``release.envelope_blend`` of the way to the envelope's fall.
 
-*Never split a hold.* A release needs ``min_active_s`` of activity first; an onset needs
-``refractory_s`` after a release. The CUSUMs themselves give hysteresis: a short dip
+*Other parts.* Several fused channels: :mod:`.fusion`; a rest that does not return to
+the calibrated level: :mod:`.level_drop`; activations too short for a contraction:
+:mod:`.retraction`.
+
+*Never split a hold.* A release needs ``release.min_active_s`` of activity first; an onset
+needs ``onset.refractory_s`` after a release. The CUSUMs themselves give hysteresis: a short dip
 during a hold only lowers the release statistic's drift, it does not reset the state.
 
 Decisions about the baseline are taken only at fixed sample indices (every
-``block_s``), so results do not depend on chunk boundaries.
+``rest.block_s``), so results do not depend on chunk boundaries.
 """
 
 from __future__ import annotations
