@@ -359,10 +359,11 @@ def _after(c: Chunk, t: float) -> Chunk:
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``isofeedback eval``."""
-    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS),
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=None,
                         help="generated sets to report side by side: sim (our simulator), "
                         "nk (NeuroKit2's emg_simulate, needs the bench extra), alt (our "
-                        "second generator: coloured noise, drift, tremor, twitches, ECG)")
+                        "second generator: coloured noise, drift, tremor, twitches, ECG); "
+                        "default all (nk left out, with a note, without NeuroKit2)")
     parser.add_argument(
         "--snr",
         type=cli_number("--snr", low=-60.0, high=120.0),
@@ -643,6 +644,16 @@ def report_line(name: str, on: Summary, off: Summary, cpu: float) -> str:
     )
 
 
+def _available_sets() -> list[str]:
+    """Every generated set whose generator is installed (nk needs NeuroKit2)."""
+    import importlib.util
+
+    if importlib.util.find_spec("neurokit2") is None:
+        print("(set nk left out: NeuroKit2 is not installed; pip install 'isofeedback[bench]')")
+        return [k for k in SETS if k != "nk"]
+    return list(SETS)
+
+
 def run_eval(args: argparse.Namespace) -> int:
     """Run the evaluation described by ``args``; print the figures; return 0."""
     int8 = bool(args.int8) or args.fs <= 250
@@ -658,9 +669,10 @@ def run_eval(args: argparse.Namespace) -> int:
     print(f"{args.fs:g} Hz{' int8' if int8 else ''}{chans}, {args.records} records × 60 s "
           "per row, "
           f"artifacts: {args.artifacts}, seed {args.seed}; times in ms, CPU ms/s per channel")
+    sets = args.sets or _available_sets()
     print(COLUMNS)
     for snr in args.snr:
-        for kind in args.sets:
+        for kind in sets:
             recs = generated_records(kind, args.records, snr, args.fs, args.seed,
                                      args.artifacts, int8, args.channels)
             on, off, cpu = evaluate_emg(recs, args.mains, args.tolerance)
