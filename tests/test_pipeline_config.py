@@ -82,3 +82,10 @@ def test_detector_versions_are_named_and_the_default_is_the_current_one(tmp_path
     now = with_current_detector(old.replace(calibration_s=4.0, release_h=20.0))
     assert now.detector_version == CURRENT_VERSION and now.min_contraction_s == 0.5
     assert now.calibration_s == 4.0 and now.release_h == PipelineConfig().release_h
+
+
+def test_a_setting_that_is_not_a_finite_number_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="onset_h must be a finite number"):
+        PipelineConfig(onset_h=float("nan"))
+    with pytest.raises(ConfigError, match="release_h must be at least 0"):
+        PipelineConfig(release_h=-1.0)
