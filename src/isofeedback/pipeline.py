@@ -22,6 +22,7 @@ from isofeedback.control import Control
 from isofeedback.detectors.factory import OnsetDetector, build_emg_detection
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.detectors.movement import MovementDetector
+from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.detectors.signal_quality import SignalQualityDetector
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.exact import norm
