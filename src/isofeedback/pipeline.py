@@ -20,7 +20,6 @@ from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.config import PipelineConfig
 from isofeedback.control import Control
 from isofeedback.detectors.factory import OnsetDetector, build_emg_detection
-from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.detectors.signal_quality import SignalQualityDetector
