@@ -210,7 +210,7 @@ class RecordingReader:
     def _open_truncated(self, head: bytes, exc: Exception) -> sqlite3.Connection:
         """A file cut short (a partial copy, a full disk): SQLite refuses it, but the pages
         that are there are intact. Open a padded private copy, so everything before the cut
-        can be read; the missing pages read as damage."""
+        can be read; the missing pages, and the one the cut tore, read as damage."""
         page = int.from_bytes(head[16:18], "big")
         page = 65536 if page == 1 else page
         pages = int.from_bytes(head[28:32], "big")
@@ -220,6 +220,9 @@ class RecordingReader:
         copy = self._private_copy()
         try:
             with copy.open("r+b") as f:
+                # a torn last page would read as rows with zeroed bytes, valid to SQLite:
+                # drop it whole, so it reads as damage like the pages that are missing
+                f.truncate(size // page * page)
                 f.truncate(page * pages)  # sparse: the missing pages read as zeros
         except OSError as exc2:
             raise self._fail(f"damaged SQLite file ({exc}; padding a copy failed: "
