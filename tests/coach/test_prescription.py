@@ -83,3 +83,33 @@ def test_a_prescription_message_is_validated_and_acknowledged() -> None:
     rx, ack = prescription_message(json.dumps(doc).encode(), "p-17")
     assert rx is None and "patient.hold_s" in ack["reason"]
     assert prescription_message(b"\xff", "p-17")[1]["accepted"] is False
+
+
+def test_the_next_reminder_is_the_first_prescribed_time_after_now(tmp_path: Path) -> None:
+    from isofeedback.coach.prescription import next_reminder
+
+    rx = load_prescription(write(tmp_path, GOOD))  # 2026-12-07 for 14 days, 08:00 and 18:00
+    at = dt.datetime
+    assert next_reminder(rx, at(2026, 12, 1, 12, 0)) == at(2026, 12, 7, 8, 0)  # before start
+    assert next_reminder(rx, at(2026, 12, 7, 7, 59)) == at(2026, 12, 7, 8, 0)
+    assert next_reminder(rx, at(2026, 12, 7, 8, 0)) == at(2026, 12, 7, 18, 0)  # strictly after
+    assert next_reminder(rx, at(2026, 12, 7, 18, 30)) == at(2026, 12, 8, 8, 0)
+    assert next_reminder(rx, at(2026, 12, 20, 18, 0)) is None  # the last day's last is past
+    assert next_reminder(rx, at(2027, 1, 1, 0, 0)) is None
+    none = load_prescription(write(tmp_path, GOOD.replace('reminders = ["08:00", "18:00"]',
+                                                          "")))
+    assert next_reminder(none, at(2026, 12, 8, 0, 0)) is None
+
+
+def test_the_schedule_says_next_reminder_and_today_done_and_due(tmp_path: Path) -> None:
+    from isofeedback.coach.prescription import schedule_status
+
+    rx = load_prescription(write(tmp_path, GOOD))
+    d = dt.date(2026, 12, 8)
+    s = schedule_status(rx, [d - dt.timedelta(days=1), d], dt.datetime(2026, 12, 8, 12, 0))
+    assert s == {"protocol": "hamstrings-met", "next_reminder": "2026-12-08T18:00",
+                 "done_today": 1, "due_today": 2, "adherence": 0.5,
+                 "start": "2026-12-07", "days": 14}
+    before = schedule_status(rx, [], dt.datetime(2026, 12, 1, 9, 0))
+    assert (before["due_today"], before["adherence"], before["next_reminder"]) == (
+        0, None, "2026-12-07T08:00")

@@ -89,6 +89,19 @@ class PatientStore:
         doc["calibration"] = cal.as_dict()
         self._write(doc)
 
+    def prescription_doc(self) -> dict[str, Any] | None:
+        """The clinician's last accepted prescription as received (the JSON document, so
+        it is validated again with today's protocols when used), or ``None``. Stores
+        written before prescriptions existed simply have none."""
+        raw = self._read().get("prescription")
+        return raw if isinstance(raw, dict) else None
+
+    def save_prescription(self, doc: Mapping[str, Any]) -> None:
+        """Keep a validated prescription document for the next sessions."""
+        stored = self._read()
+        stored["prescription"] = dict(doc)
+        self._write(stored)
+
     def sessions(self) -> list[dict[str, Any]]:
         """Earlier session summaries, oldest first."""
         return [s for s in self._read()["sessions"] if isinstance(s, dict)]

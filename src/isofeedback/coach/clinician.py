@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from isofeedback.coach.prescription import Prescription, adherence
+from isofeedback.coach.prescription import Prescription, adherence, session_day
 from isofeedback.coach.progress import progress_report
 
 __all__ = ["clinician_html", "clinician_report", "flags"]
@@ -24,11 +24,7 @@ _COLORS = ("#1f5fbf", "#c0392b", "#2a8a2a", "#8e44ad", "#d35400", "#16a085")
 MANY_VIOLATIONS = 3  # a session with this many violations is flagged
 
 
-def _day(wall: Any) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(str(wall)[:10])
-    except ValueError:
-        return None
+_day = session_day  # one reading of a stored session's day
 
 
 def flags(row: Mapping[str, Any]) -> list[str]:

@@ -35,8 +35,11 @@ from isofeedback.coach.protocol import ExerciseProtocol, find_protocol, parse_pr
 from isofeedback.errors import ConfigError
 from isofeedback.tomlfile import read_toml
 
-__all__ = ["Prescription", "adherence", "load_prescription", "parse_prescription",
-           "prescription_message"]
+__all__ = ["APPLIES", "Prescription", "adherence", "load_prescription", "next_reminder",
+           "parse_prescription", "prescription_message", "schedule_status", "session_day"]
+
+#: What every acknowledgement says: a prescription never changes a session under way.
+APPLIES = "stored; applies from the next session"
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _PATIENT_KEYS = frozenset({"side", "reps", "max_reps", "intensity", "hold_s", "relax_s",
@@ -141,7 +144,7 @@ def prescription_message(payload: bytes, patient: str) -> tuple[Prescription | N
         return None, {"accepted": False, "reason": f"{where}: not JSON ({exc})"}
     except ConfigError as exc:
         return None, {"accepted": False, "reason": str(exc)}
-    return rx, {"accepted": True, "prescription": rx.as_dict()}
+    return rx, {"accepted": True, "prescription": rx.as_dict(), "reason": APPLIES}
 
 
 def load_prescription(path: Path) -> Prescription:
@@ -159,3 +162,42 @@ def adherence(rx: Prescription, session_days: Sequence[dt.date], today: dt.date
     done = sum(min(n, rx.times_per_day) for n in per_day.values())
     return {"due": due, "done": done, "rate": round(done / due, 3) if due else None,
             "per_day": per_day, "times_per_day": rx.times_per_day}
+
+
+def session_day(wall: Any) -> dt.date | None:
+    """The day of a stored session summary's ``wall`` (ISO 8601), ``None`` if unreadable."""
+    try:
+        return dt.date.fromisoformat(str(wall)[:10])
+    except ValueError:
+        return None
+
+
+def next_reminder(rx: Prescription, after: dt.datetime) -> dt.datetime | None:
+    """The first reminder strictly after ``after`` (same naive local clock as the
+    prescription's times), or ``None`` when the prescription has no reminders or has
+    ended. Pure, so the service's loop and the tests share it."""
+    day = max(after.date(), rx.start)
+    end = rx.start + dt.timedelta(days=rx.days)
+    while day < end:
+        later = [t for t in rx.due(day) if t > after]
+        if later:
+            return min(later)
+        day += dt.timedelta(days=1)
+    return None
+
+
+def schedule_status(rx: Prescription, session_days: Sequence[dt.date], now: dt.datetime
+                    ) -> dict[str, Any]:
+    """What the patient's page shows: the next reminder, today's sessions done and due,
+    and adherence so far (the body of the retained ``schedule`` message)."""
+    today = now.date()
+    due_today = rx.times_per_day if rx.start <= today < rx.start + dt.timedelta(
+        days=rx.days) else 0
+    nxt = next_reminder(rx, now)
+    adh = adherence(rx, session_days, today) if today >= rx.start else None
+    return {"protocol": rx.protocol_name,
+            "next_reminder": nxt.isoformat(timespec="minutes") if nxt else None,
+            "done_today": sum(1 for d in session_days if d == today),
+            "due_today": due_today,
+            "adherence": adh["rate"] if adh else None,
+            "start": rx.start.isoformat(), "days": rx.days}

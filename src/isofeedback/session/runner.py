@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,8 +34,16 @@ from rich.console import Console
 
 from isofeedback.coach.calibration import Calibration
 from isofeedback.coach.calibration_store import PatientStore
+from isofeedback.coach.prescription import (
+    Prescription,
+    next_reminder,
+    parse_prescription,
+    prescription_message,
+    schedule_status,
+    session_day,
+)
 from isofeedback.control import Control, ControlRefused, parse_control
-from isofeedback.errors import BrokerError, IsofeedbackError, RecordingError
+from isofeedback.errors import BrokerError, ConfigError, IsofeedbackError, RecordingError
 from isofeedback.pipeline import Pipeline
 from isofeedback.recording.writer import Recorder
 from isofeedback.service import ControlInbox, OutputSink, PacketTap, SessionResult, run_session
@@ -54,6 +63,8 @@ from isofeedback.sources.base import PacketSource, SourceStatus
 __all__ = ["SessionOutcome", "new_session_id", "open_session"]
 
 BROKER_CONNECT_TIMEOUT_S = 5.0
+REMINDER_POLL_S = 60.0  # a new prescription's reminders are picked up within this
+REMINDER_TEXT = "Time for your exercise session"
 KEY_HINT = "space pause/resume · q stop · p pain"
 # the plan's source kind → what the retained status tells apps (the page's badge)
 _SOURCES: dict[str, Literal["live", "simulated", "replay"]] = {
@@ -134,6 +145,55 @@ class _Session:
         self.inbox.put(control)
         self.publisher.submit_message(self.serializer.control_ack(
             t, id=control.id, command=control.command, accepted=True))
+
+    def on_prescription_message(self, payload: bytes) -> None:
+        """The clinician's retained prescription: validated, stored for the next sessions
+        (never applied to this one) and acknowledged; a refused one changes nothing."""
+        if not payload:  # the clinician cleared the retained message
+            return
+        t = self.outcome.result.session_s
+        rx, ack = prescription_message(payload, self.plan.patient)
+        store = self.store()
+        if rx is not None and store is None:
+            ack = {"accepted": False, "reason": f"prescription for {self.plan.patient}: this "
+                   "session keeps no patient store (no data folder), so it was not kept"}
+        elif rx is not None and store is not None:
+            try:
+                doc = json.loads(payload)
+                if store.prescription_doc() != doc:
+                    store.save_prescription(doc)
+            except ConfigError as exc:
+                ack = {"accepted": False, "reason": str(exc)}
+        self.publisher.submit_message(self.serializer.prescription_ack(
+            t, accepted=bool(ack["accepted"]), reason=str(ack["reason"]),
+            prescription=ack.get("prescription") if ack["accepted"] else None))
+        self.plan.console.print(f"prescription {'stored' if ack['accepted'] else 'refused'}: "
+                                f"{ack['reason']}")
+        if ack["accepted"]:
+            self.publish_schedule()
+
+    def prescription(self) -> Prescription | None:
+        """The stored prescription, validated again (a protocol may have changed since)."""
+        store = self.store()
+        doc = store.prescription_doc() if store is not None else None
+        if store is None or doc is None:
+            return None
+        return parse_prescription(doc, f"{store.path}: prescription")
+
+    def publish_schedule(self, now: datetime | None = None) -> None:
+        """The retained ``schedule`` from the stored prescription and history (nothing
+        when there is no prescription; a store that went bad is said, not raised)."""
+        store = self.store()
+        try:
+            rx = self.prescription()
+            if rx is None or store is None:
+                return
+            days = [d for d in (session_day(s.get("wall")) for s in store.sessions()) if d]
+        except ConfigError as exc:
+            self.plan.console.print(f"[red]no schedule: {exc}[/]")
+            return
+        self.publisher.submit_message(self.serializer.schedule(
+            self.outcome.result.session_s, schedule_status(rx, days, now or datetime.now())))
 
     def on_key(self, control: Control) -> None:
         if self.stops.running:
@@ -249,12 +309,18 @@ async def open_session(plan: SessionPlan) -> SessionOutcome:
         publisher = MqttPublisher(broker, serializer)
         session = _Session(plan, publisher, serializer, outcome)
         publisher.subscribe(serializer.topic("control"), session.on_control_message)
+        publisher.subscribe(serializer.topic("prescription"), session.on_prescription_message)
         # the page's server outlives the publisher: the summary and `offline` reach it
         async with contextlib.AsyncExitStack() as web_stack, publisher:
             if plan.broker_explicit and not plan.wait and not await publisher.wait_connected(
                     BROKER_CONNECT_TIMEOUT_S):
                 why = publisher.stats.last_error or "no answer"
                 raise BrokerError(f"could not connect to {where}: {why}")
+            session.publish_schedule()
+            reminders = None
+            if plan.wait:  # the gateway service: remind while waiting for the patient
+                reminders = asyncio.create_task(remind(session), name="reminders")
+                web_stack.callback(reminders.cancel)  # also when a fault leaves early
             if plan.intro is not None:
                 plan.intro(console, broker, where, f"isofeedback/{plan.patient}/#")
             if plan.web is not None:
@@ -282,11 +348,39 @@ async def open_session(plan: SessionPlan) -> SessionOutcome:
                     session.close_recording()
             outcome.stopped_by = outcome.stopped_by or outcome.result.stopped_by
             session.save_history(calibration)
+            if reminders is not None:
+                reminders.cancel()
+            session.publish_schedule()
         # the publisher is closed here: the summary and `offline` went out (retained)
         outcome.reliable_published = serializer.seq
         outcome.mqtt = publisher.stats.as_dict()
         _finish(console, session, outcome)
     return outcome
+
+
+async def remind(session: _Session, now: Callable[[], datetime] = datetime.now,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    """At each prescribed reminder time when no session is running, send a ``reminder``
+    (not retained) and the updated ``schedule``. Runs while the gateway service waits for
+    the patient; the stored prescription is read again every ``REMINDER_POLL_S`` so a new
+    one is followed without a restart. ``now``/``sleep`` are the clock (tests)."""
+    while True:
+        try:
+            rx = session.prescription()
+        except ConfigError as exc:
+            session.plan.console.print(f"[red]no reminders: {exc}[/]")
+            return
+        due = next_reminder(rx, now()) if rx is not None else None
+        wait = REMINDER_POLL_S if due is None else (due - now()).total_seconds()
+        await sleep(max(0.0, min(wait, REMINDER_POLL_S)))
+        if due is None or now() < due:
+            continue
+        if not session.stops.running:
+            stamp = due.isoformat(timespec="minutes")
+            session.publisher.submit_message(session.serializer.reminder(
+                session.outcome.result.session_s, due=stamp, text=REMINDER_TEXT))
+            session.plan.console.print(f"reminder {stamp}: {REMINDER_TEXT}")
+            session.publish_schedule(now())
 
 
 @contextlib.asynccontextmanager

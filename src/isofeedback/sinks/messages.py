@@ -62,6 +62,7 @@ _ROUTES: dict[str, tuple[str, int, bool, bool]] = {
 KINDS = (
     "status", "service", "event", "level", "phase", "cue", "rep", "summary", "progress",
     "device_availability", "device_battery", "device_quality", "control_ack",
+    "prescription_ack", "schedule", "reminder",
 )
 
 DeviceState = Literal["online", "offline", "connecting"]
@@ -265,6 +266,33 @@ class Serializer:
             "seq": self.seq,
         })
         return MqttMessage(self.topic("control/ack"), self.encode(doc), 1, False, False)
+
+    def prescription_ack(self, t: float, *, accepted: bool, reason: str,
+                         prescription: Mapping[str, Any] | None = None) -> MqttMessage:
+        """The answer to the clinician's prescription (``…/prescription/ack``, QoS 1,
+        retained so the clinician sees it whenever they look): accepted (stored; applies
+        from the next session, never mid-session) or refused with one sentence."""
+        self.seq += 1
+        doc = self.envelope("prescription_ack", t, {
+            "accepted": accepted, "reason": reason, "prescription": prescription,
+            "seq": self.seq})
+        return MqttMessage(self.topic("prescription/ack"), self.encode(doc), 1, True, False)
+
+    def schedule(self, t: float, body: Mapping[str, Any], wall: float | None = None
+                 ) -> MqttMessage:
+        """The patient's programme today (``…/schedule``, QoS 1, retained): next reminder,
+        sessions done and due today, adherence (see ``coach.prescription.schedule_status``)."""
+        now = time.time() if wall is None else wall
+        doc = self.envelope("schedule", t, body, wall=now)
+        return MqttMessage(self.topic("schedule"), self.encode(doc), 1, True, False)
+
+    def reminder(self, t: float, *, due: str, text: str, wall: float | None = None
+                 ) -> MqttMessage:
+        """Time for a prescribed session (``…/reminder``, QoS 1, not retained: a reminder
+        is for now, not for whoever subscribes later)."""
+        now = time.time() if wall is None else wall
+        doc = self.envelope("reminder", t, {"due": due, "text": text}, wall=now)
+        return MqttMessage(self.topic("reminder"), self.encode(doc), 1, False, False)
 
     # -- per-device state (retained) ------------------------------------------------------
     def _device(self, device: str, kind: str, t: float, body: Mapping[str, Any]) -> MqttMessage:
