@@ -18,7 +18,7 @@ from typing import Any
 
 from rich.console import Console
 
-from isofeedback.coach.calibration_store import default_data_dir
+from isofeedback.coach.calibration_store import PatientStore, default_data_dir
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.commands.common import (
     add_broker_arguments,
@@ -43,6 +43,7 @@ from isofeedback.session import (
     open_session,
 )
 from isofeedback.session.lsl import LslOptions
+from isofeedback.session.patient_data import prescribed_protocol
 from isofeedback.sinks.mqtt import BrokerSettings
 from isofeedback.sources.base import PacketSource
 
@@ -163,8 +164,12 @@ def live_plan(
     speak: bool = False,
 ) -> SessionPlan:
     """The plan of a live session as configured: BLE wearables, recording on, the
-    patient's store in the default data folder unless told otherwise."""
+    patient's store in the default data folder unless told otherwise. A prescription the
+    clinician sent (stored by an earlier session) chooses the protocol."""
     protocol = find_protocol(cfg.protocol)
+    with contextlib.suppress(ConfigError):  # a bad store is said by the session itself
+        protocol = prescribed_protocol(PatientStore(data_dir or default_data_dir(),
+                                                    cfg.patient), console) or protocol
     emg = next((d for d in cfg.devices if any(s.name == "emg" for s in d.profile.streams)),
                None)
     if emg is None:

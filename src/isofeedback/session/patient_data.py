@@ -12,9 +12,29 @@ from rich.console import Console
 
 from isofeedback.coach.calibration import Calibration, stale_reason
 from isofeedback.coach.calibration_store import PatientStore, default_data_dir
+from isofeedback.coach.prescription import parse_prescription
+from isofeedback.coach.protocol import ExerciseProtocol
+from isofeedback.errors import ConfigError
 from isofeedback.pipeline import Pipeline
 
-__all__ = ["default_data_dir", "reusable_calibration", "save_session"]
+__all__ = ["default_data_dir", "prescribed_protocol", "reusable_calibration", "save_session"]
+
+
+def prescribed_protocol(store: PatientStore, console: Console) -> ExerciseProtocol | None:
+    """The protocol of the clinician's stored prescription (validated again), or None when
+    there is none; a stored one that no longer validates is told and not used, so the
+    configured protocol runs instead of the service stopping."""
+    doc = store.prescription_doc()
+    if doc is None:
+        return None
+    try:
+        rx = parse_prescription(doc, f"{store.path}: prescription")
+    except ConfigError as exc:
+        console.print(f"[red]stored prescription not used: {exc}[/]")
+        return None
+    console.print(f"prescribed protocol: {rx.protocol_name} ({rx.times_per_day} a day from "
+                  f"{rx.start.isoformat()})")
+    return rx.protocol
 
 
 def reusable_calibration(store: PatientStore, profile: str, device: str,

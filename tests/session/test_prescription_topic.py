@@ -1,0 +1,122 @@
+"""The clinician's loop end to end over a real Mosquitto: a retained prescription is
+validated, stored for the next sessions (never applied to the running one) and
+acknowledged; an invalid one or another patient's is refused with its reason and changes
+nothing; the retained schedule is published at the session's start and end; the gateway's
+reminder goes out at the prescribed time only while no session runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+from rich.console import Console
+
+from isofeedback.coach.calibration_store import PatientStore
+from isofeedback.coach.prescription import APPLIES
+from isofeedback.coach.protocol import find_protocol
+from isofeedback.profiles.schema import find_profile
+from isofeedback.session import SessionPlan, StorePlan, open_session
+from isofeedback.session.patient_data import prescribed_protocol
+from isofeedback.sim import protocol_script
+from isofeedback.sinks.mqtt import BrokerSettings
+from isofeedback.sources.simulated import SimulatedSource
+
+
+def _plan(patient: str, mosquitto: Any, store: Path, out: io.StringIO) -> SessionPlan:
+    protocol = find_protocol("pir")
+    script = protocol_script("pir", reps=protocol.reps, level=0.18, hold=protocol.hold_s,
+                             relax=protocol.relax_s, stretch=protocol.stretch_s,
+                             rest_before=protocol.rest_calibration_s + 1.0, seed=2,
+                             mvc_capture=protocol.mvc_capture)
+
+    @contextlib.asynccontextmanager
+    async def open_source(ctx: Any) -> Any:
+        yield SimulatedSource(script, find_profile("myo"), speed=4.0)
+
+    return SessionPlan(
+        patient=patient, protocol=protocol, open_source=open_source,
+        console=Console(file=out, width=120), title="test", source_kind="simulated",
+        broker=BrokerSettings(mosquitto.host, mosquitto.port), broker_explicit=True,
+        store=StorePlan(store, "myo", "sim"), view="plain")
+
+
+def _rx(patient: str, **patient_keys: Any) -> dict[str, Any]:
+    return {"prescription": {"patient": patient, "protocol": "hip-flexors-met",
+                             "times_per_day": 2, "days": 14,
+                             "start": dt.date.today().isoformat(),
+                             "reminders": ["08:00", "18:00"]},
+            "patient": {"side": "left", **patient_keys}}
+
+
+async def test_a_prescription_is_stored_acknowledged_and_refused_when_invalid(
+    mosquitto: Any, patient: str, tmp_path: Path, payload_validator: Any
+) -> None:
+    prefix = f"isofeedback/{patient}"
+    good = _rx(patient)
+    seen: list[dict[str, Any]] = []
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as clinician:
+        # sent while the gateway is away: retained, it is there when the session starts
+        await clinician.publish(f"{prefix}/prescription", json.dumps(good), qos=1, retain=True)
+        out = io.StringIO()
+        session = asyncio.create_task(open_session(_plan(patient, mosquitto, tmp_path, out)))
+        await clinician.subscribe(f"{prefix}/#", qos=1)
+
+        async def wait_for(pred: Any, timeout: float = 60.0) -> dict[str, Any]:
+            async with asyncio.timeout(timeout):
+                async for msg in clinician.messages:
+                    assert isinstance(msg.payload, bytes)
+                    if not msg.payload or str(msg.topic).endswith(("/prescription",
+                                                                   "/control")):
+                        continue
+                    doc = json.loads(msg.payload)
+                    doc["_topic"], doc["_retain"] = str(msg.topic), bool(msg.retain)
+                    seen.append(doc)
+                    if pred(doc):
+                        return doc
+            raise AssertionError(f"not seen; got {[d.get('kind') for d in seen]}")
+
+        def kind(k: str) -> Any:
+            return lambda d: d.get("kind") == k and not d["_retain"]
+
+        ack = await wait_for(kind("prescription_ack"))
+        assert ack["accepted"] and ack["reason"] == APPLIES, ack
+        assert ack["_topic"] == f"{prefix}/prescription/ack"
+        assert ack["prescription"]["protocol"] == "hip-flexors-met"
+        store = PatientStore(tmp_path, patient)
+        assert store.prescription_doc() == good
+        sched = await wait_for(kind("schedule"))
+        assert (sched["protocol"], sched["due_today"], sched["done_today"]) == (
+            "hip-flexors-met", 2, 0)
+        await wait_for(lambda d: d.get("kind") == "phase" and d["phase"] == "holding")
+        # refused: invalid, another patient's, not JSON — each with its reason, nothing kept
+        for doc, words in [(_rx(patient, hold_s=-5.0), "patient.hold_s"),
+                           (_rx("someone-else"), "not this patient's")]:
+            await clinician.publish(f"{prefix}/prescription", json.dumps(doc), qos=1,
+                                    retain=True)
+            ack = await wait_for(kind("prescription_ack"))
+            assert not ack["accepted"] and words in ack["reason"], ack
+            assert ack["prescription"] is None
+        await clinician.publish(f"{prefix}/prescription", b"{oops", qos=1, retain=True)
+        ack = await wait_for(kind("prescription_ack"))
+        assert not ack["accepted"] and "not JSON" in ack["reason"]
+        assert store.prescription_doc() == good
+        await clinician.publish(f"{prefix}/control", json.dumps(
+            {"schema": 1, "command": "stop", "id": "s1"}), qos=1)
+        summary = await wait_for(kind("summary"))
+        end = await wait_for(kind("schedule"))
+        assert (end["done_today"], end["due_today"]) == (1, 2)
+        await clinician.publish(f"{prefix}/prescription", b"", qos=1, retain=True)
+    outcome = await asyncio.wait_for(session, 30)
+    assert outcome.exit_code == 0, out.getvalue()
+    # the running session kept its protocol; the next one gets the prescribed one
+    assert (summary["muscle"], summary["side"]) == ("wrist flexors", "right"), summary
+    nxt = prescribed_protocol(store, Console(file=io.StringIO()))
+    assert nxt is not None and (nxt.muscle, nxt.side) == ("hip flexors", "left")
+    for doc in seen:
+        payload_validator({k: v for k, v in doc.items() if not k.startswith("_")})
