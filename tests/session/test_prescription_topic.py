@@ -120,3 +120,54 @@ async def test_a_prescription_is_stored_acknowledged_and_refused_when_invalid(
     assert nxt is not None and (nxt.muscle, nxt.side) == ("hip flexors", "left")
     for doc in seen:
         payload_validator({k: v for k, v in doc.items() if not k.startswith("_")})
+
+
+async def test_the_gateway_reminds_at_the_prescribed_time_only_when_no_session_runs(
+    mosquitto: Any, patient: str, tmp_path: Path, payload_validator: Any
+) -> None:
+    from isofeedback.session.runner import SessionOutcome, _Session, remind
+    from isofeedback.sinks.messages import Serializer
+    from isofeedback.sinks.mqtt import MqttPublisher
+
+    doc = _rx(patient)
+    doc["prescription"]["start"] = "2026-12-07"
+    PatientStore(tmp_path, patient).save_prescription(doc)
+    out = io.StringIO()
+    plan = _plan(patient, mosquitto, tmp_path, out)
+    serializer = Serializer(patient, "gw", 0.0)
+    publisher = MqttPublisher(BrokerSettings(mosquitto.host, mosquitto.port), serializer)
+    session = _Session(plan, publisher, serializer, SessionOutcome("gw"))
+    clock = [dt.datetime(2026, 12, 7, 7, 58)]  # the gateway's local clock, driven here
+    past_evening = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += dt.timedelta(seconds=seconds)
+        if clock[0] >= dt.datetime(2026, 12, 7, 12, 0):
+            session.stops.running = True  # a session runs over the evening reminder
+        if clock[0] > dt.datetime(2026, 12, 7, 18, 5):
+            past_evening.set()
+            await asyncio.Event().wait()  # until cancelled
+        await asyncio.sleep(0)
+
+    got: list[dict[str, Any]] = []
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as phone:
+        await phone.subscribe(f"isofeedback/{patient}/#", qos=1)
+        async with publisher:
+            task = asyncio.create_task(remind(session, now=lambda: clock[0], sleep=sleep))
+            await asyncio.wait_for(past_evening.wait(), 30)
+            task.cancel()
+            await publisher.wait_connected(5)
+        async with asyncio.timeout(10):
+            async for msg in phone.messages:
+                assert isinstance(msg.payload, bytes)
+                if msg.payload:
+                    got.append(json.loads(msg.payload))
+                if got and got[-1].get("kind") == "status" and got[-1]["state"] == "offline":
+                    break
+    reminders = [d for d in got if d["kind"] == "reminder"]
+    assert [(d["due"], d["text"]) for d in reminders] == [
+        ("2026-12-07T08:00", "Time for your exercise session")], got
+    sched = next(d for d in got if d["kind"] == "schedule")
+    assert (sched["next_reminder"], sched["due_today"]) == ("2026-12-07T18:00", 2)
+    for d in got:
+        payload_validator(d)
