@@ -112,6 +112,22 @@ def test_page_shows_what_the_service_published(
         assert browser.find_element("id", "battery").text == "Battery 15%"
         assert browser.find_element("id", "battery").get_attribute("data-ok") == "false"
         assert browser.find_element("id", "signal").text == "Signal poor: noisy"
+        # the programme (retained schedule) and a reminder, as the gateway service sends them
+        gateway = Serializer(patient, "gateway", time.time())
+        asyncio.run(publish(broker, [
+            gateway.schedule(0.0, {"protocol": "hip-flexors-met", "done_today": 1,
+                                   "due_today": 2, "next_reminder": "2030-01-02T18:00",
+                                   "adherence": 0.5, "start": "2030-01-01", "days": 14}),
+            gateway.reminder(0.0, due="2030-01-02T08:00",
+                             text="Time for your exercise session")]))
+        wait_for(browser, "return document.getElementById('schedule-reminder').textContent", 10)
+        assert browser.find_element("id", "schedule-today").text == (
+            "Today: 1 of 2 sessions done")
+        assert browser.find_element("id", "schedule-next").text == (
+            "Next reminder: 18:00 on 2030-01-02")
+        assert browser.find_element("id", "schedule-reminder").text == (
+            "Time for your exercise session (08:00 on 2030-01-02)")
+        shot(browser, artifacts, "schedule")
         session.begin()
         wanted = {
             "holding": f"return {PHASE_SHOT} === 'holding'",

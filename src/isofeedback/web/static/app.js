@@ -88,6 +88,9 @@
     const sub = topic.slice(state.prefix.length + 1);
     if (sub === "control") return; // our own (or another page's) commands
     if (sub === "control/ack") { onAck(doc); return; }
+    // the programme is the patient's, not one session's: shown whatever session is on
+    if (sub === "schedule") { onSchedule(doc); return; }
+    if (sub === "reminder") { onReminder(doc); return; }
     if (sub.startsWith("device/")) { onDevice(sub, doc); return; }
     if (!followSession(doc)) return;
     if (typeof doc.seq === "number" && doc.kind !== "level") {
@@ -130,6 +133,31 @@
     $("summary").hidden = true;
     $("rep-result").hidden = true;
     $("cue").textContent = "";
+  }
+
+  // ---------------------------------------------------------------- programme
+  // A reminder time (local ISO, to the minute) as "18:00", or "18:00 on 2026-12-08" when
+  // it is not today on this phone's clock.
+  function when(iso) {
+    const d = new Date();
+    const pad = (n) => String(n).padStart(2, "0");
+    const today = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+    const day = iso.slice(0, 10);
+    return day === today ? iso.slice(11, 16) : `${iso.slice(11, 16)} on ${day}`;
+  }
+
+  function onSchedule(doc) {
+    $("schedule").hidden = false;
+    $("schedule-today").textContent = doc.due_today
+      ? `Today: ${doc.done_today} of ${doc.due_today} sessions done`
+      : `Today: ${doc.done_today} session${doc.done_today === 1 ? "" : "s"} done, none due`;
+    $("schedule-next").textContent = doc.next_reminder
+      ? `Next reminder: ${when(doc.next_reminder)}` : "No more reminders";
+  }
+
+  function onReminder(doc) {
+    $("schedule").hidden = false;
+    $("schedule-reminder").textContent = `${doc.text} (${when(doc.due)})`;
   }
 
   function onStatus(doc) {
