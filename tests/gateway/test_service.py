@@ -240,3 +240,51 @@ async def test_sigterm_while_waiting_for_the_wearable(
     assert docs[-1]["msg"] == "stopped cleanly on SIGTERM after 0 complete session(s)"
     assert {d["level"] for d in docs} <= {"info", "warning"}
     assert not list((tmp_path / "recordings").glob("*.isorec"))  # no session began
+
+
+async def test_the_service_follows_the_stored_prescription_and_publishes_the_schedule(
+        tmp_path: Path, mosquitto: Any, patient: str,
+        write_config: Callable[..., Path]) -> None:
+    """A prescription an earlier session stored chooses the protocol of the next session,
+    and the retained schedule is there while the service waits for the wearable."""
+    import datetime as dt
+
+    from isofeedback.coach.calibration_store import PatientStore
+
+    today = dt.date.today()
+    PatientStore(tmp_path / "patients", patient).save_prescription(
+        {"prescription": {"patient": patient, "protocol": "hip-flexors-met",
+                          "times_per_day": 3, "days": 7, "start": today.isoformat(),
+                          "reminders": ["07:00", "12:00", "19:00"]}})
+    config = write_config(patient=patient, broker={"host": mosquitto.host,
+                                                   "port": mosquitto.port})
+    async with PrivateSystemBus() as bus, VirtualBluez(bus.address):  # no device advertises
+        env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus.address, "PYTHONPATH": str(SRC)}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "isofeedback", "service", "run", str(config),
+            "--log-format", "json", env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        lines: list[str] = []
+        try:
+            await _read_until(proc, lines, "waiting until found", 60)
+            async with BrokerSettings(mosquitto.host, mosquitto.port).client() as client:
+                await client.subscribe(f"isofeedback/{patient}/schedule", qos=1)
+                async with asyncio.timeout(20):  # retained, or live if it is just going out
+                    async for msg in client.messages:
+                        assert isinstance(msg.payload, bytes)
+                        schedule = json.loads(msg.payload)
+                        break
+            proc.send_signal(signal.SIGTERM)
+            await _read_until(proc, lines, "stopped cleanly on SIGTERM", 30)
+            assert await asyncio.wait_for(proc.wait(), 20) == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    msgs = [json.loads(x)["msg"] for x in lines]
+    assert any(m.startswith("prescribed protocol: hip-flexors-met (3 a day from") for m in msgs)
+    assert any("Hip flexors" in m and "waiting until found" in m for m in msgs), msgs
+    assert (schedule["protocol"], schedule["due_today"], schedule["done_today"]) == (
+        "hip-flexors-met", 3, 0)
+    assert schedule["next_reminder"] is None or schedule["next_reminder"] > (
+        dt.datetime.now() - dt.timedelta(minutes=1)).isoformat(timespec="minutes")
