@@ -79,3 +79,17 @@ def test_no_sessions_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFi
                                         ) -> None:
     assert main(["report", "--patient", "nobody", "--data-dir", str(tmp_path)]) == 2
     assert "no sessions stored for patient 'nobody'" in capsys.readouterr().err
+
+
+def test_report_uses_the_prescription_received_over_mqtt(store: Path) -> None:
+    """Without --prescription, the one the gateway stored (as the clinician sent it)."""
+    PatientStore(store, "p-03").save_prescription(
+        {"prescription": {"patient": "p-03", "protocol": "hip-flexors-met",
+                          "times_per_day": 2, "days": 7, "start": "2026-12-07",
+                          "reminders": ["08:00", "18:00"]}})
+    out = store / "r"
+    assert main(["report", "--patient", "p-03", "--data-dir", str(store), "--out",
+                 str(out)]) == 0
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert doc["prescription"]["protocol"] == "hip-flexors-met"
+    assert doc["adherence"]["due"] == 6 and doc["adherence"]["done"] == 4

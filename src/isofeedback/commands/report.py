@@ -12,7 +12,7 @@ from typing import Any
 
 from isofeedback.coach.calibration_store import PatientStore, default_data_dir
 from isofeedback.coach.clinician import clinician_html, clinician_report
-from isofeedback.coach.prescription import load_prescription
+from isofeedback.coach.prescription import load_prescription, parse_prescription
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.commands.common import add_data_dir, patient_id, sample_rate
 from isofeedback.errors import ConfigError, RecordingError
@@ -41,7 +41,8 @@ def register(sub: Any) -> None:
     add_data_dir(p, f"folder of the patient store, with --patient (default: "
                     f"{default_data_dir()})")
     p.add_argument("--prescription", type=Path,
-                   help="the patient's prescription (TOML), for adherence, with --patient")
+                   help="the patient's prescription (TOML), for adherence, with --patient "
+                   "(default: the one received over MQTT and stored)")
     p.add_argument("--pdf", action="store_true",
                    help="also print the HTML page to BASE.pdf and BASE.png with headless "
                    "Chromium")
@@ -94,6 +95,10 @@ def _patient_report(args: argparse.Namespace) -> int:
         raise ConfigError(f"no sessions stored for patient {args.patient!r} in {folder} "
                           "(run a session with --data-dir first, or check the folder)")
     rx = load_prescription(args.prescription) if args.prescription else None
+    if rx is None:  # else the one the clinician sent over MQTT, as the gateway stored it
+        doc = PatientStore(folder, args.patient).prescription_doc()
+        rx = parse_prescription(doc, f"{folder / args.patient}.json: prescription"
+                                ) if doc else None
     report = clinician_report(args.patient, sessions, rx)
     base = args.out or folder / f"{args.patient}-report"
     try:
