@@ -309,7 +309,9 @@ async def open_session(plan: SessionPlan) -> SessionOutcome:
         publisher = MqttPublisher(broker, serializer)
         session = _Session(plan, publisher, serializer, outcome)
         publisher.subscribe(serializer.topic("control"), session.on_control_message)
-        publisher.subscribe(serializer.topic("prescription"), session.on_prescription_message)
+        if plan.store is not None:  # only a session that can keep it answers the clinician
+            publisher.subscribe(serializer.topic("prescription"),
+                                session.on_prescription_message)
         # the page's server outlives the publisher: the summary and `offline` reach it
         async with contextlib.AsyncExitStack() as web_stack, publisher:
             if plan.broker_explicit and not plan.wait and not await publisher.wait_connected(
