@@ -134,6 +134,9 @@ async def test_roles_and_isolation(clinic: int) -> None:
         await _send(phone1, "isofeedback/p01/control", "p01 control")  # allowed
         await _send(phone2, "isofeedback/p01/control", "p02 controls p01")
         await _send(ann, "isofeedback/p02/prescription", "ann prescribes")  # allowed
+        await _send(phone2, "isofeedback/p02/prescription", "p02 prescribes itself")
+        await _send(ann, "isofeedback/p02/prescription/ack", "ann fakes the ack")
+        await _send(gw2, "isofeedback/p02/prescription/ack", "gw2 ack")  # allowed
         await _send(ann, "isofeedback/p02/cues", "ann fakes a cue")
         await _send(ann, "isofeedback/p02/control", "ann controls p02")
         for name in watchers:  # end markers, on a topic only that patient's gateway may use
@@ -142,7 +145,8 @@ async def test_roles_and_isolation(clinic: int) -> None:
             await _send(gw, f"isofeedback/{patient}/status", f"end-{name}")
     got = {name: sorted(text for _, text in seen[name].got) for name in watchers}
     assert got["p01"] == ["gw1 cue", "p01 control"]
-    assert got["p02"] == ["ann prescribes", "gw2 event"]
+    assert got["p02"] == ["ann prescribes", "gw2 ack", "gw2 event"]
     assert got["gw-p01"] == ["gw1 cue", "p01 control"]
-    assert got["gw-p02"] == ["ann prescribes", "gw2 event"]
-    assert got["clinician-ann"] == ["ann prescribes", "gw1 cue", "gw2 event", "p01 control"]
+    assert got["gw-p02"] == ["ann prescribes", "gw2 ack", "gw2 event"]
+    assert got["clinician-ann"] == ["ann prescribes", "gw1 cue", "gw2 ack", "gw2 event",
+                                    "p01 control"]
