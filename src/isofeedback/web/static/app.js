@@ -33,7 +33,7 @@
     config: null, cues: {}, prefix: "", session: null, sessionWall: "", seen: new Set(),
     phase: null, phaseT: 0, duration: null, rep: 0, reps: null, sessionT: 0,
     serviceOnline: null, connected: false, finished: false, pending: new Map(),
-    devices: {}, jointChecked: null, locale: "en",
+    devices: {}, jointChecked: null, locale: "en", cueId: "",
   };
   window.isofeedbackPage = state; // for the browser tests and the latency benchmark
   state.repaints = [];
@@ -303,6 +303,16 @@
   }
 
   function onCue(doc) {
+    if (!doc.text) {
+      // the end of a warning ("cleared", naming the cue in `clears`): take it down if it
+      // is still shown, and say nothing
+      if (doc.clears && state.cueId === doc.clears) {
+        state.cueId = "";
+        showCue("", "info");
+      }
+      return;
+    }
+    state.cueId = doc.id;
     showCue(doc.text, doc.severity);
     state.locale = localeOf(doc) || state.locale;
     speak(doc);
