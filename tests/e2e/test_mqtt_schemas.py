@@ -4,11 +4,14 @@ validates against its JSON Schema, and the reliable stream arrives complete and 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from isofeedback.coach.prescription import prescription_message, schedule_status
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
@@ -52,6 +55,19 @@ async def test_every_published_message_validates(
         pub.submit_message(serializer.control_ack(0.0, id="a1", command="pause",
                                                   accepted=False,
                                                   reason="no session is running"))
+        # the clinician's loop: a prescription received, the schedule and a reminder
+        rx, ack = prescription_message(json.dumps({"prescription": {
+            "patient": patient, "protocol": "hamstrings-met", "times_per_day": 2,
+            "days": 14, "start": "2026-12-07", "reminders": ["08:00", "18:00"]}}).encode(),
+            patient)
+        assert rx is not None and ack["accepted"]
+        pub.submit_message(serializer.prescription_ack(0.0, accepted=True,
+                                                       reason=ack["reason"],
+                                                       prescription=ack.get("prescription")))
+        now = dt.datetime(2026, 12, 8, 12, 0)
+        pub.submit_message(serializer.schedule(0.0, schedule_status(rx, [], now)))
+        pub.submit_message(serializer.reminder(0.0, due="2026-12-08T18:00",
+                                               text="Time for your exercises."))
         result = await run_session(source, Pipeline(source.profiles, technique), [pub])
         await asyncio.sleep(0.3)  # at least one periodic service message mid-session
     await asyncio.wait_for(sub, 10)
