@@ -211,3 +211,14 @@ def test_reader_errors_name_the_file(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "p.isorec")
     with pytest.raises(RecordingError, match=r"p\.isorec: is not a regular file"):
         RecordingReader(tmp_path / "p.isorec")
+
+
+def test_a_value_longer_than_any_we_write_is_damage_not_a_memory_error(
+        myo_recording: Path) -> None:
+    """The long fuzz run saw MemoryErrors under memory pressure: SQLite allocates what a
+    record claims. Values are capped (16 MB; ours are kB), so a huge one is damage."""
+    with sqlite3.connect(myo_recording) as con:
+        con.execute("UPDATE packets SET data = zeroblob(20000000) WHERE rowid = 500")
+    with RecordingReader(myo_recording) as r:
+        got = list(r.packets())
+        assert len(got) == 499 and r.damage and "too big" in r.damage

@@ -51,6 +51,8 @@ from isofeedback.types import Event, Feedback, Packet
 __all__ = ["Note", "RecordingReader", "open_recording"]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+#: the longest text or blob a recording holds (profile texts and output documents are kB)
+MAX_VALUE_BYTES = 16 << 20
 #: packet arrival times beyond this (session seconds) are not a session's: a week
 MAX_SESSION_S = 7 * 24 * 3600.0
 
@@ -161,6 +163,9 @@ class RecordingReader:
             except sqlite3.DatabaseError as exc2:
                 con.close()
                 raise self._fail(f"truncated and unreadable ({exc2})") from None
+        # no value we write is longer than a few kB: a damaged record header claiming a
+        # gigabyte is then SQLite's "too big" (damage), not a MemoryError
+        con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
         if app != APPLICATION_ID:
             con.close()
             raise self._fail("an SQLite file, but not an isofeedback recording")
