@@ -11,16 +11,13 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
-import pytest
 from rich.console import Console
 
-from isofeedback.ble.private_bus import PrivateSystemBus
-from isofeedback.ble.virtual_bluez import VirtualBluez, release_bleak_bluez_manager
+from isofeedback.ble.virtual_bluez import VirtualBluez
 from isofeedback.ble.wearable import VirtualWearable, WearableFaults
 from isofeedback.commands.run import live_session
 from isofeedback.commands.virtual_device import session_packets
@@ -30,16 +27,6 @@ from isofeedback.run_config import parse_run_config
 
 SPEED = 10.0
 EVERY_S = 5.0  # a drop every 5 session seconds, from 5 s to the end of a 2-minute session
-
-
-@pytest.fixture
-async def bluez() -> AsyncIterator[VirtualBluez]:
-    async with PrivateSystemBus() as bus:
-        try:
-            async with VirtualBluez(bus.address, advertising_interval=0.05) as b:
-                yield b
-        finally:
-            await release_bleak_bluez_manager()
 
 
 async def test_drop_every_few_seconds_for_two_minutes(

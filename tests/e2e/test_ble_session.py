@@ -10,15 +10,12 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from rich.console import Console
 
-from isofeedback.ble.private_bus import PrivateSystemBus
-from isofeedback.ble.virtual_bluez import VirtualBluez, release_bleak_bluez_manager
+from isofeedback.ble.virtual_bluez import VirtualBluez
 from isofeedback.ble.wearable import VirtualWearable, WearableFaults
 from isofeedback.commands.common import LslOptions
 from isofeedback.commands.run import live_session
@@ -49,16 +46,6 @@ mvc_capture = true
 movement_max_deg = 5.0
 movement_max_dps = 30.0
 """
-
-
-@pytest.fixture
-async def bluez() -> AsyncIterator[VirtualBluez]:
-    async with PrivateSystemBus() as bus:
-        try:
-            async with VirtualBluez(bus.address, advertising_interval=0.05) as b:
-                yield b
-        finally:
-            await release_bleak_bluez_manager()
 
 
 async def run_live(bluez: VirtualBluez, mosquitto: Any, collector: Any, patient: str,

@@ -11,38 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
-from rich.console import Console
 
-from isofeedback.coach.protocol import find_protocol
-from isofeedback.profiles.schema import find_profile
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.recording.replay import replay_async
 from isofeedback.session import RecordingPlan, SessionPlan, open_session
-from isofeedback.sim import protocol_script
-from isofeedback.sinks.mqtt import BrokerSettings
-from isofeedback.sources.simulated import SimulatedSource
-
-SPEED = 4.0
+from tests.session.plans import simulated_plan
 
 
 def _plan(patient: str, mosquitto: Any, folder: Path, out: io.StringIO) -> SessionPlan:
-    import contextlib
-
-    protocol = find_protocol("pir")
-    script = protocol_script("pir", reps=protocol.reps, level=0.18, hold=protocol.hold_s,
-                             relax=protocol.relax_s, stretch=protocol.stretch_s,
-                             rest_before=protocol.rest_calibration_s + 1.0, seed=2,
-                             mvc_capture=protocol.mvc_capture)
-
-    @contextlib.asynccontextmanager
-    async def open_source(ctx: Any) -> Any:
-        yield SimulatedSource(script, find_profile("myo"), speed=SPEED)
-
-    return SessionPlan(
-        patient=patient, protocol=protocol, open_source=open_source,
-        console=Console(file=out, width=120), title="test", source_kind="simulated",
-        broker=BrokerSettings(mosquitto.host, mosquitto.port), broker_explicit=True,
-        recording=RecordingPlan(folder, "simulated", simulated=True), view="plain")
+    return simulated_plan(patient, mosquitto, out,
+                          recording=RecordingPlan(folder, "simulated", simulated=True))
 
 
 async def test_pause_resume_stop_from_a_client_and_refusals(

@@ -7,7 +7,6 @@ reminder goes out at the prescribed time only while no session runs."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import io
 import json
@@ -19,31 +18,14 @@ from rich.console import Console
 
 from isofeedback.coach.calibration_store import PatientStore
 from isofeedback.coach.prescription import APPLIES
-from isofeedback.coach.protocol import find_protocol
-from isofeedback.profiles.schema import find_profile
 from isofeedback.session import SessionPlan, StorePlan, open_session
 from isofeedback.session.patient_data import prescribed_protocol
-from isofeedback.sim import protocol_script
 from isofeedback.sinks.mqtt import BrokerSettings
-from isofeedback.sources.simulated import SimulatedSource
+from tests.session.plans import simulated_plan
 
 
 def _plan(patient: str, mosquitto: Any, store: Path, out: io.StringIO) -> SessionPlan:
-    protocol = find_protocol("pir")
-    script = protocol_script("pir", reps=protocol.reps, level=0.18, hold=protocol.hold_s,
-                             relax=protocol.relax_s, stretch=protocol.stretch_s,
-                             rest_before=protocol.rest_calibration_s + 1.0, seed=2,
-                             mvc_capture=protocol.mvc_capture)
-
-    @contextlib.asynccontextmanager
-    async def open_source(ctx: Any) -> Any:
-        yield SimulatedSource(script, find_profile("myo"), speed=4.0)
-
-    return SessionPlan(
-        patient=patient, protocol=protocol, open_source=open_source,
-        console=Console(file=out, width=120), title="test", source_kind="simulated",
-        broker=BrokerSettings(mosquitto.host, mosquitto.port), broker_explicit=True,
-        store=StorePlan(store, "myo", "sim"), view="plain")
+    return simulated_plan(patient, mosquitto, out, store=StorePlan(store, "myo", "sim"))
 
 
 def _rx(patient: str, **patient_keys: Any) -> dict[str, Any]:
