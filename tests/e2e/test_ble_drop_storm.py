@@ -30,7 +30,7 @@ EVERY_S = 5.0  # a drop every 5 session seconds, from 5 s to the end of a 2-minu
 
 
 async def test_drop_every_few_seconds_for_two_minutes(
-    bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: Path
+    bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: Path, payload_validator: Any
 ) -> None:
     profile = find_profile("myo")
     packets, _ = session_packets(profile, "pir", seed=6, device="arm", extra_reps=12)
@@ -49,9 +49,11 @@ async def test_drop_every_few_seconds_for_two_minutes(
     })
     before = {t for t in asyncio.all_tasks() if not t.done()}
     states: list[str] = []
+    quality: list[dict[str, Any]] = []
     out = io.StringIO()
     async with aiomqtt.Client(mosquitto.host, mosquitto.port) as phone:
         await phone.subscribe(f"isofeedback/{patient}/device/arm/availability", qos=1)
+        await phone.subscribe(f"isofeedback/{patient}/device/arm/quality", qos=1)
         session = asyncio.create_task(live_session(
             cfg, Console(file=out, width=120), view=False, time_scale=SPEED,
             data_dir=tmp_path / "patients"))
@@ -59,7 +61,11 @@ async def test_drop_every_few_seconds_for_two_minutes(
         async def watch() -> None:
             async for msg in phone.messages:
                 assert isinstance(msg.payload, bytes)
-                states.append(json.loads(msg.payload)["state"])
+                doc = json.loads(msg.payload)
+                if doc["kind"] == "device_quality":
+                    quality.append(doc)
+                else:
+                    states.append(doc["state"])
 
         watcher = asyncio.create_task(watch())
         await asyncio.wait_for(wearable.finished.wait(), end / SPEED + 90)
@@ -77,6 +83,12 @@ async def test_drop_every_few_seconds_for_two_minutes(
     assert f"{wearable.stats.drops} lost" in text, text
     assert "gap(s)" in text and "s of signal lost" in text
     assert "Session " in text and "mean hold" in text  # the stop path's summary
+    # the signal light: link losses show as packet loss (not ok), and it recovers
+    for doc in quality:
+        payload_validator(doc)
+    losses = [d["packet_loss"] for d in quality if d["packet_loss"] is not None]
+    assert max(losses) > 0.05 and any(not d["ok"] for d in quality), quality
+    assert any(d["ok"] for d in quality), quality
     # no task of the session (BLE supervisors, publisher, receiver) outlives it
     await asyncio.sleep(0.2)
     left = {t for t in asyncio.all_tasks() if not t.done()} - before

@@ -57,6 +57,7 @@ from isofeedback.sinks.haptic import HapticSink
 from isofeedback.sinks.lsl import has_joint_angle
 from isofeedback.sinks.messages import MqttMessage, Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
+from isofeedback.sinks.quality import QualityReporter
 from isofeedback.sinks.terminal import TerminalView
 from isofeedback.sources.base import PacketSource, SourceStatus
 
@@ -212,6 +213,9 @@ class _Session:
                                 history=self._history())
             self.pipeline = pipeline
             sinks: list[OutputSink] = [self.publisher]
+            if pipeline.emg_device is not None:  # the signal light of pages and dashboards
+                sinks.append(QualityReporter(self.serializer, pipeline.emg_device,
+                                             self.publisher.submit_message))
             taps: list[PacketTap] = []
             if plan.recording is not None:
                 rp = plan.recording
