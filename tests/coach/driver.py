@@ -9,6 +9,7 @@ from typing import Any
 from isofeedback.coach.machine import Coach
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.types import Event, EventType, Feedback
+from tests.coach.sessions import trace
 
 STEP_S = 0.05
 
@@ -57,20 +58,7 @@ class Driver:
 
     def trace(self, since: int = 0) -> list[str]:
         """Phases and cues (as the scenario tests write them), levels left out."""
-        out = []
-        for o in self.out[since:]:
-            p = o.payload
-            if o.kind == "phase":
-                out.append(f"phase:{p['phase']}")
-            elif o.kind == "cue" and "clears" in p:
-                out.append(f"clear:{p['clears']}")
-            elif o.kind == "cue":
-                out.append(f"cue:{p['id']}" + (f"!{p['violation']}" if "violation" in p else ""))
-            elif o.kind == "rep":
-                out.append(f"rep:{p['rep']}:{','.join(p['violations'])}")
-            elif o.kind in ("summary", "progress"):
-                out.append(o.kind)
-        return out
+        return trace(self.out[since:])
 
     def when(self, kind: str, **match: Any) -> float:
         """Time of the first feedback of ``kind`` whose payload has ``match``."""
