@@ -237,3 +237,27 @@ async def test_two_devices_share_one_clock(virtual_bluez: VirtualBluez) -> None:
     assert len(pairs) >= 20
     diffs = [abs(x - y) for x, y in pairs]
     assert float(np.median(diffs)) <= 2 * LAG_TOL_S, float(np.median(diffs))
+
+
+async def test_cancelling_a_wait_for_packets_leaves_no_task_behind(
+        virtual_bluez: VirtualBluez) -> None:
+    """A session stopped while the link is silent cancels the packet wait: the queue read
+    it started must go with it (the drop-storm run once found one left pending)."""
+    w = VirtualWearable(virtual_bluez, MYO, myo_packets(seconds_of_rest=0.5), speed=8.0)
+    await w.start()
+    async with BleSource([DeviceTarget("arm", MYO)], scan_timeout=3) as src:
+        await asyncio.wait_for(w.finished.wait(), 30)
+        packets = src.packets()
+        while True:  # drain what arrived, then wait on the empty queue
+            waiting = asyncio.ensure_future(anext(packets))
+            done, _ = await asyncio.wait({waiting}, timeout=0.3)
+            if not done:
+                break
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await asyncio.sleep(0.05)
+        reads = [t for t in asyncio.all_tasks()
+                 if not t.done() and t.get_coro().__qualname__ == "Queue.get"]
+        assert not reads, reads
+        await packets.aclose()

@@ -281,11 +281,13 @@ class BleSource(PacketSource):
                 continue
             get: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
             waiting: set[asyncio.Future[Any]] = {get, self._failed}
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if not get.done():
-                get.cancel()
-                continue
-            yield get.result()
+            try:
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # cancelled or closed while waiting: the get must not outlive us
+                if not get.done():
+                    get.cancel()
+            if get.done() and not get.cancelled():
+                yield get.result()
 
     # ---- one device
 
