@@ -11,14 +11,12 @@ counted, and a failing write is counted and logged, never raised into the sessio
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
 
 from isofeedback.profiles.schema import Profile
+from isofeedback.sinks.one_at_a_time import OneAtATime
 from isofeedback.types import Event, Feedback
 
 __all__ = ["HapticSink", "HapticStats", "HapticWriter"]
@@ -36,40 +34,25 @@ class HapticStats:
     failed: int = 0
 
 
-class HapticSink:
+class HapticSink(OneAtATime[float]):
     """Sends ``profile``'s haptic command for every feedback item marked ``haptic``.
 
     Use as ``async with HapticSink(profile, writer) as sink:``; a profile without a
     haptic command makes the sink a no-op (``supported`` is false).
     """
 
+    task_name = "haptic-cues"
+
     def __init__(self, profile: Profile, writer: HapticWriter, max_pending: int = 2) -> None:
+        super().__init__()
         self.profile = profile
         self.writer = writer
         self.max_pending = max_pending
         self.stats = HapticStats()
-        self._queue: deque[float] = deque()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
 
     @property
     def supported(self) -> bool:
         return bool(self.profile.haptic)
-
-    async def __aenter__(self) -> HapticSink:
-        self._task = asyncio.create_task(self._run(), name="haptic-cues")
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     def submit(self, item: Event | Feedback) -> None:
         """Queue a buzz for a haptic cue; never blocks."""
@@ -82,22 +65,15 @@ class HapticSink:
             self.stats.dropped += 1
             return
         self._queue.append(item.t)
-        self._wake.set()
+        self._queued()
 
-    async def _run(self) -> None:
-        while True:
-            while self._queue:
-                self._queue.popleft()
-                try:
-                    for cmd in self.profile.haptic:
-                        await self.writer(cmd.characteristic, cmd.data)
-                        if cmd.delay_s:
-                            await asyncio.sleep(cmd.delay_s)
-                    self.stats.sent += 1
-                except Exception as exc:  # a device error must not end the session
-                    self.stats.failed += 1
-                    log.warning("haptic cue not delivered: %s", exc)
-            if self._closing:
-                return
-            self._wake.clear()
-            await self._wake.wait()
+    async def deliver(self, item: float) -> None:
+        try:
+            for cmd in self.profile.haptic:
+                await self.writer(cmd.characteristic, cmd.data)
+                if cmd.delay_s:
+                    await asyncio.sleep(cmd.delay_s)
+            self.stats.sent += 1
+        except Exception as exc:  # a device error must not end the session
+            self.stats.failed += 1
+            log.warning("haptic cue not delivered: %s", exc)

@@ -12,15 +12,14 @@ failing espeak-ng is logged once and counted, never raised into the session.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
 from isofeedback.errors import ConfigError
+from isofeedback.sinks.one_at_a_time import OneAtATime
 from isofeedback.types import Event, Feedback
 
 __all__ = ["Speaker", "SpeakerStats", "espeak_command", "find_espeak"]
@@ -58,7 +57,7 @@ def espeak_command(exe: str, text: str, locale: str, wav: Path | None = None,
     return [*cmd, "--", text]
 
 
-class Speaker:
+class Speaker(OneAtATime[tuple[str, str, bool]]):  # (cue id, text, warning)
     """Speaks every cue. ``async with Speaker(locale="en") as speaker:``.
 
     ``folder``: write ``<seq>-<cue id>.wav`` files there instead of playing them.
@@ -67,6 +66,7 @@ class Speaker:
     def __init__(self, *, locale: str = "en", folder: Path | None = None,
                  max_pending: int = 3, words_per_minute: int = 150,
                  exe: str = "espeak-ng") -> None:
+        super().__init__()
         self.locale = locale
         self.folder = folder
         self.max_pending = max_pending
@@ -74,13 +74,11 @@ class Speaker:
         self.exe = exe
         self.stats = SpeakerStats()
         self.files: list[Path] = []
-        self._queue: deque[tuple[str, str, bool]] = deque()  # (cue id, text, warning)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
         self._warned = False
 
-    async def __aenter__(self) -> Speaker:
+    task_name = "spoken-cues"
+
+    async def __aenter__(self) -> Self:
         self.exe = find_espeak(self.exe)
         # espeak-ng quietly falls back to its default voice for an unknown language
         proc = await asyncio.create_subprocess_exec(
@@ -92,18 +90,7 @@ class Speaker:
                               "install its voice data or choose a protocol in another locale")
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
-        self._task = asyncio.create_task(self._run(), name="spoken-cues")
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._closing = True  # what is queued is still said (the last cue is "well done")
-        self._wake.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        return await super().__aenter__()
 
     def submit(self, item: Event | Feedback) -> None:
         """Queue a cue to be spoken; never blocks."""
@@ -127,7 +114,7 @@ class Speaker:
             self._queue.insert(at, entry)
         else:
             self._queue.append(entry)
-        self._wake.set()
+        self._queued()
 
     async def _say(self, cue_id: str, text: str) -> None:
         wav = None
@@ -144,19 +131,13 @@ class Speaker:
                 raise OSError(f"espeak-ng did not write {wav}")
             self.files.append(wav)
 
-    async def _run(self) -> None:
-        while True:
-            while self._queue:
-                cue_id, text, _ = self._queue.popleft()
-                try:
-                    await self._say(cue_id, text)
-                    self.stats.spoken += 1
-                except OSError as exc:  # no audio device, a bad voice: the session goes on
-                    self.stats.failed += 1
-                    if not self._warned:
-                        self._warned = True
-                        log.warning("spoken cue failed (espeak-ng): %s", exc)
-            if self._closing:
-                return
-            self._wake.clear()
-            await self._wake.wait()
+    async def deliver(self, item: tuple[str, str, bool]) -> None:
+        cue_id, text, _ = item
+        try:
+            await self._say(cue_id, text)
+            self.stats.spoken += 1
+        except OSError as exc:  # no audio device, a bad voice: the session goes on
+            self.stats.failed += 1
+            if not self._warned:
+                self._warned = True
+                log.warning("spoken cue failed (espeak-ng): %s", exc)
