@@ -304,3 +304,29 @@ def test_broker_restart_page_reconnects_and_catches_up(
     after = log[first_down:]
     assert dedupe([e["phase"] for e in after])[-1] == "done"
     assert "2 of 2" in log[-1]["summary"]
+
+
+def test_page_says_when_the_session_is_no_longer_saved(
+    mosquitto: Any, patient: str, browser: Any, artifacts: Path
+) -> None:
+    """The retained status carries ``recording`` when the recording failed (disk full):
+    the page says so in words a patient understands, and that the exercise goes on."""
+    broker = BrokerSettings(mosquitto.host, mosquitto.port)
+    with LiveSession(broker, patient, speed=20.0, reps=1) as session:
+        browser.get(session.url)
+        wait_for(browser, "return window.isofeedbackPage && window.isofeedbackPage.connected")
+        assert js(browser, "return document.getElementById('not-saved').hidden") is True
+        service = Serializer(patient, "s", time.time(), source="simulated")
+        service.recording_problem = ("the disk is full; recording stopped near session "
+                                     "time 12.0 s (the 900 packets before are kept)")
+        asyncio.run(publish(broker, [service.status(True, 12.0, reason="connected",
+                                                    connection=1)]))
+        wait_for(browser, "return !document.getElementById('not-saved').hidden", 10)
+        text = browser.find_element("id", "not-saved").text
+        assert text == ("This session is no longer being saved (the disk is full). "
+                        "Keep going; please tell your clinician.")
+        assert browser.find_element("id", "not-saved").get_attribute("role") == "alert"
+        shot(browser, artifacts, "not-saved")
+        session.begin()
+        session.wait_done()
+        assert not page_errors(browser)

@@ -10,10 +10,11 @@ creates with the same mode) is owner-only: it holds health data.
 A full disk (or a file-size limit, or a removed medium) must not cost the patient the
 session: when the recording cannot even start, :class:`Recorder` raises one
 :class:`RecordingError` and leaves no empty file behind; when it fails mid-session the
-writer logs it once, sets :attr:`Recorder.error` (the flag a session shows), stops
-queueing, and the feedback goes on. SQLite rolls the failed transaction back, so the file
-keeps every commit before the failure and stays a valid, replayable recording;
-:meth:`Recorder.close` then raises one RecordingError that says so.
+writer logs it once, sets :attr:`Recorder.error` and calls ``on_error`` (so the session
+tells the patient and the apps at once), stops queueing, and the feedback goes on.
+SQLite rolls the failed transaction back, so the file keeps every commit before the
+failure and stays a valid, replayable recording; :meth:`Recorder.close` then raises one
+RecordingError that says so.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -97,9 +98,11 @@ class Recorder:
         extra_meta: Mapping[str, Any] | None = None,
         profile_texts: Mapping[str, str] | None = None,
         commit_s: float = 0.5,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
         self.commit_s = commit_s
+        self.on_error = on_error  # called once, from the writer thread, when writing fails
         self.wall_start = time.time() if wall_start is None else wall_start
         self.error: str | None = None
         self.packets = 0
@@ -303,6 +306,11 @@ class Recorder:
                           f"(the {self.packets - len(packets)} packets before are kept and "
                           "readable)")
             log.error("recording %s: %s", self.path, self.error)
+            if self.on_error is not None:
+                try:
+                    self.on_error(self.error)
+                except Exception:  # whoever is told must not stop the writer
+                    log.exception("recording error handler failed")
 
 
 def _why(exc: BaseException) -> str:

@@ -130,6 +130,24 @@ class _Session:
         what = ", ".join(f"{k} {v}" for k, v in s.body.items())
         self.plan.console.print(f"[dim]{s.t:7.1f} s[/] {s.device}: {s.kind} {what}")
 
+    @staticmethod
+    def _from_writer_thread(handler: Callable[[str], None]) -> Callable[[str], None]:
+        """``handler`` run on this event loop when called from another thread."""
+        loop = asyncio.get_running_loop()
+
+        def call(why: str) -> None:
+            loop.call_soon_threadsafe(handler, why)
+
+        return call
+
+    def on_recording_failed(self, why: str) -> None:
+        """The recording stopped mid-session (disk full, medium removed): the exercise
+        goes on, and the patient and every app are told at once that it is not saved."""
+        self.plan.console.print(f"[red]Recording stopped: {why.split(';')[0]}. The exercise "
+                                "goes on, but the rest of this session is not saved.[/]")
+        self.serializer.recording_problem = why
+        self.publisher.refresh_status()
+
     def on_control_message(self, payload: bytes) -> None:
         """A command from the patient's app: validated, acknowledged, then queued."""
         t = self.outcome.result.session_s
@@ -223,7 +241,8 @@ class _Session:
                     rp.folder, self.outcome.session_id, profiles=source.profiles,
                     protocol=plan.protocol, config=pipeline.config, patient=plan.patient,
                     wall_start=self.serializer.wall_start, source=rp.source,
-                    simulated=rp.simulated, extra_meta=dict(rp.extra_meta))
+                    simulated=rp.simulated, extra_meta=dict(rp.extra_meta),
+                    on_error=self._from_writer_thread(self.on_recording_failed))
                 self.outcome.recording = self.recorder.path
                 sinks.append(self.recorder)
                 taps.append(self.recorder)

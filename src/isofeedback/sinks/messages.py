@@ -134,7 +134,9 @@ class Serializer:
     ``source`` (``live``, ``simulated`` or ``replay``) and ``joint_checked`` (whether a
     motion sensor measures the joint) describe the session; when given they go into every
     ``status`` message, so an app shows a "simulated data" badge, or says that joint
-    movement is not checked, from the retained status alone.
+    movement is not checked, from the retained status alone. ``recording_problem`` is set
+    when the session's recording failed (e.g. the disk is full): it goes into ``status``
+    as ``recording`` so the apps can say that the session is no longer being saved.
     """
 
     def __init__(
@@ -150,6 +152,7 @@ class Serializer:
         self.wall_start = wall_start
         self.source = source
         self.joint_checked = joint_checked
+        self.recording_problem: str | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -245,6 +248,8 @@ class Serializer:
             body["source"] = self.source
         if self.joint_checked is not None:
             body["joint_checked"] = self.joint_checked
+        if self.recording_problem is not None:
+            body["recording"] = self.recording_problem
         doc = self.envelope("status", t, body, wall=now)
         return MqttMessage(self.topic("status"), self.encode(doc), 1, True, False)
 

@@ -164,6 +164,13 @@
     state.serviceOnline = doc.state === "online";
     if (doc.source) $("simulated").hidden = doc.source !== "simulated";
     if (typeof doc.joint_checked === "boolean") { state.jointChecked = doc.joint_checked; renderJoint(null); }
+    if (typeof doc.recording === "string" && doc.recording) {
+      // the session goes on but is no longer saved (e.g. the disk is full): say it plainly
+      const why = doc.recording.split(";")[0];
+      $("not-saved").textContent =
+        `This session is no longer being saved (${why}). Keep going; please tell your clinician.`;
+      $("not-saved").hidden = false;
+    }
     setConn();
   }
 
