@@ -23,6 +23,7 @@ from isofeedback.types import Feedback, Packet
 from tests.coach.sessions import feed, run, simulated, trace
 
 DAY = 86400.0
+MVC = "pir-mvc"  # the calibration of a maximal contraction, when the clinician enables it
 
 
 def test_store_round_trip_with_owner_only_permissions(tmp_path: Path) -> None:
@@ -82,17 +83,17 @@ def test_fresh_calibration_is_reused() -> None:
 
 
 def _without_mvc_capture(name: str = "clean") -> list[Packet]:
-    protocol = replace(find_protocol("pir"), mvc_capture=False)
+    protocol = replace(find_protocol(MVC), mvc_capture=False)
     profile = find_profile("myo")
     session = simulate_for_profile(scenario_script(name, protocol), profile)
     return packetize(session, profile)
 
 
 def test_stored_calibration_skips_the_mvc_and_gives_the_same_intensities() -> None:
-    measured = run("clean").pipeline.coach
+    measured = run("clean", MVC).pipeline.coach
     assert measured.mvc is not None and measured.noise is not None
     cal = Calibration("myo", "sim", 0.0, measured.baseline or 0.0, measured.noise, measured.mvc)
-    pipeline, out = feed(_without_mvc_capture(), find_protocol("pir"), live=False,
+    pipeline, out = feed(_without_mvc_capture(), find_protocol(MVC), live=False,
                          calibration=cal)
     t = trace(out)
     assert t[:6] == ["phase:calibrating", "cue:calibrate_rest", "cue:calibration_reused",
@@ -102,11 +103,11 @@ def test_stored_calibration_skips_the_mvc_and_gives_the_same_intensities() -> No
 
 
 def test_rest_noise_far_from_the_stored_one_redoes_the_mvc() -> None:
-    measured = run("clean").pipeline.coach
+    measured = run("clean", MVC).pipeline.coach
     assert measured.mvc is not None and measured.noise is not None
     cal = Calibration("myo", "sim", 0.0, 1.0, measured.noise * 5, measured.mvc)
-    _, packets = simulated("clean")
-    pipeline, out = feed(packets, find_protocol("pir"), live=False, calibration=cal)
+    _, packets = simulated("clean", MVC)
+    pipeline, out = feed(packets, find_protocol(MVC), live=False, calibration=cal)
     t = trace(out)
     assert t[:5] == ["phase:calibrating", "cue:calibrate_rest", "cue:recalibrate", "phase:mvc",
                      "cue:mvc"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,23 +29,72 @@ def cli(*args: str) -> str:
     return done.stdout
 
 
-@pytest.mark.parametrize("technique", ["pir", "met"])
-def test_demo_runs_the_shipped_protocol_and_progress_reads_it(
-    technique: str, mosquitto: Any, patient: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_demo_pir_is_gentle_and_lengthens_the_hold_after_two_good_sessions(
+    mosquitto: Any, patient: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The shipped PIR: a gentle reference contraction, never a maximal one; after two
+    complete, pain-free sessions with good holds the third holds 1 s longer, says so, and
+    ``progress`` shows it."""
     data = tmp_path / "store"
-    base = ["demo", "--technique", technique, "--speed", "max", "--plain", "--patient", patient,
+    base = ["demo", "--technique", "pir", "--speed", "max", "--plain", "--patient", patient,
             "--broker", f"{mosquitto.host}:{mosquitto.port}", "--data-dir", str(data)]
-    first = cli(*base, "--seed", "1")
-    second = cli(*base, "--seed", "2")
-    assert "3/3 reps" in first, first[-3000:]
-    assert "3/3 reps" in second, second[-3000:]
-    assert "Using your saved calibration." in second and "push as hard" not in second
+    runs = [cli(*base, "--seed", str(seed)) for seed in (1, 2, 3)]
+    for out in runs:
+        assert "3/3 reps" in out, out[-3000:]
+        assert "That is your gentle level." in out and "push as hard" not in out
+    assert "instead of" not in runs[0] + runs[1]
+    assert ("today hold each contraction for 8 seconds instead of 7. Hold longer, not "
+            "harder.") in runs[2]
     doc = json.loads((data / f"{patient}.json").read_text())
-    assert [s["mvc_source"] for s in doc["sessions"]] == ["captured", "stored"]
-    assert all(s["complete"] and s["technique"] == technique for s in doc["sessions"])
+    sessions = doc["sessions"]
+    assert [s["hold_target_s"] for s in sessions] == [7.0, 7.0, 8.0]
+    assert all(s["complete"] and s["unit"] == "%ref" and s["mvc_source"] == "" and
+               s["hold_quality"] >= 0.8 for s in sessions)
+    assert [r["hold_s"] for r in sessions[2]["reps"]] == pytest.approx([8.0] * 3, abs=0.05)
+    assert sessions[2]["hold_progression"]["change"] == "longer"
     assert main(["progress", "--patient", patient, "--calibration-dir", str(data)]) == 0
-    assert f"Progress of {patient}: 2 sessions" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"Progress of {patient}: 3 sessions" in out and "8 (+1)" in out
+
+
+@pytest.mark.parametrize(("args", "name", "stretch_cue"), [
+    (["--technique", "met"], "Muscle energy technique", "move to the new barrier"),
+    (["--technique", "met-ri"], "Wrist extensors: MET, reciprocal inhibition",
+     "hold the stretch"),
+    (["--technique", "pir", "--muscle", "upper-trapezius"],
+     "Upper trapezius: post-isometric relaxation", "move to the new barrier"),
+    (["--technique", "pir", "--muscle", "wrist-flexors"],
+     "Wrist flexors: post-isometric relaxation", "move to the new barrier"),
+    (["--technique", "met", "--muscle", "hamstrings"], "Hamstrings: muscle energy technique",
+     "hold the stretch"),
+    (["--technique", "met", "--muscle", "hip-flexors"], "Hip flexors: muscle energy technique",
+     "move to the new barrier"),
+    (["--protocol", "pir-mvc"], "Post-isometric relaxation (% MVC)",
+     "move to the new barrier"),
+], ids=["met", "met-ri", "pir-upper-trapezius", "pir-wrist-flexors", "met-hamstrings",
+        "met-hip-flexors", "pir-mvc"])
+def test_demo_offers_every_technique_and_muscle(args: list[str], name: str, stretch_cue: str,
+                                                mosquitto: Any, patient: str) -> None:
+    out = cli("demo", *args, "--speed", "max", "--plain", "--patient", patient,
+              "--broker", f"{mosquitto.host}:{mosquitto.port}")
+    assert f"isofeedback demo: {name}," in out
+    reps = re.search(r"(\d+)/(\d+) reps", out)
+    assert reps is not None and reps[1] == reps[2], out[-3000:]
+    assert stretch_cue in out and "Well done. Session complete." in out
+    # a maximal contraction only when the protocol enables it
+    assert ("push as hard" in out) == ("pir-mvc" in args)
+    if "met-ri" in args:
+        assert "gently tense the wrist flexors" in out
+
+
+def test_demo_muscle_without_a_protocol_of_that_technique_is_one_clear_line() -> None:
+    env = {**os.environ, "PYTHONPATH": SRC}
+    done = subprocess.run([sys.executable, "-m", "isofeedback.cli", "demo", "--technique",
+                           "met-ri", "--muscle", "hamstrings"], env=env, capture_output=True,
+                          text=True, timeout=90, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "no shipped met-ri protocol for the hamstrings; met-ri is shipped for: " \
+        "wrist-extensors" in done.stderr
 
 
 def test_progress_without_sessions_is_one_clear_line(

@@ -32,7 +32,7 @@ def _with_twitch(script: PatientScript, k: int) -> PatientScript:
 def test_a_twitch_while_waiting_is_a_false_start_not_a_released_rep() -> None:
     protocol = find_protocol("pir")
     profile = find_profile("myo")
-    script = _with_twitch(scenario_script("clean", protocol), k=2)  # [mvc, rep 1, rep 2, …]
+    script = _with_twitch(scenario_script("clean", protocol), k=2)  # [reference, rep 1, rep 2, …]
     packets = packetize(simulate_for_profile(script, profile), profile)
     pipeline, out = feed(packets, protocol, live=True)
     got = trace(out)

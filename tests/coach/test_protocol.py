@@ -45,9 +45,18 @@ def bad(tmp_path: Path, replace: tuple[str, str] | None = None, extra: str = "")
 
 def test_shipped_protocols_load_with_their_bands() -> None:
     pir, met = find_protocol("pir"), find_protocol("met")
-    assert (pir.intensity_low, pir.intensity_high) == (10.0, 25.0)
-    assert (met.intensity_low, met.intensity_high) == (20.0, 30.0)
+    # the default is the gentle reference contraction: no maximal effort is asked
+    assert (pir.intensity_unit, pir.mvc_capture, pir.intensity_low, pir.intensity_high) == (
+        "%ref", False, 50.0, 140.0)
+    assert (met.intensity_unit, met.mvc_capture, met.intensity_low, met.intensity_high) == (
+        "%ref", False, 60.0, 150.0)
     assert pir.muscle and pir.side == "right" and pir.locale == "en"
+    # MVC only where the clinician enables it, explicitly
+    pir_mvc, met_mvc = find_protocol("pir-mvc"), find_protocol("met-mvc")
+    assert (pir_mvc.intensity_unit, pir_mvc.mvc_capture, pir_mvc.intensity_low,
+            pir_mvc.intensity_high) == ("%MVC", True, 10.0, 25.0)
+    assert (met_mvc.intensity_unit, met_mvc.mvc_capture, met_mvc.intensity_low,
+            met_mvc.intensity_high) == ("%MVC", True, 20.0, 30.0)
 
 
 def test_every_cue_id_the_coach_uses_has_a_text_in_every_locale() -> None:
@@ -178,7 +187,8 @@ def test_unknown_table(tmp_path: Path) -> None:
 
 def test_unknown_shipped_protocol() -> None:
     with pytest.raises(ConfigError, match="unknown protocol 'tai-chi'; shipped: hamstrings-met, "
-                       "hip-flexors-met, met, pir, upper-trapezius-pir"):
+                       "hip-flexors-met, met, met-mvc, pir, pir-mvc, upper-trapezius-pir, "
+                       "wrist-extensors-met-ri, wrist-flexors-pir"):
         find_protocol("tai-chi")
 
 

@@ -16,7 +16,13 @@ from isofeedback.sim.scenarios import WEAK_LEVEL
 from isofeedback.types import Feedback
 from tests.coach.sessions import run, trace
 
+# the shipped PIR: a gentle reference contraction, no maximal one
 START = [
+    "phase:calibrating", "cue:calibrate_rest", "phase:reference", "cue:reference",
+    "cue:reference_done", "phase:recovering", "phase:waiting", "cue:contract",
+]
+# ... and with the maximal contraction the clinician may enable (pir-mvc)
+START_MVC = [
     "phase:calibrating", "cue:calibrate_rest", "phase:mvc", "cue:mvc", "cue:mvc_done",
     "phase:recovering", "phase:waiting", "cue:contract",
 ]
@@ -66,6 +72,12 @@ def test_scenario_sequence_live(name: str) -> None:
     assert trace(r.outputs) == EXPECTED[name]
 
 
+def test_with_the_mvc_enabled_the_session_starts_with_a_maximal_contraction() -> None:
+    r = run("clean", "pir-mvc")
+    assert trace(r.outputs) == [*START_MVC, *EXPECTED["clean"][len(START):]]
+    assert r.pipeline.coach.unit == "%MVC" and r.pipeline.coach.mvc_source == "captured"
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_scenario_replay_is_identical(name: str) -> None:
     live = run(name, live=True)
@@ -103,7 +115,7 @@ def test_violation_details_are_reported_as_they_happen() -> None:
     strong = run("too_strong")
     gentler = [o for o in strong.outputs if isinstance(o, Feedback) and o.kind == "cue"
                and o.payload["id"] == "gentler"]
-    assert all(o.payload["intensity"] > 25 for o in gentler)
+    assert all(o.payload["intensity"] > find_protocol("pir").intensity_high for o in gentler)
     relax = run("not_relaxed").pipeline.coach.results[1]
     assert relax.relax_residual is not None and relax.relax_residual > 5.0
 
@@ -128,8 +140,10 @@ def test_too_weak_is_cued_during_the_hold_with_the_intensity() -> None:
     assert [v["violation"] for v in r.pipeline.coach.violations] == ["too_weak"] * 3
     res = r.pipeline.coach.results
     assert [x.violations for x in res] == [[], ["too_weak"], []]
-    assert res[1].in_band == 0.0
-    assert res[1].mean_intensity == pytest.approx(WEAK_LEVEL * 100, rel=INTENSITY_RTOL)
+    assert res[1].in_band < 0.05 and res[1].hold_in_band_s < 0.5 and not res[1].credited
+    reference = r.session.script.contractions[0].level  # the gentle reference: 100 %
+    assert res[1].mean_intensity == pytest.approx(WEAK_LEVEL / reference * 100,
+                                                  rel=INTENSITY_RTOL)
     assert all(x.mean_intensity >= band_low for x in (res[0], res[2]))
 
 
@@ -150,10 +164,13 @@ INTENSITY_RTOL = 0.08  # hold mean vs the simulator's true level (measured: -1 t
 ROM_TOL_DEG = 2.5  # stretch excursion vs the simulator's scripted stretch (gyro drift)
 
 
-@pytest.mark.parametrize("technique", ["pir", "met"])
+@pytest.mark.parametrize("technique", ["pir", "met", "pir-mvc"])
 def test_intensity_and_rom_match_the_simulator(technique: str) -> None:
+    """In % of the gentle reference contraction (pir, met) or % MVC (pir-mvc): the
+    calibration contraction, [0], is 100 %."""
     r = run("clean", technique)
-    truth = [c.level * 100 for c in r.session.script.contractions[1:]]  # [0] is the MVC
+    scale = r.session.script.contractions[0].level  # the reference, or the MVC (1.0)
+    truth = [c.level / scale * 100 for c in r.session.script.contractions[1:]]
     got = [res.mean_intensity for res in r.pipeline.coach.results]
     assert np.allclose(got, truth, rtol=INTENSITY_RTOL, atol=0.0), (got, truth)
     stretches = [m.degrees for m in r.session.script.movements if m.passive]

@@ -270,7 +270,8 @@ class Coach:
 
     def _cue(self, cue_id: str, t: float, severity: str = "info", **extra: Any) -> Feedback:
         p = self.protocol
-        text = p.cue(_BREATHING.get(cue_id, cue_id) if p.breathing else cue_id)
+        values = {k: format(v, "g") for k, v in extra.items() if isinstance(v, float)}
+        text = p.cue(_BREATHING.get(cue_id, cue_id) if p.breathing else cue_id, **values)
         if cue_id == "setup" and p.setup:
             text = p.setup
         return Feedback(
@@ -284,6 +285,16 @@ class Coach:
                 **extra,
             },
         )
+
+    def _progression_cue(self, t: float) -> list[Feedback]:
+        """Announce a hold lengthened or shortened by the progression rule (decided when
+        the session was built: ``protocol.progression``)."""
+        prog = self.protocol.progression
+        change = prog.get("change")
+        if change not in ("longer", "shorter"):
+            return []
+        cue_id = "hold_longer" if change == "longer" else "hold_shorter"
+        return [self._cue(cue_id, t, hold_s=prog["hold_s"], previous_s=prog["previous_s"])]
 
     def _violation(self, kind: str, cue_id: str, t: float, **extra: Any) -> list[Feedback]:
         record = {"violation": kind, "t": round(t, 3), "rep": self.rep, **extra}
@@ -366,6 +377,7 @@ class Coach:
             out += self._enter(Phase.CALIBRATING, t)
             if self.protocol.setup:
                 out.append(self._cue("setup", t))
+            out += self._progression_cue(t)
             out.append(self._cue("calibrate_rest", t))
         if self.finished or self.phase == Phase.PAUSED or self._held_t is not None:
             return self._settle(out)
@@ -829,12 +841,20 @@ class Coach:
                 self._current.peak_intensity = window_peak_mean(
                     self._hold_t, self._hold_x, PEAK_WINDOW_S
                 )
-                inside = (x >= p.intensity_low) & (x <= p.intensity_high)
-                self._current.in_band = float(inside.mean())
+                self._current.in_band = self._in_band_fraction()
                 self._current.hold_in_band_s = self._current.in_band * self._current.hold_s
         self._hold_t, self._hold_x = [], []
         self._above_since = self._below_since = self._in_band_since = None
         return []
+
+    def _in_band_fraction(self) -> float:
+        """The fraction of the hold's ticks so far inside the band: times the hold's
+        length, the hold time that is credited (and counted down)."""
+        if not self._hold_x:
+            return 0.0
+        x = np.asarray(self._hold_x)
+        p = self.protocol
+        return float(((x >= p.intensity_low) & (x <= p.intensity_high)).mean())
 
     def _finish_relax(self, t: float) -> list[Feedback]:
         out: list[Feedback] = []
@@ -923,7 +943,15 @@ class Coach:
             "rep": self.rep,
         }
         if self.phase == Phase.HOLDING:
-            payload["hold_remaining_s"] = round(max(p.hold_s - (t - self._phase_t), 0.0), 2)
+            # the hold counts in the band only: the countdown stands still outside it, and
+            # what is left at "release now" is the part of the hold not credited
+            elapsed = t - self._phase_t
+            if p.countdown_in_band:
+                in_band_s = self._in_band_fraction() * elapsed
+                payload["hold_remaining_s"] = round(max(p.hold_s - in_band_s, 0.0), 2)
+                payload["hold_in_band_s"] = round(in_band_s, 2)
+            else:
+                payload["hold_remaining_s"] = round(max(p.hold_s - elapsed, 0.0), 2)
         if self.phase in ("contracting", "holding"):
             # what the movement check judges: the turn from the pose at the contraction's
             # start (not the angle from session start), against the protocol's limit
@@ -977,4 +1005,5 @@ class Coach:
             **({"switched_to_antagonist_t": round(self.switched_t, 3)}
                if self.switched_t is not None else {}),
             **({"early_end": self.early_end} if self.early_end else {}),
+            **({"hold_progression": dict(p.progression)} if p.progression else {}),
         }

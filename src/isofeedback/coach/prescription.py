@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from isofeedback.checks import integer, of_type
-from isofeedback.coach.protocol import ExerciseProtocol, find_protocol, parse_protocol
+from isofeedback.coach.protocol import FIELDS, ExerciseProtocol, find_protocol, parse_protocol
 from isofeedback.errors import ConfigError
 from isofeedback.tomlfile import read_toml
 
@@ -44,7 +44,7 @@ APPLIES = "stored; applies from the next session"
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _PATIENT_KEYS = frozenset({"side", "reps", "max_reps", "intensity", "hold_s", "relax_s",
                            "stretch_s", "stretch_mode", "pain_rule", "setup", "breathing",
-                           "repeat_broken"})
+                           "repeat_broken", "hold_step_s", "hold_max_s", "progress_after"})
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def parse_prescription(doc: Mapping[str, Any], where: str) -> Prescription:
     if bad:
         raise ConfigError(f"{where}: patient.{sorted(bad)[0]}: not a key a prescription may "
                           f"adapt (allowed: {', '.join(sorted(_PATIENT_KEYS))})")
-    exercise = {k: v for k, v in dataclasses.asdict(base).items() if k not in ("cues", "path")}
+    exercise = {k: v for k, v in dataclasses.asdict(base).items() if k in FIELDS}
     exercise["intensity"] = [exercise.pop("intensity_low"), exercise.pop("intensity_high")]
     exercise["channels"] = list(exercise["channels"])
     exercise["antagonist_channels"] = list(exercise["antagonist_channels"])

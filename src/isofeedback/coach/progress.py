@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["count_violations", "group_key", "progress_report"]
+__all__ = ["count_violations", "group_key", "hold_text", "progress_report"]
 
 
 def _num(value: Any) -> float | None:
@@ -37,6 +37,26 @@ def count_violations(names: Sequence[Any]) -> str:
     'too_strong ×2, moved ×1'
     """
     return ", ".join(f"{k} ×{n}" for k, n in Counter(map(str, names)).most_common())
+
+
+def _hold_change(summary: Mapping[str, Any]) -> float | None:
+    prog = summary.get("hold_progression") or {}
+    hold, before = _num(prog.get("hold_s")), _num(prog.get("previous_s"))
+    if prog.get("change") not in ("longer", "shorter") or hold is None or before is None:
+        return None
+    return round(hold - before, 2)
+
+
+def hold_text(row: Mapping[str, Any]) -> str:
+    """``8 (+1)``: a session's hold in seconds and its change by the progression rule.
+
+    >>> hold_text({"hold_s": 8.0, "hold_change_s": 1.0}), hold_text({"hold_s": 7.0})
+    ('8 (+1)', '7')
+    """
+    hold, change = row.get("hold_s"), row.get("hold_change_s")
+    if hold is None:
+        return "-"
+    return f"{hold:g}" + (f" ({change:+g})" if change else "")
 
 
 def _change(values: list[float]) -> float | None:
@@ -73,6 +93,10 @@ def progress_report(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 "violations": len(names),
                 "violations_text": count_violations(names),
                 "pain_max": max((p for p in pain if p is not None), default=None),
+                # the prescribed contraction of that session and how the progression rule
+                # changed it from the last one (seconds; None: not changed)
+                "hold_s": _num(s.get("hold_target_s")),
+                "hold_change_s": _hold_change(s),
                 "stop_reason": s.get("stop_reason", "") or s.get("early_end", ""),
             }
         )

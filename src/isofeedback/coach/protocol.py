@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -25,6 +26,7 @@ from isofeedback.tomlfile import read_toml
 __all__ = [
     "CUE_IDS",
     "DEFAULT_CUES",
+    "FIELDS",
     "ExerciseProtocol",
     "available_locales",
     "find_protocol",
@@ -45,7 +47,10 @@ _TIME_KEYS = (
     "relax_confirm_s",
     "reference_s",
     "session_max_s",
+    "hold_step_s",
+    "hold_max_s",
 )
+HOLD_MAX_LIMIT_S = 30.0  # a progression never lengthens an isometric hold beyond this
 
 
 def available_locales() -> list[str]:
@@ -125,6 +130,18 @@ class ExerciseProtocol:
     rom_plateau_reps: int = 2
     pain_rule: str = "stop"  # or "antagonist": switch to reciprocal inhibition
     setup: str = ""  # set-up instructions for this muscle, said before the first repetition
+    # -- progression across sessions: lengthen the hold, never push harder ----------------
+    hold_step_s: float = 0.0  # lengthen (or shorten) the hold by this per step (0: off)
+    hold_max_s: float = 0.0  # ... up to this (the longest hold this protocol allows)
+    progress_after: int = 2  # this many good sessions in a row at the same hold: one step up
+    progress_quality: float = 0.8  # hold quality (0-1) that counts as a good session
+    regress_quality: float = 0.5  # a complete session below this: one step back
+    # what the progression rule decided for this session (set when the session is built,
+    # not in a file; kept with the protocol in a recording so a replay announces the same)
+    progression: dict[str, Any] = field(default_factory=dict)
+    # the published hold countdown counts time in the band only, as the credited hold does
+    # (False: the clock, as recordings made before it ran; the reader sets it for them)
+    countdown_in_band: bool = True
     cues: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CUES))
     path: str = ""
 
@@ -232,6 +249,7 @@ class ExerciseProtocol:
                 f"{self.reps} repetitions take about {self.session_estimate_s:.0f} s, more than "
                 f"session_max_s = {self.session_max_s:g} s: fewer reps or shorter phases",
             )
+        self._check_progression(bad, where)
         missing = CUE_IDS - set(self.cues)
         if missing:
             # a protocol stored (in a recording) before these cues existed: the locale's
@@ -247,21 +265,55 @@ class ExerciseProtocol:
                 f"{where}: cues: unknown cue ids {sorted(unknown)} (known: {sorted(CUE_IDS)})"
             )
 
+    def _check_progression(self, bad: Callable[[str, str], ConfigError], where: str) -> None:
+        """The progression keys: a step needs a longest hold above the starting one, and
+        the quality that steps back must lie below the one that steps up."""
+        step, top = self.hold_step_s, self.hold_max_s
+        integer(self.progress_after, "exercise.progress_after", low=1, high=10, where=where)
+        number(self.progress_quality, "exercise.progress_quality", low=0.0, high=1.0,
+               where=where)
+        number(self.regress_quality, "exercise.regress_quality", low=0.0, high=1.0,
+               where=where)
+        if self.regress_quality >= self.progress_quality:
+            raise bad("regress_quality", f"({self.regress_quality:g}) must be below "
+                      f"progress_quality ({self.progress_quality:g})")
+        if step > 0 and top == 0:
+            raise bad("hold_max_s", f"hold_step_s = {step:g} lengthens the hold up to "
+                      "hold_max_s: set it (longer than hold_s)")
+        if top and top < self.hold_s:
+            raise bad("hold_max_s", f"({top:g} s) must not be shorter than hold_s "
+                      f"({self.hold_s:g} s)")
+        if top > HOLD_MAX_LIMIT_S:
+            raise bad("hold_max_s", f"({top:g} s) must be at most {HOLD_MAX_LIMIT_S:g} s: "
+                      "progress by lengthening the hold within an isometric exercise")
+        if top > self.hold_s and step == 0:
+            raise bad("hold_step_s", f"hold_max_s ({top:g} s) is longer than hold_s "
+                      f"({self.hold_s:g} s) but the step is 0: set the step (e.g. 1.0)")
+
+    @property
+    def hold_longest_s(self) -> float:
+        """The longest hold this protocol may reach by progression."""
+        return max(self.hold_s, self.hold_max_s)
+
     @property
     def session_estimate_s(self) -> float:
         """Expected session length: calibration, MVC capture, and every repetition."""
-        per_rep = 2.0 + self.hold_s + 1.0 + self.relax_s + self.stretch_s
+        per_rep = 2.0 + self.hold_longest_s + 1.0 + self.relax_s + self.stretch_s
         reference = self.reference_s + 4.0 if self.intensity_unit == "%ref" else 0.0
         return (self.rest_calibration_s + (8.0 if self.mvc_capture else 0.0) + reference
                 + self.attempts_max * per_rep)
 
-    def cue(self, cue_id: str) -> str:
-        """The text of ``cue_id``; ``{muscle}`` and ``{antagonist}`` are filled in."""
+    def cue(self, cue_id: str, **values: str) -> str:
+        """The text of ``cue_id``; ``{muscle}``, ``{antagonist}`` and any ``values``
+        (``{hold_s}``…) are filled in."""
         text = self.cues[cue_id]
         if "{" not in text:
             return text
-        return text.replace("{muscle}", self.muscle or "the muscle").replace(
-            "{antagonist}", self.antagonist or "the opposite muscle")
+        fill = {"muscle": self.muscle or "the muscle",
+                "antagonist": self.antagonist or "the opposite muscle", **values}
+        for key, value in fill.items():
+            text = text.replace("{" + key + "}", value)
+        return text
 
     @property
     def reciprocal(self) -> bool:
@@ -278,7 +330,10 @@ _VARIANTS = ("post_isometric", "reciprocal_inhibition")
 _FILE_DEFAULTS = {"intensity_unit": "%ref", "mvc_capture": False}
 _REFERENCE_BAND = (50.0, 140.0)
 _UNITS = ("%ref", "x_rest", "%MVC")
-_FIELDS = {f for f in ExerciseProtocol.__dataclass_fields__ if f not in ("cues", "path")}
+#: the dataclass fields a protocol file sets (``intensity_low/high`` as ``intensity``)
+FIELDS = frozenset(f for f in ExerciseProtocol.__dataclass_fields__
+                   if f not in ("cues", "path", "progression", "countdown_in_band"))
+_FIELDS = FIELDS
 _NUMBER_ALIASES = {"intensity_low", "intensity_high"}
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
-from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
+from isofeedback.coach.protocol import ExerciseProtocol, find_protocol, shipped_protocols
 from isofeedback.commands.common import (
     add_broker_arguments,
     add_data_dir,
@@ -29,6 +29,7 @@ from isofeedback.commands.common import (
     seed,
     speed,
 )
+from isofeedback.errors import ConfigError
 from isofeedback.profiles.schema import Profile, find_profile
 from isofeedback.session import RecordingPlan, SessionPlan, SourceContext, StorePlan, open_session
 from isofeedback.sim import Faults
@@ -57,8 +58,16 @@ def register(sub: Any) -> None:
         "wearable's format, detection, coaching, live MQTT feedback and the terminal view. "
         "Uses a local MQTT broker if one runs on 127.0.0.1:1883, else a built-in one.",
     )
-    p.add_argument("--technique", choices=["pir", "met"], default="pir",
-                   help="exercise protocol to coach (default: pir)")
+    p.add_argument("--technique", choices=list(TECHNIQUES), default="pir",
+                   help="pir (post-isometric relaxation), met (muscle energy technique) or "
+                   "met-ri (MET, reciprocal inhibition: the antagonist contracts); default pir")
+    p.add_argument("--muscle", choices=sorted({m for t in TECHNIQUES for m in muscles(t)}),
+                   help="the shipped protocol of this technique for this muscle (default: "
+                   "wrist flexors; met-ri: wrist extensors)")
+    p.add_argument("--protocol", metavar="NAME|FILE",
+                   help="any shipped protocol by name (e.g. pir-mvc: intensity in %% of a "
+                   "maximal contraction, only when the clinician enables it) or a protocol "
+                   "file; overrides --technique and --muscle")
     p.add_argument("--profile", default="myo",
                    help="firmware profile whose byte format is simulated (default: myo)")
     p.add_argument("--speed", type=speed, default=10.0,
@@ -81,6 +90,35 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+# the demo's techniques → the shipped protocols' name suffix; a shipped protocol named
+# "<muscle>-<suffix>" is that technique for that muscle, one named "<suffix>" its default
+TECHNIQUES = {"pir": "pir", "met": "met", "met-ri": "met-ri"}
+
+
+def muscles(technique: str) -> list[str]:
+    """The muscles with a shipped protocol of ``technique`` (``upper-trapezius``…)."""
+    suffix = "-" + TECHNIQUES[technique]
+    return sorted(name.removesuffix(suffix) for name in shipped_protocols()
+                  if name.endswith(suffix) and name != TECHNIQUES[technique])
+
+
+def demo_protocol(technique: str, muscle: str | None, protocol: str | None = None
+                  ) -> ExerciseProtocol:
+    """The protocol the demo coaches: ``--protocol`` as given, else the shipped protocol
+    of the technique for the muscle (or the technique's default one)."""
+    if protocol:
+        return find_protocol(protocol)
+    name, have = TECHNIQUES[technique], muscles(technique)
+    if muscle is not None:
+        if muscle not in have:
+            raise ConfigError(f"no shipped {technique} protocol for the {muscle.replace('-', ' ')}"
+                              f"; {technique} is shipped for: {', '.join(have)}")
+        name = f"{muscle}-{name}"
+    elif name not in shipped_protocols():
+        name = f"{have[0]}-{name}"  # no generic one (met-ri): its first muscle
+    return find_protocol(name)
+
+
 def run(args: argparse.Namespace) -> int:
     return asyncio.run(_demo(args))
 
@@ -93,13 +131,14 @@ def simulated_source(protocol: ExerciseProtocol, profile: Profile, args: argpars
     @contextlib.asynccontextmanager
     async def open_source(ctx: SourceContext) -> AsyncIterator[PacketSource]:
         calibration = ctx.calibration
-        mvc_capture = protocol.mvc_capture and (calibration is None or calibration.mvc is None)
+        session = ctx.protocol or protocol  # with the hold the progression rule chose
+        mvc_capture = session.mvc_capture and (calibration is None or calibration.mvc is None)
         scenario = "clean" if args.fault == "none" else args.fault.replace("-", "_")
-        script = scenario_script(scenario, protocol, args.seed, mvc_capture=mvc_capture)
+        script = scenario_script(scenario, session, args.seed, mvc_capture=mvc_capture)
         source = SimulatedSource(script, profile, speed=args.speed)
         ctx_console = args.console
         ctx_console.print(
-            f"[bold]isofeedback demo[/]: {protocol.name}, simulated {profile.name}, "
+            f"[bold]isofeedback demo[/]: {session.name}, simulated {profile.name}, "
             f"{script.duration:.0f} s of session at "
             f"{'max speed' if args.speed is None else f'{args.speed:g}x'}")
         yield source
@@ -117,7 +156,7 @@ async def _demo(args: argparse.Namespace) -> int:
     console = Console(force_terminal=None if not args.plain else False)
     args.console = console
     profile = find_profile(args.profile)
-    protocol = find_protocol(args.technique)
+    protocol = demo_protocol(args.technique, args.muscle, args.protocol)
     settings = broker_settings_from_args(args, os.environ)
     plan = SessionPlan(
         patient=args.patient, protocol=protocol, console=console,

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from isofeedback.coach.calibration_store import PatientStore, default_data_dir
-from isofeedback.coach.progress import progress_report
+from isofeedback.coach.progress import hold_text, progress_report
 from isofeedback.commands.common import add_data_dir, patient_id
 from isofeedback.errors import ConfigError
 
@@ -44,13 +44,14 @@ def run(args: argparse.Namespace) -> int:
         )
     report = progress_report(sessions)
     table = Table(title=f"Progress of {args.patient}: {report['sessions']} sessions")
-    for col in ("when", "technique · muscle", "reps credited/planned", "ROM (°)",
+    for col in ("when", "technique · muscle", "reps credited/planned", "hold (s)", "ROM (°)",
                 "hold quality (%)", "pain (0–10)", "violations"):
         table.add_column(col)
     for r in report["history"]:
         quality = None if r["hold_quality"] is None else 100.0 * r["hold_quality"]
         table.add_row(
             str(r["wall"])[:16], r["group"], f"{r['reps_credited']}/{r['reps_planned']}",
+            hold_text(r),
             _fmt(r["rom_deg"], ".1f"), _fmt(quality, ".0f"), _fmt(r["pain_max"], "g"),
             r["violations_text"] or "none",
         )

@@ -290,6 +290,8 @@ class RecordingReader:
 
     def protocol(self) -> ExerciseProtocol:
         data = dict(self.meta["protocol"])
+        # recorded before the hold countdown counted in the band only: it counted the clock
+        data.setdefault("countdown_in_band", False)
         try:
             return ExerciseProtocol(**data)
         except (TypeError, ValueError, ConfigError) as exc:

@@ -26,10 +26,13 @@ __all__ = ["RecordingPlan", "SessionPlan", "SourceContext", "SourceOpener", "Sto
 
 @dataclass(frozen=True, slots=True)
 class SourceContext:
-    """What a source needs from the session when it is opened."""
+    """What a source needs from the session when it is opened: the stored calibration,
+    where to report device status, and the protocol this session runs (the plan's, with
+    the hold the progression rule chose; a simulated patient follows its timing)."""
 
     calibration: Calibration | None
     on_status: Callable[[SourceStatus], None]
+    protocol: ExerciseProtocol | None = None
 
 
 #: Opens the session's packet source (BLE connects here; a simulation builds its script).

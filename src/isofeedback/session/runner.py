@@ -42,6 +42,7 @@ from isofeedback.coach.prescription import (
     schedule_status,
     session_day,
 )
+from isofeedback.coach.progression import progressed
 from isofeedback.control import Control, ControlRefused, parse_control
 from isofeedback.errors import BrokerError, ConfigError, IsofeedbackError, RecordingError
 from isofeedback.pipeline import Pipeline
@@ -221,14 +222,23 @@ class _Session:
     # -- the session -----------------------------------------------------------------------
     async def run(self, calibration: Calibration | None) -> None:
         plan = self.plan
-        ctx = SourceContext(calibration, self.on_status)
+        history = self._history()
+        # this session's hold from the patient's history (lengthened after good sessions,
+        # shortened after pain): the protocol the coach, the recording and the source use
+        protocol = progressed(plan.protocol, history)
+        change = protocol.progression.get("change")
+        if change in ("longer", "shorter"):
+            plan.console.print(f"hold {protocol.hold_s:g} s ({change} than last time's "
+                               f"{protocol.progression['previous_s']:g} s): "
+                               f"{protocol.progression['reason']}")
+        ctx = SourceContext(calibration, self.on_status, protocol)
         async with plan.open_source(ctx) as source:
             self.source = source
             # now it is known whether a motion sensor checks the joint: tell the apps
             self.serializer.joint_checked = has_joint_angle(source.profiles)
             self.publisher.refresh_status()
-            pipeline = Pipeline(source.profiles, plan.protocol, calibration=calibration,
-                                history=self._history())
+            pipeline = Pipeline(source.profiles, protocol, calibration=calibration,
+                                history=history)
             self.pipeline = pipeline
             sinks: list[OutputSink] = [self.publisher]
             if pipeline.emg_device is not None:  # the signal light of pages and dashboards
@@ -239,7 +249,7 @@ class _Session:
                 rp = plan.recording
                 self.recorder = Recorder.open_in(
                     rp.folder, self.outcome.session_id, profiles=source.profiles,
-                    protocol=plan.protocol, config=pipeline.config, patient=plan.patient,
+                    protocol=protocol, config=pipeline.config, patient=plan.patient,
                     wall_start=self.serializer.wall_start, source=rp.source,
                     simulated=rp.simulated, extra_meta=dict(rp.extra_meta),
                     on_error=self._from_writer_thread(self.on_recording_failed))
@@ -255,7 +265,7 @@ class _Session:
                 live_clock = source.now() is not None
                 sinks += await stack.enter_async_context(open_lsl(
                     plan.lsl, plan.console, patient=plan.patient,
-                    session_id=self.outcome.session_id, protocol=plan.protocol,
+                    session_id=self.outcome.session_id, protocol=protocol,
                     angle=has_joint_angle(source.profiles),
                     wall_start=self.serializer.wall_start,
                     session_now=(lambda: source.now() or 0.0) if live_clock else None))

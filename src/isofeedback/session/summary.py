@@ -9,7 +9,10 @@ from rich.table import Table
 
 from isofeedback.service import SessionResult
 
-__all__ = ["print_summary"]
+__all__ = ["UNITS", "print_summary"]
+
+#: the intensity units as a patient reads them
+UNITS = {"%ref": "% of your gentle level", "%MVC": "% of maximal", "x_rest": "× rest"}
 
 
 def print_summary(
@@ -19,12 +22,17 @@ def print_summary(
     # the session id can be long: it goes on its own unwrapped line, not in the table title
     console.print(f"Session {session}", soft_wrap=True)
     table = Table(title=f"{s['reps_done']}/{s['reps_planned']} reps")
-    for col in ("rep", "hold s", "mean", "peak", "relax residual", "ROM °", "gain °",
-                "violations"):
+    unit = UNITS.get(str(s.get("unit")), str(s.get("unit", "")))
+    for col in ("rep", "hold s", "in band s", f"mean ({unit})", "peak", "relax residual",
+                "ROM °", "gain °", "violations"):
         table.add_column(col)
     for r in s["reps"]:
+        in_band = r.get("hold_in_band_s")  # not in summaries stored before it existed
         table.add_row(
-            str(r["rep"]), f"{r['hold_s']:.1f}", f"{r['mean_intensity']:.1f}",
+            str(r["rep"]), f"{r['hold_s']:.1f}",
+            "-" if in_band is None else f"{in_band:.1f}" + ("" if r.get("credited", True)
+                                                            else " (not credited)"),
+            f"{r['mean_intensity']:.1f}",
             f"{r['peak_intensity']:.1f}",
             "-" if r["relax_residual"] is None else f"{r['relax_residual']:.1f}",
             "-" if r["rom_deg"] is None else f"{r['rom_deg']:.1f}",

@@ -13,7 +13,7 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from isofeedback.sim.script import Faults, PatientScript, protocol_script
+from isofeedback.sim.script import Artifacts, Faults, PatientScript, protocol_script
 
 if TYPE_CHECKING:
     from isofeedback.coach.protocol import ExerciseProtocol
@@ -27,6 +27,7 @@ __all__ = [
     "WEAK_LEVEL",
     "delayed",
     "first_rep",
+    "follow_protocol",
     "pain_at",
     "pain_switch_script",
     "scenario_script",
@@ -34,7 +35,9 @@ __all__ = [
 ]
 
 DISCONNECT_S = 2.0  # how long the sensor is out of range in "disconnected"
-WEAK_LEVEL = 0.05  # "too_weak": the second repetition at 5 % MVC, half the PIR band's floor
+# "too_weak": the second repetition at 5 % MVC: a third of the gentle reference (0.15),
+# below the band's floor of 50 % (%ref); half the floor of the 10-25 % MVC band (%MVC)
+WEAK_LEVEL = 0.05
 WEAK_LATE_S = 1.0  # the coach holds "contracting" this long when the band is never reached
 LET_GO_S = 0.8  # "not_relaxed": the patient lets go this long after "relax fully"
 RELAX_LATE_S = 2.5  # ... and the coach's stretch cue comes about this much later than planned
@@ -85,27 +88,12 @@ def scenario_script(name: str, protocol: ExerciseProtocol, seed: int = 1,
     mvc = p.mvc_capture if mvc_capture is None else mvc_capture
     if name == "pain_switch":
         return pain_switch_script(p, seed)
-    level = (p.intensity_low + p.intensity_high) / 200.0 if p.intensity_unit == "%MVC" else 0.15
     reps = p.reps + 1 if name == "disconnected" else p.reps
     if p.repeat_broken and name in REPEATED:
         reps += 1  # the patient does the broken repetition again, as the coach asks
-    script = protocol_script(
-        p.technique,
-        reps=reps,
-        level=level,
-        hold=p.hold_s,
-        relax=p.relax_s,
-        stretch=p.stretch_s,
-        rest_before=p.rest_calibration_s + 1.0,
-        seed=seed,
-        faults=SCENARIOS.get(name) or COMMANDED[name],
-        mvc_capture=mvc,
-        reference=p.intensity_unit == "%ref",
-        channel=_middle(p.antagonist_channels) if p.reciprocal else None,
-        gains_deg=PLATEAU_GAINS if name == "plateau" else (),
-    )
-    if p.channels:
-        script = replace(script, target_channel=p.channels[len(p.channels) // 2])
+    script = follow_protocol(p, seed=seed, reps=reps, mvc_capture=mvc,
+                             faults=SCENARIOS.get(name) or COMMANDED[name],
+                             gains_deg=PLATEAU_GAINS if name == "plateau" else ())
     second = first_rep(p, mvc) + 1
     if name == "stopped":
         # the patient sits there long enough for the coach to give up
@@ -119,6 +107,48 @@ def scenario_script(name: str, protocol: ExerciseProtocol, seed: int = 1,
         script = lets_go_when_told(script, second, p.relax_s)
     if name == "never_relaxed":
         script = never_lets_go(script, second, p)
+    return script
+
+
+def follow_protocol(protocol: ExerciseProtocol, *, seed: int = 0, reps: int | None = None,
+                    level: float | None = None, faults: Faults | None = None,
+                    mvc_capture: bool | None = None, rest_before: float | None = None,
+                    gains_deg: tuple[float, ...] = (),
+                    artifacts: Artifacts | None = None) -> PatientScript:
+    """A patient who follows ``protocol``: its calibration contraction (a maximal one when
+    the protocol captures an MVC, the gentle reference for ``%ref``, none for ``x_rest``),
+    its timing (hold, relaxation, stretch), the muscle that contracts (the antagonist for
+    reciprocal inhibition) and, for ``%MVC``, a level in the middle of the band.
+    ``mvc_capture`` overrides the protocol's (no MVC asked when a stored one is reused).
+
+    >>> from isofeedback.coach.protocol import find_protocol
+    >>> s = follow_protocol(find_protocol("pir"), reps=2)
+    >>> [(round(c.level, 2), c.hold) for c in s.contractions]  # the gentle reference first
+    [(0.15, 3.0), (0.14, 7.0), (0.14, 7.0)]
+    """
+    p = protocol
+    mvc = p.mvc_capture if mvc_capture is None else mvc_capture
+    if level is None:
+        level = ((p.intensity_low + p.intensity_high) / 200.0 if p.intensity_unit == "%MVC"
+                 else 0.15)
+    script = protocol_script(
+        p.technique,
+        reps=p.reps if reps is None else reps,
+        level=level,
+        hold=p.hold_s,
+        relax=p.relax_s,
+        stretch=p.stretch_s,
+        rest_before=p.rest_calibration_s + 1.0 if rest_before is None else rest_before,
+        seed=seed,
+        faults=faults,
+        mvc_capture=mvc,
+        reference=p.intensity_unit == "%ref",
+        channel=_middle(p.antagonist_channels) if p.reciprocal else None,
+        gains_deg=gains_deg,
+        artifacts=artifacts,
+    )
+    if p.channels:
+        script = replace(script, target_channel=p.channels[len(p.channels) // 2])
     return script
 
 
