@@ -40,7 +40,8 @@ from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.service import run_session
-from isofeedback.sim import benchmark_script, protocol_script
+from isofeedback.sim import benchmark_script
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
 from isofeedback.sources.simulated import SimulatedSource
@@ -98,8 +99,8 @@ def _subscriber(host: str, port: int, ready: Any, stop: Any, out: Any) -> None:
 async def run_wearables(settings: BrokerSettings, n: int, seconds: float) -> dict[str, Any]:
     profile = find_profile("myo")
     protocol = find_protocol("pir")
-    sources = [SimulatedSource(protocol_script("pir", seed=100 + i), profile, speed=1.0,
-                               device=f"myo{i}") for i in range(n)]
+    sources = [SimulatedSource(follow_protocol(protocol, seed=100 + i, level=0.18), profile,
+                               speed=1.0, device=f"myo{i}") for i in range(n)]
     for s in sources:  # only the first ``seconds`` of each session
         s.all_packets = [p for p in s.all_packets if p.t_arrival <= seconds]
     wall0 = time.time()

@@ -20,7 +20,8 @@ from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.recording.writer import Recorder
 from isofeedback.service import run_session
-from isofeedback.sim import Faults, protocol_script
+from isofeedback.sim import Faults
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sources.simulated import SimulatedSource
 
 WALL_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z, fixed so the files are reproducible
@@ -51,13 +52,7 @@ async def make(name: str, out: Path) -> Path:
     base = find_protocol(spec.technique)
     protocol: ExerciseProtocol = dataclasses.replace(
         base, reps=spec.reps, hold_s=spec.hold_s or base.hold_s)
-    level = (protocol.intensity_low + protocol.intensity_high) / 200.0
-    script = protocol_script(
-        protocol.technique, reps=protocol.reps, level=level, hold=protocol.hold_s,
-        relax=protocol.relax_s, stretch=protocol.stretch_s,
-        rest_before=protocol.rest_calibration_s + 1.0, seed=spec.seed,
-        faults=spec.faults,
-    )
+    script = follow_protocol(protocol, seed=spec.seed, faults=spec.faults)
     source = SimulatedSource(script, profile, speed=None)
     pipeline = Pipeline(source.profiles, protocol)
     target = out / f"{name}.isorec"

@@ -76,7 +76,8 @@ class LongSimulatedSource(PacketSource):
                 "pir", reps=min(BLOCK_REPS, self.reps - block * BLOCK_REPS), level=0.18,
                 hold=p.hold_s, relax=p.relax_s, stretch=p.stretch_s, stretch_gain_deg=0.0,
                 rest_before=6.0 if block == 0 else 1.0, seed=self.seed * 1000 + block,
-                mvc_capture=block == 0 and p.mvc_capture)
+                mvc_capture=block == 0 and p.mvc_capture,
+                reference=block == 0 and p.intensity_unit == "%ref")
             packets = packetize(simulate_for_profile(script, self.profile), self.profile)
             for pk in packets:
                 yield Packet(pk.device, pk.characteristic, pk.data, pk.t_arrival + offset)

@@ -7,16 +7,18 @@ import dataclasses
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
-from isofeedback.sim import packetize, protocol_script
+from isofeedback.sim import packetize
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sources.simulated import simulate_for_profile
 from isofeedback.types import Event, EventType, Packet
 
 
 def _session(profile: str, **script_changes: object) -> tuple[Pipeline, list[Packet]]:
     prof = find_profile(profile)
-    script = dataclasses.replace(protocol_script(reps=2, seed=5), **script_changes)  # type: ignore[arg-type]
-    packets = packetize(simulate_for_profile(script, prof), prof)
     protocol = dataclasses.replace(find_protocol("pir"), reps=2)
+    script = dataclasses.replace(follow_protocol(protocol, seed=5, level=0.18),
+                                 **script_changes)  # type: ignore[arg-type]
+    packets = packetize(simulate_for_profile(script, prof), prof)
     return Pipeline({"sim": prof}, protocol), packets
 
 
@@ -39,7 +41,7 @@ def test_malformed_and_foreign_packets_are_counted_and_the_session_goes_on() -> 
     bad = 3 * len(range(250, len(packets), 500))
     assert pipe.stats.bad_packets == bad
     assert pipe.stats.last_error == "packet from unknown device 'ghost'"
-    assert len(_events(outputs, EventType.ONSET)) == 3  # MVC capture + 2 reps
+    assert len(_events(outputs, EventType.ONSET)) == 3  # the gentle reference + 2 reps
     assert pipe.coach.phase == "done"
 
 

@@ -11,7 +11,8 @@ from isofeedback.coach.calibration import Calibration
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
-from isofeedback.sim import packetize, protocol_script
+from isofeedback.sim import packetize
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sources.simulated import simulate_for_profile
 from isofeedback.types import Feedback
 
@@ -20,8 +21,8 @@ TOL_DEG = 1.5  # accelerometer tilt averaged over 0.5 s at the end of each stret
 
 def _session(start_angle: float, calibration: Calibration | None) -> tuple[Pipeline, list[dict]]:
     profile, protocol = find_profile("myo"), find_protocol("pir")
-    script = dataclasses.replace(protocol_script(seed=3, stretch_gain_deg=4.0),
-                                 start_angle_deg=start_angle)
+    script = dataclasses.replace(follow_protocol(protocol, seed=3, level=0.18),
+                                 start_angle_deg=start_angle)  # stretches of 4 degrees
     pipeline = Pipeline({"sim": profile}, protocol, calibration=calibration)
     reps = []
     for p in packetize(simulate_for_profile(script, profile), profile):

@@ -18,7 +18,8 @@ from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.service import run_session
-from isofeedback.sim import Faults, protocol_script
+from isofeedback.sim import Faults
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
 from isofeedback.sources.simulated import SimulatedSource
@@ -60,9 +61,8 @@ async def test_broker_outage_loses_no_event_or_cue(
     broker = start(tmp_path, persistent)
     port = broker.port
     technique = find_protocol("pir")
-    script = protocol_script("pir", reps=3, level=0.18, hold=technique.hold_s,
-                             relax=technique.relax_s, stretch=technique.stretch_s,
-                             rest_before=4.0, seed=7, faults=Faults(move_in_rep=1))
+    script = follow_protocol(technique, level=0.18, rest_before=4.0, seed=7,
+                             faults=Faults(move_in_rep=1))
     source = SimulatedSource(script, find_profile("myo"), speed=SPEED)
     settings = BrokerSettings(broker.host, port, keepalive=5)
     received: list[dict[str, Any]] = []

@@ -16,7 +16,8 @@ from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.service import run_session
-from isofeedback.sim import Faults, protocol_script
+from isofeedback.sim import Faults
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
 from isofeedback.sources.simulated import SimulatedSource
@@ -32,9 +33,7 @@ async def test_every_published_message_validates(
     mosquitto: Any, patient: str, payload_validator: Any, mqtt_collector: Any, protocol: str
 ) -> None:
     technique = find_protocol("pir")
-    script = protocol_script("pir", reps=3, level=0.18, hold=technique.hold_s,
-                             relax=technique.relax_s, stretch=technique.stretch_s,
-                             rest_before=4.0, seed=5,
+    script = follow_protocol(technique, level=0.18, rest_before=4.0, seed=5,
                              faults=Faults(move_in_rep=1, too_strong_rep=2))
     source = SimulatedSource(script, find_profile("myo"), speed=None)
     settings = BrokerSettings(mosquitto.host, mosquitto.port, protocol=protocol)

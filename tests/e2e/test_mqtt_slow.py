@@ -15,7 +15,7 @@ from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.service import run_session
-from isofeedback.sim import protocol_script
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
 from isofeedback.sources.simulated import SimulatedSource
@@ -25,9 +25,7 @@ RELIABLE = ("event", "cue", "phase", "rep", "summary")
 
 def _source(seed: int) -> tuple[SimulatedSource, Pipeline]:
     technique = find_protocol("pir")
-    script = protocol_script("pir", reps=3, level=0.18, hold=technique.hold_s,
-                             relax=technique.relax_s, stretch=technique.stretch_s,
-                             rest_before=4.0, seed=seed)
+    script = follow_protocol(technique, level=0.18, rest_before=4.0, seed=seed)
     source = SimulatedSource(script, find_profile("myo"), speed=None)
     return source, Pipeline(source.profiles, technique)
 

@@ -9,7 +9,8 @@ from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.service import run_session
-from isofeedback.sim import Faults, protocol_script
+from isofeedback.sim import Faults
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
 from isofeedback.sources.simulated import SimulatedSource
@@ -24,17 +25,8 @@ async def test_session_events_match_simulator_labels(
 ) -> None:
     profile = find_profile("myo")
     protocol = find_protocol("pir")
-    script = protocol_script(
-        "pir",
-        reps=3,
-        level=0.18,
-        hold=protocol.hold_s,
-        relax=protocol.relax_s,
-        stretch=protocol.stretch_s,
-        rest_before=4.0,
-        seed=3,
-        faults=Faults(move_in_rep=1),
-    )
+    script = follow_protocol(protocol, level=0.18, rest_before=4.0, seed=3,
+                             faults=Faults(move_in_rep=1))
     source = SimulatedSource(script, profile, speed=None)
     pipeline = Pipeline(source.profiles, protocol)
     settings = BrokerSettings(mosquitto.host, mosquitto.port)

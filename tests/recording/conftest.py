@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from isofeedback.coach.protocol import find_protocol
+from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
 from isofeedback.config import PipelineConfig
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.recording.writer import Recorder
 from isofeedback.service import SessionResult, run_session
-from isofeedback.sim import Faults, protocol_script
+from isofeedback.sim import Faults
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sources.simulated import SimulatedSource
 
 SAMPLES = Path(__file__).resolve().parents[2] / "recordings"
@@ -24,9 +25,15 @@ SAMPLES = Path(__file__).resolve().parents[2] / "recordings"
 
 def simulated_source(profile: str = "myo", reps: int = 2, seed: int = 3,
                      speed: float | None = None) -> SimulatedSource:
-    script = protocol_script("pir", reps=reps, level=0.18, hold=4.0, relax=3.0, stretch=3.0,
-                             rest_before=4.0, seed=seed, faults=Faults(move_in_rep=0))
+    script = follow_protocol(session_protocol(reps), reps=reps, level=0.18, rest_before=4.0,
+                             seed=seed, faults=Faults(move_in_rep=0))
     return SimulatedSource(script, find_profile(profile), speed=speed)
+
+
+def session_protocol(reps: int = 2) -> ExerciseProtocol:
+    """The shipped PIR with short phases: what the recorded sessions coach."""
+    return dataclasses.replace(find_protocol("pir"), reps=reps, hold_s=4.0, relax_s=3.0,
+                               stretch_s=3.0)
 
 
 def record_session(folder: Path, name: str = "s1", profile: str = "myo",
@@ -34,8 +41,7 @@ def record_session(folder: Path, name: str = "s1", profile: str = "myo",
                    ) -> tuple[Path, SimulatedSource, SessionResult]:
     """Run a simulated session with the recorder attached, as the service does."""
     source = simulated_source(profile, reps)
-    protocol = dataclasses.replace(find_protocol("pir"), reps=reps, hold_s=4.0, relax_s=3.0,
-                                   stretch_s=3.0)
+    protocol = session_protocol(reps)
     pipeline = Pipeline(source.profiles, protocol, config)
 
     async def go() -> SessionResult:

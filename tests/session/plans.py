@@ -12,7 +12,7 @@ from rich.console import Console
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.profiles.schema import find_profile
 from isofeedback.session import SessionPlan
-from isofeedback.sim import protocol_script
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sinks.mqtt import BrokerSettings
 from isofeedback.sources.base import PacketSource
 from isofeedback.sources.simulated import SimulatedSource
@@ -23,10 +23,7 @@ def simulated_plan(patient: str, mosquitto: Any, out: io.StringIO, *, speed: flo
     """The shipped PIR protocol, a simulated Myo patient (seed 2) at ``speed`` × real time,
     publishing to ``mosquitto``; ``options`` are further SessionPlan fields."""
     protocol = find_protocol("pir")
-    script = protocol_script("pir", reps=protocol.reps, level=0.18, hold=protocol.hold_s,
-                             relax=protocol.relax_s, stretch=protocol.stretch_s,
-                             rest_before=protocol.rest_calibration_s + 1.0, seed=2,
-                             mvc_capture=protocol.mvc_capture)
+    script = follow_protocol(protocol, level=0.18, seed=2)
 
     @contextlib.asynccontextmanager
     async def open_source(ctx: Any) -> AsyncIterator[PacketSource]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from typing import Any
 
@@ -13,7 +14,7 @@ from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.service import run_session
-from isofeedback.sim import protocol_script
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
 from isofeedback.sources.simulated import SimulatedSource
@@ -21,8 +22,9 @@ from isofeedback.sources.simulated import SimulatedSource
 
 async def test_builtin_broker_when_none_is_reachable(patient: str) -> None:
     nobody = BrokerSettings(port=free_port())  # nothing listens there
-    protocol = find_protocol("pir")
-    script = protocol_script("pir", reps=1, hold=3.0, relax=2.0, stretch=2.0, seed=2)
+    protocol = dataclasses.replace(find_protocol("pir"), reps=1, hold_s=3.0, relax_s=2.0,
+                                   stretch_s=2.0)
+    script = follow_protocol(protocol, seed=2)
     source = SimulatedSource(script, find_profile("myo"), speed=None)
     async with resolve_broker(nobody, explicit=False) as (broker, where):
         assert "built-in" in where and broker.port != nobody.port and broker.protocol == "3.1.1"

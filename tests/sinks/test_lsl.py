@@ -32,7 +32,8 @@ from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.service import SessionResult, run_session
-from isofeedback.sim import Faults, protocol_script
+from isofeedback.sim import Faults
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sinks.lsl import LEVEL_RATE_HZ, LslOutlet
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sources.simulated import SimulatedSource
@@ -86,11 +87,11 @@ def split_outputs(outputs: list[Event | Feedback]) -> tuple[list[Feedback], list
 
 
 def simulated_session() -> tuple[SimulatedSource, Pipeline]:
-    script = protocol_script("pir", reps=2, level=0.18, hold=4.0, relax=3.0, stretch=3.0,
-                             rest_before=4.0, seed=3, faults=Faults(move_in_rep=0))
-    source = SimulatedSource(script, find_profile("myo"), speed=None)
     protocol = dataclasses.replace(find_protocol("pir"), reps=2, hold_s=4.0, relax_s=3.0,
                                    stretch_s=3.0)
+    script = follow_protocol(protocol, level=0.18, rest_before=4.0, seed=3,
+                             faults=Faults(move_in_rep=0))
+    source = SimulatedSource(script, find_profile("myo"), speed=None)
     return source, Pipeline(source.profiles, protocol)
 
 

@@ -35,7 +35,8 @@ from isofeedback.session import (
     SourceContext,
     open_session,
 )
-from isofeedback.sim import Faults, protocol_script
+from isofeedback.sim import Faults
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sinks.mqtt import BrokerSettings
 from isofeedback.sources.simulated import SimulatedSource
 
@@ -147,13 +148,8 @@ class LiveSession:
     def _plan(self, port: int) -> SessionPlan:
         profile = find_profile(self.profile)
         protocol = replace(find_protocol("pir"), reps=self.reps)
-        script = protocol_script(
-            protocol.technique, reps=self.reps + self.extra_reps,
-            level=(protocol.intensity_low + protocol.intensity_high) / 200.0,
-            hold=protocol.hold_s, relax=protocol.relax_s, stretch=protocol.stretch_s,
-            rest_before=protocol.rest_calibration_s + 1.0, seed=1, faults=self.faults,
-            mvc_capture=protocol.mvc_capture,
-        )
+        script = follow_protocol(protocol, reps=self.reps + self.extra_reps, seed=1,
+                                 faults=self.faults)
 
         @contextlib.asynccontextmanager
         async def open_source(ctx: SourceContext) -> AsyncIterator[SimulatedSource]:

@@ -832,7 +832,6 @@ class Coach:
         return out
 
     def _finish_hold(self, t: float) -> list[Feedback]:
-        p = self.protocol
         if self._current is not None and self.phase == Phase.HOLDING:
             self._current.hold_s = t - self._phase_t
             if self._hold_x:

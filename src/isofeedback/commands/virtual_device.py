@@ -32,7 +32,8 @@ from isofeedback.errors import DeviceError
 from isofeedback.profiles.schema import Profile, find_profile
 from isofeedback.service import ControlInbox
 from isofeedback.session.stop import StopRequests
-from isofeedback.sim import packetize, protocol_script
+from isofeedback.sim import packetize
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sources.simulated import simulate_for_profile
 from isofeedback.types import Packet
 
@@ -70,12 +71,7 @@ def session_packets(profile: Profile, technique: str, seed: int, device: str = "
     ``extra_reps``: the patient does more repetitions than prescribed (e.g. repeats one the
     coach asked to repeat after the sensor dropped out)."""
     protocol = find_protocol(technique)
-    level = (protocol.intensity_low + protocol.intensity_high) / 200.0
-    script = protocol_script(
-        protocol.technique, reps=protocol.reps + extra_reps, level=level, hold=protocol.hold_s,
-        relax=protocol.relax_s, stretch=protocol.stretch_s,
-        rest_before=protocol.rest_calibration_s + 1.0, seed=seed,
-    )
+    script = follow_protocol(protocol, reps=protocol.reps + extra_reps, seed=seed)
     packets = packetize(simulate_for_profile(script, profile), profile, device=device)
     return packets, [c.hold_start for c in script.contractions]
 
