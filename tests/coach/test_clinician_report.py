@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from isofeedback.cli import main
 from isofeedback.coach.calibration_store import PatientStore
+from isofeedback.coach.progression import progressed
 from tests.coach.driver import Driver, gentle_protocol
 
 RX = """[prescription]
@@ -23,11 +26,15 @@ reminders = ["08:00", "18:00"]
 """
 
 
-def session(technique: str, strong: bool, pain: float | None = None) -> dict[str, object]:
-    """A real coach session driven tick by tick (one repetition, one pushed too hard)."""
-    d = Driver.calibrated(gentle_protocol(technique=technique, reps=2, muscle="hip flexors"))
+def session(technique: str, strong: bool, history: Sequence[Mapping[str, Any]] = (),
+            pain: float | None = None) -> dict[str, object]:
+    """A real coach session driven tick by tick (one repetition, one pushed too hard), with
+    the hold the progression rule gives after ``history``."""
+    protocol = progressed(gentle_protocol(technique=technique, reps=2, muscle="hip flexors",
+                                          hold_step_s=1.0, hold_max_s=10.0), history)
+    d = Driver.calibrated(protocol)
     for k in range(2):
-        d.contract(8.0, activity=12.0 if strong and k == 1 else 5.0)
+        d.contract(protocol.hold_s + 1.0, activity=12.0 if strong and k == 1 else 5.0)
         d.release()
         d.run(5.0)
         d.run(4.2, angle=3.0 * (k + 1))
@@ -40,9 +47,10 @@ def session(technique: str, strong: bool, pain: float | None = None) -> dict[str
 def store(tmp_path: Path) -> Path:
     s = PatientStore(tmp_path, "p-03")
     walls = ["2026-12-07T08:00", "2026-12-07T18:00", "2026-12-08T08:00", "2026-12-09T08:00"]
-    for wall, (tech, strong) in zip(walls, [("met", False), ("pir", True), ("met", True),
-                                            ("met", False)], strict=True):
-        s.add_session({**session(tech, strong), "wall": wall, "session": wall})
+    # the third MET session comes after two good ones: its hold is 1 s longer
+    for wall, (tech, strong) in zip(walls, [("met", False), ("pir", True), ("met", False),
+                                            ("met", True)], strict=True):
+        s.add_session({**session(tech, strong, s.sessions()), "wall": wall, "session": wall})
     (tmp_path / "rx.toml").write_text(RX)
     return tmp_path
 
@@ -58,9 +66,13 @@ def test_report_counts_flags_and_adherence(store: Path, capsys: pytest.CaptureFi
     assert doc["violations"].startswith("too_strong ×")
     assert doc["adherence"]["due"] == 6 and doc["adherence"]["done"] == 4
     page = out.with_suffix(".html").read_text()
-    for unit in ("ROM (degrees)", "hold quality (%)", "pain (0-10)", "sessions (per day)"):
+    for unit in ("ROM (degrees)", "hold quality (%)", "hold (seconds)", "pain (0-10)",
+                 "sessions (per day)"):
         assert unit in page
-    assert page.count("<svg") == 4
+    assert page.count("<svg") == 5
+    met = doc["groups"][0]
+    assert (met["hold_first_s"], met["hold_last_s"]) == (7.0, 8.0) and "<td>7 → 8</td>" in page
+    assert [r["hold_change_s"] for r in doc["history"]] == [None, None, None, 1.0]
 
 
 def test_report_prints_to_pdf_and_png_with_headless_chromium(store: Path) -> None:

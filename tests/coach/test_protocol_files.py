@@ -51,6 +51,19 @@ TABLE: list[tuple[dict[str, str], str, str]] = [
     ({"reference_s": "-3.0"}, "exercise.reference_s", "0 or more"),
     ({"relax_confirm_s": "inf"}, "exercise.relax_confirm_s", "time in seconds"),
     ({"hold_time": "7"}, "exercise.hold_time", "unknown key"),
+    # progression across sessions: lengthen the hold, within limits
+    ({"hold_step_s": "1.0"}, "exercise.hold_max_s", "set it"),
+    ({"hold_step_s": "1.0", "hold_max_s": "5.0"}, "exercise.hold_max_s",
+     "must not be shorter than hold_s"),
+    ({"hold_step_s": "1.0", "hold_max_s": "40.0"}, "exercise.hold_max_s", "at most 30 s"),
+    ({"hold_max_s": "10.0"}, "exercise.hold_step_s", "the step is 0"),
+    ({"hold_step_s": "-1.0"}, "exercise.hold_step_s", "0 or more"),
+    ({"hold_step_s": "true"}, "exercise.hold_step_s", "expected float"),
+    ({"progress_after": "0"}, "exercise.progress_after", "at least 1"),
+    ({"progress_after": "1.5"}, "exercise.progress_after", "expected int"),
+    ({"progress_quality": "1.5"}, "exercise.progress_quality", "at most 1"),
+    ({"regress_quality": "0.9"}, "exercise.regress_quality", "must be below progress_quality"),
+    ({"progression": '"longer"'}, "exercise.progression", "unknown key"),
 ]
 
 
@@ -81,8 +94,6 @@ def test_each_invalid_file_names_its_key(tmp_path: Path, changes: dict[str, str]
 
 def test_every_shipped_protocol_names_its_sources() -> None:
     for name, text in shipped_protocols().items():
-        if name in ("pir", "met"):
-            continue
         assert "Sources:" in text, name
 
 

@@ -7,6 +7,7 @@ reminder goes out at the prescribed time only while no session runs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import io
 import json
@@ -152,4 +153,57 @@ async def test_the_gateway_reminds_at_the_prescribed_time_only_when_no_session_r
     sched = next(d for d in got if d["kind"] == "schedule")
     assert (sched["next_reminder"], sched["due_today"]) == ("2026-12-07T18:00", 2)
     for d in got:
+        payload_validator(d)
+
+
+async def test_the_reminder_goes_out_on_the_real_clock_at_its_minute_not_before(
+    mosquitto: Any, patient: str, tmp_path: Path, payload_validator: Any
+) -> None:
+    """The gateway's reminder loop on the real clock (``datetime.now``, ``asyncio.sleep``):
+    a prescription whose one reminder is the next minute of the local clock (the one after
+    when that is under 3 s away). The reminder must come, not before its minute, and only
+    once. Only a generous guard against a hang bounds the wait."""
+    from isofeedback.session.runner import SessionOutcome, _Session, remind
+    from isofeedback.sinks.messages import Serializer
+    from isofeedback.sinks.mqtt import MqttPublisher
+
+    now = dt.datetime.now()
+    due = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    if (due - now).total_seconds() < 3.0:
+        due += dt.timedelta(minutes=1)
+    doc = _rx(patient)
+    doc["prescription"].update(times_per_day=1, start=now.date().isoformat(),
+                               reminders=[due.strftime("%H:%M")])
+    PatientStore(tmp_path, patient).save_prescription(doc)
+    plan = _plan(patient, mosquitto, tmp_path, io.StringIO())
+    serializer = Serializer(patient, "gw", 0.0)
+    publisher = MqttPublisher(BrokerSettings(mosquitto.host, mosquitto.port), serializer)
+    session = _Session(plan, publisher, serializer, SessionOutcome("gw"))
+    got: list[tuple[dt.datetime, dict[str, Any]]] = []
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as phone:
+        await phone.subscribe(f"isofeedback/{patient}/#", qos=1)
+        async with publisher:
+            task = asyncio.create_task(remind(session))
+
+            async def collect(until: Any) -> None:
+                async for msg in phone.messages:
+                    assert isinstance(msg.payload, bytes)
+                    if msg.payload:
+                        got.append((dt.datetime.now(), json.loads(msg.payload)))
+                    if until():
+                        return
+            try:
+                async with asyncio.timeout(180):  # hang guard only: the wait is under 63 s
+                    await collect(lambda: any(d["kind"] == "schedule" for _, d in got))
+                with contextlib.suppress(TimeoutError):  # a second reminder would be here
+                    async with asyncio.timeout(2.0):
+                        await collect(lambda: False)
+            finally:
+                task.cancel()
+    reminders = [(t, d) for t, d in got if d["kind"] == "reminder"]
+    assert [d["due"] for _, d in reminders] == [due.isoformat(timespec="minutes")], got
+    assert reminders[0][0] >= due  # not before its minute
+    sched = next(d for _, d in got if d["kind"] == "schedule")
+    assert sched["due_today"] == 1 and sched["next_reminder"] != reminders[0][1]["due"]
+    for _, d in got:
         payload_validator(d)

@@ -132,6 +132,18 @@ def _nice_top(v: float) -> float:
     return round(4 * step, 10)
 
 
+def _hold_span(group: Mapping[str, Any]) -> str:
+    """``7 → 9``: the contraction hold of a group's first and last session (seconds).
+
+    >>> _hold_span({"hold_first_s": 7.0, "hold_last_s": 9.0}), _hold_span({})
+    ('7 → 9', '-')
+    """
+    first, last = group.get("hold_first_s"), group.get("hold_last_s")
+    if first is None or last is None:
+        return "-"
+    return f"{first:g}" if first == last else f"{first:g} → {last:g}"
+
+
 def clinician_html(report: Mapping[str, Any]) -> str:
     e = html.escape
     rows = report["history"]
@@ -147,6 +159,8 @@ def clinician_html(report: Mapping[str, Any]) -> str:
               series("rom_deg"), n),
         _plot("Hold quality (time in the intensity band / prescribed hold)",
               "hold quality (%)", series("hold_quality", 100.0), n, y_max=100.0),
+        _plot("Contraction hold per session (lengthened after good sessions, shortened "
+              "after pain)", "hold (seconds)", series("hold_s"), n),
         _plot("Pain reported during the session (highest)", "pain (0-10)",
               {"pain": [(i, float(r["pain_max"] or 0.0)) for i, r in enumerate(rows)]}, n,
               y_max=10.0),
@@ -167,7 +181,8 @@ def clinician_html(report: Mapping[str, Any]) -> str:
         f"<tr><td>{e(g['group'])}</td><td>{g['sessions']}</td>"
         f"<td>{'-' if g['rom_change_deg'] is None else format(g['rom_change_deg'], '+.1f')}</td>"
         f"<td>{'-' if g['best_rom_deg'] is None else format(g['best_rom_deg'], '.1f')}</td>"
-        f"<td>{'-' if g['hold_quality_change_pp'] is None else format(g['hold_quality_change_pp'], '+.0f')}</td></tr>"  # noqa: E501
+        f"<td>{'-' if g['hold_quality_change_pp'] is None else format(g['hold_quality_change_pp'], '+.0f')}</td>"  # noqa: E501
+        f"<td>{_hold_span(g)}</td></tr>"
         for g in report["groups"])
     flagged = "".join(
         f"<tr><td>{i + 1}</td><td>{e(str(r['wall'])[:16])}</td><td>{e(r['group'])}</td>"
@@ -186,7 +201,8 @@ font-size:13px;text-align:left}}svg{{display:block;margin:8px 0}}
 Violations over all sessions: {e(report['violations'] or 'none')}.</p>
 <h2>Trends (each technique and muscle on its own)</h2>
 <table><tr><th>technique · muscle</th><th>sessions</th><th>ROM change (°)</th>
-<th>best ROM (°)</th><th>hold quality change (percentage points)</th></tr>{trend_rows}</table>
+<th>best ROM (°)</th><th>hold quality change (percentage points)</th>
+<th>hold, first → last (s)</th></tr>{trend_rows}</table>
 {''.join(plots)}
 <h2>Sessions to look at</h2>
 <table><tr><th>session</th><th>when (UTC)</th><th>technique · muscle</th><th>why</th></tr>

@@ -103,8 +103,10 @@ def progress_report(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     groups: dict[str, dict[str, Any]] = {}
     for r in rows:
         g = groups.setdefault(r["group"], {"group": r["group"], "sessions": 0, "rom": [],
-                                            "quality": []})
+                                            "quality": [], "hold": []})
         g["sessions"] += 1
+        if r["hold_s"] is not None:
+            g["hold"].append(r["hold_s"])
         if r["rom_deg"] is not None:
             g["rom"].append(r["rom_deg"])
         if r["hold_quality"] is not None:
@@ -115,6 +117,9 @@ def progress_report(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "sessions": g["sessions"],
             "rom_change_deg": _change(g["rom"]),
             "best_rom_deg": max(g["rom"]) if g["rom"] else None,
+            # the contraction's hold: where the progression rule has taken it (seconds)
+            "hold_first_s": g["hold"][0] if g["hold"] else None,
+            "hold_last_s": g["hold"][-1] if g["hold"] else None,
             "hold_quality_change_pp": (None if _change(g["quality"]) is None
                                        else round(100.0 * (g["quality"][-1] - g["quality"][0]),
                                                   1)),
