@@ -95,8 +95,8 @@ def test_the_coach_announces_the_change_and_the_summary_and_progress_show_it(
             rec.submit(o)
             out.append(o)
     rec.close({"packets": pipeline.stats.packets})
-    assert trace(out)[:4] == ["phase:calibrating", "cue:hold_longer", "cue:calibrate_rest",
-                              "phase:reference"]
+    assert trace(out)[:5] == ["phase:calibrating", "cue:setup", "cue:hold_longer",
+                              "cue:calibrate_rest", "phase:reference"]
     cue = next(o for o in out if isinstance(o, Feedback) and o.payload.get("id") == "hold_longer")
     assert cue.payload["text"] == ("You did well last time: today hold each contraction for 8 "
                                    "seconds instead of 7. Hold longer, not harder.")

@@ -18,7 +18,7 @@ from tests.coach.sessions import run, trace
 
 # the shipped PIR: a gentle reference contraction, no maximal one
 START = [
-    "phase:calibrating", "cue:calibrate_rest", "phase:reference", "cue:reference",
+    "phase:calibrating", "cue:setup", "cue:calibrate_rest", "phase:reference", "cue:reference",
     "cue:reference_done", "phase:recovering", "phase:waiting", "cue:contract",
 ]
 # ... and with the maximal contraction the clinician may enable (pir-mvc)

@@ -23,7 +23,7 @@ from isofeedback.commands.virtual_device import session_packets
 from isofeedback.profiles.schema import find_profile
 from isofeedback.research.replay import replay_async
 from isofeedback.run_config import RunConfig, parse_run_config
-from isofeedback.sim import protocol_script
+from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sinks.mqtt import BrokerSettings
 
 SPEED = 5.0
@@ -93,9 +93,7 @@ def truth(tmp_path: Path) -> tuple[list[float], list[float]]:
     from isofeedback.coach.protocol import find_protocol
 
     p = find_protocol(str(protocol_path(tmp_path)))
-    script = protocol_script(p.technique, reps=p.reps, level=0.175, hold=p.hold_s,
-                             relax=p.relax_s, stretch=p.stretch_s,
-                             rest_before=p.rest_calibration_s + 1.0, seed=4)
+    script = follow_protocol(p, seed=4)  # as session_packets makes the wearable's
     return [c.onset for c in script.contractions], [c.release for c in script.contractions]
 
 
