@@ -89,9 +89,13 @@ CUE_IDS: frozenset[str] = frozenset(DEFAULT_CUES)
 
 @dataclass(frozen=True, slots=True)
 class ExerciseProtocol:
-    """A prescribed exercise. Intensity is in % MVC (``intensity_unit = "%MVC"``: an MVC
-    from the patient's stored calibration or captured at session start) or in multiples of
-    resting noise (``"x_rest"``) when no maximal effort may be asked of the patient."""
+    """A prescribed exercise. Intensity is in % of a gentle reference contraction the
+    patient shows at the start (``intensity_unit = "%ref"``, what a file gets unless it
+    says otherwise), in multiples of resting noise (``"x_rest"``), or in % MVC (``"%MVC"``:
+    an MVC from the stored calibration or captured at session start, only when the
+    clinician enables it). The dataclass keeps the older defaults (% MVC with capture) so a
+    protocol stored in an older recording loads as it ran; the progression keys lengthen
+    the hold across sessions (``coach.progression``)."""
 
     technique: str = "pir"
     name: str = "Post-isometric relaxation"
