@@ -104,7 +104,7 @@ def test_the_coach_announces_the_change_and_the_summary_and_progress_show_it(
     assert summary["hold_target_s"] == 8.0 and summary["reps_credited"] == 3
     assert [r["hold_s"] for r in summary["reps"]] == pytest.approx([8.0] * 3, abs=0.05)
     assert summary["hold_progression"]["change"] == "longer"
-    row = progress_report([GOOD7, GOOD7, summary])["history"][-1]
+    row = progress_report([GOOD7, GOOD7, summary], hold=True)["history"][-1]
     assert hold_text(row) == "8 (+1)"
     again = replay(rec.path, verify=True)
     assert again.verified, again.difference

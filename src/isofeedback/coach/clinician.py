@@ -44,7 +44,7 @@ def flags(row: Mapping[str, Any]) -> list[str]:
 def clinician_report(patient: str, sessions: Sequence[Mapping[str, Any]],
                      prescription: Prescription | None = None,
                      today: dt.date | None = None) -> dict[str, Any]:
-    progress = progress_report(sessions)
+    progress = progress_report(sessions, hold=True)
     rows = progress["history"]
     for r in rows:
         r["flags"] = flags(r)

@@ -63,10 +63,13 @@ def _change(values: list[float]) -> float | None:
     return round(values[-1] - values[0], 2) if len(values) >= 2 else None
 
 
-def progress_report(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def progress_report(sessions: Sequence[Mapping[str, Any]], *, hold: bool = False
+                    ) -> dict[str, Any]:
     """Per-session ROM and hold quality, grouped by technique and muscle, with the change
     from the first to the last session of each group. The top-level changes are those of
-    the latest session's group.
+    the latest session's group. ``hold``: also each session's contraction hold and its
+    change by the progression rule (the clinician's report and ``progress`` show it; the
+    coach's end-of-session ``progress`` message keeps its fields, so recordings replay).
 
     >>> s = [{"session": "a", "wall": "d1", "rom_deg": 8.0, "hold_quality": 0.7, "reps_done": 3},
     ...      {"session": "b", "wall": "d2", "rom_deg": 11.0, "hold_quality": 0.9, "reps_done": 3}]
@@ -95,8 +98,8 @@ def progress_report(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 "pain_max": max((p for p in pain if p is not None), default=None),
                 # the prescribed contraction of that session and how the progression rule
                 # changed it from the last one (seconds; None: not changed)
-                "hold_s": _num(s.get("hold_target_s")),
-                "hold_change_s": _hold_change(s),
+                **({"hold_s": _num(s.get("hold_target_s")), "hold_change_s": _hold_change(s)}
+                   if hold else {}),
                 "stop_reason": s.get("stop_reason", "") or s.get("early_end", ""),
             }
         )
@@ -105,7 +108,7 @@ def progress_report(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         g = groups.setdefault(r["group"], {"group": r["group"], "sessions": 0, "rom": [],
                                             "quality": [], "hold": []})
         g["sessions"] += 1
-        if r["hold_s"] is not None:
+        if r.get("hold_s") is not None:
             g["hold"].append(r["hold_s"])
         if r["rom_deg"] is not None:
             g["rom"].append(r["rom_deg"])
@@ -118,8 +121,8 @@ def progress_report(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "rom_change_deg": _change(g["rom"]),
             "best_rom_deg": max(g["rom"]) if g["rom"] else None,
             # the contraction's hold: where the progression rule has taken it (seconds)
-            "hold_first_s": g["hold"][0] if g["hold"] else None,
-            "hold_last_s": g["hold"][-1] if g["hold"] else None,
+            **({"hold_first_s": g["hold"][0] if g["hold"] else None,
+                "hold_last_s": g["hold"][-1] if g["hold"] else None} if hold else {}),
             "hold_quality_change_pp": (None if _change(g["quality"]) is None
                                        else round(100.0 * (g["quality"][-1] - g["quality"][0]),
                                                   1)),

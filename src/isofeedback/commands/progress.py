@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             f"no sessions stored for patient {args.patient!r} in {folder} "
             "(run a session with --data-dir first, or check the folder)"
         )
-    report = progress_report(sessions)
+    report = progress_report(sessions, hold=True)
     table = Table(title=f"Progress of {args.patient}: {report['sessions']} sessions")
     for col in ("when", "technique · muscle", "reps credited/planned", "hold (s)", "ROM (°)",
                 "hold quality (%)", "pain (0–10)", "violations"):
