@@ -24,6 +24,8 @@ from tests.coach.sessions import Run, feed, record_and_replay, trace
 
 START = ["phase:calibrating", "cue:setup", "cue:calibrate_rest", "phase:reference",
          "cue:reference", "cue:reference_done", "phase:recovering"]
+# reciprocal inhibition: the reference contraction is the antagonist's, named
+START_RI = [("cue:reference_antagonist" if c == "cue:reference" else c) for c in START]
 HOLD = ["phase:contracting", "phase:holding", "cue:hold"]
 RELEASE = ["phase:releasing", "cue:release", "phase:relaxing"]
 
@@ -56,11 +58,11 @@ CASES: dict[tuple[str, str], list[str]] = {
     ("wrist-flexors-pir", "pain_switch"): [
         *START, *reps(1), "phase:waiting", "cue:next_rep", "cue:contract", *HOLD,
         "cue:pain_switch", "phase:calibrating", "cue:calibrate_rest", "phase:reference",
-        "cue:reference", "cue:reference_done", "phase:recovering",
+        "cue:reference_antagonist", "cue:reference_done", "phase:recovering",
         *reps(2, "contract_antagonist", first=2), *END],
     # reciprocal inhibition: the antagonist contracts; chronic stretch held 30 s
-    ("wrist-extensors-met-ri", "clean"): [*START, *reps(3, "contract_antagonist",
-                                                         "stretch_hold"), *END],
+    ("wrist-extensors-met-ri", "clean"): [*START_RI, *reps(3, "contract_antagonist",
+                                                            "stretch_hold"), *END],
     ("hamstrings-met", "clean"): [*START, *reps(3, stretch="stretch_hold"), *END],
     ("hip-flexors-met", "clean"): [*START, *reps(3), *END],
     # a moved repetition is not credited and is repeated

@@ -553,7 +553,7 @@ class Coach:
             out.append(self._cue("mvc", t))
         elif was == Phase.REFERENCE_CONTRACTING:
             out += self._enter(Phase.REFERENCE, t)
-            out.append(self._cue("reference", t))
+            out.append(self._cue(self._reference_cue, t))
         elif frozen:
             self.phase = was
             out.append(self._phase_message(was, t))
@@ -710,7 +710,7 @@ class Coach:
         if p.intensity_unit == "%ref" and self.reference is None:
             self._mvc_attempts = 0
             out += self._enter(Phase.REFERENCE, t)
-            out.append(self._cue("reference", t))
+            out.append(self._cue(self._reference_cue, t))
             return out
         return out + self._start_rep(t)
 
@@ -756,6 +756,12 @@ class Coach:
         out = self._enter(Phase.STOPPED, t)
         out.append(self._cue("calibration_failed", t, "warning", reason=reason))
         return out + self._end(t)
+
+    @property
+    def _reference_cue(self) -> str:
+        """The gentle reference is shown by the muscle that will work: the antagonist's
+        for reciprocal inhibition (named, so the patient does not tense the target)."""
+        return "reference_antagonist" if self.reciprocal else "reference"
 
     @property
     def _contract_cue(self) -> str:
