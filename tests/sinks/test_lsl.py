@@ -140,7 +140,7 @@ def test_simulated_session_streams_markers_and_levels() -> None:
     assert info.nominal_srate() == LEVEL_RATE_HZ == 20.0
     assert info.channel_count() == 4
     assert info.type() == "Biofeedback" and info.name() == f"isofeedback {patient} level"
-    assert channels(info) == [("intensity", "%MVC"), ("angle", "degrees"),
+    assert channels(info) == [("intensity", "%ref"), ("angle", "degrees"),
                               ("in_band", "boolean"), ("rep", "count")]
     assert info.desc().child("session").child_value("patient") == patient
     assert len(got_levels) == len(levels)
@@ -164,7 +164,7 @@ def test_without_a_joint_angle_the_level_stream_has_three_channels() -> None:
     with LslOutlet(patient, "s-emg-only", find_protocol("pir"), angle=False):
         info = connect(f"isofeedback/{patient}/s-emg-only/level").info(timeout=HANG_GUARD_S)
     assert info.channel_count() == 3
-    assert channels(info) == [("intensity", "%MVC"), ("in_band", "boolean"), ("rep", "count")]
+    assert channels(info) == [("intensity", "%ref"), ("in_band", "boolean"), ("rep", "count")]
 
 
 def test_replay_command_with_lsl_streams_the_recorded_outputs(tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ opened, so the core never needs it. One :class:`LslOutlet` publishes two streams
 ``isofeedback <patient> level`` (type ``Biofeedback``, 20 Hz nominal, float32)
     The level the patient is shown, one sample per ``level`` feedback item (the coach
     makes one every 50 ms of EMG; after a signal loss or at the session end there are
-    none). Channels: ``intensity`` (EMG envelope above rest, in ``%MVC``, or ``x_rest``
-    — multiples of the rest noise — while no MVC is known: the markers say which, see
-    ``level_unit`` below), ``angle`` (joint rotation from the neutral pose, degrees; only
+    none). Channels: ``intensity`` (EMG envelope above rest, in the protocol's unit:
+    ``%ref`` — % of the gentle reference contraction — or ``%MVC``, and ``x_rest`` —
+    multiples of the rest noise — while no reference or MVC is known: the markers say
+    which, see ``level_unit`` below), ``angle`` (joint rotation from the neutral pose, degrees; only
     when a device has a gyroscope), ``in_band`` (1 when the intensity is inside the target
     band, else 0) and ``rep`` (repetition number). The raw EMG is in the recording.
 
@@ -18,7 +19,7 @@ opened, so the core never needs it. One :class:`LslOutlet` publishes two streams
     as the MQTT payloads (``docs/mqtt.md``: ``kind``, ``patient``, ``session``, ``t`` in
     session seconds, ``wall``, ``seq`` …). A ``level_unit`` marker
     (``{"kind": "level_unit", "unit": …, "t": …}``) comes before the first level sample
-    and whenever the intensity unit changes (e.g. once the MVC is captured).
+    and whenever the intensity unit changes (e.g. once the reference or MVC is measured).
 
 Stream names and ``source_id`` (``isofeedback/<patient>/<session>/level|markers``) carry
 the pseudonymous patient and the session id; the stream info's ``desc`` holds the channel
