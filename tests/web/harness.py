@@ -209,6 +209,7 @@ document.addEventListener('DOMContentLoaded', () => {
       rep: document.getElementById('rep-result').hidden ? '' : text('rep-body'),
       summary: document.getElementById('summary').hidden ? '' : text('summary'),
       ack: text('ack'), simulated: !document.getElementById('simulated').hidden,
+      setup: document.getElementById('setup').hidden ? '' : text('setup'),
     };
     const last = window.__log[window.__log.length - 1];
     const key = JSON.stringify(s);

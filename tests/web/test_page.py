@@ -161,8 +161,14 @@ def test_page_shows_what_the_service_published(
     assert dedupe([e["phase"] for e in log]) == dedupe(phases)
     # cues: every published cue shown, in order, warnings marked as warnings
     shown_cues = dedupe([(e["cue"], e["severity"]) for e in log if e["cue"]])
-    # (a warning's end, "cleared", has no text: it takes the warning down, nothing is shown)
-    assert shown_cues == dedupe([(c["text"], c["severity"]) for c in cues if c["text"]])
+    # (a warning's end, "cleared", has no text: it takes the warning down, nothing is shown;
+    # the set-up instruction has its own place, below)
+    assert shown_cues == dedupe([(c["text"], c["severity"]) for c in cues
+                                 if c["text"] and c["id"] != "setup"])
+    # how to set up stays shown from the start until the first repetition
+    setup = next(c["text"] for c in cues if c["id"] == "setup")
+    with_setup = {e["phase"] for e in log if e["setup"] == setup}
+    assert {"calibrating", "reference"} <= with_setup and "holding" not in with_setup
     assert any(s == "warning" and "Gentler" in c for c, s in shown_cues)
     assert any(s == "warning" and "joint still" in c for c, s in shown_cues)
     # the hold countdown shows the published time left, only while holding

@@ -36,6 +36,7 @@ class TerminalView:
         self._level: dict[str, Any] = {}
         self._phase: dict[str, Any] = {}
         self._cue: dict[str, Any] = {}
+        self._setup = ""  # the set-up instruction, shown until the first repetition
         self._warning: dict[str, Any] = {}
         self._saved_handlers: list[logging.Handler] = []
 
@@ -71,12 +72,20 @@ class TerminalView:
             if p.get("phase") != self._phase.get("phase"):
                 self._warning = {}  # a warning is about the phase it came in
             self._phase = p
+            if p.get("phase") == "waiting":
+                self._setup = ""
             if not self.live_mode:
                 rep = f" rep {p['rep']}/{p['reps']}" if p.get("rep") else ""
                 self.console.print(f"[{item.t:7.2f} s] phase: {p['phase']}{rep}")
         elif item.kind == "cue" and "clears" in p:  # a warning's end: take it down
             if self._warning.get("id") == p["clears"]:
                 self._warning = {}
+        elif item.kind == "cue" and p.get("id") == "setup":
+            # how to set up keeps its own line until the first repetition (it comes with
+            # the rest measurement's instruction, which would replace it at once)
+            self._setup = str(p.get("text", ""))
+            if not self.live_mode:
+                self.console.print(f"[{item.t:7.2f} s] > {p['text']}")
         elif item.kind == "cue":
             self._cue = p
             if p.get("severity") == "warning":
@@ -116,5 +125,6 @@ class TerminalView:
         same = self._warning and self._cue.get("text") == self._warning.get("text")
         cue = Text("" if same else str(self._cue.get("text", "")), style="bold")
         warn = Text(f"⚠ {self._warning['text']}" if self._warning else "", style="bold red")
-        return Panel(Group(head, level, timer, joint, cue, warn), title=self.title,
+        setup = Text(f"set-up: {self._setup}" if self._setup else "", style="italic")
+        return Panel(Group(head, level, timer, joint, cue, warn, setup), title=self.title,
                      subtitle=self.hint or None)

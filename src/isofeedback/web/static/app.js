@@ -133,6 +133,7 @@
     $("summary").hidden = true;
     $("rep-result").hidden = true;
     $("cue").textContent = "";
+    $("setup").hidden = true;
   }
 
   // ---------------------------------------------------------------- programme
@@ -189,6 +190,7 @@
     $("btn-pause").textContent = doc.phase === "paused" ? "Resume" : "Pause";
     $("btn-pause").dataset.command = doc.phase === "paused" ? "resume" : "pause";
     if (doc.phase === "done" || doc.phase === "stopped") finish();
+    if (doc.phase === "waiting") $("setup").hidden = true; // set up: the reps begin
     if (fresh && !$("cue").textContent && PHASE_CUE[doc.phase]) {
       const text = (state.cues[state.locale] || {})[PHASE_CUE[doc.phase]];
       if (text) showCue(text, "info");
@@ -310,6 +312,14 @@
   }
 
   function onCue(doc) {
+    if (doc.id === "setup") {
+      // how to set up: said with the first instruction of the session, so it keeps its
+      // own place until the first repetition instead of being replaced at once
+      $("setup").textContent = doc.text;
+      $("setup").hidden = false;
+      speak(doc);
+      return;
+    }
     if (!doc.text) {
       // the end of a warning ("cleared", naming the cue in `clears`): take it down if it
       // is still shown, and say nothing
