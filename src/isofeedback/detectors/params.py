@@ -3,8 +3,9 @@
 The detector keeps its parameters as given and builds its state from them in a reset
 (river's style); nothing in it depends on the sample rate except through
 :meth:`DetectorParams.at_rate`, the one place where wearable rates (< 500 Hz) get their
-own onset test, release tail and release blend. :func:`detector_params` maps the flat
-pipeline configuration (what a session records and a TOML file sets) onto these groups.
+own onset test, release tail and release blend, and :meth:`DetectorParams.samples`, the
+one place durations become sample counts. The pipeline configuration's ``detector``
+section is a :class:`DetectorParams` (:mod:`isofeedback.config`).
 
 >>> p = DetectorParams().at_rate(200.0)
 >>> p.onset.ratio, p.onset.h, p.release.envelope_blend, p.low_rate is None
@@ -19,7 +20,6 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from isofeedback.checks import number, of_type
-from isofeedback.config import PipelineConfig
 
 __all__ = [
     "Confirmation",
@@ -29,7 +29,7 @@ __all__ = [
     "OnsetTest",
     "ReleaseTest",
     "RestModel",
-    "detector_params",
+    "SampleCounts",
 ]
 
 
@@ -173,21 +173,49 @@ class DetectorParams:
             low_rate=None,
         )
 
+    def samples(self, fs: float) -> SampleCounts:
+        """Every duration in samples at ``fs``."""
+        return SampleCounts.at(fs, self.rest, self.onset, self.release, self.level_drop)
 
-def detector_params(cfg: PipelineConfig) -> DetectorParams:
-    """The detector's parameters in a pipeline configuration (not yet resolved for a
-    rate: see :meth:`DetectorParams.at_rate`)."""
-    return DetectorParams(
-        rest=RestModel(calibration_s=cfg.calibration_s),
-        onset=OnsetTest(ratio=cfg.onset_ratio, h=cfg.onset_h, sample_max=cfg.onset_sample_max,
-                        backdate_s=cfg.backdate_s, refractory_s=cfg.refractory_s),
-        release=ReleaseTest(ratio=cfg.release_ratio, h=cfg.release_h,
-                            min_active_s=cfg.min_active_s, tail=cfg.release_tail),
-        level_drop=LevelDrop(ratio=cfg.release_drop_ratio, s=cfg.release_drop_s),
-        fused_evidence=cfg.fused_evidence,
-        confirmation=Confirmation(min_contraction_s=cfg.min_contraction_s),
-        low_rate=LowRate(onset_ratio=cfg.low_rate_onset_ratio, onset_h=cfg.low_rate_onset_h,
-                         onset_sample_max=cfg.low_rate_onset_sample_max,
-                         release_tail=cfg.low_rate_release_tail,
-                         release_blend=cfg.low_rate_release_blend),
-    )
+
+@dataclass(frozen=True, slots=True)
+class SampleCounts:
+    """Every duration of the parameters as a number of samples at one rate: computed in
+    one place (:meth:`DetectorParams.samples`), so the parts agree on them and a reader
+    sees what a rate gets.
+
+    >>> SampleCounts.at(200.0, RestModel()).block
+    50
+    """
+
+    calibration: int  # rest.calibration_s
+    block: int  # rest.block_s: the rest model's and the hold's blocks
+    backdate: int = 0  # onset.backdate_s: look-back before the CUSUM left zero
+    rest_anchor: int = 0  # rest before the first back-dating candidate (0.1 s)
+    keep: int = 8  # history kept for back-dating (backdate_s + 1 s)
+    refractory: int = 0  # onset.refractory_s
+    min_active: int = 0  # release.min_active_s
+    settle: int = 0  # after a release, not yet rest (1 s)
+    drop_blocks: int = 1  # level_drop.s in blocks
+
+    @classmethod
+    def at(cls, fs: float, rest: RestModel, onset: OnsetTest | None = None,
+           release: ReleaseTest | None = None, drop: LevelDrop | None = None) -> SampleCounts:
+        onset, release, drop = onset or OnsetTest(), release or ReleaseTest(), drop or LevelDrop()
+        return cls(
+            calibration=max(1, int(round(rest.calibration_s * fs))),
+            block=max(1, int(round(rest.block_s * fs))),
+            backdate=int(round(onset.backdate_s * fs)),
+            rest_anchor=int(round(REST_ANCHOR_S * fs)),
+            keep=max(int(round((onset.backdate_s + 1.0) * fs)), 8),
+            refractory=int(round(onset.refractory_s * fs)),
+            min_active=int(round(release.min_active_s * fs)),
+            settle=int(round(SETTLE_S * fs)),
+            drop_blocks=max(1, int(round(drop.s / rest.block_s))),
+        )
+
+
+#: rest samples before the first back-dating candidate, anchoring the rest level
+REST_ANCHOR_S = 0.1
+#: after a release the rest model waits this long before a block counts as rest
+SETTLE_S = 1.0
