@@ -30,7 +30,13 @@ from typing import Any
 
 from isofeedback import checks
 from isofeedback.checks import choice
-from isofeedback.detectors.params import Confirmation, DetectorParams, OnsetTest, RestModel
+from isofeedback.detectors.params import (
+    Confirmation,
+    DetectorParams,
+    OnsetTest,
+    ReleaseTest,
+    RestModel,
+)
 from isofeedback.errors import ConfigError
 from isofeedback.tomlfile import read_toml
 
@@ -104,9 +110,14 @@ class MovementSettings:
 def _current_detector() -> DetectorParams:
     """The current detector version's parameters (a 3 s rest calibration, 0.3 s
     refractory after a release; activations under 0.5 s, the coach's false-start limit,
-    are retracted)."""
-    return DetectorParams(rest=RestModel(calibration_s=3.0), onset=OnsetTest(refractory_s=0.3),
-                          confirmation=Confirmation(min_contraction_s=0.5))
+    are retracted; the rest level followed within seconds, the release judged against
+    the rest the onset left)."""
+    return DetectorParams(
+        rest=RestModel(calibration_s=3.0, level_s=3.0, settle_s=0.25),
+        onset=OnsetTest(refractory_s=0.3),
+        release=ReleaseTest(local_rest=True),
+        confirmation=Confirmation(min_contraction_s=0.5),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +132,7 @@ class PipelineConfig:
     double_threshold: DoubleThresholdSettings = field(default_factory=DoubleThresholdSettings)
     movement: MovementSettings = field(default_factory=MovementSettings)
     # the named detector version these settings are (DETECTOR_VERSIONS)
-    detector_version: str = "9"  # = CURRENT_VERSION (a test checks it)
+    detector_version: str = "10"  # = CURRENT_VERSION (a test checks it)
 
     def __post_init__(self) -> None:
         choice(self.detector_version, "detector_version", VERSION_NAMES)
@@ -376,6 +387,12 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
     DetectorVersion("9", (("detector.confirmation.min_contraction_s", 0.5),),
                     (("detector.confirmation.min_contraction_s", 0.0),),
                     "provisional onsets: activations under 0.5 s are retracted"),
+    DetectorVersion("10", (("detector.rest.level_s", 3.0), ("detector.rest.settle_s", 0.25),
+                           ("detector.release.local_rest", True)),
+                    (("detector.rest.level_s", 30.0), ("detector.rest.settle_s", 1.0),
+                     ("detector.release.local_rest", False)),
+                    "rest level followed within seconds; release to the rest the onset "
+                    "left"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]

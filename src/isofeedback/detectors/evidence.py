@@ -61,18 +61,23 @@ class ReleaseEvidence:
         self.test = test
         self.start()
 
-    def start(self) -> None:
-        """A new activation: the alternative is ``test.ratio`` until a hold is measured."""
+    def start(self, rest: float = 1.0) -> None:
+        """A new activation: the alternative is ``test.ratio`` until a hold is measured;
+        ``rest``: the rest level it started from (rest units), which the release returns
+        to."""
+        self.rest = rest
         self._set(self.test.ratio)
 
     def follow(self, hold: float) -> None:
         """A full block of the hold had mean power ``hold`` (rest units)."""
         t = self.test
-        self._set(min(max(hold / t.hold_div, t.ratio), t.ratio_max))
+        self._set(min(max(hold / self.rest / t.hold_div, t.ratio), t.ratio_max))
 
     def _set(self, r: float) -> None:
         self.a = 0.5 * (1.0 - 1.0 / r)
         self.b = 0.5 * float(np.log(r))
+        if self.rest != 1.0:
+            self.a /= self.rest
 
     def llr(self, z: FloatArray) -> FloatArray:
         return self.b - z * self.a

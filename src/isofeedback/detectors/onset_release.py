@@ -49,7 +49,7 @@ from isofeedback.detectors.release_timing import (
     release_index,
     release_tail,
 )
-from isofeedback.detectors.rest_model import RestTracker
+from isofeedback.detectors.rest_model import RestTracker, local_rest
 from isofeedback.detectors.retraction import Retraction
 from isofeedback.dsp.emg_chain import CHANNELS as _CHAIN_CHANNELS
 from isofeedback.errors import ConfigError
@@ -294,10 +294,11 @@ class OnsetReleaseDetector:
             self._since = k
             self._act_z = []
             self._drop.start()
-            self._release.start()
+            self._release.start(self._local_rest(k, first) if self.params.release.local_rest
+                                else 1.0)
             return Event(EventType.ONSET, t, t_dec, "emg", self.level(env_now))
         idx = release_index(self._history, k, first, counts.rest_anchor, self.fs,
-                            self.release_tail)
+                            self.release_tail, self._release.rest)
         t = t0 + idx / self.fs - self.delay_s
         blend = self.params.release.envelope_blend
         if blend > 0:
@@ -309,6 +310,14 @@ class OnsetReleaseDetector:
         self._since = k
         self._last_release = k
         return Event(EventType.RELEASE, t, t_dec, "emg")
+
+    def _local_rest(self, k: int, first: int) -> float:
+        """The rest level before an onset decided at ``k`` (:func:`.rest_model.local_rest`
+        of the kept samples up to the rest anchor before ``first``, the earliest sample
+        the onset could be at)."""
+        z, valid = self._history.z, self._history.valid
+        n = z.size - (k + 1 - first) - self.samples.rest_anchor
+        return local_rest(z[: max(n, 0)], valid[: max(n, 0)], self.samples.block)
 
     def envelope_fall(self, k: int, t0: float) -> float | None:
         """When the envelope last fell below the release threshold before decision sample

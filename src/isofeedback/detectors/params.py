@@ -36,14 +36,20 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class RestModel:
     """The rest baseline: calibrated on the first ``calibration_s``, then following slow
-    drift (time constant ``adapt_s``) in blocks of ``block_s`` that were all rest."""
+    drift in blocks of ``block_s`` that were all rest and began ``settle_s`` or more after
+    a release: the envelope's baseline (and the fused channels' evidence) with time
+    constant ``adapt_s``, the rest power, against which both tests judge, with
+    ``level_s``."""
 
     calibration_s: float = 2.0
     adapt_s: float = 30.0
     block_s: float = 0.25
+    level_s: float = 30.0
+    settle_s: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("calibration_s", "adapt_s", "block_s"):
+        number(self.settle_s, "rest.settle_s", low=0.0)
+        for name in ("calibration_s", "adapt_s", "block_s", "level_s"):
             number(getattr(self, name), f"rest.{name}", low=0.0, low_open=True)
 
 
@@ -74,7 +80,9 @@ class ReleaseTest:
     """CUSUM of rest against "hold power / ``hold_div``" (between ``ratio`` and
     ``ratio_max`` × rest), decided above ``h`` once ``min_active_s`` of activity has been
     seen. Back-dated with ``tail`` × the filters' ringing in the model, then moved
-    ``envelope_blend`` of the way to the envelope's fall (0 = not)."""
+    ``envelope_blend`` of the way to the envelope's fall (0 = not). ``local_rest``: "rest"
+    is the level measured just before the onset when that is above the baseline (the
+    rest rose since the baseline last moved), not the baseline itself."""
 
     ratio: float = 3.0
     h: float = 12.0
@@ -83,6 +91,7 @@ class ReleaseTest:
     min_active_s: float = 0.2
     tail: float = 0.25
     envelope_blend: float = 0.0
+    local_rest: bool = False
 
     def __post_init__(self) -> None:
         number(self.ratio, "release.ratio", low=1.0, low_open=True)
@@ -92,6 +101,7 @@ class ReleaseTest:
         for name in ("min_active_s", "tail"):
             number(getattr(self, name), f"release.{name}", low=0.0)
         number(self.envelope_blend, "release.envelope_blend", low=0.0, high=1.0)
+        of_type(self.local_rest, "release.local_rest", bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +205,7 @@ class SampleCounts:
     keep: int = 8  # history kept for back-dating (backdate_s + 1 s)
     refractory: int = 0  # onset.refractory_s
     min_active: int = 0  # release.min_active_s
-    settle: int = 0  # after a release, not yet rest (1 s)
+    settle: int = 0  # rest.settle_s: after a release, not yet rest
     drop_blocks: int = 1  # level_drop.s in blocks
 
     @classmethod
@@ -210,12 +220,10 @@ class SampleCounts:
             keep=max(int(round((onset.backdate_s + 1.0) * fs)), 8),
             refractory=int(round(onset.refractory_s * fs)),
             min_active=int(round(release.min_active_s * fs)),
-            settle=int(round(SETTLE_S * fs)),
+            settle=int(round(rest.settle_s * fs)),
             drop_blocks=max(1, int(round(drop.s / rest.block_s))),
         )
 
 
 #: rest samples before the first back-dating candidate, anchoring the rest level
 REST_ANCHOR_S = 0.1
-#: after a release the rest model waits this long before a block counts as rest
-SETTLE_S = 1.0

@@ -82,11 +82,14 @@ def envelope_fall(env: FloatArray, baseline: float, noise: float) -> int | None:
 
 
 def release_index(hist: RecentSamples, k: int, first: int, pre: int, fs: float,
-                  tail: FloatArray | None) -> float:
+                  tail: FloatArray | None, rest: float = 1.0) -> float:
     """Most likely end (absolute, fractional sample index) of the activity whose release
     was decided at ``k``: the onset's model with time reversed, the filters' decay
-    (``tail``, :func:`release_tail`) before the reversed start."""
+    (``tail``, :func:`release_tail`) before the reversed start; ``rest``: the level (rest
+    units) the power returned to."""
     seg, val, _ = hist.window(k, first, pre)
+    if rest != 1.0:
+        seg = seg / rest
     cp = ramp_change_point(seg[::-1], val[::-1], fs, 0, tail=tail)
     return min(k - cp, float(k + (k - first)))
 

@@ -3,11 +3,14 @@
 The first ``calibration_s`` of the session are rest: the envelope's median and robust
 spread give the baseline and noise of :meth:`RestTracker.level`, and the mean power (each
 sample capped at 25 rest units, so a spike does not set the rest) the power baseline every
-later sample is divided by. Afterwards the baselines follow slow changes in blocks of
-``block_s`` that were rest throughout (no activity, not just after a release), with time
-constant ``adapt_s``: every rest block counts, whatever its level, so the estimate is not
-biased low. Decisions are taken only at fixed sample indices (block ends), so results do
-not depend on chunk boundaries.
+later sample is divided by. Afterwards the baselines follow changes in blocks of
+``block_s`` that were rest throughout (no activity, not within ``settle_s`` of a
+release): the envelope's with time constant ``adapt_s``, the rest power with ``level_s``
+(a rest whose level moves within seconds needs a few seconds, not 30). Every rest block
+counts, whatever its level, so the estimate is not biased low. Decisions are taken only
+at fixed sample indices (block ends), so results do not depend on chunk boundaries.
+Where the baseline still lags, :func:`local_rest` gives the release the level the onset
+left.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from isofeedback.detectors.changepoint import BoolArray
 from isofeedback.detectors.params import RestModel, SampleCounts
 from isofeedback.types import FloatArray
 
-__all__ = ["RestTracker"]
+__all__ = ["RestTracker", "local_rest"]
 
 #: a rest sample counts at most this many rest units in the power baseline
 POWER_CAP = 25.0
@@ -41,6 +44,8 @@ class RestTracker:
         self.block_n = counts.block
         #: weight of one rest block in the running baselines
         self.alpha = min(1.0, model.block_s / max(model.adapt_s, 1e-9))
+        #: weight of one rest block in the rest power
+        self.level_alpha = min(1.0, model.block_s / max(model.level_s, 1e-9))
         self._reset()
 
     def _reset(self) -> None:
@@ -75,6 +80,7 @@ class RestTracker:
             pws = np.concatenate(self._cal_pow)
             if has_power and pws.size:
                 self.pow_baseline = max(float(np.mean(np.minimum(pws, POWER_CAP))), 1e-12)
+
             self._cal_env, self._cal_pow = [], []
         return take
 
@@ -106,10 +112,11 @@ class RestTracker:
         if (not active and self._quiet and zs.size >= self.block_n // 2
                 and self.baseline is not None):
             es = np.concatenate(self._blk_e)
-            alpha = self.alpha
-            self.pow_baseline *= (1 - alpha) + alpha * float(np.minimum(zs, POWER_CAP).mean())
+            alpha, la = self.alpha, self.level_alpha
+            self.pow_baseline *= (1 - la) + la * float(np.minimum(zs, POWER_CAP).mean())
             self.baseline += alpha * (float(es.mean()) - self.baseline)
             followed = zs
+
         self._blk_z, self._blk_e = [], []
         self._quiet = True
         return followed
@@ -117,3 +124,27 @@ class RestTracker:
     def rise(self, factor: float) -> None:
         """The rest settled ``factor`` × higher (a level-drop release, :mod:`.level_drop`)."""
         self.pow_baseline *= factor
+
+
+def local_rest(z: FloatArray, valid: BoolArray, block_n: int) -> float:
+    """The rest level (rest units) of the samples ``z`` just before an onset, if above
+    the baseline (else 1; 1 also when fewer than a block of them were kept or fewer than
+    half a block are valid).
+
+    Between contractions the rest may rise within seconds (electrode impedance, tone
+    that does not let go) while the baseline, which follows only quiet blocks, lags: an
+    activation that began on such a raised rest never returns "to rest", its release is
+    not decided, and it swallows the next contraction. Measured where the change test
+    was still at rest, the level the release returns to is the one the onset left.
+
+    >>> round(local_rest(np.full(100, 1.8), np.ones(100, bool), 50), 6)
+    1.8
+    >>> local_rest(np.full(100, 0.7), np.ones(100, bool), 50)
+    1.0
+    """
+    if z.size < block_n:
+        return 1.0
+    pre = z[valid]
+    if pre.size < max(1, block_n // 2):
+        return 1.0
+    return max(1.0, float(np.minimum(pre, POWER_CAP).mean()))
