@@ -33,6 +33,7 @@ class PageTest:
         """Start afresh at absolute sample ``at`` (after a decision, a calibration)."""
         self.s = 0.0
         self.zero = at
+        self.peak = 0.0  # the statistic's highest value in the last scan
 
     def scan(self, llr: FloatArray, start: int, h: float, earliest: int) -> tuple[int, bool]:
         """Run over ``llr`` (samples from absolute index ``start``) until the statistic
@@ -42,7 +43,8 @@ class PageTest:
         s, zero = cusum(llr, self.s)
         end = s.size
         hit = False
-        if np.maximum.reduce(s) > h:
+        self.peak = float(np.maximum.reduce(s))
+        if self.peak > h:
             over = s > h
             if earliest > 0:
                 over[:earliest] = False

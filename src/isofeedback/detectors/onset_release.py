@@ -266,6 +266,8 @@ class OnsetReleaseDetector:
             else:
                 self.rest.add(z[j : j + end], env[j : j + end],
                               None if self._all_valid else valid[j : j + end])
+                if test.peak > self.params.rest.quiet_below * h:
+                    self.rest.disturb()  # the onset test was gathering evidence
                 if start < self._last_release + counts.settle:
                     self.rest.disturb()  # just after a release: residual activity is not rest
             if not hit:

@@ -39,16 +39,20 @@ class RestModel:
     drift in blocks of ``block_s`` that were all rest and began ``settle_s`` or more after
     a release: the envelope's baseline (and the fused channels' evidence) with time
     constant ``adapt_s``, the rest power, against which both tests judge, with
-    ``level_s``."""
+    ``level_s``; a block in which the onset test's statistic rose above ``quiet_below``
+    × its threshold is not quiet either (a weak contraction still being decided must not
+    become the rest)."""
 
     calibration_s: float = 2.0
     adapt_s: float = 30.0
     block_s: float = 0.25
     level_s: float = 30.0
     settle_s: float = 1.0
+    quiet_below: float = 1.0
 
     def __post_init__(self) -> None:
         number(self.settle_s, "rest.settle_s", low=0.0)
+        number(self.quiet_below, "rest.quiet_below", low=0.0, low_open=True, high=1.0)
         for name in ("calibration_s", "adapt_s", "block_s", "level_s"):
             number(getattr(self, name), f"rest.{name}", low=0.0, low_open=True)
 

@@ -5,9 +5,10 @@ spread give the baseline and noise of :meth:`RestTracker.level`, and the mean po
 sample capped at 25 rest units, so a spike does not set the rest) the power baseline every
 later sample is divided by. Afterwards the baselines follow changes in blocks of
 ``block_s`` that were rest throughout (no activity, not within ``settle_s`` of a
-release): the envelope's with time constant ``adapt_s``, the rest power with ``level_s``
-(a rest whose level moves within seconds needs a few seconds, not 30). Every rest block
-counts, whatever its level, so the estimate is not biased low. Decisions are taken only
+release, the onset test's statistic below ``quiet_below`` × its threshold): the
+envelope's with time constant ``adapt_s``, the rest power with ``level_s`` (a rest whose
+level moves within seconds needs a few seconds, not 30). Every such block counts,
+whatever its level, so the estimate is not biased low. Decisions are taken only
 at fixed sample indices (block ends), so results do not depend on chunk boundaries.
 Where the baseline still lags, :func:`local_rest` gives the release the level the onset
 left.
