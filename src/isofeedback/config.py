@@ -113,7 +113,7 @@ def _current_detector() -> DetectorParams:
     are retracted; the rest level followed within seconds, the release judged against
     the rest the onset left)."""
     return DetectorParams(
-        rest=RestModel(calibration_s=3.0, level_s=3.0, settle_s=0.25, quiet_below=0.5),
+        rest=RestModel(calibration_s=3.0, level_s=3.0, settle_s=0.25, confirm_s=0.5),
         onset=OnsetTest(refractory_s=0.3),
         release=ReleaseTest(local_rest=True),
         confirmation=Confirmation(min_contraction_s=0.5),
@@ -388,10 +388,10 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
                     (("detector.confirmation.min_contraction_s", 0.0),),
                     "provisional onsets: activations under 0.5 s are retracted"),
     DetectorVersion("10", (("detector.rest.level_s", 3.0), ("detector.rest.settle_s", 0.25),
-                           ("detector.rest.quiet_below", 0.5),
+                           ("detector.rest.confirm_s", 0.5),
                            ("detector.release.local_rest", True)),
                     (("detector.rest.level_s", 30.0), ("detector.rest.settle_s", 1.0),
-                     ("detector.rest.quiet_below", 1.0),
+                     ("detector.rest.confirm_s", 0.0),
                      ("detector.release.local_rest", False)),
                     "rest level followed within seconds; release to the rest the onset "
                     "left"),

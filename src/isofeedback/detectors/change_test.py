@@ -33,7 +33,6 @@ class PageTest:
         """Start afresh at absolute sample ``at`` (after a decision, a calibration)."""
         self.s = 0.0
         self.zero = at
-        self.peak = 0.0  # the statistic's highest value in the last scan
 
     def scan(self, llr: FloatArray, start: int, h: float, earliest: int) -> tuple[int, bool]:
         """Run over ``llr`` (samples from absolute index ``start``) until the statistic
@@ -43,8 +42,7 @@ class PageTest:
         s, zero = cusum(llr, self.s)
         end = s.size
         hit = False
-        self.peak = float(np.maximum.reduce(s))
-        if self.peak > h:
+        if np.maximum.reduce(s) > h:
             over = s > h
             if earliest > 0:
                 over[:earliest] = False

@@ -266,8 +266,6 @@ class OnsetReleaseDetector:
             else:
                 self.rest.add(z[j : j + end], env[j : j + end],
                               None if self._all_valid else valid[j : j + end])
-                if test.peak > self.params.rest.quiet_below * h:
-                    self.rest.disturb()  # the onset test was gathering evidence
                 if start < self._last_release + counts.settle:
                     self.rest.disturb()  # just after a release: residual activity is not rest
             if not hit:
@@ -296,6 +294,7 @@ class OnsetReleaseDetector:
             self._since = k
             self._act_z = []
             self._drop.start()
+            self.rest.onset()
             self._release.start(self._local_rest(k, first) if self.params.release.local_rest
                                 else 1.0)
             return Event(EventType.ONSET, t, t_dec, "emg", self.level(env_now))
@@ -341,8 +340,7 @@ class OnsetReleaseDetector:
             self._release.follow(hold)
             dropped = self._level_drop(hold, end, t0)
         self._act_z = []
-        followed = self.rest.end_block(self.active)
-        if followed is not None:
+        for followed in self.rest.end_block(self.active, end):
             self._fusion.update(followed, self.rest.alpha)
         return dropped
 

@@ -39,20 +39,20 @@ class RestModel:
     drift in blocks of ``block_s`` that were all rest and began ``settle_s`` or more after
     a release: the envelope's baseline (and the fused channels' evidence) with time
     constant ``adapt_s``, the rest power, against which both tests judge, with
-    ``level_s``; a block in which the onset test's statistic rose above ``quiet_below``
-    × its threshold is not quiet either (a weak contraction still being decided must not
-    become the rest)."""
+    ``level_s``; with ``confirm_s`` a block is followed only once that long has passed
+    without an onset (a weak contraction is decided slowly: the blocks of its rise must
+    not become the rest)."""
 
     calibration_s: float = 2.0
     adapt_s: float = 30.0
     block_s: float = 0.25
     level_s: float = 30.0
     settle_s: float = 1.0
-    quiet_below: float = 1.0
+    confirm_s: float = 0.0
 
     def __post_init__(self) -> None:
         number(self.settle_s, "rest.settle_s", low=0.0)
-        number(self.quiet_below, "rest.quiet_below", low=0.0, low_open=True, high=1.0)
+        number(self.confirm_s, "rest.confirm_s", low=0.0, high=10.0)
         for name in ("calibration_s", "adapt_s", "block_s", "level_s"):
             number(getattr(self, name), f"rest.{name}", low=0.0, low_open=True)
 
@@ -210,6 +210,7 @@ class SampleCounts:
     refractory: int = 0  # onset.refractory_s
     min_active: int = 0  # release.min_active_s
     settle: int = 0  # rest.settle_s: after a release, not yet rest
+    confirm: int = 0  # rest.confirm_s: a rest block is followed once this has passed
     drop_blocks: int = 1  # level_drop.s in blocks
 
     @classmethod
@@ -225,6 +226,7 @@ class SampleCounts:
             refractory=int(round(onset.refractory_s * fs)),
             min_active=int(round(release.min_active_s * fs)),
             settle=int(round(rest.settle_s * fs)),
+            confirm=int(round(rest.confirm_s * fs)),
             drop_blocks=max(1, int(round(drop.s / rest.block_s))),
         )
 
