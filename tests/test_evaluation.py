@@ -101,9 +101,8 @@ def test_eval_reports_our_simulator_and_our_second_generator_side_by_side(
 
 def test_eval_reports_neurokit2_records() -> None:
     pytest.importorskip("neurokit2")
-    from isofeedback.research.eval import detect_emg, match_events, nk_records
-
     from isofeedback.config import versioned_config
+    from isofeedback.research.eval import detect_emg, match_events, nk_records
 
     rec = nk_records(1, 20.0, 1000.0, seed=3)[0]
     assert len(rec.onsets) == 6 and rec.onsets[0] > 2.0
