@@ -26,7 +26,8 @@ def cpu_ms_per_s(x: np.ndarray, fs: float, chunk_s: float, repeats: int) -> floa
     best = float("inf")
     for _ in range(repeats):
         # what a live session builds (the same factory), with a 2 s calibration
-        chain, det = build_emg_detection(fs, x.shape[1], PipelineConfig(calibration_s=2.0))
+        cfg = PipelineConfig().updated({"detector.rest.calibration_s": 2.0})
+        chain, det = build_emg_detection(fs, x.shape[1], cfg)
         t = time.process_time()
         for c in chunks:
             det.process(chain.process(c))

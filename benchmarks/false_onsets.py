@@ -40,7 +40,7 @@ MIN_S = (0.0, 0.3, 0.5, 0.8)
 
 
 def table(name: str, recs: Sequence[EmgRecord], tol: float) -> None:
-    cfg = PipelineConfig(min_contraction_s=0.0)
+    cfg = PipelineConfig().updated({"detector.confirmation.min_contraction_s": 0.0})
     runs = [(rec, detect_emg(rec, config=cfg)[0]) for rec in recs]
     for m in MIN_S:
         for mode in ("retracted", "delay") if m > 0 else ("provisional",):

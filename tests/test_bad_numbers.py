@@ -68,7 +68,7 @@ def test_pipeline_config_refuses_non_finite_and_absurd(tmp_path: Path, key: str,
     with pytest.raises(ConfigError, match=re.escape(words)):
         load_pipeline_config(path)
     # the old "off" value of settings added later still loads
-    assert PipelineConfig(release_drop_ratio=1e9).release_drop_ratio == 1e9
+    assert PipelineConfig.from_dict({"release_drop_ratio": 1e9}).detector.level_drop.ratio == 1e9
 
 
 @pytest.mark.parametrize("key", ["movement_max_deg", "movement_max_dps"])

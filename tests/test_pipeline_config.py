@@ -11,15 +11,18 @@ from isofeedback.errors import ConfigError
 
 
 @pytest.mark.parametrize(("setting", "value", "message"), [
-    ("onset_sample_max", 0.0, "onset_sample_max must be positive"),
-    ("low_rate_onset_sample_max", 0.0, "low_rate_onset_sample_max must be positive"),
-    ("release_drop_ratio", 1.0, "release_drop_ratio must exceed 1"),
-    ("release_drop_s", 0.0, "release_drop_s be positive"),
-    ("emg_low_hz", 0.0, "emg_low_hz must be positive"),
+    ("onset_sample_max", 0.0, "detector.onset.sample_max must be greater than 0"),
+    ("low_rate_onset_sample_max", 0.0,
+     "detector.low_rate.onset_sample_max must be greater than 0"),
+    ("release_drop_ratio", 1.0, "detector.level_drop.ratio must be greater than 1"),
+    ("release_drop_s", 0.0, "detector.level_drop.s must be greater than 0"),
+    ("emg_low_hz", 0.0, "chain.envelope_s and chain.low_hz must be positive"),
     ("low_rate_release_tail", -0.1, "low_rate_release_tail must be at least 0"),
-    ("mains_hz", 55.0, "mains_hz must be 50, 60 or 0"),
+    ("mains_hz", 55.0, "chain.mains_hz must be 50, 60 or 0"),
     ("fused_evidence", 1.0, "fused_evidence must be true or false"),
-    ("low_rate_release_blend", 1.5, "low_rate_release_blend must be between 0 and 1"),
+    ("low_rate_release_blend", 1.5, "detector.low_rate.release_blend must be at most 1"),
+    ("detector.onset.ratio", 1.0, "detector.onset.ratio must be greater than 1"),
+    ("onset_low_k", 9.0, "double_threshold.onset_low_k must not exceed onset_k"),
 ])
 def test_bad_setting_is_refused_by_name(setting: str, value: float, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -28,20 +31,43 @@ def test_bad_setting_is_refused_by_name(setting: str, value: float, message: str
 
 def test_unknown_setting_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError, match=r"session.toml: unknown pipeline setting 'drop'.*"
-                                          r"release_drop_ratio"):
+                                          r"detector\.level_drop\.ratio.*release_drop_ratio"):
         PipelineConfig.from_dict({"drop": 8}, "session.toml")
+    with pytest.raises(ConfigError, match=r"unknown pipeline setting 'detector\.onset\.hh'"):
+        PipelineConfig.from_dict({"detector": {"onset": {"hh": 8}}}, "session.toml")
 
 
 def test_defaults_round_trip() -> None:
     cfg = PipelineConfig()
     assert PipelineConfig.from_dict(cfg.as_dict()) == cfg
+    changed = cfg.updated({"emg_channels": [1, 2], "detector.onset.h": 9})
+    assert PipelineConfig.from_dict(changed.as_dict()) == changed != cfg
+
+
+def test_nested_dotted_and_flat_forms_are_one_configuration(tmp_path: Path) -> None:
+    """A [pipeline] table with sections, a recorded flat configuration (before the
+    nesting) and dotted paths name the same settings; the flat refractory_s was shared
+    by both detectors."""
+    nested = tmp_path / "n.toml"
+    nested.write_text("[pipeline.chain]\nmains_hz = 60\n[pipeline.detector.onset]\nh = 9\n"
+                      "[pipeline.detector.rest]\ncalibration_s = 2\n")
+    flat = tmp_path / "f.toml"
+    flat.write_text("[pipeline]\nmains_hz = 60\nonset_h = 9\ncalibration_s = 2\n")
+    a, b = load_pipeline_config(nested), load_pipeline_config(flat)
+    assert a == b == PipelineConfig().updated(
+        {"chain.mains_hz": 60, "detector.onset.h": 9, "detector.rest.calibration_s": 2})
+    assert (a.chain.mains_hz, a.detector.onset.h, a.calibration_s) == (60.0, 9.0, 2.0)
+    both = PipelineConfig.from_dict({"refractory_s": 0.4})
+    assert both.detector.onset.refractory_s == both.double_threshold.refractory_s == 0.4
+    with pytest.raises(ConfigError, match="chain must be a table"):
+        PipelineConfig.from_dict({"chain": 3})
 
 
 def test_switches_are_read_from_toml(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text("[pipeline]\nfused_evidence = false\nweights_from_best_channel = false\n")
     cfg = load_pipeline_config(path)
-    assert cfg.fused_evidence is False and cfg.weights_from_best_channel is False
+    assert cfg.detector.fused_evidence is False and cfg.chain.weights_from_best_channel is False
     assert PipelineConfig.from_dict(cfg.as_dict()) == cfg
 
 
@@ -60,32 +86,38 @@ def test_detector_versions_are_named_and_the_default_is_the_current_one(tmp_path
     )
 
     assert PipelineConfig().detector_version == CURRENT_VERSION == DETECTOR_VERSIONS[-1].name
-    fields = set(PipelineConfig().as_dict())
+    from isofeedback.config import FLAT_NAMES, setting_names
+
+    fields = set(setting_names())
     for v in DETECTOR_VERSIONS:
         assert {k for k, _ in v.added + v.off} <= fields, v.name
-    # a recording made by version 8 (before versions were named): every setting but the
-    # retraction's is stored, so it replays without retracted events
-    stored = {k: v for k, v in PipelineConfig().as_dict().items()
+    # a recording made by version 8 (before versions were named, and before the nesting):
+    # every flat setting but the retraction's is stored, so it replays without retracted
+    # events
+    cfg = PipelineConfig()
+    stored = {k: cfg.value(paths[0]) for k, paths in FLAT_NAMES.items()
               if k not in ("min_contraction_s", "detector_version")}
     old = recorded_pipeline_config(stored, "old.isorec")
-    assert old.detector_version == "8" and old.min_contraction_s == 0.0
+    assert old.detector_version == "8" and old.detector.confirmation.min_contraction_s == 0.0
     named = recorded_pipeline_config({"detector_version": "6"}, "x.isorec")
-    assert (named.low_rate_release_blend, named.fused_evidence, named.release_tail) == (
-        0.0, False, 0.25)
+    d = named.detector
+    assert (d.low_rate.release_blend, d.fused_evidence, d.release.tail) == (0.0, False, 0.25)
     with pytest.raises(ConfigError, match="detector_version must be one of"):
         recorded_pipeline_config({"detector_version": "99"}, "x.isorec")
     path = tmp_path / "c.toml"
     path.write_text('[pipeline]\ndetector_version = "8"\nmains_hz = 60\n')
     cfg = load_pipeline_config(path)
-    assert cfg.min_contraction_s == 0.0 and cfg.mains_hz == 60.0
+    assert cfg.detector.confirmation.min_contraction_s == 0.0 and cfg.chain.mains_hz == 60.0
     # a plain replay: the session's settings as recorded, the current detector
-    now = with_current_detector(old.replace(calibration_s=4.0, release_h=20.0))
-    assert now.detector_version == CURRENT_VERSION and now.min_contraction_s == 0.5
-    assert now.calibration_s == 4.0 and now.release_h == PipelineConfig().release_h
+    now = with_current_detector(old.updated({"calibration_s": 4.0, "release_h": 20.0}))
+    assert now.detector_version == CURRENT_VERSION
+    assert now.detector.confirmation.min_contraction_s == 0.5
+    assert now.calibration_s == 4.0
+    assert now.detector.release.h == PipelineConfig().detector.release.h
 
 
 def test_a_setting_that_is_not_a_finite_number_is_refused_by_name() -> None:
     with pytest.raises(ConfigError, match="onset_h must be a finite number"):
-        PipelineConfig(onset_h=float("nan"))
-    with pytest.raises(ConfigError, match="release_h must be at least 0"):
-        PipelineConfig(release_h=-1.0)
+        PipelineConfig.from_dict({"onset_h": float("nan")})
+    with pytest.raises(ConfigError, match=r"detector\.release\.h must be at least 0"):
+        PipelineConfig.from_dict({"detector": {"release": {"h": -1.0}}})

@@ -7,6 +7,7 @@ reads no clock, which is what makes replay exact and the whole core testable.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,9 +121,9 @@ class Pipeline:
     ) -> None:
         self.profiles = dict(profiles)
         self.protocol = protocol
-        self.config = config or (PipelineConfig() if protocol is None else PipelineConfig(
-            calibration_s=protocol.rest_calibration_s, movement_max_deg=protocol.movement_max_deg
-        ))
+        self.config = config or (PipelineConfig() if protocol is None else PipelineConfig().updated(
+            {"detector.rest.calibration_s": protocol.rest_calibration_s,
+             "movement.max_deg": protocol.movement_max_deg}, "protocol"))
         self.mvc = mvc
         self.calibration = calibration
         self.history = list(history)
@@ -153,7 +154,7 @@ class Pipeline:
             accel = [s for s in self.profiles[self.imu_device].streams if s.name == "accel"]
             if accel:
                 self.tilt = TiltTracker(accel[0].fs)
-            self.movement = MovementDetector(gspec.fs, cfg.movement_max_deg)
+            self.movement = MovementDetector(gspec.fs, cfg.movement.max_deg)
         self.angle_deg = 0.0
         self.rotation = (0.0, 0.0, 0.0)  # rotation vector from the neutral pose, degrees
         self.speed_dps = 0.0  # highest joint speed since the coach's last tick
@@ -175,12 +176,13 @@ class Pipeline:
         if self.emg_device is None:
             return
         spec = self.profiles[self.emg_device].stream("emg")
-        chosen = tuple(channels) if channels else cfg.emg_channels
+        chosen = tuple(channels) if channels else cfg.chain.channels
         self.emg_chain, self.onset = build_emg_detection(
-            spec.fs, len(spec.channels), cfg.replace(emg_channels=chosen)
+            spec.fs, len(spec.channels),
+            dataclasses.replace(cfg, chain=dataclasses.replace(cfg.chain, channels=chosen))
         )
         self.signal_quality = SignalQualityDetector(
-            spec.fs, full_scale=cfg.emg_full_scale or None
+            spec.fs, full_scale=cfg.chain.full_scale or None
         )
 
     def idle(self, t: float) -> list[Output]:

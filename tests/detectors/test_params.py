@@ -11,7 +11,7 @@ import pytest
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.factory import build_emg_detection
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
-from isofeedback.detectors.params import DetectorParams, OnsetTest, ReleaseTest, detector_params
+from isofeedback.detectors.params import DetectorParams, OnsetTest, ReleaseTest
 from isofeedback.errors import ConfigError
 
 
@@ -27,7 +27,7 @@ def test_bad_numbers_are_refused_by_name(make: object, message: str) -> None:
 
 
 def test_parameters_are_frozen_and_resolved_for_the_rate_outside_the_detector() -> None:
-    p = detector_params(PipelineConfig())
+    p = PipelineConfig().detector
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.onset.ratio = 2.0  # type: ignore[misc]
     low, high = p.at_rate(200.0), p.at_rate(1000.0)
@@ -38,7 +38,7 @@ def test_parameters_are_frozen_and_resolved_for_the_rate_outside_the_detector() 
     with pytest.raises(ConfigError, match="at_rate"):
         OnsetReleaseDetector(200.0, p)
     det = OnsetReleaseDetector(200.0, low)
-    assert det.params is low and (det.on_ratio, det.on_h) == (16.0, 11.0)
+    assert det.params is low and (det.params.onset.ratio, det.params.onset.h) == (16.0, 11.0)
     # the live factory gives the detector exactly these
     _, built = build_emg_detection(200.0, 1, PipelineConfig())
     assert isinstance(built, OnsetReleaseDetector)

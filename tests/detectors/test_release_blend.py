@@ -7,7 +7,7 @@ import numpy as np
 
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
-from isofeedback.detectors.params import DetectorParams, RestModel, detector_params
+from isofeedback.detectors.params import DetectorParams, RestModel
 from isofeedback.research.eval import detect_emg, match_events, simulated_records
 from isofeedback.types import Chunk, EventType
 
@@ -17,7 +17,7 @@ FS = 200.0
 def test_the_blend_is_used_at_wearable_rates_only() -> None:
     assert OnsetReleaseDetector(200.0, _params(200.0)).release_blend == 0.5
     assert OnsetReleaseDetector(1000.0, _params(1000.0)).release_blend == 0.0
-    off = detector_params(PipelineConfig(low_rate_release_blend=0.0)).at_rate(200.0)
+    off = PipelineConfig.from_dict({"detector.low_rate.release_blend": 0.0}).detector.at_rate(200.0)
     assert OnsetReleaseDetector(200.0, off).release_blend == 0.0
 
 
@@ -43,7 +43,7 @@ def test_envelope_fall_is_the_first_sample_below_the_threshold() -> None:
     after = np.ones(int(0.15 * FS))
     det = _envelope_detector(np.concatenate([hold, fall, after]))
     k = det._n - 1
-    t = det._envelope_fall(k, 0.0)
+    t = det.envelope_fall(k, 0.0)
     assert t is not None
     # the threshold is a quarter of the way up (3.25): crossed 75 % into the fall
     start = 1.0 + hold.size / FS
@@ -52,7 +52,7 @@ def test_envelope_fall_is_the_first_sample_below_the_threshold() -> None:
 
 def test_no_fall_while_the_envelope_is_still_above_the_threshold() -> None:
     det = _envelope_detector(np.full(int(0.5 * FS), 10.0))
-    assert det._envelope_fall(det._n - 1, 0.0) is None
+    assert det.envelope_fall(det._n - 1, 0.0) is None
 
 
 def test_blended_releases_are_closer_to_the_truth_at_200_hz() -> None:
@@ -60,7 +60,7 @@ def test_blended_releases_are_closer_to_the_truth_at_200_hz() -> None:
     errors: dict[float, list[float]] = {0.0: [], 0.5: []}
     for rec in simulated_records(6, 10.0, FS, 0, "half", True):
         for blend in errors:
-            cfg = PipelineConfig(low_rate_release_blend=blend)
+            cfg = PipelineConfig().updated({"detector.low_rate.release_blend": blend})
             events, _ = detect_emg(rec, config=cfg)
             rel = [e.t for e in events if e.type == EventType.RELEASE]
             m = match_events(rec.releases, rel, 0.5)

@@ -40,5 +40,6 @@ def test_a_twitch_is_retracted_and_the_contraction_is_kept() -> None:
 
 
 def test_retraction_off_reports_the_twitch_as_a_contraction() -> None:
-    events, _ = detect_emg(_record(0), config=PipelineConfig(min_contraction_s=0.0))
+    events, _ = detect_emg(_record(0), config=PipelineConfig().updated(
+        {"detector.confirmation.min_contraction_s": 0.0}))
     assert [e.type.value for e in events] == ["onset", "release", "onset", "release"]

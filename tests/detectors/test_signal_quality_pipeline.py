@@ -14,7 +14,7 @@ from isofeedback.types import Chunk, Event, EventType
 
 def _pipeline() -> Pipeline:
     prof = find_profile("myo")
-    cfg = PipelineConfig(calibration_s=2.0, emg_full_scale=127.0)
+    cfg = PipelineConfig().updated({"detector.rest.calibration_s": 2.0, "chain.full_scale": 127.0})
     return Pipeline({"arm": prof}, find_protocol("pir"), cfg)
 
 

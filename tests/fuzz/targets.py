@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from isofeedback.coach.protocol import load_protocol
-from isofeedback.config import PipelineConfig, load_pipeline_config
+from isofeedback.config import PipelineConfig, load_pipeline_config, setting_names
 from isofeedback.errors import IsofeedbackError, PacketError
 from isofeedback.profiles.codecs import CODECS
 from isofeedback.profiles.decoder import Decoder
@@ -357,7 +357,7 @@ def protocol_loader(data: bytes) -> None:
 def pipeline_config(data: bytes) -> None:
     inp = Input(data)
     table: dict[str, Any] = {}
-    names = [f.name for f in dataclasses.fields(PipelineConfig)]
+    names = list(setting_names())
     for _ in range(1 + inp.int(4)):
         table[inp.choice(names)] = inp.value()
     if inp.int(2):

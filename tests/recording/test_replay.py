@@ -127,7 +127,7 @@ def test_events_option_writes_json_lines(myo_recording: Path, tmp_path: Path) ->
 
 def test_another_config_changes_the_results(myo_recording: Path, tmp_path: Path) -> None:
     base = replay(myo_recording)
-    deaf = base_config(myo_recording).replace(onset_h=1e9, low_rate_onset_h=1e9)
+    deaf = base_config(myo_recording).updated({"onset_h": 1e9, "low_rate_onset_h": 1e9})
     strict = replay(myo_recording, config=deaf)
     assert sum(e.type == "onset" for e in base.events) == 3
     assert not any(e.type == "onset" for e in strict.events)
@@ -140,8 +140,8 @@ def test_another_config_changes_the_results(myo_recording: Path, tmp_path: Path)
 def test_replay_with_the_double_threshold_detector(myo_recording: Path) -> None:
     """Researchers compare detectors by replaying with another configuration."""
     base = replay(myo_recording)
-    other = replay(myo_recording,
-                   config=base_config(myo_recording).replace(onset_detector="double_threshold"))
+    other = replay(myo_recording, config=base_config(myo_recording).updated(
+        {"onset_detector": "double_threshold"}))
     on_base = [e.t for e in base.events if e.type == "onset"]
     on_other = [e.t for e in other.events if e.type == "onset"]
     assert len(on_other) == len(on_base) == 3
@@ -198,13 +198,18 @@ def test_recorded_outputs_decode_to_equal_values(myo_recording: Path) -> None:
 
 
 def _drop_stored_settings(path: Path, keys: tuple[str, ...]) -> None:
-    """Make ``path`` look like a recording from before ``keys`` existed."""
+    """Make ``path`` look like a recording from before ``keys`` (dotted paths) existed:
+    its configuration in the flat form recordings stored then, without those settings."""
+    from isofeedback.config import FLAT_NAMES, recorded_pipeline_config
+
     with sqlite3.connect(path) as con:
         (doc,) = con.execute("SELECT value FROM meta WHERE key='config'").fetchone()
-        stored = json.loads(doc)
-        for key in keys:
-            del stored[key]
-        con.execute("UPDATE meta SET value=? WHERE key='config'", (json.dumps(stored),))
+        cfg = recorded_pipeline_config(json.loads(doc), "test")
+        flat = {name: cfg.value(paths[0]) for name, paths in FLAT_NAMES.items()
+                if not set(paths) & set(keys)}
+        if flat.get("emg_channels") is not None:
+            flat["emg_channels"] = list(flat["emg_channels"])
+        con.execute("UPDATE meta SET value=? WHERE key='config'", (json.dumps(flat),))
 
 
 def test_a_recording_older_than_a_setting_replays_as_it_was_made(
@@ -217,7 +222,8 @@ def test_a_recording_older_than_a_setting_replays_as_it_was_made(
 
     new = ("detector_version", *(k for v in DETECTOR_VERSIONS[5:] for k, _ in v.added))
     before = versioned_config({"detector_version": "5"}, "test")
-    assert before.release_tail == 0.0 and before.low_rate_onset_sample_max == 0.9
+    assert before.detector.release.tail == 0.0
+    assert before.detector.low_rate.onset_sample_max == 0.9
     old, _, _ = make_recording(tmp_path / "old", profile="openemg", config=before)
     _drop_stored_settings(old, new)
     assert replay(old, verify=True).verified is True
@@ -234,7 +240,7 @@ def test_a_plain_replay_uses_the_current_detector_and_verify_the_recorded_one(
     from isofeedback.config import CURRENT_VERSION, versioned_config
 
     old = versioned_config({"detector_version": "8"}, "test")
-    assert old.min_contraction_s == 0.0
+    assert old.detector.confirmation.min_contraction_s == 0.0
     path, _, _ = make_recording(tmp_path, "old", config=old)
     run = [sys.executable, "-m", "isofeedback", "replay", str(path)]
     plain = subprocess.run(run, capture_output=True, text=True, timeout=120)

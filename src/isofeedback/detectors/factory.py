@@ -10,7 +10,6 @@ from __future__ import annotations
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.double_threshold import DoubleThresholdDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
-from isofeedback.detectors.params import detector_params
 from isofeedback.dsp.emg_chain import EmgChain
 
 __all__ = ["OnsetDetector", "build_emg_chain", "build_emg_detection", "build_onset_detector"]
@@ -20,30 +19,32 @@ OnsetDetector = OnsetReleaseDetector | DoubleThresholdDetector
 
 def build_emg_chain(fs: float, n_channels: int, cfg: PipelineConfig) -> EmgChain:
     """The EMG chain (band-pass, spike gate, notches, power, envelope) of ``cfg``."""
+    c = cfg.chain
     return EmgChain(
         fs,
         n_channels,
-        cfg.mains_hz,
-        cfg.envelope_s,
-        cfg.emg_channels,
+        c.mains_hz,
+        c.envelope_s,
+        c.channels,
         calibration_s=cfg.calibration_s,
-        mains_harmonics=int(cfg.mains_harmonics),
-        full_scale=cfg.emg_full_scale or None,
-        notch_q=cfg.mains_q,
-        low_hz=cfg.emg_low_hz,
-        learn_on_best=cfg.weights_from_best_channel,
+        mains_harmonics=int(c.mains_harmonics),
+        full_scale=c.full_scale or None,
+        notch_q=c.mains_q,
+        low_hz=c.low_hz,
+        learn_on_best=c.weights_from_best_channel,
     )
 
 
 def build_onset_detector(fs: float, chain: EmgChain, cfg: PipelineConfig) -> OnsetDetector:
     """The configured onset/release detector on ``chain``'s output."""
     if cfg.onset_detector == "double_threshold":
+        d = cfg.double_threshold
         return DoubleThresholdDetector(
-            fs, cfg.calibration_s, cfg.onset_k, cfg.onset_low_k, cfg.release_k,
-            cfg.min_on_s, cfg.min_off_s, cfg.refractory_s,
+            fs, cfg.calibration_s, d.onset_k, d.onset_low_k, d.release_k,
+            d.min_on_s, d.min_off_s, d.refractory_s,
         )
     return OnsetReleaseDetector(
-        fs, detector_params(cfg).at_rate(fs), delay_s=chain.power_delay_s,
+        fs, cfg.detector.at_rate(fs), delay_s=chain.power_delay_s,
         chain_filters=chain.filters,
     )
 

@@ -3,8 +3,9 @@
 The detector keeps its parameters as given and builds its state from them in a reset
 (river's style); nothing in it depends on the sample rate except through
 :meth:`DetectorParams.at_rate`, the one place where wearable rates (< 500 Hz) get their
-own onset test, release tail and release blend. :func:`detector_params` maps the flat
-pipeline configuration (what a session records and a TOML file sets) onto these groups.
+own onset test, release tail and release blend, and :meth:`DetectorParams.samples`, the
+one place durations become sample counts. The pipeline configuration's ``detector``
+section is a :class:`DetectorParams` (:mod:`isofeedback.config`).
 
 >>> p = DetectorParams().at_rate(200.0)
 >>> p.onset.ratio, p.onset.h, p.release.envelope_blend, p.low_rate is None
@@ -19,7 +20,6 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from isofeedback.checks import number, of_type
-from isofeedback.config import PipelineConfig
 
 __all__ = [
     "Confirmation",
@@ -29,21 +29,31 @@ __all__ = [
     "OnsetTest",
     "ReleaseTest",
     "RestModel",
-    "detector_params",
+    "SampleCounts",
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class RestModel:
     """The rest baseline: calibrated on the first ``calibration_s``, then following slow
-    drift (time constant ``adapt_s``) in blocks of ``block_s`` that were all rest."""
+    drift in blocks of ``block_s`` that were all rest and began ``settle_s`` or more after
+    a release: the envelope's baseline (and the fused channels' evidence) with time
+    constant ``adapt_s``, the rest power, against which both tests judge, with
+    ``level_s``; with ``confirm_s`` a block is followed only once that long has passed
+    without an onset (a weak contraction is decided slowly: the blocks of its rise must
+    not become the rest)."""
 
     calibration_s: float = 2.0
     adapt_s: float = 30.0
     block_s: float = 0.25
+    level_s: float = 30.0
+    settle_s: float = 1.0
+    confirm_s: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("calibration_s", "adapt_s", "block_s"):
+        number(self.settle_s, "rest.settle_s", low=0.0)
+        number(self.confirm_s, "rest.confirm_s", low=0.0, high=10.0)
+        for name in ("calibration_s", "adapt_s", "block_s", "level_s"):
             number(getattr(self, name), f"rest.{name}", low=0.0, low_open=True)
 
 
@@ -74,7 +84,9 @@ class ReleaseTest:
     """CUSUM of rest against "hold power / ``hold_div``" (between ``ratio`` and
     ``ratio_max`` × rest), decided above ``h`` once ``min_active_s`` of activity has been
     seen. Back-dated with ``tail`` × the filters' ringing in the model, then moved
-    ``envelope_blend`` of the way to the envelope's fall (0 = not)."""
+    ``envelope_blend`` of the way to the envelope's fall (0 = not). ``local_rest``: "rest"
+    is the level measured just before the onset when that is above the baseline (the
+    rest rose since the baseline last moved), not the baseline itself."""
 
     ratio: float = 3.0
     h: float = 12.0
@@ -83,6 +95,7 @@ class ReleaseTest:
     min_active_s: float = 0.2
     tail: float = 0.25
     envelope_blend: float = 0.0
+    local_rest: bool = False
 
     def __post_init__(self) -> None:
         number(self.ratio, "release.ratio", low=1.0, low_open=True)
@@ -92,6 +105,7 @@ class ReleaseTest:
         for name in ("min_active_s", "tail"):
             number(getattr(self, name), f"release.{name}", low=0.0)
         number(self.envelope_blend, "release.envelope_blend", low=0.0, high=1.0)
+        of_type(self.local_rest, "release.local_rest", bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,21 +187,49 @@ class DetectorParams:
             low_rate=None,
         )
 
+    def samples(self, fs: float) -> SampleCounts:
+        """Every duration in samples at ``fs``."""
+        return SampleCounts.at(fs, self.rest, self.onset, self.release, self.level_drop)
 
-def detector_params(cfg: PipelineConfig) -> DetectorParams:
-    """The detector's parameters in a pipeline configuration (not yet resolved for a
-    rate: see :meth:`DetectorParams.at_rate`)."""
-    return DetectorParams(
-        rest=RestModel(calibration_s=cfg.calibration_s),
-        onset=OnsetTest(ratio=cfg.onset_ratio, h=cfg.onset_h, sample_max=cfg.onset_sample_max,
-                        backdate_s=cfg.backdate_s, refractory_s=cfg.refractory_s),
-        release=ReleaseTest(ratio=cfg.release_ratio, h=cfg.release_h,
-                            min_active_s=cfg.min_active_s, tail=cfg.release_tail),
-        level_drop=LevelDrop(ratio=cfg.release_drop_ratio, s=cfg.release_drop_s),
-        fused_evidence=cfg.fused_evidence,
-        confirmation=Confirmation(min_contraction_s=cfg.min_contraction_s),
-        low_rate=LowRate(onset_ratio=cfg.low_rate_onset_ratio, onset_h=cfg.low_rate_onset_h,
-                         onset_sample_max=cfg.low_rate_onset_sample_max,
-                         release_tail=cfg.low_rate_release_tail,
-                         release_blend=cfg.low_rate_release_blend),
-    )
+
+@dataclass(frozen=True, slots=True)
+class SampleCounts:
+    """Every duration of the parameters as a number of samples at one rate: computed in
+    one place (:meth:`DetectorParams.samples`), so the parts agree on them and a reader
+    sees what a rate gets.
+
+    >>> SampleCounts.at(200.0, RestModel()).block
+    50
+    """
+
+    calibration: int  # rest.calibration_s
+    block: int  # rest.block_s: the rest model's and the hold's blocks
+    backdate: int = 0  # onset.backdate_s: look-back before the CUSUM left zero
+    rest_anchor: int = 0  # rest before the first back-dating candidate (0.1 s)
+    keep: int = 8  # history kept for back-dating (backdate_s + 1 s)
+    refractory: int = 0  # onset.refractory_s
+    min_active: int = 0  # release.min_active_s
+    settle: int = 0  # rest.settle_s: after a release, not yet rest
+    confirm: int = 0  # rest.confirm_s: a rest block is followed once this has passed
+    drop_blocks: int = 1  # level_drop.s in blocks
+
+    @classmethod
+    def at(cls, fs: float, rest: RestModel, onset: OnsetTest | None = None,
+           release: ReleaseTest | None = None, drop: LevelDrop | None = None) -> SampleCounts:
+        onset, release, drop = onset or OnsetTest(), release or ReleaseTest(), drop or LevelDrop()
+        return cls(
+            calibration=max(1, int(round(rest.calibration_s * fs))),
+            block=max(1, int(round(rest.block_s * fs))),
+            backdate=int(round(onset.backdate_s * fs)),
+            rest_anchor=int(round(REST_ANCHOR_S * fs)),
+            keep=max(int(round((onset.backdate_s + 1.0) * fs)), 8),
+            refractory=int(round(onset.refractory_s * fs)),
+            min_active=int(round(release.min_active_s * fs)),
+            settle=int(round(rest.settle_s * fs)),
+            confirm=int(round(rest.confirm_s * fs)),
+            drop_blocks=max(1, int(round(drop.s / rest.block_s))),
+        )
+
+
+#: rest samples before the first back-dating candidate, anchoring the rest level
+REST_ANCHOR_S = 0.1

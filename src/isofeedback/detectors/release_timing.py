@@ -12,10 +12,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from isofeedback.detectors.changepoint import ramp_change_point
+from isofeedback.detectors.history import RecentSamples
 from isofeedback.dsp.filters import emg_bandpass, impulse_energy, mains_notch
 from isofeedback.types import FloatArray
 
-__all__ = ["FALL_HOLD", "FALL_NOISE", "envelope_fall", "release_tail"]
+__all__ = [
+    "FALL_HOLD",
+    "FALL_NOISE",
+    "envelope_fall",
+    "envelope_fall_time",
+    "release_index",
+    "release_tail",
+]
 
 #: the release threshold on the envelope
 FALL_NOISE = 4.0  # rest-noise units above the baseline
@@ -70,3 +79,27 @@ def envelope_fall(env: FloatArray, baseline: float, noise: float) -> int | None:
     if above.size == 0 or above[-1] == env.size - 1:
         return None
     return int(above[-1]) + 1
+
+
+def release_index(hist: RecentSamples, k: int, first: int, pre: int, fs: float,
+                  tail: FloatArray | None, rest: float = 1.0) -> float:
+    """Most likely end (absolute, fractional sample index) of the activity whose release
+    was decided at ``k``: the onset's model with time reversed, the filters' decay
+    (``tail``, :func:`release_tail`) before the reversed start; ``rest``: the level (rest
+    units) the power returned to."""
+    seg, val, _ = hist.window(k, first, pre)
+    if rest != 1.0:
+        seg = seg / rest
+    cp = ramp_change_point(seg[::-1], val[::-1], fs, 0, tail=tail)
+    return min(k - cp, float(k + (k - first)))
+
+
+def envelope_fall_time(hist: RecentSamples, k: int, t0: float, fs: float, baseline: float,
+                       noise: float) -> float | None:
+    """Session time of :func:`envelope_fall` in the kept history, whose newest sample is
+    the decision ``k`` (``t0``: time of absolute sample 0)."""
+    env = hist.env
+    i = envelope_fall(env, baseline, noise)
+    if i is None:
+        return None
+    return t0 + (k - (env.size - 1) + i) / fs

@@ -111,7 +111,7 @@ def write_bids(reader: RecordingReader, signals: SignalSet, root: Path) -> Path:
                            f"{protocol.muscle}, {protocol.side} side: {protocol.reps} reps of "
                            f"a {protocol.hold_s:g} s isometric hold",
         "SamplingFrequency": emg.fs,
-        "PowerLineFrequency": config.mains_hz if config.mains_hz > 0 else "n/a",
+        "PowerLineFrequency": config.chain.mains_hz if config.chain.mains_hz > 0 else "n/a",
         "SoftwareFilters": "n/a",  # the samples are the device's, unfiltered
         "EMGReference": "n/a",
         "EMGPlacementScheme": "Other",

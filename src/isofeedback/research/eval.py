@@ -242,9 +242,9 @@ def eval_config(rec: EmgRecord, mains_hz: float = 50.0, calibration_s: float = 2
                 base: PipelineConfig | None = None) -> PipelineConfig:
     """The pipeline configuration a live session would use for ``rec``: the current
     defaults (or ``base``) with the record's mains, calibration and converter range."""
-    return (base or PipelineConfig()).replace(
-        mains_hz=mains_hz, calibration_s=calibration_s, emg_full_scale=rec.full_scale or 0.0
-    )
+    return (base or PipelineConfig()).updated({
+        "chain.mains_hz": mains_hz, "detector.rest.calibration_s": calibration_s,
+        "chain.full_scale": rec.full_scale or 0.0})
 
 
 def detect_emg(
