@@ -35,8 +35,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal
 
+from isofeedback.dsp.design_cache import cached_design
 from isofeedback.dsp.exact import dot, weighted_columns
 from isofeedback.dsp.filters import (
     MovingRms,
@@ -217,11 +217,18 @@ class EmgChain:
         sos = self._band()
         hi = min(450.0, 0.45 * self.fs)
         lo = min(self.low_hz or 20.0, hi / 2)
-        f = np.linspace(lo * 1.5, hi * 0.8, 32)
-        _, h = signal.sosfreqz(sos, worN=f, fs=self.fs)
-        phase = np.unwrap(np.angle(h))
-        gd = -np.gradient(phase, 2 * np.pi * f)
-        return float(np.median(gd))
+        fs = self.fs
+
+        def design() -> FloatArray:
+            from scipy import signal
+
+            f = np.linspace(lo * 1.5, hi * 0.8, 32)
+            _, h = signal.sosfreqz(sos, worN=f, fs=fs)
+            phase = np.unwrap(np.angle(h))
+            gd = -np.gradient(phase, 2 * np.pi * f)
+            return np.array([np.median(gd)])
+
+        return float(cached_design("power-delay", [float(fs), lo, hi, sos], design)[0])
 
     def _power(self, y: FloatArray) -> FloatArray:
         """``y²`` appended to the spike gate's history; returns the chunk's part."""

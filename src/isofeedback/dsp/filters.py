@@ -1,19 +1,35 @@
 """Streaming causal filters whose chunked output equals their one-shot output exactly.
 
 Each filter keeps its own state (SOS sections with per-channel ``zi``; a window's tail) so
-it can be fed chunks of any size. They read no clock and do no I/O.
+it can be fed chunks of any size. They read no clock and do no I/O (the designs are
+cached on disk by :mod:`.design_cache`).
+
+``scipy.signal`` is not imported here unless a design is missing from the cache or the
+compiled kernel cannot be loaded on its own: importing it costs 0.5–2 s, several times a
+one-minute replay (see :func:`_load_kernel`).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.machinery
+import importlib.util
+import logging
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import cast
 
 import numpy as np
-from scipy import signal
 
+from isofeedback.dsp.design_cache import cached_design
 from isofeedback.types import FloatArray
+
+log = logging.getLogger(__name__)
+
+#: scipy's in-place SOS kernel: ``kernel(sos, x, zi)`` with ``x`` (channels, n) and
+#: ``zi`` (channels, sections, 2), both C-ordered float64
+Kernel = Callable[[FloatArray, FloatArray, FloatArray], None]
 
 __all__ = ["MovingRms", "SosFilter", "emg_bandpass", "mains_notch", "pole_radius", "step_state"]
 
@@ -75,9 +91,11 @@ class SosFilter:
     Live chunks are short (10–50 samples), so the per-call overhead of
     :func:`scipy.signal.sosfilt` (input checks, axis moves: ~25 µs) would dominate the
     whole EMG chain's budget. The filter therefore calls scipy's compiled SOS kernel
-    directly when this scipy exposes it (same arithmetic, ~1 µs per call) and falls back
-    to the public function otherwise; a test checks that both give the same output.
+    directly when it can be loaded and checked (:func:`kernel`: same arithmetic, ~1 µs
+    per call) and falls back to the public function otherwise; a test checks that both
+    give the same output.
 
+    >>> from scipy import signal
     >>> f = SosFilter(signal.butter(2, 0.1, output="sos"), channels=1)
     >>> x = np.ones((10, 1))
     >>> bool(np.allclose(np.vstack([f.process(x[:3]), f.process(x[3:])]), 1.0))
@@ -87,7 +105,8 @@ class SosFilter:
     def __init__(self, sos: FloatArray, channels: int, *, compiled: bool = True) -> None:
         self.sos = np.ascontiguousarray(sos, dtype=np.float64)
         self.channels = channels
-        self.compiled = compiled and _KERNEL is not None
+        self._kernel = kernel() if compiled else None
+        self.compiled = self._kernel is not None
         self._reset()
 
     def _reset(self) -> None:
@@ -104,12 +123,14 @@ class SosFilter:
             self._zi = np.ascontiguousarray(
                 base[None, :, :] * np.asarray(x[0], dtype=np.float64)[:, None, None]
             )
-        if self.compiled and _KERNEL is not None:
+        if self._kernel is not None:
             y = x.T  # (channels, n), filtered in place
             if not (overwrite and y.dtype == np.float64 and y.flags.c_contiguous):
                 y = np.array(y, dtype=np.float64, order="C")
-            _KERNEL(self.sos, y, self._zi)
+            self._kernel(self.sos, y, self._zi)
             return y.T
+        from scipy import signal
+
         yy, zf = signal.sosfilt(self.sos, x, axis=0, zi=np.moveaxis(self._zi, 0, -1))
         self._zi = np.ascontiguousarray(np.moveaxis(zf, -1, 0))
         return np.asarray(yy, dtype=np.float64)
@@ -134,28 +155,89 @@ class SosFilter:
             self._zi[...] = other._zi
 
 
-def _find_kernel() -> Callable[[FloatArray, FloatArray, FloatArray], None] | None:
-    """scipy's compiled in-place SOS kernel, if this version has it with the expected
-    behaviour (checked once against the public function)."""
-    try:
+def reference_sosfilt(sos: FloatArray, x: FloatArray, zi: FloatArray) -> None:
+    """The SOS recurrence (transposed direct form II) in plain Python floats, in place, in
+    the order scipy's compiled kernel computes it: each product rounded, then each sum,
+    left to right. Far too slow to filter with; it is the yardstick the kernel is held to.
+
+    >>> x, zi = np.array([[1.0, 0.0, 0.0]]), np.zeros((1, 1, 2))
+    >>> reference_sosfilt(np.array([[0.5, 0.25, 0.0, 1.0, -0.5, 0.0]]), x, zi)
+    >>> x.tolist()
+    [[0.5, 0.5, 0.25]]
+    """
+    rows = np.asarray(sos, dtype=np.float64).tolist()
+    for c in range(x.shape[0]):
+        for n in range(x.shape[1]):
+            v = float(x[c, n])
+            for s, (b0, b1, b2, _, a1, a2) in enumerate(rows):
+                z0, z1 = float(zi[c, s, 0]), float(zi[c, s, 1])
+                new = b0 * v + z0
+                zi[c, s, 0] = b1 * v - a1 * new + z1
+                zi[c, s, 1] = b2 * v - a2 * new
+                v = new
+            x[c, n] = v
+
+
+def _load_kernel() -> Kernel | None:
+    """scipy's compiled SOS kernel without importing ``scipy.signal``, or None.
+
+    The kernel is one small compiled module (``scipy/signal/_sosfilt``) that needs only
+    numpy and scipy's top-level package, but importing it by name first runs
+    ``scipy.signal/__init__``, which imports most of scipy (0.5–2 s). So, unless
+    scipy.signal is already imported, the module is loaded from its file beside that
+    package. It is private to scipy: if it is missing or its calling convention changed,
+    this returns None and the filters use :func:`scipy.signal.sosfilt`.
+    """
+    import sys
+
+    name = "scipy.signal._sosfilt"
+    if "scipy.signal" in sys.modules or name in sys.modules:
         from scipy.signal._sosfilt import _sosfilt
-    except ImportError:  # pragma: no cover - depends on the scipy version
+
+        return cast(Kernel, _sosfilt)
+    spec = importlib.util.find_spec("scipy")  # locates the package, imports nothing
+    if spec is None or not spec.submodule_search_locations:
         return None
-    sos = np.asarray(signal.butter(2, 0.2, output="sos"), dtype=np.float64)
-    x = np.linspace(-1.0, 1.0, 16)
-    ref, zref = signal.sosfilt(sos, x, zi=np.zeros((sos.shape[0], 2)))
+    for folder in spec.submodule_search_locations:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = Path(folder) / "signal" / f"_sosfilt{suffix}"
+            if path.is_file():
+                module_spec = importlib.util.spec_from_file_location(name, path)
+                if module_spec is None or module_spec.loader is None:
+                    return None
+                module = importlib.util.module_from_spec(module_spec)
+                module_spec.loader.exec_module(module)
+                return cast(Kernel, module._sosfilt)
+    return None
+
+
+@functools.cache
+def kernel() -> Kernel | None:
+    """The compiled SOS kernel, loaded once and accepted only if it reproduces
+    :func:`reference_sosfilt` to the last bit on a band-pass with a non-zero state
+    (several sections and channels); None when it cannot be loaded or differs."""
     try:
-        y = x[None, :].copy()
-        zi = np.zeros((1, sos.shape[0], 2))
-        _sosfilt(sos, y, zi)
+        found = _load_kernel()
     except Exception:  # pragma: no cover - depends on the scipy version
+        log.debug("scipy's compiled SOS kernel could not be loaded", exc_info=True)
         return None
-    if not (np.allclose(y[0], ref) and np.allclose(zi[0], zref)):  # pragma: no cover
+    if found is None:  # pragma: no cover - depends on the scipy version
         return None
-    return cast(Callable[[FloatArray, FloatArray, FloatArray], None], _sosfilt)
-
-
-_KERNEL = _find_kernel()
+    sos = np.array([[0.0675, 0.135, 0.0675, 1.0, -1.143, 0.4128],
+                    [1.0, -2.0, 1.0, 1.0, -1.561, 0.6414]])
+    x = np.sin(np.arange(48.0) * 0.7).reshape(2, 24) * 3.0
+    zi = np.cos(np.arange(8.0)).reshape(2, 2, 2)
+    want, want_zi = x.copy(), zi.copy()
+    reference_sosfilt(sos, want, want_zi)
+    try:
+        found(sos, x, zi)
+    except Exception:  # pragma: no cover - depends on the scipy version
+        log.debug("scipy's compiled SOS kernel has another signature", exc_info=True)
+        return None
+    if x.tobytes() != want.tobytes() or zi.tobytes() != want_zi.tobytes():
+        log.debug("scipy's compiled SOS kernel differs from the reference; not used")
+        return None  # pragma: no cover - depends on how scipy was compiled
+    return found
 
 
 def emg_bandpass(fs: float, low: float = 20.0, high: float = 450.0, order: int = 4) -> FloatArray:
@@ -163,7 +245,13 @@ def emg_bandpass(fs: float, low: float = 20.0, high: float = 450.0, order: int =
     0.45·fs for wearables (a 200 Hz Myo keeps 20–90 Hz; its envelope is still usable)."""
     hi = min(high, 0.45 * fs)
     lo = min(low, hi / 2)
-    return np.asarray(signal.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos"))
+
+    def design() -> FloatArray:
+        from scipy import signal
+
+        return np.asarray(signal.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos"))
+
+    return cached_design("butter-bandpass-sos", [float(fs), lo, hi, int(order)], design)
 
 
 def mains_notch(
@@ -175,11 +263,22 @@ def mains_notch(
         f = mains_hz * k
         if f >= 0.49 * fs:
             break
-        b, a = signal.iirnotch(f, q, fs=fs)
-        sections.append(signal.tf2sos(b, a))
+        sections.append(_notch_section(float(fs), float(f), float(q)))
     if not sections:
         return None
     return np.asarray(np.vstack(sections), dtype=np.float64)
+
+
+def _notch_section(fs: float, f: float, q: float) -> FloatArray:
+    """One notch at ``f`` as SOS rows (cached design)."""
+
+    def design() -> FloatArray:
+        from scipy import signal
+
+        b, a = signal.iirnotch(f, q, fs=fs)
+        return np.asarray(signal.tf2sos(b, a), dtype=np.float64)
+
+    return cached_design("iirnotch-tf2sos", [fs, f, q], design)
 
 
 def impulse_energy(fs: float, filters: Sequence[FloatArray], seconds: float = 0.5) -> FloatArray:
@@ -189,16 +288,23 @@ def impulse_energy(fs: float, filters: Sequence[FloatArray], seconds: float = 0.
 
     >>> impulse_energy(10.0, [np.array([[1.0, 0, 0, 1.0, 0, 0]])]).tolist()  # a wire
     [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    >>> from scipy import signal
     >>> e = impulse_energy(1000.0, [signal.butter(4, 0.2, output="sos")])
     >>> round(float(e.sum()), 2)  # white-noise power gain of a low-pass at 0.1·fs: ~0.2
     0.2
     """
     n = max(8, int(round(seconds * fs)))
-    h = np.zeros(n)
-    h[0] = 1.0
-    for sos in filters:
-        h = signal.sosfilt(sos, h)
-    return np.asarray(h * h, dtype=np.float64)
+
+    def design() -> FloatArray:
+        from scipy import signal
+
+        h = np.zeros(n)
+        h[0] = 1.0
+        for sos in filters:
+            h = signal.sosfilt(sos, h)
+        return np.asarray(h * h, dtype=np.float64)
+
+    return cached_design("impulse-energy", [n, *filters], design)
 
 
 class MovingRms:

@@ -35,16 +35,17 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
-
-import aiomqtt
-from aiomqtt.exceptions import MqttConnectError
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from typing import TYPE_CHECKING, Any
 
 from isofeedback.errors import BrokerError, ConfigError
 from isofeedback.sinks.messages import MqttMessage, Serializer
 from isofeedback.types import Event, Feedback
+
+if TYPE_CHECKING:
+    # aiomqtt (with paho, urllib and http.client) is imported where a client is made or
+    # its errors are caught: a command that never connects (a replay without --publish,
+    # --help) does not pay for it, yet needs :class:`BrokerSettings` from this module
+    import aiomqtt
 
 __all__ = ["REFUSED_CREDENTIALS", "BrokerSettings", "MqttPublisher", "PublisherStats",
            "refused_credentials"]
@@ -62,6 +63,8 @@ def refused_credentials(exc: BaseException) -> bool:
     """True when ``exc`` is the broker's CONNACK refusing the login, not a network problem
     (paho's own error numbers, e.g. 4 = "not connected", reuse the same small integers,
     hence only connection refusals are looked at)."""
+    from aiomqtt.exceptions import MqttConnectError
+
     rc = getattr(exc, "rc", None)
     value = getattr(rc, "value", rc)
     return isinstance(exc, MqttConnectError) and value in REFUSED_CREDENTIALS
@@ -114,6 +117,8 @@ class BrokerSettings:
 
     def client(self, will: MqttMessage | None = None, **extra: Any) -> aiomqtt.Client:
         """A new (not yet connected) aiomqtt client for these settings."""
+        import aiomqtt
+
         tls = None
         if self.uses_tls:
             # verified by default: the certificate chain (system CAs or tls_ca) and that
@@ -335,6 +340,8 @@ class MqttPublisher:
                                       connection=max(self.stats.connections, 1))
 
     async def _run(self) -> None:
+        import aiomqtt
+
         low, high = self.backoff_s
         backoff = low
         loop = asyncio.get_running_loop()
@@ -433,6 +440,9 @@ class MqttPublisher:
     async def _publish(self, client: aiomqtt.Client, msg: MqttMessage) -> None:
         props = None
         if msg.expiry_s is not None and self.settings.protocol == "5":
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
+
             props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             props.MessageExpiryInterval = msg.expiry_s
         await client.publish(msg.topic, msg.payload, msg.qos, msg.retain, properties=props)
