@@ -1,7 +1,7 @@
 """Many simulated wearables in one process, in real time, each publishing to MQTT.
 
     PYTHONPATH=src python benchmarks/live_scale.py [--wearables 50] [--seconds 30]
-        [--cpu-wearables 8] [--rss-hours 2]
+        [--cpu-wearables 8] [--rss-hours 2] [--rss-only]
 
 Starts a private Mosquitto on 127.0.0.1. Three runs:
 1. ``--wearables`` simulated Myo armbands (8 ch x 200 Hz EMG + 50 Hz IMU, a coached PIR
@@ -14,7 +14,11 @@ Starts a private Mosquitto on 127.0.0.1. Three runs:
 2. ``--cpu-wearables`` the same way: CPU time of this process / wall time (% of one core).
 3. One wearable for ``--rss-hours`` of simulated time, as fast as possible, detection only
    (no protocol ends it), fed in 10-minute pieces of fresh simulated data: the process RSS
-   after each piece (flat = no growth with session length).
+   after each piece (flat = no growth with session length). It runs in a fresh process of
+   its own, as a gateway's service would, and the simulated wearable in another one that
+   streams its packets over a pipe: the simulator (scipy.signal, ~80 MB resident) and the
+   10-minute pieces it builds are the wearable's side of the radio, not the service's.
+   ``--rss-only`` runs just this.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiomqtt
 
@@ -40,11 +44,8 @@ from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.service import run_session
-from isofeedback.sim import benchmark_script
-from isofeedback.sim.scenarios import follow_protocol
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
-from isofeedback.sources.simulated import SimulatedSource
 from isofeedback.types import Event, Feedback, Packet
 
 
@@ -97,6 +98,9 @@ def _subscriber(host: str, port: int, ready: Any, stop: Any, out: Any) -> None:
 
 
 async def run_wearables(settings: BrokerSettings, n: int, seconds: float) -> dict[str, Any]:
+    from isofeedback.sim.scenarios import follow_protocol
+    from isofeedback.sources.simulated import SimulatedSource
+
     profile = find_profile("myo")
     protocol = find_protocol("pir")
     sources = [SimulatedSource(follow_protocol(protocol, seed=100 + i, level=0.18), profile,
@@ -136,21 +140,68 @@ async def run_wearables(settings: BrokerSettings, n: int, seconds: float) -> dic
     }
 
 
-def rss_run(hours: float) -> list[tuple[float, float]]:
+RSS_PIECE_S = 600.0
+RSS_BATCH = 2000  # packets per message on the pipe (~20 s of a Myo)
+
+
+def _wearable(conn: Any, pieces: int) -> None:
+    """The simulated wearable (its own process): ``pieces`` 10-minute pieces of fresh
+    simulated data, each built when the previous one has been sent, in batches of
+    ``(device, characteristic, data, t_arrival)``; ``None`` ends a piece."""
+    from isofeedback.sim import benchmark_script
+    from isofeedback.sources.simulated import SimulatedSource
+
     profile = find_profile("myo")
-    piece_s = 600.0
-    pipeline: Pipeline | None = None
-    points = []
-    for k in range(max(1, round(hours * 3600 / piece_s))):
-        src = SimulatedSource(benchmark_script(1000 + k, piece_s), profile, speed=None)
-        if pipeline is None:
-            pipeline = Pipeline(src.profiles, None)
-        offset = k * piece_s
+    for k in range(pieces):
+        src = SimulatedSource(benchmark_script(1000 + k, RSS_PIECE_S), profile, speed=None)
+        offset = k * RSS_PIECE_S
+        batch = []
         for p in src.all_packets:
-            pipeline.feed(Packet(p.device, p.characteristic, p.data, p.t_arrival + offset))
+            batch.append((p.device, p.characteristic, p.data, p.t_arrival + offset))
+            if len(batch) == RSS_BATCH:
+                conn.send(batch)
+                batch = []
+        conn.send(batch)
+        conn.send(None)
         del src
-        points.append(((k + 1) * piece_s / 3600, rss_mb()))
-    return points
+    conn.close()
+
+
+def _rss_service(hours: float, out: Any) -> None:
+    """One wearable's pipeline (its own process): RSS after each simulated piece, and the
+    peak, put on ``out``."""
+    pieces = max(1, round(hours * 3600 / RSS_PIECE_S))
+    ctx = mp.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    wearable = ctx.Process(target=_wearable, args=(send, pieces))
+    wearable.start()
+    send.close()
+    pipeline = Pipeline({"sim": find_profile("myo")}, None)
+    points = []
+    while len(points) < pieces:
+        batch = receive.recv()
+        if batch is None:
+            points.append(((len(points) + 1) * RSS_PIECE_S / 3600, rss_mb()))
+            continue
+        for device, characteristic, data, t in batch:
+            pipeline.feed(Packet(device, characteristic, data, t))
+    wearable.join(60)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out.put((points, peak, sorted(m for m in ("scipy.signal", "isofeedback.sim")
+                                  if m in sys.modules)))
+
+
+def rss_run(hours: float) -> tuple[list[tuple[float, float]], float, list[str]]:
+    """RSS of one wearable's pipeline over ``hours`` of simulated time: the points (hours,
+    MB), the peak, and whether the service process imported the simulator or scipy.signal
+    (it must not: a cold filter-design cache would import scipy.signal once)."""
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    service = ctx.Process(target=_rss_service, args=(hours, out))
+    service.start()
+    result = out.get()
+    service.join(60)
+    return cast(tuple[list[tuple[float, float]], float, list[str]], result)
 
 
 async def main(argv: list[str]) -> int:
@@ -159,7 +210,21 @@ async def main(argv: list[str]) -> int:
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--cpu-wearables", type=int, default=8)
     p.add_argument("--rss-hours", type=float, default=2.0)
+    p.add_argument("--rss-only", action="store_true", help="only the RSS run")
     args = p.parse_args(argv)
+    if not args.rss_only:
+        await scale_runs(args)
+    points, peak, imported = rss_run(args.rss_hours)
+    print("1 wearable, detection only, its own process, RSS after simulated hours: "
+          + ", ".join(f"{h:.2f} h {mb:.0f} MB" for h, mb in points)
+          + f" (peak {peak:.0f} MB; "
+          + (f"imported {', '.join(imported)})" if imported
+             else "imported neither the simulator nor scipy.signal)"))
+    return 0
+
+
+async def scale_runs(args: argparse.Namespace) -> None:
+    """Runs 1 and 2: ``--wearables`` and ``--cpu-wearables`` at real time."""
     tmp = tempfile.TemporaryDirectory()
     port = free_port()
     conf = Path(tmp.name) / "mosquitto.conf"
@@ -196,12 +261,6 @@ async def main(argv: list[str]) -> int:
         broker.terminate()
         broker.wait(5)
         tmp.cleanup()
-    points = rss_run(args.rss_hours)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("1 wearable, detection only, RSS after simulated hours: " + ", ".join(
-        f"{h:.2f} h {mb:.0f} MB" for h, mb in points) + f" (peak {peak:.0f} MB)")
-    return 0
-
 
 if __name__ == "__main__":
     sys.exit(asyncio.run(main(sys.argv[1:])))
