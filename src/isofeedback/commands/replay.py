@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
 from isofeedback.commands.common import (
@@ -223,6 +222,9 @@ def _print(console: Console, r: ReplayResult) -> None:
 
 
 def _folder(args: argparse.Namespace, config: PipelineConfig | None) -> int:
+    # the progress bar only here: rich.progress is most of rich's import time
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
     console = Console()
     paths = find_recordings(args.target)
     if not paths:
