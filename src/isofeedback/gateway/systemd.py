@@ -30,7 +30,10 @@ StateDirectoryMode=0700
 ConfigurationDirectory=isofeedback
 ConfigurationDirectoryMode=0755
 # a crash report (traceback, owner-only) goes here, not to the read-only home
-Environment=XDG_STATE_HOME=%S/isofeedback/state"""
+Environment=XDG_STATE_HOME=%S/isofeedback/state
+# /var/cache/isofeedback: the filter designs, so a start does not import scipy.signal
+CacheDirectory=isofeedback
+Environment=XDG_CACHE_HOME=%C/isofeedback"""
 
 _SYSTEM_HARDENING = """\
 PrivateDevices=yes
