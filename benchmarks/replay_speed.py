@@ -86,6 +86,9 @@ def biosppy(emg: np.ndarray, fs: float) -> None:
 
 def wall_of(cmd: list[str], repeat: int) -> float:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    # as installed: byte-compiled modules (without them ~80 modules are compiled on every
+    # start, 0.3-0.5 s here)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     walls = []
     for _ in range(repeat):
         t = time.perf_counter()
