@@ -161,7 +161,6 @@ class Pipeline:
         self.contracting = False
         self.emg_last_t: float | None = None  # session time just after the last EMG sample
         self.signal_lost = False
-        self._bad_later: list[str] = []  # feed_many: decode errors, counted in packet order
         self._onset_n = 0  # samples the onset detector has seen (its block grid is on them)
         self._tilt: float | None = None  # _tilt_from_neutral's last answer, while still true
         self._tilt_known = False
@@ -254,31 +253,15 @@ class Pipeline:
 
     def _feed_bulk(self, packets: Sequence[Packet],
                    until_finished: bool) -> tuple[list[Output], int]:
-        decoded: list[list[Chunk] | None] = []
-        emg: list[Chunk] = []
-        for packet in packets:
-            decoder = self.decoders.get(packet.device)
-            chunks: list[Chunk] | None = None
-            if decoder is not None:
-                try:
-                    chunks = decoder.decode(packet)
-                except PacketError as exc:
-                    chunks = None
-                    error = str(exc)
-                    decoded.append(None)
-                    self._bad_later.append(error)
-                    continue
-            decoded.append(chunks)
-            for c in chunks or ():
-                if c.device == self.emg_device and c.stream == "emg":
-                    emg.append(c)
+        decoded, errors = self._decode_many(packets)
+        emg = [c for cs in decoded if cs for c in cs
+               if c.device == self.emg_device and c.stream == "emg"]
         bulk = (self.onset is not None and self.onset.baseline is not None
                 and not self.signal_lost and len(emg) > 1
                 and not any(c.gap_before for cs in decoded if cs for c in cs))
         per_packet = self._emg_bulk(emg) if bulk else None
         out: list[Output] = []
         j = 0  # EMG chunk index
-        bad = iter(self._bad_later)
         for i, packet in enumerate(packets):
             self.stats.packets += 1
             self.stats.by_device[packet.device] = self.stats.by_device.get(packet.device, 0) + 1
@@ -288,7 +271,7 @@ class Pipeline:
                 self.stats.last_error = f"packet from unknown device {packet.device!r}"
             elif chunks is None:
                 self.stats.bad_packets += 1
-                self.stats.last_error = next(bad)
+                self.stats.last_error = errors[i]
             else:
                 for chunk in chunks:
                     if per_packet is not None and j < len(emg) and chunk is emg[j]:
@@ -297,10 +280,34 @@ class Pipeline:
                     else:
                         out += self.process_chunk(chunk)
             if until_finished and self.coach.finished:
-                self._bad_later.clear()
                 return out, i + 1
-        self._bad_later.clear()
         return out, len(packets)
+
+    def _decode_many(self, packets: Sequence[Packet],
+                     ) -> tuple[list[list[Chunk] | None], dict[int, str]]:
+        """Each packet's chunks (None: unknown device or malformed, with the error by packet
+        index), each device's packets decoded at once when they are plain
+        (:meth:`Decoder.decode_many`), else one by one."""
+        decoded: list[list[Chunk] | None] = [None] * len(packets)
+        errors: dict[int, str] = {}
+        by_device: dict[str, list[int]] = {}
+        for i, packet in enumerate(packets):
+            by_device.setdefault(packet.device, []).append(i)
+        for device, members in by_device.items():
+            decoder = self.decoders.get(device)
+            if decoder is None:
+                continue
+            many = decoder.decode_many([packets[i] for i in members])
+            if many is not None:
+                for i, chunks in zip(members, many, strict=True):
+                    decoded[i] = chunks
+                continue
+            for i in members:
+                try:
+                    decoded[i] = decoder.decode(packets[i])
+                except PacketError as exc:
+                    errors[i] = str(exc)
+        return decoded, errors
 
     def _emg_bulk(self, emg: list[Chunk]) -> list[_BulkEmg]:
         """The EMG chunks through the signal-quality check and the chain as one chunk and,

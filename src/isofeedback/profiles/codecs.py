@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CODECS", "DecodedPacket", "PacketCodec", "StructCodec", "register_codec"]
 
+#: struct field codes numpy reads the same way (standard sizes, no padding)
+_NUMPY_CODES = {"b": "i1", "B": "u1", "h": "i2", "H": "u2", "i": "i4", "I": "u4", "l": "i4",
+                "L": "u4", "q": "i8", "Q": "u8", "e": "f2", "f": "f4", "d": "f8"}
+
 
 @dataclass(frozen=True, slots=True)
 class DecodedPacket:
@@ -56,6 +60,7 @@ class StructCodec:
         self._frames = struct.Struct(spec.frame[0] + spec.frame[1:] * spec.frames)
         self._size = self._header.size + self._frames.size
         self._dtype_limits = _limits(spec.frame)
+        self._many = _packet_dtype(spec.header, spec.frame, spec.frames)  # None: one by one
 
     @property
     def frames_per_packet(self) -> int:
@@ -78,6 +83,29 @@ class StructCodec:
             counter = int(frames[0, c.field] if c.place == "frame" else header[c.field])
         return DecodedPacket(frames=frames, counter=counter)
 
+    def decode_many(self, data: bytes) -> tuple[FloatArray, list[int] | None] | None:
+        """Many packets at once: ``data`` is their bytes one after another, each exactly one
+        packet long. Returns the frames of all, ``(packets, frames, width)`` (the values
+        :meth:`decode` gives for each, read by one ``np.frombuffer`` instead of a struct
+        unpack per packet), and their counters; None if numpy cannot read this layout
+        (padding, native alignment): decode one by one."""
+        if self._many is None or len(data) % self._size:
+            return None
+        packets = np.frombuffer(data, dtype=self._many)
+        fields = packets["frames"]
+        width = len(fields.dtype.names or ())
+        frames = np.empty((packets.shape[0], self.spec.frames, width))
+        for k in range(width):
+            frames[:, :, k] = fields[f"v{k}"]
+        counters = None
+        c = self.spec.counter
+        if c is not None:
+            raw = fields[f"v{c.field}"][:, 0] if c.place == "frame" else packets[f"h{c.field}"]
+            if raw.dtype.kind == "f":  # a float counter may be NaN: let decode() judge it
+                return None
+            counters = [int(v) for v in raw.tolist()]
+        return frames, counters
+
     def encode(self, frames: FloatArray, counter: int) -> bytes:
         if frames.shape[0] != self.spec.frames:
             raise ValueError(f"expected {self.spec.frames} frames, got {frames.shape[0]}")
@@ -93,6 +121,38 @@ class StructCodec:
         if c is not None and c.place == "header":
             header[c.field] = counter % c.modulo
         return self._header.pack(*header) + self._frames.pack(*vals)
+
+
+def _numpy_fields(fmt: str) -> list[str] | None:
+    """The numpy type of each value of a struct format, e.g. ``">B3H"`` → ``[">u1", ">u2",
+    ">u2", ">u2"]`` and an empty header ``"<"`` → ``[]``; None for padding, booleans and
+    native alignment (``@`` or no prefix), which numpy does not read the same way."""
+    if not fmt or fmt[0] not in "<>!=":
+        return None
+    order = "<" if fmt[0] == "<" or (fmt[0] == "=" and np.little_endian) else ">"
+    out: list[str] = []
+    count = ""
+    for ch in fmt[1:]:
+        if ch.isdigit():
+            count += ch
+            continue
+        code = _NUMPY_CODES.get(ch)
+        if code is None:
+            return None
+        out += [order + code] * int(count or 1)
+        count = ""
+    return out
+
+
+def _packet_dtype(header: str, frame: str, frames: int) -> np.dtype[np.void] | None:
+    """One packet as numpy reads it: header values ``h0, h1, …`` then ``frames`` frames of
+    values ``v0, v1, …`` (None if a format is not readable, see :func:`_numpy_fields`)."""
+    head, one = _numpy_fields(header), _numpy_fields(frame)
+    if head is None or not one:
+        return None
+    frame_type = np.dtype([(f"v{k}", code) for k, code in enumerate(one)])
+    return np.dtype([*((f"h{k}", code) for k, code in enumerate(head)),
+                     ("frames", frame_type, (frames,))])
 
 
 def _limits(fmt: str) -> tuple[FloatArray, FloatArray]:

@@ -1,0 +1,82 @@
+"""``Decoder.decode_many`` (the bytes of a packet kind read at once) gives exactly the chunks
+of ``decode`` packet by packet, losses and clocks included, and leaves anything it cannot
+read plainly to ``decode`` without touching the decoder's state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from isofeedback.errors import PacketError
+from isofeedback.profiles.decoder import Decoder
+from isofeedback.profiles.schema import find_profile
+from isofeedback.sim import packetize
+from isofeedback.types import Chunk, Packet
+
+from .test_device_codecs import session_for
+
+
+def _same(a: list[Chunk], b: list[Chunk]) -> None:
+    assert [(c.stream, c.start_index, c.t_first, c.gap_before, c.channels, c.device)
+            for c in a] == [(c.stream, c.start_index, c.t_first, c.gap_before, c.channels,
+                             c.device) for c in b]
+    for x, y in zip(a, b, strict=True):
+        assert x.data.dtype == y.data.dtype and x.data.flags.c_contiguous
+        assert np.array_equal(x.data, y.data)
+
+
+@pytest.mark.parametrize("profile_id", ["myo", "openemg", "npg_lite"])
+def test_many_at_once_is_one_by_one(profile_id: str) -> None:
+    profile = find_profile(profile_id)
+    packets = packetize(session_for(profile), profile, device="dev")
+    # losses both ways: packets missing (counters jump) and a 2 s silence (arrival gap)
+    kept = packets[:40] + packets[43:200]
+    kept += [Packet(p.device, p.characteristic, p.data, p.t_arrival + 2.0)
+             for p in packets[200:]]
+    one, many = Decoder(profile, "dev"), Decoder(profile, "dev")
+    expected = [one.decode(p) for p in kept]
+    got: list[list[Chunk]] = []
+    for lo in range(0, len(kept), 97):  # windows, as the pipeline sends them
+        window = many.decode_many(kept[lo : lo + 97])
+        assert window is not None
+        got += window
+    assert len(got) == len(expected)
+    for a, b in zip(expected, got, strict=True):
+        _same(a, b)
+    assert one.stats == many.stats and one.stats.lost_packets > 0
+
+
+@pytest.mark.parametrize("bad", ["short", "unknown", "nan", "named codec"])
+def test_what_is_not_plain_is_left_to_decode(bad: str) -> None:
+    profile = find_profile("polar_h10" if bad == "named codec" else "myo")
+    packets = packetize(session_for(profile), profile, device="dev")[:50]
+    p = packets[20]
+    packets[20] = {
+        "short": Packet(p.device, p.characteristic, p.data[:-1], p.t_arrival),
+        "unknown": Packet(p.device, "2a19", p.data, p.t_arrival),
+        "nan": Packet(p.device, p.characteristic, p.data, float("nan")),
+        "named codec": p,
+    }[bad]
+    many, one = Decoder(profile, "dev"), Decoder(profile, "dev")
+    if bad != "named codec":
+        assert many.decode_many(packets[:10]) is not None
+    else:  # a named codec (delta-coded, compressed): always one by one
+        assert many.decode_many(packets[:10]) is None
+        for p in packets[:10]:
+            many.decode(p)
+    for p in packets[:10]:
+        one.decode(p)
+    assert many.decode_many(packets) is None
+    for p in packets[10:]:  # nothing moved: the same chunks and errors from here on
+        results = []
+        for dec in (many, one):
+            try:
+                results.append(dec.decode(p))
+            except PacketError as exc:
+                results.append(str(exc))
+        if isinstance(results[0], str):
+            assert results[0] == results[1]
+        else:
+            _same(*results)
+    assert many.stats == one.stats
+    assert many.stats.malformed + many.stats.unknown_characteristic == (bad != "named codec")
