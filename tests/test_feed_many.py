@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from isofeedback.coach.calibration import Calibration
+from isofeedback.coach.machine import Coach
+from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.pipeline import Pipeline
 from isofeedback.recording.format import encode_output
 from isofeedback.recording.reader import RecordingReader
-from isofeedback.types import Packet
+from isofeedback.types import Feedback, Packet
 
 SAMPLES = Path(__file__).resolve().parent.parent / "recordings"
 
@@ -69,3 +72,41 @@ def test_lost_malformed_and_foreign_packets_too() -> None:
     assert used_a == used_b and got == expected
     assert a.stats == b.stats and a.stats.bad_packets == 2 and a.stats.gaps > 0
     assert any('"kind":"gap"' in d or '"type":"gap"' in d for d in expected)
+
+
+class _TickLog(Coach):
+    """The coach, noting what the pipeline tells it on every tick (the joint's rotation,
+    angle and speed, the tilt from the neutral pose): outputs round some of these, so the
+    bulk IMU path is compared on the inputs themselves, bit for bit."""
+
+    def __init__(self, protocol: ExerciseProtocol) -> None:
+        super().__init__(protocol)
+        self.ticks: list[tuple[object, ...]] = []
+
+    def tick(self, t: float, activity: float, angle_deg: float, speed_dps: float = 0.0,
+             rotation: tuple[float, float, float] | None = None,
+             tilt_from_neutral_deg: float | None = None) -> list[Feedback]:
+        self.ticks.append((t, activity, angle_deg, speed_dps, rotation, tilt_from_neutral_deg))
+        return super().tick(t, activity, angle_deg, speed_dps, rotation, tilt_from_neutral_deg)
+
+
+@pytest.mark.parametrize("name", ["myo-pir-sim.isorec", "openemg-met-sim.isorec"])
+@pytest.mark.parametrize("neutral", [None, (0.3, -0.2, 0.93)])
+def test_windows_tell_the_coach_the_same_joint_and_tilt(
+        name: str, neutral: tuple[float, float, float] | None) -> None:
+    with RecordingReader(SAMPLES / name) as r:
+        packets = list(r.packets())
+        profiles, protocol, config = r.profiles(), r.protocol(), r.config()
+    assert protocol is not None
+    calibration = Calibration("p", "d", 0.0, 1.0, 0.1, neutral_gravity=neutral)
+    pipelines = [Pipeline(profiles, protocol, config, calibration=calibration) for _ in "ab"]
+    for p in pipelines:
+        p.coach = _TickLog(protocol)
+    a, b = pipelines
+    expected, _ = _one_by_one(a, packets)
+    got, _ = _windows(b, packets, 1500)
+    assert got == expected
+    ticks_a, ticks_b = (p.coach.ticks for p in pipelines)  # type: ignore[attr-defined]
+    assert len(ticks_a) > 1000 and ticks_a == ticks_b
+    assert sum(t[5] is not None for t in ticks_a) > 1000  # the tilt was known and compared
+    assert len({t[4] for t in ticks_a}) > 100  # the joint moved

@@ -25,13 +25,13 @@ from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.detectors.signal_quality import SignalQualityDetector
 from isofeedback.dsp.emg_chain import EmgChain
-from isofeedback.dsp.exact import norm
+from isofeedback.dsp.exact import norm, row_norms
 from isofeedback.dsp.imu_chain import ImuChain
-from isofeedback.dsp.tilt import TiltTracker, tilt_between
+from isofeedback.dsp.tilt import TiltTracker, tilt_between, tilts_between
 from isofeedback.errors import PacketError
 from isofeedback.profiles.decoder import Decoder
 from isofeedback.profiles.schema import Profile
-from isofeedback.types import Chunk, Event, EventType, Feedback, Packet
+from isofeedback.types import Chunk, Event, EventType, Feedback, FloatArray, Packet
 
 __all__ = ["SIGNAL_LOST_S", "DetectionOnly", "Output", "Pipeline", "PipelineStats",
            "activity_above_rest", "first_device_with"]
@@ -63,9 +63,44 @@ class _BulkEmg:
     """One EMG packet's share of a bulk pass (:meth:`Pipeline.feed_many`)."""
 
     quality: list[Event]  # signal-quality events decided in it
-    onsets: list[Event] | None  # onset-detector events decided in it; None: run it per packet
+    onsets: list[Event] | None  # onset-detector events decided in it (None: not yet known)
     env: Chunk  # its part of the envelope
     baseline: float | None  # the detector's rest baseline after it (with ``onsets``)
+
+
+class _BulkImu:
+    """What the IMU chunks of a bulk pass (:meth:`Pipeline.feed_many`) tell the pipeline,
+    computed for the whole window at once and read back chunk by chunk (by ``id``) as
+    the packets are replayed to the coach in order."""
+
+    def __init__(self, gravity_before: FloatArray | None) -> None:
+        self.gyro: dict[int, int] = {}  # chunk id → its row below
+        self.calibrated: list[bool] = []  # the IMU chain knows its bias after the chunk
+        self.rotation: list[tuple[float, float, float]] = []  # at the chunk's last sample
+        self.angle: list[float] = []
+        self.speed: list[float] = []  # the chunk's highest joint speed
+        self.movement: list[list[Event]] = []  # the movement detector's events in the chunk
+        self.accel: dict[int, int] = {}  # chunk id → its row in ``gravity``
+        self.gravity: list[FloatArray | None] = []  # the tilt tracker's gravity after it
+        self.at = -1  # the last accel chunk told about (-1: none yet in this window)
+        self._before = gravity_before
+        self._tilts: tuple[tuple[float, float, float], list[float | None]] | None = None
+
+    def gravity_now(self) -> FloatArray | None:
+        return self._before if self.at < 0 else self.gravity[self.at]
+
+    def tilt(self, neutral: tuple[float, float, float]) -> float | None:
+        """:func:`tilt_between` the neutral pose and the gravity now, computed for all the
+        window's accel chunks at the first question (the same bits as one at a time)."""
+        if self.at < 0:
+            g = self._before
+            return None if g is None else tilt_between(np.asarray(neutral), g)
+        if self._tilts is None or self._tilts[0] != neutral:
+            rows = np.asarray([np.full(3, np.nan) if g is None else g for g in self.gravity])
+            angles = tilts_between(np.asarray(neutral), rows).tolist()
+            self._tilts = neutral, [None if g is None else a
+                                    for g, a in zip(self.gravity, angles, strict=True)]
+        return self._tilts[1][self.at]
 
 
 class DetectionOnly(Coach):
@@ -162,6 +197,8 @@ class Pipeline:
         self.emg_last_t: float | None = None  # session time just after the last EMG sample
         self.signal_lost = False
         self._onset_n = 0  # samples the onset detector has seen (its block grid is on them)
+        self._gyro_n = 0  # samples the movement detector has seen
+        self._imu: _BulkImu | None = None  # during a bulk pass: its IMU results
         self._tilt: float | None = None  # _tilt_from_neutral's last answer, while still true
         self._tilt_known = False
         self._tilt_for: tuple[float, float, float] | None = None  # the neutral it was for
@@ -260,7 +297,18 @@ class Pipeline:
                 and not self.signal_lost and len(emg) > 1
                 and not any(c.gap_before for cs in decoded if cs for c in cs))
         per_packet = self._emg_bulk(emg) if bulk else None
+        self._imu = self._imu_bulk(decoded, emg, per_packet) if per_packet is not None else None
+        try:
+            return self._tell_coach(packets, decoded, errors, emg, per_packet, until_finished)
+        finally:
+            self._imu = None
+
+    def _tell_coach(self, packets: Sequence[Packet], decoded: list[list[Chunk] | None],
+                    errors: dict[int, str], emg: list[Chunk], per_packet: list[_BulkEmg] | None,
+                    until_finished: bool) -> tuple[list[Output], int]:
+        """The bulk pass's packets in order: what each one's chunks mean for the coach."""
         out: list[Output] = []
+        imu = self._imu
         j = 0  # EMG chunk index
         for i, packet in enumerate(packets):
             self.stats.packets += 1
@@ -277,11 +325,114 @@ class Pipeline:
                     if per_packet is not None and j < len(emg) and chunk is emg[j]:
                         out += self._emg_outputs(chunk, per_packet[j])
                         j += 1
+                    elif imu is not None and id(chunk) in imu.gyro:
+                        k = imu.gyro[id(chunk)]
+                        if imu.calibrated[k]:
+                            self._joint_at(imu.rotation[k], imu.angle[k], imu.speed[k])
+                        out += self._movement_out(imu.movement[k])
+                    elif imu is not None and id(chunk) in imu.accel:
+                        imu.at = imu.accel[id(chunk)]
+                        self._tilt_known = False
                     else:
                         out += self.process_chunk(chunk)
             if until_finished and self.coach.finished:
                 return out, i + 1
         return out, len(packets)
+
+    def _imu_bulk(self, decoded: list[list[Chunk] | None], emg: list[Chunk],
+                  per_packet: list[_BulkEmg]) -> _BulkImu | None:
+        """The window's IMU chunks at once: the gyroscope through the IMU chain as one
+        chunk (exact under any chunking), each chunk's rotation, angle and speed read off
+        it; the accelerometer through the tilt tracker (:meth:`TiltTracker.process_many`);
+        the movement detector over the runs of gyro chunks between the onsets and releases
+        that arm and disarm it (known: the onsets came in bulk), each run but its last
+        chunk as one piece (when that cannot move the detector's time base) and the last
+        alone, so an arming finds the last chunk where one by one would have left it."""
+        chain, movement, device = self.imu_chain, self.movement, self.imu_device
+        if chain is None or movement is None or device is None:
+            return None
+        imu = _BulkImu(self.tilt.gravity if self.tilt is not None else None)
+        gyro: list[Chunk] = []
+        accel: list[Chunk] = []
+        ops: list[Chunk | Event] = []  # gyro chunks and arming events, in packet order
+        emg_at = {id(c): j for j, c in enumerate(emg)}
+        for chunks in decoded:
+            for c in chunks or ():
+                if c.device == device and c.stream == "gyro":
+                    imu.gyro[id(c)] = len(gyro)
+                    gyro.append(c)
+                    ops.append(c)
+                elif c.device == device and c.stream == "accel" and self.tilt is not None:
+                    imu.accel[id(c)] = len(accel)
+                    accel.append(c)
+                elif id(c) in emg_at:
+                    ops += [ev for ev in per_packet[emg_at[id(c)]].onsets or ()
+                            if ev.type in (EventType.ONSET, EventType.RELEASE)]
+        if self.tilt is not None:
+            imu.gravity = self.tilt.process_many(accel)
+        pieces: list[Chunk] = []
+        if gyro:
+            first = gyro[0]
+            sizes = np.asarray([c.n for c in gyro])
+            ends = np.cumsum(sizes)
+            left = chain.calibration_left
+            joint = chain.process(Chunk(first.stream, first.fs, first.start_index,
+                                        first.t_first, np.concatenate([c.data for c in gyro]),
+                                        first.channels, first.device))
+            last = joint.data[ends - 1, :3]
+            imu.calibrated = (ends >= left).tolist()
+            imu.rotation = [(r[0], r[1], r[2]) for r in last.tolist()]
+            imu.angle = row_norms(last).tolist()
+            imu.speed = np.maximum.reduceat(joint.data[:, 3], ends - sizes).tolist()
+            pieces = [Chunk(joint.stream, c.fs, c.start_index, c.t_first,
+                            joint.data[int(e - c.n) : int(e)], joint.channels, c.device)
+                      for c, e in zip(gyro, ends.tolist(), strict=True)]
+            imu.movement = [[] for _ in gyro]
+        run: list[int] = []
+        for op in [*ops, None]:
+            if isinstance(op, Chunk):
+                run.append(imu.gyro[id(op)])
+                continue
+            self._movement_run(pieces, run, imu.movement)
+            run = []
+            if op is not None and op.type == EventType.ONSET:
+                movement.arm(op.t_decided)
+            elif op is not None:
+                movement.disarm()
+        return imu
+
+    def _movement_run(self, pieces: list[Chunk], run: list[int],
+                      events: list[list[Event]]) -> None:
+        """The movement detector over consecutive joint chunks ``run`` (indices into
+        ``pieces``), its events filed under the chunk holding their sample."""
+        movement = self.movement
+        if movement is None or not run:
+            return
+        fs = movement.fs
+        n0 = self._gyro_n
+        offsets = np.cumsum([0, *(pieces[k].n for k in run)])
+        # the detector's time base after the run's first chunk; would a later one move it?
+        t0 = pieces[run[0]].t_first - n0 / fs
+        base = movement.time_base
+        if base is None or abs(t0 - base) > 0.25 / fs:
+            base = t0
+        steady = all(abs(pieces[k].t_first - (n0 + int(offsets[m])) / fs - base) <= 0.25 / fs
+                     for m, k in enumerate(run))
+        if len(run) > 2 and steady:
+            head = run[:-1]
+            first = pieces[head[0]]
+            data = np.concatenate([pieces[k].data for k in head])
+            starts = base + (n0 + offsets[: len(head)]) / fs  # the detector's sample times
+            for ev in movement.process(Chunk(first.stream, fs, first.start_index,
+                                             first.t_first, data, first.channels,
+                                             first.device)):
+                m = int(np.searchsorted(starts, ev.t, side="right")) - 1
+                events[head[max(m, 0)]].append(ev)
+            self._gyro_n += data.shape[0]
+            run = run[-1:]
+        for k in run:
+            events[k] += movement.process(pieces[k])
+            self._gyro_n += pieces[k].n
 
     def _decode_many(self, packets: Sequence[Packet],
                      ) -> tuple[list[list[Chunk] | None], dict[int, str]]:
@@ -333,20 +484,27 @@ class Pipeline:
         for ev in quality:
             k = int(np.searchsorted(starts, ev.t_decided + half, side="right")) - 1
             out[max(k, 0)].quality.append(ev)
-        self._onset_blocks(emg, env, ends, out)
+        if not self._onset_blocks(emg, env, ends, out):
+            # chunk by chunk, now rather than while telling the coach: nothing the coach
+            # does reaches the detector, and the movement detector's arming must be known
+            assert self.onset is not None
+            for item in out:
+                item.onsets = self.onset.process(item.env)
+                self._onset_n += item.env.n
+                item.baseline = self.onset.baseline
         return out
 
     def _onset_blocks(self, emg: list[Chunk], env: Chunk, ends: np.ndarray[Any, Any],
-                      out: list[_BulkEmg]) -> None:
+                      out: list[_BulkEmg]) -> bool:
         """The onset detector over the window in pieces that end at its block boundaries:
         its rest baseline moves only there (absolute sample indices, see its module), so
         the baseline after a packet is the one after the last boundary the packet reached,
-        and its events do not depend on the chunking. Left to the per-packet path (``None``
-        onsets) for another detector, or when the packets' clock is not one straight line
-        (the detector would re-anchor its time base at a packet, not at a block)."""
+        and its events do not depend on the chunking. False (nothing done) for another
+        detector, or when the packets' clock is not one straight line (the detector would
+        re-anchor its time base at a packet, not at a block)."""
         onset = self.onset
         if not isinstance(onset, OnsetReleaseDetector) or onset.baseline is None:
-            return
+            return False
         fs = env.fs
         n, n0 = int(ends[-1]), self._onset_n
         # the detector's time base (its session time of sample 0), which it moves only when
@@ -356,7 +514,7 @@ class Pipeline:
         offsets = ends - np.asarray([c.n for c in emg])  # each packet's first sample
         if not isinstance(t0, float) or float(np.max(np.abs(
                 t_first - (n0 + offsets) / fs - t0))) > 0.2 / fs:
-            return
+            return False
         blk = max(1, int(round(onset.block_s * fs)))
         cuts = [*range((blk - n0 % blk) % blk or blk, n, blk), n]
         initial = onset.baseline
@@ -383,6 +541,7 @@ class Pipeline:
         for j, item in enumerate(out):
             k = int(np.searchsorted(cut_at, ends[j], side="right")) - 1
             item.baseline = baselines[k] if k >= 0 else initial
+        return True
 
     def _emg_outputs(self, chunk: Chunk, done: _BulkEmg) -> list[Output]:
         """What :meth:`process_chunk` gives for a gap-free EMG chunk (calibrated, signal
@@ -393,18 +552,15 @@ class Pipeline:
         for ev in done.quality:
             out.append(ev)
             out += self.coach.on_event(ev)
-        onsets, baseline = done.onsets, done.baseline
-        if onsets is None:
-            onsets = self.onset.process(env)
-            self._onset_n += env.n
-            baseline = self.onset.baseline
-        for ev in onsets:
+        assert done.onsets is not None
+        baseline = done.baseline
+        for ev in done.onsets:
             out.append(ev)
-            out += self._on_emg_event(ev)
+            out += self._on_emg_event(ev, arm=self._imu is None)
         if env.n:
-            assert baseline is not None
             self.emg_last_t = env.t_end
-            activity = activity_above_rest(float(env.data[-1, 0]), baseline)
+            activity = 0.0 if baseline is None else activity_above_rest(
+                float(env.data[-1, 0]), baseline)
             out += self.coach.tick(
                 env.t_end, activity, self.angle_deg, self.speed_dps, self.rotation,
                 tilt_from_neutral_deg=self._tilt_from_neutral(),
@@ -477,17 +633,31 @@ class Pipeline:
             assert self.imu_chain is not None and self.movement is not None
             joint = self.imu_chain.process(chunk)
             if joint.n and self.imu_chain.calibrated:
-                if self.neutral_gravity is None and self.tilt is not None:
-                    g = self.tilt.gravity  # the rest pose of the patient's first session
-                    if g is not None:
-                        self.neutral_gravity = (float(g[0]), float(g[1]), float(g[2]))
                 r = joint.data[-1, :3]
-                self.rotation = (float(r[0]), float(r[1]), float(r[2]))
-                self.angle_deg = norm(r)
-                self.speed_dps = max(self.speed_dps, float(joint.data[:, 3].max()))
-            for ev in self.movement.process(joint):
-                out.append(ev)
-                out += self.coach.on_event(ev)
+                self._joint_at((float(r[0]), float(r[1]), float(r[2])), norm(r),
+                               float(joint.data[:, 3].max()))
+            self._gyro_n += joint.n
+            out += self._movement_out(self.movement.process(joint))
+        return out
+
+    def _joint_at(self, rotation: tuple[float, float, float], angle: float,
+                  speed: float) -> None:
+        """The joint's pose after a gyro chunk (the IMU chain calibrated) and its highest
+        speed in it; the first such moment fixes the neutral pose if none was stored."""
+        if self.neutral_gravity is None and self.tilt is not None:
+            # the rest pose of the patient's first session
+            g = self.tilt.gravity if self._imu is None else self._imu.gravity_now()
+            if g is not None:
+                self.neutral_gravity = (float(g[0]), float(g[1]), float(g[2]))
+        self.rotation = rotation
+        self.angle_deg = angle
+        self.speed_dps = max(self.speed_dps, speed)
+
+    def _movement_out(self, events: list[Event]) -> list[Output]:
+        out: list[Output] = []
+        for ev in events:
+            out.append(ev)
+            out += self.coach.on_event(ev)
         return out
 
     def _tilt_from_neutral(self) -> float | None:
@@ -496,19 +666,24 @@ class Pipeline:
             return None
         # the coach asks every EMG packet; accel data comes far less often
         if not self._tilt_known or self._tilt_for != self.neutral_gravity:
-            g = self.tilt.gravity
-            self._tilt = None if g is None else tilt_between(np.asarray(self.neutral_gravity), g)
+            if self._imu is not None:  # a bulk pass: computed for the window at once
+                self._tilt = self._imu.tilt(self.neutral_gravity)
+            else:
+                g = self.tilt.gravity
+                self._tilt = None if g is None else tilt_between(
+                    np.asarray(self.neutral_gravity), g)
             self._tilt_known, self._tilt_for = True, self.neutral_gravity
         return self._tilt
 
-    def _on_emg_event(self, ev: Event) -> list[Output]:
+    def _on_emg_event(self, ev: Event, arm: bool = True) -> list[Output]:
+        """``arm`` False: a bulk pass armed and disarmed the movement detector already."""
         if ev.type == EventType.ONSET:
             self.contracting = True
-            if self.movement is not None:
+            if self.movement is not None and arm:
                 self.movement.arm(ev.t_decided)
         elif ev.type == EventType.RELEASE:
             self.contracting = False
-            if self.movement is not None:
+            if self.movement is not None and arm:
                 self.movement.disarm()
         return list(self.coach.on_event(ev))
 

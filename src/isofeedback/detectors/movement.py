@@ -48,6 +48,12 @@ class MovementDetector:
         self._n = 0  # samples seen
         self._t0: float | None = None
 
+    @property
+    def time_base(self) -> float | None:
+        """Session time of sample 0 (None before any chunk): a chunk whose own start is
+        more than a quarter sample off it moves it (see :meth:`process`)."""
+        return self._t0
+
     def arm(self, t: float) -> None:
         """Start watching; the pose at the first sample at or after ``t`` is the reference
         — taken from the last chunk seen if it already holds that sample (the arming

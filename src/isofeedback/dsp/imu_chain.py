@@ -71,6 +71,14 @@ class ImuChain:
     def calibrated(self) -> bool:
         return self.bias is not None
 
+    @property
+    def calibration_left(self) -> int:
+        """Samples still needed before the bias is known (0 once it is): whoever feeds
+        many packets at once can tell after which one the chain is calibrated."""
+        if self.bias is not None:
+            return 0
+        return int(round(self.calibration_s * self.fs)) - self._calib_n
+
     def process(self, chunk: Chunk) -> Chunk:
         g = chunk.data[:, :3]
         n = g.shape[0]

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from isofeedback.dsp.exact import dot, norm
+from isofeedback.dsp.exact import dot, norm, row_norms
 from isofeedback.types import Chunk, FloatArray
 
-__all__ = ["TiltTracker", "tilt_between"]
+__all__ = ["TiltTracker", "tilt_between", "tilts_between"]
 
 
 def tilt_between(a: FloatArray, b: FloatArray) -> float:
@@ -26,6 +26,21 @@ def tilt_between(a: FloatArray, b: FloatArray) -> float:
     """
     cos = dot(a, b) / max(norm(a) * norm(b), 1e-12)
     return float(np.degrees(np.arccos(min(max(cos, -1.0), 1.0))))
+
+
+def tilts_between(a: FloatArray, b: FloatArray) -> FloatArray:
+    """:func:`tilt_between` of ``a`` and each row of ``b`` (``(n, 3)``) at once, the same
+    bits as one at a time (a bulk replay must give the live session's numbers): the
+    products are summed in the order :func:`~isofeedback.dsp.exact.dot` sums them (its
+    pairwise sum adds three values left to right, as ``row_norms`` does), and numpy's
+    ``arccos`` runs the same kernel on an array as on one value."""
+    a = np.asarray(a, dtype=np.float64)
+    products = b[:, 0] * a[0]
+    for k in range(1, b.shape[1]):
+        products += b[:, k] * a[k]
+    cos = products / np.maximum(norm(a) * row_norms(b), 1e-12)
+    return np.asarray(np.degrees(np.arccos(np.minimum(np.maximum(cos, -1.0), 1.0))),
+                      dtype=np.float64)
 
 
 class TiltTracker:
@@ -50,6 +65,31 @@ class TiltTracker:
     def process(self, chunk: Chunk) -> None:
         data = np.asarray(chunk.data[:, :3], dtype=np.float64)
         self._tail = np.vstack([self._tail, data])[-self._n :]
+
+    def process_many(self, chunks: list[Chunk]) -> list[FloatArray | None]:
+        """:meth:`process` of each chunk in turn, returning :attr:`gravity` after each: the
+        same bits (each window's mean is its rows added in order, as ``mean`` adds them,
+        then divided by the count), computed for all windows at once."""
+        if not chunks:
+            return []
+        rows = np.vstack([self._tail, *(np.asarray(c.data[:, :3], dtype=np.float64)
+                                         for c in chunks)])
+        ends = self._tail.shape[0] + np.cumsum([c.n for c in chunks])
+        n = self._n
+        sums = np.zeros((ends.size, 3))
+        full = ends >= n
+        if full.any():
+            lo = ends[full] - n
+            acc = rows[lo]
+            for i in range(1, n):
+                acc = acc + rows[lo + i]
+            sums[full] = acc / n
+        for k in np.flatnonzero(~full):  # the session's first samples: shorter windows
+            sums[k] = rows[: ends[k]].mean(axis=0) if ends[k] else np.nan
+        self._tail = rows[-n:].copy()
+        length = row_norms(sums)
+        unit = sums / length[:, None]
+        return [None if not (length[k] >= 0.5) else unit[k] for k in range(ends.size)]
 
     @property
     def gravity(self) -> FloatArray | None:
