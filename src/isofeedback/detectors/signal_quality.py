@@ -69,6 +69,8 @@ class SignalQualityDetector:
             self._sat = np.zeros(c)
         assert self._last_change is not None and self._last_sat is not None
         assert self._flat is not None and self._sat is not None
+        if self._quiet(x):
+            return []
         t0 = chunk.t_first - self._n / self.fs
         idx = (self._n + np.arange(n)).astype(np.float64)[:, None]
         prev = np.vstack([self._prev[None, :], x[:-1]])
@@ -110,3 +112,28 @@ class SignalQualityDetector:
         self._sat = sat[-1].copy()
         self._n += n
         return [e for _, _, e in sorted(events, key=lambda v: (v[0], v[1], v[2].detail["issue"]))]
+
+    def _quiet(self, x: FloatArray) -> bool:
+        """The usual chunk, told apart cheaply (a live Myo sends 2-sample chunks, 100 a
+        second, and the full check costs a dozen numpy calls each): no channel flat or
+        saturated before it, none that can turn flat within it (its last change is less
+        than ``flat_s`` before the chunk's last sample even if it never changes in it) and
+        no sample at full scale. Then no state changes and no event is due; the last change
+        per channel moves on exactly as :meth:`process` moves it. False: nothing done."""
+        assert self._prev is not None and self._last_change is not None
+        assert self._flat is not None and self._sat is not None
+        n = x.shape[0]
+        end = self._n + n - 1
+        if (self._flat.any() or self._sat.any()
+                or bool(np.any(end - self._last_change + 1 >= self.flat_s * self.fs))
+                or (self.full_scale is not None and bool(np.any(np.abs(x) >= self.full_scale)))):
+            return False
+        changed = np.empty(x.shape, dtype=bool)
+        np.not_equal(x[0], self._prev, out=changed[0])
+        np.not_equal(x[1:], x[:-1], out=changed[1:])
+        last = n - 1 - np.argmax(changed[::-1], axis=0)
+        self._last_change = np.where(changed.any(axis=0), (self._n + last).astype(np.float64),
+                                     self._last_change)
+        self._prev = x[-1].copy()
+        self._n += n
+        return True
