@@ -55,6 +55,8 @@ class SignalQualityDetector:
         self._last_sat: FloatArray | None = None
         self._flat: FloatArray | None = None
         self._sat: FloatArray | None = None
+        self._clear = True  # no channel flat or saturated after the last chunk
+        self._oldest_change = float(_NEVER)  # the earliest of the channels' last changes
 
     def process(self, chunk: Chunk) -> list[Event]:
         x = chunk.data
@@ -110,6 +112,8 @@ class SignalQualityDetector:
         self._last_sat = last_sat[-1].copy()
         self._flat = flat[-1].copy()
         self._sat = sat[-1].copy()
+        self._clear = not (self._flat.any() or self._sat.any())
+        self._oldest_change = float(self._last_change.min())
         self._n += n
         return [e for _, _, e in sorted(events, key=lambda v: (v[0], v[1], v[2].detail["issue"]))]
 
@@ -121,12 +125,12 @@ class SignalQualityDetector:
         no sample at full scale. Then no state changes and no event is due; the last change
         per channel moves on exactly as :meth:`process` moves it. False: nothing done."""
         assert self._prev is not None and self._last_change is not None
-        assert self._flat is not None and self._sat is not None
         n = x.shape[0]
         end = self._n + n - 1
-        if (self._flat.any() or self._sat.any()
-                or bool(np.any(end - self._last_change + 1 >= self.flat_s * self.fs))
-                or (self.full_scale is not None and bool(np.any(np.abs(x) >= self.full_scale)))):
+        # whole numbers: exact, so the oldest last change answers for every channel
+        if (not self._clear or end - self._oldest_change + 1 >= self.flat_s * self.fs
+                or (self.full_scale is not None
+                    and float(np.abs(x).max()) >= self.full_scale)):
             return False
         changed = np.empty(x.shape, dtype=bool)
         np.not_equal(x[0], self._prev, out=changed[0])
@@ -134,6 +138,7 @@ class SignalQualityDetector:
         last = n - 1 - np.argmax(changed[::-1], axis=0)
         self._last_change = np.where(changed.any(axis=0), (self._n + last).astype(np.float64),
                                      self._last_change)
+        self._oldest_change = float(self._last_change.min())
         self._prev = x[-1].copy()
         self._n += n
         return True

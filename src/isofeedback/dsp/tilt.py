@@ -60,11 +60,31 @@ class TiltTracker:
 
     def _reset(self) -> None:
         self._n = max(1, round(self.window_s * self.fs))
-        self._tail: FloatArray = np.zeros((0, 3))
+        # the last rows live in a buffer with room to append (a live wearable sends one
+        # row at a time, 50 a second): rows [_end - n, _end) are the window
+        self._buf: FloatArray = np.zeros((4 * self._n, 3))
+        self._end = 0
+
+    @property
+    def _tail(self) -> FloatArray:
+        """The last ``window_s`` of samples (fewer at the start), oldest first."""
+        return self._buf[max(0, self._end - self._n) : self._end]
+
+    def _append(self, rows: FloatArray) -> None:
+        m, n = rows.shape[0], self._n
+        if m >= n:
+            self._buf[:n] = rows[-n:]
+            self._end = n
+            return
+        if self._end + m > self._buf.shape[0]:
+            keep = min(self._end, n)
+            self._buf[:keep] = self._buf[self._end - keep : self._end].copy()
+            self._end = keep
+        self._buf[self._end : self._end + m] = rows
+        self._end += m
 
     def process(self, chunk: Chunk) -> None:
-        data = np.asarray(chunk.data[:, :3], dtype=np.float64)
-        self._tail = np.vstack([self._tail, data])[-self._n :]
+        self._append(np.asarray(chunk.data[:, :3], dtype=np.float64))
 
     def process_many(self, chunks: list[Chunk]) -> list[FloatArray | None]:
         """:meth:`process` of each chunk in turn, returning :attr:`gravity` after each: the
@@ -86,7 +106,8 @@ class TiltTracker:
             sums[full] = acc / n
         for k in np.flatnonzero(~full):  # the session's first samples: shorter windows
             sums[k] = rows[: ends[k]].mean(axis=0) if ends[k] else np.nan
-        self._tail = rows[-n:].copy()
+        self._end = 0
+        self._append(rows[-n:])
         length = row_norms(sums)
         unit = sums / length[:, None]
         return [None if not (length[k] >= 0.5) else unit[k] for k in range(ends.size)]

@@ -61,6 +61,10 @@ class StructCodec:
         self._size = self._header.size + self._frames.size
         self._dtype_limits = _limits(spec.frame)
         self._many = _packet_dtype(spec.header, spec.frame, spec.frames)  # None: one by one
+        # frames of one numpy type are read by one frombuffer (None: struct unpack)
+        one = _numpy_fields(spec.frame)
+        self._plain = one[0] if one and len(set(one)) == 1 else None
+        self._count = spec.frames * len(one or ())
 
     @property
     def frames_per_packet(self) -> int:
@@ -75,8 +79,12 @@ class StructCodec:
                 f"{self.spec.name} packet has {len(data)} bytes, expected {self._size}"
             )
         header = self._header.unpack_from(data, 0)
-        values = self._frames.unpack_from(data, self._header.size)
-        frames = np.asarray(values, dtype=np.float64).reshape(self.spec.frames, -1)
+        if self._plain is not None:  # the same numbers, without a Python int per value
+            frames = np.frombuffer(data, self._plain, self._count, self._header.size).astype(
+                np.float64).reshape(self.spec.frames, -1)
+        else:
+            values = self._frames.unpack_from(data, self._header.size)
+            frames = np.asarray(values, dtype=np.float64).reshape(self.spec.frames, -1)
         counter = None
         c = self.spec.counter
         if c is not None:
