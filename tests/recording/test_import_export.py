@@ -131,3 +131,30 @@ def test_foreign_data_replays_paced_or_as_fast_as_possible(tmp_path: Path) -> No
     paced_s = time.perf_counter() - started
     assert paced_s >= 0.7  # 1.5 s of data at 2x real time cannot finish sooner than 0.75 s
     assert paced.outputs == fast.outputs
+
+
+@pytest.mark.parametrize("variant", ["crlf", "quoted", "blank lines", "quoted header"])
+def test_csv_dialects_read_the_same_numbers(tmp_path: Path, variant: str) -> None:
+    from isofeedback.recording.importers import load_csv
+
+    rng = np.random.default_rng(1)
+    rows = [[k / 500.0, *rng.normal(0.0, 30.0, 2).tolist()] for k in range(400)]
+    lines = ["t,emg1,emg2", *(",".join(repr(v) for v in r) for r in rows)]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    other = tmp_path / "other.csv"
+    if variant == "crlf":
+        text = "\r\n".join(lines) + "\r\n"
+    elif variant == "quoted":  # numpy's reader refuses quotes: the csv module reads them
+        quoted = [",".join(f'"{c}"' for c in ln.split(",")) for ln in lines[1:]]
+        text = "\n".join([lines[0], *quoted]) + "\n"
+    elif variant == "blank lines":
+        text = "\n".join([*lines[:100], "", *lines[100:], "", ""]) + "\n"
+    else:
+        text = "\n".join(['"t","emg1","emg2"', *lines[1:]]) + "\n"
+    other.write_text(text, encoding="utf-8", newline="")
+    a, b = load_csv(plain), load_csv(other)
+    assert a.streams.keys() == b.streams.keys() and a.streams["emg"].fs == b.streams["emg"].fs
+    assert a.streams["emg"].channels == b.streams["emg"].channels == ("emg1", "emg2")
+    assert a.streams["emg"].data.tobytes() == b.streams["emg"].data.tobytes()
+    assert a.streams["emg"].data.shape == (400, 2)

@@ -61,26 +61,22 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     if fs is not None:
         checks.number(fs, "--fs", low=MIN_FS_HZ, high=MAX_FS_HZ,
                       error=RecordingError)
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except FileNotFoundError:
-        raise RecordingError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise RecordingError(f"{path}: cannot read CSV: {exc}") from None
-    if not rows:
-        raise RecordingError(f"{path}: empty CSV file")
-    header = [h.strip() for h in rows[0]]
-    body = [r for r in rows[1:] if r and any(c.strip() for c in r)]
-    if not body:
-        raise RecordingError(f"{path}: CSV has a header but no data rows")
+    fast = _read_fast(path)
+    body: list[list[str]] | None = None
+    if fast is not None:
+        header, values = fast
+    else:
+        header, body = _read_rows(path)
     if any(_is_number(h) for h in header):
         raise RecordingError(f"{path}: the first row must name the columns (e.g. t,emg1,emg2)")
-    values = _numbers(path, header, body)
+    if body is not None:
+        values = _numbers(path, header, body)
     finite = np.isfinite(values)
     if not finite.all():
         # one nan reaching the filters makes every later sample nan: detection would
         # silently stop and the report fill with nan; gaps must be cut out, not marked
+        if body is None:
+            body = _read_rows(path)[1]
         i, j = (int(k) for k in np.argwhere(~finite)[0])
         raise RecordingError(f"{path}: line {i + 2}, column {header[j]!r}: "
                              f"{body[i][j].strip()!r} is not a finite number; "
@@ -113,17 +109,47 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     return SignalSet(streams, annotations, {"source_file": path.name})
 
 
-def _numbers(path: Path, header: list[str], body: list[list[str]]) -> FloatArray:
-    """The data rows as floats: numpy's compiled reader first (3x faster than a float()
-    per cell, the same doubles to the bit), and row by row when it refuses the file, so a
-    bad row is named by its line."""
+def _read_fast(path: Path) -> tuple[list[str], FloatArray] | None:
+    """The header (csv module) and the data rows (numpy's compiled reader, the same doubles
+    to the bit as a float() per cell) in one pass over the file; None when numpy refuses
+    the rows (quotes, a bad or short row, no rows): :func:`_read_rows` then reads the file
+    cell by cell and names what is wrong. A 2 kHz CSV was read twice before, and the csv
+    module's pass cost more than numpy's."""
     try:
-        fast = np.loadtxt(path, delimiter=",", skiprows=1, comments=None, ndmin=2,
-                          dtype=np.float64, encoding="utf-8")
-        if fast.shape == (len(body), len(header)):
-            return np.asarray(fast, dtype=np.float64)
-    except (ValueError, OSError):
-        pass
+        with path.open(newline="", encoding="utf-8") as f:
+            first = next(csv.reader(f), None)
+            if not first:
+                return None
+            values = np.loadtxt(f, delimiter=",", comments=None, ndmin=2, dtype=np.float64)
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError):
+        return None
+    header = [h.strip() for h in first]
+    if values.shape[0] == 0 or values.shape[1] != len(header):
+        return None
+    return header, np.asarray(values, dtype=np.float64)
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header and the non-blank data rows as text, cell by cell."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise RecordingError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise RecordingError(f"{path}: cannot read CSV: {exc}") from None
+    if not rows:
+        raise RecordingError(f"{path}: empty CSV file")
+    header = [h.strip() for h in rows[0]]
+    body = [r for r in rows[1:] if r and any(c.strip() for c in r)]
+    if not body:
+        raise RecordingError(f"{path}: CSV has a header but no data rows")
+    return header, body
+
+
+def _numbers(path: Path, header: list[str], body: list[list[str]]) -> FloatArray:
+    """The data rows as floats, row by row (numpy's reader refused the file, see
+    :func:`_read_fast`), so a bad row is named by its line."""
     values = np.empty((len(body), len(header)))
     for i, row in enumerate(body):
         if len(row) != len(header):
