@@ -158,9 +158,12 @@ async def test_link_drop_mid_hold_reconnects_and_reports_the_gap(
     gaps = [d for d in received if d["_topic"].endswith("/events") and d["type"] == "gap"]
     assert gaps, ("the lost samples must be reported as a gap", text, wearable.stats)
     lost_s = sum(g["value"] for g in gaps if g["detail"]["stream"] == "emg")
-    # out of range for outage_s, plus the reconnection (scan, connect, start) in session time
+    # out of range for outage_s, plus the reconnection (scan, connect, start) in session
+    # time: as long as the link was seen down, however slow this machine reconnects
     outage = wearable.faults.outage_s
-    assert outage <= lost_s <= outage + 1.5, (lost_s, gaps)
+    seen = [d["t"] for d in received if d["_topic"].endswith("/device/arm/availability")]
+    down_s = seen[2] - seen[1]  # offline -> online again
+    assert outage <= lost_s <= down_s + 1.0, (lost_s, down_s, gaps)
     # a gap event is dated at the first sample after it; it began when the link dropped
     assert all(abs(g["t_event"] - g["value"] - drop - t0(received)) < 0.3 for g in gaps), (
         [(g["t_event"], g["value"]) for g in gaps], drop, t0(received))
