@@ -39,7 +39,6 @@ __all__ = ["SIGNAL_LOST_S", "DetectionOnly", "Output", "Pipeline", "PipelineStat
 Output = Event | Feedback
 
 SIGNAL_LOST_S = 1.0  # no EMG for this long: the coach pauses
-CALIBRATION_WINDOW = 64  # feed_many: packets at a time while the onset detector calibrates
 
 
 @dataclass
@@ -270,25 +269,17 @@ class Pipeline:
         detectors as one chunk (their results do not depend on the chunking, bit for bit),
         so numpy's per-call cost is paid once instead of once per 2-sample packet; the
         coach is still told about every packet, in order, with that packet's envelope and
-        events. The IMU streams likewise (the movement detector in runs between the onsets
-        and releases that arm it). While the onset detector calibrates, the packets go in
-        small windows (its baseline appears at a packet it alone knows); anything unusual
-        (a gap, a lost signal, an unknown or malformed packet) takes the packet-by-packet
-        path, so nothing depends on this shortcut but speed."""
+        events. The IMU streams and anything unusual (a gap, a lost signal, the rest
+        calibration still running, an unknown or malformed packet) take the packet-by-
+        packet path, so nothing depends on this shortcut but speed."""
         out: list[Output] = []
         i = 0
         if self.coach.channels != self.emg_channels:  # the coach switched muscle (pain → RI)
-            self._build_emg(self.coach.channels)  # measures rest again
+            self._build_emg(self.coach.channels)  # its rest calibration: packet by packet
         while i < len(packets) and (self.signal_lost or (
                 self.onset is not None and self.onset.baseline is None)):
-            if self.signal_lost:
-                out += self.feed(packets[i])
-                used = 1
-            else:  # the rest calibration
-                more, used = self._feed_bulk(packets[i : i + CALIBRATION_WINDOW],
-                                             until_finished)
-                out += more
-            i += used
+            out += self.feed(packets[i])  # the rest calibration, packet by packet
+            i += 1
             if until_finished and self.coach.finished:
                 return out, i
         if i < len(packets):
@@ -302,7 +293,8 @@ class Pipeline:
         decoded, errors = self._decode_many(packets)
         emg = [c for cs in decoded if cs for c in cs
                if c.device == self.emg_device and c.stream == "emg"]
-        bulk = (self.onset is not None and not self.signal_lost and len(emg) > 1
+        bulk = (self.onset is not None and self.onset.baseline is not None
+                and not self.signal_lost and len(emg) > 1
                 and not any(c.gap_before for cs in decoded if cs for c in cs))
         per_packet = self._emg_bulk(emg) if bulk else None
         self._imu = self._imu_bulk(decoded, emg, per_packet) if per_packet is not None else None
