@@ -157,16 +157,18 @@ async def test_link_drop_mid_hold_reconnects_and_reports_the_gap(
     assert device_states(received) == ["online", "offline", "online", "offline"]
     gaps = [d for d in received if d["_topic"].endswith("/events") and d["type"] == "gap"]
     assert gaps, ("the lost samples must be reported as a gap", text, wearable.stats)
-    lost_s = sum(g["value"] for g in gaps if g["detail"]["stream"] == "emg")
-    # out of range for outage_s, plus the reconnection (scan, connect, start) in session
-    # time: as long as the link was seen down, however slow this machine reconnects
-    outage = wearable.faults.outage_s
-    seen = [d["t"] for d in received if d["_topic"].endswith("/device/arm/availability")]
-    down_s = seen[2] - seen[1]  # offline -> online again
-    assert outage <= lost_s <= down_s + 1.0, (lost_s, down_s, gaps)
-    # a gap event is dated at the first sample after it; it began when the link dropped
-    assert all(abs(g["t_event"] - g["value"] - drop - t0(received)) < 0.3 for g in gaps), (
+    # a gap event is dated at the first sample after it; the drop's began when the link
+    # dropped. (The Myo has no packet counter: a loaded machine that stalls the virtual
+    # wearable for a second also shows as a gap, elsewhere; those are not the drop's.)
+    start = drop + t0(received)
+    at_drop = [g for g in gaps if abs(g["t_event"] - g["value"] - start) < 0.3]
+    assert {g["detail"]["stream"] for g in at_drop} >= {"emg"}, (
         [(g["t_event"], g["value"]) for g in gaps], drop, t0(received))
+    lost_s = sum(g["value"] for g in at_drop if g["detail"]["stream"] == "emg")
+    # out of range for outage_s, plus the reconnection (scan, connect, start) in session
+    # time, which a loaded machine stretches: a sanity bound, not a speed limit
+    outage = wearable.faults.outage_s
+    assert outage <= lost_s <= outage + 5.0, (lost_s, gaps)
     # (the coach's "cleared" marks the end of a warning: not part of what is said)
     cues = [d["id"] for d in received if d["_topic"].endswith("/cues") and d["id"] != "cleared"]
     lost_at = cues.index("signal_lost")
