@@ -6,6 +6,7 @@ and starts again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shlex
@@ -13,7 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -213,29 +214,37 @@ async def test_unit_exec_start_sigterm_and_restart(
     assert len(store["sessions"]) == 2
 
 
+@contextlib.asynccontextmanager
+async def _service_without_wearable(config: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``service run CONFIG`` as the unit starts it (JSON log on stderr), on a private bus
+    with a virtual BlueZ where no device advertises; killed if a test leaves it running."""
+    async with PrivateSystemBus() as bus, VirtualBluez(bus.address):
+        env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus.address, "PYTHONPATH": str(SRC)}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "isofeedback", "service", "run", str(config),
+            "--log-format", "json", env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            yield proc
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
 async def test_sigterm_while_waiting_for_the_wearable(
         tmp_path: Path, mosquitto: Any, patient: str,
         write_config: Callable[..., Path]) -> None:
     """At boot the sensor is usually off: the service scans; a stop then ends it at once."""
     config = write_config(patient=patient, broker={"host": mosquitto.host,
                                                    "port": mosquitto.port})
-    async with PrivateSystemBus() as bus, VirtualBluez(bus.address):  # no device advertises
-        env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus.address, "PYTHONPATH": str(SRC)}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "isofeedback", "service", "run", str(config),
-            "--log-format", "json", env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        lines: list[str] = []
-        try:
-            await _read_until(proc, lines, "waiting until found", 60)
-            await asyncio.sleep(0.5)
-            proc.send_signal(signal.SIGTERM)
-            await _read_until(proc, lines, "stopped cleanly on SIGTERM", 30)
-            assert await asyncio.wait_for(proc.wait(), 20) == 0
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+    lines: list[str] = []
+    async with _service_without_wearable(config) as proc:
+        await _read_until(proc, lines, "waiting until found", 60)
+        await asyncio.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        await _read_until(proc, lines, "stopped cleanly on SIGTERM", 30)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
     docs = [json.loads(x) for x in lines]  # every line one JSON object
     assert docs[-1]["msg"] == "stopped cleanly on SIGTERM after 0 complete session(s)"
     assert {d["level"] for d in docs} <= {"info", "warning"}
@@ -258,29 +267,19 @@ async def test_the_service_follows_the_stored_prescription_and_publishes_the_sch
                           "reminders": ["07:00", "12:00", "19:00"]}})
     config = write_config(patient=patient, broker={"host": mosquitto.host,
                                                    "port": mosquitto.port})
-    async with PrivateSystemBus() as bus, VirtualBluez(bus.address):  # no device advertises
-        env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus.address, "PYTHONPATH": str(SRC)}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "isofeedback", "service", "run", str(config),
-            "--log-format", "json", env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        lines: list[str] = []
-        try:
-            await _read_until(proc, lines, "waiting until found", 60)
-            async with BrokerSettings(mosquitto.host, mosquitto.port).client() as client:
-                await client.subscribe(f"isofeedback/{patient}/schedule", qos=1)
-                async with asyncio.timeout(20):  # retained, or live if it is just going out
-                    async for msg in client.messages:
-                        assert isinstance(msg.payload, bytes)
-                        schedule = json.loads(msg.payload)
-                        break
-            proc.send_signal(signal.SIGTERM)
-            await _read_until(proc, lines, "stopped cleanly on SIGTERM", 30)
-            assert await asyncio.wait_for(proc.wait(), 20) == 0
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+    lines: list[str] = []
+    async with _service_without_wearable(config) as proc:
+        await _read_until(proc, lines, "waiting until found", 60)
+        async with BrokerSettings(mosquitto.host, mosquitto.port).client() as client:
+            await client.subscribe(f"isofeedback/{patient}/schedule", qos=1)
+            async with asyncio.timeout(20):  # retained, or live if it is just going out
+                async for msg in client.messages:
+                    assert isinstance(msg.payload, bytes)
+                    schedule = json.loads(msg.payload)
+                    break
+        proc.send_signal(signal.SIGTERM)
+        await _read_until(proc, lines, "stopped cleanly on SIGTERM", 30)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
     msgs = [json.loads(x)["msg"] for x in lines]
     assert any(m.startswith("prescribed protocol: hip-flexors-met (3 a day from") for m in msgs)
     assert any("Hip flexors" in m and "waiting until found" in m for m in msgs), msgs
