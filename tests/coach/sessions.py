@@ -25,9 +25,9 @@ IDLE_STEP_S = 0.1  # how often the service tells the pipeline that time passes
 @dataclass(frozen=True)
 class Run:
     session: SimulatedSession
-    packets: list[Packet]
+    packets: Sequence[Packet]
     pipeline: Pipeline
-    outputs: list[Output]
+    outputs: Sequence[Output]
 
 
 @cache
@@ -67,12 +67,15 @@ def feed(
     return pipeline, out
 
 
+@cache
 def run(name: str, technique: str = "pir", *, live: bool = True) -> Run:
+    """The scripted patient ``name`` through a fresh Pipeline; computed once per test process
+    (several tests read the same session: treat what it returns as read-only)."""
     session, packets = simulated(name, technique)
     protocol = find_protocol(technique)
     commands = [(pain_at(session.script, protocol), "pain", 6.0)] if name.startswith("pain") else []
     pipeline, out = feed(packets, protocol, live=live, commands=commands)
-    return Run(session, list(packets), pipeline, out)
+    return Run(session, tuple(packets), pipeline, tuple(out))
 
 
 def trace(outputs: Sequence[Output]) -> list[str]:

@@ -159,20 +159,23 @@ async def test_the_gateway_reminds_at_the_prescribed_time_only_when_no_session_r
 async def test_the_reminder_goes_out_on_the_real_clock_at_its_minute_not_before(
     mosquitto: Any, patient: str, tmp_path: Path, payload_validator: Any
 ) -> None:
-    """The gateway's reminder loop on the real clock (``datetime.now``, ``asyncio.sleep``):
-    a prescription whose one reminder is the next minute of the local clock (the one after
-    when that is under 3 s away). The reminder must come, not before its minute, and only
-    once. Only a generous guard against a hang bounds the wait."""
+    """The gateway's reminder loop on the real clock (``asyncio.sleep`` and the local time
+    going forward), shifted so that the next minute is 3 s away: a prescription whose one
+    reminder is that minute. The reminder must come, not before its minute, and only once.
+    Only a generous guard against a hang bounds the wait."""
     from isofeedback.session.runner import SessionOutcome, _Session, remind
     from isofeedback.sinks.messages import Serializer
     from isofeedback.sinks.mqtt import MqttPublisher
 
-    now = dt.datetime.now()
-    due = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
-    if (due - now).total_seconds() < 3.0:
-        due += dt.timedelta(minutes=1)
+    real = dt.datetime.now()
+    due = real.replace(second=0, microsecond=0) + dt.timedelta(minutes=2)
+    offset = (due - dt.timedelta(seconds=3)) - real
+
+    def now() -> dt.datetime:
+        return dt.datetime.now() + offset
+
     doc = _rx(patient)
-    doc["prescription"].update(times_per_day=1, start=now.date().isoformat(),
+    doc["prescription"].update(times_per_day=1, start=now().date().isoformat(),
                                reminders=[due.strftime("%H:%M")])
     PatientStore(tmp_path, patient).save_prescription(doc)
     plan = _plan(patient, mosquitto, tmp_path, io.StringIO())
@@ -183,17 +186,17 @@ async def test_the_reminder_goes_out_on_the_real_clock_at_its_minute_not_before(
     async with aiomqtt.Client(mosquitto.host, mosquitto.port) as phone:
         await phone.subscribe(f"isofeedback/{patient}/#", qos=1)
         async with publisher:
-            task = asyncio.create_task(remind(session))
+            task = asyncio.create_task(remind(session, now=now))
 
             async def collect(until: Any) -> None:
                 async for msg in phone.messages:
                     assert isinstance(msg.payload, bytes)
                     if msg.payload:
-                        got.append((dt.datetime.now(), json.loads(msg.payload)))
+                        got.append((now(), json.loads(msg.payload)))
                     if until():
                         return
             try:
-                async with asyncio.timeout(180):  # hang guard only: the wait is under 63 s
+                async with asyncio.timeout(60):  # hang guard only: the wait is 3 s
                     await collect(lambda: any(d["kind"] == "schedule" for _, d in got))
                 with contextlib.suppress(TimeoutError):  # a second reminder would be here
                     async with asyncio.timeout(2.0):
