@@ -137,13 +137,17 @@ async def test_virtual_myo_session_events_match_labels(
     gaps = [e for e in events if e["type"] == "gap" and e["detail"]["stream"] == "emg"]
     # only what a stalled test machine explains: short, and no sample lost by the wearable
     assert sum(g["value"] for g in gaps) < 2.0, gaps
-    assert 2 <= len(onsets) <= len(on_truth), (onsets, on_truth)
-    for got, want in zip(onsets, on_truth, strict=False):
-        assert abs(got - session_time(want, start, gaps)) <= ONSET_TOL_S, (
-            onsets, on_truth, start, gaps)
-    for got, want in zip(releases, off_truth, strict=False):
-        assert abs(got - session_time(want, start, gaps)) <= RELEASE_TOL_S, (
-            releases, off_truth, start, gaps)
+    # every onset and release is a labelled one (the nearest), each label found once; all
+    # three contractions (the MVC and two reps) unless the session lost its signal
+    for found, labels, tol in ((onsets, on_truth, ONSET_TOL_S),
+                               (releases, off_truth, RELEASE_TOL_S)):
+        at = [session_time(t, start, gaps) for t in labels]
+        nearest = [min(range(len(at)), key=lambda i, t=t: abs(at[i] - t)) for t in found]
+        assert all(abs(at[i] - t) <= tol for i, t in zip(nearest, found, strict=True)), (
+            found, at, gaps)
+        assert len(set(nearest)) == len(nearest), (found, at)
+        lost = any(d["id"] == "signal_lost" for d in received if d["_topic"].endswith("/cues"))
+        assert len(found) >= (2 if lost else 3), (found, at)
     summary = next(d for d in received if d["kind"] == "summary")
     assert summary["reps_done"] == 2
     assert device_states(received) == ["online", "offline"]
