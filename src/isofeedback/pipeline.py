@@ -153,8 +153,14 @@ class Pipeline:
         mvc: float | None = None,
         calibration: Calibration | None = None,
         history: Sequence[Mapping[str, Any]] = (),
+        chunk_invariant: bool = False,
     ) -> None:
         self.profiles = dict(profiles)
+        # data read from files in chunks of any size (foreign files): every stage decides
+        # by sample index and time, never by where a chunk ends, so the outputs are the
+        # same to the bit for any chunk size (EmgChain, MovementDetector). Live sessions
+        # and their recordings keep the packet order they were made with.
+        self.chunk_invariant = chunk_invariant
         self.protocol = protocol
         self.config = config or (PipelineConfig() if protocol is None else PipelineConfig().updated(
             {"detector.rest.calibration_s": protocol.rest_calibration_s,
@@ -189,7 +195,8 @@ class Pipeline:
             accel = [s for s in self.profiles[self.imu_device].streams if s.name == "accel"]
             if accel:
                 self.tilt = TiltTracker(accel[0].fs)
-            self.movement = MovementDetector(gspec.fs, cfg.movement.max_deg)
+            self.movement = MovementDetector(gspec.fs, cfg.movement.max_deg,
+                                             at_sample_time=self.chunk_invariant)
         self.angle_deg = 0.0
         self.rotation = (0.0, 0.0, 0.0)  # rotation vector from the neutral pose, degrees
         self.speed_dps = 0.0  # highest joint speed since the coach's last tick
@@ -215,7 +222,8 @@ class Pipeline:
         chosen = tuple(channels) if channels else cfg.chain.channels
         self.emg_chain, self.onset = build_emg_detection(
             spec.fs, len(spec.channels),
-            dataclasses.replace(cfg, chain=dataclasses.replace(cfg.chain, channels=chosen))
+            dataclasses.replace(cfg, chain=dataclasses.replace(cfg.chain, channels=chosen)),
+            chunk_invariant=self.chunk_invariant,
         )
         self.signal_quality = SignalQualityDetector(
             spec.fs, full_scale=cfg.chain.full_scale or None
@@ -684,7 +692,7 @@ class Pipeline:
         elif ev.type == EventType.RELEASE:
             self.contracting = False
             if self.movement is not None and arm:
-                self.movement.disarm()
+                self.movement.disarm(ev.t_decided)
         return list(self.coach.on_event(ev))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,24 @@ def test_foreign_replay_events_are_byte_identical_across_chunk_sizes(myo_recordi
     csv_file = _csv_of(myo_recording)
     runs = [events_jsonl(replay(csv_file, chunk_s=c).outputs) for c in (0.05, 0.4)]
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize(("sample", "moved"), [("myo-pir-sim.isorec", True),
+                                               ("openemg-met-sim.isorec", False)])
+def test_detection_only_in_whole_file_chunks_equals_small_chunks(sample: str, moved: bool,
+                                                                 tmp_path: Path) -> None:
+    """The default detection-only replay reads 2 s chunks: an onset and its release can
+    then fall in one EMG chunk read before the joint chunk of the same seconds. The joint
+    movement between them (the sample recordings have some) must still be judged as in
+    10 ms chunks: every output byte-identical, the movement and its end included."""
+    recording = tmp_path / sample
+    shutil.copy(Path(__file__).parents[2] / "recordings" / sample, recording)
+    csv_file = _csv_of(recording)
+    runs = [replay(csv_file, chunk_s=c) for c in (None, 0.01, 0.013)]
+    assert events_jsonl(runs[0].outputs) == events_jsonl(runs[1].outputs)
+    assert events_jsonl(runs[0].outputs) == events_jsonl(runs[2].outputs)
+    kinds = [e.type.value for e in runs[0].events]
+    assert ("movement" in kinds and "movement_end" in kinds) == moved, kinds
 
 
 def test_bdf_replays_like_the_recording(myo_recording: Path) -> None:

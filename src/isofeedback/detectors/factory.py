@@ -17,8 +17,10 @@ __all__ = ["OnsetDetector", "build_emg_chain", "build_emg_detection", "build_ons
 OnsetDetector = OnsetReleaseDetector | DoubleThresholdDetector
 
 
-def build_emg_chain(fs: float, n_channels: int, cfg: PipelineConfig) -> EmgChain:
-    """The EMG chain (band-pass, spike gate, notches, power, envelope) of ``cfg``."""
+def build_emg_chain(fs: float, n_channels: int, cfg: PipelineConfig,
+                    chunk_invariant: bool = False) -> EmgChain:
+    """The EMG chain (band-pass, spike gate, notches, power, envelope) of ``cfg``
+    (``chunk_invariant``: see :class:`EmgChain`)."""
     c = cfg.chain
     return EmgChain(
         fs,
@@ -32,6 +34,7 @@ def build_emg_chain(fs: float, n_channels: int, cfg: PipelineConfig) -> EmgChain
         notch_q=c.mains_q,
         low_hz=c.low_hz,
         learn_on_best=c.weights_from_best_channel,
+        chunk_invariant=chunk_invariant,
     )
 
 
@@ -50,8 +53,8 @@ def build_onset_detector(fs: float, chain: EmgChain, cfg: PipelineConfig) -> Ons
 
 
 def build_emg_detection(
-    fs: float, n_channels: int, cfg: PipelineConfig
+    fs: float, n_channels: int, cfg: PipelineConfig, chunk_invariant: bool = False
 ) -> tuple[EmgChain, OnsetDetector]:
     """Chain and detector for an EMG stream of ``n_channels`` at ``fs``."""
-    chain = build_emg_chain(fs, n_channels, cfg)
+    chain = build_emg_chain(fs, n_channels, cfg, chunk_invariant)
     return chain, build_onset_detector(fs, chain, cfg)

@@ -29,12 +29,19 @@ class MovementDetector:
     """
 
     def __init__(
-        self, fs: float, max_deg: float = 5.0, still_dps: float = 5.0, still_s: float = 0.3
+        self, fs: float, max_deg: float = 5.0, still_dps: float = 5.0, still_s: float = 0.3,
+        at_sample_time: bool = False,
     ) -> None:
+        """``at_sample_time``: an arming or disarming that the joint stream has not reached
+        yet waits for it and takes effect at the first joint sample at or after its time, so
+        results do not depend on how EMG and joint streams were cut into chunks (foreign
+        files, read in chunks of any size). Off, a disarming takes effect at once, in the
+        order the chunks arrive: live sessions and their recordings keep that order."""
         self.fs = fs
         self.max_deg = max_deg
         self.still_dps = still_dps
         self.still_s = still_s
+        self.at_sample_time = at_sample_time
         self._reset()
 
     def _reset(self) -> None:
@@ -47,6 +54,8 @@ class MovementDetector:
         self._last: tuple[np.ndarray, np.ndarray] | None = None  # times, poses of last chunk
         self._n = 0  # samples seen
         self._t0: float | None = None
+        # (time, arm?) that wait for the joint stream to reach their time (at_sample_time)
+        self._waiting: list[tuple[float, bool]] = []
 
     @property
     def time_base(self) -> float | None:
@@ -54,11 +63,23 @@ class MovementDetector:
         more than a quarter sample off it moves it (see :meth:`process`)."""
         return self._t0
 
+    def _ahead(self, t: float) -> bool:
+        """Whether ``t`` is still ahead of the joint stream (or other commands wait first)."""
+        if not self.at_sample_time:
+            return False
+        return bool(self._waiting) or self._last is None or float(self._last[0][-1]) < t - 1e-9
+
     def arm(self, t: float) -> None:
         """Start watching; the pose at the first sample at or after ``t`` is the reference
         — taken from the last chunk seen if it already holds that sample (the arming
         decision can arrive after the IMU samples of that moment, depending on how the
         streams were chunked; the reference must not)."""
+        if self._ahead(t):
+            self._waiting.append((t, True))
+            return
+        self._arm_now(t)
+
+    def _arm_now(self, t: float) -> None:
         self.armed = True
         self._arm_t = t
         self._ref = None
@@ -70,12 +91,16 @@ class MovementDetector:
             if k < times.size:
                 self._ref = rot[k].copy()
 
-    def disarm(self) -> None:
+    def disarm(self, t: float | None = None) -> None:
+        """Stop watching: at once, or (``at_sample_time``) at the first joint sample at or
+        after ``t``, the moment the release was decided."""
+        if t is not None and self._ahead(t):
+            self._waiting.append((t, False))
+            return
         self.armed = False
         self._ref = None
 
     def process(self, chunk: Chunk) -> list[Event]:
-        events: list[Event] = []
         rot = chunk.data[:, :3]
         speed = chunk.data[:, 3]
         # sample times from one anchor and the sample count (each chunk's own t_first
@@ -85,13 +110,36 @@ class MovementDetector:
             self._t0 = t0
         times = self._t0 + (self._n + np.arange(chunk.n)) / self.fs
         self._n += chunk.n
+        events: list[Event] = []
+        start = 0
+        while self._waiting:  # commands the stream reaches in this chunk, at their sample
+            t, arm = self._waiting[0]
+            k = int(np.searchsorted(times, t - 1e-9))
+            if k >= chunk.n:
+                break
+            events += self._watch(times[start:k], rot[start:k], speed[start:k])
+            self._waiting.pop(0)
+            if arm:
+                self._arm_now(t)
+            else:
+                self.armed, self._ref = False, None
+            start = k
+        events += self._watch(times[start:], rot[start:], speed[start:])
         if chunk.n:
+            self._last = (times, rot)
+        return events
+
+    def _watch(self, times: np.ndarray, rot: np.ndarray, speed: np.ndarray) -> list[Event]:
+        """The samples of one stretch with the same arming: movement events while armed."""
+        events: list[Event] = []
+        n = times.size
+        if n:
             self._last = (times, rot)
         if not self.armed:
             return events
         need_still = max(1, int(round(self.still_s * self.fs)))
         first = int(np.searchsorted(times, self._arm_t - 1e-9))
-        if not self.moving and first < chunk.n:
+        if not self.moving and first < n:
             # the usual case, a still hold: one vectorised check, then only the samples from
             # a crossing on go through the per-sample state machine below
             if self._ref is None:
@@ -103,7 +151,7 @@ class MovementDetector:
                 self.last_angle = norm(last)
                 return events
             first += int(over[0])
-        for k in range(first, chunk.n):
+        for k in range(first, n):
             t = float(times[k])
             if t < self._arm_t - 1e-9:  # sample times carry rounding: same sample any chunking
                 continue

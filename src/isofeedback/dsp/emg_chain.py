@@ -118,7 +118,11 @@ class EmgChain:
         low_hz: float | None = None,
         band_order: int = 4,
         notch_q: float = 10.0,
+        chunk_invariant: bool = False,
     ) -> None:
+        """``chunk_invariant``: the same output to the bit however the stream is chunked
+        (see :class:`MovingRms`), for data read from files in chunks of any size; live
+        sessions, recorded packet by packet, are replayed as they were made."""
         if fs <= 0 or n_channels < 1:
             raise ValueError("fs must be positive and n_channels at least 1")
         self.fs = fs
@@ -139,6 +143,7 @@ class EmgChain:
         self.low_hz = low_hz
         self.band_order = band_order
         self.notch_q = notch_q
+        self.chunk_invariant = chunk_invariant
         self._reset()
 
     def _band(self) -> FloatArray:
@@ -159,7 +164,8 @@ class EmgChain:
         # reference RMS would raise the spike threshold several fold
         self._gate_notch = SosFilter(notch, c) if notch is not None else None
         self._notch_shared = False  # both notches hold the same state (bit for bit)
-        self._rms = MovingRms(max(1, int(round(self.envelope_s * self.fs))), c)
+        self._rms = MovingRms(max(1, int(round(self.envelope_s * self.fs))), c,
+                              by_index=self.chunk_invariant)
         self._n = 0  # samples seen
         self._cal_n = max(1, int(round(self.calibration_s * self.fs)))
         self._cal: list[FloatArray] = []

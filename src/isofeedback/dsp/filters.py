@@ -311,8 +311,13 @@ class MovingRms:
     """Causal moving RMS over ``window`` samples (shorter at the very start).
 
     The window sums are differences of one running sum carried from the stream's first
-    sample (accumulated sequentially, chunk after chunk), so every output is the same to
-    the last bit however the stream is chunked.
+    sample (accumulated sequentially, chunk after chunk). A full window's sum is
+    multiplied by ``1 / window`` and a partial one (the stream's first samples) divided by
+    its length. ``by_index`` chooses between the two by the sample's index, so every output
+    is the same to the last bit however the stream is chunked; without it (what recorded
+    sessions were made with) a chunk that begins before the first full window divides
+    all of its rows, so the first chunk that reaches a full window gives other last bits
+    depending on where it ends.
 
     >>> m = MovingRms(window=4, channels=1)
     >>> y = m.process(np.full((6, 1), 2.0))
@@ -320,11 +325,12 @@ class MovingRms:
     [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]
     """
 
-    def __init__(self, window: int, channels: int) -> None:
+    def __init__(self, window: int, channels: int, by_index: bool = False) -> None:
         if window < 1:
             raise ValueError(f"window must be at least 1 sample, got {window}")
         self.window = window
         self.channels = channels
+        self.by_index = by_index
         self._reset()
 
     def _reset(self) -> None:
@@ -358,6 +364,10 @@ class MovingRms:
         else:
             div = np.minimum(np.arange(self._n + 1, self._n + n + 1), w).astype(np.float64)
             mean = (buf[pos : pos + n] - buf[pos - w : pos - w + n]) / div[:, None]
+            if self.by_index:  # full windows as in the steady state, to the bit
+                full = max(0, w - 1 - self._n)
+                mean[full:] = (buf[pos + full : pos + n]
+                               - buf[pos - w + full : pos - w + n]) * (1.0 / w)
         self._pos = pos + n
         self._n += n
         return np.maximum(mean, 0.0, out=mean)

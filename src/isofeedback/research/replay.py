@@ -250,22 +250,37 @@ async def _replay_foreign(path: Path, config: PipelineConfig | None,
     finishes, as a live session would, and the result says so (``stopped``)."""
     started = time.perf_counter()
     signals = load_foreign(path, fs)
-    pipeline = Pipeline({FOREIGN_DEVICE: signal_profile(signals, path.name)}, protocol, config)
+    pipeline = Pipeline({FOREIGN_DEVICE: signal_profile(signals, path.name)}, protocol, config,
+                        chunk_invariant=True)
     if chunk_s is None:
         # detection results do not depend on the chunk size (tested byte for byte), so
         # detection only goes in large chunks; a coach ticks once a chunk, so it gets the
         # live packet rate, and paced output stays smooth
         chunk_s = LARGE_CHUNK_S if protocol is None and speed is None else 0.05
     outputs: list[Output] = []
-    last_t = 0.0
-    async for chunk in paced(signal_chunks(signals, chunk_s), speed):
-        for item in pipeline.process_chunk(chunk):
+    block: list[Output] = []  # the outputs of one block of time (every stream's chunk)
+
+    def emit() -> None:
+        # in order of decision time (stable: for equal times, the streams' order), so the
+        # same whatever the chunk size: an EMG chunk of 2 s is read before the joint chunk
+        # of the same 2 s, whose events may come first
+        block.sort(key=_decided_at)
+        for item in block:
             outputs.append(item)
             for sink in sinks:
                 sink.submit(item)
+        block.clear()
+
+    first_stream = next(iter(signals.streams), "")
+    last_t = 0.0
+    async for chunk in paced(signal_chunks(signals, chunk_s), speed):
+        if chunk.stream == first_stream:
+            emit()
+        block += pipeline.process_chunk(chunk)
         last_t = max(last_t, chunk.t_end)
         if pipeline.coach.finished:
             break
+    emit()
     if not pipeline.coach.finished:
         summary = Feedback("summary", last_t, pipeline.coach.summary())
         outputs.append(summary)
@@ -279,6 +294,10 @@ async def _replay_foreign(path: Path, config: PipelineConfig | None,
                         stopped=_stopped("protocol" if pipeline.coach.finished else "",
                                          last_t, file_s),
                         protocol=None if protocol is None else protocol.technique)
+
+
+def _decided_at(item: Output) -> float:
+    return item.t_decided if isinstance(item, Event) else item.t
 
 
 def _stopped(stopped_by: str, done_s: float, file_s: float) -> str | None:
