@@ -9,8 +9,9 @@ choice):
   the prescribed ``hold_s``;
 - the last such session had pain (any rating above 0): one step back;
 - the last one was complete with a hold quality below ``regress_quality``: one step back;
-- the last ``progress_after`` ones were all complete, pain-free, at today's hold and with a
-  hold quality of at least ``progress_quality``: one step longer;
+- the last ``progress_after`` ones were all complete, pain-free, at today's hold, with a
+  hold quality of at least ``progress_quality`` and every repetition credited (none where
+  the joint moved or the hold in the band fell short): one step longer;
 - otherwise the same hold as last time.
 
 Steps never leave ``hold_s`` … ``hold_max_s``; the intensity band is never changed. The
@@ -69,6 +70,15 @@ def _quality(summary: Mapping[str, Any]) -> float | None:
     return float(q) if isinstance(q, int | float) and not isinstance(q, bool) else None
 
 
+def _all_credited(summary: Mapping[str, Any]) -> bool:
+    """Every repetition done was credited (summaries from before ``reps_credited`` was
+    stored count as credited)."""
+    done, credited = summary.get("reps_done"), summary.get("reps_credited")
+    if not isinstance(done, int) or not isinstance(credited, int):
+        return True
+    return credited >= done
+
+
 def plan_hold(protocol: ExerciseProtocol, history: Sequence[Mapping[str, Any]]) -> HoldPlan:
     """The next session's hold for ``protocol`` after ``history`` (oldest first).
 
@@ -79,6 +89,9 @@ def plan_hold(protocol: ExerciseProtocol, history: Sequence[Mapping[str, Any]]) 
     >>> plan_hold(pir, [good, good]).hold_s, plan_hold(pir, [good]).hold_s
     (8.0, 7.0)
     >>> plan_hold(pir, [good, {**good, "hold_target_s": 8.0, "pain": [{"value": 4}]}]).hold_s
+    7.0
+    >>> moved = {**good, "reps_done": 3, "reps_credited": 2}  # the joint moved in one rep
+    >>> plan_hold(pir, [good, moved]).hold_s
     7.0
     """
     p = protocol
@@ -107,10 +120,11 @@ def plan_hold(protocol: ExerciseProtocol, history: Sequence[Mapping[str, Any]]) 
     recent = same[-p.progress_after:]
     good = len(recent) == p.progress_after and all(
         s.get("complete") and _pain(s) == 0 and hold_of(s) == current
-        and (_quality(s) or 0.0) >= p.progress_quality for s in recent)
+        and (_quality(s) or 0.0) >= p.progress_quality and _all_credited(s) for s in recent)
     if good:
         return _plan(longer, current, f"{p.progress_after} complete, pain-free sessions in a "
-                     f"row with hold quality of at least {100 * p.progress_quality:.0f} %")
+                     f"row with hold quality of at least {100 * p.progress_quality:.0f} % "
+                     "and every repetition credited")
     return HoldPlan(current, current, "same", "the same hold as last time")
 
 
