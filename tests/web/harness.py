@@ -210,6 +210,7 @@ document.addEventListener('DOMContentLoaded', () => {
       summary: document.getElementById('summary').hidden ? '' : text('summary'),
       ack: text('ack'), simulated: !document.getElementById('simulated').hidden,
       setup: document.getElementById('setup').hidden ? '' : text('setup'),
+      zone: text('zone'),
     };
     const last = window.__log[window.__log.length - 1];
     const key = JSON.stringify(s);

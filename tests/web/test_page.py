@@ -157,14 +157,27 @@ def test_page_shows_what_the_service_published(
     summary = next(d for d in ours if d["kind"] == "summary")
     assert summary["reps_done"] == 3 == len(reps) and result.summary["reps_done"] == 3
 
-    # phases: every published phase shown, in order (none invented)
+    # phases: every published phase shown, in order (none invented), each by a name in
+    # words, never its identifier ("reference_contracting")
     assert dedupe([e["phase"] for e in log]) == dedupe(phases)
+    assert all(e["phaseText"] and e["phaseText"] != e["phase"] for e in log if e["phase"]), (
+        {(e["phase"], e["phaseText"]) for e in log})
     # cues: every published cue shown, in order, warnings marked as warnings
     shown_cues = dedupe([(e["cue"], e["severity"]) for e in log if e["cue"]])
     # (a warning's end, "cleared", has no text: it takes the warning down, nothing is shown;
     # the set-up instruction has its own place, below)
     assert shown_cues == dedupe([(c["text"], c["severity"]) for c in cues
                                  if c["text"] and c["id"] != "setup"])
+    # the target band in the unit the service publishes, in words (the shipped PIR: % of
+    # the gentle reference contraction made at the start, never "× rest")
+    band = next((d["band"], d["unit"]) for d in levels if d["phase"] == "holding")
+    assert band[1] == "%ref", band
+    targets = {e["zone"] for e in log if e["zone"].startswith("Target")}
+    assert targets == {f"Target {band[0][0]:g}–{band[0][1]:g} % of your gentle level"}, targets
+    # ... and no target while the rest and the reference are measured (the effort is in
+    # multiples of the rest noise then, which the band is not)
+    assert all(e["zone"].strip() == "" for e in log
+               if e["phase"] in ("calibrating", "reference", "reference_contracting"))
     # how to set up stays shown from the start until the first repetition
     setup = next(c["text"] for c in cues if c["id"] == "setup")
     with_setup = {e["phase"] for e in log if e["setup"] == setup}
@@ -321,6 +334,7 @@ def test_page_says_when_the_session_is_no_longer_saved(
     with LiveSession(broker, patient, speed=20.0, reps=1) as session:
         browser.get(session.url)
         wait_for(browser, "return window.isofeedbackPage && window.isofeedbackPage.connected")
+        browser.get_log("browser")  # forget the previous test's page (closed as it left)
         assert js(browser, "return document.getElementById('not-saved').hidden") is True
         service = Serializer(patient, "s", time.time(), source="simulated")
         service.recording_problem = ("the disk is full; recording stopped near session "

@@ -7,18 +7,25 @@
 
   const PHASE_NAMES = {
     calibrating: "Measuring rest", mvc: "Push hard", mvc_contracting: "Pushing",
-    recovering: "Rest", waiting: "Get ready", contracting: "Tense", holding: "Hold",
+    reference: "Gentle level", reference_contracting: "Gentle level",
+    detecting: "Detecting", recovering: "Rest", waiting: "Get ready", contracting: "Tense", holding: "Hold",
     releasing: "Release", relaxing: "Relax", stretching: "Stretch", paused: "Paused",
     stopped: "Stopped", done: "Done",
   };
   // after a reload the last cue is gone (cues are not retained): show the phase's usual one
   const PHASE_CUE = {
-    calibrating: "calibrate_rest", mvc: "mvc", waiting: "contract", contracting: "contract",
+    calibrating: "calibrate_rest", mvc: "mvc", reference: "reference", waiting: "contract", contracting: "contract",
     holding: "hold", releasing: "release", relaxing: "relax_fully", stretching: "stretch",
     paused: "paused", done: "done",
   };
   const TIMED = { holding: "Hold", relaxing: "Relax", stretching: "Stretch" };
   const ACTIVE = new Set(["contracting", "holding"]);
+  const MEASURING = new Set(["calibrating", "reference", "reference_contracting", "mvc",
+                             "mvc_contracting"]);
+  // the effort's unit in words (the level message's "unit"): % of the gentle reference
+  // contraction the patient made at the start, % of a maximal one, or multiples of the
+  // rest noise
+  const UNIT_WORDS = {"%ref": "% of your gentle level", "%MVC": "% of max", "x_rest": "× rest"};
   const VIOLATIONS = {
     too_strong: "too strong", too_weak: "too weak", moved: "joint moved",
     released_early: "let go early", not_relaxed: "not fully relaxed",
@@ -212,32 +219,40 @@
       $("phase").textContent = PHASE_NAMES[doc.phase] || doc.phase;
     }
     const [lo, hi] = doc.band;
-    const scale = Math.max(hi * 1.6, 1);
+    const phase = doc.phase || state.phase;
+    // while the rest, the reference or the maximal contraction is measured, the effort is
+    // in multiples of the rest noise and the band (in the protocol's unit) does not apply
+    const measuring = MEASURING.has(phase);
+    const scale = measuring ? Math.max(doc.intensity * 1.25, 10) : Math.max(hi * 1.6, 1);
     const pct = (v) => `${Math.min(Math.max(v / scale, 0), 1) * 100}%`;
     const band = $("band");
+    band.hidden = measuring;
     band.style.left = pct(lo);
     band.style.width = `${(Math.min(hi, scale) - lo) / scale * 100}%`;
     $("band-low").style.left = pct(lo);
-    $("band-low").textContent = lo;
+    $("band-low").textContent = measuring ? "" : lo;
     $("band-high").style.left = `calc(${pct(hi)} - 1.6rem)`;
-    $("band-high").textContent = hi;
+    $("band-high").textContent = measuring ? "" : hi;
     const zone = doc.intensity > hi ? "above" : doc.in_band ? "in" : "below";
     const fill = $("fill");
-    const phase = doc.phase || state.phase;
     fill.style.width = pct(doc.intensity);
     // outside a contraction, low is right (relaxed): no warning colour then
-    fill.dataset.zone = ACTIVE.has(phase) || zone === "above" ? zone : "rest";
+    fill.dataset.zone = !measuring && (ACTIVE.has(phase) || zone === "above") ? zone : "rest";
     const bar = $("bar");
     bar.setAttribute("aria-valuenow", String(Math.round(doc.intensity)));
-    const unit = doc.unit === "%MVC" ? "% of max" : "× rest";
-    $("level-text").textContent = `${doc.intensity.toFixed(1)} ${unit}`;
+    const unit = UNIT_WORDS[doc.unit] || "× rest";
+    // percentages in whole numbers; multiples of the rest noise with one decimal
+    const digits = doc.unit === "x_rest" || !UNIT_WORDS[doc.unit] ? 1 : 0;
+    // (while measuring, a number in multiples of the rest noise means nothing to a patient)
+    $("level-text").textContent = measuring ? "Measuring"
+      : `${doc.intensity.toFixed(digits)} ${unit}`;
     const z = $("zone");
     if (ACTIVE.has(phase)) {
       z.dataset.zone = zone;
       z.textContent = zone === "in" ? "In the target" : zone === "above" ? "Too strong: ease off" : "Below the target";
     } else {
       z.dataset.zone = "";
-      z.textContent = `Target ${lo}–${hi} ${unit}`;
+      z.textContent = measuring ? "\u00a0" : `Target ${lo}–${hi} ${unit}`;  // keeps its line
     }
     renderTimer(doc);
     renderJoint(doc);
