@@ -31,7 +31,7 @@ def test_live_panel_shows_level_zone_phase_timer_joint_and_warning() -> None:
     text = out.getvalue()
     last = text[text.rindex("demo"):]  # the final redraw
     assert "phase: holding   rep 2/3" in last
-    assert "20.0 %MVC  target 10–25" in last
+    assert "20.0 % MVC  target 10–25" in last
     assert "hold:  3.5 s left" in last and "joint:   6.2°" in last
     assert "⚠ Keep the joint still." in last
     # 40 cells over 0–50 %MVC: 16 filled (to 20), the zone 10–25 drawn where not filled

@@ -39,3 +39,7 @@ class Phase(StrEnum):
 ACTIVE = frozenset({Phase.CONTRACTING, Phase.HOLDING, Phase.RELEASING})
 # phases that belong to a repetition (skip_rep applies)
 REP_PHASES = frozenset({Phase.WAITING, *ACTIVE, Phase.RELAXING, Phase.STRETCHING})
+# the rest, the gentle reference or the maximal contraction is being measured: the level is
+# in multiples of the rest noise and the protocol's band does not apply to it yet
+MEASURING = frozenset({Phase.CALIBRATING, Phase.MVC, Phase.MVC_CONTRACTING, Phase.REFERENCE,
+                       Phase.REFERENCE_CONTRACTING})

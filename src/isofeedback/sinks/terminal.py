@@ -15,11 +15,14 @@ from rich.logging import RichHandler
 from rich.panel import Panel
 from rich.text import Text
 
+from isofeedback.coach.phases import MEASURING
 from isofeedback.types import Event, Feedback
 
 __all__ = ["TerminalView"]
 
 _BAR = 40
+# the level's unit in words
+UNIT_WORDS = {"%ref": "% of gentle level", "%MVC": "% MVC", "x_rest": "× rest noise"}
 
 
 class TerminalView:
@@ -101,12 +104,14 @@ class TerminalView:
         x = float(lv.get("intensity", 0.0))
         lo, hi = lv.get("band", [0.0, 0.0])
         unit = str(lv.get("unit", ""))
-        full = max(float(hi) * 2.0, 1.0)
+        phase = self._phase.get("phase", lv.get("phase", "starting"))
+        measuring = phase in MEASURING  # the band is not in the level's unit yet
+        full = max(x * 1.25, 10.0) if measuring else max(float(hi) * 2.0, 1.0)
         cells = []
         for k in range(_BAR):
             v = (k + 0.5) * full / _BAR
             filled = v <= x
-            zone = lo <= v <= hi
+            zone = not measuring and lo <= v <= hi
             style = (
                 ("bold green" if zone else "bold yellow")
                 if filled
@@ -114,11 +119,12 @@ class TerminalView:
             )
             cells.append(("█" if filled else ("▒" if zone else "░"), style))
         bar = Text.assemble(*cells)
-        phase = self._phase.get("phase", lv.get("phase", "starting"))
         rep = self._phase.get("rep", 0)
         reps = self._phase.get("reps", 0)
         head = Text(f"phase: {phase}   rep {rep}/{reps}", style="bold")
-        level = Text.assemble("intensity ", bar, f" {x:6.1f} {unit}  target {lo:g}–{hi:g}")
+        target = "" if measuring else f"  target {lo:g}–{hi:g}"
+        level = Text.assemble("intensity ", bar,
+                              f" {x:6.1f} {UNIT_WORDS.get(unit, unit)}{target}")
         hold = lv.get("hold_remaining_s")
         timer = Text(f"hold: {hold:4.1f} s left" if hold is not None else "", style="cyan")
         joint = Text(f"joint: {float(lv.get('angle_deg', 0.0)):5.1f}°")
