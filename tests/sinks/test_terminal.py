@@ -49,3 +49,18 @@ def test_plain_output_is_one_line_per_phase_and_cue() -> None:
         "[  10.00 s] > Good. Hold it steady.",
         "[  12.00 s] ! Keep the joint still.",
     ]
+
+
+def test_no_target_while_the_reference_is_measured() -> None:
+    """Before the gentle reference is measured the level is in rest-noise multiples and
+    the protocol's band (in % of that reference) does not apply: no target, no zone."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120, color_system=None)
+    with TerminalView(console, title="demo") as view:
+        view.submit(Feedback("phase", 5.0, {"phase": "reference", "rep": 0, "reps": 3}))
+        view.submit(Feedback("level", 5.5, {"intensity": 92.7, "band": [50.0, 140.0],
+                                             "unit": "x_rest", "phase": "reference",
+                                             "angle_deg": 0.0}))
+    last = out.getvalue()[out.getvalue().rindex("demo"):]
+    bar = next(line for line in last.splitlines() if "intensity" in line)
+    assert "92.7 × rest noise" in bar and "target" not in bar and "▒" not in bar, bar
