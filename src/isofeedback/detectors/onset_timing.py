@@ -27,11 +27,11 @@ def first_candidate(hist: RecentSamples, k: int, zero: int, look: int, since: in
 
 
 def onset_index(hist: RecentSamples, k: int, first: int, pre: int, fs: float,
-                evidence: float) -> float:
+                evidence: float, rest_fit: bool = False) -> float:
     """Most likely start (absolute, fractional sample index) of the rise decided at ``k``.
     ``evidence``: channels' worth of one fused sample, used in the likelihood too —
     without it the posterior is as wide as one channel's and, decided early in the ramp,
     the onset came 7 ms later (median, 8 channels, 20 dB)."""
     seg, val, w0 = hist.window(k, first, pre)
     weight: FloatArray | BoolArray = np.multiply(val, evidence) if evidence != 1.0 else val
-    return w0 + ramp_change_point(seg, weight, fs, first - w0)
+    return w0 + ramp_change_point(seg, weight, fs, first - w0, rest_free=rest_fit)
