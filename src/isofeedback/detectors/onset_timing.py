@@ -3,9 +3,12 @@
 At an onset decision the change point is estimated in a bounded window of recent samples
 (up to ``backdate_s`` before the CUSUM last left zero, and never before the previous
 decision), by maximum likelihood under a rest → ramp → plateau variance model
-(:func:`~isofeedback.detectors.changepoint.ramp_change_point`); 0.1 s before the window's
-first candidate anchor the rest level (``params.REST_ANCHOR_S``). The chain's group delay
-is then subtracted.
+(:func:`~isofeedback.detectors.changepoint.ramp_change_point`). The rest level is the
+baseline (1), or, with ``onset.rest_fit`` (detector version 11, from 500 Hz), the mean
+power of the samples before each candidate start, from ``onset.rest_anchor_s`` before the
+window's first candidate on: where the rest ran above the baseline just before a
+contraction, a model held to the baseline explains the excess as the start of a slow
+ramp and back-dates the onset early. The chain's group delay is then subtracted.
 """
 
 from __future__ import annotations
