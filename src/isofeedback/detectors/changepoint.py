@@ -53,6 +53,7 @@ def ramp_change_point(
     iterations: int = 4,
     estimate: str = "mean",
     tail: FloatArray | None = None,
+    rest_free: bool = False,
 ) -> float:
     """Most likely start (in samples from ``z[0]``, fractional) of a variance ramp in ``z``.
 
@@ -64,7 +65,10 @@ def ramp_change_point(
     rest level);
     ``tail``: the expected power, as a fraction of the plateau's, ``d`` samples before the
     start (``tail[d]``): the filters' decay after a release, seen in reversed time; ``None``
-    for a clean rest level before the start.
+    for a clean rest level before the start;
+    ``rest_free``: the rest level is not taken to be 1 but estimated for every candidate
+    start from the samples before it (those before ``first_candidate`` included): the
+    change is where the power leaves the level it had, whatever the baseline says.
 
     >>> rng = np.random.default_rng(1)
     >>> v = np.ones(400); v[200:] += 30 * np.clip((np.arange(200) + 1) / 100, 0, 1) ** 2
@@ -81,12 +85,13 @@ def ramp_change_point(
         # around it: the cost is ~7× lower on long windows and the estimate the same
         # to well under one coarse bin
         kc = 4 * k
-        t0, ll = _ramp_likelihood(z, valid, kc, lo, hi, ramps_s, fs, iterations, tail)
+        t0, ll = _ramp_likelihood(z, valid, kc, lo, hi, ramps_s, fs, iterations, tail,
+                                  rest_free)
         if t0.size:
             centre = _estimate(t0, ll, estimate)
             lo = max(first_candidate, int(centre) - 2 * kc)
             hi = int(centre) + 2 * kc + 1
-    t0, ll = _ramp_likelihood(z, valid, k, lo, hi, ramps_s, fs, iterations, tail)
+    t0, ll = _ramp_likelihood(z, valid, k, lo, hi, ramps_s, fs, iterations, tail, rest_free)
     if t0.size == 0:
         return float(first_candidate)
     return _estimate(t0, ll, estimate)
@@ -120,6 +125,7 @@ def _ramp_likelihood(
     fs: float,
     iterations: int,
     tail: FloatArray | None = None,
+    rest_free: bool = False,
 ) -> tuple[FloatArray, FloatArray]:
     """Candidate starts (bin edges of ``k``-sample bins within ``[lo, hi)``) and their
     profile log-likelihood for every ramp duration."""
@@ -135,22 +141,37 @@ def _ramp_likelihood(
     t0 = np.asarray(off + np.arange(j0, j1) * k - 0.5, dtype=np.float64)  # bin edges
     if t0.size == 0:
         return t0, np.zeros((0, len(ramps_s)))
+    if rest_free:
+        return t0, _free_rest_likelihood(zb, ww, np.asarray(tb, dtype=np.float64), t0, j0,
+                                         ramps_s, fs, iterations, tail)
     # bins before the first candidate are rest under every candidate: their likelihood
     # term is the same constant for all, so they are left out
     zb, ww, tb = zb[j0:], ww[j0:], tb[j0:]
+    g = _ramp_shapes(tb[None, None, :] - t0[:, None, None], ramps_s, fs, tail)
+    return t0, _plateau_likelihood(ww[None, None, :], g, zb[None, None, :], iterations)
+
+
+def _ramp_shapes(dt: FloatArray, ramps_s: tuple[float, ...], fs: float,
+                 tail: FloatArray | None) -> FloatArray:
+    """The expected excess power (fraction of the plateau) at offsets ``dt`` (t0, 1, bins)
+    from each candidate start, for every ramp duration: (t0, R, bins)."""
     ramps = np.asarray(ramps_s) * fs
-    dt = tb[None, None, :] - t0[:, None, None]  # (t0, 1, bins)
     rr = ramps[None, :, None]
     g = np.where(rr > 0, np.clip(dt / np.maximum(rr, 1e-9), 0.0, 1.0), (dt > 0).astype(float))
     g = g**2  # (t0, R, bins)
     if tail is not None:  # before the start: the filters' decay, not yet rest
         d = -dt
         g = g + np.where(d > 0, np.interp(d, np.arange(tail.size), tail, right=0.0), 0.0)
-    w = ww[None, None, :]
-    e = (zb - 1.0)[None, None, :]
+    return np.asarray(g, dtype=np.float64)
+
+
+def _plateau_likelihood(w: FloatArray, g: FloatArray, z: FloatArray,
+                        iterations: int) -> FloatArray:
+    """Log-likelihood (candidates × ramps) of bin means ``z`` (rest units, weights ``w``)
+    under ``v = 1 + β·g``, the plateau ``β ≥ 0`` fitted by Fisher scoring."""
     # the products that do not depend on β, computed once (same operations, same order)
     wg = w * g
-    wge = wg * e
+    wge = wg * (z - 1.0)
     wgg = wg * g
     beta = np.maximum(wge.sum(axis=2) / np.maximum(wgg.sum(axis=2), 1e-12), 0.0)
     for _ in range(iterations):
@@ -160,5 +181,27 @@ def _ramp_likelihood(
         den = (wgg / v2).sum(axis=2)
         beta = np.maximum(num / np.maximum(den, 1e-12), 0.0)
     v = 1.0 + beta[:, :, None] * g
-    ll = -0.5 * (w * (np.log(v) + zb[None, None, :] / v)).sum(axis=2)
-    return t0, np.asarray(ll, dtype=np.float64)
+    ll = -0.5 * (w * (np.log(v) + z / v)).sum(axis=2)
+    return np.asarray(ll, dtype=np.float64)
+
+
+def _free_rest_likelihood(
+    zb: FloatArray, ww: FloatArray, tb: FloatArray, t0: FloatArray, j0: int,
+    ramps_s: tuple[float, ...], fs: float, iterations: int, tail: FloatArray | None,
+) -> FloatArray:
+    """Profile log-likelihood (candidates × ramps) of ``v = ρ·(1 + β·g)``, the rest level
+    ``ρ`` of each candidate the mean power of every bin before it (its maximum likelihood
+    given those bins; 1, the baseline, when there is none) and ``β`` fitted as in
+    :func:`_ramp_likelihood`. Every bin counts, those before the first candidate too:
+    their likelihood depends on the candidate's ``ρ``."""
+    cz = np.add.accumulate(zb * ww)
+    cw = np.add.accumulate(ww)
+    j = j0 + np.arange(t0.size) - 1  # the last bin before each candidate
+    before = np.where(j >= 0, cw[np.maximum(j, 0)], 0.0)
+    rho = np.where(before > 0, cz[np.maximum(j, 0)] / np.maximum(before, 1e-12), 1.0)
+    rho = np.maximum(rho, 1e-6)
+    g = _ramp_shapes(tb[None, None, :] - t0[:, None, None], ramps_s, fs, tail)
+    zn = (zb[None, :] / rho[:, None])[:, None, :]
+    ll = _plateau_likelihood(ww[None, None, :], g, zn, iterations)
+    # the density of z (not z / ρ): each sample's log-likelihood has −log(ρ)/2 more
+    return np.asarray(ll - 0.5 * float(cw[-1]) * np.log(rho)[:, None], dtype=np.float64)

@@ -287,8 +287,10 @@ class OnsetReleaseDetector:
                                 self._since)
         t_dec = t0 + k / self.fs
         if not self.active:
-            idx = onset_index(self._history, k, first, counts.rest_anchor, self.fs,
-                              self.evidence)
+            fit = self.params.onset.rest_fit
+            idx = onset_index(self._history, k, first,
+                              counts.onset_anchor if fit else counts.rest_anchor, self.fs,
+                              self.evidence, fit)
             t = min(max(t0 + idx / self.fs - self.delay_s, 0.0), t_dec)
             self.active = True
             self._since = k

@@ -61,7 +61,9 @@ class RestModel:
 class OnsetTest:
     """CUSUM of "variance ``ratio`` × rest" against rest, decided above ``h`` nats; one
     sample adds at most ``sample_max`` × ``h``; powers clipped at ``z_max`` rest units.
-    The change is back-dated within ``backdate_s``; ``refractory_s`` after a release
+    The change is back-dated within ``backdate_s``; with ``rest_fit`` against the rest
+    level the samples before each candidate start show (from ``rest_anchor_s`` before
+    the first candidate on), not against the baseline. ``refractory_s`` after a release
     nothing accumulates."""
 
     ratio: float = 4.0
@@ -70,13 +72,16 @@ class OnsetTest:
     z_max: float = 400.0
     backdate_s: float = 0.15
     refractory_s: float = 0.2
+    rest_fit: bool = False
+    rest_anchor_s: float = 0.1
 
     def __post_init__(self) -> None:
         number(self.ratio, "onset.ratio", low=1.0, low_open=True)
         for name in ("h", "sample_max", "z_max"):
             number(getattr(self, name), f"onset.{name}", low=0.0, low_open=True)
-        for name in ("backdate_s", "refractory_s"):
+        for name in ("backdate_s", "refractory_s", "rest_anchor_s"):
             number(getattr(self, name), f"onset.{name}", low=0.0)
+        of_type(self.rest_fit, "onset.rest_fit", bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +140,10 @@ class Confirmation:
 class LowRate:
     """What changes below ``below_hz`` (wearables): a channel carries 5× fewer samples
     per second, so each must weigh more (a stronger onset alternative, a lower threshold,
-    a looser per-sample cap), and the notch rings longer (tail, envelope blend)."""
+    a looser per-sample cap), and the notch rings longer (tail, envelope blend). The
+    onset's fitted rest level (``onset.rest_fit``) is off there: 0.3 s are 60 samples at
+    200 Hz, too few for a level the back-dating can trust (onset error median 1–7 ms worse
+    on the development records)."""
 
     below_hz: float = 500.0
     onset_ratio: float = 16.0
@@ -143,8 +151,10 @@ class LowRate:
     onset_sample_max: float = 0.9
     release_tail: float = 0.25
     release_blend: float = 0.5
+    onset_rest_fit: bool = False
 
     def __post_init__(self) -> None:
+        of_type(self.onset_rest_fit, "low_rate.onset_rest_fit", bool)
         number(self.below_hz, "low_rate.below_hz", low=0.0)
         number(self.onset_ratio, "low_rate.onset_ratio", low=1.0, low_open=True)
         for name in ("onset_h", "onset_sample_max"):
@@ -181,7 +191,8 @@ class DetectorParams:
         return dataclasses.replace(
             self,
             onset=dataclasses.replace(self.onset, ratio=low.onset_ratio, h=low.onset_h,
-                                      sample_max=low.onset_sample_max),
+                                      sample_max=low.onset_sample_max,
+                                      rest_fit=low.onset_rest_fit and self.onset.rest_fit),
             release=dataclasses.replace(self.release, tail=low.release_tail,
                                         envelope_blend=low.release_blend),
             low_rate=None,
@@ -206,6 +217,7 @@ class SampleCounts:
     block: int  # rest.block_s: the rest model's and the hold's blocks
     backdate: int = 0  # onset.backdate_s: look-back before the CUSUM left zero
     rest_anchor: int = 0  # rest before the first back-dating candidate (0.1 s)
+    onset_anchor: int = 0  # onset.rest_anchor_s: the same for a fitted rest level
     keep: int = 8  # history kept for back-dating (backdate_s + 1 s)
     refractory: int = 0  # onset.refractory_s
     min_active: int = 0  # release.min_active_s
@@ -222,7 +234,8 @@ class SampleCounts:
             block=max(1, int(round(rest.block_s * fs))),
             backdate=int(round(onset.backdate_s * fs)),
             rest_anchor=int(round(REST_ANCHOR_S * fs)),
-            keep=max(int(round((onset.backdate_s + 1.0) * fs)), 8),
+            onset_anchor=int(round(onset.rest_anchor_s * fs)),
+            keep=max(int(round((onset.backdate_s + max(1.0, onset.rest_anchor_s)) * fs)), 8),
             refractory=int(round(onset.refractory_s * fs)),
             min_active=int(round(release.min_active_s * fs)),
             settle=int(round(rest.settle_s * fs)),
