@@ -125,6 +125,6 @@ def test_demo_fault_shows_the_coach_reacting_in_rep_2(
 ) -> None:
     out = cli("demo", "--fault", fault, "--speed", "max", "--plain", "--patient", patient,
               "--broker", f"{mosquitto.host}:{mosquitto.port}")
-    rows = {line.split()[1]: line for line in out.splitlines()
-            if line.startswith("│") and line.split()[1] in ("1", "2", "3")}
+    rows = {line.split()[0]: line for line in out.splitlines()
+            if line.split() and line.split()[0] in ("1", "2", "3")}
     assert violation in rows["2"] and "none" in rows["1"] and "none" in rows["3"], out[-3000:]

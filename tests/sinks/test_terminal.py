@@ -31,7 +31,7 @@ def test_live_panel_shows_level_zone_phase_timer_joint_and_warning() -> None:
     text = out.getvalue()
     last = text[text.rindex("demo"):]  # the final redraw
     assert "phase: holding   rep 2/3" in last
-    assert "20.0 % MVC  target 10–25" in last
+    assert "20.0 % of maximal  target 10–25" in last
     assert "hold:  3.5 s left" in last and "joint:   6.2°" in last
     assert "⚠ Keep the joint still." in last
     # 40 cells over 0–50 %MVC: 16 filled (to 20), the zone 10–25 drawn where not filled
@@ -63,4 +63,4 @@ def test_no_target_while_the_reference_is_measured() -> None:
                                              "angle_deg": 0.0}))
     last = out.getvalue()[out.getvalue().rindex("demo"):]
     bar = next(line for line in last.splitlines() if "intensity" in line)
-    assert "92.7 × rest noise" in bar and "target" not in bar and "▒" not in bar, bar
+    assert "92.7 × rest" in bar and "target" not in bar and "▒" not in bar, bar

@@ -30,3 +30,17 @@ def test_palette_meets_wcag_aa() -> None:
             assert ratio >= 4.5, (text, background, round(ratio, 2))
     badge = re.search(r"\.badge-sim \{ background: (#[0-9a-f]{6}); color: (#[0-9a-f]{6})", css)
     assert badge and contrast(badge[1], badge[2]) >= 4.5
+
+
+def test_page_names_the_units_as_the_terminal_does() -> None:
+    """The page's unit words are the ones of coach/protocol.py (one vocabulary for the
+    patient, whichever screen)."""
+    import json
+    from pathlib import Path
+
+    from isofeedback.coach.protocol import UNIT_WORDS
+
+    app = (Path(__file__).parents[2] / "src/isofeedback/web/static/app.js").read_text()
+    found = re.search(r"const UNIT_WORDS = (\{.*?\});", app)
+    assert found is not None
+    assert json.loads(found[1]) == UNIT_WORDS

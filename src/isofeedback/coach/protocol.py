@@ -334,6 +334,9 @@ _VARIANTS = ("post_isometric", "reciprocal_inhibition")
 _FILE_DEFAULTS = {"intensity_unit": "%ref", "mvc_capture": False}
 _REFERENCE_BAND = (50.0, 140.0)
 _UNITS = ("%ref", "x_rest", "%MVC")
+#: the intensity units in words, as a patient reads them (the terminal and the session
+#: summary; the patient page has the same words)
+UNIT_WORDS = {"%ref": "% of your gentle level", "%MVC": "% of maximal", "x_rest": "× rest"}
 #: the dataclass fields a protocol file sets (``intensity_low/high`` as ``intensity``)
 FIELDS = frozenset(f for f in ExerciseProtocol.__dataclass_fields__
                    if f not in ("cues", "path", "progression", "countdown_in_band"))

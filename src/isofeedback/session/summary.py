@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from isofeedback.coach.protocol import UNIT_WORDS
 from isofeedback.service import SessionResult
 
-__all__ = ["UNITS", "print_summary"]
-
-#: the intensity units as a patient reads them
-UNITS = {"%ref": "% of your gentle level", "%MVC": "% of maximal", "x_rest": "× rest"}
+__all__ = ["print_summary"]
 
 
 def print_summary(
@@ -21,23 +20,26 @@ def print_summary(
     s = result.summary
     # the session id can be long: it goes on its own unwrapped line, not in the table title
     console.print(f"Session {session}", soft_wrap=True)
-    table = Table(title=f"{s['reps_done']}/{s['reps_planned']} reps")
-    unit = UNITS.get(str(s.get("unit")), str(s.get("unit", "")))
-    for col in ("rep", "hold s", "in band s", f"mean ({unit})", "peak", "relax residual",
-                "ROM °", "gain °", "violations"):
-        table.add_column(col)
+    unit = UNIT_WORDS.get(str(s.get("unit")), str(s.get("unit", "")))
+    # short headers, the unit once in the caption: the table fits an 80-column terminal
+    table = Table(title=f"{s['reps_done']}/{s['reps_planned']} reps", box=box.SIMPLE_HEAD,
+                  caption=f"hold and in band: seconds; mean, peak and after (the release): "
+                  f"effort in {unit}")
+    for col in ("rep", "hold", "in band", "mean", "peak", "after", "ROM °", "gain °"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("problems")
     for r in s["reps"]:
         in_band = r.get("hold_in_band_s")  # not in summaries stored before it existed
         table.add_row(
             str(r["rep"]), f"{r['hold_s']:.1f}",
-            "-" if in_band is None else f"{in_band:.1f}" + ("" if r.get("credited", True)
-                                                            else " (not credited)"),
+            "-" if in_band is None else f"{in_band:.1f}",
             f"{r['mean_intensity']:.1f}",
             f"{r['peak_intensity']:.1f}",
             "-" if r["relax_residual"] is None else f"{r['relax_residual']:.1f}",
             "-" if r["rom_deg"] is None else f"{r['rom_deg']:.1f}",
             "-" if r["rom_gain_deg"] is None else f"{r['rom_gain_deg']:+.1f}",
-            ", ".join(r["violations"]) or "none",
+            ", ".join([*r["violations"], *([] if r.get("credited", True)
+                                            else ["not credited"])]) or "none",
         )
     console.print(table)
     violations = ", ".join(s["violations"]) or "none"

@@ -16,13 +16,12 @@ from rich.panel import Panel
 from rich.text import Text
 
 from isofeedback.coach.phases import MEASURING
+from isofeedback.coach.protocol import UNIT_WORDS
 from isofeedback.types import Event, Feedback
 
 __all__ = ["TerminalView"]
 
 _BAR = 40
-# the level's unit in words
-UNIT_WORDS = {"%ref": "% of gentle level", "%MVC": "% MVC", "x_rest": "× rest noise"}
 
 
 class TerminalView:

@@ -25,7 +25,8 @@
   // the effort's unit in words (the level message's "unit"): % of the gentle reference
   // contraction the patient made at the start, % of a maximal one, or multiples of the
   // rest noise
-  const UNIT_WORDS = {"%ref": "% of your gentle level", "%MVC": "% of max", "x_rest": "× rest"};
+  // (the same words as coach/protocol.py's UNIT_WORDS)
+  const UNIT_WORDS = {"%ref": "% of your gentle level", "%MVC": "% of maximal", "x_rest": "× rest"};
   const VIOLATIONS = {
     too_strong: "too strong", too_weak: "too weak", moved: "joint moved",
     released_early: "let go early", not_relaxed: "not fully relaxed",
