@@ -110,3 +110,26 @@ def test_windows_tell_the_coach_the_same_joint_and_tilt(
     assert len(ticks_a) > 1000 and ticks_a == ticks_b
     assert sum(t[5] is not None for t in ticks_a) > 1000  # the tilt was known and compared
     assert len({t[4] for t in ticks_a}) > 100  # the joint moved
+
+
+def test_the_2khz_onset_detector_runs_in_pieces_across_its_time_base_moves() -> None:
+    """At 2 kHz the clock anchor follows the fastest packets, so one by one the detector
+    moves its time base a few times a second; the bulk pass cuts its pieces there too and
+    still runs it in far fewer calls than packets, with the same outputs."""
+    packets, a, b = _load("openemg-met-sim.isorec")
+    expected, _ = _one_by_one(a, packets)
+    calls: list[float | None] = []
+    assert b.onset is not None
+    process = b.onset.process
+
+    def counted(chunk):  # type: ignore[no-untyped-def]
+        out = process(chunk)
+        calls.append(getattr(b.onset, "_t0", None))
+        return out
+
+    b.onset.process = counted  # type: ignore[method-assign]
+    got, _ = _windows(b, packets, 4096)
+    assert got == expected
+    emg = sum(1 for p in packets if p.characteristic.endswith("2"))
+    assert len(calls) < emg / 4  # pieces, not packets
+    assert len(set(calls)) > 20  # the time base moved within the bulk pass

@@ -7,7 +7,9 @@ reads no clock, which is what makes replay exact and the whole core testable.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,7 @@ from isofeedback.detectors.factory import OnsetDetector, build_emg_detection
 from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.detectors.signal_quality import SignalQualityDetector
+from isofeedback.dsp.emg_chain import CHANNELS as EMG_CHANNELS
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.exact import norm, row_norms
 from isofeedback.dsp.imu_chain import ImuChain
@@ -58,13 +61,15 @@ def first_device_with(profiles: Mapping[str, Profile], stream: str) -> str | Non
                 None)
 
 
-@dataclass
+@dataclass(slots=True)
 class _BulkEmg:
     """One EMG packet's share of a bulk pass (:meth:`Pipeline.feed_many`)."""
 
     quality: list[Event]  # signal-quality events decided in it
     onsets: list[Event] | None  # onset-detector events decided in it (None: not yet known)
-    env: Chunk  # its part of the envelope
+    n: int  # its samples
+    t_end: float  # session time just after its last sample (``Chunk.t_end``)
+    level: float  # the envelope at its last sample (``n`` > 0)
     baseline: float | None  # the detector's rest baseline after it (with ``onsets``)
 
 
@@ -277,16 +282,20 @@ class Pipeline:
         detectors as one chunk (their results do not depend on the chunking, bit for bit),
         so numpy's per-call cost is paid once instead of once per 2-sample packet; the
         coach is still told about every packet, in order, with that packet's envelope and
-        events. The IMU streams and anything unusual (a gap, a lost signal, the rest
-        calibration still running, an unknown or malformed packet) take the packet-by-
-        packet path, so nothing depends on this shortcut but speed."""
+        events. While the onset detector calibrates its rest (or another detector runs)
+        it is given the packets' envelopes one by one, in the same order as one by one: its
+        sums over the rest are then the live path's to the bit. Anything unusual (a gap,
+        a lost signal, an unknown or malformed packet) takes the packet-by-packet path, so
+        nothing depends on this shortcut but speed."""
         out: list[Output] = []
         i = 0
         if self.coach.channels != self.emg_channels:  # the coach switched muscle (pain → RI)
-            self._build_emg(self.coach.channels)  # its rest calibration: packet by packet
+            self._build_emg(self.coach.channels)
         while i < len(packets) and (self.signal_lost or (
-                self.onset is not None and self.onset.baseline is None)):
-            out += self.feed(packets[i])  # the rest calibration, packet by packet
+                self.emg_chain is not None and not self.emg_chain.settled)):
+            # until the signal is back, or the envelope's first window is full (its
+            # chunking matters until then): packet by packet
+            out += self.feed(packets[i])
             i += 1
             if until_finished and self.coach.finished:
                 return out, i
@@ -301,8 +310,7 @@ class Pipeline:
         decoded, errors = self._decode_many(packets)
         emg = [c for cs in decoded if cs for c in cs
                if c.device == self.emg_device and c.stream == "emg"]
-        bulk = (self.onset is not None and self.onset.baseline is not None
-                and not self.signal_lost and len(emg) > 1
+        bulk = (self.onset is not None and not self.signal_lost and len(emg) > 1
                 and not any(c.gap_before for cs in decoded if cs for c in cs))
         per_packet = self._emg_bulk(emg) if bulk else None
         self._imu = self._imu_bulk(decoded, emg, per_packet) if per_packet is not None else None
@@ -469,108 +477,150 @@ class Pipeline:
         return decoded, errors
 
     def _emg_bulk(self, emg: list[Chunk]) -> list[_BulkEmg]:
-        """The EMG chunks through the signal-quality check and the chain as one chunk and,
-        when it can be exact, the onset detector in block-aligned pieces; per chunk, what
-        :meth:`_emg_outputs` needs to tell the coach as if the chunk had come alone."""
-        assert self.emg_chain is not None
+        """The EMG chunks through the signal-quality check and the chain as one chunk, and
+        the onset detector chunk by chunk while it calibrates its rest (its sums are then
+        the live path's), after that, when it can be exact, in block-aligned pieces; per
+        chunk, what :meth:`_emg_outputs` needs to tell the coach as if it had come alone.
+        All of it now rather than while telling the coach: nothing the coach does reaches
+        the detectors, and the movement detector's arming must be known."""
+        assert self.emg_chain is not None and self.onset is not None
         first = emg[0]
+        fs = first.fs
         data = np.concatenate([c.data for c in emg])
-        big = Chunk(first.stream, first.fs, first.start_index, first.t_first, data,
+        big = Chunk(first.stream, fs, first.start_index, first.t_first, data,
                     first.channels, first.device)
-        starts = np.asarray([c.t_first for c in emg])
-        half = 0.5 / first.fs
         quality = self.signal_quality.process(big) if self.signal_quality is not None else []
         env = self.emg_chain.process(big)
-        sizes = np.asarray([c.n for c in emg])
-        ends = np.cumsum(sizes)
-        out = []
-        for j, c in enumerate(emg):
-            i = int(ends[j] - sizes[j])
-            out.append(_BulkEmg([], None, Chunk(env.stream, env.fs, c.start_index, c.t_first,
-                                                env.data[i : i + c.n], env.channels,
-                                                c.device), None))
-        for ev in quality:
-            k = int(np.searchsorted(starts, ev.t_decided + half, side="right")) - 1
-            out[max(k, 0)].quality.append(ev)
-        if not self._onset_blocks(emg, env, ends, out):
-            # chunk by chunk, now rather than while telling the coach: nothing the coach
-            # does reaches the detector, and the movement detector's arming must be known
-            assert self.onset is not None
-            for item in out:
-                item.onsets = self.onset.process(item.env)
-                self._onset_n += item.env.n
-                item.baseline = self.onset.baseline
+        sizes = [c.data.shape[0] for c in emg]
+        ends = list(itertools.accumulate(sizes))
+        levels = env.data[np.asarray(ends, dtype=np.intp) - 1, 0].tolist()
+        out = [_BulkEmg([], None, size, c.t_first + size / fs, level, None)
+               for c, size, level in zip(emg, sizes, levels, strict=True)]
+        if quality:
+            starts = [c.t_first for c in emg]
+            half = 0.5 / fs
+            for ev in quality:
+                k = bisect.bisect_right(starts, ev.t_decided + half) - 1
+                out[max(k, 0)].quality.append(ev)
+        k = 0
+        while k < len(emg) and self.onset.baseline is None:
+            self._onset_one(emg[k], env, ends[k] - sizes[k], out[k])
+            k += 1
+        if k < len(emg) and not self._onset_blocks(emg[k:], env, ends[k] - sizes[k],
+                                                   out[k:]):
+            for j in range(k, len(emg)):
+                self._onset_one(emg[j], env, ends[j] - sizes[j], out[j])
         return out
 
-    def _onset_blocks(self, emg: list[Chunk], env: Chunk, ends: np.ndarray[Any, Any],
+    def _onset_one(self, c: Chunk, env: Chunk, i: int, item: _BulkEmg) -> None:
+        """The onset detector over one packet's envelope (rows ``i:`` of ``env``)."""
+        assert self.onset is not None
+        piece = Chunk(env.stream, env.fs, c.start_index, c.t_first, env.data[i : i + item.n],
+                      env.channels, c.device)
+        item.onsets = self.onset.process(piece)
+        self._onset_n += item.n
+        item.baseline = self.onset.baseline
+
+    def _onset_blocks(self, emg: list[Chunk], env: Chunk, row0: int,
                       out: list[_BulkEmg]) -> bool:
-        """The onset detector over the window in pieces that end at its block boundaries:
-        its rest baseline moves only there (absolute sample indices, see its module), so
-        the baseline after a packet is the one after the last boundary the packet reached,
-        and its events do not depend on the chunking. False (nothing done) for another
-        detector, or when the packets' clock is not one straight line (the detector would
-        re-anchor its time base at a packet, not at a block)."""
+        """The onset detector over the packets ``emg`` (their envelope: ``env`` from row
+        ``row0``) in pieces that end at its block boundaries: its rest baseline moves only
+        there (absolute sample indices, see its module), so the baseline after a packet is
+        the one after the last boundary the packet reached, and its events do not depend
+        on the chunking. The one thing a chunk's start decides is the detector's time base
+        (its session time of sample 0), which it moves when a chunk's own start is more
+        than a quarter sample off it: the packets are replayed against it here, in the
+        detector's arithmetic, and a piece also starts at each packet that moves it, with
+        that packet's own start time, so the detector moves it there to the same bits (a
+        2 kHz BLE stream does, ~4 times a second; a piece starting elsewhere gets a start
+        on the current line, which moves nothing). The same for the fused channel count,
+        which the detector looks at where a chunk or block starts. False (nothing done)
+        for another detector."""
         onset = self.onset
         if not isinstance(onset, OnsetReleaseDetector) or onset.baseline is None:
             return False
-        fs = env.fs
-        n, n0 = int(ends[-1]), self._onset_n
-        # the detector's time base (its session time of sample 0), which it moves only when
-        # a chunk's own start is more than a quarter sample off it; would a packet move it?
         t0 = getattr(onset, "_t0", None)
-        t_first = np.asarray([c.t_first for c in emg])
-        offsets = ends - np.asarray([c.n for c in emg])  # each packet's first sample
-        if not isinstance(t0, float) or float(np.max(np.abs(
-                t_first - (n0 + offsets) / fs - t0))) > 0.2 / fs:
+        if not isinstance(t0, float) or env.channels != EMG_CHANNELS:
             return False
+        fs = env.fs
+        n0 = self._onset_n
+        offsets: list[int] = []  # each packet's first sample, from row0
+        n = 0
+        for item in out:
+            offsets.append(n)
+            n += item.n
+        data = env.data[row0 : row0 + n]
+        # the detector restarts its fused evidence where a chunk or block starts on a new
+        # channel count (the chain's learnt weights): a piece starts at the packet after
+        # each change as well; a packet of one channel's worth only (dof 1) is not looked
+        # at, so a change to or from 1 goes one by one
+        dof = data[:, 3]
+        changed = (np.flatnonzero(dof[1:] != dof[:-1]) + 1).tolist()
+        if changed and float(np.minimum.reduce(dof)) <= 1.0:
+            return False
+        cuts_at = {offsets[j] for j in (bisect.bisect_left(offsets, c) for c in changed)
+                   if j < len(offsets)}
+        # where one by one would move the time base: the detector's own test, in order
+        tol = 0.25 / fs
+        anchors: dict[int, float] = {}  # first sample (from row0) -> that packet's start
+        for c, lo in zip(emg, offsets, strict=True):
+            moved = c.t_first - (n0 + lo) / fs
+            if abs(moved - t0) > tol:
+                t0 = moved
+                anchors[lo] = c.t_first
         blk = max(1, int(round(onset.block_s * fs)))
-        cuts = [*range((blk - n0 % blk) % blk or blk, n, blk), n]
+        cuts = sorted({*range((blk - n0 % blk) % blk or blk, n, blk), *anchors, *cuts_at,
+                       n} - {0})
         initial = onset.baseline
-        events: list[Event] = []
         baselines: list[float] = []
         lo = 0
         for hi in cuts:
-            piece = Chunk(env.stream, fs, env.start_index + lo, t0 + (n0 + lo) / fs,
-                          env.data[lo:hi], env.channels, env.device)
-            events += onset.process(piece)
-            assert onset.baseline is not None
+            start = anchors.get(lo)
+            if start is None:  # on the current line: the time base stays where it is
+                base = getattr(onset, "_t0", None)
+                assert isinstance(base, float)
+                start = base + (n0 + lo) / fs
+            piece = Chunk(env.stream, fs, env.start_index + row0 + lo, start, data[lo:hi],
+                          env.channels, env.device)
+            events = onset.process(piece)
+            base = getattr(onset, "_t0", None)
+            assert isinstance(base, float) and onset.baseline is not None
             baselines.append(onset.baseline)
+            for ev in events:  # the packet holding the sample it was decided at
+                k = int(round((ev.t_decided - base) * fs)) - n0
+                j = max(bisect.bisect_right(offsets, k) - 1, 0)
+                onsets = out[j].onsets
+                if onsets is None:
+                    onsets = out[j].onsets = []
+                onsets.append(ev)
             lo = hi
         self._onset_n += n
-        half = 0.5 / fs
-        for item in out:
-            item.onsets = []
-        for ev in events:
-            k = int(np.searchsorted(t_first, ev.t_decided + half, side="right")) - 1
-            onsets = out[max(k, 0)].onsets
-            assert onsets is not None
-            onsets.append(ev)
-        cut_at = np.asarray(cuts)
-        for j, item in enumerate(out):
-            k = int(np.searchsorted(cut_at, ends[j], side="right")) - 1
-            item.baseline = baselines[k] if k >= 0 else initial
+        j = 0
+        for item, lo in zip(out, offsets, strict=True):
+            if item.onsets is None:
+                item.onsets = []
+            while j < len(cuts) and cuts[j] <= lo + item.n:
+                j += 1
+            item.baseline = baselines[j - 1] if j else initial
         return True
 
     def _emg_outputs(self, chunk: Chunk, done: _BulkEmg) -> list[Output]:
-        """What :meth:`process_chunk` gives for a gap-free EMG chunk (calibrated, signal
-        present) whose signal quality and envelope (and maybe onsets) came in bulk."""
-        assert self.onset is not None
-        env = done.env
+        """What :meth:`process_chunk` gives for a gap-free EMG chunk (signal present)
+        whose signal quality, envelope and onsets came in bulk."""
         out: list[Output] = []
         for ev in done.quality:
             out.append(ev)
             out += self.coach.on_event(ev)
         assert done.onsets is not None
-        baseline = done.baseline
         for ev in done.onsets:
             out.append(ev)
             out += self._on_emg_event(ev, arm=self._imu is None)
-        if env.n:
-            self.emg_last_t = env.t_end
-            activity = 0.0 if baseline is None else activity_above_rest(
-                float(env.data[-1, 0]), baseline)
+        if done.n:
+            self.emg_last_t = done.t_end
+            baseline = done.baseline
+            activity = 0.0 if baseline is None else activity_above_rest(done.level, baseline)
             out += self.coach.tick(
-                env.t_end, activity, self.angle_deg, self.speed_dps, self.rotation,
+                done.t_end, activity, self.angle_deg, self.speed_dps, self.rotation,
                 tilt_from_neutral_deg=self._tilt_from_neutral(),
             )
             self.speed_dps = 0.0

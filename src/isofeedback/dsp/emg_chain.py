@@ -212,6 +212,12 @@ class EmgChain:
         return [self._band()] + ([notch] if notch is not None else [])
 
     @property
+    def settled(self) -> bool:
+        """The envelope's window is full (:attr:`MovingRms.full`): from here on the
+        output does not depend on how the samples are chunked, to the bit."""
+        return self._rms.full
+
+    @property
     def delay_s(self) -> float:
         """Approximate group delay of the envelope (half the RMS window)."""
         return self.envelope_s / 2

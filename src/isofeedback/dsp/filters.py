@@ -343,6 +343,15 @@ class MovingRms:
     def process(self, x: FloatArray) -> FloatArray:
         return np.asarray(np.sqrt(self.mean_square(np.asarray(x, dtype=np.float64) ** 2)))
 
+    @property
+    def full(self) -> bool:
+        """Every window from now on is full. Until then a chunk's windows are divided by
+        their length (a full one too), after it multiplied by its inverse, so a chunk that
+        reaches the first full window gives other last bits than the same samples in
+        smaller chunks: a caller that chunks differently from the live path (a bulk
+        replay) must follow the live chunks until this is true."""
+        return self._n >= self.window - 1
+
     def mean_square(self, sq: FloatArray) -> FloatArray:
         """Moving mean of already squared samples ``sq`` (n, channels), ≥ 0."""
         n, w = sq.shape[0], self.window
