@@ -312,7 +312,16 @@ def _stopped(stopped_by: str, done_s: float, file_s: float) -> str | None:
 
 def replay(path: Path | str, **options: Any) -> ReplayResult:
     """Synchronous :func:`replay_async` (as fast as possible unless ``speed`` is given)."""
-    return asyncio.run(replay_async(Path(path), **options))
+    done: list[ReplayResult] = []
+
+    async def run() -> None:
+        # the result is handed over beside the task, not as its result: at its end
+        # asyncio.run restores the SIGINT handler, whose repr() (which the signal module
+        # computes) includes the task's result, all the replay's outputs (~3 % of a replay)
+        done.append(await replay_async(Path(path), **options))
+
+    asyncio.run(run())
+    return done[0]
 
 
 def dump_events(result: ReplayResult, out: Path) -> None:
