@@ -48,6 +48,20 @@ class StreamClock:
             self._offset = min(candidate, self._offset + max(rise, 0.0))
         self._last_arrival = t_arrival
 
+    def observe_time_of(self, end_index: int, t_arrival: float, index: int) -> float:
+        """:meth:`observe` then :meth:`time_of` ``index``, in one call (the decoder's
+        per-packet step), with the same arithmetic."""
+        candidate = t_arrival - end_index / self.fs
+        offset = self._offset
+        if offset is None or candidate < offset:
+            offset = candidate
+        else:
+            rise = (t_arrival - self._last_arrival) * self.max_drift_ppm * 1e-6
+            offset = min(candidate, offset + max(rise, 0.0))
+        self._offset = offset
+        self._last_arrival = t_arrival
+        return offset + index / self.fs
+
     def expected_arrival(self, end_index: int) -> float | None:
         """Earliest time a packet ending at ``end_index`` could arrive (None before anchoring)."""
         if self._offset is None:

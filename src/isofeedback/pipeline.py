@@ -389,7 +389,7 @@ class Pipeline:
         pieces: list[Chunk] = []
         if gyro:
             first = gyro[0]
-            sizes = np.asarray([c.n for c in gyro])
+            sizes = np.asarray([c.data.shape[0] for c in gyro])
             ends = np.cumsum(sizes)
             left = chain.calibration_left
             joint = chain.process(Chunk(first.stream, first.fs, first.start_index,
@@ -400,8 +400,9 @@ class Pipeline:
             imu.rotation = [(r[0], r[1], r[2]) for r in last.tolist()]
             imu.angle = row_norms(last).tolist()
             imu.speed = np.maximum.reduceat(joint.data[:, 3], ends - sizes).tolist()
-            pieces = [Chunk(joint.stream, c.fs, c.start_index, c.t_first,
-                            joint.data[int(e - c.n) : int(e)], joint.channels, c.device)
+            data = joint.data  # the chain's own output: each piece's shape is right
+            pieces = [Chunk.trusted(joint.stream, c.fs, c.start_index, c.t_first,
+                                    data[e - c.data.shape[0] : e], joint.channels, c.device)
                       for c, e in zip(gyro, ends.tolist(), strict=True)]
             imu.movement = [[] for _ in gyro]
         run: list[int] = []

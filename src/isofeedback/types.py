@@ -72,6 +72,24 @@ class Chunk:
                 f"got shape {self.data.shape}"
             )
 
+    @staticmethod
+    def trusted(stream: str, fs: float, start_index: int, t_first: float, data: FloatArray,
+                channels: tuple[str, ...], device: str = "", gap_before: int = 0) -> Chunk:
+        """The same chunk as ``Chunk(...)``, built without the checks of ``__post_init__``
+        and the frozen dataclass's ``__init__`` (~1 µs less of ~2 µs): for bulk paths
+        that build thousands of chunks whose ``fs`` and data shape are right by
+        construction (checked once for all of them)."""
+        chunk = _new(Chunk)
+        _set_stream(chunk, stream)
+        _set_fs(chunk, fs)
+        _set_start(chunk, start_index)
+        _set_t_first(chunk, t_first)
+        _set_data(chunk, data)
+        _set_channels(chunk, channels)
+        _set_device(chunk, device)
+        _set_gap(chunk, gap_before)
+        return chunk
+
     @property
     def n(self) -> int:
         """Number of samples."""
@@ -86,6 +104,15 @@ class Chunk:
     def t_end(self) -> float:
         """Session time just after the last sample."""
         return self.t_first + self.n / self.fs
+
+
+_new = object.__new__
+# the slots' own setters (a frozen dataclass's __setattr__ refuses; these are what its
+# __init__ reaches through object.__setattr__)
+(_set_stream, _set_fs, _set_start, _set_t_first, _set_data, _set_channels, _set_device,
+ _set_gap) = (Chunk.__dict__[f].__set__ for f in ("stream", "fs", "start_index", "t_first",
+                                                  "data", "channels", "device",
+                                                  "gap_before"))
 
 
 class EventType(StrEnum):

@@ -19,7 +19,7 @@ arrival time instead, as for devices without a counter.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +56,11 @@ class _PacketState:
         self.index = 0  # frames decoded so far (all streams of a packet share the frame index)
         # all streams of one packet kind are sampled together; the fastest one anchors time
         self.clocks = {s.name: StreamClock(s.fs) for s in spec.streams}
+        fastest = max(spec.streams, key=lambda s: s.fs)
+        self.fastest = self.clocks[fastest.name]  # the clock that judges arrival gaps
+        self.fastest_fs = fastest.fs
+        # per stream: its spec and clock, in packet order
+        self.streams = [(s, self.clocks[s.name]) for s in spec.streams]
 
 
 class Decoder:
@@ -159,6 +164,9 @@ class Decoder:
             values[name] = [np.ascontiguousarray(frames[:, :, s.start : s.stop] * s.scale
                                                  + s.offset, dtype=np.float64)
                             for s in state.spec.streams]
+            if any(v.shape[2] != len(s.channels) or not s.fs > 0
+                   for v, s in zip(values[name], state.spec.streams, strict=True)):
+                return None  # let Chunk's own checks speak, one by one
         out: list[list[Chunk]] = []
         seen = dict.fromkeys(groups, 0)
         for packet, state in zip(packets, kinds, strict=True):
@@ -167,14 +175,15 @@ class Decoder:
             seen[name] = j + 1
             found = counters[name]
             out.append(self._chunks(state, packet.t_arrival, None if found is None else found[j],
-                                    state.spec.frames, [v[j] for v in values[name]]))
+                                    state.spec.frames, [v[j] for v in values[name]],
+                                    Chunk.trusted))
         return out
 
     def _chunks(self, state: _PacketState, t: float, counter: int | None, n: int,
-                values: list[FloatArray]) -> list[Chunk]:
+                values: list[FloatArray], make: Callable[..., Chunk] = Chunk) -> list[Chunk]:
         """A decoded packet's chunks, one per stream (``values``: each stream's samples in
         physical units), after accounting for frames lost before it and moving the
-        stream clocks on."""
+        stream clocks on. ``make``: :meth:`Chunk.trusted` when the shapes were checked."""
         self.stats.packets += 1
         self._last_arrival = t
         lost = self._lost_frames(state, counter, n, t)
@@ -182,16 +191,14 @@ class Decoder:
             self.stats.lost_packets += max(1, lost // max(n, 1))
         state.index += lost
         start = state.index
-        state.index += n
+        end = state.index = start + n
+        device = self.device
         chunks = []
-        for s, data in zip(state.spec.streams, values, strict=True):
-            clock = state.clocks[s.name]
-            clock.observe(state.index, t)
+        for (s, clock), data in zip(state.streams, values, strict=True):
             if lost:
                 self.stats.lost_samples[s.name] = self.stats.lost_samples.get(s.name, 0) + lost
-            chunks.append(Chunk(stream=s.name, fs=s.fs, start_index=start,
-                                t_first=clock.time_of(start), data=data, channels=s.channels,
-                                device=self.device, gap_before=lost))
+            chunks.append(make(s.name, s.fs, start, clock.observe_time_of(end, t, start), data,
+                               s.channels, device, lost))
         return chunks
 
     def _check_physical(self, packet: Packet) -> None:
@@ -227,23 +234,20 @@ class Decoder:
         """How many frames could have been lost before a packet of ``n`` frames arriving at
         ``t``: its samples cannot arrive before they were taken (clock drift and the anchor's
         latency are allowed for generously)."""
-        fastest = max(state.spec.streams, key=lambda s: s.fs)
-        expected = state.clocks[fastest.name].expected_arrival(state.index + n)
+        expected = state.fastest.expected_arrival(state.index + n)
         if expected is None:
             return math.inf
         slack = self.arrival_gap_s + 1e-3 * abs(t)
-        return (t + slack - expected) * fastest.fs
+        return (t + slack - expected) * state.fastest_fs
 
     def _late_frames(self, state: _PacketState, n: int, t: float) -> int:
         """No (believable) counter: infer from the arrival time against the fastest
         stream's clock."""
-        spec = state.spec
-        fastest = max(spec.streams, key=lambda s: s.fs)
-        expected = state.clocks[fastest.name].expected_arrival(state.index + n)
+        expected = state.fastest.expected_arrival(state.index + n)
         if expected is None:
             return 0
         late = t - expected
         if late <= self.arrival_gap_s:
             return 0
-        frames = int(round(late * fastest.fs))
+        frames = int(round(late * state.fastest_fs))
         return frames - frames % n if n > 1 else frames
