@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -83,10 +83,11 @@ def window_peak_mean(times: Sequence[float], values: Sequence[float], window_s: 
     return float(means[full].max())
 
 
-@dataclass(frozen=True, slots=True)
-class _Now:
+class _Now(NamedTuple):
     """One tick as the phase handlers see it: session time, intensity in the protocol's
-    unit, time in the phase, the highest joint speed since the last tick, the pose."""
+    unit, time in the phase, the highest joint speed since the last tick, the pose.
+    (A named tuple: one is made per tick, ~6 000 a minute, and a frozen dataclass costs
+    several times as much to build.)"""
 
     t: float
     x: float
@@ -191,6 +192,10 @@ class Coach:
         self._current: RepResult | None = None
         self._hold_t: list[float] = []
         self._hold_x: list[float] = []
+        # _in_band_fraction's count so far: (the list counted, ticks counted, in the band,
+        # the band); the list is replaced, never emptied, when a hold ends
+        self._band_count: tuple[list[float] | None, int, int, tuple[float, float]] = (
+            None, 0, 0, (0.0, 0.0))
         self._relax_values: list[float] = []
         self._above_since: float | None = None
         self._below_since: float | None = None
@@ -854,12 +859,24 @@ class Coach:
 
     def _in_band_fraction(self) -> float:
         """The fraction of the hold's ticks so far inside the band: times the hold's
-        length, the hold time that is credited (and counted down)."""
-        if not self._hold_x:
+        length, the hold time that is credited (and counted down).
+
+        Counted as the hold grows, not again at every level message: the count of ticks
+        in the band over their number is exactly what numpy's mean of the booleans gives
+        (it sums them in float64, exact for whole numbers, and divides once)."""
+        xs = self._hold_x
+        if not xs:
             return 0.0
-        x = np.asarray(self._hold_x)
         p = self.protocol
-        return float(((x >= p.intensity_low) & (x <= p.intensity_high)).mean())
+        low, high = p.intensity_low, p.intensity_high
+        of, seen, count, band = self._band_count
+        if of is not xs or band != (low, high) or seen > len(xs):
+            seen, count = 0, 0
+        for v in xs[seen:]:
+            if low <= v <= high:
+                count += 1
+        self._band_count = (xs, len(xs), count, (low, high))
+        return count / len(xs)
 
     def _finish_relax(self, t: float) -> list[Feedback]:
         out: list[Feedback] = []
