@@ -307,6 +307,11 @@ class RecordingReader:
         """``(rowid, *values)`` in increasing rowid order, in batches; stops (and records
         why) at damage. A damaged page can make SQLite step back to rows already read:
         such a row ends the read, so it can never cycle."""
+        for rows in self._batches(sql, table):
+            yield from rows
+
+    def _batches(self, sql: str, table: str) -> Iterator[list[tuple[Any, ...]]]:
+        """:meth:`_rows` a batch at a time (the last one cut at the damage, if any)."""
         last = 0
         size = self.batch
         while True:
@@ -321,33 +326,53 @@ class RecordingReader:
                 return
             if not rows:
                 return
-            for row in rows:
+            for k, row in enumerate(rows):
                 rowid = row[0]
                 if not isinstance(rowid, int) or rowid <= last:
+                    if k:
+                        yield rows[:k]
                     self._damaged(f"{table} table damaged after row {last} (rows out of "
                                   "order); data before it was read")
                     return
                 last = rowid
-                yield row
+            yield rows
 
     def packets(self) -> Iterator[Packet]:
         """Every recorded packet in arrival order."""
-        for rowid, t, chan, data in self._rows(
+        channels = self._channels
+        make = Packet.trusted
+        for rows in self._batches(
             "SELECT rowid, t, chan, data FROM packets WHERE rowid > ? ORDER BY rowid LIMIT ?",
             "packets",
         ):
-            problem = None
-            if not _finite(t) or not -1.0 <= t <= MAX_SESSION_S:
-                problem = f"has time {t!r}, not a session time in seconds"
-            elif not isinstance(chan, int) or chan not in self._channels:
-                problem = f"refers to channel {chan!r}, which the channels table lacks"
-            elif not isinstance(data, bytes):
-                problem = f"holds {type(data).__name__} data, not the packet's bytes"
-            if problem is not None:
-                self._bad_row("packets", rowid, problem)
-                return
-            device, characteristic = self._channels[chan]
-            yield Packet(device, characteristic, data, float(t))
+            for rowid, t, chan, data in rows:
+                # the usual row, checked in a few operations (a NaN fails the comparisons);
+                # anything else is judged below, as it always was
+                if (type(t) is float and -1.0 <= t <= MAX_SESSION_S
+                        and type(chan) is int and type(data) is bytes):
+                    names = channels.get(chan)
+                    if names is not None:
+                        yield make(names[0], names[1], data, t)
+                        continue
+                packet = self._packet(rowid, t, chan, data)
+                if packet is None:
+                    return
+                yield packet
+
+    def _packet(self, rowid: int, t: Any, chan: Any, data: Any) -> Packet | None:
+        """The packet of one row, or None (the row recorded as bad: the read ends)."""
+        problem = None
+        if not _finite(t) or not -1.0 <= t <= MAX_SESSION_S:
+            problem = f"has time {t!r}, not a session time in seconds"
+        elif not isinstance(chan, int) or chan not in self._channels:
+            problem = f"refers to channel {chan!r}, which the channels table lacks"
+        elif not isinstance(data, bytes):
+            problem = f"holds {type(data).__name__} data, not the packet's bytes"
+        if problem is not None:
+            self._bad_row("packets", rowid, problem)
+            return None
+        device, characteristic = self._channels[chan]
+        return Packet(device, characteristic, data, float(t))
 
     def _output_rows(self) -> Iterator[tuple[int, str, str]]:
         for seq, kind, doc in self._rows(
