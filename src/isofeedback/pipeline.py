@@ -225,6 +225,7 @@ class Pipeline:
             return
         spec = self.profiles[self.emg_device].stream("emg")
         chosen = tuple(channels) if channels else cfg.chain.channels
+        self._onset_n = 0  # a new detector: its block grid starts at its first sample
         self.emg_chain, self.onset = build_emg_detection(
             spec.fs, len(spec.channels),
             dataclasses.replace(cfg, chain=dataclasses.replace(cfg.chain, channels=chosen)),
