@@ -177,3 +177,34 @@ def test_csv_dialects_read_the_same_numbers(tmp_path: Path, variant: str) -> Non
     assert a.streams["emg"].channels == b.streams["emg"].channels == ("emg1", "emg2")
     assert a.streams["emg"].data.tobytes() == b.streams["emg"].data.tobytes()
     assert a.streams["emg"].data.shape == (400, 2)
+
+
+@pytest.mark.parametrize(("variant", "sep", "bom"), [("semicolon", ";", False),
+                                                      ("tab", "\t", False),
+                                                      ("byte-order mark", ",", True)])
+def test_spreadsheet_csv_variants_replay_like_a_plain_csv(variant: str, sep: str, bom: bool,
+                                                          tmp_path: Path) -> None:
+    """What spreadsheets write: "CSV UTF-8" starts with a byte-order mark; a locale whose
+    decimal mark is the comma separates with semicolons; tab-separated text. Each gives
+    the events of the plain file, to the byte."""
+    rng = np.random.default_rng(5)
+    fs, n = 500, 6000
+    x = rng.normal(0.0, 1.0, n)
+    x[1500:3000] *= 12.0
+    lines = [f"{i / fs:.4f},{v:.5f}" for i, v in enumerate(x)]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("t,emg1\n" + "\n".join(lines) + "\n")
+    other = tmp_path / "other.csv"
+    text = "\n".join(["t,emg1", *lines]).replace(",", sep) + "\n"
+    other.write_text(("\ufeff" if bom else "") + text, encoding="utf-8")
+    want = replay(plain).outputs
+    assert sum(e.type == "onset" for e in replay(plain).events) == 1
+    assert events_jsonl(replay(other).outputs) == events_jsonl(want), variant
+
+
+def test_decimal_commas_are_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "comma.csv"
+    path.write_text("t;emg1\n0,000;0,5\n0,002;0,25\n")
+    with pytest.raises(RecordingError, match="decimal commas are not read: save the file "
+                       "with a decimal point"):
+        load_foreign(path)

@@ -109,18 +109,31 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     return SignalSet(streams, annotations, {"source_file": path.name})
 
 
+def _delimiter(path: Path) -> str:
+    """The header's separator: a comma, else a semicolon (spreadsheets set to a locale
+    whose decimal mark is the comma write those), else a tab; a comma when unsure."""
+    try:
+        with path.open(encoding="utf-8-sig") as f:
+            first = f.readline()
+    except (OSError, UnicodeDecodeError):
+        return ","
+    return next((d for d in (",", ";", "\t") if d in first), ",")
+
+
 def _read_fast(path: Path) -> tuple[list[str], FloatArray] | None:
     """The header (csv module) and the data rows (numpy's compiled reader, the same doubles
     to the bit as a float() per cell) in one pass over the file; None when numpy refuses
     the rows (quotes, a bad or short row, no rows): :func:`_read_rows` then reads the file
     cell by cell and names what is wrong. A 2 kHz CSV was read twice before, and the csv
     module's pass cost more than numpy's."""
+    sep = _delimiter(path)
     try:
-        with path.open(newline="", encoding="utf-8") as f:
-            first = next(csv.reader(f), None)
+        # utf-8-sig: a byte-order mark (spreadsheets' "CSV UTF-8") is not part of the header
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            first = next(csv.reader(f, delimiter=sep), None)
             if not first:
                 return None
-            values = np.loadtxt(f, delimiter=",", comments=None, ndmin=2, dtype=np.float64)
+            values = np.loadtxt(f, delimiter=sep, comments=None, ndmin=2, dtype=np.float64)
     except (OSError, UnicodeDecodeError, csv.Error, ValueError):
         return None
     header = [h.strip() for h in first]
@@ -132,8 +145,8 @@ def _read_fast(path: Path) -> tuple[list[str], FloatArray] | None:
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     """The header and the non-blank data rows as text, cell by cell."""
     try:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f, delimiter=_delimiter(path)))
     except FileNotFoundError:
         raise RecordingError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -158,7 +171,10 @@ def _numbers(path: Path, header: list[str], body: list[list[str]]) -> FloatArray
         try:
             values[i] = [float(c) for c in row]
         except ValueError:
-            raise RecordingError(f"{path}: line {i + 2}: non-numeric value in {row!r}") from None
+            hint = ("; decimal commas are not read: save the file with a decimal point"
+                    if any("," in c for c in row) else "")
+            raise RecordingError(f"{path}: line {i + 2}: non-numeric value in {row!r}{hint}"
+                                 ) from None
     return values
 
 
