@@ -208,3 +208,19 @@ def test_decimal_commas_are_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(RecordingError, match="decimal commas are not read: save the file "
                        "with a decimal point"):
         load_foreign(path)
+
+
+def test_a_time_column_in_milliseconds(tmp_path: Path) -> None:
+    """Milliseconds under a seconds name read as 1 Hz: one clear error, never an analysis
+    of 1 Hz 'EMG'; named time_ms, they are read as milliseconds."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(0.0, 1.0, 3000)
+    rows = "".join(f"{i},{v:.5f}\n" for i, v in enumerate(x))
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("t,emg1\n" + rows)
+    with pytest.raises(RecordingError, match=r"the time column 't' gives 1 samples per "
+                       r"second, too slow for surface EMG .* is it in milliseconds"):
+        load_foreign(wrong)
+    right = tmp_path / "right.csv"
+    right.write_text("time_ms,emg1\n" + rows)
+    assert load_foreign(right).streams["emg"].fs == pytest.approx(1000.0)

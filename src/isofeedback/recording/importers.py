@@ -30,6 +30,10 @@ __all__ = ["FOREIGN_SUFFIXES", "events_sidecar", "load_csv", "load_edf", "load_f
 
 FOREIGN_SUFFIXES = (".csv", ".edf", ".bdf")
 _TIME_COLUMNS = ("t", "time", "time_s", "timestamp", "seconds")
+_TIME_MS_COLUMNS = ("t_ms", "time_ms", "timestamp_ms", "ms")  # the same, in milliseconds
+#: below this, a column is not surface EMG (its band reaches ~20–450 Hz): a time column in
+#: milliseconds under a seconds name reads as 1 Hz, and must not be analysed as such
+MIN_EMG_FS_HZ = 100.0
 _UNITS = {"gyro": "deg/s", "accel": "g", "quat": "1"}
 
 
@@ -81,16 +85,26 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         raise RecordingError(f"{path}: line {i + 2}, column {header[j]!r}: "
                              f"{body[i][j].strip()!r} is not a finite number; "
                              "remove or interpolate missing samples first")
-    time_col = next((i for i, h in enumerate(header) if h.lower() in _TIME_COLUMNS), None)
+    time_col = next((i for i, h in enumerate(header)
+                     if h.lower() in _TIME_COLUMNS + _TIME_MS_COLUMNS), None)
     if time_col is not None:
-        rate = _rate_from_times(path, values[:, time_col])
+        scale = 1e-3 if header[time_col].lower() in _TIME_MS_COLUMNS else 1.0
+        rate = _rate_from_times(path, values[:, time_col] * scale)
         if fs is not None and abs(fs - rate) > 1e-3 * rate:
             raise RecordingError(f"{path}: --fs {fs:g} contradicts the time column "
                                  f"({rate:g} Hz); drop --fs")
         fs = rate
     elif fs is None:
-        raise RecordingError(f"{path}: no time column ({', '.join(_TIME_COLUMNS)}); give the "
+        raise RecordingError(f"{path}: no time column ({', '.join(_TIME_COLUMNS)} in seconds, "
+                             f"{', '.join(_TIME_MS_COLUMNS)} in milliseconds); give the "
                              "sample rate with --fs")
+    if fs < MIN_EMG_FS_HZ:
+        where = (f"the time column {header[time_col]!r} gives {fs:g} samples per second"
+                 if time_col is not None else f"--fs {fs:g}")
+        hint = (": is it in milliseconds? Name it time_ms, or give seconds"
+                if time_col is not None else "")
+        raise RecordingError(f"{path}: {where}, too slow for surface EMG (at least "
+                             f"{MIN_EMG_FS_HZ:g} Hz){hint}")
     groups: dict[str, list[tuple[str, int]]] = {}
     for i, h in enumerate(header):
         if i != time_col:
