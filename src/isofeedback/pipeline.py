@@ -253,6 +253,16 @@ class Pipeline:
         at the same point and reproduces the session (design contract 7)."""
         return list(self.coach.command(command.command, command.t, command.value))
 
+    def control_at(self, command: Control, now: float) -> list[Output]:
+        """:meth:`control` while the session stands at ``now`` (its last packet's arrival,
+        or an idle tick's time). A command stamped later than ``now`` is a recorded one
+        that the live session applied on an idle tick, right after telling the pipeline
+        that time had come (:meth:`idle`): a replay tells it too, so a sensor that fell
+        silent more than a second before the command pauses the coach first, as it did
+        live. A live command is stamped ``now``: nothing more happens."""
+        out = self.idle(command.t) if command.t > now else []
+        return out + self.control(command)
+
     def feed(self, packet: Packet) -> list[Output]:
         """Process one packet; malformed packets are counted and reported, never raised."""
         self.stats.packets += 1

@@ -151,10 +151,10 @@ async def run_session(
             for sink in sinks:
                 sink.submit(item)
 
-    def apply(control: Control) -> None:
+    def apply(control: Control, now: float) -> None:
         for tap in control_taps:
             tap.on_control(control, fed)
-        emit(pipeline.control(control))
+        emit(pipeline.control_at(control, now))
         if control.command == "stop" and not result.stopped_by:
             result.stopped_by = control.origin or "stop"
 
@@ -162,7 +162,7 @@ async def run_session(
         for control in inbox.due(fed, now):
             if pipeline.coach.finished:
                 break
-            apply(control)
+            apply(control, now)
 
     end = "end of data"
     try:
@@ -193,7 +193,7 @@ async def run_session(
             result.stopped_by = "protocol"
         if not pipeline.coach.finished:
             result.automatic_stop_at = len(result.outputs)
-            apply(Control("stop", t=last_t, origin=end))
+            apply(Control("stop", t=last_t, origin=end), last_t)
         result.summary = pipeline.coach.summary()
         result.stats = pipeline.stats
         result.wall_s = time.perf_counter() - started

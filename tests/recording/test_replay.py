@@ -250,3 +250,45 @@ def test_a_plain_replay_uses_the_current_detector_and_verify_the_recorded_one(
     checked = subprocess.run([*run, "--verify"], capture_output=True, text=True, timeout=120)
     assert checked.returncode == 0 and "verify OK" in checked.stdout
     assert "detector version 8 (the recording's)" in checked.stdout
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_stop_after_the_sensor_fell_silent_replays_the_pause_first(tmp_path: Path,
+                                                                     fast: bool) -> None:
+    """Live, the sensor falls silent; an idle tick a second later pauses the coach, and
+    the patient's stop comes on a later tick. The recording holds no packet after the
+    silence, so only the stop's own time tells a replay that the pause came first (seen
+    in a drop-storm session: the replay said 'stopped' where the live one said 'paused')."""
+    from isofeedback.coach.protocol import find_protocol
+    from isofeedback.control import Control
+    from isofeedback.profiles.schema import find_profile
+    from isofeedback.recording.writer import Recorder
+    from isofeedback.research.replay import replay
+    from tests.coach.sessions import simulated
+
+    _, packets = simulated("clean")
+    packets = packets[: len(packets) // 2]  # the sensor goes silent mid-session
+    profiles, protocol = {"sim": find_profile("myo")}, find_protocol("pir")
+    pipeline = Pipeline(profiles, protocol)
+    rec = Recorder.open_in(tmp_path, "silent-then-stop", profiles=profiles,
+                           protocol=protocol, config=pipeline.config, patient="sim-patient",
+                           source="simulated", simulated=True)
+    live = []
+    for p in packets:
+        rec.on_packet(p)
+        live += pipeline.feed(p)
+    last = packets[-1].t_arrival
+    t = last
+    while t < last + 2.5:  # the service's idle ticks, then the stop on one of them
+        t += 0.1
+        live += pipeline.idle(t)
+    stop = Control("stop", "app-1").at(t)
+    rec.on_control(stop, after_packets=len(packets))
+    live += pipeline.control(stop)
+    for o in live:
+        rec.submit(o)
+    rec.close({"packets": len(packets)})
+    phases = [o.payload["phase"] for o in live if getattr(o, "kind", "") == "phase"]
+    assert phases[-2:] == ["paused", "stopped"], phases
+    result = replay(rec.path, verify=True, fast=fast)
+    assert result.verified, result.difference

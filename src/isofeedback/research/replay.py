@@ -204,7 +204,7 @@ def _run_fast(reader: RecordingReader, pipeline: Pipeline, sinks: Sequence[Outpu
                 sink.submit(item)
 
     def apply(control: Control) -> None:
-        emit(pipeline.control(control))
+        emit(pipeline.control_at(control, last_t))
         if control.command == "stop" and not result.stopped_by:
             result.stopped_by = control.origin or "stop"
 
