@@ -44,3 +44,17 @@ def test_page_names_the_units_as_the_terminal_does() -> None:
     found = re.search(r"const UNIT_WORDS = (\{.*?\});", app)
     assert found is not None
     assert json.loads(found[1]) == UNIT_WORDS
+
+
+def test_page_measuring_phases_are_the_coach_s() -> None:
+    """While these phases run, the page shows no target (the level is in rest-noise
+    multiples): the same set as the coach's (coach/phases.py MEASURING)."""
+    import json
+    from pathlib import Path
+
+    from isofeedback.coach.phases import MEASURING
+
+    app = (Path(__file__).parents[2] / "src/isofeedback/web/static/app.js").read_text()
+    found = re.search(r"const MEASURING = new Set\((\[.*?\])\);", app, re.S)
+    assert found is not None
+    assert set(json.loads(found[1])) == {str(p) for p in MEASURING}
