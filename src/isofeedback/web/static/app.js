@@ -41,7 +41,7 @@
     config: null, cues: {}, prefix: "", session: null, sessionWall: "", seen: new Set(),
     phase: null, phaseT: 0, duration: null, rep: 0, reps: null, sessionT: 0,
     serviceOnline: null, connected: false, finished: false, pending: new Map(),
-    devices: {}, jointChecked: null, locale: "en", cueId: "",
+    devices: {}, jointChecked: null, locale: "en", cueId: "", measuredPeak: 0,
   };
   window.isofeedbackPage = state; // for the browser tests and the latency benchmark
   state.repaints = [];
@@ -224,7 +224,10 @@
     // while the rest, the reference or the maximal contraction is measured, the effort is
     // in multiples of the rest noise and the band (in the protocol's unit) does not apply
     const measuring = MEASURING.has(phase);
-    const scale = measuring ? Math.max(doc.intensity * 1.25, 10) : Math.max(hi * 1.6, 1);
+    // while measuring, the bar's full width is a quarter above the highest effort seen so
+    // far, so it rises and falls with the patient's effort (no band to scale it by yet)
+    state.measuredPeak = measuring ? Math.max(state.measuredPeak, doc.intensity) : 0;
+    const scale = measuring ? Math.max(state.measuredPeak * 1.25, 10) : Math.max(hi * 1.6, 1);
     const pct = (v) => `${Math.min(Math.max(v / scale, 0), 1) * 100}%`;
     const band = $("band");
     band.hidden = measuring;
