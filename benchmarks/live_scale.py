@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,7 +42,7 @@ import aiomqtt
 
 from isofeedback.broker import broker_reachable, free_port
 from isofeedback.coach.protocol import find_protocol
-from isofeedback.pipeline import Pipeline
+from isofeedback.pipeline import Output, Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.service import run_session
 from isofeedback.sinks.messages import Serializer
@@ -58,20 +59,48 @@ def rss_mb() -> float:
 
 
 class Timing:
-    """Packet tap + output sink: latency of each output from its packet's scheduled arrival."""
+    """Packet tap + output sink: latency of each output from the scheduled arrival of the
+    oldest packet of the pipeline call that made it (:class:`TimedPipeline`: when the
+    session fell behind, a batch of packets goes in at once and its outputs are measured
+    from the first), and how late each packet was taken."""
 
     def __init__(self, start: float) -> None:
         self.start = start
         self.arrival = start
         self.latency: list[float] = []
         self.lateness: list[float] = []
+        self.batches = 0
+        self.batched_packets = 0
 
     def on_packet(self, packet: Packet) -> None:
-        self.arrival = self.start + packet.t_arrival
-        self.lateness.append(time.perf_counter() - self.arrival)
+        self.lateness.append(time.perf_counter() - self.start - packet.t_arrival)
 
     def submit(self, item: Event | Feedback) -> None:
         self.latency.append(time.perf_counter() - self.arrival)
+
+
+class TimedPipeline(Pipeline):
+    """A pipeline that tells its :class:`Timing` when the packets it is given arrived."""
+
+    timing: Timing
+
+    def feed(self, packet: Packet) -> list[Output]:
+        if not self._in_many:
+            self.timing.arrival = self.timing.start + packet.t_arrival
+        return super().feed(packet)
+
+    def feed_many(self, packets: Sequence[Packet],
+                  until_finished: bool = False) -> tuple[list[Output], int]:
+        self.timing.arrival = self.timing.start + packets[0].t_arrival
+        self.timing.batches += 1
+        self.timing.batched_packets += len(packets)
+        self._in_many = True
+        try:
+            return super().feed_many(packets, until_finished)
+        finally:
+            self._in_many = False
+
+    _in_many = False
 
 
 def _subscriber(host: str, port: int, ready: Any, stop: Any, out: Any) -> None:
@@ -121,7 +150,8 @@ async def run_wearables(settings: BrokerSettings, n: int, seconds: float) -> dic
         for t in timings:
             t.start = start
         for src, pub, timing in zip(sources, publishers, timings, strict=True):
-            pipeline = Pipeline(src.profiles, protocol)
+            pipeline = TimedPipeline(src.profiles, protocol)
+            pipeline.timing = timing
             tg.create_task(run_session(src, pipeline, [timing, pub], [timing],
                                        keep_outputs=False))
     wall = time.perf_counter() - start
@@ -137,6 +167,9 @@ async def run_wearables(settings: BrokerSettings, n: int, seconds: float) -> dic
         "max_ms": 1000 * lat[-1], "late_p99_ms": 1000 * late[int(0.99 * len(late))],
         "published": sum(s.published for s in stats),
         "live_dropped": sum(s.live_dropped for s in stats),
+        "bulk_calls": sum(t.batches for t in timings),
+        "bulk_packets": sum(t.batched_packets for t in timings),
+        "packets": sum(len(t.lateness) for t in timings),
     }
 
 
@@ -252,7 +285,9 @@ async def scale_runs(args: argparse.Namespace) -> None:
                   f"{r['max_ms']:.1f} ms; packets taken late by P99 {r['late_p99_ms']:.1f} ms;"
                   f" CPU {100 * r['cpu'] / r['wall']:.0f}% of one core "
                   f"({100 * r['cpu'] / r['wall'] / n:.1f}% per wearable); published "
-                  f"{r['published']}, live levels dropped {r['live_dropped']}")
+                  f"{r['published']}, live levels dropped {r['live_dropped']}; "
+                  f"{r['bulk_packets']} of {r['packets']} packets taken in "
+                  f"{r['bulk_calls']} batches (fell behind)")
         stop.set()
         count = await asyncio.to_thread(out.get, True, 60)
         sub.join(10)

@@ -52,6 +52,10 @@ class ControlInbox:
     def put(self, control: Control) -> None:
         self._live.append(control)
 
+    def next_recorded(self) -> int | None:
+        """After how many packets the next recorded command is due (None: none left)."""
+        return self._recorded[0][0] if self._recorded else None
+
     def due(self, fed: int, now: float) -> list[Control]:
         """What to apply now that ``fed`` packets went through; live ones at ``now``."""
         out: list[Control] = []
@@ -86,17 +90,22 @@ class SessionResult:
 
 IDLE_PERIOD_S = 0.25
 
+#: batches at least this long go through :meth:`Pipeline.feed_many` (fewer: packet by
+#: packet, which costs less below ~6 Myo packets; ``benchmarks/live_scale.py``)
+BULK_MIN = 8
 
-async def _with_idle_ticks(source: PacketSource) -> AsyncIterator[Packet | None]:
-    """The source's packets, with ``None`` whenever a live source stays silent for
-    ``IDLE_PERIOD_S`` (replay and simulation get no ticks: their time is their packets')."""
-    packets = source.packets()
+
+async def _with_idle_ticks(source: PacketSource) -> AsyncIterator[list[Packet] | None]:
+    """The source's packets in batches (:meth:`PacketSource.batches`), with ``None``
+    whenever a live source stays silent for ``IDLE_PERIOD_S`` (replay and simulation get
+    no ticks: their time is their packets')."""
+    batches = source.batches()
     if source.now() is None:
-        async for packet in packets:
-            yield packet
+        async for batch in batches:
+            yield batch
         return
-    it = aiter(packets)
-    pending: asyncio.Future[Packet] = asyncio.ensure_future(anext(it))
+    it = aiter(batches)
+    pending: asyncio.Future[list[Packet]] = asyncio.ensure_future(anext(it))
     try:
         while True:
             done, _ = await asyncio.wait({pending}, timeout=IDLE_PERIOD_S)
@@ -104,10 +113,10 @@ async def _with_idle_ticks(source: PacketSource) -> AsyncIterator[Packet | None]
                 yield None
                 continue
             try:
-                packet = pending.result()
+                batch = pending.result()
             except StopAsyncIteration:
                 return
-            yield packet
+            yield batch
             pending = asyncio.ensure_future(anext(it))
     finally:
         if not pending.done():
@@ -167,20 +176,39 @@ async def run_session(
     end = "end of data"
     try:
         apply_due(last_t)
-        async for packet in _with_idle_ticks(source):
-            now = last_t
-            if packet is None:
+        async for batch in _with_idle_ticks(source):
+            if batch is None:
+                now = last_t
                 live_now = source.now()
                 if live_now is not None:
                     now = max(last_t, live_now)
                     emit(pipeline.idle(live_now))
-            else:
-                for tap in taps:
-                    tap.on_packet(packet)
-                emit(pipeline.feed(packet))
-                fed += 1
-                last_t = now = packet.t_arrival
-            apply_due(now)
+                apply_due(now)
+            while batch and not pipeline.coach.finished:
+                # a recorded command falls between two pieces, after its packet count
+                due = inbox.next_recorded()
+                cut = len(batch) if due is None or due <= fed else min(due - fed, len(batch))
+                piece, batch = batch[:cut], batch[cut:]
+                if len(piece) < BULK_MIN:
+                    for packet in piece:
+                        for tap in taps:
+                            tap.on_packet(packet)
+                        emit(pipeline.feed(packet))
+                        fed += 1
+                        last_t = packet.t_arrival
+                        apply_due(last_t)
+                        if pipeline.coach.finished:
+                            break
+                    continue
+                # fell behind: what waited goes through at once, with the same outputs
+                outputs, used = pipeline.feed_many(piece, until_finished=True)
+                for packet in piece[:used]:
+                    for tap in taps:
+                        tap.on_packet(packet)
+                emit(outputs)
+                fed += used
+                last_t = piece[used - 1].t_arrival
+                apply_due(last_t)
             if pipeline.coach.finished:
                 break
         else:

@@ -41,6 +41,7 @@ from bleak.exc import (
 from isofeedback.errors import DeviceError
 from isofeedback.profiles.schema import CommandSpec, Profile
 from isofeedback.sources.base import PacketSource, SourceStatus
+from isofeedback.sources.pacing import BATCH_MAX
 from isofeedback.types import Packet
 
 __all__ = [
@@ -288,6 +289,15 @@ class BleSource(PacketSource):
                     get.cancel()
             if get.done() and not get.cancelled():
                 yield get.result()
+
+    async def batches(self) -> AsyncIterator[list[Packet]]:
+        """Each notification with those queued behind it (see :meth:`PacketSource.batches`)."""
+        queue = self._queue
+        async for packet in self.packets():
+            batch = [packet]
+            while not queue.empty() and len(batch) < BATCH_MAX:
+                batch.append(queue.get_nowait())
+            yield batch
 
     # ---- one device
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from isofeedback.types import Chunk, Packet
 
-__all__ = ["paced"]
+__all__ = ["BATCH_MAX", "paced", "paced_batches"]
 
 T = TypeVar("T", Packet, Chunk)
 
@@ -32,14 +32,46 @@ async def paced(
     """Yield ``items`` at ``speed`` × real time (``None`` = as fast as possible).
     ``clock`` (default: the event loop's) and ``sleep`` are the time source, replaceable
     so a test can drive the pacing on a virtual clock."""
+    async for batch in paced_batches(items, speed, clock=clock, sleep=sleep):
+        for item in batch:
+            yield item
+
+
+#: the most items one batch of :func:`paced_batches` holds
+BATCH_MAX = 256
+
+
+async def paced_batches(
+    items: Iterable[T],
+    speed: float | None,
+    *,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AsyncIterator[list[T]]:
+    """:func:`paced`, each item with those after it that are already due when it is: a
+    consumer that fell behind (a stall, an overloaded process) gets what it missed in
+    one batch, as a live link's queue would hand it over. At full speed every item
+    comes alone (nothing is "due": there is no schedule)."""
     now = clock or asyncio.get_running_loop().time
     start = now()
-    for i, item in enumerate(items):
+    it = iter(items)
+    item = next(it, None)
+    i = 0
+    while item is not None:
         if speed is None:
             if i % 256 == 0:
                 await sleep(0)  # let sinks and the broker link breathe
-        else:
-            delay = start + _due(item) / speed - now()
-            if delay > 0:
-                await sleep(delay)
-        yield item
+            i += 1
+            yield [item]
+            item = next(it, None)
+            continue
+        delay = start + _due(item) / speed - now()
+        if delay > 0:
+            await sleep(delay)
+        batch = [item]
+        item = next(it, None)
+        while (item is not None and len(batch) < BATCH_MAX
+               and start + _due(item) / speed <= now()):
+            batch.append(item)
+            item = next(it, None)
+        yield batch

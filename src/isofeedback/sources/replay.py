@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from isofeedback.profiles.schema import Profile
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.sources.base import PacketSource
-from isofeedback.sources.pacing import paced
+from isofeedback.sources.pacing import paced, paced_batches
 from isofeedback.types import Packet
 
 __all__ = ["ReplaySource"]
@@ -33,3 +33,7 @@ class ReplaySource(PacketSource):
     async def packets(self) -> AsyncIterator[Packet]:
         async for p in paced(self.reader.packets(), self.speed):
             yield p
+
+    async def batches(self) -> AsyncIterator[list[Packet]]:
+        async for batch in paced_batches(self.reader.packets(), self.speed):
+            yield batch

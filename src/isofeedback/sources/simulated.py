@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from isofeedback.profiles.schema import Profile
 from isofeedback.sim import PatientScript, SimulatedSession, packetize, synthesize
 from isofeedback.sources.base import PacketSource
-from isofeedback.sources.pacing import paced
+from isofeedback.sources.pacing import paced, paced_batches
 from isofeedback.types import Packet
 
 __all__ = ["SimulatedSource", "simulate_for_profile"]
@@ -53,3 +53,7 @@ class SimulatedSource(PacketSource):
     async def packets(self) -> AsyncIterator[Packet]:
         async for p in paced(self.all_packets, self.speed):
             yield p
+
+    async def batches(self) -> AsyncIterator[list[Packet]]:
+        async for batch in paced_batches(self.all_packets, self.speed):
+            yield batch
