@@ -224,3 +224,122 @@ def test_a_time_column_in_milliseconds(tmp_path: Path) -> None:
     right = tmp_path / "right.csv"
     right.write_text("time_ms,emg1\n" + rows)
     assert load_foreign(right).streams["emg"].fs == pytest.approx(1000.0)
+
+
+def _two_channel_rows(seed: int, n: int = 6000) -> tuple[np.ndarray, np.ndarray]:
+    """Two EMG channels at 500 Hz with one contraction (1500–3000), and a gesture label
+    (the 0/1/2 column public gesture data sets ship) that is 2 over it."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 1.0, (n, 2))
+    x[1500:3000] *= 12.0
+    label = np.zeros(n)
+    label[1500:3000] = 2.0
+    return x, label
+
+
+@pytest.mark.parametrize("name", ["label", "Gesture", "stimulus"])
+def test_a_label_column_becomes_annotations_never_emg(tmp_path: Path, name: str) -> None:
+    """A label column read as a third EMG channel put its steps into the evidence (a real
+    Myo gesture file: onsets moved by a second and more, one missed). It is annotations."""
+    x, label = _two_channel_rows(7)
+    plain = tmp_path / "plain.csv"
+    plain.write_text("emg1,emg2\n" + "".join(f"{a:.5f},{b:.5f}\n" for a, b in x))
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text(f"emg1,{name},emg2\n" + "".join(
+        f"{a:.5f},{k:g},{b:.5f}\n" for (a, b), k in zip(x, label, strict=True)))
+    signals = load_foreign(labelled, 500.0)
+    assert signals.streams["emg"].channels == ("emg1", "emg2")
+    assert signals.meta["not_emg"] == [name]
+    [a] = signals.annotations
+    assert (a.onset, a.duration, a.text) == (3.0, 3.0, f"{name} 2")
+    want = replay(plain, fs=500.0)
+    assert sum(e.type == "onset" for e in want.events) == 1
+    assert events_jsonl(replay(labelled, fs=500.0).outputs) == events_jsonl(want.outputs)
+
+
+def test_a_row_counter_is_left_out_and_a_jump_in_it_is_an_error(tmp_path: Path) -> None:
+    """pandas' ``to_csv`` writes its row index as an unnamed first column: a ramp, not a
+    muscle. A counter that jumps says rows are missing."""
+    x, _ = _two_channel_rows(8)
+    plain = tmp_path / "plain.csv"
+    plain.write_text("emg1,emg2\n" + "".join(f"{a:.5f},{b:.5f}\n" for a, b in x))
+    indexed = tmp_path / "indexed.csv"
+    indexed.write_text(",emg1,emg2\n" + "".join(f"{i},{a:.5f},{b:.5f}\n"
+                                                for i, (a, b) in enumerate(x)))
+    signals = load_foreign(indexed, 500.0)
+    assert signals.streams["emg"].channels == ("emg1", "emg2")
+    assert signals.meta["not_emg"] == ["column 1"]
+    assert events_jsonl(replay(indexed, fs=500.0).outputs) == \
+        events_jsonl(replay(plain, fs=500.0).outputs)
+    gap = tmp_path / "gap.csv"
+    gap.write_text("sample,emg1\n" + "".join(f"{i + (50 if i >= 100 else 0)},{a:.5f}\n"
+                                             for i, (a, _) in enumerate(x)))
+    with pytest.raises(RecordingError, match=r"the row counter column 'sample' jumps from "
+                       r"99 to 150 at line 102: 50 rows are missing"):
+        load_foreign(gap, 500.0)
+    not_counter = tmp_path / "noname.csv"
+    not_counter.write_text(",emg1\n" + "".join(f"{a:.5f},{a:.5f}\n" for a, _ in x))
+    with pytest.raises(RecordingError, match=r"column 1 \(no name\) is not a row counter"):
+        load_foreign(not_counter, 500.0)
+
+
+@pytest.mark.parametrize("suffix", ["edf", "bdf"])
+def test_edf_signals_that_are_not_emg_are_left_out(tmp_path: Path, suffix: str) -> None:
+    """A file from a polygraph or an EEG amplifier: EMG typed ``EMG …`` beside an EEG
+    channel, an untyped signal and a trigger channel (BioSemi's ``Status``, high bits set
+    as its amplifier does): only the EMG is analysed, the triggers become annotations."""
+    import pyedflib
+
+    fs = 500
+    x, label = _two_channel_rows(9)
+    rng = np.random.default_rng(10)
+    # a BDF's Status: BioSemi's CMS bits above the 16 trigger bits; an EDF's trigger plain
+    trigger = "Status" if suffix == "bdf" else "Trigger"
+    status = label.astype(np.int64) | ((1 << 20) if suffix == "bdf" else 0)
+    signals: list[tuple[str, np.ndarray, str]] = [
+        ("EMG left", x[:, 0], "uV"), ("EEG Fpz-Cz", rng.normal(0, 30.0, len(x)), "uV"),
+        ("EMG right", x[:, 1], "uV"), ("Breathing", np.sin(np.arange(len(x)) / 200), "a.u."),
+        (trigger, status.astype(np.float64), "")]
+    path = tmp_path / f"poly.{suffix}"
+    kind = pyedflib.FILETYPE_BDFPLUS if suffix == "bdf" else pyedflib.FILETYPE_EDFPLUS
+    top = (1 << 23) - 1 if suffix == "bdf" else 32767
+    with pyedflib.EdfWriter(str(path), len(signals), file_type=kind) as w:
+        headers = []
+        for name, v, unit in signals:
+            digital = name == trigger
+            lo, hi = (-top - 1, top) if digital else (np.floor(v.min()) - 1, np.ceil(v.max()) + 1)
+            headers.append({"label": name, "dimension": unit, "sample_frequency": fs,
+                            "physical_min": lo, "physical_max": hi,
+                            "digital_min": -top - 1, "digital_max": top})
+        w.setSignalHeaders(headers)
+        w.writeSamples([np.ascontiguousarray(v) for _, v, _ in signals])
+    got = load_foreign(path)
+    assert got.streams["emg"].channels == ("left", "right")
+    assert set(got.meta["not_emg"]) == {trigger, "EEG Fpz-Cz", "Breathing"}
+    texts = [(round(a.onset, 3), round(a.duration, 3), a.text) for a in got.annotations]
+    assert texts == [(3.0, 3.0, f"{trigger} 2")]
+    assert sum(e.type == "onset" for e in replay(path).events) == 1
+
+
+def test_the_summary_counts_contractions_not_retracted_blips(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    """A researcher's summary row and the replay's report count the contractions; the
+    provisional onsets of brief blips (retracted after their release) apart."""
+    rng = np.random.default_rng(11)
+    fs = 500
+    x = rng.normal(0.0, 1.0, 12 * fs)
+    x[4 * fs : 7 * fs] *= 12.0  # a 3 s contraction
+    for start in (2.0, 8.5, 10.0):  # 80 ms blips
+        x[int(start * fs) : int((start + 0.08) * fs)] *= 25.0
+    path = tmp_path / "blips.csv"
+    path.write_text("emg1\n" + "".join(f"{v:.5f}\n" for v in x))
+    result = replay(path, fs=float(fs))
+    onsets = sum(e.type == "onset" for e in result.events)
+    retracted = sum(e.type == "retracted" for e in result.events)
+    assert retracted >= 1 and onsets == retracted + 1
+    m = result.metrics()
+    assert (m["onsets"], m["releases"], m["retracted"]) == (1, 1, retracted)
+    assert main(["replay", str(path), "--fs", str(fs)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"1 onsets, 1 releases ({retracted} brief activations retracted)" in out

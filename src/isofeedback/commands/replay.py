@@ -198,8 +198,13 @@ def _print(console: Console, r: ReplayResult) -> None:
                   f"data replayed in {m['wall_s']:.2f} s")
     if r.stopped:
         console.print(f"  [yellow]stopped early: {r.stopped}[/]")
-    detected = (f"  {m['onsets']} onsets, {m['releases']} releases, {m['movements']} "
-                "movements")
+    if r.meta.get("not_emg"):
+        console.print(f"  not EMG: {', '.join(map(str, r.meta['not_emg']))} (left out; "
+                      "labels and triggers become annotations)")
+    retracted = (f" ({m['retracted']} brief activations retracted)" if m["retracted"]
+                 else "")
+    detected = (f"  {m['onsets']} onsets, {m['releases']} releases{retracted}, "
+                f"{m['movements']} movements")
     if r.protocol is None:
         console.print(f"{detected}; detection only (no coach: --protocol pir|met|FILE "
                       "coaches foreign data)")

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from isofeedback.types import Event, EventType
 
-__all__ = ["Retraction"]
+__all__ = ["Retraction", "confirmed"]
 
 
 class Retraction:
@@ -60,3 +60,30 @@ class Retraction:
                                      None, {"onset_decided": onset.t_decided,
                                             "duration_s": e.t - onset.t}))
         return out
+
+
+def confirmed(events: Sequence[Event]) -> list[Event]:
+    """The onsets and releases of confirmed contractions: every onset a ``retracted``
+    event names (same back-dated time, same decision time) is dropped with its release.
+
+    >>> on = Event(EventType.ONSET, 1.0, 1.05, "emg")
+    >>> off = Event(EventType.RELEASE, 1.2, 1.4, "emg")
+    >>> back = Event(EventType.RETRACTED, 1.0, 1.4, "emg", None, {"onset_decided": 1.05})
+    >>> keep = Event(EventType.ONSET, 3.0, 3.05, "emg")
+    >>> [(e.type.value, e.t) for e in confirmed([on, off, back, keep])]
+    [('onset', 3.0)]
+    """
+    gone = {(e.t, e.detail.get("onset_decided")) for e in events
+            if e.type == EventType.RETRACTED}
+    out: list[Event] = []
+    dropping = False
+    for e in events:
+        if e.type == EventType.ONSET:
+            dropping = (e.t, e.t_decided) in gone
+        elif e.type == EventType.RETRACTED:
+            continue
+        if not dropping:
+            out.append(e)
+        if e.type == EventType.RELEASE:
+            dropping = False
+    return out

@@ -5,9 +5,20 @@ CSV: a header row; one column per EMG channel; an optional time column (``t``, `
 ``accel_x/y/z`` (g) and ``quat_w/x/y/z`` columns. A sidecar ``<name>.events.csv``
 (``onset,duration,text``) is read as annotations, as :mod:`.export` writes it.
 
+Columns that are not signals are never analysed as EMG: a label column (``label``,
+``class``, ``gesture``, ``stimulus``, ``trigger``, … — public gesture and movement data sets
+ship one beside the channels) becomes annotations, one per run of a non-zero value
+(``label 3``); a row counter (``index``, ``sample``, an unnamed first column as pandas
+writes it) is checked for missing rows and left out. Read as EMG, a label's steps swamp
+the real channels' evidence and a counter is a ramp.
+
 EDF/BDF (and their + variants, via pyedflib): a signal labelled ``<stream> <channel>``
-(``EMG emg1``, ``Gyro x`` — what our export writes) goes to that stream; other labels are
-sorted by keyword (``gyr`` → gyro, ``acc`` → accel, ``quat`` → quat, else EMG).
+(``EMG emg1``, ``Gyro x`` — what our export writes) goes to that stream; other signal
+types of EDF+ (``EEG …``, ``ECG``, ``Resp``, ``SpO2``, …) are left out, and so is every
+untyped signal when some are typed ``EMG``; a trigger channel (BioSemi's ``Status``,
+``Trigger``, ``Marker``) becomes annotations like a label column; the rest are sorted by
+keyword (``gyr`` → gyro, ``acc`` → accel, ``quat`` → quat, else EMG). What was left out
+is named in the replay's report (``meta["not_emg"]``).
 """
 
 from __future__ import annotations
@@ -35,6 +46,18 @@ _TIME_MS_COLUMNS = ("t_ms", "time_ms", "timestamp_ms", "ms")  # the same, in mil
 #: milliseconds under a seconds name reads as 1 Hz, and must not be analysed as such
 MIN_EMG_FS_HZ = 100.0
 _UNITS = {"gyro": "deg/s", "accel": "g", "quat": "1"}
+#: columns (CSV) and signals (EDF/BDF) that hold labels or triggers, not a signal
+_LABEL_NAMES = frozenset({
+    "label", "labels", "class", "gesture", "movement", "stimulus", "restimulus",
+    "repetition", "rerepetition", "trigger", "triggers", "marker", "markers", "event",
+    "events", "annotation", "condition", "trial", "task", "status", "stim"})
+#: columns that count rows (a spreadsheet's or pandas' index column)
+_COUNTER_NAMES = frozenset({"", "index", "idx", "sample", "samples", "sample_index",
+                            "sample_number", "n", "frame", "counter", "unnamed: 0"})
+#: EDF+ signal types (the label's first word) that are not EMG nor motion
+_OTHER_EDF_TYPES = frozenset({"eeg", "ecg", "ekg", "eog", "resp", "sao2", "spo2", "temp",
+                              "pleth", "pulse", "hr", "pos", "light", "sound", "ms",
+                              "dc", "mic"})
 
 
 def events_sidecar(path: Path) -> Path:
@@ -106,21 +129,73 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         raise RecordingError(f"{path}: {where}, too slow for surface EMG (at least "
                              f"{MIN_EMG_FS_HZ:g} Hz){hint}")
     groups: dict[str, list[tuple[str, int]]] = {}
+    labels: list[Annotation] = []
+    not_emg: list[str] = []
     for i, h in enumerate(header):
-        if i != time_col:
+        if i == time_col:
+            continue
+        if h.lower() in _COUNTER_NAMES:
+            _check_counter(path, h, i, values[:, i])
+            not_emg.append(h or f"column {i + 1}")
+        elif h.lower() in _LABEL_NAMES:
+            labels += label_annotations(f"{path}: column {h!r}", h, values[:, i], fs)
+            not_emg.append(h)
+        else:
             stream, channel = _stream_of(h)
             groups.setdefault(stream, []).append((channel, i))
     if "emg" not in groups:
         raise RecordingError(f"{path}: no EMG columns (every column that is not time, "
-                             "gyro_*, accel_* or quat_* is an EMG channel)")
+                             "a label, a row counter, gyro_*, accel_* or quat_* is an EMG "
+                             "channel)")
     streams = {
         name: Stream(name, fs, tuple(c for c, _ in cols),
                      np.ascontiguousarray(values[:, [i for _, i in cols]]),
                      _UNITS.get(name, "a.u."))
         for name in STREAM_ORDER if (cols := groups.get(name))
     }
-    annotations = _read_sidecar(events_sidecar(path))
-    return SignalSet(streams, annotations, {"source_file": path.name})
+    annotations = tuple(sorted((*_read_sidecar(events_sidecar(path)), *labels),
+                               key=lambda a: a.onset))
+    meta: dict[str, Any] = {"source_file": path.name}
+    if not_emg:
+        meta["not_emg"] = not_emg
+    return SignalSet(streams, annotations, meta)
+
+
+def label_annotations(where: str, name: str, values: FloatArray, fs: float,
+                      ) -> list[Annotation]:
+    """One annotation (``<name> <value>``) per run of a non-zero value of a label or
+    trigger signal sampled at ``fs``; 0 is "no label" (rest, no stimulus).
+
+    >>> [(a.onset, a.duration, a.text) for a in
+    ...  label_annotations("x", "label", np.array([0, 0, 3, 3, 3, 0, 1.0]), 2.0)]
+    [(1.0, 1.5, 'label 3'), (3.0, 0.5, 'label 1')]
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if not np.array_equal(v, np.round(v)):
+        raise RecordingError(f"{where} holds labels by its name, but not whole numbers; "
+                             "rename it if it is a signal")
+    change = np.flatnonzero(np.diff(v)) + 1
+    starts = np.concatenate(([0], change)).tolist()
+    ends = np.concatenate((change, [v.size])).tolist()
+    return [Annotation(a / fs, (b - a) / fs, f"{name} {int(v[a])}")
+            for a, b in zip(starts, ends, strict=True) if v[a] != 0]
+
+
+def _check_counter(path: Path, name: str, i: int, values: FloatArray) -> None:
+    """A row counter must count rows: a jump is rows missing (everything after it would
+    sit early on the time line), anything else is not a counter."""
+    what = f"column {name!r}" if name else f"column {i + 1} (no name)"
+    d = np.diff(values)
+    if not np.array_equal(values, np.round(values)) or np.any(d < 1):
+        raise RecordingError(f"{path}: {what} is not a row counter; name it if it is a "
+                             "signal")
+    jump = np.flatnonzero(d > 1)
+    if jump.size:
+        k = int(jump[0])
+        raise RecordingError(
+            f"{path}: the row counter {what} jumps from {values[k]:g} to {values[k + 1]:g} "
+            f"at line {k + 3}: {int(d[k]) - 1} rows are missing; fill the gap or cut the "
+            "file there")
 
 
 def _delimiter(path: Path) -> str:
@@ -234,15 +309,22 @@ def _read_sidecar(path: Path) -> tuple[Annotation, ...]:
     return out
 
 
-def _edf_stream(label: str) -> tuple[str, str]:
+def _edf_stream(label: str, typed_emg: bool) -> tuple[str, str]:
+    """The stream of an EDF/BDF signal and its channel name: ``labels`` for a trigger
+    channel, ``""`` for a signal that is not ours (another EDF+ type; an untyped one when
+    ``typed_emg``: some signals are typed ``EMG``)."""
     head, sep, rest = label.strip().partition(" ")
     if sep and head.lower() in STREAM_ORDER:
         return head.lower(), rest.strip()
-    low = label.lower()
+    low = label.strip().lower()
+    if low in _LABEL_NAMES:
+        return "labels", label.strip()
+    if head.lower() in _OTHER_EDF_TYPES:
+        return "", label.strip()
     for key, stream in (("gyr", "gyro"), ("acc", "accel"), ("quat", "quat")):
         if key in low:
             return stream, label.strip()
-    return "emg", label.strip()
+    return ("" if typed_emg else "emg"), label.strip()
 
 
 def load_edf(path: Path) -> SignalSet:
@@ -255,22 +337,37 @@ def load_edf(path: Path) -> SignalSet:
         raise RecordingError(f"{path}: not a readable EDF/BDF file ({exc})") from None
     try:
         groups: dict[str, list[tuple[str, float, Any, str]]] = {}
-        for i, label in enumerate(reader.getSignalLabels()):
-            stream, channel = _edf_stream(label)
+        names = reader.getSignalLabels()
+        typed_emg = any(n.strip().lower().startswith("emg ") for n in names)
+        for i, label in enumerate(names):
+            stream, channel = _edf_stream(label, typed_emg)
             groups.setdefault(stream, []).append(
-                (channel, float(reader.getSampleFrequency(i)), reader.readSignal(i),
+                (channel, float(reader.getSampleFrequency(i)),
+                 reader.readSignal(i, digital=stream == "labels"),
                  reader.getPhysicalDimension(i) or "a.u."))
         onsets, durations, texts = reader.readAnnotations()
-        annotations = tuple(Annotation(float(o), max(float(d), 0.0), str(t))
-                            for o, d, t in zip(onsets, durations, texts, strict=True))
-        meta = {"source_file": path.name, "patient": reader.getPatientCode(),
-                "start": reader.getStartdatetime().isoformat()}
+        annotations = [Annotation(float(o), max(float(d), 0.0), str(t))
+                       for o, d, t in zip(onsets, durations, texts, strict=True)]
+        meta: dict[str, Any] = {"source_file": path.name, "patient": reader.getPatientCode(),
+                                "start": reader.getStartdatetime().isoformat()}
     except Exception as exc:  # pyedflib raises assorted types on damaged files
         raise RecordingError(f"{path}: damaged EDF/BDF file ({exc})") from None
     finally:
         reader.close()
+    bdf = path.suffix.lower() == ".bdf"
+    for channel, rate, values, _ in groups.pop("labels", []):
+        codes = np.asarray(values, dtype=np.int64)
+        if bdf and channel.lower() == "status":  # BioSemi: triggers in the low 16 bits
+            codes = codes & 0xFFFF
+        annotations += label_annotations(f"{path}: signal {channel!r}", channel,
+                                         codes.astype(np.float64), rate)
+        meta.setdefault("not_emg", []).append(channel)
+    meta.setdefault("not_emg", []).extend(c[0] for c in groups.pop("", []))
+    if not meta["not_emg"]:
+        del meta["not_emg"]
     if "emg" not in groups:
-        raise RecordingError(f"{path}: no EMG signals found")
+        skipped = f" (left out: {', '.join(meta['not_emg'])})" if "not_emg" in meta else ""
+        raise RecordingError(f"{path}: no EMG signals found{skipped}")
     streams = {}
     for name in STREAM_ORDER:
         cols = groups.get(name)
@@ -289,4 +386,4 @@ def load_edf(path: Path) -> SignalSet:
         n = min(len(c[2]) for c in cols)
         data = np.column_stack([np.asarray(c[2][:n], dtype=np.float64) for c in cols])
         streams[name] = Stream(name, cols[0][1], tuple(c[0] for c in cols), data, cols[0][3])
-    return SignalSet(streams, annotations, meta)
+    return SignalSet(streams, tuple(sorted(annotations, key=lambda a: a.onset)), meta)

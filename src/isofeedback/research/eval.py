@@ -26,6 +26,7 @@ from isofeedback.checks import cli_integer, cli_number
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.factory import build_emg_detection
 from isofeedback.detectors.movement import MovementDetector
+from isofeedback.detectors.retraction import confirmed
 from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.orientation import QuatChain
 from isofeedback.errors import ConfigError
@@ -51,33 +52,6 @@ __all__ = [
 
 
 _TIMED = (EventType.ONSET, EventType.RELEASE, EventType.RETRACTED)
-
-
-def confirmed(events: Sequence[Event]) -> list[Event]:
-    """The onsets and releases of confirmed contractions: every onset a ``retracted``
-    event names (same back-dated time, same decision time) is dropped with its release.
-
-    >>> on = Event(EventType.ONSET, 1.0, 1.05, "emg")
-    >>> off = Event(EventType.RELEASE, 1.2, 1.4, "emg")
-    >>> back = Event(EventType.RETRACTED, 1.0, 1.4, "emg", None, {"onset_decided": 1.05})
-    >>> keep = Event(EventType.ONSET, 3.0, 3.05, "emg")
-    >>> [(e.type.value, e.t) for e in confirmed([on, off, back, keep])]
-    [('onset', 3.0)]
-    """
-    gone = {(e.t, e.detail.get("onset_decided")) for e in events
-            if e.type == EventType.RETRACTED}
-    out: list[Event] = []
-    dropping = False
-    for e in events:
-        if e.type == EventType.ONSET:
-            dropping = (e.t, e.t_decided) in gone
-        elif e.type == EventType.RETRACTED:
-            continue
-        if not dropping:
-            out.append(e)
-        if e.type == EventType.RELEASE:
-            dropping = False
-    return out
 
 
 @dataclass(frozen=True, slots=True)

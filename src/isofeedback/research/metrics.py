@@ -7,22 +7,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from isofeedback.detectors.retraction import confirmed
+from isofeedback.types import EventType
+
 if TYPE_CHECKING:
     from isofeedback.research.replay import ReplayResult
 
 __all__ = ["COLUMNS", "error_row", "row"]
 
 COLUMNS = ["file", "session", "kind", "simulated", "duration_s", "wall_s", "speed_x",
-           "packets", "bad_packets", "gaps", "lost_s", "onsets", "releases", "movements",
+           "packets", "bad_packets", "gaps", "lost_s", "onsets", "releases", "retracted",
+           "movements",
            "reps_done", "reps_planned", "mean_hold_s", "violations", "complete", "damage",
            "verified", "file_s", "stopped", "error"]
 
 
 def row(result: ReplayResult) -> dict[str, Any]:
     """The summary-table row of one replay."""
+    events = result.events
+    # contractions: the onsets and releases no ``retracted`` event withdrew (a blip
+    # shorter than a contraction); how many were withdrawn in a column of its own
     counts: dict[str, int] = {}
-    for ev in result.events:
+    for ev in confirmed(events):
         counts[ev.type.value] = counts.get(ev.type.value, 0) + 1
+    retracted = sum(ev.type == EventType.RETRACTED for ev in events)
     s = result.summary
     return {
         "file": result.path.name, "session": result.session, "kind": result.kind,
@@ -32,7 +40,8 @@ def row(result: ReplayResult) -> dict[str, Any]:
         "packets": result.stats.packets, "bad_packets": result.stats.bad_packets,
         "gaps": result.stats.gaps, "lost_s": round(result.stats.lost_s, 3),
         "onsets": counts.get("onset", 0), "releases": counts.get("release", 0),
-        "movements": counts.get("movement", 0), "reps_done": s.get("reps_done", 0),
+        "retracted": retracted, "movements": counts.get("movement", 0),
+        "reps_done": s.get("reps_done", 0),
         "reps_planned": s.get("reps_planned", 0), "mean_hold_s": s.get("mean_hold_s", 0.0),
         "violations": ";".join(s.get("violations", [])),
         "complete": result.complete, "damage": result.damage or "",
