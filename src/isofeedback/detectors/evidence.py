@@ -4,20 +4,17 @@ A power sample ``z`` in rest units (a squared Gaussian sample over the rest vari
 log-likelihood ratio ``z·(1 − 1/r)/2 − ln(r)/2`` for "variance ``r`` × rest" against
 "rest". The onset test accumulates it for its alternative ``ratio``; the release test
 accumulates its negative against the hold-following alternative (docs/detection.md,
-*Onset / release* and *Release: the alternative follows the hold*). Gated samples (the
-chain's spike and saturation gate) carry no power the tests can read; a gate that stays on
-longer than an artifact can (:class:`LongGate`) is itself evidence of an onset.
+*Onset / release* and *Release: the alternative follows the hold*).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from isofeedback.detectors.changepoint import BoolArray
 from isofeedback.detectors.params import OnsetTest, ReleaseTest
 from isofeedback.types import FloatArray
 
-__all__ = ["LongGate", "OnsetEvidence", "ReleaseEvidence"]
+__all__ = ["OnsetEvidence", "ReleaseEvidence"]
 
 
 class OnsetEvidence:
@@ -47,11 +44,6 @@ class OnsetEvidence:
         if evidence == 1.0:
             return np.minimum(z, self.z_cap) * self.a - self.b
         return np.minimum((z * self.a - self.b) * evidence, self.fused_cap)
-
-    def most(self, evidence: float) -> float:
-        """The most one sample may add (what :meth:`llr` gives a sample far above rest):
-        the evidence of a sample known only to be beyond the converter's range."""
-        return float(self.llr(np.array([np.inf]), evidence)[0])
 
 
 class ReleaseEvidence:
@@ -89,38 +81,3 @@ class ReleaseEvidence:
 
     def llr(self, z: FloatArray) -> FloatArray:
         return self.b - z * self.a
-
-
-class LongGate:
-    """Where the chain's gate has been on for more than ``limit`` samples in a row.
-
-    The gate is meant for contact spikes and a clipped spike's band-pass ringing (at most
-    ~0.2 s on the development records). A contraction strong enough to drive the converter
-    to its rails keeps it on for as long as it lasts: a Myo armband clipped for seconds at
-    a gesture's start and the onset test, given nothing, decided it 1.2–3.5 s late, after
-    the cue's ±1 s (docs/detection.md, *Detector version 12*). Past ``limit`` the samples
-    are beyond the converter's range, not unknown; the onset test counts them as such
-    (:meth:`OnsetEvidence.most`). ``limit`` 0: never.
-
-    >>> g = LongGate(2)
-    >>> g.mask(np.array([1.0, 1.0, 1.0])).tolist(), g.mask(np.array([1.0, 0.0, 1.0])).tolist()
-    ([False, False, True], [True, False, False])
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.run = 0  # gated samples in a row up to now
-
-    def mask(self, gate: FloatArray) -> BoolArray | None:
-        """True where the gate has been on for more than ``limit`` samples (``None``: at
-        no sample of ``gate``, or never counted)."""
-        on = gate > 0
-        n = on.size
-        if self.limit <= 0 or n == 0:
-            return None
-        idx = np.arange(1, n + 1)
-        last_off = np.maximum.accumulate(np.where(on, 0, idx))
-        run = idx - last_off + np.where(last_off == 0, self.run, 0)
-        self.run = int(run[-1]) if on[-1] else 0
-        long = run > self.limit
-        return long if long.any() else None

@@ -12,8 +12,7 @@ and every part's state is built in a reset:
   test (rest against a fraction of the hold), counted as the channels' worth of one
   fused sample measured on the rest;
 - *change test* (:mod:`.change_test`): Page's CUSUM, decided above ``onset.h`` /
-  ``release.h``; gated samples (spikes, saturation) add nothing, except to the onset test
-  once the gate has lasted ``onset.gate_max_s`` (:class:`.evidence.LongGate`);
+  ``release.h``; gated samples (spikes, saturation) add nothing;
 - *onset back-dating* (:mod:`.onset_timing`) and *release back-dating*
   (:mod:`.release_timing`): maximum likelihood of a rest → ramp → plateau model in a
   bounded window of recent samples (:mod:`.history`), minus the chain's delay
@@ -39,7 +38,7 @@ import numpy as np
 from isofeedback.checks import number
 from isofeedback.detectors.change_test import PageTest
 from isofeedback.detectors.changepoint import BoolArray
-from isofeedback.detectors.evidence import LongGate, OnsetEvidence, ReleaseEvidence
+from isofeedback.detectors.evidence import OnsetEvidence, ReleaseEvidence
 from isofeedback.detectors.fusion import FusedEvidence
 from isofeedback.detectors.history import RecentSamples
 from isofeedback.detectors.level_drop import LevelDropTracker
@@ -109,7 +108,6 @@ class OnsetReleaseDetector:
         self.rest = RestTracker(p.rest, self.samples)
         self._onset = OnsetEvidence(p.onset)
         self._release = ReleaseEvidence(p.release)
-        self._long_gate = LongGate(self.samples.gate_max)
         self._fusion = FusedEvidence(self.fs)
         self._test = PageTest()
         self._history = RecentSamples(self.samples.keep)
@@ -208,17 +206,12 @@ class OnsetReleaseDetector:
                 self._n += n
                 return events
         self._all_valid = not np.logical_or.reduce(gate)
-        long: BoolArray | None = None
         if self._all_valid:
             if self._valid_true.size < n:
                 self._valid_true = np.ones(n, dtype=bool)
             valid = self._valid_true[:n]
-            self._long_gate.run = 0
         else:
             valid = gate == 0
-            long = self._long_gate.mask(gate[i:])
-            if long is not None and i:
-                long = np.concatenate([np.zeros(i, dtype=bool), long])
         blk = rest.block_n
         fused = self.params.fused_evidence
         while i < n:
@@ -228,8 +221,7 @@ class OnsetReleaseDetector:
                 self._fusion.restart(float(dof[i]))
             # normalise here: the baseline may have moved at the previous block boundary
             z = np.minimum(pw[i : i + take] / rest.pow_baseline, self.params.onset.z_max)
-            events += self._segment(z, valid[i : i + take], env[i : i + take], a, t0,
-                                    None if long is None else long[i : i + take])
+            events += self._segment(z, valid[i : i + take], env[i : i + take], a, t0)
             i += take
         self._n += n
         if self.params.confirmation.min_contraction_s > 0:
@@ -237,11 +229,9 @@ class OnsetReleaseDetector:
         return events
 
     def _segment(
-        self, z: FloatArray, valid: BoolArray, env: FloatArray, a: int, t0: float,
-        long: BoolArray | None = None,
+        self, z: FloatArray, valid: BoolArray, env: FloatArray, a: int, t0: float
     ) -> list[Event]:
-        """Process samples ``a .. a+len(z)`` (within one block), switching modes as needed
-        (``long``: samples under a gate that has lasted longer than an artifact can)."""
+        """Process samples ``a .. a+len(z)`` (within one block), switching modes as needed."""
         events: list[Event] = []
         n = z.size
         j = 0
@@ -265,10 +255,7 @@ class OnsetReleaseDetector:
                 h = self.params.release.h
                 earliest = self._since + counts.min_active - start
             if not self._all_valid:
-                gated: FloatArray | float = 0.0
-                if long is not None and not self.active:
-                    gated = np.where(long[j:], self._onset.most(self.evidence), 0.0)
-                llr = np.where(valid[j:], llr, gated)
+                llr = np.where(valid[j:], llr, 0.0)
             end, hit = test.scan(llr, start, h, earliest)
             hist.push(z[j : j + end], valid[j : j + end], env[j : j + end], self._all_valid)
             if self.active or hit:

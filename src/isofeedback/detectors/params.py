@@ -64,10 +64,7 @@ class OnsetTest:
     The change is back-dated within ``backdate_s``; with ``rest_fit`` against the rest
     level the samples before each candidate start show (from ``rest_anchor_s`` before
     the first candidate on), not against the baseline. ``refractory_s`` after a release
-    nothing accumulates. Gated samples (spikes, saturation) add nothing, unless the gate
-    has stayed on longer than ``gate_max_s`` (0 = always nothing): then each adds the most
-    one sample may (``sample_max``) — a contact spike and its filter ringing are over in
-    well under that, a contraction that drives the converter to its rails is not."""
+    nothing accumulates."""
 
     ratio: float = 4.0
     h: float = 10.0
@@ -77,13 +74,12 @@ class OnsetTest:
     refractory_s: float = 0.2
     rest_fit: bool = False
     rest_anchor_s: float = 0.1
-    gate_max_s: float = 0.0
 
     def __post_init__(self) -> None:
         number(self.ratio, "onset.ratio", low=1.0, low_open=True)
         for name in ("h", "sample_max", "z_max"):
             number(getattr(self, name), f"onset.{name}", low=0.0, low_open=True)
-        for name in ("backdate_s", "refractory_s", "rest_anchor_s", "gate_max_s"):
+        for name in ("backdate_s", "refractory_s", "rest_anchor_s"):
             number(getattr(self, name), f"onset.{name}", low=0.0)
         of_type(self.rest_fit, "onset.rest_fit", bool)
 
@@ -228,7 +224,6 @@ class SampleCounts:
     settle: int = 0  # rest.settle_s: after a release, not yet rest
     confirm: int = 0  # rest.confirm_s: a rest block is followed once this has passed
     drop_blocks: int = 1  # level_drop.s in blocks
-    gate_max: int = 0  # onset.gate_max_s: a gate this long is no artifact (0 = off)
 
     @classmethod
     def at(cls, fs: float, rest: RestModel, onset: OnsetTest | None = None,
@@ -246,7 +241,6 @@ class SampleCounts:
             settle=int(round(rest.settle_s * fs)),
             confirm=int(round(rest.confirm_s * fs)),
             drop_blocks=max(1, int(round(drop.s / rest.block_s))),
-            gate_max=int(round(onset.gate_max_s * fs)),
         )
 
 
