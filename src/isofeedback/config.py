@@ -64,8 +64,13 @@ class ChainSettings:
     notches at ``mains_hz`` (0 = off) and ``mains_harmonics`` harmonics with quality
     ``mains_q`` (narrower notches ring longer after a release), the envelope's window,
     the converter limit ``full_scale`` in EMG units (127 for int8; 0 = unknown), the
-    ``channels`` over the target muscle (0-based; None = all), and whether the channel
-    weights are learnt once some channel is clearly active (false: once their mean is)."""
+    ``channels`` over the target muscle (0-based; None = all), whether the channel
+    weights are learnt once some channel is clearly active (false: once their mean is),
+    and whether samples at the converter's limit are gated like contact spikes
+    (``gate_saturation``; false from detector version 12: a strong contraction clips an
+    int8 armband for seconds, and a clipped sample is a lower bound of a high power, not
+    an artifact — contact spikes that reach the limit are still gated as spikes, and
+    saturation is still reported as a signal-quality event)."""
 
     mains_hz: float = 50.0
     mains_harmonics: float = 3.0
@@ -75,6 +80,7 @@ class ChainSettings:
     full_scale: float = 0.0
     channels: tuple[int, ...] | None = None
     weights_from_best_channel: bool = True
+    gate_saturation: bool = False
 
     def __post_init__(self) -> None:
         if self.mains_hz not in (0.0, 50.0, 60.0):
@@ -133,7 +139,7 @@ class PipelineConfig:
     double_threshold: DoubleThresholdSettings = field(default_factory=DoubleThresholdSettings)
     movement: MovementSettings = field(default_factory=MovementSettings)
     # the named detector version these settings are (DETECTOR_VERSIONS)
-    detector_version: str = "11"  # = CURRENT_VERSION (a test checks it)
+    detector_version: str = "12"  # = CURRENT_VERSION (a test checks it)
 
     def __post_init__(self) -> None:
         choice(self.detector_version, "detector_version", VERSION_NAMES)
@@ -401,6 +407,9 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
                     (("detector.onset.rest_fit", False),
                      ("detector.onset.rest_anchor_s", 0.1)),
                     "onset back-dated against the rest level before it (from 500 Hz)"),
+    DetectorVersion("12", (("chain.gate_saturation", False),),
+                    (("chain.gate_saturation", True),),
+                    "samples at the converter's limit are evidence, not gated"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]
