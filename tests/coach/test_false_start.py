@@ -11,6 +11,7 @@ from isofeedback.sim import packetize
 from isofeedback.sim.scenarios import scenario_script
 from isofeedback.sim.script import Contraction, PatientScript
 from isofeedback.sources.simulated import simulate_for_profile
+from isofeedback.types import Feedback
 from tests.coach.sessions import feed, trace
 from tests.coach.test_scenarios import EXPECTED, HOLD
 
@@ -36,10 +37,18 @@ def test_a_twitch_while_waiting_is_a_false_start_not_a_released_rep() -> None:
     packets = packetize(simulate_for_profile(script, profile), profile)
     pipeline, out = feed(packets, protocol, live=True)
     got = trace(out)
-    # the clean session, with one start that goes back to "waiting" before rep 2
+    # the clean session, with one start that goes back to "waiting" before rep 2, and
+    # silently: "hold" is said only once a false start is ruled out (0.5 s after onset)
     second = EXPECTED["clean"].index("rep:1:") + 4  # after "rep:1:" and the next-rep cues
     assert EXPECTED["clean"][second:second + len(HOLD)] == HOLD
-    want = [*EXPECTED["clean"][:second], *HOLD, "phase:waiting", *EXPECTED["clean"][second:]]
+    want = [*EXPECTED["clean"][:second], "phase:contracting", "phase:holding",
+            "phase:waiting", *EXPECTED["clean"][second:]]
     assert got == want
     assert pipeline.coach.violations == []
     assert [r.violations for r in pipeline.coach.results] == [[], [], []]
+    # every "hold" comes at least 0.5 s after its contraction's onset
+    holds = [o.t for o in out if isinstance(o, Feedback) and o.kind == "cue"
+             and o.payload["id"] == "hold"]
+    assert len(holds) == 3
+    for t, rep in zip(holds, pipeline.coach.results, strict=True):
+        assert t - rep.onset_t >= 0.5 - 1e-9

@@ -191,6 +191,7 @@ class Coach:
         self._mvc_attempts = 0
         self._current: RepResult | None = None
         self._hold_t: list[float] = []
+        self._hold_cue_due = False  # "hold" waits until a false start is ruled out
         self._hold_x: list[float] = []
         # _in_band_fraction's count so far: (the list counted, ticks counted, in the band,
         # the band); the list is replaced, never emptied, when a hold ends
@@ -450,14 +451,26 @@ class Coach:
         out = self._check_speed(now.t, now.speed)
         if self.protocol.intensity_low <= now.x or now.elapsed >= 1.0:
             out += self._enter(Phase.HOLDING, now.t)
-            out.append(self._cue("hold", now.t))
+            self._hold_cue_due = True
+            out += self._hold_cue(now.t)
         return out
+
+    def _hold_cue(self, t: float) -> list[Feedback]:
+        """"Hold", once the contraction can no longer be a false start (its onset
+        ``FALSE_START_S`` ago): a heartbeat in a trunk muscle's EMG crosses the band for a
+        tenth of a second, and the patient heard "hold" at every beat while waiting to
+        contract. The hold itself counts from reaching the band, as before."""
+        onset = self._current.onset_t if self._current is not None else t
+        if not self._hold_cue_due or t - onset < FALSE_START_S - 1e-9:
+            return []
+        self._hold_cue_due = False
+        return [self._cue("hold", t)]
 
     def _tick_holding(self, now: _Now) -> list[Feedback]:
         t = now.t
         self._hold_t.append(t)
         self._hold_x.append(now.x)
-        out = self._check_speed(t, now.speed)
+        out = self._hold_cue(t) + self._check_speed(t, now.speed)
         out += self._check_strength(t, now.x)
         if now.elapsed >= self.protocol.hold_s:
             out += self._finish_hold(t)
