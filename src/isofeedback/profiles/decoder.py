@@ -120,9 +120,9 @@ class Decoder:
         except Exception as exc:  # a codec bug must not end the session either
             self.stats.malformed += 1
             raise PacketError(f"{state.spec.name} packet could not be decoded: {exc}") from exc
-        values = state.scaling.values(decoded.frames)
+        values, make = state.scaling.values(decoded.frames)
         return self._chunks(state, packet.t_arrival, decoded.counter, decoded.frames.shape[0],
-                            values, state.scaling.make(values))
+                            values, make)
 
     def decode_many(self, packets: Sequence[Packet]) -> list[list[Chunk]] | None:
         """:meth:`decode` of each packet in turn, the same chunks, with the bytes of each
@@ -275,25 +275,23 @@ class _Scaling:
                 scale[s.start : s.stop] = s.scale
                 offset[s.start : s.stop] = s.offset
             self.rows = scale, offset
-        # Chunk's own checks, answered once for the packet kind (the data's shape per packet)
-        self.fs_ok = all(s.fs > 0 for s in spec.streams)
+        # Chunk's own checks (fs > 0, data (n, channels)) hold by construction for frames
+        # of the full width: the profile's streams each slice exactly their channels
+        self.make: Callable[..., Chunk] = (
+            Chunk.trusted if all(s.fs > 0 and s.stop - s.start == len(s.channels)
+                                 for s in spec.streams) else Chunk)
 
-    def values(self, frames: FloatArray) -> list[FloatArray]:
+    def values(self, frames: FloatArray) -> tuple[list[FloatArray], Callable[..., Chunk]]:
+        """Each stream's samples, and how to build their chunks (:meth:`Chunk.trusted`
+        when the shapes are right by construction, else ``Chunk``, whose checks then say
+        what is wrong)."""
         if frames.ndim == 2 and frames.shape[1] == self.width and frames.dtype == np.float64:
             if self.as_read:
                 return [np.ascontiguousarray(frames[:, s.start : s.stop])
-                        for s in self.streams]
+                        for s in self.streams], self.make
             if self.rows is not None:
                 scaled = frames * self.rows[0] + self.rows[1]
                 return [np.ascontiguousarray(scaled[:, s.start : s.stop])
-                        for s in self.streams]
+                        for s in self.streams], self.make
         return [np.ascontiguousarray(frames[:, s.start : s.stop] * s.scale + s.offset,
-                                     dtype=np.float64) for s in self.streams]
-
-    def make(self, values: list[FloatArray]) -> Callable[..., Chunk]:
-        """:meth:`Chunk.trusted` when ``values`` pass the checks of ``Chunk(...)``, else
-        ``Chunk`` (which then says what is wrong)."""
-        if self.fs_ok and all(v.ndim == 2 and v.shape[1] == len(s.channels)
-                              for v, s in zip(values, self.streams, strict=True)):
-            return Chunk.trusted
-        return Chunk
+                                     dtype=np.float64) for s in self.streams], Chunk
