@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from isofeedback.dsp.exact import FEW_ROWS
 from isofeedback.types import Chunk, Event, EventType, FloatArray
 
 __all__ = ["SignalQualityDetector"]
@@ -128,9 +129,13 @@ class SignalQualityDetector:
         n = x.shape[0]
         end = self._n + n - 1
         # whole numbers: exact, so the oldest last change answers for every channel
-        if (not self._clear or end - self._oldest_change + 1 >= self.flat_s * self.fs
-                or (self.full_scale is not None
-                    and float(np.abs(x).max()) >= self.full_scale)):
+        if not self._clear or end - self._oldest_change + 1 >= self.flat_s * self.fs:
+            return False
+        if n <= FEW_ROWS and x.dtype == np.float64:
+            quiet = self._quiet_few(x.tolist())
+            if quiet is not None:
+                return quiet
+        if self.full_scale is not None and float(np.abs(x).max()) >= self.full_scale:
             return False
         changed = np.empty(x.shape, dtype=bool)
         np.not_equal(x[0], self._prev, out=changed[0])
@@ -141,4 +146,31 @@ class SignalQualityDetector:
         self._oldest_change = float(self._last_change.min())
         self._prev = x[-1].copy()
         self._n += n
+        return True
+
+    def _quiet_few(self, rows: list[list[float]]) -> bool | None:
+        """:meth:`_quiet`'s test and update for a few rows, in Python floats: the same
+        comparisons (``!=`` and ``>=`` on the same doubles), the last change per channel
+        as the same whole number. None when a value is NaN (numpy's maximum would then be
+        NaN, which no ``>=`` passes: left to the array path to keep its answer)."""
+        assert self._prev is not None and self._last_change is not None
+        full = self.full_scale
+        for row in rows:
+            for v in row:
+                if v != v:
+                    return None
+                if full is not None and abs(v) >= full:
+                    return False
+        prev = self._prev.tolist()
+        last = self._last_change.tolist()
+        base = self._n
+        for c, before in enumerate(prev):
+            for k in range(len(rows) - 1, -1, -1):
+                if rows[k][c] != (rows[k - 1][c] if k else before):
+                    last[c] = float(base + k)
+                    break
+        self._last_change = np.array(last, dtype=np.float64)
+        self._oldest_change = float(min(last))
+        self._prev = np.array(rows[-1], dtype=np.float64)
+        self._n += len(rows)
         return True

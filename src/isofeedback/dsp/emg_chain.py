@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from isofeedback.dsp.design_cache import cached_design
-from isofeedback.dsp.exact import dot, weighted_columns
+from isofeedback.dsp.exact import FEW_ROWS, dot, weighted_columns, weighted_rows
 from isofeedback.dsp.filters import (
     MovingRms,
     SosFilter,
@@ -176,6 +176,7 @@ class EmgChain:
         self._act_sum = np.zeros(c)
         self._act_blocks = 0
         self._blk: list[FloatArray] = []
+        self._blk_n = 0  # rows in _blk
         self._blk_gate = 0.0
         self._block = max(1, int(round(self.block_s * self.fs)))
         # spike gate: power history for the reference RMS, last flagged sample
@@ -195,6 +196,11 @@ class EmgChain:
         self._idx = list(self.channels)
         self._last_flag = -(10**12)
         self._ring_samples = -1.0 / math.log(pole_radius(self._band()))
+        # the fusion's normalised weights and weights over rest variance, and as lists,
+        # for the weights and rest variance they were computed from (see _fusion)
+        self._fusion_for: tuple[FloatArray, FloatArray] | None = None
+        self._fusion_w: tuple[FloatArray, FloatArray, list[float], list[float]] = (
+            self.weights, self.weights, [], [])
 
     @property
     def calibrated(self) -> bool:
@@ -268,6 +274,15 @@ class EmgChain:
             return False
         end = self._hpos - n  # the history before the chunk: [end - need, end)
         shared = self._hbuf[end - need + n - 1 : end - need + ln]
+        if n <= FEW_ROWS:  # a live packet: the bound per channel, the samples in Python
+            bounds = (self._sure * np.add.reduce(shared, axis=0)).tolist()
+            # each sample under its channel's bound is the maximum under it (and a NaN
+            # fails both, as numpy's maximum would propagate it)
+            for row in y2.tolist():
+                for v, b in zip(row, bounds, strict=True):
+                    if not v < b:
+                        return False
+            return True
         if y2.shape[1] == 1:  # plain floats: numpy calls on tiny arrays cost more
             return float(np.maximum.reduce(y2, axis=None)) < self._sure * float(
                 np.add.reduce(shared, axis=None)
@@ -355,7 +370,8 @@ class EmgChain:
             return self._out(chunk, np.zeros((0, 4)))
         y = self._bandpass.process(raw)
         yg = self._gate_notch.process(y) if self._gate_notch is not None else y
-        gate, spikes = self._gate(self._power(yg), raw)
+        power = self._power(yg)  # yg², a view of the spike gate's history
+        gate, spikes = self._gate(power, raw)
         if self._notch is not None and self._gate_notch is not None:
             if spikes is None and self._notch_shared:
                 # same filter, same state, same input (no spike to zero): the gate's
@@ -371,16 +387,36 @@ class EmgChain:
                 self._notch_shared = self.share_notch and self._notch.same_state(
                     self._gate_notch
                 )
-        y2 = y * y
+        steady = self.rest_var is not None and self._learnt
+        # in the steady state, when the output is the gate's notch output, its square is
+        # that history's slice (the same products; read before the next chunk can move
+        # the history). Not before: the weight learning's block means sum over rows, and
+        # numpy sums the (column-major) ``y * y`` in another order than the history's
+        # row-major slice, so the learnt weights would differ in the last bits
+        y2 = power if steady and y is yg else y * y
         ms = self._rms.mean_square(y2)
-        out = np.empty((n, 4))
-        if self.rest_var is not None and self._learnt:  # the steady state: whole chunk
+        if self._few(n, y2.shape[1]):  # a live packet: what _fuse and _slow do, in floats
+            assert self.rest_var is not None
+            out = self._fuse_few(y2, ms, gate)
+            if not self._learnt:
+                self._learn(y2 / self.rest_var, gate)
+        elif steady:  # the whole chunk with the current weights
+            out = np.empty((n, 4))
             self._fuse(y2, ms, out, 0, n)
+            out[:, 2] = gate
         else:
+            out = np.empty((n, 4))
             self._slow(y2, ms, gate, out)
-        out[:, 2] = gate
+            out[:, 2] = gate
         self._n += n
         return self._out(chunk, out)
+
+    def _few(self, n: int, channels: int) -> bool:
+        """A chunk of a few rows over several channels, after the rest calibration, within
+        one learning block (so :meth:`_slow` would take it whole, with one set of
+        weights): :meth:`_fuse_few` gives its rows."""
+        return (n <= FEW_ROWS and channels > 1 and self.rest_var is not None
+                and (self._learnt or self._n % self._block + n <= self._block))
 
     def _fuse(self, y2: FloatArray, ms: FloatArray, out: FloatArray, i: int, j: int) -> None:
         """Fused power, envelope and channel count of samples ``i:j`` with the current
@@ -391,9 +427,38 @@ class EmgChain:
             np.multiply(y2[i:j, 0], 1.0 / float(self.rest_var[0]), out=out[i:j, 1])
             np.sqrt(ms[i:j, 0], out=out[i:j, 0])
         else:
-            w = self.weights / self.weights.sum()
-            out[i:j, 1] = weighted_columns(y2[i:j], w / self.rest_var)
+            w, w_rest, _, _ = self._fusion()
+            out[i:j, 1] = weighted_columns(y2[i:j], w_rest)
             out[i:j, 0] = np.sqrt(weighted_columns(ms[i:j], w))
+
+    def _fusion(self) -> tuple[FloatArray, FloatArray, list[float], list[float]]:
+        """The fusion weights normalised to sum 1, and over the rest variance (arrays,
+        then the same as lists): computed once per change of the weights or the rest
+        variance (both are only ever replaced, never changed in place) instead of per
+        chunk; the same divisions, so the same bits."""
+        assert self.rest_var is not None
+        made = self._fusion_for
+        if made is None or made[0] is not self.weights or made[1] is not self.rest_var:
+            w = self.weights / self.weights.sum()
+            w_rest = w / self.rest_var
+            self._fusion_w = (w, w_rest, w.tolist(), w_rest.tolist())
+            self._fusion_for = (self.weights, self.rest_var)
+        return self._fusion_w
+
+    def _fuse_few(self, y2: FloatArray, ms: FloatArray, gate: FloatArray) -> FloatArray:
+        """:meth:`_fuse` of a whole chunk of a few rows (several channels) and the gate
+        (``out[:, 2]``),
+        the output rows built in Python floats: the sums are :func:`weighted_columns`'
+        (:func:`weighted_rows`), the square root is IEEE's correctly rounded one in both
+        ``math`` and numpy (numpy's kept for a NaN or a negative, whose NaN's bits it
+        decides). A live packet's dozen numpy calls become three."""
+        _, _, w, w_rest = self._fusion()
+        dof = self.dof
+        power = weighted_rows(y2.tolist(), w_rest)
+        level = weighted_rows(ms.tolist(), w)
+        return np.array([[math.sqrt(e) if e >= 0.0 else float(np.sqrt(e)), p, g, dof]
+                         for e, p, g in zip(level, power, gate.tolist(), strict=True)],
+                        dtype=np.float64)
 
     def _slow(self, y2: FloatArray, ms: FloatArray, gate: FloatArray, out: FloatArray) -> None:
         """Calibration and channel-weight learning: decisions at fixed sample indices."""
@@ -424,27 +489,21 @@ class EmgChain:
 
     @staticmethod
     def _out(chunk: Chunk, data: FloatArray) -> Chunk:
-        return Chunk(
-            stream="emg_env",
-            fs=chunk.fs,
-            start_index=chunk.start_index,
-            t_first=chunk.t_first,
-            data=data,
-            channels=CHANNELS,
-            device=chunk.device,
-            gap_before=chunk.gap_before,
-        )
+        """The output chunk (``data``: (n, 4) by construction; ``chunk`` was checked)."""
+        return Chunk.trusted("emg_env", chunk.fs, chunk.start_index, chunk.t_first, data,
+                             CHANNELS, chunk.device, chunk.gap_before)
 
     def _learn(self, norm: FloatArray, gate: FloatArray) -> None:
         """Accumulate per-channel excess power over clearly active blocks; set the weights
         once enough activity has been seen (at a block boundary)."""
         self._blk.append(norm)
         self._blk_gate += float(gate.sum())
-        total = sum(b.shape[0] for b in self._blk)
-        if total < self._block:
+        self._blk_n += norm.shape[0]
+        if self._blk_n < self._block:
             return
         blk = np.vstack(self._blk)
         self._blk = []
+        self._blk_n = 0
         gated = self._blk_gate
         self._blk_gate = 0.0
         if gated > 0:

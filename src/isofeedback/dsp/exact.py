@@ -27,29 +27,39 @@ import numpy as np
 
 from isofeedback.types import FloatArray
 
-__all__ = ["dot", "norm", "row_norms", "weighted_columns"]
+__all__ = ["FEW_ROWS", "dot", "norm", "row_norms", "weighted_columns", "weighted_rows"]
 
 
 #: up to this many rows, :func:`weighted_columns` sums in Python floats (the same IEEE
-#: products and sums, in the same order) instead of paying 2·c numpy calls per chunk
-_FEW_ROWS = 8
+#: products and sums, in the same order) instead of paying 2·c numpy calls per chunk; the
+#: live stages take chunks this small the same way (a Myo packet is 2 rows)
+FEW_ROWS = 8
 
 
 def weighted_columns(x: FloatArray, w: FloatArray) -> FloatArray:
     """``Σ_k x[:, k] · w[k]`` for an ``(n, c)`` array, summed in column order."""
-    if x.shape[0] <= _FEW_ROWS and x.dtype == np.float64 and w.dtype == np.float64:
-        ws = w.tolist()
-        sums = []
-        for row in x.tolist():
-            acc = row[0] * ws[0]
-            for k in range(1, len(ws)):
-                acc += row[k] * ws[k]
-            sums.append(acc)
-        return np.array(sums, dtype=np.float64)
+    if x.shape[0] <= FEW_ROWS and x.dtype == np.float64 and w.dtype == np.float64:
+        return np.array(weighted_rows(x.tolist(), w.tolist()), dtype=np.float64)
     out: FloatArray = x[:, 0] * w[0]
     for k in range(1, x.shape[1]):
         out += x[:, k] * w[k]
     return out
+
+
+def weighted_rows(rows: list[list[float]], ws: list[float]) -> list[float]:
+    """:func:`weighted_columns` of a few rows given as Python floats (the same IEEE
+    products and sums, in the same order), for callers that already hold them as lists.
+
+    >>> weighted_rows([[1.0, 2.0], [3.0, 4.0]], [0.5, 0.25])
+    [1.0, 2.5]
+    """
+    sums = []
+    for row in rows:
+        acc = row[0] * ws[0]
+        for k in range(1, len(ws)):
+            acc += row[k] * ws[k]
+        sums.append(acc)
+    return sums
 
 
 def dot(a: FloatArray, b: FloatArray) -> float:

@@ -70,6 +70,12 @@ class StructCodec:
     def frames_per_packet(self) -> int:
         return self.spec.frames
 
+    @property
+    def whole_numbers(self) -> bool:
+        """Every decoded value is read as an integer (one numpy integer type for all the
+        frame's fields), so none is ``-0.0`` or NaN."""
+        return self._plain is not None and np.dtype(self._plain).kind in "iu"
+
     def reset(self) -> None:
         """Nothing to reset: plain struct packets carry no state between them."""
 
