@@ -78,6 +78,28 @@ def test_eval_on_a_labelled_csv(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["eval", "--csv", str(tmp_path / "missing.csv")]) == 2
 
 
+def test_eval_on_a_csv_with_its_own_label_column(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Public gesture data ship a label column beside the channels: it is the truth, not
+    a channel, when no annotation file is given."""
+    from isofeedback.cli import main
+    from isofeedback.sim import benchmark_script, synthesize
+
+    script = benchmark_script(seed=4, duration=30.0, snr_db=20.0)
+    session = synthesize(script, emg_fs=1000.0, channels=1)
+    label = np.zeros(session.emg.shape[0], dtype=int)
+    for c in script.contractions:
+        label[int(round(c.onset * 1000)) : int(round(c.release * 1000))] = 3
+    csv_path = tmp_path / "gestures.csv"
+    csv_path.write_text("emg,label\n" + "".join(
+        f"{v:.6f},{k}\n" for v, k in zip(session.emg[:, 0], label, strict=True)))
+    assert main(["eval", "--csv", str(csv_path), "--csv-fs", "1000"]) == 0
+    row = _row(capsys.readouterr().out, "gestures.csv")
+    n = len(script.contractions)
+    assert row["missed"] == f"0/{n}" and row["found"] == "100.0%"
+    assert float(row["FP/min"]) == 0.0
+
+
 @pytest.mark.parametrize("fs", ["1000", "200"])
 def test_eval_reports_our_simulator_and_our_second_generator_side_by_side(
     fs: str, capsys: pytest.CaptureFixture[str]

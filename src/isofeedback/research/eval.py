@@ -381,18 +381,28 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="sample rate of --csv when it has no time column")
     parser.add_argument("--annotations", type=Path,
-                        help="lines 'onset,<s>' / 'release,<s>' for --csv")
+                        help="lines 'onset,<s>' / 'release,<s>' for --csv (default: the "
+                        "CSV's label column, if it has one)")
 
 
 def _read_csv(path: Path, ann: Path | None, fs: float | None) -> EmgRecord:
     """Labelled foreign data: the EMG columns of a CSV (read like ``replay`` reads it) and
-    an annotation file of ``onset,<s>`` / ``release,<s>`` lines."""
+    an annotation file of ``onset,<s>`` / ``release,<s>`` lines; without one, the CSV's
+    own label column (``label``, ``gesture``, …: each run of a non-zero value is a
+    contraction from its first to past its last sample)."""
     from isofeedback.recording.importers import load_csv
 
-    emg = load_csv(path, fs).streams["emg"]
+    signals = load_csv(path, fs)
+    emg = signals.streams["emg"]
     on: list[float] = []
     off: list[float] = []
-    if ann is not None:
+    if ann is None:
+        labels = set(signals.meta.get("not_emg", ()))
+        for a in signals.annotations:
+            if a.text.rpartition(" ")[0] in labels:
+                on.append(a.onset)
+                off.append(a.onset + a.duration)
+    else:
         try:
             lines = ann.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
