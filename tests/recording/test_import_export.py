@@ -343,3 +343,75 @@ def test_the_summary_counts_contractions_not_retracted_blips(tmp_path: Path,
     assert main(["replay", str(path), "--fs", str(fs)]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert f"1 onsets, 1 releases ({retracted} brief activations retracted)" in out
+
+
+def _opensignals(path: Path, devices: dict, rows: np.ndarray, end: str = "\n") -> None:
+    import json
+
+    lines = ["# OpenSignals Text File Format\n", "# " + json.dumps(devices) + "\n",
+             "# EndOfHeader\n"]
+    lines += ["\t".join(str(int(v)) for v in row) + end for row in rows]
+    path.write_text("".join(lines))
+
+
+def test_an_opensignals_file_reads_its_emg_sensor_only(tmp_path: Path) -> None:
+    """A biosignalsplux chest recording as a public stress data set ships it: eight
+    sensors (ECG, EDA, EMG, …) at 700 Hz, a sequence counter, a digital line, rows ending
+    with a tab. Only the channel typed EMG is analysed; the replay equals a CSV of it."""
+    fs = 700
+    rng = np.random.default_rng(12)
+    n = 12 * fs
+    emg = rng.normal(0.0, 30.0, n)
+    emg[4 * fs : 7 * fs] *= 12.0
+    others = rng.normal(32000.0, 200.0, (n, 7))
+    chans = np.column_stack([others[:, :2], emg + 32768.0, others[:, 2:]]).round()
+    rows = np.column_stack([np.arange(n) % 65536, np.zeros(n), chans])
+    devices = {"00:07:80:D8:AB:58": {
+        "sensor": ["ECG", "EDA", "EMG", "TEMP", "XYZ", "XYZ", "XYZ", "RESPIRATION"],
+        "device name": "RespiBan",
+        "column": ["nSeq", "DI", "CH1", "CH2", "CH3", "CH4", "CH5", "CH6", "CH7", "CH8"],
+        "sampling rate": fs, "label": [f"CH{k}" for k in range(1, 9)]}}
+    txt = tmp_path / "S2_respiban.txt"
+    _opensignals(txt, devices, rows, end="\t\n")
+    signals = load_foreign(txt)
+    assert signals.streams["emg"].channels == ("CH3",)
+    assert signals.meta["not_emg"][:2] == ["CH1 (ECG)", "CH2 (EDA)"]
+    plain = tmp_path / "ch3.csv"
+    plain.write_text("emg\n" + "".join(f"{v:g}\n" for v in chans[:, 2]))
+    want = replay(plain, fs=float(fs))
+    assert sum(e.type == "onset" for e in want.events) == 1
+    assert events_jsonl(replay(txt).outputs) == events_jsonl(want.outputs)
+
+
+def test_a_bitalino_file_and_its_lost_samples(tmp_path: Path) -> None:
+    """BITalino's raw channels are untyped: all analog channels are EMG. Its 4-bit nSeq
+    wraps at 16; a step other than one is samples lost on the radio: one clear error."""
+    n = 3000
+    rng = np.random.default_rng(13)
+    a = rng.normal(512.0, 5.0, (n, 2)).round()
+    rows = np.column_stack([np.arange(n) % 16, np.zeros((n, 4)), a])
+    devices = {"20:16:04:12:01:40": {
+        "sensor": ["RAW", "RAW"], "column": ["nSeq", "I1", "I2", "O1", "O2", "A1", "A2"],
+        "sampling rate": 1000, "label": ["A1", "A2"]}}
+    ok = tmp_path / "bitalino.txt"
+    _opensignals(ok, devices, rows)
+    assert load_foreign(ok).streams["emg"].channels == ("A1", "A2")
+    lost = tmp_path / "lost.txt"
+    _opensignals(lost, devices, np.delete(rows, range(100, 105), axis=0))
+    with pytest.raises(RecordingError, match=r"the sequence counter nSeq goes from 3 to 9 at "
+                       r"data row 101: samples were lost there"):
+        load_foreign(lost)
+
+
+def test_a_text_file_that_is_not_data_is_not_replayed(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("subject 3 felt tired\n")
+    with pytest.raises(RecordingError, match="not a text format read here"):
+        load_foreign(notes)
+    from isofeedback.research.batch import find_recordings
+
+    (tmp_path / "s1.txt").write_text("# Simple Text Format\n# Sampling Rate (Hz):= 1000.00\n"
+                                     "# Labels:= EMG\n" + "".join(f"{i % 7}\n"
+                                                                   for i in range(2000)))
+    assert [p.name for p in find_recordings(tmp_path)] == ["s1.txt"]
+    assert load_foreign(tmp_path / "s1.txt").streams["emg"].channels == ("EMG",)

@@ -37,9 +37,12 @@ from isofeedback.profiles.schema import MAX_FS_HZ, MIN_FS_HZ
 from isofeedback.recording.signals import STREAM_ORDER, Annotation, SignalSet, Stream
 from isofeedback.types import FloatArray
 
-__all__ = ["FOREIGN_SUFFIXES", "events_sidecar", "load_csv", "load_edf", "load_foreign"]
+__all__ = ["FOREIGN_SUFFIXES", "TEXT_FORMATS", "events_sidecar", "is_signal_text", "load_csv",
+           "load_edf", "load_foreign", "load_txt"]
 
-FOREIGN_SUFFIXES = (".csv", ".edf", ".bdf")
+FOREIGN_SUFFIXES = (".csv", ".edf", ".bdf", ".txt")
+#: the first line of the text formats read (``.txt``)
+TEXT_FORMATS = ("# OpenSignals Text File Format", "# Simple Text Format")
 _TIME_COLUMNS = ("t", "time", "time_s", "timestamp", "seconds")
 _TIME_MS_COLUMNS = ("t_ms", "time_ms", "timestamp_ms", "ms")  # the same, in milliseconds
 #: below this, a column is not surface EMG (its band reaches ~20–450 Hz): a time column in
@@ -71,7 +74,10 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
         return load_csv(path, fs)
     if suffix in (".edf", ".bdf"):
         return load_edf(path)
-    raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .edf, .bdf)")
+    if suffix == ".txt":
+        return load_txt(path)
+    raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .edf, .bdf, "
+                         "OpenSignals .txt)")
 
 
 def _stream_of(column: str) -> tuple[str, str]:
@@ -387,3 +393,141 @@ def load_edf(path: Path) -> SignalSet:
         data = np.column_stack([np.asarray(c[2][:n], dtype=np.float64) for c in cols])
         streams[name] = Stream(name, cols[0][1], tuple(c[0] for c in cols), data, cols[0][3])
     return SignalSet(streams, tuple(sorted(annotations, key=lambda a: a.onset)), meta)
+
+
+def is_signal_text(path: Path) -> bool:
+    """A ``.txt`` file in one of the text formats read (a folder's notes are not data)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            first = f.readline()
+    except OSError:
+        return False
+    return first.startswith(TEXT_FORMATS)
+
+
+def load_txt(path: Path) -> SignalSet:
+    """The text formats of biosignal kits: OpenSignals (BITalino, biosignalsplux: a JSON
+    header per device with its sampling rate, columns and sensor types, then tab-separated
+    rows) and BioSPPy's simple text (``# Sampling Rate (Hz):= …``, ``# Labels:= …``).
+
+    In an OpenSignals file the channels typed ``EMG…`` are the EMG (all analog channels
+    when none is typed: BITalino's ``RAW``); the sequence counter ``nSeq`` is checked for
+    lost samples (it wraps at a power of two) and left out with the digital lines and the
+    other sensors (ECG, EDA, ACC, …), which the report names."""
+    regular_file(path, "text file", error=RecordingError)
+    try:
+        with path.open(encoding="utf-8", errors="strict") as f:
+            head: list[str] = []
+            for line in f:
+                if not line.startswith("#"):
+                    break
+                head.append(line[1:].strip())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecordingError(f"{path}: cannot read it as text: {exc}") from None
+    if not head or not ("# " + head[0]).startswith(TEXT_FORMATS):
+        raise RecordingError(f"{path}: not a text format read here (the first line must be "
+                             f"{' or '.join(repr(t) for t in TEXT_FORMATS)}); save the data "
+                             "as CSV with a header row")
+    try:
+        values = np.loadtxt(path, comments="#", ndmin=2, dtype=np.float64)
+    except ValueError as exc:
+        raise RecordingError(f"{path}: the rows are not numbers in columns: {exc}") from None
+    if values.shape[0] < 2:
+        raise RecordingError(f"{path}: no data rows")
+    if not np.isfinite(values).all():
+        raise RecordingError(f"{path}: holds non-finite values")
+    if head[0].startswith("OpenSignals"):
+        return _opensignals(path, head, values)
+    return _simple_text(path, head, values)
+
+
+def _opensignals(path: Path, head: list[str], values: FloatArray) -> SignalSet:
+    import json
+
+    try:
+        devices = next(json.loads(h) for h in head[1:] if h.startswith("{"))
+        assert isinstance(devices, dict) and devices
+    except (StopIteration, ValueError, AssertionError):
+        raise RecordingError(f"{path}: OpenSignals header without its JSON line of devices"
+                             ) from None
+    columns: list[tuple[str, str, float]] = []  # (column name, sensor, rate)
+    for name, dev in devices.items():
+        try:
+            cols = [str(c) for c in dev["column"]]
+            rate = float(dev["sampling rate"])
+            sensors = [str(x) for x in dev.get("sensor", [])]
+        except (KeyError, TypeError, ValueError):
+            raise RecordingError(f"{path}: device {name!r} in the header lacks 'column' or "
+                                 "'sampling rate'") from None
+        analog = [c for c in cols if c not in _OPENSIGNALS_DIGITAL]
+        typed = dict(zip(analog, sensors, strict=False))
+        columns += [(c, typed.get(c, ""), rate) for c in cols]
+    if len(columns) != values.shape[1]:
+        raise RecordingError(f"{path}: the header names {len(columns)} columns, the rows "
+                             f"have {values.shape[1]}")
+    rates = {r for _, _, r in columns}
+    if len(rates) != 1:
+        raise RecordingError(f"{path}: devices at different sampling rates {sorted(rates)}; "
+                             "export them at one rate")
+    fs = checks.number(rates.pop(), "the sampling rate", low=MIN_FS_HZ, high=MAX_FS_HZ,
+                       where=str(path), error=RecordingError)
+    any_emg = any(sensor.upper().startswith("EMG") for _, sensor, _ in columns)
+    emg: list[int] = []
+    not_emg: list[str] = []
+    for i, (name, sensor, _) in enumerate(columns):
+        if name == "nSeq":
+            _check_sequence(path, i, values[:, i])
+        if name in _OPENSIGNALS_DIGITAL or name == "nSeq":
+            continue
+        if sensor.upper().startswith("EMG") or not any_emg:
+            emg.append(i)
+        else:
+            not_emg.append(f"{name} ({sensor})" if sensor else name)
+    if not emg:
+        raise RecordingError(f"{path}: no analog channels")
+    names = tuple(columns[i][0] for i in emg)
+    meta: dict[str, Any] = {"source_file": path.name}
+    if not_emg:
+        meta["not_emg"] = not_emg
+    stream = Stream("emg", fs, names, np.ascontiguousarray(values[:, emg]), "a.u.")
+    return SignalSet({"emg": stream}, (), meta)
+
+
+#: OpenSignals' digital lines (BITalino's inputs/outputs, biosignalsplux' DI)
+_OPENSIGNALS_DIGITAL = frozenset({"nSeq", "I1", "I2", "O1", "O2", "DI", "DO"})
+
+
+def _check_sequence(path: Path, i: int, seq: FloatArray) -> None:
+    """OpenSignals' ``nSeq`` counts samples modulo a power of two (16 on a BITalino): a
+    step other than one is samples lost on the radio."""
+    top = float(seq.max()) if seq.size else 0.0
+    modulo = 2 ** max(1, math.ceil(math.log2(top + 1))) if top > 0 else 2
+    step = np.mod(np.diff(seq), modulo)
+    bad = np.flatnonzero(step != 1)
+    if bad.size:
+        k = int(bad[0])
+        raise RecordingError(
+            f"{path}: the sequence counter nSeq goes from {seq[k]:g} to {seq[k + 1]:g} at "
+            f"data row {k + 2}: samples were lost there (in column {i + 1}); cut the file "
+            "there or fill the gap")
+
+
+def _simple_text(path: Path, head: list[str], values: FloatArray) -> SignalSet:
+    keys = {}
+    for h in head[1:]:
+        key, sep, value = h.partition(":=")
+        if sep:
+            keys[key.strip().lower()] = value.strip()
+    try:
+        fs = float(keys["sampling rate (hz)"])
+    except (KeyError, ValueError):
+        raise RecordingError(f"{path}: no '# Sampling Rate (Hz):= …' line in its header"
+                             ) from None
+    fs = checks.number(fs, "the sampling rate", low=MIN_FS_HZ, high=MAX_FS_HZ,
+                       where=str(path), error=RecordingError)
+    labels = keys.get("labels", "").replace(",", "\t").split("\t")
+    labels = [x.strip() for x in labels if x.strip()]
+    n = values.shape[1]
+    names = tuple(labels) if len(labels) == n else tuple(f"emg{j + 1}" for j in range(n))
+    stream = Stream("emg", fs, names, np.ascontiguousarray(values), "a.u.")
+    return SignalSet({"emg": stream}, (), {"source_file": path.name})
