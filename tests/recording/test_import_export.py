@@ -415,3 +415,19 @@ def test_a_text_file_that_is_not_data_is_not_replayed(tmp_path: Path) -> None:
                                                                    for i in range(2000)))
     assert [p.name for p in find_recordings(tmp_path)] == ["s1.txt"]
     assert load_foreign(tmp_path / "s1.txt").streams["emg"].channels == ("EMG",)
+
+
+@pytest.mark.parametrize(("name", "scale"), [("Time [s]", 1.0), ("time (ms)", 1000.0),
+                                             ("X[s]", 1.0)])
+def test_a_time_column_with_its_unit_in_the_name(tmp_path: Path, name: str,
+                                                 scale: float) -> None:
+    """Acquisition software writes the unit into the name (an EMG system's export puts
+    its time axis under ``X[s]``): still the time, never an EMG channel."""
+    rng = np.random.default_rng(14)
+    x = rng.normal(0.0, 1.0, 4000)
+    path = tmp_path / "export.csv"
+    path.write_text(f"{name},EMG 1 (mV)\n" + "".join(
+        f"{i / 1000 * scale:.4f},{v:.5f}\n" for i, v in enumerate(x)))
+    signals = load_foreign(path)
+    assert signals.streams["emg"].channels == ("EMG 1 (mV)",)
+    assert signals.streams["emg"].fs == pytest.approx(1000.0)

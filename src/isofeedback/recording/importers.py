@@ -89,6 +89,28 @@ def _stream_of(column: str) -> tuple[str, str]:
     return "emg", column.strip()
 
 
+def _time_scale(column: str) -> float | None:
+    """Seconds per unit of a time column's values, or None if ``column`` is not time:
+    ``t``, ``time``, … (seconds), ``t_ms``, ``time_ms``, … (milliseconds), or a time name
+    with its unit as acquisition software writes it (``Time [s]``, ``time (ms)``,
+    ``X[s]``, the time axis of an EMG system's export).
+
+    >>> [_time_scale(c) for c in ("t", "Time [s]", "time (ms)", "X[s]", "EMG 1 (mV)")]
+    [1.0, 1.0, 0.001, 1.0, None]
+    """
+    low = column.strip().lower()
+    if low in _TIME_COLUMNS:
+        return 1.0
+    if low in _TIME_MS_COLUMNS:
+        return 1e-3
+    name, _, unit = low.replace("(", "[").partition("[")
+    unit = unit.rstrip("])").strip()
+    name = name.strip()
+    if unit in ("s", "sec", "ms") and (name in _TIME_COLUMNS or name == "x"):
+        return 1e-3 if unit == "ms" else 1.0
+    return None
+
+
 def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     regular_file(path, "CSV file", error=RecordingError)  # a FIFO would block the read
     if fs is not None:
@@ -114,10 +136,9 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         raise RecordingError(f"{path}: line {i + 2}, column {header[j]!r}: "
                              f"{body[i][j].strip()!r} is not a finite number; "
                              "remove or interpolate missing samples first")
-    time_col = next((i for i, h in enumerate(header)
-                     if h.lower() in _TIME_COLUMNS + _TIME_MS_COLUMNS), None)
+    time_col = next((i for i, h in enumerate(header) if _time_scale(h) is not None), None)
     if time_col is not None:
-        scale = 1e-3 if header[time_col].lower() in _TIME_MS_COLUMNS else 1.0
+        scale = _time_scale(header[time_col]) or 1.0
         rate = _rate_from_times(path, values[:, time_col] * scale)
         if fs is not None and abs(fs - rate) > 1e-3 * rate:
             raise RecordingError(f"{path}: --fs {fs:g} contradicts the time column "
