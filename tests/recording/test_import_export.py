@@ -431,3 +431,24 @@ def test_a_time_column_with_its_unit_in_the_name(tmp_path: Path, name: str,
     signals = load_foreign(path)
     assert signals.streams["emg"].channels == ("EMG 1 (mV)",)
     assert signals.streams["emg"].fs == pytest.approx(1000.0)
+
+
+def test_a_row_of_units_under_the_names(tmp_path: Path) -> None:
+    """Exports that put the units in a second header row (``ms,mV``): not data, and a time
+    column's unit there is its unit. A bad row is still named by its line in the file."""
+    rng = np.random.default_rng(15)
+    x = rng.normal(0.0, 1.0, 4000)
+    x[1500:3000] *= 12.0
+    rows = "".join(f"{i:d},{v:.5f}\n" for i, v in enumerate(x))
+    path = tmp_path / "units.csv"
+    path.write_text("time,EMG1\nms,mV\n" + rows)
+    signals = load_foreign(path)
+    assert signals.streams["emg"].channels == ("EMG1",)
+    assert signals.streams["emg"].fs == pytest.approx(1000.0)
+    plain = tmp_path / "plain.csv"
+    plain.write_text("time_ms,EMG1\n" + rows)
+    assert events_jsonl(replay(path).outputs) == events_jsonl(replay(plain).outputs)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time,EMG1\ns,mV\n0.000,1.0\n0.001,oops\n")
+    with pytest.raises(RecordingError, match=r"line 4: non-numeric value"):
+        load_foreign(bad)

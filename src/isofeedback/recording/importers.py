@@ -118,14 +118,23 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
                       error=RecordingError)
     fast = _read_fast(path)
     body: list[list[str]] | None = None
+    first_line = 2  # the file's line of the first data row
     if fast is not None:
         header, values = fast
     else:
         header, body = _read_rows(path)
+        if len(body) > 1 and not any(_is_number(c) for c in body[0]):
+            # a row of units under the names (``s,mV,mV``), as acquisition software
+            # exports: not data; a time column's unit there is its unit
+            units = [c.strip().lower() for c in body[0]]
+            body = body[1:]
+            first_line = 3
+            header = [f"{h} [{u}]" if u in ("s", "ms") and _time_scale(h) is not None else h
+                      for h, u in zip(header, units + [""] * len(header), strict=False)]
     if any(_is_number(h) for h in header):
         raise RecordingError(f"{path}: the first row must name the columns (e.g. t,emg1,emg2)")
     if body is not None:
-        values = _numbers(path, header, body)
+        values = _numbers(path, header, body, first_line)
     finite = np.isfinite(values)
     if not finite.all():
         # one nan reaching the filters makes every later sample nan: detection would
@@ -133,7 +142,7 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         if body is None:
             body = _read_rows(path)[1]
         i, j = (int(k) for k in np.argwhere(~finite)[0])
-        raise RecordingError(f"{path}: line {i + 2}, column {header[j]!r}: "
+        raise RecordingError(f"{path}: line {i + first_line}, column {header[j]!r}: "
                              f"{body[i][j].strip()!r} is not a finite number; "
                              "remove or interpolate missing samples first")
     time_col = next((i for i, h in enumerate(header) if _time_scale(h) is not None), None)
@@ -276,20 +285,22 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
-def _numbers(path: Path, header: list[str], body: list[list[str]]) -> FloatArray:
+def _numbers(path: Path, header: list[str], body: list[list[str]],
+             first_line: int = 2) -> FloatArray:
     """The data rows as floats, row by row (numpy's reader refused the file, see
-    :func:`_read_fast`), so a bad row is named by its line."""
+    :func:`_read_fast`), so a bad row is named by its line (the first is ``first_line``)."""
     values = np.empty((len(body), len(header)))
     for i, row in enumerate(body):
         if len(row) != len(header):
-            raise RecordingError(f"{path}: line {i + 2} has {len(row)} values, the header "
-                                 f"{len(header)}")
+            raise RecordingError(f"{path}: line {i + first_line} has {len(row)} values, the "
+                                 f"header {len(header)}")
         try:
             values[i] = [float(c) for c in row]
         except ValueError:
             hint = ("; decimal commas are not read: save the file with a decimal point"
                     if any("," in c for c in row) else "")
-            raise RecordingError(f"{path}: line {i + 2}: non-numeric value in {row!r}{hint}"
+            raise RecordingError(f"{path}: line {i + first_line}: non-numeric value in "
+                                 f"{row!r}{hint}"
                                  ) from None
     return values
 
