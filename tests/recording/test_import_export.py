@@ -452,3 +452,30 @@ def test_a_row_of_units_under_the_names(tmp_path: Path) -> None:
     bad.write_text("time,EMG1\ns,mV\n0.000,1.0\n0.001,oops\n")
     with pytest.raises(RecordingError, match=r"line 4: non-numeric value"):
         load_foreign(bad)
+
+
+@pytest.mark.parametrize("fmt", ["16", "212"])
+def test_a_physionet_wfdb_record(tmp_path: Path, fmt: str) -> None:
+    """A WFDB record written by PhysioNet's own package (an EMG, an ECG and respiration in
+    two signal files, 16-bit or 12-bit packed) and its annotations: the EMG is read to
+    its quantisation step, the others left out, the annotations kept."""
+    wfdb = pytest.importorskip("wfdb")
+    fs = 1000
+    rng = np.random.default_rng(16)
+    x = rng.normal(0.0, 0.05, (9000, 3))
+    x[3000:6000, 0] *= 12.0
+    gain = 2000.0 if fmt == "16" else 300.0
+    wfdb.wrsamp("rec", fs=fs, units=["mV", "mV", "mV"], sig_name=["EMG", "ECG", "Resp"],
+                p_signal=x, fmt=[fmt, "16", "212"], adc_gain=[gain, 2000.0, 1000.0],
+                baseline=[0, 0, 0], write_dir=str(tmp_path))
+    wfdb.wrann("rec", "atr", np.array([3000, 6000]), np.array(["N", "N"]),
+               aux_note=["gesture", "rest"], write_dir=str(tmp_path))
+    signals = load_foreign(tmp_path / "rec.hea")
+    emg = signals.streams["emg"]
+    assert emg.channels == ("EMG",) and emg.fs == fs and emg.unit == "mV"
+    assert np.max(np.abs(emg.data[:, 0] - x[:, 0])) <= 0.5 / gain + 1e-12
+    assert signals.meta["not_emg"] == ["ECG", "Resp"]
+    assert [(a.onset, a.text) for a in signals.annotations] == [(3.0, "gesture"),
+                                                                 (6.0, "rest")]
+    onsets = [e.t for e in replay(tmp_path / "rec.hea").events if e.type == "onset"]
+    assert len(onsets) == 1 and abs(onsets[0] - 3.0) < 0.05

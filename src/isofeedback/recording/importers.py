@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,9 @@ from isofeedback.recording.signals import STREAM_ORDER, Annotation, SignalSet, S
 from isofeedback.types import FloatArray
 
 __all__ = ["FOREIGN_SUFFIXES", "TEXT_FORMATS", "events_sidecar", "is_signal_text", "load_csv",
-           "load_edf", "load_foreign", "load_txt"]
+           "load_edf", "load_foreign", "load_txt", "load_wfdb"]
 
-FOREIGN_SUFFIXES = (".csv", ".edf", ".bdf", ".txt")
+FOREIGN_SUFFIXES = (".csv", ".edf", ".bdf", ".txt", ".hea")
 #: the first line of the text formats read (``.txt``)
 TEXT_FORMATS = ("# OpenSignals Text File Format", "# Simple Text Format")
 _TIME_COLUMNS = ("t", "time", "time_s", "timestamp", "seconds")
@@ -76,8 +77,10 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
         return load_edf(path)
     if suffix == ".txt":
         return load_txt(path)
+    if suffix == ".hea":
+        return load_wfdb(path)
     raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .edf, .bdf, "
-                         "OpenSignals .txt)")
+                         "OpenSignals .txt, WFDB .hea)")
 
 
 def _stream_of(column: str) -> tuple[str, str]:
@@ -347,8 +350,8 @@ def _read_sidecar(path: Path) -> tuple[Annotation, ...]:
     return out
 
 
-def _edf_stream(label: str, typed_emg: bool) -> tuple[str, str]:
-    """The stream of an EDF/BDF signal and its channel name: ``labels`` for a trigger
+def _signal_stream(label: str, typed_emg: bool) -> tuple[str, str]:
+    """The stream of an EDF/BDF or WFDB signal and its channel name: ``labels`` for a trigger
     channel, ``""`` for a signal that is not ours (another EDF+ type; an untyped one when
     ``typed_emg``: some signals are typed ``EMG``)."""
     head, sep, rest = label.strip().partition(" ")
@@ -378,7 +381,7 @@ def load_edf(path: Path) -> SignalSet:
         names = reader.getSignalLabels()
         typed_emg = any(n.strip().lower().startswith("emg ") for n in names)
         for i, label in enumerate(names):
-            stream, channel = _edf_stream(label, typed_emg)
+            stream, channel = _signal_stream(label, typed_emg)
             groups.setdefault(stream, []).append(
                 (channel, float(reader.getSampleFrequency(i)),
                  reader.readSignal(i, digital=stream == "labels"),
@@ -563,3 +566,66 @@ def _simple_text(path: Path, head: list[str], values: FloatArray) -> SignalSet:
     names = tuple(labels) if len(labels) == n else tuple(f"emg{j + 1}" for j in range(n))
     stream = Stream("emg", fs, names, np.ascontiguousarray(values), "a.u.")
     return SignalSet({"emg": stream}, (), {"source_file": path.name})
+
+
+def load_wfdb(path: Path) -> SignalSet:
+    """A PhysioNet WFDB record (its ``.hea`` header and the signal files it names, read by
+    the ``wfdb`` package, extra ``wfdb``) with its ``atr`` annotations if present. Signals
+    are sorted like EDF's (typed ``EMG …`` first; ECG, EEG, respiration … left out)."""
+    regular_file(path, "WFDB header", error=RecordingError)
+    try:
+        import wfdb
+    except ImportError:
+        raise RecordingError(f"{path}: reading WFDB records needs the wfdb package: "
+                             "pip install 'isofeedback[wfdb]'") from None
+    name = str(path.with_suffix(""))
+    try:
+        with warnings.catch_warnings():  # the package's own deprecations, not the data's
+            warnings.filterwarnings("ignore", module="wfdb")
+            record = wfdb.rdrecord(name, physical=True)
+    except Exception as exc:  # wfdb raises assorted types on damaged records
+        raise RecordingError(f"{path}: not a readable WFDB record ({exc})") from None
+    signal = getattr(record, "p_signal", None)
+    if signal is None:
+        raise RecordingError(f"{path}: a multi-segment record of varying layout; merge its "
+                             "segments first")
+    values = np.asarray(signal, dtype=np.float64)
+    labels = [str(n) for n in (record.sig_name or [])]
+    units = [str(u) for u in (record.units or [])] + ["a.u."] * len(labels)
+    fs = checks.number(float(record.fs), "the sampling rate", low=MIN_FS_HZ,
+                       high=MAX_FS_HZ, where=str(path), error=RecordingError)
+    if values.ndim != 2 or values.shape[1] != len(labels) or values.shape[0] < 2:
+        raise RecordingError(f"{path}: no samples")
+    typed_emg = any(n.strip().lower().startswith("emg ") for n in labels)
+    emg: list[int] = []
+    not_emg: list[str] = []
+    for i, label in enumerate(labels):
+        if _signal_stream(label, typed_emg)[0] == "emg":
+            emg.append(i)
+        else:
+            not_emg.append(label)
+    if not emg:
+        raise RecordingError(f"{path}: no EMG signals found (left out: {', '.join(not_emg)})")
+    data = values[:, emg]
+    if not np.isfinite(data).all():
+        raise RecordingError(f"{path}: the EMG holds missing samples (NaN); cut or fill them "
+                             "first")
+    annotations: list[Annotation] = []
+    if path.with_suffix(".atr").exists():
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", module="wfdb")
+                ann = wfdb.rdann(name, "atr")
+        except Exception as exc:
+            raise RecordingError(f"{path.with_suffix('.atr')}: damaged annotations ({exc})"
+                                 ) from None
+        notes = list(ann.aux_note or [""] * len(ann.sample))
+        for sample, symbol, note in zip(ann.sample, ann.symbol, notes, strict=False):
+            text = str(note).strip("\x00 ") or str(symbol)
+            annotations.append(Annotation(float(sample) / fs, 0.0, text))
+    meta: dict[str, Any] = {"source_file": path.name}
+    if not_emg:
+        meta["not_emg"] = not_emg
+    emg_stream = Stream("emg", fs, tuple(labels[i] for i in emg), np.ascontiguousarray(data),
+                        units[emg[0]])
+    return SignalSet({"emg": emg_stream}, tuple(annotations), meta)
