@@ -479,3 +479,51 @@ def test_a_physionet_wfdb_record(tmp_path: Path, fmt: str) -> None:
                                                                  (6.0, "rest")]
     onsets = [e.t for e in replay(tmp_path / "rec.hea").events if e.type == "onset"]
     assert len(onsets) == 1 and abs(onsets[0] - 3.0) < 0.05
+
+
+def test_an_xdf_file_from_a_lab_streaming_layer_recording(tmp_path: Path) -> None:
+    """What LabRecorder writes when an amplifier streams over LSL beside a marker stream
+    and an accelerometer: the EMG stream is read (its float32 samples to the bit), the
+    markers become annotations on its time line, the others are named and left out."""
+    pytest.importorskip("pyxdf")
+    from tests.recording.xdf_file import XdfStream, write_xdf
+
+    fs = 500.0
+    rng = np.random.default_rng(17)
+    n = 6000
+    x = rng.normal(0.0, 20.0, (n, 2)).astype(np.float32)
+    x[2000:3500] *= 12
+    t0 = 1234.5
+    times = t0 + np.arange(n) / fs
+    emg = XdfStream("Amp", "EMG", fs, "float32", ["FDS", "EDC"], times, x.tolist())
+    acc = XdfStream("Wrist", "ACC", 50.0, "float32", ["x", "y", "z"], t0 + np.arange(600) / 50,
+                    np.zeros((600, 3)).tolist())
+    marks = XdfStream("Task", "Markers", 0.0, "string", ["marker"],
+                      np.array([t0 + 4.0, t0 + 7.0]), [["squeeze"], ["let go"]])
+    path = tmp_path / "session.xdf"
+    write_xdf(path, [acc, emg, marks])
+    signals = load_foreign(path)
+    got = signals.streams["emg"]
+    assert got.channels == ("FDS", "EDC") and got.fs == fs
+    assert np.array_equal(got.data, x.astype(np.float64))
+    assert signals.meta["not_emg"] == ["Wrist (ACC)", "Task (Markers)"]
+    assert [(round(a.onset, 6), a.text) for a in signals.annotations] == [
+        (4.0, "squeeze"), (7.0, "let go")]
+    onsets = [e.t for e in replay(path).events if e.type == "onset"]
+    assert len(onsets) == 1 and abs(onsets[0] - 4.0) < 0.05
+
+
+def test_an_xdf_emg_stream_with_a_break_is_one_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("pyxdf")
+    from tests.recording.xdf_file import XdfStream, write_xdf
+
+    fs = 500.0
+    n = 4000
+    times = 10.0 + np.arange(n) / fs
+    times[2000:] += 2.0  # the amplifier's link dropped for 2 s
+    values = np.random.default_rng(18).normal(0.0, 1.0, (n, 1)).tolist()
+    path = tmp_path / "break.xdf"
+    write_xdf(path, [XdfStream("Amp", "EMG", fs, "float32", ["ch"], times, values)])
+    with pytest.raises(RecordingError, match=r"the EMG stream breaks 2\.002 s after 3\.998 s "
+                       r"\(samples lost\)"):
+        load_foreign(path)

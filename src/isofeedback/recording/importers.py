@@ -39,9 +39,9 @@ from isofeedback.recording.signals import STREAM_ORDER, Annotation, SignalSet, S
 from isofeedback.types import FloatArray
 
 __all__ = ["FOREIGN_SUFFIXES", "TEXT_FORMATS", "events_sidecar", "is_signal_text", "load_csv",
-           "load_edf", "load_foreign", "load_txt", "load_wfdb"]
+           "load_edf", "load_foreign", "load_txt", "load_wfdb", "load_xdf"]
 
-FOREIGN_SUFFIXES = (".csv", ".edf", ".bdf", ".txt", ".hea")
+FOREIGN_SUFFIXES = (".csv", ".edf", ".bdf", ".txt", ".hea", ".xdf")
 #: the first line of the text formats read (``.txt``)
 TEXT_FORMATS = ("# OpenSignals Text File Format", "# Simple Text Format")
 _TIME_COLUMNS = ("t", "time", "time_s", "timestamp", "seconds")
@@ -79,8 +79,10 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
         return load_txt(path)
     if suffix == ".hea":
         return load_wfdb(path)
+    if suffix == ".xdf":
+        return load_xdf(path)
     raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .edf, .bdf, "
-                         "OpenSignals .txt, WFDB .hea)")
+                         "OpenSignals .txt, WFDB .hea, XDF)")
 
 
 def _stream_of(column: str) -> tuple[str, str]:
@@ -629,3 +631,84 @@ def load_wfdb(path: Path) -> SignalSet:
     emg_stream = Stream("emg", fs, tuple(labels[i] for i in emg), np.ascontiguousarray(data),
                         units[emg[0]])
     return SignalSet({"emg": emg_stream}, tuple(annotations), meta)
+
+
+#: XDF stream types (the LSL ``type``) that carry EMG: amplifiers stream ExG
+_XDF_EMG_TYPES = frozenset({"emg", "exg"})
+
+
+def _xdf_field(info: dict[str, Any], key: str, default: str = "") -> str:
+    """One text field of pyxdf's stream info (every field is a one-element list)."""
+    value = info.get(key) or [default]
+    return str(value[0] if isinstance(value, list) else value)
+
+
+def _xdf_labels(info: dict[str, Any], n: int) -> tuple[tuple[str, ...], str]:
+    """Channel labels and the first channel's unit from the stream's ``desc``."""
+    try:
+        chans = info["desc"][0]["channels"][0]["channel"]
+        labels = tuple(str(c["label"][0]) for c in chans)
+        unit = str(chans[0].get("unit", ["a.u."])[0])
+    except (KeyError, IndexError, TypeError):
+        return tuple(f"ch{k + 1}" for k in range(n)), "a.u."
+    if len(labels) != n:
+        return tuple(f"ch{k + 1}" for k in range(n)), "a.u."
+    return labels, unit
+
+
+def load_xdf(path: Path) -> SignalSet:
+    """An XDF file (what LabRecorder writes from Lab Streaming Layer streams), read by
+    pyxdf (extra ``lsl``): the first stream of type EMG (or ExG) is the EMG, its clock
+    synchronised and de-jittered by pyxdf; marker streams become annotations on its time
+    line; the other streams are left out and named. A break in the EMG stream (pyxdf's
+    segments) is samples lost: one clear error, as a jump in a CSV's row counter."""
+    regular_file(path, "XDF file", error=RecordingError)
+    try:
+        import pyxdf
+    except ImportError:
+        raise RecordingError(f"{path}: reading XDF needs pyxdf: pip install "
+                             "'isofeedback[lsl]'") from None
+    try:
+        streams, _ = pyxdf.load_xdf(str(path))
+    except Exception as exc:  # pyxdf raises assorted types on damaged files
+        raise RecordingError(f"{path}: not a readable XDF file ({exc})") from None
+    emg = next((st for st in streams
+                if _xdf_field(st["info"], "type").lower() in _XDF_EMG_TYPES
+                and len(st["time_stamps"]) > 1), None)
+    names = [f"{_xdf_field(st['info'], 'name')} ({_xdf_field(st['info'], 'type')})"
+             for st in streams]
+    if emg is None:
+        raise RecordingError(f"{path}: no stream of type EMG or ExG with samples (streams: "
+                             f"{', '.join(names) or 'none'})")
+    info = emg["info"]
+    fs = checks.number(float(_xdf_field(info, "nominal_srate", "0")), "the EMG stream's "
+                       "nominal rate", low=MIN_FS_HZ, high=MAX_FS_HZ, where=str(path),
+                       error=RecordingError)
+    segments = info.get("segments") or []
+    if len(segments) > 1:
+        ts = np.asarray(emg["time_stamps"], dtype=np.float64)
+        k = int(segments[0][1])
+        raise RecordingError(f"{path}: the EMG stream breaks {ts[k + 1] - ts[k]:.3f} s "
+                             f"after {ts[k] - ts[0]:.3f} s (samples lost); cut the file "
+                             "there")
+    data = np.asarray(emg["time_series"], dtype=np.float64)
+    if data.ndim != 2 or not np.isfinite(data).all():
+        raise RecordingError(f"{path}: the EMG stream holds non-numeric or missing samples")
+    t0 = float(emg["time_stamps"][0])
+    labels, unit = _xdf_labels(info, data.shape[1])
+    annotations: list[Annotation] = []
+    not_emg: list[str] = []
+    for st, name in zip(streams, names, strict=True):
+        if st is emg:
+            continue
+        not_emg.append(name)
+        if _xdf_field(st["info"], "channel_format") == "string":
+            for t, row in zip(st["time_stamps"], st["time_series"], strict=False):
+                annotations.append(Annotation(float(t) - t0, 0.0, str(row[0])))
+    meta: dict[str, Any] = {"source_file": path.name}
+    if not_emg:
+        meta["not_emg"] = not_emg
+    stream = Stream("emg", fs, labels, np.ascontiguousarray(data), unit)
+    return SignalSet({"emg": stream},
+                     tuple(sorted((a for a in annotations if a.onset >= 0.0),
+                                  key=lambda a: a.onset)), meta)
