@@ -57,7 +57,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "replay",
         help="replay a recording (or a folder of them) through the pipeline",
-        description="Replay native recordings (.isorec) or foreign data (CSV, EDF/BDF) "
+        description="Replay native recordings (.isorec) or foreign data (CSV, EDF/BDF, "
+                    "XDF, WFDB .hea, OpenSignals .txt) "
         "through the same pipeline as a live session. A folder is replayed in parallel and "
         "summarised in a CSV table.",
     )
@@ -106,7 +107,7 @@ async def _one(args: argparse.Namespace, config: PipelineConfig | None) -> int:
     path: Path = args.target
     foreign = is_foreign(path)
     if args.protocol is not None and not foreign:
-        raise ConfigError("--protocol applies to foreign data (CSV, EDF, BDF); a native "
+        raise ConfigError("--protocol applies to foreign data (CSV, EDF, BDF, …); a native "
                           "recording is replayed with its recorded protocol")
     protocol = find_protocol(args.protocol) if args.protocol is not None else None
     options: dict[str, Any] = {"config": config, "speed": args.speed, "verify": args.verify,

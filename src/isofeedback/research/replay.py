@@ -3,7 +3,8 @@
 :func:`replay` is the per-recording function that everything builds on: the ``replay``
 command, the process pool for folders and the Dask cluster for corpora. A native recording
 goes through :class:`ReplaySource` and :func:`service.run_session` exactly like a live
-session; foreign data (CSV, EDF/BDF) has no packets and feeds the pipeline chunks.
+session; foreign data (CSV, EDF/BDF, XDF, WFDB, OpenSignals text) has no packets and
+feeds the pipeline chunks.
 """
 
 from __future__ import annotations
