@@ -454,6 +454,7 @@ def test_a_row_of_units_under_the_names(tmp_path: Path) -> None:
         load_foreign(bad)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:wfdb")  # the package's own (writing)
 @pytest.mark.parametrize("fmt", ["16", "212"])
 def test_a_physionet_wfdb_record(tmp_path: Path, fmt: str) -> None:
     """A WFDB record written by PhysioNet's own package (an EMG, an ECG and respiration in
