@@ -3,8 +3,9 @@ comparisons on a shared machine (CPU time of this process, best of ``--repeat``)
 
     PYTHONPATH=src python benchmarks/replay_cpu.py [--repeat 5] [what ...]
 
-``what``: ``myo``, ``openemg`` (native ``replay()``), ``myo.csv``, ``openemg.csv`` (the
-same data exported to CSV, detection only), ``myo.live``, ``openemg.live`` (``feed()``
+``what``: ``myo``, ``openemg`` (native ``replay()``), ``myo.csv``, ``openemg.csv``,
+``myo.bdf``, ``openemg.bdf``, ``myo.edf``, ``openemg.edf`` (the same data exported to
+that format, detection only), ``myo.live``, ``openemg.live`` (``feed()``
 packet by packet, as the live service does); default all. Compare two versions of the code
 by running this alternately with each one's ``src`` on ``PYTHONPATH`` (e.g. a ``git
 worktree`` of the older commit), several times: on a shared machine a single pair of runs
@@ -28,7 +29,9 @@ from isofeedback.research.replay import replay
 
 SAMPLES = Path(__file__).resolve().parent.parent / "recordings"
 NAMES = {"myo": "myo-pir-sim", "openemg": "openemg-met-sim"}
-ALL = ["myo", "openemg", "myo.csv", "openemg.csv", "myo.live", "openemg.live"]
+FOREIGN = ("csv", "bdf", "edf")
+ALL = ["myo", "openemg", *(f"{k}.{f}" for f in FOREIGN for k in ("myo", "openemg")),
+       "myo.live", "openemg.live"]
 
 
 def best_cpu(fn: Callable[[], Any], repeat: int) -> float:
@@ -60,9 +63,9 @@ def main() -> None:
                 seconds = r.duration_s()
                 packets = list(r.packets())
                 make = (r.profiles(), r.protocol(), r.config())
-                csv = Path(tmp) / f"{NAMES[key]}.csv"
-                if kind == "csv" and not csv.exists():
-                    export_recording(r, csv, "csv")
+                foreign = Path(tmp) / f"{NAMES[key]}.{kind}"
+                if kind in FOREIGN and not foreign.exists():
+                    export_recording(r, foreign, kind)
 
             def live() -> None:
                 p = Pipeline(*make)  # noqa: B023
@@ -71,8 +74,9 @@ def main() -> None:
                     if p.coach.finished:
                         break
 
-            fn = {"csv": lambda: replay(csv), "live": live}.get(  # noqa: B023
-                kind, lambda: replay(path))  # noqa: B023
+            fn = (live if kind == "live"
+                  else (lambda: replay(foreign)) if kind in FOREIGN  # noqa: B023
+                  else (lambda: replay(path)))  # noqa: B023
             cpu = best_cpu(fn, args.repeat)
             figures.append(f"{what} {cpu * 1000:.0f} ms ({seconds / cpu:.0f}x)")
     print(", ".join(figures))
