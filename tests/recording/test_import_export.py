@@ -528,3 +528,21 @@ def test_an_xdf_emg_stream_with_a_break_is_one_clear_error(tmp_path: Path) -> No
     with pytest.raises(RecordingError, match=r"the EMG stream breaks 2\.002 s after 3\.998 s "
                        r"\(samples lost\)"):
         load_foreign(path)
+
+
+def test_a_label_column_of_names(tmp_path: Path) -> None:
+    """Labels written as names (``rest``, ``fist``): annotations too, never a refusal of
+    the file as non-numeric."""
+    x, label = _two_channel_rows(19)
+    names = np.where(label > 0, "fist", "rest")
+    path = tmp_path / "named.csv"
+    path.write_text("emg1,emg2,gesture\n" + "".join(
+        f"{a:.5f},{b:.5f},{g}\n" for (a, b), g in zip(x, names, strict=True)))
+    signals = load_foreign(path, 500.0)
+    assert signals.streams["emg"].channels == ("emg1", "emg2")
+    assert [(a.onset, a.duration, a.text) for a in signals.annotations] == [
+        (3.0, 3.0, "gesture fist")]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("emg1,emg2\n" + "".join(f"{a:.5f},{b:.5f}\n" for a, b in x))
+    assert events_jsonl(replay(path, fs=500.0).outputs) == \
+        events_jsonl(replay(plain, fs=500.0).outputs)

@@ -38,8 +38,19 @@ from isofeedback.profiles.schema import MAX_FS_HZ, MIN_FS_HZ
 from isofeedback.recording.signals import STREAM_ORDER, Annotation, SignalSet, Stream
 from isofeedback.types import FloatArray
 
-__all__ = ["FOREIGN_SUFFIXES", "TEXT_FORMATS", "events_sidecar", "is_signal_text", "load_csv",
-           "load_edf", "load_foreign", "load_txt", "load_wfdb", "load_xdf"]
+__all__ = [
+    "FOREIGN_SUFFIXES",
+    "TEXT_FORMATS",
+    "events_sidecar",
+    "is_signal_text",
+    "load_csv",
+    "load_edf",
+    "load_foreign",
+    "load_txt",
+    "load_wfdb",
+    "load_xdf",
+    "named_label_annotations",
+]
 
 FOREIGN_SUFFIXES = (".csv", ".edf", ".bdf", ".txt", ".hea", ".xdf")
 #: the first line of the text formats read (``.txt``)
@@ -138,7 +149,15 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
                       for h, u in zip(header, units + [""] * len(header), strict=False)]
     if any(_is_number(h) for h in header):
         raise RecordingError(f"{path}: the first row must name the columns (e.g. t,emg1,emg2)")
+    named: dict[int, list[str]] = {}  # label columns that name their labels
     if body is not None:
+        for j, h in enumerate(header):
+            cells = [row[j].strip() if j < len(row) else "" for row in body]
+            if h.lower() in _LABEL_NAMES and not all(_is_number(c) for c in cells):
+                named[j] = cells
+                for row in body:
+                    if j < len(row):
+                        row[j] = "0"
         values = _numbers(path, header, body, first_line)
     finite = np.isfinite(values)
     if not finite.all():
@@ -179,7 +198,8 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
             _check_counter(path, h, i, values[:, i])
             not_emg.append(h or f"column {i + 1}")
         elif h.lower() in _LABEL_NAMES:
-            labels += label_annotations(f"{path}: column {h!r}", h, values[:, i], fs)
+            labels += (named_label_annotations(h, named[i], fs) if i in named else
+                       label_annotations(f"{path}: column {h!r}", h, values[:, i], fs))
             not_emg.append(h)
         else:
             stream, channel = _stream_of(h)
@@ -220,6 +240,29 @@ def label_annotations(where: str, name: str, values: FloatArray, fs: float,
     ends = np.concatenate((change, [v.size])).tolist()
     return [Annotation(a / fs, (b - a) / fs, f"{name} {int(v[a])}")
             for a, b in zip(starts, ends, strict=True) if v[a] != 0]
+
+
+#: label texts that mean "no label"
+_NO_LABEL = frozenset({"", "0", "rest", "none", "null", "nan", "-"})
+
+
+def named_label_annotations(name: str, cells: list[str], fs: float) -> list[Annotation]:
+    """:func:`label_annotations` of a label column holding names (``fist``, ``rest``):
+    one annotation per run of one name; empty cells, ``0``, ``rest``, ``none`` are no
+    label.
+
+    >>> [(a.onset, a.duration, a.text) for a in
+    ...  named_label_annotations("gesture", ["rest", "fist", "fist", "rest", "pinch"], 2.0)]
+    [(0.5, 1.0, 'gesture fist'), (2.0, 0.5, 'gesture pinch')]
+    """
+    out: list[Annotation] = []
+    start = 0
+    for k in range(1, len(cells) + 1):
+        if k == len(cells) or cells[k] != cells[start]:
+            if cells[start].lower() not in _NO_LABEL:
+                out.append(Annotation(start / fs, (k - start) / fs, f"{name} {cells[start]}"))
+            start = k
+    return out
 
 
 def _check_counter(path: Path, name: str, i: int, values: FloatArray) -> None:
