@@ -740,8 +740,7 @@ class Pipeline:
                 self._tilt = self._imu.tilt(self.neutral_gravity)
             else:
                 g = self.tilt.gravity
-                self._tilt = None if g is None else tilt_between(
-                    np.asarray(self.neutral_gravity), g)
+                self._tilt = None if g is None else tilt_between(self.neutral_gravity, g)
             self._tilt_known, self._tilt_for = True, self.neutral_gravity
         return self._tilt
 
