@@ -19,7 +19,7 @@ FS = 50.0
 
 def _gyro() -> np.ndarray:
     rng = np.random.default_rng(3)
-    g = rng.normal(0.0, 0.4, (3000, 3)) + [0.8, -0.5, 0.3]
+    g = rng.normal(0.0, 0.4, (3000, 3)) + np.array([0.8, -0.5, 0.3])
     g[900:960, 0] += 25.0  # a 12-degree turn during the second hold
     g[1500:1530, 1] -= 40.0  # and one between holds
     g[2200, 2] = np.nan  # a broken sample
