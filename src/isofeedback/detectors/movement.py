@@ -8,11 +8,9 @@ movement is the allowed stretch.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from isofeedback.dsp.exact import FEW_ROWS, norm, row_norms
+from isofeedback.dsp.exact import FEW_ROWS, norm, norm3, row_norms
 from isofeedback.types import Chunk, Event, EventType
 
 __all__ = ["MovementDetector"]
@@ -166,7 +164,7 @@ class MovementDetector:
                 rx, ry, rz = rows[first][:3] if ref is None else ref.tolist()
                 for row in rows[first:]:
                     dx, dy, dz = row[0] - rx, row[1] - ry, row[2] - rz
-                    angle = math.sqrt(dx * dx + dy * dy + dz * dz)
+                    angle = norm3(dx, dy, dz)
                     if not angle <= self.max_deg:
                         return False  # a movement (or not a number): the array path
                 if ref is None:

@@ -9,11 +9,9 @@ components add, which keeps the chain exact under any chunking.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from isofeedback.dsp.exact import FEW_ROWS, norm
+from isofeedback.dsp.exact import FEW_ROWS, norm, norm3
 from isofeedback.types import Chunk
 
 __all__ = ["JOINT_CHANNELS", "ImuChain"]
@@ -134,9 +132,9 @@ class ImuChain:
     def _process_few(self, chunk: Chunk) -> Chunk | None:
         """:meth:`process` of a live packet's few rows (after the bias calibration,
         within one block) in Python floats: the same subtraction, products and sequential
-        sums as the array path, the speed's three squares summed left to right as numpy
-        sums a row of three, and IEEE's correctly rounded square root. None (nothing
-        done) when a value is not finite: the array path takes the chunk.
+        sums as the array path, the speed as :func:`~isofeedback.dsp.exact.norm3` (numpy
+        sums a row of three left to right). None (nothing done) when a value is not
+        finite: the array path takes the chunk.
 
         Why: a Myo's IMU packet is one row, 50 a second per wearable, and the array path
         costs ~10 numpy calls per packet (``tests/dsp/test_imu_few_rows.py`` holds the two
@@ -157,7 +155,7 @@ class ImuChain:
             ry += wy * dt
             rz += wz * dt
             ws.append([wx, wy, wz])
-            out.append([rx, ry, rz, math.sqrt(wx * wx + wy * wy + wz * wz)])
+            out.append([rx, ry, rz, norm3(wx, wy, wz)])
         self._rotation = np.array([rx, ry, rz])
         self._blk.append(ws)
         self._n += len(rows)

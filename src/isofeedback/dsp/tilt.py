@@ -10,12 +10,11 @@ the vertical is invisible to it). Averaged over half a second, it is steady to ~
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from isofeedback.dsp.exact import norm, row_norms
+from isofeedback.dsp.exact import norm, norm3, row_norms
 from isofeedback.types import Chunk, FloatArray
 
 __all__ = ["TiltTracker", "tilt_between", "tilts_between"]
@@ -35,9 +34,7 @@ def tilt_between(a: FloatArray | Sequence[float], b: FloatArray | Sequence[float
     """
     ax, ay, az = a.tolist() if isinstance(a, np.ndarray) else a
     bx, by, bz = b.tolist() if isinstance(b, np.ndarray) else b
-    lengths = (math.sqrt(ax * ax + ay * ay + az * az)
-               * math.sqrt(bx * bx + by * by + bz * bz))
-    cos = (ax * bx + ay * by + az * bz) / max(lengths, 1e-12)
+    cos = (ax * bx + ay * by + az * bz) / max(norm3(ax, ay, az) * norm3(bx, by, bz), 1e-12)
     return float(np.degrees(np.arccos(min(max(cos, -1.0), 1.0))))
 
 
@@ -135,5 +132,5 @@ class TiltTracker:
         # ``tail.mean(axis=0)`` is this sum divided by the count; the rest in Python floats
         # with :func:`~isofeedback.dsp.exact.norm`'s arithmetic (~4 numpy calls fewer)
         gx, gy, gz = (v / m for v in np.add.reduce(tail, axis=0).tolist())
-        length = math.sqrt(gx * gx + gy * gy + gz * gz)
+        length = norm3(gx, gy, gz)
         return None if length < 0.5 else np.array([gx / length, gy / length, gz / length])
