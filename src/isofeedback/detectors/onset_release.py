@@ -266,6 +266,7 @@ class OnsetReleaseDetector:
         rows = chunk.data.tolist()
         pb, z_max = rest.pow_baseline, self.params.onset.z_max
         z: list[float] = []
+        single = True  # every channel count at most 1 (a NaN is not)
         for row in rows:
             if row[2] != 0.0:  # gated (or a NaN gate)
                 return None
@@ -273,9 +274,9 @@ class OnsetReleaseDetector:
             if q - q != 0.0:  # NaN or infinite
                 return None
             z.append(q if q < z_max else z_max)
+            single = single and row[3] <= 1.0
         # the fused channel count, as process() reads it: restarted when it changed
-        if (self.params.fused_evidence and not all(row[3] <= 1.0 for row in rows)
-                and rows[0][3] != self._fusion.dof_cap):
+        if not single and self.params.fused_evidence and rows[0][3] != self._fusion.dof_cap:
             return None
         if self.active:
             llr = self._release.llr_few(z)
