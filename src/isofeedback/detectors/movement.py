@@ -105,10 +105,10 @@ class MovementDetector:
         ``t_first`` would make the last bit depend on the chunking); re-anchored on a
         clock jump. Returns the anchor."""
         t0 = chunk.t_first - self._n / self.fs
-        if self._t0 is not None and abs(t0 - self._t0) <= 0.25 / self.fs:
-            return self._t0
-        self._t0 = t0
-        return t0
+        if self._t0 is None or abs(t0 - self._t0) > 0.25 / self.fs:
+            self._t0 = t0
+            return t0
+        return self._t0
 
     def process(self, chunk: Chunk) -> list[Event]:
         if (0 < chunk.n <= FEW_ROWS and not self._waiting and not (self.armed and self.moving)

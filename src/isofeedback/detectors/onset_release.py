@@ -231,10 +231,10 @@ class OnsetReleaseDetector:
         ``t_first`` its last bit would depend on the chunking); re-anchored only when the
         stream's clock really jumps."""
         t0 = chunk.t_first - self._n / self.fs
-        if self._t0 is not None and abs(t0 - self._t0) <= 0.25 / self.fs:
-            return self._t0
-        self._t0 = t0
-        return t0
+        if self._t0 is None or abs(t0 - self._t0) > 0.25 / self.fs:
+            self._t0 = t0
+            return t0
+        return self._t0
 
     def _done(self, n: int, events: list[Event]) -> list[Event]:
         """A chunk of ``n`` samples was taken: its events, after the retraction."""
