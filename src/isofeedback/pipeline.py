@@ -28,7 +28,7 @@ from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.detectors.signal_quality import SignalQualityDetector
 from isofeedback.dsp.emg_chain import CHANNELS as EMG_CHANNELS
 from isofeedback.dsp.emg_chain import EmgChain
-from isofeedback.dsp.exact import norm, row_norms
+from isofeedback.dsp.exact import norm3, row_norms
 from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.tilt import TiltTracker, tilt_between, tilts_between
 from isofeedback.errors import PacketError
@@ -703,9 +703,10 @@ class Pipeline:
             assert self.imu_chain is not None and self.movement is not None
             joint = self.imu_chain.process(chunk)
             if joint.n and self.imu_chain.calibrated:
-                r = joint.data[-1, :3]
-                self._joint_at((float(r[0]), float(r[1]), float(r[2])), norm(r),
-                               float(joint.data[:, 3].max()))
+                # in floats: a live IMU packet is one row (its maximum is its value)
+                last = joint.data[-1].tolist()
+                self._joint_at((last[0], last[1], last[2]), norm3(last[0], last[1], last[2]),
+                               last[3] if joint.n == 1 else float(joint.data[:, 3].max()))
             self._gyro_n += joint.n
             out += self._movement_out(self.movement.process(joint))
         return out
@@ -740,8 +741,7 @@ class Pipeline:
                 self._tilt = self._imu.tilt(self.neutral_gravity)
             else:
                 g = self.tilt.gravity
-                self._tilt = None if g is None else tilt_between(
-                    np.asarray(self.neutral_gravity), g)
+                self._tilt = None if g is None else tilt_between(self.neutral_gravity, g)
             self._tilt_known, self._tilt_for = True, self.neutral_gravity
         return self._tilt
 

@@ -7,9 +7,10 @@ import math
 from typing import Any
 
 import jsonschema
+import numpy as np
 import pytest
 
-from isofeedback.sinks.messages import KINDS, Serializer, topic_prefix
+from isofeedback.sinks.messages import KINDS, Serializer, _clean, topic_prefix
 from isofeedback.types import Event, EventType, Feedback
 
 
@@ -163,3 +164,17 @@ def test_a_retraction_names_the_seq_of_the_onset_it_withdraws(payload_validator:
     assert docs[2]["t_event"] == docs[0]["t_event"] and "retracts" not in docs[3]
     for d in docs:
         payload_validator(d)
+
+
+def test_clean_and_encode_keep_the_bytes() -> None:
+    """The exact-type shortcuts of ``_clean`` and the shared encoder give what the
+    general checks and ``json.dumps`` give, for every kind of payload value."""
+    body = {"a": 1.5, "b": float("nan"), "c": np.float64(2.5), "d": np.float64("inf"),
+            "e": (1, 2.0, {"x": float("-inf")}), "f": True, "g": None, "h": "s", 3: [np.int64(4)],
+            "i": {"j": {"k": np.float32(0.5)}}}
+    assert _clean(body) == {"a": 1.5, "b": None, "c": 2.5, "d": None,
+                            "e": [1, 2.0, {"x": None}], "f": True, "g": None, "h": "s",
+                            "3": [4], "i": {"j": {"k": 0.5}}}
+    doc = {"z": 1, "a": [1.25, None, "é"], "m": {"b": False, "a": 0.1}}
+    assert Serializer.encode(doc) == json.dumps(doc, separators=(",", ":"), sort_keys=True,
+                                                allow_nan=False).encode()

@@ -59,3 +59,47 @@ class PageTest:
         if not hit:
             self.s = float(s[-1])
         return end, hit
+
+    def scan_few(self, llr: list[float], start: int, h: float, earliest: int) -> bool:
+        """:meth:`scan` of a few samples in Python floats (finite: no NaN, no infinity)
+        when none of them decides: the state moves as :meth:`scan` moves it and the
+        answer is True. When one would decide, False, and the state is left as it was
+        (the caller takes the array path, which back-dates the decision).
+
+        The arithmetic is :func:`~.changepoint.cusum`'s, in its order: the running sum
+        of the evidence, then the start added to it (not the start summed first: the
+        bits differ), less the running minimum of those sums and 0; a statistic at or
+        below 1e-9 is 0 and a reset. (Signed zeros cannot tell the two apart: every
+        difference that could be ±0 is set to 0.)
+
+        >>> t, u = PageTest(), PageTest()
+        >>> t.s = u.s = 0.25
+        >>> t.scan_few([1.0, -3.0, 0.5], 100, h=3.5, earliest=0)
+        True
+        >>> u.scan(np.array([1.0, -3.0, 0.5]), 100, h=3.5, earliest=0)
+        (3, False)
+        >>> (t.s, t.zero) == (u.s, u.zero)
+        True
+        >>> t.scan_few([2.0, 2.0], 103, h=3.5, earliest=0), t.s
+        (False, 0.5)
+        """
+        s0 = self.s
+        acc = 0.0
+        low = 0.0
+        s = s0
+        last_zero = -1
+        for k, x in enumerate(llr):
+            acc = x if k == 0 else acc + x
+            c = acc + s0
+            if c < low:
+                low = c
+            s = c - low
+            if s <= 1e-9:
+                s = 0.0
+                last_zero = k
+            elif s > h and k >= earliest:
+                return False
+        if last_zero >= 0:
+            self.zero = start + last_zero
+        self.s = s
+        return True

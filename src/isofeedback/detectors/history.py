@@ -48,22 +48,42 @@ class RecentSamples:
 
     def push(self, z: FloatArray, valid: BoolArray, env: FloatArray, all_valid: bool) -> None:
         """Append samples (``all_valid``: none gated, ``valid`` need not be read)."""
-        m, keep, pos = z.size, self.keep, self._pos
+        m, keep = z.size, self.keep
         if m >= keep:
             self._z[:keep] = z[-keep:]
             self._v[:keep] = valid[-keep:]
             self._e[:keep] = env[-keep:]
             self._pos = keep
             return
+        pos = self._room(m)
+        self._z[pos : pos + m] = z
+        self._v[pos : pos + m] = True if all_valid else valid
+        self._e[pos : pos + m] = env
+        self._pos = pos + m
+
+    def push_few(self, z: list[float], env: list[float]) -> None:
+        """:meth:`push` of fewer than ``keep`` valid samples given as Python floats (a live
+        packet's): stored one by one, ~0.1 µs each, where a slice assignment from a list
+        costs ~1 µs."""
+        pos = self._room(len(z))
+        zb, vb, eb = self._z, self._v, self._e
+        for zi, ei in zip(z, env, strict=True):
+            zb[pos] = zi
+            vb[pos] = True
+            eb[pos] = ei
+            pos += 1
+        self._pos = pos
+
+    def _room(self, m: int) -> int:
+        """Where ``m`` (< ``keep``) new samples go: the kept ones are shifted to the front
+        when the buffer has no room after them."""
+        keep, pos = self.keep, self._pos
         if pos + m > self._z.size:
             self._z[:keep] = self._z[pos - keep : pos]
             self._v[:keep] = self._v[pos - keep : pos]
             self._e[:keep] = self._e[pos - keep : pos]
             pos = keep
-        self._z[pos : pos + m] = z
-        self._v[pos : pos + m] = True if all_valid else valid
-        self._e[pos : pos + m] = env
-        self._pos = pos + m
+        return pos
 
     def window(self, k: int, first: int, pre: int) -> tuple[FloatArray, BoolArray, int]:
         """The samples from ``pre`` before absolute index ``first`` (or the oldest kept)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from isofeedback.dsp.exact import norm, row_norms
+from isofeedback.dsp.exact import FEW_ROWS, norm, norm3, row_norms
 from isofeedback.types import Chunk, Event, EventType
 
 __all__ = ["MovementDetector"]
@@ -100,15 +100,23 @@ class MovementDetector:
         self.armed = False
         self._ref = None
 
-    def process(self, chunk: Chunk) -> list[Event]:
-        rot = chunk.data[:, :3]
-        speed = chunk.data[:, 3]
-        # sample times from one anchor and the sample count (each chunk's own t_first
-        # would make the last bit depend on the chunking); re-anchored on a clock jump
+    def _anchor(self, chunk: Chunk) -> float:
+        """Sample times come from one anchor and the sample count (each chunk's own
+        ``t_first`` would make the last bit depend on the chunking); re-anchored on a
+        clock jump. Returns the anchor."""
         t0 = chunk.t_first - self._n / self.fs
         if self._t0 is None or abs(t0 - self._t0) > 0.25 / self.fs:
             self._t0 = t0
-        times = self._t0 + (self._n + np.arange(chunk.n)) / self.fs
+            return t0
+        return self._t0
+
+    def process(self, chunk: Chunk) -> list[Event]:
+        if (0 < chunk.n <= FEW_ROWS and not self._waiting and not (self.armed and self.moving)
+                and self._process_few(chunk)):
+            return []
+        rot = chunk.data[:, :3]
+        speed = chunk.data[:, 3]
+        times = self._anchor(chunk) + (self._n + np.arange(chunk.n)) / self.fs
         self._n += chunk.n
         events: list[Event] = []
         start = 0
@@ -128,6 +136,44 @@ class MovementDetector:
         if chunk.n:
             self._last = (times, rot)
         return events
+
+    def _process_few(self, chunk: Chunk) -> bool:
+        """:meth:`process` of a live packet's few rows in Python floats when nothing
+        happens in it: disarmed, or armed on a still hold that stays within ``max_deg``
+        (nothing waiting, not moving). The sample times, the distances from the reference
+        pose (three squares summed left to right, as ``row_norms`` and ``norm`` sum them)
+        and their square roots are the array path's operations. False, with nothing
+        changed, otherwise (a movement starts, a value is not finite): :meth:`process`
+        takes the chunk on the array path.
+
+        Why: a Myo's IMU packet is one row, 50 a second per wearable; the array path's
+        dozen numpy calls cost more than the rest of this detector
+        (``tests/dsp/test_imu_few_rows.py`` holds the two paths to the same bits)."""
+        rows = chunk.data.tolist()
+        n0, fs = self._n, self.fs
+        t0 = self._anchor(chunk)  # the array path would anchor the same way
+        if t0 - t0 != 0.0:
+            return False
+        times = [t0 + (n0 + k) / fs for k in range(len(rows))]
+        ref = self._ref
+        angle = self.last_angle
+        if self.armed:
+            floor = self._arm_t - 1e-9
+            first = next((k for k, t in enumerate(times) if t >= floor), len(rows))
+            if first < len(rows):
+                rx, ry, rz = rows[first][:3] if ref is None else ref.tolist()
+                for row in rows[first:]:
+                    dx, dy, dz = row[0] - rx, row[1] - ry, row[2] - rz
+                    angle = norm3(dx, dy, dz)
+                    if not angle <= self.max_deg:
+                        return False  # a movement (or not a number): the array path
+                if ref is None:
+                    ref = np.array([rx, ry, rz])
+        self._n = n0 + len(rows)
+        self._ref = ref
+        self.last_angle = angle
+        self._last = (np.array(times), chunk.data[:, :3])
+        return True
 
     def _watch(self, times: np.ndarray, rot: np.ndarray, speed: np.ndarray) -> list[Event]:
         """The samples of one stretch with the same arming: movement events while armed."""

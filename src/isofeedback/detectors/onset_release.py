@@ -52,6 +52,7 @@ from isofeedback.detectors.release_timing import (
 from isofeedback.detectors.rest_model import RestTracker, local_rest
 from isofeedback.detectors.retraction import Retraction
 from isofeedback.dsp.emg_chain import CHANNELS as _CHAIN_CHANNELS
+from isofeedback.dsp.exact import FEW_ROWS
 from isofeedback.errors import ConfigError
 from isofeedback.types import Chunk, Event, EventType, FloatArray
 
@@ -118,7 +119,8 @@ class OnsetReleaseDetector:
         self.active = False
         self._since = 0  # absolute index of the last onset / release decision
         self._last_release = -(10**12)
-        self._act_z: list[FloatArray] = []  # active samples of the current block
+        # active samples of the current block (arrays, or a live packet's floats)
+        self._act_z: list[FloatArray | list[float]] = []
         self._all_valid = False
         self._valid_true = np.ones(0, dtype=bool)  # "all valid", sliced for ungated chunks
 
@@ -179,14 +181,13 @@ class OnsetReleaseDetector:
         return env, (env / ref) ** 2, np.zeros(chunk.n), None
 
     def process(self, chunk: Chunk) -> list[Event]:
+        if (chunk.n <= FEW_ROWS and self.rest.baseline is not None
+                and chunk.channels == _CHAIN_CHANNELS):
+            done = self._process_few(chunk)
+            if done is not None:
+                return done
         env, pw, gate, dof = self._power(chunk)
-        # session time of absolute index 0, fixed once (recomputed from every chunk's
-        # t_first its last bit would depend on the chunking); re-anchored only when the
-        # stream's clock really jumps
-        t0 = chunk.t_first - self._n / self.fs
-        if self._t0 is None or abs(t0 - self._t0) > 0.25 / self.fs:
-            self._t0 = t0
-        t0 = self._t0
+        t0 = self._anchor(chunk)
         events: list[Event] = []
         n = chunk.n
         i = 0
@@ -223,10 +224,80 @@ class OnsetReleaseDetector:
             z = np.minimum(pw[i : i + take] / rest.pow_baseline, self.params.onset.z_max)
             events += self._segment(z, valid[i : i + take], env[i : i + take], a, t0)
             i += take
+        return self._done(n, events)
+
+    def _anchor(self, chunk: Chunk) -> float:
+        """The session time of absolute index 0, fixed once (recomputed from every chunk's
+        ``t_first`` its last bit would depend on the chunking); re-anchored only when the
+        stream's clock really jumps."""
+        t0 = chunk.t_first - self._n / self.fs
+        if self._t0 is None or abs(t0 - self._t0) > 0.25 / self.fs:
+            self._t0 = t0
+            return t0
+        return self._t0
+
+    def _done(self, n: int, events: list[Event]) -> list[Event]:
+        """A chunk of ``n`` samples was taken: its events, after the retraction."""
         self._n += n
         if self.params.confirmation.min_contraction_s > 0:
             return self._retraction.process(events)
         return events
+
+    def _process_few(self, chunk: Chunk) -> list[Event] | None:
+        """:meth:`process` of a live packet's few rows of the EMG chain's output (after
+        the rest calibration) in Python floats, when nothing happens in it but the
+        running sums: no decision, no gated sample, no NaN or infinite power, not in the
+        refractory time, no restart of the fused evidence, within one block (whose end is
+        then taken by :meth:`_end_block`, as on the array path). Otherwise None, with
+        nothing changed: :meth:`process` takes the chunk on the array path.
+
+        Why: a Myo packet is 2 samples, ~100 a second per wearable, and the array path's
+        ~25 numpy calls (~1 µs each on arrays of 2) were most of this detector's cost in a
+        live session. The arithmetic is the array path's, operation for operation (the
+        evidence: :meth:`.OnsetEvidence.llr_few`; the CUSUM: :meth:`.PageTest.scan_few`),
+        so the outputs are the same to the bit (``tests/detectors/test_onset_few_rows.py``).
+        """
+        n, a = chunk.n, self._n
+        counts, rest = self.samples, self.rest
+        if n == 0 or n >= counts.keep or a % rest.block_n + n > rest.block_n:
+            return None
+        if not self.active and a < self._last_release + counts.refractory:
+            return None
+        rows = chunk.data.tolist()
+        pb, z_max = rest.pow_baseline, self.params.onset.z_max
+        z: list[float] = []
+        single = True  # every channel count at most 1 (a NaN is not)
+        for row in rows:
+            if row[2] != 0.0:  # gated (or a NaN gate)
+                return None
+            q = row[1] / pb
+            if q - q != 0.0:  # NaN or infinite
+                return None
+            z.append(q if q < z_max else z_max)
+            single = single and row[3] <= 1.0
+        # the fused channel count, as process() reads it: restarted when it changed
+        if not single and self.params.fused_evidence and rows[0][3] != self._fusion.dof_cap:
+            return None
+        if self.active:
+            llr = self._release.llr_few(z)
+            h = self.params.release.h
+            earliest = self._since + counts.min_active - a
+        else:
+            llr = self._onset.llr_few(z, float(self.evidence))  # numpy's scalar: slower
+            h = self.params.onset.h
+            earliest = 0
+        if not self._test.scan_few(llr, a, h, earliest):
+            return None  # a decision: back-dated on the array path
+        t0 = self._anchor(chunk)
+        env = [row[0] for row in rows]
+        self._history.push_few(z, env)
+        self._taken(z, env, None, a, False)
+        events: list[Event] = []
+        if (a + n) % rest.block_n == 0:
+            dropped = self._end_block(a + n, t0)
+            if dropped is not None:
+                events.append(dropped)
+        return self._done(n, events)
 
     def _segment(
         self, z: FloatArray, valid: BoolArray, env: FloatArray, a: int, t0: float
@@ -258,16 +329,8 @@ class OnsetReleaseDetector:
                 llr = np.where(valid[j:], llr, 0.0)
             end, hit = test.scan(llr, start, h, earliest)
             hist.push(z[j : j + end], valid[j : j + end], env[j : j + end], self._all_valid)
-            if self.active or hit:
-                self.rest.disturb()
-                if self.active and not hit:  # the hold's level, for the release test
-                    v = valid[j : j + end]
-                    self._act_z.append(z[j : j + end] if self._all_valid else z[j : j + end][v])
-            else:
-                self.rest.add(z[j : j + end], env[j : j + end],
-                              None if self._all_valid else valid[j : j + end])
-                if start < self._last_release + counts.settle:
-                    self.rest.disturb()  # just after a release: residual activity is not rest
+            self._taken(z[j : j + end], env[j : j + end],
+                        None if self._all_valid else valid[j : j + end], start, hit)
             if not hit:
                 break
             k = start + end - 1  # decision sample (absolute)
@@ -279,6 +342,20 @@ class OnsetReleaseDetector:
             if dropped is not None:
                 events.append(dropped)
         return events
+
+    def _taken(self, z: FloatArray | list[float], env: FloatArray | list[float],
+               valid: BoolArray | None, start: int, hit: bool) -> None:
+        """Samples from absolute index ``start`` went through the change test (``hit``:
+        the last one decided; ``valid`` None: none gated): while active they are the
+        hold's level, for the release test; at rest, the rest model's samples."""
+        if self.active or hit:
+            self.rest.disturb()
+            if self.active and not hit:  # the hold's level, for the release test
+                self._act_z.append(z if valid is None else np.asarray(z)[valid])
+        else:
+            self.rest.add(z, env, valid)
+            if start < self._last_release + self.samples.settle:
+                self.rest.disturb()  # just after a release: residual activity is not rest
 
     def _decide(self, k: int, t0: float, env_now: float) -> Event:
         """Switch mode at decision sample ``k`` and back-date the change."""

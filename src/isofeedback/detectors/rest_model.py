@@ -58,8 +58,10 @@ class RestTracker:
         self.baseline: float | None = None  # envelope at rest, input units
         self.noise: float | None = None  # envelope noise at rest (robust SD)
         self.pow_baseline = 1.0
-        self._blk_z: list[FloatArray] = []  # rest samples of the current block (summed at
-        self._blk_e: list[FloatArray] = []  # its end, so the sums do not depend on chunking)
+        # rest samples of the current block (summed at its end, so the sums do not depend
+        # on chunking)
+        self._blk_z: list[FloatArray | list[float]] = []
+        self._blk_e: list[FloatArray | list[float]] = []
         self._quiet = True
         # rest blocks waiting for ``confirm_s`` without an onset: (end, power in input
         # units, envelope mean, powers in rest units)
@@ -97,14 +99,16 @@ class RestTracker:
             return 0.0
         return (envelope - self.baseline) / self.noise
 
-    def add(self, z: FloatArray, env: FloatArray, valid: BoolArray | None) -> None:
-        """Rest samples of the current block (``valid`` None: none gated)."""
+    def add(self, z: FloatArray | list[float], env: FloatArray | list[float],
+            valid: BoolArray | None) -> None:
+        """Rest samples of the current block (``valid`` None: none gated; a live
+        packet's as Python floats, which the block's end sums as the arrays' values)."""
         if valid is None:
             self._blk_z.append(z)
             self._blk_e.append(env)
         else:
-            self._blk_z.append(z[valid])
-            self._blk_e.append(env[valid])
+            self._blk_z.append(np.asarray(z)[valid])
+            self._blk_e.append(np.asarray(env)[valid])
 
     def disturb(self) -> None:
         """The current block is not rest (activity, or just after a release)."""

@@ -53,6 +53,9 @@ class SignalQualityDetector:
         self._n = 0
         self._prev: FloatArray | None = None
         self._last_change: FloatArray | None = None  # per channel, absolute index
+        # _prev and _last_change as the few-rows path keeps them, newer than the arrays
+        # while set (:meth:`_arrays` writes them back before an array path reads them)
+        self._few: tuple[list[float], list[float]] | None = None
         self._last_sat: FloatArray | None = None
         self._flat: FloatArray | None = None
         self._sat: FloatArray | None = None
@@ -74,6 +77,7 @@ class SignalQualityDetector:
         assert self._flat is not None and self._sat is not None
         if self._quiet(x):
             return []
+        self._arrays()
         t0 = chunk.t_first - self._n / self.fs
         idx = (self._n + np.arange(n)).astype(np.float64)[:, None]
         prev = np.vstack([self._prev[None, :], x[:-1]])
@@ -137,6 +141,7 @@ class SignalQualityDetector:
                 return quiet
         if self.full_scale is not None and float(np.abs(x).max()) >= self.full_scale:
             return False
+        self._arrays()
         changed = np.empty(x.shape, dtype=bool)
         np.not_equal(x[0], self._prev, out=changed[0])
         np.not_equal(x[1:], x[:-1], out=changed[1:])
@@ -161,16 +166,27 @@ class SignalQualityDetector:
                     return None
                 if full is not None and abs(v) >= full:
                     return False
-        prev = self._prev.tolist()
-        last = self._last_change.tolist()
+        if self._few is None:
+            prev, last = self._prev.tolist(), self._last_change.tolist()
+        else:
+            prev, last = self._few
         base = self._n
         for c, before in enumerate(prev):
             for k in range(len(rows) - 1, -1, -1):
                 if rows[k][c] != (rows[k - 1][c] if k else before):
                     last[c] = float(base + k)
                     break
-        self._last_change = np.array(last, dtype=np.float64)
+        # kept as floats for the next packet (two conversions each way fewer)
+        self._few = (rows[-1], last)
         self._oldest_change = float(min(last))
-        self._prev = np.array(rows[-1], dtype=np.float64)
         self._n += len(rows)
         return True
+
+    def _arrays(self) -> None:
+        """Before an array path reads ``_prev`` and ``_last_change``: the few-rows
+        path's newer floats written back (the same numbers)."""
+        if self._few is not None:
+            prev, last = self._few
+            self._prev = np.array(prev, dtype=np.float64)
+            self._last_change = np.array(last, dtype=np.float64)
+            self._few = None

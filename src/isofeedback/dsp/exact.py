@@ -27,7 +27,8 @@ import numpy as np
 
 from isofeedback.types import FloatArray
 
-__all__ = ["FEW_ROWS", "dot", "norm", "row_norms", "weighted_columns", "weighted_rows"]
+__all__ = ["FEW_ROWS", "dot", "norm", "norm3", "row_norms", "weighted_columns",
+           "weighted_rows"]
 
 
 #: up to this many rows, :func:`weighted_columns` sums in Python floats (the same IEEE
@@ -70,6 +71,18 @@ def dot(a: FloatArray, b: FloatArray) -> float:
 def norm(v: FloatArray) -> float:
     """Euclidean length of a vector."""
     return math.sqrt(dot(v, v))
+
+
+def norm3(x: float, y: float, z: float) -> float:
+    """:func:`norm` of a 3-vector given as Python floats, to the bit: the same squares,
+    added left to right as numpy's pairwise sum adds three values (and as
+    :func:`row_norms` adds columns), then IEEE's correctly rounded square root. For the
+    live path's one-row IMU packets, where numpy's calls cost more than the arithmetic.
+
+    >>> norm3(3.0, 4.0, 12.0) == norm(np.array([3.0, 4.0, 12.0])) == 13.0
+    True
+    """
+    return math.sqrt(x * x + y * y + z * z)
 
 
 def row_norms(x: FloatArray) -> FloatArray:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from isofeedback.dsp.exact import norm
+from isofeedback.dsp.exact import FEW_ROWS, norm, norm3
 from isofeedback.types import Chunk
 
-__all__ = ["ImuChain"]
+__all__ = ["JOINT_CHANNELS", "ImuChain"]
+
+#: the chain's output channels: rotation from the neutral pose (deg) and angular speed
+JOINT_CHANNELS = ("rx", "ry", "rz", "speed")
 
 
 class ImuChain:
@@ -65,7 +68,8 @@ class ImuChain:
         self._rotation = np.zeros(3)
         self._n = 0  # samples seen
         self._block = max(1, int(round(self.block_s * self.fs)))
-        self._blk: list[np.ndarray] = []  # rates (bias removed) of the current block
+        # rates (bias removed) of the current block (arrays, or a live packet's floats)
+        self._blk: list[np.ndarray | list[list[float]]] = []
 
     @property
     def calibrated(self) -> bool:
@@ -82,6 +86,11 @@ class ImuChain:
     def process(self, chunk: Chunk) -> Chunk:
         g = chunk.data[:, :3]
         n = g.shape[0]
+        if (self.bias is not None and 0 < n <= FEW_ROWS
+                and self._n % self._block + n <= self._block):
+            done = self._process_few(chunk)
+            if done is not None:
+                return done
         out = np.zeros((n, 4))
         start = 0
         if self.bias is None:
@@ -115,14 +124,51 @@ class ImuChain:
             chunk.start_index,
             chunk.t_first,
             out,
-            ("rx", "ry", "rz", "speed"),
+            JOINT_CHANNELS,
             chunk.device,
             chunk.gap_before,
         )
 
+    def _process_few(self, chunk: Chunk) -> Chunk | None:
+        """:meth:`process` of a live packet's few rows (after the bias calibration,
+        within one block) in Python floats: the same subtraction, products and sequential
+        sums as the array path, the speed as :func:`~isofeedback.dsp.exact.norm3` (numpy
+        sums a row of three left to right). None (nothing done) when a value is not
+        finite: the array path takes the chunk.
+
+        Why: a Myo's IMU packet is one row, 50 a second per wearable, and the array path
+        costs ~10 numpy calls per packet (``tests/dsp/test_imu_few_rows.py`` holds the two
+        paths to the same bits)."""
+        rows = chunk.data.tolist()
+        assert self.bias is not None
+        bx, by, bz = self.bias.tolist()
+        for row in rows:
+            for v in row[:3]:
+                if v - v != 0.0:  # NaN or infinite
+                    return None
+        dt = 1.0 / self.fs
+        rx, ry, rz = self._rotation.tolist()
+        ws, out = [], []
+        for row in rows:
+            wx, wy, wz = row[0] - bx, row[1] - by, row[2] - bz
+            rx += wx * dt
+            ry += wy * dt
+            rz += wz * dt
+            ws.append([wx, wy, wz])
+            out.append([rx, ry, rz, norm3(wx, wy, wz)])
+        self._rotation = np.array([rx, ry, rz])
+        self._blk.append(ws)
+        self._n += len(rows)
+        if self._n % self._block == 0:
+            self._end_block()
+        return Chunk.trusted("joint", chunk.fs, chunk.start_index, chunk.t_first,
+                             np.array(out, dtype=np.float64), JOINT_CHANNELS, chunk.device,
+                             chunk.gap_before)
+
     def _end_block(self) -> None:
         """At a block boundary: a still block moves the bias towards its mean rate."""
-        w = np.concatenate(self._blk) if len(self._blk) > 1 else self._blk[0]
+        w = (np.concatenate(self._blk) if len(self._blk) > 1
+             else np.asarray(self._blk[0], dtype=np.float64))
         self._blk = []
         if self.bias is None or w.shape[0] < self._block // 2:
             return

@@ -268,6 +268,10 @@ class _Scaling:
         self.as_read = whole and all(s.scale == 1.0 and s.offset == 0.0 for s in spec.streams)
         self.width = max((s.stop for s in spec.streams), default=0)
         columns = [k for s in spec.streams for k in range(s.start, s.stop)]
+        # one stream over the whole frame, as read (a Myo's EMG): the frames are its
+        # samples, with no slice and no copy when they are already C-ordered
+        self.whole = (self.as_read and len(spec.streams) == 1
+                      and spec.streams[0].start == 0 and spec.streams[0].stop == self.width)
         self.rows: tuple[FloatArray, FloatArray] | None = None
         if len(spec.streams) > 1 and len(columns) == len(set(columns)):
             scale, offset = np.ones(self.width), np.zeros(self.width)
@@ -286,6 +290,8 @@ class _Scaling:
         when the shapes are right by construction, else ``Chunk``, whose checks then say
         what is wrong)."""
         if frames.ndim == 2 and frames.shape[1] == self.width and frames.dtype == np.float64:
+            if self.whole and frames.flags.c_contiguous:
+                return [frames], self.make
             if self.as_read:
                 return [np.ascontiguousarray(frames[:, s.start : s.stop])
                         for s in self.streams], self.make

@@ -105,7 +105,18 @@ def device_topic_id(device: str) -> str:
 
 
 def _clean(value: Any) -> Any:
-    """JSON-ready copy: non-finite floats become null (JSON has no NaN), tuples lists."""
+    """JSON-ready copy: non-finite floats become null (JSON has no NaN), tuples lists.
+
+    The plain types of a payload are answered first, by exact type: the ``Mapping``
+    check is an ABC's (~0.3 µs a value), and a live level's dozen values made this half
+    of building its message."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is int or kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
@@ -115,6 +126,11 @@ def _clean(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         return _clean(value.item())
     return value
+
+
+#: compact, sorted keys, no NaN: what ``json.dumps(doc, separators=(",", ":"),
+#: sort_keys=True, allow_nan=False)`` uses, built once
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
 def iso_wall(seconds: float) -> str:
@@ -185,8 +201,8 @@ class Serializer:
 
     @staticmethod
     def encode(doc: Mapping[str, Any]) -> bytes:
-        return json.dumps(doc, separators=(",", ":"), sort_keys=True,
-                          allow_nan=False).encode()
+        # json.dumps with these options builds this encoder on every call
+        return _ENCODER.encode(doc).encode()
 
     # -- the session stream ----------------------------------------------------------------
     def message(self, item: Event | Feedback) -> MqttMessage:

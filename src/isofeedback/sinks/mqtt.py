@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import socket
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     # its errors are caught: a command that never connects (a replay without --publish,
     # --help) does not pay for it, yet needs :class:`BrokerSettings` from this module
     import aiomqtt
+    from paho.mqtt.properties import Properties
 
 __all__ = ["REFUSED_CREDENTIALS", "BrokerSettings", "MqttPublisher", "PublisherStats",
            "refused_credentials"]
@@ -176,6 +178,20 @@ def _no_delay(client: aiomqtt.Client) -> None:
         sock = client._client.socket()
         if isinstance(sock, socket.socket):  # also ssl.SSLSocket
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+@functools.cache
+def _expiry_properties(seconds: int) -> Properties:
+    """The MQTT 5 PUBLISH properties of a message that expires after ``seconds``, built
+    once per value and shared: paho only reads (packs) them when it sends, and building
+    them cost ~9 µs per live level (~20 a second per wearable), more than the rest of
+    the publish call's own work on our side."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.MessageExpiryInterval = seconds
+    return props
 
 
 class MqttPublisher:
@@ -440,11 +456,7 @@ class MqttPublisher:
     async def _publish(self, client: aiomqtt.Client, msg: MqttMessage) -> None:
         props = None
         if msg.expiry_s is not None and self.settings.protocol == "5":
-            from paho.mqtt.packettypes import PacketTypes
-            from paho.mqtt.properties import Properties
-
-            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-            props.MessageExpiryInterval = msg.expiry_s
+            props = _expiry_properties(msg.expiry_s)
         await client.publish(msg.topic, msg.payload, msg.qos, msg.retain, properties=props)
 
     async def _drain(self, client: aiomqtt.Client) -> None:
