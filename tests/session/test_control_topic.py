@@ -27,8 +27,13 @@ async def test_pause_resume_stop_from_a_client_and_refusals(
     mosquitto: Any, patient: str, tmp_path: Path, payload_validator: Any
 ) -> None:
     out = io.StringIO()
-    session = asyncio.create_task(open_session(_plan(patient, mosquitto, tmp_path, out)))
     prefix = f"isofeedback/{patient}"
+    # a command left on the broker, retained, before the session: refused, never applied
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as old_app:
+        stale = {"schema": 1, "command": "skip_rep", "id": "stale"}
+        await old_app.publish(f"{prefix}/control", json.dumps(stale).encode(), qos=1,
+                              retain=True)
+    session = asyncio.create_task(open_session(_plan(patient, mosquitto, tmp_path, out)))
     seen: list[dict[str, Any]] = []
     async with aiomqtt.Client(mosquitto.host, mosquitto.port) as phone:
         await phone.subscribe(f"{prefix}/#", qos=1)
@@ -53,6 +58,9 @@ async def test_pause_resume_stop_from_a_client_and_refusals(
         def ack(cid: str) -> Any:
             return lambda d: d.get("kind") == "control_ack" and d["id"] == cid
 
+        a = await wait_for(ack("stale"))
+        assert not a["accepted"] and "retained" in a["reason"], a
+        await phone.publish(f"{prefix}/control", b"", qos=1, retain=True)  # clear it
         await wait_for(lambda d: d.get("kind") == "phase" and d["phase"] == "holding")
         # refused: each answered with a reason, none changes the session
         await send(b"not json")
@@ -69,8 +77,11 @@ async def test_pause_resume_stop_from_a_client_and_refusals(
             assert not a["accepted"] and words in a["reason"], a
         # pause → the coach freezes; resume → it goes on
         await send({"schema": 1, "command": "pause", "id": "p1"})
-        assert (await wait_for(ack("p1")))["accepted"]
-        await wait_for(lambda d: d.get("kind") == "phase" and d["phase"] == "paused")
+        p1 = await wait_for(ack("p1"))
+        assert p1["accepted"]
+        paused = await wait_for(lambda d: d.get("kind") == "phase" and d["phase"] == "paused")
+        # the ack says when: the session time the command takes effect at (it read 0.0)
+        assert 0.0 < p1["t"] <= paused["t"] and paused["t"] - p1["t"] < 1.0, (p1, paused)
         await asyncio.sleep(1.0)
         await send({"schema": 1, "command": "resume", "id": "r1"})
         assert (await wait_for(ack("r1")))["accepted"]

@@ -149,11 +149,27 @@ class _Session:
         self.serializer.recording_problem = why
         self.publisher.refresh_status()
 
-    def on_control_message(self, payload: bytes) -> None:
-        """A command from the patient's app: validated, acknowledged, then queued."""
-        t = self.outcome.result.session_s
+    def _session_now(self) -> float:
+        """The session time now: the live source's clock, else (a simulated or replayed
+        session) the time of the last sample the pipeline took."""
+        now = self.source.now() if self.source is not None else None
+        if now is not None:
+            return now
+        if self.pipeline is not None and self.pipeline.emg_last_t is not None:
+            return self.pipeline.emg_last_t
+        return self.outcome.result.session_s
+
+    def on_control_message(self, payload: bytes, *, retained: bool = False) -> None:
+        """A command from the patient's app: validated, acknowledged, then queued. A
+        retained one was left on the broker before this session began (control is never
+        retained, docs/mqtt.md): refused, so a stale "skip" or "stop" cannot act on it."""
+        t = self._session_now()
         try:
             control = parse_control(payload)
+            if retained:
+                raise ControlRefused("a retained command (kept by the broker from before "
+                                     "this session) is not applied; publish commands "
+                                     "without retain", control.id, control.command)
             if not self.stops.running or (self.pipeline is not None
                                           and self.pipeline.coach.finished):
                 raise ControlRefused("no session is running", control.id, control.command)
@@ -341,7 +357,9 @@ async def open_session(plan: SessionPlan) -> SessionOutcome:
                                 source=_SOURCES.get(plan.source_kind))
         publisher = MqttPublisher(broker, serializer)
         session = _Session(plan, publisher, serializer, outcome)
-        publisher.subscribe(serializer.topic("control"), session.on_control_message)
+        publisher.subscribe(serializer.topic("control"), session.on_control_message,
+                            retained=functools.partial(session.on_control_message,
+                                                       retained=True))
         if plan.store is not None:  # only a session that can keep it answers the clinician
             publisher.subscribe(serializer.topic("prescription"),
                                 session.on_prescription_message)

@@ -237,16 +237,23 @@ class MqttPublisher:
         self._stopping = False
         self._down_since: float | None = None
         self._handlers: dict[str, Callable[[bytes], None]] = {}
+        self._retained_handlers: dict[str, Callable[[bytes], None]] = {}
         self.error: BrokerError | None = None  # set when the broker refused the login
         self._gave_up = asyncio.Event()
 
-    def subscribe(self, topic: str, handler: Callable[[bytes], None]) -> None:
+    def subscribe(self, topic: str, handler: Callable[[bytes], None],
+                  retained: Callable[[bytes], None] | None = None) -> None:
         """Call ``handler(payload)`` for every message on ``topic`` (QoS 1), subscribed on
         every (re)connect. Used for the session's control topic; the handler must not
-        block (it validates and enqueues). Subscribe before entering the publisher."""
+        block (it validates and enqueues). ``retained``: where a message the broker kept
+        from before the subscription goes instead (a command left on the broker by an
+        earlier session must not act on this one). Subscribe before entering the
+        publisher."""
         if self._task is not None:
             raise RuntimeError("subscribe before the publisher connects")
         self._handlers[topic] = handler
+        if retained is not None:
+            self._retained_handlers[topic] = retained
 
     async def __aenter__(self) -> MqttPublisher:
         self._task = asyncio.create_task(self._run(), name="mqtt-publisher")
@@ -416,9 +423,12 @@ class MqttPublisher:
         if not self._handlers:
             return
         async for message in client.messages:
-            handler = self._handlers.get(str(message.topic))
+            topic = str(message.topic)
+            handler = self._handlers.get(topic)
             if handler is None:
                 continue
+            if message.retain:
+                handler = self._retained_handlers.get(topic, handler)
             payload = message.payload
             data = payload if isinstance(payload, bytes) else str(payload).encode()
             try:
