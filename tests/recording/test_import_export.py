@@ -546,3 +546,37 @@ def test_a_label_column_of_names(tmp_path: Path) -> None:
     plain.write_text("emg1,emg2\n" + "".join(f"{a:.5f},{b:.5f}\n" for a, b in x))
     assert events_jsonl(replay(path, fs=500.0).outputs) == \
         events_jsonl(replay(plain, fs=500.0).outputs)
+
+
+def test_numpy_savetxt_headers_and_comment_lines(tmp_path: Path) -> None:
+    """``np.savetxt(..., header=...)`` writes the header as a ``#`` comment, after any
+    other comment lines: the last one is the header."""
+    rng = np.random.default_rng(20)
+    x = rng.normal(0.0, 1.0, 4000)
+    x[1500:3000] *= 12.0
+    t = np.arange(4000) / 1000.0
+    plain = tmp_path / "plain.csv"
+    plain.write_text("t,emg1\n" + "".join(f"{float(a)!r},{float(b)!r}\n"
+                                         for a, b in zip(t, x, strict=True)))
+    for k, header in enumerate(["t,emg1", "recorded 2025\nfs=1000\nt,emg1"]):
+        saved = tmp_path / f"savetxt{k}.csv"
+        np.savetxt(saved, np.column_stack([t, x]), delimiter=",", header=header,
+                   fmt="%.17g")
+        signals = load_foreign(saved)
+        assert signals.streams["emg"].channels == ("emg1",), header
+        assert events_jsonl(replay(saved).outputs) == events_jsonl(replay(plain).outputs)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("t,emg1,emg1\n0,1,2\n0.001,1,2\n", r"column names repeat \('emg1'\)"),
+    ("t,emg1,t\n0,1,0\n0.001,1,0.001\n", r"column names repeat \('t'\)"),
+    ("t,emg1,emg2\n0,1,2\n0.001,,2\n",
+     r"line 3: no value in column 'emg1' \(a missing sample\)"),
+    ("\ufefft;emg1\n0,000;0,5\n0,001;0,25\n", r"line 2: non-numeric value .*decimal commas"),
+])
+def test_more_csv_mistakes_are_one_clear_error(tmp_path: Path, text: str, problem: str
+                                               ) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RecordingError, match=problem):
+        load_foreign(path)

@@ -132,23 +132,28 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     if fs is not None:
         checks.number(fs, "--fs", low=MIN_FS_HZ, high=MAX_FS_HZ,
                       error=RecordingError)
-    fast = _read_fast(path)
+    skip, header_line = _preamble(path)
+    fast = _read_fast(path, skip, header_line)
     body: list[list[str]] | None = None
-    first_line = 2  # the file's line of the first data row
+    first_line = skip + 1  # the file's line of the first data row
     if fast is not None:
         header, values = fast
     else:
-        header, body = _read_rows(path)
-        if len(body) > 1 and not any(_is_number(c) for c in body[0]):
+        header, body = _read_rows(path, skip, header_line)
+        if len(body) > 1 and not any(ch.isdigit() for c in body[0] for ch in c):
             # a row of units under the names (``s,mV,mV``), as acquisition software
             # exports: not data; a time column's unit there is its unit
             units = [c.strip().lower() for c in body[0]]
             body = body[1:]
-            first_line = 3
+            first_line += 1
             header = [f"{h} [{u}]" if u in ("s", "ms") and _time_scale(h) is not None else h
                       for h, u in zip(header, units + [""] * len(header), strict=False)]
     if any(_is_number(h) for h in header):
         raise RecordingError(f"{path}: the first row must name the columns (e.g. t,emg1,emg2)")
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise RecordingError(f"{path}: column names repeat ({', '.join(map(repr, repeated))}): "
+                             "each column needs its own name")
     named: dict[int, list[str]] = {}  # label columns that name their labels
     if body is not None:
         for j, h in enumerate(header):
@@ -164,7 +169,7 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         # one nan reaching the filters makes every later sample nan: detection would
         # silently stop and the report fill with nan; gaps must be cut out, not marked
         if body is None:
-            body = _read_rows(path)[1]
+            body = _read_rows(path, skip, header_line)[1]
         i, j = (int(k) for k in np.argwhere(~finite)[0])
         raise RecordingError(f"{path}: line {i + first_line}, column {header[j]!r}: "
                              f"{body[i][j].strip()!r} is not a finite number; "
@@ -282,30 +287,51 @@ def _check_counter(path: Path, name: str, i: int, values: FloatArray) -> None:
             "file there")
 
 
-def _delimiter(path: Path) -> str:
-    """The header's separator: a comma, else a semicolon (spreadsheets set to a locale
-    whose decimal mark is the comma write those), else a tab; a comma when unsure."""
+def _preamble(path: Path) -> tuple[int, str]:
+    """How many lines come before the data rows, and the header line's text.
+
+    ``#`` lines at the top are comments (numpy's ``savetxt`` writes its header as one:
+    ``# t,emg1,emg2``); when the data follow them directly, the last comment is the header
+    with its ``#`` dropped; else the first line after them is."""
+    comments: list[str] = []
+    first = ""
     try:
         with path.open(encoding="utf-8-sig") as f:
-            first = f.readline()
+            for line in f:
+                if not line.startswith("#"):
+                    first = line
+                    break
+                comments.append(line)
     except (OSError, UnicodeDecodeError):
-        return ","
-    return next((d for d in (",", ";", "\t") if d in first), ",")
+        return 1, ""
+    cell = first.replace(";", ",").replace("\t", ",").split(",")[0].strip()
+    if comments and _is_number(cell):
+        return len(comments), comments[-1].lstrip("#").strip()
+    return len(comments) + 1, first
 
 
-def _read_fast(path: Path) -> tuple[list[str], FloatArray] | None:
+def _delimiter(header: str) -> str:
+    """The header's separator: a comma, else a semicolon (spreadsheets set to a locale
+    whose decimal mark is the comma write those), else a tab; a comma when unsure."""
+    return next((d for d in (",", ";", "\t") if d in header), ",")
+
+
+def _read_fast(path: Path, skip: int, header_line: str,
+               ) -> tuple[list[str], FloatArray] | None:
     """The header (csv module) and the data rows (numpy's compiled reader, the same doubles
     to the bit as a float() per cell) in one pass over the file; None when numpy refuses
     the rows (quotes, a bad or short row, no rows): :func:`_read_rows` then reads the file
     cell by cell and names what is wrong. A 2 kHz CSV was read twice before, and the csv
     module's pass cost more than numpy's."""
-    sep = _delimiter(path)
+    sep = _delimiter(header_line)
+    first = next(csv.reader([header_line], delimiter=sep), None)
+    if not first:
+        return None
     try:
         # utf-8-sig: a byte-order mark (spreadsheets' "CSV UTF-8") is not part of the header
         with path.open(newline="", encoding="utf-8-sig") as f:
-            first = next(csv.reader(f, delimiter=sep), None)
-            if not first:
-                return None
+            for _ in range(skip):
+                f.readline()
             values = np.loadtxt(f, delimiter=sep, comments=None, ndmin=2, dtype=np.float64)
     except (OSError, UnicodeDecodeError, csv.Error, ValueError):
         return None
@@ -315,19 +341,23 @@ def _read_fast(path: Path) -> tuple[list[str], FloatArray] | None:
     return header, np.asarray(values, dtype=np.float64)
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+def _read_rows(path: Path, skip: int, header_line: str,
+               ) -> tuple[list[str], list[list[str]]]:
     """The header and the non-blank data rows as text, cell by cell."""
+    sep = _delimiter(header_line)
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f, delimiter=_delimiter(path)))
+            for _ in range(skip):
+                f.readline()
+            rows = list(csv.reader(f, delimiter=sep))
     except FileNotFoundError:
         raise RecordingError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise RecordingError(f"{path}: cannot read CSV: {exc}") from None
-    if not rows:
+    header = [h.strip() for h in next(csv.reader([header_line], delimiter=sep), [])]
+    if not header:
         raise RecordingError(f"{path}: empty CSV file")
-    header = [h.strip() for h in rows[0]]
-    body = [r for r in rows[1:] if r and any(c.strip() for c in r)]
+    body = [r for r in rows if r and any(c.strip() for c in r)]
     if not body:
         raise RecordingError(f"{path}: CSV has a header but no data rows")
     return header, body
@@ -345,6 +375,11 @@ def _numbers(path: Path, header: list[str], body: list[list[str]],
         try:
             values[i] = [float(c) for c in row]
         except ValueError:
+            empty = [header[j] for j, c in enumerate(row) if not c.strip()]
+            if empty:
+                raise RecordingError(f"{path}: line {i + first_line}: no value in column "
+                                     f"{empty[0]!r} (a missing sample); remove or "
+                                     "interpolate missing samples first") from None
             hint = ("; decimal commas are not read: save the file with a decimal point"
                     if any("," in c for c in row) else "")
             raise RecordingError(f"{path}: line {i + first_line}: non-numeric value in "
