@@ -580,3 +580,36 @@ def test_more_csv_mistakes_are_one_clear_error(tmp_path: Path, text: str, proble
     path.write_text(text, encoding="utf-8")
     with pytest.raises(RecordingError, match=problem):
         load_foreign(path)
+
+
+def test_every_format_refuses_slow_rates_contradicting_fs_and_absurd_values(
+        tmp_path: Path) -> None:
+    """The CSV's rules hold for the binary formats: an EMG below 100 Hz is not analysed, a
+    --fs that contradicts the file's own rate is an error, and values no signal has
+    (1e20: the chain's squares overflow meaning) are refused before anything runs."""
+    import pyedflib
+
+    def edf(name: str, fs: int, v: np.ndarray) -> Path:
+        path = tmp_path / name
+        with pyedflib.EdfWriter(str(path), 1, file_type=pyedflib.FILETYPE_EDFPLUS) as w:
+            w.setSignalHeaders([{"label": "EMG1", "dimension": "uV", "sample_frequency": fs,
+                                 "physical_min": -1000.0, "physical_max": 1000.0,
+                                 "digital_min": -32768, "digital_max": 32767}])
+            w.writeSamples([np.ascontiguousarray(v)])
+        return path
+
+    rng = np.random.default_rng(21)
+    with pytest.raises(RecordingError, match=r"EMG sampled at 50 Hz, too slow for surface "
+                       r"EMG \(at least 100 Hz\)"):
+        load_foreign(edf("slow.edf", 50, rng.normal(0, 50.0, 500)))
+    ok = edf("ok.edf", 500, rng.normal(0, 50.0, 5000))
+    assert load_foreign(ok, 500.0).streams["emg"].fs == 500.0
+    with pytest.raises(RecordingError, match=r"--fs 1000 contradicts the file's own EMG "
+                       r"rate \(500 Hz\)"):
+        load_foreign(ok, 1000.0)
+    huge = tmp_path / "huge.csv"
+    huge.write_text("t,emg1\n" + "".join(f"{i / 1000},{v * 1e20:g}\n"
+                                         for i, v in enumerate(rng.normal(0, 1.0, 3000))))
+    with pytest.raises(RecordingError, match=r"emg channel 'emg1' reaches .*e\+2\d, beyond "
+                       r"any signal's units"):
+        load_foreign(huge)

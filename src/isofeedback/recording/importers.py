@@ -81,19 +81,25 @@ def events_sidecar(path: Path) -> Path:
 
 
 def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
+    """Foreign data of any format read here. ``fs``: the sample rate of a CSV without a
+    time column; the other formats carry their own (a different ``fs`` is an error)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return load_csv(path, fs)
-    if suffix in (".edf", ".bdf"):
-        return load_edf(path)
-    if suffix == ".txt":
-        return load_txt(path)
-    if suffix == ".hea":
-        return load_wfdb(path)
-    if suffix == ".xdf":
-        return load_xdf(path)
-    raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .edf, .bdf, "
-                         "OpenSignals .txt, WFDB .hea, XDF)")
+        return _plausible(path, load_csv(path, fs))
+    readers = {".edf": load_edf, ".bdf": load_edf, ".txt": load_txt, ".hea": load_wfdb,
+               ".xdf": load_xdf}
+    if suffix not in readers:
+        raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .edf, "
+                             ".bdf, OpenSignals .txt, WFDB .hea, XDF)")
+    signals = _plausible(path, readers[suffix](path))
+    rate = signals.streams["emg"].fs
+    if fs is not None and abs(fs - rate) > 1e-6 * rate:
+        raise RecordingError(f"{path}: --fs {fs:g} contradicts the file's own EMG rate "
+                             f"({rate:g} Hz); drop --fs")
+    if rate < MIN_EMG_FS_HZ:
+        raise RecordingError(f"{path}: EMG sampled at {rate:g} Hz, too slow for surface EMG "
+                             f"(at least {MIN_EMG_FS_HZ:g} Hz)")
+    return signals
 
 
 def _stream_of(column: str) -> tuple[str, str]:
@@ -103,6 +109,23 @@ def _stream_of(column: str) -> tuple[str, str]:
         if low.startswith(prefix):
             return stream, low[len(prefix):]
     return "emg", column.strip()
+
+
+#: no signal's units reach this (a 24-bit converter's counts are below 1e7): beyond it the
+#: chain's squares and sums lose their meaning (a rest of 1e40, events at −1e9 s)
+MAX_ABS_VALUE = 1e12
+
+
+def _plausible(path: Path, signals: SignalSet) -> SignalSet:
+    """``signals`` if every value is a number a signal can have, else one clear error."""
+    for name, st in signals.streams.items():
+        if st.data.size and float(np.max(np.abs(st.data))) > MAX_ABS_VALUE:
+            j = int(np.argmax(np.max(np.abs(st.data), axis=0)))
+            raise RecordingError(
+                f"{path}: {name} channel {st.channels[j]!r} reaches "
+                f"{float(np.max(np.abs(st.data[:, j]))):.3g}, beyond any signal's units "
+                f"(±{MAX_ABS_VALUE:.0e}); rescale the data")
+    return signals
 
 
 def _time_scale(column: str) -> float | None:
