@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -191,3 +192,42 @@ def test_eval_on_an_eight_channel_armband(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     missed, total = (int(v) for v in _row(out, "sim 10 dB")["missed"].split("/"))
     assert total >= 6 and missed == 0
+
+
+@pytest.mark.parametrize(("ann", "problem"), [
+    ("onset;8\n", r"line 1: 'onset;8' is not 'onset,<s>'"),
+    ("start,8\nstop,12\n", r"line 1: 'start,8' is not"),
+    ("", r"no onsets to score against"),
+    ("onset,8,4\n", r"line 1: 'onset,8,4' is not"),
+    ("onset,-5\n", r"a time of -5 s is outside the data \(0 to 10.000 s"),
+    ("onset,108\nrelease,112\n", r"a time of 108 s is outside the data"),
+])
+def test_eval_annotations_that_cannot_be_scored_are_one_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], ann: str, problem: str) -> None:
+    """An annotation file eval cannot use scored every detection as false (a nan row)."""
+    from isofeedback.cli import main
+
+    x = np.random.default_rng(3).normal(0.0, 1.0, 10000)
+    csv_path = tmp_path / "emg.csv"
+    csv_path.write_text("emg\n" + "".join(f"{v:.5f}\n" for v in x))
+    labels = tmp_path / "a.csv"
+    labels.write_text(ann)
+    assert main(["eval", "--csv", str(csv_path), "--csv-fs", "1000",
+                 "--annotations", str(labels)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert re.search(problem, err), err
+
+
+def test_eval_options_that_do_not_go_together(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from isofeedback.cli import main
+
+    x = np.random.default_rng(3).normal(0.0, 1.0, 5000)
+    csv_path = tmp_path / "emg.csv"
+    csv_path.write_text("emg\n" + "".join(f"{v:.5f}\n" for v in x))
+    assert main(["eval", "--csv", str(csv_path), "--csv-fs", "50"]) == 2
+    assert "--csv-fs 50, too slow for surface EMG" in capsys.readouterr().err
+    assert main(["eval", "--annotations", str(csv_path), "--records", "1"]) == 2
+    assert "--annotations needs --csv" in capsys.readouterr().err
+    assert main(["eval", "--csv", str(csv_path), "--csv-fs", "1000"]) == 2
+    assert "no onsets to score against" in capsys.readouterr().err

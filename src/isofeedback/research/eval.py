@@ -390,9 +390,13 @@ def _read_csv(path: Path, ann: Path | None, fs: float | None) -> EmgRecord:
     an annotation file of ``onset,<s>`` / ``release,<s>`` lines; without one, the CSV's
     own label column (``label``, ``gesture``, …: each run of a non-zero value is a
     contraction from its first to past its last sample)."""
+    from isofeedback.errors import RecordingError
     from isofeedback.recording.importers import load_csv
 
-    signals = load_csv(path, fs)
+    try:
+        signals = load_csv(path, fs)
+    except RecordingError as exc:  # name the option the user gave, not replay's
+        raise ConfigError(str(exc).replace("--fs ", "--csv-fs ")) from None
     emg = signals.streams["emg"]
     on: list[float] = []
     off: list[float] = []
@@ -409,12 +413,26 @@ def _read_csv(path: Path, ann: Path | None, fs: float | None) -> EmgRecord:
             raise ConfigError(f"{ann}: cannot read annotations: {exc}") from None
         for k, line in enumerate(lines, 1):
             parts = [p.strip() for p in line.split(",")]
-            if len(parts) == 2 and parts[0] in ("onset", "release"):
-                try:
-                    (on if parts[0] == "onset" else off).append(float(parts[1]))
-                except ValueError:
-                    raise ConfigError(f"{ann}: line {k}: {parts[1]!r} is not a time in "
-                                      "seconds") from None
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            if len(parts) != 2 or parts[0] not in ("onset", "release"):
+                raise ConfigError(f"{ann}: line {k}: {line.strip()!r} is not 'onset,<s>' or "
+                                  "'release,<s>'")
+            try:
+                t = float(parts[1])
+            except ValueError:
+                raise ConfigError(f"{ann}: line {k}: {parts[1]!r} is not a time in "
+                                  "seconds") from None
+            (on if parts[0] == "onset" else off).append(t)
+    duration = emg.data.shape[0] / emg.fs
+    where = str(ann) if ann is not None else f"{path}'s label column"
+    if not on:
+        raise ConfigError(f"{where}: no onsets to score against (give --annotations with "
+                          "'onset,<s>' lines, or a CSV with a label column)")
+    outside = [t for t in on + off if not 0.0 <= t <= duration]
+    if outside:
+        raise ConfigError(f"{where}: a time of {outside[0]:g} s is outside the data (0 to "
+                          f"{duration:.3f} s, counted from the first row)")
     return EmgRecord(np.asarray(emg.data, dtype=np.float64), emg.fs, tuple(on), tuple(off),
                      name=path.name)
 
@@ -641,6 +659,8 @@ def _available_sets() -> list[str]:
 def run_eval(args: argparse.Namespace) -> int:
     """Run the evaluation described by ``args``; print the figures; return 0."""
     int8 = bool(args.int8) or args.fs <= 250
+    if args.annotations is not None and args.csv is None:
+        raise ConfigError("--annotations needs --csv (the data they label)")
     if args.csv is not None:
         rec = _read_csv(args.csv, args.annotations, args.csv_fs)
         on, off, cpu = evaluate_emg([rec], args.mains, args.tolerance)
