@@ -613,3 +613,18 @@ def test_every_format_refuses_slow_rates_contradicting_fs_and_absurd_values(
     with pytest.raises(RecordingError, match=r"emg channel 'emg1' reaches .*e\+2\d, beyond "
                        r"any signal's units"):
         load_foreign(huge)
+
+
+def test_commands_for_recordings_given_foreign_data_say_what_to_do(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "data.csv"
+    path.write_text("t,emg1\n" + "".join(f"{i / 1000},{(i * 7919) % 13 - 6}\n"
+                                         for i in range(3000)))
+    assert main(["export", str(path), "--format", "edf"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "foreign data, not an isofeedback recording: replay it with 'isofeedback " \
+        "replay'" in err
+    assert main(["replay", str(path), "--verify"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--verify compares a native recording (.isorec) with its recorded outputs; " \
+        "foreign data has none" in err

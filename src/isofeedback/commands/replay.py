@@ -106,6 +106,9 @@ async def _one(args: argparse.Namespace, config: PipelineConfig | None) -> int:
     console = Console()
     path: Path = args.target
     foreign = is_foreign(path)
+    if args.verify and foreign:
+        raise ConfigError("--verify compares a native recording (.isorec) with its recorded "
+                          "outputs; foreign data has none")
     if args.protocol is not None and not foreign:
         raise ConfigError("--protocol applies to foreign data (CSV, EDF, BDF, …); a native "
                           "recording is replayed with its recorded protocol")

@@ -145,8 +145,13 @@ class RecordingReader:
         if not head:
             raise self._fail("empty file (the session wrote nothing; nothing to replay)")
         if not head.startswith(_SQLITE_MAGIC):
-            raise self._fail("not an isofeedback recording (not an SQLite file); for CSV or "
-                             "EDF/BDF data use a .csv, .edf or .bdf name")
+            from isofeedback.recording.importers import FOREIGN_SUFFIXES
+
+            if p.suffix.lower() in FOREIGN_SUFFIXES:
+                raise self._fail("foreign data, not an isofeedback recording: replay it "
+                                 "with 'isofeedback replay' (export converts recordings)")
+            raise self._fail("not an isofeedback recording (not an SQLite file); foreign "
+                             "data is read by its name: .csv, .edf, .bdf, .xdf, .hea, .txt")
         if len(head) < 100:
             raise self._fail("truncated inside the file header; nothing can be recovered")
         try:
