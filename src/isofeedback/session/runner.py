@@ -61,6 +61,7 @@ from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
 from isofeedback.sinks.quality import QualityReporter
 from isofeedback.sinks.terminal import TerminalView
 from isofeedback.sources.base import PacketSource, SourceStatus
+from isofeedback.types import Event, Feedback
 
 __all__ = ["SessionOutcome", "new_session_id", "open_session"]
 
@@ -76,6 +77,17 @@ _SOURCES: dict[str, Literal["live", "simulated", "replay"]] = {
 def new_session_id(patient: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{patient}-{stamp}-{secrets.token_hex(2)}"
+
+
+class _WithoutProgress:
+    """An output sink passing everything but ``progress`` messages on to ``sink``."""
+
+    def __init__(self, sink: OutputSink) -> None:
+        self.sink = sink
+
+    def submit(self, item: Event | Feedback) -> None:
+        if not (isinstance(item, Feedback) and item.kind == "progress"):
+            self.sink.submit(item)
 
 
 @dataclass
@@ -256,7 +268,10 @@ class _Session:
             pipeline = Pipeline(source.profiles, protocol, calibration=calibration,
                                 history=history)
             self.pipeline = pipeline
-            sinks: list[OutputSink] = [self.publisher]
+            # the progress message is the patient's history: published only when it is
+            # kept (docs/mqtt.md); without a store it would be this session alone
+            sinks: list[OutputSink] = [self.publisher if plan.store is not None
+                                       else _WithoutProgress(self.publisher)]
             if pipeline.emg_device is not None:  # the signal light of pages and dashboards
                 sinks.append(QualityReporter(self.serializer, pipeline.emg_device,
                                              self.publisher.submit_message))
