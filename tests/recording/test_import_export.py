@@ -628,3 +628,19 @@ def test_commands_for_recordings_given_foreign_data_say_what_to_do(
     err = " ".join(capsys.readouterr().err.split())
     assert "--verify compares a native recording (.isorec) with its recorded outputs; " \
         "foreign data has none" in err
+
+
+def test_data_shorter_than_the_rest_measurement_says_so(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    x = np.random.default_rng(22).normal(0.0, 1.0, 2500)
+    path = tmp_path / "short.csv"
+    path.write_text("t,emg\n" + "".join(f"{i / 1000},{v:.5f}\n" for i, v in enumerate(x)))
+    assert main(["replay", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the data ended before the rest level was measured" in out
+    long = tmp_path / "long.csv"
+    y = np.random.default_rng(22).normal(0.0, 1.0, 6000)
+    long.write_text("t,emg\n" + "".join(f"{i / 1000},{v:.5f}\n" for i, v in enumerate(y)))
+    assert main(["replay", str(long)]) == 0
+    assert "rest level was measured" not in capsys.readouterr().out

@@ -49,6 +49,7 @@ from isofeedback.research.batch import (
 )
 from isofeedback.research.replay import ReplayResult, dump_events, is_foreign, replay_async
 from isofeedback.service import OutputSink
+from isofeedback.types import EventType
 
 __all__ = ["register", "run"]
 
@@ -202,6 +203,9 @@ def _print(console: Console, r: ReplayResult) -> None:
                   f"data replayed in {m['wall_s']:.2f} s")
     if r.stopped:
         console.print(f"  [yellow]stopped early: {r.stopped}[/]")
+    if not any(e.type == EventType.CALIBRATED for e in r.events):
+        console.print("  [yellow]the data ended before the rest level was measured (the "
+                      "first seconds must be rest): nothing could be detected[/]")
     if r.meta.get("not_emg"):
         console.print(f"  not EMG: {', '.join(map(str, r.meta['not_emg']))} (left out; "
                       "labels and triggers become annotations)")
