@@ -70,7 +70,10 @@ class ChainSettings:
     (``gate_saturation``; false from detector version 12: a strong contraction clips an
     int8 armband for seconds, and a clipped sample is a lower bound of a high power, not
     an artifact — contact spikes that reach the limit are still gated as spikes, and
-    saturation is still reported as a signal-quality event)."""
+    saturation is still reported as a signal-quality event), and whether a channel 60 dB
+    below the liveliest at rest is left out of the fusion from the start
+    (``drop_dead_channels``, from version 13: a flat or lifted channel counted until the
+    weights were learnt, then left the fused rest level off the detector's)."""
 
     mains_hz: float = 50.0
     mains_harmonics: float = 3.0
@@ -81,6 +84,7 @@ class ChainSettings:
     channels: tuple[int, ...] | None = None
     weights_from_best_channel: bool = True
     gate_saturation: bool = False
+    drop_dead_channels: bool = True
 
     def __post_init__(self) -> None:
         if self.mains_hz not in (0.0, 50.0, 60.0):
@@ -139,7 +143,7 @@ class PipelineConfig:
     double_threshold: DoubleThresholdSettings = field(default_factory=DoubleThresholdSettings)
     movement: MovementSettings = field(default_factory=MovementSettings)
     # the named detector version these settings are (DETECTOR_VERSIONS)
-    detector_version: str = "12"  # = CURRENT_VERSION (a test checks it)
+    detector_version: str = "13"  # = CURRENT_VERSION (a test checks it)
 
     def __post_init__(self) -> None:
         choice(self.detector_version, "detector_version", VERSION_NAMES)
@@ -410,6 +414,9 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
     DetectorVersion("12", (("chain.gate_saturation", False),),
                     (("chain.gate_saturation", True),),
                     "samples at the converter's limit are evidence, not gated"),
+    DetectorVersion("13", (("chain.drop_dead_channels", True),),
+                    (("chain.drop_dead_channels", False),),
+                    "a dead (flat) channel is out of the fusion from the start"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]

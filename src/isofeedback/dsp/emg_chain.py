@@ -53,6 +53,8 @@ __all__ = ["CHANNELS", "EmgChain", "effective_channels"]
 
 #: the chain's output channels, in order
 CHANNELS = ("env", "pow", "gate", "dof")
+#: a channel this far below the liveliest at rest (60 dB) is dead (``drop_dead``)
+DEAD_CHANNEL_RATIO = 1e-6
 
 
 def effective_channels(weights: FloatArray) -> float:
@@ -119,6 +121,7 @@ class EmgChain:
         band_order: int = 4,
         notch_q: float = 10.0,
         chunk_invariant: bool = False,
+        drop_dead: bool = False,
     ) -> None:
         """``chunk_invariant``: the same output to the bit however the stream is chunked
         (see :class:`MovingRms`), for data read from files in chunks of any size; live
@@ -144,6 +147,7 @@ class EmgChain:
         self.band_order = band_order
         self.notch_q = notch_q
         self.chunk_invariant = chunk_invariant
+        self.drop_dead = drop_dead
         self._reset()
 
     def _band(self) -> FloatArray:
@@ -478,6 +482,7 @@ class EmgChain:
                     cal = np.vstack(self._cal)
                     self.rest_var = np.maximum(np.median(cal, axis=0) / _CHI2_MEDIAN, 1e-24)
                     self._cal = []
+                    self._drop_dead_channels()
                 i += take
                 continue
             # up to the next block boundary (learning decisions happen only there)
@@ -486,6 +491,20 @@ class EmgChain:
             if not self._learnt:
                 self._learn(y2[i : i + take] / self.rest_var, gate[i : i + take])
             i += take
+
+    def _drop_dead_channels(self) -> None:
+        """A channel whose rest power is a millionth of the liveliest's carries no signal
+        (an electrode off, a flat line, a channel the device leaves at zero): it is out of
+        the fusion from the start (``drop_dead``). Before, it counted until the weights
+        were learnt and then left the fused rest level twice what the detector had
+        measured: a train of false activations after the first contraction."""
+        assert self.rest_var is not None
+        if not self.drop_dead or self.rest_var.size < 2:
+            return
+        dead = self.rest_var < DEAD_CHANNEL_RATIO * float(self.rest_var.max())
+        if dead.any() and not dead.all():
+            self.weights = np.where(dead, 0.0, 1.0)
+            self.dof = effective_channels(self.weights)
 
     @staticmethod
     def _out(chunk: Chunk, data: FloatArray) -> Chunk:
