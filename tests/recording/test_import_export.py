@@ -644,3 +644,18 @@ def test_data_shorter_than_the_rest_measurement_says_so(tmp_path: Path,
     long.write_text("t,emg\n" + "".join(f"{i / 1000},{v:.5f}\n" for i, v in enumerate(y)))
     assert main(["replay", str(long)]) == 0
     assert "rest level was measured" not in capsys.readouterr().out
+
+
+def test_a_time_column_that_does_not_start_at_zero_is_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Event times count from the first row; a file whose clock starts elsewhere (an
+    acquisition's own time, a cut from a longer file) is told so, not left to guess."""
+    x = np.random.default_rng(23).normal(0.0, 1.0, 5000)
+    path = tmp_path / "cut.csv"
+    path.write_text("t,emg\n" + "".join(f"{100 + i / 1000:.3f},{v:.5f}\n"
+                                        for i, v in enumerate(x)))
+    assert load_foreign(path).meta["time_origin_s"] == 100.0
+    assert main(["replay", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "times are seconds from the first row (the file's time column starts at 100 s)" \
+        in out

@@ -206,6 +206,10 @@ def _print(console: Console, r: ReplayResult) -> None:
     if not any(e.type == EventType.CALIBRATED for e in r.events):
         console.print("  [yellow]the data ended before the rest level was measured (the "
                       "first seconds must be rest): nothing could be detected[/]")
+    origin = r.meta.get("time_origin_s")
+    if origin is not None:
+        console.print(f"  times are seconds from the first row (the file's time column "
+                      f"starts at {float(origin):g} s)")
     if r.meta.get("not_emg"):
         console.print(f"  not EMG: {', '.join(map(str, r.meta['not_emg']))} (left out; "
                       "labels and triggers become annotations)")

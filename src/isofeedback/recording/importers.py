@@ -247,6 +247,10 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     meta: dict[str, Any] = {"source_file": path.name}
     if not_emg:
         meta["not_emg"] = not_emg
+    if time_col is not None and values[0, time_col] != 0.0:
+        # session times count from the first row; the file's own clock started here
+        meta["time_origin_s"] = float(values[0, time_col]) * (_time_scale(header[time_col])
+                                                               or 1.0)
     return SignalSet(streams, annotations, meta)
 
 
