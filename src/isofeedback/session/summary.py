@@ -8,6 +8,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from isofeedback.coach.progress import count_violations
 from isofeedback.coach.protocol import UNIT_WORDS
 from isofeedback.service import SessionResult
 
@@ -42,7 +43,7 @@ def print_summary(
                                             else ["not credited"])]) or "none",
         )
     console.print(table)
-    violations = ", ".join(s["violations"]) or "none"
+    violations = count_violations(s["violations"]) or "none"
     console.print(
         f"mean hold {s['mean_hold_s']:.1f} s; violations: {violations}; "
         f"{result.stats.packets} packets ({result.stats.bad_packets} bad) "
