@@ -359,7 +359,10 @@ def _read_fast(path: Path, skip: int, header_line: str,
         with path.open(newline="", encoding="utf-8-sig") as f:
             for _ in range(skip):
                 f.readline()
-            values = np.loadtxt(f, delimiter=sep, comments=None, ndmin=2, dtype=np.float64)
+            with warnings.catch_warnings():  # "no data": said below in one clear line
+                warnings.simplefilter("ignore", UserWarning)
+                values = np.loadtxt(f, delimiter=sep, comments=None, ndmin=2,
+                                    dtype=np.float64)
     except (OSError, UnicodeDecodeError, csv.Error, ValueError):
         return None
     header = [h.strip() for h in first]
