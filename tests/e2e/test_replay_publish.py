@@ -45,5 +45,7 @@ async def test_replay_publishes_events_and_summary(mosquitto: Any, patient: str,
     kinds = {d["kind"] for d in received}
     assert {"event", "phase", "cue", "rep", "summary"} <= kinds
     assert all(d["session"] == "myo-pir-sim-replay" for d in received)
+    # the apps can tell a replay from a live session (the page's badge)
+    assert {d.get("source") for d in received if d["kind"] == "status"} == {"replay"}
     onsets = [d for d in received if d["kind"] == "event" and d["type"] == "onset"]
     assert len(onsets) == 4  # MVC capture + 3 reps

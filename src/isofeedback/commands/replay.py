@@ -178,7 +178,8 @@ async def _publisher(args: argparse.Namespace, who: _Identity,
     explicit = settings is not None
     async with resolve_broker(settings, explicit, args.listen, patient=who.patient,
                               password_file=args.listen_password_file) as (broker, where):
-        serializer = Serializer(who.patient, f"{who.session}-replay", time.time())
+        serializer = Serializer(who.patient, f"{who.session}-replay", time.time(),
+                                source="replay")
         console.print(f"publishing to {where} under {serializer.prefix}/")
         async with MqttPublisher(broker, serializer) as publisher:
             if explicit and not await publisher.wait_connected(5.0):
