@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from isofeedback.coach.protocol import load_protocol, shipped_protocols
+from isofeedback.coach.protocol import find_protocol, load_protocol, shipped_protocols
 from isofeedback.errors import ConfigError
 
 BASE = {
@@ -104,3 +104,21 @@ def test_a_file_that_chooses_no_intensity_unit_asks_no_maximal_contraction(tmp_p
     p = load_protocol(path)
     assert (p.intensity_unit, p.mvc_capture) == ("%ref", False)
     assert (p.intensity_low, p.intensity_high) == (50.0, 140.0)
+
+
+def test_the_set_up_follows_the_prescribed_side() -> None:
+    """A prescription for the left leg: the set-up the patient hears names the left foot
+    (the shipped text named the right one whatever the side)."""
+    from dataclasses import replace as _replace
+
+    from isofeedback.coach.machine import Coach
+
+    for name in ("hamstrings-met", "hip-flexors-met", "upper-trapezius-pir"):
+        for side, other in (("left", "right"), ("right", "left")):
+            protocol = _replace(find_protocol(name), side=side)
+            out = Coach(protocol).tick(0.01, 0.0, 0.0)
+            [setup] = [o.payload["text"] for o in out
+                       if o.kind == "cue" and o.payload["id"] == "setup"]
+            assert "{" not in setup and f"{side} " in setup, (name, setup)
+            if name == "hamstrings-met":
+                assert f"around the {side} foot" in setup and other not in setup

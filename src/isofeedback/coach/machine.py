@@ -279,7 +279,7 @@ class Coach:
         values = {k: format(v, "g") for k, v in extra.items() if isinstance(v, float)}
         text = p.cue(_BREATHING.get(cue_id, cue_id) if p.breathing else cue_id, **values)
         if cue_id == "setup" and p.setup:
-            text = p.setup
+            text = p.setup_text()
         return Feedback(
             "cue",
             t,

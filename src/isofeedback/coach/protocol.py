@@ -307,6 +307,19 @@ class ExerciseProtocol:
         return (self.rest_calibration_s + (8.0 if self.mvc_capture else 0.0) + reference
                 + self.attempts_max * per_rep)
 
+    def setup_text(self) -> str:
+        """The set-up instructions with ``{side}`` and ``{other_side}`` filled in from
+        ``side``: a prescription for the left leg must not tell the patient to strap the
+        right foot.
+
+        >>> ExerciseProtocol(side="left", setup="Strap the {side} foot, hug the "
+        ...                  "{other_side} knee.").setup_text()
+        'Strap the left foot, hug the right knee.'
+        """
+        other = {"left": "right", "right": "left"}.get(self.side, "other")
+        return (self.setup.replace("{side}", self.side or "affected")
+                .replace("{other_side}", other))
+
     def cue(self, cue_id: str, **values: str) -> str:
         """The text of ``cue_id``; ``{muscle}``, ``{antagonist}`` and any ``values``
         (``{hold_s}``…) are filled in."""
