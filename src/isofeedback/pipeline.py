@@ -137,7 +137,8 @@ class DetectionOnly(Coach):
     def resume(self, t: float) -> list[Feedback]:
         return []
 
-    def command(self, name: str, t: float, value: float | None = None) -> list[Feedback]:
+    def command(self, name: str, t: float, value: float | None = None,
+                origin: str = "") -> list[Feedback]:
         return []
 
     def summary(self) -> dict[str, Any]:
@@ -251,7 +252,8 @@ class Pipeline:
         """Apply one control command (pause, resume, stop, skip_rep, pain, start) at its
         session time. The service records it with the packet count, so a replay calls this
         at the same point and reproduces the session (design contract 7)."""
-        return list(self.coach.command(command.command, command.t, command.value))
+        return list(self.coach.command(command.command, command.t, command.value,
+                                       command.origin))
 
     def control_at(self, command: Control, now: float) -> list[Output]:
         """:meth:`control` while the session stands at ``now`` (its last packet's arrival,

@@ -90,6 +90,8 @@ async def _check_stop_path(code: int, text: str, received: list[dict[str, Any]],
     assert "Session " in text and "reps" in text and "mean hold" in text, text
     summaries = [d for d in received if d.get("kind") == "summary"]
     assert len(summaries) == 1, text
+    # the clinician's report must not read a shutdown as the patient giving up
+    assert summaries[0]["stop_reason"] == f"stopped by the service ({sig.name})"
     retained = await _retained(BrokerSettings(mosquitto.host, mosquitto.port),
                                f"isofeedback/{patient}/#")
     assert retained[f"isofeedback/{patient}/status"]["state"] == "offline"

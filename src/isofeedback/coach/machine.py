@@ -62,6 +62,29 @@ BACK_IN_BAND_S = 0.5  # in the band this long ends a "gentler"/"stronger" warnin
 RELAXED_CONFIRM_S = 1.0  # at rest this long confirms the relaxation before the stretch
 
 
+def stop_reason(origin: str) -> str:
+    """The summary's words for a stop command from ``origin``: only the patient's own
+    (the app, the keyboard) is "stopped by the patient"; a clinician's report must not
+    read a service shutdown or the end of the data as the patient giving up.
+
+    >>> for origin in ("mqtt", "signal:SIGTERM", "end of data", "fault: x"):
+    ...     print(stop_reason(origin))
+    stopped by the patient
+    stopped by the service (SIGTERM)
+    the data ended
+    ended by a fault: x
+    """
+    if origin in ("", "mqtt", "keyboard"):
+        return "stopped by the patient"
+    if origin.startswith("signal:"):
+        return f"stopped by the service ({origin.partition(':')[2]})"
+    if origin == "end of data":
+        return "the data ended"
+    if origin.startswith("fault: "):
+        return f"ended by a fault: {origin.partition(': ')[2]}"
+    return f"stopped ({origin})"
+
+
 def window_peak_mean(times: Sequence[float], values: Sequence[float], window_s: float) -> float:
     """Highest mean of ``values`` over any ``window_s`` span of ``times`` (all of them when
     they span less).
@@ -587,17 +610,20 @@ class Coach:
         return out
 
     # -- control commands (the patient, from the page, the terminal or MQTT) ------------------
-    def command(self, name: str, t: float, value: float | None = None) -> list[Feedback]:
+    def command(self, name: str, t: float, value: float | None = None,
+                origin: str = "") -> list[Feedback]:
         """A control command at session time ``t``: ``start`` (nothing to do once the coach
         runs), ``pause``/``resume`` (the patient's pause: every timer and the phase
         machine freeze; a contraction under way is repeated afterwards, because a muscle
         cannot be frozen), ``skip_rep``, ``pain`` (``value`` 0–10) and ``stop``.
 
         The service validates commands before they get here; an unknown name or a pain
-        value outside 0–10 is a ``ValueError``."""
-        return self._settle(self._command(name, t, value))
+        value outside 0–10 is a ``ValueError``. ``origin``: who asked (``mqtt``,
+        ``keyboard``, ``signal:SIGTERM``, ``end of data``…): a stop says so in the summary."""
+        return self._settle(self._command(name, t, value, origin))
 
-    def _command(self, name: str, t: float, value: float | None) -> list[Feedback]:
+    def _command(self, name: str, t: float, value: float | None,
+                 origin: str = "") -> list[Feedback]:
         if name == "start":
             return []
         if name == "pause":
@@ -611,7 +637,7 @@ class Coach:
                 raise ValueError(f"pain must be rated 0–10, got {value!r}")
             return self._pain(t, float(value))
         if name == "stop":
-            return self._stop_by_patient(t)
+            return self._stop_by_patient(t, origin)
         raise ValueError(f"unknown control command {name!r}")
 
     def _hold(self, t: float) -> list[Feedback]:
@@ -693,12 +719,12 @@ class Coach:
         out.append(self._cue("pain_stop", t, "warning", pain=value))
         return out + self._end(t)
 
-    def _stop_by_patient(self, t: float) -> list[Feedback]:
+    def _stop_by_patient(self, t: float, origin: str = "") -> list[Feedback]:
         if self.finished:
             return []
         self._held_t = None
         self._abandon_rep()
-        self.stop_reason = "stopped by the patient"
+        self.stop_reason = stop_reason(origin)
         out = self._enter(Phase.STOPPED, t)
         out.append(self._cue("session_ended", t))
         return out + self._end(t)
