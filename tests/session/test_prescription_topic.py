@@ -93,7 +93,9 @@ async def test_a_prescription_is_stored_acknowledged_and_refused_when_invalid(
             {"schema": 1, "command": "stop", "id": "s1"}), qos=1)
         summary = await wait_for(kind("summary"))
         end = await wait_for(kind("schedule"))
-        assert (end["done_today"], end["due_today"]) == (1, 2)
+        # stopped during its first hold: no repetition done, no exercise for adherence
+        assert summary["reps_done"] == 0
+        assert (end["done_today"], end["due_today"]) == (0, 2)
         await clinician.publish(f"{prefix}/prescription", b"", qos=1, retain=True)
     outcome = await asyncio.wait_for(session, 30)
     assert outcome.exit_code == 0, out.getvalue()

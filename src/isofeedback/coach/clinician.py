@@ -15,7 +15,12 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from isofeedback.coach.prescription import Prescription, adherence, session_day
+from isofeedback.coach.prescription import (
+    Prescription,
+    adherence,
+    exercised_days,
+    session_day,
+)
 from isofeedback.coach.progress import progress_report
 
 __all__ = ["clinician_html", "clinician_report", "flags"]
@@ -61,7 +66,7 @@ def clinician_report(patient: str, sessions: Sequence[Mapping[str, Any]],
     }
     if prescription is not None:
         end = today or (max(days) if days else prescription.start)
-        report["adherence"] = adherence(prescription, days, end)
+        report["adherence"] = adherence(prescription, exercised_days(rows), end)
     return report
 
 

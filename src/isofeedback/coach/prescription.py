@@ -164,6 +164,20 @@ def adherence(rx: Prescription, session_days: Sequence[dt.date], today: dt.date
             "per_day": per_day, "times_per_day": rx.times_per_day}
 
 
+def exercised_days(sessions: Sequence[Mapping[str, Any]]) -> list[dt.date]:
+    """The days of the sessions that count for adherence: at least one repetition done. A
+    session stopped before its first repetition (the gateway shut down, the patient gave
+    up during the rest measurement) is no exercise, and counted as done it showed a
+    clinician 100 % adherence for none.
+
+    >>> exercised_days([{"wall": "2026-12-01T08:00:00", "reps_done": 3},
+    ...                 {"wall": "2026-12-02T08:00:00", "reps_done": 0}])
+    [datetime.date(2026, 12, 1)]
+    """
+    days = [session_day(s.get("wall")) for s in sessions if int(s.get("reps_done") or 0) > 0]
+    return [d for d in days if d is not None]
+
+
 def session_day(wall: Any) -> dt.date | None:
     """The day of a stored session summary's ``wall`` (ISO 8601), ``None`` if unreadable."""
     try:

@@ -36,11 +36,11 @@ from isofeedback.coach.calibration import Calibration
 from isofeedback.coach.calibration_store import PatientStore
 from isofeedback.coach.prescription import (
     Prescription,
+    exercised_days,
     next_reminder,
     parse_prescription,
     prescription_message,
     schedule_status,
-    session_day,
 )
 from isofeedback.coach.progression import progressed
 from isofeedback.control import Control, ControlRefused, parse_control
@@ -236,7 +236,7 @@ class _Session:
             rx = self.prescription()
             if rx is None or store is None:
                 return
-            days = [d for d in (session_day(s.get("wall")) for s in store.sessions()) if d]
+            days = exercised_days(store.sessions())
         except ConfigError as exc:
             self.plan.console.print(f"[red]no schedule: {exc}[/]")
             return
