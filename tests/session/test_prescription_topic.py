@@ -85,6 +85,7 @@ async def test_a_prescription_is_stored_acknowledged_and_refused_when_invalid(
             ack = await wait_for(kind("prescription_ack"))
             assert not ack["accepted"] and words in ack["reason"], ack
             assert ack["prescription"] is None
+            assert ack["t"] > 0.0  # mid-session: its time, not the session's start
         await clinician.publish(f"{prefix}/prescription", b"{oops", qos=1, retain=True)
         ack = await wait_for(kind("prescription_ack"))
         assert not ack["accepted"] and "not JSON" in ack["reason"]

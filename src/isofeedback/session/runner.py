@@ -199,7 +199,7 @@ class _Session:
         (never applied to this one) and acknowledged; a refused one changes nothing."""
         if not payload:  # the clinician cleared the retained message
             return
-        t = self.outcome.result.session_s
+        t = self._session_now()
         rx, ack = prescription_message(payload, self.plan.patient)
         store = self.store()
         if rx is not None and store is None:
@@ -241,7 +241,7 @@ class _Session:
             self.plan.console.print(f"[red]no schedule: {exc}[/]")
             return
         self.publisher.submit_message(self.serializer.schedule(
-            self.outcome.result.session_s, schedule_status(rx, days, now or datetime.now())))
+            self._session_now(), schedule_status(rx, days, now or datetime.now())))
 
     def on_key(self, control: Control) -> None:
         if self.stops.running:
