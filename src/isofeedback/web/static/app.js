@@ -50,7 +50,9 @@
   function setConn() {
     const el = $("conn");
     let s, text;
-    if (!state.connected) { s = "connecting"; text = "Connecting…"; }
+    // after the end the session's relay goes away with it: no point saying "Connecting…"
+    if (!state.connected && state.finished) { s = "ended"; text = "Session ended"; }
+    else if (!state.connected) { s = "connecting"; text = "Connecting…"; }
     else if (state.serviceOnline === false) {
       s = state.finished ? "ended" : "service-offline"; // a normal end is not a problem
       text = state.finished ? "Session ended" : "Service offline";
@@ -369,6 +371,7 @@
   }
 
   function repLine(r) {
+    if (r.skipped) return "skipped";
     const parts = [`held ${fmt(r.hold_s, 1, " s")}`];
     if (typeof r.in_band === "number") parts.push(`${Math.round(r.in_band * 100)}% in the target`);
     if (typeof r.rom_gain_deg === "number") parts.push(`range +${r.rom_gain_deg.toFixed(1)}°`);
@@ -378,8 +381,8 @@
   }
 
   function onRep(doc) {
-    $("rep-title").textContent = `Rep ${doc.rep} done`;
-    $("rep-body").textContent = repLine(doc);
+    $("rep-title").textContent = doc.skipped ? `Rep ${doc.rep} skipped` : `Rep ${doc.rep} done`;
+    $("rep-body").textContent = doc.skipped ? "" : repLine(doc);
     $("rep-result").hidden = false;
   }
 
