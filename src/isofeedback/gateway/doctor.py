@@ -389,7 +389,8 @@ def check_calibration(cfg: RunConfig | None, data_dir: Path) -> Check:
     except IsofeedbackError as exc:
         return Check("calibration", "fail", f"patient {cfg.patient}: {exc}",
                      "move the damaged file away; the next session calibrates again")
-    first = "the first session starts with a rest and a maximal contraction (about a minute)"
+    first = ("the first session starts by measuring the rest and a gentle reference "
+             "contraction (under a minute)")
     if cal is None:
         return Check("calibration", "warn", f"none stored for patient {cfg.patient} in "
                      f"{data_dir}", first)
