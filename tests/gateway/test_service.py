@@ -116,6 +116,18 @@ def test_config_error_exits_78_without_restart(write_config: Callable[..., Path]
     assert line["level"] == "error" and "version = 7" in line["msg"]
 
 
+def test_a_data_folder_that_cannot_hold_files_is_a_config_error_at_start(
+        write_config: Callable[..., Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found later, every history and every prescription was lost with one INFO line."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    path = write_config(service={"data_dir": str(blocker / "patients")})
+    assert main(["service", "run", str(path), "--log-format", "json"]) == 78
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["level"] == "error" and "cannot hold the patients' files" in line["msg"]
+
+
 # ---- run as the unit would
 
 async def _read_until(proc: asyncio.subprocess.Process, lines: list[str], needle: str,

@@ -107,6 +107,22 @@ def run_service(args: argparse.Namespace) -> int:
         return EXIT_TEMPFAIL
 
 
+def _check_data_dir(data_dir: Path | None) -> None:
+    """The patients' folder exists (made if need be) and takes files, checked at start:
+    found later, every stored history and every clinician's prescription was lost with
+    one INFO line in the journal."""
+    if data_dir is None:
+        return
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / ".isofeedback-write-check"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"service.data_dir {str(data_dir)!r} cannot hold the patients' "
+                          f"files: {exc.strerror or exc}") from None
+
+
 async def _serve(svc: ServiceConfig, once: bool) -> int:
     """Session after session through the session's one stop path (``open_session``): a
     SIGTERM during a session stops it the normal way (coach stopped, recording closed with
@@ -129,6 +145,7 @@ async def _serve(svc: ServiceConfig, once: bool) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop, sig.name)
 
+    _check_data_dir(svc.data_dir)
     console = Console(file=ConsoleLog(), force_terminal=False, no_color=True,  # type: ignore[arg-type]
                       width=10_000, soft_wrap=True)
     log.info("isofeedback service started: patient %s, config %s", svc.run.patient,
