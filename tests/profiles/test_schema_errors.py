@@ -83,3 +83,11 @@ def test_unknown_codec_lists_known_ones() -> None:
     doc = polar()
     doc["packets"][0]["codec"] = "polar"
     check(doc, "packets[0].codec", "ganglion_fw2", "polar_pmd")
+
+
+def test_a_misspelled_stream_name_is_an_error() -> None:
+    """'emgx' left the profile without its EMG, and it was reported valid."""
+    doc = polar()
+    doc["packets"][0]["streams"][0]["stream"] = "emgx"
+    check(doc, "packets:", "stream 'emgx' is not one the pipeline reads (emg, gyro, accel, "
+          "quat)")

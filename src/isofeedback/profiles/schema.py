@@ -34,6 +34,9 @@ __all__ = [
     "profile_dirs",
 ]
 
+#: the stream names the pipeline reads (docs/profiles.md)
+PIPELINE_STREAMS = ("emg", "gyro", "accel", "quat")
+
 _BASE_UUID_TAIL = "-0000-1000-8000-00805f9b34fb"
 #: sample rates a stream may have: no wearable streams faster than 100 kHz (a typo like
 #: 2e9 would size buffers absurdly) and none slower than 1 Hz (at 1e-300 Hz one sample
@@ -484,6 +487,10 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> Profile:
     names = [s.name for p in packets for s in p.streams]
     if len(set(names)) != len(names):
         raise top.fail("packets", f"stream names must be unique, got {names}")
+    unknown = [n for n in names if n not in PIPELINE_STREAMS]
+    if unknown:  # a typo ("emgx") left the profile without its EMG, and "valid"
+        raise top.fail("packets", f"stream {unknown[0]!r} is not one the pipeline reads "
+                       f"({', '.join(PIPELINE_STREAMS)})")
     cmds = top.sub("commands", top.get("commands", dict, {}))
     cmds.check_keys({"start", "stop", "haptic"})
     start, stop, haptic = (_commands(cmds, k) for k in ("start", "stop", "haptic"))
