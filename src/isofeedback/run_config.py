@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from isofeedback import checks
-from isofeedback.errors import ConfigError
+from isofeedback.coach.protocol import find_protocol
+from isofeedback.errors import ConfigError, IsofeedbackError
 from isofeedback.mqtt_config import broker_settings_from_table
 from isofeedback.profiles.schema import Profile, find_profile
 from isofeedback.sinks.mqtt import BrokerSettings
@@ -97,7 +98,10 @@ def _devices(path: Path | None, items: Any) -> tuple[DeviceConfig, ...]:
         profile_ref = _get(path, item, "profile", str, where)
         if path is not None and profile_ref.endswith(".toml"):
             profile_ref = str((path.parent / profile_ref).resolve())
-        profile = find_profile(profile_ref)
+        try:
+            profile = find_profile(profile_ref)
+        except IsofeedbackError as exc:  # name the file and the key, as every other error
+            raise _fail(path, f"{where}profile", str(exc)) from None
         address = _get(path, item, "address", str, where, "auto")
         if address != "auto" and not _ADDRESS.match(address):
             raise _fail(path, f"{where}address",
@@ -146,10 +150,15 @@ def parse_run_config(data: Mapping[str, Any], path: Path | None = None) -> RunCo
     scan_timeout = checks.number(_get(path, ble, "scan_timeout", float, "ble.", 10.0),
                                  "ble.scan_timeout", low=0.0, low_open=True, high=24 * 3600.0,
                                  where=str(path or "config"))
+    protocol = _get(path, data, "protocol", str, "", "pir")
+    try:
+        find_protocol(protocol)
+    except IsofeedbackError as exc:  # name the file and the key, as every other error
+        raise _fail(path, "protocol", str(exc)) from None
     return RunConfig(
         path=path,
         patient=patient,
-        protocol=_get(path, data, "protocol", str, "", "pir"),
+        protocol=protocol,
         devices=_devices(path, data.get("devices")),
         broker=broker,
         recording_folder=folder,
