@@ -114,7 +114,8 @@ def test_hold_longer_than_session(tmp_path: Path) -> None:
 
 def test_reps_do_not_fit_in_session(tmp_path: Path) -> None:
     msg = bad(tmp_path, ("reps = 3", "reps = 40\nsession_max_s = 300.0"))
-    assert "exercise.reps: 40 repetitions take about" in msg and "session_max_s = 300 s" in msg
+    assert "exercise.reps: 40 repetitions of a " in msg and "session_max_s = 300 s" in msg
+    assert "a shorter hold_s" in msg
 
 
 def test_intensity_above_100(tmp_path: Path) -> None:

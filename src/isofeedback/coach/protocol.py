@@ -250,8 +250,9 @@ class ExerciseProtocol:
         if self.session_estimate_s > self.session_max_s:
             raise bad(
                 "reps",
-                f"{self.reps} repetitions take about {self.session_estimate_s:.0f} s, more than "
-                f"session_max_s = {self.session_max_s:g} s: fewer reps or shorter phases",
+                f"{self.reps} repetitions of a {self.hold_s:g} s hold take about "
+                f"{self.session_estimate_s:.0f} s, more than session_max_s = "
+                f"{self.session_max_s:g} s: fewer reps, a shorter hold_s or shorter phases",
             )
         self._check_progression(bad, where)
         missing = CUE_IDS - set(self.cues)
