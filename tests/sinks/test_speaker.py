@@ -79,3 +79,22 @@ async def test_unknown_language_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no voice for the cue language 'xx-none'"):
         async with Speaker(locale="xx-none", folder=tmp_path):
             pass
+
+
+async def test_no_sound_device_is_logged_not_silent(tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """Without a sound device espeak-ng prints the sound system's errors and exits 0 (seen
+    on this kind of machine): the patient hears nothing, so it must be counted and logged.
+    The sound device cannot exist here, so a stand-in does what espeak-ng does then."""
+    exe = tmp_path / "espeak-ng"
+    real = subprocess.run(["sh", "-c", "command -v espeak-ng"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    exe.write_text("#!/bin/sh\n"
+                   f"case \"$1\" in --voices*) exec {real} \"$@\";; esac\n"
+                   "echo 'ALSA lib pcm.c:2666:(snd_pcm_open_noupdate) Unknown PCM default' >&2\n"
+                   "echo 'error: No such file or directory' >&2\nexit 0\n")
+    exe.chmod(0o755)
+    async with Speaker(exe=str(exe)) as speaker:  # to the sound device, not to files
+        speaker.submit(Feedback("cue", 1.0, {"id": "hold", "text": "Hold.", "severity": "info"}))
+    assert speaker.stats.failed == 1 and speaker.stats.spoken == 0
+    assert "spoken cue failed (espeak-ng): error: No such file or directory" in caplog.text

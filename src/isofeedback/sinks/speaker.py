@@ -124,8 +124,13 @@ class Speaker(OneAtATime[tuple[str, str, bool]]):  # (cue id, text, warning)
             *espeak_command(self.exe, text, self.locale, wav, self.words_per_minute),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
         _, err = await proc.communicate()
+        said = err.decode(errors="replace").strip()
         if proc.returncode != 0:
-            raise OSError(err.decode(errors="replace").strip() or f"exit {proc.returncode}")
+            raise OSError(said or f"exit {proc.returncode}")
+        if wav is None and "error" in said.lower():
+            # no sound device: espeak-ng prints the sound system's errors and exits 0,
+            # and the patient hears nothing
+            raise OSError(said.splitlines()[-1])
         if wav is not None:  # espeak-ng exits 0 even when it could not write the file
             if not wav.is_file() or wav.stat().st_size <= 44:
                 raise OSError(f"espeak-ng did not write {wav}")
