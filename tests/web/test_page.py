@@ -305,9 +305,12 @@ def test_broker_restart_page_reconnects_and_catches_up(
             wait_for(browser, f"return {PHASE_SHOT} === 'holding'")
             stop(own)
             wait_for(browser, "return !window.isofeedbackPage.connected", 15)
+            # the last effort shown is old now: greyed, not a live value
+            assert js(browser, "return document.body.dataset.stale") == "true"
             time.sleep(1.0)  # the session goes on while the broker is away
             own = start(tmp_path, port=own.port)
             wait_for(browser, "return window.isofeedbackPage.connected", 20)
+            assert js(browser, "return document.body.dataset.stale") == "false"
             wait_for(browser, "return !document.getElementById('summary').hidden", 60)
             session.wait_done()
             log = js(browser, "return window.__log")

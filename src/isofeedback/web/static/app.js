@@ -60,6 +60,8 @@
     else { s = "connecting"; text = "Waiting for the service…"; }
     el.dataset.state = s;
     el.textContent = text;
+    // while the link is down the last effort and joint values are old: shown greyed
+    document.body.dataset.stale = String(!state.connected);
   }
 
   async function start() {
