@@ -127,9 +127,10 @@ def broker_settings_from_table(
     if not isinstance(table, Mapping):
         raise ConfigError(f"[{where}] must be a table of broker settings")
     if "password" in table:
+        table_name = where.rpartition(": ")[2]  # ``where`` may start with the file
         raise ConfigError(
             f"{where}.password is not allowed: put the password in a file and set "
-            f"{where}.password_file, or set the environment variable {PASSWORD_ENV}"
+            f"{table_name}.password_file, or set the environment variable {PASSWORD_ENV}"
         )
     unknown = sorted(set(table) - set(KEYS))
     if unknown:
