@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import math
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -180,8 +181,10 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     named: dict[int, list[str]] = {}  # label columns that name their labels
     if body is not None:
         for j, h in enumerate(header):
+            if h.lower() not in _LABEL_NAMES:
+                continue
             cells = [row[j].strip() if j < len(row) else "" for row in body]
-            if h.lower() in _LABEL_NAMES and not all(_is_number(c) for c in cells):
+            if not all(_is_number(c) for c in cells):
                 named[j] = cells
                 for row in body:
                     if j < len(row):
@@ -223,7 +226,7 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         if i == time_col:
             continue
         if h.lower() in _COUNTER_NAMES:
-            _check_counter(path, h, i, values[:, i])
+            _check_counter(path, h, i, values[:, i], first_line)
             not_emg.append(h or f"column {i + 1}")
         elif h.lower() in _LABEL_NAMES:
             labels += (named_label_annotations(h, named[i], fs) if i in named else
@@ -254,6 +257,15 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     return SignalSet(streams, annotations, meta)
 
 
+def _runs(values: Any) -> tuple[list[int], list[int]]:
+    """Start and end (exclusive) of each run of equal values in ``values`` (numbers or
+    texts), found by numpy over the whole column."""
+    v = np.asarray(values)
+    change = np.flatnonzero(v[1:] != v[:-1]) + 1
+    return (np.concatenate(([0], change)).astype(int).tolist(),
+            np.concatenate((change, [v.size])).astype(int).tolist())
+
+
 def label_annotations(where: str, name: str, values: FloatArray, fs: float,
                       ) -> list[Annotation]:
     """One annotation (``<name> <value>``) per run of a non-zero value of a label or
@@ -267,9 +279,7 @@ def label_annotations(where: str, name: str, values: FloatArray, fs: float,
     if not np.array_equal(v, np.round(v)):
         raise RecordingError(f"{where} holds labels by its name, but not whole numbers; "
                              "rename it if it is a signal")
-    change = np.flatnonzero(np.diff(v)) + 1
-    starts = np.concatenate(([0], change)).tolist()
-    ends = np.concatenate((change, [v.size])).tolist()
+    starts, ends = _runs(v)
     return [Annotation(a / fs, (b - a) / fs, f"{name} {int(v[a])}")
             for a, b in zip(starts, ends, strict=True) if v[a] != 0]
 
@@ -287,17 +297,13 @@ def named_label_annotations(name: str, cells: list[str], fs: float) -> list[Anno
     ...  named_label_annotations("gesture", ["rest", "fist", "fist", "rest", "pinch"], 2.0)]
     [(0.5, 1.0, 'gesture fist'), (2.0, 0.5, 'gesture pinch')]
     """
-    out: list[Annotation] = []
-    start = 0
-    for k in range(1, len(cells) + 1):
-        if k == len(cells) or cells[k] != cells[start]:
-            if cells[start].lower() not in _NO_LABEL:
-                out.append(Annotation(start / fs, (k - start) / fs, f"{name} {cells[start]}"))
-            start = k
-    return out
+    starts, ends = _runs(cells)
+    return [Annotation(a / fs, (b - a) / fs, f"{name} {cells[a]}")
+            for a, b in zip(starts, ends, strict=True) if cells[a].lower() not in _NO_LABEL]
 
 
-def _check_counter(path: Path, name: str, i: int, values: FloatArray) -> None:
+def _check_counter(path: Path, name: str, i: int, values: FloatArray,
+                   first_line: int = 2) -> None:
     """A row counter must count rows: a jump is rows missing (everything after it would
     sit early on the time line), anything else is not a counter."""
     what = f"column {name!r}" if name else f"column {i + 1} (no name)"
@@ -310,7 +316,8 @@ def _check_counter(path: Path, name: str, i: int, values: FloatArray) -> None:
         k = int(jump[0])
         raise RecordingError(
             f"{path}: the row counter {what} jumps from {values[k]:g} to {values[k + 1]:g} "
-            f"at line {k + 3}: {int(d[k]) - 1} rows are missing; fill the gap or cut the "
+            f"at line {k + first_line + 1}: {int(d[k]) - 1} rows are missing; fill the gap "
+            "or cut the "
             "file there")
 
 
@@ -478,6 +485,11 @@ def _signal_stream(label: str, typed_emg: bool) -> tuple[str, str]:
     return ("" if typed_emg else "emg"), label.strip()
 
 
+def _typed_emg(labels: Sequence[str]) -> bool:
+    """Some signals are typed ``EMG …`` (EDF+'s convention): then only those are EMG."""
+    return any(n.strip().lower().startswith("emg ") for n in labels)
+
+
 def load_edf(path: Path) -> SignalSet:
     import pyedflib
 
@@ -489,7 +501,7 @@ def load_edf(path: Path) -> SignalSet:
     try:
         groups: dict[str, list[tuple[str, float, Any, str]]] = {}
         names = reader.getSignalLabels()
-        typed_emg = any(n.strip().lower().startswith("emg ") for n in names)
+        typed_emg = _typed_emg(names)
         for i, label in enumerate(names):
             stream, channel = _signal_stream(label, typed_emg)
             groups.setdefault(stream, []).append(
@@ -702,11 +714,11 @@ def load_wfdb(path: Path) -> SignalSet:
     values = np.asarray(signal, dtype=np.float64)
     labels = [str(n) for n in (record.sig_name or [])]
     units = [str(u) for u in (record.units or [])] + ["a.u."] * len(labels)
-    fs = checks.number(float(record.fs), "the sampling rate", low=MIN_FS_HZ,
+    fs = checks.number(float(record.fs or 0.0), "the sampling rate", low=MIN_FS_HZ,
                        high=MAX_FS_HZ, where=str(path), error=RecordingError)
     if values.ndim != 2 or values.shape[1] != len(labels) or values.shape[0] < 2:
         raise RecordingError(f"{path}: no samples")
-    typed_emg = any(n.strip().lower().startswith("emg ") for n in labels)
+    typed_emg = _typed_emg(labels)
     emg: list[int] = []
     not_emg: list[str] = []
     for i, label in enumerate(labels):
