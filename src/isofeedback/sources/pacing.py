@@ -7,13 +7,15 @@ time; chunks of foreign data by the time just after their last sample.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TypeVar
 
+from isofeedback.sources.base import PacketSource
 from isofeedback.types import Chunk, Packet
 
-__all__ = ["BATCH_MAX", "paced", "paced_batches"]
+__all__ = ["BATCH_MAX", "PacedSource", "paced", "paced_batches"]
 
 T = TypeVar("T", Packet, Chunk)
 
@@ -75,3 +77,23 @@ async def paced_batches(
             batch.append(item)
             item = next(it, None)
         yield batch
+
+
+class PacedSource(PacketSource):
+    """A source of pre-timed packets (a simulation, a recording) played at ``speed`` ×
+    real time (None = as fast as possible): :meth:`packets` and :meth:`batches` both come
+    from :meth:`timed_packets`, so the two can never pace differently."""
+
+    speed: float | None
+
+    @abc.abstractmethod
+    def timed_packets(self) -> Iterable[Packet]:
+        """The packets, in arrival order, with their arrival times."""
+
+    async def packets(self) -> AsyncIterator[Packet]:
+        async for p in paced(self.timed_packets(), self.speed):
+            yield p
+
+    async def batches(self) -> AsyncIterator[list[Packet]]:
+        async for batch in paced_batches(self.timed_packets(), self.speed):
+            yield batch

@@ -7,18 +7,17 @@ batches of ``batch`` rows; the pipeline sees the same packet sequence whatever t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Iterable, Mapping
 
 from isofeedback.profiles.schema import Profile
 from isofeedback.recording.reader import RecordingReader
-from isofeedback.sources.base import PacketSource
-from isofeedback.sources.pacing import paced, paced_batches
+from isofeedback.sources.pacing import PacedSource
 from isofeedback.types import Packet
 
 __all__ = ["ReplaySource"]
 
 
-class ReplaySource(PacketSource):
+class ReplaySource(PacedSource):
     """Streams the packets of an open recording at ``speed`` × real time (None = max)."""
 
     def __init__(self, reader: RecordingReader, speed: float | None = None) -> None:
@@ -30,10 +29,5 @@ class ReplaySource(PacketSource):
     def profiles(self) -> Mapping[str, Profile]:
         return self._profiles
 
-    async def packets(self) -> AsyncIterator[Packet]:
-        async for p in paced(self.reader.packets(), self.speed):
-            yield p
-
-    async def batches(self) -> AsyncIterator[list[Packet]]:
-        async for batch in paced_batches(self.reader.packets(), self.speed):
-            yield batch
+    def timed_packets(self) -> Iterable[Packet]:
+        return self.reader.packets()

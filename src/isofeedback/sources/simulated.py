@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Iterable, Mapping
 
 from isofeedback.profiles.schema import Profile
 from isofeedback.sim import PatientScript, SimulatedSession, packetize, synthesize
-from isofeedback.sources.base import PacketSource
-from isofeedback.sources.pacing import paced, paced_batches
+from isofeedback.sources.pacing import PacedSource
 from isofeedback.types import Packet
 
 __all__ = ["SimulatedSource", "simulate_for_profile"]
@@ -29,7 +28,7 @@ def simulate_for_profile(script: PatientScript, profile: Profile) -> SimulatedSe
     )
 
 
-class SimulatedSource(PacketSource):
+class SimulatedSource(PacedSource):
     """Streams a simulated session through a real profile's byte format."""
 
     def __init__(
@@ -50,10 +49,5 @@ class SimulatedSource(PacketSource):
     def profiles(self) -> Mapping[str, Profile]:
         return {self.device: self.profile}
 
-    async def packets(self) -> AsyncIterator[Packet]:
-        async for p in paced(self.all_packets, self.speed):
-            yield p
-
-    async def batches(self) -> AsyncIterator[list[Packet]]:
-        async for batch in paced_batches(self.all_packets, self.speed):
-            yield batch
+    def timed_packets(self) -> Iterable[Packet]:
+        return self.all_packets
