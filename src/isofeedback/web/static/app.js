@@ -60,7 +60,7 @@
     else { s = "connecting"; text = "Waiting for the service…"; }
     el.dataset.state = s;
     el.textContent = text;
-    // while the link is down the last effort and joint values are old: shown greyed
+    // while the link is down the last effort, joint and hold values are old: greyed
     document.body.dataset.stale = String(!state.connected);
   }
 
