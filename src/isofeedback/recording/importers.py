@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -350,32 +351,67 @@ def _delimiter(header: str) -> str:
     return next((d for d in (",", ";", "\t") if d in header), ",")
 
 
+#: from this size on, a CSV is parsed with pandas when it is installed (the ``csv`` extra):
+#: its parser is ~5x faster than numpy's on a 2 kHz file, and importing it costs ~0.2 s,
+#: which the faster parse repays from about this size (or at once when it is imported)
+PANDAS_FROM_BYTES = 8_000_000
+
+
+def _pandas_reader() -> Any | None:
+    """pandas' ``read_csv`` when it may be used: installed, and 3.1 or newer, whose every
+    float mode is a correctly rounded converter (the bits of ``float()``, as numpy's);
+    older ones round some numbers differently, so they are not used."""
+    try:
+        import pandas  # costs ~0.2 s: imported for large files only
+    except ImportError:
+        return None
+    major, minor = (int(p) for p in pandas.__version__.split(".")[:2])
+    return pandas.read_csv if (major, minor) >= (3, 1) else None
+
+
+def _parse_numbers(f: Any, sep: str, read_csv: Any | None) -> FloatArray:
+    """The rows left in ``f`` as float64 (ValueError when a cell is not a number or a row
+    is short): numpy's compiled reader, or pandas' ``read_csv`` when given (where it pays:
+    :data:`PANDAS_FROM_BYTES`). Both give each cell's correctly rounded double, so the
+    result does not depend on which ran (``tests/recording/test_csv_parsers.py``)."""
+    if read_csv is None:
+        with warnings.catch_warnings():  # "no data": said by the caller in one clear line
+            warnings.simplefilter("ignore", UserWarning)
+            return np.asarray(np.loadtxt(f, delimiter=sep, comments=None, ndmin=2,
+                                         dtype=np.float64), dtype=np.float64)
+    try:
+        # na_filter off: an empty cell is an error to name, not a NaN to analyse
+        frame = read_csv(f, sep=sep, header=None, dtype=np.float64, na_filter=False,
+                         engine="c")
+    except Exception as exc:  # pandas' ParserError and EmptyDataError are not ValueErrors
+        raise ValueError(str(exc)) from None
+    return np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+
+
 def _read_fast(path: Path, skip: int, header_line: str,
                ) -> tuple[list[str], FloatArray] | None:
-    """The header (csv module) and the data rows (numpy's compiled reader, the same doubles
-    to the bit as a float() per cell) in one pass over the file; None when numpy refuses
-    the rows (quotes, a bad or short row, no rows): :func:`_read_rows` then reads the file
-    cell by cell and names what is wrong. A 2 kHz CSV was read twice before, and the csv
-    module's pass cost more than numpy's."""
+    """The header (csv module) and the data rows (a compiled reader, the same doubles to
+    the bit as a float() per cell) in one pass over the file; None when the reader refuses
+    the rows (a bad or short row, a cell that is not a number, no rows): :func:`_read_rows`
+    then reads the file cell by cell and names what is wrong. A 2 kHz CSV was read twice
+    before, and the csv module's pass cost more than numpy's."""
     sep = _delimiter(header_line)
     first = next(csv.reader([header_line], delimiter=sep), None)
     if not first:
         return None
     try:
+        large = "pandas" in sys.modules or path.stat().st_size >= PANDAS_FROM_BYTES
         # utf-8-sig: a byte-order mark (spreadsheets' "CSV UTF-8") is not part of the header
         with path.open(newline="", encoding="utf-8-sig") as f:
             for _ in range(skip):
                 f.readline()
-            with warnings.catch_warnings():  # "no data": said below in one clear line
-                warnings.simplefilter("ignore", UserWarning)
-                values = np.loadtxt(f, delimiter=sep, comments=None, ndmin=2,
-                                    dtype=np.float64)
+            values = _parse_numbers(f, sep, _pandas_reader() if large else None)
     except (OSError, UnicodeDecodeError, csv.Error, ValueError):
         return None
     header = [h.strip() for h in first]
-    if values.shape[0] == 0 or values.shape[1] != len(header):
+    if values.ndim != 2 or values.shape[0] == 0 or values.shape[1] != len(header):
         return None
-    return header, np.asarray(values, dtype=np.float64)
+    return header, values
 
 
 def _read_rows(path: Path, skip: int, header_line: str,
