@@ -122,10 +122,10 @@ def _current_detector() -> DetectorParams:
     refractory after a release; activations under 0.5 s, the coach's false-start limit,
     are retracted; the rest level followed within seconds, the release judged against
     the rest the onset left; the onset back-dated against the rest level the samples
-    before it show)."""
+    before it show, and again 0.1 s after its decision over the rise seen since)."""
     return DetectorParams(
         rest=RestModel(calibration_s=3.0, level_s=3.0, settle_s=0.25, confirm_s=0.5),
-        onset=OnsetTest(refractory_s=0.3, rest_fit=True, rest_anchor_s=0.3),
+        onset=OnsetTest(refractory_s=0.3, rest_fit=True, rest_anchor_s=0.3, refine_s=0.1),
         release=ReleaseTest(local_rest=True),
         confirmation=Confirmation(min_contraction_s=0.5),
     )
@@ -417,6 +417,9 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
     DetectorVersion("13", (("chain.drop_dead_channels", True),),
                     (("chain.drop_dead_channels", False),),
                     "a dead (flat) channel is out of the fusion from the start"),
+    DetectorVersion("14", (("detector.onset.refine_s", 0.1),),
+                    (("detector.onset.refine_s", 0.0),),
+                    "onsets back-dated again 0.1 s after the decision (onset_refined)"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]

@@ -142,6 +142,8 @@ class EventType(StrEnum):
     CALIBRATED = "calibrated"
     #: the last onset was provisional: its activation was too short for a contraction
     RETRACTED = "retracted"
+    #: the last onset back-dated again, over more of the rise (``t``: the better time)
+    ONSET_REFINED = "onset_refined"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,10 @@ and every part's state is built in a reset:
   ``release.envelope_blend`` of the way to the envelope's fall;
 - *level-drop release* (:mod:`.level_drop`): a rest that does not return to the
   calibrated level;
-- *retraction* (:mod:`.retraction`): activations too short for a contraction.
+- *retraction* (:mod:`.retraction`): activations too short for a contraction;
+- *refinement*: ``onset.refine_s`` after an onset's decision, if the activation goes on,
+  the onset back-dated again over everything seen since (``onset_refined``): decided
+  early in the rise, the first estimate cannot see how fast the rest of it rose.
 
 *Never split a hold.* A release needs ``release.min_active_s`` of activity first; an onset
 needs ``onset.refractory_s`` after a release. The CUSUMs themselves give hysteresis: a short
@@ -119,6 +122,8 @@ class OnsetReleaseDetector:
         self.active = False
         self._since = 0  # absolute index of the last onset / release decision
         self._last_release = -(10**12)
+        # the onset to back-date again: (sample, its first candidate, its time, decided)
+        self._refine: tuple[int, int, float, float] | None = None
         # active samples of the current block (arrays, or a live packet's floats)
         self._act_z: list[FloatArray | list[float]] = []
         self._all_valid = False
@@ -263,6 +268,8 @@ class OnsetReleaseDetector:
             return None
         if not self.active and a < self._last_release + counts.refractory:
             return None
+        if self._refine is not None and self._refine[0] < a + n:
+            return None  # the onset is back-dated again in this packet: the array path
         rows = chunk.data.tolist()
         pb, z_max = rest.pow_baseline, self.params.onset.z_max
         z: list[float] = []
@@ -309,6 +316,9 @@ class OnsetReleaseDetector:
         test, hist, counts = self._test, self._history, self.samples
         while j < n:
             start = a + j
+            # stop at the sample where the onset is back-dated again (chunk-independent)
+            pending = self._refine if self._refine and self._refine[0] < a + n else None
+            stop = max(pending[0] - a + 1, j + 1) if pending is not None else n
             if not self.active:
                 lo = self._last_release + counts.refractory
                 if start < lo:  # refractory: nothing accumulates
@@ -318,25 +328,30 @@ class OnsetReleaseDetector:
                     test.zero = start + skip
                     j += skip
                     continue
-                llr = self._onset.llr(z[j:], self.evidence)
+                llr = self._onset.llr(z[j:stop], self.evidence)
                 h = self.params.onset.h
                 earliest = 0
             else:
-                llr = self._release.llr(z[j:])
+                llr = self._release.llr(z[j:stop])
                 h = self.params.release.h
                 earliest = self._since + counts.min_active - start
             if not self._all_valid:
-                llr = np.where(valid[j:], llr, 0.0)
+                llr = np.where(valid[j:stop], llr, 0.0)
             end, hit = test.scan(llr, start, h, earliest)
             hist.push(z[j : j + end], valid[j : j + end], env[j : j + end], self._all_valid)
             self._taken(z[j : j + end], env[j : j + end],
                         None if self._all_valid else valid[j : j + end], start, hit)
-            if not hit:
-                break
-            k = start + end - 1  # decision sample (absolute)
-            events.append(self._decide(k, t0, float(env[j + end - 1])))
-            test.restart(k + 1)
             j += end
+            if hit:
+                k = start + end - 1  # decision sample (absolute)
+                events.append(self._decide(k, t0, float(env[j - 1])))
+                test.restart(k + 1)
+            elif pending is not None and j == stop:
+                better = self._refined(pending, t0)
+                if better is not None:
+                    events.append(better)
+            else:
+                break
         if (a + n) % self.rest.block_n == 0:
             dropped = self._end_block(a + n, t0)
             if dropped is not None:
@@ -376,7 +391,10 @@ class OnsetReleaseDetector:
             self.rest.onset()
             self._release.start(self._local_rest(k, first) if self.params.release.local_rest
                                 else 1.0)
+            if counts.refine > 0:
+                self._refine = (k + counts.refine, first, t, t_dec)
             return Event(EventType.ONSET, t, t_dec, "emg", self.level(env_now))
+        self._refine = None
         idx = release_index(self._history, k, first, counts.rest_anchor, self.fs,
                             self.release_tail, self._release.rest)
         t = t0 + idx / self.fs - self.delay_s
@@ -390,6 +408,23 @@ class OnsetReleaseDetector:
         self._since = k
         self._last_release = k
         return Event(EventType.RELEASE, t, t_dec, "emg")
+
+    def _refined(self, pending: tuple[int, int, float, float], t0: float) -> Event | None:
+        """The onset back-dated again at sample ``k`` (the newest kept), over the same
+        candidates as at its decision and everything seen since; None when the kept
+        history no longer holds the rest before them (an onset just after the rest
+        calibration: its rest level would come from a few samples, and the estimate
+        moved tens of milliseconds early on the development records)."""
+        self._refine = None
+        k, first, t_onset, t_decided = pending
+        fit = self.params.onset.rest_fit
+        pre = self.samples.onset_anchor if fit else self.samples.rest_anchor
+        if first - pre < k - self._history.z.size + 1:
+            return None
+        idx = onset_index(self._history, k, first, pre, self.fs, self.evidence, fit)
+        t = min(max(t0 + idx / self.fs - self.delay_s, 0.0), t_decided)
+        return Event(EventType.ONSET_REFINED, t, t0 + k / self.fs, "emg", None,
+                     {"onset_t": t_onset, "onset_decided": t_decided})
 
     def _local_rest(self, k: int, first: int) -> float:
         """The rest level before an onset decided at ``k`` (:func:`.rest_model.local_rest`
@@ -435,6 +470,7 @@ class OnsetReleaseDetector:
         t_dec = t0 + (end - 1) / self.fs
         self.rest.rise(rest_rise)
         self.active = False
+        self._refine = None
         self._since = end - 1
         self._last_release = end - 1
         self._test.restart(end)

@@ -64,7 +64,10 @@ class OnsetTest:
     The change is back-dated within ``backdate_s``; with ``rest_fit`` against the rest
     level the samples before each candidate start show (from ``rest_anchor_s`` before
     the first candidate on), not against the baseline. ``refractory_s`` after a release
-    nothing accumulates."""
+    nothing accumulates. ``refine_s`` after the decision (0 = never), an activation still
+    going is back-dated again over everything seen since: an ``onset_refined`` event with
+    the better estimate (the decision itself is taken early in the rise, whose later part
+    tells how fast it rose)."""
 
     ratio: float = 4.0
     h: float = 10.0
@@ -74,9 +77,11 @@ class OnsetTest:
     refractory_s: float = 0.2
     rest_fit: bool = False
     rest_anchor_s: float = 0.1
+    refine_s: float = 0.0
 
     def __post_init__(self) -> None:
         number(self.ratio, "onset.ratio", low=1.0, low_open=True)
+        number(self.refine_s, "onset.refine_s", low=0.0, high=0.8)
         for name in ("h", "sample_max", "z_max"):
             number(getattr(self, name), f"onset.{name}", low=0.0, low_open=True)
         for name in ("backdate_s", "refractory_s", "rest_anchor_s"):
@@ -224,6 +229,7 @@ class SampleCounts:
     settle: int = 0  # rest.settle_s: after a release, not yet rest
     confirm: int = 0  # rest.confirm_s: a rest block is followed once this has passed
     drop_blocks: int = 1  # level_drop.s in blocks
+    refine: int = 0  # onset.refine_s: an onset is back-dated again this long after it
 
     @classmethod
     def at(cls, fs: float, rest: RestModel, onset: OnsetTest | None = None,
@@ -241,6 +247,7 @@ class SampleCounts:
             settle=int(round(rest.settle_s * fs)),
             confirm=int(round(rest.confirm_s * fs)),
             drop_blocks=max(1, int(round(drop.s / rest.block_s))),
+            refine=int(round(onset.refine_s * fs)),
         )
 
 

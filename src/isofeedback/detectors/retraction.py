@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from isofeedback.types import Event, EventType
 
-__all__ = ["Retraction", "confirmed"]
+__all__ = ["Retraction", "confirmed", "refined"]
 
 
 class Retraction:
@@ -86,4 +86,27 @@ def confirmed(events: Sequence[Event]) -> list[Event]:
             out.append(e)
         if e.type == EventType.RELEASE:
             dropping = False
+    return out
+
+
+def refined(events: Sequence[Event]) -> list[Event]:
+    """``events`` with each onset at its refined time (an ``onset_refined`` event names it
+    by its time and decision time; the decision time is kept: it is when the live
+    feedback knew), and without the ``onset_refined`` events.
+
+    >>> on = Event(EventType.ONSET, 1.0, 1.05, "emg")
+    >>> better = Event(EventType.ONSET_REFINED, 0.98, 1.35, "emg", None,
+    ...                {"onset_t": 1.0, "onset_decided": 1.05})
+    >>> [(e.type.value, e.t, e.t_decided) for e in refined([on, better])]
+    [('onset', 0.98, 1.05)]
+    """
+    better = {(e.detail.get("onset_t"), e.detail.get("onset_decided")): e.t for e in events
+              if e.type == EventType.ONSET_REFINED}
+    out: list[Event] = []
+    for e in events:
+        if e.type == EventType.ONSET_REFINED:
+            continue
+        t = better.get((e.t, e.t_decided)) if e.type == EventType.ONSET else None
+        out.append(e if t is None else Event(e.type, t, e.t_decided, e.source, e.value,
+                                             e.detail))
     return out

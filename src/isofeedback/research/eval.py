@@ -26,7 +26,7 @@ from isofeedback.checks import cli_integer, cli_number
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.factory import build_emg_detection
 from isofeedback.detectors.movement import MovementDetector
-from isofeedback.detectors.retraction import confirmed
+from isofeedback.detectors.retraction import confirmed, refined
 from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.orientation import QuatChain
 from isofeedback.errors import ConfigError
@@ -51,7 +51,8 @@ __all__ = [
 ]
 
 
-_TIMED = (EventType.ONSET, EventType.RELEASE, EventType.RETRACTED)
+_TIMED = (EventType.ONSET, EventType.RELEASE, EventType.RETRACTED,
+          EventType.ONSET_REFINED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,7 +449,7 @@ def evaluate_emg(
     seconds = 0.0
     for rec in records:
         events, c = detect(rec) if detect else detect_emg(rec, mains_hz)
-        events = confirmed(events)
+        events = refined(confirmed(events))
         cpu += c
         seconds += rec.emg.shape[0] / rec.fs * rec.emg.shape[1]
         onset.add(rec.onsets, [e for e in events if e.type == EventType.ONSET], rec.minutes, tol)
