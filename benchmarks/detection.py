@@ -28,7 +28,7 @@ from isofeedback.research.eval import (
     EmgRecord,
     Summary,
     chunk_stream,
-    confirmed,
+    confirmed_refined,
     detect_emg,
     generated_records,
     summarize,
@@ -164,7 +164,9 @@ def evaluate(recs: list[EmgRecord], det: Detector) -> tuple[dict[str, float], di
     sec = 0.0
     for rec in recs:
         ev, c = det(rec)
-        ev = confirmed(ev)  # ours: retracted onsets (and their releases) do not count
+        # ours: retracted onsets (and their releases) do not count; onsets at their
+        # refined time
+        ev = confirmed_refined(ev)
         cpu += c
         sec += rec.emg.shape[0] / rec.fs
         on.add(rec.onsets, [e for e in ev if e.type == EventType.ONSET], rec.minutes, 0.5)

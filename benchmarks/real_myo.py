@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from isofeedback.research.eval import EmgRecord, confirmed, detect_emg, match_events
+from isofeedback.research.eval import EmgRecord, confirmed_refined, detect_emg, match_events
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
         off = tuple(float(i + 1) / fs for i in np.flatnonzero(edges < 0))
         rec = EmgRecord(x, fs, on, off, name=path.name, full_scale=127.0)
         ev, cpu = detect_emg(rec, mains_hz=50.0, calibration_s=2.0)
-        ev = confirmed(ev)  # retracted onsets and their releases do not count
+        ev = confirmed_refined(ev)  # retracted ones do not count; refined onset times
         don = [e.t for e in ev if e.type == "onset"]
         doff = [e.t for e in ev if e.type == "release"]
         m = match_events(on, don, 1.0)

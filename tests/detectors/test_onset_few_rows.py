@@ -54,7 +54,8 @@ def _state(d: OnsetReleaseDetector) -> bytes:
     h = d._history
     floats = (d._test.s, d.rest.pow_baseline, d.rest.baseline or 0.0, d._fusion.evidence,
               d._release.a, d._release.b, d._t0 or 0.0)
-    return repr((d._test.zero, d.active, d._n, [float(v).hex() for v in floats])).encode() + (
+    return repr((d._test.zero, d.active, d._n, d._refine,
+                 [float(v).hex() for v in floats])).encode() + (
         h.z.tobytes() + h.env.tobytes() + h.valid.tobytes())
 
 

@@ -26,9 +26,13 @@ def _record(seed: int) -> EmgRecord:
 def test_a_twitch_is_retracted_and_the_contraction_is_kept() -> None:
     for seed in range(3):
         events, _ = detect_emg(_record(seed))
+        refinements = [e for e in events if e.type == EventType.ONSET_REFINED]
+        events = [e for e in events if e.type != EventType.ONSET_REFINED]
         kinds = [e.type.value for e in events]
         # provisional onset and release of the twitch, then the retraction
         assert kinds == ["onset", "release", "retracted", "onset", "release"], (seed, kinds)
+        # the contraction's onset is re-timed (the twitch's may be: it lasted 0.1 s)
+        assert refinements and refinements[-1].detail["onset_t"] == events[3].t
         onset, release, back = events[:3]
         assert abs(onset.t - 4.0) < 0.1
         assert back.t == onset.t and back.detail["onset_decided"] == onset.t_decided
@@ -42,4 +46,5 @@ def test_a_twitch_is_retracted_and_the_contraction_is_kept() -> None:
 def test_retraction_off_reports_the_twitch_as_a_contraction() -> None:
     events, _ = detect_emg(_record(0), config=PipelineConfig().updated(
         {"detector.confirmation.min_contraction_s": 0.0}))
-    assert [e.type.value for e in events] == ["onset", "release", "onset", "release"]
+    assert [e.type.value for e in events if e.type != EventType.ONSET_REFINED] == [
+        "onset", "release", "onset", "release"]

@@ -166,6 +166,24 @@ def test_a_retraction_names_the_seq_of_the_onset_it_withdraws(payload_validator:
         payload_validator(d)
 
 
+def test_a_refined_onset_names_the_seq_of_the_onset_it_re_times(
+        payload_validator: Any) -> None:
+    s = Serializer("p01", "s1", 0.0)
+    docs = [json.loads(s.message(e).payload) for e in (
+        Event(EventType.ONSET, 1.0, 1.05, "emg", 12.0),
+        Event(EventType.ONSET_REFINED, 0.985, 1.15, "emg", None,
+              {"onset_t": 1.0, "onset_decided": 1.05}),
+        # one naming an onset this serializer did not see gets no seq
+        Event(EventType.ONSET_REFINED, 6.985, 7.15, "emg", None,
+              {"onset_t": 7.0, "onset_decided": 7.05}),
+    )]
+    assert docs[1]["type"] == "onset_refined" and docs[1]["refines"] == docs[0]["seq"]
+    assert docs[1]["t_event"] == 0.985 and docs[1]["detail"]["onset_t"] == docs[0]["t_event"]
+    assert "refines" not in docs[2] and "retracts" not in docs[1]
+    for d in docs:
+        payload_validator(d)
+
+
 def test_clean_and_encode_keep_the_bytes() -> None:
     """The exact-type shortcuts of ``_clean`` and the shared encoder give what the
     general checks and ``json.dumps`` give, for every kind of payload value."""

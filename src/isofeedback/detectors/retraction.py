@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from isofeedback.types import Event, EventType
 
-__all__ = ["Retraction", "confirmed", "refined"]
+__all__ = ["Retraction", "confirmed", "confirmed_refined", "refined"]
 
 
 class Retraction:
@@ -110,3 +110,9 @@ def refined(events: Sequence[Event]) -> list[Event]:
         out.append(e if t is None else Event(e.type, t, e.t_decided, e.source, e.value,
                                              e.detail))
     return out
+
+
+def confirmed_refined(events: Sequence[Event]) -> list[Event]:
+    """What a researcher scores: the confirmed contractions (:func:`confirmed`), each onset
+    at its refined time (:func:`refined`)."""
+    return refined(confirmed(events))

@@ -26,7 +26,7 @@ from isofeedback.checks import cli_integer, cli_number
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.factory import build_emg_detection
 from isofeedback.detectors.movement import MovementDetector
-from isofeedback.detectors.retraction import confirmed, refined
+from isofeedback.detectors.retraction import confirmed, confirmed_refined, refined
 from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.orientation import QuatChain
 from isofeedback.errors import ConfigError
@@ -41,10 +41,13 @@ __all__ = [
     "Matching",
     "Summary",
     "add_eval_arguments",
+    "confirmed",
+    "confirmed_refined",
     "detect_emg",
     "match_events",
     "movement_script",
     "quantize_int8",
+    "refined",
     "run_eval",
     "simulated_records",
     "summarize",
@@ -449,7 +452,7 @@ def evaluate_emg(
     seconds = 0.0
     for rec in records:
         events, c = detect(rec) if detect else detect_emg(rec, mains_hz)
-        events = refined(confirmed(events))
+        events = confirmed_refined(events)
         cpu += c
         seconds += rec.emg.shape[0] / rec.fs * rec.emg.shape[1]
         onset.add(rec.onsets, [e for e in events if e.type == EventType.ONSET], rec.minutes, tol)

@@ -49,6 +49,9 @@ SCHEMA_VERSION = 1
 LIVE_EXPIRY_S = 2  # MQTT v5 message expiry of live levels: a late level is useless
 
 # feedback kind → (topic below the patient prefix, qos, retain, droppable)
+#: events that name an earlier onset message, and the field that carries its seq
+_NAMES_ONSET = {EventType.RETRACTED: "retracts", EventType.ONSET_REFINED: "refines"}
+
 _ROUTES: dict[str, tuple[str, int, bool, bool]] = {
     "level": ("live", 0, False, True),
     "phase": ("session/state", 1, True, False),
@@ -220,10 +223,14 @@ class Serializer:
             self.seq += 1
             if item.type == EventType.ONSET:
                 self._onsets[item.source] = (item.t, item.t_decided, self.seq)
-            elif item.type == EventType.RETRACTED:
+            elif item.type in _NAMES_ONSET:
+                # the onset it withdraws or re-times, by that message's seq
                 last = self._onsets.get(item.source)
-                if last is not None and last[:2] == (item.t, item.detail.get("onset_decided")):
-                    body["retracts"] = last[2]
+                named = ((item.detail.get("onset_t"), item.detail.get("onset_decided"))
+                         if item.type == EventType.ONSET_REFINED
+                         else (item.t, item.detail.get("onset_decided")))
+                if last is not None and last[:2] == named:
+                    body[_NAMES_ONSET[item.type]] = last[2]
             doc = self.envelope("event", item.t_decided, {**body, "seq": self.seq})
             return MqttMessage(self.topic("events"), self.encode(doc), 1, False, False)
         route = _ROUTES.get(item.kind)
