@@ -128,3 +128,22 @@ def test_demo_fault_shows_the_coach_reacting_in_rep_2(
     rows = {line.split()[0]: line for line in out.splitlines()
             if line.split() and line.split()[0] in ("1", "2", "3")}
     assert violation in rows["2"] and "none" in rows["1"] and "none" in rows["3"], out[-3000:]
+
+
+def test_progress_on_an_80_column_terminal_shows_when_each_session_was(
+    mosquitto: Any, patient: str, tmp_path: Path
+) -> None:
+    """The clinician's table in a common 80-column terminal: each session's date and time in
+    full (it read '2026-1…' for every session, so no session could be told from another)."""
+    data = tmp_path / "store"
+    cli("demo", "--speed", "max", "--plain", "--patient", patient, "--broker",
+        f"{mosquitto.host}:{mosquitto.port}", "--data-dir", str(data))
+    wall = json.loads((data / f"{patient}.json").read_text())["sessions"][0]["wall"]
+    env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": "80"}
+    done = subprocess.run([sys.executable, "-m", "isofeedback.cli", "progress", "--patient",
+                           patient, "--data-dir", str(data)], env=env, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert f"{wall[:10]} {wall[11:16]}" in done.stdout, done.stdout
+    assert "when (UTC)" in done.stdout
+    assert "…" not in done.stdout, done.stdout
+    assert max(len(line) for line in done.stdout.splitlines()) <= 80

@@ -44,17 +44,23 @@ def run(args: argparse.Namespace) -> int:
         )
     report = progress_report(sessions, hold=True)
     table = Table(title=f"Progress of {args.patient}: {report['sessions']} sessions")
-    for col in ("when", "technique · muscle", "reps credited/planned", "hold (s)", "ROM (°)",
-                "hold quality (%)", "pain (0–10)", "violations"):
-        table.add_column(col)
+    rows = []
     for r in report["history"]:
         quality = None if r["hold_quality"] is None else 100.0 * r["hold_quality"]
-        table.add_row(
-            str(r["wall"])[:16], r["group"], f"{r['reps_credited']}/{r['reps_planned']}",
-            hold_text(r),
+        rows.append((
+            str(r["wall"])[:16].replace("T", " "), r["group"],
+            f"{r['reps_credited']}/{r['reps_planned']}", hold_text(r),
             _fmt(r["rom_deg"], ".1f"), _fmt(quality, ".0f"), _fmt(r["pain_max"], "g"),
             r["violations_text"] or "none",
-        )
+        ))
+    # Nothing a clinician reads is cut to an ellipsis on an 80-column terminal: the date and
+    # time (which session) keep their width, the other columns fold what does not fit.
+    table.add_column("when (UTC)", no_wrap=True, min_width=len("YYYY-MM-DD hh:mm"))
+    for head in ("technique · muscle", "reps credited / planned", "hold s", "ROM °",
+                 "hold quality %", "pain 0–10", "violations"):
+        table.add_column(head, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     console = Console()
     console.print(table)
     for g in report["groups"]:  # trends only within one technique and muscle
