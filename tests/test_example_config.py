@@ -29,3 +29,28 @@ def test_an_unknown_profile_or_protocol_names_the_file_and_the_key(tmp_path: Pat
     with pytest.raises(ConfigError, match=rf"^{path}: devices\[0\]\.profile: unknown "
                        "firmware profile 'fitbit'"):
         load_run_config(path)
+
+
+def test_the_broker_table_in_docs_mqtt_is_the_one_config_files_read(tmp_path: Path) -> None:
+    """docs/mqtt.md's config-file example, copied into a session config with the files it
+    names, loads (it was headed ``[mqtt]``, which every config file refuses as an unknown
+    key: a clinic following the page could not connect a gateway to its broker)."""
+    import re
+    import tomllib
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "mqtt.md").read_text()
+    block = re.search(r"The same settings from .*?```toml\n(.*?)```", text, re.S)
+    assert block is not None
+    doc = tomllib.loads(block[1])
+    assert list(doc) == ["broker"]
+    for key in ("password_file", "tls_ca", "tls_cert", "tls_key"):  # real, owner-only files
+        target = tmp_path / Path(doc["broker"][key]).name
+        target.write_text("x\n")
+        target.chmod(0o600)
+        doc["broker"][key] = str(target)
+    path = tmp_path / "session.toml"
+    broker = "".join(f"{k} = {v!r}\n".replace("'", '"').replace("True", "true")
+                     for k, v in doc["broker"].items())
+    path.write_text(f'patient = "p01"\n[[devices]]\nprofile = "myo"\n[broker]\n{broker}')
+    cfg = load_run_config(path)
+    assert cfg.broker is not None and cfg.broker.host == doc["broker"]["host"]

@@ -1,4 +1,4 @@
-"""Broker connection settings from a config table (``[mqtt]`` in TOML) and the environment.
+"""Broker connection settings from a config table (``[broker]`` in TOML) and the environment.
 
 One validation path for every way of naming a broker: the CLI helpers in
 ``commands/common.py`` build the same kind of table from options and call this too.

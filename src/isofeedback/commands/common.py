@@ -203,7 +203,7 @@ def broker_settings_from_args(
     args: argparse.Namespace, env: Mapping[str, str], base: Mapping[str, Any] | None = None
 ) -> BrokerSettings | None:
     """Settings from the options of :func:`add_broker_arguments` over an optional config
-    table ``base`` (``[mqtt]``); None when neither names a broker (then the caller finds a
+    table ``base`` (``[broker]``); None when neither names a broker (then the caller finds a
     local or built-in one). Errors name the option, e.g. ``--mqtt-tls-ca: file … not found``.
     """
     table: dict[str, Any] = dict(base or {})
