@@ -105,3 +105,22 @@ def test_report_uses_the_prescription_received_over_mqtt(store: Path) -> None:
     doc = json.loads(out.with_suffix(".json").read_text())
     assert doc["prescription"]["protocol"] == "hip-flexors-met"
     assert doc["adherence"]["due"] == 6 and doc["adherence"]["done"] == 4
+
+
+def test_pain_is_drawn_only_for_sessions_that_reported_it(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Four sessions without a pain rating and one with 4/10: the pain chart has one point
+    (every session without a rating was drawn as a reported 0/10, while ``progress`` and the
+    JSON say '-' / null)."""
+    s = PatientStore(store, "p-03")
+    s.add_session({**session("met", False, s.sessions(), pain=4.0),
+                   "wall": "2026-12-09T18:00", "session": "fifth"})
+    out = store / "r"
+    assert main(["report", "--patient", "p-03", "--data-dir", str(store), "--out",
+                 str(out)]) == 0
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert [r["pain_max"] for r in doc["history"]] == [None, None, None, None, 4.0]
+    page = out.with_suffix(".html").read_text()
+    chart = next(svg for svg in page.split("<svg")[1:] if "pain (0-10)" in svg)
+    assert chart.count("<circle") == 1

@@ -166,9 +166,10 @@ def clinician_html(report: Mapping[str, Any]) -> str:
               "hold quality (%)", series("hold_quality", 100.0), n, y_max=100.0),
         _plot("Contraction hold per session (lengthened after good sessions, shortened "
               "after pain)", "hold (seconds)", series("hold_s"), n),
-        _plot("Pain reported during the session (highest)", "pain (0-10)",
-              {"pain": [(i, float(r["pain_max"] or 0.0)) for i, r in enumerate(rows)]}, n,
-              y_max=10.0),
+        # only sessions with a rating: a session without one is not a reported 0
+        _plot("Pain reported during the session (highest; no point: none reported)",
+              "pain (0-10)", {"pain": [(i, float(r["pain_max"])) for i, r in enumerate(rows)
+                                       if r["pain_max"] is not None]}, n, y_max=10.0),
     ]
     adh = report.get("adherence")
     adherence_text = "no prescription on file"
