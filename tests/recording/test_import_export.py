@@ -152,7 +152,8 @@ def test_foreign_data_replays_paced_or_as_fast_as_possible(tmp_path: Path) -> No
     assert paced.outputs == fast.outputs
 
 
-@pytest.mark.parametrize("variant", ["crlf", "quoted", "blank lines", "quoted header"])
+@pytest.mark.parametrize("variant", ["crlf", "quoted", "blank lines", "quoted header",
+                                     "trailing separator"])
 def test_csv_dialects_read_the_same_numbers(tmp_path: Path, variant: str) -> None:
     from isofeedback.recording.importers import load_csv
 
@@ -169,6 +170,8 @@ def test_csv_dialects_read_the_same_numbers(tmp_path: Path, variant: str) -> Non
         text = "\n".join([lines[0], *quoted]) + "\n"
     elif variant == "blank lines":
         text = "\n".join([*lines[:100], "", *lines[100:], "", ""]) + "\n"
+    elif variant == "trailing separator":  # serial loggers: 'v1,v2,' (was "no value in
+        text = ",\n".join(lines) + ",\n"  # column ''", as if a sample were missing)
     else:
         text = "\n".join(['"t","emg1","emg2"', *lines[1:]]) + "\n"
     other.write_text(text, encoding="utf-8", newline="")

@@ -433,6 +433,10 @@ def _read_rows(path: Path, skip: int, header_line: str,
     body = [r for r in rows if r and any(c.strip() for c in r)]
     if not body:
         raise RecordingError(f"{path}: CSV has a header but no data rows")
+    if len(header) > 1 and not header[-1] and all(
+            len(r) == len(header) and not r[-1].strip() for r in body):
+        # a separator at the end of every line, as serial loggers print them: no column
+        header, body = header[:-1], [r[:-1] for r in body]
     return header, body
 
 
