@@ -36,3 +36,33 @@ def test_report_of_foreign_data_replays_it(copy_sample: Any, tmp_path: Path) -> 
     assert main(["report", str(path.with_suffix(".bdf")), "--out", str(tmp_path / "r")]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["reps_done"] == 3 and (tmp_path / "r.html").exists()
+
+
+def test_the_picture_fits_a_printed_page_and_a_narrow_window(copy_sample: Any) -> None:
+    """The report in real Chromium, as wide as an A4 page's printable area and as a small
+    laptop window: the whole session is on the page (the picture was 960 px wide whatever
+    the page, so the PDF and the --pdf PNG lost the session's last quarter off the right)."""
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    path: Path = copy_sample("myo-pir-sim.isorec")
+    assert main(["report", str(path)]) == 0
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")
+                                              or "/usr/bin/chromedriver"), options=opts)
+    try:
+        for width in (700, 1024):
+            driver.set_window_size(width, 900)
+            driver.get(path.with_suffix(".html").resolve().as_uri())
+            right, client, scroll = driver.execute_script(
+                "const r = document.querySelector('svg').getBoundingClientRect();"
+                "const d = document.documentElement;"
+                "return [r.right, d.clientWidth, d.scrollWidth];")
+            assert client <= width and right <= client and scroll <= client, (width, right)
+    finally:
+        driver.quit()

@@ -138,8 +138,10 @@ def _svg(report: Mapping[str, Any], width: int = 960) -> str:
     imax = max([r[1] for r in rows if r[1] is not None]
                + [band[1] * 1.3 if len(band) == 2 else 1.0]) or 1.0
     amax = max([r[2] for r in rows] + [10.0])
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
-             f'height="{2 * h + 70}" font-family="sans-serif">']
+    # drawn in a width x height box and scaled to the page (a printed page or a laptop
+    # window is narrower than the drawing: its right part, the session's end, was cut off)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {2 * h + 70}" '
+             f'style="width:100%;max-width:{width}px;height:auto" font-family="sans-serif">']
     parts += panel(10, 1, f"intensity ({report['intensity_unit']})", imax, band)
     parts += panel(h + 30, 2, "joint angle (°)", amax, ())
     for k in range(0, int(t_end) + 1, max(1, int(t_end / 10))):
