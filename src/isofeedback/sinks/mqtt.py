@@ -235,6 +235,7 @@ class MqttPublisher:
         self._t = 0.0  # latest session time seen
         self._offline_sent = False
         self._stopping = False
+        self._status_stale = False  # refresh_status() asked for the online status again
         self._down_since: float | None = None
         self._handlers: dict[str, Callable[[bytes], None]] = {}
         self._retained_handlers: dict[str, Callable[[bytes], None]] = {}
@@ -352,10 +353,12 @@ class MqttPublisher:
     def refresh_status(self) -> None:
         """Publish the retained ``online`` status again, after the session learnt more
         about itself (e.g. whether a motion sensor checks the joint); no-op offline (the
-        next connect announces it anyway)."""
+        next connect announces it anyway). Made when it is sent, not now: one queued
+        across an outage the publisher had not noticed yet said the old connection's
+        'connected' after the reconnect's 'reconnected', and the broker kept that."""
         if self.stats.connected:
-            self.submit_message(self._status(
-                True, "reconnected" if self.stats.reconnects else "connected"))
+            self._status_stale = True
+            self._wake.set()
 
     # -- the connection task -------------------------------------------------------------
     def _status(self, online: bool, reason: str) -> MqttMessage:
@@ -382,6 +385,7 @@ class MqttPublisher:
                         self.stats.reconnects += 1
                     self._down_since = None
                     reason = "connected" if attempt == 1 else "reconnected"
+                    self._status_stale = False  # this one says everything known now
                     online = self._status(True, reason)
                     await client.publish(online.topic, online.payload, online.qos, online.retain)
                     self.stats.published += 1
@@ -482,6 +486,12 @@ class MqttPublisher:
                     self.stats.published += 1
                 if self._stopping:  # a cancellation lost inside a library call still stops us
                     raise asyncio.CancelledError
+                if self._status_stale:
+                    self._status_stale = False
+                    await self._publish(client, self._status(
+                        True, "reconnected" if self.stats.reconnects else "connected"))
+                    self.stats.published += 1
+                    continue
                 if not self._pending and not self._live:
                     self._wake.clear()
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
