@@ -57,3 +57,35 @@ async def test_a_status_refreshed_as_the_broker_dies_does_not_undo_the_reconnect
     assert (status["state"], status["reason"], status["connection"]) == (
         "online", "reconnected", 2), status
     assert status["recording"] == "disk full"
+
+
+async def test_a_session_that_ends_during_an_outage_says_stopped_on_the_new_connection(
+    tmp_path: Path, patient: str, mosquitto_control: Any
+) -> None:
+    """The session ends while the broker is away and the broker is back within the
+    flush time: the last retained status is 'offline, stopped' of connection 2. It was made
+    when the session ended, as connection 1's, and sent after 'online, reconnected,
+    connection 2': the connection number went backwards (seen in test_mqtt_outage now
+    and then, when the simulated session ended before the reconnect)."""
+    start, stop = mosquitto_control
+    broker = start(tmp_path)
+    settings = BrokerSettings(broker.host, broker.port, keepalive=5)
+    async with MqttPublisher(settings, Serializer(patient, "s-stop", 1.7e9),
+                             backoff_s=(0.05, 0.2), flush_timeout_s=10) as pub:
+        assert await pub.wait_connected(5)
+        await asyncio.to_thread(stop, broker)
+        async with asyncio.timeout(5):
+            while pub.connected:
+                await asyncio.sleep(0.02)
+
+        async def restart() -> None:
+            await asyncio.sleep(0.5)  # while the publisher is closing
+            await asyncio.to_thread(start, tmp_path, "", broker.port)
+
+        back = asyncio.create_task(restart())
+    await back
+    status = await _retained_status(settings, f"isofeedback/{patient}/status")
+    stop(broker)
+    assert pub.stats.connections == 2
+    assert (status["state"], status["reason"], status["connection"]) == (
+        "offline", "stopped", 2), status

@@ -236,6 +236,7 @@ class MqttPublisher:
         self._offline_sent = False
         self._stopping = False
         self._status_stale = False  # refresh_status() asked for the online status again
+        self._stop_wanted = False  # close(): say 'offline, stopped' once nothing is pending
         self._down_since: float | None = None
         self._handlers: dict[str, Callable[[bytes], None]] = {}
         self._retained_handlers: dict[str, Callable[[bytes], None]] = {}
@@ -332,13 +333,15 @@ class MqttPublisher:
         ``stopped``, retained), disconnect."""
         if self._task is None:
             return
-        self.submit_message(self._status(False, "stopped"))
+        # made when it is sent, after what is pending: made now, during an outage, it was
+        # the old connection's and went out after the reconnect's 'online' with a higher one
+        self._stop_wanted = True
         self._offline_sent = False
+        self._wake.set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.flush_timeout_s
-        while self.pending and loop.time() < deadline and not self._task.done():
+        while not self._offline_sent and loop.time() < deadline and not self._task.done():
             await asyncio.sleep(0.01)
-        self._offline_sent = not self.pending
         # aiomqtt's __aexit__ may turn our cancellation into an MqttError (its disconnect
         # timed out), which _run would take for a lost broker and retry: the flag ends it
         self._stopping = True
@@ -491,6 +494,11 @@ class MqttPublisher:
                     await self._publish(client, self._status(
                         True, "reconnected" if self.stats.reconnects else "connected"))
                     self.stats.published += 1
+                    continue
+                if self._stop_wanted and not self._pending and not self._offline_sent:
+                    await self._publish(client, self._status(False, "stopped"))
+                    self.stats.published += 1
+                    self._offline_sent = True
                     continue
                 if not self._pending and not self._live:
                     self._wake.clear()
