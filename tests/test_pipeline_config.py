@@ -121,3 +121,25 @@ def test_a_setting_that_is_not_a_finite_number_is_refused_by_name() -> None:
         PipelineConfig.from_dict({"onset_h": float("nan")})
     with pytest.raises(ConfigError, match=r"detector\.release\.h must be at least 0"):
         PipelineConfig.from_dict({"detector": {"release": {"h": -1.0}}})
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("min_contraction_s = 0.3\n", "min_contraction_s: not in the [pipeline] table"),
+    ("[pipelines]\nmin_contraction_s = 0.3\n", "pipelines: not in the [pipeline] table"),
+    ("", "no [pipeline] table"),
+])
+def test_replay_config_without_its_pipeline_table_is_an_error(
+    tmp_path: Path, text: str, words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``replay --config`` with the settings outside a [pipeline] table (the header
+    forgotten or misspelt): one clear error naming the file and the key. The file was read
+    as empty and the replay ran with the default settings as if they had been applied."""
+    from isofeedback.cli import main
+
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    data = tmp_path / "d.csv"
+    data.write_text("t,emg1\n" + "".join(f"{i / 1000},{(-1) ** i}\n" for i in range(200)))
+    assert main(["replay", str(data), "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"isofeedback: error: {path}: ") and words in err, err

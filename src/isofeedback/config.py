@@ -485,7 +485,15 @@ def with_current_detector(cfg: PipelineConfig) -> PipelineConfig:
 def load_pipeline_config(path: Path) -> PipelineConfig:
     """Read the ``[pipeline]`` table of a TOML file (nested sections or flat names)."""
     data = read_toml(path, "config")
-    table = data.get("pipeline", {})
+    # a setting outside the table (its header forgotten, or misspelt) was silently left
+    # out: the replay ran with the defaults as if the file had been read
+    stray = [k for k in data if k != "pipeline"]
+    if stray:
+        raise ConfigError(f"{path}: {stray[0]}: not in the [pipeline] table (the settings "
+                          "go under a [pipeline] header)")
+    if "pipeline" not in data:
+        raise ConfigError(f"{path}: no [pipeline] table: nothing to set")
+    table = data["pipeline"]
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [pipeline] must be a table")
     return versioned_config(table, str(path))
