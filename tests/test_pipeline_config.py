@@ -37,6 +37,14 @@ def test_unknown_setting_lists_the_known_ones() -> None:
         PipelineConfig.from_dict({"detector": {"onset": {"hh": 8}}}, "session.toml")
 
 
+def test_a_misspelt_setting_names_the_one_meant_first() -> None:
+    """One letter missing: the message says which setting was meant before the list of
+    about a hundred names (the one to look for was somewhere in 3 000 characters)."""
+    with pytest.raises(ConfigError, match=r"^session\.toml: unknown pipeline setting "
+                       r"'min_contracton_s'; did you mean 'min_contraction_s'\? \(known: "):
+        PipelineConfig.from_dict({"min_contracton_s": 0.3}, "session.toml")
+
+
 def test_defaults_round_trip() -> None:
     cfg = PipelineConfig()
     assert PipelineConfig.from_dict(cfg.as_dict()) == cfg

@@ -22,6 +22,7 @@ and old recordings replay exactly.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -285,8 +286,11 @@ def _paths(data: Mapping[str, Any], where: str, prefix: str = "",
             out.update(_paths(value, where, path + ".", names))
             continue
         else:
-            raise ConfigError(f"{where}: unknown pipeline setting {path!r} "
-                              f"(known: {', '.join(setting_names())})")
+            known = list(setting_names())
+            close = difflib.get_close_matches(path, known, n=1, cutoff=0.75)
+            raise ConfigError(f"{where}: unknown pipeline setting {path!r}"
+                              + (f"; did you mean {close[0]!r}?" if close else "")
+                              + f" (known: {', '.join(known)})")
         for t in targets:
             out[t] = value
             if names is not None:
