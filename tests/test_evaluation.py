@@ -18,8 +18,11 @@ COLS = ("on med", "on P90", "lat med", "lat P90", "off med", "off P90", "missed"
 
 
 def _row(out: str, name: str) -> dict[str, str]:
-    """The figures of the row of the side-by-side table that starts with ``name``."""
-    line = next(x for x in out.splitlines() if x.startswith(name + " "))
+    """The figures of the row of the side-by-side table that starts with ``name`` (on the
+    next line when the name is longer than its column)."""
+    lines = out.splitlines()
+    k = next(k for k, x in enumerate(lines) if x == name or x.startswith(name + " "))
+    line = lines[k + 1] if lines[k] == name else lines[k]
     return dict(zip(COLS, line.split()[-len(COLS):], strict=True))
 
 
@@ -141,7 +144,10 @@ def test_eval_reads_a_folder_of_real_recordings(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Stand-ins for real data: cue-labelled 8-channel int8 files (label column), a rest-only
-    file and an unlabelled ``t,emg`` file (checked against the offline reference)."""
+    file and an unlabelled ``t,emg`` file (checked against the offline reference). A folder
+    name longer than the table's first column is printed whole (it was cut to 33
+    characters: 'lab-recordings-with-offline-refe' with no kind or file count), and a set
+    without true onsets shows '-', not 'nan'."""
     from isofeedback.cli import main
     from isofeedback.research.eval import simulated_records
 
@@ -159,7 +165,7 @@ def test_eval_reads_a_folder_of_real_recordings(
     np.savetxt(myo / "rest.csv", np.column_stack([rest, np.zeros(4000, dtype=int)]), fmt="%d",
                delimiter=",", header=",".join([f"emg{i + 1}" for i in range(8)] + ["label"]),
                comments="")
-    other = tmp_path / "other"
+    other = tmp_path / "lab-recordings-with-offline-references"
     other.mkdir()
     one = simulated_records(1, 20.0, 1000.0, 7, "none", False, duration=30.0)[0]
     t = np.arange(one.emg.shape[0]) / 1000.0
@@ -170,8 +176,9 @@ def test_eval_reads_a_folder_of_real_recordings(
     out = capsys.readouterr().out
     cues = _row(out, "armband [cues, 2 files]")
     assert cues["found"] == "100.0%", out
-    assert _row(out, "armband [rest, 1 files]")["missed"] == "0/0"
-    offline = _row(out, "other [offline, 1 files]")
+    rest = _row(out, "armband [rest, 1 files]")
+    assert rest["missed"] == "0/0" and rest["found"] == "-" and "nan" not in out, out
+    offline = _row(out, "lab-recordings-with-offline-references [offline, 1 files]")
     assert offline["missed"] == f"0/{len(one.onsets)}", out
     assert main(["eval", "--real", str(tmp_path / "nothing")]) == 2
 

@@ -14,6 +14,7 @@ optional header) with an annotation file (``--annotations``: lines ``onset,<seco
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -637,16 +638,24 @@ COLUMNS = (
 )
 
 
+def _cell(value: float, width: int) -> str:
+    """A figure of the table, '-' where there is none (a set without true onsets)."""
+    return f"{'-' if math.isnan(value) else f'{value:.1f}':>{width}}"
+
+
 def report_line(name: str, on: Summary, off: Summary, cpu: float) -> str:
     """One row of the side-by-side table (times in ms, CPU in ms per second of signal per
-    channel; ``found``: share of true onsets matched)."""
+    channel; ``found``: share of true onsets matched). A name too long for its column gets
+    a line of its own above the figures, whole."""
     s, r = summarize(on), summarize(off)
     found = 100.0 * (1.0 - s["missed"] / s["truths"]) if s["truths"] else float("nan")
     missed = f"{int(s['missed'])}/{int(s['truths'])}"
+    head = f"{name}\n{'':<34}" if len(name) >= 34 else f"{name:<34}"
     return (
-        f"{name:<34}{s['err_med_ms']:>7.1f}{s['err_p90_ms']:>7.1f}{s['lat_med_ms']:>8.1f}"
-        f"{s['lat_p90_ms']:>8.1f}{r['err_med_ms']:>8.1f}{r['err_p90_ms']:>8.1f}"
-        f"{missed:>10}{found:>6.1f}%{s['false_per_min']:>7.2f}{cpu:>6.2f}"
+        f"{head}{_cell(s['err_med_ms'], 7)}{_cell(s['err_p90_ms'], 7)}"
+        f"{_cell(s['lat_med_ms'], 8)}{_cell(s['lat_p90_ms'], 8)}{_cell(r['err_med_ms'], 8)}"
+        f"{_cell(r['err_p90_ms'], 8)}{missed:>10}{_cell(found, 6)}{'%' if s['truths'] else ' '}"
+        f"{s['false_per_min']:>7.2f}{cpu:>6.2f}"
     )
 
 
@@ -688,7 +697,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.real is not None:
         for rs in real_sets(args.real, args.real_fs):
             on, off, cpu = evaluate_emg(rs.records, args.mains, rs.tolerance)
-            print(report_line(f"{rs.name} [{rs.labels}, {len(rs.records)} files]"[:33],
+            print(report_line(f"{rs.name} [{rs.labels}, {len(rs.records)} files]",
                               on, off, cpu))
     if not args.no_movement:
         mv = Summary()
