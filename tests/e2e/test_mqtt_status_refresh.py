@@ -78,12 +78,12 @@ async def test_a_session_that_ends_during_an_outage_says_stopped_on_the_new_conn
             while pub.connected:
                 await asyncio.sleep(0.02)
 
-        async def restart() -> None:
+        async def restart() -> Any:
             await asyncio.sleep(0.5)  # while the publisher is closing
-            await asyncio.to_thread(start, tmp_path, "", broker.port)
+            return await asyncio.to_thread(start, tmp_path, "", broker.port)
 
         back = asyncio.create_task(restart())
-    await back
+    broker = await back
     status = await _retained_status(settings, f"isofeedback/{patient}/status")
     stop(broker)
     assert pub.stats.connections == 2
