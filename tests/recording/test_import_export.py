@@ -205,6 +205,24 @@ def test_spreadsheet_csv_variants_replay_like_a_plain_csv(variant: str, sep: str
     assert events_jsonl(replay(other).outputs) == events_jsonl(want), variant
 
 
+def test_a_windows_spreadsheet_csv_with_a_micro_sign_replays(tmp_path: Path) -> None:
+    """Excel's plain "CSV" on a Western European Windows is Windows-1252, not UTF-8: a
+    header 'EMG [µV]' has the byte 0xb5. It replays like the same file in UTF-8 (it was
+    refused: "'utf-8' codec can't decode byte 0xb5")."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 1.0, 3000)
+    x[1000:2000] *= 12.0
+    text = "t;EMG [µV]\n" + "".join(f"{i / 500:.3f};{v:.5f}\n" for i, v in enumerate(x))
+    utf8, ansi = tmp_path / "utf8.csv", tmp_path / "ansi.csv"
+    utf8.write_text(text, encoding="utf-8")
+    ansi.write_text(text, encoding="cp1252")
+    assert b"\xb5" in ansi.read_bytes()
+    want = replay(utf8)
+    assert sum(e.type == "onset" for e in want.events) == 1
+    assert load_foreign(ansi).streams["emg"].channels == ("EMG [µV]",)
+    assert events_jsonl(replay(ansi).outputs) == events_jsonl(want.outputs)
+
+
 def test_decimal_commas_are_one_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "comma.csv"
     path.write_text("t;emg1\n0,000;0,5\n0,002;0,25\n")

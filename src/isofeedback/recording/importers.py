@@ -23,6 +23,7 @@ is named in the replay's report (``meta["not_emg"]``).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import math
 import sys
@@ -331,7 +332,7 @@ def _preamble(path: Path) -> tuple[int, str]:
     comments: list[str] = []
     first = ""
     try:
-        with path.open(encoding="utf-8-sig") as f:
+        with path.open(encoding=_csv_encoding(path)) as f:
             for line in f:
                 if not line.startswith("#"):
                     first = line
@@ -343,6 +344,22 @@ def _preamble(path: Path) -> tuple[int, str]:
     if comments and _is_number(cell):
         return len(comments), comments[-1].lstrip("#").strip()
     return len(comments) + 1, first
+
+
+def _csv_encoding(path: Path) -> str:
+    """``utf-8-sig`` (a byte-order mark, spreadsheets' "CSV UTF-8", is not part of the
+    header), or Windows-1252 for text that is not UTF-8: a spreadsheet's plain "CSV" saved
+    on Windows in Western Europe, whose ``EMG [µV]`` has the byte 0xb5 that UTF-8 refuses
+    (the file was refused with a codec error)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(1 << 16)
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "cp1252"
+    except OSError:
+        pass  # said by the reader that opens it
+    return "utf-8-sig"
 
 
 def _delimiter(header: str) -> str:
@@ -401,8 +418,7 @@ def _read_fast(path: Path, skip: int, header_line: str,
         return None
     try:
         large = "pandas" in sys.modules or path.stat().st_size >= PANDAS_FROM_BYTES
-        # utf-8-sig: a byte-order mark (spreadsheets' "CSV UTF-8") is not part of the header
-        with path.open(newline="", encoding="utf-8-sig") as f:
+        with path.open(newline="", encoding=_csv_encoding(path)) as f:
             for _ in range(skip):
                 f.readline()
             values = _parse_numbers(f, sep, _pandas_reader() if large else None)
@@ -419,7 +435,7 @@ def _read_rows(path: Path, skip: int, header_line: str,
     """The header and the non-blank data rows as text, cell by cell."""
     sep = _delimiter(header_line)
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
+        with path.open(newline="", encoding=_csv_encoding(path)) as f:
             for _ in range(skip):
                 f.readline()
             rows = list(csv.reader(f, delimiter=sep))
