@@ -439,11 +439,14 @@ def test_a_text_file_that_is_not_data_is_not_replayed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("name", "scale"), [("Time [s]", 1.0), ("time (ms)", 1000.0),
-                                             ("X[s]", 1.0)])
+                                             ("X[s]", 1.0), ("Zeit [s]", 1.0),
+                                             ("Tiempo (ms)", 1000.0)])
 def test_a_time_column_with_its_unit_in_the_name(tmp_path: Path, name: str,
                                                  scale: float) -> None:
     """Acquisition software writes the unit into the name (an EMG system's export puts
-    its time axis under ``X[s]``): still the time, never an EMG channel."""
+    its time axis under ``X[s]``, a German one under ``Zeit [s]``): still the time, never
+    an EMG channel (a 'Zeit [s]' column was refused as no time column, and with --fs it
+    was analysed as a channel of EMG)."""
     rng = np.random.default_rng(14)
     x = rng.normal(0.0, 1.0, 4000)
     path = tmp_path / "export.csv"
@@ -452,6 +455,19 @@ def test_a_time_column_with_its_unit_in_the_name(tmp_path: Path, name: str,
     signals = load_foreign(path)
     assert signals.streams["emg"].channels == ("EMG 1 (mV)",)
     assert signals.streams["emg"].fs == pytest.approx(1000.0)
+    assert load_foreign(path, fs=1000.0).streams["emg"].channels == ("EMG 1 (mV)",)
+
+
+def test_a_second_clock_is_never_emg(tmp_path: Path) -> None:
+    """Seconds and milliseconds side by side: the first is the time, the other is left
+    out and named, not analysed as EMG."""
+    x = np.random.default_rng(16).normal(0.0, 1.0, 2000)
+    path = tmp_path / "clocks.csv"
+    path.write_text("Time [s],Time [ms],EMG\n" + "".join(
+        f"{i / 1000:.3f},{i:d},{v:.5f}\n" for i, v in enumerate(x)))
+    signals = load_foreign(path)
+    assert signals.streams["emg"].channels == ("EMG",)
+    assert signals.meta["not_emg"] == ["Time [ms]"]
 
 
 def test_a_row_of_units_under_the_names(tmp_path: Path) -> None:

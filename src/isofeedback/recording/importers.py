@@ -133,12 +133,13 @@ def _plausible(path: Path, signals: SignalSet) -> SignalSet:
 
 def _time_scale(column: str) -> float | None:
     """Seconds per unit of a time column's values, or None if ``column`` is not time:
-    ``t``, ``time``, … (seconds), ``t_ms``, ``time_ms``, … (milliseconds), or a time name
-    with its unit as acquisition software writes it (``Time [s]``, ``time (ms)``,
-    ``X[s]``, the time axis of an EMG system's export).
+    ``t``, ``time``, … (seconds), ``t_ms``, ``time_ms``, … (milliseconds), or any column
+    with a unit of time as acquisition software writes it (``Time [s]``, ``time (ms)``,
+    ``X[s]``, the time axis of an EMG system's export, ``Zeit [s]``: seconds are never EMG).
 
-    >>> [_time_scale(c) for c in ("t", "Time [s]", "time (ms)", "X[s]", "EMG 1 (mV)")]
-    [1.0, 1.0, 0.001, 1.0, None]
+    >>> [_time_scale(c) for c in ("t", "Time [s]", "time (ms)", "X[s]", "Zeit [s]",
+    ...                           "EMG 1 (mV)")]
+    [1.0, 1.0, 0.001, 1.0, 1.0, None]
     """
     low = column.strip().lower()
     if low in _TIME_COLUMNS:
@@ -148,7 +149,7 @@ def _time_scale(column: str) -> float | None:
     name, _, unit = low.replace("(", "[").partition("[")
     unit = unit.rstrip("])").strip()
     name = name.strip()
-    if unit in ("s", "sec", "ms") and (name in _TIME_COLUMNS or name == "x"):
+    if unit in ("s", "sec", "ms") and name:
         return 1e-3 if unit == "ms" else 1.0
     return None
 
@@ -172,7 +173,7 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
             units = [c.strip().lower() for c in body[0]]
             body = body[1:]
             first_line += 1
-            header = [f"{h} [{u}]" if u in ("s", "ms") and _time_scale(h) is not None else h
+            header = [f"{h} [{u}]" if u in ("s", "ms") else h
                       for h, u in zip(header, units + [""] * len(header), strict=False)]
     if any(_is_number(h) for h in header):
         raise RecordingError(f"{path}: the first row must name the columns (e.g. t,emg1,emg2)")
@@ -230,6 +231,8 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         if h.lower() in _COUNTER_NAMES:
             _check_counter(path, h, i, values[:, i], first_line)
             not_emg.append(h or f"column {i + 1}")
+        elif _time_scale(h) is not None:  # a second clock (e.g. in ms beside seconds)
+            not_emg.append(h)
         elif h.lower() in _LABEL_NAMES:
             labels += (named_label_annotations(h, named[i], fs) if i in named else
                        label_annotations(f"{path}: column {h!r}", h, values[:, i], fs))
