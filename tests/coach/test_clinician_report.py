@@ -124,3 +124,18 @@ def test_pain_is_drawn_only_for_sessions_that_reported_it(
     page = out.with_suffix(".html").read_text()
     chart = next(svg for svg in page.split("<svg")[1:] if "pain (0-10)" in svg)
     assert chart.count("<circle") == 1
+
+
+def test_another_patients_prescription_is_refused(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--prescription naming another patient: one clear error, no report (it was used: the
+    clinician read p-03's adherence against p-04's programme, as if it were hers)."""
+    other = store / "rx-other.toml"
+    other.write_text(RX.replace('patient = "p-03"', 'patient = "p-04"'))
+    out = store / "r"
+    assert main(["report", "--patient", "p-03", "--data-dir", str(store), "--prescription",
+                 str(other), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{other}: prescription.patient is 'p-04', not 'p-03'" in err, err
+    assert not out.with_suffix(".html").exists()

@@ -95,6 +95,10 @@ def _patient_report(args: argparse.Namespace) -> int:
         raise ConfigError(f"no sessions stored for patient {args.patient!r} in {folder} "
                           "(run a session with --data-dir first, or check the folder)")
     rx = load_prescription(args.prescription) if args.prescription else None
+    if rx is not None and rx.patient != args.patient:  # as over MQTT (prescription_message)
+        raise ConfigError(f"{args.prescription}: prescription.patient is {rx.patient!r}, not "
+                          f"{args.patient!r}: adherence would be measured against another "
+                          "patient's prescription")
     if rx is None:  # else the one the clinician sent over MQTT, as the gateway stored it
         doc = PatientStore(folder, args.patient).prescription_doc()
         rx = parse_prescription(doc, f"{folder / args.patient}.json: prescription"
