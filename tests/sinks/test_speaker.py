@@ -91,10 +91,15 @@ async def test_no_sound_device_is_logged_not_silent(tmp_path: Path,
                           text=True, check=True).stdout.strip()
     exe.write_text("#!/bin/sh\n"
                    f"case \"$1\" in --voices*) exec {real} \"$@\";; esac\n"
+                   "echo \"ALSA lib confmisc.c:855:(parse_card) cannot find card '0'\" >&2\n"
                    "echo 'ALSA lib pcm.c:2666:(snd_pcm_open_noupdate) Unknown PCM default' >&2\n"
                    "echo 'error: No such file or directory' >&2\nexit 0\n")
     exe.chmod(0o755)
     async with Speaker(exe=str(exe)) as speaker:  # to the sound device, not to files
         speaker.submit(Feedback("cue", 1.0, {"id": "hold", "text": "Hold.", "severity": "info"}))
     assert speaker.stats.failed == 1 and speaker.stats.spoken == 0
-    assert "spoken cue failed (espeak-ng): error: No such file or directory" in caplog.text
+    # what is wrong and what to do (it said only 'error: No such file or directory', the
+    # last line, which sent the clinician looking for a missing file)
+    assert ("spoken cue failed (espeak-ng): the sound output could not be opened (ALSA lib "
+            "confmisc.c:855:(parse_card) cannot find card '0'), so the patient hears no "
+            "cues: connect a speaker and make it the default sound device") in caplog.text

@@ -129,8 +129,12 @@ class Speaker(OneAtATime[tuple[str, str, bool]]):  # (cue id, text, warning)
             raise OSError(said or f"exit {proc.returncode}")
         if wav is None and "error" in said.lower():
             # no sound device: espeak-ng prints the sound system's errors and exits 0,
-            # and the patient hears nothing
-            raise OSError(said.splitlines()[-1])
+            # and the patient hears nothing. Its last line ("error: No such file or
+            # directory") sent the reader looking for a missing file: the first one names
+            # the sound system's problem
+            raise OSError(f"the sound output could not be opened ({said.splitlines()[0]}), "
+                          "so the patient hears no cues: connect a speaker and make it the "
+                          "default sound device")
         if wav is not None:  # espeak-ng exits 0 even when it could not write the file
             if not wav.is_file() or wav.stat().st_size <= 44:
                 raise OSError(f"espeak-ng did not write {wav}")
