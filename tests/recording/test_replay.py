@@ -292,3 +292,38 @@ def test_a_stop_after_the_sensor_fell_silent_replays_the_pause_first(tmp_path: P
     assert phases[-2:] == ["paused", "stopped"], phases
     result = replay(rec.path, verify=True, fast=fast)
     assert result.verified, result.difference
+
+
+def test_a_dataset_with_a_folder_per_subject_keeps_them_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """subj1/trial1.csv and subj2/trial1.csv (the usual layout of a dataset): the summary
+    names each by its path in the folder and --events keeps the sub-folders. Both rows
+    read 'trial1.csv', and both wrote events/trial1.events.jsonl, the second replacing
+    the first's without a word. Two files that would still write one events file (rec.csv
+    and rec.edf) are refused before anything runs."""
+    import shutil
+
+    data = tmp_path / "data"
+    for k, (subject, bursts) in enumerate([("subj1", [(4.0, 5.5)]),
+                                           ("subj2", [(4.0, 5.5), (7.0, 8.5)])]):
+        x = np.random.default_rng(k).normal(0.0, 1.0, 10000)
+        for a, b in bursts:
+            x[int(a * 1000):int(b * 1000)] *= 15.0
+        (data / subject).mkdir(parents=True)
+        (data / subject / "trial1.csv").write_text("t,emg\n" + "".join(
+            f"{i / 1000:.3f},{v:.5f}\n" for i, v in enumerate(x)))
+    summary, events = tmp_path / "summary.csv", tmp_path / "events"
+    assert main(["replay", str(data), "--jobs", "1", "--summary", str(summary),
+                 "--events", str(events)]) == 0
+    rows = {r["file"]: r for r in csv.DictReader(summary.open())}
+    assert {k: rows[k]["onsets"] for k in rows} == {"subj1/trial1.csv": "1",
+                                                    "subj2/trial1.csv": "2"}
+    for subject, onsets in (("subj1", 1), ("subj2", 2)):
+        text = (events / subject / "trial1.events.jsonl").read_text()
+        assert text.count('"type":"onset"') == onsets, text
+    capsys.readouterr()
+    shutil.copy(data / "subj2" / "trial1.csv", data / "subj2" / "trial1.CSV")
+    assert main(["replay", str(data), "--events", str(tmp_path / "more")]) == 2
+    assert "would both write" in capsys.readouterr().err
+    assert not (tmp_path / "more").exists()

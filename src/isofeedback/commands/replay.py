@@ -42,7 +42,9 @@ from isofeedback.errors import ConfigError
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.research.batch import (
     BatchJob,
+    events_file,
     find_recordings,
+    relative_name,
     replay_dask,
     replay_local,
     write_summary,
@@ -250,12 +252,19 @@ def _folder(args: argparse.Namespace, config: PipelineConfig | None) -> int:
     if args.publish or args.lsl or args.speed is not None:
         raise ConfigError("--publish, --lsl and --speed apply to one recording, not a folder")
     if args.events:
+        seen: dict[Path, Path] = {}
+        for p in paths:  # rec.csv and rec.edf: one would overwrite the other's events
+            out = events_file(str(args.events), relative_name(p, str(args.target)))
+            if out in seen:
+                raise ConfigError(f"--events: {seen[out]} and {p} would both write {out}; "
+                                  "replay them into different folders")
+            seen[out] = p
         args.events.mkdir(parents=True, exist_ok=True)
     if args.protocol is not None:
         find_protocol(args.protocol)  # a bad name or file fails here, once, not per file
     job = BatchJob(config=None if config is None else config.as_dict(), verify=args.verify,
                    events_dir=str(args.events) if args.events else None, fs=args.fs,
-                   protocol=args.protocol)
+                   protocol=args.protocol, root=str(args.target))
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("replaying", total=len(paths))

@@ -27,8 +27,8 @@ from isofeedback.recording.importers import FOREIGN_SUFFIXES, is_signal_text
 from isofeedback.research.metrics import COLUMNS, error_row
 from isofeedback.research.replay import dump_events, is_foreign, replay
 
-__all__ = ["BatchJob", "find_recordings", "replay_dask", "replay_local", "run_one",
-           "write_summary"]
+__all__ = ["BatchJob", "events_file", "find_recordings", "relative_name", "replay_dask",
+           "replay_local", "run_one", "write_summary"]
 
 @dataclass(frozen=True, slots=True)
 class BatchJob:
@@ -39,6 +39,7 @@ class BatchJob:
     events_dir: str | None = None
     fs: float | None = None
     protocol: str | None = None  # foreign data: coach with it (name or file); None: detect
+    root: str | None = None  # the folder replayed: files are named by their path in it
 
 
 def find_recordings(folder: Path) -> list[Path]:
@@ -52,9 +53,31 @@ def find_recordings(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+def relative_name(path: Path, root: str | None) -> Path:
+    """A file's name in the summary and the events folder: its path in the folder replayed
+    (``subj1/trial1.csv``), so that datasets with one sub-folder per subject and the same
+    file names in each keep them apart; the bare name without a folder.
+
+    >>> relative_name(Path("/d/subj1/trial1.csv"), "/d").as_posix()
+    'subj1/trial1.csv'
+    """
+    if root is not None:
+        try:
+            return path.relative_to(root)
+        except ValueError:
+            pass
+    return Path(path.name)
+
+
+def events_file(events_dir: str, name: Path) -> Path:
+    """Where ``--events DIR`` puts a file's events: the same sub-folder, its stem."""
+    return Path(events_dir) / name.parent / f"{name.stem}.events.jsonl"
+
+
 def run_one(path: str, job: BatchJob) -> dict[str, Any]:
     """Replay one recording and return its metrics row (errors become a row too)."""
     p = Path(path)
+    name = relative_name(p, job.root)
     try:
         config = None if job.config is None else PipelineConfig.from_dict(job.config)
         protocol = None
@@ -62,15 +85,17 @@ def run_one(path: str, job: BatchJob) -> dict[str, Any]:
             protocol = find_protocol(job.protocol)
         result = replay(p, config=config, verify=job.verify, fs=job.fs, protocol=protocol)
         if job.events_dir is not None:
-            dump_events(result, Path(job.events_dir) / f"{p.stem}.events.jsonl")
-        row = result.metrics()
+            out = events_file(job.events_dir, name)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            dump_events(result, out)
+        row = {**result.metrics(), "file": name.as_posix()}
         if result.difference is not None:
             row["error"] = str(result.difference).splitlines()[0]
         return row
     except IsofeedbackError as exc:
-        return error_row(p.name, str(exc))
+        return error_row(name.as_posix(), str(exc))
     except Exception as exc:  # a bug on one file must not lose the rest of a corpus
-        return error_row(p.name, f"unexpected {type(exc).__name__}: {exc}")
+        return error_row(name.as_posix(), f"unexpected {type(exc).__name__}: {exc}")
 
 
 def replay_local(
