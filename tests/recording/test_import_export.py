@@ -111,8 +111,15 @@ def test_csv_without_time_needs_fs(tmp_path: Path, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(("text", "problem"), [
     ("", "empty CSV"),
     ("t,emg1\n0,1\n0.001,x\n", "line 3: non-numeric"),
-    ("t,emg1\n0,1\n0.001,2\n0.0005,3\n", "not increasing"),
-    ("t,emg1\n0,1\n0.001,2\n0.01,3\n0.011,4\n", "irregular sampling"),
+    ("t,emg1\n0,1\n0.001,2\n0.0005,3\n", r"not increasing \(line 4\)"),
+    ("t,emg1\n0,1\n0.001,2\n0.01,3\n0.011,4\n", r"irregular sampling in the time column: "
+     r"line 4 comes 0\.009 s after the one before, the file's mean interval is 0\.00366667 s"),
+    # the line is the file's own after comment lines and a row of units (it was off by as
+    # many lines: "line 4" for the fifth)
+    ("# logger 2\n# 1 kHz\ntime,emg1\ns,mV\n0,1\n0.001,2\n0.001,3\n",
+     r"not increasing \(line 7\)"),
+    ("# logger 2\nt,emg1\n" + "".join(f"{k / 1000},1\n" for k in range(50)) + "0.5,1\n",
+     r"irregular sampling in the time column: line 53 comes 0\.451 s after"),
     ("t,gyro_x\n0,1\n0.001,2\n", "no EMG columns"),
     ("t,emg1\n0,1,2\n", "has 3 values"),
 ])

@@ -206,7 +206,7 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     time_col = next((i for i, h in enumerate(header) if _time_scale(h) is not None), None)
     if time_col is not None:
         scale = _time_scale(header[time_col]) or 1.0
-        rate = _rate_from_times(path, values[:, time_col] * scale)
+        rate = _rate_from_times(path, values[:, time_col] * scale, first_line)
         if fs is not None and abs(fs - rate) > 1e-3 * rate:
             raise RecordingError(f"{path}: --fs {fs:g} contradicts the time column "
                                  f"({rate:g} Hz); drop --fs")
@@ -492,17 +492,24 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _rate_from_times(path: Path, t: Any) -> float:
+def _rate_from_times(path: Path, t: Any, first_line: int = 2) -> float:
+    """The sample rate of a time column in seconds whose first value is on the file's line
+    ``first_line`` (after comment lines, the header and a row of units): a line named in
+    an error is the file's own."""
     if len(t) < 2:
         raise RecordingError(f"{path}: need at least two samples to find the sample rate")
     d = np.diff(t)
     if np.any(d <= 0):
-        row = int(np.argmax(d <= 0)) + 3
+        row = int(np.argmax(d <= 0)) + 1 + first_line
         raise RecordingError(f"{path}: time column is not increasing (line {row})")
     rate = (len(t) - 1) / float(t[-1] - t[0])
-    if np.max(np.abs(d * rate - 1.0)) > 0.1:
-        raise RecordingError(f"{path}: irregular sampling in the time column; resample to a "
-                             "constant rate first")
+    off = np.abs(d * rate - 1.0)
+    if np.max(off) > 0.1:
+        i = int(np.argmax(off))  # the worst: a gap, not the even interval before it
+        raise RecordingError(f"{path}: irregular sampling in the time column: line "
+                             f"{i + 1 + first_line} comes {d[i]:.6g} s after the one before, "
+                             f"the file's mean interval is {1.0 / rate:.6g} s (a gap, or "
+                             "jitter); resample to a constant rate first")
     return checks.number(round(rate, 6), "the sample rate of the time column", low=MIN_FS_HZ,
                          high=MAX_FS_HZ, where=str(path), error=RecordingError)
 
