@@ -151,3 +151,17 @@ def test_replay_config_without_its_pipeline_table_is_an_error(
     assert main(["replay", str(data), "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"isofeedback: error: {path}: ") and words in err, err
+
+
+def test_a_detector_version_written_as_a_number_is_that_version(tmp_path: Path) -> None:
+    """``detector_version = 13`` (a TOML integer, as anyone writes a version number) names
+    version "13"; it was refused with "must be one of '1', …, '13', …, got 13"."""
+    path = tmp_path / "c.toml"
+    path.write_text("[pipeline]\ndetector_version = 13\n")
+    path2 = tmp_path / "c2.toml"
+    path2.write_text('[pipeline]\ndetector_version = "13"\n')
+    assert load_pipeline_config(path) == load_pipeline_config(path2)
+    assert load_pipeline_config(path).detector_version == "13"
+    path.write_text("[pipeline]\ndetector_version = 99\n")
+    with pytest.raises(ConfigError, match="detector_version must be one of"):
+        load_pipeline_config(path)

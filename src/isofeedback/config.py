@@ -441,8 +441,12 @@ def versioned_config(data: Mapping[str, Any], where: str, version: str | None = 
 
 def _versioned(stored: Mapping[str, Any], names: Mapping[str, str], where: str,
                version: str | None) -> PipelineConfig:
-    name = version or (choice(stored["detector_version"], "detector_version", VERSION_NAMES,
-                              where=where) if "detector_version" in stored else CURRENT_VERSION)
+    named = stored.get("detector_version")
+    if isinstance(named, int) and not isinstance(named, bool):
+        named = str(named)  # detector_version = 13 in TOML: version "13" (it was refused as
+        # "must be one of … '13' …, got 13")
+    name = version or (choice(named, "detector_version", VERSION_NAMES, where=where)
+                       if "detector_version" in stored else CURRENT_VERSION)
     full = dict(stored)
     full["detector_version"] = name
     later = VERSION_NAMES[VERSION_NAMES.index(name) + 1 :]
