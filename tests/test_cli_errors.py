@@ -113,3 +113,11 @@ def test_an_unexpected_exception_is_one_sentence_and_a_crash_file(
     assert str(crash) in err
     assert "ZeroDivisionError" in crash.read_text() and "Traceback" in crash.read_text()
     assert crash.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("command", ["run", "virtual-device"])
+def test_technique_help_names_every_kind_of_protocol(command: str) -> None:
+    """--technique takes any shipped protocol or a file; the help said 'pir or met', so a
+    clinician did not know the muscles' own protocols (wrist-flexors-pir …) could be run."""
+    out = run_cli(command, "--help").stdout
+    assert "wrist-flexors-pir" in " ".join(out.split()), out

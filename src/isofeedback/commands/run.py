@@ -61,7 +61,10 @@ def register(sub: Any) -> None:
     p.add_argument("--profile", help="firmware profile of a single device (instead of CONFIG)")
     p.add_argument("--device", default="auto",
                    help="address of that device, or 'auto' for the first match (default)")
-    p.add_argument("--technique", help="exercise protocol: pir or met (overrides CONFIG)")
+    p.add_argument("--technique", metavar="PROTOCOL",
+                   help="exercise protocol: a shipped one by name (pir, met, "
+                   "wrist-flexors-pir, wrist-extensors-met-ri …; a wrong name lists them all) "
+                   "or a protocol file (overrides CONFIG)")
     p.add_argument("--patient", type=patient_id, help="pseudonymous patient id (MQTT prefix)")
     p.add_argument("--wait", action="store_true",
                    help="keep scanning until the devices appear (service mode)")

@@ -52,7 +52,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--profile", default="myo", help="firmware profile (default: myo)")
     p.add_argument("--technique", default="pir",
-                   help="protocol the simulated patient follows: pir, met or a file")
+                   help="protocol the simulated patient follows: a shipped one by name "
+                   "(pir, met, wrist-flexors-pir …) or a file")
     p.add_argument("--seed", type=seed, default=1, help="simulated patient seed (default: 1)")
     p.add_argument("--speed", type=speed, default=1.0,
                    help="'realtime' (default), or a factor like 4 (the service must keep up)")
