@@ -123,12 +123,14 @@ def _current_detector() -> DetectorParams:
     refractory after a release; activations under 0.5 s, the coach's false-start limit,
     are retracted; the rest level followed within seconds, the release judged against
     the rest the onset left; the onset back-dated against the rest level the samples
-    before it show, and again 0.1 s after its decision over the rise seen since)."""
+    before it show, and again 0.1 s after its decision over the rise seen since; above
+    1 kHz each sample counts 1000/fs of one in the change tests)."""
     return DetectorParams(
         rest=RestModel(calibration_s=3.0, level_s=3.0, settle_s=0.25, confirm_s=0.5),
         onset=OnsetTest(refractory_s=0.3, rest_fit=True, rest_anchor_s=0.3, refine_s=0.1),
         release=ReleaseTest(local_rest=True),
         confirmation=Confirmation(min_contraction_s=0.5),
+        evidence_hz=1000.0,
     )
 
 
@@ -144,7 +146,7 @@ class PipelineConfig:
     double_threshold: DoubleThresholdSettings = field(default_factory=DoubleThresholdSettings)
     movement: MovementSettings = field(default_factory=MovementSettings)
     # the named detector version these settings are (DETECTOR_VERSIONS)
-    detector_version: str = "14"  # = CURRENT_VERSION (a test checks it)
+    detector_version: str = "15"  # = CURRENT_VERSION (a test checks it)
 
     def __post_init__(self) -> None:
         choice(self.detector_version, "detector_version", VERSION_NAMES)
@@ -424,6 +426,9 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
     DetectorVersion("14", (("detector.onset.refine_s", 0.1),),
                     (("detector.onset.refine_s", 0.0),),
                     "onsets back-dated again 0.1 s after the decision (onset_refined)"),
+    DetectorVersion("15", (("detector.evidence_hz", 1000.0),),
+                    (("detector.evidence_hz", 0.0),),
+                    "above 1 kHz a sample counts 1000/fs of one in the change tests"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]

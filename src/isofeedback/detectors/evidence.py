@@ -72,8 +72,9 @@ class ReleaseEvidence:
     0.701
     """
 
-    def __init__(self, test: ReleaseTest) -> None:
+    def __init__(self, test: ReleaseTest, weight: float = 1.0) -> None:
         self.test = test
+        self.weight = weight  # the evidence one sample counts (SampleCounts.weight)
         self.start()
 
     def start(self, rest: float = 1.0) -> None:
@@ -95,9 +96,13 @@ class ReleaseEvidence:
             self.a /= self.rest
 
     def llr(self, z: FloatArray) -> FloatArray:
-        return self.b - z * self.a
+        if self.weight == 1.0:
+            return self.b - z * self.a
+        return (self.b - z * self.a) * self.weight
 
     def llr_few(self, z: list[float]) -> list[float]:
         """:meth:`llr` of a few samples in Python floats (the same operations)."""
-        a, b = self.a, self.b
-        return [b - x * a for x in z]
+        a, b, w = self.a, self.b, self.weight
+        if w == 1.0:
+            return [b - x * a for x in z]
+        return [(b - x * a) * w for x in z]

@@ -111,7 +111,7 @@ class OnsetReleaseDetector:
                              if p.release.tail > 0 else None)
         self.rest = RestTracker(p.rest, self.samples)
         self._onset = OnsetEvidence(p.onset)
-        self._release = ReleaseEvidence(p.release)
+        self._release = ReleaseEvidence(p.release, self.samples.weight)
         self._fusion = FusedEvidence(self.fs)
         self._test = PageTest()
         self._history = RecentSamples(self.samples.keep)
@@ -158,8 +158,11 @@ class OnsetReleaseDetector:
 
     @property
     def evidence(self) -> float:
-        """How many channels' worth one fused sample is (:class:`FusedEvidence`)."""
-        return self._fusion.evidence
+        """How many independent samples' worth one fused sample is: the channels' worth
+        (:class:`FusedEvidence`) times what one sample counts at this rate
+        (``samples.weight``: less than 1 above ``params.evidence_hz``)."""
+        w = self.samples.weight
+        return self._fusion.evidence if w == 1.0 else self._fusion.evidence * w
 
     def level(self, envelope: float) -> float:
         """Envelope in multiples of rest noise above baseline (0 before calibration)."""

@@ -181,9 +181,17 @@ class DetectorParams:
     fused_evidence: bool = True
     confirmation: Confirmation = field(default_factory=Confirmation)
     low_rate: LowRate | None = field(default_factory=LowRate)
+    #: the rate above which more samples bring no more evidence: the EMG band ends at
+    #: 450 Hz, so above ~1 kHz a band-passed sample is largely its neighbours' and the
+    #: change tests, which count samples as independent, would count the same evidence
+    #: several times (white rest noise at 2 kHz decided ~25 onsets a minute, 0 at 1 kHz).
+    #: Each sample counts ``evidence_hz / fs`` of one above it (``SampleCounts.weight``);
+    #: 1000: the rate the tests' thresholds were chosen at; 0: every sample counts one
+    evidence_hz: float = 0.0
 
     def __post_init__(self) -> None:
         of_type(self.fused_evidence, "fused_evidence", bool)
+        number(self.evidence_hz, "evidence_hz", low=0.0)
 
     def at_rate(self, fs: float) -> DetectorParams:
         """The parameters for a stream at ``fs`` Hz, with nothing left to resolve."""
@@ -204,8 +212,10 @@ class DetectorParams:
         )
 
     def samples(self, fs: float) -> SampleCounts:
-        """Every duration in samples at ``fs``."""
-        return SampleCounts.at(fs, self.rest, self.onset, self.release, self.level_drop)
+        """Every duration in samples at ``fs``, and what one sample counts."""
+        return dataclasses.replace(
+            SampleCounts.at(fs, self.rest, self.onset, self.release, self.level_drop),
+            weight=min(1.0, self.evidence_hz / fs) if self.evidence_hz > 0 else 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +240,7 @@ class SampleCounts:
     confirm: int = 0  # rest.confirm_s: a rest block is followed once this has passed
     drop_blocks: int = 1  # level_drop.s in blocks
     refine: int = 0  # onset.refine_s: an onset is back-dated again this long after it
+    weight: float = 1.0  # the evidence one sample counts (evidence_hz / fs, at most 1)
 
     @classmethod
     def at(cls, fs: float, rest: RestModel, onset: OnsetTest | None = None,
