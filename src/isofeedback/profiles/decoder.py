@@ -167,17 +167,80 @@ class Decoder:
             if any(v.shape[2] != len(s.channels) or not s.fs > 0
                    for v, s in zip(values[name], state.spec.streams, strict=True)):
                 return None  # let Chunk's own checks speak, one by one
-        out: list[list[Chunk]] = []
-        seen = dict.fromkeys(groups, 0)
-        for packet, state in zip(packets, kinds, strict=True):
-            name = state.spec.name
-            j = seen[name]
-            seen[name] = j + 1
+        out: list[list[Chunk]] = [[] for _ in packets]
+        # packet kinds keep separate states (counters, indices, clocks), so each kind's
+        # packets are taken in turn, in their own order
+        for name, members in groups.items():
+            state = self._states[name]
             found = counters[name]
-            out.append(self._chunks(state, packet.t_arrival, None if found is None else found[j],
-                                    state.spec.frames, [v[j] for v in values[name]],
-                                    Chunk.trusted))
+            times = [packets[k].t_arrival for k in members]
+            run = self._run_chunks(state, times, found, values[name])
+            if run is None:  # a loss or a counter jump: the per-packet rules, in order
+                n = state.spec.frames
+                run = [self._chunks(state, t, None if found is None else found[j], n,
+                                    [v[j] for v in values[name]], Chunk.trusted)
+                       for j, t in enumerate(times)]
+            for k, chunks in zip(members, run, strict=True):
+                out[k] = chunks
+        self._last_arrival = last
         return out
+
+    def _run_chunks(self, state: _PacketState, times: list[float], counters: list[int] | None,
+                    values: list[FloatArray]) -> list[list[Chunk]] | None:
+        """The chunks of a run of packets of one kind (arrived at ``times``, ``values``:
+        each stream's samples, ``(packets, frames, channels)``) when none was lost: what
+        :meth:`_chunks` gives for each in turn, with the loss test and the clocks computed
+        for the run at once. Nothing lost is the counters stepping by one packet (or its
+        samples) each time, or, without a counter, no packet arriving later than
+        :meth:`_late_frames` allows; anything else returns None with nothing changed,
+        for :meth:`_chunks` to judge packet by packet."""
+        spec = state.spec
+        n = spec.frames
+        m = len(times)
+        c = spec.counter
+        if counters is not None and c is not None:
+            seq = np.asarray(counters if state.last_counter is None
+                             else [state.last_counter, *counters], dtype=np.int64)
+            steps = np.remainder(seq[1:] - seq[:-1], c.modulo)
+            if steps.size and not bool(np.all(steps == (1 if c.unit == "packet" else n))):
+                return None  # (a repeated counter loses nothing either: one by one)
+        ends = state.index + n * np.arange(1, m + 1, dtype=np.int64)
+        t = np.asarray(times, dtype=np.float64)
+        # each stream's clock; streams of one rate whose clocks agree share the answer
+        offsets: dict[tuple[float, tuple[float | None, float]], list[float]] = {}
+        for _, clock in state.streams:
+            key = (clock.fs, clock.state)
+            if key not in offsets:
+                offsets[key] = clock.offsets_after(ends, t)
+        fastest = offsets[(state.fastest.fs, state.fastest.state)]
+        if counters is None or c is None:
+            # _late_frames: the fastest clock's expected arrival before each packet
+            # (none before the clock's first anchor)
+            anchor = state.fastest.state[0]
+            before = np.asarray([0.0 if anchor is None else anchor, *fastest[:-1]])
+            late = t - (before + ends / state.fastest_fs)
+            if anchor is None:
+                late = late[1:]
+            if bool(np.any(late > self.arrival_gap_s)):
+                return None
+        # nothing lost: commit, then build the chunks
+        self.stats.packets += m
+        if counters is not None and c is not None:
+            state.last_counter = counters[-1]
+        starts = (ends - n).tolist()
+        state.index = int(ends[-1])
+        device = self.device
+        make = Chunk.trusted
+        per_stream = []
+        for (s, clock), data in zip(state.streams, values, strict=True):
+            run = offsets[(clock.fs, clock.state)]
+            firsts = (np.asarray(run) + (ends - n) / s.fs).tolist()
+            clock.settle(run[-1], times[-1])
+            name, fs, channels = s.name, s.fs, s.channels
+            per_stream.append([make(name, fs, start, first, rows, channels, device, 0)
+                               for start, first, rows in zip(starts, firsts, data,
+                                                            strict=True)])
+        return [list(chunks) for chunks in zip(*per_stream, strict=True)]
 
     def _chunks(self, state: _PacketState, t: float, counter: int | None, n: int,
                 values: list[FloatArray], make: Callable[..., Chunk] = Chunk) -> list[Chunk]:
