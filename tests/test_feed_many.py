@@ -133,3 +133,19 @@ def test_the_2khz_onset_detector_runs_in_pieces_across_its_time_base_moves() -> 
     emg = sum(1 for p in packets if p.characteristic.endswith("2"))
     assert len(calls) < emg / 4  # pieces, not packets
     assert len(set(calls)) > 20  # the time base moved within the bulk pass
+
+
+@pytest.mark.parametrize("name", ["myo-pir-sim.isorec", "openemg-met-sim.isorec"])
+@pytest.mark.parametrize("size", [333, 4096])
+def test_the_coach_finishing_inside_a_window_ends_it_there(name: str, size: int) -> None:
+    """The sample sessions end with the coach's last packet; with more data after it
+    (the last seconds again, later) a window stops at the packet that finished the coach,
+    and counts only the packets it consumed."""
+    packets, a, b = _load(name)
+    end = packets[-1].t_arrival
+    packets += [Packet(p.device, p.characteristic, p.data, p.t_arrival - end + 5.0 + end)
+                for p in packets[-1500:]]
+    expected, used_a = _one_by_one(a, packets)
+    got, used_b = _windows(b, packets, size)
+    assert used_a == used_b < len(packets) and got == expected
+    assert a.stats == b.stats

@@ -41,6 +41,9 @@ __all__ = ["SIGNAL_LOST_S", "DetectionOnly", "Output", "Pipeline", "PipelineStat
 
 Output = Event | Feedback
 
+# what a chunk is to a plain bulk pass (Pipeline._roles)
+_IGNORED, _EMG, _GYRO, _ACCEL = range(4)
+
 SIGNAL_LOST_S = 1.0  # no EMG for this long: the coach pauses
 
 
@@ -328,9 +331,87 @@ class Pipeline:
         per_packet = self._emg_bulk(emg) if bulk else None
         self._imu = self._imu_bulk(decoded, emg, per_packet) if per_packet is not None else None
         try:
+            if per_packet is not None and not errors:
+                plain = self._roles(decoded)
+                if plain is not None:
+                    return self._tell_coach_plain(packets, plain, per_packet, until_finished)
             return self._tell_coach(packets, decoded, errors, emg, per_packet, until_finished)
         finally:
             self._imu = None
+
+    def _roles(self, decoded: list[list[Chunk] | None]) -> list[tuple[int, ...]] | None:
+        """Each packet's chunks as the bulk pass uses them, in order: ``_EMG`` (the next
+        of its EMG chunks), ``_GYRO`` and ``_ACCEL`` (the next of the IMU bulk's), none for
+        a chunk :meth:`process_chunk` ignores (another stream, nothing lost before it).
+        None when a packet was not decoded (unknown device, malformed): then the general
+        pass. A packet kind's streams are the same in every packet (and stream names are
+        unique in a profile), so the roles are worked out once per kind."""
+        imu = self._imu
+        tilt = self.tilt is not None
+        kinds: dict[tuple[str, str], tuple[int, ...]] = {}
+        roles: list[tuple[int, ...]] = []
+        for chunks in decoded:
+            if not chunks:
+                if chunks is None:
+                    return None
+                roles.append(())
+                continue
+            first = chunks[0]
+            key = (first.device, first.stream)
+            kind = kinds.get(key)
+            if kind is None:
+                kind = kinds[key] = tuple(self._role(c, imu is not None, tilt) for c in chunks)
+            roles.append(kind)
+        return roles
+
+    def _role(self, c: Chunk, imu: bool, tilt: bool) -> int:
+        """What one chunk of a plain bulk pass is (see :meth:`_roles`)."""
+        if c.device == self.emg_device and c.stream == "emg":
+            return _EMG
+        if imu and c.device == self.imu_device and c.stream == "gyro":
+            return _GYRO
+        if imu and tilt and c.device == self.imu_device and c.stream == "accel":
+            return _ACCEL
+        return _IGNORED
+
+    def _tell_coach_plain(self, packets: Sequence[Packet], roles: list[tuple[int, ...]],
+                          per_packet: list[_BulkEmg], until_finished: bool,
+                          ) -> tuple[list[Output], int]:
+        """:meth:`_tell_coach` for a window whose every packet decoded, without gaps: the
+        same calls on the coach in the same order, with each packet's part known from its
+        kind (:meth:`_roles`) instead of looked up chunk by chunk, and the packet counts
+        added once at the end."""
+        out: list[Output] = []
+        imu = self._imu
+        coach = self.coach
+        j = k = a = 0  # the next EMG, gyro and accel chunk
+        used = len(packets)
+        for i, kind in enumerate(roles):
+            for role in kind:
+                if role == _EMG:
+                    out += self._emg_outputs(per_packet[j])
+                    j += 1
+                elif role == _GYRO:
+                    assert imu is not None
+                    if imu.calibrated[k]:
+                        self._joint_at(imu.rotation[k], imu.angle[k], imu.speed[k])
+                    if imu.movement[k]:
+                        out += self._movement_out(imu.movement[k])
+                    k += 1
+                elif role == _ACCEL:
+                    assert imu is not None
+                    imu.at = a
+                    self._tilt_known = False
+                    a += 1
+            if until_finished and coach.finished:
+                used = i + 1
+                break
+        stats = self.stats
+        stats.packets += used
+        counts = stats.by_device
+        for packet in packets[:used]:
+            counts[packet.device] = counts.get(packet.device, 0) + 1
+        return out, used
 
     def _tell_coach(self, packets: Sequence[Packet], decoded: list[list[Chunk] | None],
                     errors: dict[int, str], emg: list[Chunk], per_packet: list[_BulkEmg] | None,
@@ -352,7 +433,7 @@ class Pipeline:
             else:
                 for chunk in chunks:
                     if per_packet is not None and j < len(emg) and chunk is emg[j]:
-                        out += self._emg_outputs(chunk, per_packet[j])
+                        out += self._emg_outputs(per_packet[j])
                         j += 1
                     elif imu is not None and id(chunk) in imu.gyro:
                         k = imu.gyro[id(chunk)]
@@ -618,7 +699,7 @@ class Pipeline:
             item.baseline = baselines[j - 1] if j else initial
         return True
 
-    def _emg_outputs(self, chunk: Chunk, done: _BulkEmg) -> list[Output]:
+    def _emg_outputs(self, done: _BulkEmg) -> list[Output]:
         """What :meth:`process_chunk` gives for a gap-free EMG chunk (signal present)
         whose signal quality, envelope and onsets came in bulk."""
         out: list[Output] = []
