@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +31,7 @@ from isofeedback.dsp.exact import norm3, row_norms
 from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.tilt import TiltTracker, tilt_between, tilts_between
 from isofeedback.errors import PacketError
-from isofeedback.profiles.decoder import Decoder
+from isofeedback.profiles.decoder import Decoder, StreamRun
 from isofeedback.profiles.schema import Profile
 from isofeedback.types import Chunk, Event, EventType, Feedback, FloatArray, Packet
 
@@ -78,17 +77,15 @@ class _BulkEmg:
 
 class _BulkImu:
     """What the IMU chunks of a bulk pass (:meth:`Pipeline.feed_many`) tell the pipeline,
-    computed for the whole window at once and read back chunk by chunk (by ``id``) as
+    computed for the whole window at once and read back chunk by chunk (in order) as
     the packets are replayed to the coach in order."""
 
     def __init__(self, gravity_before: FloatArray | None) -> None:
-        self.gyro: dict[int, int] = {}  # chunk id → its row below
         self.calibrated: list[bool] = []  # the IMU chain knows its bias after the chunk
         self.rotation: list[tuple[float, float, float]] = []  # at the chunk's last sample
         self.angle: list[float] = []
         self.speed: list[float] = []  # the chunk's highest joint speed
         self.movement: list[list[Event]] = []  # the movement detector's events in the chunk
-        self.accel: dict[int, int] = {}  # chunk id → its row in ``gravity``
         self.gravity: list[FloatArray | None] = []  # the tilt tracker's gravity after it
         self.at = -1  # the last accel chunk told about (-1: none yet in this window)
         self._before = gravity_before
@@ -323,70 +320,149 @@ class Pipeline:
 
     def _feed_bulk(self, packets: Sequence[Packet],
                    until_finished: bool) -> tuple[list[Output], int]:
+        runs = self._decode_runs(packets)
+        if runs is not None:
+            roles, by_role, chunks = runs
+            if self._can_bulk(by_role.get(_EMG)):
+                return self._bulk(packets, roles, by_role, {}, until_finished)
+            return self._each(packets, chunks(), until_finished, {})
+        # a loss, a bad packet, several devices: each packet's chunks, then in bulk unless
+        # something was lost
         decoded, errors = self._decode_many(packets)
-        emg = [c for cs in decoded if cs for c in cs
-               if c.device == self.emg_device and c.stream == "emg"]
-        bulk = (self.onset is not None and not self.signal_lost and len(emg) > 1
-                and not any(c.gap_before for cs in decoded if cs for c in cs))
-        per_packet = self._emg_bulk(emg) if bulk else None
-        self._imu = self._imu_bulk(decoded, emg, per_packet) if per_packet is not None else None
-        try:
-            if per_packet is not None and not errors:
-                plain = self._roles(decoded)
-                if plain is not None:
-                    return self._tell_coach_plain(packets, plain, per_packet, until_finished)
-            return self._tell_coach(packets, decoded, errors, emg, per_packet, until_finished)
-        finally:
-            self._imu = None
+        if not any(c.gap_before for cs in decoded if cs for c in cs):
+            roles = [None if cs is None else tuple(self._role(c) for c in cs)
+                     for cs in decoded]
+            by_role = self._runs_of(decoded, roles)
+            if self._can_bulk(by_role.get(_EMG)):
+                return self._bulk(packets, roles, by_role, errors, until_finished)
+        return self._each(packets, decoded, until_finished, errors)
 
-    def _roles(self, decoded: list[list[Chunk] | None]) -> list[tuple[int, ...]] | None:
-        """Each packet's chunks as the bulk pass uses them, in order: ``_EMG`` (the next
-        of its EMG chunks), ``_GYRO`` and ``_ACCEL`` (the next of the IMU bulk's), none for
-        a chunk :meth:`process_chunk` ignores (another stream, nothing lost before it).
-        None when a packet was not decoded (unknown device, malformed): then the general
-        pass. A packet kind's streams are the same in every packet (and stream names are
-        unique in a profile), so the roles are worked out once per kind."""
-        imu = self._imu
-        tilt = self.tilt is not None
-        kinds: dict[tuple[str, str], tuple[int, ...]] = {}
-        roles: list[tuple[int, ...]] = []
-        for chunks in decoded:
-            if not chunks:
-                if chunks is None:
-                    return None
-                roles.append(())
-                continue
-            first = chunks[0]
-            key = (first.device, first.stream)
-            kind = kinds.get(key)
-            if kind is None:
-                kind = kinds[key] = tuple(self._role(c, imu is not None, tilt) for c in chunks)
-            roles.append(kind)
-        return roles
+    def _can_bulk(self, emg: StreamRun | None) -> bool:
+        """The EMG of a window (without gaps) goes through as one chunk (see
+        :meth:`feed_many`)."""
+        return (emg is not None and len(emg.starts) > 1 and self.onset is not None
+                and not self.signal_lost)
 
-    def _role(self, c: Chunk, imu: bool, tilt: bool) -> int:
-        """What one chunk of a plain bulk pass is (see :meth:`_roles`)."""
-        if c.device == self.emg_device and c.stream == "emg":
+    def _decode_runs(self, packets: Sequence[Packet],
+                     ) -> tuple[list[tuple[int, ...] | None], dict[int, StreamRun],
+                                Callable[[], list[list[Chunk]]]] | None:
+        """The window decoded as runs (:meth:`Decoder.decode_runs`) when every packet's
+        device is known and nothing was lost: each packet's roles (:meth:`_role`, worked
+        out once per packet kind), the EMG, gyro and accel runs by role, and how to make
+        the packets' chunks after all (for the packet-by-packet pass). None, with nothing
+        decoded, otherwise."""
+        by_device: dict[str, list[int]] = {}
+        for i, packet in enumerate(packets):
+            by_device.setdefault(packet.device, []).append(i)
+        if any(d not in self.decoders for d in by_device):
+            return None
+        if len(by_device) > 1:  # (one decoder must not commit what another declines)
+            return None
+        device = next(iter(by_device))
+        got = self.decoders[device].decode_runs(packets)
+        if got is None:
+            return None
+        roles: list[tuple[int, ...] | None] = [None] * len(packets)
+        by_role: dict[int, StreamRun] = {}
+        for kind, runs in got.runs.items():
+            kind_roles = tuple(self._role_of(r.device, r.stream) for r in runs)
+            for k in got.members[kind]:
+                roles[k] = kind_roles
+            for role, run in zip(kind_roles, runs, strict=True):
+                if role != _IGNORED:
+                    by_role[role] = run
+        return roles, by_role, got.chunks
+
+    def _role(self, c: Chunk) -> int:
+        """What one chunk is to a bulk pass (see :meth:`_role_of`)."""
+        return self._role_of(c.device, c.stream)
+
+    def _role_of(self, device: str, stream: str) -> int:
+        """What a stream's chunks are to a bulk pass: ``_EMG``, ``_GYRO`` and ``_ACCEL``
+        (the next of the bulk's EMG, gyro and accel results), else ``_IGNORED``: a chunk
+        :meth:`process_chunk` ignores when nothing was lost before it. A packet kind's
+        streams are the same in every packet and stream names are unique in a profile,
+        so a kind's roles are worked out once."""
+        if device == self.emg_device and stream == "emg":
             return _EMG
-        if imu and c.device == self.imu_device and c.stream == "gyro":
+        if device == self.imu_device and stream == "gyro":
             return _GYRO
-        if imu and tilt and c.device == self.imu_device and c.stream == "accel":
+        if device == self.imu_device and stream == "accel" and self.tilt is not None:
             return _ACCEL
         return _IGNORED
 
-    def _tell_coach_plain(self, packets: Sequence[Packet], roles: list[tuple[int, ...]],
-                          per_packet: list[_BulkEmg], until_finished: bool,
-                          ) -> tuple[list[Output], int]:
-        """:meth:`_tell_coach` for a window whose every packet decoded, without gaps: the
-        same calls on the coach in the same order, with each packet's part known from its
-        kind (:meth:`_roles`) instead of looked up chunk by chunk, and the packet counts
-        added once at the end."""
+    @staticmethod
+    def _runs_of(decoded: list[list[Chunk] | None], roles: list[tuple[int, ...] | None],
+                 ) -> dict[int, StreamRun]:
+        """The decoded chunks of each role as one run (chunks of one stream come from one
+        packet kind: one size); none for a role whose chunks differ in size."""
+        chunks: dict[int, list[Chunk]] = {}
+        for cs, kind in zip(decoded, roles, strict=True):
+            for c, role in zip(cs or (), kind or (), strict=True):
+                if role != _IGNORED:
+                    chunks.setdefault(role, []).append(c)
+        out = {}
+        for role, cs in chunks.items():
+            first = cs[0]
+            n = first.n
+            if all(c.n == n for c in cs):
+                out[role] = StreamRun(first.stream, first.fs, first.channels, first.device, n,
+                                      np.concatenate([c.data for c in cs]),
+                                      [c.start_index for c in cs], [c.t_first for c in cs])
+        return out
+
+    def _bulk(self, packets: Sequence[Packet], roles: list[tuple[int, ...] | None],
+              by_role: dict[int, StreamRun], errors: dict[int, str],
+              until_finished: bool) -> tuple[list[Output], int]:
+        """The bulk pass: the EMG and IMU of the window at once, then the coach told about
+        each packet in order."""
+        emg = by_role[_EMG]
+        per_packet = self._emg_bulk(emg)
+        arming = self._arming(roles, per_packet)
+        self._imu = self._imu_bulk(by_role.get(_GYRO), by_role.get(_ACCEL), arming)
+        try:
+            return self._tell_coach(packets, roles, errors, per_packet, until_finished)
+        finally:
+            self._imu = None
+
+    @staticmethod
+    def _arming(roles: list[tuple[int, ...] | None], per_packet: list[_BulkEmg],
+                ) -> list[tuple[int, Event]]:
+        """The onsets and releases that arm and disarm the movement detector, each with
+        the number of gyro chunks before it in packet order."""
+        if not any(item.onsets for item in per_packet):
+            return []
+        out: list[tuple[int, Event]] = []
+        j = g = 0
+        for kind in roles:
+            for role in kind or ():
+                if role == _EMG:
+                    out += [(g, ev) for ev in per_packet[j].onsets or ()
+                            if ev.type in (EventType.ONSET, EventType.RELEASE)]
+                    j += 1
+                elif role == _GYRO:
+                    g += 1
+        return out
+
+    def _tell_coach(self, packets: Sequence[Packet], roles: list[tuple[int, ...] | None],
+                    errors: dict[int, str], per_packet: list[_BulkEmg],
+                    until_finished: bool) -> tuple[list[Output], int]:
+        """The bulk pass's packets in order: what each one's chunks mean for the coach,
+        each chunk's part known from its role (:meth:`_role_of`; a chunk of no role is
+        one :meth:`process_chunk` ignores), a packet not decoded counted as bad, and the
+        packet counts added once at the end for the packets consumed."""
         out: list[Output] = []
         imu = self._imu
         coach = self.coach
+        stats = self.stats
         j = k = a = 0  # the next EMG, gyro and accel chunk
         used = len(packets)
         for i, kind in enumerate(roles):
+            if kind is None:
+                stats.bad_packets += 1
+                stats.last_error = errors.get(
+                    i, f"packet from unknown device {packets[i].device!r}")
+                continue
             for role in kind:
                 if role == _EMG:
                     out += self._emg_outputs(per_packet[j])
@@ -406,20 +482,17 @@ class Pipeline:
             if until_finished and coach.finished:
                 used = i + 1
                 break
-        stats = self.stats
         stats.packets += used
         counts = stats.by_device
         for packet in packets[:used]:
             counts[packet.device] = counts.get(packet.device, 0) + 1
         return out, used
 
-    def _tell_coach(self, packets: Sequence[Packet], decoded: list[list[Chunk] | None],
-                    errors: dict[int, str], emg: list[Chunk], per_packet: list[_BulkEmg] | None,
-                    until_finished: bool) -> tuple[list[Output], int]:
-        """The bulk pass's packets in order: what each one's chunks mean for the coach."""
+    def _each(self, packets: Sequence[Packet], decoded: Sequence[list[Chunk] | None],
+              until_finished: bool, errors: dict[int, str]) -> tuple[list[Output], int]:
+        """The window's decoded packets one by one, every chunk through
+        :meth:`process_chunk` (a gap, a lost signal, too little EMG for a bulk pass)."""
         out: list[Output] = []
-        imu = self._imu
-        j = 0  # EMG chunk index
         for i, packet in enumerate(packets):
             self.stats.packets += 1
             self.stats.by_device[packet.device] = self.stats.by_device.get(packet.device, 0) + 1
@@ -432,118 +505,91 @@ class Pipeline:
                 self.stats.last_error = errors[i]
             else:
                 for chunk in chunks:
-                    if per_packet is not None and j < len(emg) and chunk is emg[j]:
-                        out += self._emg_outputs(per_packet[j])
-                        j += 1
-                    elif imu is not None and id(chunk) in imu.gyro:
-                        k = imu.gyro[id(chunk)]
-                        if imu.calibrated[k]:
-                            self._joint_at(imu.rotation[k], imu.angle[k], imu.speed[k])
-                        out += self._movement_out(imu.movement[k])
-                    elif imu is not None and id(chunk) in imu.accel:
-                        imu.at = imu.accel[id(chunk)]
-                        self._tilt_known = False
-                    else:
-                        out += self.process_chunk(chunk)
+                    out += self.process_chunk(chunk)
             if until_finished and self.coach.finished:
                 return out, i + 1
         return out, len(packets)
 
-    def _imu_bulk(self, decoded: list[list[Chunk] | None], emg: list[Chunk],
-                  per_packet: list[_BulkEmg]) -> _BulkImu | None:
+    def _imu_bulk(self, gyro: StreamRun | None, accel: StreamRun | None,
+                  arming: list[tuple[int, Event]]) -> _BulkImu | None:
         """The window's IMU chunks at once: the gyroscope through the IMU chain as one
         chunk (exact under any chunking), each chunk's rotation, angle and speed read off
-        it; the accelerometer through the tilt tracker (:meth:`TiltTracker.process_many`);
+        it; the accelerometer through the tilt tracker (:meth:`TiltTracker.process_rows`);
         the movement detector over the runs of gyro chunks between the onsets and releases
-        that arm and disarm it (known: the onsets came in bulk), each run but its last
-        chunk as one piece (when that cannot move the detector's time base) and the last
-        alone, so an arming finds the last chunk where one by one would have left it."""
+        that arm and disarm it (``arming``: each with the gyro chunks before it; known:
+        the onsets came in bulk), each run but its last chunk as one piece (when that
+        cannot move the detector's time base) and the last alone, so an arming finds the
+        last chunk where one by one would have left it."""
         chain, movement, device = self.imu_chain, self.movement, self.imu_device
         if chain is None or movement is None or device is None:
             return None
         imu = _BulkImu(self.tilt.gravity if self.tilt is not None else None)
-        gyro: list[Chunk] = []
-        accel: list[Chunk] = []
-        ops: list[Chunk | Event] = []  # gyro chunks and arming events, in packet order
-        emg_at = {id(c): j for j, c in enumerate(emg)}
-        for chunks in decoded:
-            for c in chunks or ():
-                if c.device == device and c.stream == "gyro":
-                    imu.gyro[id(c)] = len(gyro)
-                    gyro.append(c)
-                    ops.append(c)
-                elif c.device == device and c.stream == "accel" and self.tilt is not None:
-                    imu.accel[id(c)] = len(accel)
-                    accel.append(c)
-                elif id(c) in emg_at:
-                    ops += [ev for ev in per_packet[emg_at[id(c)]].onsets or ()
-                            if ev.type in (EventType.ONSET, EventType.RELEASE)]
-        if self.tilt is not None:
-            imu.gravity = self.tilt.process_many(accel)
-        pieces: list[Chunk] = []
-        if gyro:
-            first = gyro[0]
-            sizes = np.asarray([c.data.shape[0] for c in gyro])
-            ends = np.cumsum(sizes)
+        if self.tilt is not None and accel is not None:
+            imu.gravity = self.tilt.process_rows(accel.data, [accel.frames] * len(accel.starts))
+        joint: Chunk | None = None
+        count = 0
+        if gyro is not None:
+            n = gyro.frames
+            count = len(gyro.starts)
+            ends = n * np.arange(1, count + 1)
             left = chain.calibration_left
-            joint = chain.process(Chunk(first.stream, first.fs, first.start_index,
-                                        first.t_first, np.concatenate([c.data for c in gyro]),
-                                        first.channels, first.device))
+            joint = chain.process(Chunk(gyro.stream, gyro.fs, gyro.starts[0], gyro.t_firsts[0],
+                                        gyro.data, gyro.channels, gyro.device))
             last = joint.data[ends - 1, :3]
             imu.calibrated = (ends >= left).tolist()
             imu.rotation = [(r[0], r[1], r[2]) for r in last.tolist()]
             imu.angle = row_norms(last).tolist()
-            imu.speed = np.maximum.reduceat(joint.data[:, 3], ends - sizes).tolist()
-            data = joint.data  # the chain's own output: each piece's shape is right
-            pieces = [Chunk.trusted(joint.stream, c.fs, c.start_index, c.t_first,
-                                    data[e - c.data.shape[0] : e], joint.channels, c.device)
-                      for c, e in zip(gyro, ends.tolist(), strict=True)]
-            imu.movement = [[] for _ in gyro]
-        run: list[int] = []
-        for op in [*ops, None]:
-            if isinstance(op, Chunk):
-                run.append(imu.gyro[id(op)])
-                continue
-            self._movement_run(pieces, run, imu.movement)
-            run = []
-            if op is not None and op.type == EventType.ONSET:
-                movement.arm(op.t_decided)
-            elif op is not None:
+            imu.speed = np.maximum.reduceat(joint.data[:, 3], ends - n).tolist()
+            imu.movement = [[] for _ in range(count)]
+        lo = 0
+        for g, ev in [*arming, (count, None)]:
+            if joint is not None and gyro is not None:
+                self._movement_run(joint, gyro, lo, g, imu.movement)
+            lo = g
+            if ev is not None and ev.type == EventType.ONSET:
+                movement.arm(ev.t_decided)
+            elif ev is not None:
                 movement.disarm()
         return imu
 
-    def _movement_run(self, pieces: list[Chunk], run: list[int],
+    def _movement_run(self, joint: Chunk, gyro: StreamRun, lo: int, hi: int,
                       events: list[list[Event]]) -> None:
-        """The movement detector over consecutive joint chunks ``run`` (indices into
-        ``pieces``), its events filed under the chunk holding their sample."""
+        """The movement detector over the joint chunks of gyro packets ``lo:hi``
+        (``joint``: the whole window's), its events filed under the chunk holding their
+        sample."""
         movement = self.movement
-        if movement is None or not run:
+        if movement is None or hi <= lo:
             return
         fs = movement.fs
+        n = gyro.frames
         n0 = self._gyro_n
-        offsets = np.cumsum([0, *(pieces[k].n for k in run)])
+        firsts = gyro.t_firsts
+
+        def piece(k: int, upto: int | None = None) -> Chunk:
+            end = (k + 1 if upto is None else upto) * n
+            return Chunk.trusted(joint.stream, gyro.fs, gyro.starts[k], firsts[k],
+                                 joint.data[k * n : end], joint.channels, gyro.device)
+
+        offsets = n * np.arange(hi - lo + 1)
         # the detector's time base after the run's first chunk; would a later one move it?
-        t0 = pieces[run[0]].t_first - n0 / fs
+        t0 = firsts[lo] - n0 / fs
         base = movement.time_base
         if base is None or abs(t0 - base) > 0.25 / fs:
             base = t0
-        steady = all(abs(pieces[k].t_first - (n0 + int(offsets[m])) / fs - base) <= 0.25 / fs
-                     for m, k in enumerate(run))
-        if len(run) > 2 and steady:
-            head = run[:-1]
-            first = pieces[head[0]]
-            data = np.concatenate([pieces[k].data for k in head])
-            starts = base + (n0 + offsets[: len(head)]) / fs  # the detector's sample times
-            for ev in movement.process(Chunk(first.stream, fs, first.start_index,
-                                             first.t_first, data, first.channels,
-                                             first.device)):
+        steady = bool(np.all(np.abs(np.asarray(firsts[lo:hi]) - (n0 + offsets[:-1]) / fs
+                                    - base) <= 0.25 / fs))
+        if hi - lo > 2 and steady:
+            head = piece(lo, hi - 1)
+            starts = base + (n0 + offsets[: hi - 1 - lo]) / fs  # the detector's sample times
+            for ev in movement.process(Chunk(head.stream, fs, head.start_index, head.t_first,
+                                             head.data, head.channels, head.device)):
                 m = int(np.searchsorted(starts, ev.t, side="right")) - 1
-                events[head[max(m, 0)]].append(ev)
-            self._gyro_n += data.shape[0]
-            run = run[-1:]
-        for k in run:
-            events[k] += movement.process(pieces[k])
-            self._gyro_n += pieces[k].n
+                events[lo + max(m, 0)].append(ev)
+            self._gyro_n += head.n
+            lo = hi - 1
+        for k in range(lo, hi):
+            events[k] += movement.process(piece(k))
+            self._gyro_n += n
 
     def _decode_many(self, packets: Sequence[Packet],
                      ) -> tuple[list[list[Chunk] | None], dict[int, str]]:
@@ -571,66 +617,63 @@ class Pipeline:
                     errors[i] = str(exc)
         return decoded, errors
 
-    def _emg_bulk(self, emg: list[Chunk]) -> list[_BulkEmg]:
-        """The EMG chunks through the signal-quality check and the chain as one chunk, and
-        the onset detector chunk by chunk while it calibrates its rest (its sums are then
+    def _emg_bulk(self, emg: StreamRun) -> list[_BulkEmg]:
+        """The EMG packets through the signal-quality check and the chain as one chunk, and
+        the onset detector packet by packet while it calibrates its rest (its sums are then
         the live path's), after that, when it can be exact, in block-aligned pieces; per
-        chunk, what :meth:`_emg_outputs` needs to tell the coach as if it had come alone.
+        packet, what :meth:`_emg_outputs` needs to tell the coach as if it had come alone.
         All of it now rather than while telling the coach: nothing the coach does reaches
         the detectors, and the movement detector's arming must be known."""
         assert self.emg_chain is not None and self.onset is not None
-        first = emg[0]
-        fs = first.fs
-        data = np.concatenate([c.data for c in emg])
-        big = Chunk(first.stream, fs, first.start_index, first.t_first, data,
-                    first.channels, first.device)
+        fs = emg.fs
+        size = emg.frames
+        count = len(emg.starts)
+        big = Chunk(emg.stream, fs, emg.starts[0], emg.t_firsts[0], emg.data, emg.channels,
+                    emg.device)
         quality = self.signal_quality.process(big) if self.signal_quality is not None else []
         env = self.emg_chain.process(big)
-        sizes = [c.data.shape[0] for c in emg]
-        ends = list(itertools.accumulate(sizes))
-        levels = env.data[np.asarray(ends, dtype=np.intp) - 1, 0].tolist()
-        out = [_BulkEmg([], None, size, c.t_first + size / fs, level, None)
-               for c, size, level in zip(emg, sizes, levels, strict=True)]
+        levels = env.data[size - 1 :: size, 0].tolist()
+        out = [_BulkEmg([], None, size, t + size / fs, level, None)
+               for t, level in zip(emg.t_firsts, levels, strict=True)]
         if quality:
-            starts = [c.t_first for c in emg]
+            starts = emg.t_firsts
             half = 0.5 / fs
             for ev in quality:
                 k = bisect.bisect_right(starts, ev.t_decided + half) - 1
                 out[max(k, 0)].quality.append(ev)
         k = 0
-        while k < len(emg) and self.onset.baseline is None:
-            self._onset_one(emg[k], env, ends[k] - sizes[k], out[k])
+        while k < count and self.onset.baseline is None:
+            self._onset_one(emg, k, env, out[k])
             k += 1
-        if k < len(emg) and not self._onset_blocks(emg[k:], env, ends[k] - sizes[k],
-                                                   out[k:]):
-            for j in range(k, len(emg)):
-                self._onset_one(emg[j], env, ends[j] - sizes[j], out[j])
+        if k < count and not self._onset_blocks(emg.t_firsts[k:], env, k * size, out[k:]):
+            for j in range(k, count):
+                self._onset_one(emg, j, env, out[j])
         return out
 
-    def _onset_one(self, c: Chunk, env: Chunk, i: int, item: _BulkEmg) -> None:
-        """The onset detector over one packet's envelope (rows ``i:`` of ``env``)."""
+    def _onset_one(self, emg: StreamRun, k: int, env: Chunk, item: _BulkEmg) -> None:
+        """The onset detector over EMG packet ``k``'s envelope."""
         assert self.onset is not None
-        piece = Chunk(env.stream, env.fs, c.start_index, c.t_first, env.data[i : i + item.n],
-                      env.channels, c.device)
+        i = k * emg.frames
+        piece = Chunk(env.stream, env.fs, emg.starts[k], emg.t_firsts[k],
+                      env.data[i : i + item.n], env.channels, emg.device)
         item.onsets = self.onset.process(piece)
         self._onset_n += item.n
         item.baseline = self.onset.baseline
 
-    def _onset_blocks(self, emg: list[Chunk], env: Chunk, row0: int,
+    def _onset_blocks(self, t_firsts: list[float], env: Chunk, row0: int,
                       out: list[_BulkEmg]) -> bool:
-        """The onset detector over the packets ``emg`` (their envelope: ``env`` from row
-        ``row0``) in pieces that end at its block boundaries: its rest baseline moves only
-        there (absolute sample indices, see its module), so the baseline after a packet is
-        the one after the last boundary the packet reached, and its events do not depend
-        on the chunking. The one thing a chunk's start decides is the detector's time base
-        (its session time of sample 0), which it moves when a chunk's own start is more
-        than a quarter sample off it: the packets are replayed against it here, in the
-        detector's arithmetic, and a piece also starts at each packet that moves it, with
-        that packet's own start time, so the detector moves it there to the same bits (a
-        2 kHz BLE stream does, ~4 times a second; a piece starting elsewhere gets a start
-        on the current line, which moves nothing). The same for the fused channel count,
-        which the detector looks at where a chunk or block starts. False (nothing done)
-        for another detector."""
+        """The onset detector over EMG packets starting at ``t_firsts`` (their envelope: ``env``
+        from row ``row0``) in pieces that end at its block boundaries: its rest baseline moves only
+        there (absolute sample indices, see its module), so the baseline after a packet is the one
+        after the last boundary the packet reached, and its events do not depend on the chunking.
+        The one thing a chunk's start decides is the detector's time base (its session time of
+        sample 0), which it moves when a chunk's own start is more than a quarter sample off it: the
+        packets are replayed against it here, in the detector's arithmetic, and a piece also starts
+        at each packet that moves it, with that packet's own start time, so the detector moves it
+        there to the same bits (a 2 kHz BLE stream does, ~4 times a second; a piece starting
+        elsewhere gets a start on the current line, which moves nothing). The same for the fused
+        channel count, which the detector looks at where a chunk or block starts. False (nothing
+        done) for another detector."""
         onset = self.onset
         if not isinstance(onset, OnsetReleaseDetector) or onset.baseline is None:
             return False
@@ -658,11 +701,11 @@ class Pipeline:
         # where one by one would move the time base: the detector's own test, in order
         tol = 0.25 / fs
         anchors: dict[int, float] = {}  # first sample (from row0) -> that packet's start
-        for c, lo in zip(emg, offsets, strict=True):
-            moved = c.t_first - (n0 + lo) / fs
+        for first, lo in zip(t_firsts, offsets, strict=True):
+            moved = first - (n0 + lo) / fs
             if abs(moved - t0) > tol:
                 t0 = moved
-                anchors[lo] = c.t_first
+                anchors[lo] = first
         blk = max(1, int(round(onset.block_s * fs)))
         cuts = sorted({*range((blk - n0 % blk) % blk or blk, n, blk), *anchors, *cuts_at,
                        n} - {0})

@@ -95,14 +95,14 @@ def test_a_run_without_losses_is_decoded_at_once_to_the_same_bits(
     packets = [Packet(p.device, p.characteristic, p.data, p.t_arrival + float(d))
                for p, d in zip(packets, jitter, strict=True)]
     runs: list[bool] = []
-    run_chunks = Decoder._run_chunks
+    run_plan = Decoder._run_plan
 
     def counted(self, *args):  # type: ignore[no-untyped-def]
-        out = run_chunks(self, *args)
+        out = run_plan(self, *args)
         runs.append(out is not None)
         return out
 
-    monkeypatch.setattr(Decoder, "_run_chunks", counted)
+    monkeypatch.setattr(Decoder, "_run_plan", counted)
     one, many = Decoder(profile, "dev"), Decoder(profile, "dev")
     expected = [one.decode(p) for p in packets]
     got: list[list[Chunk]] = []
@@ -137,14 +137,14 @@ def test_a_late_packet_or_a_counter_jump_leaves_the_run_to_the_per_packet_rules(
     else:
         packets = packets[:150] + packets[149:]
     declined: list[bool] = []
-    run_chunks = Decoder._run_chunks
+    run_plan = Decoder._run_plan
 
     def counted(self, *args):  # type: ignore[no-untyped-def]
-        out = run_chunks(self, *args)
+        out = run_plan(self, *args)
         declined.append(out is None)
         return out
 
-    monkeypatch.setattr(Decoder, "_run_chunks", counted)
+    monkeypatch.setattr(Decoder, "_run_plan", counted)
     one, many = Decoder(profile, "dev"), Decoder(profile, "dev")
     expected = [one.decode(p) for p in packets]
     got = many.decode_many(packets)
@@ -153,3 +153,31 @@ def test_a_late_packet_or_a_counter_jump_leaves_the_run_to_the_per_packet_rules(
         _same(a, b)
     assert one.stats == many.stats
     assert (one.stats.lost_packets > 0) == (damage != "repeat")
+
+
+@pytest.mark.parametrize("profile_id", ["myo", "openemg"])
+def test_runs_hold_the_chunks_and_decline_a_loss_untouched(profile_id: str) -> None:
+    """``decode_runs`` gives, per kind and stream, one array with each packet's start and
+    time: the chunks of ``decode``; a window with a loss is declined with nothing changed,
+    so decoding it after that still gives the one-by-one chunks."""
+    profile = find_profile(profile_id)
+    packets = packetize(session_for(profile), profile, device="dev")
+    # lost: three packets (counters jump) and a 2 s silence (arrival gap)
+    clean, lossy = packets[:150], packets[150:200] + [
+        Packet(p.device, p.characteristic, p.data, p.t_arrival + 2.0) for p in packets[203:260]]
+    one, runs = Decoder(profile, "dev"), Decoder(profile, "dev")
+    expected = [one.decode(p) for p in clean + lossy]
+    window = runs.decode_runs(clean)
+    assert window is not None
+    got = window.chunks()
+    assert runs.decode_runs(lossy) is None
+    more = runs.decode_many(lossy)
+    assert more is not None
+    for a, b in zip(expected, got + more, strict=True):
+        _same(a, b)
+    assert one.stats == runs.stats and one.stats.lost_packets > 0
+    kinds = window.runs
+    assert sum(len(m) for m in window.members.values()) == len(clean)
+    for name, members in window.members.items():
+        for run in kinds[name]:
+            assert run.data.shape[0] == run.frames * len(members) == run.frames * len(run.starts)
