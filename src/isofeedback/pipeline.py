@@ -63,16 +63,22 @@ def first_device_with(profiles: Mapping[str, Profile], stream: str) -> str | Non
                 None)
 
 
-@dataclass(slots=True)
 class _BulkEmg:
-    """One EMG packet's share of a bulk pass (:meth:`Pipeline.feed_many`)."""
+    """The EMG packets of a bulk pass (:meth:`Pipeline.feed_many`), packet by packet, in
+    parallel lists (an object per packet cost as much as the rest of its bookkeeping):
+    what :meth:`Pipeline._tell_coach` needs to tell the coach about each as if it had come
+    alone."""
 
-    quality: list[Event]  # signal-quality events decided in it
-    onsets: list[Event] | None  # onset-detector events decided in it (None: not yet known)
-    n: int  # its samples
-    t_end: float  # session time just after its last sample (``Chunk.t_end``)
-    level: float  # the envelope at its last sample (``n`` > 0)
-    baseline: float | None  # the detector's rest baseline after it (with ``onsets``)
+    __slots__ = ("baseline", "level", "n", "onsets", "quality", "t_end")
+
+    def __init__(self, n: int, t_end: list[float], level: list[float]) -> None:
+        self.n = n  # samples per packet
+        self.t_end = t_end  # session time just after each packet's last sample
+        self.level = level  # the envelope at each packet's last sample
+        # the onset detector's rest baseline after each packet
+        self.baseline: list[float | None] = [None] * len(t_end)
+        self.quality: dict[int, list[Event]] = {}  # signal-quality events, by packet
+        self.onsets: dict[int, list[Event]] = {}  # the onset detector's events, by packet
 
 
 class _BulkImu:
@@ -416,8 +422,7 @@ class Pipeline:
               until_finished: bool) -> tuple[list[Output], int]:
         """The bulk pass: the EMG and IMU of the window at once, then the coach told about
         each packet in order."""
-        emg = by_role[_EMG]
-        per_packet = self._emg_bulk(emg)
+        per_packet = self._emg_bulk(by_role[_EMG])
         arming = self._arming(roles, per_packet)
         self._imu = self._imu_bulk(by_role.get(_GYRO), by_role.get(_ACCEL), arming)
         try:
@@ -426,18 +431,19 @@ class Pipeline:
             self._imu = None
 
     @staticmethod
-    def _arming(roles: list[tuple[int, ...] | None], per_packet: list[_BulkEmg],
+    def _arming(roles: list[tuple[int, ...] | None], per_packet: _BulkEmg,
                 ) -> list[tuple[int, Event]]:
         """The onsets and releases that arm and disarm the movement detector, each with
         the number of gyro chunks before it in packet order."""
-        if not any(item.onsets for item in per_packet):
+        if not per_packet.onsets:
             return []
+        onsets = per_packet.onsets
         out: list[tuple[int, Event]] = []
         j = g = 0
         for kind in roles:
             for role in kind or ():
                 if role == _EMG:
-                    out += [(g, ev) for ev in per_packet[j].onsets or ()
+                    out += [(g, ev) for ev in onsets.get(j, ())
                             if ev.type in (EventType.ONSET, EventType.RELEASE)]
                     j += 1
                 elif role == _GYRO:
@@ -445,7 +451,7 @@ class Pipeline:
         return out
 
     def _tell_coach(self, packets: Sequence[Packet], roles: list[tuple[int, ...] | None],
-                    errors: dict[int, str], per_packet: list[_BulkEmg],
+                    errors: dict[int, str], per_packet: _BulkEmg,
                     until_finished: bool) -> tuple[list[Output], int]:
         """The bulk pass's packets in order: what each one's chunks mean for the coach,
         each chunk's part known from its role (:meth:`_role_of`; a chunk of no role is
@@ -455,6 +461,8 @@ class Pipeline:
         imu = self._imu
         coach = self.coach
         stats = self.stats
+        events = set(per_packet.quality) | set(per_packet.onsets)
+        t_end, level, baseline = per_packet.t_end, per_packet.level, per_packet.baseline
         j = k = a = 0  # the next EMG, gyro and accel chunk
         used = len(packets)
         for i, kind in enumerate(roles):
@@ -464,8 +472,17 @@ class Pipeline:
                     i, f"packet from unknown device {packets[i].device!r}")
                 continue
             for role in kind:
-                if role == _EMG:
-                    out += self._emg_outputs(per_packet[j])
+                if role == _EMG:  # what process_chunk gives for the EMG chunk
+                    if j in events:
+                        out += self._emg_events(per_packet, j)
+                    t = self.emg_last_t = t_end[j]
+                    rest = baseline[j]
+                    out += coach.tick(
+                        t, 0.0 if rest is None else activity_above_rest(level[j], rest),
+                        self.angle_deg, self.speed_dps, self.rotation,
+                        tilt_from_neutral_deg=self._tilt_from_neutral(),
+                    )
+                    self.speed_dps = 0.0
                     j += 1
                 elif role == _GYRO:
                     assert imu is not None
@@ -617,7 +634,7 @@ class Pipeline:
                     errors[i] = str(exc)
         return decoded, errors
 
-    def _emg_bulk(self, emg: StreamRun) -> list[_BulkEmg]:
+    def _emg_bulk(self, emg: StreamRun) -> _BulkEmg:
         """The EMG packets through the signal-quality check and the chain as one chunk, and
         the onset detector packet by packet while it calibrates its rest (its sums are then
         the live path's), after that, when it can be exact, in block-aligned pieces; per
@@ -632,48 +649,49 @@ class Pipeline:
                     emg.device)
         quality = self.signal_quality.process(big) if self.signal_quality is not None else []
         env = self.emg_chain.process(big)
-        levels = env.data[size - 1 :: size, 0].tolist()
-        out = [_BulkEmg([], None, size, t + size / fs, level, None)
-               for t, level in zip(emg.t_firsts, levels, strict=True)]
+        out = _BulkEmg(size, (np.asarray(emg.t_firsts) + size / fs).tolist(),
+                       env.data[size - 1 :: size, 0].tolist())
         if quality:
             starts = emg.t_firsts
             half = 0.5 / fs
             for ev in quality:
-                k = bisect.bisect_right(starts, ev.t_decided + half) - 1
-                out[max(k, 0)].quality.append(ev)
+                k = max(bisect.bisect_right(starts, ev.t_decided + half) - 1, 0)
+                out.quality.setdefault(k, []).append(ev)
         k = 0
         while k < count and self.onset.baseline is None:
-            self._onset_one(emg, k, env, out[k])
+            self._onset_one(emg, k, env, out)
             k += 1
-        if k < count and not self._onset_blocks(emg.t_firsts[k:], env, k * size, out[k:]):
+        if k < count and not self._onset_blocks(emg.t_firsts[k:], env, k, out):
             for j in range(k, count):
-                self._onset_one(emg, j, env, out[j])
+                self._onset_one(emg, j, env, out)
         return out
 
-    def _onset_one(self, emg: StreamRun, k: int, env: Chunk, item: _BulkEmg) -> None:
+    def _onset_one(self, emg: StreamRun, k: int, env: Chunk, bulk: _BulkEmg) -> None:
         """The onset detector over EMG packet ``k``'s envelope."""
         assert self.onset is not None
-        i = k * emg.frames
+        n = bulk.n
         piece = Chunk(env.stream, env.fs, emg.starts[k], emg.t_firsts[k],
-                      env.data[i : i + item.n], env.channels, emg.device)
-        item.onsets = self.onset.process(piece)
-        self._onset_n += item.n
-        item.baseline = self.onset.baseline
+                      env.data[k * n : (k + 1) * n], env.channels, emg.device)
+        events = self.onset.process(piece)
+        if events:
+            bulk.onsets[k] = events
+        self._onset_n += n
+        bulk.baseline[k] = self.onset.baseline
 
-    def _onset_blocks(self, t_firsts: list[float], env: Chunk, row0: int,
-                      out: list[_BulkEmg]) -> bool:
-        """The onset detector over EMG packets starting at ``t_firsts`` (their envelope: ``env``
-        from row ``row0``) in pieces that end at its block boundaries: its rest baseline moves only
-        there (absolute sample indices, see its module), so the baseline after a packet is the one
-        after the last boundary the packet reached, and its events do not depend on the chunking.
-        The one thing a chunk's start decides is the detector's time base (its session time of
-        sample 0), which it moves when a chunk's own start is more than a quarter sample off it: the
-        packets are replayed against it here, in the detector's arithmetic, and a piece also starts
-        at each packet that moves it, with that packet's own start time, so the detector moves it
-        there to the same bits (a 2 kHz BLE stream does, ~4 times a second; a piece starting
-        elsewhere gets a start on the current line, which moves nothing). The same for the fused
-        channel count, which the detector looks at where a chunk or block starts. False (nothing
-        done) for another detector."""
+    def _onset_blocks(self, t_firsts: list[float], env: Chunk, k0: int, bulk: _BulkEmg) -> bool:
+        """The onset detector over EMG packets ``k0:`` of ``bulk``, starting at ``t_firsts``
+        (their envelope: ``env`` from packet ``k0``'s row) in pieces that end at its block
+        boundaries: its rest baseline moves only there (absolute sample indices, see its
+        module), so the baseline after a packet is the one after the last boundary the
+        packet reached, and its events do not depend on the chunking. The one thing a
+        chunk's start decides is the detector's time base (its session time of sample 0),
+        which it moves when a chunk's own start is more than a quarter sample off it: the
+        packets are replayed against it here, in the detector's arithmetic, and a piece also
+        starts at each packet that moves it, with that packet's own start time, so the
+        detector moves it there to the same bits (a 2 kHz BLE stream does, ~4 times a
+        second; a piece starting elsewhere gets a start on the current line, which moves
+        nothing). The same for the fused channel count, which the detector looks at where a
+        chunk or block starts. False (nothing done) for another detector."""
         onset = self.onset
         if not isinstance(onset, OnsetReleaseDetector) or onset.baseline is None:
             return False
@@ -682,11 +700,11 @@ class Pipeline:
             return False
         fs = env.fs
         n0 = self._onset_n
-        offsets: list[int] = []  # each packet's first sample, from row0
-        n = 0
-        for item in out:
-            offsets.append(n)
-            n += item.n
+        size = bulk.n
+        row0 = k0 * size
+        first_rows = size * np.arange(len(t_firsts))  # each packet's first sample, from row0
+        offsets: list[int] = first_rows.tolist()
+        n = size * len(t_firsts)
         data = env.data[row0 : row0 + n]
         # the detector restarts its fused evidence where a chunk or block starts on a new
         # channel count (the chain's learnt weights): a piece starts at the packet after
@@ -701,11 +719,16 @@ class Pipeline:
         # where one by one would move the time base: the detector's own test, in order
         tol = 0.25 / fs
         anchors: dict[int, float] = {}  # first sample (from row0) -> that packet's start
-        for first, lo in zip(t_firsts, offsets, strict=True):
-            moved = first - (n0 + lo) / fs
-            if abs(moved - t0) > tol:
-                t0 = moved
-                anchors[lo] = first
+        moved = np.asarray(t_firsts) - (n0 + first_rows) / fs  # each packet's time base
+        i = 0
+        while i < len(offsets):  # (each packet that moves it moves it to its own)
+            far = np.flatnonzero(np.abs(moved[i:] - t0) > tol)
+            if not far.size:
+                break
+            i += int(far[0])
+            t0 = float(moved[i])
+            anchors[offsets[i]] = t_firsts[i]
+            i += 1
         blk = max(1, int(round(onset.block_s * fs)))
         cuts = sorted({*range((blk - n0 % blk) % blk or blk, n, blk), *anchors, *cuts_at,
                        n} - {0})
@@ -726,42 +749,25 @@ class Pipeline:
             baselines.append(onset.baseline)
             for ev in events:  # the packet holding the sample it was decided at
                 k = int(round((ev.t_decided - base) * fs)) - n0
-                j = max(bisect.bisect_right(offsets, k) - 1, 0)
-                onsets = out[j].onsets
-                if onsets is None:
-                    onsets = out[j].onsets = []
-                onsets.append(ev)
+                j = k0 + max(bisect.bisect_right(offsets, k) - 1, 0)
+                bulk.onsets.setdefault(j, []).append(ev)
             lo = hi
         self._onset_n += n
-        j = 0
-        for item, lo in zip(out, offsets, strict=True):
-            if item.onsets is None:
-                item.onsets = []
-            while j < len(cuts) and cuts[j] <= lo + item.n:
-                j += 1
-            item.baseline = baselines[j - 1] if j else initial
+        # after each packet, the baseline of the last piece it reached
+        reached = np.searchsorted(np.asarray(cuts), first_rows + size, side="right").tolist()
+        bulk.baseline[k0:] = [baselines[j - 1] if j else initial for j in reached]
         return True
 
-    def _emg_outputs(self, done: _BulkEmg) -> list[Output]:
-        """What :meth:`process_chunk` gives for a gap-free EMG chunk (signal present)
-        whose signal quality, envelope and onsets came in bulk."""
+    def _emg_events(self, bulk: _BulkEmg, j: int) -> list[Output]:
+        """What :meth:`process_chunk` gives for the events of a gap-free EMG chunk (signal
+        present) whose signal quality and onsets came in bulk (EMG packet ``j``)."""
         out: list[Output] = []
-        for ev in done.quality:
+        for ev in bulk.quality.get(j, ()):
             out.append(ev)
             out += self.coach.on_event(ev)
-        assert done.onsets is not None
-        for ev in done.onsets:
+        for ev in bulk.onsets.get(j, ()):
             out.append(ev)
             out += self._on_emg_event(ev, arm=self._imu is None)
-        if done.n:
-            self.emg_last_t = done.t_end
-            baseline = done.baseline
-            activity = 0.0 if baseline is None else activity_above_rest(done.level, baseline)
-            out += self.coach.tick(
-                done.t_end, activity, self.angle_deg, self.speed_dps, self.rotation,
-                tilt_from_neutral_deg=self._tilt_from_neutral(),
-            )
-            self.speed_dps = 0.0
         return out
 
     def process_chunk(self, chunk: Chunk) -> list[Output]:
