@@ -372,11 +372,12 @@ class Pipeline:
         by_role: dict[int, StreamRun] = {}
         for kind, runs in got.runs.items():
             kind_roles = tuple(self._role_of(r.device, r.stream) for r in runs)
-            for k in got.members[kind]:
-                roles[k] = kind_roles
             for role, run in zip(kind_roles, runs, strict=True):
                 if role != _IGNORED:
                     by_role[role] = run
+            kind_roles = tuple(r for r in kind_roles if r != _IGNORED)  # (nothing to do)
+            for k in got.members[kind]:
+                roles[k] = kind_roles
         return roles, by_role, got.chunks
 
     def _role(self, c: Chunk) -> int:

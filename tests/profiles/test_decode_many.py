@@ -46,7 +46,7 @@ def test_many_at_once_is_one_by_one(profile_id: str) -> None:
     assert one.stats == many.stats and one.stats.lost_packets > 0
 
 
-@pytest.mark.parametrize("bad", ["short", "unknown", "nan", "named codec"])
+@pytest.mark.parametrize("bad", ["short", "unknown", "nan", "leap", "named codec"])
 def test_what_is_not_plain_is_left_to_decode(bad: str) -> None:
     profile = find_profile("polar_h10" if bad == "named codec" else "myo")
     packets = packetize(session_for(profile), profile, device="dev")[:50]
@@ -55,6 +55,7 @@ def test_what_is_not_plain_is_left_to_decode(bad: str) -> None:
         "short": Packet(p.device, p.characteristic, p.data[:-1], p.t_arrival),
         "unknown": Packet(p.device, "2a19", p.data, p.t_arrival),
         "nan": Packet(p.device, p.characteristic, p.data, float("nan")),
+        "leap": Packet(p.device, p.characteristic, p.data, p.t_arrival + 2 * 86400.0),
         "named codec": p,
     }[bad]
     many, one = Decoder(profile, "dev"), Decoder(profile, "dev")

@@ -111,6 +111,7 @@ Pose = tuple[float, float, float]
 _FINISHED = (Phase.DONE, Phase.STOPPED)
 _NOT_JUDGING = (Phase.DONE, Phase.STOPPED, Phase.PAUSED)  # a tick changes no phase
 _LEVEL_DUE = LEVEL_PERIOD_S - 1e-9  # since the last level message: the next one
+_HOLDING, _CONTRACTING = Phase.HOLDING, Phase.CONTRACTING
 
 
 def _turn(a: Pose, b: Pose) -> float:
@@ -428,7 +429,10 @@ class Coach:
             out += handler(_Now(t, x, t - self._phase_t, speed_dps, pose, activity))
         if t - self._last_level_t >= _LEVEL_DUE and self.phase not in _FINISHED:
             self._last_level_t = t
-            out.append(self._level(t, x, angle_deg))
+            level = self._level(t, x, angle_deg)
+            if not out:  # (the arbiter passes a level message as it is)
+                return [level]
+            out.append(level)
         return self.arbiter.settle(out, self.rep) if out else out
 
     def _start(self, t: float) -> list[Feedback]:
@@ -513,7 +517,9 @@ class Coach:
         t = now.t
         self._hold_t.append(t)
         self._hold_x.append(now.x)
-        out = self._hold_cue(t) + self._check_speed(t, now.speed)
+        out = self._hold_cue(t) if self._hold_cue_due else []
+        if not now.speed <= self.protocol.movement_max_dps:  # (_check_speed's test, first)
+            out += self._check_speed(t, now.speed)
         out += self._check_strength(t, now.x)
         if now.elapsed >= self.protocol.hold_s:
             out += self._finish_hold(t)
@@ -1023,7 +1029,8 @@ class Coach:
             "phase": self.phase,
             "rep": self.rep,
         }
-        if self.phase == Phase.HOLDING:
+        phase = self.phase
+        if phase == _HOLDING:
             # the hold counts in the band only: the countdown stands still outside it, and
             # what is left at "release now" is the part of the hold not credited
             elapsed = t - self._phase_t
@@ -1033,7 +1040,7 @@ class Coach:
                 payload["hold_in_band_s"] = round(in_band_s, 2)
             else:
                 payload["hold_remaining_s"] = round(max(p.hold_s - elapsed, 0.0), 2)
-        if self.phase in ("contracting", "holding"):
+        if phase in (_HOLDING, _CONTRACTING):
             # what the movement check judges: the turn from the pose at the contraction's
             # start (not the angle from session start), against the protocol's limit
             payload["joint_deviation_deg"] = round(_turn(self._pose, self._onset_pose), 2)

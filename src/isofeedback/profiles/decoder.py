@@ -234,28 +234,42 @@ class Decoder:
         """The packets grouped by kind (their indices), each kind's streams' samples
         ``(packets, frames, channels)`` and counters, read at once; None when any is not
         plain (see :meth:`decode_many`). Changes nothing."""
-        groups: dict[str, list[int]] = {}
-        last = self._last_arrival
-        for k, packet in enumerate(packets):
-            states = self._by_char.get(packet.characteristic)
-            t = packet.t_arrival
-            if (states is None or len(states) != 1 or type(t) is not float
-                    or not math.isfinite(t)
-                    or (last is not None and abs(t - last) > MAX_ARRIVAL_JUMP_S)):
+        if not packets:
+            return {}, {}, {}
+        # each characteristic's one packet kind, looked up once per characteristic
+        chars = [packet.characteristic for packet in packets]
+        kind_of: dict[str, str] = {}
+        for char in set(chars):
+            states = self._by_char.get(char)
+            if states is None or len(states) != 1:
                 return None
-            last = t
             state = states[0]
             if state.spec.select is not None or not isinstance(state.codec, StructCodec):
                 return None
-            groups.setdefault(state.spec.name, []).append(k)
+            kind_of[char] = state.spec.name
+        # arrival times: floats, finite, no leap (_check_physical's tests, for all at once)
+        times = [packet.t_arrival for packet in packets]
+        if set(map(type, times)) != {float}:
+            return None
+        t = np.asarray(times)
+        last = self._last_arrival
+        before = np.concatenate(([t[0] if last is None else last], t[:-1]))
+        if not bool(np.all(np.isfinite(t))) or bool(np.any(np.abs(t - before)
+                                                           > MAX_ARRIVAL_JUMP_S)):
+            return None
+        groups: dict[str, list[int]] = {}
+        if len(kind_of) == 1:
+            groups[next(iter(kind_of.values()))] = list(range(len(packets)))
+        else:
+            for k, char in enumerate(chars):
+                groups.setdefault(kind_of[char], []).append(k)
         values: dict[str, list[FloatArray]] = {}
         counters: dict[str, list[int] | None] = {}
         for name, members in groups.items():
             state = self._states[name]
             assert isinstance(state.codec, StructCodec)
             data = [packets[k].data for k in members]
-            size = state.spec.size
-            if any(len(d) != size for d in data):
+            if set(map(len, data)) != {state.spec.size}:
                 return None
             many = state.codec.decode_many(b"".join(data))
             if many is None:
