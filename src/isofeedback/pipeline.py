@@ -8,7 +8,9 @@ reads no clock, which is what makes replay exact and the whole core testable.
 from __future__ import annotations
 
 import bisect
+import collections
 import dataclasses
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,8 +42,9 @@ __all__ = ["SIGNAL_LOST_S", "DetectionOnly", "Output", "Pipeline", "PipelineStat
 
 Output = Event | Feedback
 
-# what a chunk is to a plain bulk pass (Pipeline._roles)
+# what a chunk is to a bulk pass (Pipeline._role_of)
 _IGNORED, _EMG, _GYRO, _ACCEL = range(4)
+_DEVICE = operator.attrgetter("device")
 
 SIGNAL_LOST_S = 1.0  # no EMG for this long: the coach pauses
 
@@ -357,15 +360,11 @@ class Pipeline:
         out once per packet kind), the EMG, gyro and accel runs by role, and how to make
         the packets' chunks after all (for the packet-by-packet pass). None, with nothing
         decoded, otherwise."""
-        by_device: dict[str, list[int]] = {}
-        for i, packet in enumerate(packets):
-            by_device.setdefault(packet.device, []).append(i)
-        if any(d not in self.decoders for d in by_device):
+        devices = set(map(_DEVICE, packets))
+        # one device (one decoder must not commit what another declines), a known one
+        if len(devices) != 1 or not devices <= self.decoders.keys():
             return None
-        if len(by_device) > 1:  # (one decoder must not commit what another declines)
-            return None
-        device = next(iter(by_device))
-        got = self.decoders[device].decode_runs(packets)
+        got = self.decoders[devices.pop()].decode_runs(packets)
         if got is None:
             return None
         roles: list[tuple[int, ...] | None] = [None] * len(packets)
@@ -502,8 +501,8 @@ class Pipeline:
                 break
         stats.packets += used
         counts = stats.by_device
-        for packet in packets[:used]:
-            counts[packet.device] = counts.get(packet.device, 0) + 1
+        for device, count in collections.Counter(map(_DEVICE, packets[:used])).items():
+            counts[device] = counts.get(device, 0) + count
         return out, used
 
     def _each(self, packets: Sequence[Packet], decoded: Sequence[list[Chunk] | None],
