@@ -304,11 +304,12 @@ class Pipeline:
         detectors as one chunk (their results do not depend on the chunking, bit for bit),
         so numpy's per-call cost is paid once instead of once per 2-sample packet; the
         coach is still told about every packet, in order, with that packet's envelope and
-        events. While the onset detector calibrates its rest (or another detector runs)
-        it is given the packets' envelopes one by one, in the same order as one by one: its
-        sums over the rest are then the live path's to the bit. Anything unusual (a gap,
-        a lost signal, an unknown or malformed packet) takes the packet-by-packet path, so
-        nothing depends on this shortcut but speed."""
+        events. The onset detector takes the envelope in pieces cut at its blocks' ends,
+        where its clock moves, and where its rest calibration ends (its rest statistics are
+        of all the calibration's samples at once); another detector is given the packets'
+        envelopes one by one. Anything unusual (a gap, a lost signal, an unknown or
+        malformed packet) takes the packet-by-packet path, so nothing depends on this
+        shortcut but speed."""
         out: list[Output] = []
         i = 0
         if self.coach.channels != self.emg_channels:  # the coach switched muscle (pain → RI)
@@ -636,11 +637,10 @@ class Pipeline:
 
     def _emg_bulk(self, emg: StreamRun) -> _BulkEmg:
         """The EMG packets through the signal-quality check and the chain as one chunk, and
-        the onset detector packet by packet while it calibrates its rest (its sums are then
-        the live path's), after that, when it can be exact, in block-aligned pieces; per
-        packet, what :meth:`_emg_outputs` needs to tell the coach as if it had come alone.
-        All of it now rather than while telling the coach: nothing the coach does reaches
-        the detectors, and the movement detector's arming must be known."""
+        the onset detector, when it can be exact, in block-aligned pieces (else packet by
+        packet); per packet, what :meth:`_tell_coach` needs to tell the coach as if it had
+        come alone. All of it now rather than while telling the coach: nothing the coach
+        does reaches the detectors, and the movement detector's arming must be known."""
         assert self.emg_chain is not None and self.onset is not None
         fs = emg.fs
         size = emg.frames
@@ -657,12 +657,8 @@ class Pipeline:
             for ev in quality:
                 k = max(bisect.bisect_right(starts, ev.t_decided + half) - 1, 0)
                 out.quality.setdefault(k, []).append(ev)
-        k = 0
-        while k < count and self.onset.baseline is None:
-            self._onset_one(emg, k, env, out)
-            k += 1
-        if k < count and not self._onset_blocks(emg.t_firsts[k:], env, k, out):
-            for j in range(k, count):
+        if not self._onset_blocks(emg.t_firsts, env, 0, out):
+            for j in range(count):
                 self._onset_one(emg, j, env, out)
         return out
 
@@ -693,7 +689,7 @@ class Pipeline:
         nothing). The same for the fused channel count, which the detector looks at where a
         chunk or block starts. False (nothing done) for another detector."""
         onset = self.onset
-        if not isinstance(onset, OnsetReleaseDetector) or onset.baseline is None:
+        if not isinstance(onset, OnsetReleaseDetector):
             return False
         t0 = getattr(onset, "_t0", None)
         if not isinstance(t0, float) or env.channels != EMG_CHANNELS:
@@ -730,10 +726,14 @@ class Pipeline:
             anchors[offsets[i]] = t_firsts[i]
             i += 1
         blk = max(1, int(round(onset.block_s * fs)))
+        # while it calibrates its rest: a piece also ends where the calibration does, so
+        # the baseline is known after the packet holding its last sample, as one by one
+        # (the rest sums are of all the calibration's samples at once, in any chunking)
+        calibrated = ({onset.rest.calibration_n - n0} if onset.baseline is None else set())
         cuts = sorted({*range((blk - n0 % blk) % blk or blk, n, blk), *anchors, *cuts_at,
-                       n} - {0})
+                       *(c for c in calibrated if 0 < c < n), n} - {0})
         initial = onset.baseline
-        baselines: list[float] = []
+        baselines: list[float | None] = []
         lo = 0
         for hi in cuts:
             start = anchors.get(lo)
@@ -745,7 +745,7 @@ class Pipeline:
                           env.channels, env.device)
             events = onset.process(piece)
             base = getattr(onset, "_t0", None)
-            assert isinstance(base, float) and onset.baseline is not None
+            assert isinstance(base, float)
             baselines.append(onset.baseline)
             for ev in events:  # the packet holding the sample it was decided at
                 k = int(round((ev.t_decided - base) * fs)) - n0
