@@ -11,6 +11,11 @@ NTP correction or a user changing the time mid-session moves no event or cue.
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
+from isofeedback.types import FloatArray
+
 __all__ = ["StreamClock"]
 
 
@@ -39,28 +44,50 @@ class StreamClock:
 
     def observe(self, end_index: int, t_arrival: float) -> None:
         """A packet ending just before sample ``end_index`` arrived at ``t_arrival``."""
-        candidate = t_arrival - end_index / self.fs
-        if self._offset is None or candidate < self._offset:
-            self._offset = candidate
-        else:
-            # follow a slow device clock, never faster than the allowed drift
-            rise = (t_arrival - self._last_arrival) * self.max_drift_ppm * 1e-6
-            self._offset = min(candidate, self._offset + max(rise, 0.0))
+        self._offset = _follow(self._offset, t_arrival - end_index / self.fs,
+                               (t_arrival - self._last_arrival) * self.max_drift_ppm * 1e-6)
         self._last_arrival = t_arrival
 
     def observe_time_of(self, end_index: int, t_arrival: float, index: int) -> float:
         """:meth:`observe` then :meth:`time_of` ``index``, in one call (the decoder's
         per-packet step), with the same arithmetic."""
-        candidate = t_arrival - end_index / self.fs
-        offset = self._offset
-        if offset is None or candidate < offset:
-            offset = candidate
-        else:
-            rise = (t_arrival - self._last_arrival) * self.max_drift_ppm * 1e-6
-            offset = min(candidate, offset + max(rise, 0.0))
-        self._offset = offset
+        offset = self._offset = _follow(
+            self._offset, t_arrival - end_index / self.fs,
+            (t_arrival - self._last_arrival) * self.max_drift_ppm * 1e-6)
         self._last_arrival = t_arrival
         return offset + index / self.fs
+
+    def offsets_after(self, end_index: npt.NDArray[np.int64], t_arrival: FloatArray,
+                      ) -> list[float]:
+        """The offset after each of many packets (packet ``k`` ends just before sample
+        ``end_index[k]`` and arrived at ``t_arrival[k]``), not moving the clock: what
+        :meth:`observe` would leave after each in turn, to the bit. The candidates and
+        rises are :meth:`observe`'s expressions evaluated elementwise (numpy's ``-``,
+        ``/`` and ``*`` round as Python's floats do); only the running minimum, which
+        depends on the previous offset, is a loop. A decoder decoding a run of packets
+        at once (:meth:`Decoder.decode_many`) commits the last with :meth:`settle`."""
+        candidates = (t_arrival - end_index / self.fs).tolist()
+        before = np.concatenate(([self._last_arrival], t_arrival[:-1]))
+        rises = ((t_arrival - before) * self.max_drift_ppm * 1e-6).tolist()
+        offsets: list[float] = []
+        append = offsets.append
+        offset = self._offset
+        for candidate, rise in zip(candidates, rises, strict=True):
+            offset = _follow(offset, candidate, rise)
+            append(offset)
+        return offsets
+
+    @property
+    def state(self) -> tuple[float | None, float]:
+        """What the next observation depends on (two clocks of one rate in the same state
+        give the same times for the same packets)."""
+        return self._offset, self._last_arrival
+
+    def settle(self, offset: float, t_arrival: float) -> None:
+        """Take the state :meth:`offsets_after` computed for a packet arriving at
+        ``t_arrival`` (the last of the run)."""
+        self._offset = offset
+        self._last_arrival = t_arrival
 
     def expected_arrival(self, end_index: int) -> float | None:
         """Earliest time a packet ending at ``end_index`` could arrive (None before anchoring)."""
@@ -73,3 +100,13 @@ class StreamClock:
         if self._offset is None:
             raise RuntimeError("clock not anchored yet: observe() a packet first")
         return self._offset + index / self.fs
+
+
+def _follow(offset: float | None, candidate: float, rise: float) -> float:
+    """The clock's offset after a packet whose ``arrival − index/fs`` is ``candidate``,
+    ``rise`` (the allowed drift since the previous arrival) after the previous offset:
+    the lowest candidate, allowed to rise slowly so a device whose clock runs slow is
+    followed, never faster than the allowed drift. (The one rule of every observation.)"""
+    if offset is None or candidate < offset:
+        return candidate
+    return min(candidate, offset + max(rise, 0.0))

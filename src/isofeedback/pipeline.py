@@ -8,9 +8,10 @@ reads no clock, which is what makes replay exact and the whole core testable.
 from __future__ import annotations
 
 import bisect
+import collections
 import dataclasses
-import itertools
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ from isofeedback.dsp.exact import norm3, row_norms
 from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.tilt import TiltTracker, tilt_between, tilts_between
 from isofeedback.errors import PacketError
-from isofeedback.profiles.decoder import Decoder
+from isofeedback.profiles.decoder import Decoder, StreamRun
 from isofeedback.profiles.schema import Profile
 from isofeedback.types import Chunk, Event, EventType, Feedback, FloatArray, Packet
 
@@ -40,6 +41,10 @@ __all__ = ["SIGNAL_LOST_S", "DetectionOnly", "Output", "Pipeline", "PipelineStat
            "activity_above_rest", "first_device_with"]
 
 Output = Event | Feedback
+
+# what a chunk is to a bulk pass (Pipeline._role_of)
+_IGNORED, _EMG, _GYRO, _ACCEL = range(4)
+_DEVICE = operator.attrgetter("device")
 
 SIGNAL_LOST_S = 1.0  # no EMG for this long: the coach pauses
 
@@ -61,31 +66,35 @@ def first_device_with(profiles: Mapping[str, Profile], stream: str) -> str | Non
                 None)
 
 
-@dataclass(slots=True)
 class _BulkEmg:
-    """One EMG packet's share of a bulk pass (:meth:`Pipeline.feed_many`)."""
+    """The EMG packets of a bulk pass (:meth:`Pipeline.feed_many`), packet by packet, in
+    parallel lists (an object per packet cost as much as the rest of its bookkeeping):
+    what :meth:`Pipeline._tell_coach` needs to tell the coach about each as if it had come
+    alone."""
 
-    quality: list[Event]  # signal-quality events decided in it
-    onsets: list[Event] | None  # onset-detector events decided in it (None: not yet known)
-    n: int  # its samples
-    t_end: float  # session time just after its last sample (``Chunk.t_end``)
-    level: float  # the envelope at its last sample (``n`` > 0)
-    baseline: float | None  # the detector's rest baseline after it (with ``onsets``)
+    __slots__ = ("baseline", "level", "n", "onsets", "quality", "t_end")
+
+    def __init__(self, n: int, t_end: list[float], level: list[float]) -> None:
+        self.n = n  # samples per packet
+        self.t_end = t_end  # session time just after each packet's last sample
+        self.level = level  # the envelope at each packet's last sample
+        # the onset detector's rest baseline after each packet
+        self.baseline: list[float | None] = [None] * len(t_end)
+        self.quality: dict[int, list[Event]] = {}  # signal-quality events, by packet
+        self.onsets: dict[int, list[Event]] = {}  # the onset detector's events, by packet
 
 
 class _BulkImu:
     """What the IMU chunks of a bulk pass (:meth:`Pipeline.feed_many`) tell the pipeline,
-    computed for the whole window at once and read back chunk by chunk (by ``id``) as
+    computed for the whole window at once and read back chunk by chunk (in order) as
     the packets are replayed to the coach in order."""
 
     def __init__(self, gravity_before: FloatArray | None) -> None:
-        self.gyro: dict[int, int] = {}  # chunk id → its row below
         self.calibrated: list[bool] = []  # the IMU chain knows its bias after the chunk
         self.rotation: list[tuple[float, float, float]] = []  # at the chunk's last sample
         self.angle: list[float] = []
         self.speed: list[float] = []  # the chunk's highest joint speed
         self.movement: list[list[Event]] = []  # the movement detector's events in the chunk
-        self.accel: dict[int, int] = {}  # chunk id → its row in ``gravity``
         self.gravity: list[FloatArray | None] = []  # the tilt tracker's gravity after it
         self.at = -1  # the last accel chunk told about (-1: none yet in this window)
         self._before = gravity_before
@@ -295,11 +304,12 @@ class Pipeline:
         detectors as one chunk (their results do not depend on the chunking, bit for bit),
         so numpy's per-call cost is paid once instead of once per 2-sample packet; the
         coach is still told about every packet, in order, with that packet's envelope and
-        events. While the onset detector calibrates its rest (or another detector runs)
-        it is given the packets' envelopes one by one, in the same order as one by one: its
-        sums over the rest are then the live path's to the bit. Anything unusual (a gap,
-        a lost signal, an unknown or malformed packet) takes the packet-by-packet path, so
-        nothing depends on this shortcut but speed."""
+        events. The onset detector takes the envelope in pieces cut at its blocks' ends,
+        where its clock moves, and where its rest calibration ends (its rest statistics are
+        of all the calibration's samples at once); another detector is given the packets'
+        envelopes one by one. Anything unusual (a gap, a lost signal, an unknown or
+        malformed packet) takes the packet-by-packet path, so nothing depends on this
+        shortcut but speed."""
         out: list[Output] = []
         i = 0
         if self.coach.channels != self.emg_channels:  # the coach switched muscle (pain → RI)
@@ -320,25 +330,187 @@ class Pipeline:
 
     def _feed_bulk(self, packets: Sequence[Packet],
                    until_finished: bool) -> tuple[list[Output], int]:
+        runs = self._decode_runs(packets)
+        if runs is not None:
+            roles, by_role, chunks = runs
+            if self._can_bulk(by_role.get(_EMG)):
+                return self._bulk(packets, roles, by_role, {}, until_finished)
+            return self._each(packets, chunks(), until_finished, {})
+        # a loss, a bad packet, several devices: each packet's chunks, then in bulk unless
+        # something was lost
         decoded, errors = self._decode_many(packets)
-        emg = [c for cs in decoded if cs for c in cs
-               if c.device == self.emg_device and c.stream == "emg"]
-        bulk = (self.onset is not None and not self.signal_lost and len(emg) > 1
-                and not any(c.gap_before for cs in decoded if cs for c in cs))
-        per_packet = self._emg_bulk(emg) if bulk else None
-        self._imu = self._imu_bulk(decoded, emg, per_packet) if per_packet is not None else None
+        if not any(c.gap_before for cs in decoded if cs for c in cs):
+            roles = [None if cs is None else tuple(self._role(c) for c in cs)
+                     for cs in decoded]
+            by_role = self._runs_of(decoded, roles)
+            if self._can_bulk(by_role.get(_EMG)):
+                return self._bulk(packets, roles, by_role, errors, until_finished)
+        return self._each(packets, decoded, until_finished, errors)
+
+    def _can_bulk(self, emg: StreamRun | None) -> bool:
+        """The EMG of a window (without gaps) goes through as one chunk (see
+        :meth:`feed_many`)."""
+        return (emg is not None and len(emg.starts) > 1 and self.onset is not None
+                and not self.signal_lost)
+
+    def _decode_runs(self, packets: Sequence[Packet],
+                     ) -> tuple[list[tuple[int, ...] | None], dict[int, StreamRun],
+                                Callable[[], list[list[Chunk]]]] | None:
+        """The window decoded as runs (:meth:`Decoder.decode_runs`) when every packet's
+        device is known and nothing was lost: each packet's roles (:meth:`_role`, worked
+        out once per packet kind), the EMG, gyro and accel runs by role, and how to make
+        the packets' chunks after all (for the packet-by-packet pass). None, with nothing
+        decoded, otherwise."""
+        devices = set(map(_DEVICE, packets))
+        # one device (one decoder must not commit what another declines), a known one
+        if len(devices) != 1 or not devices <= self.decoders.keys():
+            return None
+        got = self.decoders[devices.pop()].decode_runs(packets)
+        if got is None:
+            return None
+        roles: list[tuple[int, ...] | None] = [None] * len(packets)
+        by_role: dict[int, StreamRun] = {}
+        for kind, runs in got.runs.items():
+            kind_roles = tuple(self._role_of(r.device, r.stream) for r in runs)
+            for role, run in zip(kind_roles, runs, strict=True):
+                if role != _IGNORED:
+                    by_role[role] = run
+            kind_roles = tuple(r for r in kind_roles if r != _IGNORED)  # (nothing to do)
+            for k in got.members[kind]:
+                roles[k] = kind_roles
+        return roles, by_role, got.chunks
+
+    def _role(self, c: Chunk) -> int:
+        """What one chunk is to a bulk pass (see :meth:`_role_of`)."""
+        return self._role_of(c.device, c.stream)
+
+    def _role_of(self, device: str, stream: str) -> int:
+        """What a stream's chunks are to a bulk pass: ``_EMG``, ``_GYRO`` and ``_ACCEL``
+        (the next of the bulk's EMG, gyro and accel results), else ``_IGNORED``: a chunk
+        :meth:`process_chunk` ignores when nothing was lost before it. A packet kind's
+        streams are the same in every packet and stream names are unique in a profile,
+        so a kind's roles are worked out once."""
+        if device == self.emg_device and stream == "emg":
+            return _EMG
+        if device == self.imu_device and stream == "gyro":
+            return _GYRO
+        if device == self.imu_device and stream == "accel" and self.tilt is not None:
+            return _ACCEL
+        return _IGNORED
+
+    @staticmethod
+    def _runs_of(decoded: list[list[Chunk] | None], roles: list[tuple[int, ...] | None],
+                 ) -> dict[int, StreamRun]:
+        """The decoded chunks of each role as one run (chunks of one stream come from one
+        packet kind: one size); none for a role whose chunks differ in size."""
+        chunks: dict[int, list[Chunk]] = {}
+        for cs, kind in zip(decoded, roles, strict=True):
+            for c, role in zip(cs or (), kind or (), strict=True):
+                if role != _IGNORED:
+                    chunks.setdefault(role, []).append(c)
+        out = {}
+        for role, cs in chunks.items():
+            first = cs[0]
+            n = first.n
+            if all(c.n == n for c in cs):
+                out[role] = StreamRun(first.stream, first.fs, first.channels, first.device, n,
+                                      np.concatenate([c.data for c in cs]),
+                                      [c.start_index for c in cs], [c.t_first for c in cs])
+        return out
+
+    def _bulk(self, packets: Sequence[Packet], roles: list[tuple[int, ...] | None],
+              by_role: dict[int, StreamRun], errors: dict[int, str],
+              until_finished: bool) -> tuple[list[Output], int]:
+        """The bulk pass: the EMG and IMU of the window at once, then the coach told about
+        each packet in order."""
+        per_packet = self._emg_bulk(by_role[_EMG])
+        arming = self._arming(roles, per_packet)
+        self._imu = self._imu_bulk(by_role.get(_GYRO), by_role.get(_ACCEL), arming)
         try:
-            return self._tell_coach(packets, decoded, errors, emg, per_packet, until_finished)
+            return self._tell_coach(packets, roles, errors, per_packet, until_finished)
         finally:
             self._imu = None
 
-    def _tell_coach(self, packets: Sequence[Packet], decoded: list[list[Chunk] | None],
-                    errors: dict[int, str], emg: list[Chunk], per_packet: list[_BulkEmg] | None,
+    @staticmethod
+    def _arming(roles: list[tuple[int, ...] | None], per_packet: _BulkEmg,
+                ) -> list[tuple[int, Event]]:
+        """The onsets and releases that arm and disarm the movement detector, each with
+        the number of gyro chunks before it in packet order."""
+        if not per_packet.onsets:
+            return []
+        onsets = per_packet.onsets
+        out: list[tuple[int, Event]] = []
+        j = g = 0
+        for kind in roles:
+            for role in kind or ():
+                if role == _EMG:
+                    out += [(g, ev) for ev in onsets.get(j, ())
+                            if ev.type in (EventType.ONSET, EventType.RELEASE)]
+                    j += 1
+                elif role == _GYRO:
+                    g += 1
+        return out
+
+    def _tell_coach(self, packets: Sequence[Packet], roles: list[tuple[int, ...] | None],
+                    errors: dict[int, str], per_packet: _BulkEmg,
                     until_finished: bool) -> tuple[list[Output], int]:
-        """The bulk pass's packets in order: what each one's chunks mean for the coach."""
+        """The bulk pass's packets in order: what each one's chunks mean for the coach,
+        each chunk's part known from its role (:meth:`_role_of`; a chunk of no role is
+        one :meth:`process_chunk` ignores), a packet not decoded counted as bad, and the
+        packet counts added once at the end for the packets consumed."""
         out: list[Output] = []
         imu = self._imu
-        j = 0  # EMG chunk index
+        coach = self.coach
+        stats = self.stats
+        events = set(per_packet.quality) | set(per_packet.onsets)
+        t_end, level, baseline = per_packet.t_end, per_packet.level, per_packet.baseline
+        j = k = a = 0  # the next EMG, gyro and accel chunk
+        used = len(packets)
+        for i, kind in enumerate(roles):
+            if kind is None:
+                stats.bad_packets += 1
+                stats.last_error = errors.get(
+                    i, f"packet from unknown device {packets[i].device!r}")
+                continue
+            for role in kind:
+                if role == _EMG:  # what process_chunk gives for the EMG chunk
+                    if j in events:
+                        out += self._emg_events(per_packet, j)
+                    t = self.emg_last_t = t_end[j]
+                    rest = baseline[j]
+                    out += coach.tick(
+                        t, 0.0 if rest is None else activity_above_rest(level[j], rest),
+                        self.angle_deg, self.speed_dps, self.rotation,
+                        tilt_from_neutral_deg=self._tilt_from_neutral(),
+                    )
+                    self.speed_dps = 0.0
+                    j += 1
+                elif role == _GYRO:
+                    assert imu is not None
+                    if imu.calibrated[k]:
+                        self._joint_at(imu.rotation[k], imu.angle[k], imu.speed[k])
+                    if imu.movement[k]:
+                        out += self._movement_out(imu.movement[k])
+                    k += 1
+                elif role == _ACCEL:
+                    assert imu is not None
+                    imu.at = a
+                    self._tilt_known = False
+                    a += 1
+            if until_finished and coach.finished:
+                used = i + 1
+                break
+        stats.packets += used
+        counts = stats.by_device
+        for device, count in collections.Counter(map(_DEVICE, packets[:used])).items():
+            counts[device] = counts.get(device, 0) + count
+        return out, used
+
+    def _each(self, packets: Sequence[Packet], decoded: Sequence[list[Chunk] | None],
+              until_finished: bool, errors: dict[int, str]) -> tuple[list[Output], int]:
+        """The window's decoded packets one by one, every chunk through
+        :meth:`process_chunk` (a gap, a lost signal, too little EMG for a bulk pass)."""
+        out: list[Output] = []
         for i, packet in enumerate(packets):
             self.stats.packets += 1
             self.stats.by_device[packet.device] = self.stats.by_device.get(packet.device, 0) + 1
@@ -351,118 +523,91 @@ class Pipeline:
                 self.stats.last_error = errors[i]
             else:
                 for chunk in chunks:
-                    if per_packet is not None and j < len(emg) and chunk is emg[j]:
-                        out += self._emg_outputs(chunk, per_packet[j])
-                        j += 1
-                    elif imu is not None and id(chunk) in imu.gyro:
-                        k = imu.gyro[id(chunk)]
-                        if imu.calibrated[k]:
-                            self._joint_at(imu.rotation[k], imu.angle[k], imu.speed[k])
-                        out += self._movement_out(imu.movement[k])
-                    elif imu is not None and id(chunk) in imu.accel:
-                        imu.at = imu.accel[id(chunk)]
-                        self._tilt_known = False
-                    else:
-                        out += self.process_chunk(chunk)
+                    out += self.process_chunk(chunk)
             if until_finished and self.coach.finished:
                 return out, i + 1
         return out, len(packets)
 
-    def _imu_bulk(self, decoded: list[list[Chunk] | None], emg: list[Chunk],
-                  per_packet: list[_BulkEmg]) -> _BulkImu | None:
+    def _imu_bulk(self, gyro: StreamRun | None, accel: StreamRun | None,
+                  arming: list[tuple[int, Event]]) -> _BulkImu | None:
         """The window's IMU chunks at once: the gyroscope through the IMU chain as one
         chunk (exact under any chunking), each chunk's rotation, angle and speed read off
-        it; the accelerometer through the tilt tracker (:meth:`TiltTracker.process_many`);
+        it; the accelerometer through the tilt tracker (:meth:`TiltTracker.process_rows`);
         the movement detector over the runs of gyro chunks between the onsets and releases
-        that arm and disarm it (known: the onsets came in bulk), each run but its last
-        chunk as one piece (when that cannot move the detector's time base) and the last
-        alone, so an arming finds the last chunk where one by one would have left it."""
+        that arm and disarm it (``arming``: each with the gyro chunks before it; known:
+        the onsets came in bulk), each run but its last chunk as one piece (when that
+        cannot move the detector's time base) and the last alone, so an arming finds the
+        last chunk where one by one would have left it."""
         chain, movement, device = self.imu_chain, self.movement, self.imu_device
         if chain is None or movement is None or device is None:
             return None
         imu = _BulkImu(self.tilt.gravity if self.tilt is not None else None)
-        gyro: list[Chunk] = []
-        accel: list[Chunk] = []
-        ops: list[Chunk | Event] = []  # gyro chunks and arming events, in packet order
-        emg_at = {id(c): j for j, c in enumerate(emg)}
-        for chunks in decoded:
-            for c in chunks or ():
-                if c.device == device and c.stream == "gyro":
-                    imu.gyro[id(c)] = len(gyro)
-                    gyro.append(c)
-                    ops.append(c)
-                elif c.device == device and c.stream == "accel" and self.tilt is not None:
-                    imu.accel[id(c)] = len(accel)
-                    accel.append(c)
-                elif id(c) in emg_at:
-                    ops += [ev for ev in per_packet[emg_at[id(c)]].onsets or ()
-                            if ev.type in (EventType.ONSET, EventType.RELEASE)]
-        if self.tilt is not None:
-            imu.gravity = self.tilt.process_many(accel)
-        pieces: list[Chunk] = []
-        if gyro:
-            first = gyro[0]
-            sizes = np.asarray([c.data.shape[0] for c in gyro])
-            ends = np.cumsum(sizes)
+        if self.tilt is not None and accel is not None:
+            imu.gravity = self.tilt.process_rows(accel.data, [accel.frames] * len(accel.starts))
+        joint: Chunk | None = None
+        count = 0
+        if gyro is not None:
+            n = gyro.frames
+            count = len(gyro.starts)
+            ends = n * np.arange(1, count + 1)
             left = chain.calibration_left
-            joint = chain.process(Chunk(first.stream, first.fs, first.start_index,
-                                        first.t_first, np.concatenate([c.data for c in gyro]),
-                                        first.channels, first.device))
+            joint = chain.process(Chunk(gyro.stream, gyro.fs, gyro.starts[0], gyro.t_firsts[0],
+                                        gyro.data, gyro.channels, gyro.device))
             last = joint.data[ends - 1, :3]
             imu.calibrated = (ends >= left).tolist()
             imu.rotation = [(r[0], r[1], r[2]) for r in last.tolist()]
             imu.angle = row_norms(last).tolist()
-            imu.speed = np.maximum.reduceat(joint.data[:, 3], ends - sizes).tolist()
-            data = joint.data  # the chain's own output: each piece's shape is right
-            pieces = [Chunk.trusted(joint.stream, c.fs, c.start_index, c.t_first,
-                                    data[e - c.data.shape[0] : e], joint.channels, c.device)
-                      for c, e in zip(gyro, ends.tolist(), strict=True)]
-            imu.movement = [[] for _ in gyro]
-        run: list[int] = []
-        for op in [*ops, None]:
-            if isinstance(op, Chunk):
-                run.append(imu.gyro[id(op)])
-                continue
-            self._movement_run(pieces, run, imu.movement)
-            run = []
-            if op is not None and op.type == EventType.ONSET:
-                movement.arm(op.t_decided)
-            elif op is not None:
+            imu.speed = np.maximum.reduceat(joint.data[:, 3], ends - n).tolist()
+            imu.movement = [[] for _ in range(count)]
+        lo = 0
+        for g, ev in [*arming, (count, None)]:
+            if joint is not None and gyro is not None:
+                self._movement_run(joint, gyro, lo, g, imu.movement)
+            lo = g
+            if ev is not None and ev.type == EventType.ONSET:
+                movement.arm(ev.t_decided)
+            elif ev is not None:
                 movement.disarm()
         return imu
 
-    def _movement_run(self, pieces: list[Chunk], run: list[int],
+    def _movement_run(self, joint: Chunk, gyro: StreamRun, lo: int, hi: int,
                       events: list[list[Event]]) -> None:
-        """The movement detector over consecutive joint chunks ``run`` (indices into
-        ``pieces``), its events filed under the chunk holding their sample."""
+        """The movement detector over the joint chunks of gyro packets ``lo:hi``
+        (``joint``: the whole window's), its events filed under the chunk holding their
+        sample."""
         movement = self.movement
-        if movement is None or not run:
+        if movement is None or hi <= lo:
             return
         fs = movement.fs
+        n = gyro.frames
         n0 = self._gyro_n
-        offsets = np.cumsum([0, *(pieces[k].n for k in run)])
+        firsts = gyro.t_firsts
+
+        def piece(k: int, upto: int | None = None) -> Chunk:
+            end = (k + 1 if upto is None else upto) * n
+            return Chunk.trusted(joint.stream, gyro.fs, gyro.starts[k], firsts[k],
+                                 joint.data[k * n : end], joint.channels, gyro.device)
+
+        offsets = n * np.arange(hi - lo + 1)
         # the detector's time base after the run's first chunk; would a later one move it?
-        t0 = pieces[run[0]].t_first - n0 / fs
+        t0 = firsts[lo] - n0 / fs
         base = movement.time_base
         if base is None or abs(t0 - base) > 0.25 / fs:
             base = t0
-        steady = all(abs(pieces[k].t_first - (n0 + int(offsets[m])) / fs - base) <= 0.25 / fs
-                     for m, k in enumerate(run))
-        if len(run) > 2 and steady:
-            head = run[:-1]
-            first = pieces[head[0]]
-            data = np.concatenate([pieces[k].data for k in head])
-            starts = base + (n0 + offsets[: len(head)]) / fs  # the detector's sample times
-            for ev in movement.process(Chunk(first.stream, fs, first.start_index,
-                                             first.t_first, data, first.channels,
-                                             first.device)):
+        steady = bool(np.all(np.abs(np.asarray(firsts[lo:hi]) - (n0 + offsets[:-1]) / fs
+                                    - base) <= 0.25 / fs))
+        if hi - lo > 2 and steady:
+            head = piece(lo, hi - 1)
+            starts = base + (n0 + offsets[: hi - 1 - lo]) / fs  # the detector's sample times
+            for ev in movement.process(Chunk(head.stream, fs, head.start_index, head.t_first,
+                                             head.data, head.channels, head.device)):
                 m = int(np.searchsorted(starts, ev.t, side="right")) - 1
-                events[head[max(m, 0)]].append(ev)
-            self._gyro_n += data.shape[0]
-            run = run[-1:]
-        for k in run:
-            events[k] += movement.process(pieces[k])
-            self._gyro_n += pieces[k].n
+                events[lo + max(m, 0)].append(ev)
+            self._gyro_n += head.n
+            lo = hi - 1
+        for k in range(lo, hi):
+            events[k] += movement.process(piece(k))
+            self._gyro_n += n
 
     def _decode_many(self, packets: Sequence[Packet],
                      ) -> tuple[list[list[Chunk] | None], dict[int, str]]:
@@ -490,79 +635,72 @@ class Pipeline:
                     errors[i] = str(exc)
         return decoded, errors
 
-    def _emg_bulk(self, emg: list[Chunk]) -> list[_BulkEmg]:
-        """The EMG chunks through the signal-quality check and the chain as one chunk, and
-        the onset detector chunk by chunk while it calibrates its rest (its sums are then
-        the live path's), after that, when it can be exact, in block-aligned pieces; per
-        chunk, what :meth:`_emg_outputs` needs to tell the coach as if it had come alone.
-        All of it now rather than while telling the coach: nothing the coach does reaches
-        the detectors, and the movement detector's arming must be known."""
+    def _emg_bulk(self, emg: StreamRun) -> _BulkEmg:
+        """The EMG packets through the signal-quality check and the chain as one chunk, and
+        the onset detector, when it can be exact, in block-aligned pieces (else packet by
+        packet); per packet, what :meth:`_tell_coach` needs to tell the coach as if it had
+        come alone. All of it now rather than while telling the coach: nothing the coach
+        does reaches the detectors, and the movement detector's arming must be known."""
         assert self.emg_chain is not None and self.onset is not None
-        first = emg[0]
-        fs = first.fs
-        data = np.concatenate([c.data for c in emg])
-        big = Chunk(first.stream, fs, first.start_index, first.t_first, data,
-                    first.channels, first.device)
+        fs = emg.fs
+        size = emg.frames
+        count = len(emg.starts)
+        big = Chunk(emg.stream, fs, emg.starts[0], emg.t_firsts[0], emg.data, emg.channels,
+                    emg.device)
         quality = self.signal_quality.process(big) if self.signal_quality is not None else []
         env = self.emg_chain.process(big)
-        sizes = [c.data.shape[0] for c in emg]
-        ends = list(itertools.accumulate(sizes))
-        levels = env.data[np.asarray(ends, dtype=np.intp) - 1, 0].tolist()
-        out = [_BulkEmg([], None, size, c.t_first + size / fs, level, None)
-               for c, size, level in zip(emg, sizes, levels, strict=True)]
+        out = _BulkEmg(size, (np.asarray(emg.t_firsts) + size / fs).tolist(),
+                       env.data[size - 1 :: size, 0].tolist())
         if quality:
-            starts = [c.t_first for c in emg]
+            starts = emg.t_firsts
             half = 0.5 / fs
             for ev in quality:
-                k = bisect.bisect_right(starts, ev.t_decided + half) - 1
-                out[max(k, 0)].quality.append(ev)
-        k = 0
-        while k < len(emg) and self.onset.baseline is None:
-            self._onset_one(emg[k], env, ends[k] - sizes[k], out[k])
-            k += 1
-        if k < len(emg) and not self._onset_blocks(emg[k:], env, ends[k] - sizes[k],
-                                                   out[k:]):
-            for j in range(k, len(emg)):
-                self._onset_one(emg[j], env, ends[j] - sizes[j], out[j])
+                k = max(bisect.bisect_right(starts, ev.t_decided + half) - 1, 0)
+                out.quality.setdefault(k, []).append(ev)
+        if not self._onset_blocks(emg.t_firsts, env, 0, out):
+            for j in range(count):
+                self._onset_one(emg, j, env, out)
         return out
 
-    def _onset_one(self, c: Chunk, env: Chunk, i: int, item: _BulkEmg) -> None:
-        """The onset detector over one packet's envelope (rows ``i:`` of ``env``)."""
+    def _onset_one(self, emg: StreamRun, k: int, env: Chunk, bulk: _BulkEmg) -> None:
+        """The onset detector over EMG packet ``k``'s envelope."""
         assert self.onset is not None
-        piece = Chunk(env.stream, env.fs, c.start_index, c.t_first, env.data[i : i + item.n],
-                      env.channels, c.device)
-        item.onsets = self.onset.process(piece)
-        self._onset_n += item.n
-        item.baseline = self.onset.baseline
+        n = bulk.n
+        piece = Chunk(env.stream, env.fs, emg.starts[k], emg.t_firsts[k],
+                      env.data[k * n : (k + 1) * n], env.channels, emg.device)
+        events = self.onset.process(piece)
+        if events:
+            bulk.onsets[k] = events
+        self._onset_n += n
+        bulk.baseline[k] = self.onset.baseline
 
-    def _onset_blocks(self, emg: list[Chunk], env: Chunk, row0: int,
-                      out: list[_BulkEmg]) -> bool:
-        """The onset detector over the packets ``emg`` (their envelope: ``env`` from row
-        ``row0``) in pieces that end at its block boundaries: its rest baseline moves only
-        there (absolute sample indices, see its module), so the baseline after a packet is
-        the one after the last boundary the packet reached, and its events do not depend
-        on the chunking. The one thing a chunk's start decides is the detector's time base
-        (its session time of sample 0), which it moves when a chunk's own start is more
-        than a quarter sample off it: the packets are replayed against it here, in the
-        detector's arithmetic, and a piece also starts at each packet that moves it, with
-        that packet's own start time, so the detector moves it there to the same bits (a
-        2 kHz BLE stream does, ~4 times a second; a piece starting elsewhere gets a start
-        on the current line, which moves nothing). The same for the fused channel count,
-        which the detector looks at where a chunk or block starts. False (nothing done)
-        for another detector."""
+    def _onset_blocks(self, t_firsts: list[float], env: Chunk, k0: int, bulk: _BulkEmg) -> bool:
+        """The onset detector over EMG packets ``k0:`` of ``bulk``, starting at ``t_firsts``
+        (their envelope: ``env`` from packet ``k0``'s row) in pieces that end at its block
+        boundaries: its rest baseline moves only there (absolute sample indices, see its
+        module), so the baseline after a packet is the one after the last boundary the
+        packet reached, and its events do not depend on the chunking. The one thing a
+        chunk's start decides is the detector's time base (its session time of sample 0),
+        which it moves when a chunk's own start is more than a quarter sample off it: the
+        packets are replayed against it here, in the detector's arithmetic, and a piece also
+        starts at each packet that moves it, with that packet's own start time, so the
+        detector moves it there to the same bits (a 2 kHz BLE stream does, ~4 times a
+        second; a piece starting elsewhere gets a start on the current line, which moves
+        nothing). The same for the fused channel count, which the detector looks at where a
+        chunk or block starts. False (nothing done) for another detector."""
         onset = self.onset
-        if not isinstance(onset, OnsetReleaseDetector) or onset.baseline is None:
+        if not isinstance(onset, OnsetReleaseDetector):
             return False
         t0 = getattr(onset, "_t0", None)
         if not isinstance(t0, float) or env.channels != EMG_CHANNELS:
             return False
         fs = env.fs
         n0 = self._onset_n
-        offsets: list[int] = []  # each packet's first sample, from row0
-        n = 0
-        for item in out:
-            offsets.append(n)
-            n += item.n
+        size = bulk.n
+        row0 = k0 * size
+        first_rows = size * np.arange(len(t_firsts))  # each packet's first sample, from row0
+        offsets: list[int] = first_rows.tolist()
+        n = size * len(t_firsts)
         data = env.data[row0 : row0 + n]
         # the detector restarts its fused evidence where a chunk or block starts on a new
         # channel count (the chain's learnt weights): a piece starts at the packet after
@@ -577,16 +715,25 @@ class Pipeline:
         # where one by one would move the time base: the detector's own test, in order
         tol = 0.25 / fs
         anchors: dict[int, float] = {}  # first sample (from row0) -> that packet's start
-        for c, lo in zip(emg, offsets, strict=True):
-            moved = c.t_first - (n0 + lo) / fs
-            if abs(moved - t0) > tol:
-                t0 = moved
-                anchors[lo] = c.t_first
+        moved = np.asarray(t_firsts) - (n0 + first_rows) / fs  # each packet's time base
+        i = 0
+        while i < len(offsets):  # (each packet that moves it moves it to its own)
+            far = np.flatnonzero(np.abs(moved[i:] - t0) > tol)
+            if not far.size:
+                break
+            i += int(far[0])
+            t0 = float(moved[i])
+            anchors[offsets[i]] = t_firsts[i]
+            i += 1
         blk = max(1, int(round(onset.block_s * fs)))
+        # while it calibrates its rest: a piece also ends where the calibration does, so
+        # the baseline is known after the packet holding its last sample, as one by one
+        # (the rest sums are of all the calibration's samples at once, in any chunking)
+        calibrated = ({onset.rest.calibration_n - n0} if onset.baseline is None else set())
         cuts = sorted({*range((blk - n0 % blk) % blk or blk, n, blk), *anchors, *cuts_at,
-                       n} - {0})
+                       *(c for c in calibrated if 0 < c < n), n} - {0})
         initial = onset.baseline
-        baselines: list[float] = []
+        baselines: list[float | None] = []
         lo = 0
         for hi in cuts:
             start = anchors.get(lo)
@@ -598,46 +745,29 @@ class Pipeline:
                           env.channels, env.device)
             events = onset.process(piece)
             base = getattr(onset, "_t0", None)
-            assert isinstance(base, float) and onset.baseline is not None
+            assert isinstance(base, float)
             baselines.append(onset.baseline)
             for ev in events:  # the packet holding the sample it was decided at
                 k = int(round((ev.t_decided - base) * fs)) - n0
-                j = max(bisect.bisect_right(offsets, k) - 1, 0)
-                onsets = out[j].onsets
-                if onsets is None:
-                    onsets = out[j].onsets = []
-                onsets.append(ev)
+                j = k0 + max(bisect.bisect_right(offsets, k) - 1, 0)
+                bulk.onsets.setdefault(j, []).append(ev)
             lo = hi
         self._onset_n += n
-        j = 0
-        for item, lo in zip(out, offsets, strict=True):
-            if item.onsets is None:
-                item.onsets = []
-            while j < len(cuts) and cuts[j] <= lo + item.n:
-                j += 1
-            item.baseline = baselines[j - 1] if j else initial
+        # after each packet, the baseline of the last piece it reached
+        reached = np.searchsorted(np.asarray(cuts), first_rows + size, side="right").tolist()
+        bulk.baseline[k0:] = [baselines[j - 1] if j else initial for j in reached]
         return True
 
-    def _emg_outputs(self, chunk: Chunk, done: _BulkEmg) -> list[Output]:
-        """What :meth:`process_chunk` gives for a gap-free EMG chunk (signal present)
-        whose signal quality, envelope and onsets came in bulk."""
+    def _emg_events(self, bulk: _BulkEmg, j: int) -> list[Output]:
+        """What :meth:`process_chunk` gives for the events of a gap-free EMG chunk (signal
+        present) whose signal quality and onsets came in bulk (EMG packet ``j``)."""
         out: list[Output] = []
-        for ev in done.quality:
+        for ev in bulk.quality.get(j, ()):
             out.append(ev)
             out += self.coach.on_event(ev)
-        assert done.onsets is not None
-        for ev in done.onsets:
+        for ev in bulk.onsets.get(j, ()):
             out.append(ev)
             out += self._on_emg_event(ev, arm=self._imu is None)
-        if done.n:
-            self.emg_last_t = done.t_end
-            baseline = done.baseline
-            activity = 0.0 if baseline is None else activity_above_rest(done.level, baseline)
-            out += self.coach.tick(
-                done.t_end, activity, self.angle_deg, self.speed_dps, self.rotation,
-                tilt_from_neutral_deg=self._tilt_from_neutral(),
-            )
-            self.speed_dps = 0.0
         return out
 
     def process_chunk(self, chunk: Chunk) -> list[Output]:

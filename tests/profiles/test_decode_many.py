@@ -46,7 +46,7 @@ def test_many_at_once_is_one_by_one(profile_id: str) -> None:
     assert one.stats == many.stats and one.stats.lost_packets > 0
 
 
-@pytest.mark.parametrize("bad", ["short", "unknown", "nan", "named codec"])
+@pytest.mark.parametrize("bad", ["short", "unknown", "nan", "leap", "named codec"])
 def test_what_is_not_plain_is_left_to_decode(bad: str) -> None:
     profile = find_profile("polar_h10" if bad == "named codec" else "myo")
     packets = packetize(session_for(profile), profile, device="dev")[:50]
@@ -55,6 +55,7 @@ def test_what_is_not_plain_is_left_to_decode(bad: str) -> None:
         "short": Packet(p.device, p.characteristic, p.data[:-1], p.t_arrival),
         "unknown": Packet(p.device, "2a19", p.data, p.t_arrival),
         "nan": Packet(p.device, p.characteristic, p.data, float("nan")),
+        "leap": Packet(p.device, p.characteristic, p.data, p.t_arrival + 2 * 86400.0),
         "named codec": p,
     }[bad]
     many, one = Decoder(profile, "dev"), Decoder(profile, "dev")
@@ -80,3 +81,104 @@ def test_what_is_not_plain_is_left_to_decode(bad: str) -> None:
             _same(*results)
     assert many.stats == one.stats
     assert many.stats.malformed + many.stats.unknown_characteristic == (bad != "named codec")
+
+
+@pytest.mark.parametrize("profile_id", ["myo", "openemg", "npg_lite"])
+def test_a_run_without_losses_is_decoded_at_once_to_the_same_bits(
+        profile_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clean windows take the run path (loss test and clocks for the whole run at once),
+    with arrivals jittered so the clock's anchor both drops to a fast packet and rises
+    with the allowed drift; the chunks, the clocks and the counters end as one by one."""
+    profile = find_profile(profile_id)
+    packets = packetize(session_for(profile), profile, device="dev")
+    rng = np.random.default_rng(3)
+    jitter = rng.exponential(0.02, len(packets))
+    packets = [Packet(p.device, p.characteristic, p.data, p.t_arrival + float(d))
+               for p, d in zip(packets, jitter, strict=True)]
+    runs: list[bool] = []
+    run_plan = Decoder._run_plan
+
+    def counted(self, *args):  # type: ignore[no-untyped-def]
+        out = run_plan(self, *args)
+        runs.append(out is not None)
+        return out
+
+    monkeypatch.setattr(Decoder, "_run_plan", counted)
+    one, many = Decoder(profile, "dev"), Decoder(profile, "dev")
+    expected = [one.decode(p) for p in packets]
+    got: list[list[Chunk]] = []
+    for lo in range(0, len(packets), 211):
+        window = many.decode_many(packets[lo : lo + 211])
+        assert window is not None
+        got += window
+    assert runs and all(runs)
+    for a, b in zip(expected, got, strict=True):
+        _same(a, b)
+    assert one.stats == many.stats
+    for name, state in one._states.items():
+        other = many._states[name]
+        assert (state.index, state.last_counter) == (other.index, other.last_counter)
+        assert [c.state for c in state.clocks.values()] == [
+            c.state for c in other.clocks.values()]
+
+
+@pytest.mark.parametrize(("profile_id", "damage"), [("myo", "late"), ("openemg", "jump"),
+                                                 ("openemg", "repeat")])
+def test_a_late_packet_or_a_counter_jump_leaves_the_run_to_the_per_packet_rules(
+        profile_id: str, damage: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A packet later than the arrival gap (no counter), a counter jump or a repeated
+    counter: the run path declines, and the per-packet rules judge the window."""
+    profile = find_profile(profile_id)
+    packets = packetize(session_for(profile), profile, device="dev")[:300]
+    if damage == "late":
+        packets = packets[:150] + [Packet(p.device, p.characteristic, p.data,
+                                          p.t_arrival + 1.5) for p in packets[150:]]
+    elif damage == "jump":
+        packets = packets[:150] + packets[153:]
+    else:
+        packets = packets[:150] + packets[149:]
+    declined: list[bool] = []
+    run_plan = Decoder._run_plan
+
+    def counted(self, *args):  # type: ignore[no-untyped-def]
+        out = run_plan(self, *args)
+        declined.append(out is None)
+        return out
+
+    monkeypatch.setattr(Decoder, "_run_plan", counted)
+    one, many = Decoder(profile, "dev"), Decoder(profile, "dev")
+    expected = [one.decode(p) for p in packets]
+    got = many.decode_many(packets)
+    assert got is not None and any(declined)
+    for a, b in zip(expected, got, strict=True):
+        _same(a, b)
+    assert one.stats == many.stats
+    assert (one.stats.lost_packets > 0) == (damage != "repeat")
+
+
+@pytest.mark.parametrize("profile_id", ["myo", "openemg"])
+def test_runs_hold_the_chunks_and_decline_a_loss_untouched(profile_id: str) -> None:
+    """``decode_runs`` gives, per kind and stream, one array with each packet's start and
+    time: the chunks of ``decode``; a window with a loss is declined with nothing changed,
+    so decoding it after that still gives the one-by-one chunks."""
+    profile = find_profile(profile_id)
+    packets = packetize(session_for(profile), profile, device="dev")
+    # lost: three packets (counters jump) and a 2 s silence (arrival gap)
+    clean, lossy = packets[:150], packets[150:200] + [
+        Packet(p.device, p.characteristic, p.data, p.t_arrival + 2.0) for p in packets[203:260]]
+    one, runs = Decoder(profile, "dev"), Decoder(profile, "dev")
+    expected = [one.decode(p) for p in clean + lossy]
+    window = runs.decode_runs(clean)
+    assert window is not None
+    got = window.chunks()
+    assert runs.decode_runs(lossy) is None
+    more = runs.decode_many(lossy)
+    assert more is not None
+    for a, b in zip(expected, got + more, strict=True):
+        _same(a, b)
+    assert one.stats == runs.stats and one.stats.lost_packets > 0
+    kinds = window.runs
+    assert sum(len(m) for m in window.members.values()) == len(clean)
+    for name, members in window.members.items():
+        for run in kinds[name]:
+            assert run.data.shape[0] == run.frames * len(members) == run.frames * len(run.starts)

@@ -36,7 +36,7 @@ from isofeedback.coach.calibration import Calibration, mvc_problem, rest_problem
 from isofeedback.coach.phases import ACTIVE, REP_PHASES, Phase
 from isofeedback.coach.progress import progress_report
 from isofeedback.coach.protocol import ExerciseProtocol
-from isofeedback.dsp.exact import norm
+from isofeedback.dsp.exact import norm3
 from isofeedback.errors import ConfigError
 from isofeedback.types import Event, EventType, Feedback
 
@@ -106,6 +106,21 @@ def window_peak_mean(times: Sequence[float], values: Sequence[float], window_s: 
     return float(means[full].max())
 
 
+#: a rotation vector from the neutral pose, degrees (x, y, z)
+Pose = tuple[float, float, float]
+_FINISHED = (Phase.DONE, Phase.STOPPED)
+_NOT_JUDGING = (Phase.DONE, Phase.STOPPED, Phase.PAUSED)  # a tick changes no phase
+_LEVEL_DUE = LEVEL_PERIOD_S - 1e-9  # since the last level message: the next one
+_HOLDING, _CONTRACTING = Phase.HOLDING, Phase.CONTRACTING
+
+
+def _turn(a: Pose, b: Pose) -> float:
+    """Degrees between two poses: the length of the difference of their rotation
+    vectors, to the bit what :func:`~isofeedback.dsp.exact.norm` gives for the numpy
+    arrays (:func:`~isofeedback.dsp.exact.norm3`), without building any."""
+    return norm3(a[0] - b[0], a[1] - b[1], a[2] - b[2])
+
+
 class _Now(NamedTuple):
     """One tick as the phase handlers see it: session time, intensity in the protocol's
     unit, time in the phase, the highest joint speed since the last tick, the pose.
@@ -116,7 +131,7 @@ class _Now(NamedTuple):
     x: float
     elapsed: float
     speed: float
-    pose: np.ndarray
+    pose: Pose
     activity: float = 0.0  # in the device's units (the MVC is measured in them)
 
 
@@ -226,13 +241,13 @@ class Coach:
         self._in_band_since: float | None = None
         self._confirm_t: float | None = None  # relaxation not confirmed yet: since when
         self._last_strength_cue = -np.inf
-        self._pose: np.ndarray = np.zeros(3)
-        self._onset_pose: np.ndarray = np.zeros(3)
+        self._pose: Pose = (0.0, 0.0, 0.0)
+        self._onset_pose: Pose = (0.0, 0.0, 0.0)
         self._cond_since: float | None = None
         self._wait_saw_low = False
         self._cond_phase_t = -np.inf
         self._last_move_t = -np.inf
-        self._stretch_start: np.ndarray = np.zeros(3)
+        self._stretch_start: Pose = (0.0, 0.0, 0.0)
         self._stretch_max = 0.0
         self._tilt: float | None = None  # degrees from the stored neutral pose (accelerometer)
         self._paused_from = Phase.CALIBRATING
@@ -267,7 +282,7 @@ class Coach:
 
     @property
     def finished(self) -> bool:
-        return self.phase in (Phase.DONE, Phase.STOPPED)
+        return self.phase in _FINISHED
 
     def intensity(self, activity: float) -> float:
         """Activity (envelope above rest) in the protocol's unit."""
@@ -397,29 +412,38 @@ class Coach:
         from the neutral pose), the highest angular speed since the last tick and, when
         known, the rotation vector from the neutral pose (degrees): distances between poses
         are measured on it, since the angle alone cannot tell directions apart."""
+        # (called for every EMG packet, 100 to 200 times a second, and most ticks change
+        # nothing but the last inputs: the phases are compared with module constants, a
+        # pose is the tuple it came as, and nothing is settled when nothing came out)
         if tilt_from_neutral_deg is not None:
             self._tilt = tilt_from_neutral_deg
-        pose = np.asarray(rotation if rotation is not None else (angle_deg, 0.0, 0.0))
-        out: list[Feedback] = []
-        if not self._started:
-            self._started = True
-            out += self._enter(Phase.CALIBRATING, t)
-            if self.protocol.setup:
-                out.append(self._cue("setup", t))
-            out += self._progression_cue(t)
-            out.append(self._cue("calibrate_rest", t))
-        if self.finished or self.phase == Phase.PAUSED or self._held_t is not None:
+        out: list[Feedback] = [] if self._started else self._start(t)
+        phase = self.phase
+        if phase in _NOT_JUDGING or self._held_t is not None:
             return self._settle(out)
         x = self.intensity(activity)
         self._angle = angle_deg
-        self._pose = pose
-        handler = self._tick_handlers.get(self.phase)
+        self._pose = pose = rotation if rotation is not None else (angle_deg, 0.0, 0.0)
+        handler = self._tick_handlers.get(phase)
         if handler is not None:
             out += handler(_Now(t, x, t - self._phase_t, speed_dps, pose, activity))
-        if t - self._last_level_t >= LEVEL_PERIOD_S - 1e-9 and not self.finished:
+        if t - self._last_level_t >= _LEVEL_DUE and self.phase not in _FINISHED:
             self._last_level_t = t
-            out.append(self._level(t, x, angle_deg))
-        return self._settle(out)
+            level = self._level(t, x, angle_deg)
+            if not out:  # (the arbiter passes a level message as it is)
+                return [level]
+            out.append(level)
+        return self.arbiter.settle(out, self.rep) if out else out
+
+    def _start(self, t: float) -> list[Feedback]:
+        """The first tick: calibration of the rest begins."""
+        self._started = True
+        out = self._enter(Phase.CALIBRATING, t)
+        if self.protocol.setup:
+            out.append(self._cue("setup", t))
+        out += self._progression_cue(t)
+        out.append(self._cue("calibrate_rest", t))
+        return out
 
     # -- one handler per phase: what a tick means there ----------------------------------
     def _handlers(self) -> dict[Phase, Callable[[_Now], list[Feedback]]]:
@@ -493,7 +517,9 @@ class Coach:
         t = now.t
         self._hold_t.append(t)
         self._hold_x.append(now.x)
-        out = self._hold_cue(t) + self._check_speed(t, now.speed)
+        out = self._hold_cue(t) if self._hold_cue_due else []
+        if not now.speed <= self.protocol.movement_max_dps:  # (_check_speed's test, first)
+            out += self._check_speed(t, now.speed)
         out += self._check_strength(t, now.x)
         if now.elapsed >= self.protocol.hold_s:
             out += self._finish_hold(t)
@@ -530,7 +556,7 @@ class Coach:
         return []
 
     def _tick_stretching(self, now: _Now) -> list[Feedback]:
-        reached = norm(now.pose - self._stretch_start)
+        reached = _turn(now.pose, self._stretch_start)
         self._stretch_max = max(self._stretch_max, reached)
         if now.elapsed >= self.protocol.stretch_s:
             return self._finish_rep(now.t)
@@ -860,7 +886,7 @@ class Coach:
     def _check_speed(self, t: float, speed: float) -> list[Feedback]:
         if speed <= self.protocol.movement_max_dps:
             return []
-        return self._moved(t, norm(self._pose - self._onset_pose))
+        return self._moved(t, _turn(self._pose, self._onset_pose))
 
     def _check_strength(self, t: float, x: float) -> list[Feedback]:
         p = self.protocol
@@ -1003,7 +1029,8 @@ class Coach:
             "phase": self.phase,
             "rep": self.rep,
         }
-        if self.phase == Phase.HOLDING:
+        phase = self.phase
+        if phase == _HOLDING:
             # the hold counts in the band only: the countdown stands still outside it, and
             # what is left at "release now" is the part of the hold not credited
             elapsed = t - self._phase_t
@@ -1013,10 +1040,10 @@ class Coach:
                 payload["hold_in_band_s"] = round(in_band_s, 2)
             else:
                 payload["hold_remaining_s"] = round(max(p.hold_s - elapsed, 0.0), 2)
-        if self.phase in ("contracting", "holding"):
+        if phase in (_HOLDING, _CONTRACTING):
             # what the movement check judges: the turn from the pose at the contraction's
             # start (not the angle from session start), against the protocol's limit
-            payload["joint_deviation_deg"] = round(norm(self._pose - self._onset_pose), 2)
+            payload["joint_deviation_deg"] = round(_turn(self._pose, self._onset_pose), 2)
             payload["joint_limit_deg"] = p.movement_max_deg
         return Feedback("level", t, payload)
 

@@ -86,19 +86,18 @@ class SignalQualityDetector:
             np.vstack([self._last_change[None, :], np.where(changed, idx, _NEVER)]), axis=0
         )[1:]
         flat = (idx - last_change + 1 >= self.flat_s * self.fs).astype(np.float64)
+        states = [("flat", flat, self._flat, last_change)]
         if self.full_scale is not None:
             sat_now = np.abs(x) >= self.full_scale
-        else:
-            sat_now = np.zeros_like(x, dtype=bool)
-        last_sat = np.maximum.accumulate(
-            np.vstack([self._last_sat[None, :], np.where(sat_now, idx, _NEVER)]), axis=0
-        )[1:]
-        sat = (idx - last_sat <= self.hold_s * self.fs).astype(np.float64)
+            last_sat = np.maximum.accumulate(
+                np.vstack([self._last_sat[None, :], np.where(sat_now, idx, _NEVER)]), axis=0
+            )[1:]
+            sat = (idx - last_sat <= self.hold_s * self.fs).astype(np.float64)
+            states.append(("saturation", sat, self._sat, last_sat))
+        # else nothing can saturate: the last saturated sample stays never, so the state
+        # stays unsaturated and no saturation event is due (two accumulations saved)
         events: list[tuple[float, int, Event]] = []
-        for name, state, prev_state, ref in (
-            ("flat", flat, self._flat, last_change),
-            ("saturation", sat, self._sat, last_sat),
-        ):
+        for name, state, prev_state, ref in states:
             trans = np.diff(np.vstack([prev_state[None, :], state]), axis=0)
             for k, ch in zip(*np.nonzero(trans), strict=True):
                 t_dec = float(t0 + (self._n + k) / self.fs)
@@ -114,9 +113,10 @@ class SignalQualityDetector:
                 events.append((t_dec, int(ch), ev))
         self._prev = x[-1].copy()
         self._last_change = last_change[-1].copy()
-        self._last_sat = last_sat[-1].copy()
+        if self.full_scale is not None:
+            self._last_sat = last_sat[-1].copy()
+            self._sat = sat[-1].copy()
         self._flat = flat[-1].copy()
-        self._sat = sat[-1].copy()
         self._clear = not (self._flat.any() or self._sat.any())
         self._oldest_change = float(self._last_change.min())
         self._n += n

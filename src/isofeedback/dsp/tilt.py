@@ -102,9 +102,16 @@ class TiltTracker:
         then divided by the count), computed for all windows at once."""
         if not chunks:
             return []
-        rows = np.vstack([self._tail, *(np.asarray(c.data[:, :3], dtype=np.float64)
-                                         for c in chunks)])
-        ends = self._tail.shape[0] + np.cumsum([c.n for c in chunks])
+        return self.process_rows(np.vstack([np.asarray(c.data[:, :3], dtype=np.float64)
+                                            for c in chunks]), [c.n for c in chunks])
+
+    def process_rows(self, data: FloatArray, sizes: Sequence[int]) -> list[FloatArray | None]:
+        """:meth:`process_many` of chunks given as their rows one after another (``data``,
+        the first three columns are read) and each one's row count."""
+        if not len(sizes):
+            return []
+        rows = np.vstack([self._tail, np.asarray(data[:, :3], dtype=np.float64)])
+        ends = self._tail.shape[0] + np.cumsum(sizes)
         n = self._n
         sums = np.zeros((ends.size, 3))
         full = ends >= n

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from isofeedback.clock import StreamClock
 from isofeedback.errors import PacketError
@@ -30,7 +31,8 @@ from isofeedback.profiles.codecs import CODECS, PacketCodec, StructCodec
 from isofeedback.profiles.schema import MAX_NOTIFICATION_BYTES, PacketSpec, Profile
 from isofeedback.types import Chunk, FloatArray, Packet
 
-__all__ = ["MAX_ARRIVAL_JUMP_S", "MAX_NOTIFICATION_BYTES", "Decoder", "DecoderStats"]
+__all__ = ["MAX_ARRIVAL_JUMP_S", "MAX_NOTIFICATION_BYTES", "DecodedRuns", "Decoder",
+           "DecoderStats", "StreamRun"]
 
 #: consecutive arrivals of one device further apart (or back) than this are not a session
 MAX_ARRIVAL_JUMP_S = 24 * 3600.0
@@ -46,6 +48,50 @@ class DecoderStats:
     lost_packets: int = 0
     lost_samples: dict[str, int] = field(default_factory=dict)
     counter_resyncs: int = 0  # counter jumps the arrival times could not explain
+
+
+@dataclass(slots=True)
+class StreamRun:
+    """One stream's samples from consecutive packets of one kind with nothing lost between
+    them (:meth:`Decoder.decode_runs`): what the packets' chunks hold, in one array."""
+
+    stream: str
+    fs: float
+    channels: tuple[str, ...]
+    device: str
+    frames: int  # samples per packet
+    data: FloatArray  # all the packets' samples, (packets · frames, channels), C-ordered
+    starts: list[int]  # each packet's first sample index
+    t_firsts: list[float]  # each packet's first sample's session time
+
+    def chunk(self, k: int) -> Chunk:
+        """Packet ``k``'s chunk (what :meth:`Decoder.decode` gives for it)."""
+        n = self.frames
+        return Chunk.trusted(self.stream, self.fs, self.starts[k], self.t_firsts[k],
+                             self.data[k * n : (k + 1) * n], self.channels, self.device)
+
+
+@dataclass(slots=True)
+class DecodedRuns:
+    """A window of packets decoded at once (:meth:`Decoder.decode_runs`)."""
+
+    members: dict[str, list[int]]  # per kind (its packet spec's name), its packets' indices
+    runs: dict[str, list[StreamRun]]  # per kind, its streams' runs, in the spec's order
+
+    def chunks(self) -> list[list[Chunk]]:
+        """Each packet's chunks, as :meth:`Decoder.decode_many` gives them."""
+        out: list[list[Chunk]] = [[] for _ in range(sum(map(len, self.members.values())))]
+        for kind, members in self.members.items():
+            runs = self.runs[kind]
+            for j, k in enumerate(members):
+                out[k] = [r.chunk(j) for r in runs]
+        return out
+
+
+@dataclass(slots=True)
+class _RunPlan:
+    ends: npt.NDArray[np.int64]  # each packet's end index
+    offsets: list[list[float]]  # per stream, its clock's offset after each packet
 
 
 class _PacketState:
@@ -127,35 +173,103 @@ class Decoder:
     def decode_many(self, packets: Sequence[Packet]) -> list[list[Chunk]] | None:
         """:meth:`decode` of each packet in turn, the same chunks, with the bytes of each
         packet kind read at once (one ``np.frombuffer`` and one scaling per stream instead
-        of a struct unpack and a few numpy calls per packet; the loss and clock logic still
-        runs per packet, in order, on plain numbers). None, with nothing changed, when any
+        of a struct unpack and a few numpy calls per packet) and, for a kind none of whose
+        packets was lost, the loss test and the clocks computed at once too (else the
+        per-packet rules, in order, on plain numbers). None, with nothing changed, when any
         packet is not plain (an unknown characteristic, one shared by several packet kinds,
         a named codec, a wrong length, an implausible arrival time): the caller then decodes
         one by one, which also counts and reports the bad ones."""
-        kinds: list[_PacketState] = []
-        groups: dict[str, list[int]] = {}
-        last = self._last_arrival
-        for k, packet in enumerate(packets):
-            states = self._by_char.get(packet.characteristic)
-            t = packet.t_arrival
-            if (states is None or len(states) != 1 or type(t) is not float
-                    or not math.isfinite(t)
-                    or (last is not None and abs(t - last) > MAX_ARRIVAL_JUMP_S)):
+        read = self._read(packets)
+        if read is None:
+            return None
+        groups, values, counters = read
+        out: list[list[Chunk]] = [[] for _ in packets]
+        # packet kinds keep separate states (counters, indices, clocks), so each kind's
+        # packets are taken in turn, in their own order
+        for name, members in groups.items():
+            state = self._states[name]
+            found = counters[name]
+            times = [packets[k].t_arrival for k in members]
+            plan = self._run_plan(state, times, found)
+            if plan is not None:
+                runs = self._run(state, plan, times, found, values[name])
+                run = [[r.chunk(j) for r in runs] for j in range(len(members))]
+            else:  # a loss or a counter jump: the per-packet rules, in order
+                n = state.spec.frames
+                run = [self._chunks(state, t, None if found is None else found[j], n,
+                                    [v[j] for v in values[name]], Chunk.trusted)
+                       for j, t in enumerate(times)]
+            for k, chunks in zip(members, run, strict=True):
+                out[k] = chunks
+        self._last_arrival = packets[-1].t_arrival if packets else self._last_arrival
+        return out
+
+    def decode_runs(self, packets: Sequence[Packet]) -> DecodedRuns | None:
+        """:meth:`decode_many` of packets none of which was lost, as runs: each packet's
+        kind and, per kind, each stream's samples of all its packets in one array with
+        each packet's start and time (what the chunks would hold, without a chunk per
+        packet: a bulk pass concatenated them again). None, with nothing changed, when
+        :meth:`decode_many` would not read them at once or any kind lost a packet."""
+        read = self._read(packets)
+        if read is None:
+            return None
+        groups, values, counters = read
+        times: dict[str, list[float]] = {}
+        plans: dict[str, _RunPlan] = {}
+        for name, members in groups.items():
+            times[name] = [packets[k].t_arrival for k in members]
+            plan = self._run_plan(self._states[name], times[name], counters[name])
+            if plan is None:
                 return None
-            last = t
+            plans[name] = plan
+        runs = {name: self._run(self._states[name], plan, times[name], counters[name],
+                                values[name]) for name, plan in plans.items()}
+        if packets:
+            self._last_arrival = packets[-1].t_arrival
+        return DecodedRuns(groups, runs)
+
+    def _read(self, packets: Sequence[Packet],
+              ) -> tuple[dict[str, list[int]], dict[str, list[FloatArray]],
+                         dict[str, list[int] | None]] | None:
+        """The packets grouped by kind (their indices), each kind's streams' samples
+        ``(packets, frames, channels)`` and counters, read at once; None when any is not
+        plain (see :meth:`decode_many`). Changes nothing."""
+        if not packets:
+            return {}, {}, {}
+        # each characteristic's one packet kind, looked up once per characteristic
+        chars = [packet.characteristic for packet in packets]
+        kind_of: dict[str, str] = {}
+        for char in set(chars):
+            states = self._by_char.get(char)
+            if states is None or len(states) != 1:
+                return None
             state = states[0]
             if state.spec.select is not None or not isinstance(state.codec, StructCodec):
                 return None
-            kinds.append(state)
-            groups.setdefault(state.spec.name, []).append(k)
+            kind_of[char] = state.spec.name
+        # arrival times: floats, finite, no leap (_check_physical's tests, for all at once)
+        times = [packet.t_arrival for packet in packets]
+        if set(map(type, times)) != {float}:
+            return None
+        t = np.asarray(times)
+        last = self._last_arrival
+        before = np.concatenate(([t[0] if last is None else last], t[:-1]))
+        if not bool(np.all(np.isfinite(t))) or bool(np.any(np.abs(t - before)
+                                                           > MAX_ARRIVAL_JUMP_S)):
+            return None
+        groups: dict[str, list[int]] = {}
+        if len(kind_of) == 1:
+            groups[next(iter(kind_of.values()))] = list(range(len(packets)))
+        else:
+            for k, char in enumerate(chars):
+                groups.setdefault(kind_of[char], []).append(k)
         values: dict[str, list[FloatArray]] = {}
         counters: dict[str, list[int] | None] = {}
         for name, members in groups.items():
             state = self._states[name]
             assert isinstance(state.codec, StructCodec)
             data = [packets[k].data for k in members]
-            size = state.spec.size
-            if any(len(d) != size for d in data):
+            if set(map(len, data)) != {state.spec.size}:
                 return None
             many = state.codec.decode_many(b"".join(data))
             if many is None:
@@ -167,17 +281,66 @@ class Decoder:
             if any(v.shape[2] != len(s.channels) or not s.fs > 0
                    for v, s in zip(values[name], state.spec.streams, strict=True)):
                 return None  # let Chunk's own checks speak, one by one
-        out: list[list[Chunk]] = []
-        seen = dict.fromkeys(groups, 0)
-        for packet, state in zip(packets, kinds, strict=True):
-            name = state.spec.name
-            j = seen[name]
-            seen[name] = j + 1
-            found = counters[name]
-            out.append(self._chunks(state, packet.t_arrival, None if found is None else found[j],
-                                    state.spec.frames, [v[j] for v in values[name]],
-                                    Chunk.trusted))
-        return out
+        return groups, values, counters
+
+    def _run_plan(self, state: _PacketState, times: list[float], counters: list[int] | None,
+                  ) -> _RunPlan | None:
+        """The loss test and the clocks for a run of packets of one kind (arrived at
+        ``times``), at once, changing nothing: each packet's end index and each clock's
+        offsets when none was lost. Nothing lost is the counters stepping by one packet
+        (or its samples) each time, or, without a counter, no packet arriving later than
+        :meth:`_late_frames` allows; anything else is None, for :meth:`_chunks` to judge
+        packet by packet."""
+        spec = state.spec
+        n = spec.frames
+        m = len(times)
+        c = spec.counter
+        if counters is not None and c is not None:
+            seq = np.asarray(counters if state.last_counter is None
+                             else [state.last_counter, *counters], dtype=np.int64)
+            steps = np.remainder(seq[1:] - seq[:-1], c.modulo)
+            if steps.size and not bool(np.all(steps == (1 if c.unit == "packet" else n))):
+                return None  # (a repeated counter loses nothing either: one by one)
+        ends = state.index + n * np.arange(1, m + 1, dtype=np.int64)
+        t = np.asarray(times, dtype=np.float64)
+        # each stream's clock; streams of one rate whose clocks agree share the answer
+        offsets: dict[tuple[float, tuple[float | None, float]], list[float]] = {}
+        for _, clock in state.streams:
+            key = (clock.fs, clock.state)
+            if key not in offsets:
+                offsets[key] = clock.offsets_after(ends, t)
+        fastest = offsets[(state.fastest.fs, state.fastest.state)]
+        if counters is None or c is None:
+            # _late_frames: the fastest clock's expected arrival before each packet
+            # (none before the clock's first anchor)
+            anchor = state.fastest.state[0]
+            before = np.asarray([0.0 if anchor is None else anchor, *fastest[:-1]])
+            late = t - (before + ends / state.fastest_fs)
+            if anchor is None:
+                late = late[1:]
+            if bool(np.any(late > self.arrival_gap_s)):
+                return None
+        return _RunPlan(ends, [offsets[(clock.fs, clock.state)] for _, clock in state.streams])
+
+    def _run(self, state: _PacketState, plan: _RunPlan, times: list[float],
+             counters: list[int] | None, values: list[FloatArray]) -> list[StreamRun]:
+        """Commit a run :meth:`_run_plan` found without losses (the counts, the counter,
+        the index, the clocks) and give each stream's samples and times."""
+        spec = state.spec
+        n = spec.frames
+        ends = plan.ends
+        self.stats.packets += len(times)
+        if counters is not None and spec.counter is not None:
+            state.last_counter = counters[-1]
+        starts = ends - n
+        state.index = int(ends[-1])
+        runs = []
+        for (s, clock), data, offsets in zip(state.streams, values, plan.offsets, strict=True):
+            clock.settle(offsets[-1], times[-1])
+            runs.append(StreamRun(s.name, s.fs, s.channels, self.device, n,
+                                  data.reshape(-1, data.shape[2]), starts.tolist(),
+                                  (np.asarray(offsets) + starts / s.fs).tolist()))
+        return runs
 
     def _chunks(self, state: _PacketState, t: float, counter: int | None, n: int,
                 values: list[FloatArray], make: Callable[..., Chunk] = Chunk) -> list[Chunk]:
