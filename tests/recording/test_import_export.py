@@ -370,7 +370,8 @@ def test_the_summary_counts_contractions_not_retracted_blips(tmp_path: Path,
     assert (m["onsets"], m["releases"], m["retracted"]) == (1, 1, retracted)
     assert main(["replay", str(path), "--fs", str(fs)]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert f"1 onsets, 1 releases ({retracted} brief activations retracted)" in out
+    brief = "brief activation" if retracted == 1 else "brief activations"
+    assert f"1 onset, 1 release ({retracted} {brief} retracted), 0 movements" in out
 
 
 def _opensignals(path: Path, devices: dict, rows: np.ndarray, end: str = "\n") -> None:

@@ -34,6 +34,15 @@ __all__ = [
 ]
 
 
+def counted(n: int, word: str) -> str:
+    """``n`` and ``word``, plural unless one (``1 movement``, ``3 onsets``).
+
+    >>> counted(1, "movement"), counted(0, "onset")
+    ('1 movement', '0 onsets')
+    """
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def broker_address(text: str) -> tuple[str, int]:
     """``host[:port]`` → (host, port); port defaults to 1883."""
     host, sep, port = text.rpartition(":")

@@ -25,6 +25,7 @@ from isofeedback.commands.common import (
     add_broker_arguments,
     add_lsl_arguments,
     broker_settings_from_args,
+    counted,
     jobs,
     lsl_options,
     open_lsl,
@@ -216,16 +217,17 @@ def _print(console: Console, r: ReplayResult) -> None:
     if r.meta.get("not_emg"):
         console.print(f"  not EMG: {', '.join(map(str, r.meta['not_emg']))} (left out; "
                       "labels and triggers become annotations)")
-    retracted = (f" ({m['retracted']} brief activations retracted)" if m["retracted"]
-                 else "")
-    detected = (f"  {m['onsets']} onsets, {m['releases']} releases{retracted}, "
-                f"{m['movements']} movements")
+    retracted = (f" ({counted(m['retracted'], 'brief activation')} retracted)"
+                 if m["retracted"] else "")
+    detected = (f"  {counted(m['onsets'], 'onset')}, {counted(m['releases'], 'release')}"
+                f"{retracted}, {counted(m['movements'], 'movement')}")
     if r.protocol is None:
         console.print(f"{detected}; detection only (no coach: --protocol pir|met|FILE "
                       "coaches foreign data)")
     else:
-        console.print(f"{detected}; reps {m['reps_done']}/{m['reps_planned']}, mean hold "
-                      f"{m['mean_hold_s']} s; violations: {m['violations'] or 'none'}")
+        hold = f", mean hold {m['mean_hold_s']} s" if m["reps_done"] else ""
+        console.print(f"{detected}; reps {m['reps_done']}/{m['reps_planned']}{hold}; "
+                      f"violations: {m['violations'] or 'none'}")
     if r.stats.packets:
         console.print(f"  {r.stats.packets} packets ({r.stats.bad_packets} bad), "
                       f"{r.stats.gaps} gaps ({r.stats.lost_s:.2f} s lost)")
