@@ -48,10 +48,10 @@ __all__ = [
 SCHEMA_VERSION = 1
 LIVE_EXPIRY_S = 2  # MQTT v5 message expiry of live levels: a late level is useless
 
-# feedback kind → (topic below the patient prefix, qos, retain, droppable)
 #: events that name an earlier onset message, and the field that carries its seq
 _NAMES_ONSET = {EventType.RETRACTED: "retracts", EventType.ONSET_REFINED: "refines"}
 
+# feedback kind → (topic below the patient prefix, qos, retain, droppable)
 _ROUTES: dict[str, tuple[str, int, bool, bool]] = {
     "level": ("live", 0, False, True),
     "phase": ("session/state", 1, True, False),
