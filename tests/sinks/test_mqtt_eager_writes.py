@@ -69,6 +69,7 @@ class _FakePaho:
         self.queued = 0
         self.room = room  # packets the socket takes before it is full
         self.sent = 0
+        self.on_publish: Any = None
 
     def loop_write(self) -> None:
         n = min(self.queued, self.room)
@@ -119,3 +120,40 @@ def test_inside_a_paho_callback_or_another_thread_aiomqtt_writes() -> None:
     other.start()
     other.join()
     assert paho.sent == 0 and calls == ["register", "unregister", "register"]
+
+
+def test_no_publish_callback_for_the_packets_written_at_once() -> None:
+    """paho tells ``on_publish`` (aiomqtt's) of each QoS 0 packet it writes, building a
+    reason code and properties for it; for the packets written inside ``publish`` nobody
+    waits for that yet, so it is off while they are written, and back afterwards."""
+    eager = mqtt._EagerWrites(lambda *a: None, lambda *a: None)
+    paho = _FakePaho(room=10)
+    seen = []
+    paho.on_publish = "aiomqtt's"
+    real = paho.loop_write
+
+    def loop_write() -> None:
+        seen.append(paho.on_publish)
+        real()
+
+    paho.loop_write = loop_write  # type: ignore[method-assign]
+    paho.queued = 1
+    eager._on_register(paho, None, None)
+    assert paho.sent == 1 and seen == [None] and paho.on_publish == "aiomqtt's"
+
+
+def test_the_expiry_properties_are_packed_once() -> None:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    fresh = Properties(PacketTypes.PUBLISH)
+    fresh.MessageExpiryInterval = 3
+    props = mqtt._expiry_properties(3)
+    assert props.pack() == fresh.pack() and str(props) == str(fresh)
+    packs = []
+    real = Properties.pack
+    Properties.pack = lambda self: packs.append(1) or real(self)  # type: ignore[method-assign]
+    try:
+        assert props.pack() == fresh.pack() and len(packs) == 1  # the fresh one only
+    finally:
+        Properties.pack = real  # type: ignore[method-assign]
