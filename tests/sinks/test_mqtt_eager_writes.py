@@ -21,10 +21,6 @@ from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
 from isofeedback.sources.simulated import SimulatedSource
 
 
-def _done(doc: dict[str, Any]) -> bool:
-    return doc["kind"] == "status" and doc["reason"] == "stopped"
-
-
 async def test_messages_are_written_at_once_and_all_arrive(
     mosquitto: Any, patient: str, mqtt_collector: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -40,7 +36,7 @@ async def test_messages_are_written_at_once_and_all_arrive(
     got: list[dict[str, Any]] = []
     ready = asyncio.Event()
     sub = asyncio.create_task(mqtt_collector(settings, f"isofeedback/{patient}/#", got,
-                                             ready, _done))
+                                             ready, lambda doc: doc["kind"] == "end"))
     await asyncio.wait_for(ready.wait(), 5)
     protocol = find_protocol("pir")
     source = SimulatedSource(follow_protocol(protocol, level=0.18, seed=5), find_profile("myo"),
@@ -49,9 +45,14 @@ async def test_messages_are_written_at_once_and_all_arrive(
         assert await pub.wait_connected(5)
         result = await asyncio.wait_for(
             run_session(source, Pipeline(source.profiles, protocol), [pub]), 60)
+    # the publisher has disconnected: a message sent now reaches the subscriber after all
+    # of its messages (a live level may follow the "stopped" status)
+    async with settings.client() as other:
+        await other.publish(f"isofeedback/{patient}/end", b'{"kind": "end"}', qos=1)
     await asyncio.wait_for(sub, 10)
     # everything the publisher sent arrived (it subscribed first): the levels, the
     # events in their order, the status and service messages
+    assert got.pop()["kind"] == "end"
     assert len(got) == pub.stats.published > 200
     assert any(d["kind"] == "level" for d in got)
     reliable = [d["seq"] for d in got if "seq" in d and d["kind"] != "level"]
@@ -157,3 +158,22 @@ def test_the_expiry_properties_are_packed_once() -> None:
         assert props.pack() == fresh.pack() and len(packs) == 1  # the fresh one only
     finally:
         Properties.pack = real  # type: ignore[method-assign]
+
+
+async def test_stats_keep_coming_on_a_quiet_link(
+    mosquitto: Any, patient: str, mqtt_collector: Any
+) -> None:
+    """The publisher's stats message is due every ``stats_interval_s`` while nothing else
+    is sent: its wait ends on one timer per interval, set again after each."""
+    settings = BrokerSettings(mosquitto.host, mosquitto.port)
+    got: list[dict[str, Any]] = []
+    ready = asyncio.Event()
+    sub = asyncio.create_task(mqtt_collector(
+        settings, f"isofeedback/{patient}/service", got, ready,
+        lambda doc: sum(d["kind"] == "service" for d in got) >= 3))
+    await asyncio.wait_for(ready.wait(), 5)
+    async with MqttPublisher(settings, Serializer(patient, "quiet", 1.7e9),
+                             stats_interval_s=0.1) as pub:
+        assert await pub.wait_connected(5)
+        await asyncio.wait_for(sub, 20)
+    assert [d["kind"] for d in got][-3:] == ["service"] * 3

@@ -559,6 +559,15 @@ class MqttPublisher:
     async def _drain(self, client: aiomqtt.Client) -> None:
         loop = asyncio.get_running_loop()
         next_stats = loop.time()
+        # the wake-up for the next stats message: one timer per stats interval, not one
+        # per wait (a live level is a wait of its own, ~20 a second per wearable)
+        stats_timer: asyncio.TimerHandle | None = None
+
+        def stats_due() -> None:
+            nonlocal stats_timer
+            stats_timer = None
+            self._wake.set()
+
         try:
             while True:
                 if loop.time() >= next_stats:
@@ -571,11 +580,13 @@ class MqttPublisher:
                     raise asyncio.CancelledError
                 if not self._pending and not self._live:
                     self._wake.clear()
-                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
-                    # cancellation that races with the event (the publisher then never stops)
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(max(next_stats - loop.time(), 0.0)):
-                            await self._wake.wait()
+                    # until a message comes or the stats are due (a timer that fired a
+                    # hair early, within the clock's resolution, is set again above);
+                    # no wait_for: on 3.11 it can swallow a cancellation that races with
+                    # the event (the publisher then never stops)
+                    if stats_timer is None:
+                        stats_timer = loop.call_at(next_stats, stats_due)
+                    await self._wake.wait()
                     continue
                 if self._pending:
                     n = min(self.window, len(self._pending))
@@ -598,3 +609,6 @@ class MqttPublisher:
                     await asyncio.wait_for(client.publish(
                         offline.topic, offline.payload, offline.qos, offline.retain), 1.0)
             raise
+        finally:
+            if stats_timer is not None:
+                stats_timer.cancel()
