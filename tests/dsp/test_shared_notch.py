@@ -40,3 +40,30 @@ def test_the_shortcut_is_taken_on_most_chunks_and_not_right_after_a_spike() -> N
         shared.append(before and not out.data[:, 2].any())
     frac = float(np.mean(shared))
     assert 0.5 < frac < 1.0  # spikes (4/min) interrupt it for a few seconds each
+
+
+def test_the_cascade_is_the_two_filters_to_the_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live packet goes through the band-pass and the gate's notch as one cascade of
+    sections (:meth:`EmgChain._filter`): on 8-channel records with contact spikes and
+    saturation, in 2-row packets, the output and the learnt weights are those of the two
+    filters called one after the other; the packets with a spike (whose band-pass output
+    is recomputed from the state before them) are among them."""
+    again = []
+    real = EmgChain._bandpass_again
+
+    def counted(chain: EmgChain, raw: np.ndarray) -> np.ndarray:
+        again.append(raw.shape[0])
+        return real(chain, raw)
+
+    monkeypatch.setattr(EmgChain, "_bandpass_again", counted)
+    for fs in (200.0, 2000.0):
+        for rec in simulated_records(2, 10.0, fs, 11, "all", fs <= 250, duration=30.0,
+                                     channels=8):
+            outs = []
+            for cascade in (True, False):
+                chain = EmgChain(fs, 8, 50.0, calibration_s=2.0, full_scale=rec.full_scale)
+                chain.cascade = cascade
+                data = [chain.process(c).data for c in chunk_stream(rec.emg, fs, "emg", 2 / fs)]
+                outs.append(np.vstack(data).tobytes() + chain.weights.tobytes())
+            assert outs[0] == outs[1]
+    assert again  # spikes met inside the cascade: the band-pass output recomputed

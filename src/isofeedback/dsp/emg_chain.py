@@ -98,6 +98,9 @@ class EmgChain:
     #: reuse the spike gate's notch output when the two notches' states are equal and the
     #: chunk has no spike (exact: the same output to the bit); False always filters twice
     share_notch = True
+    #: a live packet through the band-pass and the gate's notch as one cascade (one
+    #: compiled call instead of two, exact: see :meth:`_filter`); False always two calls
+    cascade = True
 
     def __init__(
         self,
@@ -168,6 +171,14 @@ class EmgChain:
         # reference RMS would raise the spike threshold several fold
         self._gate_notch = SosFilter(notch, c) if notch is not None else None
         self._notch_shared = False  # both notches hold the same state (bit for bit)
+        # the band-pass and the notch as one cascade, for live packets while the notches
+        # are shared: while ``_cascading`` its state is the filters' (theirs are stale),
+        # and ``_before`` its state before the last chunk (see :meth:`_filter`)
+        kernel_ok = self._bandpass.compiled
+        self._cascade = (SosFilter(np.vstack([self._bandpass.sos, notch]), c)
+                         if notch is not None and kernel_ok else None)
+        self._cascading = False
+        self._before = np.empty(0)
         self._rms = MovingRms(max(1, int(round(self.envelope_s * self.fs))), c,
                               by_index=self.chunk_invariant)
         self._n = 0  # samples seen
@@ -269,30 +280,67 @@ class EmgChain:
         self._hlen = keep + n
         return y2
 
+    def _shared_reference(self, n: int) -> FloatArray | None:
+        """The history rows inside the reference window of every sample of an ``n``-row
+        chunk just appended (None: the chunk is longer than a window, or the history
+        does not reach back far enough yet)."""
+        ln, need = self._ref_len, self._ref_len + self._ref_skip
+        if n > ln or self._hlen - n < need:
+            return None
+        end = self._hpos - n  # the history before the chunk: [end - need, end)
+        return self._hbuf[end - need + n - 1 : end - need + ln]
+
     def _surely_clear(self, y2: FloatArray) -> bool:
         """True when no sample of the chunk can be a spike: every sample's reference
         window contains the samples shared by all of them, all already in the history,
         and the chunk's largest power is under ``spike_k²`` times their mean."""
-        n, ln, need = y2.shape[0], self._ref_len, self._ref_len + self._ref_skip
-        if n > ln or self._hlen - n < need:
+        n = y2.shape[0]
+        if n <= FEW_ROWS:
+            return self._clear_rows(y2) is not None
+        shared = self._shared_reference(n)
+        if shared is None:
             return False
-        end = self._hpos - n  # the history before the chunk: [end - need, end)
-        shared = self._hbuf[end - need + n - 1 : end - need + ln]
-        if n <= FEW_ROWS:  # a live packet: the bound per channel, the samples in Python
-            bounds = (self._sure * np.add.reduce(shared, axis=0)).tolist()
-            # each sample under its channel's bound is the maximum under it (and a NaN
-            # fails both, as numpy's maximum would propagate it)
-            for row in y2.tolist():
-                for v, b in zip(row, bounds, strict=True):
-                    if not v < b:
-                        return False
-            return True
         if y2.shape[1] == 1:  # plain floats: numpy calls on tiny arrays cost more
             return float(np.maximum.reduce(y2, axis=None)) < self._sure * float(
                 np.add.reduce(shared, axis=None)
             )
         peak = np.maximum.reduce(y2, axis=0)
         return bool(np.logical_and.reduce(peak < self._sure * np.add.reduce(shared, axis=0)))
+
+    def _clear_rows(self, y2: FloatArray) -> list[list[float]] | None:
+        """:meth:`_surely_clear` for a few rows (a live packet): the bound per channel,
+        the samples compared in Python floats; the rows of ``y2`` as floats when it
+        holds (the few-rows path's input), else None. Each sample under its channel's
+        bound is the maximum under it, and a NaN fails both, as numpy's maximum would
+        propagate it."""
+        shared = self._shared_reference(y2.shape[0])
+        if shared is None:
+            return None
+        bounds = (self._sure * np.add.reduce(shared, axis=0)).tolist()
+        rows: list[list[float]] = y2.tolist()
+        for row in rows:
+            for v, b in zip(row, bounds, strict=True):
+                if not v < b:
+                    return None
+        return rows
+
+    def _clear_few(self, y2: FloatArray, raw: FloatArray) -> list[list[float]] | None:
+        """:meth:`_gate`'s first test on a few rows, in Python floats: no sample at full
+        scale and none can be a spike; then the gate is only an earlier spike's hold
+        (:meth:`_held`) and the rows of ``y2`` are returned as floats. None: the array
+        gate decides (a NaN too, whose answer is then numpy's)."""
+        full = self.full_scale
+        if full is not None:
+            for row in raw.tolist():
+                for v in row:
+                    if not abs(v) < full:
+                        return None
+        return self._clear_rows(y2)
+
+    def _held(self) -> int:
+        """How many of the next chunk's samples an earlier spike's hold still gates
+        (≤ 0: none)."""
+        return self._last_flag - self._n + 1
 
     def _gate(self, y2: FloatArray, raw: FloatArray) -> tuple[FloatArray, BoolArray | None]:
         """Spike and saturation gate for the current chunk (1 = gated), and the spike
@@ -362,7 +410,7 @@ class EmgChain:
         """The gate of a chunk without spikes or saturation: on only while an earlier
         spike's hold lasts."""
         gate = np.zeros(n)
-        m = self._last_flag - self._n + 1
+        m = self._held()
         if m > 0:
             gate[:m] = 1.0
         return gate
@@ -372,17 +420,25 @@ class EmgChain:
         n = raw.shape[0]
         if n == 0:
             return self._out(chunk, np.zeros((0, 4)))
-        y = self._bandpass.process(raw)
-        yg = self._gate_notch.process(y) if self._gate_notch is not None else y
+        few = self._few(n, raw.shape[1])
+        y, yg = self._filter(raw, few)
         power = self._power(yg)  # yg², a view of the spike gate's history
-        gate, spikes = self._gate(power, raw)
+        clear = self._clear_few(power, raw) if few else None
+        if clear is None:
+            gate, spikes = self._gate(power, raw)
+        else:  # no spike, no saturation: only an earlier spike's hold
+            held = self._held()
+            gates, spikes = [1.0 if i < held else 0.0 for i in range(n)], None
         if self._notch is not None and self._gate_notch is not None:
             if spikes is None and self._notch_shared:
                 # same filter, same state, same input (no spike to zero): the gate's
                 # notch output is this notch's output to the bit; skip the second pass
                 y = yg
-                self._notch.copy_state(self._gate_notch)
+                if not self._cascading:  # (a cascade keeps one state for both)
+                    self._notch.copy_state(self._gate_notch)
             else:
+                if y is None:  # the cascade gave the gate's output only
+                    y = self._bandpass_again(raw)
                 if spikes is not None:
                     y[spikes] = 0.0
                 y = self._notch.process(y, overwrite=True)  # y is the band-pass's own output
@@ -391,6 +447,22 @@ class EmgChain:
                 self._notch_shared = self.share_notch and self._notch.same_state(
                     self._gate_notch
                 )
+        assert y is not None  # (None only from a cascade, whose output is then ``yg``)
+        if few:  # a live packet: what _fuse and _slow do, in Python floats
+            assert self.rest_var is not None
+            # the output's square: the gate's (the same products) when the output is the
+            # gate's notch output
+            rows = clear if clear is not None and y is yg else (y * y).tolist()
+            if clear is None:
+                gates = gate.tolist()
+            out = self._fuse_few(rows, self._rms.mean_square_few(rows), gates)
+            if not self._learnt:
+                # the array path's very expression: the block's mean sums its rows in an
+                # order that follows their memory layout (``y`` is column-major), so
+                # rows rebuilt from the floats would change the learnt weights' last bits
+                self._learn(y * y / self.rest_var, sum(gates))
+            self._n += n
+            return self._out(chunk, out)
         steady = self.rest_var is not None and self._learnt
         # in the steady state, when the output is the gate's notch output, its square is
         # that history's slice (the same products; read before the next chunk can move
@@ -399,12 +471,7 @@ class EmgChain:
         # row-major slice, so the learnt weights would differ in the last bits
         y2 = power if steady and y is yg else y * y
         ms = self._rms.mean_square(y2)
-        if self._few(n, y2.shape[1]):  # a live packet: what _fuse and _slow do, in floats
-            assert self.rest_var is not None
-            out = self._fuse_few(y2, ms, gate)
-            if not self._learnt:
-                self._learn(y2 / self.rest_var, gate)
-        elif steady:  # the whole chunk with the current weights
+        if steady:  # the whole chunk with the current weights
             out = np.empty((n, 4))
             self._fuse(y2, ms, out, 0, n)
             out[:, 2] = gate
@@ -414,6 +481,58 @@ class EmgChain:
             out[:, 2] = gate
         self._n += n
         return self._out(chunk, out)
+
+    def _filter(self, raw: FloatArray, few: bool) -> tuple[FloatArray | None, FloatArray]:
+        """The band-pass output (None when not computed) and the gate's notch output.
+
+        A live packet, while the two notches are shared (the usual case), goes through
+        the band-pass and the notch as one cascade of sections: the compiled kernel runs
+        a sample through the sections in order, each section's recurrence seeing only its
+        own input, so the cascade's output and final state are the two filters' to the
+        bit — in one call and one copy instead of two of each, and the main notch's state
+        is the gate notch's without a copy. The band-pass output itself is then not
+        seen; the one chunk in a while that needs it (a spike to zero before the main
+        notch) gets it from the cascade's state before the chunk (:meth:`_uncascade`)."""
+        cascade, gate_notch = self._cascade, self._gate_notch
+        if (few and self._notch_shared and self.cascade and cascade is not None
+                and gate_notch is not None):
+            if not self._cascading:
+                if self._bandpass._zi is None or gate_notch._zi is None:
+                    return self._filter(raw, False)
+                cascade._zi = np.concatenate((self._bandpass._zi, gate_notch._zi), axis=1)
+                self._before = np.empty_like(cascade._zi)
+                self._cascading = True
+            assert cascade._zi is not None
+            np.copyto(self._before, cascade._zi)
+            return None, cascade.process(raw)
+        if self._cascading:
+            self._uncascade(False)
+        y = self._bandpass.process(raw)
+        return y, gate_notch.process(y) if gate_notch is not None else y
+
+    def _uncascade(self, before: bool) -> None:
+        """The filters' own states back from the cascade's: the gate notch's after the
+        last chunk; the band-pass's and the main notch's (shared: the gate notch's) after
+        it too, or, ``before``, before it (see :meth:`_bandpass_again`)."""
+        cascade, notch, gate_notch = self._cascade, self._notch, self._gate_notch
+        assert cascade is not None and cascade._zi is not None
+        assert notch is not None and gate_notch is not None
+        k = self._bandpass.sos.shape[0]
+        after = cascade._zi
+        start = self._before if before else after
+        self._bandpass._zi = start[:, :k].copy()
+        gate_notch._zi = after[:, k:].copy()
+        notch._zi = start[:, k:].copy()
+        self._cascading = False
+
+    def _bandpass_again(self, raw: FloatArray) -> FloatArray:
+        """The band-pass output of ``raw``, the chunk the cascade just filtered, wanted
+        after all (a spike to zero before the main notch): the filters leave the cascade
+        with the band-pass and the main notch as they were before the chunk, and the
+        band-pass runs over it again — the same arithmetic, so the same output, and its
+        state ends where the cascade's did."""
+        self._uncascade(True)
+        return self._bandpass.process(raw)
 
     def _few(self, n: int, channels: int) -> bool:
         """A chunk of a few rows over several channels, after the rest calibration, within
@@ -449,19 +568,20 @@ class EmgChain:
             self._fusion_for = (self.weights, self.rest_var)
         return self._fusion_w
 
-    def _fuse_few(self, y2: FloatArray, ms: FloatArray, gate: FloatArray) -> FloatArray:
-        """:meth:`_fuse` of a whole chunk of a few rows (several channels) and the gate
-        (``out[:, 2]``),
-        the output rows built in Python floats: the sums are :func:`weighted_columns`'
-        (:func:`weighted_rows`), the square root is IEEE's correctly rounded one in both
-        ``math`` and numpy (numpy's kept for a NaN or a negative, whose NaN's bits it
-        decides). A live packet's dozen numpy calls become three."""
+    def _fuse_few(self, y2: list[list[float]], ms: list[list[float]],
+                  gate: list[float]) -> FloatArray:
+        """:meth:`_fuse` of a whole chunk of a few rows (several channels, given as Python
+        floats) and the gate (``out[:, 2]``), the output rows built in Python floats: the
+        sums are :func:`weighted_columns`' (:func:`weighted_rows`), the square root is
+        IEEE's correctly rounded one in both ``math`` and numpy (numpy's kept for a NaN
+        or a negative, whose NaN's bits it decides). A live packet's dozen numpy calls
+        become one."""
         _, _, w, w_rest = self._fusion()
         dof = self.dof
-        power = weighted_rows(y2.tolist(), w_rest)
-        level = weighted_rows(ms.tolist(), w)
+        power = weighted_rows(y2, w_rest)
+        level = weighted_rows(ms, w)
         return np.array([[math.sqrt(e) if e >= 0.0 else float(np.sqrt(e)), p, g, dof]
-                         for e, p, g in zip(level, power, gate.tolist(), strict=True)],
+                         for e, p, g in zip(level, power, gate, strict=True)],
                         dtype=np.float64)
 
     def _slow(self, y2: FloatArray, ms: FloatArray, gate: FloatArray, out: FloatArray) -> None:
@@ -489,7 +609,7 @@ class EmgChain:
             take = n - i if self._learnt else min(n - i, self._block - a % self._block)
             self._fuse(y2, ms, out, i, i + take)
             if not self._learnt:
-                self._learn(y2[i : i + take] / self.rest_var, gate[i : i + take])
+                self._learn(y2[i : i + take] / self.rest_var, float(gate[i : i + take].sum()))
             i += take
 
     def _drop_dead_channels(self) -> None:
@@ -512,11 +632,12 @@ class EmgChain:
         return Chunk.trusted("emg_env", chunk.fs, chunk.start_index, chunk.t_first, data,
                              CHANNELS, chunk.device, chunk.gap_before)
 
-    def _learn(self, norm: FloatArray, gate: FloatArray) -> None:
-        """Accumulate per-channel excess power over clearly active blocks; set the weights
-        once enough activity has been seen (at a block boundary)."""
+    def _learn(self, norm: FloatArray, gated: float) -> None:
+        """Accumulate per-channel excess power over clearly active blocks (``gated``: the
+        rows' sum of the gate, whole numbers); set the weights once enough activity has
+        been seen (at a block boundary)."""
         self._blk.append(norm)
-        self._blk_gate += float(gate.sum())
+        self._blk_gate += gated
         self._blk_n += norm.shape[0]
         if self._blk_n < self._block:
             return

@@ -339,6 +339,9 @@ class MovingRms:
         self._csum = np.zeros((4 * self.window + 64, self.channels))
         self._pos = self.window
         self._n = 0
+        # the last ``window`` running sums as the few-rows path keeps them (oldest first),
+        # newer than ``_csum`` while set (:meth:`_arrays` writes them back)
+        self._sums: list[list[float]] | None = None
 
     def process(self, x: FloatArray) -> FloatArray:
         return np.asarray(np.sqrt(self.mean_square(np.asarray(x, dtype=np.float64) ** 2)))
@@ -357,6 +360,7 @@ class MovingRms:
         n, w = sq.shape[0], self.window
         if n == 0:
             return np.zeros((0, self.channels))
+        self._arrays()
         pos = self._pos
         if pos + n > self._csum.shape[0]:
             keep = self._csum[pos - w : pos]
@@ -380,3 +384,37 @@ class MovingRms:
         self._pos = pos + n
         self._n += n
         return np.maximum(mean, 0.0, out=mean)
+
+    def mean_square_few(self, rows: list[list[float]]) -> list[list[float]]:
+        """:meth:`mean_square` of a few rows given as Python floats, once every window is
+        full (before, the array path): the same IEEE operations in the same order — each
+        running sum the previous one plus the sample (``np.add.accumulate``'s order), the
+        window's difference times ``1 / window``, then ``np.maximum(·, 0.0)`` (a NaN kept,
+        as numpy keeps it; a difference of sums of squares is never ``-0.0``). The sums
+        stay floats between chunks: a live packet's eight numpy calls become none."""
+        if not self.full or not rows:
+            done: list[list[float]] = self.mean_square(np.array(rows, dtype=np.float64)).tolist()
+            return done
+        sums = self._sums
+        if sums is None:
+            sums = self._csum[self._pos - self.window : self._pos].tolist()
+        inv = 1.0 / self.window
+        prev = sums[-1]
+        out = []
+        for row in rows:
+            new = [s + v for s, v in zip(prev, row, strict=True)]
+            old = sums.pop(0)
+            sums.append(new)
+            out.append([m if (m := (a - b) * inv) >= 0.0 or m != m else 0.0
+                        for a, b in zip(new, old, strict=True)])
+            prev = new
+        self._sums = sums
+        self._n += len(rows)
+        return out
+
+    def _arrays(self) -> None:
+        """Before the array path reads the running sums: the few-rows path's newer ones
+        written back as the last ``window`` rows before ``_pos`` (all it reads)."""
+        if self._sums is not None:
+            self._csum[self._pos - self.window : self._pos] = self._sums
+            self._sums = None
