@@ -353,3 +353,30 @@ def test_page_says_when_the_session_is_no_longer_saved(
         assert not page_errors(browser)
         session.begin()  # (the page's reconnects after the session's end are not errors)
         session.wait_done()
+
+
+def test_a_page_opened_after_the_start_still_shows_how_to_set_up(
+    mosquitto: Any, patient: str, browser: Any, artifacts: Path
+) -> None:
+    """The set-up instruction is said once, at the session's start; a phone opened a few
+    seconds later (the patient started the gateway, then picked up the phone) gets it from
+    the retained ``setup`` topic and shows it until the repetitions begin."""
+    broker = BrokerSettings(mosquitto.host, mosquitto.port)
+    with LiveSession(broker, patient, speed=2.0, reps=1) as session:
+        session.begin()
+        deadline = time.monotonic() + 30
+        while not any(d.get("kind") == "phase" and d.get("phase") == "reference"
+                      for d in list(session.published)):
+            assert time.monotonic() < deadline, "no reference phase"
+            time.sleep(0.05)
+        setup = next(d["text"] for d in list(session.published)
+                     if d.get("kind") == "cue" and d.get("id") == "setup")
+        browser.get(session.url)
+        wait_for(browser, "return window.isofeedbackPage.connected")
+        wait_for(browser, "return !document.getElementById('setup').hidden", 10)
+        assert browser.find_element("id", "setup").text == setup
+        shot(browser, artifacts, "setup-late")
+        wait_for(browser, f"return {PHASE_SHOT} === 'waiting'", 60)
+        assert js(browser, "return document.getElementById('setup').hidden")
+        session.wait_done()
+        assert not page_errors(browser)

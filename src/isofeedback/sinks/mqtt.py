@@ -395,6 +395,10 @@ class MqttPublisher:
             log.error("MQTT: cannot serialize %r: %s", item, exc)
             return
         self.submit_message(msg)
+        if isinstance(item, Feedback):  # (events publish nothing else)
+            extra = self.serializer.follow_up(item, msg)
+            if extra is not None:
+                self.submit_message(extra)
 
     def submit_message(self, msg: MqttMessage) -> None:
         """Queue a ready message (device state, or anything built by the Serializer)."""
