@@ -68,6 +68,24 @@ def wait_for(driver: Any, script: str, timeout: float = 30.0) -> Any:
     raise AssertionError(f"timed out waiting for: {script}")
 
 
+def tap(driver: Any, element_id: str) -> None:
+    """Tap a button as a patient does: once it stands still. A phase change re-lays the
+    page out (the hold countdown appears), and a click computed before the shift lands
+    beside the button: the pause of the control test was lost that way about every
+    other run."""
+    rect = f"return JSON.stringify(document.getElementById('{element_id}')" \
+           ".getBoundingClientRect())"
+    deadline = time.monotonic() + 5
+    last = js(driver, rect)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = js(driver, rect)
+        if now == last:
+            break
+        last = now
+    driver.find_element("id", element_id).click()
+
+
 def dedupe(values: list[Any]) -> list[Any]:
     return [v for i, v in enumerate(values) if v and (i == 0 or values[i - 1] != v)]
 
@@ -245,7 +263,7 @@ def test_pause_resume_pain_stop_from_the_page_change_the_session(
         session.begin()
         ack = "document.getElementById('ack').textContent"
         wait_for(browser, f"return {PHASE_SHOT} === 'holding'")
-        browser.find_element("id", "btn-pause").click()
+        tap(browser, "btn-pause")
         wait_for(browser, f"return {PHASE_SHOT} === 'paused'", 10)
         wait_for(browser, f"return {ack} === '✓ pause accepted'", 10)
         assert browser.find_element("id", "btn-pause").text == "Resume"
@@ -257,15 +275,15 @@ def test_pause_resume_pain_stop_from_the_page_change_the_session(
         assert browser.find_element("id", "reps").text == reps
         assert browser.find_element("id", "btn-pause").text == "Resume"
         assert "Paused" in browser.find_element("id", "cue").text
-        browser.find_element("id", "btn-pause").click()  # now "Resume"
+        tap(browser, "btn-pause")  # now "Resume"
         wait_for(browser, f"return {ack} === '✓ resume accepted'", 10)
         wait_for(browser, f"return {PHASE_SHOT} !== 'paused'", 10)
-        browser.find_element("id", "btn-pain").click()
+        tap(browser, "btn-pain")
         wait_for(browser, "return document.getElementById('pain-dialog').open")
         shot(browser, artifacts, "pain")
         browser.find_element("id", "pain-0").click()
         wait_for(browser, f"return {ack} === '✓ pain accepted'", 10)
-        browser.find_element("id", "btn-stop").click()
+        tap(browser, "btn-stop")
         wait_for(browser, f"return {ack} === '✓ stop accepted'", 10)
         wait_for(browser, "return !document.getElementById('summary').hidden", 20)
         assert "Session ended early" in browser.find_element("id", "summary").text
