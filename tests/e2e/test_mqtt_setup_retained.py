@@ -1,6 +1,6 @@
-"""The set-up instruction is retained until the repetitions begin: a phone opened after
-the session started still shows how to place the limb and the sensor (cues themselves are
-not retained), and one opened later is not shown a set-up that is over."""
+"""The set-up instruction is retained: a phone opened after the session started still
+shows how to place the limb and the sensor (cues themselves are not retained). It stays a
+JSON document (a display shows it until a phase with ``rep`` ≥ 1: the page's test)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ async def _drained(pub: MqttPublisher) -> None:
     await asyncio.sleep(0.2)
 
 
-async def test_a_late_phone_gets_the_set_up_until_the_repetitions_begin(
+async def test_a_late_phone_gets_the_set_up_instruction(
     tmp_path: Path, patient: str, mosquitto_control: Any
 ) -> None:
     start, stop = mosquitto_control
@@ -61,12 +61,12 @@ async def test_a_late_phone_gets_the_set_up_until_the_repetitions_begin(
             early = await _retained(settings, topic)
             assert len(early) == 1
             doc = json.loads(early[0])
-            assert (doc["kind"], doc["id"], doc["text"]) == ("cue", "setup", SETUP["text"])
-            assert doc["session"] == "s-setup"
+            assert (doc["kind"], doc["text"], doc["rep"]) == ("setup", SETUP["text"], 0)
+            assert doc["session"] == "s-setup" and "seq" not in doc
             # the ordinary cues stay unretained
             assert await _retained(settings, f"isofeedback/{patient}/cues") == []
             pub.submit(Feedback("phase", 9.0, {"phase": "waiting", "rep": 1, "reps": 3}))
             await _drained(pub)
-            assert await _retained(settings, topic) == []
+            assert await _retained(settings, topic) == early  # every payload is JSON
     finally:
         stop(broker)

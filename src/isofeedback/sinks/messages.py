@@ -51,10 +51,8 @@ LIVE_EXPIRY_S = 2  # MQTT v5 message expiry of live levels: a late level is usel
 #: events that name an earlier onset message, and the field that carries its seq
 _NAMES_ONSET = {EventType.RETRACTED: "retracts", EventType.ONSET_REFINED: "refines"}
 
-#: where the set-up instruction is retained until the repetitions begin
+#: where the session's set-up instruction is retained
 SETUP_TOPIC = "setup"
-#: phases in which the set-up is over (with any phase of a repetition)
-_SETUP_OVER = frozenset({"waiting", "done", "stopped"})
 
 # feedback kind → (topic below the patient prefix, qos, retain, droppable)
 _ROUTES: dict[str, tuple[str, int, bool, bool]] = {
@@ -70,7 +68,7 @@ _ROUTES: dict[str, tuple[str, int, bool, bool]] = {
 KINDS = (
     "status", "service", "event", "level", "phase", "cue", "rep", "summary", "progress",
     "device_availability", "device_battery", "device_quality", "control_ack",
-    "prescription_ack", "schedule", "reminder",
+    "prescription_ack", "schedule", "reminder", "setup",
 )
 
 DeviceState = Literal["online", "offline", "connecting"]
@@ -182,7 +180,6 @@ class Serializer:
     def _reset(self) -> None:
         self.seq = 0
         self.live_seq = 0
-        self._setup_shown = False  # a set-up instruction is retained on ``setup``
         # per source, the back-dated time, decision time and seq of the last onset, so a
         # ``retracted`` event can name the onset message it withdraws
         self._onsets: dict[str, tuple[float, float, int]] = {}
@@ -254,22 +251,18 @@ class Serializer:
         return MqttMessage(self.topic(suffix), self.encode(doc), qos, retain, droppable,
                            expiry_s=LIVE_EXPIRY_S if droppable else None)
 
-    def follow_up(self, item: Event | Feedback, msg: MqttMessage) -> MqttMessage | None:
-        """What ``item`` (just made into ``msg``) also publishes: the session's set-up
-        instruction (the ``setup`` cue: how to place the limb and the sensor) is retained
-        on ``setup`` until the repetitions begin, then cleared (an empty retained message),
-        so a phone opened after the start still shows it; cues are not retained (a late
-        "hold" would be wrong)."""
-        if not isinstance(item, Feedback):
-            return None
-        if item.kind == "cue" and item.payload.get("id") == "setup":
-            self._setup_shown = True
-            return MqttMessage(self.topic(SETUP_TOPIC), msg.payload, 1, True, False)
-        if self._setup_shown and (item.kind == "summary" or (
-                item.kind == "phase" and (item.payload.get("rep", 0) >= 1
-                                          or item.payload.get("phase") in _SETUP_OVER))):
-            self._setup_shown = False
-            return MqttMessage(self.topic(SETUP_TOPIC), b"", 1, True, False)
+    def follow_up(self, item: Event | Feedback) -> MqttMessage | None:
+        """What ``item`` also publishes: with the session's set-up instruction (the
+        ``setup`` cue: how to place the limb and the sensor), a retained ``setup``
+        document, so a phone opened after the start still shows it (cues are not
+        retained: a late "hold" would be wrong). It has no ``seq``: the instruction came
+        in the reliable stream as the cue, and a copy with the cue's ``seq`` would be a
+        duplicate there."""
+        if (isinstance(item, Feedback) and item.kind == "cue"
+                and item.payload.get("id") == "setup"):
+            doc = self.envelope("setup", item.t, {"text": item.payload.get("text", ""),
+                                                  "rep": item.payload.get("rep", 0)})
+            return MqttMessage(self.topic(SETUP_TOPIC), self.encode(doc), 1, True, False)
         return None
 
     # -- service state ------------------------------------------------------------------

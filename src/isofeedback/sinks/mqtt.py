@@ -396,7 +396,7 @@ class MqttPublisher:
             return
         self.submit_message(msg)
         if isinstance(item, Feedback):  # (events publish nothing else)
-            extra = self.serializer.follow_up(item, msg)
+            extra = self.serializer.follow_up(item)
             if extra is not None:
                 self.submit_message(extra)
 

@@ -114,6 +114,7 @@
       case "phase": onPhase(doc); break;
       case "level": onLevel(doc); break;
       case "cue": onCue(doc); break;
+      case "setup": onSetup(doc); break;
       case "rep": onRep(doc); break;
       case "summary": onSummary(doc); break;
       default: break;
@@ -140,6 +141,7 @@
     state.seen = new Set();
     state.finished = false;
     state.phase = null;
+    state.rep = 0;
     document.body.dataset.finished = "false";
     for (const b of document.querySelectorAll(".controls button")) b.disabled = false;
     $("summary").hidden = true;
@@ -202,7 +204,8 @@
     $("btn-pause").textContent = doc.phase === "paused" ? "Resume" : "Pause";
     $("btn-pause").dataset.command = doc.phase === "paused" ? "resume" : "pause";
     if (doc.phase === "done" || doc.phase === "stopped") finish();
-    if (doc.phase === "waiting") $("setup").hidden = true; // set up: the reps begin
+    // set up: the reps begin (a page opened mid-session gets the retained set-up too)
+    if (doc.phase === "waiting" || doc.rep > 0) $("setup").hidden = true;
     if (fresh && !$("cue").textContent && PHASE_CUE[doc.phase]) {
       const text = (state.cues[state.locale] || {})[PHASE_CUE[doc.phase]];
       if (text) showCue(text, "info");
@@ -334,15 +337,20 @@
     el.textContent = text;
   }
 
+  // How to set up: said with the first instruction of the session (a cue), so it keeps its
+  // own place until the first repetition instead of being replaced at once; also retained
+  // on its own topic (kind "setup"), so a page opened later shows it, while the
+  // repetitions have not begun. Said once: the cue and its retained copy are one.
+  function onSetup(doc) {
+    if (state.rep > 0 || state.finished) return;
+    if (!$("setup").hidden && $("setup").textContent === doc.text) return;
+    $("setup").textContent = doc.text;
+    $("setup").hidden = false;
+    speak(doc);
+  }
+
   function onCue(doc) {
-    if (doc.id === "setup") {
-      // how to set up: said with the first instruction of the session, so it keeps its
-      // own place until the first repetition instead of being replaced at once
-      $("setup").textContent = doc.text;
-      $("setup").hidden = false;
-      speak(doc);
-      return;
-    }
+    if (doc.id === "setup") { onSetup(doc); return; }
     if (!doc.text) {
       // the end of a warning ("cleared", naming the cue in `clears`): take it down if it
       // is still shown, and say nothing
