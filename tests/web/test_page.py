@@ -394,7 +394,12 @@ def test_a_page_opened_after_the_start_still_shows_how_to_set_up(
         wait_for(browser, "return !document.getElementById('setup').hidden", 10)
         assert browser.find_element("id", "setup").text == setup
         shot(browser, artifacts, "setup-late")
+        pause_top = "return document.getElementById('btn-pause').getBoundingClientRect().top"
+        top = js(browser, pause_top)
         wait_for(browser, f"return {PHASE_SHOT} === 'waiting'", 60)
         assert js(browser, "return document.getElementById('setup').hidden")
+        # the controls are docked: the set-up box going away (200 px at phone size) does
+        # not move the buttons under the patient's thumb
+        assert js(browser, pause_top) == top
         session.wait_done()
         assert not page_errors(browser)

@@ -200,7 +200,7 @@
     const h1 = $("phase");
     h1.textContent = PHASE_NAMES[doc.phase] || doc.phase;
     h1.dataset.phase = doc.phase;
-    $("reps").textContent = doc.rep > 0 ? `Rep ${doc.rep} of ${doc.reps}` : `${doc.reps} reps`;
+    $("reps").textContent = doc.rep > 0 ? `Rep ${doc.rep} of ${doc.reps}` : `${doc.reps} ${doc.reps === 1 ? "rep" : "reps"}`;
     $("btn-pause").textContent = doc.phase === "paused" ? "Resume" : "Pause";
     $("btn-pause").dataset.command = doc.phase === "paused" ? "resume" : "pause";
     if (doc.phase === "done" || doc.phase === "stopped") finish();
