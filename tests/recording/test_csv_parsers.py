@@ -105,3 +105,15 @@ def test_a_bad_cell_in_a_large_file_is_named_by_its_line(
     path.write_text("t,emg1\n0,1\n0.001,nan\n0.002,3\n")
     with pytest.raises(RecordingError, match="line 3, column 'emg1': 'nan' is not a finite"):
         load_csv(path)
+
+
+@needs_pandas
+@pytest.mark.parametrize(("version", "used"), [("3.1.1", True), ("4.0rc0", True),
+                                               ("2.2.3", False), ("unknown", False)])
+def test_pandas_is_used_from_3_1_whatever_its_version_string(
+        version: str, used: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Older pandas rounds some numbers differently; a pre-release name is no error."""
+    import pandas
+
+    monkeypatch.setattr(pandas, "__version__", version)
+    assert (_pandas_reader() is not None) is used

@@ -26,6 +26,7 @@ from __future__ import annotations
 import codecs
 import csv
 import math
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -385,8 +386,11 @@ def _pandas_reader() -> Any | None:
         import pandas  # costs ~0.2 s: imported for large files only
     except ImportError:
         return None
-    major, minor = (int(p) for p in pandas.__version__.split(".")[:2])
-    return pandas.read_csv if (major, minor) >= (3, 1) else None
+    # "3.1.1", "3.2.0rc1", "4.0rc0": the leading numbers (a version it cannot read: not used)
+    found = re.match(r"(\d+)\.(\d+)", str(getattr(pandas, "__version__", "")))
+    if found is None:
+        return None
+    return pandas.read_csv if (int(found[1]), int(found[2])) >= (3, 1) else None
 
 
 def _parse_numbers(f: Any, sep: str, read_csv: Any | None) -> FloatArray:
