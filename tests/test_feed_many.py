@@ -180,27 +180,3 @@ def test_the_rest_calibration_in_pieces_ends_where_one_by_one_ends(
     ticks_a, ticks_b = (p.coach.ticks for p in pipelines)  # type: ignore[attr-defined]
     assert ticks_a == ticks_b
     assert any('"type":"calibrated"' in d for d in expected)
-
-
-@pytest.mark.parametrize("name", ["myo-pir-sim.isorec", "openemg-met-sim.isorec"])
-def test_a_calibration_ending_inside_a_block_gives_its_baseline_after_its_packet(
-        name: str) -> None:
-    """A rest calibration of 2.13 s ends inside a 0.25 s block: the bulk pass ends a piece
-    there too, so every tick from the calibration's packet on (for the next two seconds,
-    before the older difference marked above) has the activity one by one gives."""
-    with RecordingReader(SAMPLES / name) as r:
-        packets = list(r.packets())
-        profiles, protocol, config = r.profiles(), r.protocol(), r.config()
-    assert protocol is not None
-    config = config.updated({"detector.rest.calibration_s": 2.13}, "test")
-    pipelines = [Pipeline(profiles, protocol, config) for _ in "ab"]
-    for p in pipelines:
-        p.coach = _TickLog(protocol)
-    a, b = pipelines
-    _one_by_one(a, packets)
-    _windows(b, packets, 4096)
-    ticks_a, ticks_b = (p.coach.ticks for p in pipelines)  # type: ignore[attr-defined]
-    assert a.onset is not None and a.onset.baseline is not None
-    cal = next(k for k, t in enumerate(ticks_a) if t[1] > 0.0)  # the first activity
-    until = next(k for k, t in enumerate(ticks_a) if t[0] > ticks_a[cal][0] + 2.0)  # type: ignore[operator]
-    assert cal > 50 and ticks_a[:until] == ticks_b[:until]

@@ -737,12 +737,10 @@ class Pipeline:
             anchors[offsets[i]] = t_firsts[i]
             i += 1
         blk = max(1, int(round(onset.block_s * fs)))
-        # while it calibrates its rest: a piece also ends where the calibration does, so
-        # the baseline is known after the packet holding its last sample, as one by one
-        # (the rest sums are of all the calibration's samples at once, in any chunking)
-        calibrated = ({onset.rest.calibration_n - n0} if onset.baseline is None else set())
+        # (a rest calibration ends on a block's end, _calibration_on_block: the baseline is
+        # known after the packet holding its last sample, as one by one)
         cuts = sorted({*range((blk - n0 % blk) % blk or blk, n, blk), *anchors, *cuts_at,
-                       *(c for c in calibrated if 0 < c < n), n} - {0})
+                       n} - {0})
         initial = onset.baseline
         baselines: list[float | None] = []
         lo = 0
