@@ -154,17 +154,20 @@ def test_the_coach_finishing_inside_a_window_ends_it_there(name: str, size: int)
 @pytest.mark.parametrize("name", ["myo-pir-sim.isorec", "openemg-met-sim.isorec"])
 @pytest.mark.parametrize("calibration_s", [
     2.5, 3.0,
-    # not on a 0.25 s block's end: the bulk pass gave other baselines seconds after it
-    # (older than the calibration's pieces); such a session now goes packet by packet
+    # not on a 0.25 s block's end: the bulk pass cuts a piece where the calibration ends,
+    # and the chain counts its weight-learning blocks from there in any chunking
     2.13,
 ])
+@pytest.mark.parametrize("size", [333, 4096])
 def test_the_rest_calibration_in_pieces_ends_where_one_by_one_ends(
-        name: str, calibration_s: float) -> None:
-    """The bulk pass runs the onset detector through its rest calibration in block pieces
-    too; the baseline appears after the packet holding the calibration's last sample and
-    the ticks' activity uses it from that packet on, as one by one. (2.13 s, not a whole
-    number of blocks, differed before the pieces too, seconds later: it goes packet by
-    packet, ``Pipeline._calibration_on_block``.)"""
+        name: str, calibration_s: float, size: int) -> None:
+    """The bulk pass runs the onset detector through its rest calibration in block pieces,
+    and a piece ends where the calibration does: the baseline appears after the packet
+    holding the calibration's last sample and the ticks' activity uses it from that packet
+    on, as one by one. A calibration that ends inside a block (2.13 s) once gave other
+    envelopes from ~5 s on: the chain's weight-learning blocks were cut at multiples of
+    the block from sample 0 but counted from the calibration's end, so a window cutting
+    at the one and packets at the other learnt different weights."""
     with RecordingReader(SAMPLES / name) as r:
         packets = list(r.packets())
         profiles, protocol, config = r.profiles(), r.protocol(), r.config()
@@ -175,7 +178,7 @@ def test_the_rest_calibration_in_pieces_ends_where_one_by_one_ends(
         p.coach = _TickLog(protocol)
     a, b = pipelines
     expected, used_a = _one_by_one(a, packets)
-    got, used_b = _windows(b, packets, 4096)
+    got, used_b = _windows(b, packets, size)
     assert used_a == used_b and got == expected
     ticks_a, ticks_b = (p.coach.ticks for p in pipelines)  # type: ignore[attr-defined]
     assert ticks_a == ticks_b

@@ -351,18 +351,7 @@ class Pipeline:
         """The EMG of a window (without gaps) goes through as one chunk (see
         :meth:`feed_many`)."""
         return (emg is not None and len(emg.starts) > 1 and self.onset is not None
-                and not self.signal_lost and self._calibration_on_block())
-
-    def _calibration_on_block(self) -> bool:
-        """The onset detector's rest calibration ends on one of its blocks' ends (every
-        shipped protocol's 3 s does). One that ends inside a block (2.13 s) gave the coach
-        other baselines from the bulk pass than from one by one, seconds after the
-        calibration (``tests/test_feed_many.py``; not yet understood): such a session
-        goes packet by packet, slower but the same outputs as live."""
-        onset = self.onset
-        if not isinstance(onset, OnsetReleaseDetector):
-            return True
-        return onset.rest.calibration_n % onset.rest.block_n == 0
+                and not self.signal_lost)
 
     def _decode_runs(self, packets: Sequence[Packet],
                      ) -> tuple[list[tuple[int, ...] | None], dict[int, StreamRun],
@@ -737,10 +726,12 @@ class Pipeline:
             anchors[offsets[i]] = t_firsts[i]
             i += 1
         blk = max(1, int(round(onset.block_s * fs)))
-        # (a rest calibration ends on a block's end, _calibration_on_block: the baseline is
-        # known after the packet holding its last sample, as one by one)
+        # while it calibrates its rest: a piece also ends where the calibration does, so
+        # the baseline is known after the packet holding its last sample, as one by one
+        # (the rest sums are of all the calibration's samples at once, in any chunking)
+        calibrated = ({onset.rest.calibration_n - n0} if onset.baseline is None else set())
         cuts = sorted({*range((blk - n0 % blk) % blk or blk, n, blk), *anchors, *cuts_at,
-                       n} - {0})
+                       *(c for c in calibrated if 0 < c < n), n} - {0})
         initial = onset.baseline
         baselines: list[float | None] = []
         lo = 0
