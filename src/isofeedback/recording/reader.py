@@ -446,14 +446,17 @@ class RecordingReader:
                 out[table] = -1
         return out
 
-    def duration_s(self) -> float:
-        """The last packet's arrival time (0 when there is none or it is damaged)."""
+    def duration_s(self) -> float | None:
+        """The last packet's arrival time (0 when there is none; None when the packets
+        table cannot be read to its end: a damaged file's length is unknown, not 0 s)."""
         try:
             row = self._con.execute("SELECT max(t) FROM packets").fetchone()
         except sqlite3.DatabaseError:
-            return 0.0
+            return None
         value: Any = row[0] if row else None
-        return float(value) if _finite(value) and 0 <= value <= MAX_SESSION_S else 0.0
+        if value is None:
+            return 0.0
+        return float(value) if _finite(value) and 0 <= value <= MAX_SESSION_S else None
 
     def _cleanup(self) -> None:
         if self._tmp is not None:
