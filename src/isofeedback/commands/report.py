@@ -18,7 +18,7 @@ from isofeedback.commands.common import add_data_dir, patient_id, sample_rate
 from isofeedback.errors import ConfigError, RecordingError
 from isofeedback.files import open_private
 from isofeedback.recording.reader import RecordingReader
-from isofeedback.recording.report import build_report, report_html
+from isofeedback.recording.report import build_report, report_html, reps_text
 from isofeedback.research.replay import is_foreign, replay
 
 __all__ = ["register", "run"]
@@ -80,8 +80,11 @@ def run(args: argparse.Namespace) -> int:
             f.write(report_html(report))
     except OSError as exc:
         raise RecordingError(f"cannot write the report next to {base}: {exc}") from None
-    print(f"{report['reps_done']}/{report['reps_planned']} reps, mean hold "
-          f"{report['mean_hold_s']} s, violations: {', '.join(report['violations']) or 'none'}")
+    hold = (f", mean hold {report['mean_hold_s']} s"
+            if report["reps_done"] and report["mean_hold_s"] is not None else "")
+    cut = f"; ended early: {report['stop_reason']}" if report["stop_reason"] else ""
+    print(f"{reps_text(report)} reps{hold}, violations: "
+          f"{', '.join(report['violations']) or 'none'}{cut}")
     print(f"report: {base.with_suffix('.html')} (and .json)")
     if args.pdf:
         print_pdf(base.with_suffix(".html"))
