@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -111,13 +112,13 @@ def test_csv_without_time_needs_fs(tmp_path: Path, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(("text", "problem"), [
     ("", "empty CSV"),
     ("t,emg1\n0,1\n0.001,x\n", "line 3: non-numeric"),
-    ("t,emg1\n0,1\n0.001,2\n0.0005,3\n", r"not increasing \(line 4\)"),
+    ("t,emg1\n0,1\n0.001,2\n0.0005,3\n", r"goes back in time \(line 4\)"),
     ("t,emg1\n0,1\n0.001,2\n0.01,3\n0.011,4\n", r"irregular sampling in the time column: "
      r"line 4 comes 0\.009 s after the one before, the file's mean interval is 0\.00366667 s"),
     # the line is the file's own after comment lines and a row of units (it was off by as
     # many lines: "line 4" for the fifth)
-    ("# logger 2\n# 1 kHz\ntime,emg1\ns,mV\n0,1\n0.001,2\n0.001,3\n",
-     r"not increasing \(line 7\)"),
+    ("# logger 2\n# 1 kHz\ntime,emg1\ns,mV\n0,1\n0.002,2\n0.001,3\n",
+     r"goes back in time \(line 7\)"),
     ("# logger 2\nt,emg1\n" + "".join(f"{k / 1000},1\n" for k in range(50)) + "0.5,1\n",
      r"irregular sampling in the time column: line 53 comes 0\.451 s after"),
     ("t,gyro_x\n0,1\n0.001,2\n", "no EMG columns"),
@@ -704,3 +705,49 @@ def test_a_time_column_that_does_not_start_at_zero_is_named(
     out = " ".join(capsys.readouterr().out.split())
     assert "times are seconds from the first row (the file's time column starts at 100 s)" \
         in out
+
+
+def _lab_emg(fs: int, seconds: float = 12.0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(5)
+    t = np.arange(int(fs * seconds)) / fs
+    x = rng.normal(0.0, 0.01, t.size) * (1 + 20 * ((t > 5) & (t < 9)))
+    return t, x
+
+
+@pytest.mark.parametrize(("fs", "name", "write"), [
+    (2000, "time", lambda t: f"{t:.3f}"),           # seconds to the ms, at 2 kHz
+    (4000, "time", lambda t: f"{t:.4f}"),           # 4 decimals at 4 kHz (0.00025 s apart)
+    (4000, "time_ms", lambda t: f"{t * 1e3:.0f}"),  # whole milliseconds at 4 kHz
+    (2000, "timestamp", lambda t: f"{1.7e9 + t:.3f}"),  # a Unix clock to the ms
+], ids=["s-3-decimals-2k", "s-4-decimals-4k", "whole-ms-4k", "unix-ms-2k"])
+def test_a_time_column_rounded_coarser_than_the_sampling(
+        tmp_path: Path, fs: int, name: str, write: Any) -> None:
+    """Loggers write times with a fixed number of decimals whatever the rate: at 2 kHz in
+    ms two rows share each time (0.000, 0.001, 0.001, 0.002 …). That is an even rate, read
+    as such with the same samples and events as exact times; it was refused as "not
+    increasing" or "irregular sampling", and --fs could not help ("contradicts")."""
+    t, x = _lab_emg(fs)
+    exact, rounded = tmp_path / "exact.csv", tmp_path / "rounded.csv"
+    exact.write_text("t,emg\n" + "".join(f"{float(a)!r},{float(b)!r}\n"
+                                         for a, b in zip(t, x, strict=True)))
+    rounded.write_text(f"{name},emg\n" + "".join(f"{write(a)},{float(b)!r}\n"
+                                                  for a, b in zip(t, x, strict=True)))
+    signals = load_foreign(rounded)
+    assert signals.streams["emg"].fs == fs
+    assert np.array_equal(signals.streams["emg"].data, load_foreign(exact).streams["emg"].data)
+    assert events_jsonl(replay(rounded).outputs) == events_jsonl(replay(exact).outputs)
+    assert load_foreign(rounded, fs=fs).streams["emg"].fs == fs
+
+
+def test_a_repeated_row_is_still_an_error_at_any_resolution(tmp_path: Path) -> None:
+    """A row written twice is not rounding: 1 kHz in whole ms never repeats a time, and
+    exact times never do."""
+    for fs, fmt in ((1000, "{:.3f}"), (2000, "{:.5f}")):
+        t, x = _lab_emg(fs)
+        rows = [f"{fmt.format(a)},{float(b)!r}\n" for a, b in zip(t, x, strict=True)]
+        rows.insert(3000, rows[2999])
+        path = tmp_path / f"dup{fs}.csv"
+        path.write_text("t,emg\n" + "".join(rows))
+        with pytest.raises(RecordingError, match=r"repeats the time of the line before "
+                           r"\(line 3002\)"):
+            load_foreign(path)

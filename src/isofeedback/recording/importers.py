@@ -503,11 +503,26 @@ def _rate_from_times(path: Path, t: Any, first_line: int = 2) -> float:
     if len(t) < 2:
         raise RecordingError(f"{path}: need at least two samples to find the sample rate")
     d = np.diff(t)
-    if np.any(d <= 0):
-        row = int(np.argmax(d <= 0)) + 1 + first_line
-        raise RecordingError(f"{path}: time column is not increasing (line {row})")
+    if np.any(d < 0):
+        row = int(np.argmax(d < 0)) + 1 + first_line
+        raise RecordingError(f"{path}: time column goes back in time (line {row})")
+    if t[-1] <= t[0]:
+        raise RecordingError(f"{path}: time column does not advance (line {first_line} "
+                             "to the last); give the sample rate with --fs instead")
     rate = (len(t) - 1) / float(t[-1] - t[0])
     off = np.abs(d * rate - 1.0)
+    rounded = _rounded_rate(t, rate) if np.max(off) > 0.1 else None
+    if rounded is not None:
+        # times written with fewer decimals than the sampling needs (3 decimals at 2 kHz:
+        # 0.000, 0.001, 0.001, 0.002 …): an even rate, each time within its rounding
+        return checks.number(rounded, "the sample rate of the time column",
+                             low=MIN_FS_HZ, high=MAX_FS_HZ, where=str(path),
+                             error=RecordingError)
+    if np.any(d == 0):
+        row = int(np.argmax(d == 0)) + 1 + first_line
+        raise RecordingError(f"{path}: time column repeats the time of the line before "
+                             f"(line {row}), not from rounding an even rate; remove the "
+                             "repeated rows")
     if np.max(off) > 0.1:
         i = int(np.argmax(off))  # the worst: a gap, not the even interval before it
         raise RecordingError(f"{path}: irregular sampling in the time column: line "
@@ -516,6 +531,42 @@ def _rate_from_times(path: Path, t: Any, first_line: int = 2) -> float:
                              "jitter); resample to a constant rate first")
     return checks.number(round(rate, 6), "the sample rate of the time column", low=MIN_FS_HZ,
                          high=MAX_FS_HZ, where=str(path), error=RecordingError)
+
+
+def _decimal_step(t: Any) -> float | None:
+    """The unit of the last decimal the times were written with (0.001 for ``12.345``), or
+    None when they need more than 9 decimals (not written rounded)."""
+    for k in range(10):
+        scaled = t * 10.0**k
+        top = float(np.max(np.abs(scaled)))
+        if top > 1e15:  # beyond a double's integers: cannot tell
+            return None
+        if float(np.max(np.abs(scaled - np.round(scaled)))) <= 0.01 + 8e-16 * top:
+            return 10.0**-k
+    return None
+
+
+def _rounded_rate(t: Any, rate: float) -> float | None:
+    """The sample rate of a time column written with too few decimals for its rate (a
+    logger's milliseconds at 2–4 kHz: 0.000, 0.001, 0.001, 0.002 …), or None when it is
+    not that: every time within one unit of its last decimal of an even grid from the first
+    to the last (a missing row is off by a whole sample interval, more than that unit
+    unless the times were rounded; a repeated time needs that unit to be coarser than the
+    interval). The rate to a whole number of Hz when that
+    is within what the rounding of the two ends allows."""
+    step = _decimal_step(t)
+    if step is None:
+        return None
+    if step * rate <= 1.05 and np.any(t[1:] == t[:-1]):
+        # a repeat needs a last decimal coarser than the sampling interval (1 kHz written
+        # in whole ms never repeats): then it is a repeated row, not rounding
+        return None
+    grid = t[0] + np.arange(len(t)) / rate
+    if float(np.max(np.abs(t - grid))) > step * (1 + 1e-6):
+        return None
+    whole = float(round(rate))
+    slack = rate * step / float(t[-1] - t[0])  # the ends' rounding, in Hz
+    return whole if whole > 0 and abs(whole - rate) <= slack else round(rate, 6)
 
 
 def _read_sidecar(path: Path) -> tuple[Annotation, ...]:
