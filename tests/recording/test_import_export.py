@@ -751,3 +751,22 @@ def test_a_repeated_row_is_still_an_error_at_any_resolution(tmp_path: Path) -> N
         with pytest.raises(RecordingError, match=r"repeats the time of the line before "
                            r"\(line 3002\)"):
             load_foreign(path)
+
+
+def test_a_time_axis_per_sensor_named_alike(tmp_path: Path) -> None:
+    """Delsys EMGworks exports ``X[s]`` before each sensor's column, all named alike: the
+    first is the time, the others are second clocks (left out, docs/recordings.md), not
+    "column names repeat"."""
+    t, x = _lab_emg(2000)
+    path = tmp_path / "trigno.csv"
+    path.write_text("X[s],R BICEPS: EMG 1 [V],X[s],R TRICEPS: EMG 2 [V]\n" + "".join(
+        f"{a:.6f},{float(b) * 1e-3!r},{a:.6f},{float(b) * 2e-3!r}\n"
+        for a, b in zip(t, x, strict=True)))
+    signals = load_foreign(path)
+    emg = signals.streams["emg"]
+    assert emg.fs == 2000 and emg.channels == ("R BICEPS: EMG 1 [V]", "R TRICEPS: EMG 2 [V]")
+    assert signals.meta["not_emg"] == ["X[s]"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("X[s],EMG [V],EMG [V]\n0,1,2\n0.001,1,2\n")
+    with pytest.raises(RecordingError, match=r"column names repeat \('EMG \[V\]'\)"):
+        load_foreign(bad)

@@ -178,7 +178,12 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
                       for h, u in zip(header, units + [""] * len(header), strict=False)]
     if any(_is_number(h) for h in header):
         raise RecordingError(f"{path}: the first row must name the columns (e.g. t,emg1,emg2)")
-    repeated = sorted({h for h in header if header.count(h) > 1})
+    # a time axis per sensor, all named alike with their unit (Delsys exports ``X[s]``
+    # before each sensor's column): the first is the time, the others are left out as
+    # second clocks; two plain ``t`` columns stay an error
+    repeated = sorted({h for h in header if header.count(h) > 1
+                       and (_time_scale(h) is None or h.lower() in _TIME_COLUMNS
+                            or h.lower() in _TIME_MS_COLUMNS)})
     if repeated:
         raise RecordingError(f"{path}: column names repeat ({', '.join(map(repr, repeated))}): "
                              "each column needs its own name")
