@@ -770,3 +770,24 @@ def test_a_time_axis_per_sensor_named_alike(tmp_path: Path) -> None:
     bad.write_text("X[s],EMG [V],EMG [V]\n0,1,2\n0.001,1,2\n")
     with pytest.raises(RecordingError, match=r"column names repeat \('EMG \[V\]'\)"):
         load_foreign(bad)
+
+
+def test_names_with_brackets_are_printed_as_they_are(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """File and column names are the user's text, never console markup: ``data[red].csv``
+    was printed as "data.csv: session data" and ``X[s]`` as "X" (``[s]`` read as a style)."""
+    t, x = _lab_emg(1000)
+    path = tmp_path / "data[red].csv"
+    path.write_text("t,emg [mV],Time [s]\n" + "".join(
+        f"{a!r},{float(b)!r},{a!r}\n" for a, b in zip(t.tolist(), x, strict=True)))
+    assert main(["replay", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith("data[red].csv: session data[red],"), out
+    assert "not EMG: Time [s] (left out" in out, out
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    (folder / "run[1].csv").write_text("t,emg\n0,1\n")
+    assert main(["replay", str(folder), "--summary", str(tmp_path / "s[b].csv"),
+                 "--jobs", "1"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "summary in " + str(tmp_path / "s[b].csv") in out and "run[1].csv:" in out, out
