@@ -791,3 +791,19 @@ def test_names_with_brackets_are_printed_as_they_are(
                  "--jobs", "1"]) == 1
     out = " ".join(capsys.readouterr().out.split())
     assert "summary in " + str(tmp_path / "s[b].csv") in out and "run[1].csv:" in out, out
+
+
+@pytest.mark.parametrize(("fs", "decimals"), [(1926, 6), (1111, 5), (500, 3), (2048, 4)])
+def test_a_whole_rate_is_not_bent_by_the_rounding_of_the_times(
+        tmp_path: Path, fs: int, decimals: int) -> None:
+    """Times written to the µs at 1926 Hz (Delsys) end a fraction of a µs off, so the rate
+    from the first and last time was 1925.999966 Hz; within that rounding it is 1926."""
+    t, x = _lab_emg(fs)
+    path = tmp_path / "lab.csv"
+    path.write_text("t,emg\n" + "".join(f"{a:.{decimals}f},{float(b)!r}\n"
+                                        for a, b in zip(t, x, strict=True)))
+    assert load_foreign(path).streams["emg"].fs == fs
+    # a rate that is not whole stays as measured
+    odd = tmp_path / "odd.csv"
+    odd.write_text("t,emg\n" + "".join(f"{k / 1000.5!r},1\n" for k in range(5000)))
+    assert load_foreign(odd).streams["emg"].fs == 1000.5

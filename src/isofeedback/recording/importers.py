@@ -534,13 +534,29 @@ def _rate_from_times(path: Path, t: Any, first_line: int = 2) -> float:
                              f"{i + 1 + first_line} comes {d[i]:.6g} s after the one before, "
                              f"the file's mean interval is {1.0 / rate:.6g} s (a gap, or "
                              "jitter); resample to a constant rate first")
-    return checks.number(round(rate, 6), "the sample rate of the time column", low=MIN_FS_HZ,
+    return checks.number(_whole_rate(t, rate, _decimal_step(t)),
+                         "the sample rate of the time column", low=MIN_FS_HZ,
                          high=MAX_FS_HZ, where=str(path), error=RecordingError)
+
+
+def _whole_rate(t: Any, rate: float, step: float | None) -> float:
+    """``rate`` (from the first and last times) as a whole number of Hz when that is within
+    what the rounding of those two times to their last decimal ``step`` allows: times
+    written to the µs at 1926 Hz gave 1925.999966 Hz (and then no EDF export)."""
+    if step is not None:
+        whole = float(round(rate))
+        if whole > 0 and abs(whole - rate) <= rate * step / float(t[-1] - t[0]):
+            return whole
+    return round(rate, 6)
 
 
 def _decimal_step(t: Any) -> float | None:
     """The unit of the last decimal the times were written with (0.001 for ``12.345``), or
-    None when they need more than 9 decimals (not written rounded)."""
+    None when they need more than 9 decimals (not written rounded); read from the first
+    and last thousand times (a file writes them all alike), so an hour at 2 kHz costs
+    nothing here."""
+    if len(t) > 2000:
+        t = np.concatenate((t[:1000], t[-1000:]))
     for k in range(10):
         scaled = t * 10.0**k
         top = float(np.max(np.abs(scaled)))
@@ -557,8 +573,7 @@ def _rounded_rate(t: Any, rate: float) -> float | None:
     not that: every time within one unit of its last decimal of an even grid from the first
     to the last (a missing row is off by a whole sample interval, more than that unit
     unless the times were rounded; a repeated time needs that unit to be coarser than the
-    interval). The rate to a whole number of Hz when that
-    is within what the rounding of the two ends allows."""
+    interval). The rate as :func:`_whole_rate` gives it."""
     step = _decimal_step(t)
     if step is None:
         return None
@@ -569,9 +584,7 @@ def _rounded_rate(t: Any, rate: float) -> float | None:
     grid = t[0] + np.arange(len(t)) / rate
     if float(np.max(np.abs(t - grid))) > step * (1 + 1e-6):
         return None
-    whole = float(round(rate))
-    slack = rate * step / float(t[-1] - t[0])  # the ends' rounding, in Hz
-    return whole if whole > 0 and abs(whole - rate) <= slack else round(rate, 6)
+    return _whole_rate(t, rate, step)
 
 
 def _read_sidecar(path: Path) -> tuple[Annotation, ...]:
