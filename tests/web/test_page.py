@@ -403,3 +403,29 @@ def test_a_page_opened_after_the_start_still_shows_how_to_set_up(
         assert js(browser, pause_top) == top
         session.wait_done()
         assert not page_errors(browser)
+
+
+def test_a_session_stopped_for_pain_says_why_and_offers_no_praise(
+    mosquitto: Any, patient: str, browser: Any, artifacts: Path
+) -> None:
+    """Pain 7 in the first repetition stops the session: the summary names why it ended
+    and shows neither a "Mean hold 0.0 s" (no hold was done) nor "To work on: nothing:
+    well done" (it said so after a stop for pain)."""
+    broker = BrokerSettings(mosquitto.host, mosquitto.port)
+    with LiveSession(broker, patient, speed=4.0, extra_reps=4) as session:
+        browser.get(session.url)
+        wait_for(browser, "return window.isofeedbackPage && window.isofeedbackPage.connected")
+        session.begin()
+        wait_for(browser, f"return {PHASE_SHOT} === 'holding'")
+        tap(browser, "btn-pain")
+        wait_for(browser, "return document.getElementById('pain-dialog').open")
+        browser.find_element("id", "pain-7").click()
+        wait_for(browser, "return !document.getElementById('summary').hidden", 20)
+        shot(browser, artifacts, "pain-stop")
+        text = browser.find_element("id", "summary").text
+        session.wait_done()
+        assert not page_errors(browser)
+    summary = next(d for d in session.published if d.get("kind") == "summary")
+    assert summary["reps_done"] == 0 and summary["stop_reason"] == "pain 7/10 reported"
+    assert "Session ended early" in text and "pain 7/10 reported" in text, text
+    assert "well done" not in text and "Mean hold" not in text, text
