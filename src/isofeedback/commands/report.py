@@ -14,7 +14,7 @@ from isofeedback.coach.calibration_store import PatientStore, default_data_dir
 from isofeedback.coach.clinician import clinician_html, clinician_report
 from isofeedback.coach.prescription import load_prescription, parse_prescription
 from isofeedback.coach.protocol import find_protocol
-from isofeedback.commands.common import add_data_dir, patient_id, sample_rate
+from isofeedback.commands.common import add_data_dir, counted, patient_id, sample_rate
 from isofeedback.errors import ConfigError, RecordingError
 from isofeedback.files import open_private
 from isofeedback.recording.reader import RecordingReader
@@ -115,7 +115,7 @@ def _patient_report(args: argparse.Namespace) -> int:
             f.write(clinician_html(report))
     except OSError as exc:
         raise RecordingError(f"cannot write the report to {base}: {exc}") from None
-    print(f"{report['sessions']} sessions, {len(report['flagged'])} flagged; "
+    print(f"{counted(report['sessions'], 'session')}, {len(report['flagged'])} flagged; "
           f"report: {base.with_suffix('.html')} (and .json)")
     if args.pdf:
         print_pdf(base.with_suffix(".html"))
