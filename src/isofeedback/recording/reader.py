@@ -172,7 +172,18 @@ class RecordingReader:
         # gigabyte is then SQLite's "too big" (damage), not a MemoryError
         con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
         if app != APPLICATION_ID:
+            empty = app == 0 and not con.execute("SELECT count(*) FROM sqlite_master"
+                                                 ).fetchone()[0]
             con.close()
+            if empty:
+                # a recording's first pages stay in its write-ahead log until the recorder
+                # closes it: a copy of the main file alone, made during (or after a crash
+                # of) a session, is an empty SQLite file
+                raise self._fail(
+                    "an empty SQLite file: if it is a copy of a recording made while the "
+                    "session ran (or after it was killed), its data is in the "
+                    f"'{self.path.name}-wal' file beside the original: copy that too, or "
+                    "open the original once with isofeedback (docs/recordings.md)")
             raise self._fail("an SQLite file, but not an isofeedback recording")
         if version > FORMAT_VERSION:
             con.close()
