@@ -327,3 +327,14 @@ def test_a_dataset_with_a_folder_per_subject_keeps_them_apart(
     assert main(["replay", str(data), "--events", str(tmp_path / "more")]) == 2
     assert "would both write" in capsys.readouterr().err
     assert not (tmp_path / "more").exists()
+
+
+def test_a_replay_ended_by_its_data_is_not_called_a_stop_command() -> None:
+    """A recording still being written ends where its data ended: the replay stops itself
+    with origin "end of data", which read "a stop command (end of data)"."""
+    from isofeedback.research.replay import _stopped
+
+    said = _stopped("end of data", 42.9, 44.9)
+    assert said == "the data stream ended after 42.9 s of the 44.9 s in the file"
+    assert _stopped("mqtt", 10.0, 44.9) == ("a stop command (mqtt) after 10.0 s of the "
+                                            "44.9 s in the file")
