@@ -115,6 +115,39 @@ def _stream_of(column: str) -> tuple[str, str]:
     return "emg", column.strip()
 
 
+_G = 9.80665  # m/s² per g
+#: the units a gyroscope or accelerometer signal may be in, as a column's brackets or an
+#: EDF signal's physical dimension write them, and the factor to the pipeline's deg/s, g
+_IMU_UNITS: dict[str, dict[str, float]] = {
+    "gyro": {"deg/s": 1.0, "deg/sec": 1.0, "°/s": 1.0, "dps": 1.0, "degree/s": 1.0,
+             "degrees/s": 1.0, "rad/s": 180.0 / math.pi, "rad/sec": 180.0 / math.pi,
+             "mrad/s": 0.18 / math.pi},
+    "accel": {"g": 1.0, "mg": 1e-3, "m/s^2": 1.0 / _G, "m/s²": 1.0 / _G, "m/s2": 1.0 / _G,
+              "m/s/s": 1.0 / _G, "m s-2": 1.0 / _G},
+}
+
+
+def _split_unit(channel: str) -> tuple[str, str]:
+    """``"x [rad/s]"`` → ``("x", "rad/s")``; no brackets: no unit."""
+    name, bracket, unit = channel.replace("(", "[").partition("[")
+    return (name.strip(), unit.rstrip("])").strip()) if bracket else (channel, "")
+
+
+def _imu_factor(stream: str, unit: str, where: str) -> float:
+    """The factor that brings a ``stream`` signal in ``unit`` to the pipeline's units
+    (gyroscope deg/s, accelerometer g): a gyroscope in rad/s read as deg/s made every
+    movement 57 times too small, and the joint's movement went unseen. No unit: already
+    in them (the documented default); a unit that is not known: one clear error."""
+    units = _IMU_UNITS.get(stream)
+    u = unit.strip().lower()
+    if units is None or u in ("", "a.u.", "au"):
+        return 1.0
+    if u not in units:
+        raise RecordingError(f"{where}: unit {unit!r} is not known for a {stream} signal; "
+                             f"use one of {', '.join(units)}")
+    return units[u]
+
+
 #: no signal's units reach this (a 24-bit converter's counts are below 1e7): beyond it the
 #: chain's squares and sums lose their meaning (a rest of 1e40, events at −1e9 s)
 MAX_ABS_VALUE = 1e12
@@ -174,7 +207,8 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
             units = [c.strip().lower() for c in body[0]]
             body = body[1:]
             first_line += 1
-            header = [f"{h} [{u}]" if u in ("s", "ms") else h
+            header = [f"{h} [{u}]" if u in ("s", "ms") or (
+                          u and _stream_of(h)[0] in _IMU_UNITS) else h
                       for h, u in zip(header, units + [""] * len(header), strict=False)]
     if any(_is_number(h) for h in header):
         raise RecordingError(f"{path}: the first row must name the columns (e.g. t,emg1,emg2)")
@@ -245,6 +279,11 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
             not_emg.append(h)
         else:
             stream, channel = _stream_of(h)
+            if stream in _IMU_UNITS:
+                channel, unit = _split_unit(channel)
+                factor = _imu_factor(stream, unit, f"{path}: column {h!r}")
+                if factor != 1.0:
+                    values[:, i] *= factor
             groups.setdefault(stream, []).append((channel, i))
     if "emg" not in groups:
         raise RecordingError(f"{path}: no EMG columns (every column that is not time, "
@@ -687,7 +726,12 @@ def load_edf(path: Path) -> SignalSet:
                                  f"{sorted(rates)}; export them at one rate")
         n = min(len(c[2]) for c in cols)
         data = np.column_stack([np.asarray(c[2][:n], dtype=np.float64) for c in cols])
-        streams[name] = Stream(name, cols[0][1], tuple(c[0] for c in cols), data, cols[0][3])
+        unit = cols[0][3]
+        if name in _IMU_UNITS:  # in deg/s and g, whatever the file's dimension
+            data *= np.array([_imu_factor(name, c[3], f"{path}: signal {name} {c[0]}")
+                              for c in cols])
+            unit = _UNITS[name]
+        streams[name] = Stream(name, cols[0][1], tuple(c[0] for c in cols), data, unit)
     return SignalSet(streams, tuple(sorted(annotations, key=lambda a: a.onset)), meta)
 
 
