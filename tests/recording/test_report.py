@@ -31,6 +31,7 @@ def test_report_from_a_recording(copy_sample: Any, capsys: Any) -> None:
     page = path.with_suffix(".html").read_text()
     assert "<svg" in page and "simulated patient" in page and "moved" in page
     assert page.count("<polyline") == 2 and "onset at" in page
+    assert "Target intensity 50–140 %ref." in page and "[50.0" not in page
 
 
 def test_report_of_foreign_data_replays_it(copy_sample: Any, tmp_path: Path) -> None:

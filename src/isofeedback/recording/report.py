@@ -17,7 +17,7 @@ from typing import Any
 from isofeedback.coach.phases import Phase
 from isofeedback.types import Event, Feedback
 
-__all__ = ["build_report", "known", "report_html", "reps_text"]
+__all__ = ["band_text", "build_report", "known", "report_html", "reps_text"]
 
 _PHASE_COLORS: dict[str, str] = {Phase.HOLDING: "#d9f2d9", Phase.CONTRACTING: "#eef7e6",
                  Phase.RELEASING: "#fdf1d8", Phase.RELAXING: "#dde9f7",
@@ -95,6 +95,11 @@ NO_SUMMARY = ("the recording ends before the session's summary (the session was 
 def known(value: Any) -> str:
     """A report's value as text; "—" where it is unknown (foreign data has no patient)."""
     return "—" if value is None else str(value)
+
+
+def band_text(band: Sequence[float]) -> str:
+    """``50–140`` (the page showed Python's ``[50.0, 140.0]``); "—" when there is none."""
+    return f"{band[0]:g}–{band[1]:g}" if len(band) == 2 else "—"
 
 
 def reps_text(report: Mapping[str, Any]) -> str:
@@ -211,7 +216,7 @@ Technique: {e(known(report['technique']))}. Repetitions:
 <b>{e(reps_text(report))}</b>, mean hold
 <b>{num(report['mean_hold_s'])} s</b>, violations:
 <b>{e(', '.join(report['violations']) or 'none')}</b>.
-Target intensity {e(str(report['intensity_band']))} {unit}.</p>
+Target intensity {e(band_text(report['intensity_band']))} {unit}.</p>
 <table><tr><th>rep</th><th>hold s</th><th>mean ({unit})</th><th>peak ({unit})</th>
 <th>relax residual ({unit})</th><th>ROM °</th><th>ROM gain °</th><th>violations</th></tr>
 {rows}</table>
