@@ -183,3 +183,17 @@ def test_the_rest_calibration_in_pieces_ends_where_one_by_one_ends(
     ticks_a, ticks_b = (p.coach.ticks for p in pipelines)  # type: ignore[attr-defined]
     assert ticks_a == ticks_b
     assert any('"type":"calibrated"' in d for d in expected)
+
+
+def test_one_link_drop_is_one_gap_of_its_length() -> None:
+    """A Myo dropout of ~1.5 s loses every stream of the device (four EMG characteristics,
+    quaternion, accelerometer, gyroscope): the session's figures count the EMG, once; they
+    read "4 gap(s), 6.35 s of signal lost" for a 1.6 s drop."""
+    packets, a, _ = _load("myo-pir-sim.isorec")
+    start = next(i for i, p in enumerate(packets) if p.t_arrival >= 20.0)
+    end = next(i for i, p in enumerate(packets) if p.t_arrival >= 21.5)
+    dropped = packets[:start] + packets[end:]
+    for p in dropped:
+        a.feed(p)
+    assert a.stats.gaps == 1, a.stats
+    assert 1.4 <= a.stats.lost_s <= 1.6, a.stats

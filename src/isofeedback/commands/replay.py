@@ -233,7 +233,7 @@ def _print(console: Console, r: ReplayResult) -> None:
                       f"violations: {m['violations'] or 'none'}")
     if r.stats.packets:
         console.print(f"  {r.stats.packets} packets ({r.stats.bad_packets} bad), "
-                      f"{r.stats.gaps} gaps ({r.stats.lost_s:.2f} s lost)")
+                      f"{r.stats.gaps} gaps in the EMG ({r.stats.lost_s:.2f} s lost)")
     if not r.complete:
         console.print("  [yellow]the recording was not closed normally (session killed?); "
                       "its last second may be missing[/]")

@@ -471,10 +471,12 @@ def _finish(console: Console, session: _Session, outcome: SessionOutcome) -> Non
         for line in session.source.report():
             console.print(line)
     st = outcome.result.stats
-    if st.bad_packets or st.gaps:
-        console.print(f"{st.bad_packets} malformed packet(s) skipped (last: "
-                      f"{st.last_error or '-'}); {st.gaps} gap(s), {st.lost_s:.2f} s of "
-                      "signal lost")
+    said = ([f"{st.bad_packets} malformed packet(s) skipped (last: {st.last_error or '-'})"]
+            if st.bad_packets else [])
+    if st.gaps:
+        said.append(f"{st.gaps} gap(s) in the EMG, {st.lost_s:.2f} s of signal lost")
+    if said:
+        console.print("; ".join(said))
     if outcome.started:
         print_summary(console, outcome.result, session.publisher.stats.as_dict(),
                       outcome.session_id)
