@@ -361,3 +361,13 @@ def test_the_summary_table_leaves_no_hold_blank_not_zero(
     assert lab["onsets"] == "1"
     assert (native["reps_done"], native["reps_planned"], native["mean_hold_s"]) == (
         "3", "3", "7.01")
+
+
+def test_the_replay_line_counts_repeated_violations(
+        copy_sample: Callable[[str], Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """Violations as the terminal summary and progress say them ("moved ×1"), not the
+    table's ';'-joined list ("released_early;released_early")."""
+    path = copy_sample("myo-pir-sim.isorec")
+    assert main(["replay", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "violations: moved ×1" in out, out

@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from isofeedback.coach.progress import count_violations
 from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
 from isofeedback.commands.common import (
     add_broker_arguments,
@@ -230,7 +231,8 @@ def _print(console: Console, r: ReplayResult) -> None:
     else:
         hold = f", mean hold {m['mean_hold_s']} s" if m["reps_done"] else ""
         console.print(f"{detected}; reps {m['reps_done']}/{m['reps_planned']}{hold}; "
-                      f"violations: {m['violations'] or 'none'}")
+                      f"violations: "
+                      f"{count_violations(r.summary.get('violations', [])) or 'none'}")
     if r.stats.packets:
         console.print(f"  {r.stats.packets} packets ({r.stats.bad_packets} bad), "
                       f"{r.stats.gaps} gaps in the EMG ({r.stats.lost_s:.2f} s lost)")
