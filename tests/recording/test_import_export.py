@@ -619,6 +619,12 @@ def test_numpy_savetxt_headers_and_comment_lines(tmp_path: Path) -> None:
     ("t,emg1,emg2\n0,1,2\n0.001,,2\n",
      r"line 3: no value in column 'emg1' \(a missing sample\)"),
     ("\ufefft;emg1\n0,000;0,5\n0,001;0,25\n", r"line 2: non-numeric value .*decimal commas"),
+    # a logger's wall-clock stamps in the time column: said as such, with what to do
+    ("timestamp,emg1\n2024-03-01 10:00:00.000,1\n2024-03-01 10:00:00.001,2\n",
+     r"line 2: the time column 'timestamp' holds a date or clock time "
+     r"\('2024-03-01 10:00:00.000'\), not seconds: .* give the sample rate with --fs"),
+    ("Time [s],emg1\n10:00:00.000,1\n10:00:00.001,2\n",
+     r"line 2: the time column 'Time \[s\]' holds a date or clock time"),
 ])
 def test_more_csv_mistakes_are_one_clear_error(tmp_path: Path, text: str, problem: str
                                                ) -> None:

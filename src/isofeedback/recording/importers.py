@@ -507,6 +507,10 @@ def _read_rows(path: Path, skip: int, header_line: str,
     return header, body
 
 
+#: a date or a clock time as loggers write their time stamps (2024-03-01, 10:00:00.001)
+_CLOCK_TEXT = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|\d{1,2}:\d{2}")
+
+
 def _numbers(path: Path, header: list[str], body: list[list[str]],
              first_line: int = 2) -> FloatArray:
     """The data rows as floats, row by row (numpy's reader refused the file, see
@@ -524,6 +528,15 @@ def _numbers(path: Path, header: list[str], body: list[list[str]],
                 raise RecordingError(f"{path}: line {i + first_line}: no value in column "
                                      f"{empty[0]!r} (a missing sample); remove or "
                                      "interpolate missing samples first") from None
+            clock = next((j for j, c in enumerate(row) if _time_scale(header[j]) is not None
+                          and _CLOCK_TEXT.search(c)), None)
+            if clock is not None:
+                # a logger's wall-clock time stamps (2024-03-01 10:00:00.001): not seconds
+                raise RecordingError(
+                    f"{path}: line {i + first_line}: the time column {header[clock]!r} holds "
+                    f"a date or clock time ({row[clock].strip()!r}), not seconds: write "
+                    "seconds from the start (or milliseconds as time_ms), or remove the "
+                    "column and give the sample rate with --fs") from None
             hint = ("; decimal commas are not read: save the file with a decimal point"
                     if any("," in c for c in row) else "")
             raise RecordingError(f"{path}: line {i + first_line}: non-numeric value in "
