@@ -70,6 +70,14 @@ def _finite(value: Any) -> bool:
             and math.isfinite(value))
 
 
+def _printable(text: str, limit: int = 120) -> str:
+    """SQLite's message about a damaged row, fit for a terminal and a CSV cell: it quotes
+    the row's bytes, which in a damaged file are binary (replacement characters, control
+    codes); those become '?' and the text is cut at ``limit`` characters."""
+    clean = "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
 class RecordingReader:
     """An open recording. Use :func:`open_recording` or ``RecordingReader(path)``."""
 
@@ -337,8 +345,8 @@ class RecordingReader:
                 if size > 1:  # read the rest of this batch row by row, up to the damage
                     size = 1
                     continue
-                self._damaged(f"{table} table damaged after row {last} ({exc}); "
-                              "data before it was read")
+                self._damaged(f"{table} table damaged after row {last} "
+                              f"({_printable(str(exc))}); data before it was read")
                 return
             if not rows:
                 return
