@@ -383,6 +383,11 @@ async def open_session(plan: SessionPlan) -> SessionOutcome:
             if plan.broker_explicit and not plan.wait and not await publisher.wait_connected(
                     BROKER_CONNECT_TIMEOUT_S):
                 why = publisher.stats.last_error or "no answer"
+                if broker.uses_tls and any(w in why.lower() for w in ("reset by peer", "eof")):
+                    # a plain MQTT port closes the connection at the TLS hello
+                    why += ("; the port closed the connection at the TLS hello: it does not "
+                            "speak TLS (a plain MQTT port?): check the port and the TLS "
+                            "options")
                 raise BrokerError(f"could not connect to {where}: {why}")
             session.publish_schedule()
             reminders = None
