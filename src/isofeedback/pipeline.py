@@ -196,7 +196,8 @@ class Pipeline:
         self.signal_quality: SignalQualityDetector | None = None
         self.coach: Coach = (
             DetectionOnly() if self.protocol is None
-            else Coach(self.protocol, self.mvc, self.calibration, self.history))
+            else Coach(self.protocol, self.mvc, self.calibration, self.history,
+                       joint_measured=self.imu_device is not None))
         self._build_emg(self.coach.channels)
         self.tilt: TiltTracker | None = None
         self.neutral_gravity: tuple[float, float, float] | None = (

@@ -17,7 +17,8 @@ an MVC reference), and hold intensity is the mean of the hold; peaks are the hig
 Range of motion: the stretch phase measures how far the joint moved from where the stretch
 began (the barrier reached in this repetition); ``rom_deg`` adds these up from the first
 barrier of the session, so a slow drift of the gyroscope between stretches does not count
-as progress. ``rom_gain_deg`` is the gain over the previous repetition.
+as progress. ``rom_gain_deg`` is the gain over the previous repetition. Without a motion sensor
+(``joint_measured`` false) all of these are None: unknown, not 0°.
 ``barrier_from_neutral_deg`` is the tilt at the end of the stretch from the neutral pose
 stored at the patient's first calibration (accelerometer): the one figure that compares
 across sessions, when the sensor is worn the same way.
@@ -193,6 +194,7 @@ class Coach:
         mvc: float | None = None,
         calibration: Calibration | None = None,
         history: Sequence[Mapping[str, Any]] = (),
+        joint_measured: bool = True,
     ) -> None:
         has_mvc = mvc is not None or (calibration is not None and calibration.mvc is not None)
         if protocol.intensity_unit == "%MVC" and not has_mvc and not protocol.mvc_capture:
@@ -204,6 +206,10 @@ class Coach:
         self.initial_mvc = mvc
         self.calibration = calibration
         self.history = list(history)
+        # a wearable without a motion sensor: the stretch is not measured, so a rep's range
+        # of motion is unknown (None), not 0.0° (which read as "no range gained" on the
+        # page, in the report and in the patient's progress)
+        self.joint_measured = joint_measured
         self._reset()
 
     def _reset(self) -> None:
@@ -971,7 +977,7 @@ class Coach:
         p = self.protocol
         res.credited = (res.hold_in_band_s >= p.credit_in_band * p.hold_s - 1e-9
                         and "moved" not in res.violations)
-        if stretched:
+        if stretched and self.joint_measured:
             prev = next((r.rom_deg for r in reversed(self.results) if r.rom_deg is not None),
                         0.0)
             res.stretch_deg = self._stretch_max
