@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from isofeedback.cli import main
 
@@ -34,12 +35,22 @@ def test_report_from_a_recording(copy_sample: Any, capsys: Any) -> None:
     assert "Target intensity 50–140 %ref." in page and "[50.0" not in page
 
 
-def test_report_of_foreign_data_replays_it(copy_sample: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("protocol", "name"), [
+    (None, "Post-isometric relaxation"), ("met", "Muscle energy technique")])
+def test_report_of_foreign_data_replays_it(copy_sample: Any, tmp_path: Path, capsys: Any,
+                                           protocol: str | None, name: str) -> None:
+    """Foreign data is coached with a protocol (PIR unless --protocol), and the report says
+    which: the printed line, the JSON and the page (replay analyses it without one)."""
     path = copy_sample("myo-pir-sim.isorec")
     assert main(["export", str(path), "--format", "bdf"]) == 0
-    assert main(["report", str(path.with_suffix(".bdf")), "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    more = [] if protocol is None else ["--protocol", protocol]
+    assert main(["report", str(path.with_suffix(".bdf")), "--out", str(tmp_path / "r"),
+                 *more]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["reps_done"] == 3 and (tmp_path / "r.html").exists()
+    assert report["protocol"] == name and name in (tmp_path / "r.html").read_text()
+    assert f"coached with the {name!r} protocol" in capsys.readouterr().out
 
 
 def test_the_picture_fits_a_printed_page_and_a_narrow_window(copy_sample: Any) -> None:

@@ -51,7 +51,9 @@ def register(sub: Any) -> None:
     p.add_argument("--replay", action="store_true",
                    help="replay instead of using the recorded live outputs")
     p.add_argument("--fs", type=sample_rate, help="sample rate of a CSV file without a time column")
-    p.add_argument("--protocol", default="pir", help="protocol for foreign data (default pir)")
+    p.add_argument("--protocol", default="pir",
+                   help="the protocol foreign data is coached with, for its reps, holds and "
+                   "violations (default pir; replay analyses foreign data without one)")
     p.set_defaults(run=run)
 
 
@@ -62,8 +64,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give a recording FILE, or --patient for the cross-session report")
     path: Path = args.file
     if is_foreign(path):
-        result = replay(path, fs=args.fs, protocol=find_protocol(args.protocol))
-        outputs, meta = result.outputs, {**result.meta, "session": result.session}
+        protocol = find_protocol(args.protocol)
+        result = replay(path, fs=args.fs, protocol=protocol)
+        outputs, meta = result.outputs, {**result.meta, "session": result.session,
+                                         "protocol_name": protocol.name}
+        # foreign data has no session of its own: say which protocol's reps these are
+        print(f"{path.name}: coached with the {protocol.name!r} protocol "
+              "(--protocol to choose another)")
     else:
         with RecordingReader(path) as reader:
             meta = dict(reader.meta)

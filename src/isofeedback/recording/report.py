@@ -203,6 +203,7 @@ def report_html(report: Mapping[str, Any]) -> str:
     legend = " · ".join(f'<span style="color:{c}">┆ {k}</span>' for k, c in _EVENT_COLORS.items())
     phases = " ".join(f'<span style="background:{c};padding:0 4px">{k}</span>'
                       for k, c in _PHASE_COLORS.items())
+    protocol = f" (protocol: {e(report['protocol'])})" if report.get("protocol") else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Session report {e(str(report['session']))}</title>
@@ -212,7 +213,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #bbb;padding:3px 8px;te
 <h1>Session report</h1>
 <p>Session <b>{e(known(report['session']))}</b>, patient {e(known(report['patient']))},
 started {e(known(report['start']))}{sim}.<br>{cut}
-Technique: {e(known(report['technique']))}. Repetitions:
+Technique: {e(known(report['technique']))}{protocol}. Repetitions:
 <b>{e(reps_text(report))}</b>, mean hold
 <b>{num(report['mean_hold_s'])} s</b>, violations:
 <b>{e(', '.join(report['violations']) or 'none')}</b>.
