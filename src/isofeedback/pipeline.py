@@ -258,6 +258,19 @@ class Pipeline:
         self.signal_lost = True
         return list(self.coach.pause(self.emg_last_t + SIGNAL_LOST_S))
 
+    def sensor_gone_at(self, now: float) -> float | None:
+        """The session time at which the silent sensor counts as gone for good (its last
+        EMG + the protocol's ``sensor_wait_s``) once ``now`` has reached it, else None (data
+        flows, no EMG yet, detection only, or the session is over). The service then stops
+        the session with a recorded command (:data:`~isofeedback.coach.machine.SENSOR_GONE`):
+        until then the link reconnects by itself and the session resumes."""
+        coach = self.coach
+        if (not self.signal_lost or self.emg_last_t is None or coach.finished
+                or isinstance(coach, DetectionOnly)):
+            return None
+        at = self.emg_last_t + coach.protocol.sensor_wait_s
+        return at if now >= at else None
+
     def control(self, command: Control) -> list[Output]:
         """Apply one control command (pause, resume, stop, skip_rep, pain, start) at its
         session time. The service records it with the packet count, so a replay calls this

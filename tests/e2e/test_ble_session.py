@@ -54,8 +54,9 @@ async def run_live(bluez: VirtualBluez, mosquitto: Any, collector: Any, patient:
                    tmp_path: Path,
                    faults: WearableFaults, extra_reps: int = 0,
                    lsl: LslOptions | None = None, speed: float = SPEED,
+                   protocol_extra: str = "",
                    ) -> tuple[list[dict[str, Any]], VirtualWearable, str]:
-    protocol_file = protocol_path(tmp_path)
+    protocol_file = protocol_path(tmp_path, protocol_extra)
     profile = find_profile("myo")
     packets, _ = session_packets(profile, str(protocol_file), seed=4, device="arm",
                                  extra_reps=extra_reps)
@@ -85,9 +86,9 @@ async def run_live(bluez: VirtualBluez, mosquitto: Any, collector: Any, patient:
     return received, wearable, out.getvalue()
 
 
-def protocol_path(tmp_path: Path) -> Path:
+def protocol_path(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "short_pir.toml"
-    path.write_text(SHORT_PIR)
+    path.write_text(SHORT_PIR + extra)
     return path
 
 
@@ -210,6 +211,35 @@ async def test_link_drop_mid_hold_reconnects_and_reports_the_gap(
     assert summary["reps_done"] == 2 and summary["complete"], summary
     assert "1 lost" in text
     # the pause the live service announced (no data for 1 s) replays identically
+    (recording,) = (tmp_path / "recordings").glob("*.isorec")
+    result = await replay_async(recording, verify=True)
+    assert result.verified, result.difference
+
+
+async def test_a_sensor_that_never_comes_back_ends_the_session_with_its_summary(
+    bluez: VirtualBluez, mosquitto: Any, patient: str, tmp_path: Path, mqtt_collector: Any
+) -> None:
+    """The wearable drops the link mid-hold and stays out of range: the session pauses,
+    the link keeps trying, and after the protocol's ``sensor_wait_s`` of silence the
+    session ends — said to the patient (``sensor_gone``), with its summary published and
+    recorded — instead of staying paused for ever (no summary, no history, no reminders)."""
+    on_truth, _ = truth(tmp_path)
+    drop = on_truth[1] + 2.0  # mid-hold of rep 1
+    received, wearable, text = await run_live(
+        bluez, mosquitto, mqtt_collector, patient, tmp_path,
+        WearableFaults(drop_at=(drop,), outage_s=1e6), protocol_extra="sensor_wait_s = 6.0\n")
+    assert wearable.stats.drops == 1
+    said = [d for d in received if d["_topic"].endswith("/cues") and d["id"] != "cleared"]
+    cues = [d["id"] for d in said]
+    assert cues[-2:] == ["signal_lost", "sensor_gone"], cues
+    lost, gone = said[-2:]
+    # 1 s of silence pauses, sensor_wait_s ends: both from the last sample, in session time
+    assert 4.9 <= gone["t"] - lost["t"] <= 5.1, (lost, gone)
+    summary = next(d for d in received if d["kind"] == "summary")
+    assert summary["stop_reason"] == "the sensor did not come back", summary
+    assert not summary["complete"] and summary["reps_done"] == 0, summary
+    assert "the sensor did not come back" in text
+    # the stop is a recorded command: a replay ends the session at the same point
     (recording,) = (tmp_path / "recordings").glob("*.isorec")
     result = await replay_async(recording, verify=True)
     assert result.verified, result.difference

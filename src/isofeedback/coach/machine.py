@@ -63,18 +63,26 @@ BACK_IN_BAND_S = 0.5  # in the band this long ends a "gentler"/"stronger" warnin
 RELAXED_CONFIRM_S = 1.0  # at rest this long confirms the relaxation before the stretch
 
 
+#: the origin of the stop command the service applies when the sensor stayed silent for
+#: the protocol's ``sensor_wait_s`` (recorded like any command, so a replay ends there too)
+SENSOR_GONE = "sensor gone"
+
+
 def stop_reason(origin: str) -> str:
     """The summary's words for a stop command from ``origin``: only the patient's own
     (the app, the keyboard) is "stopped by the patient"; a clinician's report must not
     read a service shutdown or the end of the data as the patient giving up.
 
-    >>> for origin in ("mqtt", "signal:SIGTERM", "end of data", "fault: x"):
+    >>> for origin in ("mqtt", "signal:SIGTERM", "end of data", "fault: x", SENSOR_GONE):
     ...     print(stop_reason(origin))
     stopped by the patient
     stopped by the service (SIGTERM)
     the data ended
     ended by a fault: x
+    the sensor did not come back
     """
+    if origin == SENSOR_GONE:
+        return "the sensor did not come back"
     if origin in ("", "mqtt", "keyboard"):
         return "stopped by the patient"
     if origin.startswith("signal:"):
@@ -758,7 +766,10 @@ class Coach:
         self._abandon_rep()
         self.stop_reason = stop_reason(origin)
         out = self._enter(Phase.STOPPED, t)
-        out.append(self._cue("session_ended", t))
+        if origin == SENSOR_GONE:  # why it ended, and what to do: the patient did nothing
+            out.append(self._cue("sensor_gone", t, "warning"))
+        else:
+            out.append(self._cue("session_ended", t))
         return out + self._end(t)
 
     # -- transitions ---------------------------------------------------------------------

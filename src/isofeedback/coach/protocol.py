@@ -43,6 +43,7 @@ _TIME_KEYS = (
     "rest_calibration_s",
     "no_contraction_timeout_s",
     "abandon_after_s",
+    "sensor_wait_s",
     "release_timeout_s",
     "relax_confirm_s",
     "reference_s",
@@ -115,6 +116,9 @@ class ExerciseProtocol:
     movement_max_dps: float = 30.0
     no_contraction_timeout_s: float = 15.0
     abandon_after_s: float = 45.0  # waiting this long without a contraction ends the session
+    # the sensor silent this long (out of range, battery flat) ends the session, with its
+    # summary kept: it reconnects by itself until then (a paused session never ended)
+    sensor_wait_s: float = 300.0
     release_timeout_s: float = 5.0
     relaxed_below: float = 5.0  # residual intensity that counts as fully relaxed
     relax_confirm_s: float = 5.0  # still tense after relax_s: this long to let go, or no stretch
