@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from isofeedback.cli import main
+from isofeedback.coach.protocol import find_protocol
 from isofeedback.errors import RecordingError
 from isofeedback.recording.export import export_recording, quantum, recording_signals
 from isofeedback.recording.importers import load_foreign
@@ -29,6 +30,8 @@ def test_round_trip_keeps_samples_and_annotations(myo_recording: Path, fmt: str)
     for name in streams:
         a, b = original.streams[name], back.streams[name]
         assert b.fs == a.fs and b.channels == a.channels
+        # EDF's last data record is padded; the data-end annotations cut the padding off
+        assert b.n == a.n, (name, a.n, b.n)
         got = b.data[: a.n]
         for j in range(a.data.shape[1]):
             tol = 1e-12 if fmt == "csv" else quantum(a.data[:, j], fmt) * 1.01
@@ -83,6 +86,44 @@ def test_detection_only_in_whole_file_chunks_equals_small_chunks(sample: str, mo
     assert events_jsonl(runs[0].outputs) == events_jsonl(runs[2].outputs)
     kinds = [e.type.value for e in runs[0].events]
     assert ("movement" in kinds and "movement_end" in kinds) == moved, kinds
+
+
+@pytest.mark.parametrize("fmt", ["bdf", "edf"])
+def test_the_padding_of_the_last_edf_record_is_not_data(tmp_path: Path, fmt: str) -> None:
+    """EDF holds whole one-second records: the export pads the last one with each signal's
+    last value and marks where the data end. Read back, the padding is gone: replayed
+    with a protocol, the file gives what the CSV export gives (the 0.9 s of repeated
+    values gave another rep and a 'flat' signal), and other readers see the marker."""
+    import pyedflib
+
+    from isofeedback.recording.importers import DATA_END
+
+    src = tmp_path / "openemg.isorec"
+    shutil.copy(Path(__file__).resolve().parents[2] / "recordings" / "openemg-met-sim.isorec",
+                src)
+    out, csv_file = src.with_suffix(f".{fmt}"), src.with_suffix(".csv")
+    with RecordingReader(src) as r:
+        export_recording(r, out, fmt)
+        export_recording(r, csv_file, "csv")
+        original = recording_signals(r)
+    assert original.duration_s % 1.0 > 0.01  # the last record is padded
+    reader = pyedflib.EdfReader(str(out))
+    try:
+        onsets, _, texts = reader.readAnnotations()
+    finally:
+        reader.close()
+    ends = {t: o for o, t in zip(onsets, texts, strict=True) if t.startswith(DATA_END)}
+    assert ends.keys() == {f"{DATA_END} {k}" for k in original.streams}
+    back = load_foreign(out)
+    for name, st in original.streams.items():
+        assert abs(ends[f"{DATA_END} {name}"] - st.n / st.fs) < 1e-6
+        assert back.streams[name].n == st.n, name
+    assert not [a for a in back.annotations if a.text.startswith(DATA_END)]
+    a, b = replay(out, protocol=find_protocol("met")), replay(csv_file,
+                                                               protocol=find_protocol("met"))
+    assert a.metrics()["reps_done"] == b.metrics()["reps_done"]
+    assert [(e.type, round(e.t, 3)) for e in a.events] == [
+        (e.type, round(e.t, 3)) for e in b.events]
 
 
 def test_bdf_replays_like_the_recording(myo_recording: Path) -> None:

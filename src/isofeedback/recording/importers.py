@@ -43,6 +43,7 @@ from isofeedback.recording.signals import STREAM_ORDER, Annotation, SignalSet, S
 from isofeedback.types import FloatArray
 
 __all__ = [
+    "DATA_END",
     "FOREIGN_SUFFIXES",
     "TEXT_FORMATS",
     "events_sidecar",
@@ -77,6 +78,14 @@ _COUNTER_NAMES = frozenset({"", "index", "idx", "sample", "samples", "sample_ind
 _OTHER_EDF_TYPES = frozenset({"eeg", "ecg", "ekg", "eog", "resp", "sao2", "spo2", "temp",
                               "pleth", "pulse", "hr", "pos", "light", "sound", "ms",
                               "dc", "mic"})
+
+
+#: the EDF+/BDF+ annotations our export writes where each stream's data end
+#: (``isofeedback: data end emg`` …): EDF holds whole data records, so the last one is
+#: padded (up to ~1 s of the last value), which a re-import read as data (a "flat"
+#: signal at the end, another rep's worth for the coach); other readers show them as
+#: annotations
+DATA_END = "isofeedback: data end"
 
 
 def events_sidecar(path: Path) -> Path:
@@ -702,6 +711,9 @@ def load_edf(path: Path) -> SignalSet:
         onsets, durations, texts = reader.readAnnotations()
         annotations = [Annotation(float(o), max(float(d), 0.0), str(t))
                        for o, d, t in zip(onsets, durations, texts, strict=True)]
+        ends = {a.text[len(DATA_END):].strip(): a.onset for a in annotations
+                if a.text.startswith(DATA_END)}
+        annotations = [a for a in annotations if not a.text.startswith(DATA_END)]
         meta: dict[str, Any] = {"source_file": path.name, "patient": reader.getPatientCode(),
                                 "start": reader.getStartdatetime().isoformat()}
     except Exception as exc:  # pyedflib raises assorted types on damaged files
@@ -738,6 +750,8 @@ def load_edf(path: Path) -> SignalSet:
             raise RecordingError(f"{path}: {name} signals have different sample rates "
                                  f"{sorted(rates)}; export them at one rate")
         n = min(len(c[2]) for c in cols)
+        if name in ends:  # the last record's padding is not data
+            n = min(n, round(ends[name] * cols[0][1]))
         data = np.column_stack([np.asarray(c[2][:n], dtype=np.float64) for c in cols])
         unit = cols[0][3]
         if name in _IMU_UNITS:  # in deg/s and g, whatever the file's dimension
