@@ -429,3 +429,28 @@ def test_a_session_stopped_for_pain_says_why_and_offers_no_praise(
     assert summary["reps_done"] == 0 and summary["stop_reason"] == "pain 7/10 reported"
     assert "Session ended early" in text and "pain 7/10 reported" in text, text
     assert "well done" not in text and "Mean hold" not in text, text
+
+
+def test_while_the_sensor_is_looked_for_the_page_says_to_switch_it_on(
+    mosquitto: Any, patient: str, browser: Any, artifacts: Path
+) -> None:
+    """Before the session, while the service looks for the sensor (the gateway waits for
+    the patient to switch it on), the page says what to do instead of an empty box; once
+    the sensor is found the instruction goes, and the session's own cues follow."""
+    broker = BrokerSettings(mosquitto.host, mosquitto.port)
+    with LiveSession(broker, patient, speed=20.0, reps=1) as session:
+        browser.get(session.url)
+        wait_for(browser, "return window.isofeedbackPage && window.isofeedbackPage.connected")
+        browser.get_log("browser")
+        service = Serializer(patient, "s", time.time(), source="live")
+        asyncio.run(publish(broker, [service.device_availability("sim", "connecting", 0.0)]))
+        wait_for(browser, "return document.getElementById('cue').textContent !== ''", 10)
+        assert browser.find_element("id", "cue").text == (
+            "Put the sensor on and switch it on. The session starts when it is found.")
+        shot(browser, artifacts, "sensor-search")
+        asyncio.run(publish(broker, [service.device_availability("sim", "online", 1.0)]))
+        wait_for(browser, "return document.getElementById('cue').textContent === ''", 10)
+        asyncio.run(publish(broker, [service.device_availability("sim", "offline", 2.0)]))
+        session.begin()
+        session.wait_done()
+        assert not page_errors(browser)

@@ -27,6 +27,7 @@ __all__ = [
     "CUE_IDS",
     "DEFAULT_CUES",
     "FIELDS",
+    "PAGE_CUE_IDS",
     "ExerciseProtocol",
     "available_locales",
     "find_protocol",
@@ -86,6 +87,9 @@ def load_cues(locale: str = "en") -> dict[str, str]:
 
 DEFAULT_CUES: dict[str, str] = load_cues("en")
 CUE_IDS: frozenset[str] = frozenset(DEFAULT_CUES)
+#: cues the patient's page says by itself (the coach has not started yet), in the same
+#: files so that a translation has them too
+PAGE_CUE_IDS: frozenset[str] = frozenset({"sensor_search"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -333,6 +333,7 @@
 
   function showCue(text, severity) {
     const el = $("cue");
+    el.dataset.search = "";  // (a cue of the session replaces the search's instruction)
     el.dataset.severity = severity;
     el.textContent = text;
   }
@@ -448,6 +449,16 @@
       bat.hidden = false;
       bat.textContent = `Battery ${Math.round(low)}%`;
       bat.dataset.ok = String(low >= 20);
+    }
+    // before the session: the service is looking for the sensor, the patient must switch
+    // it on (said by the page only: the coach has not started)
+    const searching = devs.some((x) => x.availability && x.availability.state === "connecting");
+    const el = $("cue");
+    if (state.phase === null && searching) {
+      const text = (state.cues[state.locale] || {}).sensor_search;
+      if (text) { showCue(text, "info"); el.dataset.search = "1"; }
+    } else if (el.dataset.search === "1" && !searching) {
+      el.textContent = ""; el.dataset.search = "";
     }
     const quality = devs.filter((x) => x.quality).map((x) => x.quality);
     const away = devs.filter((x) => x.availability && x.availability.state !== "online");
