@@ -454,3 +454,30 @@ def test_while_the_sensor_is_looked_for_the_page_says_to_switch_it_on(
         session.begin()
         session.wait_done()
         assert not page_errors(browser)
+
+
+def test_a_phone_on_its_side_shows_the_effort_bar_during_the_hold(
+    mosquitto: Any, patient: str, artifacts: Path
+) -> None:
+    """844 x 390 (a phone in landscape): one column put the effort bar below the fold and
+    under the docked buttons during the hold; two columns keep the phase, cue, countdown,
+    both meters and the buttons on the screen."""
+    broker = BrokerSettings(mosquitto.host, mosquitto.port)
+    driver = chromium((844, 390))
+    try:
+        with LiveSession(broker, patient, speed=4.0, reps=1) as session:
+            driver.get(session.url)
+            wait_for(driver, "return window.isofeedbackPage && window.isofeedbackPage.connected")
+            session.begin()
+            wait_for(driver, f"return {PHASE_SHOT} === 'holding'", 90)
+            rect = "return document.getElementById('{}').getBoundingClientRect().{}"
+            dock_top = js(driver, "return document.querySelector('.dock')"
+                                  ".getBoundingClientRect().top")
+            for element in ("phase", "cue", "timer", "bar", "joint"):
+                assert js(driver, rect.format(element, "top")) >= 0
+                assert js(driver, rect.format(element, "bottom")) <= dock_top, element
+            shot(driver, artifacts, "landscape-holding")
+            session.wait_done()
+            assert not page_errors(driver)
+    finally:
+        driver.quit()
