@@ -4,7 +4,10 @@ reusing or redoing a stored calibration on a scripted patient."""
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -116,3 +119,41 @@ def test_rest_noise_far_from_the_stored_one_redoes_the_mvc() -> None:
     assert "resting noise 0.2x the stored one" in reason
     assert pipeline.coach.mvc_source == "captured"
     assert pipeline.coach.mvc == pytest.approx(measured.mvc)
+
+
+def test_a_damaged_store_is_set_aside_and_the_session_goes_on(
+    mosquitto: Any, patient: str, tmp_path: Path
+) -> None:
+    """A patient cannot repair a file: a store that cannot be read (cut short by a full
+    disk, edited by hand) no longer blocks every session. The session keeps the damaged
+    file beside it for the clinician, says so, starts a new store and stores itself;
+    ``progress`` shows the new session and names the kept file."""
+    data = tmp_path / "store"
+    data.mkdir()
+    damaged = data / f"{patient}.json"
+    damaged.write_text('{"version": 1, "sessions": [{"session": "old"')
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
+           "COLUMNS": "200"}
+    base = [sys.executable, "-m", "isofeedback.cli"]
+    done = subprocess.run([*base, "demo", "--speed", "max", "--plain", "--patient", patient,
+                           "--broker", f"{mosquitto.host}:{mosquitto.port}", "--data-dir",
+                           str(data)], env=env, capture_output=True, text=True, timeout=90,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    (aside,) = data.glob(f"{patient}.json.damaged-*")
+    assert aside.read_text() == '{"version": 1, "sessions": [{"session": "old"'
+    assert "could not be read" in done.stdout and str(aside) in done.stdout
+    assert "3/3 reps" in done.stdout
+    assert len(json.loads(damaged.read_text())["sessions"]) == 1
+    shown = subprocess.run([*base, "progress", "--patient", patient, "--data-dir", str(data)],
+                           env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert shown.returncode == 0 and "1 session" in shown.stdout
+    assert str(aside) in shown.stdout.replace("\n", "")
+
+
+def test_a_sound_or_absent_store_is_not_set_aside(tmp_path: Path) -> None:
+    """Only damaged content is set aside; a store that is fine stays, none is made."""
+    store = PatientStore(tmp_path, "p")
+    assert store.set_aside_if_damaged() is None and not store.path.exists()
+    store.add_session({"session": "s"})
+    assert store.set_aside_if_damaged() is None and store.damaged_copies() == []

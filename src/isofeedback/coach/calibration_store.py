@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from isofeedback.coach.calibration import Calibration
 from isofeedback.errors import ConfigError
 
-__all__ = ["PatientStore", "default_data_dir"]
+__all__ = ["DamagedStore", "PatientStore", "default_data_dir"]
 
 STORE_VERSION = 1
 
@@ -29,6 +30,11 @@ def default_data_dir() -> Path:
     report), so what ``run`` stores ``progress`` finds."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "isofeedback" / "patients"
+
+
+class DamagedStore(ConfigError):
+    """The store file is there and readable but its content is not a patient store (cut
+    short, overwritten, edited by hand)."""
 
 
 class PatientStore:
@@ -51,15 +57,39 @@ class PatientStore:
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(
+            raise DamagedStore(
                 f"{self.path}: the patient store is corrupt ({exc}); move it away to start afresh"
             ) from None
         if not isinstance(doc, dict) or doc.get("version") != STORE_VERSION:
-            raise ConfigError(f"{self.path}: not a version {STORE_VERSION} patient store")
+            raise DamagedStore(f"{self.path}: not a version {STORE_VERSION} patient store")
         if not isinstance(doc.get("sessions", []), list):
-            raise ConfigError(f"{self.path}: 'sessions' must be a list")
+            raise DamagedStore(f"{self.path}: 'sessions' must be a list")
         doc.setdefault("sessions", [])
         return doc
+
+    def set_aside_if_damaged(self) -> tuple[Path, str] | None:
+        """A session must not be blocked by a damaged store (the patient cannot repair a
+        file): rename it to ``<patient>.json.damaged-<UTC time>`` beside it — kept, for
+        the clinician — so the session starts a new one. Returns (where it went, what was
+        wrong), or None when the store is fine or absent. Unreadable (permissions) stays
+        an error: renaming would not help and could hide it."""
+        try:
+            self._read()
+            return None
+        except DamagedStore as exc:
+            why = str(exc).removeprefix(f"{self.path}: ")
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        try:
+            os.replace(self.path, aside)
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: the patient store is damaged ({why}) and cannot "
+                              f"be set aside: {exc}") from None
+        return aside, why
+
+    def damaged_copies(self) -> list[Path]:
+        """Stores set aside by :meth:`set_aside_if_damaged`, oldest first."""
+        return sorted(self.folder.glob(f"{self.path.name}.damaged-*"))
 
     def _write(self, doc: dict[str, Any]) -> None:
         try:

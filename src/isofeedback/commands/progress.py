@@ -79,4 +79,7 @@ def run(args: argparse.Namespace) -> int:
             f"first: {_signed(g['rom_change_deg'], 1)}°; hold quality change: "
             f"{_signed(g['hold_quality_change_pp'], 0)} percentage points"
         )
+    for aside in store.damaged_copies():  # the sessions before it are in that file
+        console.print(f"Note: an earlier store of this patient could not be read and was "
+                      f"kept as {aside}; the sessions it held are not shown.", markup=False)
     return 0

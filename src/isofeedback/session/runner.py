@@ -362,6 +362,11 @@ async def open_session(plan: SessionPlan) -> SessionOutcome:
     """Run the planned session to its end and through the one stop path."""
     console = plan.console
     store = (PatientStore(plan.store.folder, plan.patient) if plan.store is not None else None)
+    if store is not None and (damaged := store.set_aside_if_damaged()) is not None:
+        aside, why = damaged
+        console.print(f"The patient's stored calibration and history could not be read "
+                      f"({why}): the file is kept as {aside} for the clinician, and this "
+                      "session starts a new one.", markup=False)
     calibration = None
     if store is not None and plan.store is not None:
         calibration = reusable_calibration(store, plan.store.profile, plan.store.device,
