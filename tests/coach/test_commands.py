@@ -58,15 +58,15 @@ def test_demo_pir_is_gentle_and_lengthens_the_hold_after_two_good_sessions(
 
 
 @pytest.mark.parametrize(("args", "name", "stretch_cue"), [
-    (["--technique", "met"], "Muscle energy technique", "move to the new barrier"),
+    (["--technique", "met"], "Muscle energy technique", "where you first feel the stretch"),
     (["--technique", "met-ri"], "Wrist extensors: MET, reciprocal inhibition",
-     "hold the stretch"),
+     "hold it there"),
     (["--technique", "pir", "--muscle", "upper-trapezius"],
-     "Upper trapezius: post-isometric relaxation", "move to the new barrier"),
+     "Upper trapezius: post-isometric relaxation", "where you first feel the stretch"),
     (["--technique", "met", "--muscle", "hamstrings"], "Hamstrings: muscle energy technique",
-     "hold the stretch"),
+     "hold it there"),
     (["--protocol", "pir-mvc"], "Post-isometric relaxation (% MVC)",
-     "move to the new barrier"),
+     "where you first feel the stretch"),
 ], ids=["met", "met-ri", "pir-upper-trapezius", "met-hamstrings", "pir-mvc"])
 def test_demo_runs_every_technique_and_a_muscle(args: list[str], name: str, stretch_cue: str,
                                                 mosquitto: Any, patient: str) -> None:

@@ -4,8 +4,9 @@ The coach produces its feedback for one input (a tick, a detection, a command) a
 that list is one instant for the patient. The arbiter settles it before it leaves:
 
 * when two cues that contradict each other fall in the same instant (e.g. "Let the muscle
-  go completely." and "Now gently move to the new barrier."), only the one that dominates
-  goes out — safety first, then the technique's warnings, then instructions;
+  go completely." and "Now gently move further, to where you first feel the stretch."),
+  only the one that dominates goes out — safety first, then the technique's warnings, then
+  instructions;
 * a warning stays *active* until its end, and its end is announced with a ``cleared`` cue
   (``{"id": "cleared", "clears": "<warning id>", "text": ""}``) so a display can take it
   down: either the coach clears it when the condition is over (the joint is still again,
