@@ -49,3 +49,39 @@ async def test_replay_publishes_events_and_summary(mosquitto: Any, patient: str,
     assert {d.get("source") for d in received if d["kind"] == "status"} == {"replay"}
     onsets = [d for d in received if d["kind"] == "event" and d["type"] == "onset"]
     assert len(onsets) == 4  # MVC capture + 3 reps
+
+
+async def test_a_replay_never_publishes_under_the_patients_own_topics(
+        mosquitto: Any, tmp_path: Path) -> None:
+    """Without --patient the replay publishes under the recorded pseudonym + '-replay':
+    under the patient's own, its retained status and summary replaced the ones the
+    patient's phone and the clinician's dashboard show."""
+    from isofeedback.recording.reader import RecordingReader
+
+    rec = tmp_path / SAMPLE.name
+    shutil.copy(SAMPLE, rec)
+    with RecordingReader(rec) as reader:
+        recorded = str(reader.meta["patient"])
+    settings = BrokerSettings(mosquitto.host, mosquitto.port)
+    topics: list[str] = []
+    ready, done = asyncio.Event(), asyncio.Event()
+
+    async def collect() -> None:
+        async with settings.client() as client:
+            await client.subscribe("isofeedback/#", qos=1)
+            ready.set()
+            async for msg in client.messages:
+                if msg.retain:  # what earlier tests left on the broker
+                    continue
+                topics.append(str(msg.topic))
+                if str(msg.topic).endswith("/summary"):
+                    done.set()
+
+    task = asyncio.create_task(collect())
+    await asyncio.wait_for(ready.wait(), 5)
+    args = build_parser().parse_args(["replay", str(rec), "--publish",
+                                      "--broker", f"{mosquitto.host}:{mosquitto.port}"])
+    assert await asyncio.wait_for(replay_command._one(args, None), 60) == 0
+    await asyncio.wait_for(done.wait(), 10)
+    task.cancel()
+    assert topics and all(t.startswith(f"isofeedback/{recorded}-replay/") for t in topics)

@@ -84,7 +84,8 @@ def register(sub: Any) -> None:
     add_lsl_arguments(p)
     p.add_argument("--patient", type=patient_id,
                    help="pseudonym for --publish (topic prefix) and --lsl (stream names) "
-                   "(default: the recorded one)")
+                   "(default: the recorded one + '-replay', so a replay never replaces the "
+                   "patient's own retained status and summary)")
     p.add_argument("--summary", type=Path, metavar="CSV", default=Path("replay-summary.csv"),
                    help="folder replay: where to write the metrics table "
                    "(default: replay-summary.csv)")
@@ -168,7 +169,9 @@ def _identity(args: argparse.Namespace, path: Path,
                          angle, None)
     with RecordingReader(path) as reader:
         start = reader.meta.get("start_wall")
-        return _Identity(args.patient or str(reader.meta["patient"]), reader.session_id,
+        # under its own pseudonym unless told: published under the patient's, its retained
+        # status and summary replaced the patient's own on their phone and dashboard
+        return _Identity(args.patient or f"{reader.meta['patient']}-replay", reader.session_id,
                          protocol or reader.protocol(), has_joint_angle(reader.profiles()),
                          float(start) if isinstance(start, int | float) else None)
 
