@@ -13,7 +13,7 @@ import dataclasses
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -152,8 +152,17 @@ class _Joint:
         """Every EMG tick's inputs, as :meth:`Pipeline.process_chunk` gives them."""
         p, imu = self.p, self.imu
         count = len(emg.t_end)
-        activity = [0.0 if rest is None else activity_above_rest(level, rest)
-                    for level, rest in zip(emg.level, emg.baseline, strict=True)]
+        # (before the rest calibration ends there is no baseline: no activity yet)
+        calibrating = next((j for j, rest in enumerate(emg.baseline) if rest is not None),
+                           count)
+        rests = emg.baseline[calibrating:]
+        activity = [0.0] * calibrating
+        if None in rests:  # (a baseline that went away again: each on its own)
+            activity += [0.0 if rest is None else activity_above_rest(level, rest)
+                         for level, rest in zip(emg.level[calibrating:], rests, strict=True)]
+        else:
+            activity += map(activity_above_rest, emg.level[calibrating:],
+                            cast("list[float]", rests))
         last = (self.gyro_before - 1).tolist()  # the last gyro chunk before each tick
         rotation: list[tuple[float, float, float] | None]
         if imu is None:

@@ -337,6 +337,8 @@ class Keeping:
 
     def upto(self, end: int) -> None:
         """Keep ticks up to ``end`` (from where the last call stopped)."""
+        if not self._lists and not self._reaches:  # (a phase that keeps nothing)
+            return
         a, b = self._at - self._lo, end - self._lo
         for where, values in self._lists:
             where.extend(values[a:b])
