@@ -96,22 +96,27 @@ class _BulkImu:
         self.angle: list[float] = []
         self.speed: list[float] = []  # the chunk's highest joint speed
         self.movement: list[list[Event]] = []  # the movement detector's events in the chunk
-        self.gravity: list[FloatArray | None] = []  # the tilt tracker's gravity after it
+        # the tilt tracker's gravity after each accel chunk, and whether it is known
+        self.gravity = np.zeros((0, 3))
+        self.gravity_known: list[bool] = []
         self._before = gravity_before
 
     def gravity_at(self, a: int) -> FloatArray | None:
         """The tracker's gravity after ``a`` of the window's accel chunks."""
-        return self._before if a == 0 else self.gravity[a - 1]
+        if a == 0:
+            return self._before
+        return self.gravity[a - 1] if self.gravity_known[a - 1] else None
 
     def tilts(self, neutral: tuple[float, float, float]) -> list[float | None]:
         """:func:`tilt_between` the neutral pose and :meth:`gravity_at` each count of
-        accel chunks (0 to all), the window's at once (the same bits as one at a time)."""
+        accel chunks (0 to all), the window's at once (the same bits as one at a time:
+        each row's angle is computed on its own)."""
         g = self._before
         out = [None if g is None else tilt_between(np.asarray(neutral), g)]
-        if self.gravity:
-            rows = np.asarray([np.full(3, np.nan) if g is None else g for g in self.gravity])
-            angles = tilts_between(np.asarray(neutral), rows).tolist()
-            out += [None if g is None else a for g, a in zip(self.gravity, angles, strict=True)]
+        if self.gravity_known:
+            angles = tilts_between(np.asarray(neutral), self.gravity).tolist()
+            out += [a if ok else None
+                    for a, ok in zip(angles, self.gravity_known, strict=True)]
         return out
 
 
@@ -679,7 +684,9 @@ class Pipeline:
             return None
         imu = _BulkImu(self.tilt.gravity if self.tilt is not None else None)
         if self.tilt is not None and accel is not None:
-            imu.gravity = self.tilt.process_rows(accel.data, [accel.frames] * len(accel.starts))
+            gravity, known = self.tilt.gravity_rows(accel.data,
+                                                    [accel.frames] * len(accel.starts))
+            imu.gravity, imu.gravity_known = gravity, known.tolist()
         joint: Chunk | None = None
         count = 0
         if gyro is not None:
