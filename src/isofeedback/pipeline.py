@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import collections
 import dataclasses
+import itertools
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -717,40 +718,52 @@ class Pipeline:
                       events: list[list[Event]]) -> None:
         """The movement detector over the joint chunks of gyro packets ``lo:hi``
         (``joint``: the whole window's), its events filed under the chunk holding their
-        sample."""
+        sample: in pieces, each as one chunk, cut where one by one would move the
+        detector's time base (a chunk whose own start is more than a quarter sample off
+        it: the detector's test, replayed chunk after chunk in its arithmetic; the piece
+        starting there moves it to the same bits), and the run's last chunk alone, so an
+        arming finds the last chunk where one by one would have left it."""
         movement = self.movement
         if movement is None or hi <= lo:
             return
         fs = movement.fs
         n = gyro.frames
-        n0 = self._gyro_n
         firsts = gyro.t_firsts
-
-        def piece(k: int, upto: int | None = None) -> Chunk:
-            end = (k + 1 if upto is None else upto) * n
-            return Chunk.trusted(joint.stream, gyro.fs, gyro.starts[k], firsts[k],
-                                 joint.data[k * n : end], joint.channels, gyro.device)
-
-        offsets = n * np.arange(hi - lo + 1)
-        # the detector's time base after the run's first chunk; would a later one move it?
-        t0 = firsts[lo] - n0 / fs
+        count = hi - lo
+        offsets = self._gyro_n + n * np.arange(count)  # each chunk's first sample
+        own = np.asarray(firsts[lo:hi]) - offsets / fs  # each chunk's own time base
+        tol = 0.25 / fs
         base = movement.time_base
-        if base is None or abs(t0 - base) > 0.25 / fs:
-            base = t0
-        steady = bool(np.all(np.abs(np.asarray(firsts[lo:hi]) - (n0 + offsets[:-1]) / fs
-                                    - base) <= 0.25 / fs))
-        if hi - lo > 2 and steady:
-            head = piece(lo, hi - 1)
-            starts = base + (n0 + offsets[: hi - 1 - lo]) / fs  # the detector's sample times
-            for ev in movement.process(Chunk(head.stream, fs, head.start_index, head.t_first,
-                                             head.data, head.channels, head.device)):
-                m = int(np.searchsorted(starts, ev.t, side="right")) - 1
-                events[lo + max(m, 0)].append(ev)
-            self._gyro_n += head.n
-            lo = hi - 1
-        for k in range(lo, hi):
-            events[k] += movement.process(piece(k))
-            self._gyro_n += n
+        bases: dict[int, float] = {}  # the chunks that move it, and where to
+        i = 0
+        while i < count:
+            if base is None:
+                far_at = i
+            else:
+                far = np.flatnonzero(np.abs(own[i:] - base) > tol)
+                if not far.size:
+                    break
+                far_at = i + int(far[0])
+            base = bases[far_at] = float(own[far_at])
+            i = far_at + 1
+        cuts = sorted({0, *bases, count - 1, count})
+        base = movement.time_base
+        for p, q in itertools.pairwise(cuts):
+            base = bases.get(p, base)
+            k = lo + p
+            piece = Chunk.trusted(joint.stream, gyro.fs, gyro.starts[k], firsts[k],
+                                  joint.data[p * n + lo * n : q * n + lo * n],
+                                  joint.channels, gyro.device)
+            found = movement.process(piece)
+            if q - p == 1:
+                events[k] += found
+            else:
+                assert base is not None
+                starts = base + offsets[p:q] / fs  # the detector's sample times
+                for ev in found:
+                    m = int(np.searchsorted(starts, ev.t, side="right")) - 1
+                    events[k + max(m, 0)].append(ev)
+            self._gyro_n += piece.n
 
     def _decode_many(self, packets: Sequence[Packet],
                      ) -> tuple[list[list[Chunk] | None], dict[int, str]]:
