@@ -21,3 +21,15 @@ def test_mean_is_numpys_mean_to_the_bit() -> None:
         for got, want in ((mean(flat), flat.mean()), (mean(x), x.mean()),
                           (mean(x, axis=0), x.mean(axis=0))):
             assert np.asarray(got).tobytes() == np.asarray(want).tobytes()
+
+
+def test_norm3_is_norm_to_the_bit() -> None:
+    """The movement detector measures each sample's turn with norm3 on Python floats
+    while the joint moves, and its still-hold check with norm on arrays: the same bits."""
+    from isofeedback.dsp.exact import norm, norm3
+
+    rng = np.random.default_rng(2)
+    v = rng.standard_normal((20000, 3)) * 10.0 ** rng.integers(-150, 150, (20000, 3))
+    v[::97] = -0.0
+    for x, y, z in v.tolist():
+        assert norm3(x, y, z) == norm(np.array([x, y, z]))
