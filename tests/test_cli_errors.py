@@ -121,3 +121,14 @@ def test_technique_help_names_every_kind_of_protocol(command: str) -> None:
     clinician did not know the muscles' own protocols (wrist-flexors-pir …) could be run."""
     out = run_cli(command, "--help").stdout
     assert "wrist-flexors-pir" in " ".join(out.split()), out
+
+
+def test_tls_to_a_plain_mqtt_port_says_so(mosquitto: object) -> None:
+    """--mqtt-tls against a plain listener: the broker drops the connection at the TLS
+    hello; the error said only "[Errno 104] Connection reset by peer"."""
+    port = mosquitto.port  # type: ignore[attr-defined]
+    proc = run_cli("demo", "--broker", f"127.0.0.1:{port}", "--mqtt-tls", "--speed", "max")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert f"could not connect to MQTT broker 127.0.0.1:{port} (TLS)" in last, last
+    assert "does not speak TLS" in last, last

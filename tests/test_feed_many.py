@@ -155,17 +155,20 @@ def test_the_coach_finishing_inside_a_window_ends_it_there(name: str, size: int)
 @pytest.mark.parametrize("name", ["myo-pir-sim.isorec", "openemg-met-sim.isorec"])
 @pytest.mark.parametrize("calibration_s", [
     2.5, 3.0,
-    # not on a 0.25 s block's end: the bulk pass gave other baselines seconds after it
-    # (older than the calibration's pieces); such a session now goes packet by packet
+    # not on a 0.25 s block's end: the bulk pass cuts a piece where the calibration ends,
+    # and the chain counts its weight-learning blocks from there in any chunking
     2.13,
 ])
+@pytest.mark.parametrize("size", [333, 4096])
 def test_the_rest_calibration_in_pieces_ends_where_one_by_one_ends(
-        name: str, calibration_s: float) -> None:
-    """The bulk pass runs the onset detector through its rest calibration in block pieces
-    too; the baseline appears after the packet holding the calibration's last sample and
-    the ticks' activity uses it from that packet on, as one by one. (2.13 s, not a whole
-    number of blocks, differed before the pieces too, seconds later: it goes packet by
-    packet, ``Pipeline._calibration_on_block``.)"""
+        name: str, calibration_s: float, size: int) -> None:
+    """The bulk pass runs the onset detector through its rest calibration in block pieces,
+    and a piece ends where the calibration does: the baseline appears after the packet
+    holding the calibration's last sample and the ticks' activity uses it from that packet
+    on, as one by one. A calibration that ends inside a block (2.13 s) once gave other
+    envelopes from ~5 s on: the chain's weight-learning blocks were cut at multiples of
+    the block from sample 0 but counted from the calibration's end, so a window cutting
+    at the one and packets at the other learnt different weights."""
     with RecordingReader(SAMPLES / name) as r:
         packets = list(r.packets())
         profiles, protocol, config = r.profiles(), r.protocol(), r.config()
@@ -176,7 +179,7 @@ def test_the_rest_calibration_in_pieces_ends_where_one_by_one_ends(
         p.coach = _TickLog(protocol)
     a, b = pipelines
     expected, used_a = _one_by_one(a, packets)
-    got, used_b = _windows(b, packets, 4096)
+    got, used_b = _windows(b, packets, size)
     assert used_a == used_b and got == expected
     ticks_a, ticks_b = (p.coach.ticks for p in pipelines)  # type: ignore[attr-defined]
     assert ticks_a == ticks_b
@@ -247,3 +250,17 @@ def test_a_coach_that_finishes_on_an_event_hears_the_rest_of_that_packet() -> No
     assert a.coach._tilt is not None  # the packet's tick came after the stop
     assert _joint_state(b, detector=False) == _joint_state(a, detector=False)
     assert _coach_state(b.coach) == _coach_state(a.coach)
+
+
+def test_one_link_drop_is_one_gap_of_its_length() -> None:
+    """A Myo dropout of ~1.5 s loses every stream of the device (four EMG characteristics,
+    quaternion, accelerometer, gyroscope): the session's figures count the EMG, once; they
+    read "4 gap(s), 6.35 s of signal lost" for a 1.6 s drop."""
+    packets, a, _ = _load("myo-pir-sim.isorec")
+    start = next(i for i, p in enumerate(packets) if p.t_arrival >= 20.0)
+    end = next(i for i, p in enumerate(packets) if p.t_arrival >= 21.5)
+    dropped = packets[:start] + packets[end:]
+    for p in dropped:
+        a.feed(p)
+    assert a.stats.gaps == 1, a.stats
+    assert 1.4 <= a.stats.lost_s <= 1.6, a.stats

@@ -57,8 +57,8 @@ class PipelineStats:
     packets: int = 0
     bad_packets: int = 0
     last_error: str = ""
-    gaps: int = 0
-    lost_s: float = 0.0
+    gaps: int = 0  # gaps in the session's EMG (the EMG device's ``emg`` stream)
+    lost_s: float = 0.0  # seconds of that EMG lost in them
     by_device: dict[str, int] = field(default_factory=dict)
 
 
@@ -312,7 +312,8 @@ class Pipeline:
         self.signal_quality: SignalQualityDetector | None = None
         self.coach: Coach = (
             DetectionOnly() if self.protocol is None
-            else Coach(self.protocol, self.mvc, self.calibration, self.history))
+            else Coach(self.protocol, self.mvc, self.calibration, self.history,
+                       joint_measured=self.imu_device is not None))
         self._build_emg(self.coach.channels)
         self.tilt: TiltTracker | None = None
         self.neutral_gravity: tuple[float, float, float] | None = (
@@ -372,6 +373,19 @@ class Pipeline:
             return []
         self.signal_lost = True
         return list(self.coach.pause(self.emg_last_t + SIGNAL_LOST_S))
+
+    def sensor_gone_at(self, now: float) -> float | None:
+        """The session time at which the silent sensor counts as gone for good (its last
+        EMG + the protocol's ``sensor_wait_s``) once ``now`` has reached it, else None (data
+        flows, no EMG yet, detection only, or the session is over). The service then stops
+        the session with a recorded command (:data:`~isofeedback.coach.machine.SENSOR_GONE`):
+        until then the link reconnects by itself and the session resumes."""
+        coach = self.coach
+        if (not self.signal_lost or self.emg_last_t is None or coach.finished
+                or isinstance(coach, DetectionOnly)):
+            return None
+        at = self.emg_last_t + coach.protocol.sensor_wait_s
+        return at if now >= at else None
 
     def control(self, command: Control) -> list[Output]:
         """Apply one control command (pause, resume, stop, skip_rep, pain, start) at its
@@ -476,19 +490,8 @@ class Pipeline:
         :meth:`feed_many`), and every chunk the coach hears of has its role's run."""
         emg = by_role.get(_EMG)
         return (emg is not None and len(emg.starts) > 1 and self.onset is not None
-                and not self.signal_lost and self._calibration_on_block()
+                and not self.signal_lost
                 and all(r in by_role for kind, _ in groups for r in kind if r != _IGNORED))
-
-    def _calibration_on_block(self) -> bool:
-        """The onset detector's rest calibration ends on one of its blocks' ends (every
-        shipped protocol's 3 s does). One that ends inside a block (2.13 s) gave the coach
-        other baselines from the bulk pass than from one by one, seconds after the
-        calibration (``tests/test_feed_many.py``; not yet understood): such a session
-        goes packet by packet, slower but the same outputs as live."""
-        onset = self.onset
-        if not isinstance(onset, OnsetReleaseDetector):
-            return True
-        return onset.rest.calibration_n % onset.rest.block_n == 0
 
     def _decode_runs(self, packets: Sequence[Packet],
                      ) -> tuple[list[tuple[tuple[int, ...], list[int]]], dict[int, StreamRun],
@@ -882,10 +885,12 @@ class Pipeline:
             anchors[offsets[i]] = t_firsts[i]
             i += 1
         blk = max(1, int(round(onset.block_s * fs)))
-        # (a rest calibration ends on a block's end, _calibration_on_block: the baseline is
-        # known after the packet holding its last sample, as one by one)
+        # while it calibrates its rest: a piece also ends where the calibration does, so
+        # the baseline is known after the packet holding its last sample, as one by one
+        # (the rest sums are of all the calibration's samples at once, in any chunking)
+        calibrated = ({onset.rest.calibration_n - n0} if onset.baseline is None else set())
         cuts = sorted({*range((blk - n0 % blk) % blk or blk, n, blk), *anchors, *cuts_at,
-                       n} - {0})
+                       *(c for c in calibrated if 0 < c < n), n} - {0})
         initial = onset.baseline
         baselines: list[float | None] = []
         lo = 0
@@ -942,9 +947,12 @@ class Pipeline:
             self.signal_lost = True
             out += self.coach.pause(self.emg_last_t + SIGNAL_LOST_S)
         if chunk.gap_before:
-            self.stats.gaps += 1
             lost = chunk.gap_before / chunk.fs
-            self.stats.lost_s += lost
+            if is_emg:
+                # the session's signal: one link drop loses it once, not once per stream
+                # of the device (a Myo's 1.6 s drop read "4 gaps, 6.35 s of signal lost")
+                self.stats.gaps += 1
+                self.stats.lost_s += lost
             if chunk.stream in ("emg", "gyro"):
                 t = chunk.t_first
                 gap = Event(

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from isofeedback.coach.machine import SENSOR_GONE
 from isofeedback.control import Control
 from isofeedback.pipeline import Output, Pipeline, PipelineStats
 from isofeedback.sources.base import PacketSource
@@ -244,6 +245,9 @@ async def run_session(
                 if live_now is not None:
                     now = max(last_t, live_now)
                     emit(pipeline.idle(live_now))
+                    gone = pipeline.sensor_gone_at(live_now)
+                    if gone is not None:  # recorded: a replay ends the session there too
+                        apply(Control("stop", t=gone, origin=SENSOR_GONE), now)
                 apply_due(now)
             while batch and not pipeline.coach.finished:
                 # a recorded command falls between two pieces, after its packet count

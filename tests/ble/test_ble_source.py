@@ -153,7 +153,10 @@ async def test_short_packets_are_counted_and_the_session_goes_on(
     assert "packet has 8 bytes, expected 16" in pipeline.stats.last_error or \
         "packet has 10 bytes, expected 20" in pipeline.stats.last_error
     assert pipeline.decoders["arm"].stats.packets == 380
-    assert [s.kind for s in statuses][:2] == ["battery", "availability"]
+    # looked for (the patient's page says to switch the sensor on), then its battery, then
+    # online
+    assert [(s.kind, s.body.get("state")) for s in statuses][:3] == [
+        ("availability", "connecting"), ("battery", None), ("availability", "online")]
 
 
 async def test_notification_flood_is_bounded_and_counted(virtual_bluez: VirtualBluez) -> None:

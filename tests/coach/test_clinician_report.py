@@ -139,3 +139,16 @@ def test_another_patients_prescription_is_refused(
     err = capsys.readouterr().err
     assert f"{other}: prescription.patient is 'p-04', not 'p-03'" in err, err
     assert not out.with_suffix(".html").exists()
+
+
+def test_one_session_is_one_session(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                    ) -> None:
+    """A patient's first session: "1 session", in the line and on the page."""
+    PatientStore(tmp_path, "p-04").add_session(
+        {**session("pir", False), "wall": "2026-12-07T08:00", "session": "s1"})
+    out = tmp_path / "r"
+    assert main(["report", "--patient", "p-04", "--data-dir", str(tmp_path), "--out",
+                 str(out)]) == 0
+    assert capsys.readouterr().out.startswith("1 session, 0 flagged")
+    page = out.with_suffix(".html").read_text()
+    assert "<p>1 session. Prescription" in page and "1 sessions" not in page

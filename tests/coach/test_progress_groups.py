@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from isofeedback.cli import main
+from isofeedback.coach.calibration_store import PatientStore
 from isofeedback.coach.progress import progress_report
 
 
@@ -30,3 +36,20 @@ def test_trends_never_mix_techniques_or_muscles() -> None:
     assert r["history"][0]["violations_text"] == "too_strong ×2"
     # the top-level change is the latest session's group, not PIR 10° → RI 20°
     assert r["rom_change_deg"] is None
+
+
+def test_progress_command_words_one_session_and_a_change_of_zero(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """"1 session" (not "1 sessions", and no "-°" change for the first), and a change that
+    rounds to nothing reads "+0", never "-0 percentage points"."""
+    store = PatientStore(tmp_path, "p-9")
+    store.add_session({**s("pir", "wrist flexors", 12.6, 0.943), "wall": "2026-12-07T08:00"})
+    assert main(["progress", "--patient", "p-9", "--data-dir", str(tmp_path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Progress of p-9: 1 session " in out and "1 sessions" not in out
+    assert "-°" not in out and "no change to show yet" in out
+    store.add_session({**s("pir", "wrist flexors", 12.58, 0.940), "wall": "2026-12-08T08:00"})
+    assert main(["progress", "--patient", "p-9", "--data-dir", str(tmp_path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "2 sessions; ROM change since the first: +0.0°" in out, out
+    assert "hold quality change: +0 percentage points" in out, out

@@ -10,6 +10,7 @@ import pytest
 from isofeedback.coach.machine import Coach
 from isofeedback.coach.protocol import (
     CUE_IDS,
+    PAGE_CUE_IDS,
     available_locales,
     find_protocol,
     load_cues,
@@ -65,8 +66,11 @@ def test_every_cue_id_the_coach_uses_has_a_text_in_every_locale() -> None:
         cues = load_cues(locale)
         assert set(cues) == CUE_IDS, locale
         assert all(text.strip() for text in cues.values())
-    for cue_id in CUE_IDS:
+    page = (Path(__file__).parents[2] / "src/isofeedback/web/static/app.js").read_text()
+    for cue_id in CUE_IDS - PAGE_CUE_IDS:
         assert f'"{cue_id}"' in source, f"cue {cue_id} is never emitted"
+    for cue_id in PAGE_CUE_IDS:
+        assert f".{cue_id}" in page, f"cue {cue_id} is never shown by the page"
 
 
 def test_good_file_loads(tmp_path: Path) -> None:

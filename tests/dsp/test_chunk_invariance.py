@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,6 +62,9 @@ def _movement() -> Callable[[Chunk], list[Any]]:
 PROCESSORS: dict[str, tuple[Callable[[], Callable[[Chunk], Any]], str]] = {
     "emg_chain": (lambda: EmgChain(FS, 2, 50.0, calibration_s=2.0, full_scale=4.0).process, "emg"),
     "onset_release": (_emg_events, "emg"),
+    # a rest calibration that does not end on a multiple of the 0.25 s block (1065 samples)
+    "emg_chain_2.13s": (lambda: EmgChain(FS, 2, 50.0, calibration_s=2.13,
+                                         full_scale=4.0).process, "emg"),
     "signal_quality": (lambda: SignalQualityDetector(FS, full_scale=4.0).process, "emg"),
     "imu_chain": (lambda: ImuChain(100.0, 2.0).process, "gyro"),
     "movement": (_movement, "gyro"),
@@ -84,3 +88,25 @@ def test_chunking_does_not_change_results(name: str, cuts: list[int]) -> None:
     for a, b in zip(split[1], whole[1], strict=True):
         assert a.type == b.type
         assert abs(a.t - b.t) < 1e-9 and abs(a.t_decided - b.t_decided) < 1e-9
+
+
+@pytest.mark.parametrize("calibration_s", [2.0, 2.13, 2.138])
+def test_weights_are_learnt_in_the_same_blocks_in_any_chunking(calibration_s: float) -> None:
+    """The weight-learning blocks are counted from the rest calibration's end in any
+    chunking: cut at multiples of the block from sample 0 instead, a calibration ending
+    between two such multiples (2.13 s at 500 Hz) made a first block of 1065 − 1000 = 65
+    rows in one chunking and of 125 in another, so the learnt weights and every envelope
+    after them depended on how the samples came (a live session's packets, a replay's
+    bulk windows)."""
+    x = np.column_stack([EMG[:, 0], 0.3 * EMG[:, 0] + 0.7 * EMG[:, 1]])
+    runs = []
+    for step in (None, 2, 3, 7, 125):
+        chain = EmgChain(FS, 2, 50.0, calibration_s=calibration_s, full_scale=4.0)
+        cuts = [] if step is None else list(range(step, x.shape[0], step))
+        out = np.vstack([chain.process(c).data for c in _chunks(x, FS, "emg", cuts)])
+        runs.append((out, chain.weights.copy()))
+    (whole, weights), *split = runs
+    assert not np.all(weights == 1.0)  # learnt, not the equal start
+    for out, w in split:
+        np.testing.assert_array_equal(w, weights)
+        np.testing.assert_allclose(out, whole, rtol=1e-9, atol=1e-12)

@@ -82,7 +82,8 @@ async def test_drop_every_few_seconds_for_two_minutes(
     assert states.count("online") >= wearable.stats.drops
     assert f"{wearable.stats.drops} lost" in text, text
     assert "gap(s)" in text and "s of signal lost" in text
-    assert "Session " in text and "mean hold" in text  # the stop path's summary
+    # the stop path's summary
+    assert "Session " in text and ("mean hold" in text or "no repetition finished" in text)
     # the signal light: link losses show as packet loss, and the light is not ok then
     for doc in quality:
         payload_validator(doc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,26 @@ async def _read(client: aiomqtt.Client, out: list[tuple[str, dict[str, Any]]],
         out.append((str(msg.topic), doc))
         if doc.get("command") == until:
             return
+
+
+async def test_the_demo_s_watch_line_logs_in_where_the_broker_demands_it() -> None:
+    """The demo prints a mosquitto_sub line to watch the feed; on a built-in broker with
+    logins (``--listen`` on a network address) that line had no login and was refused
+    ("not authorised"). It names the patient's user now; with the password put in for
+    ``<password>`` the real mosquitto_sub subscribes."""
+    from isofeedback.commands.demo import watch_command
+
+    access = BrokerAccess(PATIENT, "patient-password", "clinician-password")
+    async with embedded_broker("127.0.0.1", 0, access) as (host, port):
+        service = access.service_settings(BrokerSettings(host=host, port=port,
+                                                         protocol="3.1.1"))
+        line = watch_command(service, f"isofeedback/{PATIENT}/#")
+        assert f"-u {PATIENT} -P '<password>'" in line and "isofeedback'" not in line, line
+        args = [a.replace("<password>", "patient-password") for a in shlex.split(line)]
+        proc = await asyncio.create_subprocess_exec(
+            *args, "-E", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+        assert proc.returncode == 0, err.decode()
+    # no login needed (the built-in broker on this machine): the familiar short line
+    assert watch_command(BrokerSettings(port=1883), "isofeedback/demo/#") == (
+        "mosquitto_sub -h 127.0.0.1 -p 1883 -t 'isofeedback/demo/#' -v")

@@ -309,3 +309,14 @@ def test_env_file_gives_the_broker_password_and_must_be_owner_only(
     capsys.readouterr()
     assert main(["doctor", str(config), "--only", "broker"]) == 1
     assert "ISOFEEDBACK_MQTT_PASSWORD" in capsys.readouterr().out
+
+
+async def test_broker_tls_on_a_plain_port(mosquitto: Any,
+                                          write_config: Callable[..., Path]) -> None:
+    """TLS on in the config, the port a plain MQTT listener: the broker closes the
+    connection at the TLS hello. That said "[Errno 104] Connection reset by peer: check the
+    broker's log"; it is the TLS mismatch, and the advice says so."""
+    cfg = load_service_config(write_config(broker={"port": mosquitto.port, "tls": True})).run
+    c = await check_broker(cfg.broker)
+    assert c.status == "fail"
+    assert "check that this port speaks TLS" in c.line(), c.line()

@@ -301,3 +301,60 @@ async def test_the_service_follows_the_stored_prescription_and_publishes_the_sch
         "hip-flexors-met", 3, 0)
     assert schedule["next_reminder"] is None or schedule["next_reminder"] > (
         dt.datetime.now() - dt.timedelta(minutes=1)).isoformat(timespec="minutes")
+
+
+async def test_the_service_serves_the_patients_page_across_sessions(
+        tmp_path: Path, mosquitto: Any, patient: str,
+        write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """``[service] web``: the gateway serves the patient's page for as long as it runs
+    (not one session's), with a token kept in the data folder so that the bookmark or the
+    QR code scanned once opens it after every restart; ``service page`` prints both."""
+    import urllib.request
+
+    import aiomqtt
+
+    from isofeedback.broker import free_port
+
+    port = free_port()
+    config = write_config(patient=patient, broker={"host": mosquitto.host,
+                                                   "port": mosquitto.port},
+                          service={"web": f"127.0.0.1:{port}"})
+    assert main(["service", "page", str(config)]) == 0
+    first = capsys.readouterr().out
+    assert main(["service", "page", str(config)]) == 0
+    token_file = tmp_path / "patients" / "web-token"
+    token = token_file.read_text().strip()
+    assert token_file.stat().st_mode & 0o077 == 0 and len(token) >= 16
+    url = f"http://127.0.0.1:{port}/?token={token}"
+    assert f"Patient page: {url}" in first and first == capsys.readouterr().out
+    lines: list[str] = []
+    async with _service_without_wearable(config) as proc:
+        await _read_until(proc, lines, "waiting until found", 60)
+        assert any(f"127.0.0.1:{port}" in line and "page" in line for line in lines), lines
+        page = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
+        assert b"<html" in page.lower()
+        # what the page does: MQTT over its WebSocket, relayed to the sessions' broker
+        async with aiomqtt.Client("127.0.0.1", port, transport="websockets",
+                                  websocket_path=f"/mqtt?token={token}") as client:
+            await client.subscribe(f"isofeedback/{patient}/status", qos=1)
+            async with asyncio.timeout(20):
+                async for msg in client.messages:
+                    assert isinstance(msg.payload, bytes)
+                    assert json.loads(msg.payload)["state"] == "online"
+                    break
+        proc.send_signal(signal.SIGTERM)
+        await _read_until(proc, lines, "stopped cleanly on SIGTERM", 30)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+@pytest.mark.parametrize(("service", "broker", "problem"), [
+    ({"web": "0.0.0.0:99999"}, True, "service.web port 99999 must be 1–65535"),
+    ({"web": ":8080"}, True, "service.web ':8080' must look like ADDRESS"),
+])
+def test_a_bad_page_setting_is_one_clear_error(
+        write_config: Callable[..., Path], service: dict[str, Any], broker: bool,
+        problem: str) -> None:
+    config = write_config(service=service,
+                          broker={"host": "127.0.0.1", "port": 1883} if broker else None)
+    with pytest.raises(ConfigError, match=problem.replace("[", r"\[").replace("]", r"\]")):
+        load_service_config(config)

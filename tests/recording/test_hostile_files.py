@@ -222,3 +222,36 @@ def test_a_value_longer_than_any_we_write_is_damage_not_a_memory_error(
     with RecordingReader(myo_recording) as r:
         got = list(r.packets())
         assert len(got) == 499 and r.damage and "too big" in r.damage
+
+
+def test_a_truncated_file_does_not_claim_zero_seconds_of_data(
+        copy_sample: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Cut where the packets table can no longer be read to its end: the file's length is
+    unknown, so the replay says how much it read, not "28.7 s of 0.0 s of data" (the
+    failed ``max(t)`` read as 0 s)."""
+    path = copy_sample(SAMPLE)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: int(len(raw) * 0.45)])
+    result = replay(path)
+    assert result.damage and "packets" in result.damage and result.session_s > 5
+    assert result.file_s is None and result.stopped is None
+    code, out, _ = _cli(["replay", str(path)], capsys)
+    assert code == 0 and " of 0.0 s" not in out
+    assert f"{result.session_s:.1f} s of data replayed" in " ".join(out.split())
+
+
+def test_a_damaged_row_is_reported_in_printable_text(
+        copy_sample: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Bytes overwritten inside an output's JSON: SQLite's message quotes the row's text,
+    binary garbage that was printed to the terminal (and into the summary table) as is."""
+    path = copy_sample(SAMPLE)
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b'{"kind":"level"', len(raw) // 3) + len(b'{"kind":"level"')
+    raw[at:at + 300] = b"\xab" * 300
+    path.write_bytes(bytes(raw))
+    code, out, _ = _cli(["replay", str(path), "--verify"], capsys)
+    assert code == 0 and "damaged after row" in out
+    assert "\ufffd" not in out and all(c.isprintable() or c == "\n" for c in out), out
+    said = " ".join(out.split())
+    damaged = said[said.index("damaged:"):]
+    assert len(damaged.split("data before it was read")[0]) < 200, damaged

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from isofeedback.cli import main
+from isofeedback.coach.protocol import find_protocol
 from isofeedback.errors import RecordingError
 from isofeedback.recording.export import export_recording, quantum, recording_signals
 from isofeedback.recording.importers import load_foreign
@@ -28,6 +30,8 @@ def test_round_trip_keeps_samples_and_annotations(myo_recording: Path, fmt: str)
     for name in streams:
         a, b = original.streams[name], back.streams[name]
         assert b.fs == a.fs and b.channels == a.channels
+        # EDF's last data record is padded; the data-end annotations cut the padding off
+        assert b.n == a.n, (name, a.n, b.n)
         got = b.data[: a.n]
         for j in range(a.data.shape[1]):
             tol = 1e-12 if fmt == "csv" else quantum(a.data[:, j], fmt) * 1.01
@@ -84,6 +88,44 @@ def test_detection_only_in_whole_file_chunks_equals_small_chunks(sample: str, mo
     assert ("movement" in kinds and "movement_end" in kinds) == moved, kinds
 
 
+@pytest.mark.parametrize("fmt", ["bdf", "edf"])
+def test_the_padding_of_the_last_edf_record_is_not_data(tmp_path: Path, fmt: str) -> None:
+    """EDF holds whole one-second records: the export pads the last one with each signal's
+    last value and marks where the data end. Read back, the padding is gone: replayed
+    with a protocol, the file gives what the CSV export gives (the 0.9 s of repeated
+    values gave another rep and a 'flat' signal), and other readers see the marker."""
+    import pyedflib
+
+    from isofeedback.recording.importers import DATA_END
+
+    src = tmp_path / "openemg.isorec"
+    shutil.copy(Path(__file__).resolve().parents[2] / "recordings" / "openemg-met-sim.isorec",
+                src)
+    out, csv_file = src.with_suffix(f".{fmt}"), src.with_suffix(".csv")
+    with RecordingReader(src) as r:
+        export_recording(r, out, fmt)
+        export_recording(r, csv_file, "csv")
+        original = recording_signals(r)
+    assert original.duration_s % 1.0 > 0.01  # the last record is padded
+    reader = pyedflib.EdfReader(str(out))
+    try:
+        onsets, _, texts = reader.readAnnotations()
+    finally:
+        reader.close()
+    ends = {t: o for o, t in zip(onsets, texts, strict=True) if t.startswith(DATA_END)}
+    assert ends.keys() == {f"{DATA_END} {k}" for k in original.streams}
+    back = load_foreign(out)
+    for name, st in original.streams.items():
+        assert abs(ends[f"{DATA_END} {name}"] - st.n / st.fs) < 1e-6
+        assert back.streams[name].n == st.n, name
+    assert not [a for a in back.annotations if a.text.startswith(DATA_END)]
+    a, b = replay(out, protocol=find_protocol("met")), replay(csv_file,
+                                                               protocol=find_protocol("met"))
+    assert a.metrics()["reps_done"] == b.metrics()["reps_done"]
+    assert [(e.type, round(e.t, 3)) for e in a.events] == [
+        (e.type, round(e.t, 3)) for e in b.events]
+
+
 def test_bdf_replays_like_the_recording(myo_recording: Path) -> None:
     bdf = myo_recording.with_suffix(".bdf")
     with RecordingReader(myo_recording) as r:
@@ -111,13 +153,13 @@ def test_csv_without_time_needs_fs(tmp_path: Path, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(("text", "problem"), [
     ("", "empty CSV"),
     ("t,emg1\n0,1\n0.001,x\n", "line 3: non-numeric"),
-    ("t,emg1\n0,1\n0.001,2\n0.0005,3\n", r"not increasing \(line 4\)"),
+    ("t,emg1\n0,1\n0.001,2\n0.0005,3\n", r"goes back in time \(line 4\)"),
     ("t,emg1\n0,1\n0.001,2\n0.01,3\n0.011,4\n", r"irregular sampling in the time column: "
      r"line 4 comes 0\.009 s after the one before, the file's mean interval is 0\.00366667 s"),
     # the line is the file's own after comment lines and a row of units (it was off by as
     # many lines: "line 4" for the fifth)
-    ("# logger 2\n# 1 kHz\ntime,emg1\ns,mV\n0,1\n0.001,2\n0.001,3\n",
-     r"not increasing \(line 7\)"),
+    ("# logger 2\n# 1 kHz\ntime,emg1\ns,mV\n0,1\n0.002,2\n0.001,3\n",
+     r"goes back in time \(line 7\)"),
     ("# logger 2\nt,emg1\n" + "".join(f"{k / 1000},1\n" for k in range(50)) + "0.5,1\n",
      r"irregular sampling in the time column: line 53 comes 0\.451 s after"),
     ("t,gyro_x\n0,1\n0.001,2\n", "no EMG columns"),
@@ -618,6 +660,12 @@ def test_numpy_savetxt_headers_and_comment_lines(tmp_path: Path) -> None:
     ("t,emg1,emg2\n0,1,2\n0.001,,2\n",
      r"line 3: no value in column 'emg1' \(a missing sample\)"),
     ("\ufefft;emg1\n0,000;0,5\n0,001;0,25\n", r"line 2: non-numeric value .*decimal commas"),
+    # a logger's wall-clock stamps in the time column: said as such, with what to do
+    ("timestamp,emg1\n2024-03-01 10:00:00.000,1\n2024-03-01 10:00:00.001,2\n",
+     r"line 2: the time column 'timestamp' holds a date or clock time "
+     r"\('2024-03-01 10:00:00.000'\), not seconds: .* give the sample rate with --fs"),
+    ("Time [s],emg1\n10:00:00.000,1\n10:00:00.001,2\n",
+     r"line 2: the time column 'Time \[s\]' holds a date or clock time"),
 ])
 def test_more_csv_mistakes_are_one_clear_error(tmp_path: Path, text: str, problem: str
                                                ) -> None:
@@ -704,3 +752,105 @@ def test_a_time_column_that_does_not_start_at_zero_is_named(
     out = " ".join(capsys.readouterr().out.split())
     assert "times are seconds from the first row (the file's time column starts at 100 s)" \
         in out
+
+
+def _lab_emg(fs: int, seconds: float = 12.0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(5)
+    t = np.arange(int(fs * seconds)) / fs
+    x = rng.normal(0.0, 0.01, t.size) * (1 + 20 * ((t > 5) & (t < 9)))
+    return t, x
+
+
+@pytest.mark.parametrize(("fs", "name", "write"), [
+    (2000, "time", lambda t: f"{t:.3f}"),           # seconds to the ms, at 2 kHz
+    (4000, "time", lambda t: f"{t:.4f}"),           # 4 decimals at 4 kHz (0.00025 s apart)
+    (4000, "time_ms", lambda t: f"{t * 1e3:.0f}"),  # whole milliseconds at 4 kHz
+    (2000, "timestamp", lambda t: f"{1.7e9 + t:.3f}"),  # a Unix clock to the ms
+], ids=["s-3-decimals-2k", "s-4-decimals-4k", "whole-ms-4k", "unix-ms-2k"])
+def test_a_time_column_rounded_coarser_than_the_sampling(
+        tmp_path: Path, fs: int, name: str, write: Any) -> None:
+    """Loggers write times with a fixed number of decimals whatever the rate: at 2 kHz in
+    ms two rows share each time (0.000, 0.001, 0.001, 0.002 …). That is an even rate, read
+    as such with the same samples and events as exact times; it was refused as "not
+    increasing" or "irregular sampling", and --fs could not help ("contradicts")."""
+    t, x = _lab_emg(fs)
+    exact, rounded = tmp_path / "exact.csv", tmp_path / "rounded.csv"
+    exact.write_text("t,emg\n" + "".join(f"{float(a)!r},{float(b)!r}\n"
+                                         for a, b in zip(t, x, strict=True)))
+    rounded.write_text(f"{name},emg\n" + "".join(f"{write(a)},{float(b)!r}\n"
+                                                  for a, b in zip(t, x, strict=True)))
+    signals = load_foreign(rounded)
+    assert signals.streams["emg"].fs == fs
+    assert np.array_equal(signals.streams["emg"].data, load_foreign(exact).streams["emg"].data)
+    assert events_jsonl(replay(rounded).outputs) == events_jsonl(replay(exact).outputs)
+    assert load_foreign(rounded, fs=fs).streams["emg"].fs == fs
+
+
+def test_a_repeated_row_is_still_an_error_at_any_resolution(tmp_path: Path) -> None:
+    """A row written twice is not rounding: 1 kHz in whole ms never repeats a time, and
+    exact times never do."""
+    for fs, fmt in ((1000, "{:.3f}"), (2000, "{:.5f}")):
+        t, x = _lab_emg(fs)
+        rows = [f"{fmt.format(a)},{float(b)!r}\n" for a, b in zip(t, x, strict=True)]
+        rows.insert(3000, rows[2999])
+        path = tmp_path / f"dup{fs}.csv"
+        path.write_text("t,emg\n" + "".join(rows))
+        with pytest.raises(RecordingError, match=r"repeats the time of the line before "
+                           r"\(line 3002\)"):
+            load_foreign(path)
+
+
+def test_a_time_axis_per_sensor_named_alike(tmp_path: Path) -> None:
+    """Delsys EMGworks exports ``X[s]`` before each sensor's column, all named alike: the
+    first is the time, the others are second clocks (left out, docs/recordings.md), not
+    "column names repeat"."""
+    t, x = _lab_emg(2000)
+    path = tmp_path / "trigno.csv"
+    path.write_text("X[s],R BICEPS: EMG 1 [V],X[s],R TRICEPS: EMG 2 [V]\n" + "".join(
+        f"{a:.6f},{float(b) * 1e-3!r},{a:.6f},{float(b) * 2e-3!r}\n"
+        for a, b in zip(t, x, strict=True)))
+    signals = load_foreign(path)
+    emg = signals.streams["emg"]
+    assert emg.fs == 2000 and emg.channels == ("R BICEPS: EMG 1 [V]", "R TRICEPS: EMG 2 [V]")
+    assert signals.meta["not_emg"] == ["X[s]"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("X[s],EMG [V],EMG [V]\n0,1,2\n0.001,1,2\n")
+    with pytest.raises(RecordingError, match=r"column names repeat \('EMG \[V\]'\)"):
+        load_foreign(bad)
+
+
+def test_names_with_brackets_are_printed_as_they_are(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """File and column names are the user's text, never console markup: ``data[red].csv``
+    was printed as "data.csv: session data" and ``X[s]`` as "X" (``[s]`` read as a style)."""
+    t, x = _lab_emg(1000)
+    path = tmp_path / "data[red].csv"
+    path.write_text("t,emg [mV],Time [s]\n" + "".join(
+        f"{a!r},{float(b)!r},{a!r}\n" for a, b in zip(t.tolist(), x, strict=True)))
+    assert main(["replay", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith("data[red].csv: session data[red],"), out
+    assert "not EMG: Time [s] (left out" in out, out
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    (folder / "run[1].csv").write_text("t,emg\n0,1\n")
+    assert main(["replay", str(folder), "--summary", str(tmp_path / "s[b].csv"),
+                 "--jobs", "1"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "summary in " + str(tmp_path / "s[b].csv") in out and "run[1].csv:" in out, out
+
+
+@pytest.mark.parametrize(("fs", "decimals"), [(1926, 6), (1111, 5), (500, 3), (2048, 4)])
+def test_a_whole_rate_is_not_bent_by_the_rounding_of_the_times(
+        tmp_path: Path, fs: int, decimals: int) -> None:
+    """Times written to the µs at 1926 Hz (Delsys) end a fraction of a µs off, so the rate
+    from the first and last time was 1925.999966 Hz; within that rounding it is 1926."""
+    t, x = _lab_emg(fs)
+    path = tmp_path / "lab.csv"
+    path.write_text("t,emg\n" + "".join(f"{a:.{decimals}f},{float(b)!r}\n"
+                                        for a, b in zip(t, x, strict=True)))
+    assert load_foreign(path).streams["emg"].fs == fs
+    # a rate that is not whole stays as measured
+    odd = tmp_path / "odd.csv"
+    odd.write_text("t,emg\n" + "".join(f"{k / 1000.5!r},1\n" for k in range(5000)))
+    assert load_foreign(odd).streams["emg"].fs == 1000.5

@@ -327,3 +327,47 @@ def test_a_dataset_with_a_folder_per_subject_keeps_them_apart(
     assert main(["replay", str(data), "--events", str(tmp_path / "more")]) == 2
     assert "would both write" in capsys.readouterr().err
     assert not (tmp_path / "more").exists()
+
+
+def test_a_replay_ended_by_its_data_is_not_called_a_stop_command() -> None:
+    """A recording still being written ends where its data ended: the replay stops itself
+    with origin "end of data", which read "a stop command (end of data)"."""
+    from isofeedback.research.replay import _stopped
+
+    said = _stopped("end of data", 42.9, 44.9)
+    assert said == "the data stream ended after 42.9 s of the 44.9 s in the file"
+    assert _stopped("mqtt", 10.0, 44.9) == ("a stop command (mqtt) after 10.0 s of the "
+                                            "44.9 s in the file")
+
+
+def test_the_summary_table_leaves_no_hold_blank_not_zero(
+        copy_sample: Callable[[str], Path], tmp_path: Path) -> None:
+    """A folder's table: a detection-only replay has no reps and no mean hold (blank),
+    and neither has a session with no rep done; 0 and 0.0 there were taken for values
+    by a spreadsheet's mean over the column."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "s.isorec").write_bytes(copy_sample("myo-pir-sim.isorec").read_bytes())
+    rng = np.random.default_rng(2)
+    t = np.arange(0, 20, 1e-3)
+    emg = rng.normal(0, 0.01, t.size) * (1 + 20 * ((t > 8) & (t < 14)))
+    (folder / "lab.csv").write_text("t,emg\n" + "".join(
+        f"{a!r},{b!r}\n" for a, b in zip(t.tolist(), emg.tolist(), strict=True)))
+    table = tmp_path / "table.csv"
+    assert main(["replay", str(folder), "--summary", str(table), "--jobs", "1"]) == 0
+    rows = {r["file"]: r for r in csv.DictReader(table.open())}
+    lab, native = rows["lab.csv"], rows["s.isorec"]
+    assert (lab["reps_done"], lab["reps_planned"], lab["mean_hold_s"]) == ("", "", "")
+    assert lab["onsets"] == "1"
+    assert (native["reps_done"], native["reps_planned"], native["mean_hold_s"]) == (
+        "3", "3", "7.01")
+
+
+def test_the_replay_line_counts_repeated_violations(
+        copy_sample: Callable[[str], Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """Violations as the terminal summary and progress say them ("moved ×1"), not the
+    table's ';'-joined list ("released_early;released_early")."""
+    path = copy_sample("myo-pir-sim.isorec")
+    assert main(["replay", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "violations: moved ×1" in out, out

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pytest
 
 from isofeedback.cli import main
 
@@ -28,14 +32,25 @@ def test_report_from_a_recording(copy_sample: Any, capsys: Any) -> None:
     page = path.with_suffix(".html").read_text()
     assert "<svg" in page and "simulated patient" in page and "moved" in page
     assert page.count("<polyline") == 2 and "onset at" in page
+    assert "Target intensity 50–140 %ref." in page and "[50.0" not in page
 
 
-def test_report_of_foreign_data_replays_it(copy_sample: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("protocol", "name"), [
+    (None, "Post-isometric relaxation"), ("met", "Muscle energy technique")])
+def test_report_of_foreign_data_replays_it(copy_sample: Any, tmp_path: Path, capsys: Any,
+                                           protocol: str | None, name: str) -> None:
+    """Foreign data is coached with a protocol (PIR unless --protocol), and the report says
+    which: the printed line, the JSON and the page (replay analyses it without one)."""
     path = copy_sample("myo-pir-sim.isorec")
     assert main(["export", str(path), "--format", "bdf"]) == 0
-    assert main(["report", str(path.with_suffix(".bdf")), "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    more = [] if protocol is None else ["--protocol", protocol]
+    assert main(["report", str(path.with_suffix(".bdf")), "--out", str(tmp_path / "r"),
+                 *more]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["reps_done"] == 3 and (tmp_path / "r.html").exists()
+    assert report["protocol"] == name and name in (tmp_path / "r.html").read_text()
+    assert f"coached with the {name!r} protocol" in capsys.readouterr().out
 
 
 def test_the_picture_fits_a_printed_page_and_a_narrow_window(copy_sample: Any) -> None:
@@ -66,3 +81,42 @@ def test_the_picture_fits_a_printed_page_and_a_narrow_window(copy_sample: Any) -
             assert client <= width and right <= client and scroll <= client, (width, right)
     finally:
         driver.quit()
+
+
+def test_report_of_a_session_without_its_summary(copy_sample: Any, capsys: Any) -> None:
+    """A session killed before its summary (or a file cut short): the report takes the
+    technique and planned reps from the recorded protocol and the mean hold and violations
+    from the recorded reps, and says why; never "0/None reps, mean hold None s"."""
+    path: Path = copy_sample("myo-pir-sim.isorec")
+    with sqlite3.connect(path) as con:
+        con.execute("DELETE FROM outputs WHERE kind = 'summary'")
+        con.execute("DELETE FROM meta WHERE key = 'complete'")
+    con.close()
+    assert main(["report", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "None" not in out and out.startswith("3/3 reps, mean hold 7.01 s")
+    assert "ended early: the recording ends before the session's summary" in out
+    report = json.loads(path.with_suffix(".json").read_text())
+    assert (report["technique"], report["reps_planned"], report["reps_done"]) == ("pir", 3, 3)
+    assert report["mean_hold_s"] == 7.01 and report["violations"] == ["moved"]
+    assert report["protocol"] == "Post-isometric relaxation" and not report["complete"]
+    page = path.with_suffix(".html").read_text()
+    assert "None" not in page and "Ended early" in page and "<b>3/3</b>" in page
+    # cut before the first rep ended: 0 of the 3 planned, no mean hold
+    raw = path.read_bytes()
+    path.write_bytes(raw[: int(len(raw) * 0.45)])
+    assert main(["report", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("0/3 reps, violations: none; ended early") and "None" not in out
+
+
+def test_report_of_foreign_data_names_no_unknowns(tmp_path: Path) -> None:
+    """Foreign data has no patient or start time: the page says "—", not "None"."""
+    t = np.arange(0, 20, 1e-3)
+    emg = 0.01 * np.sin(2 * np.pi * 87 * t) * (1 + 20 * ((t > 8) & (t < 14)))
+    path = tmp_path / "lab.csv"
+    np.savetxt(path, np.column_stack([t, emg]), delimiter=",", header="t,emg",
+               comments="", fmt="%.6f")
+    assert main(["report", str(path), "--out", str(tmp_path / "r")]) == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "None" not in page and "patient —" in page

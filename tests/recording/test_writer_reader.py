@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import stat
@@ -194,3 +195,27 @@ def test_header_damage_is_a_clear_error(myo_recording: Path,
         f.write(b"\xff" * 3996)  # page 1: the table of tables
     err = _cli_error(myo_recording, capsys)
     assert "damaged" in err or "malformed" in err
+
+
+def test_a_copy_without_its_write_ahead_log_says_where_the_data_is(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """During a session (or after it was killed) a recording's pages are in its '-wal'
+    file: a copy of the main file alone is an empty SQLite file, which was called "not an
+    isofeedback recording"; the error now says to copy the '-wal' file too."""
+    path = tmp_path / "killed.isorec"
+    code = _CHILD.format(src=str(SRC), tests=str(Path(__file__).parent), path=str(path))
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "started"
+    time.sleep(1.5)
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    wal = path.with_name(path.name + "-wal")
+    assert wal.stat().st_size > 0
+    copied = tmp_path / "copy"
+    copied.mkdir()
+    shutil.copyfile(path, copied / path.name)
+    err = _cli_error(copied / path.name, capsys)
+    assert "killed.isorec-wal" in err and "not an isofeedback recording" not in err, err
+    shutil.copyfile(wal, copied / wal.name)  # with its log: the recording replays
+    assert replay(copied / path.name).stats.packets > 0

@@ -403,3 +403,81 @@ def test_a_page_opened_after_the_start_still_shows_how_to_set_up(
         assert js(browser, pause_top) == top
         session.wait_done()
         assert not page_errors(browser)
+
+
+def test_a_session_stopped_for_pain_says_why_and_offers_no_praise(
+    mosquitto: Any, patient: str, browser: Any, artifacts: Path
+) -> None:
+    """Pain 7 in the first repetition stops the session: the summary names why it ended
+    and shows neither a "Mean hold 0.0 s" (no hold was done) nor "To work on: nothing:
+    well done" (it said so after a stop for pain)."""
+    broker = BrokerSettings(mosquitto.host, mosquitto.port)
+    with LiveSession(broker, patient, speed=4.0, extra_reps=4) as session:
+        browser.get(session.url)
+        wait_for(browser, "return window.isofeedbackPage && window.isofeedbackPage.connected")
+        session.begin()
+        wait_for(browser, f"return {PHASE_SHOT} === 'holding'")
+        tap(browser, "btn-pain")
+        wait_for(browser, "return document.getElementById('pain-dialog').open")
+        browser.find_element("id", "pain-7").click()
+        wait_for(browser, "return !document.getElementById('summary').hidden", 20)
+        shot(browser, artifacts, "pain-stop")
+        text = browser.find_element("id", "summary").text
+        session.wait_done()
+        assert not page_errors(browser)
+    summary = next(d for d in session.published if d.get("kind") == "summary")
+    assert summary["reps_done"] == 0 and summary["stop_reason"] == "pain 7/10 reported"
+    assert "Session ended early" in text and "pain 7/10 reported" in text, text
+    assert "well done" not in text and "Mean hold" not in text, text
+
+
+def test_while_the_sensor_is_looked_for_the_page_says_to_switch_it_on(
+    mosquitto: Any, patient: str, browser: Any, artifacts: Path
+) -> None:
+    """Before the session, while the service looks for the sensor (the gateway waits for
+    the patient to switch it on), the page says what to do instead of an empty box; once
+    the sensor is found the instruction goes, and the session's own cues follow."""
+    broker = BrokerSettings(mosquitto.host, mosquitto.port)
+    with LiveSession(broker, patient, speed=20.0, reps=1) as session:
+        browser.get(session.url)
+        wait_for(browser, "return window.isofeedbackPage && window.isofeedbackPage.connected")
+        browser.get_log("browser")
+        service = Serializer(patient, "s", time.time(), source="live")
+        asyncio.run(publish(broker, [service.device_availability("sim", "connecting", 0.0)]))
+        wait_for(browser, "return document.getElementById('cue').textContent !== ''", 10)
+        assert browser.find_element("id", "cue").text == (
+            "Put the sensor on and switch it on. The session starts when it is found.")
+        shot(browser, artifacts, "sensor-search")
+        asyncio.run(publish(broker, [service.device_availability("sim", "online", 1.0)]))
+        wait_for(browser, "return document.getElementById('cue').textContent === ''", 10)
+        asyncio.run(publish(broker, [service.device_availability("sim", "offline", 2.0)]))
+        session.begin()
+        session.wait_done()
+        assert not page_errors(browser)
+
+
+def test_a_phone_on_its_side_shows_the_effort_bar_during_the_hold(
+    mosquitto: Any, patient: str, artifacts: Path
+) -> None:
+    """844 x 390 (a phone in landscape): one column put the effort bar below the fold and
+    under the docked buttons during the hold; two columns keep the phase, cue, countdown,
+    both meters and the buttons on the screen."""
+    broker = BrokerSettings(mosquitto.host, mosquitto.port)
+    driver = chromium((844, 390))
+    try:
+        with LiveSession(broker, patient, speed=4.0, reps=1) as session:
+            driver.get(session.url)
+            wait_for(driver, "return window.isofeedbackPage && window.isofeedbackPage.connected")
+            session.begin()
+            wait_for(driver, f"return {PHASE_SHOT} === 'holding'", 90)
+            rect = "return document.getElementById('{}').getBoundingClientRect().{}"
+            dock_top = js(driver, "return document.querySelector('.dock')"
+                                  ".getBoundingClientRect().top")
+            for element in ("phase", "cue", "timer", "bar", "joint"):
+                assert js(driver, rect.format(element, "top")) >= 0
+                assert js(driver, rect.format(element, "bottom")) <= dock_top, element
+            shot(driver, artifacts, "landscape-holding")
+            session.wait_done()
+            assert not page_errors(driver)
+    finally:
+        driver.quit()

@@ -43,7 +43,7 @@ WARNING_SCOPE: Mapping[str, frozenset[Phase]] = {
 }
 # the session's last words: nothing follows them, they stay shown
 FINAL = frozenset({"session_stopped", "calibration_failed", "pain_stop", "session_ended",
-                   "rom_plateau"})
+                   "rom_plateau", "sensor_gone"})
 
 _INSTRUCTIONS = frozenset({
     "contract", "contract_antagonist", "hold", "release", "stretch", "stretch_hold",

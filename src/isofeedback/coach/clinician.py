@@ -203,7 +203,8 @@ font-size:13px;text-align:left}}svg{{display:block;margin:8px 0}}
 .legend{{font-size:12px;margin:0 0 12px 56px}}
 @media print{{svg{{page-break-inside:avoid}}}}</style></head><body>
 <h1>Home programme report: {e(report['patient'])}</h1>
-<p>{report['sessions']} sessions. Prescription: {rx_text}. Adherence: {adherence_text}.
+<p>{report['sessions']} session{'' if report['sessions'] == 1 else 's'}. Prescription: {rx_text}.
+Adherence: {adherence_text}.
 Violations over all sessions: {e(report['violations'] or 'none')}.</p>
 <h2>Trends (each technique and muscle on its own)</h2>
 <table><tr><th>technique · muscle</th><th>sessions</th><th>ROM change (°)</th>

@@ -17,7 +17,8 @@ an MVC reference), and hold intensity is the mean of the hold; peaks are the hig
 Range of motion: the stretch phase measures how far the joint moved from where the stretch
 began (the barrier reached in this repetition); ``rom_deg`` adds these up from the first
 barrier of the session, so a slow drift of the gyroscope between stretches does not count
-as progress. ``rom_gain_deg`` is the gain over the previous repetition.
+as progress. ``rom_gain_deg`` is the gain over the previous repetition. Without a motion sensor
+(``joint_measured`` false) all of these are None: unknown, not 0°.
 ``barrier_from_neutral_deg`` is the tilt at the end of the stretch from the neutral pose
 stored at the patient's first calibration (accelerometer): the one figure that compares
 across sessions, when the sensor is worn the same way.
@@ -63,18 +64,26 @@ BACK_IN_BAND_S = 0.5  # in the band this long ends a "gentler"/"stronger" warnin
 RELAXED_CONFIRM_S = 1.0  # at rest this long confirms the relaxation before the stretch
 
 
+#: the origin of the stop command the service applies when the sensor stayed silent for
+#: the protocol's ``sensor_wait_s`` (recorded like any command, so a replay ends there too)
+SENSOR_GONE = "sensor gone"
+
+
 def stop_reason(origin: str) -> str:
     """The summary's words for a stop command from ``origin``: only the patient's own
     (the app, the keyboard) is "stopped by the patient"; a clinician's report must not
     read a service shutdown or the end of the data as the patient giving up.
 
-    >>> for origin in ("mqtt", "signal:SIGTERM", "end of data", "fault: x"):
+    >>> for origin in ("mqtt", "signal:SIGTERM", "end of data", "fault: x", SENSOR_GONE):
     ...     print(stop_reason(origin))
     stopped by the patient
     stopped by the service (SIGTERM)
     the data ended
     ended by a fault: x
+    the sensor did not come back
     """
+    if origin == SENSOR_GONE:
+        return "the sensor did not come back"
     if origin in ("", "mqtt", "keyboard"):
         return "stopped by the patient"
     if origin.startswith("signal:"):
@@ -193,6 +202,7 @@ class Coach:
         mvc: float | None = None,
         calibration: Calibration | None = None,
         history: Sequence[Mapping[str, Any]] = (),
+        joint_measured: bool = True,
     ) -> None:
         has_mvc = mvc is not None or (calibration is not None and calibration.mvc is not None)
         if protocol.intensity_unit == "%MVC" and not has_mvc and not protocol.mvc_capture:
@@ -204,6 +214,10 @@ class Coach:
         self.initial_mvc = mvc
         self.calibration = calibration
         self.history = list(history)
+        # a wearable without a motion sensor: the stretch is not measured, so a rep's range
+        # of motion is unknown (None), not 0.0° (which read as "no range gained" on the
+        # page, in the report and in the patient's progress)
+        self.joint_measured = joint_measured
         self._reset()
 
     def _reset(self) -> None:
@@ -874,7 +888,10 @@ class Coach:
         self._abandon_rep()
         self.stop_reason = stop_reason(origin)
         out = self._enter(Phase.STOPPED, t)
-        out.append(self._cue("session_ended", t))
+        if origin == SENSOR_GONE:  # why it ended, and what to do: the patient did nothing
+            out.append(self._cue("sensor_gone", t, "warning"))
+        else:
+            out.append(self._cue("session_ended", t))
         return out + self._end(t)
 
     # -- transitions ---------------------------------------------------------------------
@@ -1098,7 +1115,7 @@ class Coach:
         p = self.protocol
         res.credited = (res.hold_in_band_s >= p.credit_in_band * p.hold_s - 1e-9
                         and "moved" not in res.violations)
-        if stretched:
+        if stretched and self.joint_measured:
             prev = next((r.rom_deg for r in reversed(self.results) if r.rom_deg is not None),
                         0.0)
             res.stretch_deg = self._reach.farthest

@@ -27,6 +27,7 @@ __all__ = [
     "CUE_IDS",
     "DEFAULT_CUES",
     "FIELDS",
+    "PAGE_CUE_IDS",
     "ExerciseProtocol",
     "available_locales",
     "find_protocol",
@@ -43,6 +44,7 @@ _TIME_KEYS = (
     "rest_calibration_s",
     "no_contraction_timeout_s",
     "abandon_after_s",
+    "sensor_wait_s",
     "release_timeout_s",
     "relax_confirm_s",
     "reference_s",
@@ -85,6 +87,9 @@ def load_cues(locale: str = "en") -> dict[str, str]:
 
 DEFAULT_CUES: dict[str, str] = load_cues("en")
 CUE_IDS: frozenset[str] = frozenset(DEFAULT_CUES)
+#: cues the patient's page says by itself (the coach has not started yet), in the same
+#: files so that a translation has them too
+PAGE_CUE_IDS: frozenset[str] = frozenset({"sensor_search"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,9 @@ class ExerciseProtocol:
     movement_max_dps: float = 30.0
     no_contraction_timeout_s: float = 15.0
     abandon_after_s: float = 45.0  # waiting this long without a contraction ends the session
+    # the sensor silent this long (out of range, battery flat) ends the session, with its
+    # summary kept: it reconnects by itself until then (a paused session never ended)
+    sensor_wait_s: float = 300.0
     release_timeout_s: float = 5.0
     relaxed_below: float = 5.0  # residual intensity that counts as fully relaxed
     relax_confirm_s: float = 5.0  # still tense after relax_s: this long to let go, or no stretch

@@ -11,12 +11,15 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shlex
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
+from isofeedback.broker import SERVICE_USER
 from isofeedback.coach.protocol import ExerciseProtocol, find_protocol, shipped_protocols
 from isofeedback.commands.common import (
     add_broker_arguments,
@@ -146,10 +149,29 @@ def simulated_source(protocol: ExerciseProtocol, profile: Profile, args: argpars
     return open_source
 
 
+def watch_command(broker: BrokerSettings, topics: str) -> str:
+    """The ``mosquitto_sub`` line that watches ``topics`` on ``broker`` as the patient's
+    client would: with the login and TLS the broker needs (the built-in broker on a
+    network address refuses anonymous clients, so the line without them failed with "not
+    authorised"). The password is ``<password>``, never printed here."""
+    opts = ["-h", broker.host, "-p", str(broker.port)]
+    if broker.tls_ca:
+        opts += ["--cafile", broker.tls_ca]
+    elif broker.tls:
+        opts += ["--tls-use-os-certs"]
+    if broker.tls_cert and broker.tls_key:
+        opts += ["--cert", broker.tls_cert, "--key", broker.tls_key]
+    if broker.username:
+        # the built-in broker's own login is the service's: a client logs in as the patient
+        user = topics.split("/")[1] if broker.username == SERVICE_USER else broker.username
+        opts += ["-u", user, "-P", "<password>"]
+    return " ".join(["mosquitto_sub", *map(shlex.quote, opts), "-t", shlex.quote(topics),
+                     "-v"])
+
+
 def _intro(console: Console, broker: BrokerSettings, where: str, topics: str) -> None:
     console.print(f"Live feed on {where}. Watch it with any MQTT client, e.g.\n"
-                  f"  mosquitto_sub -h {broker.host} -p {broker.port} -t '{topics}' -v",
-                  soft_wrap=True)
+                  f"  {escape(watch_command(broker, topics))}", soft_wrap=True)
 
 
 async def _demo(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from isofeedback.coach.calibration_store import PatientStore, default_data_dir
 from isofeedback.coach.progress import hold_text, progress_report
-from isofeedback.commands.common import add_data_dir, patient_id
+from isofeedback.commands.common import add_data_dir, counted, patient_id
 from isofeedback.errors import ConfigError
 
 __all__ = ["register", "run"]
@@ -33,6 +33,13 @@ def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _signed(value: float | None, digits: int) -> str:
+    """``+1.5``, ``-2``; a change that rounds to zero is ``+0``, never ``-0``."""
+    if value is None:
+        return "-"
+    return format(round(float(value), digits) + 0.0, f"+.{digits}f")
+
+
 def run(args: argparse.Namespace) -> int:
     folder = Path(args.data_dir) if args.data_dir else default_data_dir()
     store = PatientStore(folder, args.patient)
@@ -43,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             "(run a session with --data-dir first, or check the folder)"
         )
     report = progress_report(sessions, hold=True)
-    table = Table(title=f"Progress of {args.patient}: {report['sessions']} sessions")
+    table = Table(title=f"Progress of {args.patient}: {counted(report['sessions'], 'session')}")
     rows = []
     for r in report["history"]:
         quality = None if r["hold_quality"] is None else 100.0 * r["hold_quality"]
@@ -64,9 +71,12 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     console.print(table)
     for g in report["groups"]:  # trends only within one technique and muscle
+        if g["sessions"] < 2:
+            console.print(f"{g['group']}: 1 session, the first: no change to show yet")
+            continue
         console.print(
-            f"{g['group']}: {g['sessions']} sessions; ROM change since the first: "
-            f"{_fmt(g['rom_change_deg'], '+.1f')}°; hold quality change: "
-            f"{_fmt(g['hold_quality_change_pp'], '+.0f')} percentage points"
+            f"{g['group']}: {counted(g['sessions'], 'session')}; ROM change since the "
+            f"first: {_signed(g['rom_change_deg'], 1)}°; hold quality change: "
+            f"{_signed(g['hold_quality_change_pp'], 0)} percentage points"
         )
     return 0

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
+from isofeedback.coach.progress import count_violations
 from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
 from isofeedback.commands.common import (
     add_broker_arguments,
@@ -136,9 +138,10 @@ async def _one(args: argparse.Namespace, config: PipelineConfig | None) -> int:
     if not foreign and config is None:
         console.print(f"  {_detector_line(result, args.verify)}")
     if args.events:
-        console.print(f"events written to {args.events}")
+        console.print(f"events written to {escape(str(args.events))}")
     if result.verified is False:
-        console.print(f"[red]verify FAILED[/] for {path}: {result.difference}")
+        console.print(f"[red]verify FAILED[/] for {escape(str(path))}: "
+                      f"{escape(str(result.difference))}")
         return 1
     return 0
 
@@ -203,10 +206,11 @@ def _print(console: Console, r: ReplayResult) -> None:
     m = r.metrics()
     sim = " (simulated patient)" if r.simulated else ""
     of = "" if r.file_s is None else f" of {r.file_s:.1f} s"
-    console.print(f"{r.path.name}: session {r.session}{sim}, {m['duration_s']:.1f} s{of} of "
+    console.print(f"{escape(r.path.name)}: session {escape(r.session)}{sim}, "
+                  f"{m['duration_s']:.1f} s{of} of "
                   f"data replayed in {m['wall_s']:.2f} s")
     if r.stopped:
-        console.print(f"  [yellow]stopped early: {r.stopped}[/]")
+        console.print(f"  [yellow]stopped early: {escape(r.stopped)}[/]")
     if not any(e.type == EventType.CALIBRATED for e in r.events):
         console.print("  [yellow]the data ended before the rest level was measured (the "
                       "first seconds must be rest): nothing could be detected[/]")
@@ -215,7 +219,7 @@ def _print(console: Console, r: ReplayResult) -> None:
         console.print(f"  times are seconds from the first row (the file's time column "
                       f"starts at {float(origin):g} s)")
     if r.meta.get("not_emg"):
-        console.print(f"  not EMG: {', '.join(map(str, r.meta['not_emg']))} (left out; "
+        console.print(f"  not EMG: {escape(', '.join(map(str, r.meta['not_emg'])))} (left out; "
                       "labels and triggers become annotations)")
     retracted = (f" ({counted(m['retracted'], 'brief activation')} retracted)"
                  if m["retracted"] else "")
@@ -227,15 +231,16 @@ def _print(console: Console, r: ReplayResult) -> None:
     else:
         hold = f", mean hold {m['mean_hold_s']} s" if m["reps_done"] else ""
         console.print(f"{detected}; reps {m['reps_done']}/{m['reps_planned']}{hold}; "
-                      f"violations: {m['violations'] or 'none'}")
+                      f"violations: "
+                      f"{count_violations(r.summary.get('violations', [])) or 'none'}")
     if r.stats.packets:
         console.print(f"  {r.stats.packets} packets ({r.stats.bad_packets} bad), "
-                      f"{r.stats.gaps} gaps ({r.stats.lost_s:.2f} s lost)")
+                      f"{r.stats.gaps} gaps in the EMG ({r.stats.lost_s:.2f} s lost)")
     if not r.complete:
         console.print("  [yellow]the recording was not closed normally (session killed?); "
                       "its last second may be missing[/]")
     if r.damage:
-        console.print(f"  [yellow]damaged: {r.damage}[/]")
+        console.print(f"  [yellow]damaged: {escape(r.damage)}[/]")
     if r.verified and not r.checked:
         console.print("  [yellow]verify: no recorded outputs left to compare[/]")
     elif r.verified:
@@ -272,7 +277,7 @@ def _folder(args: argparse.Namespace, config: PipelineConfig | None) -> int:
         task = bar.add_task("replaying", total=len(paths))
 
         def step(row: dict[str, Any]) -> None:
-            bar.update(task, advance=1, description=f"replaying ({row['file']})")
+            bar.update(task, advance=1, description=f"replaying ({escape(row['file'])})")
 
         if args.dask:
             rows = _on_dask(args.dask, paths, job, step)
@@ -281,9 +286,10 @@ def _folder(args: argparse.Namespace, config: PipelineConfig | None) -> int:
     write_summary(rows, args.summary)
     failed = [r for r in rows if r["error"]]
     total = sum(float(r["duration_s"] or 0) for r in rows)
-    console.print(f"{len(rows)} recordings, {total:.0f} s of data; summary in {args.summary}")
+    console.print(f"{len(rows)} recordings, {total:.0f} s of data; summary in "
+                  f"{escape(str(args.summary))}")
     for r in failed:
-        console.print(f"[red]{r['file']}[/]: {r['error']}")
+        console.print(f"[red]{escape(r['file'])}[/]: {escape(r['error'])}")
     return 1 if failed else 0
 
 

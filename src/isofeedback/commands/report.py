@@ -14,11 +14,11 @@ from isofeedback.coach.calibration_store import PatientStore, default_data_dir
 from isofeedback.coach.clinician import clinician_html, clinician_report
 from isofeedback.coach.prescription import load_prescription, parse_prescription
 from isofeedback.coach.protocol import find_protocol
-from isofeedback.commands.common import add_data_dir, patient_id, sample_rate
+from isofeedback.commands.common import add_data_dir, counted, patient_id, sample_rate
 from isofeedback.errors import ConfigError, RecordingError
 from isofeedback.files import open_private
 from isofeedback.recording.reader import RecordingReader
-from isofeedback.recording.report import build_report, report_html
+from isofeedback.recording.report import build_report, report_html, reps_text
 from isofeedback.research.replay import is_foreign, replay
 
 __all__ = ["register", "run"]
@@ -51,7 +51,9 @@ def register(sub: Any) -> None:
     p.add_argument("--replay", action="store_true",
                    help="replay instead of using the recorded live outputs")
     p.add_argument("--fs", type=sample_rate, help="sample rate of a CSV file without a time column")
-    p.add_argument("--protocol", default="pir", help="protocol for foreign data (default pir)")
+    p.add_argument("--protocol", default="pir",
+                   help="the protocol foreign data is coached with, for its reps, holds and "
+                   "violations (default pir; replay analyses foreign data without one)")
     p.set_defaults(run=run)
 
 
@@ -62,8 +64,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give a recording FILE, or --patient for the cross-session report")
     path: Path = args.file
     if is_foreign(path):
-        result = replay(path, fs=args.fs, protocol=find_protocol(args.protocol))
-        outputs, meta = result.outputs, {**result.meta, "session": result.session}
+        protocol = find_protocol(args.protocol)
+        result = replay(path, fs=args.fs, protocol=protocol)
+        outputs, meta = result.outputs, {**result.meta, "session": result.session,
+                                         "protocol_name": protocol.name}
+        # foreign data has no session of its own: say which protocol's reps these are
+        print(f"{path.name}: coached with the {protocol.name!r} protocol "
+              "(--protocol to choose another)")
     else:
         with RecordingReader(path) as reader:
             meta = dict(reader.meta)
@@ -80,8 +87,11 @@ def run(args: argparse.Namespace) -> int:
             f.write(report_html(report))
     except OSError as exc:
         raise RecordingError(f"cannot write the report next to {base}: {exc}") from None
-    print(f"{report['reps_done']}/{report['reps_planned']} reps, mean hold "
-          f"{report['mean_hold_s']} s, violations: {', '.join(report['violations']) or 'none'}")
+    hold = (f", mean hold {report['mean_hold_s']} s"
+            if report["reps_done"] and report["mean_hold_s"] is not None else "")
+    cut = f"; ended early: {report['stop_reason']}" if report["stop_reason"] else ""
+    print(f"{reps_text(report)} reps{hold}, violations: "
+          f"{', '.join(report['violations']) or 'none'}{cut}")
     print(f"report: {base.with_suffix('.html')} (and .json)")
     if args.pdf:
         print_pdf(base.with_suffix(".html"))
@@ -112,7 +122,7 @@ def _patient_report(args: argparse.Namespace) -> int:
             f.write(clinician_html(report))
     except OSError as exc:
         raise RecordingError(f"cannot write the report to {base}: {exc}") from None
-    print(f"{report['sessions']} sessions, {len(report['flagged'])} flagged; "
+    print(f"{counted(report['sessions'], 'session')}, {len(report['flagged'])} flagged; "
           f"report: {base.with_suffix('.html')} (and .json)")
     if args.pdf:
         print_pdf(base.with_suffix(".html"))

@@ -34,7 +34,12 @@ from typing import Any
 from rich.console import Console
 
 from isofeedback.errors import ConfigError, IsofeedbackError
-from isofeedback.gateway.config import ServiceConfig, load_service_config, service_paths
+from isofeedback.gateway.config import (
+    ServiceConfig,
+    load_service_config,
+    service_paths,
+    web_token,
+)
 from isofeedback.gateway.logs import FORMATS, ConsoleLog, setup_logging
 from isofeedback.gateway.systemd import UNIT_NAME, InstallPlan, plan_install
 
@@ -64,6 +69,10 @@ def register(sub: Any) -> None:
                    help="publish Home Assistant MQTT discovery configs (as "
                    "[service] home_assistant = true)")
     r.set_defaults(run=run_service)
+    w = ssub.add_parser("page", help="print the address and QR code of the patient's page "
+                        "([service] web), to open on the patient's phone or tablet")
+    w.add_argument("config", type=Path, help="the service configuration file (TOML)")
+    w.set_defaults(run=run_page)
     h = ssub.add_parser("homeassistant",
                         help="publish (or --remove) the Home Assistant discovery configs")
     h.add_argument("config", type=Path, help="the service configuration file (TOML)")
@@ -154,7 +163,15 @@ async def _serve(svc: ServiceConfig, once: bool) -> int:
     if svc.home_assistant:
         await _home_assistant(svc, remove=False)
     sessions = 0
+    pages = contextlib.AsyncExitStack()
     try:
+        if svc.web is not None:  # one page for every session: the patient's bookmark
+            try:
+                web = await pages.enter_async_context(_page(svc))
+                log.info("the patient's page is served on %s:%d ('service page' prints its "
+                         "address and QR code)", web.host, web.port)
+            except ConfigError as exc:  # the sessions still run, with their spoken cues
+                log.error("no patient's page: %s ([service] web in %s)", exc, svc.run.path)
         while True:
             outcome = await open_session(live_plan(svc.run, console, wait=True, view=False,
                                                    record=True, data_dir=svc.data_dir))
@@ -177,6 +194,33 @@ async def _serve(svc: ServiceConfig, once: bool) -> int:
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        await pages.aclose()
+
+
+def _page(svc: ServiceConfig) -> Any:
+    """The service's page server (not started): the sessions' broker, the kept token."""
+    from isofeedback.sinks.mqtt import BrokerSettings
+    from isofeedback.web import WebServer
+
+    assert svc.web is not None
+    host, port = svc.web
+    # the sessions' broker: the configured one, else the one on this computer
+    broker = svc.run.broker or BrokerSettings()
+    return WebServer(broker, patient=svc.run.patient, host=host, port=port,
+                     token=web_token(svc.data_dir))
+
+
+def run_page(args: argparse.Namespace) -> int:
+    """``service page CONFIG``: the page's address and QR code, for the clinician who sets
+    the gateway up (the token is the one the service keeps)."""
+    from isofeedback.web import print_url
+
+    svc = load_service_config(args.config)
+    if svc.web is None:
+        raise ConfigError(f"{args.config}: no page configured: add web = \"0.0.0.0:8080\" to "
+                          "its [service] table and restart the service")
+    print_url(_page(svc).url)
+    return 0
 
 
 # ---- Home Assistant

@@ -539,7 +539,16 @@ class EmgChain:
         one learning block (so :meth:`_slow` would take it whole, with one set of
         weights): :meth:`_fuse_few` gives its rows."""
         return (n <= FEW_ROWS and channels > 1 and self.rest_var is not None
-                and (self._learnt or self._n % self._block + n <= self._block))
+                and (self._learnt or n <= self._to_block_end(self._n)))
+
+    def _to_block_end(self, a: int) -> int:
+        """Samples from absolute index ``a`` (after the rest calibration) to the end of its
+        weight-learning block. The blocks are counted from the calibration's end, where
+        :meth:`_learn` starts counting rows: cut anywhere else (at multiples of the block
+        from sample 0), a calibration that does not end on such a multiple made a first
+        block of another length in one chunking than in another, and the learnt weights
+        (and every envelope after them) depended on the chunking."""
+        return self._block - (a - self._cal_n) % self._block
 
     def _fuse(self, y2: FloatArray, ms: FloatArray, out: FloatArray, i: int, j: int) -> None:
         """Fused power, envelope and channel count of samples ``i:j`` with the current
@@ -606,7 +615,7 @@ class EmgChain:
                 i += take
                 continue
             # up to the next block boundary (learning decisions happen only there)
-            take = n - i if self._learnt else min(n - i, self._block - a % self._block)
+            take = n - i if self._learnt else min(n - i, self._to_block_end(a))
             self._fuse(y2, ms, out, i, i + take)
             if not self._learnt:
                 self._learn(y2[i : i + take] / self.rest_var, float(gate[i : i + take].sum()))

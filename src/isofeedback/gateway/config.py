@@ -10,6 +10,8 @@ It is a ``run`` configuration (see :mod:`isofeedback.run_config`: patient, proto
     log_format = "text"          # or "json" (one JSON object per line)
     home_assistant = false       # publish Home Assistant MQTT discovery configs
     discovery_prefix = "homeassistant"
+    web = "0.0.0.0:8080"         # serve the patient's page (phone/tablet) across sessions;
+                                 # it reads the [broker] (else the one on 127.0.0.1:1883)
 
 Secrets never live here: the broker password comes from ``[broker] password_file`` or the
 environment variable ``ISOFEEDBACK_MQTT_PASSWORD`` (the systemd unit reads it from an
@@ -47,10 +49,11 @@ __all__ = [
     "parse_service_config",
     "read_env_file",
     "service_paths",
+    "web_token",
 ]
 
 FORMAT_VERSION = 1
-SERVICE_KEYS = ("data_dir", "log_format", "home_assistant", "discovery_prefix")
+SERVICE_KEYS = ("data_dir", "log_format", "home_assistant", "discovery_prefix", "web")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class ServiceConfig:
     home_assistant: bool = False
     discovery_prefix: str = "homeassistant"
     version_note: str = ""
+    web: tuple[str, int] | None = None  # the patient's page: address and port
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +143,51 @@ def parse_service_config(data: Mapping[str, Any], path: Path | None = None) -> S
     if not prefix or any(c in prefix for c in "#+ ") or prefix.strip("/") != prefix:
         raise ConfigError(f"{where}: service.discovery_prefix must be a topic without "
                           f"spaces, '#', '+' or leading/trailing '/', got {prefix!r}")
-    return ServiceConfig(run, data_dir, log_format, ha, prefix, note)
+    web = None
+    if "web" in service:
+        web = _web(of_type(service["web"], "service.web", str, where=where), where)
+    return ServiceConfig(run, data_dir, log_format, ha, prefix, note, web)
+
+
+def _web(text: str, where: str) -> tuple[str, int]:
+    """``service.web``: ``ADDRESS[:PORT]`` as ``run --web`` takes it."""
+    import argparse
+
+    from isofeedback.commands.common import web_address
+
+    try:
+        return web_address(text)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"{where}: service.{str(exc).removeprefix('--')}") from None
+
+
+def web_token(data_dir: Path | None) -> str | None:
+    """The token of the service's page, kept in ``data_dir/web-token`` (made once, owner
+    only): the patient's bookmark, or the QR code a clinician scanned once, must open the
+    page after every restart of the gateway. None without a ``data_dir`` (the page then
+    makes a new one at each start, or needs none on a loopback address)."""
+    import secrets
+
+    from isofeedback.files import open_private
+
+    if data_dir is None:
+        return None
+    path = data_dir / "web-token"
+    try:
+        token = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        token = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the page's token: {exc}") from None
+    if len(token) < 16 or not token.replace("-", "").replace("_", "").isalnum():
+        token = secrets.token_urlsafe(16)
+        try:
+            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with open_private(path) as f:
+                f.write(token + "\n")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot keep the page's token: {exc}") from None
+    return token
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -279,7 +279,12 @@ async def check_broker(settings: BrokerSettings | None, timeout: float = 5.0) ->
                          f"{settings.address}: the broker's certificate is not trusted by {ca}",
                          "set [broker] tls_ca to the CA certificate that signed the broker's "
                          "certificate (and check the broker's name matches [broker] host)")
-        if isinstance(cause, ssl.SSLError) or "SSL" in text or "TLS" in text:
+        # a plain MQTT port answers a TLS hello by closing the connection: with TLS on,
+        # "Connection reset by peer" or an EOF means the port does not speak TLS
+        closed = settings.uses_tls and (
+            isinstance(cause, ConnectionResetError | ssl.SSLEOFError | EOFError)
+            or "reset by peer" in text.lower() or "eof" in text.lower())
+        if isinstance(cause, ssl.SSLError) or "SSL" in text or "TLS" in text or closed:
             return Check("broker", "fail", f"{settings.address}: TLS failed ({text})",
                          "check that this port speaks TLS and [broker] tls/tls_ca/port match it")
         lowered = text.lower()

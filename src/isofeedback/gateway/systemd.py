@@ -98,6 +98,7 @@ def plan_install(paths: ServicePaths, user: bool, python: str | None = None) -> 
         wanted_by="default.target" if user else "multi-user.target",
     )
     config = template("service.toml").format(
-        env_file=paths.env_file, recordings=paths.recordings, patients=paths.patients)
+        env_file=paths.env_file, recordings=paths.recordings, patients=paths.patients,
+        config=paths.config)
     return InstallPlan(paths.unit_dir / UNIT_NAME, unit, paths.config, config,
                        paths.env_file, user)

@@ -23,7 +23,7 @@ import numpy as np
 from isofeedback import __version__
 from isofeedback.errors import RecordingError
 from isofeedback.files import private_file
-from isofeedback.recording.importers import events_sidecar
+from isofeedback.recording.importers import DATA_END, events_sidecar
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.recording.signals import (
     SignalSet,
@@ -249,7 +249,10 @@ def _bounds(signal: np.ndarray[Any, Any]) -> tuple[float, float]:
 
 def write_edf(signals: SignalSet, path: Path, fmt: str = "bdf",
               label: Callable[[str, str, int], str] | None = None) -> None:
-    """BDF+ (24 bit) or EDF+ (16 bit), one-second data records, annotations for events.
+    """BDF+ (24 bit) or EDF+ (16 bit), one-second data records, annotations for events;
+    the last record is padded with each signal's last value, and an annotation per stream
+    (:data:`~isofeedback.recording.importers.DATA_END` and its name) says where its data
+    end.
     ``label(stream, channel, index)`` names the signals (default :func:`signal_label`)."""
     import pyedflib
 
@@ -284,7 +287,10 @@ def write_edf(signals: SignalSet, path: Path, fmt: str = "bdf",
     try:
         # EDF+ keeps annotations in per-record slots; without enough of them the library
         # drops the overflow silently, so reserve room for all of them
-        per_record = math.ceil(2 * len(signals.annotations) / records) + 1
+        # where each stream's data end, when that is inside the last (padded) record
+        ends = [(name, s.n / s.fs) for name, s in signals.streams.items()
+                if s.n < records * round(s.fs)]
+        per_record = math.ceil(2 * (len(signals.annotations) + len(ends)) / records) + 1
         if per_record > 64:
             raise RecordingError(f"{path}: too many annotations for EDF+ "
                                  f"({len(signals.annotations)}); export as CSV")
@@ -302,6 +308,8 @@ def write_edf(signals: SignalSet, path: Path, fmt: str = "bdf",
         for a in signals.annotations:
             writer.writeAnnotation(max(a.onset, 0.0), a.duration if a.duration > 0 else -1,
                                    a.text)
+        for name, end in ends:  # the rest of the last record repeats the last value
+            writer.writeAnnotation(end, -1, f"{DATA_END} {name}")
     except RecordingError:
         raise
     except Exception as exc:  # pyedflib reports header problems with several types

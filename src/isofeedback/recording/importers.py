@@ -43,6 +43,7 @@ from isofeedback.recording.signals import STREAM_ORDER, Annotation, SignalSet, S
 from isofeedback.types import FloatArray
 
 __all__ = [
+    "DATA_END",
     "FOREIGN_SUFFIXES",
     "TEXT_FORMATS",
     "events_sidecar",
@@ -79,6 +80,14 @@ _OTHER_EDF_TYPES = frozenset({"eeg", "ecg", "ekg", "eog", "resp", "sao2", "spo2"
                               "dc", "mic"})
 
 
+#: the EDF+/BDF+ annotations our export writes where each stream's data end
+#: (``isofeedback: data end emg`` …): EDF holds whole data records, so the last one is
+#: padded (up to ~1 s of the last value), which a re-import read as data (a "flat"
+#: signal at the end, another rep's worth for the coach); other readers show them as
+#: annotations
+DATA_END = "isofeedback: data end"
+
+
 def events_sidecar(path: Path) -> Path:
     """``data.csv`` → ``data.events.csv``."""
     return path.with_name(f"{path.stem}.events.csv")
@@ -113,6 +122,39 @@ def _stream_of(column: str) -> tuple[str, str]:
         if low.startswith(prefix):
             return stream, low[len(prefix):]
     return "emg", column.strip()
+
+
+_G = 9.80665  # m/s² per g
+#: the units a gyroscope or accelerometer signal may be in, as a column's brackets or an
+#: EDF signal's physical dimension write them, and the factor to the pipeline's deg/s, g
+_IMU_UNITS: dict[str, dict[str, float]] = {
+    "gyro": {"deg/s": 1.0, "deg/sec": 1.0, "°/s": 1.0, "dps": 1.0, "degree/s": 1.0,
+             "degrees/s": 1.0, "rad/s": 180.0 / math.pi, "rad/sec": 180.0 / math.pi,
+             "mrad/s": 0.18 / math.pi},
+    "accel": {"g": 1.0, "mg": 1e-3, "m/s^2": 1.0 / _G, "m/s²": 1.0 / _G, "m/s2": 1.0 / _G,
+              "m/s/s": 1.0 / _G, "m s-2": 1.0 / _G},
+}
+
+
+def _split_unit(channel: str) -> tuple[str, str]:
+    """``"x [rad/s]"`` → ``("x", "rad/s")``; no brackets: no unit."""
+    name, bracket, unit = channel.replace("(", "[").partition("[")
+    return (name.strip(), unit.rstrip("])").strip()) if bracket else (channel, "")
+
+
+def _imu_factor(stream: str, unit: str, where: str) -> float:
+    """The factor that brings a ``stream`` signal in ``unit`` to the pipeline's units
+    (gyroscope deg/s, accelerometer g): a gyroscope in rad/s read as deg/s made every
+    movement 57 times too small, and the joint's movement went unseen. No unit: already
+    in them (the documented default); a unit that is not known: one clear error."""
+    units = _IMU_UNITS.get(stream)
+    u = unit.strip().lower()
+    if units is None or u in ("", "a.u.", "au"):
+        return 1.0
+    if u not in units:
+        raise RecordingError(f"{where}: unit {unit!r} is not known for a {stream} signal; "
+                             f"use one of {', '.join(units)}")
+    return units[u]
 
 
 #: no signal's units reach this (a 24-bit converter's counts are below 1e7): beyond it the
@@ -174,11 +216,17 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
             units = [c.strip().lower() for c in body[0]]
             body = body[1:]
             first_line += 1
-            header = [f"{h} [{u}]" if u in ("s", "ms") else h
+            header = [f"{h} [{u}]" if u in ("s", "ms") or (
+                          u and _stream_of(h)[0] in _IMU_UNITS) else h
                       for h, u in zip(header, units + [""] * len(header), strict=False)]
     if any(_is_number(h) for h in header):
         raise RecordingError(f"{path}: the first row must name the columns (e.g. t,emg1,emg2)")
-    repeated = sorted({h for h in header if header.count(h) > 1})
+    # a time axis per sensor, all named alike with their unit (Delsys exports ``X[s]``
+    # before each sensor's column): the first is the time, the others are left out as
+    # second clocks; two plain ``t`` columns stay an error
+    repeated = sorted({h for h in header if header.count(h) > 1
+                       and (_time_scale(h) is None or h.lower() in _TIME_COLUMNS
+                            or h.lower() in _TIME_MS_COLUMNS)})
     if repeated:
         raise RecordingError(f"{path}: column names repeat ({', '.join(map(repr, repeated))}): "
                              "each column needs its own name")
@@ -240,6 +288,11 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
             not_emg.append(h)
         else:
             stream, channel = _stream_of(h)
+            if stream in _IMU_UNITS:
+                channel, unit = _split_unit(channel)
+                factor = _imu_factor(stream, unit, f"{path}: column {h!r}")
+                if factor != 1.0:
+                    values[:, i] *= factor
             groups.setdefault(stream, []).append((channel, i))
     if "emg" not in groups:
         raise RecordingError(f"{path}: no EMG columns (every column that is not time, "
@@ -463,6 +516,10 @@ def _read_rows(path: Path, skip: int, header_line: str,
     return header, body
 
 
+#: a date or a clock time as loggers write their time stamps (2024-03-01, 10:00:00.001)
+_CLOCK_TEXT = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|\d{1,2}:\d{2}")
+
+
 def _numbers(path: Path, header: list[str], body: list[list[str]],
              first_line: int = 2) -> FloatArray:
     """The data rows as floats, row by row (numpy's reader refused the file, see
@@ -480,6 +537,15 @@ def _numbers(path: Path, header: list[str], body: list[list[str]],
                 raise RecordingError(f"{path}: line {i + first_line}: no value in column "
                                      f"{empty[0]!r} (a missing sample); remove or "
                                      "interpolate missing samples first") from None
+            clock = next((j for j, c in enumerate(row) if _time_scale(header[j]) is not None
+                          and _CLOCK_TEXT.search(c)), None)
+            if clock is not None:
+                # a logger's wall-clock time stamps (2024-03-01 10:00:00.001): not seconds
+                raise RecordingError(
+                    f"{path}: line {i + first_line}: the time column {header[clock]!r} holds "
+                    f"a date or clock time ({row[clock].strip()!r}), not seconds: write "
+                    "seconds from the start (or milliseconds as time_ms), or remove the "
+                    "column and give the sample rate with --fs") from None
             hint = ("; decimal commas are not read: save the file with a decimal point"
                     if any("," in c for c in row) else "")
             raise RecordingError(f"{path}: line {i + first_line}: non-numeric value in "
@@ -503,19 +569,83 @@ def _rate_from_times(path: Path, t: Any, first_line: int = 2) -> float:
     if len(t) < 2:
         raise RecordingError(f"{path}: need at least two samples to find the sample rate")
     d = np.diff(t)
-    if np.any(d <= 0):
-        row = int(np.argmax(d <= 0)) + 1 + first_line
-        raise RecordingError(f"{path}: time column is not increasing (line {row})")
+    if np.any(d < 0):
+        row = int(np.argmax(d < 0)) + 1 + first_line
+        raise RecordingError(f"{path}: time column goes back in time (line {row})")
+    if t[-1] <= t[0]:
+        raise RecordingError(f"{path}: time column does not advance (line {first_line} "
+                             "to the last); give the sample rate with --fs instead")
     rate = (len(t) - 1) / float(t[-1] - t[0])
     off = np.abs(d * rate - 1.0)
+    rounded = _rounded_rate(t, rate) if np.max(off) > 0.1 else None
+    if rounded is not None:
+        # times written with fewer decimals than the sampling needs (3 decimals at 2 kHz:
+        # 0.000, 0.001, 0.001, 0.002 …): an even rate, each time within its rounding
+        return checks.number(rounded, "the sample rate of the time column",
+                             low=MIN_FS_HZ, high=MAX_FS_HZ, where=str(path),
+                             error=RecordingError)
+    if np.any(d == 0):
+        row = int(np.argmax(d == 0)) + 1 + first_line
+        raise RecordingError(f"{path}: time column repeats the time of the line before "
+                             f"(line {row}), not from rounding an even rate; remove the "
+                             "repeated rows")
     if np.max(off) > 0.1:
         i = int(np.argmax(off))  # the worst: a gap, not the even interval before it
         raise RecordingError(f"{path}: irregular sampling in the time column: line "
                              f"{i + 1 + first_line} comes {d[i]:.6g} s after the one before, "
                              f"the file's mean interval is {1.0 / rate:.6g} s (a gap, or "
                              "jitter); resample to a constant rate first")
-    return checks.number(round(rate, 6), "the sample rate of the time column", low=MIN_FS_HZ,
+    return checks.number(_whole_rate(t, rate, _decimal_step(t)),
+                         "the sample rate of the time column", low=MIN_FS_HZ,
                          high=MAX_FS_HZ, where=str(path), error=RecordingError)
+
+
+def _whole_rate(t: Any, rate: float, step: float | None) -> float:
+    """``rate`` (from the first and last times) as a whole number of Hz when that is within
+    what the rounding of those two times to their last decimal ``step`` allows: times
+    written to the µs at 1926 Hz gave 1925.999966 Hz (and then no EDF export)."""
+    if step is not None:
+        whole = float(round(rate))
+        if whole > 0 and abs(whole - rate) <= rate * step / float(t[-1] - t[0]):
+            return whole
+    return round(rate, 6)
+
+
+def _decimal_step(t: Any) -> float | None:
+    """The unit of the last decimal the times were written with (0.001 for ``12.345``), or
+    None when they need more than 9 decimals (not written rounded); read from the first
+    and last thousand times (a file writes them all alike), so an hour at 2 kHz costs
+    nothing here."""
+    if len(t) > 2000:
+        t = np.concatenate((t[:1000], t[-1000:]))
+    for k in range(10):
+        scaled = t * 10.0**k
+        top = float(np.max(np.abs(scaled)))
+        if top > 1e15:  # beyond a double's integers: cannot tell
+            return None
+        if float(np.max(np.abs(scaled - np.round(scaled)))) <= 0.01 + 8e-16 * top:
+            return 10.0**-k
+    return None
+
+
+def _rounded_rate(t: Any, rate: float) -> float | None:
+    """The sample rate of a time column written with too few decimals for its rate (a
+    logger's milliseconds at 2–4 kHz: 0.000, 0.001, 0.001, 0.002 …), or None when it is
+    not that: every time within one unit of its last decimal of an even grid from the first
+    to the last (a missing row is off by a whole sample interval, more than that unit
+    unless the times were rounded; a repeated time needs that unit to be coarser than the
+    interval). The rate as :func:`_whole_rate` gives it."""
+    step = _decimal_step(t)
+    if step is None:
+        return None
+    if step * rate <= 1.05 and np.any(t[1:] == t[:-1]):
+        # a repeat needs a last decimal coarser than the sampling interval (1 kHz written
+        # in whole ms never repeats): then it is a repeated row, not rounding
+        return None
+    grid = t[0] + np.arange(len(t)) / rate
+    if float(np.max(np.abs(t - grid))) > step * (1 + 1e-6):
+        return None
+    return _whole_rate(t, rate, step)
 
 
 def _read_sidecar(path: Path) -> tuple[Annotation, ...]:
@@ -581,6 +711,9 @@ def load_edf(path: Path) -> SignalSet:
         onsets, durations, texts = reader.readAnnotations()
         annotations = [Annotation(float(o), max(float(d), 0.0), str(t))
                        for o, d, t in zip(onsets, durations, texts, strict=True)]
+        ends = {a.text[len(DATA_END):].strip(): a.onset for a in annotations
+                if a.text.startswith(DATA_END)}
+        annotations = [a for a in annotations if not a.text.startswith(DATA_END)]
         meta: dict[str, Any] = {"source_file": path.name, "patient": reader.getPatientCode(),
                                 "start": reader.getStartdatetime().isoformat()}
     except Exception as exc:  # pyedflib raises assorted types on damaged files
@@ -617,8 +750,15 @@ def load_edf(path: Path) -> SignalSet:
             raise RecordingError(f"{path}: {name} signals have different sample rates "
                                  f"{sorted(rates)}; export them at one rate")
         n = min(len(c[2]) for c in cols)
+        if name in ends:  # the last record's padding is not data
+            n = min(n, round(ends[name] * cols[0][1]))
         data = np.column_stack([np.asarray(c[2][:n], dtype=np.float64) for c in cols])
-        streams[name] = Stream(name, cols[0][1], tuple(c[0] for c in cols), data, cols[0][3])
+        unit = cols[0][3]
+        if name in _IMU_UNITS:  # in deg/s and g, whatever the file's dimension
+            data *= np.array([_imu_factor(name, c[3], f"{path}: signal {name} {c[0]}")
+                              for c in cols])
+            unit = _UNITS[name]
+        streams[name] = Stream(name, cols[0][1], tuple(c[0] for c in cols), data, unit)
     return SignalSet(streams, tuple(sorted(annotations, key=lambda a: a.onset)), meta)
 
 

@@ -70,6 +70,14 @@ def _finite(value: Any) -> bool:
             and math.isfinite(value))
 
 
+def _printable(text: str, limit: int = 120) -> str:
+    """SQLite's message about a damaged row, fit for a terminal and a CSV cell: it quotes
+    the row's bytes, which in a damaged file are binary (replacement characters, control
+    codes); those become '?' and the text is cut at ``limit`` characters."""
+    clean = "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
 class RecordingReader:
     """An open recording. Use :func:`open_recording` or ``RecordingReader(path)``."""
 
@@ -172,7 +180,18 @@ class RecordingReader:
         # gigabyte is then SQLite's "too big" (damage), not a MemoryError
         con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
         if app != APPLICATION_ID:
+            empty = app == 0 and not con.execute("SELECT count(*) FROM sqlite_master"
+                                                 ).fetchone()[0]
             con.close()
+            if empty:
+                # a recording's first pages stay in its write-ahead log until the recorder
+                # closes it: a copy of the main file alone, made during (or after a crash
+                # of) a session, is an empty SQLite file
+                raise self._fail(
+                    "an empty SQLite file: if it is a copy of a recording made while the "
+                    "session ran (or after it was killed), its data is in the "
+                    f"'{self.path.name}-wal' file beside the original: copy that too, or "
+                    "open the original once with isofeedback (docs/recordings.md)")
             raise self._fail("an SQLite file, but not an isofeedback recording")
         if version > FORMAT_VERSION:
             con.close()
@@ -326,8 +345,8 @@ class RecordingReader:
                 if size > 1:  # read the rest of this batch row by row, up to the damage
                     size = 1
                     continue
-                self._damaged(f"{table} table damaged after row {last} ({exc}); "
-                              "data before it was read")
+                self._damaged(f"{table} table damaged after row {last} "
+                              f"({_printable(str(exc))}); data before it was read")
                 return
             if not rows:
                 return
@@ -446,14 +465,17 @@ class RecordingReader:
                 out[table] = -1
         return out
 
-    def duration_s(self) -> float:
-        """The last packet's arrival time (0 when there is none or it is damaged)."""
+    def duration_s(self) -> float | None:
+        """The last packet's arrival time (0 when there is none; None when the packets
+        table cannot be read to its end: a damaged file's length is unknown, not 0 s)."""
         try:
             row = self._con.execute("SELECT max(t) FROM packets").fetchone()
         except sqlite3.DatabaseError:
-            return 0.0
+            return None
         value: Any = row[0] if row else None
-        return float(value) if _finite(value) and 0 <= value <= MAX_SESSION_S else 0.0
+        if value is None:
+            return 0.0
+        return float(value) if _finite(value) and 0 <= value <= MAX_SESSION_S else None
 
     def _cleanup(self) -> None:
         if self._tmp is not None:

@@ -17,7 +17,7 @@ from typing import Any
 from isofeedback.coach.phases import Phase
 from isofeedback.types import Event, Feedback
 
-__all__ = ["build_report", "report_html"]
+__all__ = ["band_text", "build_report", "known", "report_html", "reps_text"]
 
 _PHASE_COLORS: dict[str, str] = {Phase.HOLDING: "#d9f2d9", Phase.CONTRACTING: "#eef7e6",
                  Phase.RELEASING: "#fdf1d8", Phase.RELAXING: "#dde9f7",
@@ -58,17 +58,26 @@ def build_report(outputs: Sequence[Event | Feedback], meta: Mapping[str, Any]) -
             summary = dict(o.payload)
     if summary.get("reps"):
         reps = list(summary["reps"])
+    # no summary (a session killed, a file cut short): the figures from the protocol the
+    # recording stores and from the repetitions that were recorded, not "0/None reps"
+    protocol = meta.get("protocol")
+    protocol = protocol if isinstance(protocol, Mapping) else {}
+    holds = [float(r["hold_s"]) for r in reps if isinstance(r.get("hold_s"), int | float)]
     return {
         "session": meta.get("session"), "patient": meta.get("patient"),
         "start": meta.get("start_iso") or meta.get("start"),
         "simulated": bool(meta.get("simulated", False)),
-        "protocol": meta.get("protocol_name"), "technique": summary.get("technique"),
+        "protocol": meta.get("protocol_name") or protocol.get("name"),
+        "technique": summary.get("technique", protocol.get("technique")),
         "duration_s": levels[-1][0] if levels else 0.0,
         "reps_done": summary.get("reps_done", len(reps)),
-        "reps_planned": summary.get("reps_planned"),
-        "mean_hold_s": summary.get("mean_hold_s"),
-        "violations": summary.get("violations", []),
+        "reps_planned": summary.get("reps_planned", protocol.get("reps")),
+        "mean_hold_s": summary.get("mean_hold_s",
+                                   round(sum(holds) / len(holds), 2) if holds else None),
+        "violations": summary.get("violations",
+                                  [v for r in reps for v in r.get("violations", [])]),
         "complete": summary.get("complete", False),
+        "stop_reason": str(summary.get("stop_reason") or "") if summary else NO_SUMMARY,
         "intensity_unit": unit, "intensity_band": band,
         "reps": reps, "events": events, "phases": phases, "cues": cues,
         # intensities shown in another unit (multiples of rest before the MVC was measured)
@@ -76,6 +85,27 @@ def build_report(outputs: Sequence[Event | Feedback], meta: Mapping[str, Any]) -
         "timeline": {"columns": ["t", "intensity", "angle_deg"],
                      "rows": [[t, x if u == unit else None, a] for t, x, a, u in levels]},
     }
+
+
+#: why a report has no session summary: the recording ends before it
+NO_SUMMARY = ("the recording ends before the session's summary (the session was killed or "
+              "the file cut short); figures from the repetitions recorded")
+
+
+def known(value: Any) -> str:
+    """A report's value as text; "—" where it is unknown (foreign data has no patient)."""
+    return "—" if value is None else str(value)
+
+
+def band_text(band: Sequence[float]) -> str:
+    """``50–140`` (the page showed Python's ``[50.0, 140.0]``); "—" when there is none."""
+    return f"{band[0]:g}–{band[1]:g}" if len(band) == 2 else "—"
+
+
+def reps_text(report: Mapping[str, Any]) -> str:
+    """``2/3 reps``; ``2 reps`` when none were planned (detection only)."""
+    done, planned = report["reps_done"], report["reps_planned"]
+    return f"{done}/{planned}" if planned is not None else str(done)
 
 
 def _svg(report: Mapping[str, Any], width: int = 960) -> str:
@@ -167,10 +197,13 @@ def report_html(report: Mapping[str, Any]) -> str:
         for r in report["reps"])
     sim = (' <b style="color:#c0392b">(simulated patient, not a real session)</b>'
            if report["simulated"] else "")
+    cut = (f'\n<b style="color:#c0392b">Ended early: {e(report["stop_reason"])}.</b><br>'
+           if report.get("stop_reason") else "")
     unit = e(str(report["intensity_unit"]))
     legend = " · ".join(f'<span style="color:{c}">┆ {k}</span>' for k, c in _EVENT_COLORS.items())
     phases = " ".join(f'<span style="background:{c};padding:0 4px">{k}</span>'
                       for k, c in _PHASE_COLORS.items())
+    protocol = f" (protocol: {e(report['protocol'])})" if report.get("protocol") else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Session report {e(str(report['session']))}</title>
@@ -178,13 +211,13 @@ def report_html(report: Mapping[str, Any]) -> str:
 table{{border-collapse:collapse}}td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right}}
 </style></head><body>
 <h1>Session report</h1>
-<p>Session <b>{e(str(report['session']))}</b>, patient {e(str(report['patient']))},
-started {e(str(report['start']))}{sim}.<br>
-Technique: {e(str(report['technique']))}. Repetitions:
-<b>{report['reps_done']}/{report['reps_planned']}</b>, mean hold
+<p>Session <b>{e(known(report['session']))}</b>, patient {e(known(report['patient']))},
+started {e(known(report['start']))}{sim}.<br>{cut}
+Technique: {e(known(report['technique']))}{protocol}. Repetitions:
+<b>{e(reps_text(report))}</b>, mean hold
 <b>{num(report['mean_hold_s'])} s</b>, violations:
 <b>{e(', '.join(report['violations']) or 'none')}</b>.
-Target intensity {e(str(report['intensity_band']))} {unit}.</p>
+Target intensity {e(band_text(report['intensity_band']))} {unit}.</p>
 <table><tr><th>rep</th><th>hold s</th><th>mean ({unit})</th><th>peak ({unit})</th>
 <th>relax residual ({unit})</th><th>ROM °</th><th>ROM gain °</th><th>violations</th></tr>
 {rows}</table>

@@ -32,6 +32,7 @@ def row(result: ReplayResult) -> dict[str, Any]:
         counts[ev.type.value] = counts.get(ev.type.value, 0) + 1
     retracted = sum(ev.type == EventType.RETRACTED for ev in events)
     s = result.summary
+    coached = result.protocol is not None
     return {
         "file": result.path.name, "session": result.session, "kind": result.kind,
         "simulated": result.simulated, "duration_s": round(result.session_s, 3),
@@ -41,8 +42,12 @@ def row(result: ReplayResult) -> dict[str, Any]:
         "gaps": result.stats.gaps, "lost_s": round(result.stats.lost_s, 3),
         "onsets": counts.get("onset", 0), "releases": counts.get("release", 0),
         "retracted": retracted, "movements": counts.get("movement", 0),
-        "reps_done": s.get("reps_done", 0),
-        "reps_planned": s.get("reps_planned", 0), "mean_hold_s": s.get("mean_hold_s", 0.0),
+        # detection only (foreign data without --protocol): no reps to count; no rep
+        # done: no hold to average. Blank, not 0 or 0.0, which a column's mean would take
+        # for values (a folder's mean hold pulled down by every file without one)
+        "reps_done": s.get("reps_done", 0) if coached else "",
+        "reps_planned": s.get("reps_planned", 0) if coached else "",
+        "mean_hold_s": s.get("mean_hold_s", "") if coached and s.get("reps_done") else "",
         "violations": ";".join(s.get("violations", [])),
         "complete": result.complete, "damage": result.damage or "",
         "verified": "" if result.verified is None else result.verified,

@@ -308,13 +308,15 @@ def _decided_at(item: Output) -> float:
     return item.t_decided if isinstance(item, Event) else item.t
 
 
-def _stopped(stopped_by: str, done_s: float, file_s: float) -> str | None:
-    """Why a replay ended before the data did (None: it processed everything);
-    ``stopped_by`` as in :class:`SessionResult` ("protocol", a command's origin, …)."""
-    if file_s - done_s <= STOP_TOLERANCE_S:
+def _stopped(stopped_by: str, done_s: float, file_s: float | None) -> str | None:
+    """Why a replay ended before the data did (None: it processed everything, or the
+    file's length is unknown); ``stopped_by`` as in :class:`SessionResult` ("protocol",
+    a command's origin, …)."""
+    if file_s is None or file_s - done_s <= STOP_TOLERANCE_S:
         return None
-    why = {"protocol": "the coach finished the protocol",
-           "": "the data stream ended"}.get(stopped_by, f"a stop command ({stopped_by})")
+    why = {"protocol": "the coach finished the protocol", "": "the data stream ended",
+           "end of data": "the data stream ended"}.get(stopped_by,
+                                                       f"a stop command ({stopped_by})")
     return f"{why} after {done_s:.1f} s of the {file_s:.1f} s in the file"
 
 

@@ -383,6 +383,11 @@ async def open_session(plan: SessionPlan) -> SessionOutcome:
             if plan.broker_explicit and not plan.wait and not await publisher.wait_connected(
                     BROKER_CONNECT_TIMEOUT_S):
                 why = publisher.stats.last_error or "no answer"
+                if broker.uses_tls and any(w in why.lower() for w in ("reset by peer", "eof")):
+                    # a plain MQTT port closes the connection at the TLS hello
+                    why += ("; the port closed the connection at the TLS hello: it does not "
+                            "speak TLS (a plain MQTT port?): check the port and the TLS "
+                            "options")
                 raise BrokerError(f"could not connect to {where}: {why}")
             session.publish_schedule()
             reminders = None
@@ -471,10 +476,12 @@ def _finish(console: Console, session: _Session, outcome: SessionOutcome) -> Non
         for line in session.source.report():
             console.print(line)
     st = outcome.result.stats
-    if st.bad_packets or st.gaps:
-        console.print(f"{st.bad_packets} malformed packet(s) skipped (last: "
-                      f"{st.last_error or '-'}); {st.gaps} gap(s), {st.lost_s:.2f} s of "
-                      "signal lost")
+    said = ([f"{st.bad_packets} malformed packet(s) skipped (last: {st.last_error or '-'})"]
+            if st.bad_packets else [])
+    if st.gaps:
+        said.append(f"{st.gaps} gap(s) in the EMG, {st.lost_s:.2f} s of signal lost")
+    if said:
+        console.print("; ".join(said))
     if outcome.started:
         print_summary(console, outcome.result, session.publisher.stats.as_dict(),
                       outcome.session_id)

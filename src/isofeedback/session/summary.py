@@ -42,10 +42,16 @@ def print_summary(
             ", ".join([*r["violations"], *([] if r.get("credited", True)
                                             else ["not credited"])]) or "none",
         )
-    console.print(table)
+    if s["reps"]:
+        console.print(table)
+    if s.get("stop_reason"):  # stopped by the patient, a pain rule, the service …
+        console.print(f"Ended early: {s['stop_reason']}")
     violations = count_violations(s["violations"]) or "none"
+    # no repetition finished (stopped during the first): no empty table, no "0.0 s" hold
+    hold = (f"mean hold {s['mean_hold_s']:.1f} s" if s["reps_done"] else
+            f"no repetition finished (0 of {s['reps_planned']})")
     console.print(
-        f"mean hold {s['mean_hold_s']:.1f} s; violations: {violations}; "
+        f"{hold}; violations: {violations}; "
         f"{result.stats.packets} packets ({result.stats.bad_packets} bad) "
         f"in {result.wall_s:.1f} s; "
         f"MQTT: {mqtt['published']} messages published, {mqtt['live_dropped']} live levels dropped"

@@ -392,6 +392,9 @@ class BleSource(PacketSource):
     async def _find(self, target: DeviceTarget, first: bool) -> BLEDevice:
         """Scan for the target (a known address is re-found the same way after a drop)."""
         address = target.address or self._address_of(target.name)
+        if first:  # the patient's page says to switch the sensor on while it is looked for
+            self._status(target.name, "availability", state="connecting",
+                         reason="looking for the sensor")
 
         def wanted(dev: BLEDevice, adv: AdvertisementData) -> bool:
             if address is not None:

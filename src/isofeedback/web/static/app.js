@@ -333,6 +333,7 @@
 
   function showCue(text, severity) {
     const el = $("cue");
+    el.dataset.search = "";  // (a cue of the session replaces the search's instruction)
     el.dataset.severity = severity;
     el.textContent = text;
   }
@@ -405,17 +406,20 @@
   function onSummary(doc) {
     finish();
     $("summary-title").textContent = doc.complete ? "Session complete" : "Session ended early";
-    const items = [
-      ["Reps", `${doc.reps_done} of ${doc.reps_planned}`],
-      ["Mean hold", fmt(doc.mean_hold_s, 1, " s")],
-    ];
+    const items = [["Reps", `${doc.reps_done} of ${doc.reps_planned}`]];
+    // no repetition finished: no hold to average ("0.0 s" read as a hold of nothing)
+    if (doc.reps_done > 0) items.push(["Mean hold", fmt(doc.mean_hold_s, 1, " s")]);
     if (typeof doc.hold_quality === "number") items.push(["In the target", `${Math.round(doc.hold_quality * 100)}%`]);
     const last = (doc.reps || []).filter((r) => typeof r.rom_deg === "number").pop();
     if (last) items.push(["Range gained", `${last.rom_deg.toFixed(1)}°`]);
     const counts = new Map();
     for (const x of doc.violations || []) counts.set(x, (counts.get(x) || 0) + 1);
     const v = [...counts].map(([x, n]) => `${VIOLATIONS[x] || x.replace(/_/g, " ")}${n > 1 ? ` (${n}×)` : ""}`);
-    items.push(["To work on", v.length ? v.join(", ") : "nothing: well done"]);
+    // why it ended early (pain, the patient's stop …), said before any praise; "nothing:
+    // well done" only for a session that was done, never after a stop for pain
+    if (!doc.complete && doc.stop_reason) items.push(["Ended", doc.stop_reason]);
+    if (v.length) items.push(["To work on", v.join(", ")]);
+    else if (doc.complete) items.push(["To work on", "nothing: well done"]);
     const dl = $("summary-list");
     dl.replaceChildren();
     for (const [k, val] of items) {
@@ -445,6 +449,16 @@
       bat.hidden = false;
       bat.textContent = `Battery ${Math.round(low)}%`;
       bat.dataset.ok = String(low >= 20);
+    }
+    // before the session: the service is looking for the sensor, the patient must switch
+    // it on (said by the page only: the coach has not started)
+    const searching = devs.some((x) => x.availability && x.availability.state === "connecting");
+    const el = $("cue");
+    if (state.phase === null && searching) {
+      const text = (state.cues[state.locale] || {}).sensor_search;
+      if (text) { showCue(text, "info"); el.dataset.search = "1"; }
+    } else if (el.dataset.search === "1" && !searching) {
+      el.textContent = ""; el.dataset.search = "";
     }
     const quality = devs.filter((x) => x.quality).map((x) => x.quality);
     const away = devs.filter((x) => x.availability && x.availability.state !== "online");
