@@ -3,6 +3,7 @@ the window, with lost packets, malformed ones and the coach finishing mid-window
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -10,8 +11,8 @@ import pytest
 
 from isofeedback.coach.calibration import Calibration
 from isofeedback.coach.machine import Coach
-from isofeedback.coach.protocol import ExerciseProtocol
-from isofeedback.pipeline import Pipeline
+from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
+from isofeedback.pipeline import Output, Pipeline
 from isofeedback.recording.format import encode_output
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.types import Feedback, Packet
@@ -183,6 +184,72 @@ def test_the_rest_calibration_in_pieces_ends_where_one_by_one_ends(
     ticks_a, ticks_b = (p.coach.ticks for p in pipelines)  # type: ignore[attr-defined]
     assert ticks_a == ticks_b
     assert any('"type":"calibrated"' in d for d in expected)
+
+
+def _joint_state(p: Pipeline, detector: bool = True) -> tuple[object, ...]:
+    """What the pipeline carries from one packet to the next besides its processors, and
+    (``detector``) the movement detector's time base, sample count, last angle and arming:
+    a bulk pass runs it in pieces cut where one by one moves its time base. (Not after a
+    coach finished inside a window: the bulk pass's chains and detectors took the whole
+    window, one by one stops at the packet that finished it.)"""
+    m = p.movement
+    moving = None if m is None or not detector else (m.time_base, m._n, m.last_angle, m.armed)
+    return (p.rotation, p.angle_deg, p.speed_dps, p.neutral_gravity, p.emg_last_t,
+            p.signal_lost, p.stats, moving)
+
+
+def _coach_state(coach: Coach) -> list[tuple[str, str]]:
+    return [(k, repr((v.start, v.farthest) if k == "_reach" else v))  # type: ignore[attr-defined]
+            for k, v in vars(coach).items() if k not in ("_tick_handlers", "arbiter")]
+
+
+@pytest.mark.parametrize("name", ["myo-pir-sim.isorec", "openemg-met-sim.isorec"])
+@pytest.mark.parametrize("protocol", ["recorded", None])
+def test_after_every_window_the_pipeline_and_coach_stand_where_one_by_one_does(
+        name: str, protocol: str | None) -> None:
+    """Not only the outputs: the joint, speed and neutral pose the next packet starts
+    from, and the coach's every attribute, after each window (detection only too)."""
+    with RecordingReader(SAMPLES / name) as r:
+        packets = list(r.packets())
+        make = (r.profiles(), r.protocol() if protocol else None, r.config())
+    a, b = Pipeline(*make), Pipeline(*make)
+    done = 0
+    for size in itertools.cycle((700, 3, 1300, 41)):
+        window = packets[done : done + size]
+        if not window:
+            break
+        got, used = b.feed_many(window, until_finished=True)
+        expected: list[Output] = []
+        for p in window[:used]:
+            expected += a.feed(p)
+        assert _docs(got) == _docs(expected)
+        assert _joint_state(b) == _joint_state(a)
+        assert _coach_state(b.coach) == _coach_state(a.coach)
+        done += used
+        if b.coach.finished:
+            break
+    assert done > len(packets) // 2
+
+
+def test_a_coach_that_finishes_on_an_event_hears_the_rest_of_that_packet() -> None:
+    """A stored MVC that today's rest calibration rejects, in a protocol that may not
+    capture another: the coach stops on the ``calibrated`` event, inside a window. One
+    by one, the packet's EMG tick still reaches the (finished) coach after the event,
+    which keeps the tilt; the window ends with that packet."""
+    with RecordingReader(SAMPLES / "myo-pir-sim.isorec") as r:
+        packets = list(r.packets())
+        profiles, config = r.profiles(), r.config()
+    protocol = dataclasses.replace(find_protocol("pir-mvc"), mvc_capture=False)
+    calibration = Calibration("myo", "d", 0.0, 1.0, 1000.0, mvc=1e-6,
+                              neutral_gravity=(0.3, -0.2, 0.93))
+    a, b = (Pipeline(profiles, protocol, config, calibration=calibration) for _ in "ab")
+    expected, used_a = _one_by_one(a, packets)
+    got, used_b = _windows(b, packets, 4096)
+    assert used_a == used_b < 4096 and got == expected
+    assert any('"calibration_failed"' in d for d in expected)
+    assert a.coach._tilt is not None  # the packet's tick came after the stop
+    assert _joint_state(b, detector=False) == _joint_state(a, detector=False)
+    assert _coach_state(b.coach) == _coach_state(a.coach)
 
 
 def test_one_link_drop_is_one_gap_of_its_length() -> None:

@@ -10,17 +10,20 @@ from __future__ import annotations
 import bisect
 import collections
 import dataclasses
+import itertools
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from isofeedback.chunk_order import ChunkOrder, IntArray
 from isofeedback.coach.calibration import Calibration
 from isofeedback.coach.machine import Coach
 from isofeedback.coach.phases import Phase
 from isofeedback.coach.protocol import ExerciseProtocol
+from isofeedback.coach.ticks import TickRun
 from isofeedback.config import PipelineConfig
 from isofeedback.control import Control
 from isofeedback.detectors.factory import OnsetDetector, build_emg_detection
@@ -86,8 +89,7 @@ class _BulkEmg:
 
 class _BulkImu:
     """What the IMU chunks of a bulk pass (:meth:`Pipeline.feed_many`) tell the pipeline,
-    computed for the whole window at once and read back chunk by chunk (in order) as
-    the packets are replayed to the coach in order."""
+    computed for the whole window at once, chunk by chunk."""
 
     def __init__(self, gravity_before: FloatArray | None) -> None:
         self.calibrated: list[bool] = []  # the IMU chain knows its bias after the chunk
@@ -95,26 +97,137 @@ class _BulkImu:
         self.angle: list[float] = []
         self.speed: list[float] = []  # the chunk's highest joint speed
         self.movement: list[list[Event]] = []  # the movement detector's events in the chunk
-        self.gravity: list[FloatArray | None] = []  # the tilt tracker's gravity after it
-        self.at = -1  # the last accel chunk told about (-1: none yet in this window)
+        # the tilt tracker's gravity after each accel chunk, and whether it is known
+        self.gravity = np.zeros((0, 3))
+        self.gravity_known: list[bool] = []
         self._before = gravity_before
-        self._tilts: tuple[tuple[float, float, float], list[float | None]] | None = None
 
-    def gravity_now(self) -> FloatArray | None:
-        return self._before if self.at < 0 else self.gravity[self.at]
+    def gravity_at(self, a: int) -> FloatArray | None:
+        """The tracker's gravity after ``a`` of the window's accel chunks."""
+        if a == 0:
+            return self._before
+        return self.gravity[a - 1] if self.gravity_known[a - 1] else None
 
-    def tilt(self, neutral: tuple[float, float, float]) -> float | None:
-        """:func:`tilt_between` the neutral pose and the gravity now, computed for all the
-        window's accel chunks at the first question (the same bits as one at a time)."""
-        if self.at < 0:
-            g = self._before
-            return None if g is None else tilt_between(np.asarray(neutral), g)
-        if self._tilts is None or self._tilts[0] != neutral:
-            rows = np.asarray([np.full(3, np.nan) if g is None else g for g in self.gravity])
-            angles = tilts_between(np.asarray(neutral), rows).tolist()
-            self._tilts = neutral, [None if g is None else a
-                                    for g, a in zip(self.gravity, angles, strict=True)]
-        return self._tilts[1][self.at]
+    def tilts(self, neutral: tuple[float, float, float]) -> list[float | None]:
+        """:func:`tilt_between` the neutral pose and :meth:`gravity_at` each count of
+        accel chunks (0 to all), the window's at once (the same bits as one at a time:
+        each row's angle is computed on its own)."""
+        g = self._before
+        out = [None if g is None else tilt_between(np.asarray(neutral), g)]
+        if self.gravity_known:
+            angles = tilts_between(np.asarray(neutral), self.gravity).tolist()
+            out += [a if ok else None
+                    for a, ok in zip(angles, self.gravity_known, strict=True)]
+        return out
+
+
+class _Joint:
+    """The joint as each EMG tick of a bulk pass had it one by one (:meth:`tick_inputs`: the
+    ticks' inputs), and the pipeline's joint state after the packets consumed
+    (:meth:`settle`), from the chunks' order (:class:`ChunkOrder`) and the bulk IMU
+    results: one by one, a calibrated gyro chunk sets the pose and raises the speed the
+    next tick reports (:meth:`Pipeline._joint_at`; the first one fixes the neutral pose if
+    none is stored), an accel chunk moves the gravity the tilt is measured to, and a tick
+    resets the speed."""
+
+    def __init__(self, pipeline: Pipeline, imu: _BulkImu | None, order: ChunkOrder,
+                 emg_at: IntArray, gyro_at: IntArray) -> None:
+        self.p = pipeline
+        self.imu = imu
+        self.gyro_before = order.before(_GYRO, emg_at)  # gyro chunks before each tick
+        self.accel_before = order.before(_ACCEL, emg_at)
+        count = len(imu.calibrated) if imu is not None else 0
+        # calibrated from this chunk on (the IMU chain's calibration only ends)
+        self.first = next((k for k, c in enumerate(imu.calibrated) if c), count) if imu else 0
+        # the gyro chunk that fixes the neutral pose, if this window does
+        self.neutral_at: int | None = None
+        self.neutral = pipeline.neutral_gravity
+        if self.neutral is None and pipeline.tilt is not None and imu is not None:
+            accel = order.before(_ACCEL, gyro_at).tolist()
+            for k in range(self.first, count):
+                g = imu.gravity_at(accel[k])
+                if g is not None:
+                    self.neutral_at, self.neutral = k, (float(g[0]), float(g[1]), float(g[2]))
+                    break
+        self.speeds = np.zeros(0)
+        if imu is not None:
+            self.speeds = np.asarray(imu.speed, dtype=np.float64).copy()
+            self.speeds[: self.first] = -np.inf  # (not calibrated: not told)
+
+    def tick_inputs(self, emg: _BulkEmg) -> TickRun:
+        """Every EMG tick's inputs, as :meth:`Pipeline.process_chunk` gives them."""
+        p, imu = self.p, self.imu
+        count = len(emg.t_end)
+        # (before the rest calibration ends there is no baseline: no activity yet)
+        calibrating = next((j for j, rest in enumerate(emg.baseline) if rest is not None),
+                           count)
+        rests = emg.baseline[calibrating:]
+        activity = [0.0] * calibrating
+        if None in rests:  # (a baseline that went away again: each on its own)
+            activity += [0.0 if rest is None else activity_above_rest(level, rest)
+                         for level, rest in zip(emg.level[calibrating:], rests, strict=True)]
+        else:
+            activity += map(activity_above_rest, emg.level[calibrating:],
+                            cast("list[float]", rests))
+        last = (self.gyro_before - 1).tolist()  # the last gyro chunk before each tick
+        rotation: list[tuple[float, float, float] | None]
+        if imu is None:
+            rotation, angle = [p.rotation] * count, [p.angle_deg] * count
+        else:
+            first, r0, a0 = self.first, p.rotation, p.angle_deg
+            rotation = [imu.rotation[k] if k >= first else r0 for k in last]
+            angle = [imu.angle[k] if k >= first else a0 for k in last]
+        return TickRun(list(emg.t_end), activity, angle, self._speeds(count), rotation,
+                       self._tilts(last))
+
+    def _speeds(self, count: int) -> list[float]:
+        """The highest speed of the calibrated gyro chunks since the tick before (the
+        pipeline's carried one for the first): ``max`` folded from it, which is numpy's
+        ``fmax`` (a NaN never replaces a number)."""
+        out = np.zeros(count)
+        if count:
+            out[0] = self.p.speed_dps
+        gb = self.gyro_before
+        if count and gb[-1] > 0:
+            prev = np.concatenate(([0], gb[:-1]))
+            new = gb > prev  # ticks with gyro chunks since the tick before
+            out[new] = np.fmax(out[new], np.fmax.reduceat(self.speeds[: gb[-1]], prev[new]))
+        return out.tolist()
+
+    def _tilts(self, last: list[int]) -> list[float | None]:
+        """The tilt from the neutral pose at each tick (:meth:`Pipeline._tilt_from_neutral`)."""
+        p, imu = self.p, self.imu
+        count = len(last)
+        if p.tilt is None or self.neutral is None:
+            return [None] * count
+        if imu is None:
+            return [p._tilt_from_neutral()] * count
+        values = imu.tilts(self.neutral)
+        accel = self.accel_before.tolist()
+        if self.neutral_at is None:  # known before the window
+            return [values[a] for a in accel]
+        since = self.neutral_at
+        return [values[a] if k >= since else None for a, k in zip(accel, last, strict=True)]
+
+    def settle(self, gyro_taken: int, ticks_told: int) -> None:
+        """The pipeline's joint state after the first ``gyro_taken`` gyro chunks and
+        ``ticks_told`` ticks: the last calibrated chunk's pose, the speed since the last
+        tick, the neutral pose if it was fixed."""
+        p, imu = self.p, self.imu
+        if imu is None:
+            return
+        if gyro_taken > self.first:
+            k = gyro_taken - 1
+            p.rotation, p.angle_deg = imu.rotation[k], imu.angle[k]
+        since = int(self.gyro_before[ticks_told - 1]) if ticks_told else 0
+        start = 0.0 if ticks_told else p.speed_dps
+        if gyro_taken > since:
+            p.speed_dps = float(np.fmax(start, np.fmax.reduce(self.speeds[since:gyro_taken])))
+        else:
+            p.speed_dps = start
+        if self.neutral_at is not None and self.neutral_at < gyro_taken:
+            p.neutral_gravity = self.neutral
+        p._tilt_known = False  # (asked again: the same value, see _tilt_from_neutral)
 
 
 class DetectionOnly(Coach):
@@ -139,6 +252,9 @@ class DetectionOnly(Coach):
              rotation: tuple[float, float, float] | None = None,
              tilt_from_neutral_deg: float | None = None) -> list[Feedback]:
         return []
+
+    def tick_many(self, run: TickRun, until_finished: bool = False) -> tuple[list[Feedback], int]:
+        return [], len(run)
 
     def pause(self, t: float) -> list[Feedback]:
         return []
@@ -346,9 +462,9 @@ class Pipeline:
                    until_finished: bool) -> tuple[list[Output], int]:
         runs = self._decode_runs(packets)
         if runs is not None:
-            roles, by_role, chunks = runs
-            if self._can_bulk(by_role.get(_EMG)):
-                return self._bulk(packets, roles, by_role, {}, until_finished)
+            groups, by_role, chunks = runs
+            if self._can_bulk(by_role, groups):
+                return self._bulk(packets, groups, by_role, {}, until_finished)
             return self._each(packets, chunks(), until_finished, {})
         # a loss, a bad packet, several devices: each packet's chunks, then in bulk unless
         # something was lost
@@ -357,24 +473,34 @@ class Pipeline:
             roles = [None if cs is None else tuple(self._role(c) for c in cs)
                      for cs in decoded]
             by_role = self._runs_of(decoded, roles)
-            if self._can_bulk(by_role.get(_EMG)):
-                return self._bulk(packets, roles, by_role, errors, until_finished)
+            by_kind: dict[tuple[int, ...], list[int]] = {}
+            for i, kind in enumerate(roles):
+                if kind is not None:
+                    by_kind.setdefault(kind, []).append(i)
+            groups = list(by_kind.items())
+            if self._can_bulk(by_role, groups):
+                bad = {i: errors.get(i, f"packet from unknown device {packets[i].device!r}")
+                       for i, kind in enumerate(roles) if kind is None}
+                return self._bulk(packets, groups, by_role, bad, until_finished)
         return self._each(packets, decoded, until_finished, errors)
 
-    def _can_bulk(self, emg: StreamRun | None) -> bool:
+    def _can_bulk(self, by_role: dict[int, StreamRun],
+                  groups: list[tuple[tuple[int, ...], list[int]]]) -> bool:
         """The EMG of a window (without gaps) goes through as one chunk (see
-        :meth:`feed_many`)."""
+        :meth:`feed_many`), and every chunk the coach hears of has its role's run."""
+        emg = by_role.get(_EMG)
         return (emg is not None and len(emg.starts) > 1 and self.onset is not None
-                and not self.signal_lost)
+                and not self.signal_lost
+                and all(r in by_role for kind, _ in groups for r in kind if r != _IGNORED))
 
     def _decode_runs(self, packets: Sequence[Packet],
-                     ) -> tuple[list[tuple[int, ...] | None], dict[int, StreamRun],
+                     ) -> tuple[list[tuple[tuple[int, ...], list[int]]], dict[int, StreamRun],
                                 Callable[[], list[list[Chunk]]]] | None:
         """The window decoded as runs (:meth:`Decoder.decode_runs`) when every packet's
-        device is known and nothing was lost: each packet's roles (:meth:`_role`, worked
-        out once per packet kind), the EMG, gyro and accel runs by role, and how to make
-        the packets' chunks after all (for the packet-by-packet pass). None, with nothing
-        decoded, otherwise."""
+        device is known and nothing was lost: each packet kind's roles (:meth:`_role`,
+        worked out once per kind) with its packets' indices, the EMG, gyro and accel runs
+        by role, and how to make the packets' chunks after all (for the packet-by-packet
+        pass). None, with nothing decoded, otherwise."""
         devices = set(map(_DEVICE, packets))
         # one device (one decoder must not commit what another declines), a known one
         if len(devices) != 1 or not devices <= self.decoders.keys():
@@ -382,7 +508,7 @@ class Pipeline:
         got = self.decoders[devices.pop()].decode_runs(packets)
         if got is None:
             return None
-        roles: list[tuple[int, ...] | None] = [None] * len(packets)
+        groups: list[tuple[tuple[int, ...], list[int]]] = []
         by_role: dict[int, StreamRun] = {}
         for kind, runs in got.runs.items():
             kind_roles = tuple(self._role_of(r.device, r.stream) for r in runs)
@@ -390,9 +516,8 @@ class Pipeline:
                 if role != _IGNORED:
                     by_role[role] = run
             kind_roles = tuple(r for r in kind_roles if r != _IGNORED)  # (nothing to do)
-            for k in got.members[kind]:
-                roles[k] = kind_roles
-        return roles, by_role, got.chunks
+            groups.append((kind_roles, got.members[kind]))
+        return groups, by_role, got.chunks
 
     def _role(self, c: Chunk) -> int:
         """What one chunk is to a bulk pass (see :meth:`_role_of`)."""
@@ -432,88 +557,94 @@ class Pipeline:
                                       [c.start_index for c in cs], [c.t_first for c in cs])
         return out
 
-    def _bulk(self, packets: Sequence[Packet], roles: list[tuple[int, ...] | None],
-              by_role: dict[int, StreamRun], errors: dict[int, str],
+    def _bulk(self, packets: Sequence[Packet], groups: list[tuple[tuple[int, ...], list[int]]],
+              by_role: dict[int, StreamRun], bad: dict[int, str],
               until_finished: bool) -> tuple[list[Output], int]:
         """The bulk pass: the EMG and IMU of the window at once, then the coach told about
-        each packet in order."""
+        them in packet order (``bad``: the packets not decoded, with why)."""
+        order = ChunkOrder(groups)
+        emg_at = order.where(_EMG)
         per_packet = self._emg_bulk(by_role[_EMG])
-        arming = self._arming(roles, per_packet)
+        arming = self._arming(order.before(_GYRO, emg_at), per_packet)
         self._imu = self._imu_bulk(by_role.get(_GYRO), by_role.get(_ACCEL), arming)
         try:
-            return self._tell_coach(packets, roles, errors, per_packet, until_finished)
+            return self._tell_coach(packets, order, bad, per_packet, until_finished)
         finally:
             self._imu = None
 
     @staticmethod
-    def _arming(roles: list[tuple[int, ...] | None], per_packet: _BulkEmg,
-                ) -> list[tuple[int, Event]]:
+    def _arming(gyro_before: IntArray, per_packet: _BulkEmg) -> list[tuple[int, Event]]:
         """The onsets and releases that arm and disarm the movement detector, each with
-        the number of gyro chunks before it in packet order."""
-        if not per_packet.onsets:
-            return []
-        onsets = per_packet.onsets
-        out: list[tuple[int, Event]] = []
-        j = g = 0
-        for kind in roles:
-            for role in kind or ():
-                if role == _EMG:
-                    out += [(g, ev) for ev in onsets.get(j, ())
-                            if ev.type in (EventType.ONSET, EventType.RELEASE)]
-                    j += 1
-                elif role == _GYRO:
-                    g += 1
-        return out
+        the number of gyro chunks before it in packet order (``gyro_before``: before each
+        EMG chunk)."""
+        return [(int(gyro_before[j]), ev) for j in sorted(per_packet.onsets)
+                for ev in per_packet.onsets[j]
+                if ev.type in (EventType.ONSET, EventType.RELEASE)]
 
-    def _tell_coach(self, packets: Sequence[Packet], roles: list[tuple[int, ...] | None],
-                    errors: dict[int, str], per_packet: _BulkEmg,
-                    until_finished: bool) -> tuple[list[Output], int]:
-        """The bulk pass's packets in order: what each one's chunks mean for the coach,
-        each chunk's part known from its role (:meth:`_role_of`; a chunk of no role is
-        one :meth:`process_chunk` ignores), a packet not decoded counted as bad, and the
-        packet counts added once at the end for the packets consumed."""
+    def _tell_coach(self, packets: Sequence[Packet], order: ChunkOrder, bad: dict[int, str],
+                    per_packet: _BulkEmg, until_finished: bool) -> tuple[list[Output], int]:
+        """The bulk pass's results told to the coach in packet order, as one by one tells
+        them: the EMG chunks' ticks in runs (:meth:`Coach.tick_many`) between the events (the
+        EMG chunk's before its tick, the movement detector's at its gyro chunk), each tick
+        with the joint and tilt it had one by one (:class:`_Joint`); then the pipeline's
+        joint state after the last packet consumed, the packets counted (a packet not
+        decoded as bad). ``until_finished``: the packet where the coach finished is the
+        last, all of it (its events are outputs even after the coach's end)."""
         out: list[Output] = []
-        imu = self._imu
         coach = self.coach
-        stats = self.stats
-        events = set(per_packet.quality) | set(per_packet.onsets)
-        t_end, level, baseline = per_packet.t_end, per_packet.level, per_packet.baseline
-        j = k = a = 0  # the next EMG, gyro and accel chunk
-        used = len(packets)
-        for i, kind in enumerate(roles):
-            if kind is None:
-                stats.bad_packets += 1
-                stats.last_error = errors.get(
-                    i, f"packet from unknown device {packets[i].device!r}")
-                continue
-            for role in kind:
-                if role == _EMG:  # what process_chunk gives for the EMG chunk
-                    if j in events:
-                        out += self._emg_events(per_packet, j)
-                    t = self.emg_last_t = t_end[j]
-                    rest = baseline[j]
-                    out += coach.tick(
-                        t, 0.0 if rest is None else activity_above_rest(level[j], rest),
-                        self.angle_deg, self.speed_dps, self.rotation,
-                        tilt_from_neutral_deg=self._tilt_from_neutral(),
-                    )
-                    self.speed_dps = 0.0
-                    j += 1
-                elif role == _GYRO:
-                    assert imu is not None
-                    if imu.calibrated[k]:
-                        self._joint_at(imu.rotation[k], imu.angle[k], imu.speed[k])
-                    if imu.movement[k]:
-                        out += self._movement_out(imu.movement[k])
-                    k += 1
-                elif role == _ACCEL:
-                    assert imu is not None
-                    imu.at = a
-                    self._tilt_known = False
-                    a += 1
-            if until_finished and coach.finished:
-                used = i + 1
+        emg_at = order.where(_EMG)
+        gyro_at = order.where(_GYRO)
+        joint = _Joint(self, self._imu, order, emg_at, gyro_at)
+        run = joint.tick_inputs(per_packet)
+        # the events, in packet order: (position, tick they come before, EMG j / gyro k)
+        events = [(int(emg_at[j]), j, j, False)
+                  for j in sorted({*per_packet.quality, *per_packet.onsets})]
+        if self._imu is not None and gyro_at.size:
+            ticks_before = order.before(_EMG, gyro_at).tolist()
+            events += [(int(gyro_at[k]), ticks_before[k], k, True)
+                       for k, evs in enumerate(self._imu.movement) if evs]
+            events.sort()
+        told = 0  # ticks told
+        limit = len(run)  # ticks that may be told (up to the packet the coach finished at)
+        end_at = len(order.role)  # chunks that may be taken
+        finished_at: int | None = None  # the packet the coach finished at
+
+        def finish(packet: int) -> None:
+            nonlocal finished_at, end_at, limit
+            finished_at = packet
+            end_at = order.end_of_packet(packet)
+            limit = int(np.searchsorted(emg_at, end_at))
+
+        def tell(upto: int) -> None:
+            nonlocal told
+            upto = min(upto, limit)
+            if upto <= told:
+                return
+            more, n = coach.tick_many(run.part(told, upto), until_finished)
+            out.extend(more)
+            told += n
+            self.emg_last_t = run.t[told - 1]
+            if finished_at is None and until_finished and coach.finished:
+                finish(int(order.packet[emg_at[told - 1]]))
+
+        for at, before, index, gyro in events:
+            tell(before)
+            if at >= end_at:
                 break
+            if gyro:
+                assert self._imu is not None
+                out += self._movement_out(self._imu.movement[index])
+            else:
+                out += self._emg_events(per_packet, index)
+            if finished_at is None and until_finished and coach.finished:
+                finish(int(order.packet[at]))
+        tell(limit)
+        joint.settle(int(np.searchsorted(gyro_at, end_at)), told)
+        used = len(packets) if finished_at is None else finished_at + 1
+        stats = self.stats
+        for i in (i for i in sorted(bad) if i < used):
+            stats.bad_packets += 1
+            stats.last_error = bad[i]
         stats.packets += used
         counts = stats.by_device
         for device, count in collections.Counter(map(_DEVICE, packets[:used])).items():
@@ -557,7 +688,9 @@ class Pipeline:
             return None
         imu = _BulkImu(self.tilt.gravity if self.tilt is not None else None)
         if self.tilt is not None and accel is not None:
-            imu.gravity = self.tilt.process_rows(accel.data, [accel.frames] * len(accel.starts))
+            gravity, known = self.tilt.gravity_rows(accel.data,
+                                                    [accel.frames] * len(accel.starts))
+            imu.gravity, imu.gravity_known = gravity, known.tolist()
         joint: Chunk | None = None
         count = 0
         if gyro is not None:
@@ -588,40 +721,52 @@ class Pipeline:
                       events: list[list[Event]]) -> None:
         """The movement detector over the joint chunks of gyro packets ``lo:hi``
         (``joint``: the whole window's), its events filed under the chunk holding their
-        sample."""
+        sample: in pieces, each as one chunk, cut where one by one would move the
+        detector's time base (a chunk whose own start is more than a quarter sample off
+        it: the detector's test, replayed chunk after chunk in its arithmetic; the piece
+        starting there moves it to the same bits), and the run's last chunk alone, so an
+        arming finds the last chunk where one by one would have left it."""
         movement = self.movement
         if movement is None or hi <= lo:
             return
         fs = movement.fs
         n = gyro.frames
-        n0 = self._gyro_n
         firsts = gyro.t_firsts
-
-        def piece(k: int, upto: int | None = None) -> Chunk:
-            end = (k + 1 if upto is None else upto) * n
-            return Chunk.trusted(joint.stream, gyro.fs, gyro.starts[k], firsts[k],
-                                 joint.data[k * n : end], joint.channels, gyro.device)
-
-        offsets = n * np.arange(hi - lo + 1)
-        # the detector's time base after the run's first chunk; would a later one move it?
-        t0 = firsts[lo] - n0 / fs
+        count = hi - lo
+        offsets = self._gyro_n + n * np.arange(count)  # each chunk's first sample
+        own = np.asarray(firsts[lo:hi]) - offsets / fs  # each chunk's own time base
+        tol = 0.25 / fs
         base = movement.time_base
-        if base is None or abs(t0 - base) > 0.25 / fs:
-            base = t0
-        steady = bool(np.all(np.abs(np.asarray(firsts[lo:hi]) - (n0 + offsets[:-1]) / fs
-                                    - base) <= 0.25 / fs))
-        if hi - lo > 2 and steady:
-            head = piece(lo, hi - 1)
-            starts = base + (n0 + offsets[: hi - 1 - lo]) / fs  # the detector's sample times
-            for ev in movement.process(Chunk(head.stream, fs, head.start_index, head.t_first,
-                                             head.data, head.channels, head.device)):
-                m = int(np.searchsorted(starts, ev.t, side="right")) - 1
-                events[lo + max(m, 0)].append(ev)
-            self._gyro_n += head.n
-            lo = hi - 1
-        for k in range(lo, hi):
-            events[k] += movement.process(piece(k))
-            self._gyro_n += n
+        bases: dict[int, float] = {}  # the chunks that move it, and where to
+        i = 0
+        while i < count:
+            if base is None:
+                far_at = i
+            else:
+                far = np.flatnonzero(np.abs(own[i:] - base) > tol)
+                if not far.size:
+                    break
+                far_at = i + int(far[0])
+            base = bases[far_at] = float(own[far_at])
+            i = far_at + 1
+        cuts = sorted({0, *bases, count - 1, count})
+        base = movement.time_base
+        for p, q in itertools.pairwise(cuts):
+            base = bases.get(p, base)
+            k = lo + p
+            piece = Chunk.trusted(joint.stream, gyro.fs, gyro.starts[k], firsts[k],
+                                  joint.data[p * n + lo * n : q * n + lo * n],
+                                  joint.channels, gyro.device)
+            found = movement.process(piece)
+            if q - p == 1:
+                events[k] += found
+            else:
+                assert base is not None
+                starts = base + offsets[p:q] / fs  # the detector's sample times
+                for ev in found:
+                    m = int(np.searchsorted(starts, ev.t, side="right")) - 1
+                    events[k + max(m, 0)].append(ev)
+            self._gyro_n += piece.n
 
     def _decode_many(self, packets: Sequence[Packet],
                      ) -> tuple[list[list[Chunk] | None], dict[int, str]]:
@@ -866,7 +1011,7 @@ class Pipeline:
         speed in it; the first such moment fixes the neutral pose if none was stored."""
         if self.neutral_gravity is None and self.tilt is not None:
             # the rest pose of the patient's first session
-            g = self.tilt.gravity if self._imu is None else self._imu.gravity_now()
+            g = self.tilt.gravity
             if g is not None:
                 self.neutral_gravity = (float(g[0]), float(g[1]), float(g[2]))
         self.rotation = rotation
@@ -886,11 +1031,8 @@ class Pipeline:
             return None
         # the coach asks every EMG packet; accel data comes far less often
         if not self._tilt_known or self._tilt_for != self.neutral_gravity:
-            if self._imu is not None:  # a bulk pass: computed for the window at once
-                self._tilt = self._imu.tilt(self.neutral_gravity)
-            else:
-                g = self.tilt.gravity
-                self._tilt = None if g is None else tilt_between(self.neutral_gravity, g)
+            g = self.tilt.gravity
+            self._tilt = None if g is None else tilt_between(self.neutral_gravity, g)
             self._tilt_known, self._tilt_for = True, self.neutral_gravity
         return self._tilt
 

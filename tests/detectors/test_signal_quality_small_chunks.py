@@ -1,5 +1,7 @@
 """The signal-quality check on a live Myo's 2-sample chunks (which mostly take its cheap
-path for quiet chunks) gives exactly the events of one pass over the whole recording."""
+path for quiet chunks), and on chunks of a bulk pass (its array path, a flat or saturated
+spell crossing their boundaries), gives exactly the events of one pass over the whole
+recording."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def _signal() -> np.ndarray:
     return x
 
 
-@pytest.mark.parametrize("sizes", [(2,), (1, 2, 3), (7, 1)])
+@pytest.mark.parametrize("sizes", [(2,), (1, 2, 3), (7, 1), (50,), (333,), (1000, 13)])
 def test_small_chunks_give_the_whole_pass_events(sizes: tuple[int, ...]) -> None:
     x = _signal()
     names = tuple(f"emg{k}" for k in range(8))

@@ -91,6 +91,10 @@ class CueArbiter:
             settled.append(o)
         return settled
 
+    def any_active(self, cue_ids: Iterable[str]) -> bool:
+        """Whether any of these warnings is active (:meth:`clear` would say something)."""
+        return any(c in self.active for c in cue_ids)
+
     def clear(self, cue_ids: Iterable[str], t: float, rep: int) -> list[Feedback]:
         """End these warnings now (those that are active)."""
         return self._clear([c for c in cue_ids if c in self.active], t, rep)

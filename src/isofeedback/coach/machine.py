@@ -26,9 +26,10 @@ across sessions, when the sensor is worn the same way.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, overload
 
 import numpy as np
 
@@ -37,9 +38,9 @@ from isofeedback.coach.calibration import Calibration, mvc_problem, rest_problem
 from isofeedback.coach.phases import ACTIVE, REP_PHASES, Phase
 from isofeedback.coach.progress import progress_report
 from isofeedback.coach.protocol import ExerciseProtocol
-from isofeedback.dsp.exact import norm3
+from isofeedback.coach.ticks import Keeping, Now, Pose, Reach, TickRun, TickView, Watch, turn
 from isofeedback.errors import ConfigError
-from isofeedback.types import Event, EventType, Feedback
+from isofeedback.types import Event, EventType, Feedback, FloatArray
 
 __all__ = ["Coach", "RepResult", "window_peak_mean"]
 
@@ -115,33 +116,32 @@ def window_peak_mean(times: Sequence[float], values: Sequence[float], window_s: 
     return float(means[full].max())
 
 
-#: a rotation vector from the neutral pose, degrees (x, y, z)
-Pose = tuple[float, float, float]
 _FINISHED = (Phase.DONE, Phase.STOPPED)
 _NOT_JUDGING = (Phase.DONE, Phase.STOPPED, Phase.PAUSED)  # a tick changes no phase
 _LEVEL_DUE = LEVEL_PERIOD_S - 1e-9  # since the last level message: the next one
 _HOLDING, _CONTRACTING = Phase.HOLDING, Phase.CONTRACTING
+_STRENGTH_WARNINGS = ("gentler", "stronger")
 
 
-def _turn(a: Pose, b: Pose) -> float:
-    """Degrees between two poses: the length of the difference of their rotation
-    vectors, to the bit what :func:`~isofeedback.dsp.exact.norm` gives for the numpy
-    arrays (:func:`~isofeedback.dsp.exact.norm3`), without building any."""
-    return norm3(a[0] - b[0], a[1] - b[1], a[2] - b[2])
+# what every tick sets from its inputs (the last ones win) or refreshes for its level
+# message: left out when judging whether a tick changed the coach's state (Coach.tick_many)
+_PER_TICK = ("_tilt", "_angle", "_pose", "_last_level_t", "_band_count")
 
 
-class _Now(NamedTuple):
-    """One tick as the phase handlers see it: session time, intensity in the protocol's
-    unit, time in the phase, the highest joint speed since the last tick, the pose.
-    (A named tuple: one is made per tick, ~6 000 a minute, and a frozen dataclass costs
-    several times as much to build.)"""
+class _Watching:
+    """Makes a tick's view a :class:`~isofeedback.coach.ticks.Watch` and keeps it (the
+    view's factory for ``Coach._tick``, used by ``Coach.tick_many``)."""
 
-    t: float
-    x: float
-    elapsed: float
-    speed: float
-    pose: Pose
-    activity: float = 0.0  # in the device's units (the MVC is measured in them)
+    __slots__ = ("coach", "watch")
+
+    def __init__(self, coach: Coach) -> None:
+        self.coach = coach
+        self.watch: Watch | None = None
+
+    def __call__(self, t: float, x: float, elapsed: float, speed: float, pose: Pose,
+                 activity: float) -> Watch:
+        self.watch = Watch(t, x, elapsed, speed, pose, activity, self.coach._phase_t)
+        return self.watch
 
 
 @dataclass
@@ -261,8 +261,7 @@ class Coach:
         self._wait_saw_low = False
         self._cond_phase_t = -np.inf
         self._last_move_t = -np.inf
-        self._stretch_start: Pose = (0.0, 0.0, 0.0)
-        self._stretch_max = 0.0
+        self._reach = Reach((0.0, 0.0, 0.0))  # how far the stretch has reached
         self._tilt: float | None = None  # degrees from the stored neutral pose (accelerometer)
         self._paused_from = Phase.CALIBRATING
         self._angle = 0.0
@@ -298,8 +297,14 @@ class Coach:
     def finished(self) -> bool:
         return self.phase in _FINISHED
 
-    def intensity(self, activity: float) -> float:
-        """Activity (envelope above rest) in the protocol's unit."""
+    @overload
+    def intensity(self, activity: float) -> float: ...
+    @overload
+    def intensity(self, activity: FloatArray) -> FloatArray | float: ...
+
+    def intensity(self, activity: float | FloatArray) -> float | FloatArray:
+        """Activity (envelope above rest) in the protocol's unit (of each, for an array:
+        :meth:`tick_many`)."""
         if self.protocol.intensity_unit == "%MVC" and self.mvc:
             return 100.0 * activity / self.mvc
         if self.protocol.intensity_unit == "%ref" and self.reference:
@@ -426,6 +431,15 @@ class Coach:
         from the neutral pose), the highest angular speed since the last tick and, when
         known, the rotation vector from the neutral pose (degrees): distances between poses
         are measured on it, since the angle alone cannot tell directions apart."""
+        return self._tick(t, activity, angle_deg, speed_dps, rotation, tilt_from_neutral_deg,
+                          Now)
+
+    def _tick(self, t: float, activity: float, angle_deg: float, speed_dps: float,
+              rotation: Pose | None, tilt_from_neutral_deg: float | None,
+              view: Callable[[float, float, float, float, Pose, float], TickView],
+              ) -> list[Feedback]:
+        """:meth:`tick`, its handler seeing the tick through ``view(t, x, elapsed, speed,
+        pose, activity)`` (:class:`~isofeedback.coach.ticks.Now` live)."""
         # (called for every EMG packet, 100 to 200 times a second, and most ticks change
         # nothing but the last inputs: the phases are compared with module constants, a
         # pose is the tuple it came as, and nothing is settled when nothing came out)
@@ -440,7 +454,7 @@ class Coach:
         self._pose = pose = rotation if rotation is not None else (angle_deg, 0.0, 0.0)
         handler = self._tick_handlers.get(phase)
         if handler is not None:
-            out += handler(_Now(t, x, t - self._phase_t, speed_dps, pose, activity))
+            out += handler(view(t, x, t - self._phase_t, speed_dps, pose, activity))
         if t - self._last_level_t >= _LEVEL_DUE and self.phase not in _FINISHED:
             self._last_level_t = t
             level = self._level(t, x, angle_deg)
@@ -448,6 +462,113 @@ class Coach:
                 return [level]
             out.append(level)
         return self.arbiter.settle(out, self.rep) if out else out
+
+    def tick_many(self, run: TickRun, until_finished: bool = False) -> tuple[list[Feedback], int]:
+        """:meth:`tick` on each of ``run``'s ticks in turn, with the same outputs and the
+        same state after; returns the outputs and how many ticks were taken (all, unless
+        ``until_finished`` and the coach finished: up to and including that tick).
+
+        Why: a replay tells the coach 100 to 200 ticks a second, and most of them change
+        nothing but what the phase keeps (the hold's intensities, the stretch's reach) and
+        give a level message every 50 ms. A tick runs for real with a
+        :class:`~isofeedback.coach.ticks.Watch` as its handler's view; when it was quiet,
+        the ticks after it that its questions cover are applied at once (their kept
+        values, their level messages, their last inputs), so each phase's rules stay in
+        its handler only (:mod:`isofeedback.coach.ticks` says why that is exact)."""
+        n = len(run)
+        ts = run.t
+        if type(self).tick is not Coach.tick or not all(map(operator.le, ts, ts[1:])):
+            # a tick() that does more (a subclass), or times that go back: one by one
+            out: list[Feedback] = []
+            for k in range(n):
+                out += self.tick(ts[k], run.activity[k], run.angle[k], run.speed[k],
+                                 run.rotation[k], run.tilt[k])
+                if until_finished and self.finished:
+                    return out, k + 1
+            return out, n
+        watching = _Watching(self)
+        speeds = np.asarray(run.speed, dtype=np.float64)
+        activities = np.asarray(run.activity, dtype=np.float64)
+        out = []
+        i = 0
+        while i < n:
+            quiet = self._watched_tick(run, i, watching, out)
+            i += 1
+            if until_finished and self.finished:
+                return out, i
+            if quiet is not None and i < n:
+                watch, judging = quiet
+                end = watch.covers(run, i, self._intensities, speeds, activities)
+                if end > i:
+                    self._quiet_ticks(run, i, end, watch, judging,
+                                      self._intensities(activities[i:end]).tolist(), out)
+                    i = end
+        return out, n
+
+    def _watched_tick(self, run: TickRun, i: int, watching: _Watching,
+                      out: list[Feedback]) -> tuple[Watch, bool] | None:
+        """Tick ``i`` of ``run`` for real, its outputs added to ``out``; when it was quiet
+        (nothing out but a level message, none of the coach's state changed but
+        ``_PER_TICK`` and what it kept, no input read but through the view's questions),
+        its :class:`~isofeedback.coach.ticks.Watch` and whether it judged (reached the
+        level message: a paused or finished coach only takes the tilt)."""
+        before = dict(vars(self))
+        started = self._started
+        watching.watch = None
+        got = self._tick(run.t[i], run.activity[i], run.angle[i], run.speed[i],
+                         run.rotation[i], run.tilt[i], watching)
+        out += got
+        if not started or any(f.kind != "level" for f in got) or self._changed(before):
+            return None
+        judging = self.phase not in _NOT_JUDGING and self._held_t is None
+        watch = watching.watch
+        if watch is None:  # no handler (or not judging): nothing asked, nothing kept
+            return Watch(run.t[i], 0.0, 0.0, 0.0, run.pose(i), 0.0, self._phase_t), judging
+        places = [id(where) for _, where in watch.kept]
+        if watch.raw or len(set(places)) != len(places):
+            return None
+        return watch, judging
+
+    def _changed(self, before: dict[str, Any]) -> bool:
+        """Whether any attribute but ``_PER_TICK``'s is another object than in ``before``
+        (a copy of ``vars(self)``): a tick that changed one took a path that the next
+        ticks may not take. (By identity: a quiet tick keeps what it had, and a value
+        written again is the same object; a list a tick appends to stays the same list.)"""
+        now = vars(self)
+        if len(now) != len(before):
+            return True
+        for name in _PER_TICK:
+            del before[name]
+        return any(map(operator.is_not, before.values(), map(now.__getitem__, before)))
+
+    def _quiet_ticks(self, run: TickRun, lo: int, hi: int, watch: Watch, judging: bool,
+                     xs: list[float], out: list[Feedback]) -> None:
+        """Ticks ``lo:hi`` of ``run``, covered by ``watch`` (``xs``: their intensities):
+        what each keeps, the level messages due among them (each when one by one would
+        give it, with what was kept up to it), the last inputs."""
+        ts = run.t
+        keep = Keeping(watch.kept, run, lo, hi, xs)
+        if judging:
+            last = self._last_level_t
+            for k in range(lo, hi):
+                if ts[k] - last >= _LEVEL_DUE:  # (tick()'s test)
+                    keep.upto(k + 1)  # the level sees what was kept up to its tick
+                    self._pose = run.pose(k)
+                    self._last_level_t = last = ts[k]
+                    out.append(self._level(last, xs[k - lo], run.angle[k]))
+        keep.upto(hi)
+        if judging:
+            self._angle = run.angle[hi - 1]
+            self._pose = run.pose(hi - 1)
+        tilt = next((v for v in reversed(run.tilt[lo:hi]) if v is not None), None)
+        if tilt is not None:
+            self._tilt = tilt
+
+    def _intensities(self, activities: FloatArray) -> FloatArray:
+        """:meth:`intensity` of each of ``activities`` (the same arithmetic, element by
+        element, so the same doubles)."""
+        x = self.intensity(activities)
+        return x if isinstance(x, np.ndarray) else np.full(activities.shape, x)
 
     def _start(self, t: float) -> list[Feedback]:
         """The first tick: calibration of the rest begins."""
@@ -460,7 +581,7 @@ class Coach:
         return out
 
     # -- one handler per phase: what a tick means there ----------------------------------
-    def _handlers(self) -> dict[Phase, Callable[[_Now], list[Feedback]]]:
+    def _handlers(self) -> dict[Phase, Callable[[TickView], list[Feedback]]]:
         return {
             Phase.MVC: self._tick_mvc,
             Phase.MVC_CONTRACTING: self._tick_mvc_contracting,
@@ -475,104 +596,105 @@ class Coach:
             Phase.STRETCHING: self._tick_stretching,
         }
 
-    def _tick_mvc(self, now: _Now) -> list[Feedback]:
-        if now.elapsed >= self.protocol.abandon_after_s:
+    def _tick_mvc(self, now: TickView) -> list[Feedback]:
+        if now.waited(self.protocol.abandon_after_s):
             what = "maximal" if self.phase == Phase.MVC else "gentle reference"
             return self._stop(now.t, f"no {what} contraction for the calibration")
         return []
 
-    def _tick_mvc_contracting(self, now: _Now) -> list[Feedback]:
-        self._mvc_t.append(now.t)
-        self._mvc_x.append(now.activity)
+    def _tick_mvc_contracting(self, now: TickView) -> list[Feedback]:
+        now.keep_activity(self._mvc_t, self._mvc_x)
         return []
 
-    def _tick_recovering(self, now: _Now) -> list[Feedback]:
-        return self._start_rep(now.t) if now.elapsed >= RECOVER_S else []
+    def _tick_recovering(self, now: TickView) -> list[Feedback]:
+        return self._start_rep(now.t) if now.waited(RECOVER_S) else []
 
-    def _tick_waiting(self, now: _Now) -> list[Feedback]:
-        p, t, x = self.protocol, now.t, now.x
+    def _tick_waiting(self, now: TickView) -> list[Feedback]:
+        p = self.protocol
         out: list[Feedback] = []
-        if t - self._wait_t >= p.abandon_after_s:
+        if now.after(self._wait_t, p.abandon_after_s):
+            t = now.t
             self.stop_reason = "no contraction"
             out += self._enter(Phase.STOPPED, t)
             out.append(self._cue("session_stopped", t, "warning"))
             out += self._end(t)
-        elif now.elapsed >= p.no_contraction_timeout_s:
-            out += self._violation("no_contraction", "no_contraction", t)
-            self._phase_t = t
-        elif x < p.intensity_low:
+        elif now.waited(p.no_contraction_timeout_s):
+            out += self._violation("no_contraction", "no_contraction", now.t)
+            self._phase_t = now.t
+        elif now.x_below(p.intensity_low):
             self._wait_saw_low = True
-        elif self._wait_saw_low and self._sustained(True, t, LEVEL_ONSET_S):
+        elif self._wait_saw_low and self._sustained(True, now, LEVEL_ONSET_S):
             # the detector still holds an unreleased contraction (incomplete
             # relaxation): the level rising into the band starts the repetition
-            out += self._contraction_started(t, t)
+            out += self._contraction_started(now.t, now.t)
         return out
 
-    def _tick_contracting(self, now: _Now) -> list[Feedback]:
-        out = self._check_speed(now.t, now.speed)
-        if self.protocol.intensity_low <= now.x or now.elapsed >= 1.0:
+    def _tick_contracting(self, now: TickView) -> list[Feedback]:
+        out = self._check_speed(now)
+        if now.x_at_least(self.protocol.intensity_low) or now.waited(1.0):
             out += self._enter(Phase.HOLDING, now.t)
             self._hold_cue_due = True
-            out += self._hold_cue(now.t)
+            out += self._hold_cue(now)
         return out
 
-    def _hold_cue(self, t: float) -> list[Feedback]:
+    def _hold_cue(self, now: TickView) -> list[Feedback]:
         """"Hold", once the contraction can no longer be a false start (its onset
         ``FALSE_START_S`` ago): a heartbeat in a trunk muscle's EMG crosses the band for a
         tenth of a second, and the patient heard "hold" at every beat while waiting to
         contract. The hold itself counts from reaching the band, as before."""
-        onset = self._current.onset_t if self._current is not None else t
-        if not self._hold_cue_due or t - onset < FALSE_START_S - 1e-9:
+        onset = self._current.onset_t if self._current is not None else now.t
+        if not self._hold_cue_due or now.before(onset, FALSE_START_S - 1e-9):
             return []
         self._hold_cue_due = False
-        return [self._cue("hold", t)]
+        return [self._cue("hold", now.t)]
 
-    def _tick_holding(self, now: _Now) -> list[Feedback]:
-        t = now.t
-        self._hold_t.append(t)
-        self._hold_x.append(now.x)
-        out = self._hold_cue(t) if self._hold_cue_due else []
-        if not now.speed <= self.protocol.movement_max_dps:  # (_check_speed's test, first)
-            out += self._check_speed(t, now.speed)
-        out += self._check_strength(t, now.x)
-        if now.elapsed >= self.protocol.hold_s:
+    def _tick_holding(self, now: TickView) -> list[Feedback]:
+        now.keep(self._hold_t, self._hold_x)
+        out = self._hold_cue(now) if self._hold_cue_due else []
+        if now.fast(self.protocol.movement_max_dps):  # (_check_speed's test, first)
+            out += self._check_speed(now)
+        out += self._check_strength(now)
+        if now.waited(self.protocol.hold_s):
+            t = now.t
             out += self._finish_hold(t)
             out += self._enter(Phase.RELEASING, t)
             out.append(self._cue("release", t, haptic=True))
         return out
 
-    def _tick_releasing(self, now: _Now) -> list[Feedback]:
-        p, t = self.protocol, now.t
-        if self._sustained(now.x < p.intensity_low, t, LEVEL_RELEASE_S):
-            return self._enter(Phase.RELAXING, t)  # let go, even if not down to rest
-        if now.elapsed >= p.release_timeout_s:
+    def _tick_releasing(self, now: TickView) -> list[Feedback]:
+        p = self.protocol
+        if self._sustained(now.x_below(p.intensity_low), now, LEVEL_RELEASE_S):
+            return self._enter(Phase.RELAXING, now.t)  # let go, even if not down to rest
+        if now.waited(p.release_timeout_s):
+            t = now.t
             return self._violation("no_release", "release", t) + self._enter(Phase.RELAXING, t)
         return []
 
-    def _tick_relaxing(self, now: _Now) -> list[Feedback]:
+    def _tick_relaxing(self, now: TickView) -> list[Feedback]:
         """Relax for ``relax_s``; the stretch begins only once the EMG confirms the muscle
         let go (below ``relaxed_below``). If it is still tense the patient is told, and
         given ``relax_confirm_s`` to let go for ``RELAXED_CONFIRM_S``; after that the
         stretch is left out of this repetition: a guarding muscle is not stretched."""
-        p, t = self.protocol, now.t
+        p = self.protocol
         if self._confirm_t is not None:
-            if self._sustained(now.x <= p.relaxed_below, t, RELAXED_CONFIRM_S):
+            if self._sustained(now.x_at_most(p.relaxed_below), now, RELAXED_CONFIRM_S):
+                t = now.t
                 return self.arbiter.clear(["relax_fully"], t, self.rep) + self._stretch(t)
-            if t - self._confirm_t >= p.relax_confirm_s:
+            if now.after(self._confirm_t, p.relax_confirm_s):
+                t = now.t
                 out = self.arbiter.clear(["relax_fully"], t, self.rep)
                 out.append(self._cue("no_stretch", t))
                 return out + self._finish_rep(t, stretched=False)
             return []
-        if now.elapsed >= p.relax_s / 2:
-            self._relax_values.append(now.x)
-        if now.elapsed >= p.relax_s:
-            return self._finish_relax(t)
+        if now.waited(p.relax_s / 2):
+            now.keep_x(self._relax_values)
+        if now.waited(p.relax_s):
+            return self._finish_relax(now.t)
         return []
 
-    def _tick_stretching(self, now: _Now) -> list[Feedback]:
-        reached = _turn(now.pose, self._stretch_start)
-        self._stretch_max = max(self._stretch_max, reached)
-        if now.elapsed >= self.protocol.stretch_s:
+    def _tick_stretching(self, now: TickView) -> list[Feedback]:
+        now.reach(self._reach)
+        if now.waited(self.protocol.stretch_s):
             return self._finish_rep(now.t)
         return []
 
@@ -868,16 +990,16 @@ class Coach:
         out.append(self._cue(self._contract_cue, t))
         return out
 
-    def _sustained(self, condition: bool, t: float, duration: float) -> bool:
+    def _sustained(self, condition: bool, now: TickView, duration: float) -> bool:
         """``condition`` has held on every tick for ``duration`` (one timer, reset on
         every phase change)."""
         if not condition or self._cond_phase_t != self._phase_t:
-            self._cond_since = t if condition else None
+            self._cond_since = now.t if condition else None
             self._cond_phase_t = self._phase_t
             return False
         if self._cond_since is None:
-            self._cond_since = t
-        return t - self._cond_since >= duration - 1e-9
+            self._cond_since = now.t
+        return now.after(self._cond_since, duration - 1e-9)
 
     def _false_start(self, release_t: float) -> bool:
         """A release this soon after the onset: no attempt at a hold."""
@@ -900,27 +1022,33 @@ class Coach:
         self._last_move_t = t
         return out
 
-    def _check_speed(self, t: float, speed: float) -> list[Feedback]:
-        if speed <= self.protocol.movement_max_dps:
+    def _check_speed(self, now: TickView) -> list[Feedback]:
+        if not now.fast(self.protocol.movement_max_dps):
             return []
-        return self._moved(t, _turn(self._pose, self._onset_pose))
+        return self._moved(now.t, turn(self._pose, self._onset_pose))
 
-    def _check_strength(self, t: float, x: float) -> list[Feedback]:
+    def _check_strength(self, now: TickView) -> list[Feedback]:
         p = self.protocol
         out: list[Feedback] = []
-        self._above_since = (self._above_since or t) if x > p.intensity_high else None
-        self._below_since = (self._below_since or t) if x < p.intensity_low else None
+        # (``or now.t``: the time is read only when a condition starts)
+        above = now.x_above(p.intensity_high)
+        self._above_since = (self._above_since or now.t) if above else None
+        below = now.x_below(p.intensity_low)
+        self._below_since = (self._below_since or now.t) if below else None
         in_band = self._above_since is None and self._below_since is None
-        self._in_band_since = (self._in_band_since or t) if in_band else None
-        if self._in_band_since is not None and t - self._in_band_since >= BACK_IN_BAND_S:
-            out += self.arbiter.clear(["gentler", "stronger"], t, self.rep)
-        if t - self._last_strength_cue < 2.0:
+        self._in_band_since = (self._in_band_since or now.t) if in_band else None
+        if (self._in_band_since is not None and now.after(self._in_band_since, BACK_IN_BAND_S)
+                and self.arbiter.any_active(_STRENGTH_WARNINGS)):
+            out += self.arbiter.clear(_STRENGTH_WARNINGS, now.t, self.rep)
+        if now.before(self._last_strength_cue, 2.0):
             return out
-        if self._above_since is not None and t - self._above_since >= 0.5:
-            out += self._violation("too_strong", "gentler", t, intensity=round(x, 1))
+        if self._above_since is not None and now.after(self._above_since, 0.5):
+            t = now.t
+            out += self._violation("too_strong", "gentler", t, intensity=round(now.x, 1))
             self._last_strength_cue = t
-        elif self._below_since is not None and t - self._below_since >= 1.0:
-            out += self._violation("too_weak", "stronger", t, intensity=round(x, 1))
+        elif self._below_since is not None and now.after(self._below_since, 1.0):
+            t = now.t
+            out += self._violation("too_weak", "stronger", t, intensity=round(now.x, 1))
             self._last_strength_cue = t
         return out
 
@@ -974,8 +1102,7 @@ class Coach:
 
     def _stretch(self, t: float) -> list[Feedback]:
         self._confirm_t = None
-        self._stretch_start = self._pose
-        self._stretch_max = 0.0
+        self._reach = Reach(self._pose)
         out = self._enter(Phase.STRETCHING, t)
         chronic = self.protocol.stretch_mode == "chronic"
         out.append(self._cue("stretch_hold" if chronic else "stretch", t))
@@ -991,8 +1118,8 @@ class Coach:
         if stretched and self.joint_measured:
             prev = next((r.rom_deg for r in reversed(self.results) if r.rom_deg is not None),
                         0.0)
-            res.stretch_deg = self._stretch_max
-            res.rom_deg = (prev or 0.0) + self._stretch_max
+            res.stretch_deg = self._reach.farthest
+            res.rom_deg = (prev or 0.0) + self._reach.farthest
             res.rom_gain_deg = res.rom_deg - (prev or 0.0)
             res.barrier_from_neutral_deg = self._tilt
         self.results.append(res)
@@ -1060,7 +1187,7 @@ class Coach:
         if phase in (_HOLDING, _CONTRACTING):
             # what the movement check judges: the turn from the pose at the contraction's
             # start (not the angle from session start), against the protocol's limit
-            payload["joint_deviation_deg"] = round(_turn(self._pose, self._onset_pose), 2)
+            payload["joint_deviation_deg"] = round(turn(self._pose, self._onset_pose), 2)
             payload["joint_limit_deg"] = p.movement_max_deg
         return Feedback("level", t, payload)
 

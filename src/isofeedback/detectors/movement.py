@@ -197,28 +197,33 @@ class MovementDetector:
                 self.last_angle = norm(last)
                 return events
             first += int(over[0])
+        # sample by sample from here, in Python floats: the same differences, and
+        # norm3's squares and sum are norm's to the bit (dsp/exact.py); the reference
+        # pose is written back as the array it is
+        ts, rows, speeds = times.tolist(), rot.tolist(), speed.tolist()
+        ref = None if self._ref is None else self._ref.tolist()
         for k in range(first, n):
-            t = float(times[k])
+            t = ts[k]
             if t < self._arm_t - 1e-9:  # sample times carry rounding: same sample any chunking
                 continue
-            if self._ref is None:
-                self._ref = rot[k].copy()
-            d = rot[k] - self._ref
-            angle = norm(d)
+            row = rows[k]
+            if ref is None:
+                ref = row
+            angle = norm3(row[0] - ref[0], row[1] - ref[1], row[2] - ref[2])
             self.last_angle = angle
             if not self.moving:
                 if angle > self.max_deg:
                     self.moving = True
                     self._still = 0
                     events.append(
-                        Event(
-                            EventType.MOVEMENT, t, t, "imu", angle, {"speed_dps": float(speed[k])}
-                        )
+                        Event(EventType.MOVEMENT, t, t, "imu", angle, {"speed_dps": speeds[k]})
                     )
             else:
-                self._still = self._still + 1 if speed[k] < self.still_dps else 0
+                self._still = self._still + 1 if speeds[k] < self.still_dps else 0
                 if self._still >= need_still:
                     self.moving = False
-                    self._ref = rot[k].copy()  # a new still pose: judge further moves from it
+                    ref = row  # a new still pose: judge further moves from it
                     events.append(Event(EventType.MOVEMENT_END, t, t, "imu", angle))
+        if ref is not None:
+            self._ref = np.array(ref, dtype=np.float64)
         return events

@@ -55,7 +55,7 @@ from isofeedback.detectors.release_timing import (
 from isofeedback.detectors.rest_model import RestTracker, local_rest
 from isofeedback.detectors.retraction import Retraction
 from isofeedback.dsp.emg_chain import CHANNELS as _CHAIN_CHANNELS
-from isofeedback.dsp.exact import FEW_ROWS
+from isofeedback.dsp.exact import FEW_ROWS, mean
 from isofeedback.errors import ConfigError
 from isofeedback.types import Chunk, Event, EventType, FloatArray
 
@@ -453,7 +453,7 @@ class OnsetReleaseDetector:
         act = np.concatenate(self._act_z) if self._act_z else np.zeros(0)
         dropped: Event | None = None
         if self.active and act.size >= self.rest.block_n // 2:
-            hold = float(act.mean())
+            hold = float(mean(act))
             self._release.follow(hold)
             dropped = self._level_drop(hold, end, t0)
         self._act_z = []

@@ -22,6 +22,7 @@ import numpy as np
 
 from isofeedback.detectors.changepoint import BoolArray
 from isofeedback.detectors.params import RestModel, SampleCounts
+from isofeedback.dsp.exact import mean
 from isofeedback.types import FloatArray
 
 __all__ = ["RestTracker", "local_rest"]
@@ -127,12 +128,12 @@ class RestTracker:
             es = np.concatenate(self._blk_e)
             if self.confirm_n == 0:
                 alpha, la = self.alpha, self.level_alpha
-                self.pow_baseline *= (1 - la) + la * float(np.minimum(zs, POWER_CAP).mean())
-                self.baseline += alpha * (float(es.mean()) - self.baseline)
+                self.pow_baseline *= (1 - la) + la * float(mean(np.minimum(zs, POWER_CAP)))
+                self.baseline += alpha * (float(mean(es)) - self.baseline)
                 followed.append(zs)
             else:  # in absolute units: the baseline may move before it is applied
-                self._pending.append((end, float(np.minimum(zs, POWER_CAP).mean())
-                                      * self.pow_baseline, float(es.mean()), zs))
+                self._pending.append((end, float(mean(np.minimum(zs, POWER_CAP)))
+                                      * self.pow_baseline, float(mean(es)), zs))
         while self._pending and self._pending[0][0] <= end - self.confirm_n:
             _, power, envelope, z = self._pending.pop(0)
             la = self.level_alpha

@@ -11,6 +11,7 @@ sample. Both states are functions of run lengths, so chunking never changes them
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from isofeedback.dsp.exact import FEW_ROWS
 from isofeedback.types import Chunk, Event, EventType, FloatArray
@@ -80,25 +81,24 @@ class SignalQualityDetector:
         self._arrays()
         t0 = chunk.t_first - self._n / self.fs
         idx = (self._n + np.arange(n)).astype(np.float64)[:, None]
-        prev = np.vstack([self._prev[None, :], x[:-1]])
-        changed = x != prev
-        last_change = np.maximum.accumulate(
-            np.vstack([self._last_change[None, :], np.where(changed, idx, _NEVER)]), axis=0
-        )[1:]
-        flat = (idx - last_change + 1 >= self.flat_s * self.fs).astype(np.float64)
+        changed = np.empty(x.shape, dtype=bool)
+        np.not_equal(x[0], self._prev, out=changed[0])
+        np.not_equal(x[1:], x[:-1], out=changed[1:])
+        last_change = _running_last(changed, idx, self._last_change)
+        flat = idx - last_change + 1 >= self.flat_s * self.fs
         states = [("flat", flat, self._flat, last_change)]
         if self.full_scale is not None:
-            sat_now = np.abs(x) >= self.full_scale
-            last_sat = np.maximum.accumulate(
-                np.vstack([self._last_sat[None, :], np.where(sat_now, idx, _NEVER)]), axis=0
-            )[1:]
-            sat = (idx - last_sat <= self.hold_s * self.fs).astype(np.float64)
+            last_sat = _running_last(np.abs(x) >= self.full_scale, idx, self._last_sat)
+            sat = idx - last_sat <= self.hold_s * self.fs
             states.append(("saturation", sat, self._sat, last_sat))
         # else nothing can saturate: the last saturated sample stays never, so the state
         # stays unsaturated and no saturation event is due (two accumulations saved)
         events: list[tuple[float, int, Event]] = []
         for name, state, prev_state, ref in states:
-            trans = np.diff(np.vstack([prev_state[None, :], state]), axis=0)
+            if not prev_state.any() and not state.any():
+                continue  # neither before nor in the chunk: no transition
+            trans = np.diff(np.vstack([prev_state[None, :], state.astype(np.float64)]),
+                            axis=0)
             for k, ch in zip(*np.nonzero(trans), strict=True):
                 t_dec = float(t0 + (self._n + k) / self.fs)
                 if trans[k, ch] > 0:
@@ -115,8 +115,8 @@ class SignalQualityDetector:
         self._last_change = last_change[-1].copy()
         if self.full_scale is not None:
             self._last_sat = last_sat[-1].copy()
-            self._sat = sat[-1].copy()
-        self._flat = flat[-1].copy()
+            self._sat = sat[-1].astype(np.float64)
+        self._flat = flat[-1].astype(np.float64)
         self._clear = not (self._flat.any() or self._sat.any())
         self._oldest_change = float(self._last_change.min())
         self._n += n
@@ -190,3 +190,13 @@ class SignalQualityDetector:
             self._prev = np.array(prev, dtype=np.float64)
             self._last_change = np.array(last, dtype=np.float64)
             self._few = None
+
+
+def _running_last(hit: npt.NDArray[np.bool_], idx: FloatArray, before: FloatArray) -> FloatArray:
+    """Per channel, the index of the last sample at or before each row where ``hit``
+    (``before``: the last one before the chunk; ``_NEVER`` for none): the running maximum
+    of the hits' indices, the carried value folded into the first row (a maximum is
+    exact, so this is the running maximum over the carried row and the chunk's)."""
+    marks = np.where(hit, idx, float(_NEVER))
+    np.maximum(marks[0], before, out=marks[0])
+    return np.maximum.accumulate(marks, axis=0, out=marks)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from isofeedback.dsp.exact import FEW_ROWS, norm, norm3
+from isofeedback.dsp.exact import FEW_ROWS, mean, norm, norm3
 from isofeedback.types import Chunk
 
 __all__ = ["JOINT_CHANNELS", "ImuChain"]
@@ -172,8 +172,8 @@ class ImuChain:
         self._blk = []
         if self.bias is None or w.shape[0] < self._block // 2:
             return
-        mean = w.mean(axis=0)
-        rms = float(np.sqrt((w * w).sum(axis=1).mean()))
-        if norm(mean) < self.still_dps and rms < self.tremor_dps:
+        rate = mean(w, axis=0)
+        rms = float(np.sqrt(mean((w * w).sum(axis=1))))
+        if norm(rate) < self.still_dps and rms < self.tremor_dps:
             alpha = min(1.0, self.block_s / max(self.bias_adapt_s, 1e-9))
-            self.bias = self.bias + alpha * mean
+            self.bias = self.bias + alpha * rate

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from isofeedback.dsp.exact import norm, norm3, row_norms
 from isofeedback.types import Chunk, FloatArray
@@ -108,8 +109,16 @@ class TiltTracker:
     def process_rows(self, data: FloatArray, sizes: Sequence[int]) -> list[FloatArray | None]:
         """:meth:`process_many` of chunks given as their rows one after another (``data``,
         the first three columns are read) and each one's row count."""
+        unit, known = self.gravity_rows(data, sizes)
+        return [unit[k] if ok else None for k, ok in enumerate(known.tolist())]
+
+    def gravity_rows(self, data: FloatArray, sizes: Sequence[int],
+                     ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """:meth:`process_rows` as arrays (a bulk pass reads thousands): :attr:`gravity`
+        after each chunk as a row, and whether it is known (the rows where it is not hold
+        no direction)."""
         if not len(sizes):
-            return []
+            return np.zeros((0, 3)), np.zeros(0, dtype=bool)
         rows = np.vstack([self._tail, np.asarray(data[:, :3], dtype=np.float64)])
         ends = self._tail.shape[0] + np.cumsum(sizes)
         n = self._n
@@ -126,8 +135,7 @@ class TiltTracker:
         self._end = 0
         self._append(rows[-n:])
         length = row_norms(sums)
-        unit = sums / length[:, None]
-        return [None if not (length[k] >= 0.5) else unit[k] for k in range(ends.size)]
+        return sums / length[:, None], length >= 0.5
 
     @property
     def gravity(self) -> FloatArray | None:

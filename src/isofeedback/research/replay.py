@@ -33,6 +33,7 @@ from isofeedback.sources.replay import ReplaySource
 from isofeedback.types import Event, Feedback
 
 __all__ = [
+    "BATCH",
     "LARGE_CHUNK_S",
     "Difference",
     "ReplayResult",
@@ -45,7 +46,13 @@ __all__ = [
 ]
 
 
-LARGE_CHUNK_S = 2.0  # foreign data, detection only: seconds per chunk
+# foreign data, detection only: seconds per chunk. Larger chunks pay numpy's per-call
+# costs less often; much larger ones make arrays that no longer fit the CPU's caches
+# (docs/recordings.md, "Replay speed")
+LARGE_CHUNK_S = 8.0
+# native data at full speed: packets per feed_many window (and per read from the file),
+# chosen the same way: ~1 400 EMG packets, ~0.9 MB per array at 8 ch x 2 kHz
+BATCH = 2048
 STOP_TOLERANCE_S = 0.05  # a replay this close to the end of the data processed all of it
 
 
@@ -142,7 +149,7 @@ async def replay_async(
     fs: float | None = None,
     protocol: ExerciseProtocol | None = None,
     chunk_s: float | None = None,
-    batch: int = 4096,
+    batch: int = BATCH,
     fast: bool = True,
 ) -> ReplayResult:
     """Replay ``path``; ``config`` None = the recorded session settings with the current
