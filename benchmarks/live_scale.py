@@ -157,6 +157,13 @@ async def run_wearables(settings: BrokerSettings, n: int, seconds: float) -> dic
             publishers.append(pub)
         for pub in publishers:
             await pub.__aenter__()
+        # connected before the clock starts, as a service's broker link is up before its
+        # wearable streams: __aenter__ only creates each publisher's task, whose first
+        # step (an aiomqtt client built, its connect handed to a thread) ran after the
+        # clock had started and before any wearable's pacing began (50 wearables: the
+        # pacing started ~20 ms after the clock, and that was added to every latency)
+        for pub in publishers:
+            await pub.wait_connected(30.0)
         # built before the clock starts, as a service builds a session's pipeline before
         # its wearable streams: built after it (~0.6 ms each), every packet of the run was
         # counted that much later than the pacing, which starts when the tasks first run
