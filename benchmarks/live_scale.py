@@ -289,6 +289,23 @@ async def run_wearables(settings: BrokerSettings, n: int, seconds: float) -> dic
     }
 
 
+async def radio_cpu(n: int, seconds: float) -> float:
+    """CPU of the simulated radio alone for ``n`` wearables (the pacing and the queues'
+    puts, nobody taking them), as a fraction of one core: the wearables' side of the
+    link within the process's CPU of :func:`run_wearables` (a real gateway pays its BLE
+    stack's reading and unmarshalling of the notifications instead)."""
+    radio = simulated_wearables(n, seconds, find_protocol("pir"), find_profile("myo"))
+    for source in radio.sources.values():  # nobody takes: all must fit
+        source.notifications().maxsize = sum(len(p) for p in radio.packets)
+    gc.collect()
+    gc.freeze()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    await radio.run()
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    gc.unfreeze()
+    return cpu / wall
+
+
 RSS_PIECE_S = 600.0
 RSS_BATCH = 2000  # packets per message on the pipe (~20 s of a Myo)
 
@@ -406,6 +423,9 @@ async def scale_runs(args: argparse.Namespace) -> None:
                   f"{r['bulk_calls']} batches (fell behind)"
                   + (f"; {r['radio_dropped']} notifications dropped (a queue was full)"
                      if r["radio_dropped"] else ""))
+        radio = await radio_cpu(args.cpu_wearables, args.seconds)
+        print(f"the simulated radio alone for {args.cpu_wearables} wearables (no sessions, "
+              f"the wearables' side, in the figure above): {100 * radio:.1f}% of one core")
         stop.set()
         count = await asyncio.to_thread(out.get, True, 60)
         sub.join(10)
