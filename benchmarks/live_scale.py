@@ -5,9 +5,15 @@
 
 Starts a private Mosquitto on 127.0.0.1. Three runs:
 1. ``--wearables`` simulated Myo armbands (8 ch x 200 Hz EMG + 50 Hz IMU, a coached PIR
-   session each, different seeds) paced at real time in one asyncio process, each through
-   its own pipeline and its own MQTT publisher (one connection per wearable, as separate
-   patients would have). Latency per output = submit time - the scheduled arrival of the
+   session each, different seeds) at real time in one asyncio process, each through its
+   own pipeline and its own MQTT publisher (one connection per wearable, as separate
+   patients would have). The wearables reach the service as BLE notifications do
+   (:class:`Radio`): one pacer for all of them puts each packet, when due, on its
+   wearable's notification queue (what bleak's callback does when the D-Bus socket has
+   data, several notifications per wake-up), and each session takes its batches from that
+   queue and notices silence, as with a :class:`~isofeedback.sources.ble.BleSource`;
+   each wearable's BLE connection events have an anchor of their own in the 15 ms
+   interval. Latency per output = submit time - the scheduled arrival of the
    packet that caused it (event-loop lag + decode + pipeline), P50/P99/max; and packet
    lateness (how far behind real time packets were taken). A subscriber in another
    process counts what the broker delivered.
@@ -26,35 +32,46 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import heapq
 import multiprocessing as mp
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, cast
 
 import aiomqtt
+import numpy as np
 
 from isofeedback.broker import broker_reachable, free_port
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Output, Pipeline
-from isofeedback.profiles.schema import find_profile
+from isofeedback.profiles.schema import Profile, find_profile
 from isofeedback.service import run_session
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
+from isofeedback.sources.pacing import paced_batches
+from isofeedback.sources.queued import QueuedSource
 from isofeedback.types import Event, Feedback, Packet
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory (``VmRSS``) or its peak (``VmHWM``), in MB.
+
+    The peak is the kernel's high-water mark of this process's own address space, not
+    ``getrusage``'s ``ru_maxrss``: a process started by ``multiprocessing``'s spawn is a
+    fork of this one that then execs Python, and the kernel carries the forked copy's
+    high-water mark across the exec into ``ru_maxrss``, so the RSS run's service process
+    reported the parent's ~265 MB (50 simulated sessions) as its own peak."""
     with open("/proc/self/status", encoding="ascii") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -104,6 +121,89 @@ class TimedPipeline(Pipeline):
     _in_many = False
 
 
+class RadioSource(QueuedSource):
+    """One simulated wearable as the service sees a BLE one: a notification queue that
+    the :class:`Radio` fills, on the radio's session clock."""
+
+    def __init__(self, device: str, profile: Profile, radio: Radio) -> None:
+        super().__init__(queue_size=8192)  # BleSource's
+        self.device, self.profile, self.radio = device, profile, radio
+
+    @property
+    def profiles(self) -> Mapping[str, Profile]:
+        return {self.device: self.profile}
+
+    def now(self) -> float:
+        return self.radio.now()
+
+
+class Radio:
+    """The simulated wearables' side of the link, one for all of them, as their BLE
+    notifications reach a gateway: from one socket (BlueZ's D-Bus connection), handed to
+    each wearable's queue by a callback when they arrive, several per wake-up when the
+    process was busy. One pacer, with one timer per wake-up, puts each packet on its
+    wearable's queue when it is due (:func:`paced_batches` over all the wearables' packets
+    in arrival order); when they have all been delivered, the queues are closed.
+
+    Each wearable's packets are simulated with connection events anchored at a moment of
+    their own in the interval (a wearable's anchor is set when its connection is made, and
+    a BLE controller cannot serve two connections at once), not all at session start:
+    with one anchor for all, every wearable's 2-3 packets of an interval were due within
+    the same 2 ms (50 wearables: ~110 packets, ~8 ms of work, at once every 15 ms)."""
+
+    def __init__(self) -> None:
+        self.sources: dict[str, RadioSource] = {}
+        self.packets: list[list[Packet]] = []
+        self._start: float | None = None
+        self.dropped = 0
+
+    def add(self, device: str, profile: Profile, packets: list[Packet]) -> RadioSource:
+        source = RadioSource(device, profile, self)
+        self.sources[device] = source
+        self.packets.append(packets)
+        return source
+
+    def now(self) -> float:
+        """Session time (0 when the radio starts)."""
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time()
+        return loop.time() - self._start
+
+    async def run(self) -> None:
+        sources = self.sources
+        self.now()
+        merged = heapq.merge(*self.packets, key=attrgetter("t_arrival"))
+        try:
+            async for batch in paced_batches(merged, 1.0, clock=self.now):
+                for packet in batch:
+                    if not sources[packet.device].notifications().put(packet):
+                        self.dropped += 1
+        finally:
+            for source in sources.values():
+                source.notifications().close()
+
+
+def simulated_wearables(n: int, seconds: float, protocol: Any, profile: Profile,
+                        interval_s: float = 0.015) -> Radio:
+    """``n`` simulated PIR sessions (seeds 100…), their first ``seconds`` each, on one
+    :class:`Radio`, each wearable's connection events at its own anchor in the interval
+    (uniform, seeded)."""
+    from isofeedback.sim import packetize
+    from isofeedback.sim.scenarios import follow_protocol
+    from isofeedback.sources.simulated import simulate_for_profile
+
+    anchors = np.random.default_rng(14).uniform(0.0, interval_s, n)
+    radio = Radio()
+    for i in range(n):
+        session = simulate_for_profile(follow_protocol(protocol, seed=100 + i, level=0.18),
+                                       profile)
+        packets = packetize(session, profile, device=f"myo{i}",
+                            connection_interval_s=interval_s, anchor_s=float(anchors[i]))
+        radio.add(f"myo{i}", profile, [p for p in packets if p.t_arrival <= seconds])
+    return radio
+
+
 def _subscriber(host: str, port: int, ready: Any, stop: Any, out: Any) -> None:
     """Counts what the broker delivers (in another process, as a phone would be)."""
 
@@ -128,15 +228,10 @@ def _subscriber(host: str, port: int, ready: Any, stop: Any, out: Any) -> None:
 
 
 async def run_wearables(settings: BrokerSettings, n: int, seconds: float) -> dict[str, Any]:
-    from isofeedback.sim.scenarios import follow_protocol
-    from isofeedback.sources.simulated import SimulatedSource
-
     profile = find_profile("myo")
     protocol = find_protocol("pir")
-    sources = [SimulatedSource(follow_protocol(protocol, seed=100 + i, level=0.18), profile,
-                               speed=1.0, device=f"myo{i}") for i in range(n)]
-    for s in sources:  # only the first ``seconds`` of each session
-        s.all_packets = [p for p in s.all_packets if p.t_arrival <= seconds]
+    radio = simulated_wearables(n, seconds, protocol, profile)
+    sources = list(radio.sources.values())
     # the simulated wearables' sessions (hundreds of thousands of packet objects) are the
     # radio side, not the service's memory: out of the garbage collector's walks, whose
     # full collections over them paused the loop 100-150 ms (14 in a 50-wearable run)
@@ -151,6 +246,13 @@ async def run_wearables(settings: BrokerSettings, n: int, seconds: float) -> dic
             publishers.append(pub)
         for pub in publishers:
             await pub.__aenter__()
+        # connected before the clock starts, as a service's broker link is up before its
+        # wearable streams: __aenter__ only creates each publisher's task, whose first
+        # step (an aiomqtt client built, its connect handed to a thread) ran after the
+        # clock had started and before any wearable's pacing began (50 wearables: the
+        # pacing started ~20 ms after the clock, and that was added to every latency)
+        for pub in publishers:
+            await pub.wait_connected(30.0)
         # built before the clock starts, as a service builds a session's pipeline before
         # its wearable streams: built after it (~0.6 ms each), every packet of the run was
         # counted that much later than the pacing, which starts when the tasks first run
@@ -165,6 +267,7 @@ async def run_wearables(settings: BrokerSettings, n: int, seconds: float) -> dic
             pipeline.timing = timing
             tg.create_task(run_session(src, pipeline, [timing, pub], [timing],
                                        keep_outputs=False))
+        tg.create_task(radio.run())
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu0
     gc.unfreeze()
@@ -179,10 +282,28 @@ async def run_wearables(settings: BrokerSettings, n: int, seconds: float) -> dic
         "max_ms": 1000 * lat[-1], "late_p99_ms": 1000 * late[int(0.99 * len(late))],
         "published": sum(s.published for s in stats),
         "live_dropped": sum(s.live_dropped for s in stats),
+        "radio_dropped": radio.dropped,
         "bulk_calls": sum(t.batches for t in timings),
         "bulk_packets": sum(t.batched_packets for t in timings),
         "packets": sum(len(t.lateness) for t in timings),
     }
+
+
+async def radio_cpu(n: int, seconds: float) -> float:
+    """CPU of the simulated radio alone for ``n`` wearables (the pacing and the queues'
+    puts, nobody taking them), as a fraction of one core: the wearables' side of the
+    link within the process's CPU of :func:`run_wearables` (a real gateway pays its BLE
+    stack's reading and unmarshalling of the notifications instead)."""
+    radio = simulated_wearables(n, seconds, find_protocol("pir"), find_profile("myo"))
+    for source in radio.sources.values():  # nobody takes: all must fit
+        source.notifications().maxsize = sum(len(p) for p in radio.packets)
+    gc.collect()
+    gc.freeze()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    await radio.run()
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    gc.unfreeze()
+    return cpu / wall
 
 
 RSS_PIECE_S = 600.0
@@ -222,7 +343,7 @@ def _rss_service(hours: float, out: Any) -> None:
     wearable.start()
     send.close()
     pipeline = Pipeline({"sim": find_profile("myo")}, None)
-    points = []
+    points: list[tuple[float, float]] = []
     while len(points) < pieces:
         batch = receive.recv()
         if batch is None:
@@ -231,7 +352,7 @@ def _rss_service(hours: float, out: Any) -> None:
         for device, characteristic, data, t in batch:
             pipeline.feed(Packet(device, characteristic, data, t))
     wearable.join(60)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = rss_mb("VmHWM")
     out.put((points, peak, sorted(m for m in ("scipy.signal", "isofeedback.sim")
                                   if m in sys.modules)))
 
@@ -299,7 +420,12 @@ async def scale_runs(args: argparse.Namespace) -> None:
                   f"({100 * r['cpu'] / r['wall'] / n:.1f}% per wearable); published "
                   f"{r['published']}, live levels dropped {r['live_dropped']}; "
                   f"{r['bulk_packets']} of {r['packets']} packets taken in "
-                  f"{r['bulk_calls']} batches (fell behind)")
+                  f"{r['bulk_calls']} batches (fell behind)"
+                  + (f"; {r['radio_dropped']} notifications dropped (a queue was full)"
+                     if r["radio_dropped"] else ""))
+        radio = await radio_cpu(args.cpu_wearables, args.seconds)
+        print(f"the simulated radio alone for {args.cpu_wearables} wearables (no sessions, "
+              f"the wearables' side, in the figure above): {100 * radio:.1f}% of one core")
         stop.set()
         count = await asyncio.to_thread(out.get, True, 60)
         sub.join(10)

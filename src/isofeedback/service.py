@@ -19,6 +19,7 @@ from isofeedback.coach.machine import SENSOR_GONE
 from isofeedback.control import Control
 from isofeedback.pipeline import Output, Pipeline, PipelineStats
 from isofeedback.sources.base import PacketSource
+from isofeedback.sources.queued import NotificationQueue
 from isofeedback.types import Event, Feedback, Packet
 
 __all__ = ["ControlInbox", "ControlTap", "OutputSink", "PacketTap", "SessionResult", "run_session"]
@@ -101,12 +102,19 @@ async def _with_idle_ticks(source: PacketSource) -> AsyncIterator[list[Packet] |
     whenever a live source stays silent for ``IDLE_PERIOD_S`` (replay and simulation get
     no ticks: their time is their packets').
 
-    The next batch is fetched in a task of its own (a timeout must not cancel the
-    source's generator), and the wait for it ends at that task's end or ``IDLE_PERIOD_S``
-    after the wait began, as ``asyncio.wait`` with a timeout would end it — but with one
-    timer for the whole stream, moved on only when it fires (:class:`_IdleTimer`),
-    instead of ``asyncio.wait``'s own future, callbacks and timer per batch: a live
-    wearable's batch is one packet, and that was ~13 µs of ~27 here per packet."""
+    Each wait for the next batch ends when it comes or ``IDLE_PERIOD_S`` after the wait
+    began, as ``asyncio.wait`` with a timeout would end it — but with one timer for the
+    whole stream, moved on only when it fires (:class:`_IdleTimer`), instead of
+    ``asyncio.wait``'s own future, callbacks and timer per batch. A source with a
+    notification queue (:meth:`PacketSource.notifications`, the BLE source) is waited on
+    directly; any other live source's next batch is fetched in a task of its own (a
+    timeout must not cancel the source's generator): a live wearable's batch is one or
+    two packets, and that task and the generator behind it cost more than the wait."""
+    queue = source.notifications()
+    if queue is not None:
+        async for batch in _queue_with_idle_ticks(queue):
+            yield batch
+        return
     batches = source.batches()
     if source.now() is None:
         async for batch in batches:
@@ -132,6 +140,23 @@ async def _with_idle_ticks(source: PacketSource) -> AsyncIterator[list[Packet] |
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                 await pending
+
+
+async def _queue_with_idle_ticks(queue: NotificationQueue) -> AsyncIterator[list[Packet] | None]:
+    """:func:`_with_idle_ticks` of a notification queue: what has arrived as one batch,
+    else a wait for :meth:`NotificationQueue.ready` of at most ``IDLE_PERIOD_S``."""
+    timer = _IdleTimer(asyncio.get_running_loop())
+    try:
+        while True:
+            batch = queue.take()
+            if batch:
+                yield batch
+            elif queue.ended:
+                return
+            elif not await timer.wait_ready(queue.ready()):
+                yield None
+    finally:
+        timer.close()
 
 
 _CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution
@@ -164,6 +189,20 @@ class _IdleTimer:
             self._handle = loop.call_at(self._until, self._fire)
         done: bool = await wake
         return done
+
+    async def wait_ready(self, ready: asyncio.Future[bool]) -> bool:
+        """:meth:`wait` for a future made for this one wait, which the timer may complete
+        (:meth:`NotificationQueue.ready`): awaited itself, and set to False when
+        ``IDLE_PERIOD_S`` passed first, instead of a future and a done callback of the
+        timer's own, and a pass of the event loop between them, per wait."""
+        if ready.done():
+            return ready.result()
+        loop = self._loop
+        self._wake = ready
+        self._until = loop.time() + IDLE_PERIOD_S
+        if self._handle is None:
+            self._handle = loop.call_at(self._until, self._fire)
+        return await ready
 
     def _done(self, fut: asyncio.Future[Any]) -> None:
         wake = self._wake

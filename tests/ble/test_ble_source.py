@@ -26,6 +26,7 @@ from isofeedback.errors import DeviceError
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.decoder import Decoder
 from isofeedback.profiles.schema import find_profile
+from isofeedback.service import _with_idle_ticks
 from isofeedback.sim import packetize, protocol_script
 from isofeedback.sources.ble import BleSource, DeviceStatus, DeviceTarget
 from isofeedback.sources.simulated import simulate_for_profile
@@ -270,3 +271,17 @@ async def test_cancelling_a_wait_for_packets_leaves_no_task_behind(
                  if not t.done() and t.get_coro().__qualname__ == "Queue.get"]
         assert not reads, reads
         await packets.aclose()
+        # the cancelled wait left the queue as it was: a later notification reaches a
+        # new wait, and the session loop's own wait on the queue, given up, does too
+        later = Packet("arm", "late", b"", 99.0)
+        fresh = src.packets()
+        waiting = asyncio.ensure_future(anext(fresh))
+        await asyncio.sleep(0.05)
+        assert src.notifications().put(later)
+        assert await asyncio.wait_for(waiting, 1) is later
+        await fresh.aclose()
+        ticks = _with_idle_ticks(src)
+        assert await asyncio.wait_for(anext(ticks), 1) is None  # silence: an idle tick
+        assert src.notifications().put(later)
+        assert await asyncio.wait_for(anext(ticks), 1) == [later]
+        await ticks.aclose()

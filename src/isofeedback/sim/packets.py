@@ -40,8 +40,14 @@ def packetize(
     connection_interval_s: float = 0.015,
     latency_s: float = 0.002,
     jitter_s: float = 0.002,
+    anchor_s: float = 0.0,
 ) -> list[Packet]:
-    """All packets of the session, sorted by arrival time (deterministic per script seed)."""
+    """All packets of the session, sorted by arrival time (deterministic per script seed).
+
+    The link's connection events are at ``anchor_s`` + k × ``connection_interval_s``: a
+    wearable's anchor is set when its connection is made, so many wearables on one
+    gateway (or one BLE controller, which cannot serve two connections at once) deliver
+    at different moments of the interval, not all together."""
     rng = np.random.default_rng(session.script.seed + 7919)
     out: list[tuple[float, int, Packet]] = []
     order = 0
@@ -71,7 +77,8 @@ def packetize(
                 continue
             counter = k if spec.counter is None or spec.counter.unit == "packet" else k * per
             payload = codec.encode(block, counter)
-            event = math.ceil(ready / connection_interval_s) * connection_interval_s
+            event = anchor_s + (math.ceil((ready - anchor_s) / connection_interval_s)
+                                * connection_interval_s)
             # a link delivers one characteristic's notifications in order
             arrival = max(event + latency_s + float(rng.uniform(0.0, jitter_s)), last_arrival)
             last_arrival = arrival

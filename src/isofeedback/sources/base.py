@@ -10,10 +10,13 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from isofeedback.profiles.schema import Profile
 from isofeedback.types import Packet
+
+if TYPE_CHECKING:
+    from isofeedback.sources.queued import NotificationQueue
 
 __all__ = ["PacketSource", "SourceStatus"]
 
@@ -52,6 +55,13 @@ class PacketSource(abc.ABC):
     def now(self) -> float | None:
         """Current session time for a live source (so the service can notice silence);
         None for sources whose time is only what their packets say (replay, simulation)."""
+        return None
+
+    def notifications(self) -> NotificationQueue | None:
+        """The queue a live source's radio callbacks fill, if it has one
+        (:class:`~isofeedback.sources.queued.QueuedSource`): the session loop then takes
+        its batches and waits for them (or for silence) on the queue itself; None: it
+        iterates :meth:`batches`."""
         return None
 
     def report(self) -> list[str]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -40,8 +40,8 @@ from bleak.exc import (
 
 from isofeedback.errors import DeviceError
 from isofeedback.profiles.schema import CommandSpec, Profile
-from isofeedback.sources.base import PacketSource, SourceStatus
-from isofeedback.sources.pacing import BATCH_MAX
+from isofeedback.sources.base import SourceStatus
+from isofeedback.sources.queued import NotificationQueue, QueuedSource
 from isofeedback.types import Packet
 
 __all__ = [
@@ -177,7 +177,7 @@ class _Fatal(DeviceError):
     """A problem reconnecting cannot fix (wrong device, wrong profile)."""
 
 
-class BleSource(PacketSource):
+class BleSource(QueuedSource):
     """Packets from one or more BLE wearables, on one session clock.
 
     ``wait``: keep scanning until every device appears (service mode) instead of failing
@@ -199,6 +199,7 @@ class BleSource(PacketSource):
         on_status: Callable[[DeviceStatus], None] | None = None,
         time_scale: float = 1.0,
     ) -> None:
+        super().__init__(queue_size)
         names = [t.name for t in targets]
         if not targets or len(set(names)) != len(names):
             raise ValueError(f"targets need unique names, got {names}")
@@ -214,7 +215,6 @@ class BleSource(PacketSource):
             raise ValueError(f"time_scale must be positive, got {time_scale}")
         self.time_scale = time_scale
         self.stats = {t.name: DeviceStats() for t in targets}
-        self._queue: asyncio.Queue[Packet] = asyncio.Queue(queue_size)
         self._link_lock = asyncio.Lock()
         self._claimed: dict[str, str] = {}  # address → target name
         self._clients: dict[str, BleakClient] = {}
@@ -271,33 +271,9 @@ class BleSource(PacketSource):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    async def packets(self) -> AsyncIterator[Packet]:
+    def notifications(self) -> NotificationQueue:
         assert self._failed is not None, "use 'async with BleSource(...)' first"
-        queue = self._queue
-        while True:
-            if self._failed.done():
-                self._failed.result()  # raises the fatal device error
-            if not queue.empty():  # the fast path while notifications flow
-                yield queue.get_nowait()
-                continue
-            get: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
-            waiting: set[asyncio.Future[Any]] = {get, self._failed}
-            try:
-                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            finally:  # cancelled or closed while waiting: the get must not outlive us
-                if not get.done():
-                    get.cancel()
-            if get.done() and not get.cancelled():
-                yield get.result()
-
-    async def batches(self) -> AsyncIterator[list[Packet]]:
-        """Each notification with those queued behind it (see :meth:`PacketSource.batches`)."""
-        queue = self._queue
-        async for packet in self.packets():
-            batch = [packet]
-            while not queue.empty() and len(batch) < BATCH_MAX:
-                batch.append(queue.get_nowait())
-            yield batch
+        return self._queue
 
     # ---- one device
 
@@ -324,6 +300,7 @@ class BleSource(PacketSource):
     def _fail(self, exc: BaseException) -> None:
         if self._failed is not None and not self._failed.done():
             self._failed.set_exception(exc)
+            self._queue.fail(exc)
 
     def _status(self, device: str, kind: str, **body: Any) -> None:
         if self.on_status is not None:
@@ -465,10 +442,9 @@ class BleSource(PacketSource):
         def on_data(char: BleakGATTCharacteristic, data: bytearray) -> None:
             # only timestamp and enqueue: decoding happens in the pipeline
             t = (loop.time() - start) * scale
-            try:
-                queue.put_nowait(Packet(name, char.uuid, bytes(data), t))
+            if queue.put(Packet(name, char.uuid, bytes(data), t)):
                 stats.notifications += 1
-            except asyncio.QueueFull:
+            else:
                 stats.dropped += 1
 
         replies: dict[str, asyncio.Queue[bytes]] = {}
