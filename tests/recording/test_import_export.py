@@ -820,9 +820,12 @@ def test_a_time_axis_per_sensor_named_alike(tmp_path: Path) -> None:
 
 
 def test_names_with_brackets_are_printed_as_they_are(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """File and column names are the user's text, never console markup: ``data[red].csv``
-    was printed as "data.csv: session data" and ``X[s]`` as "X" (``[s]`` read as a style)."""
+    was printed as "data.csv: session data" and ``X[s]`` as "X" (``[s]`` read as a style).
+    (A wide console: a long temporary path wrapped at 80 columns splits inside a name.)"""
+    monkeypatch.setenv("COLUMNS", "1000")
     t, x = _lab_emg(1000)
     path = tmp_path / "data[red].csv"
     path.write_text("t,emg [mV],Time [s]\n" + "".join(
