@@ -1,7 +1,7 @@
 """Many simulated wearables in one process, in real time, each publishing to MQTT.
 
     PYTHONPATH=src python benchmarks/live_scale.py [--wearables 50] [--seconds 30]
-        [--cpu-wearables 8] [--rss-hours 2] [--rss-only]
+        [--cpu-wearables 8] [--rss-hours 2] [--rss-only] [--stagger S]
 
 Starts a private Mosquitto on 127.0.0.1. Three runs:
 1. ``--wearables`` simulated Myo armbands (8 ch x 200 Hz EMG + 50 Hz IMU, a coached PIR
@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, cast
@@ -185,10 +186,13 @@ class Radio:
 
 
 def simulated_wearables(n: int, seconds: float, protocol: Any, profile: Profile,
-                        interval_s: float = 0.015) -> Radio:
+                        interval_s: float = 0.015, stagger_s: float = 0.0) -> Radio:
     """``n`` simulated PIR sessions (seeds 100…), their first ``seconds`` each, on one
     :class:`Radio`, each wearable's connection events at its own anchor in the interval
-    (uniform, seeded)."""
+    (uniform, seeded). ``stagger_s``: wearable ``i`` starts its session ``i/n`` of it
+    later (patients who switch their sensors on at different moments); 0: all at once,
+    every protocol step (the rest calibration's end, the first onsets) on the same
+    packet of all ``n`` — the worst case."""
     from isofeedback.sim import packetize
     from isofeedback.sim.scenarios import follow_protocol
     from isofeedback.sources.simulated import simulate_for_profile
@@ -200,7 +204,9 @@ def simulated_wearables(n: int, seconds: float, protocol: Any, profile: Profile,
                                        profile)
         packets = packetize(session, profile, device=f"myo{i}",
                             connection_interval_s=interval_s, anchor_s=float(anchors[i]))
-        radio.add(f"myo{i}", profile, [p for p in packets if p.t_arrival <= seconds])
+        late = stagger_s * i / n
+        radio.add(f"myo{i}", profile, [replace(p, t_arrival=p.t_arrival + late)
+                                       for p in packets if p.t_arrival <= seconds])
     return radio
 
 
@@ -227,10 +233,11 @@ def _subscriber(host: str, port: int, ready: Any, stop: Any, out: Any) -> None:
     asyncio.run(main())
 
 
-async def run_wearables(settings: BrokerSettings, n: int, seconds: float) -> dict[str, Any]:
+async def run_wearables(settings: BrokerSettings, n: int, seconds: float,
+                        stagger_s: float = 0.0) -> dict[str, Any]:
     profile = find_profile("myo")
     protocol = find_protocol("pir")
-    radio = simulated_wearables(n, seconds, protocol, profile)
+    radio = simulated_wearables(n, seconds, protocol, profile, stagger_s=stagger_s)
     sources = list(radio.sources.values())
     # the simulated wearables' sessions (hundreds of thousands of packet objects) are the
     # radio side, not the service's memory: out of the garbage collector's walks, whose
@@ -377,6 +384,9 @@ async def main(argv: list[str]) -> int:
     p.add_argument("--cpu-wearables", type=int, default=8)
     p.add_argument("--rss-hours", type=float, default=2.0)
     p.add_argument("--rss-only", action="store_true", help="only the RSS run")
+    p.add_argument("--stagger", type=float, default=0.0, metavar="S",
+                   help="the --wearables run's sessions start spread over S seconds (default "
+                   "0: all at once, every protocol step on the same packet: the worst case)")
     args = p.parse_args(argv)
     if not args.rss_only:
         await scale_runs(args)
@@ -412,8 +422,12 @@ async def scale_runs(args: argparse.Namespace) -> None:
         sub.start()
         await asyncio.to_thread(ready.wait, 30)
         for n in (args.wearables, args.cpu_wearables):
-            r = await run_wearables(settings, n, args.seconds)
-            print(f"{n} wearables x {args.seconds:g} s real time: {r['outputs']} outputs, "
+            stagger = args.stagger if n == args.wearables else 0.0
+            r = await run_wearables(settings, n, args.seconds, stagger)
+            started = (f" (starts spread over {stagger:g} s)" if stagger else
+                       " (all started at once)")
+            print(f"{n} wearables x {args.seconds:g} s real time{started}: "
+                  f"{r['outputs']} outputs, "
                   f"packet->submit P50 {r['p50_ms']:.2f} ms, P99 {r['p99_ms']:.2f} ms, max "
                   f"{r['max_ms']:.1f} ms; packets taken late by P99 {r['late_p99_ms']:.1f} ms;"
                   f" CPU {100 * r['cpu'] / r['wall']:.0f}% of one core "
