@@ -175,11 +175,19 @@ class Radio:
         sources = self.sources
         self.now()
         merged = heapq.merge(*self.packets, key=attrgetter("t_arrival"))
+        # a wearable's queue closes after its own last packet (its session then ends at
+        # once), not when the last wearable's does: with staggered starts, the sessions
+        # that ended earlier were stopped seconds after their data, and their summaries
+        # counted as outputs that late
+        last = {packets[-1].device: packets[-1] for packets in self.packets if packets}
         try:
             async for batch in paced_batches(merged, 1.0, clock=self.now):
                 for packet in batch:
-                    if not sources[packet.device].notifications().put(packet):
+                    queue = sources[packet.device].notifications()
+                    if not queue.put(packet):
                         self.dropped += 1
+                    if last.get(packet.device) is packet:
+                        queue.close()
         finally:
             for source in sources.values():
                 source.notifications().close()
