@@ -19,7 +19,7 @@ from isofeedback.coach.machine import SENSOR_GONE
 from isofeedback.control import Control
 from isofeedback.pipeline import Output, Pipeline, PipelineStats
 from isofeedback.sources.base import PacketSource
-from isofeedback.sources.queued import NotificationQueue
+from isofeedback.sources.queued import taken_batches
 from isofeedback.types import Event, Feedback, Packet
 
 __all__ = ["ControlInbox", "ControlTap", "OutputSink", "PacketTap", "SessionResult", "run_session"]
@@ -112,8 +112,12 @@ async def _with_idle_ticks(source: PacketSource) -> AsyncIterator[list[Packet] |
     two packets, and that task and the generator behind it cost more than the wait."""
     queue = source.notifications()
     if queue is not None:
-        async for batch in _queue_with_idle_ticks(queue):
-            yield batch
+        timer = _IdleTimer(asyncio.get_running_loop())
+        try:
+            async for batch in taken_batches(queue, timer.wait_ready):
+                yield batch
+        finally:
+            timer.close()
         return
     batches = source.batches()
     if source.now() is None:
@@ -140,23 +144,6 @@ async def _with_idle_ticks(source: PacketSource) -> AsyncIterator[list[Packet] |
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                 await pending
-
-
-async def _queue_with_idle_ticks(queue: NotificationQueue) -> AsyncIterator[list[Packet] | None]:
-    """:func:`_with_idle_ticks` of a notification queue: what has arrived as one batch,
-    else a wait for :meth:`NotificationQueue.ready` of at most ``IDLE_PERIOD_S``."""
-    timer = _IdleTimer(asyncio.get_running_loop())
-    try:
-        while True:
-            batch = queue.take()
-            if batch:
-                yield batch
-            elif queue.ended:
-                return
-            elif not await timer.wait_ready(queue.ready()):
-                yield None
-    finally:
-        timer.close()
 
 
 _CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution

@@ -14,13 +14,13 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from isofeedback.sources.base import PacketSource
 from isofeedback.sources.pacing import BATCH_MAX
 from isofeedback.types import Packet
 
-__all__ = ["NotificationQueue", "QueuedSource"]
+__all__ = ["NotificationQueue", "QueuedSource", "taken_batches"]
 
 
 class NotificationQueue:
@@ -123,12 +123,26 @@ class QueuedSource(PacketSource):
 
     async def batches(self) -> AsyncIterator[list[Packet]]:
         """Each notification with those queued behind it (see :meth:`PacketSource.batches`)."""
-        queue = self.notifications()
-        while True:
-            batch = queue.take()
-            if batch:
+        async for batch in taken_batches(self.notifications()):
+            if batch is not None:  # (never: no wait to give up)
                 yield batch
-            elif queue.ended:
-                return
-            else:
-                await queue.ready()
+
+
+async def taken_batches(
+    queue: NotificationQueue,
+    wait: Callable[[asyncio.Future[bool]], Awaitable[bool]] | None = None,
+) -> AsyncIterator[list[Packet] | None]:
+    """The queue's packets as they arrive, what has arrived meanwhile as one batch, until
+    it has ended (a failure raises). Between batches it waits for
+    :meth:`NotificationQueue.ready`, through ``wait`` when given (the session loop's idle
+    timer): ``wait`` returning False — it gave up, a silence — yields None."""
+    while True:
+        batch = queue.take()
+        if batch:
+            yield batch
+        elif queue.ended:
+            return
+        elif wait is None:
+            await queue.ready()
+        elif not await wait(queue.ready()):
+            yield None
