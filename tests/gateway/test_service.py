@@ -358,3 +358,17 @@ def test_a_bad_page_setting_is_one_clear_error(
                           broker={"host": "127.0.0.1", "port": 1883} if broker else None)
     with pytest.raises(ConfigError, match=problem.replace("[", r"\[").replace("]", r"\]")):
         load_service_config(config)
+
+
+def test_a_page_on_the_network_needs_the_data_folder_for_its_token(
+        write_config: Callable[..., Path], tmp_path: Path) -> None:
+    """Without service.data_dir the token would be new at every start, and 'service page'
+    would print one the running service does not accept."""
+    config = write_config(service={"web": "0.0.0.0:8080"})
+    text = config.read_text().replace(f'data_dir = "{tmp_path / "patients"}"\n', "")
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=r"service\.web on a network address needs "
+                                          r"service\.data_dir"):
+        load_service_config(config)
+    config.write_text(text.replace("0.0.0.0:8080", "127.0.0.1:8080"))
+    assert load_service_config(config).web == ("127.0.0.1", 8080)  # no token on loopback

@@ -146,6 +146,14 @@ def parse_service_config(data: Mapping[str, Any], path: Path | None = None) -> S
     web = None
     if "web" in service:
         web = _web(of_type(service["web"], "service.web", str, where=where), where)
+        from isofeedback.broker import is_loopback
+
+        if data_dir is None and not is_loopback(web[0]):
+            # the token must outlive the service's restarts and be the one 'service page'
+            # prints: it is kept there
+            raise ConfigError(f"{where}: service.web on a network address needs "
+                              "service.data_dir, where the page's token is kept (else the "
+                              "patient's bookmark would stop working at every restart)")
     return ServiceConfig(run, data_dir, log_format, ha, prefix, note, web)
 
 

@@ -750,7 +750,7 @@ def load_edf(path: Path) -> SignalSet:
             raise RecordingError(f"{path}: {name} signals have different sample rates "
                                  f"{sorted(rates)}; export them at one rate")
         n = min(len(c[2]) for c in cols)
-        if name in ends:  # the last record's padding is not data
+        if ends.get(name, 0.0) > 0.0:  # the last record's padding is not data
             n = min(n, round(ends[name] * cols[0][1]))
         data = np.column_stack([np.asarray(c[2][:n], dtype=np.float64) for c in cols])
         unit = cols[0][3]
