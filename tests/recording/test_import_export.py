@@ -181,6 +181,46 @@ def test_bad_edf_gets_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert str(path) in err and "EDF/BDF" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("fmt", ["bdf", "edf"])
+def test_a_cut_edf_file_gives_its_whole_records_and_says_so(
+        myo_recording: Path, tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file cut short (a full disk, a dropped transfer) or never closed (record count -1)
+    keeps every whole data record: the EDF reader alone refuses it and all is lost. The
+    replay says what was missing; a file cut inside its header is one clear error."""
+    whole = myo_recording.with_suffix(f".{fmt}")
+    with RecordingReader(myo_recording) as r:
+        export_recording(r, whole, fmt)
+    data = whole.read_bytes()
+    header = int(data[184:192])
+    records = int(data[236:244])
+    record = (len(data) - header) // records
+    full = load_foreign(whole)
+    cut = tmp_path / f"cut.{fmt}"
+    cut.write_bytes(data[:header + 20 * record + record // 2])
+    got = load_foreign(cut)
+    assert f"20 of the {records} data records" in got.meta["damage"]
+    for name, st in got.streams.items():
+        assert st.n == 20 * st.fs  # one-second records
+        assert np.array_equal(st.data, full.streams[name].data[:st.n]), name
+    result = replay(cut)
+    assert result.damage == got.meta["damage"] and result.file_s == 20.0
+    assert main(["replay", str(cut)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert f"truncated: 20 of the {records} data records" in printed
+    open_ended = tmp_path / f"open.{fmt}"
+    open_ended.write_bytes(data[:236] + b"-1      " + data[244:header + 30 * record + 5])
+    assert "never closed" in load_foreign(open_ended).meta["damage"]
+    assert load_foreign(open_ended).streams["emg"].n == 30 * full.streams["emg"].fs
+    assert "damage" not in full.meta
+    for n in (20, header - 1):
+        cut.write_bytes(data[:n])
+        with pytest.raises(RecordingError, match="ends inside its header"):
+            load_foreign(cut)
+    cut.write_bytes(data[:header + record - 1])
+    with pytest.raises(RecordingError, match="before its first whole data record"):
+        load_foreign(cut)
+
+
 def test_foreign_data_replays_paced_or_as_fast_as_possible(tmp_path: Path) -> None:
     """--speed applies to CSV/EDF data too (a live display can be driven by it)."""
     import time

@@ -690,14 +690,95 @@ def _typed_emg(labels: Sequence[str]) -> bool:
     return any(n.strip().lower().startswith("emg ") for n in labels)
 
 
+def _edf_layout(head: bytes, size: int) -> tuple[int, int, int] | None:
+    """``(header bytes, records the header counts, bytes a record)`` of an EDF/BDF file
+    ``size`` bytes long that starts with ``head`` (its whole header); None where the header
+    is not readable (the EDF reader then says what is wrong). The standard allows a record
+    count of -1 while a recorder is still writing."""
+    try:
+        header = int(head[184:192].decode("ascii"))
+        records = int(head[236:244].decode("ascii"))
+        signals = int(head[252:256].decode("ascii"))
+        at = 256 + signals * 216  # the signals' "samples in a data record" fields
+        counts = [int(head[at + 8 * i:at + 8 * i + 8].decode("ascii"))
+                  for i in range(signals)]
+    except (ValueError, UnicodeDecodeError):
+        return None
+    width = 3 if head[:1] == b"\xff" else 2  # BDF: 24-bit samples
+    if (signals <= 0 or header != 256 * (signals + 1) or len(head) < header
+            or min(counts) < 0 or sum(counts) == 0 or size < header):
+        return None
+    return header, records, sum(counts) * width
+
+
+def _whole_records(path: Path, folder: Path) -> tuple[Path, str | None]:
+    """``path`` itself; or, where the file's data records are not what its header says (a
+    recording cut short by a full disk or a dropped transfer, or one whose recorder never
+    wrote the count), a copy in ``folder`` of its whole records with the count mended,
+    and what was wrong. The EDF reader refuses such a file outright: every record it
+    holds would be lost."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(256)
+        signals = head[252:256].strip()
+        needed = 256 * (int(signals) + 1) if len(head) == 256 and signals.isdigit() else 256
+        head += f.read(needed - 256)
+        if len(head) < needed:
+            if head[:8] in (b"0       ", b"\xffBIOSEMI"):
+                raise RecordingError(f"{path}: the file ends inside its header ({size} "
+                                     f"bytes of {needed}); nothing to read")
+            return path, None
+        layout = _edf_layout(head, size)
+        if layout is None:
+            return path, None
+        header, records, record = layout
+        whole = (size - header) // record
+        if records == whole and size == header + whole * record:
+            return path, None
+        if whole == 0:
+            raise RecordingError(f"{path}: the file ends before its first whole data record "
+                                 f"({size} bytes: a {header}-byte header, then records of "
+                                 f"{record} bytes); nothing to read")
+        keep = whole if records < 0 else min(whole, records)
+        if records < 0:
+            damage = (f"its header does not count its data records (a recording never "
+                      f"closed); the {keep} whole records in the file were read")
+        elif keep < records:
+            damage = (f"truncated: {keep} of the {records} data records its header counts "
+                      "are in the file; the rest is missing")
+        else:
+            damage = (f"{size - header - keep * record} bytes after its {records} data "
+                      "records were left out")
+        copy = folder / f"whole{path.suffix}"
+        with copy.open("wb") as out:
+            out.write(head[:236] + f"{keep:<8d}".encode("ascii") + head[244:header])
+            f.seek(header)
+            out.write(f.read(keep * record))
+    return copy, damage
+
+
 def load_edf(path: Path) -> SignalSet:
-    import pyedflib
+    import tempfile
 
     regular_file(path, "EDF/BDF file", error=RecordingError)  # a FIFO would block
+    with tempfile.TemporaryDirectory(prefix="isofeedback-edf-") as folder:
+        readable, damage = _whole_records(path, Path(folder))
+        signals = _read_edf(path, readable)
+    if damage is not None:
+        signals.meta["damage"] = damage
+    return signals
+
+
+def _read_edf(path: Path, readable: Path) -> SignalSet:
+    """The EDF/BDF file ``readable`` (``path`` or its mended copy) as signals; messages
+    name ``path``."""
+    import pyedflib
+
     try:
-        reader = pyedflib.EdfReader(str(path))
+        reader = pyedflib.EdfReader(str(readable))
     except OSError as exc:
-        raise RecordingError(f"{path}: not a readable EDF/BDF file ({exc})") from None
+        raise RecordingError(f"{path}: not a readable EDF/BDF file "
+                             f"({str(exc).replace(str(readable), path.name)})") from None
     try:
         groups: dict[str, list[tuple[str, float, Any, str]]] = {}
         names = reader.getSignalLabels()

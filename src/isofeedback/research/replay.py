@@ -298,7 +298,7 @@ async def _replay_foreign(path: Path, config: PipelineConfig | None,
     return ReplayResult(path, path.stem, path.suffix.lower().lstrip("."), outputs,
                         pipeline.coach.summary(), pipeline.stats,
                         time.perf_counter() - started, last_t, meta=dict(signals.meta),
-                        file_s=file_s,
+                        file_s=file_s, damage=signals.meta.get("damage"),
                         stopped=_stopped("protocol" if pipeline.coach.finished else "",
                                          last_t, file_s),
                         protocol=None if protocol is None else protocol.technique)
