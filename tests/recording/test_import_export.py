@@ -509,9 +509,82 @@ def test_a_bitalino_file_and_its_lost_samples(tmp_path: Path) -> None:
     assert load_foreign(ok).streams["emg"].channels == ("A1", "A2")
     lost = tmp_path / "lost.txt"
     _opensignals(lost, devices, np.delete(rows, range(100, 105), axis=0))
-    with pytest.raises(RecordingError, match=r"the sequence counter nSeq goes from 3 to 9 at "
+    with pytest.raises(RecordingError, match=r"the sample counter nSeq goes from 3 to 9 at "
                        r"data row 101: samples were lost there"):
         load_foreign(lost)
+
+
+def _openbci_gui(path: Path, emg: np.ndarray, fs: float, *, step: int = 1,
+                 accel: np.ndarray | None = None, marker: np.ndarray | None = None,
+                 names: bool = True) -> None:
+    """A file as the OpenBCI GUI writes it: ``%`` lines, a row of names (GUI 5; GUI 4
+    has none), then rows with the packet clock in bursts and a formatted time at the end."""
+    n, channels = emg.shape
+    accel = np.zeros((n, 3)) if accel is None else accel
+    marker = np.zeros(n) if marker is None else marker
+    lines = ["%OpenBCI Raw EXG Data" if names else "%OpenBCI Raw EEG Data",
+             f"%Number of channels = {channels}", f"%Sample Rate = {fs:g} Hz",
+             "%Board = OpenBCI_GUI$BoardCytonSerialDaisy"]
+    if names:
+        lines.append(", ".join(["Sample Index", *(f"EXG Channel {k}" for k in range(channels)),
+                                "Accel Channel 0", "Accel Channel 1", "Accel Channel 2",
+                                "Other", "Other", "Analog Channel 0", "Timestamp",
+                                "Marker Channel", "Timestamp (Formatted)"]))
+    for i in range(n):
+        cells = [f"{(i * step) % 256:.1f}", *(f"{v:.6f}" for v in emg[i]),
+                 *(f"{v:.3f}" for v in accel[i])]
+        if names:
+            cells += ["0.0", "0.0", "0.0", f"{1765100000.0 + (i // 6) * 6 / fs:.6f}",
+                      f"{marker[i]:.1f}", "2026-12-07 11:00:00.000"]
+        else:
+            cells += ["11:00:00.000", f"{1765100000000 + i * 4}"]
+        lines.append(", ".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".csv"])
+def test_an_openbci_gui_file(tmp_path: Path, suffix: str) -> None:
+    """The OpenBCI GUI's raw file: EXG columns are the EMG (µV) at the header's rate, not
+    the bursty packet clock; the accelerometer where every row has a reading; markers
+    become annotations; the rest is named as left out; a Daisy's counter steps by two;
+    a lost sample is one clear error; GUI 4's files without names read by channel count."""
+    fs = 250.0
+    rng = np.random.default_rng(5)
+    emg = rng.normal(0.0, 20.0, (2500, 4)).round(6)
+    accel = np.column_stack([np.full(2500, 0.02), np.full(2500, -0.01), np.ones(2500)])
+    marker = np.zeros(2500)
+    marker[500:750] = 3
+    path = tmp_path / f"OpenBCI-RAW-2026-12-07_11-00-00{suffix}"
+    _openbci_gui(path, emg, fs, step=2, accel=accel, marker=marker)
+    got = load_foreign(path)
+    assert got.streams["emg"].fs == fs and got.streams["emg"].unit == "uV"
+    assert got.streams["emg"].channels == tuple(f"EXG Channel {k}" for k in range(4))
+    assert np.array_equal(got.streams["emg"].data, emg)
+    assert np.array_equal(got.streams["accel"].data, accel)
+    assert [(a.onset, a.duration, a.text) for a in got.annotations] == [(2.0, 1.0, "marker 3")]
+    assert got.meta["not_emg"] == ["Other", "Analog Channel 0", "Timestamp",
+                                   "Timestamp (Formatted)"]
+    assert got.meta["device"] == "BoardCytonSerialDaisy"
+    assert replay(path).file_s == 10.0
+    between = accel.copy()
+    between[1::10] = 0.0  # a board that sends its accelerometer every few samples
+    _openbci_gui(path, emg, fs, accel=between)
+    got = load_foreign(path)
+    assert "accel" not in got.streams
+    assert got.meta["not_emg"][0] == "Accel Channel 0-2 (zeros between readings)"
+    lost = tmp_path / f"lost{suffix}"
+    _openbci_gui(lost, emg, fs)
+    lines = lost.read_text().splitlines()
+    lost.write_text("\n".join(lines[:105] + lines[107:]) + "\n")
+    with pytest.raises(RecordingError, match=r"the sample counter Sample Index goes from 99 "
+                       r"to 102 at data row 101: samples were lost"):
+        load_foreign(lost)
+    old = tmp_path / f"old{suffix}"
+    _openbci_gui(old, emg, fs, accel=accel, names=False)
+    got = load_foreign(old)
+    assert np.array_equal(got.streams["emg"].data, emg)
+    assert np.array_equal(got.streams["accel"].data, accel)
+    assert not got.annotations
 
 
 def test_a_text_file_that_is_not_data_is_not_replayed(tmp_path: Path) -> None:

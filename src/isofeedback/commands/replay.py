@@ -64,7 +64,7 @@ def register(sub: Any) -> None:
         "replay",
         help="replay a recording (or a folder of them) through the pipeline",
         description="Replay native recordings (.isorec) or foreign data (CSV, EDF/BDF, "
-                    "XDF, WFDB .hea, OpenSignals .txt) "
+                    "XDF, WFDB .hea, OpenSignals or OpenBCI .txt) "
         "through the same pipeline as a live session. A folder is replayed in parallel and "
         "summarised in a CSV table.",
     )

@@ -12,6 +12,9 @@ ship one beside the channels) becomes annotations, one per run of a non-zero val
 writes it) is checked for missing rows and left out. Read as EMG, a label's steps swamp
 the real channels' evidence and a counter is a ramp.
 
+Text files of biosignal kits (``.txt``): OpenSignals, BioSPPy's simple text and the OpenBCI
+GUI's raw files (:func:`load_txt`).
+
 EDF/BDF (and their + variants, via pyedflib): a signal labelled ``<stream> <channel>``
 (``EMG emg1``, ``Gyro x`` — what our export writes) goes to that stream; other signal
 types of EDF+ (``EEG …``, ``ECG``, ``Resp``, ``SpO2``, …) are left out, and so is every
@@ -59,7 +62,7 @@ __all__ = [
 
 FOREIGN_SUFFIXES = (".csv", ".edf", ".bdf", ".txt", ".hea", ".xdf")
 #: the first line of the text formats read (``.txt``)
-TEXT_FORMATS = ("# OpenSignals Text File Format", "# Simple Text Format")
+TEXT_FORMATS = ("# OpenSignals Text File Format", "# Simple Text Format", "%OpenBCI Raw")
 _TIME_COLUMNS = ("t", "time", "time_s", "timestamp", "seconds")
 _TIME_MS_COLUMNS = ("t_ms", "time_ms", "timestamp_ms", "ms")  # the same, in milliseconds
 #: below this, a column is not surface EMG (its band reaches ~20–450 Hz): a time column in
@@ -97,13 +100,13 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
     """Foreign data of any format read here. ``fs``: the sample rate of a CSV without a
     time column; the other formats carry their own (a different ``fs`` is an error)."""
     suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if suffix == ".csv" and not _is_openbci(path):
         return _plausible(path, load_csv(path, fs))
     readers = {".edf": load_edf, ".bdf": load_edf, ".txt": load_txt, ".hea": load_wfdb,
-               ".xdf": load_xdf}
+               ".xdf": load_xdf, ".csv": load_txt}  # .csv here: an OpenBCI GUI file
     if suffix not in readers:
         raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .edf, "
-                             ".bdf, OpenSignals .txt, WFDB .hea, XDF)")
+                             ".bdf, OpenSignals or OpenBCI .txt, WFDB .hea, XDF)")
     signals = _plausible(path, readers[suffix](path))
     rate = signals.streams["emg"].fs
     if fs is not None and abs(fs - rate) > 1e-6 * rate:
@@ -856,13 +859,16 @@ def is_signal_text(path: Path) -> bool:
 def load_txt(path: Path) -> SignalSet:
     """The text formats of biosignal kits: OpenSignals (BITalino, biosignalsplux: a JSON
     header per device with its sampling rate, columns and sensor types, then tab-separated
-    rows) and BioSPPy's simple text (``# Sampling Rate (Hz):= …``, ``# Labels:= …``).
+    rows), BioSPPy's simple text (``# Sampling Rate (Hz):= …``, ``# Labels:= …``) and the
+    OpenBCI GUI's raw files (:func:`_openbci`).
 
     In an OpenSignals file the channels typed ``EMG…`` are the EMG (all analog channels
     when none is typed: BITalino's ``RAW``); the sequence counter ``nSeq`` is checked for
     lost samples (it wraps at a power of two) and left out with the digital lines and the
     other sensors (ECG, EDA, ACC, …), which the report names."""
     regular_file(path, "text file", error=RecordingError)
+    if _is_openbci(path):
+        return _openbci(path)
     try:
         with path.open(encoding="utf-8", errors="strict") as f:
             head: list[str] = []
@@ -924,7 +930,10 @@ def _opensignals(path: Path, head: list[str], values: FloatArray) -> SignalSet:
     not_emg: list[str] = []
     for i, (name, sensor, _) in enumerate(columns):
         if name == "nSeq":
-            _check_sequence(path, i, values[:, i])
+            seq = values[:, i]
+            top = float(seq.max()) if seq.size else 0.0  # counts modulo a power of two
+            _check_sequence(path, name, i, seq,
+                            2 ** max(1, math.ceil(math.log2(top + 1))) if top > 0 else 2)
         if name in _OPENSIGNALS_DIGITAL or name == "nSeq":
             continue
         if sensor.upper().startswith("EMG") or not any_emg:
@@ -945,19 +954,131 @@ def _opensignals(path: Path, head: list[str], values: FloatArray) -> SignalSet:
 _OPENSIGNALS_DIGITAL = frozenset({"nSeq", "I1", "I2", "O1", "O2", "DI", "DO"})
 
 
-def _check_sequence(path: Path, i: int, seq: FloatArray) -> None:
-    """OpenSignals' ``nSeq`` counts samples modulo a power of two (16 on a BITalino): a
-    step other than one is samples lost on the radio."""
-    top = float(seq.max()) if seq.size else 0.0
-    modulo = 2 ** max(1, math.ceil(math.log2(top + 1))) if top > 0 else 2
-    step = np.mod(np.diff(seq), modulo)
-    bad = np.flatnonzero(step != 1)
+def _check_sequence(path: Path, name: str, i: int, seq: FloatArray, modulo: int,
+                    step: int = 1) -> None:
+    """A sample counter (OpenSignals' ``nSeq``: modulo 16 on a BITalino; OpenBCI's
+    ``Sample Index``: modulo 256) advances by ``step`` a row: any other step is samples
+    lost on the radio, which would shift every later time."""
+    steps = np.mod(np.diff(seq), modulo)
+    bad = np.flatnonzero(steps != step)
     if bad.size:
         k = int(bad[0])
         raise RecordingError(
-            f"{path}: the sequence counter nSeq goes from {seq[k]:g} to {seq[k + 1]:g} at "
+            f"{path}: the sample counter {name} goes from {seq[k]:g} to {seq[k + 1]:g} at "
             f"data row {k + 2}: samples were lost there (in column {i + 1}); cut the file "
             "there or fill the gap")
+
+
+def _is_openbci(path: Path) -> bool:
+    """A file the OpenBCI GUI wrote (``OpenBCI-RAW-….txt``; sometimes renamed ``.csv``).
+    Only a regular file is opened: a FIFO would block (the reader then refuses it)."""
+    if not path.is_file():
+        return False
+    try:
+        with path.open("rb") as f:
+            return f.read(len(_OPENBCI)) == _OPENBCI
+    except OSError:
+        return False
+
+
+_OPENBCI = b"%OpenBCI Raw"
+#: the OpenBCI GUI's names for its columns of EMG and of the accelerometer
+_OPENBCI_EXG = re.compile(r"(?:EXG|EEG) Channel (\d+)$", re.IGNORECASE)
+_OPENBCI_ACCEL = re.compile(r"Accel Channel ([012])$", re.IGNORECASE)
+
+
+def _openbci(path: Path) -> SignalSet:
+    """The OpenBCI GUI's raw file (Cyton, Cyton + Daisy, Ganglion): ``%`` lines with the
+    sample rate, a row of column names, then comma-separated rows. ``EXG Channel k`` is
+    the EMG (µV); ``Accel Channel 0–2`` the accelerometer (g) where every row holds a
+    reading (a board that sends it only every few samples writes zeros between: left out);
+    ``Marker Channel`` becomes annotations; ``Sample Index`` is checked for samples lost
+    on the radio (it advances by one, or by two with a Daisy, and wraps). The
+    ``Timestamp`` column is the computer's clock when each radio packet arrived, in bursts:
+    times come from the sample rate. Older GUI files (``%OpenBCI Raw EEG Data``, no row of
+    names) are read by their channel count."""
+    try:
+        with path.open(encoding="utf-8", errors="strict") as f:
+            head = []
+            first = ""
+            for line in f:
+                if not line.startswith("%"):
+                    first = line
+                    break
+                head.append(line[1:].strip())
+            second = f.readline()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecordingError(f"{path}: cannot read it as text: {exc}") from None
+    keys = {k.strip().lower(): v.strip() for k, _, v in (h.partition("=") for h in head)}
+    rate = re.match(r"([0-9.]+)", keys.get("sample rate", ""))
+    if rate is None:
+        raise RecordingError(f"{path}: an OpenBCI file without its '%Sample Rate = … Hz' "
+                             "line")
+    fs = checks.number(float(rate[1]), "the sampling rate", low=MIN_FS_HZ, high=MAX_FS_HZ,
+                       where=str(path), error=RecordingError)
+    named = bool(first.strip()) and not _is_number(first.split(",")[0])
+    if named:
+        names = [c.strip() for c in first.split(",")]
+        sample = second
+    else:  # GUI 4: index, the channels, the accelerometer, then the clock
+        try:
+            n = int(keys.get("number of channels", ""))
+        except ValueError:
+            raise RecordingError(f"{path}: an OpenBCI file with neither a row of column "
+                                 "names nor a '%Number of channels = …' line") from None
+        names = ["Sample Index", *(f"EXG Channel {k}" for k in range(n)),
+                 *(f"Accel Channel {k}" for k in range(3))]
+        sample = first
+    cells = sample.split(",")
+    names += [f"column {k + 1}" for k in range(len(names), len(cells))]
+    numeric = [k for k, c in enumerate(cells[:len(names)]) if _is_number(c)]
+    try:
+        values = np.loadtxt(path, delimiter=",", comments="%",
+                            skiprows=len(head) + int(named),  # counts the % lines
+                            usecols=numeric, ndmin=2, dtype=np.float64, encoding="utf-8")
+    except ValueError as exc:
+        raise RecordingError(f"{path}: the rows are not numbers in columns: {exc}") from None
+    if values.shape[0] < 2:
+        raise RecordingError(f"{path}: no data rows")
+    if not np.isfinite(values).all():
+        raise RecordingError(f"{path}: holds non-finite values")
+    col = {names[k]: j for j, k in enumerate(numeric)}
+    emg = [(names[k], j) for j, k in enumerate(numeric) if _OPENBCI_EXG.match(names[k])]
+    if not emg:
+        raise RecordingError(f"{path}: no 'EXG Channel' columns")
+    meta: dict[str, Any] = {"source_file": path.name}
+    if keys.get("board"):
+        meta["device"] = keys["board"].rpartition("$")[2]
+    index = col.get("Sample Index")
+    if index is not None:
+        seq = values[:, index]
+        steps = np.diff(seq)
+        step = int(np.median(steps[steps > 0])) if (steps > 0).any() else 1
+        _check_sequence(path, "Sample Index", numeric[index], seq, int(seq.max()) + step, step)
+    streams = {"emg": Stream("emg", fs, tuple(n for n, _ in emg),
+                             np.ascontiguousarray(values[:, [j for _, j in emg]]), "uV")}
+    accel = sorted((int(m[1]), j) for j, k in enumerate(numeric)
+                   if (m := _OPENBCI_ACCEL.match(names[k])))
+    not_emg = []
+    if [a for a, _ in accel] == [0, 1, 2]:
+        xyz = values[:, [j for _, j in accel]]
+        if (xyz != 0.0).any(axis=1).all():
+            streams["accel"] = Stream("accel", fs, ("x", "y", "z"),
+                                      np.ascontiguousarray(xyz), "g")
+        else:
+            not_emg.append("Accel Channel 0-2 (zeros between readings)")
+    annotations: list[Annotation] = []
+    marker = col.get("Marker Channel")
+    if marker is not None:
+        annotations = label_annotations(f"{path}: column 'Marker Channel'", "marker",
+                                        values[:, marker], fs)
+    used = {"Sample Index", "Marker Channel", *(n for n, _ in emg)}
+    for name in names:  # the accelerometer is named above when left out
+        if name not in used and not _OPENBCI_ACCEL.match(name) and name not in not_emg:
+            not_emg.append(name)
+    if not_emg:
+        meta["not_emg"] = not_emg
+    return SignalSet(streams, tuple(annotations), meta)
 
 
 def _simple_text(path: Path, head: list[str], values: FloatArray) -> SignalSet:
