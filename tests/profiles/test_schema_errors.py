@@ -91,3 +91,16 @@ def test_a_misspelled_stream_name_is_an_error() -> None:
     doc["packets"][0]["streams"][0]["stream"] = "emgx"
     check(doc, "packets:", "stream 'emgx' is not one the pipeline reads (emg, gyro, accel, "
           "quat)")
+
+
+def test_a_stream_without_slice_names_every_value_of_the_frame() -> None:
+    """Without a slice a stream takes the frame's first values: a channel left out of the
+    list would drop the last channel's values without a word."""
+    doc = tomllib.loads(available_profiles()["myo"].read_text())
+    stream = doc["packets"][0]["streams"][0]
+    stream["channels"] = stream["channels"][:6]
+    check(doc, "packets[0].streams[0].channels", "names 6 channels", "holds 8 values",
+          "slice = [0, 6]")
+    stream["slice"] = [0, 6]  # said on purpose: accepted
+    assert parse_profile(Path("x.toml"), doc).packets[0].streams[0].channels == tuple(
+        f"emg{k}" for k in range(1, 7))

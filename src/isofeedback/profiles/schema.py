@@ -326,6 +326,14 @@ def _stream(r: _Reader, width: int | None) -> StreamSpec:
     if not channels:
         raise r.fail("channels", "must name at least one channel")
     fs = r.number("fs", low=MIN_FS_HZ, high=MAX_FS_HZ)
+    if "slice" not in r.table and width is not None and len(channels) != width:
+        # without a slice a stream takes the frame's first values: fewer channels than the
+        # frame holds is almost always a channel forgotten, which would shift nothing and
+        # silently drop the last ones
+        raise r.fail("channels", f"names {len(channels)} channels but each frame holds "
+                                 f"{width} values; name them all, or give slice = [0, "
+                                 f"{len(channels)}] to take only the first "
+                                 f"{len(channels)}")
     sl = r.get("slice", list, [0, len(channels)])
     if len(sl) != 2 or not all(isinstance(v, int) for v in sl):
         raise r.fail("slice", f"expected [start, stop] integers, got {sl!r}")
