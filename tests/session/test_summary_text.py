@@ -14,8 +14,8 @@ from isofeedback.session.summary import print_summary
 MQTT = {"published": 12, "live_dropped": 0}
 
 
-def _printed(result: SessionResult) -> str:
-    console = Console(record=True, width=80)
+def _printed(result: SessionResult, width: int = 80) -> str:
+    console = Console(record=True, width=width)
     print_summary(console, result, MQTT, "p1-test")
     return " ".join(console.export_text().split())
 
@@ -40,3 +40,25 @@ def test_a_finished_session_keeps_its_table_and_mean_hold() -> None:
                          "violations": [], "credited": True}]}
     text = _printed(SessionResult(summary=summary, wall_s=30.0))
     assert "mean hold 7.0 s" in text and "1/1 reps" in text and "Ended early" not in text
+
+
+def test_a_narrow_terminal_gets_every_figure_whole() -> None:
+    """A phone's terminal or a split pane: the table would cut its figures ("109…") and
+    headers ("in ba…"); each repetition is a line instead, every figure whole."""
+    rep = {"hold_s": 7.0, "hold_in_band_s": 6.5, "mean_intensity": 109.4,
+           "peak_intensity": 123.1, "relax_residual": 0.0, "rom_deg": 12.3,
+           "rom_gain_deg": 4.0, "violations": [], "credited": True}
+    summary = {"reps_done": 2, "reps_planned": 2, "mean_hold_s": 7.0, "unit": "%ref",
+               "violations": ["moved"], "stop_reason": "",
+               "reps": [{**rep, "rep": 1},
+                        {**rep, "rep": 2, "violations": ["moved"], "credited": False,
+                         "rom_deg": None, "rom_gain_deg": None}]}
+    wide = _printed(SessionResult(summary=summary, wall_s=30.0))
+    assert "rep hold in band mean peak after ROM ° gain ° problems" in wide
+    for width in (56, 40):
+        text = _printed(SessionResult(summary=summary, wall_s=30.0), width)
+        assert "…" not in text, text
+        assert ("Rep 1: hold 7.0 s (6.5 s in band), mean 109.4, peak 123.1, after 0.0; "
+                "ROM 12.3° (+4.0°); no problems") in text
+        assert "Rep 2: hold 7.0 s" in text and "ROM not measured; moved, not credited" in text
+        assert "mean hold 7.0 s" in text

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from isofeedback.coach.progress import count_violations
@@ -26,12 +27,10 @@ def print_summary(
     table = Table(title=f"{s['reps_done']}/{s['reps_planned']} reps", box=box.SIMPLE_HEAD,
                   caption=f"hold and in band: seconds; mean, peak and after (the release): "
                   f"effort in {unit}")
-    for col in ("rep", "hold", "in band", "mean", "peak", "after", "ROM °", "gain °"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("problems")
+    rows = []
     for r in s["reps"]:
         in_band = r.get("hold_in_band_s")  # not in summaries stored before it existed
-        table.add_row(
+        rows.append([
             str(r["rep"]), f"{r['hold_s']:.1f}",
             "-" if in_band is None else f"{in_band:.1f}",
             f"{r['mean_intensity']:.1f}",
@@ -41,9 +40,27 @@ def print_summary(
             "-" if r["rom_gain_deg"] is None else f"{r['rom_gain_deg']:+.1f}",
             ", ".join([*r["violations"], *([] if r.get("credited", True)
                                             else ["not credited"])]) or "none",
-        )
-    if s["reps"]:
+        ])
+    for col in ("rep", "hold", "in band", "mean", "peak", "after", "ROM °", "gain °"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("problems", min_width=len("released"))
+    for row in rows:
+        table.add_row(*row)
+    # what the figures and the headers need unwrapped (problems wrap onto more lines)
+    figures = Measurement.get(console, console.options.update_width(10_000), table).maximum - max(
+        (len(row[-1]) for row in rows), default=0) + len("released")
+    if rows and figures <= console.width:
         console.print(table)
+    elif rows:
+        # narrower than the table (a phone's terminal, a split pane): the table would cut
+        # its figures ("109…") or fold its headers mid-word; a line a repetition wraps
+        console.print(f"{s['reps_done']}/{s['reps_planned']} reps", soft_wrap=False)
+        for rep, hold, in_band, mean, peak, after, rom, gain, problems in rows:
+            moved = "ROM not measured" if rom == "-" else f"ROM {rom}° ({gain}°)"
+            console.print(f"Rep {rep}: hold {hold} s ({in_band} s in band), mean {mean}, "
+                          f"peak {peak}, after {after}; {moved}; "
+                          f"{'no problems' if problems == 'none' else problems}")
+        console.print(f"Mean, peak and after (the release): effort in {unit}")
     if s.get("stop_reason"):  # stopped by the patient, a pain rule, the service …
         console.print(f"Ended early: {s['stop_reason']}")
     violations = count_violations(s["violations"]) or "none"
