@@ -1,5 +1,6 @@
 """Our live detectors side by side with offline peers (NeuroKit2, BioSPPy) on the same
-simulated records; prints one table per condition.
+simulated records, and on labelled real recordings (``--real DIR``: the CSV folders
+``isofeedback eval --real`` reads); prints one table per condition.
 
 Peers run offline on the whole record, after a zero-phase band-pass and notch (the best
 they can be given), with the true rest segment (first 2 s) for their rest statistics;
@@ -7,7 +8,12 @@ each gets its best threshold from a small grid (chosen on the same records, whic
 them). They have no decision time. Needs the ``bench`` extra (neurokit2, biosppy).
 
     PYTHONPATH=src python benchmarks/detection.py [--records 6] [--snr 5 10 20] [--jobs 2] \
-        [--sets sim nk alt]
+        [--sets sim nk alt] [--real DIR [--real-only]]
+
+The peers take one channel: of a multi-channel real record, the one whose power during
+the labelled contractions stands out most against its rest (an oracle choice, which
+favours them; channel 1 of a file without contractions). Real cues are matched within
+±1 s (they include the subject's reaction), as ``isofeedback eval --real`` does.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import multiprocessing
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from scipy import signal
@@ -31,6 +38,7 @@ from isofeedback.research.eval import (
     confirmed_refined,
     detect_emg,
     generated_records,
+    real_sets,
     summarize,
 )
 from isofeedback.types import Event, EventType
@@ -38,8 +46,22 @@ from isofeedback.types import Event, EventType
 Detector = Callable[[EmgRecord], tuple[list[Event], float]]
 
 
+def peer_channel(rec: EmgRecord) -> int:
+    """The channel a one-channel peer gets: the one whose mean power during the true
+    contractions is largest against its mean power outside them (0 without any)."""
+    if rec.emg.shape[1] == 1 or not rec.onsets:
+        return 0
+    active = np.zeros(rec.emg.shape[0], dtype=bool)
+    for a, b in zip(rec.onsets, rec.releases, strict=False):
+        active[int(a * rec.fs):int(b * rec.fs)] = True
+    x = rec.emg - np.mean(rec.emg, axis=0)
+    ratio = np.mean(x[active] ** 2, axis=0) / np.maximum(np.mean(x[~active] ** 2, axis=0),
+                                                        1e-12)
+    return int(np.argmax(ratio))
+
+
 def _offline_clean(rec: EmgRecord) -> np.ndarray:
-    x = rec.emg[:, 0]
+    x = rec.emg[:, peer_channel(rec)]
     x = signal.sosfiltfilt(emg_bandpass(rec.fs), x)
     notch = mains_notch(rec.fs, 50.0)
     if notch is not None:
@@ -148,7 +170,8 @@ def double_threshold(rec: EmgRecord) -> tuple[list[Event], float]:
     chain = EmgChain(rec.fs, 1, 50.0, calibration_s=2.0)
     det = DoubleThresholdDetector(rec.fs, 2.0)
     ev: list[Event] = []
-    for c in chunk_stream(rec.emg, rec.fs, "emg", 0.05):
+    x = rec.emg[:, [peer_channel(rec)]]  # one channel, as the peers get
+    for c in chunk_stream(x, rec.fs, "emg", 0.05):
         env = chain.process(c)
         ev += det.process(env.__class__(env.stream, env.fs, env.start_index, env.t_first,
                                          env.data[:, :1], ("env",)))
@@ -157,8 +180,8 @@ def double_threshold(rec: EmgRecord) -> tuple[list[Event], float]:
     )
 
 
-def evaluate(recs: list[EmgRecord], det: Detector) -> tuple[dict[str, float], dict[str, float],
-                                                               float]:
+def evaluate(recs: list[EmgRecord] | tuple[EmgRecord, ...], det: Detector, tol: float = 0.5,
+             ) -> tuple[dict[str, float], dict[str, float], float]:
     on, off = Summary(), Summary()
     cpu = 0.0
     sec = 0.0
@@ -169,8 +192,8 @@ def evaluate(recs: list[EmgRecord], det: Detector) -> tuple[dict[str, float], di
         ev = confirmed_refined(ev)
         cpu += c
         sec += rec.emg.shape[0] / rec.fs
-        on.add(rec.onsets, [e for e in ev if e.type == EventType.ONSET], rec.minutes, 0.5)
-        off.add(rec.releases, [e for e in ev if e.type == EventType.RELEASE], rec.minutes, 0.5)
+        on.add(rec.onsets, [e for e in ev if e.type == EventType.ONSET], rec.minutes, tol)
+        off.add(rec.releases, [e for e in ev if e.type == EventType.RELEASE], rec.minutes, tol)
     return summarize(on), summarize(off), 1000 * cpu / sec
 
 
@@ -189,18 +212,52 @@ def condition(args: tuple[str, float, float, int, int]) -> str:
     """One condition's table (run in a worker process)."""
     kind, fs, snr, records, seed = args
     recs = generated_records(kind, records, snr, fs, seed, "half", int8=fs <= 250)
-    lines = [f"\n== set {kind}, {fs:g} Hz{' int8' if fs <= 250 else ''}, SNR {snr:g} dB, "
-             f"{len(recs)} records x 60 s (half with artifacts); times in ms ==", HDR]
+    return side_by_side(
+        f"set {kind}, {fs:g} Hz{' int8' if fs <= 250 else ''}, SNR {snr:g} dB, "
+        f"{len(recs)} records x 60 s (half with artifacts)", recs, 0.5)[0]
+
+
+def real_condition(folder: str) -> str:
+    """The tables of one folder of real recordings (run in a worker process). A set of
+    files without contractions (rest only) cannot choose a peer's threshold (the highest
+    is always best there): the peers keep the ones chosen on the same group's files with
+    contractions."""
+    sets = sorted(real_sets(Path(folder)), key=lambda rs: rs.labels == "rest")
+    chosen: dict[str, dict[str, float]] = {}
+    tables = []
+    for rs in sets:
+        minutes = sum(r.minutes for r in rs.records)
+        text, best = side_by_side(
+            f"real {rs.name} [{rs.labels}], {len(rs.records)} files, {minutes:.1f} min, "
+            f"{rs.records[0].fs:g} Hz, {rs.records[0].emg.shape[1]} ch, matched within "
+            f"±{rs.tolerance:g} s", rs.records, rs.tolerance,
+            chosen.get(rs.name) if rs.labels == "rest" else None)
+        chosen.setdefault(rs.name, best)
+        tables.append(text)
+    return "\n".join(tables)
+
+
+def side_by_side(title: str, recs: list[EmgRecord] | tuple[EmgRecord, ...], tol: float,
+                 thresholds: dict[str, float] | None = None) -> tuple[str, dict[str, float]]:
+    """Ours and every peer on ``recs``: one table, and the peers' thresholds: each its best
+    of a small grid, or the one given in ``thresholds``."""
+    lines = [f"\n== {title}; times in ms ==", HDR]
     rows: list[tuple[str, Detector]] = [
         ("ours (live)", detect_emg), ("double thr (live)", double_threshold)
     ]
     for name, det in rows:
-        lines.append(_row(name, evaluate(recs, det)))
-    for name, make, grid in PEERS:
+        lines.append(_row(name, evaluate(recs, det, tol)))
+    chosen: dict[str, float] = {}
+    for name, make, full_grid in PEERS:
         best = None
+        grid = full_grid
+        if thresholds is not None:
+            if name not in thresholds:
+                continue  # it failed where thresholds were chosen
+            grid = [thresholds[name]]
         for th in grid:
             try:
-                res = evaluate(recs, make(th))
+                res = evaluate(recs, make(th), tol)
             except Exception as exc:  # a peer failing on a record is reported
                 lines.append(f"{name:<18} failed: {type(exc).__name__}: {exc}"[:100])
                 break
@@ -208,8 +265,10 @@ def condition(args: tuple[str, float, float, int, int]) -> str:
             if best is None or key < best[0]:
                 best = (key, th, res)
         if best is not None:
-            lines.append(_row(f"{name} ({best[1]:g})" if len(grid) > 1 else name, best[2]))
-    return "\n".join(lines)
+            chosen[name] = best[1]
+            lines.append(_row(f"{name} ({best[1]:g})" if len(full_grid) > 1 else name,
+                              best[2]))
+    return "\n".join(lines), chosen
 
 
 HDR = (f"{'method':<18}{'on med':>7}{'on P90':>7}{'lat med':>8}{'lat P90':>8}{'off med':>8}"
@@ -227,13 +286,21 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--sets", nargs="+", default=["sim", "nk", "alt"],
                     help="generated sets (research.eval.SETS)")
+    ap.add_argument("--real", type=Path, metavar="DIR",
+                    help="also the labelled real recordings in DIR (as isofeedback eval --real)")
+    ap.add_argument("--real-only", action="store_true", help="only the real recordings")
     args = ap.parse_args()
     conds = [(k, fs, snr, args.records, args.seed) for k in args.sets for fs in args.fs
              for snr in args.snr]
     conds += [(k, 200.0, snr, args.records, args.seed) for k in args.sets
               for snr in args.myo_snr]
+    if args.real_only:
+        conds = []
+    real = [str(args.real)] if args.real is not None else []
     with multiprocessing.Pool(args.jobs) as pool:
         for text in pool.imap(condition, conds):
+            print(text, flush=True)
+        for text in pool.imap(real_condition, real):
             print(text, flush=True)
     print("\n(peers run offline, zero-phase filtered, best threshold in parentheses chosen on "
           "the same records; they have no decision latency; misses and false detections "
