@@ -579,6 +579,13 @@ def test_an_openbci_gui_file(tmp_path: Path, suffix: str) -> None:
     with pytest.raises(RecordingError, match=r"the sample counter Sample Index goes from 99 "
                        r"to 102 at data row 101: samples were lost"):
         load_foreign(lost)
+    repeats = tmp_path / f"repeats{suffix}"  # a counter a packet of two samples shares
+    _openbci_gui(repeats, emg, fs)
+    lines = repeats.read_text().splitlines()
+    lines[5:] = [", ".join([f"{(k // 2) % 201:.1f}", *line.split(", ")[1:]])
+                 for k, line in enumerate(lines[5:])]
+    repeats.write_text("\n".join(lines) + "\n")
+    assert load_foreign(repeats).streams["emg"].n == 2500
     old = tmp_path / f"old{suffix}"
     _openbci_gui(old, emg, fs, accel=accel, names=False)
     got = load_foreign(old)
