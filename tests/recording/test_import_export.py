@@ -496,7 +496,9 @@ def test_an_opensignals_file_reads_its_emg_sensor_only(tmp_path: Path) -> None:
 
 def test_a_bitalino_file_and_its_lost_samples(tmp_path: Path) -> None:
     """BITalino's raw channels are untyped: all analog channels are EMG. Its 4-bit nSeq
-    wraps at 16; a step other than one is samples lost on the radio: one clear error."""
+    wraps at 16; a step of more than one is samples lost on the radio: each later sample
+    is kept at its time (zero rows the pipeline is told of as lost, never fed); a counter
+    that stands still is one clear error."""
     n = 3000
     rng = np.random.default_rng(13)
     a = rng.normal(512.0, 5.0, (n, 2)).round()
@@ -509,9 +511,42 @@ def test_a_bitalino_file_and_its_lost_samples(tmp_path: Path) -> None:
     assert load_foreign(ok).streams["emg"].channels == ("A1", "A2")
     lost = tmp_path / "lost.txt"
     _opensignals(lost, devices, np.delete(rows, range(100, 105), axis=0))
-    with pytest.raises(RecordingError, match=r"the sample counter nSeq goes from 3 to 9 at "
-                       r"data row 101: samples were lost there"):
-        load_foreign(lost)
+    got = load_foreign(lost).streams["emg"]
+    assert got.gaps == ((100, 5),) and got.n == n
+    assert np.array_equal(np.delete(got.data, range(100, 105), axis=0),
+                          np.delete(a, range(100, 105), axis=0))
+    repeated = tmp_path / "repeated.txt"
+    _opensignals(repeated, devices, np.insert(rows, 100, rows[100], axis=0))
+    with pytest.raises(RecordingError, match=r"the sample counter nSeq goes from 4 to 4 at "
+                       r"data row 102 \(column 1\): rows repeated or out of order"):
+        load_foreign(repeated)
+
+
+def test_samples_lost_in_foreign_data_are_gaps_at_their_time(tmp_path: Path) -> None:
+    """A contraction after samples lost on the radio is found at the time it happened (the
+    rows after a loss are not shifted earlier), the pipeline counts the gap as for a
+    native recording's lost packets, and the events do not depend on the chunk size."""
+    fs, n = 1000, 20000
+    rng = np.random.default_rng(3)
+    emg = rng.normal(0.0, 5.0, (n, 1))
+    emg[12000:16000] *= 12.0  # a contraction from 12 s to 16 s
+    rows = np.column_stack([np.arange(n) % 16, np.zeros((n, 4)), emg, emg])
+    devices = {"20:16:04:12:01:40": {
+        "sensor": ["EMG", "EMG"], "column": ["nSeq", "I1", "I2", "O1", "O2", "A1", "A2"],
+        "sampling rate": fs, "label": ["A1", "A2"]}}
+    whole, lost = tmp_path / "whole.txt", tmp_path / "lost.txt"
+    _opensignals(whole, devices, rows)
+    # 14 samples lost (a 4-bit counter sees losses of up to 15)
+    _opensignals(lost, devices, np.delete(rows, range(5000, 5014), axis=0))
+    a, b = replay(whole), replay(lost)
+    assert (a.stats.gaps, b.stats.gaps) == (0, 1) and b.stats.lost_s == pytest.approx(0.014)
+    assert b.file_s == a.file_s == 20.0
+    onsets = [[e.t for e in r.events if e.type == "onset"] for r in (a, b)]
+    assert len(onsets[0]) == len(onsets[1]) == 1 and abs(onsets[1][0] - 12.0) < 0.05
+    assert onsets[1][0] == pytest.approx(onsets[0][0], abs=0.005)
+    assert any(e.type == "gap" and e.t == 5.014 for e in b.events)
+    small = replay(lost, chunk_s=0.05)
+    assert [repr(e) for e in small.events] == [repr(e) for e in b.events]
 
 
 def _openbci_gui(path: Path, emg: np.ndarray, fs: float, *, step: int = 1,
@@ -547,7 +582,8 @@ def test_an_openbci_gui_file(tmp_path: Path, suffix: str) -> None:
     """The OpenBCI GUI's raw file: EXG columns are the EMG (µV) at the header's rate, not
     the bursty packet clock; the accelerometer where every row has a reading; markers
     become annotations; the rest is named as left out; a Daisy's counter steps by two;
-    a lost sample is one clear error; GUI 4's files without names read by channel count."""
+    samples lost on the radio are a gap at their time; GUI 4's files without names read by
+    channel count."""
     fs = 250.0
     rng = np.random.default_rng(5)
     emg = rng.normal(0.0, 20.0, (2500, 4)).round(6)
@@ -576,9 +612,9 @@ def test_an_openbci_gui_file(tmp_path: Path, suffix: str) -> None:
     _openbci_gui(lost, emg, fs)
     lines = lost.read_text().splitlines()
     lost.write_text("\n".join(lines[:105] + lines[107:]) + "\n")
-    with pytest.raises(RecordingError, match=r"the sample counter Sample Index goes from 99 "
-                       r"to 102 at data row 101: samples were lost"):
-        load_foreign(lost)
+    got = load_foreign(lost)
+    assert got.streams["emg"].gaps == ((100, 2),) and got.streams["emg"].n == 2500
+    assert np.array_equal(got.streams["emg"].data[102:], emg[102:])
     repeats = tmp_path / f"repeats{suffix}"  # a counter a packet of two samples shares
     _openbci_gui(repeats, emg, fs)
     lines = repeats.read_text().splitlines()
@@ -721,7 +757,7 @@ def test_an_xdf_file_from_a_lab_streaming_layer_recording(tmp_path: Path) -> Non
     assert len(onsets) == 1 and abs(onsets[0] - 4.0) < 0.05
 
 
-def test_an_xdf_emg_stream_with_a_break_is_one_clear_error(tmp_path: Path) -> None:
+def test_an_xdf_emg_stream_with_a_break_is_a_gap_at_its_time(tmp_path: Path) -> None:
     pytest.importorskip("pyxdf")
     from tests.recording.xdf_file import XdfStream, write_xdf
 
@@ -732,9 +768,10 @@ def test_an_xdf_emg_stream_with_a_break_is_one_clear_error(tmp_path: Path) -> No
     values = np.random.default_rng(18).normal(0.0, 1.0, (n, 1)).tolist()
     path = tmp_path / "break.xdf"
     write_xdf(path, [XdfStream("Amp", "EMG", fs, "float32", ["ch"], times, values)])
-    with pytest.raises(RecordingError, match=r"the EMG stream breaks 2\.002 s after 3\.998 s "
-                       r"\(samples lost\)"):
-        load_foreign(path)
+    got = load_foreign(path).streams["emg"]
+    assert got.gaps == ((2000, 1000),) and got.n == n + 1000
+    assert np.allclose(got.data[3000:, 0], np.asarray(values, dtype=np.float32)[2000:, 0])
+    assert replay(path).stats.lost_s == 2.0
 
 
 def test_a_label_column_of_names(tmp_path: Path) -> None:

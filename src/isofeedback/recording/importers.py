@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import math
 import re
 import sys
@@ -928,12 +929,14 @@ def _opensignals(path: Path, head: list[str], values: FloatArray) -> SignalSet:
     any_emg = any(sensor.upper().startswith("EMG") for _, sensor, _ in columns)
     emg: list[int] = []
     not_emg: list[str] = []
+    gaps: tuple[tuple[int, int], ...] = ()
     for i, (name, sensor, _) in enumerate(columns):
         if name == "nSeq":
             seq = values[:, i]
             top = float(seq.max()) if seq.size else 0.0  # counts modulo a power of two
-            _check_sequence(path, name, i, seq,
-                            2 ** max(1, math.ceil(math.log2(top + 1))) if top > 0 else 2)
+            values, gaps = _with_gaps(values, _counter_losses(
+                path, name, i, seq, 2 ** max(1, math.ceil(math.log2(top + 1))) if top > 0
+                else 2))
         if name in _OPENSIGNALS_DIGITAL or name == "nSeq":
             continue
         if sensor.upper().startswith("EMG") or not any_emg:
@@ -946,7 +949,7 @@ def _opensignals(path: Path, head: list[str], values: FloatArray) -> SignalSet:
     meta: dict[str, Any] = {"source_file": path.name}
     if not_emg:
         meta["not_emg"] = not_emg
-    stream = Stream("emg", fs, names, np.ascontiguousarray(values[:, emg]), "a.u.")
+    stream = Stream("emg", fs, names, np.ascontiguousarray(values[:, emg]), "a.u.", gaps)
     return SignalSet({"emg": stream}, (), meta)
 
 
@@ -954,24 +957,49 @@ def _opensignals(path: Path, head: list[str], values: FloatArray) -> SignalSet:
 _OPENSIGNALS_DIGITAL = frozenset({"nSeq", "I1", "I2", "O1", "O2", "DI", "DO"})
 
 
-def _check_sequence(path: Path, name: str, i: int, seq: FloatArray, modulo: int,
-                    step: int = 1) -> None:
-    """A sample counter (OpenSignals' ``nSeq``: modulo 16 on a BITalino; OpenBCI's
-    ``Sample Index``: modulo 256) advances by ``step`` a row: any other step is samples
-    lost on the radio, which would shift every later time. A column that steps otherwise
-    in more than 1 % of its rows is not such a counter and is not judged."""
+def _counter_losses(path: Path, name: str, i: int, seq: FloatArray, modulo: int,
+                    step: int = 1) -> list[tuple[int, int]]:
+    """Where a sample counter (OpenSignals' ``nSeq``: modulo 16 on a BITalino; OpenBCI's
+    ``Sample Index``: modulo 256) skips: ``(row, samples lost just before it)``. It
+    advances by ``step`` a row; a larger step is samples lost on the radio (losses of a
+    whole turn of the counter cannot be seen). A column that steps otherwise in more than
+    1 % of its rows is not such a counter (some boards' repeat for the samples of one radio
+    packet): nothing is judged from it. A counter that stands or steps back is an error."""
     steps = np.mod(np.diff(seq), modulo)
     bad = np.flatnonzero(steps != step)
     if bad.size > 0.01 * steps.size:
-        # not a counter of samples (one that repeats for the samples a radio packet holds,
-        # as some boards' are): losses cannot be told from it
-        return
-    if bad.size:
-        k = int(bad[0])
-        raise RecordingError(
-            f"{path}: the sample counter {name} goes from {seq[k]:g} to {seq[k + 1]:g} at "
-            f"data row {k + 2}: samples were lost there (in column {i + 1}); cut the file "
-            "there or fill the gap")
+        return []
+    losses = []
+    for k in bad:
+        d = int(steps[k])
+        if d == 0 or d % step:
+            raise RecordingError(
+                f"{path}: the sample counter {name} goes from {seq[k]:g} to {seq[k + 1]:g} "
+                f"at data row {k + 2} (column {i + 1}): rows repeated or out of order")
+        losses.append((int(k) + 1, d // step - 1))
+    return losses
+
+
+def _with_gaps(values: FloatArray, losses: list[tuple[int, int]],
+               ) -> tuple[FloatArray, tuple[tuple[int, int], ...]]:
+    """``values`` with zero rows where samples were lost (``losses``: ``(row, count)``),
+    so that every row after a loss is at its time, and where those rows are (for
+    :class:`Stream`'s ``gaps``: the pipeline is told of them, never fed the zeros).
+
+    >>> v, gaps = _with_gaps(np.arange(4.0)[:, None], [(2, 3)])
+    >>> v[:, 0].tolist(), gaps
+    ([0.0, 1.0, 0.0, 0.0, 0.0, 2.0, 3.0], ((2, 3),))
+    """
+    if not losses:
+        return values, ()
+    pieces, gaps, done, shift = [], [], 0, 0
+    for row, count in losses:
+        pieces += [values[done:row], np.zeros((count, values.shape[1]))]
+        gaps.append((row + shift, count))
+        shift += count
+        done = row
+    pieces.append(values[done:])
+    return np.concatenate(pieces), tuple(gaps)
 
 
 def _is_openbci(path: Path) -> bool:
@@ -1055,21 +1083,26 @@ def _openbci(path: Path) -> SignalSet:
     if keys.get("board"):
         meta["device"] = keys["board"].rpartition("$")[2]
     index = col.get("Sample Index")
+    gaps: tuple[tuple[int, int], ...] = ()
     if index is not None:
         seq = values[:, index]
         steps = np.diff(seq)
         step = int(np.median(steps[steps > 0])) if (steps > 0).any() else 1
-        _check_sequence(path, "Sample Index", numeric[index], seq, int(seq.max()) + step, step)
+        values, gaps = _with_gaps(values, _counter_losses(
+            path, "Sample Index", numeric[index], seq, int(seq.max()) + step, step))
     streams = {"emg": Stream("emg", fs, tuple(n for n, _ in emg),
-                             np.ascontiguousarray(values[:, [j for _, j in emg]]), "uV")}
+                             np.ascontiguousarray(values[:, [j for _, j in emg]]), "uV", gaps)}
     accel = sorted((int(m[1]), j) for j, k in enumerate(numeric)
                    if (m := _OPENBCI_ACCEL.match(names[k])))
     not_emg = []
     if [a for a, _ in accel] == [0, 1, 2]:
         xyz = values[:, [j for _, j in accel]]
-        if (xyz != 0.0).any(axis=1).all():
+        held = np.ones(len(xyz), dtype=bool)  # the rows of lost samples are not readings
+        for row, count in gaps:
+            held[row:row + count] = False
+        if (xyz[held] != 0.0).any(axis=1).all():
             streams["accel"] = Stream("accel", fs, ("x", "y", "z"),
-                                      np.ascontiguousarray(xyz), "g")
+                                      np.ascontiguousarray(xyz), "g", gaps)
         else:
             not_emg.append("Accel Channel 0-2 (zeros between readings)")
     annotations: list[Annotation] = []
@@ -1198,7 +1231,7 @@ def load_xdf(path: Path) -> SignalSet:
     pyxdf (extra ``lsl``): the first stream of type EMG (or ExG) is the EMG, its clock
     synchronised and de-jittered by pyxdf; marker streams become annotations on its time
     line; the other streams are left out and named. A break in the EMG stream (pyxdf's
-    segments) is samples lost: one clear error, as a jump in a CSV's row counter."""
+    segments) is samples lost: a gap at its time, as a native recording's lost packets."""
     regular_file(path, "XDF file", error=RecordingError)
     try:
         import pyxdf
@@ -1221,16 +1254,19 @@ def load_xdf(path: Path) -> SignalSet:
     fs = checks.number(float(_xdf_field(info, "nominal_srate", "0")), "the EMG stream's "
                        "nominal rate", low=MIN_FS_HZ, high=MAX_FS_HZ, where=str(path),
                        error=RecordingError)
-    segments = info.get("segments") or []
-    if len(segments) > 1:
-        ts = np.asarray(emg["time_stamps"], dtype=np.float64)
-        k = int(segments[0][1])
-        raise RecordingError(f"{path}: the EMG stream breaks {ts[k + 1] - ts[k]:.3f} s "
-                             f"after {ts[k] - ts[0]:.3f} s (samples lost); cut the file "
-                             "there")
     data = np.asarray(emg["time_series"], dtype=np.float64)
     if data.ndim != 2 or not np.isfinite(data).all():
         raise RecordingError(f"{path}: the EMG stream holds non-numeric or missing samples")
+    ts = np.asarray(emg["time_stamps"], dtype=np.float64)
+    losses = []
+    for (_, end), (start, _) in itertools.pairwise(info.get("segments") or []):
+        count = int(round((ts[start] - ts[end]) * fs)) - 1
+        if count > 0:
+            losses.append((int(start), count))
+    if sum(c for _, c in losses) > 10 * len(data) + 3600 * fs:
+        raise RecordingError(f"{path}: the EMG stream's breaks span more than an hour and ten "
+                             "times its samples: its time stamps are damaged")
+    data, gaps = _with_gaps(data, losses)
     t0 = float(emg["time_stamps"][0])
     labels, unit = _xdf_labels(info, data.shape[1])
     annotations: list[Annotation] = []
@@ -1245,7 +1281,7 @@ def load_xdf(path: Path) -> SignalSet:
     meta: dict[str, Any] = {"source_file": path.name}
     if not_emg:
         meta["not_emg"] = not_emg
-    stream = Stream("emg", fs, labels, np.ascontiguousarray(data), unit)
+    stream = Stream("emg", fs, labels, np.ascontiguousarray(data), unit, gaps)
     return SignalSet({"emg": stream},
                      tuple(sorted((a for a in annotations if a.onset >= 0.0),
                                   key=lambda a: a.onset)), meta)

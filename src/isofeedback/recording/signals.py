@@ -45,6 +45,10 @@ class Stream:
     channels: tuple[str, ...]
     data: FloatArray  # (n, channels), physical units
     unit: str = "a.u."
+    #: rows that hold no sample (``(first row, rows)``, in order): samples the device lost
+    #: on the radio, zero-filled so that every later row keeps its time; the pipeline is
+    #: told of them as of a native recording's lost packets and never sees the zeros
+    gaps: tuple[tuple[int, int], ...] = ()
 
     @property
     def n(self) -> int:
@@ -172,6 +176,7 @@ def signal_chunks(signals: SignalSet, chunk_s: float = 0.05) -> Iterator[Chunk]:
     if chunk_s <= 0:
         raise ValueError("chunk_s must be positive")
     duration = signals.duration_s
+    gap_state = {name: [0, 0] for name in signals.streams}
     k = 0
     while True:
         t0, t1 = k * chunk_s, (k + 1) * chunk_s
@@ -180,7 +185,44 @@ def signal_chunks(signals: SignalSet, chunk_s: float = 0.05) -> Iterator[Chunk]:
         for s in signals.streams.values():
             i0 = min(int(round(t0 * s.fs)), s.n)
             i1 = min(int(round(t1 * s.fs)), s.n)
-            if i1 > i0:
+            if i1 <= i0:
+                continue
+            if not s.gaps:
                 yield Chunk(s.name, s.fs, i0, i0 / s.fs, np.ascontiguousarray(s.data[i0:i1]),
                             s.channels, FOREIGN_DEVICE)
+                continue
+            for a, b, lost in _around_gaps(i0, i1, s.gaps, gap_state[s.name]):
+                yield Chunk(s.name, s.fs, a, a / s.fs, np.ascontiguousarray(s.data[a:b]),
+                            s.channels, FOREIGN_DEVICE, lost)
         k += 1
+
+
+def _around_gaps(i0: int, i1: int, gaps: tuple[tuple[int, int], ...], state: list[int],
+                 ) -> Iterator[tuple[int, int, int]]:
+    """The pieces ``(start, stop, rows skipped just before)`` of rows ``i0:i1`` that hold
+    samples. ``state``: ``[the next gap, rows of a gap skipped but not yet reported]``,
+    carried from one call to the next, so that the piece after a gap reports all of it
+    wherever the chunks' edges fall (chunk size never changes what the pipeline is told).
+
+    >>> state = [0, 0]
+    >>> list(_around_gaps(0, 10, ((4, 3),), state)), list(_around_gaps(10, 12, ((4, 3),), state))
+    ([(0, 4, 0), (7, 10, 3)], [(10, 12, 0)])
+    >>> state = [0, 0]
+    >>> list(_around_gaps(0, 5, ((4, 3),), state)), list(_around_gaps(5, 9, ((4, 3),), state))
+    ([(0, 4, 0)], [(7, 9, 3)])
+    """
+    i = i0
+    while i < i1:
+        k = state[0]
+        if k < len(gaps) and gaps[k][0] <= i:
+            end = gaps[k][0] + gaps[k][1]
+            skip_to = min(end, i1)
+            state[1] += max(skip_to - i, 0)
+            i = max(skip_to, i)
+            if i >= end:
+                state[0] += 1
+            continue
+        stop = min(i1, gaps[k][0]) if k < len(gaps) else i1
+        yield i, stop, state[1]
+        state[1] = 0
+        i = stop
