@@ -1014,3 +1014,38 @@ def test_a_whole_rate_is_not_bent_by_the_rounding_of_the_times(
     odd = tmp_path / "odd.csv"
     odd.write_text("t,emg\n" + "".join(f"{k / 1000.5!r},1\n" for k in range(5000)))
     assert load_foreign(odd).streams["emg"].fs == 1000.5
+
+
+@pytest.mark.parametrize("fmt", ["csv", "bdf"])
+def test_a_recordings_lost_packets_stay_gaps_through_export(tmp_path: Path, fmt: str) -> None:
+    """A BLE drop in a native recording is exported zero-filled and marked ``gap:<stream>``;
+    read back it is a gap again (a ``gap`` event, the lost seconds counted), not a flat
+    signal fed to the detectors."""
+    from isofeedback.coach.protocol import find_protocol
+    from isofeedback.pipeline import Pipeline
+    from isofeedback.profiles.schema import find_profile
+    from isofeedback.recording.writer import Recorder
+    from tests.coach.sessions import simulated
+
+    _, packets = simulated("clean")
+    kept = [p for p in packets if not 20.0 <= p.t_arrival < 22.0]  # out of range for 2 s
+    profiles, protocol = {"sim": find_profile("myo")}, find_protocol("pir")
+    rec = Recorder.open_in(tmp_path, "drop", profiles=profiles, protocol=protocol,
+                           config=Pipeline(profiles, protocol).config, patient="sim",
+                           source="simulated", simulated=True)
+    for p in kept:
+        rec.on_packet(p)
+    rec.close({"packets": len(kept)})
+    native = replay(rec.path)
+    assert native.stats.gaps == 1 and 1.9 < native.stats.lost_s < 2.1
+    out = rec.path.with_suffix(f".{fmt}")
+    with RecordingReader(rec.path) as r:
+        export_recording(r, out, fmt)
+    back = load_foreign(out)
+    first, rows = back.streams["emg"].gaps[0]
+    assert abs(rows / 200.0 - native.stats.lost_s) < 0.011
+    assert len(back.streams["emg"].gaps) == 1 and abs(first / 200.0 - 20.0) < 0.05
+    foreign = replay(out)
+    assert foreign.stats.gaps == 1
+    assert foreign.stats.lost_s == pytest.approx(native.stats.lost_s, abs=0.011)
+    assert any(e.type == "gap" for e in foreign.events)

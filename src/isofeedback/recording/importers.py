@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import itertools
 import math
 import re
@@ -102,13 +103,13 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
     time column; the other formats carry their own (a different ``fs`` is an error)."""
     suffix = path.suffix.lower()
     if suffix == ".csv" and not _is_openbci(path):
-        return _plausible(path, load_csv(path, fs))
+        return _marked_gaps(_plausible(path, load_csv(path, fs)))
     readers = {".edf": load_edf, ".bdf": load_edf, ".txt": load_txt, ".hea": load_wfdb,
                ".xdf": load_xdf, ".csv": load_txt}  # .csv here: an OpenBCI GUI file
     if suffix not in readers:
         raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .edf, "
                              ".bdf, OpenSignals or OpenBCI .txt, WFDB .hea, XDF)")
-    signals = _plausible(path, readers[suffix](path))
+    signals = _marked_gaps(_plausible(path, readers[suffix](path)))
     rate = signals.streams["emg"].fs
     if fs is not None and abs(fs - rate) > 1e-6 * rate:
         raise RecordingError(f"{path}: --fs {fs:g} contradicts the file's own EMG rate "
@@ -117,6 +118,25 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
         raise RecordingError(f"{path}: EMG sampled at {rate:g} Hz, too slow for surface EMG "
                              f"(at least {MIN_EMG_FS_HZ:g} Hz)")
     return signals
+
+
+def _marked_gaps(signals: SignalSet) -> SignalSet:
+    """``signals`` with the spans our export marks ``gap:<stream>`` as gaps: a native
+    recording's lost packets (a BLE drop) are exported zero-filled, which read back as
+    data gave a flat signal and none of the recording's ``gap`` events."""
+    marked: dict[str, set[tuple[int, int]]] = {}
+    for a in signals.annotations:
+        stream = signals.streams.get(a.text[4:]) if a.text.startswith("gap:") else None
+        if stream is not None:
+            first = min(max(round(a.onset * stream.fs), 0), stream.n)
+            rows = min(round(a.duration * stream.fs), stream.n - first)
+            if rows > 0:
+                marked.setdefault(stream.name, set()).add((first, rows))
+    if not marked:
+        return signals
+    streams = {k: dataclasses.replace(s, gaps=tuple(sorted(marked[k] | set(s.gaps))))
+               if k in marked else s for k, s in signals.streams.items()}
+    return SignalSet(streams, signals.annotations, signals.meta)
 
 
 def _stream_of(column: str) -> tuple[str, str]:
