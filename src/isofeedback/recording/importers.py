@@ -903,14 +903,7 @@ def load_txt(path: Path) -> SignalSet:
         raise RecordingError(f"{path}: not a text format read here (the first line must be "
                              f"{' or '.join(repr(t) for t in TEXT_FORMATS)}); save the data "
                              "as CSV with a header row")
-    try:
-        values = np.loadtxt(path, comments="#", ndmin=2, dtype=np.float64)
-    except ValueError as exc:
-        raise RecordingError(f"{path}: the rows are not numbers in columns: {exc}") from None
-    if values.shape[0] < 2:
-        raise RecordingError(f"{path}: no data rows")
-    if not np.isfinite(values).all():
-        raise RecordingError(f"{path}: holds non-finite values")
+    values = _text_rows(path, comments="#")
     if head[0].startswith("OpenSignals"):
         return _opensignals(path, head, values)
     return _simple_text(path, head, values)
@@ -1022,6 +1015,20 @@ def _with_gaps(values: FloatArray, losses: list[tuple[int, int]],
     return np.concatenate(pieces), tuple(gaps)
 
 
+def _text_rows(path: Path, **how: Any) -> FloatArray:
+    """The numbers of a text format's rows (``how``: numpy ``loadtxt``'s options): at least
+    two rows, every value finite, or one clear error."""
+    try:
+        values = np.loadtxt(path, ndmin=2, dtype=np.float64, **how)
+    except ValueError as exc:
+        raise RecordingError(f"{path}: the rows are not numbers in columns: {exc}") from None
+    if values.shape[0] < 2:
+        raise RecordingError(f"{path}: no data rows")
+    if not np.isfinite(values).all():
+        raise RecordingError(f"{path}: holds non-finite values")
+    return np.asarray(values, dtype=np.float64)
+
+
 def _is_openbci(path: Path) -> bool:
     """A file the OpenBCI GUI wrote (``OpenBCI-RAW-….txt``; sometimes renamed ``.csv``).
     Only a regular file is opened: a FIFO would block (the reader then refuses it)."""
@@ -1085,16 +1092,9 @@ def _openbci(path: Path) -> SignalSet:
     cells = sample.split(",")
     names += [f"column {k + 1}" for k in range(len(names), len(cells))]
     numeric = [k for k, c in enumerate(cells[:len(names)]) if _is_number(c)]
-    try:
-        values = np.loadtxt(path, delimiter=",", comments="%",
-                            skiprows=len(head) + int(named),  # counts the % lines
-                            usecols=numeric, ndmin=2, dtype=np.float64, encoding="utf-8")
-    except ValueError as exc:
-        raise RecordingError(f"{path}: the rows are not numbers in columns: {exc}") from None
-    if values.shape[0] < 2:
-        raise RecordingError(f"{path}: no data rows")
-    if not np.isfinite(values).all():
-        raise RecordingError(f"{path}: holds non-finite values")
+    values = _text_rows(path, delimiter=",", comments="%",
+                        skiprows=len(head) + int(named),  # counts the % lines
+                        usecols=numeric, encoding="utf-8")
     col = {names[k]: j for j, k in enumerate(numeric)}
     emg = [(names[k], j) for j, k in enumerate(numeric) if _OPENBCI_EXG.match(names[k])]
     if not emg:
