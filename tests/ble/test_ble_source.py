@@ -285,3 +285,24 @@ async def test_cancelling_a_wait_for_packets_leaves_no_task_behind(
         assert src.notifications().put(later)
         assert await asyncio.wait_for(anext(ticks), 1) == [later]
         await ticks.aclose()
+
+
+async def test_a_gforce_armband_streams_its_raw_emg(virtual_bluez: VirtualBluez) -> None:
+    """The gForcePro+ profile end to end through real bleak: its three start commands
+    written in order to the command characteristic, its 129-byte typed notifications
+    decoded as 16 samples of 8 channels."""
+    gforce = find_profile("gforce")
+    script = protocol_script("pir", reps=1, hold=1.0, relax=1.0, stretch=0.5,
+                             rest_before=2.0, seed=2, mvc_capture=False)
+    packets = packetize(simulate_for_profile(script, gforce), gforce, device="arm")
+    w = VirtualWearable(virtual_bluez, gforce, packets, speed=8.0)
+    device = await w.start()
+    async with BleSource([DeviceTarget("arm", gforce)], scan_timeout=3) as src:
+        pipeline = Pipeline(src.profiles, find_protocol("pir"))
+        for p in await collect(src, 100):
+            pipeline.feed(p)
+    assert pipeline.stats.bad_packets == 0
+    assert pipeline.decoders["arm"].stats.packets == 100
+    assert w.stats.starts == 1
+    assert [bytes(d).hex(" ") for _, d in device.writes][:3] == [
+        "4f 00 00 00 00", "3f f4 01 ff 00 80 08", "4f 80 00 00 00"]

@@ -263,6 +263,7 @@ ROUND_TRIP = {
     "ganglion": {"emg": 0.0018699 * 0.5 + 1e-9},
     "ganglion_fw3": {"emg": 0.0018699 * 16 + 1e-9},
     "npg_lite": {"emg": 0.5 + 1e-9},
+    "gforce": {"emg": 0.5 + 1e-9},
 }
 
 
@@ -301,3 +302,28 @@ def test_polar_losses_are_found_from_arrival_gaps() -> None:
     dec = Decoder(profile, "dev", arrival_gap_s=0.25)
     gaps = [c.gap_before for p in kept for c in dec.decode(p) if c.gap_before]
     assert gaps == [3 * 36]
+
+
+# ------------------------------------------------------------------ gForcePro+
+
+
+def test_gforce_raw_emg_from_documented_layout() -> None:
+    """129 bytes: type 08, then 16 samples × 8 channels u8 with 128 as zero. The other
+    kinds on the same characteristic (a quaternion, type 05, 17 bytes) are not EMG: one
+    clear error each, counted, never decoded as samples."""
+    profile = find_profile("gforce")
+    data_char = profile.packets[0].characteristics[0]
+    samples = [[(128 + 8 * i + ch) % 256 for ch in range(8)] for i in range(16)]
+    data = bytes([0x08]) + bytes(v for row in samples for v in row)
+    dec = Decoder(profile, "gf")
+    (chunk,) = dec.decode(Packet("gf", data_char, data, 0.1))
+    assert chunk.stream == "emg" and chunk.fs == 500 and chunk.n == 16
+    assert chunk.data[0].tolist() == list(range(8))
+    assert chunk.data[1].tolist() == list(range(8, 16))
+    quaternion = bytes([0x05]) + struct.pack("<4f", 1.0, 0.0, 0.0, 0.0)
+    with pytest.raises(PacketError, match="matches none"):
+        dec.decode(Packet("gf", data_char, quaternion, 0.2))
+    assert dec.stats.malformed == 1
+    # the simulated armband writes the type byte too (it is what tells the kinds apart)
+    (packet, *_) = packetize(session_for(profile), profile, device="gf")
+    assert packet.data[0] == 0x08 and len(packet.data) == 129

@@ -134,7 +134,15 @@ class StructCodec:
         header = [0] * n_header
         if c is not None and c.place == "header":
             header[c.field] = counter % c.modulo
-        return self._header.pack(*header) + self._frames.pack(*vals)
+        packed = self._header.pack(*header) + self._frames.pack(*vals)
+        sel = self.spec.select
+        if sel is None:
+            return packed
+        # the byte that tells this kind from the others on its characteristic (gForce's
+        # data type), as the device writes it
+        marked = bytearray(packed)
+        marked[sel.byte] = (marked[sel.byte] & ~sel.mask & 0xFF) | sel.equals
+        return bytes(marked)
 
 
 def _numpy_fields(fmt: str) -> list[str] | None:
