@@ -1049,3 +1049,53 @@ def test_a_recordings_lost_packets_stay_gaps_through_export(tmp_path: Path, fmt:
     assert foreign.stats.gaps == 1
     assert foreign.stats.lost_s == pytest.approx(native.stats.lost_s, abs=0.011)
     assert any(e.type == "gap" for e in foreign.events)
+
+
+def test_matlab_files_as_datasets_ship_them(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """MATLAB files: Ninapro's layout (emg, restimulus, repetition …, the rate in its
+    paper, not the file: --fs), emgGO's struct (EMG.channelData, EMG.fs), channels along
+    rows; a 7.3 (HDF5) file and a damaged one are one clear error each."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(4)
+    n = 3000
+    emg = rng.normal(0.0, 1.0, (n, 10))
+    restimulus = np.zeros((n, 1))
+    restimulus[1000:1500] = 3
+    ninapro = tmp_path / "S1_A1_E1.mat"
+    savemat(ninapro, {"emg": emg, "restimulus": restimulus, "stimulus": restimulus,
+                      "repetition": (restimulus > 0).astype(float), "subject": 1.0,
+                      "glove": rng.normal(size=(n, 22))})
+    with pytest.raises(RecordingError, match=r"no sample rate in the file.*give it with --fs"):
+        load_foreign(ninapro)
+    got = load_foreign(ninapro, fs=100.0)
+    assert got.streams["emg"].channels == tuple(f"emg{k}" for k in range(1, 11))
+    assert np.array_equal(got.streams["emg"].data, emg)
+    assert ("restimulus 3", 10.0, 5.0) in [(a.text, a.onset, a.duration)
+                                           for a in got.annotations]
+    assert set(got.meta["not_emg"]) == {"restimulus", "stimulus", "repetition", "glove"}
+    struct_file = tmp_path / "Sample Data.mat"
+    savemat(struct_file, {"EMG": {"channelData": emg[:, :1], "fs": 250.0}})
+    got = load_foreign(struct_file)
+    assert got.streams["emg"].fs == 250.0 and got.streams["emg"].channels == ("channelData1",)
+    with pytest.raises(RecordingError, match=r"--fs 1000 contradicts the file's own rate "
+                       r"\(EMG.fs = 250\)"):
+        load_foreign(struct_file, fs=1000.0)
+    rows = tmp_path / "rows.mat"
+    savemat(rows, {"data": emg[:, :4].T, "Fs": 1000})
+    got = load_foreign(rows)
+    assert got.streams["emg"].data.shape == (n, 4) and got.streams["emg"].fs == 1000.0
+    assert main(["replay", str(rows)]) == 0
+    hdf5 = tmp_path / "v73.mat"
+    hdf5.write_bytes(b"MATLAB 7.3 MAT-file".ljust(116) + bytes(8) + b"\x00\x02IM" + bytes(512))
+    with pytest.raises(RecordingError, match=r"MATLAB 7.3 \(HDF5\).*-v7"):
+        load_foreign(hdf5)
+    damaged = tmp_path / "damaged.mat"
+    damaged.write_bytes(ninapro.read_bytes()[:300])
+    with pytest.raises(RecordingError, match=r"damaged\.mat: not a readable MATLAB file"):
+        load_foreign(damaged)
+    slow = tmp_path / "slow.mat"
+    savemat(slow, {"emg": emg, "fs": 50.0})
+    with pytest.raises(RecordingError, match="EMG sampled at 50 Hz, too slow"):
+        load_foreign(slow)

@@ -64,7 +64,7 @@ def register(sub: Any) -> None:
         "replay",
         help="replay a recording (or a folder of them) through the pipeline",
         description="Replay native recordings (.isorec) or foreign data (CSV, EDF/BDF, "
-                    "XDF, WFDB .hea, OpenSignals or OpenBCI .txt) "
+                    "XDF, WFDB .hea, MATLAB .mat, OpenSignals or OpenBCI .txt) "
         "through the same pipeline as a live session. A folder is replayed in parallel and "
         "summarised in a CSV table.",
     )
@@ -93,7 +93,9 @@ def register(sub: Any) -> None:
                    "(default: all cores)")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="folder replay on a Dask scheduler (tcp://host:8786), or 'local'")
-    p.add_argument("--fs", type=sample_rate, help="sample rate of a CSV file without a time column")
+    p.add_argument("--fs", type=sample_rate,
+                   help="sample rate of a CSV file without a time column, or of a MATLAB "
+                        "file without a rate variable")
     p.add_argument("--protocol", metavar="pir|met|FILE", default=None,
                    help="foreign data: coach it with this exercise protocol (default: none, "
                    "detection only over the whole file: onsets, releases, movement, quality)")

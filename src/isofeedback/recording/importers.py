@@ -29,12 +29,13 @@ from __future__ import annotations
 import codecs
 import csv
 import dataclasses
+import functools
 import itertools
 import math
 import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +57,14 @@ __all__ = [
     "load_csv",
     "load_edf",
     "load_foreign",
+    "load_mat",
     "load_txt",
     "load_wfdb",
     "load_xdf",
     "named_label_annotations",
 ]
 
-FOREIGN_SUFFIXES = (".csv", ".edf", ".bdf", ".txt", ".hea", ".xdf")
+FOREIGN_SUFFIXES = (".csv", ".edf", ".bdf", ".txt", ".hea", ".xdf", ".mat")
 #: the first line of the text formats read (``.txt``)
 TEXT_FORMATS = ("# OpenSignals Text File Format", "# Simple Text Format", "%OpenBCI Raw")
 _TIME_COLUMNS = ("t", "time", "time_s", "timestamp", "seconds")
@@ -104,11 +106,14 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
     suffix = path.suffix.lower()
     if suffix == ".csv" and not _is_openbci(path):
         return _marked_gaps(_plausible(path, load_csv(path, fs)))
-    readers = {".edf": load_edf, ".bdf": load_edf, ".txt": load_txt, ".hea": load_wfdb,
-               ".xdf": load_xdf, ".csv": load_txt}  # .csv here: an OpenBCI GUI file
+    readers: dict[str, Callable[[Path], SignalSet]] = {
+        ".edf": load_edf, ".bdf": load_edf, ".txt": load_txt, ".hea": load_wfdb,
+        ".xdf": load_xdf, ".csv": load_txt,  # .csv here: an OpenBCI GUI file
+        ".mat": functools.partial(load_mat, fs=fs)}  # may have no rate: --fs
     if suffix not in readers:
         raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .edf, "
-                             ".bdf, OpenSignals or OpenBCI .txt, WFDB .hea, XDF)")
+                             ".bdf, OpenSignals or OpenBCI .txt, WFDB .hea, XDF, MATLAB "
+                             ".mat)")
     signals = _marked_gaps(_plausible(path, readers[suffix](path)))
     rate = signals.streams["emg"].fs
     if fs is not None and abs(fs - rate) > 1e-6 * rate:
@@ -1221,6 +1226,101 @@ def load_wfdb(path: Path) -> SignalSet:
     emg_stream = Stream("emg", fs, tuple(labels[i] for i in emg), np.ascontiguousarray(data),
                         units[emg[0]])
     return SignalSet({"emg": emg_stream}, tuple(annotations), meta)
+
+
+#: names of a MATLAB file's variable (or struct field) that holds the sample rate
+_MAT_RATE_NAMES = frozenset({"fs", "srate", "sfreq", "fsamp", "sr", "rate", "samplerate",
+                             "sample_rate", "samplingrate", "sampling_rate", "samplingfreq",
+                             "sampling_frequency", "samplingfrequency", "frequency", "freq"})
+#: names that hold the EMG when several arrays could (else the largest array)
+_MAT_EMG_NAMES = ("emg", "channeldata", "data", "signal", "signals", "x")
+
+
+def _mat_variables(node: Any, prefix: str = "") -> dict[str, Any]:
+    """Every variable of a loaded MATLAB file by its name, a struct's fields as
+    ``struct.field`` (a 1×1 struct, as MATLAB saves one); MATLAB's own keys left out."""
+    out: dict[str, Any] = {}
+    items = (node.items() if isinstance(node, dict) else
+             ((k, node[k]) for k in (node.dtype.names or ())))
+    for key, value in items:
+        if key.startswith("__"):
+            continue
+        name = f"{prefix}{key}"
+        v = value
+        while isinstance(v, np.ndarray) and v.dtype == object and v.size == 1:
+            v = v.reshape(-1)[0]  # a cell or an object wrapper around one value
+        if isinstance(v, np.ndarray) and v.dtype.names and v.size == 1:
+            out.update(_mat_variables(v.reshape(-1)[0], f"{name}."))
+        else:
+            out[name] = v
+    return out
+
+
+def load_mat(path: Path, fs: float | None = None) -> SignalSet:
+    """A MATLAB ``.mat`` file (v4–v7, read by scipy): the EMG is the 2-D numeric array
+    named ``emg`` (any case; also ``channelData``, ``data``, ``signal``, in a struct too:
+    ``EMG.channelData``), else the largest one, samples along its longer side; the rate
+    is a scalar named ``fs``, ``srate``, ``frequency`` … or ``--fs``. Label variables
+    (``stimulus``, ``restimulus``, ``repetition`` … as Ninapro ships them) become
+    annotations; other arrays are left out and named. MATLAB 7.3 files are HDF5: save
+    with ``-v7`` or export CSV."""
+    import scipy.io
+
+    regular_file(path, "MATLAB file", error=RecordingError)
+    try:
+        loaded = scipy.io.loadmat(str(path), squeeze_me=False)
+    except NotImplementedError:
+        raise RecordingError(f"{path}: a MATLAB 7.3 (HDF5) file, which is not read here: "
+                             "save it with save(..., '-v7') or export CSV") from None
+    except Exception as exc:  # scipy raises assorted types on damaged files
+        raise RecordingError(f"{path}: not a readable MATLAB file ({exc})") from None
+    variables = _mat_variables(loaded)
+    arrays = {k: np.asarray(v) for k, v in variables.items()
+              if isinstance(v, np.ndarray) and v.dtype.kind in "iuf" and v.ndim == 2
+              and min(v.shape) >= 1 and max(v.shape) >= 2}
+    rates = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in variables.items()
+             if k.rpartition(".")[2].lower() in _MAT_RATE_NAMES
+             and isinstance(v, (np.ndarray, int, float)) and np.asarray(v).size == 1
+             and np.asarray(v).dtype.kind in "iuf"}
+    signals = {k: a for k, a in arrays.items() if k.rpartition(".")[2].lower()
+               not in _LABEL_NAMES and k not in rates}
+    if not signals:
+        raise RecordingError(f"{path}: no numeric array of samples in it (variables: "
+                             f"{', '.join(variables) or 'none'})")
+    by_name = {k.rpartition(".")[2].lower(): k for k in signals}
+    key = next((by_name[n] for n in _MAT_EMG_NAMES if n in by_name),
+               max(signals, key=lambda k: signals[k].size))
+    emg = signals[key]
+    emg = emg if emg.shape[0] >= emg.shape[1] else emg.T
+    n = emg.shape[0]
+    if fs is None:
+        if not rates:
+            raise RecordingError(f"{path}: no sample rate in the file (a variable fs, srate, "
+                                 "frequency …); give it with --fs")
+        fs = next(iter(rates.values()))
+    elif rates and any(abs(r - fs) > 1e-6 * fs for r in rates.values()):
+        found = ", ".join(f"{k} = {r:g}" for k, r in rates.items())
+        raise RecordingError(f"{path}: --fs {fs:g} contradicts the file's own rate ({found}); "
+                             "drop --fs")
+    fs = checks.number(fs, "the sampling rate", low=MIN_FS_HZ, high=MAX_FS_HZ,
+                       where=str(path), error=RecordingError)
+    annotations: list[Annotation] = []
+    not_emg: list[str] = []
+    for k, a in arrays.items():
+        if k == key or k in rates:
+            continue
+        column = a.reshape(-1) if 1 in a.shape else None
+        if (k.rpartition(".")[2].lower() in _LABEL_NAMES and column is not None
+                and column.size == n):
+            annotations += label_annotations(f"{path}: variable {k!r}", k.rpartition(".")[2],
+                                             column.astype(np.float64), fs)
+        not_emg.append(k)
+    channels = tuple(f"{key.rpartition('.')[2]}{j + 1}" for j in range(emg.shape[1]))
+    meta: dict[str, Any] = {"source_file": path.name}
+    if not_emg:
+        meta["not_emg"] = not_emg
+    stream = Stream("emg", fs, channels, np.ascontiguousarray(emg, dtype=np.float64))
+    return SignalSet({"emg": stream}, tuple(sorted(annotations, key=lambda a: a.onset)), meta)
 
 
 #: XDF stream types (the LSL ``type``) that carry EMG: amplifiers stream ExG
