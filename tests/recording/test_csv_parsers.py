@@ -122,15 +122,20 @@ def test_pandas_is_used_from_3_1_whatever_its_version_string(
 
 # -- plain decimals in bulk (parse_plain): the bits of float(), or declined ---------------
 
-def plain_cells(rng: np.random.Generator, n: int, max_digits: int) -> list[str]:
-    """Plain decimals of every shape parse_plain reads: signs, leading zeros, a point
-    first, last or absent, up to ``max_digits`` digits."""
+def plain_cells(rng: np.random.Generator, n: int, max_digits: int,
+                exponents: bool = False) -> list[str]:
+    """Decimals of every shape parse_plain reads: signs, leading zeros, a point first,
+    last or absent, up to ``max_digits`` digits, with ``exponents`` an exponent in some
+    (e or E, a sign or none, 1-3 digits)."""
     cells = []
     for _ in range(n):
         digits = "".join(map(str, rng.integers(0, 10, rng.integers(1, max_digits + 1))))
         point = int(rng.integers(0, len(digits) + 1))
         text = digits if rng.random() < 0.2 else f"{digits[:point]}.{digits[point:]}"
-        cells.append(("-" if rng.random() < 0.5 else "") + text)
+        if exponents and rng.random() < 0.5:
+            power = int(rng.integers(0, 10 if rng.random() < 0.8 else 400))
+            text += f"{rng.choice(['e', 'E'])}{rng.choice(['', '-', '+'])}{power}"
+        cells.append(str(rng.choice(["", "-", "+"], p=[0.45, 0.45, 0.1])) + text)
     return cells
 
 
@@ -145,6 +150,7 @@ def test_plain_decimals_in_bulk_are_float_s_bits(columns: int) -> None:
     """~200 kB (several of parse_plain's blocks), every cell with at most 15 digits (so
     below 2**53: none may be declined)."""
     cells = plain_cells(np.random.default_rng(columns), 20_000 // columns * columns, 15)
+    cells += [f"{c}e-{k % 7}" for c, k in zip(cells[:columns], range(columns), strict=True)]
     text, expected = float_rows(cells, columns)
     for ending in ("\n", "\r\n"):
         got = parse_plain(text.replace("\n", ending), ",")
@@ -162,18 +168,21 @@ def test_long_plain_decimals_are_float_s_bits_or_declined() -> None:
     accepted = 0
     edges = ["9007199254740991", "9007199254740992", "9007199254740993",
              "0.9007199254740993", "1234567890123456789012"]
-    for cell in [*plain_cells(rng, 3000, 22), *edges]:
+    for cell in [*plain_cells(rng, 3000, 22), *plain_cells(rng, 3000, 18, True), *edges,
+                 "1e22", "1e23", "1e-22", "1e-23", "1.5e-21", "12e21", "0e-30"]:
         got = parse_plain(f"{cell},1\n", ",")
         if got is not None:
             accepted += 1
             assert got.tobytes() == np.array([[float(cell), 1.0]]).tobytes(), cell
-    assert accepted > 1000
+    assert accepted > 3000
     assert parse_plain("9007199254740991\n", ",") is not None
     assert parse_plain("9007199254740992\n", ",") is None
 
 
 @pytest.mark.parametrize("text", [
-    "1e5,1\n", "1E5,1\n", " 1,2\n", "1 ,2\n", "+1,2\n", "1,,2\n", "1,2,\n", ",1,2\n",
+    "1e,1\n", "1e-,1\n", "e5,1\n", "1e5e5,1\n", "1e5.0,1\n", "1e1.5,1\n", "1e-5-,1\n", "1e1000,1\n",
+    "1-e5,1\n", "1e--5,1\n", "+-1,2\n", " 1,2\n", "1 ,2\n", "1+,2\n", "1,,2\n", "1,2,\n",
+    ",1,2\n",
     "1,2\n\n3,4\n", "1.2.3,4\n", "1-2,3\n", "-,3\n", ".,3\n", "--1,3\n", "1,2\n3\n",
     "1,2\n3,4,5\n", "1\r2,3\n", "nan,1\n", "inf,1\n", "0x10,1\n", "1,\"2\"\n", "1,µ\n",
     "1.00000000000000000000000,1\n", "", "\n"])
@@ -183,9 +192,9 @@ def test_anything_but_plain_rows_is_declined(text: str) -> None:
 
 def test_a_csv_of_plain_decimals_reads_as_numpy_s_reader_does(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The sample recording's CSV export (what replay_cpu.py measures), and the same
-    with an exponent in one cell (numpy's reader for all of it), through load_csv with
-    and without the bulk path."""
+    """The sample recording's CSV export (what replay_cpu.py measures), the same with a
+    quaternion's -1/16384 (printed with an exponent), and with a space in one cell (numpy's
+    reader for all of it), through load_csv with and without the bulk path."""
     from isofeedback.recording.export import export_recording
     from isofeedback.recording.reader import RecordingReader
 
@@ -194,8 +203,11 @@ def test_a_csv_of_plain_decimals_reads_as_numpy_s_reader_does(
                          / "myo-pir-sim.isorec") as reader:
         export_recording(reader, path, "csv")
     lines = path.read_text().splitlines(keepends=True)
-    other = tmp_path / "other.csv"
-    other.write_text("".join([*lines[:5], lines[5].replace(",0.0,", ",0e0,", 1), *lines[6:]]))
+    assert lines[5].endswith(",0.0,0.0\n")  # quat_y, quat_z
+    paths = [path, tmp_path / "tiny.csv", tmp_path / "space.csv"]
+    for changed, (old, new) in zip(paths[1:], [(",0.0,0.0\n", ",-6.103515625e-05,0.0\n"),
+                                               (",0.0,0.0\n", ", 0.0,0.0\n")], strict=True):
+        changed.write_text("".join([*lines[:5], lines[5].replace(old, new), *lines[6:]]))
     used: list[bool] = []
 
     def spy(text: str, sep: str) -> np.ndarray | None:
@@ -206,10 +218,11 @@ def test_a_csv_of_plain_decimals_reads_as_numpy_s_reader_does(
     monkeypatch.setattr(importers, "parse_plain", spy)
     monkeypatch.setattr(importers, "PANDAS_FROM_BYTES", 10**12)  # numpy's side, not pandas'
     monkeypatch.delitem(__import__("sys").modules, "pandas", raising=False)
-    bulk = [load_csv(p) for p in (path, other)]
+    bulk = [load_csv(p) for p in paths]
     monkeypatch.setattr(importers, "parse_plain", lambda text, sep: None)
-    numpy_s = [load_csv(p) for p in (path, other)]
-    assert used == [True, False]
+    numpy_s = [load_csv(p) for p in paths]
+    assert used == [True, True, False]
+    assert bulk[1].streams["quat"].data[4, 2] == -1 / 16384
     for a, b in zip(bulk, numpy_s, strict=True):
         assert a.streams.keys() == b.streams.keys()
         for name, stream in a.streams.items():
