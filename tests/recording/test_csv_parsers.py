@@ -184,7 +184,8 @@ def test_long_plain_decimals_are_float_s_bits_or_declined() -> None:
     "1-e5,1\n", "1e--5,1\n", "+-1,2\n", " 1,2\n", "1 ,2\n", "1+,2\n", "1,,2\n", "1,2,\n",
     ",1,2\n",
     "1,2\n\n3,4\n", "1.2.3,4\n", "1-2,3\n", "-,3\n", ".,3\n", "--1,3\n", "1,2\n3\n",
-    "1,2\n3,4,5\n", "1\r2,3\n", "nan,1\n", "inf,1\n", "0x10,1\n", "1,\"2\"\n", "1,µ\n",
+    "1,2\n3,4,5\n", "1\r2,3\n", "1\r,2\r\n", "1,2\r\n3,4\n", "1,2\n3,4\r\n", "nan,1\n",
+    "inf,1\n", "0x10,1\n", "1,\"2\"\n", "1,µ\n",
     "1.00000000000000000000000,1\n", "", "\n"])
 def test_anything_but_plain_rows_is_declined(text: str) -> None:
     assert parse_plain(text, ",") is None

@@ -42,12 +42,11 @@ def parse_plain(text: str, sep: str) -> FloatArray | None:
         data = text.encode("ascii")
     except UnicodeEncodeError:
         return None
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n")  # a lone \r is left, and declined below
+    crlf = b"\r" in data  # then every line must end with \r\n (else: declined)
     if not data.endswith(b"\n"):
-        data += b"\n"
+        data += b"\r\n" if crlf else b"\n"
     separator = sep.encode("ascii")
-    if data.translate(None, b"0123456789.-+eE\n" + separator):
+    if data.translate(None, b"0123456789.-+eE\r\n" + separator):
         return None
     columns = data.count(separator, 0, data.index(b"\n")) + 1  # the first row's
     blocks = []
@@ -55,8 +54,7 @@ def parse_plain(text: str, sep: str) -> FloatArray | None:
     while start < len(data):
         end = data.find(b"\n", start + _BLOCK)
         end = len(data) if end < 0 else end + 1
-        block = _block(np.frombuffer(data, np.uint8, end - start, start), separator[0],
-                       columns)
+        block = _block(data[start:end], separator[0], columns, crlf)
         if block is None:
             return None
         blocks.append(block)
@@ -64,9 +62,10 @@ def parse_plain(text: str, sep: str) -> FloatArray | None:
     return np.concatenate(blocks)
 
 
-def _block(b: npt.NDArray[np.uint8], sep: int, columns: int) -> FloatArray | None:
-    """Whole lines' bytes (each ending with ``\\n``, nothing in them but what
-    :func:`parse_plain` lets through) → their rows, or None."""
+def _block(text: bytes, sep: int, columns: int, crlf: bool) -> FloatArray | None:
+    """Whole lines (each ending with ``\\n``, or ``\\r\\n`` if ``crlf``, nothing in them but
+    what :func:`parse_plain` lets through) → their rows, or None."""
+    b = np.frombuffer(text, np.uint8)
     newline = b == 10
     bound = newline | (b == sep)  # each cell's end
     ends = np.flatnonzero(bound)
@@ -75,18 +74,24 @@ def _block(b: npt.NDArray[np.uint8], sep: int, columns: int) -> FloatArray | Non
     if extra or int(np.count_nonzero(newline)) != rows or not bool(
             newline[ends[columns - 1 :: columns]].all()):
         return None  # a row of another length (or a blank line: an empty cell)
+    stop = ends  # where each cell's mantissa stops
+    if crlf:  # a line's last cell stops at its \r (and there is no other \r)
+        stop = ends.copy()
+        stop[columns - 1 :: columns] -= 1
+        if text.count(b"\r") != rows or not bool((b[stop[columns - 1 :: columns]] == 13
+                                                   ).all()):
+            return None
     cell = np.cumsum(bound, dtype=np.int32)  # each byte's cell (a cell's end: the next)
     digit = b - np.uint8(48)  # 0-9 for digits; others wrap around above 9
     at = np.flatnonzero(digit < 10)
     power = np.zeros(cells, np.intp)  # of ten, by which each cell's digits are scaled
     # an exponent (at most one e a cell, digits after it): the mantissa stops there
-    marks = np.flatnonzero((b == 101) | (b == 69))
-    stop = ends  # where each cell's mantissa stops
-    if marks.size:
+    if b"e" in text or b"E" in text:
+        marks = np.flatnonzero((b == 101) | (b == 69))
         mark_cell = cell[marks]
         if not bool((np.diff(mark_cell) > 0).all()):
             return None
-        stop = ends.copy()
+        stop = stop.copy()
         stop[mark_cell] = marks
         in_exponent = at > stop[cell[at]]
         exponent = _whole(digit, at[in_exponent], cell[at[in_exponent]], cells, 3)
@@ -95,9 +100,9 @@ def _block(b: npt.NDArray[np.uint8], sep: int, columns: int) -> FloatArray | Non
         power[:] = exponent[0]
         at = at[~in_exponent]
     # signs: a cell's first byte (``-`` negates), or right after its e
-    signs = np.flatnonzero((b == 45) | (b == 43))
     negative = np.zeros(cells, bool)
-    if signs.size:
+    if b"-" in text or b"+" in text:
+        signs = np.flatnonzero((b == 45) | (b == 43))
         sign_cell = cell[signs]
         leading = signs == np.concatenate(([0], ends[:-1] + 1))[sign_cell]
         if not bool((leading | (signs == stop[sign_cell] + 1)).all()):
