@@ -1,8 +1,8 @@
 """Rows of plain decimal numbers (``-12.5,0.0,3e-05``) as float64, parsed by numpy in bulk.
 
 numpy's ``loadtxt`` spends ~200 ns a cell (most of a Myo CSV replay); this reads the same
-rows in well under half the time, by array operations over the text's bytes instead of a
-call per cell, and gives the same doubles to the bit. Why they are the same: a cell here
+rows in about two thirds of the time, by array operations over the text's bytes instead
+of a call per cell, and gives the same doubles to the bit. Why they are the same: a cell here
 is an optional sign, digits with at most one ``.``, and optionally ``e`` or ``E``, a sign
 and 1-3 digits (no spaces, nothing else), so its value is ``±m · 10**q`` with ``m`` its
 digits as a whole number and ``q`` the exponent less the digits after the point. When
