@@ -15,7 +15,7 @@ from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
 from isofeedback.pipeline import Output, Pipeline
 from isofeedback.recording.format import encode_output
 from isofeedback.recording.reader import RecordingReader
-from isofeedback.types import Feedback, Packet
+from isofeedback.types import Feedback, Packet, PacketColumns
 
 SAMPLES = Path(__file__).resolve().parent.parent / "recordings"
 
@@ -264,3 +264,22 @@ def test_one_link_drop_is_one_gap_of_its_length() -> None:
         a.feed(p)
     assert a.stats.gaps == 1, a.stats
     assert 1.4 <= a.stats.lost_s <= 1.6, a.stats
+
+
+@pytest.mark.parametrize("size", [7, 2048])
+def test_windows_as_columns_give_what_windows_as_lists_give(size: int) -> None:
+    """A replay hands feed_many its reader's columns (PacketColumns), a live batch a list:
+    the same outputs, packets used and counts."""
+    packets, a, b = _load("myo-pir-sim.isorec")
+    got = []
+    for pipeline, wrap in ((a, list), (b, PacketColumns.of)):
+        out, used = [], 0
+        for i in range(0, len(packets), size):
+            more, n = pipeline.feed_many(wrap(packets[i : i + size]), until_finished=True)
+            out += more
+            used += n
+            if pipeline.coach.finished:
+                break
+        got.append((_docs(out), used, pipeline.stats.packets, dict(pipeline.stats.by_device),
+                    pipeline.coach.summary()))
+    assert got[0] == got[1]

@@ -11,7 +11,6 @@ import bisect
 import collections
 import dataclasses
 import itertools
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -38,7 +37,15 @@ from isofeedback.dsp.tilt import TiltTracker, tilt_between, tilts_between
 from isofeedback.errors import PacketError
 from isofeedback.profiles.decoder import Decoder, StreamRun
 from isofeedback.profiles.schema import Profile
-from isofeedback.types import Chunk, Event, EventType, Feedback, FloatArray, Packet
+from isofeedback.types import (
+    Chunk,
+    Event,
+    EventType,
+    Feedback,
+    FloatArray,
+    Packet,
+    PacketColumns,
+)
 
 __all__ = ["SIGNAL_LOST_S", "DetectionOnly", "Output", "Pipeline", "PipelineStats",
            "activity_above_rest", "first_device_with"]
@@ -47,7 +54,6 @@ Output = Event | Feedback
 
 # what a chunk is to a bulk pass (Pipeline._role_of)
 _IGNORED, _EMG, _GYRO, _ACCEL = range(4)
-_DEVICE = operator.attrgetter("device")
 
 SIGNAL_LOST_S = 1.0  # no EMG for this long: the coach pauses
 
@@ -458,8 +464,9 @@ class Pipeline:
             i += used
         return out, i
 
-    def _feed_bulk(self, packets: Sequence[Packet],
+    def _feed_bulk(self, window: Sequence[Packet],
                    until_finished: bool) -> tuple[list[Output], int]:
+        packets = PacketColumns.of(window)  # (a replay's windows are columns already)
         runs = self._decode_runs(packets)
         if runs is not None:
             groups, by_role, chunks = runs
@@ -493,7 +500,7 @@ class Pipeline:
                 and not self.signal_lost
                 and all(r in by_role for kind, _ in groups for r in kind if r != _IGNORED))
 
-    def _decode_runs(self, packets: Sequence[Packet],
+    def _decode_runs(self, packets: PacketColumns,
                      ) -> tuple[list[tuple[tuple[int, ...], list[int]]], dict[int, StreamRun],
                                 Callable[[], list[list[Chunk]]]] | None:
         """The window decoded as runs (:meth:`Decoder.decode_runs`) when every packet's
@@ -501,7 +508,7 @@ class Pipeline:
         worked out once per kind) with its packets' indices, the EMG, gyro and accel runs
         by role, and how to make the packets' chunks after all (for the packet-by-packet
         pass). None, with nothing decoded, otherwise."""
-        devices = set(map(_DEVICE, packets))
+        devices = set(packets.devices)
         # one device (one decoder must not commit what another declines), a known one
         if len(devices) != 1 or not devices <= self.decoders.keys():
             return None
@@ -557,7 +564,7 @@ class Pipeline:
                                       [c.start_index for c in cs], [c.t_first for c in cs])
         return out
 
-    def _bulk(self, packets: Sequence[Packet], groups: list[tuple[tuple[int, ...], list[int]]],
+    def _bulk(self, packets: PacketColumns, groups: list[tuple[tuple[int, ...], list[int]]],
               by_role: dict[int, StreamRun], bad: dict[int, str],
               until_finished: bool) -> tuple[list[Output], int]:
         """The bulk pass: the EMG and IMU of the window at once, then the coach told about
@@ -581,7 +588,7 @@ class Pipeline:
                 for ev in per_packet.onsets[j]
                 if ev.type in (EventType.ONSET, EventType.RELEASE)]
 
-    def _tell_coach(self, packets: Sequence[Packet], order: ChunkOrder, bad: dict[int, str],
+    def _tell_coach(self, packets: PacketColumns, order: ChunkOrder, bad: dict[int, str],
                     per_packet: _BulkEmg, until_finished: bool) -> tuple[list[Output], int]:
         """The bulk pass's results told to the coach in packet order, as one by one tells
         them: the EMG chunks' ticks in runs (:meth:`Coach.tick_many`) between the events (the
@@ -647,7 +654,7 @@ class Pipeline:
             stats.last_error = bad[i]
         stats.packets += used
         counts = stats.by_device
-        for device, count in collections.Counter(map(_DEVICE, packets[:used])).items():
+        for device, count in collections.Counter(packets.devices[:used]).items():
             counts[device] = counts.get(device, 0) + count
         return out, used
 

@@ -7,10 +7,10 @@ edges, and nobody may change one after another part of the system has seen it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,7 @@ __all__ = [
     "Feedback",
     "FloatArray",
     "Packet",
+    "PacketColumns",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -54,6 +55,61 @@ class Packet:
         _set_packet_data(packet, data)
         _set_packet_t(packet, t_arrival)
         return packet
+
+
+class PacketColumns(Sequence[Packet]):
+    """Consecutive packets as four columns: a sequence of :class:`Packet` whose bulk
+    readers (the decoder's, the pipeline's) take the columns as they are. A recording's
+    reader hands its windows over this way, so a replay builds no object per packet
+    (building one cost about as much as reading its row). Indexing builds the packet
+    (:meth:`Packet.trusted`: the columns hold what a reader checked); a slice is columns
+    again. Nobody changes the columns after building them."""
+
+    __slots__ = ("characteristics", "data", "devices", "times")
+
+    def __init__(self, devices: Sequence[str], characteristics: Sequence[str],
+                 data: Sequence[bytes], times: Sequence[float]) -> None:
+        self.devices = devices
+        self.characteristics = characteristics
+        self.data = data  # each packet's bytes, ``bytes`` (not bytearray)
+        self.times = times  # arrival times, ``t_arrival``
+
+    @staticmethod
+    def of(packets: Sequence[Packet]) -> PacketColumns:
+        """``packets`` as columns (the same object when they are already)."""
+        if isinstance(packets, PacketColumns):
+            return packets
+        return PacketColumns([p.device for p in packets], [p.characteristic for p in packets],
+                             [p.data for p in packets], [p.t_arrival for p in packets])
+
+    @staticmethod
+    def joined(parts: Sequence[PacketColumns]) -> PacketColumns:
+        """The packets of ``parts``, one after the other."""
+        if len(parts) == 1:
+            return parts[0]
+        return PacketColumns([d for p in parts for d in p.devices],
+                             [c for p in parts for c in p.characteristics],
+                             [b for p in parts for b in p.data],
+                             [t for p in parts for t in p.times])
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @overload
+    def __getitem__(self, index: int) -> Packet: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> PacketColumns: ...
+
+    def __getitem__(self, index: int | slice) -> Packet | PacketColumns:
+        if isinstance(index, slice):
+            return PacketColumns(self.devices[index], self.characteristics[index],
+                                 self.data[index], self.times[index])
+        return Packet.trusted(self.devices[index], self.characteristics[index],
+                              self.data[index], self.times[index])
+
+    def __iter__(self) -> Iterator[Packet]:
+        return map(Packet.trusted, self.devices, self.characteristics, self.data, self.times)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -15,6 +15,7 @@ import pytest
 from isofeedback.errors import RecordingError
 from isofeedback.recording import importers
 from isofeedback.recording.importers import _pandas_reader, _parse_numbers, load_csv
+from isofeedback.recording.plain_numbers import parse_plain
 
 read_csv = _pandas_reader()
 needs_pandas = pytest.mark.skipif(read_csv is None, reason="pandas 3.1+ not installed")
@@ -117,3 +118,114 @@ def test_pandas_is_used_from_3_1_whatever_its_version_string(
 
     monkeypatch.setattr(pandas, "__version__", version)
     assert (_pandas_reader() is not None) is used
+
+
+# -- plain decimals in bulk (parse_plain): the bits of float(), or declined ---------------
+
+def plain_cells(rng: np.random.Generator, n: int, max_digits: int,
+                exponents: bool = False) -> list[str]:
+    """Decimals of every shape parse_plain reads: signs, leading zeros, a point first,
+    last or absent, up to ``max_digits`` digits, with ``exponents`` an exponent in some
+    (e or E, a sign or none, 1-3 digits)."""
+    cells = []
+    for _ in range(n):
+        digits = "".join(map(str, rng.integers(0, 10, rng.integers(1, max_digits + 1))))
+        point = int(rng.integers(0, len(digits) + 1))
+        text = digits if rng.random() < 0.2 else f"{digits[:point]}.{digits[point:]}"
+        if exponents and rng.random() < 0.5:
+            power = int(rng.integers(0, 10 if rng.random() < 0.8 else 400))
+            text += f"{rng.choice(['e', 'E'])}{rng.choice(['', '-', '+'])}{power}"
+        cells.append(str(rng.choice(["", "-", "+"], p=[0.45, 0.45, 0.1])) + text)
+    return cells
+
+
+def float_rows(cells: list[str], columns: int) -> tuple[str, np.ndarray]:
+    rows = [cells[i : i + columns] for i in range(0, len(cells), columns)]
+    text = "".join(",".join(r) + "\n" for r in rows)
+    return text, np.array([[float(c) for c in r] for r in rows])
+
+
+@pytest.mark.parametrize("columns", [1, 3, 19])
+def test_plain_decimals_in_bulk_are_float_s_bits(columns: int) -> None:
+    """~200 kB (several of parse_plain's blocks), every cell with at most 15 digits (so
+    below 2**53: none may be declined)."""
+    cells = plain_cells(np.random.default_rng(columns), 20_000 // columns * columns, 15)
+    cells += [f"{c}e-{k % 7}" for c, k in zip(cells[:columns], range(columns), strict=True)]
+    text, expected = float_rows(cells, columns)
+    for ending in ("\n", "\r\n"):
+        got = parse_plain(text.replace("\n", ending), ",")
+        assert got is not None
+        assert got.tobytes() == expected.tobytes()
+        assert got.shape == expected.shape
+    # the last row without its line end; a semicolon between cells
+    assert parse_plain(text[:-1], ",").tobytes() == expected.tobytes()  # type: ignore[union-attr]
+    assert parse_plain(text.replace(",", ";"), ";").tobytes() == expected.tobytes()  # type: ignore[union-attr]
+
+
+def test_long_plain_decimals_are_float_s_bits_or_declined() -> None:
+    """16-22 digits: exact below 2**53, declined from it on, never a different double."""
+    rng = np.random.default_rng(11)
+    accepted = 0
+    edges = ["9007199254740991", "9007199254740992", "9007199254740993",
+             "0.9007199254740993", "1234567890123456789012"]
+    for cell in [*plain_cells(rng, 3000, 22), *plain_cells(rng, 3000, 18, True), *edges,
+                 "1e22", "1e23", "1e-22", "1e-23", "1.5e-21", "12e21", "0e-30"]:
+        got = parse_plain(f"{cell},1\n", ",")
+        if got is not None:
+            accepted += 1
+            assert got.tobytes() == np.array([[float(cell), 1.0]]).tobytes(), cell
+    assert accepted > 3000
+    assert parse_plain("9007199254740991\n", ",") is not None
+    assert parse_plain("9007199254740992\n", ",") is None
+
+
+@pytest.mark.parametrize("text", [
+    "1e,1\n", "1e-,1\n", "e5,1\n", "1e5e5,1\n", "1e5.0,1\n", "1e1.5,1\n", "1e-5-,1\n", "1e1000,1\n",
+    "1-e5,1\n", "1e--5,1\n", "+-1,2\n", " 1,2\n", "1 ,2\n", "1+,2\n", "1,,2\n", "1,2,\n",
+    ",1,2\n",
+    "1,2\n\n3,4\n", "1.2.3,4\n", "1-2,3\n", "-,3\n", ".,3\n", "--1,3\n", "1,2\n3\n",
+    "1,2\n3,4,5\n", "1\r2,3\n", "1\r,2\r\n", "1,2\r\n3,4\n", "1,2\n3,4\r\n", "nan,1\n",
+    "inf,1\n", "0x10,1\n", "1,\"2\"\n", "1,µ\n",
+    "1.00000000000000000000000,1\n", "", "\n"])
+def test_anything_but_plain_rows_is_declined(text: str) -> None:
+    assert parse_plain(text, ",") is None
+
+
+def test_a_csv_of_plain_decimals_reads_as_numpy_s_reader_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sample recording's CSV export (what replay_cpu.py measures), the same with a
+    quaternion's -1/16384 (printed with an exponent), and with a space in one cell (numpy's
+    reader for all of it), through load_csv with and without the bulk path."""
+    from isofeedback.recording.export import export_recording
+    from isofeedback.recording.reader import RecordingReader
+
+    path = tmp_path / "myo.csv"
+    with RecordingReader(Path(__file__).resolve().parents[2] / "recordings"
+                         / "myo-pir-sim.isorec") as reader:
+        export_recording(reader, path, "csv")
+    lines = path.read_text().splitlines(keepends=True)
+    assert lines[5].endswith(",0.0,0.0\n")  # quat_y, quat_z
+    paths = [path, tmp_path / "tiny.csv", tmp_path / "space.csv"]
+    for changed, (old, new) in zip(paths[1:], [(",0.0,0.0\n", ",-6.103515625e-05,0.0\n"),
+                                               (",0.0,0.0\n", ", 0.0,0.0\n")], strict=True):
+        changed.write_text("".join([*lines[:5], lines[5].replace(old, new), *lines[6:]]))
+    used: list[bool] = []
+
+    def spy(text: str, sep: str) -> np.ndarray | None:
+        got = parse_plain(text, sep)
+        used.append(got is not None)
+        return got
+
+    monkeypatch.setattr(importers, "parse_plain", spy)
+    monkeypatch.setattr(importers, "PANDAS_FROM_BYTES", 10**12)  # numpy's side, not pandas'
+    monkeypatch.delitem(__import__("sys").modules, "pandas", raising=False)
+    bulk = [load_csv(p) for p in paths]
+    monkeypatch.setattr(importers, "parse_plain", lambda text, sep: None)
+    numpy_s = [load_csv(p) for p in paths]
+    assert used == [True, True, False]
+    assert bulk[1].streams["quat"].data[4, 2] == -1 / 16384
+    for a, b in zip(bulk, numpy_s, strict=True):
+        assert a.streams.keys() == b.streams.keys()
+        for name, stream in a.streams.items():
+            assert stream.data.tobytes() == b.streams[name].data.tobytes()
+            assert stream.fs == b.streams[name].fs

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -29,10 +30,12 @@ from isofeedback.clock import StreamClock
 from isofeedback.errors import PacketError
 from isofeedback.profiles.codecs import CODECS, PacketCodec, StructCodec
 from isofeedback.profiles.schema import MAX_NOTIFICATION_BYTES, PacketSpec, Profile
-from isofeedback.types import Chunk, FloatArray, Packet
+from isofeedback.types import Chunk, FloatArray, Packet, PacketColumns
 
 __all__ = ["MAX_ARRIVAL_JUMP_S", "MAX_NOTIFICATION_BYTES", "DecodedRuns", "Decoder",
            "DecoderStats", "StreamRun"]
+
+T = TypeVar("T")
 
 #: consecutive arrivals of one device further apart (or back) than this are not a session
 MAX_ARRIVAL_JUMP_S = 24 * 3600.0
@@ -179,7 +182,8 @@ class Decoder:
         packet is not plain (an unknown characteristic, one shared by several packet kinds,
         a named codec, a wrong length, an implausible arrival time): the caller then decodes
         one by one, which also counts and reports the bad ones."""
-        read = self._read(packets)
+        columns = PacketColumns.of(packets)
+        read = self._read(columns)
         if read is None:
             return None
         groups, values, counters = read
@@ -189,7 +193,7 @@ class Decoder:
         for name, members in groups.items():
             state = self._states[name]
             found = counters[name]
-            times = [packets[k].t_arrival for k in members]
+            times = _picked(columns.times, members)
             plan = self._run_plan(state, times, found)
             if plan is not None:
                 runs = self._run(state, plan, times, found, values[name])
@@ -201,7 +205,7 @@ class Decoder:
                        for j, t in enumerate(times)]
             for k, chunks in zip(members, run, strict=True):
                 out[k] = chunks
-        self._last_arrival = packets[-1].t_arrival if packets else self._last_arrival
+        self._last_arrival = columns.times[-1] if packets else self._last_arrival
         return out
 
     def decode_runs(self, packets: Sequence[Packet]) -> DecodedRuns | None:
@@ -210,14 +214,15 @@ class Decoder:
         each packet's start and time (what the chunks would hold, without a chunk per
         packet: a bulk pass concatenated them again). None, with nothing changed, when
         :meth:`decode_many` would not read them at once or any kind lost a packet."""
-        read = self._read(packets)
+        columns = PacketColumns.of(packets)
+        read = self._read(columns)
         if read is None:
             return None
         groups, values, counters = read
-        times: dict[str, list[float]] = {}
+        times: dict[str, Sequence[float]] = {}
         plans: dict[str, _RunPlan] = {}
         for name, members in groups.items():
-            times[name] = [packets[k].t_arrival for k in members]
+            times[name] = _picked(columns.times, members)
             plan = self._run_plan(self._states[name], times[name], counters[name])
             if plan is None:
                 return None
@@ -225,10 +230,10 @@ class Decoder:
         runs = {name: self._run(self._states[name], plan, times[name], counters[name],
                                 values[name]) for name, plan in plans.items()}
         if packets:
-            self._last_arrival = packets[-1].t_arrival
+            self._last_arrival = columns.times[-1]
         return DecodedRuns(groups, runs)
 
-    def _read(self, packets: Sequence[Packet],
+    def _read(self, packets: PacketColumns,
               ) -> tuple[dict[str, list[int]], dict[str, list[FloatArray]],
                          dict[str, list[int] | None]] | None:
         """The packets grouped by kind (their indices), each kind's streams' samples
@@ -237,7 +242,7 @@ class Decoder:
         if not packets:
             return {}, {}, {}
         # each characteristic's one packet kind, looked up once per characteristic
-        chars = [packet.characteristic for packet in packets]
+        chars = packets.characteristics
         kind_of: dict[str, str] = {}
         for char in set(chars):
             states = self._by_char.get(char)
@@ -248,7 +253,7 @@ class Decoder:
                 return None
             kind_of[char] = state.spec.name
         # arrival times: floats, finite, no leap (_check_physical's tests, for all at once)
-        times = [packet.t_arrival for packet in packets]
+        times = packets.times
         if set(map(type, times)) != {float}:
             return None
         t = np.asarray(times)
@@ -268,7 +273,7 @@ class Decoder:
         for name, members in groups.items():
             state = self._states[name]
             assert isinstance(state.codec, StructCodec)
-            data = [packets[k].data for k in members]
+            data = _picked(packets.data, members)
             if set(map(len, data)) != {state.spec.size}:
                 return None
             many = state.codec.decode_many(b"".join(data))
@@ -283,8 +288,8 @@ class Decoder:
                 return None  # let Chunk's own checks speak, one by one
         return groups, values, counters
 
-    def _run_plan(self, state: _PacketState, times: list[float], counters: list[int] | None,
-                  ) -> _RunPlan | None:
+    def _run_plan(self, state: _PacketState, times: Sequence[float],
+                  counters: list[int] | None) -> _RunPlan | None:
         """The loss test and the clocks for a run of packets of one kind (arrived at
         ``times``), at once, changing nothing: each packet's end index and each clock's
         offsets when none was lost. Nothing lost is the counters stepping by one packet
@@ -322,7 +327,7 @@ class Decoder:
                 return None
         return _RunPlan(ends, [offsets[(clock.fs, clock.state)] for _, clock in state.streams])
 
-    def _run(self, state: _PacketState, plan: _RunPlan, times: list[float],
+    def _run(self, state: _PacketState, plan: _RunPlan, times: Sequence[float],
              counters: list[int] | None, values: list[FloatArray]) -> list[StreamRun]:
         """Commit a run :meth:`_run_plan` found without losses (the counts, the counter,
         the index, the clocks) and give each stream's samples and times."""
@@ -464,3 +469,11 @@ class _Scaling:
                         for s in self.streams], self.make
         return [np.ascontiguousarray(frames[:, s.start : s.stop] * s.scale + s.offset,
                                      dtype=np.float64) for s in self.streams], Chunk
+
+
+def _picked(column: Sequence[T], members: list[int]) -> Sequence[T]:
+    """``column``'s items at ``members`` (the indices of one packet kind's packets, in
+    order): the column itself when that is all of it."""
+    if len(members) == len(column):  # (members are distinct indices into the column)
+        return column
+    return [column[k] for k in members]

@@ -28,7 +28,7 @@ import sqlite3
 import tempfile
 import tomllib
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -46,7 +46,7 @@ from isofeedback.recording.format import (
     FORMAT_VERSION,
     decode_output,
 )
-from isofeedback.types import Event, Feedback, Packet
+from isofeedback.types import Event, Feedback, Packet, PacketColumns
 
 __all__ = ["Note", "RecordingReader", "open_recording"]
 
@@ -63,6 +63,17 @@ class Note:
     wall: float
     kind: str
     detail: Mapping[str, Any]
+
+
+def _usual_rows(times: Sequence[Any], chans: Sequence[Any], data: Sequence[Any],
+                channels: Mapping[int, Any]) -> bool:
+    """Every row the usual one (checked in a few passes over all of them: a float
+    session time, a known channel, bytes); anything else is judged row by row
+    (:meth:`RecordingReader._packet`), as it always was."""
+    return (set(map(type, times)) == {float} and set(map(type, chans)) == {int}
+            and set(map(type, data)) == {bytes} and min(times) >= -1.0
+            and max(times) <= MAX_SESSION_S and not any(map(math.isnan, times))
+            and all(map(channels.__contains__, chans)))
 
 
 def _finite(value: Any) -> bool:
@@ -363,25 +374,41 @@ class RecordingReader:
 
     def packets(self) -> Iterator[Packet]:
         """Every recorded packet in arrival order."""
+        for window in self.packet_windows():
+            yield from window
+
+    def packet_windows(self) -> Iterator[PacketColumns]:
+        """:meth:`packets` a batch of rows at a time, as columns (no :class:`Packet` per
+        row: a replay's bulk path reads the columns). A row that is not the usual one
+        ends the window before it, and is judged (the read may end there, or raise) only
+        when the next window is asked for, as :meth:`packets` judges it when the packet
+        before it was taken."""
         channels = self._channels
-        make = Packet.trusted
+        devices = {chan: names[0] for chan, names in channels.items()}
+        characteristics = {chan: names[1] for chan, names in channels.items()}
         for rows in self._batches(
             "SELECT rowid, t, chan, data FROM packets WHERE rowid > ? ORDER BY rowid LIMIT ?",
             "packets",
         ):
-            for rowid, t, chan, data in rows:
-                # the usual row, checked in a few operations (a NaN fails the comparisons);
-                # anything else is judged below, as it always was
-                if (type(t) is float and -1.0 <= t <= MAX_SESSION_S
-                        and type(chan) is int and type(data) is bytes):
-                    names = channels.get(chan)
-                    if names is not None:
-                        yield make(names[0], names[1], data, t)
-                        continue
-                packet = self._packet(rowid, t, chan, data)
+            _, times, chans, data = zip(*rows, strict=True)
+            if _usual_rows(times, chans, data, channels):
+                yield PacketColumns(list(map(devices.__getitem__, chans)),
+                                    list(map(characteristics.__getitem__, chans)), data, times)
+                continue
+            taken: list[Packet] = []
+            for rowid, t, chan, blob in rows:
+                if _usual_rows((t,), (chan,), (blob,), channels):
+                    taken.append(Packet.trusted(devices[chan], characteristics[chan], blob, t))
+                    continue
+                if taken:
+                    yield PacketColumns.of(taken)
+                    taken = []
+                packet = self._packet(rowid, t, chan, blob)
                 if packet is None:
                     return
-                yield packet
+                taken.append(packet)
+            if taken:
+                yield PacketColumns.of(taken)
 
     def _packet(self, rowid: int, t: Any, chan: Any, data: Any) -> Packet | None:
         """The packet of one row, or None (the row recorded as bad: the read ends)."""

@@ -10,9 +10,8 @@ feeds the pipeline chunks.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from isofeedback.recording.signals import FOREIGN_DEVICE, signal_chunks, signal_
 from isofeedback.service import ControlInbox, OutputSink, SessionResult, run_session
 from isofeedback.sources.pacing import paced
 from isofeedback.sources.replay import ReplaySource
-from isofeedback.types import Event, Feedback
+from isofeedback.types import Event, Feedback, PacketColumns
 
 __all__ = [
     "BATCH",
@@ -224,17 +223,17 @@ def _run_fast(reader: RecordingReader, pipeline: Pipeline, sinks: Sequence[Outpu
             apply(control)
 
     apply_due()
-    packets = reader.packets()
+    packets = _Windows(reader.packet_windows())
     while not pipeline.coach.finished:
         size = max(batch, 1) if not controls else max(1, min(batch, controls[0][0] - fed))
-        window = list(itertools.islice(packets, size))
+        window = packets.take(size)
         if not window:
             apply_due()
             break
         outputs, used = pipeline.feed_many(window, until_finished=True)
         emit(outputs)
         fed += used
-        last_t = window[used - 1].t_arrival
+        last_t = window.times[used - 1]
         apply_due()
     if pipeline.coach.finished and not result.stopped_by:
         result.stopped_by = "protocol"
@@ -247,6 +246,32 @@ def _run_fast(reader: RecordingReader, pipeline: Pipeline, sinks: Sequence[Outpu
     result.session_s = last_t
     result.packets_fed = fed
     return result
+
+
+class _Windows:
+    """Windows of any size cut from a reader's windows (:meth:`RecordingReader.
+    packet_windows`, as columns). The reader is asked for more only when the packets in
+    hand do not suffice, so a damaged row is judged when the replay reaches it, as when
+    packets are taken one by one."""
+
+    def __init__(self, windows: Iterator[PacketColumns]) -> None:
+        self._windows = windows
+        self._left: PacketColumns | None = None  # the rest of the last window read
+
+    def take(self, n: int) -> PacketColumns | None:
+        """The next ``n`` packets (fewer at the end of the data; None after it)."""
+        parts: list[PacketColumns] = []
+        have = 0
+        while have < n:
+            window = self._left if self._left is not None else next(self._windows, None)
+            self._left = None
+            if window is None:
+                break
+            if have + len(window) > n:
+                window, self._left = window[: n - have], window[n - have :]
+            parts.append(window)
+            have += len(window)
+        return PacketColumns.joined(parts) if parts else None
 
 
 async def _replay_foreign(path: Path, config: PipelineConfig | None,
