@@ -250,10 +250,11 @@ async def run_wearables(settings: BrokerSettings, n: int, seconds: float,
     # the simulated wearables' sessions (hundreds of thousands of packet objects) are the
     # radio side, not the service's memory: out of the garbage collector's walks, whose
     # full collections over them paused the loop 100-150 ms (14 in a 50-wearable run).
-    # run_session freezes what exists when a session starts, as the service's own set-up
-    # (frozen_set_up): the packets made here too, with the set-up's garbage collected
-    # first, before the clock starts
+    # Frozen here, before the clock: run_session freezes what exists when each session
+    # starts (the service's own set-up, frozen_set_up) and would take them along, but
+    # then a collection between the clock's start and the sessions' could still walk them
     gc.collect()
+    gc.freeze()
     wall0 = time.time()
     timings = [Timing(0.0) for _ in sources]
     async with asyncio.TaskGroup() as tg:
@@ -287,6 +288,7 @@ async def run_wearables(settings: BrokerSettings, n: int, seconds: float,
         tg.create_task(radio.run())
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu0
+    gc.unfreeze()  # (the last session to end unfroze it already)
     stats = [p.stats for p in publishers]
     for pub in publishers:
         await pub.__aexit__(None, None, None)
