@@ -20,8 +20,9 @@ Starts a private Mosquitto on 127.0.0.1. Three runs:
 2. ``--cpu-wearables`` the same way: CPU time of this process / wall time (% of one core).
 3. One wearable for ``--rss-hours`` of simulated time, as fast as possible, detection only
    (no protocol ends it), fed in 10-minute pieces of fresh simulated data: the process RSS
-   after each piece (flat = no growth with session length). It runs in a fresh process of
-   its own, as a gateway's service would, and the simulated wearable in another one that
+   after each piece (flat = no growth with session length), its set-up frozen as a
+   session's is (``frozen_set_up``). It runs in a fresh process of its own, as a
+   gateway's service would, and the simulated wearable in another one that
    streams its packets over a pipe: the simulator (scipy.signal, ~80 MB resident) and the
    10-minute pieces it builds are the wearable's side of the radio, not the service's.
    ``--rss-only`` runs just this.
@@ -54,7 +55,7 @@ from isofeedback.broker import broker_reachable, free_port
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.pipeline import Output, Pipeline
 from isofeedback.profiles.schema import Profile, find_profile
-from isofeedback.service import run_session
+from isofeedback.service import frozen_set_up, run_session
 from isofeedback.sinks.messages import Serializer
 from isofeedback.sinks.mqtt import BrokerSettings, MqttPublisher
 from isofeedback.sources.pacing import paced_batches
@@ -249,7 +250,10 @@ async def run_wearables(settings: BrokerSettings, n: int, seconds: float,
     sources = list(radio.sources.values())
     # the simulated wearables' sessions (hundreds of thousands of packet objects) are the
     # radio side, not the service's memory: out of the garbage collector's walks, whose
-    # full collections over them paused the loop 100-150 ms (14 in a 50-wearable run)
+    # full collections over them paused the loop 100-150 ms (14 in a 50-wearable run).
+    # Frozen here, before the clock: run_session freezes what exists when each session
+    # starts (the service's own set-up, frozen_set_up) and would take them along, but
+    # then a collection between the clock's start and the sessions' could still walk them
     gc.collect()
     gc.freeze()
     wall0 = time.time()
@@ -285,7 +289,7 @@ async def run_wearables(settings: BrokerSettings, n: int, seconds: float,
         tg.create_task(radio.run())
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu0
-    gc.unfreeze()
+    gc.unfreeze()  # (the last session to end unfroze it already)
     stats = [p.stats for p in publishers]
     for pub in publishers:
         await pub.__aexit__(None, None, None)
@@ -359,13 +363,14 @@ def _rss_service(hours: float, out: Any) -> None:
     send.close()
     pipeline = Pipeline({"sim": find_profile("myo")}, None)
     points: list[tuple[float, float]] = []
-    while len(points) < pieces:
-        batch = receive.recv()
-        if batch is None:
-            points.append(((len(points) + 1) * RSS_PIECE_S / 3600, rss_mb()))
-            continue
-        for device, characteristic, data, t in batch:
-            pipeline.feed(Packet(device, characteristic, data, t))
+    with frozen_set_up():  # as run_session runs a session: the set-up out of full collections
+        while len(points) < pieces:
+            batch = receive.recv()
+            if batch is None:
+                points.append(((len(points) + 1) * RSS_PIECE_S / 3600, rss_mb()))
+                continue
+            for device, characteristic, data, t in batch:
+                pipeline.feed(Packet(device, characteristic, data, t))
     wearable.join(60)
     peak = rss_mb("VmHWM")
     out.put((points, peak, sorted(m for m in ("scipy.signal", "isofeedback.sim")

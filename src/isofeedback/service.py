@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -213,6 +214,35 @@ class _IdleTimer:
             self._handle = None
 
 
+_frozen_sessions = 0  # sessions of this process under way with their set-up frozen
+
+
+@contextlib.contextmanager
+def frozen_set_up() -> Iterator[None]:
+    """While a session runs, what existed when it started (imported modules, the
+    pipeline, the connections: tens of thousands of objects in a one-wearable service)
+    is out of the garbage collector's full collections (``gc.freeze``), which then walk
+    only what the session made: each full collection paused the event loop, and with it
+    every wearable's packets, for the walk over all of them (benchmarks/README.md has the
+    figures). Full collections come when enough objects have survived two younger ones,
+    seconds to minutes apart in a session.
+
+    Undone (``gc.unfreeze``) when the last session under way in the process ends: a frozen
+    object that became cyclic garbage during the session is collected then, so nothing
+    stays frozen across sessions and a day of sessions does not grow. Sessions running
+    together in one process (a benchmark's wearables) count: the first to end does not
+    unfreeze the others' set-up."""
+    global _frozen_sessions
+    gc.freeze()
+    _frozen_sessions += 1
+    try:
+        yield
+    finally:
+        _frozen_sessions -= 1
+        if not _frozen_sessions:
+            gc.unfreeze()
+
+
 async def run_session(
     source: PacketSource,
     pipeline: Pipeline,
@@ -262,60 +292,61 @@ async def run_session(
             apply(control, now)
 
     end = "end of data"
-    try:
-        apply_due(last_t)
-        async for batch in _with_idle_ticks(source):
-            if batch is None:
-                now = last_t
-                live_now = source.now()
-                if live_now is not None:
-                    now = max(last_t, live_now)
-                    emit(pipeline.idle(live_now))
-                    gone = pipeline.sensor_gone_at(live_now)
-                    if gone is not None:  # recorded: a replay ends the session there too
-                        apply(Control("stop", t=gone, origin=SENSOR_GONE), now)
-                apply_due(now)
-            while batch and not pipeline.coach.finished:
-                # a recorded command falls between two pieces, after its packet count
-                due = inbox.next_recorded()
-                cut = len(batch) if due is None or due <= fed else min(due - fed, len(batch))
-                piece, batch = batch[:cut], batch[cut:]
-                if len(piece) < BULK_MIN:
-                    for packet in piece:
+    with frozen_set_up():
+        try:
+            apply_due(last_t)
+            async for batch in _with_idle_ticks(source):
+                if batch is None:
+                    now = last_t
+                    live_now = source.now()
+                    if live_now is not None:
+                        now = max(last_t, live_now)
+                        emit(pipeline.idle(live_now))
+                        gone = pipeline.sensor_gone_at(live_now)
+                        if gone is not None:  # recorded: a replay ends the session there too
+                            apply(Control("stop", t=gone, origin=SENSOR_GONE), now)
+                    apply_due(now)
+                while batch and not pipeline.coach.finished:
+                    # a recorded command falls between two pieces, after its packet count
+                    due = inbox.next_recorded()
+                    cut = len(batch) if due is None or due <= fed else min(due - fed, len(batch))
+                    piece, batch = batch[:cut], batch[cut:]
+                    if len(piece) < BULK_MIN:
+                        for packet in piece:
+                            for tap in taps:
+                                tap.on_packet(packet)
+                            emit(pipeline.feed(packet))
+                            fed += 1
+                            last_t = packet.t_arrival
+                            apply_due(last_t)
+                            if pipeline.coach.finished:
+                                break
+                        continue
+                    # fell behind: what waited goes through at once, with the same outputs
+                    outputs, used = pipeline.feed_many(piece, until_finished=True)
+                    for packet in piece[:used]:
                         for tap in taps:
                             tap.on_packet(packet)
-                        emit(pipeline.feed(packet))
-                        fed += 1
-                        last_t = packet.t_arrival
-                        apply_due(last_t)
-                        if pipeline.coach.finished:
-                            break
-                    continue
-                # fell behind: what waited goes through at once, with the same outputs
-                outputs, used = pipeline.feed_many(piece, until_finished=True)
-                for packet in piece[:used]:
-                    for tap in taps:
-                        tap.on_packet(packet)
-                emit(outputs)
-                fed += used
-                last_t = piece[used - 1].t_arrival
+                    emit(outputs)
+                    fed += used
+                    last_t = piece[used - 1].t_arrival
+                    apply_due(last_t)
+                if pipeline.coach.finished:
+                    break
+            else:
                 apply_due(last_t)
-            if pipeline.coach.finished:
-                break
-        else:
-            apply_due(last_t)
-    except BaseException as exc:
-        end = "cancelled" if isinstance(exc, asyncio.CancelledError) else f"fault: {exc}"
-        raise
-    finally:
-        if pipeline.coach.finished and not result.stopped_by:
-            result.stopped_by = "protocol"
-        if not pipeline.coach.finished:
-            result.automatic_stop_at = len(result.outputs)
-            apply(Control("stop", t=last_t, origin=end), last_t)
-        result.summary = pipeline.coach.summary()
-        result.stats = pipeline.stats
-        result.wall_s = time.perf_counter() - started
-        result.session_s = last_t
-        result.packets_fed = fed
+        except BaseException as exc:
+            end = "cancelled" if isinstance(exc, asyncio.CancelledError) else f"fault: {exc}"
+            raise
+        finally:
+            if pipeline.coach.finished and not result.stopped_by:
+                result.stopped_by = "protocol"
+            if not pipeline.coach.finished:
+                result.automatic_stop_at = len(result.outputs)
+                apply(Control("stop", t=last_t, origin=end), last_t)
+            result.summary = pipeline.coach.summary()
+            result.stats = pipeline.stats
+            result.wall_s = time.perf_counter() - started
+            result.session_s = last_t
+            result.packets_fed = fed
     return result

@@ -23,6 +23,7 @@ import numpy as np
 from isofeedback.detectors.changepoint import BoolArray
 from isofeedback.detectors.params import RestModel, SampleCounts
 from isofeedback.dsp.exact import mean
+from isofeedback.dsp.rows import Rows
 from isofeedback.types import FloatArray
 
 __all__ = ["RestTracker", "local_rest"]
@@ -54,8 +55,9 @@ class RestTracker:
         self._reset()
 
     def _reset(self) -> None:
-        self._cal_env: list[FloatArray] = []
-        self._cal_pow: list[FloatArray] = []
+        # the calibration's samples, gathered as they come (its end only reads them)
+        self._cal_env = Rows(self.calibration_n)
+        self._cal_pow = Rows(self.calibration_n)
         self.baseline: float | None = None  # envelope at rest, input units
         self.noise: float | None = None  # envelope noise at rest (robust SD)
         self.pow_baseline = 1.0
@@ -79,19 +81,19 @@ class RestTracker:
         power channel (``has_power`` false) the power is the squared envelope over its
         baseline, 1 at rest by construction."""
         take = min(env.size, self.calibration_n - seen)
-        self._cal_env.append(env[:take].copy())
-        self._cal_pow.append(pw[:take][gate[:take] == 0])
+        self._cal_env.add(env[:take])
+        self._cal_pow.add(pw[:take][gate[:take] == 0])
         if seen + take >= self.calibration_n:
-            rest = np.concatenate(self._cal_env)
+            rest = self._cal_env.filled()
             baseline = float(np.median(rest))
             mad = float(np.median(np.abs(rest - baseline))) * 1.4826
             self.noise = max(mad, 1e-12 * max(abs(baseline), 1.0))
             self.baseline = baseline
-            pws = np.concatenate(self._cal_pow)
+            pws = self._cal_pow.filled()
             if has_power and pws.size:
                 self.pow_baseline = max(float(np.mean(np.minimum(pws, POWER_CAP))), 1e-12)
 
-            self._cal_env, self._cal_pow = [], []
+            self._cal_env = self._cal_pow = Rows(0)
         return take
 
     def level(self, envelope: float) -> float:

@@ -45,6 +45,7 @@ from isofeedback.dsp.filters import (
     mains_notch,
     pole_radius,
 )
+from isofeedback.dsp.rows import Rows
 from isofeedback.types import Chunk, FloatArray
 
 BoolArray = npt.NDArray[np.bool_]
@@ -183,7 +184,7 @@ class EmgChain:
                               by_index=self.chunk_invariant)
         self._n = 0  # samples seen
         self._cal_n = max(1, int(round(self.calibration_s * self.fs)))
-        self._cal: list[FloatArray] = []
+        self._cal = Rows(self._cal_n)  # the rest calibration's y² rows
         self.rest_var: FloatArray | None = None
         self.weights = np.ones(c)
         self.dof = float(c)
@@ -601,16 +602,16 @@ class EmgChain:
             a = self._n + i  # absolute index of sample i
             if self.rest_var is None:
                 take = min(n - i, self._cal_n - a)
-                self._cal.append(y2[i : i + take])
+                self._cal.add(y2[i : i + take])
                 w0 = self.weights / self.weights.sum()
                 out[i : i + take, 1] = 0.0
                 out[i : i + take, 3] = self.dof
                 out[i : i + take, 0] = np.sqrt(weighted_columns(ms[i : i + take], w0))
                 gate[i : i + take] = 1.0
                 if a + take >= self._cal_n:
-                    cal = np.vstack(self._cal)
+                    cal = self._cal.filled()
                     self.rest_var = np.maximum(np.median(cal, axis=0) / _CHI2_MEDIAN, 1e-24)
-                    self._cal = []
+                    self._cal = Rows(0)
                     self._drop_dead_channels()
                 i += take
                 continue
