@@ -628,6 +628,14 @@ def test_an_openbci_gui_file(tmp_path: Path, suffix: str) -> None:
     assert np.array_equal(got.streams["emg"].data, emg)
     assert np.array_equal(got.streams["accel"].data, accel)
     assert not got.annotations
+    bad = tmp_path / f"bad{suffix}"
+    bad.write_text(old.read_text().replace("Sample Rate = 250 Hz", "Sample Rate = 250.0.1 Hz"))
+    with pytest.raises(RecordingError, match=r"'%Sample Rate = 250\.0\.1 Hz' holds no rate"):
+        load_foreign(bad)
+    empty = tmp_path / f"empty{suffix}"
+    empty.write_text("\n".join(path.read_text().splitlines()[:5]) + "\n")
+    with pytest.raises(RecordingError, match="no data rows"):
+        load_foreign(empty)
 
 
 def test_a_text_file_that_is_not_data_is_not_replayed(tmp_path: Path) -> None:
@@ -1095,6 +1103,16 @@ def test_matlab_files_as_datasets_ship_them(tmp_path: Path,
     damaged.write_bytes(ninapro.read_bytes()[:300])
     with pytest.raises(RecordingError, match=r"damaged\.mat: not a readable MATLAB file"):
         load_foreign(damaged)
+    two = tmp_path / "two.mat"
+    savemat(two, {"emg": emg, "fs": 1000.0, "glove": {"fs": 25.0}})
+    with pytest.raises(RecordingError, match=r"rates that disagree \(fs = 1000, glove.fs = "
+                       r"25\); give the EMG's with --fs"):
+        load_foreign(two)
+    assert load_foreign(two, fs=1000.0).streams["emg"].fs == 1000.0
+    missing = tmp_path / "missing.mat"
+    savemat(missing, {"emg": np.where(emg > 2.5, np.nan, emg), "fs": 1000.0})
+    with pytest.raises(RecordingError, match="variable 'emg' holds non-finite values"):
+        load_foreign(missing)
     slow = tmp_path / "slow.mat"
     savemat(slow, {"emg": emg, "fs": 50.0})
     with pytest.raises(RecordingError, match="EMG sampled at 50 Hz, too slow"):

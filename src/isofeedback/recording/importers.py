@@ -1033,7 +1033,9 @@ def _text_rows(path: Path, **how: Any) -> FloatArray:
     """The numbers of a text format's rows (``how``: numpy ``loadtxt``'s options): at least
     two rows, every value finite, or one clear error."""
     try:
-        values = np.loadtxt(path, ndmin=2, dtype=np.float64, **how)
+        with warnings.catch_warnings():  # "input contained no data": said below
+            warnings.simplefilter("ignore", UserWarning)
+            values = np.loadtxt(path, ndmin=2, dtype=np.float64, **how)
     except ValueError as exc:
         raise RecordingError(f"{path}: the rows are not numbers in columns: {exc}") from None
     if values.shape[0] < 2:
@@ -1084,10 +1086,13 @@ def _openbci(path: Path) -> SignalSet:
     except (OSError, UnicodeDecodeError) as exc:
         raise RecordingError(f"{path}: cannot read it as text: {exc}") from None
     keys = {k.strip().lower(): v.strip() for k, _, v in (h.partition("=") for h in head)}
-    rate = re.match(r"([0-9.]+)", keys.get("sample rate", ""))
-    if rate is None:
+    if "sample rate" not in keys:
         raise RecordingError(f"{path}: an OpenBCI file without its '%Sample Rate = … Hz' "
                              "line")
+    rate = re.fullmatch(r"([0-9]+(?:\.[0-9]*)?)\s*(?:Hz)?", keys["sample rate"])
+    if rate is None:
+        raise RecordingError(f"{path}: its line '%Sample Rate = {keys['sample rate']}' "
+                             "holds no rate in Hz")
     fs = checks.number(float(rate[1]), "the sampling rate", low=MIN_FS_HZ, high=MAX_FS_HZ,
                        where=str(path), error=RecordingError)
     named = bool(first.strip()) and not _is_number(first.split(",")[0])
@@ -1302,12 +1307,19 @@ def load_mat(path: Path, fs: float | None = None) -> SignalSet:
     emg = signals[key]
     emg = emg if emg.shape[0] >= emg.shape[1] else emg.T
     n = emg.shape[0]
+    if not np.isfinite(emg).all():
+        raise RecordingError(f"{path}: variable {key!r} holds non-finite values (NaN or "
+                             "infinite: samples missing?)")
     if fs is None:
         if not rates:
             raise RecordingError(f"{path}: no sample rate in the file (a variable fs, srate, "
                                  "frequency …); give it with --fs")
+        if len(set(rates.values())) > 1:
+            found = ", ".join(f"{k} = {r:g}" for k, r in rates.items())
+            raise RecordingError(f"{path}: rates that disagree ({found}); give the EMG's "
+                                 "with --fs")
         fs = next(iter(rates.values()))
-    elif rates and any(abs(r - fs) > 1e-6 * fs for r in rates.values()):
+    elif rates and all(abs(r - fs) > 1e-6 * fs for r in rates.values()):
         found = ", ".join(f"{k} = {r:g}" for k, r in rates.items())
         raise RecordingError(f"{path}: --fs {fs:g} contradicts the file's own rate ({found}); "
                              "drop --fs")
