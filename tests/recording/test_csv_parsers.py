@@ -70,19 +70,23 @@ def test_both_readers_refuse_the_same_rows(bad: str) -> None:
 
 
 @needs_pandas
+@pytest.mark.parametrize("sep", [",", ";"])
 def test_a_large_file_read_with_pandas_gives_the_small_path_s_signals(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sep: str) -> None:
+    """Both readers, decimal points (``,`` between cells) and decimal commas (``;``)."""
     rng = np.random.default_rng(9)
     t = np.arange(4000) / 1000.0
     x = rng.standard_normal((4000, 3)) * 123.456
     path = tmp_path / "emg.csv"
-    np.savetxt(path, np.column_stack([t, x]), delimiter=",", fmt="%.17g",
-               header="t,emg1,emg2,emg3", comments="")
+    np.savetxt(path, np.column_stack([t, x]), delimiter=sep, fmt="%.17g",
+               header=sep.join(["t", "emg1", "emg2", "emg3"]), comments="")
+    if sep == ";":
+        path.write_text(path.read_text().replace(".", ","))
     used: list[bool] = []
 
-    def spy(f: object, sep: str, reader: object | None) -> np.ndarray:
+    def spy(f: object, sep: str, reader: object | None, comma: bool = False) -> np.ndarray:
         used.append(reader is not None)
-        return _parse_numbers(f, sep, reader)
+        return _parse_numbers(f, sep, reader, comma)
 
     monkeypatch.setattr(importers, "_parse_numbers", spy)
     monkeypatch.setattr(importers, "PANDAS_FROM_BYTES", 10**12)

@@ -13,9 +13,11 @@ from isofeedback.cli import main
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.errors import RecordingError
 from isofeedback.recording.export import export_recording, quantum, recording_signals
-from isofeedback.recording.importers import load_foreign
+from isofeedback.recording.importers import is_table_text, load_foreign
 from isofeedback.recording.reader import RecordingReader
+from isofeedback.research.batch import find_recordings
 from isofeedback.research.replay import events_jsonl, replay
+from isofeedback.types import FloatArray
 
 
 @pytest.mark.parametrize("fmt", ["bdf", "edf", "csv"])
@@ -312,12 +314,82 @@ def test_a_windows_spreadsheet_csv_with_a_micro_sign_replays(tmp_path: Path) -> 
     assert events_jsonl(replay(ansi).outputs) == events_jsonl(want.outputs)
 
 
-def test_decimal_commas_are_one_clear_error(tmp_path: Path) -> None:
-    path = tmp_path / "comma.csv"
-    path.write_text("t;emg1\n0,000;0,5\n0,002;0,25\n")
-    with pytest.raises(RecordingError, match="decimal commas are not read: save the file "
-                       "with a decimal point"):
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _contractions_csv(sep: str = ",", comma: bool = False, header: str | None = "t,emg1",
+                      ) -> tuple[str, FloatArray]:
+    """A 500 Hz record with one contraction as CSV text (``sep`` between cells, decimal
+    commas when ``comma``, no header row when ``header`` is None), and its EMG."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(0.0, 1.0, 3000)
+    x[1000:2000] *= 12.0
+    rows = [f"{i / 500:.3f}{sep}{v:.5f}" for i, v in enumerate(x)]
+    if header is None:
+        rows = [r.split(sep)[1] for r in rows]
+    text = "\n".join(rows) + "\n"
+    if comma:
+        text = text.replace(".", ",")
+    head = "" if header is None else header.replace(",", sep) + "\n"
+    return head + text, np.round(x, 5)
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_decimal_commas_with_semicolons_or_tabs(tmp_path: Path, sep: str) -> None:
+    """A spreadsheet in a locale whose decimal mark is the comma writes ``0,25`` between
+    semicolons (or tabs): read as the same numbers, the same analysis as points."""
+    points, comma = tmp_path / "points.csv", tmp_path / "comma.csv"
+    points.write_text(_contractions_csv(",")[0])
+    comma.write_text(_contractions_csv(sep, comma=True)[0])
+    got, want = load_foreign(comma), load_foreign(points)
+    assert got.streams["emg"].fs == want.streams["emg"].fs == 500.0
+    assert np.array_equal(got.streams["emg"].data, want.streams["emg"].data)
+    assert events_jsonl(replay(comma).outputs) == events_jsonl(replay(points).outputs)
+
+
+def test_decimal_commas_mixed_with_points_are_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_text("t;emg1\n0.000;0,5\n0.002;0,25\n")
+    with pytest.raises(RecordingError, match=r"line 2: non-numeric value .*decimal commas "
+                       r"are read only where cells are separated by semicolons or tabs"):
         load_foreign(path)
+    path.write_text("t,emg1\n0,000,0,5\n")  # commas both ways: not guessed
+    with pytest.raises(RecordingError, match="line 2 has 4 values, the header 2"):
+        load_foreign(path)
+
+
+def test_tab_separated_tsv_and_txt_tables(tmp_path: Path) -> None:
+    """A lab's tab-separated export, named ``.tsv`` or ``.txt``, is read as a CSV; a
+    ``.txt`` of notes stays a clear error (and is no data in a folder)."""
+    text = _contractions_csv("\t")[0]
+    want = load_foreign(_write(tmp_path / "a.csv", _contractions_csv(",")[0]))
+    for name in ("a.tsv", "a.txt"):
+        got = load_foreign(_write(tmp_path / name, text))
+        assert np.array_equal(got.streams["emg"].data, want.streams["emg"].data)
+    notes = _write(tmp_path / "notes.txt", "subject 3 felt tired\nrepeat on Monday\n")
+    assert not is_table_text(notes)
+    with pytest.raises(RecordingError, match="not a text format read here"):
+        load_foreign(notes)
+    assert [p.name for p in find_recordings(tmp_path)] == ["a.csv", "a.tsv", "a.txt"]
+
+
+def test_a_file_without_header_needs_fs(tmp_path: Path) -> None:
+    """Columns of EMG without names (a logger's dump) are read with ``--fs``; without it,
+    or with a column that rises in every row (time or a counter), one clear error."""
+    text, x = _contractions_csv(header=None)
+    path = _write(tmp_path / "dump.csv", text)
+    with pytest.raises(RecordingError, match=r"first row must name the columns .* --fs"):
+        load_foreign(path)
+    got = load_foreign(path, fs=500.0)
+    assert got.streams["emg"].channels == ("emg1",)
+    assert np.array_equal(got.streams["emg"].data[:, 0], x)  # the first row is data
+    assert sum(e.type == "onset" for e in replay(path, fs=500.0).events) == 1
+    timed = _write(tmp_path / "timed.csv", _contractions_csv(header="t,emg1")[0]
+                   .split("\n", 1)[1])
+    with pytest.raises(RecordingError, match="column 1 rises in every row"):
+        load_foreign(timed, fs=500.0)
 
 
 def test_a_time_column_in_milliseconds(tmp_path: Path) -> None:
@@ -824,7 +896,6 @@ def test_numpy_savetxt_headers_and_comment_lines(tmp_path: Path) -> None:
     ("t,emg1,t\n0,1,0\n0.001,1,0.001\n", r"column names repeat \('t'\)"),
     ("t,emg1,emg2\n0,1,2\n0.001,,2\n",
      r"line 3: no value in column 'emg1' \(a missing sample\)"),
-    ("\ufefft;emg1\n0,000;0,5\n0,001;0,25\n", r"line 2: non-numeric value .*decimal commas"),
     # a logger's wall-clock stamps in the time column: said as such, with what to do
     ("timestamp,emg1\n2024-03-01 10:00:00.000,1\n2024-03-01 10:00:00.001,2\n",
      r"line 2: the time column 'timestamp' holds a date or clock time "

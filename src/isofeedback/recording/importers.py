@@ -1,8 +1,11 @@
 """Foreign data for replay: CSV and EDF/BDF files → :class:`SignalSet`.
 
-CSV: a header row; one column per EMG channel; an optional time column (``t``, ``time``,
+CSV (``.csv``, ``.tsv``, or a ``.txt`` table): a header row (without one, ``--fs`` and
+every column EMG); one column per EMG channel; an optional time column (``t``, ``time``,
 ``time_s``, ``timestamp``; seconds) or ``--fs``; optional ``gyro_x/y/z`` (deg/s),
-``accel_x/y/z`` (g) and ``quat_w/x/y/z`` columns. A sidecar ``<name>.events.csv``
+``accel_x/y/z`` (g) and ``quat_w/x/y/z`` columns; cells separated by commas, semicolons or
+tabs, and with a semicolon or a tab the decimal mark may be a comma (a spreadsheet in a
+locale that writes ``0,25``). A sidecar ``<name>.events.csv``
 (``onset,duration,text``) is read as annotations, as :mod:`.export` writes it.
 
 Columns that are not signals are never analysed as EMG: a label column (``label``,
@@ -30,6 +33,7 @@ import codecs
 import csv
 import dataclasses
 import functools
+import io
 import itertools
 import math
 import re
@@ -55,6 +59,7 @@ __all__ = [
     "TEXT_FORMATS",
     "events_sidecar",
     "is_signal_text",
+    "is_table_text",
     "load_csv",
     "load_edf",
     "load_foreign",
@@ -65,7 +70,7 @@ __all__ = [
     "named_label_annotations",
 ]
 
-FOREIGN_SUFFIXES = (".csv", ".edf", ".bdf", ".txt", ".hea", ".xdf", ".mat")
+FOREIGN_SUFFIXES = (".csv", ".tsv", ".edf", ".bdf", ".txt", ".hea", ".xdf", ".mat")
 #: the first line of the text formats read (``.txt``)
 TEXT_FORMATS = ("# OpenSignals Text File Format", "# Simple Text Format", "%OpenBCI Raw")
 _TIME_COLUMNS = ("t", "time", "time_s", "timestamp", "seconds")
@@ -105,16 +110,17 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
     """Foreign data of any format read here. ``fs``: the sample rate of a CSV without a
     time column; the other formats carry their own (a different ``fs`` is an error)."""
     suffix = path.suffix.lower()
-    if suffix == ".csv" and not _is_openbci(path):
+    if (suffix in (".csv", ".tsv") and not _is_openbci(path)) or (
+            suffix == ".txt" and not is_signal_text(path) and is_table_text(path)):
         return _marked_gaps(_plausible(path, load_csv(path, fs)))
     readers: dict[str, Callable[[Path], SignalSet]] = {
         ".edf": load_edf, ".bdf": load_edf, ".txt": load_txt, ".hea": load_wfdb,
         ".xdf": load_xdf, ".csv": load_txt,  # .csv here: an OpenBCI GUI file
         ".mat": functools.partial(load_mat, fs=fs)}  # may have no rate: --fs
     if suffix not in readers:
-        raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .edf, "
-                             ".bdf, OpenSignals or OpenBCI .txt, WFDB .hea, XDF, MATLAB "
-                             ".mat)")
+        raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .tsv, "
+                             ".edf, .bdf, OpenSignals or OpenBCI .txt, WFDB .hea, XDF, "
+                             "MATLAB .mat)")
     signals = _marked_gaps(_plausible(path, readers[suffix](path)))
     rate = signals.streams["emg"].fs
     if fs is not None and abs(fs - rate) > 1e-6 * rate:
@@ -233,13 +239,27 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         checks.number(fs, "--fs", low=MIN_FS_HZ, high=MAX_FS_HZ,
                       error=RecordingError)
     skip, header_line = _preamble(path)
-    fast = _read_fast(path, skip, header_line)
+    sep = _delimiter(header_line)
+    comma = _decimal_comma(path, skip, sep)
+    first_cells = [c.strip() for c in header_line.split(sep)]
+    if all(_is_number(c.replace(",", ".") if comma else c) for c in first_cells):
+        if fs is None:
+            raise RecordingError(f"{path}: the first row must name the columns (e.g. "
+                                 "t,emg1,emg2); a file of EMG columns only may go without "
+                                 "names if the sample rate is given with --fs")
+        # no header: every column is EMG, and the first line is data
+        header_line = sep.join(f"emg{i + 1}" for i in range(len(first_cells)))
+        skip -= 1
+        unnamed = True
+    else:
+        unnamed = False
+    fast = _read_fast(path, skip, header_line, comma)
     body: list[list[str]] | None = None
     first_line = skip + 1  # the file's line of the first data row
     if fast is not None:
         header, values = fast
     else:
-        header, body = _read_rows(path, skip, header_line)
+        header, body = _read_rows(path, skip, header_line, comma)
         if len(body) > 1 and not any(ch.isdigit() for c in body[0] for ch in c):
             # a row of units under the names (``s,mV,mV``), as acquisition software
             # exports: not data; a time column's unit there is its unit
@@ -277,11 +297,17 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         # one nan reaching the filters makes every later sample nan: detection would
         # silently stop and the report fill with nan; gaps must be cut out, not marked
         if body is None:
-            body = _read_rows(path, skip, header_line)[1]
+            body = _read_rows(path, skip, header_line, comma)[1]
         i, j = (int(k) for k in np.argwhere(~finite)[0])
         raise RecordingError(f"{path}: line {i + first_line}, column {header[j]!r}: "
                              f"{body[i][j].strip()!r} is not a finite number; "
                              "remove or interpolate missing samples first")
+    rising = [j for j in range(values.shape[1]) if unnamed and values.shape[0] > 2
+              and bool(np.all(np.diff(values[:, j]) > 0))]
+    if rising:
+        raise RecordingError(f"{path}: column {rising[0] + 1} rises in every row, as time or "
+                             "a row counter does, not EMG: name the columns in a first row "
+                             "(e.g. t,emg1)")
     time_col = next((i for i, h in enumerate(header) if _time_scale(h) is not None), None)
     if time_col is not None:
         scale = _time_scale(header[time_col]) or 1.0
@@ -455,6 +481,43 @@ def _delimiter(header: str) -> str:
     return next((d for d in (",", ";", "\t") if d in header), ",")
 
 
+#: a number written with a decimal comma (``-0,25``, ``1,5e-3``)
+_COMMA_NUMBER = re.compile(r"\s*[-+]?\d*,\d+(?:[eE][-+]?\d+)?\s*")
+
+
+def _decimal_comma(path: Path, skip: int, sep: str) -> bool:
+    """Whether the cells' decimal mark is the comma: the separator is not a comma, and
+    among the first data rows a cell is a number written with a comma and none with a
+    point (a file that mixes them is read with the point, and its comma cells named)."""
+    if sep == ",":
+        return False
+    try:
+        with path.open(encoding=_csv_encoding(path)) as f:
+            lines = list(itertools.islice(f, skip, skip + 50))
+    except (OSError, UnicodeDecodeError):
+        return False
+    cells = [c for line in lines for c in line.split(sep)]
+    return (any(_COMMA_NUMBER.fullmatch(c) for c in cells)
+            and not any("." in c and _is_number(c) for c in cells))
+
+
+def is_table_text(path: Path) -> bool:
+    """A text file holding a table our CSV reader reads: a first line of names (or
+    numbers) and a second line of numbers only, separated by commas, semicolons or tabs
+    (a lab's ``.txt`` export); a folder's notes are not."""
+    try:
+        with path.open(encoding=_csv_encoding(path)) as f:
+            lines = [line.strip() for line in itertools.islice(f, 2)]
+    except (OSError, UnicodeDecodeError):
+        return False
+    if len(lines) < 2 or not lines[1]:
+        return False
+    sep = _delimiter(lines[0])
+    cells = [c.strip().replace(",", ".") if sep != "," else c.strip()
+             for c in lines[1].split(sep)]
+    return len(cells) == len(lines[0].split(sep)) and all(_is_number(c) for c in cells)
+
+
 #: from this size on, a CSV is parsed with pandas when it is installed (the ``csv`` extra):
 #: its parser is ~5x faster than numpy's on a 2 kHz file, and importing it costs ~0.2 s,
 #: which the faster parse repays from about this size (or at once when it is imported)
@@ -476,12 +539,16 @@ def _pandas_reader() -> Any | None:
     return pandas.read_csv if (int(found[1]), int(found[2])) >= (3, 1) else None
 
 
-def _parse_numbers(f: Any, sep: str, read_csv: Any | None) -> FloatArray:
+def _parse_numbers(f: Any, sep: str, read_csv: Any | None,
+                   decimal_comma: bool = False) -> FloatArray:
     """The rows left in ``f`` as float64 (ValueError when a cell is not a number or a row
     is short): numpy's compiled reader (after :func:`parse_plain`, which reads plain
     decimals faster), or pandas' ``read_csv`` when given (where it pays:
     :data:`PANDAS_FROM_BYTES`). All give each cell's correctly rounded double, so the
-    result does not depend on which ran (``tests/recording/test_csv_parsers.py``)."""
+    result does not depend on which ran (``tests/recording/test_csv_parsers.py``).
+    ``decimal_comma``: the cells write ``0,25`` (the separator is not a comma)."""
+    if decimal_comma and read_csv is None:
+        f = io.StringIO(f.read().replace(",", "."))
     if read_csv is None:
         # rows of plain decimals (what our export and most loggers write) in bulk, else
         # numpy's reader for all of it (exponents, spaces, blank lines, errors to name)
@@ -497,13 +564,13 @@ def _parse_numbers(f: Any, sep: str, read_csv: Any | None) -> FloatArray:
     try:
         # na_filter off: an empty cell is an error to name, not a NaN to analyse
         frame = read_csv(f, sep=sep, header=None, dtype=np.float64, na_filter=False,
-                         engine="c")
+                         engine="c", decimal="," if decimal_comma else ".")
     except Exception as exc:  # pandas' ParserError and EmptyDataError are not ValueErrors
         raise ValueError(str(exc)) from None
     return np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
 
 
-def _read_fast(path: Path, skip: int, header_line: str,
+def _read_fast(path: Path, skip: int, header_line: str, decimal_comma: bool = False,
                ) -> tuple[list[str], FloatArray] | None:
     """The header (csv module) and the data rows (a compiled reader, the same doubles to
     the bit as a float() per cell) in one pass over the file; None when the reader refuses
@@ -519,7 +586,8 @@ def _read_fast(path: Path, skip: int, header_line: str,
         with path.open(newline="", encoding=_csv_encoding(path)) as f:
             for _ in range(skip):
                 f.readline()
-            values = _parse_numbers(f, sep, _pandas_reader() if large else None)
+            values = _parse_numbers(f, sep, _pandas_reader() if large else None,
+                                    decimal_comma)
     except (OSError, UnicodeDecodeError, csv.Error, ValueError):
         return None
     header = [h.strip() for h in first]
@@ -528,15 +596,18 @@ def _read_fast(path: Path, skip: int, header_line: str,
     return header, values
 
 
-def _read_rows(path: Path, skip: int, header_line: str,
+def _read_rows(path: Path, skip: int, header_line: str, decimal_comma: bool = False,
                ) -> tuple[list[str], list[list[str]]]:
-    """The header and the non-blank data rows as text, cell by cell."""
+    """The header and the non-blank data rows as text, cell by cell (decimal commas made
+    points)."""
     sep = _delimiter(header_line)
     try:
         with path.open(newline="", encoding=_csv_encoding(path)) as f:
             for _ in range(skip):
                 f.readline()
             rows = list(csv.reader(f, delimiter=sep))
+        if decimal_comma:
+            rows = [[c.replace(",", ".") for c in r] for r in rows]
     except FileNotFoundError:
         raise RecordingError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -584,7 +655,8 @@ def _numbers(path: Path, header: list[str], body: list[list[str]],
                     f"a date or clock time ({row[clock].strip()!r}), not seconds: write "
                     "seconds from the start (or milliseconds as time_ms), or remove the "
                     "column and give the sample rate with --fs") from None
-            hint = ("; decimal commas are not read: save the file with a decimal point"
+            hint = ("; decimal commas are read only where cells are separated by "
+                    "semicolons or tabs, and not mixed with decimal points"
                     if any("," in c for c in row) else "")
             raise RecordingError(f"{path}: line {i + first_line}: non-numeric value in "
                                  f"{row!r}{hint}"

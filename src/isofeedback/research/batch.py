@@ -23,7 +23,7 @@ from isofeedback.config import PipelineConfig
 from isofeedback.errors import ConfigError, IsofeedbackError, RecordingError
 from isofeedback.files import open_private
 from isofeedback.recording.format import SUFFIX
-from isofeedback.recording.importers import FOREIGN_SUFFIXES, is_signal_text
+from isofeedback.recording.importers import FOREIGN_SUFFIXES, is_signal_text, is_table_text
 from isofeedback.research.metrics import COLUMNS, error_row
 from isofeedback.research.replay import dump_events, is_foreign, replay
 
@@ -49,7 +49,7 @@ def find_recordings(folder: Path) -> list[Path]:
     found = [p for p in folder.rglob("*") if p.is_file() and (
         p.suffix == SUFFIX
         or (p.suffix.lower() in FOREIGN_SUFFIXES and not p.name.endswith(".events.csv")
-            and (p.suffix.lower() != ".txt" or is_signal_text(p))))]
+            and (p.suffix.lower() != ".txt" or is_signal_text(p) or is_table_text(p))))]
     return sorted(found)
 
 
