@@ -58,6 +58,19 @@ _IGNORED, _EMG, _GYRO, _ACCEL = range(4)
 SIGNAL_LOST_S = 1.0  # no EMG for this long: the coach pauses
 
 
+def session_config(config: PipelineConfig | None,
+                   protocol: ExerciseProtocol | None) -> PipelineConfig:
+    """The settings a pipeline runs with: ``config``, else the defaults with the
+    protocol's rest calibration and movement limit."""
+    if config is not None:
+        return config
+    if protocol is None:
+        return PipelineConfig()
+    return PipelineConfig().updated(
+        {"detector.rest.calibration_s": protocol.rest_calibration_s,
+         "movement.max_deg": protocol.movement_max_deg}, "protocol")
+
+
 @dataclass
 class PipelineStats:
     packets: int = 0
@@ -299,9 +312,7 @@ class Pipeline:
         # and their recordings keep the packet order they were made with.
         self.chunk_invariant = chunk_invariant
         self.protocol = protocol
-        self.config = config or (PipelineConfig() if protocol is None else PipelineConfig().updated(
-            {"detector.rest.calibration_s": protocol.rest_calibration_s,
-             "movement.max_deg": protocol.movement_max_deg}, "protocol"))
+        self.config = session_config(config, protocol)
         self.mvc = mvc
         self.calibration = calibration
         self.history = list(history)

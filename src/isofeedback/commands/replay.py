@@ -99,7 +99,18 @@ def register(sub: Any) -> None:
     p.add_argument("--protocol", metavar="pir|met|FILE", default=None,
                    help="foreign data: coach it with this exercise protocol (default: none, "
                    "detection only over the whole file: onsets, releases, movement, quality)")
+    p.add_argument("--mains", type=_mains, metavar="auto|50|60|off", default=None,
+                   help="foreign data: the mains frequency to notch (default: auto, the "
+                   "configured one unless the file hums at the other)")
     p.set_defaults(run=run)
+
+
+def _mains(text: str) -> float | None:
+    """``--mains``: 50, 60, off (0) or auto (None)."""
+    value = {"auto": None, "off": 0.0, "0": 0.0, "50": 50.0, "60": 60.0}.get(text.lower(), -1.0)
+    if value == -1.0:
+        raise argparse.ArgumentTypeError(f"must be auto, 50, 60 or off, not {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,9 +132,13 @@ async def _one(args: argparse.Namespace, config: PipelineConfig | None) -> int:
     if args.protocol is not None and not foreign:
         raise ConfigError("--protocol applies to foreign data (CSV, EDF, BDF, …); a native "
                           "recording is replayed with its recorded protocol")
+    if args.mains is not None and not foreign:
+        raise ConfigError("--mains applies to foreign data (CSV, EDF, BDF, …); a native "
+                          "recording is replayed with its recorded settings (--config "
+                          "changes them)")
     protocol = find_protocol(args.protocol) if args.protocol is not None else None
     options: dict[str, Any] = {"config": config, "speed": args.speed, "verify": args.verify,
-                               "fs": args.fs, "protocol": protocol}
+                               "fs": args.fs, "protocol": protocol, "mains": args.mains}
     lsl = lsl_options(args)
     async with contextlib.AsyncExitStack() as stack:
         sinks: list[OutputSink] = []
@@ -223,6 +238,8 @@ def _print(console: Console, r: ReplayResult) -> None:
     if origin is not None:
         console.print(f"  times are seconds from the first row (the file's time column "
                       f"starts at {float(origin):g} s)")
+    if r.meta.get("mains"):
+        console.print(f"  [yellow]{escape(str(r.meta['mains']))}[/]")
     if r.meta.get("not_emg"):
         console.print(f"  not EMG: {escape(', '.join(map(str, r.meta['not_emg'])))} (left out; "
                       "labels and triggers become annotations)")
@@ -279,7 +296,7 @@ def _folder(args: argparse.Namespace, config: PipelineConfig | None) -> int:
         find_protocol(args.protocol)  # a bad name or file fails here, once, not per file
     job = BatchJob(config=None if config is None else config.as_dict(), verify=args.verify,
                    events_dir=str(args.events) if args.events else None, fs=args.fs,
-                   protocol=args.protocol, root=str(args.target))
+                   protocol=args.protocol, root=str(args.target), mains=args.mains)
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("replaying", total=len(paths))

@@ -40,6 +40,7 @@ class BatchJob:
     fs: float | None = None
     protocol: str | None = None  # foreign data: coach with it (name or file); None: detect
     root: str | None = None  # the folder replayed: files are named by their path in it
+    mains: float | None = None  # foreign data: notch this mains (None: configured or hum)
 
 
 def find_recordings(folder: Path) -> list[Path]:
@@ -83,7 +84,8 @@ def run_one(path: str, job: BatchJob) -> dict[str, Any]:
         protocol = None
         if job.protocol is not None and is_foreign(p):
             protocol = find_protocol(job.protocol)
-        result = replay(p, config=config, verify=job.verify, fs=job.fs, protocol=protocol)
+        result = replay(p, config=config, verify=job.verify, fs=job.fs, protocol=protocol,
+                        mains=job.mains)
         if job.events_dir is not None:
             out = events_file(job.events_dir, name)
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -19,13 +19,19 @@ from typing import Any
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.config import PipelineConfig, with_current_detector
 from isofeedback.control import Control
+from isofeedback.dsp.mains_hum import measure_hum
 from isofeedback.errors import ConfigError, RecordingError
 from isofeedback.files import open_private
-from isofeedback.pipeline import Output, Pipeline, PipelineStats
+from isofeedback.pipeline import Output, Pipeline, PipelineStats, session_config
 from isofeedback.recording.format import encode_output
 from isofeedback.recording.importers import FOREIGN_SUFFIXES, load_foreign
 from isofeedback.recording.reader import RecordingReader
-from isofeedback.recording.signals import FOREIGN_DEVICE, signal_chunks, signal_profile
+from isofeedback.recording.signals import (
+    FOREIGN_DEVICE,
+    SignalSet,
+    signal_chunks,
+    signal_profile,
+)
 from isofeedback.service import ControlInbox, OutputSink, SessionResult, run_session
 from isofeedback.sources.pacing import paced
 from isofeedback.sources.replay import ReplaySource
@@ -150,6 +156,7 @@ async def replay_async(
     chunk_s: float | None = None,
     batch: int = BATCH,
     fast: bool = True,
+    mains: float | None = None,
 ) -> ReplayResult:
     """Replay ``path``; ``config`` None = the recorded session settings with the current
     detector version (native; with ``verify`` the recorded version) or defaults.
@@ -157,10 +164,13 @@ async def replay_async(
     chosen for speed) and ``batch`` (rows read at a time) do not change detected events.
     ``fast`` (native data at full speed): windows of ``batch`` packets through
     :meth:`Pipeline.feed_many` instead of one by one through the session loop; the outputs
-    are the same (``--verify`` checks them against the live run either way)."""
+    are the same (``--verify`` checks them against the live run either way).
+    ``mains`` (foreign data): the mains frequency to notch (50, 60, 0 off); None: the
+    configured one, unless the file hums at the other (:func:`foreign_mains`)."""
     path = Path(path)
     if is_foreign(path):
-        return await _replay_foreign(path, config, sinks, fs, protocol, chunk_s, speed)
+        return await _replay_foreign(path, config, sinks, fs, protocol, chunk_s, speed,
+                                     mains)
     with RecordingReader(path, batch) as reader:
         source = ReplaySource(reader, speed)
         made = reader.config()
@@ -274,15 +284,41 @@ class _Windows:
         return PacketColumns.joined(parts) if parts else None
 
 
+def foreign_mains(signals: SignalSet, config: PipelineConfig, mains: float | None,
+                  ) -> tuple[PipelineConfig, str | None]:
+    """``config`` with the mains frequency to notch in foreign data, and a word when the
+    file hums at another one. ``mains`` given: that one. Else the configured one, unless
+    the file's EMG hums at the other mains frequency and not at it (data recorded in the
+    Americas read with the European default): its hum would hide the contractions."""
+    emg = signals.streams["emg"]
+    hum = measure_hum(emg.data, emg.fs)
+    chosen = config.chain.mains_hz if mains is None else mains
+    if hum.hz is None or hum.hz == chosen:
+        return config.updated({"chain.mains_hz": chosen}), None
+    rise = f"a {hum.hz:g} Hz mains hum ({hum.ratios[hum.hz]:.0f}x the spectrum beside it)"
+    if mains is not None or chosen == 0.0:  # asked for, or notches off on purpose
+        kept = "notches off" if chosen == 0.0 else f"notched at {chosen:g} Hz"
+        how = "as asked" if mains is not None else "as configured"
+        return config, (f"{rise} left in ({kept} {how}): it may hide contractions "
+                        f"(--mains {hum.hz:g} notches it)")
+    return (config.updated({"chain.mains_hz": hum.hz}),
+            f"{rise}: notched at {hum.hz:g} Hz instead of {chosen:g} (--mains {chosen:g} "
+            "keeps it)")
+
+
 async def _replay_foreign(path: Path, config: PipelineConfig | None,
                           sinks: Sequence[OutputSink], fs: float | None,
                           protocol: ExerciseProtocol | None, chunk_s: float | None,
-                          speed: float | None = None) -> ReplayResult:
+                          speed: float | None = None, mains: float | None = None,
+                          ) -> ReplayResult:
     """Foreign data through the pipeline. Without ``protocol`` (the default) detection only,
     over the whole file; with one, the coach runs it and the replay ends where the coach
     finishes, as a live session would, and the result says so (``stopped``)."""
     started = time.perf_counter()
     signals = load_foreign(path, fs)
+    config, hum = foreign_mains(signals, session_config(config, protocol), mains)
+    if hum is not None:
+        signals.meta["mains"] = hum
     pipeline = Pipeline({FOREIGN_DEVICE: signal_profile(signals, path.name)}, protocol, config,
                         chunk_invariant=True)
     if chunk_s is None:
