@@ -1002,13 +1002,19 @@ def _lab_emg(fs: int, seconds: float = 12.0) -> tuple[np.ndarray, np.ndarray]:
     (4000, "time", lambda t: f"{t:.4f}"),           # 4 decimals at 4 kHz (0.00025 s apart)
     (4000, "time_ms", lambda t: f"{t * 1e3:.0f}"),  # whole milliseconds at 4 kHz
     (2000, "timestamp", lambda t: f"{1.7e9 + t:.3f}"),  # a Unix clock to the ms
-], ids=["s-3-decimals-2k", "s-4-decimals-4k", "whole-ms-4k", "unix-ms-2k"])
+    # significant digits, not decimals: MATLAB's csvwrite writes 5 (9.9995, 10, 10.001 …)
+    (2000, "time", lambda t: f"{t:.5g}"),
+    (1000, "time", lambda t: f"{t:.4g}"),           # 10 rows share a time after 10 s
+    (1926, "time", lambda t: f"{t:.7g}"),           # Delsys' rate, 7 digits (%g's float32)
+], ids=["s-3-decimals-2k", "s-4-decimals-4k", "whole-ms-4k", "unix-ms-2k",
+        "5-digits-2k", "4-digits-1k", "7-digits-1926"])
 def test_a_time_column_rounded_coarser_than_the_sampling(
         tmp_path: Path, fs: int, name: str, write: Any) -> None:
     """Loggers write times with a fixed number of decimals whatever the rate: at 2 kHz in
     ms two rows share each time (0.000, 0.001, 0.001, 0.002 …). That is an even rate, read
     as such with the same samples and events as exact times; it was refused as "not
-    increasing" or "irregular sampling", and --fs could not help ("contradicts")."""
+    increasing" or "irregular sampling", and --fs could not help ("contradicts"). Times
+    written to significant digits (their decimals shrink as they grow) too."""
     t, x = _lab_emg(fs)
     exact, rounded = tmp_path / "exact.csv", tmp_path / "rounded.csv"
     exact.write_text("t,emg\n" + "".join(f"{float(a)!r},{float(b)!r}\n"
@@ -1024,8 +1030,8 @@ def test_a_time_column_rounded_coarser_than_the_sampling(
 
 def test_a_repeated_row_is_still_an_error_at_any_resolution(tmp_path: Path) -> None:
     """A row written twice is not rounding: 1 kHz in whole ms never repeats a time, and
-    exact times never do."""
-    for fs, fmt in ((1000, "{:.3f}"), (2000, "{:.5f}")):
+    exact times never do (nor times to 7 significant digits at 1 kHz before 10 s)."""
+    for fs, fmt in ((1000, "{:.3f}"), (2000, "{:.5f}"), (1000, "{:.7g}")):
         t, x = _lab_emg(fs)
         rows = [f"{fmt.format(a)},{float(b)!r}\n" for a, b in zip(t, x, strict=True)]
         rows.insert(3000, rows[2999])
@@ -1034,6 +1040,21 @@ def test_a_repeated_row_is_still_an_error_at_any_resolution(tmp_path: Path) -> N
         with pytest.raises(RecordingError, match=r"repeats the time of the line before "
                            r"\(line 3002\)"):
             load_foreign(path)
+
+
+@pytest.mark.parametrize(("fs", "fmt"), [(1926, "{:.7g}"), (2000, "{:.6g}")])
+def test_a_missing_row_is_irregular_with_significant_digits(
+        tmp_path: Path, fs: int, fmt: str) -> None:
+    """Rounding to significant digits explains only steps within one last digit: a row
+    missing where the times resolve every sample is still irregular sampling."""
+    t, x = _lab_emg(fs)
+    rows = [f"{fmt.format(a)},{float(b)!r}\n" for a, b in zip(t, x, strict=True)]
+    del rows[21000]
+    path = tmp_path / "gap.csv"
+    path.write_text("t,emg\n" + "".join(rows))
+    with pytest.raises(RecordingError, match=r"irregular sampling in the time column: "
+                       r"line 21002 comes"):
+        load_foreign(path)
 
 
 def test_a_time_axis_per_sensor_named_alike(tmp_path: Path) -> None:

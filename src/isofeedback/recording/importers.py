@@ -705,7 +705,10 @@ def _rate_from_times(path: Path, t: Any, first_line: int = 2) -> float:
                              f"{i + 1 + first_line} comes {d[i]:.6g} s after the one before, "
                              f"the file's mean interval is {1.0 / rate:.6g} s (a gap, or "
                              "jitter); resample to a constant rate first")
-    return checks.number(_whole_rate(t, rate, _decimal_step(t)),
+    step = _decimal_step(t)
+    if step is None and (units := _significant_units(t)) is not None:
+        step = float(units[-1])  # times to significant digits: the last time's digit
+    return checks.number(_whole_rate(t, rate, step),
                          "the sample rate of the time column", low=MIN_FS_HZ,
                          high=MAX_FS_HZ, where=str(path), error=RecordingError)
 
@@ -745,17 +748,41 @@ def _rounded_rate(t: Any, rate: float) -> float | None:
     to the last (a missing row is off by a whole sample interval, more than that unit
     unless the times were rounded; a repeated time needs that unit to be coarser than the
     interval). The rate as :func:`_whole_rate` gives it."""
-    step = _decimal_step(t)
-    if step is None:
-        return None
-    if step * rate <= 1.05 and np.any(t[1:] == t[:-1]):
-        # a repeat needs a last decimal coarser than the sampling interval (1 kHz written
-        # in whole ms never repeats): then it is a repeated row, not rounding
-        return None
     grid = t[0] + np.arange(len(t)) / rate
-    if float(np.max(np.abs(t - grid))) > step * (1 + 1e-6):
+    step = _decimal_step(t)
+    # a repeat needs a last decimal coarser than the sampling interval (1 kHz written in
+    # whole ms never repeats): else it is a repeated row, not rounding
+    if step is not None and not (step * rate <= 1.05 and np.any(t[1:] == t[:-1])) and (
+            float(np.max(np.abs(t - grid))) <= step * (1 + 1e-6)):
+        return _whole_rate(t, rate, step)
+    units = _significant_units(t)
+    if units is None:
         return None
-    return _whole_rate(t, rate, step)
+    repeats = np.flatnonzero(t[1:] == t[:-1])
+    if np.any(units[repeats] * rate <= 1.05):  # as above, each time with its own unit
+        return None
+    if np.any(np.abs(t - grid) > units * (1 + 1e-6) + 0.5 * units[-1]):
+        return None
+    return _whole_rate(t, rate, float(units[-1]))
+
+
+def _significant_units(t: Any) -> FloatArray | None:
+    """Each time's last written digit (its unit: 0.01 for ``100.01``) when the column was
+    written to a number of significant digits, not of decimals (``%g``; MATLAB's
+    ``csvwrite`` and ``dlmwrite`` write 5): the decimals then shrink as the times grow
+    (``9.9995, 10.000, 10.001``), so one last decimal does not fit them all. None when no
+    count of 1–15 significant digits fits the first and last thousand times."""
+    sample = t if len(t) <= 2000 else np.concatenate((t[:1000], t[-1000:]))
+    sample = sample[sample != 0]
+    if sample.size == 0:
+        return None
+    magnitude = np.floor(np.log10(np.abs(sample)))
+    for digits in range(1, 16):
+        scaled = sample / 10.0 ** (magnitude - digits + 1)
+        if float(np.max(np.abs(scaled - np.round(scaled)))) <= 0.01:
+            whole = np.floor(np.log10(np.maximum(np.abs(t), np.finfo(float).tiny)))
+            return np.asarray(10.0 ** (whole - digits + 1), dtype=np.float64)
+    return None
 
 
 def _read_sidecar(path: Path) -> tuple[Annotation, ...]:
