@@ -376,7 +376,7 @@ class Pipeline:
             chunk_invariant=self.chunk_invariant,
         )
         self.signal_quality = SignalQualityDetector(
-            spec.fs, full_scale=cfg.chain.full_scale or None
+            spec.fs, full_scale=cfg.chain.full_scale or None, mains_hz=cfg.chain.mains_hz
         )
 
     def idle(self, t: float) -> list[Output]:

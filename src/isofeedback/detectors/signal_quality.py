@@ -1,4 +1,5 @@
-"""Signal quality of raw EMG: flat line (electrode off, stuck converter) and saturation.
+"""Signal quality of raw EMG: flat line (electrode off, stuck converter), saturation, and
+a mains hum the chain does not notch.
 
 Neither is a contraction: both are reported as ``signal_quality`` events with
 ``detail = {"issue": "flat" | "saturation", "state": "start" | "end", "channel": k}``
@@ -6,6 +7,14 @@ Neither is a contraction: both are reported as ``signal_quality`` events with
 ``flat_s``; the start is back-dated to the first unchanged sample. It saturates when a
 sample reaches ``full_scale``; the episode ends ``hold_s`` after the last saturated
 sample. Both states are functions of run lengths, so chunking never changes them.
+
+The hum (``issue = "mains"``, ``detail["hz"]``; ``channel`` None, ``value`` the hum's share
+of the rest's power): measured once over the first :data:`HUM_S` (the session starts at
+rest), reported when the EMG hums at a mains frequency the chain does not notch
+(``mains_hz``: a sensor used in the Americas with the 50 Hz default) and the hum is at
+least half the power the detector sees at rest: it then raises the rest level the onset
+test compares with, and gentle contractions go unseen. It has no end: the clinician sets
+``chain.mains_hz``. Measured at a fixed sample count, so chunking never changes it.
 """
 
 from __future__ import annotations
@@ -14,11 +23,16 @@ import numpy as np
 import numpy.typing as npt
 
 from isofeedback.dsp.exact import FEW_ROWS
+from isofeedback.dsp.mains_hum import measure_hum
 from isofeedback.types import Chunk, Event, EventType, FloatArray
 
-__all__ = ["SignalQualityDetector"]
+__all__ = ["HUM_S", "HUM_SHARE", "SignalQualityDetector"]
 
 _NEVER = -(10**12)
+#: the hum is measured over the session's first seconds (its rest)
+HUM_S = 2.0
+#: a hum this share of the rest's power or more is reported (it doubles the rest level)
+HUM_SHARE = 0.5
 
 
 class SignalQualityDetector:
@@ -41,6 +55,7 @@ class SignalQualityDetector:
         full_scale: float | None = None,
         flat_s: float = 0.25,
         hold_s: float = 0.5,
+        mains_hz: float | None = None,
     ) -> None:
         if fs <= 0:
             raise ValueError("fs must be positive")
@@ -48,10 +63,14 @@ class SignalQualityDetector:
         self.full_scale = full_scale
         self.flat_s = flat_s
         self.hold_s = hold_s
+        self.mains_hz = mains_hz  # the chain's notch (0: none); None: no hum watch
         self._reset()
 
     def _reset(self) -> None:
         self._n = 0
+        # the first HUM_S of samples, gathered for the hum (None once measured)
+        self._hum_rows: list[FloatArray] | None = None if self.mains_hz is None else []
+        self._hum_have = 0
         self._prev: FloatArray | None = None
         self._last_change: FloatArray | None = None  # per channel, absolute index
         # _prev and _last_change as the few-rows path keeps them, newer than the arrays
@@ -64,6 +83,31 @@ class SignalQualityDetector:
         self._oldest_change = float(_NEVER)  # the earliest of the channels' last changes
 
     def process(self, chunk: Chunk) -> list[Event]:
+        hum = self._hum(chunk) if self._hum_rows is not None else []
+        return self._runs(chunk) + hum if hum else self._runs(chunk)
+
+    def _hum(self, chunk: Chunk) -> list[Event]:
+        """The hum's event, once, when the first :data:`HUM_S` have been seen."""
+        assert self._hum_rows is not None and self.mains_hz is not None
+        need = int(round(HUM_S * self.fs))
+        if chunk.n:
+            self._hum_rows.append(np.array(chunk.data[: need - self._hum_have],
+                                           dtype=np.float64))
+            self._hum_have += self._hum_rows[-1].shape[0]
+        if self._hum_have < need:
+            return []
+        rows, self._hum_rows = np.concatenate(self._hum_rows), None
+        hum = measure_hum(rows, self.fs)
+        if hum.hz is None or hum.hz == self.mains_hz or hum.shares[hum.hz] < HUM_SHARE:
+            return []
+        # at the sample that completed the measurement (this chunk's first is ``_n``)
+        t = (chunk.t_first - self._n / self.fs) + (need - 1) / self.fs  # as _runs times
+        detail = {"issue": "mains", "state": "start", "channel": None, "hz": hum.hz,
+                  "notched": self.mains_hz}
+        return [Event(EventType.SIGNAL_QUALITY, t, t, "emg", hum.shares[hum.hz], detail)]
+
+    def _runs(self, chunk: Chunk) -> list[Event]:
+        """Flat and saturated runs."""
         x = chunk.data
         n, c = x.shape
         if n == 0:

@@ -36,9 +36,12 @@ _BESIDE_HZ = (3.0, 8.0)  # its neighbours: 3–8 Hz away on both sides (not the 
 @dataclass(frozen=True, slots=True)
 class MainsHum:
     """How far the spectrum at each mains frequency rises above its neighbours
-    (``ratios[f]``, the median over channels), and the one that hums, if any."""
+    (``ratios[f]``, the median over channels), the hum's share of the EMG band's power
+    (``shares[f]``, 0–1: how much of what the detector sees at rest is hum), and the
+    frequency that hums, if any."""
 
     ratios: dict[float, float]
+    shares: dict[float, float]
 
     @property
     def hz(self) -> float | None:
@@ -71,21 +74,34 @@ def measure_hum(x: FloatArray, fs: float) -> MainsHum:
     n = int(round(_SEGMENT_S * fs))
     segments = min(data.shape[0] // n, _MAX_SEGMENTS) if n >= 8 else 0
     if segments == 0:
-        return MainsHum({f: 0.0 for f in MAINS_HZ})
+        return MainsHum({f: 0.0 for f in MAINS_HZ}, {f: 0.0 for f in MAINS_HZ})
     blocks = data[: segments * n].reshape(segments, n, data.shape[1])
     blocks = blocks - blocks.mean(axis=1, keepdims=True)
     window = np.hanning(n)[None, :, None]
     power = (np.abs(np.fft.rfft(blocks * window, axis=1)) ** 2).mean(axis=0)  # bins × ch
     freqs = np.fft.rfftfreq(n, 1.0 / fs)
+    band = (freqs >= 20.0) & (freqs <= min(450.0, 0.45 * fs))
+    total = np.maximum(power[band].sum(axis=0), np.finfo(float).tiny)
     ratios: dict[float, float] = {}
+    shares: dict[float, float] = {}
     for f in MAINS_HZ:
         off = np.abs(freqs - f)
         line = off <= _LINE_HZ
         beside = (off >= _BESIDE_HZ[0]) & (off <= _BESIDE_HZ[1])
         if f + _BESIDE_HZ[1] >= fs / 2.0 or not line.any() or not beside.any():
-            ratios[f] = 0.0
+            ratios[f] = shares[f] = 0.0
             continue
         floor = np.median(power[beside], axis=0)
         rise = power[line].mean(axis=0) / np.maximum(floor, np.finfo(float).tiny)
         ratios[f] = float(np.median(rise))
-    return MainsHum(ratios)
+        # the harmonics the chain notches too (their power is hum the detector sees)
+        excess = np.zeros(power.shape[1])
+        for k in (1, 2, 3):
+            lines = (np.abs(freqs - k * f) <= _LINE_HZ) & band
+            if lines.any():
+                near = band & (np.abs(freqs - k * f) >= _BESIDE_HZ[0]) & (
+                    np.abs(freqs - k * f) <= _BESIDE_HZ[1])
+                base = np.median(power[near], axis=0) if near.any() else 0.0
+                excess += np.maximum(power[lines].sum(axis=0) - base * lines.sum(), 0.0)
+        shares[f] = float(np.median(np.minimum(excess / total, 1.0)))
+    return MainsHum(ratios, shares)
