@@ -105,12 +105,14 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+_MAINS = {"auto": None, "off": 0.0, "0": 0.0, "50": 50.0, "60": 60.0}
+
+
 def _mains(text: str) -> float | None:
     """``--mains``: 50, 60, off (0) or auto (None)."""
-    value = {"auto": None, "off": 0.0, "0": 0.0, "50": 50.0, "60": 60.0}.get(text.lower(), -1.0)
-    if value == -1.0:
+    if text.lower() not in _MAINS:
         raise argparse.ArgumentTypeError(f"must be auto, 50, 60 or off, not {text!r}")
-    return value
+    return _MAINS[text.lower()]
 
 
 def run(args: argparse.Namespace) -> int:

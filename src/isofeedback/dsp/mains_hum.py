@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from isofeedback.types import FloatArray
 
@@ -79,29 +80,36 @@ def measure_hum(x: FloatArray, fs: float) -> MainsHum:
     blocks = blocks - blocks.mean(axis=1, keepdims=True)
     window = np.hanning(n)[None, :, None]
     power = (np.abs(np.fft.rfft(blocks * window, axis=1)) ** 2).mean(axis=0)  # bins × ch
-    freqs = np.fft.rfftfreq(n, 1.0 / fs)
+    freqs = np.asarray(np.fft.rfftfreq(n, 1.0 / fs), dtype=np.float64)
     band = (freqs >= 20.0) & (freqs <= min(450.0, 0.45 * fs))
     total = np.maximum(power[band].sum(axis=0), np.finfo(float).tiny)
     ratios: dict[float, float] = {}
     shares: dict[float, float] = {}
     for f in MAINS_HZ:
-        off = np.abs(freqs - f)
-        line = off <= _LINE_HZ
-        beside = (off >= _BESIDE_HZ[0]) & (off <= _BESIDE_HZ[1])
-        if f + _BESIDE_HZ[1] >= fs / 2.0 or not line.any() or not beside.any():
+        if f + _BESIDE_HZ[1] >= fs / 2.0:
             ratios[f] = shares[f] = 0.0
             continue
-        floor = np.median(power[beside], axis=0)
-        rise = power[line].mean(axis=0) / np.maximum(floor, np.finfo(float).tiny)
-        ratios[f] = float(np.median(rise))
-        # the harmonics the chain notches too (their power is hum the detector sees)
+        line, floor = _line(power, freqs, f, np.ones(freqs.size, dtype=bool))
+        ratios[f] = float(np.median(power[line].mean(axis=0) / floor))
+        # its power and the harmonics' the chain notches too, above the spectrum beside
+        # them: the hum the detector sees in its band
         excess = np.zeros(power.shape[1])
         for k in (1, 2, 3):
-            lines = (np.abs(freqs - k * f) <= _LINE_HZ) & band
-            if lines.any():
-                near = band & (np.abs(freqs - k * f) >= _BESIDE_HZ[0]) & (
-                    np.abs(freqs - k * f) <= _BESIDE_HZ[1])
-                base = np.median(power[near], axis=0) if near.any() else 0.0
-                excess += np.maximum(power[lines].sum(axis=0) - base * lines.sum(), 0.0)
+            line, floor = _line(power, freqs, k * f, band)
+            excess += np.maximum(power[line].sum(axis=0) - floor * line.sum(), 0.0)
         shares[f] = float(np.median(np.minimum(excess / total, 1.0)))
     return MainsHum(ratios, shares)
+
+
+def _line(power: FloatArray, freqs: FloatArray, f: float, within: npt.NDArray[np.bool_],
+          ) -> tuple[npt.NDArray[np.bool_], FloatArray]:
+    """The bins of a line at ``f`` (±1 Hz) among ``within``, and per channel the median
+    power of the bins 3–8 Hz beside it (the spectrum without the line; ``tiny`` when
+    there is none, so a ratio over it stays finite)."""
+    off = np.abs(freqs - f)
+    line = (off <= _LINE_HZ) & within
+    beside = (off >= _BESIDE_HZ[0]) & (off <= _BESIDE_HZ[1]) & within
+    tiny = np.finfo(float).tiny
+    if not beside.any():
+        return line, np.full(power.shape[1], tiny)
+    return line, np.maximum(np.median(power[beside], axis=0), tiny)

@@ -293,8 +293,10 @@ def foreign_mains(signals: SignalSet, config: PipelineConfig, mains: float | Non
     emg = signals.streams["emg"]
     hum = measure_hum(emg.data, emg.fs)
     chosen = config.chain.mains_hz if mains is None else mains
+    if chosen != config.chain.mains_hz:
+        config = config.updated({"chain.mains_hz": chosen})
     if hum.hz is None or hum.hz == chosen:
-        return config.updated({"chain.mains_hz": chosen}), None
+        return config, None
     rise = f"a {hum.hz:g} Hz mains hum ({hum.ratios[hum.hz]:.0f}x the spectrum beside it)"
     if mains is not None or chosen == 0.0:  # asked for, or notches off on purpose
         kept = "notches off" if chosen == 0.0 else f"notched at {chosen:g} Hz"
