@@ -386,6 +386,10 @@ def test_a_file_without_header_needs_fs(tmp_path: Path) -> None:
     assert got.streams["emg"].channels == ("emg1",)
     assert np.array_equal(got.streams["emg"].data[:, 0], x)  # the first row is data
     assert sum(e.type == "onset" for e in replay(path, fs=500.0).events) == 1
+    # two columns of decimal commas between semicolons, no header: the same numbers
+    two = "".join(f"{v};{v}\n" for v in text.split()).replace(".", ",")
+    both = load_foreign(_write(tmp_path / "comma.csv", two), fs=500.0).streams["emg"]
+    assert both.channels == ("emg1", "emg2") and np.array_equal(both.data[:, 1], x)
     timed = _write(tmp_path / "timed.csv", _contractions_csv(header="t,emg1")[0]
                    .split("\n", 1)[1])
     with pytest.raises(RecordingError, match="column 1 rises in every row"):

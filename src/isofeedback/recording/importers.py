@@ -477,8 +477,21 @@ def _csv_encoding(path: Path) -> str:
 
 def _delimiter(header: str) -> str:
     """The header's separator: a comma, else a semicolon (spreadsheets set to a locale
-    whose decimal mark is the comma write those), else a tab; a comma when unsure."""
+    whose decimal mark is the comma write those), else a tab; a comma when unsure. A
+    semicolon or tab beside commas that all sit between digits is the separator: the
+    first line of a file without header written with decimal commas (``1,5;2,5``).
+
+    >>> [_delimiter(h) for h in ("t,emg", "t;emg", "1,5;2,5", "a,b;c", "0,5;1.5")]
+    [',', ';', ';', ',', ';']
+    """
+    decimal_commas = "," in header and _DIGITS_COMMA.fullmatch(header.strip()) is not None
+    if decimal_commas:
+        return next((d for d in (";", "\t") if d in header), ",")
     return next((d for d in (",", ";", "\t") if d in header), ",")
+
+
+#: a line whose every comma sits between two digits
+_DIGITS_COMMA = re.compile(r"[^,]*(?:(?<=\d),(?=\d)[^,]*)+")
 
 
 #: a number written with a decimal comma (``-0,25``, ``1,5e-3``)
