@@ -84,9 +84,10 @@ def test_a_large_file_read_with_pandas_gives_the_small_path_s_signals(
         path.write_text(path.read_text().replace(".", ","))
     used: list[bool] = []
 
-    def spy(f: object, sep: str, reader: object | None, comma: bool = False) -> np.ndarray:
+    def spy(f: object, sep: str, reader: object | None, comma: bool = False,
+            blank_rows: bool = False) -> np.ndarray:
         used.append(reader is not None)
-        return _parse_numbers(f, sep, reader, comma)
+        return _parse_numbers(f, sep, reader, comma, blank_rows)
 
     monkeypatch.setattr(importers, "_parse_numbers", spy)
     monkeypatch.setattr(importers, "PANDAS_FROM_BYTES", 10**12)
@@ -100,15 +101,23 @@ def test_a_large_file_read_with_pandas_gives_the_small_path_s_signals(
 
 
 @needs_pandas
-def test_a_bad_cell_in_a_large_file_is_named_by_its_line(
+def test_a_missing_cell_in_a_large_file_is_read_as_in_a_small_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importers, "PANDAS_FROM_BYTES", 1)
+    """An empty or NaN EMG cell is a missing sample (NaN here, a gap once imported) by
+    either reader; a missing time is named by its line."""
     path = tmp_path / "emg.csv"
-    path.write_text("t,emg1\n0,1\n0.001,\n0.002,3\n")
-    with pytest.raises(RecordingError, match="line 3: no value in column 'emg1'"):
+    for cell in ("", "nan", "NA"):
+        path.write_text(f"t,emg1\n0,1\n0.001,{cell}\n0.002,3\n")
+        for large in (10**12, 1):
+            monkeypatch.setattr(importers, "PANDAS_FROM_BYTES", large)
+            got = load_csv(path).streams["emg"].data[:, 0]
+            assert np.isnan(got[1]) and got[[0, 2]].tolist() == [1.0, 3.0]
+    monkeypatch.setattr(importers, "PANDAS_FROM_BYTES", 1)
+    path.write_text("t,emg1\n0,1\n,2\n0.002,3\n")
+    with pytest.raises(RecordingError, match=r"line 3, column 't': the time is missing \(''\)"):
         load_csv(path)
-    path.write_text("t,emg1\n0,1\n0.001,nan\n0.002,3\n")
-    with pytest.raises(RecordingError, match="line 3, column 'emg1': 'nan' is not a finite"):
+    path.write_text("t,emg1\n0,1\n0.001,x\n0.002,3\n")
+    with pytest.raises(RecordingError, match="line 3: non-numeric value"):
         load_csv(path)
 
 

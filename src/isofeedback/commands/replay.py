@@ -260,9 +260,10 @@ def _print(console: Console, r: ReplayResult) -> None:
     if r.stats.packets:
         console.print(f"  {r.stats.packets} packets ({r.stats.bad_packets} bad), "
                       f"{r.stats.gaps} gaps in the EMG ({r.stats.lost_s:.2f} s lost)")
-    elif r.stats.gaps:  # foreign data whose sample counter skips
-        console.print(f"  {r.stats.gaps} gaps in the EMG ({r.stats.lost_s:.3f} s of samples "
-                      "lost by the device: each later sample kept at its time)")
+    elif r.stats.gaps:  # foreign data: a counter or the time skips, cells left empty
+        console.print(f"  {r.stats.gaps} gap{'s' if r.stats.gaps > 1 else ''} in the EMG "
+                      f"({r.stats.lost_s:.3f} s of samples missing from the file: each later "
+                      "sample kept at its time)")
     if not r.complete:
         console.print("  [yellow]the recording was not closed normally (session killed?); "
                       "its last second may be missing[/]")

@@ -44,13 +44,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from isofeedback import checks
 from isofeedback.checks import regular_file
 from isofeedback.errors import RecordingError
 from isofeedback.profiles.schema import MAX_FS_HZ, MIN_FS_HZ
 from isofeedback.recording.plain_numbers import parse_plain
-from isofeedback.recording.signals import STREAM_ORDER, Annotation, SignalSet, Stream
+from isofeedback.recording.signals import (
+    STREAM_ORDER,
+    Annotation,
+    SignalSet,
+    Stream,
+    missing_as_gaps,
+)
 from isofeedback.types import FloatArray
 
 __all__ = [
@@ -112,7 +119,7 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
     suffix = path.suffix.lower()
     if (suffix in (".csv", ".tsv") and not _is_openbci(path)) or (
             suffix == ".txt" and not is_signal_text(path) and is_table_text(path)):
-        return _marked_gaps(_plausible(path, load_csv(path, fs)))
+        return _marked_gaps(_plausible(path, _missing(path, load_csv(path, fs))))
     readers: dict[str, Callable[[Path], SignalSet]] = {
         ".edf": load_edf, ".bdf": load_edf, ".txt": load_txt, ".hea": load_wfdb,
         ".xdf": load_xdf, ".csv": load_txt,  # .csv here: an OpenBCI GUI file
@@ -121,7 +128,7 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
         raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .tsv, "
                              ".edf, .bdf, OpenSignals or OpenBCI .txt, WFDB .hea, XDF, "
                              "MATLAB .mat)")
-    signals = _marked_gaps(_plausible(path, readers[suffix](path)))
+    signals = _marked_gaps(_plausible(path, _missing(path, readers[suffix](path))))
     rate = signals.streams["emg"].fs
     if fs is not None and abs(fs - rate) > 1e-6 * rate:
         raise RecordingError(f"{path}: --fs {fs:g} contradicts the file's own EMG rate "
@@ -130,6 +137,23 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
         raise RecordingError(f"{path}: EMG sampled at {rate:g} Hz, too slow for surface EMG "
                              f"(at least {MIN_EMG_FS_HZ:g} Hz)")
     return signals
+
+
+def _missing(path: Path, signals: SignalSet) -> SignalSet:
+    """``signals`` with the samples the file leaves empty (NaN, an empty cell) made gaps
+    (:func:`missing_as_gaps`), counted per stream in ``meta["missing_rows"]`` so that a
+    replay says so; a stream with no sample at all is one clear error."""
+    streams: dict[str, Stream] = {}
+    missing: dict[str, int] = {}
+    for name, stream in signals.streams.items():
+        streams[name], rows = missing_as_gaps(stream)
+        if rows:
+            if rows >= stream.n:
+                raise RecordingError(f"{path}: every {name} sample is missing (NaN or empty)")
+            missing[name] = rows
+    if not missing:
+        return signals
+    return SignalSet(streams, signals.annotations, {**signals.meta, "missing_rows": missing})
 
 
 def _marked_gaps(signals: SignalSet) -> SignalSet:
@@ -253,14 +277,19 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         unnamed = True
     else:
         unnamed = False
-    fast = _read_fast(path, skip, header_line, comma)
+    # without a time column, a blank line between rows is a sample left empty (an
+    # exporter's NaN): it must not be skipped, or every later sample would move earlier
+    timed = any(_time_scale(c.strip()) is not None
+                for c in next(csv.reader([header_line], delimiter=sep), []))
+    fast = _read_fast(path, skip, header_line, comma, blank_rows=not timed)
     body: list[list[str]] | None = None
     first_line = skip + 1  # the file's line of the first data row
     if fast is not None:
         header, values = fast
     else:
         header, body = _read_rows(path, skip, header_line, comma)
-        if len(body) > 1 and not any(ch.isdigit() for c in body[0] for ch in c):
+        if len(body) > 1 and not any(ch.isdigit() for c in body[0] for ch in c) and any(
+                c.strip() for c in body[0]):
             # a row of units under the names (``s,mV,mV``), as acquisition software
             # exports: not data; a time column's unit there is its unit
             units = [c.strip().lower() for c in body[0]]
@@ -280,6 +309,9 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     if repeated:
         raise RecordingError(f"{path}: column names repeat ({', '.join(map(repr, repeated))}): "
                              "each column needs its own name")
+    time_col = next((i for i, h in enumerate(header) if _time_scale(h) is not None), None)
+    if body is not None and time_col is not None:
+        body = [r for r in body if any(c.strip() for c in r)]  # the times tell what is missing
     named: dict[int, list[str]] = {}  # label columns that name their labels
     if body is not None:
         for j, h in enumerate(header):
@@ -292,26 +324,23 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
                     if j < len(row):
                         row[j] = "0"
         values = _numbers(path, header, body, first_line)
-    finite = np.isfinite(values)
-    if not finite.all():
-        # one nan reaching the filters makes every later sample nan: detection would
-        # silently stop and the report fill with nan; gaps must be cut out, not marked
-        if body is None:
-            body = _read_rows(path, skip, header_line, comma)[1]
-        i, j = (int(k) for k in np.argwhere(~finite)[0])
-        raise RecordingError(f"{path}: line {i + first_line}, column {header[j]!r}: "
-                             f"{body[i][j].strip()!r} is not a finite number; "
-                             "remove or interpolate missing samples first")
+    if not np.isfinite(values).all():
+        def rows() -> list[list[str]]:
+            if body is not None:
+                return body
+            every = _read_rows(path, skip, header_line, comma)[1]
+            return [r for r in every if any(c.strip() for c in r)] if timed else every
+        _check_finite(path, header, values, first_line, rows)
     rising = [j for j in range(values.shape[1]) if unnamed and values.shape[0] > 2
               and bool(np.all(np.diff(values[:, j]) > 0))]
     if rising:
         raise RecordingError(f"{path}: column {rising[0] + 1} rises in every row, as time or "
                              "a row counter does, not EMG: name the columns in a first row "
                              "(e.g. t,emg1)")
-    time_col = next((i for i, h in enumerate(header) if _time_scale(h) is not None), None)
+    losses: list[tuple[int, int]] = []
     if time_col is not None:
         scale = _time_scale(header[time_col]) or 1.0
-        rate = _rate_from_times(path, values[:, time_col] * scale, first_line)
+        rate, losses = _rate_from_times(path, values[:, time_col] * scale, first_line)
         if fs is not None and abs(fs - rate) > 1e-3 * rate:
             raise RecordingError(f"{path}: --fs {fs:g} contradicts the time column "
                                  f"({rate:g} Hz); drop --fs")
@@ -320,6 +349,21 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         raise RecordingError(f"{path}: no time column ({', '.join(_TIME_COLUMNS)} in seconds, "
                              f"{', '.join(_TIME_MS_COLUMNS)} in milliseconds); give the "
                              "sample rate with --fs")
+    for i, h in enumerate(header):
+        if h.lower() in _COUNTER_NAMES and i != time_col:
+            skipped = _check_counter(path, h, i, values[:, i], first_line)
+            if time_col is None and not losses:
+                losses = skipped
+            elif skipped != losses:
+                raise RecordingError(f"{path}: the row counter {h!r} and the time column "
+                                     "disagree on which rows are missing")
+    if losses:
+        # rows missing (the time or a row counter skips): gaps, every later row at its time
+        values, _ = _with_gaps(values, losses)
+        named = {j: _with_blank_cells(cells, losses) for j, cells in named.items()}
+        for j, h in enumerate(header):  # the inserted rows: no sample, no label
+            if j != time_col and h.lower() not in _LABEL_NAMES:
+                values[_gap_rows(losses), j] = np.nan
     if fs < MIN_EMG_FS_HZ:
         where = (f"the time column {header[time_col]!r} gives {fs:g} samples per second"
                  if time_col is not None else f"--fs {fs:g}")
@@ -334,7 +378,6 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         if i == time_col:
             continue
         if h.lower() in _COUNTER_NAMES:
-            _check_counter(path, h, i, values[:, i], first_line)
             not_emg.append(h or f"column {i + 1}")
         elif _time_scale(h) is not None:  # a second clock (e.g. in ms beside seconds)
             not_emg.append(h)
@@ -370,6 +413,55 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         meta["time_origin_s"] = float(values[0, time_col]) * (_time_scale(header[time_col])
                                                                or 1.0)
     return SignalSet(streams, annotations, meta)
+
+
+#: how files write a sample they do not have (besides an empty cell and ``nan``)
+_MISSING_TEXT = frozenset({"na", "n/a", "#n/a", "null", "none", "-"})
+
+
+def _check_finite(path: Path, header: list[str], values: FloatArray, first_line: int,
+                  rows: Callable[[], list[list[str]]]) -> None:
+    """Where ``values`` lack a number: a signal's missing sample stays NaN (a gap, see
+    :func:`missing_as_gaps`), a label column's is "no label" (0, set here); the time, a
+    row counter or a second clock must have every value: else one clear error naming
+    the line (``rows``: the rows as text, read only then)."""
+    missing = ~np.isfinite(values)
+    for j in np.flatnonzero(missing.any(axis=0)):
+        h = header[j]
+        if h.lower() in _LABEL_NAMES:
+            values[missing[:, j], j] = 0.0
+        elif _time_scale(h) is not None or h.lower() in _COUNTER_NAMES:
+            i = int(np.argmax(missing[:, j]))
+            row = rows()[i]
+            cell = row[j].strip() if j < len(row) else ""
+            what = "time" if _time_scale(h) is not None else "row counter"
+            raise RecordingError(f"{path}: line {i + first_line}, column {h!r}: the {what} "
+                                 f"is missing ({cell!r}); every row needs it")
+
+
+def _with_blank_cells(cells: list[str], losses: list[tuple[int, int]]) -> list[str]:
+    """A label column's cells with an empty cell ("no label") for each row of ``losses``
+    (as :func:`_with_gaps` inserts them)."""
+    out: list[str] = []
+    done = 0
+    for row, count in losses:
+        out += cells[done:row] + [""] * count
+        done = row
+    return out + cells[done:]
+
+
+def _gap_rows(losses: list[tuple[int, int]]) -> npt.NDArray[np.intp]:
+    """The rows :func:`_with_gaps` inserts for ``losses``, in the result's numbering.
+
+    >>> _gap_rows([(2, 3), (4, 1)]).tolist()
+    [2, 3, 4, 7]
+    """
+    rows: list[int] = []
+    shift = 0
+    for row, count in losses:
+        rows += range(row + shift, row + shift + count)
+        shift += count
+    return np.asarray(rows, dtype=np.intp)
 
 
 def _runs(values: Any) -> tuple[list[int], list[int]]:
@@ -418,22 +510,18 @@ def named_label_annotations(name: str, cells: list[str], fs: float) -> list[Anno
 
 
 def _check_counter(path: Path, name: str, i: int, values: FloatArray,
-                   first_line: int = 2) -> None:
-    """A row counter must count rows: a jump is rows missing (everything after it would
-    sit early on the time line), anything else is not a counter."""
+                   first_line: int = 2) -> list[tuple[int, int]]:
+    """Where a row counter skips: ``(row, rows missing just before it)``, samples the file
+    does not have (gaps); a counter that stands, steps back or is not whole numbers is not
+    one: an error."""
     what = f"column {name!r}" if name else f"column {i + 1} (no name)"
     d = np.diff(values)
     if not np.array_equal(values, np.round(values)) or np.any(d < 1):
-        raise RecordingError(f"{path}: {what} is not a row counter; name it if it is a "
-                             "signal")
-    jump = np.flatnonzero(d > 1)
-    if jump.size:
-        k = int(jump[0])
-        raise RecordingError(
-            f"{path}: the row counter {what} jumps from {values[k]:g} to {values[k + 1]:g} "
-            f"at line {k + first_line + 1}: {int(d[k]) - 1} rows are missing; fill the gap "
-            "or cut the "
-            "file there")
+        k = int(np.argmax(d < 1)) if np.any(d < 1) else None
+        where = f" (line {k + first_line + 1})" if k is not None else ""
+        raise RecordingError(f"{path}: {what} is not a row counter{where}; name it if it is "
+                             "a signal")
+    return [(int(k) + 1, int(d[k]) - 1) for k in np.flatnonzero(d > 1)]
 
 
 def _preamble(path: Path) -> tuple[int, str]:
@@ -553,22 +641,27 @@ def _pandas_reader() -> Any | None:
 
 
 def _parse_numbers(f: Any, sep: str, read_csv: Any | None,
-                   decimal_comma: bool = False) -> FloatArray:
+                   decimal_comma: bool = False, blank_rows: bool = False) -> FloatArray:
     """The rows left in ``f`` as float64 (ValueError when a cell is not a number or a row
     is short): numpy's compiled reader (after :func:`parse_plain`, which reads plain
     decimals faster), or pandas' ``read_csv`` when given (where it pays:
     :data:`PANDAS_FROM_BYTES`). All give each cell's correctly rounded double, so the
     result does not depend on which ran (``tests/recording/test_csv_parsers.py``).
-    ``decimal_comma``: the cells write ``0,25`` (the separator is not a comma)."""
+    ``decimal_comma``: the cells write ``0,25`` (the separator is not a comma);
+    ``blank_rows``: a blank line between rows is a row (a missing sample), which these
+    readers skip: such a text is declined (ValueError)."""
     if decimal_comma and read_csv is None:
         f = io.StringIO(f.read().replace(",", "."))
     if read_csv is None:
         # rows of plain decimals (what our export and most loggers write) in bulk, else
         # numpy's reader for all of it (exponents, spaces, blank lines, errors to name)
         start = f.tell()
-        plain = parse_plain(f.read(), sep)
+        text = f.read()
+        plain = parse_plain(text, sep)
         if plain is not None:
             return plain
+        if blank_rows and _BLANK_LINE.search(text.strip()):
+            raise ValueError("blank rows")
         f.seek(start)
         with warnings.catch_warnings():  # "no data": said by the caller in one clear line
             warnings.simplefilter("ignore", UserWarning)
@@ -577,14 +670,15 @@ def _parse_numbers(f: Any, sep: str, read_csv: Any | None,
     try:
         # na_filter off: an empty cell is an error to name, not a NaN to analyse
         frame = read_csv(f, sep=sep, header=None, dtype=np.float64, na_filter=False,
-                         engine="c", decimal="," if decimal_comma else ".")
+                         engine="c", decimal="," if decimal_comma else ".",
+                         skip_blank_lines=not blank_rows)
     except Exception as exc:  # pandas' ParserError and EmptyDataError are not ValueErrors
         raise ValueError(str(exc)) from None
     return np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
 
 
 def _read_fast(path: Path, skip: int, header_line: str, decimal_comma: bool = False,
-               ) -> tuple[list[str], FloatArray] | None:
+               blank_rows: bool = False) -> tuple[list[str], FloatArray] | None:
     """The header (csv module) and the data rows (a compiled reader, the same doubles to
     the bit as a float() per cell) in one pass over the file; None when the reader refuses
     the rows (a bad or short row, a cell that is not a number, no rows): :func:`_read_rows`
@@ -600,7 +694,7 @@ def _read_fast(path: Path, skip: int, header_line: str, decimal_comma: bool = Fa
             for _ in range(skip):
                 f.readline()
             values = _parse_numbers(f, sep, _pandas_reader() if large else None,
-                                    decimal_comma)
+                                    decimal_comma, blank_rows)
     except (OSError, UnicodeDecodeError, csv.Error, ValueError):
         return None
     header = [h.strip() for h in first]
@@ -611,8 +705,10 @@ def _read_fast(path: Path, skip: int, header_line: str, decimal_comma: bool = Fa
 
 def _read_rows(path: Path, skip: int, header_line: str, decimal_comma: bool = False,
                ) -> tuple[list[str], list[list[str]]]:
-    """The header and the non-blank data rows as text, cell by cell (decimal commas made
-    points)."""
+    """The header and the data rows as text, cell by cell (decimal commas made points);
+    a blank line between data rows is a row of empty cells (a missing sample where no
+    time column tells; the caller drops them where one does), blank lines before the
+    first and after the last are not rows."""
     sep = _delimiter(header_line)
     try:
         with path.open(newline="", encoding=_csv_encoding(path)) as f:
@@ -628,7 +724,9 @@ def _read_rows(path: Path, skip: int, header_line: str, decimal_comma: bool = Fa
     header = [h.strip() for h in next(csv.reader([header_line], delimiter=sep), [])]
     if not header:
         raise RecordingError(f"{path}: empty CSV file")
-    body = [r for r in rows if r and any(c.strip() for c in r)]
+    filled = [i for i, r in enumerate(rows) if any(c.strip() for c in r)]
+    body = ([r if any(c.strip() for c in r) else [""] * len(header)
+             for r in rows[filled[0]:filled[-1] + 1]] if filled else [])
     if not body:
         raise RecordingError(f"{path}: CSV has a header but no data rows")
     if len(header) > 1 and not header[-1] and all(
@@ -637,6 +735,9 @@ def _read_rows(path: Path, skip: int, header_line: str, decimal_comma: bool = Fa
         header, body = header[:-1], [r[:-1] for r in body]
     return header, body
 
+
+#: a blank line between two lines of text
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 
 #: a date or a clock time as loggers write their time stamps (2024-03-01, 10:00:00.001)
 _CLOCK_TEXT = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|\d{1,2}:\d{2}")
@@ -654,11 +755,10 @@ def _numbers(path: Path, header: list[str], body: list[list[str]],
         try:
             values[i] = [float(c) for c in row]
         except ValueError:
-            empty = [header[j] for j, c in enumerate(row) if not c.strip()]
-            if empty:
-                raise RecordingError(f"{path}: line {i + first_line}: no value in column "
-                                     f"{empty[0]!r} (a missing sample); remove or "
-                                     "interpolate missing samples first") from None
+            if all(_is_number(c) or _is_missing(c) for c in row):
+                # an empty cell, NA: a sample the file does not have (_check_finite)
+                values[i] = [math.nan if _is_missing(c) else float(c) for c in row]
+                continue
             clock = next((j for j, c in enumerate(row) if _time_scale(header[j]) is not None
                           and _CLOCK_TEXT.search(c)), None)
             if clock is not None:
@@ -677,6 +777,11 @@ def _numbers(path: Path, header: list[str], body: list[list[str]],
     return values
 
 
+def _is_missing(text: str) -> bool:
+    """An empty cell or a spreadsheet's or R's word for a missing value (``NA``, ``#N/A``)."""
+    return text.strip().lower() in _MISSING_TEXT or not text.strip()
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -685,10 +790,12 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _rate_from_times(path: Path, t: Any, first_line: int = 2) -> float:
+def _rate_from_times(path: Path, t: Any, first_line: int = 2,
+                     ) -> tuple[float, list[tuple[int, int]]]:
     """The sample rate of a time column in seconds whose first value is on the file's line
     ``first_line`` (after comment lines, the header and a row of units): a line named in
-    an error is the file's own."""
+    an error is the file's own; and where rows are missing (``(row, rows missing just
+    before it)``: the time skips whole sample intervals, a device's lost samples)."""
     if len(t) < 2:
         raise RecordingError(f"{path}: need at least two samples to find the sample rate")
     d = np.diff(t)
@@ -706,24 +813,62 @@ def _rate_from_times(path: Path, t: Any, first_line: int = 2) -> float:
         # 0.000, 0.001, 0.001, 0.002 …): an even rate, each time within its rounding
         return checks.number(rounded, "the sample rate of the time column",
                              low=MIN_FS_HZ, high=MAX_FS_HZ, where=str(path),
-                             error=RecordingError)
+                             error=RecordingError), []
     if np.any(d == 0):
         row = int(np.argmax(d == 0)) + 1 + first_line
         raise RecordingError(f"{path}: time column repeats the time of the line before "
                              f"(line {row}), not from rounding an even rate; remove the "
                              "repeated rows")
+    gapped = _gapped_rate(t) if np.max(off) > 0.1 else None
+    if gapped is not None:
+        rate, losses = gapped
+        return checks.number(rate, "the sample rate of the time column", low=MIN_FS_HZ,
+                             high=MAX_FS_HZ, where=str(path), error=RecordingError), losses
     if np.max(off) > 0.1:
         i = int(np.argmax(off))  # the worst: a gap, not the even interval before it
         raise RecordingError(f"{path}: irregular sampling in the time column: line "
                              f"{i + 1 + first_line} comes {d[i]:.6g} s after the one before, "
-                             f"the file's mean interval is {1.0 / rate:.6g} s (a gap, or "
-                             "jitter); resample to a constant rate first")
+                             f"the file's mean interval is {1.0 / rate:.6g} s (jitter, not "
+                             "whole sample intervals missing); resample to a constant rate "
+                             "first")
+    return checks.number(_whole_rate(t, rate, _time_step(t)),
+                         "the sample rate of the time column", low=MIN_FS_HZ,
+                         high=MAX_FS_HZ, where=str(path), error=RecordingError), []
+
+
+def _gapped_rate(t: Any) -> tuple[float, list[tuple[int, int]]] | None:
+    """The rate of times that are even but for whole sample intervals skipped (rows the
+    device lost or the file left out), and where those rows are missing; None when the
+    times are not that (jitter: an interval more than a tenth of the typical one off a
+    whole number of them, or the times off the even grid with the rows put back).
+
+    >>> rate, losses = _gapped_rate(np.array([0.0, 0.001, 0.002, 0.005, 0.006]))
+    >>> round(rate, 6), losses
+    (1000.0, [(3, 2)])
+    """
+    d = np.diff(t)
+    typical = float(np.median(d))
+    if typical <= 0:
+        return None
+    intervals = np.rint(d / typical)
+    if np.any(intervals < 1) or np.any(np.abs(d - intervals * typical) > 0.1 * typical):
+        return None
+    index = np.concatenate(([0.0], np.cumsum(intervals)))
+    rate = float(index[-1]) / float(t[-1] - t[0])
+    if float(np.max(np.abs(t - (t[0] + index / rate)))) > 0.1 / rate:
+        return None
+    losses = [(int(k) + 1, int(intervals[k]) - 1) for k in np.flatnonzero(intervals > 1)]
+    return _whole_rate(t, rate, _time_step(t)), losses
+
+
+def _time_step(t: Any) -> float | None:
+    """The unit of the last digit the times were written with: of their last decimal, or
+    of the last time's last significant digit (``%g``, MATLAB's ``csvwrite``); None when
+    neither fits."""
     step = _decimal_step(t)
     if step is None and (units := _significant_units(t)) is not None:
-        step = float(units[-1])  # times to significant digits: the last time's digit
-    return checks.number(_whole_rate(t, rate, step),
-                         "the sample rate of the time column", low=MIN_FS_HZ,
-                         high=MAX_FS_HZ, where=str(path), error=RecordingError)
+        step = float(units[-1])
+    return step
 
 
 def _whole_rate(t: Any, rate: float, step: float | None) -> float:
@@ -1329,10 +1474,7 @@ def load_wfdb(path: Path) -> SignalSet:
             not_emg.append(label)
     if not emg:
         raise RecordingError(f"{path}: no EMG signals found (left out: {', '.join(not_emg)})")
-    data = values[:, emg]
-    if not np.isfinite(data).all():
-        raise RecordingError(f"{path}: the EMG holds missing samples (NaN); cut or fill them "
-                             "first")
+    data = values[:, emg]  # missing samples (NaN) become gaps (load_foreign)
     annotations: list[Annotation] = []
     if path.with_suffix(".atr").exists():
         try:
@@ -1418,10 +1560,7 @@ def load_mat(path: Path, fs: float | None = None) -> SignalSet:
                max(signals, key=lambda k: signals[k].size))
     emg = signals[key]
     emg = emg if emg.shape[0] >= emg.shape[1] else emg.T
-    n = emg.shape[0]
-    if not np.isfinite(emg).all():
-        raise RecordingError(f"{path}: variable {key!r} holds non-finite values (NaN or "
-                             "infinite: samples missing?)")
+    n = emg.shape[0]  # missing samples (NaN) become gaps (load_foreign)
     if fs is None:
         if not rates:
             raise RecordingError(f"{path}: no sample rate in the file (a variable fs, srate, "
@@ -1508,8 +1647,8 @@ def load_xdf(path: Path) -> SignalSet:
                        "nominal rate", low=MIN_FS_HZ, high=MAX_FS_HZ, where=str(path),
                        error=RecordingError)
     data = np.asarray(emg["time_series"], dtype=np.float64)
-    if data.ndim != 2 or not np.isfinite(data).all():
-        raise RecordingError(f"{path}: the EMG stream holds non-numeric or missing samples")
+    if data.ndim != 2:  # missing samples (NaN) become gaps (load_foreign)
+        raise RecordingError(f"{path}: the EMG stream holds non-numeric samples")
     ts = np.asarray(emg["time_stamps"], dtype=np.float64)
     losses = []
     for (_, end), (start, _) in itertools.pairwise(info.get("segments") or []):

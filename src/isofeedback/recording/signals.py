@@ -30,6 +30,7 @@ __all__ = [
     "Stream",
     "annotations_from_outputs",
     "decode_packets",
+    "missing_as_gaps",
     "signal_chunks",
     "signal_profile",
 ]
@@ -71,6 +72,33 @@ class SignalSet:
     @property
     def duration_s(self) -> float:
         return max((s.n / s.fs for s in self.streams.values()), default=0.0)
+
+
+def missing_as_gaps(stream: Stream) -> tuple[Stream, int]:
+    """``stream`` with every row that lacks a value (NaN or infinite in any channel: an
+    empty cell, ``NaN`` written for a lost sample) made a gap, and how many rows that was.
+
+    A file that leaves a sample empty says the sample is missing, as a device's lost
+    packet does: the row becomes a gap (zero-filled, the pipeline told of it and never fed
+    it, every later sample kept at its time). A nan fed to the filters would make every
+    later output nan, and dropping the row would move everything after it earlier.
+
+    >>> s = Stream("emg", 10.0, ("a",), np.array([[1.0], [np.nan], [np.nan], [4.0], [5.0]]),
+    ...            gaps=((4, 1),))
+    >>> out, rows = missing_as_gaps(s)
+    >>> out.data[:, 0].tolist(), out.gaps, rows
+    ([1.0, 0.0, 0.0, 4.0, 0.0], ((1, 2), (4, 1)), 2)
+    """
+    bad = np.asarray(~np.isfinite(stream.data).all(axis=1), dtype=np.bool_)
+    if not bad.any():
+        return stream, 0
+    rows = int(np.count_nonzero(bad))
+    for first, count in stream.gaps:
+        bad[first:first + count] = True
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], bad.view(np.int8), [0]))))
+    gaps = tuple((int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2], strict=True))
+    data = np.where(bad[:, None], 0.0, stream.data)
+    return Stream(stream.name, stream.fs, stream.channels, data, stream.unit, gaps), rows
 
 
 def annotations_from_outputs(outputs: list[Event | Feedback]) -> tuple[Annotation, ...]:
