@@ -240,8 +240,9 @@ def _print(console: Console, r: ReplayResult) -> None:
     if origin is not None:
         console.print(f"  times are seconds from the first row (the file's time column "
                       f"starts at {float(origin):g} s)")
-    if r.meta.get("mains"):
-        console.print(f"  [yellow]{escape(str(r.meta['mains']))}[/]")
+    for note in ("mains", "rectified"):
+        if r.meta.get(note):
+            console.print(f"  [yellow]{escape(str(r.meta[note]))}[/]")
     if r.meta.get("not_emg"):
         console.print(f"  not EMG: {escape(', '.join(map(str, r.meta['not_emg'])))} (left out; "
                       "labels and triggers become annotations)")

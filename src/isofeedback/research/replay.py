@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.config import PipelineConfig, with_current_detector
 from isofeedback.control import Control
 from isofeedback.dsp.mains_hum import measure_hum
+from isofeedback.dsp.raw_emg import looks_rectified
 from isofeedback.errors import ConfigError, RecordingError
 from isofeedback.files import open_private
 from isofeedback.pipeline import Output, Pipeline, PipelineStats, session_config
@@ -29,13 +32,14 @@ from isofeedback.recording.reader import RecordingReader
 from isofeedback.recording.signals import (
     FOREIGN_DEVICE,
     SignalSet,
+    Stream,
     signal_chunks,
     signal_profile,
 )
 from isofeedback.service import ControlInbox, OutputSink, SessionResult, run_session
 from isofeedback.sources.pacing import paced
 from isofeedback.sources.replay import ReplaySource
-from isofeedback.types import Event, Feedback, PacketColumns
+from isofeedback.types import Event, Feedback, FloatArray, PacketColumns
 
 __all__ = [
     "BATCH",
@@ -308,6 +312,16 @@ def foreign_mains(signals: SignalSet, config: PipelineConfig, mains: float | Non
             "keeps it)")
 
 
+def _held_samples(stream: Stream) -> FloatArray:
+    """The stream's rows that hold samples (its gaps are zero-filled rows)."""
+    if not stream.gaps:
+        return stream.data
+    held = np.ones(stream.n, dtype=bool)
+    for first, count in stream.gaps:
+        held[first:first + count] = False
+    return stream.data[held]
+
+
 async def _replay_foreign(path: Path, config: PipelineConfig | None,
                           sinks: Sequence[OutputSink], fs: float | None,
                           protocol: ExerciseProtocol | None, chunk_s: float | None,
@@ -321,6 +335,11 @@ async def _replay_foreign(path: Path, config: PipelineConfig | None,
     config, hum = foreign_mains(signals, session_config(config, protocol), mains)
     if hum is not None:
         signals.meta["mains"] = hum
+    if looks_rectified(_held_samples(signals.streams["emg"]), signals.streams["emg"].fs):
+        signals.meta["rectified"] = (
+            "the EMG has no negative values and sits on zero: rectified or an envelope "
+            "(RMS), not raw EMG; the detector expects raw EMG (onsets late, many brief "
+            "activations): replay the raw export if there is one")
     pipeline = Pipeline({FOREIGN_DEVICE: signal_profile(signals, path.name)}, protocol, config,
                         chunk_invariant=True)
     if chunk_s is None:
