@@ -1218,3 +1218,18 @@ def test_matlab_files_as_datasets_ship_them(tmp_path: Path,
     savemat(slow, {"emg": emg, "fs": 50.0})
     with pytest.raises(RecordingError, match="EMG sampled at 50 Hz, too slow"):
         load_foreign(slow)
+
+
+@pytest.mark.parametrize(("name", "per_s", "origin"), [
+    ("time_us", 1e6, 0), ("timestamp_ns", 1e9, 1733580000e9), ("t [µs]", 1e6, 5e6)])
+def test_time_columns_in_micro_and_nanoseconds(tmp_path: Path, name: str, per_s: float,
+                                               origin: float) -> None:
+    """Phone and embedded loggers stamp samples in µs or ns (Android's ``timestamp_ns``,
+    from the epoch): a time column, not an EMG channel, and the rate it gives."""
+    t, x = _lab_emg(1000)
+    path = tmp_path / "logger.csv"
+    path.write_text(f"{name},emg\n" + "".join(f"{int(origin + a * per_s)},{float(b)!r}\n"
+                                              for a, b in zip(t, x, strict=True)))
+    signals = load_foreign(path)
+    emg = signals.streams["emg"]
+    assert emg.fs == 1000 and emg.channels == ("emg",) and emg.n == t.size

@@ -236,25 +236,34 @@ def _plausible(path: Path, signals: SignalSet) -> SignalSet:
 
 def _time_scale(column: str) -> float | None:
     """Seconds per unit of a time column's values, or None if ``column`` is not time:
-    ``t``, ``time``, … (seconds), ``t_ms``, ``time_ms``, … (milliseconds), or any column
+    ``t``, ``time``, … (seconds), ``t_ms``, ``time_ms``, … (milliseconds), ``time_us``,
+    ``timestamp_ns`` … (micro- and nanoseconds: phone and embedded loggers), or any column
     with a unit of time as acquisition software writes it (``Time [s]``, ``time (ms)``,
     ``X[s]``, the time axis of an EMG system's export, ``Zeit [s]``: seconds are never EMG).
 
     >>> [_time_scale(c) for c in ("t", "Time [s]", "time (ms)", "X[s]", "Zeit [s]",
-    ...                           "EMG 1 (mV)")]
-    [1.0, 1.0, 0.001, 1.0, 1.0, None]
+    ...                           "EMG 1 (mV)", "timestamp_us", "t [µs]", "time_ns")]
+    [1.0, 1.0, 0.001, 1.0, 1.0, None, 1e-06, 1e-06, 1e-09]
     """
     low = column.strip().lower()
     if low in _TIME_COLUMNS:
         return 1.0
     if low in _TIME_MS_COLUMNS:
         return 1e-3
+    base, _, suffix = low.rpartition("_")
+    if base in ("t", "time", "timestamp") and suffix in _TIME_UNITS:
+        return _TIME_UNITS[suffix]
     name, _, unit = low.replace("(", "[").partition("[")
     unit = unit.rstrip("])").strip()
     name = name.strip()
-    if unit in ("s", "sec", "ms") and name:
-        return 1e-3 if unit == "ms" else 1.0
+    if unit in _TIME_UNITS and name:
+        return _TIME_UNITS[unit]
     return None
+
+
+#: units of time as column names and brackets write them, in seconds
+_TIME_UNITS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6,
+               "ns": 1e-9}
 
 
 def load_csv(path: Path, fs: float | None = None) -> SignalSet:
@@ -347,8 +356,8 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         fs = rate
     elif fs is None:
         raise RecordingError(f"{path}: no time column ({', '.join(_TIME_COLUMNS)} in seconds, "
-                             f"{', '.join(_TIME_MS_COLUMNS)} in milliseconds); give the "
-                             "sample rate with --fs")
+                             f"{', '.join(_TIME_MS_COLUMNS)} in milliseconds, time_us, "
+                             "time_ns …); give the sample rate with --fs")
     for i, h in enumerate(header):
         if h.lower() in _COUNTER_NAMES and i != time_col:
             skipped = _check_counter(path, h, i, values[:, i], first_line)
