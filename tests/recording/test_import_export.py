@@ -157,9 +157,9 @@ def test_csv_without_time_needs_fs(tmp_path: Path, capsys: pytest.CaptureFixture
     ("t,emg1\n0,1\n0.001,x\n", "line 3: non-numeric"),
     ("t,emg1\n0,1\n0.001,2\n0.0005,3\n", r"goes back in time \(line 4\)"),
     # jitter, not whole intervals missing (those are gaps: test_missing_samples_are_gaps)
-    ("t,emg1\n" + "".join(f"{k / 1000},1\n" for k in range(20))
-     + "".join(f"{(k + 0.5) / 1000},1\n" for k in range(20, 40)),
-     r"irregular sampling in the time column: line 22 comes 0\.0015 s after the one before"),
+    ("t,emg1\n" + "".join(f"{k / 1000},1\n" for k in range(100))
+     + "".join(f"{(k + 0.5) / 1000},1\n" for k in range(100, 200)),
+     r"irregular sampling in the time column: line 102 comes 0\.0015 s after the one before"),
     # the line is the file's own after comment lines and a row of units (it was off by as
     # many lines: "line 4" for the fifth)
     ("# logger 2\n# 1 kHz\ntime,emg1\ns,mV\n0,1\n0.002,2\n0.001,3\n",

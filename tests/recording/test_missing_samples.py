@@ -112,9 +112,9 @@ def test_the_replay_says_how_much_was_missing(tmp_path: Path,
     ("sample,emg\n0,1\nNA,2\n2,3\n", r"line 3, column 'sample': the row counter is missing"),
     ("t,emg\n0,\n0.001,NaN\n", "every emg sample is missing"),
     # not whole sample intervals: jitter, not samples lost
-    ("t,emg\n" + "".join(f"{k / 1000},1\n" for k in range(20))
-     + "".join(f"{(k + 0.4) / 1000},1\n" for k in range(21, 40)),
-     "irregular sampling in the time column: line 22"),
+    ("t,emg\n" + "".join(f"{k / 1000},1\n" for k in range(100))
+     + "".join(f"{(k + 0.4) / 1000},1\n" for k in range(101, 200)),
+     "irregular sampling in the time column: line 102"),
 ])
 def test_what_cannot_be_a_gap_is_one_clear_error(tmp_path: Path, text: str,
                                                  problem: str) -> None:
@@ -122,3 +122,27 @@ def test_what_cannot_be_a_gap_is_one_clear_error(tmp_path: Path, text: str,
     path.write_text(text)
     with pytest.raises(RecordingError, match=problem):
         load_foreign(path, 1000.0 if text.startswith("sample") else None)
+
+
+@pytest.mark.parametrize("how", ["packet arrival", "sample jitter"])
+def test_arrival_times_that_jitter_are_read_at_the_even_rate(tmp_path: Path, how: str) -> None:
+    """A phone's log stamps each BLE packet's samples with the packet's arrival time (ten
+    rows alike, then a jump, late by up to 4 ms), or each sample with a jittered time: the
+    samples are even, the times are not. Read as the even rate, each row one sample (the
+    same events as exact times give), and said; it was refused ("remove the repeated
+    rows")."""
+    x = _signal()
+    rng = np.random.default_rng(2)
+    i = np.arange(x.size)
+    if how == "packet arrival":
+        t = (i // 10) * 0.01 + np.repeat(rng.uniform(0, 0.004, x.size // 10), 10)
+    else:
+        t = np.sort(i / FS + rng.normal(0, 0.0003, x.size))
+    jittered = tmp_path / "phone.csv"
+    jittered.write_text("t,emg\n" + "".join(f"{a:.4f},{v}\n" for a, v in zip(t, x, strict=True)))
+    exact = tmp_path / "exact.csv"
+    exact.write_text("t,emg\n" + "".join(f"{k / FS:.3f},{v}\n" for k, v in enumerate(x)))
+    signals = load_foreign(jittered)
+    assert signals.streams["emg"].fs == FS and signals.streams["emg"].n == x.size
+    assert "strays up to" in signals.meta["time_jitter"]
+    assert _onsets(jittered, None) == _onsets(exact, None)

@@ -240,7 +240,7 @@ def _print(console: Console, r: ReplayResult) -> None:
     if origin is not None:
         console.print(f"  times are seconds from the first row (the file's time column "
                       f"starts at {float(origin):g} s)")
-    for note in ("mains", "rectified"):
+    for note in ("time_jitter", "mains", "rectified"):
         if r.meta.get(note):
             console.print(f"  [yellow]{escape(str(r.meta[note]))}[/]")
     if r.meta.get("not_emg"):

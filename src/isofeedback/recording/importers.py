@@ -41,7 +41,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -347,9 +347,11 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
                              "a row counter does, not EMG: name the columns in a first row "
                              "(e.g. t,emg1)")
     losses: list[tuple[int, int]] = []
+    jitter: float | None = None
     if time_col is not None:
         scale = _time_scale(header[time_col]) or 1.0
-        rate, losses = _rate_from_times(path, values[:, time_col] * scale, first_line)
+        rate, losses, jitter = _rate_from_times(path, values[:, time_col] * scale,
+                                                first_line)
         if fs is not None and abs(fs - rate) > 1e-3 * rate:
             raise RecordingError(f"{path}: --fs {fs:g} contradicts the time column "
                                  f"({rate:g} Hz); drop --fs")
@@ -421,6 +423,11 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         # session times count from the first row; the file's own clock started here
         meta["time_origin_s"] = float(values[0, time_col]) * (_time_scale(header[time_col])
                                                                or 1.0)
+    if jitter is not None:
+        meta["time_jitter"] = (
+            f"the time column strays up to {jitter * 1000:.3g} ms (peak to peak) from an "
+            f"even {fs:g} Hz, as a logger's arrival times do: read as {fs:g} Hz, each row "
+            "one sample; event times are no better than that")
     return SignalSet(streams, annotations, meta)
 
 
@@ -799,12 +806,29 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _rate_from_times(path: Path, t: Any, first_line: int = 2,
-                     ) -> tuple[float, list[tuple[int, int]]]:
+class _TimeAxis(NamedTuple):
+    """What a time column says: the sample rate, where rows are missing (``(row, rows
+    missing just before it)``) and, for times that jitter about an even rate (a logger's
+    arrival times), how far (seconds, peak to peak; None for times on an even grid)."""
+
+    rate: float
+    losses: list[tuple[int, int]]
+    jitter_s: float | None = None
+
+
+#: times that stray from an even rate by up to this (peak to peak) are arrival times of
+#: evenly sampled data (a phone's BLE log: packets arrive 7.5–50 ms apart, late by a
+#: scheduler's whim); beyond it, or when the file is not 50 times as long, they are not
+JITTER_MAX_S = 0.1
+#: jitter strays in many intervals (all but one in ten of a packet's, many of a sample's)
+JITTERY_SHARE = 0.01
+
+
+def _rate_from_times(path: Path, t: Any, first_line: int = 2) -> _TimeAxis:
     """The sample rate of a time column in seconds whose first value is on the file's line
     ``first_line`` (after comment lines, the header and a row of units): a line named in
-    an error is the file's own; and where rows are missing (``(row, rows missing just
-    before it)``: the time skips whole sample intervals, a device's lost samples)."""
+    an error is the file's own; and where rows are missing (the time skips whole sample
+    intervals, a device's lost samples)."""
     if len(t) < 2:
         raise RecordingError(f"{path}: need at least two samples to find the sample rate")
     d = np.diff(t)
@@ -816,33 +840,68 @@ def _rate_from_times(path: Path, t: Any, first_line: int = 2,
                              "to the last); give the sample rate with --fs instead")
     rate = (len(t) - 1) / float(t[-1] - t[0])
     off = np.abs(d * rate - 1.0)
-    rounded = _rounded_rate(t, rate) if np.max(off) > 0.1 else None
+
+    def checked(fs: float) -> float:
+        return checks.number(fs, "the sample rate of the time column", low=MIN_FS_HZ,
+                             high=MAX_FS_HZ, where=str(path), error=RecordingError)
+
+    if np.max(off) <= 0.1:
+        return _TimeAxis(checked(_whole_rate(t, rate, _time_step(t))), [])
+    rounded = _rounded_rate(t, rate)
     if rounded is not None:
         # times written with fewer decimals than the sampling needs (3 decimals at 2 kHz:
         # 0.000, 0.001, 0.001, 0.002 …): an even rate, each time within its rounding
-        return checks.number(rounded, "the sample rate of the time column",
-                             low=MIN_FS_HZ, high=MAX_FS_HZ, where=str(path),
-                             error=RecordingError), []
+        return _TimeAxis(checked(rounded), [])
+    if not np.any(d == 0) and (gapped := _gapped_rate(t)) is not None:
+        return _TimeAxis(checked(gapped[0]), gapped[1])
+    jittered = _jittered_rate(t)
+    if jittered is not None:
+        return _TimeAxis(checked(jittered[0]), [], jittered[1])
     if np.any(d == 0):
         row = int(np.argmax(d == 0)) + 1 + first_line
         raise RecordingError(f"{path}: time column repeats the time of the line before "
-                             f"(line {row}), not from rounding an even rate; remove the "
-                             "repeated rows")
-    gapped = _gapped_rate(t) if np.max(off) > 0.1 else None
-    if gapped is not None:
-        rate, losses = gapped
-        return checks.number(rate, "the sample rate of the time column", low=MIN_FS_HZ,
-                             high=MAX_FS_HZ, where=str(path), error=RecordingError), losses
-    if np.max(off) > 0.1:
-        i = int(np.argmax(off))  # the worst: a gap, not the even interval before it
-        raise RecordingError(f"{path}: irregular sampling in the time column: line "
-                             f"{i + 1 + first_line} comes {d[i]:.6g} s after the one before, "
-                             f"the file's mean interval is {1.0 / rate:.6g} s (jitter, not "
-                             "whole sample intervals missing); resample to a constant rate "
-                             "first")
-    return checks.number(_whole_rate(t, rate, _time_step(t)),
-                         "the sample rate of the time column", low=MIN_FS_HZ,
-                         high=MAX_FS_HZ, where=str(path), error=RecordingError), []
+                             f"(line {row}), not from rounding an even rate nor from "
+                             "arrival times' jitter; remove the repeated rows")
+    i = int(np.argmax(off))  # the worst: a gap, not the even interval before it
+    raise RecordingError(f"{path}: irregular sampling in the time column: line "
+                         f"{i + 1 + first_line} comes {d[i]:.6g} s after the one before, "
+                         f"the file's mean interval is {1.0 / rate:.6g} s (jitter beyond "
+                         f"{JITTER_MAX_S * 1000:g} ms, not whole sample intervals missing); "
+                         "resample to a constant rate first")
+
+
+def _jittered_rate(t: Any) -> tuple[float, float] | None:
+    """The even rate that times straying by at most :data:`JITTER_MAX_S` about it fit
+    best (least squares over the rows), and how far they stray (peak to peak, seconds);
+    None when they stray further, the file is shorter than 50 times that, or fewer than
+    :data:`JITTERY_SHARE` of the intervals stray (a row repeated or shifted in an even
+    column is an error to name, not jitter). The rate is a whole number of Hz when that
+    is within what the jitter allows.
+
+    >>> rng = np.random.default_rng(0)
+    >>> i = np.arange(20000)
+    >>> t = (i // 10) * 0.01 + np.repeat(rng.uniform(0, 0.004, 2000), 10)
+    >>> rate, jitter = _jittered_rate(t)
+    >>> rate, round(jitter, 3)
+    (1000.0, 0.013)
+    """
+    d = np.diff(t)
+    if np.mean(np.abs(d - np.median(d)) > 0.1 * abs(float(np.median(d)))) < JITTERY_SHARE:
+        return None  # even but for a few rows: those are the file's errors, not jitter
+    index = np.arange(len(t), dtype=np.float64)
+    index -= index.mean()
+    centred = t - t.mean()
+    slope = float(index @ centred) / float(index @ index)
+    if slope <= 0:
+        return None
+    left = centred - slope * index
+    jitter = float(np.max(left) - np.min(left))
+    span = float(t[-1] - t[0])
+    if jitter > JITTER_MAX_S or span < 50 * jitter:
+        return None
+    rate = 1.0 / slope
+    whole = float(round(rate))
+    return (whole if abs(whole - rate) <= rate * jitter / span else round(rate, 6)), jitter
 
 
 def _gapped_rate(t: Any) -> tuple[float, list[tuple[int, int]]] | None:
