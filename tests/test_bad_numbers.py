@@ -107,16 +107,18 @@ def test_ganglion_profile_with_five_channels_is_refused_at_load(tmp_path: Path) 
         parse_profile(tmp_path / "g5.toml", doc)
 
 
-def test_one_nan_cell_in_a_csv_names_line_and_column(tmp_path: Path) -> None:
+def test_one_nan_cell_in_a_csv_is_a_gap_never_a_nan(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """One nan reaching the filters would make every later output nan: the row is a gap
+    (the pipeline is told, never fed it), and the replay says so."""
     rows = ["t,emg1,emg2"] + [f"{i / 1000},{np.sin(i)},{np.cos(i)}" for i in range(200)]
     rows[57] = "0.056,nan,0.5"
     path = tmp_path / "d.csv"
     path.write_text("\n".join(rows) + "\n")
-    with pytest.raises(RecordingError, match=r"d\.csv: line 58, column 'emg1': 'nan' is not a "
-                                             r"finite number"):
-        load_csv(path)
-    code = main(["replay", str(path)])
-    assert code == 2
+    emg = load_csv(path).streams["emg"]
+    assert emg.gaps == ((56, 1),) and np.isfinite(emg.data).all()
+    assert main(["replay", str(path)]) == 0
+    assert "1 gap in the EMG" in " ".join(capsys.readouterr().out.split())
 
 
 def test_csv_time_column_of_absurd_rate_is_refused(tmp_path: Path) -> None:

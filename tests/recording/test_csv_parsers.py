@@ -103,15 +103,15 @@ def test_a_large_file_read_with_pandas_gives_the_small_path_s_signals(
 @needs_pandas
 def test_a_missing_cell_in_a_large_file_is_read_as_in_a_small_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An empty or NaN EMG cell is a missing sample (NaN here, a gap once imported) by
-    either reader; a missing time is named by its line."""
+    """An empty or NaN EMG cell is a missing sample (a gap) by either reader; a missing
+    time is named by its line."""
     path = tmp_path / "emg.csv"
     for cell in ("", "nan", "NA"):
         path.write_text(f"t,emg1\n0,1\n0.001,{cell}\n0.002,3\n")
         for large in (10**12, 1):
             monkeypatch.setattr(importers, "PANDAS_FROM_BYTES", large)
-            got = load_csv(path).streams["emg"].data[:, 0]
-            assert np.isnan(got[1]) and got[[0, 2]].tolist() == [1.0, 3.0]
+            emg = load_csv(path).streams["emg"]
+            assert emg.gaps == ((1, 1),) and emg.data[[0, 2], 0].tolist() == [1.0, 3.0]
     monkeypatch.setattr(importers, "PANDAS_FROM_BYTES", 1)
     path.write_text("t,emg1\n0,1\n,2\n0.002,3\n")
     with pytest.raises(RecordingError, match=r"line 3, column 't': the time is missing \(''\)"):

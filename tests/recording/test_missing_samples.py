@@ -146,3 +146,25 @@ def test_arrival_times_that_jitter_are_read_at_the_even_rate(tmp_path: Path, how
     assert signals.streams["emg"].fs == FS and signals.streams["emg"].n == x.size
     assert "strays up to" in signals.meta["time_jitter"]
     assert _onsets(jittered, None) == _onsets(exact, None)
+
+
+def test_eval_skips_the_gap_as_the_replay_does(tmp_path: Path) -> None:
+    """``eval --csv`` scores a file with missing samples over the same gap: the rows it
+    lacks are never fed (zeros there read as a dead electrode)."""
+    from isofeedback.research.eval import _read_csv, chunk_stream, detect_emg
+
+    text, _ = WRITERS["empty cell"](_signal())
+    path = tmp_path / "lost.csv"
+    path.write_text(text)
+    notes = tmp_path / "truth.csv"
+    notes.write_text("onset,4\nrelease,7\nonset,10\nrelease,12\n")
+    rec = _read_csv(path, notes, None)
+    assert rec.gaps == (GAP,)
+    chunks = list(chunk_stream(rec.emg, rec.fs, "emg", 0.05, rec.gaps))
+    assert sum(c.gap_before for c in chunks) == GAP[1]
+    assert sum(c.n for c in chunks) == rec.emg.shape[0] - GAP[1]
+    assert not any(c.start_index < GAP[0] + GAP[1] and c.start_index + c.n > GAP[0]
+                   for c in chunks)
+    events, _ = detect_emg(rec)
+    onsets = [e.t for e in events if e.type == EventType.ONSET]
+    assert [round(t) for t in onsets] == [4, 10]

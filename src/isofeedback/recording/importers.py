@@ -41,7 +41,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, ParamSpec
 
 import numpy as np
 import numpy.typing as npt
@@ -76,6 +76,8 @@ __all__ = [
     "load_xdf",
     "named_label_annotations",
 ]
+
+P = ParamSpec("P")
 
 FOREIGN_SUFFIXES = (".csv", ".tsv", ".edf", ".bdf", ".txt", ".hea", ".xdf", ".mat")
 #: the first line of the text formats read (``.txt``)
@@ -119,7 +121,7 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
     suffix = path.suffix.lower()
     if (suffix in (".csv", ".tsv") and not _is_openbci(path)) or (
             suffix == ".txt" and not is_signal_text(path) and is_table_text(path)):
-        return _marked_gaps(_plausible(path, _missing(path, load_csv(path, fs))))
+        return _marked_gaps(_plausible(path, load_csv(path, fs)))
     readers: dict[str, Callable[[Path], SignalSet]] = {
         ".edf": load_edf, ".bdf": load_edf, ".txt": load_txt, ".hea": load_wfdb,
         ".xdf": load_xdf, ".csv": load_txt,  # .csv here: an OpenBCI GUI file
@@ -128,7 +130,7 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
         raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .tsv, "
                              ".edf, .bdf, OpenSignals or OpenBCI .txt, WFDB .hea, XDF, "
                              "MATLAB .mat)")
-    signals = _marked_gaps(_plausible(path, _missing(path, readers[suffix](path))))
+    signals = _marked_gaps(_plausible(path, readers[suffix](path)))
     rate = signals.streams["emg"].fs
     if fs is not None and abs(fs - rate) > 1e-6 * rate:
         raise RecordingError(f"{path}: --fs {fs:g} contradicts the file's own EMG rate "
@@ -139,21 +141,32 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
     return signals
 
 
-def _missing(path: Path, signals: SignalSet) -> SignalSet:
-    """``signals`` with the samples the file leaves empty (NaN, an empty cell) made gaps
-    (:func:`missing_as_gaps`), counted per stream in ``meta["missing_rows"]`` so that a
-    replay says so; a stream with no sample at all is one clear error."""
-    streams: dict[str, Stream] = {}
-    missing: dict[str, int] = {}
-    for name, stream in signals.streams.items():
-        streams[name], rows = missing_as_gaps(stream)
-        if rows:
-            if rows >= stream.n:
-                raise RecordingError(f"{path}: every {name} sample is missing (NaN or empty)")
-            missing[name] = rows
-    if not missing:
-        return signals
-    return SignalSet(streams, signals.annotations, {**signals.meta, "missing_rows": missing})
+def _missing_become_gaps(load: Callable[P, SignalSet]) -> Callable[P, SignalSet]:
+    """``load`` (a reader whose first argument is the file's path) with the samples the
+    file leaves empty (NaN, an empty cell) made gaps (:func:`missing_as_gaps`), counted
+    per stream in ``meta["missing_rows"]`` so that a replay says so; a stream with no
+    sample at all is one clear error. Every reader of a format that can leave samples
+    empty is wrapped: no NaN leaves this module."""
+
+    @functools.wraps(load)
+    def read(*args: P.args, **kwargs: P.kwargs) -> SignalSet:
+        signals = load(*args, **kwargs)
+        path = args[0] if args else kwargs["path"]
+        streams: dict[str, Stream] = {}
+        missing: dict[str, int] = {}
+        for name, stream in signals.streams.items():
+            streams[name], rows = missing_as_gaps(stream)
+            if rows:
+                if rows >= stream.n:
+                    raise RecordingError(f"{path}: every {name} sample is missing (NaN or "
+                                         "empty)")
+                missing[name] = rows
+        if not missing:
+            return signals
+        return SignalSet(streams, signals.annotations,
+                         {**signals.meta, "missing_rows": missing})
+
+    return read
 
 
 def _marked_gaps(signals: SignalSet) -> SignalSet:
@@ -266,6 +279,7 @@ _TIME_UNITS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs":
                "ns": 1e-9}
 
 
+@_missing_become_gaps
 def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     regular_file(path, "CSV file", error=RecordingError)  # a FIFO would block the read
     if fs is not None:
@@ -1504,6 +1518,7 @@ def _simple_text(path: Path, head: list[str], values: FloatArray) -> SignalSet:
     return SignalSet({"emg": stream}, (), {"source_file": path.name})
 
 
+@_missing_become_gaps
 def load_wfdb(path: Path) -> SignalSet:
     """A PhysioNet WFDB record (its ``.hea`` header and the signal files it names, read by
     the ``wfdb`` package, extra ``wfdb``) with its ``atr`` annotations if present. Signals
@@ -1592,6 +1607,7 @@ def _mat_variables(node: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+@_missing_become_gaps
 def load_mat(path: Path, fs: float | None = None) -> SignalSet:
     """A MATLAB ``.mat`` file (v4–v7, read by scipy): the EMG is the 2-D numeric array
     named ``emg`` (any case; also ``channelData``, ``data``, ``signal``, in a struct too:
@@ -1686,6 +1702,7 @@ def _xdf_labels(info: dict[str, Any], n: int) -> tuple[tuple[str, ...], str]:
     return labels, unit
 
 
+@_missing_become_gaps
 def load_xdf(path: Path) -> SignalSet:
     """An XDF file (what LabRecorder writes from Lab Streaming Layer streams), read by
     pyxdf (extra ``lsl``): the first stream of type EMG (or ExG) is the EMG, its clock

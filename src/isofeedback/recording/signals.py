@@ -29,6 +29,7 @@ __all__ = [
     "SignalSet",
     "Stream",
     "annotations_from_outputs",
+    "around_gaps",
     "decode_packets",
     "missing_as_gaps",
     "signal_chunks",
@@ -219,13 +220,13 @@ def signal_chunks(signals: SignalSet, chunk_s: float = 0.05) -> Iterator[Chunk]:
                 yield Chunk(s.name, s.fs, i0, i0 / s.fs, np.ascontiguousarray(s.data[i0:i1]),
                             s.channels, FOREIGN_DEVICE)
                 continue
-            for a, b, lost in _around_gaps(i0, i1, s.gaps, gap_state[s.name]):
+            for a, b, lost in around_gaps(i0, i1, s.gaps, gap_state[s.name]):
                 yield Chunk(s.name, s.fs, a, a / s.fs, np.ascontiguousarray(s.data[a:b]),
                             s.channels, FOREIGN_DEVICE, lost)
         k += 1
 
 
-def _around_gaps(i0: int, i1: int, gaps: tuple[tuple[int, int], ...], state: list[int],
+def around_gaps(i0: int, i1: int, gaps: tuple[tuple[int, int], ...], state: list[int],
                  ) -> Iterator[tuple[int, int, int]]:
     """The pieces ``(start, stop, rows skipped just before)`` of rows ``i0:i1`` that hold
     samples. ``state``: ``[the next gap, rows of a gap skipped but not yet reported]``,
@@ -233,10 +234,10 @@ def _around_gaps(i0: int, i1: int, gaps: tuple[tuple[int, int], ...], state: lis
     wherever the chunks' edges fall (chunk size never changes what the pipeline is told).
 
     >>> state = [0, 0]
-    >>> list(_around_gaps(0, 10, ((4, 3),), state)), list(_around_gaps(10, 12, ((4, 3),), state))
+    >>> list(around_gaps(0, 10, ((4, 3),), state)), list(around_gaps(10, 12, ((4, 3),), state))
     ([(0, 4, 0), (7, 10, 3)], [(10, 12, 0)])
     >>> state = [0, 0]
-    >>> list(_around_gaps(0, 5, ((4, 3),), state)), list(_around_gaps(5, 9, ((4, 3),), state))
+    >>> list(around_gaps(0, 5, ((4, 3),), state)), list(around_gaps(5, 9, ((4, 3),), state))
     ([(0, 4, 0)], [(7, 9, 3)])
     """
     i = i0

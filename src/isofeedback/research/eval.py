@@ -32,6 +32,7 @@ from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.orientation import QuatChain
 from isofeedback.errors import ConfigError
 from isofeedback.profiles.schema import MAX_FS_HZ, MIN_FS_HZ
+from isofeedback.recording.signals import around_gaps
 from isofeedback.sim.alt_emg import alt_emg_record
 from isofeedback.sim.script import Movement, PatientScript, benchmark_script
 from isofeedback.sim.signals import synthesize
@@ -167,6 +168,7 @@ class EmgRecord:
     rest: tuple[float, float] = (0.0, 2.0)  # a segment known to be at rest, seconds
     name: str = ""
     full_scale: float | None = None
+    gaps: tuple[tuple[int, int], ...] = ()  # rows that hold no sample (Stream.gaps)
 
     @property
     def minutes(self) -> float:
@@ -208,13 +210,21 @@ def simulated_records(
 
 
 def chunk_stream(
-    x: FloatArray, fs: float, stream: str, chunk_s: float = 0.05
+    x: FloatArray, fs: float, stream: str, chunk_s: float = 0.05,
+    gaps: tuple[tuple[int, int], ...] = (),
 ) -> Iterable[Chunk]:
-    """Cut ``x`` (n, channels) into consecutive chunks of about ``chunk_s``."""
+    """Cut ``x`` (n, channels) into consecutive chunks of about ``chunk_s``; the rows of
+    ``gaps`` (``(first row, rows)``: samples the file did not have) are left out, the
+    chunk after each told of them (``gap_before``), as a replay does."""
     step = max(1, int(round(chunk_s * fs)))
     names = tuple(f"c{i}" for i in range(x.shape[1]))
+    state = [0, 0]
     for i in range(0, x.shape[0], step):
-        yield Chunk(stream, fs, i, i / fs, x[i : i + step], names)
+        if not gaps:
+            yield Chunk(stream, fs, i, i / fs, x[i : i + step], names)
+            continue
+        for a, b, lost in around_gaps(i, min(i + step, x.shape[0]), gaps, state):
+            yield Chunk(stream, fs, a, a / fs, x[a:b], names, gap_before=lost)
 
 
 def eval_config(rec: EmgRecord, mains_hz: float = 50.0, calibration_s: float = 2.0,
@@ -238,7 +248,7 @@ def detect_emg(
     t_cpu = time.process_time()
     chain, det = build_emg_detection(rec.fs, rec.emg.shape[1], cfg)
     events: list[Event] = []
-    for c in chunk_stream(rec.emg, rec.fs, "emg", chunk_s):
+    for c in chunk_stream(rec.emg, rec.fs, "emg", chunk_s, rec.gaps):
         events += det.process(chain.process(c))
     cpu = time.process_time() - t_cpu
     return [e for e in events if e.type in _TIMED], cpu
@@ -439,7 +449,7 @@ def _read_csv(path: Path, ann: Path | None, fs: float | None) -> EmgRecord:
         raise ConfigError(f"{where}: a time of {outside[0]:g} s is outside the data (0 to "
                           f"{duration:.3f} s, counted from the first row)")
     return EmgRecord(np.asarray(emg.data, dtype=np.float64), emg.fs, tuple(on), tuple(off),
-                     name=path.name)
+                     name=path.name, gaps=emg.gaps)
 
 
 def evaluate_emg(
