@@ -406,10 +406,10 @@ def _read_csv(path: Path, ann: Path | None, fs: float | None) -> EmgRecord:
     own label column (``label``, ``gesture``, …: each run of a non-zero value is a
     contraction from its first to past its last sample)."""
     from isofeedback.errors import RecordingError
-    from isofeedback.recording.importers import load_csv
+    from isofeedback.recording.importers import load_foreign
 
     try:
-        signals = load_csv(path, fs)
+        signals = load_foreign(path, fs)
     except RecordingError as exc:  # name the option the user gave, not replay's
         raise ConfigError(str(exc).replace("--fs ", "--csv-fs ")) from None
     emg = signals.streams["emg"]
