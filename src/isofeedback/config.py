@@ -74,7 +74,10 @@ class ChainSettings:
     saturation is still reported as a signal-quality event), and whether a channel 60 dB
     below the liveliest at rest is left out of the fusion from the start
     (``drop_dead_channels``, from version 13: a flat or lifted channel counted until the
-    weights were learnt, then left the fused rest level off the detector's)."""
+    weights were learnt, then left the fused rest level off the detector's), and whether
+    the rest calibration's hum chooses the notch (``mains_auto``, from version 16: a
+    sensor used under the other mains frequency than ``mains_hz`` is notched at the one
+    it hums at, see :class:`~isofeedback.dsp.emg_chain.EmgChain`)."""
 
     mains_hz: float = 50.0
     mains_harmonics: float = 3.0
@@ -86,6 +89,7 @@ class ChainSettings:
     weights_from_best_channel: bool = True
     gate_saturation: bool = False
     drop_dead_channels: bool = True
+    mains_auto: bool = True
 
     def __post_init__(self) -> None:
         if self.mains_hz not in (0.0, 50.0, 60.0):
@@ -146,7 +150,7 @@ class PipelineConfig:
     double_threshold: DoubleThresholdSettings = field(default_factory=DoubleThresholdSettings)
     movement: MovementSettings = field(default_factory=MovementSettings)
     # the named detector version these settings are (DETECTOR_VERSIONS)
-    detector_version: str = "15"  # = CURRENT_VERSION (a test checks it)
+    detector_version: str = "16"  # = CURRENT_VERSION (a test checks it)
 
     def __post_init__(self) -> None:
         choice(self.detector_version, "detector_version", VERSION_NAMES)
@@ -429,6 +433,8 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
     DetectorVersion("15", (("detector.evidence_hz", 1000.0),),
                     (("detector.evidence_hz", 0.0),),
                     "above 1 kHz a sample counts 1000/fs of one in the change tests"),
+    DetectorVersion("16", (("chain.mains_auto", True),), (("chain.mains_auto", False),),
+                    "the rest calibration's hum chooses the mains notch (50 or 60 Hz)"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]

@@ -28,7 +28,7 @@ from isofeedback.control import Control
 from isofeedback.detectors.factory import OnsetDetector, build_emg_detection
 from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
-from isofeedback.detectors.signal_quality import SignalQualityDetector
+from isofeedback.detectors.signal_quality import HUM_S, SignalQualityDetector
 from isofeedback.dsp.emg_chain import CHANNELS as EMG_CHANNELS
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.exact import norm3, row_norms
@@ -375,8 +375,12 @@ class Pipeline:
             dataclasses.replace(cfg, chain=dataclasses.replace(cfg.chain, channels=chosen)),
             chunk_invariant=self.chunk_invariant,
         )
+        auto = cfg.chain.mains_auto and cfg.chain.mains_hz > 0
         self.signal_quality = SignalQualityDetector(
-            spec.fs, full_scale=cfg.chain.full_scale or None, mains_hz=cfg.chain.mains_hz
+            spec.fs, full_scale=cfg.chain.full_scale or None, mains_hz=cfg.chain.mains_hz,
+            # with the chain choosing its notch: its measurement (rows and channels)
+            mains_auto=auto, hum_s=cfg.calibration_s if auto else HUM_S,
+            hum_channels=tuple(chosen) if auto and chosen else None,
         )
 
     def idle(self, t: float) -> list[Output]:

@@ -158,3 +158,82 @@ def test_the_hum_reaches_the_quality_topic_and_the_replay(tmp_path: Path) -> Non
         reporter.submit(o)
     assert json.loads(sent[0].payload)["issues"] == ["mains"]
     assert not [e for e in replay(path).events if e.type == EventType.SIGNAL_QUALITY]
+
+
+# -- the chain chooses its notch (detector version 16) ------------------------------------
+
+def _detect(x: np.ndarray, fs: float, version: str | None, size: int,
+            mains: float = 50.0) -> tuple[list[Event], Any]:
+    from isofeedback.config import versioned_config
+    from isofeedback.detectors.factory import build_emg_detection
+
+    cfg = versioned_config({"chain": {"mains_hz": mains}}, "test", version)
+    chain, det = build_emg_detection(fs, x.shape[1], cfg, chunk_invariant=True)
+    events = [e for c in _chunks(x, fs, size) for e in det.process(chain.process(c))]
+    return events, chain
+
+
+def _found(events: list[Event]) -> int:
+    from isofeedback.detectors.retraction import confirmed
+
+    return sum(e.type == EventType.ONSET for e in confirmed(events))
+
+
+@pytest.mark.parametrize("size", [2, 37, 5000])
+def test_a_live_chain_notches_the_mains_its_rest_hums_at(size: int) -> None:
+    """A sensor used under 60 Hz mains with the 50 Hz default: version 15 kept the hum
+    and found 2 of 5 contractions (the quality light said "mains"); version 16's chain
+    measures the hum over its rest calibration and notches 60 Hz, at the same sample
+    however the stream is chunked, and finds all of them."""
+    fs = 1000.0
+    x, count = _record(60.0, 3.0)
+    before, _ = _detect(x, fs, "15", size)
+    after, chain = _detect(x, fs, None, size)
+    assert _found(before) < count and _found(after) == count
+    assert chain.mains_hz == 60.0 and chain.mains_switched_from == 50.0
+    reference, _ = _detect(x, fs, None, 5000)
+    assert after == reference
+
+
+def test_after_its_choice_the_chain_is_the_one_built_for_that_mains() -> None:
+    """The calibration is run again through the chosen notch: from the calibration's end
+    on, the output is a chain set to 60 Hz from the start, to the bit."""
+    from isofeedback.dsp.emg_chain import EmgChain
+
+    fs = 1000.0
+    x, _ = _record(60.0, 3.0)
+    chosen = EmgChain(fs, 2, 50.0, calibration_s=3.0, chunk_invariant=True, mains_auto=True)
+    set_60 = EmgChain(fs, 2, 60.0, calibration_s=3.0, chunk_invariant=True)
+    a = np.concatenate([chosen.process(c).data for c in _chunks(x, fs, 37)])
+    b = np.concatenate([set_60.process(c).data for c in _chunks(x, fs, 37)])
+    assert np.array_equal(a[3000:], b[3000:]) and not np.array_equal(a[:3000], b[:3000])
+
+
+@pytest.mark.parametrize("hum_at", [0.0, 50.0])
+def test_without_a_hum_at_the_other_mains_nothing_changes(hum_at: float) -> None:
+    """No hum, or one at the notched frequency: the chain keeps its notch and the events
+    are version 15's."""
+    fs = 1000.0
+    x, _ = _record(hum_at, 3.0)
+    before, _ = _detect(x, fs, "15", 100)
+    after, chain = _detect(x, fs, None, 100)
+    assert chain.mains_switched_from is None and chain.mains_hz == 50.0
+    assert after == before
+
+
+def test_the_notched_hum_is_said_once_but_is_no_quality_issue() -> None:
+    """The quality watch measures what the chain measured: the hum it notched is said
+    (``state = "notched"``, for the clinician to set the country's mains), and the
+    quality topic, which the patient's page shows, stays clear."""
+    fs = 1000.0
+    x, _ = _record(60.0, 30.0)
+    det = SignalQualityDetector(fs, mains_hz=50.0, mains_auto=True, hum_s=3.0)
+    (ev,) = [e for c in _chunks(x, fs, 37) for e in det.process(c)
+             if e.detail["issue"] == "mains"]
+    assert ev.detail == {"issue": "mains", "state": "notched", "channel": None, "hz": 60.0,
+                         "notched": 60.0, "configured": 50.0}
+    assert ev.t == (3.0 * fs - 1) / fs
+    sent: list[Any] = []
+    reporter = QualityReporter(Serializer("p1", "s1", 0.0), "file", sent.append)
+    reporter.submit(ev)
+    assert all(json.loads(m.payload)["issues"] == [] for m in sent)

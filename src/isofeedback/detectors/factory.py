@@ -37,6 +37,7 @@ def build_emg_chain(fs: float, n_channels: int, cfg: PipelineConfig,
         learn_on_best=c.weights_from_best_channel,
         chunk_invariant=chunk_invariant,
         drop_dead=c.drop_dead_channels,
+        mains_auto=c.mains_auto,
     )
 
 

@@ -15,6 +15,11 @@ rest), reported when the EMG hums at a mains frequency the chain does not notch
 least half the power the detector sees at rest: it then raises the rest level the onset
 test compares with, and gentle contractions go unseen. It has no end: the clinician sets
 ``chain.mains_hz``. Measured at a fixed sample count, so chunking never changes it.
+With ``mains_auto`` (the chain chooses its notch by the same measurement over the same
+rows: its calibration's, ``hum_s``, on its channels) a hum at the other mains frequency
+is notched, not an issue: it is said once with ``state = "notched"`` (``hz`` the one
+notched, ``configured`` the one set), which no quality light counts, so that the clinician
+can set ``chain.mains_hz`` for the country.
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ class SignalQualityDetector:
         flat_s: float = 0.25,
         hold_s: float = 0.5,
         mains_hz: float | None = None,
+        mains_auto: bool = False,
+        hum_s: float = HUM_S,
+        hum_channels: tuple[int, ...] | None = None,
     ) -> None:
         if fs <= 0:
             raise ValueError("fs must be positive")
@@ -64,6 +72,9 @@ class SignalQualityDetector:
         self.flat_s = flat_s
         self.hold_s = hold_s
         self.mains_hz = mains_hz  # the chain's notch (0: none); None: no hum watch
+        self.mains_auto = mains_auto  # the chain notches the hum it finds (see module doc)
+        self.hum_s = hum_s  # seconds measured from the start
+        self.hum_channels = hum_channels  # the channels measured (None: all)
         self._reset()
 
     def _reset(self) -> None:
@@ -89,7 +100,7 @@ class SignalQualityDetector:
     def _hum(self, chunk: Chunk) -> list[Event]:
         """The hum's event, once, when the first :data:`HUM_S` have been seen."""
         assert self._hum_rows is not None and self.mains_hz is not None
-        need = int(round(HUM_S * self.fs))
+        need = max(1, int(round(self.hum_s * self.fs)))
         if chunk.n:
             self._hum_rows.append(np.array(chunk.data[: need - self._hum_have],
                                            dtype=np.float64))
@@ -97,13 +108,21 @@ class SignalQualityDetector:
         if self._hum_have < need:
             return []
         rows, self._hum_rows = np.concatenate(self._hum_rows), None
+        if self.hum_channels is not None:
+            rows = rows[:, list(self.hum_channels)]
         hum = measure_hum(rows, self.fs)
-        if hum.hz is None or hum.hz == self.mains_hz or hum.shares[hum.hz] < HUM_SHARE:
+        if hum.hz is None or hum.hz == self.mains_hz:
             return []
         # at the sample that completed the measurement (this chunk's first is ``_n``)
         t = (chunk.t_first - self._n / self.fs) + (need - 1) / self.fs  # as _runs times
-        detail = {"issue": "mains", "state": "start", "channel": None, "hz": hum.hz,
-                  "notched": self.mains_hz}
+        if self.mains_auto and self.mains_hz:
+            detail = {"issue": "mains", "state": "notched", "channel": None, "hz": hum.hz,
+                      "notched": hum.hz, "configured": self.mains_hz}
+        elif hum.shares[hum.hz] < HUM_SHARE:
+            return []
+        else:
+            detail = {"issue": "mains", "state": "start", "channel": None, "hz": hum.hz,
+                      "notched": self.mains_hz}
         return [Event(EventType.SIGNAL_QUALITY, t, t, "emg", hum.shares[hum.hz], detail)]
 
     def _runs(self, chunk: Chunk) -> list[Event]:

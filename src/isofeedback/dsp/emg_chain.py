@@ -45,6 +45,7 @@ from isofeedback.dsp.filters import (
     mains_notch,
     pole_radius,
 )
+from isofeedback.dsp.mains_hum import measure_hum
 from isofeedback.dsp.rows import Rows
 from isofeedback.types import Chunk, FloatArray
 
@@ -70,6 +71,14 @@ def effective_channels(weights: FloatArray) -> float:
     return total * total / float(np.add.reduce(w * w))
 
 _CHI2_MEDIAN = 0.454936  # median of a chi-square with one degree of freedom
+
+
+def _rows_of(chunk: Chunk, a: int, b: int) -> Chunk:
+    """Rows ``a:b`` of ``chunk`` as a chunk of their own (a gap before the chunk stays
+    before its first rows)."""
+    return Chunk.trusted(chunk.stream, chunk.fs, chunk.start_index + a,
+                         chunk.t_first + a / chunk.fs, chunk.data[a:b], chunk.channels,
+                         chunk.device, chunk.gap_before if a == 0 else 0)
 
 
 class EmgChain:
@@ -126,10 +135,14 @@ class EmgChain:
         notch_q: float = 10.0,
         chunk_invariant: bool = False,
         drop_dead: bool = False,
+        mains_auto: bool = False,
     ) -> None:
         """``chunk_invariant``: the same output to the bit however the stream is chunked
         (see :class:`MovingRms`), for data read from files in chunks of any size; live
-        sessions, recorded packet by packet, are replayed as they were made."""
+        sessions, recorded packet by packet, are replayed as they were made.
+        ``mains_auto``: the rest calibration's hum chooses the notch (:meth:`_choose_mains`):
+        a sensor used under 60 Hz mains with the 50 Hz default (or the other way round)
+        is notched at the frequency it hums at."""
         if fs <= 0 or n_channels < 1:
             raise ValueError("fs must be positive and n_channels at least 1")
         self.fs = fs
@@ -152,6 +165,13 @@ class EmgChain:
         self.notch_q = notch_q
         self.chunk_invariant = chunk_invariant
         self.drop_dead = drop_dead
+        self.mains_auto = mains_auto
+        #: the mains frequency the chain was built with, when the calibration's hum made
+        #: it notch another (``mains_hz``); None: it kept it
+        self.mains_switched_from: float | None = None
+        # the calibration's raw rows, gathered for the hum (None: not choosing, or chosen)
+        self._hum_rows: list[FloatArray] | None = [] if mains_auto and mains_hz > 0 else None
+        self._hum_have = 0
         self._reset()
 
     def _band(self) -> FloatArray:
@@ -417,6 +437,47 @@ class EmgChain:
         return gate
 
     def process(self, chunk: Chunk) -> Chunk:
+        if self._hum_rows is not None:
+            return self._process_choosing(chunk)
+        return self._process(chunk)
+
+    def _process_choosing(self, chunk: Chunk) -> Chunk:
+        """:meth:`_process` while the rest calibration's raw rows are gathered for the
+        mains hum; at the calibration's last row (a fixed sample count, wherever the
+        chunks are cut) the notch is chosen, and the rest of the chunk goes on with it."""
+        assert self._hum_rows is not None
+        n = chunk.data.shape[0]
+        take = min(n, self._cal_n - self._hum_have)
+        self._hum_rows.append(np.array(chunk.data[:take], dtype=np.float64))
+        self._hum_have += take
+        if self._hum_have < self._cal_n:
+            return self._process(chunk)
+        head = self._process(_rows_of(chunk, 0, take))
+        rows, self._hum_rows = np.concatenate(self._hum_rows), None
+        self._choose_mains(chunk, rows)
+        if take == n:
+            return self._out(chunk, head.data)
+        tail = self._process(_rows_of(chunk, take, n))
+        return self._out(chunk, np.concatenate((head.data, tail.data)))
+
+    def _choose_mains(self, chunk: Chunk, rows: FloatArray) -> None:
+        """Notch the mains frequency the calibration's rest (``rows``, raw) hums at, when
+        it is not the configured one and that one does not hum (:func:`measure_hum`: a
+        line ten times the spectrum beside it and three times the other's): the chain
+        is built again with it (:meth:`_reset`) and the calibration run through it once
+        more, so its state is what it would have been with that notch from the start.
+        The outputs already given are not changed: during the calibration the detector
+        takes none of them. The detector keeps the configured notch's ringing in its
+        release model (the two differ little)."""
+        hum = measure_hum(rows[:, self._idx] if not self._all else rows, self.fs)
+        if hum.hz is None or hum.hz == self.mains_hz:
+            return
+        self.mains_switched_from, self.mains_hz = self.mains_hz, hum.hz
+        self._reset()
+        self._process(Chunk.trusted(chunk.stream, chunk.fs, 0, 0.0, rows, chunk.channels,
+                                    chunk.device))
+
+    def _process(self, chunk: Chunk) -> Chunk:
         raw = chunk.data if self._all else chunk.data[:, self._idx]
         n = raw.shape[0]
         if n == 0:

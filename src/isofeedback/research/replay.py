@@ -297,8 +297,8 @@ def foreign_mains(signals: SignalSet, config: PipelineConfig, mains: float | Non
     emg = signals.streams["emg"]
     hum = measure_hum(emg.data, emg.fs)
     chosen = config.chain.mains_hz if mains is None else mains
-    if chosen != config.chain.mains_hz:
-        config = config.updated({"chain.mains_hz": chosen})
+    if mains is not None:  # asked for: the chain must not choose another itself
+        config = config.updated({"chain.mains_hz": chosen, "chain.mains_auto": False})
     if hum.hz is None or hum.hz == chosen:
         return config, None
     rise = f"a {hum.hz:g} Hz mains hum ({hum.ratios[hum.hz]:.0f}x the spectrum beside it)"
