@@ -61,3 +61,26 @@ def test_same_packets_same_outputs() -> None:
     out_a = [o for p in packets for o in pipe_a.feed(p)]
     out_b = [o for p in packets for o in pipe_b.feed(p)]
     assert out_a == out_b
+
+
+def test_a_session_under_the_other_mains_is_notched_and_said_once() -> None:
+    """A patient's sensor under 60 Hz mains with the 50 Hz default: the live pipeline's
+    chain notches 60 Hz after the rest calibration, the reps are detected, the quality
+    watch says the notched hum once (no quality issue), and packet-by-packet and bulk
+    feeding give the same outputs."""
+    from isofeedback.detectors.signal_quality import notched_hum_note
+    from isofeedback.sim.script import Artifacts
+
+    pipe, packets = _session("openemg", artifacts=Artifacts(mains_hz=60.0, mains_level=3.0))
+    outputs = [o for p in packets for o in pipe.feed(p)]
+    (said,) = [e for e in _events(outputs, EventType.SIGNAL_QUALITY)
+               if e.detail["issue"] == "mains"]
+    assert said.detail["state"] == "notched" and said.detail["hz"] == 60.0
+    assert pipe.emg_chain is not None and pipe.emg_chain.mains_hz == 60.0
+    assert len(_events(outputs, EventType.ONSET)) == 3  # the gentle reference + 2 reps
+    assert pipe.coach.phase == "done"
+    assert notched_hum_note(outputs) == (
+        "the EMG hummed at 60 Hz: notched at 60 Hz, not the configured 50 (set "
+        "chain.mains_hz = 60 for this place)")
+    bulk = Pipeline(pipe.profiles, pipe.protocol)
+    assert bulk.feed_many(packets)[0] == outputs

@@ -828,16 +828,19 @@ class Pipeline:
         count = len(emg.starts)
         big = Chunk(emg.stream, fs, emg.starts[0], emg.t_firsts[0], emg.data, emg.channels,
                     emg.device)
-        quality = self.signal_quality.process(big) if self.signal_quality is not None else []
+        watch = self.signal_quality
+        seen = watch.samples_seen if watch is not None else 0
+        quality = watch.process(big) if watch is not None else []
         env = self.emg_chain.process(big)
         out = _BulkEmg(size, (np.asarray(emg.t_firsts) + size / fs).tolist(),
                        env.data[size - 1 :: size, 0].tolist())
         if quality:
-            starts = emg.t_firsts
-            half = 0.5 / fs
-            for ev in quality:
-                k = max(bisect.bisect_right(starts, ev.t_decided + half) - 1, 0)
-                out.quality.setdefault(k, []).append(ev)
+            assert watch is not None
+            for ev, index in zip(quality, watch.decided, strict=True):
+                # the packet it was decided in, and the times that packet gives it
+                k = min((index[0] - seen) // size, count - 1)
+                out.quality.setdefault(k, []).append(
+                    watch.retimed(ev, emg.t_firsts[k], seen + k * size, index))
         if not self._onset_blocks(emg.t_firsts, env, 0, out):
             for j in range(count):
                 self._onset_one(emg, j, env, out)

@@ -43,3 +43,34 @@ def test_electrode_off_and_saturation_are_quality_events() -> None:
     assert abs(quality[0].t - 4.0) < 1e-9 and abs(quality[2].t - 9.0) < 1e-9
     onsets = [e for e in events if e.type == EventType.ONSET]
     assert onsets == []  # neither problem is taken for a contraction
+
+
+def test_quality_events_are_the_same_live_and_in_a_replay_s_bulk_pass() -> None:
+    """A live session feeds packet by packet, each with its own arrival-derived start
+    time; a replay feeds many packets as one chunk. A quality event's times were the
+    chunk's start plus samples over the rate, so they differed in the last bits between
+    the two (``replay --verify`` of a session with an electrode off would fail): the bulk
+    pass now retimes each from the packet it was decided in."""
+    import dataclasses
+
+    from isofeedback.sim import packetize
+    from isofeedback.sim.scenarios import follow_protocol
+    from isofeedback.sources.simulated import simulate_for_profile
+
+    prof = find_profile("myo")
+    protocol = dataclasses.replace(find_protocol("pir"), reps=2)
+    session = simulate_for_profile(follow_protocol(protocol, seed=5, level=0.18), prof)
+    emg = session.emg.copy()
+    fs = prof.stream("emg").fs
+    emg[int(15 * fs) : int(17 * fs), 2] = 0.0  # channel 2 lifted off
+    emg[int(20 * fs) : int(20 * fs) + 4, 5] = 127.0  # channel 5 at full scale
+    packets = packetize(dataclasses.replace(session, emg=emg), prof)
+    cfg = PipelineConfig().updated({"chain.full_scale": 127.0})
+    live = Pipeline({"sim": prof}, protocol, cfg)
+    one_by_one = [o for p in packets for o in live.feed(p)]
+    replayed = Pipeline({"sim": prof}, protocol, cfg).feed_many(packets)[0]
+    quality = [e for e in one_by_one if isinstance(e, Event)
+               and e.type == EventType.SIGNAL_QUALITY]
+    assert [(e.detail["issue"], e.detail["state"]) for e in quality] == [
+        ("flat", "start"), ("flat", "end"), ("saturation", "start"), ("saturation", "end")]
+    assert replayed == one_by_one

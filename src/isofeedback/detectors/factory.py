@@ -51,7 +51,7 @@ def build_onset_detector(fs: float, chain: EmgChain, cfg: PipelineConfig) -> Ons
         )
     return OnsetReleaseDetector(
         fs, cfg.detector.at_rate(fs), delay_s=chain.power_delay_s,
-        chain_filters=chain.filters,
+        chain_filters=chain.filters, calibration_rows=chain.take_calibration_rows,
     )
 
 

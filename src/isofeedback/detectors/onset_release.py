@@ -34,7 +34,7 @@ Decisions about the baseline and the hold are taken only at fixed sample indices
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -89,6 +89,7 @@ class OnsetReleaseDetector:
         *,
         delay_s: float = 0.0,
         chain_filters: Sequence[FloatArray] | None = None,
+        calibration_rows: Callable[[], FloatArray | None] | None = None,
     ) -> None:
         # parameters are kept as given (``params``: resolved for the rate by
         # DetectorParams.at_rate, the one place the rate decides); state is built in _reset
@@ -99,6 +100,10 @@ class OnsetReleaseDetector:
                               "pass params.at_rate(fs)")
         self.delay_s = delay_s
         self.chain_filters = chain_filters
+        #: the chain's own output over the whole calibration when it changed its filters
+        #: there (a mains notch chosen at the calibration's end), else None: what the
+        #: rest is calibrated on (the rows taken before came through the other filters)
+        self.calibration_rows = calibration_rows
         self._reset()
 
     def _reset(self) -> None:
@@ -202,7 +207,16 @@ class OnsetReleaseDetector:
         rest = self.rest
         if rest.baseline is None:
             has_power = "pow" in chunk.channels
-            i = rest.calibrate(env, pw, gate, self._n, has_power)
+            again = (self.calibration_rows() if self.calibration_rows is not None
+                     and self._n + n >= rest.calibration_n else None)
+            if again is not None:
+                # the calibration as the chain now filters it, every row of it
+                rest.restart_calibration()
+                e, p, g, _ = self._power(Chunk.trusted(chunk.stream, chunk.fs, 0, 0.0, again,
+                                                       chunk.channels))
+                i = rest.calibrate(e, p, g, 0, has_power) - self._n
+            else:
+                i = rest.calibrate(env, pw, gate, self._n, has_power)
             if rest.baseline is not None:
                 if not has_power:
                     pw = (env / max(rest.baseline, 1e-12)) ** 2

@@ -74,6 +74,12 @@ class RestTracker:
     def calibrated(self) -> bool:
         return self.baseline is not None
 
+    def restart_calibration(self) -> None:
+        """Forget the calibration samples taken (they are given again, filtered anew)."""
+        if self.baseline is None:
+            self._cal_env = Rows(self.calibration_n)
+            self._cal_pow = Rows(self.calibration_n)
+
     def calibrate(self, env: FloatArray, pw: FloatArray, gate: FloatArray, seen: int,
                   has_power: bool = True) -> int:
         """Take calibration samples (``seen`` already taken); returns how many of these

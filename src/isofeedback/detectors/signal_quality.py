@@ -24,6 +24,8 @@ can set ``chain.mains_hz`` for the country.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -31,7 +33,7 @@ from isofeedback.dsp.exact import FEW_ROWS
 from isofeedback.dsp.mains_hum import measure_hum
 from isofeedback.types import Chunk, Event, EventType, FloatArray
 
-__all__ = ["HUM_S", "HUM_SHARE", "SignalQualityDetector"]
+__all__ = ["HUM_S", "HUM_SHARE", "SignalQualityDetector", "notched_hum_note"]
 
 _NEVER = -(10**12)
 #: the hum is measured over the session's first seconds (its rest)
@@ -93,9 +95,29 @@ class SignalQualityDetector:
         self._clear = True  # no channel flat or saturated after the last chunk
         self._oldest_change = float(_NEVER)  # the earliest of the channels' last changes
 
+    @property
+    def samples_seen(self) -> int:
+        return self._n
+
     def process(self, chunk: Chunk) -> list[Event]:
+        """The chunk's events; :attr:`decided` then holds, for each, the sample index it
+        was decided at and the one it starts at (see :meth:`retimed`)."""
+        self.decided: list[tuple[int, float]] = []
         hum = self._hum(chunk) if self._hum_rows is not None else []
-        return self._runs(chunk) + hum if hum else self._runs(chunk)
+        runs = self._runs(chunk)
+        return runs + hum if hum else runs
+
+    def retimed(self, event: Event, t_first: float, n: int, index: tuple[int, float]
+                ) -> Event:
+        """``event`` (one of :meth:`process`'s, ``index`` its :attr:`decided` entry) with
+        the times a chunk starting at session time ``t_first`` and sample ``n`` would
+        have given it: a chunk's times are its own start plus samples over the rate, so a
+        stream fed in one piece (a replay's bulk pass) and packet by packet (live) differ
+        in the last bits wherever the packets' times are not on one grid; retimed from
+        the packet it was decided in, it is the live event to the bit."""
+        t, t_dec = _event_times(t_first - n / self.fs, index[0], index[1],
+                                event.detail.get("state") != "end", self.fs)
+        return Event(event.type, t, t_dec, event.source, event.value, event.detail)
 
     def _hum(self, chunk: Chunk) -> list[Event]:
         """The hum's event, once, when the first :data:`HUM_S` have been seen."""
@@ -114,7 +136,8 @@ class SignalQualityDetector:
         if hum.hz is None or hum.hz == self.mains_hz:
             return []
         # at the sample that completed the measurement (this chunk's first is ``_n``)
-        t = (chunk.t_first - self._n / self.fs) + (need - 1) / self.fs  # as _runs times
+        t, _ = _event_times(chunk.t_first - self._n / self.fs, need - 1, need - 1, True,
+                            self.fs)
         if self.mains_auto and self.mains_hz:
             detail = {"issue": "mains", "state": "notched", "channel": None, "hz": hum.hz,
                       "notched": hum.hz, "configured": self.mains_hz}
@@ -123,6 +146,7 @@ class SignalQualityDetector:
         else:
             detail = {"issue": "mains", "state": "start", "channel": None, "hz": hum.hz,
                       "notched": self.mains_hz}
+        self.decided.append((need - 1, float(need - 1)))
         return [Event(EventType.SIGNAL_QUALITY, t, t, "emg", hum.shares[hum.hz], detail)]
 
     def _runs(self, chunk: Chunk) -> list[Event]:
@@ -156,24 +180,21 @@ class SignalQualityDetector:
             states.append(("saturation", sat, self._sat, last_sat))
         # else nothing can saturate: the last saturated sample stays never, so the state
         # stays unsaturated and no saturation event is due (two accumulations saved)
-        events: list[tuple[float, int, Event]] = []
+        events: list[tuple[float, int, Event, tuple[int, float]]] = []
         for name, state, prev_state, ref in states:
             if not prev_state.any() and not state.any():
                 continue  # neither before nor in the chunk: no transition
             trans = np.diff(np.vstack([prev_state[None, :], state.astype(np.float64)]),
                             axis=0)
             for k, ch in zip(*np.nonzero(trans), strict=True):
-                t_dec = float(t0 + (self._n + k) / self.fs)
-                if trans[k, ch] > 0:
-                    start = ref[k, ch] if name == "flat" else self._n + k
-                    t = t0 + float(start) / self.fs
-                    st = "start"
-                else:
-                    t = t_dec
-                    st = "end"
-                detail = {"issue": name, "state": st, "channel": int(ch)}
-                ev = Event(EventType.SIGNAL_QUALITY, min(t, t_dec), t_dec, "emg", float(ch), detail)
-                events.append((t_dec, int(ch), ev))
+                dec = self._n + int(k)
+                rising = bool(trans[k, ch] > 0)
+                start = float(ref[k, ch]) if name == "flat" and rising else float(dec)
+                t, t_dec = _event_times(t0, dec, start, rising, self.fs)
+                detail = {"issue": name, "state": "start" if rising else "end",
+                          "channel": int(ch)}
+                ev = Event(EventType.SIGNAL_QUALITY, t, t_dec, "emg", float(ch), detail)
+                events.append((t_dec, int(ch), ev, (dec, start)))
         self._prev = x[-1].copy()
         self._last_change = last_change[-1].copy()
         if self.full_scale is not None:
@@ -183,7 +204,9 @@ class SignalQualityDetector:
         self._clear = not (self._flat.any() or self._sat.any())
         self._oldest_change = float(self._last_change.min())
         self._n += n
-        return [e for _, _, e in sorted(events, key=lambda v: (v[0], v[1], v[2].detail["issue"]))]
+        ordered = sorted(events, key=lambda v: (v[0], v[1], v[2].detail["issue"]))
+        self.decided += [index for _, _, _, index in ordered]
+        return [e for _, _, e, _ in ordered]
 
     def _quiet(self, x: FloatArray) -> bool:
         """The usual chunk, told apart cheaply (a live Myo sends 2-sample chunks, 100 a
@@ -263,3 +286,34 @@ def _running_last(hit: npt.NDArray[np.bool_], idx: FloatArray, before: FloatArra
     marks = np.where(hit, idx, float(_NEVER))
     np.maximum(marks[0], before, out=marks[0])
     return np.maximum.accumulate(marks, axis=0, out=marks)
+
+
+def _event_times(t0: float, dec: int, start: float, rising: bool, fs: float,
+                 ) -> tuple[float, float]:
+    """An event's time and decision time from the session time ``t0`` of sample 0 (as a
+    chunk puts it): decided at sample ``dec``; a start back-dated to ``start``, an end
+    at its decision. One expression for every event and for :meth:`retimed`, so that
+    both give the same bits."""
+    t_dec = float(t0 + dec / fs)
+    t = t0 + start / fs if rising else t_dec
+    return min(t, t_dec), t_dec
+
+
+def notched_hum_note(events: Iterable[object]) -> str | None:
+    """What a session's notched hum tells the clinician (the ``notched`` event of a chain
+    that chose its notch), or None when there was none.
+
+    >>> ev = Event(EventType.SIGNAL_QUALITY, 2.999, 2.999, "emg", 0.8, {"issue": "mains",
+    ...            "state": "notched", "channel": None, "hz": 60.0, "notched": 60.0,
+    ...            "configured": 50.0})
+    >>> print(notched_hum_note([ev]))  # doctest: +NORMALIZE_WHITESPACE
+    the EMG hummed at 60 Hz: notched at 60 Hz, not the configured 50
+    (set chain.mains_hz = 60 for this place)
+    """
+    for e in events:
+        if (isinstance(e, Event) and e.type == EventType.SIGNAL_QUALITY
+                and e.detail.get("state") == "notched"):
+            hz, was = e.detail.get("hz"), e.detail.get("configured")
+            return (f"the EMG hummed at {hz:g} Hz: notched at {hz:g} Hz, not the configured "
+                    f"{was:g} (set chain.mains_hz = {hz:g} for this place)")
+    return None

@@ -172,6 +172,7 @@ class EmgChain:
         # the calibration's raw rows, gathered for the hum (None: not choosing, or chosen)
         self._hum_rows: list[FloatArray] | None = [] if mains_auto and mains_hz > 0 else None
         self._hum_have = 0
+        self._calibration_again: FloatArray | None = None
         self._reset()
 
     def _band(self) -> FloatArray:
@@ -474,8 +475,19 @@ class EmgChain:
             return
         self.mains_switched_from, self.mains_hz = self.mains_hz, hum.hz
         self._reset()
-        self._process(Chunk.trusted(chunk.stream, chunk.fs, 0, 0.0, rows, chunk.channels,
-                                    chunk.device))
+        again = self._process(Chunk.trusted(chunk.stream, chunk.fs, 0, 0.0, rows,
+                                            chunk.channels, chunk.device))
+        self._calibration_again = again.data
+
+    def take_calibration_rows(self) -> FloatArray | None:
+        """The output over the whole calibration as the chain filters it now, once, when
+        it chose another notch at the calibration's end (else None): the rows it gave
+        during the calibration came through the configured notch, and a detector that
+        calibrated its rest on them would take the hum for rest (a baseline several
+        times too high: the patient's reference contraction looked too weak and the
+        calibration failed)."""
+        rows, self._calibration_again = self._calibration_again, None
+        return rows
 
     def _process(self, chunk: Chunk) -> Chunk:
         raw = chunk.data if self._all else chunk.data[:, self._idx]
