@@ -28,7 +28,7 @@ from isofeedback.control import Control
 from isofeedback.detectors.factory import OnsetDetector, build_emg_detection
 from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
-from isofeedback.detectors.signal_quality import HUM_S, SignalQualityDetector
+from isofeedback.detectors.signal_quality import HUM_S, SignalQualityDetector, notched_hum_note
 from isofeedback.dsp.emg_chain import CHANNELS as EMG_CHANNELS
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.exact import norm3, row_norms
@@ -79,6 +79,8 @@ class PipelineStats:
     gaps: int = 0  # gaps in the session's EMG (the EMG device's ``emg`` stream)
     lost_s: float = 0.0  # seconds of that EMG lost in them
     by_device: dict[str, int] = field(default_factory=dict)
+    #: what the notch the chain chose tells the clinician (notched_hum_note), or ""
+    mains_note: str = ""
 
 
 def first_device_with(profiles: Mapping[str, Profile], stream: str) -> str | None:
@@ -948,11 +950,18 @@ class Pipeline:
         out: list[Output] = []
         for ev in bulk.quality.get(j, ()):
             out.append(ev)
-            out += self.coach.on_event(ev)
+            out += self._on_quality(ev)
         for ev in bulk.onsets.get(j, ()):
             out.append(ev)
             out += self._on_emg_event(ev, arm=self._imu is None)
         return out
+
+    def _on_quality(self, ev: Event) -> list[Output]:
+        """A signal-quality event told to the coach (and a notched hum noted)."""
+        note = notched_hum_note([ev])
+        if note is not None:
+            self.stats.mains_note = note
+        return list(self.coach.on_event(ev))
 
     def process_chunk(self, chunk: Chunk) -> list[Output]:
         """Route one decoded chunk through its chain, detectors and the coach."""
@@ -995,7 +1004,7 @@ class Pipeline:
             if self.signal_quality is not None:  # electrode off / saturation: not a contraction
                 for ev in self.signal_quality.process(chunk):
                     out.append(ev)
-                    out += self.coach.on_event(ev)
+                    out += self._on_quality(ev)
             if self.signal_lost and chunk.n:
                 self.signal_lost = False
                 out += self.coach.resume(chunk.t_first)

@@ -147,3 +147,18 @@ def test_progress_on_an_80_column_terminal_shows_when_each_session_was(
     assert "when (UTC)" in done.stdout
     assert "…" not in done.stdout, done.stdout
     assert max(len(line) for line in done.stdout.splitlines()) <= 80
+
+
+def test_a_demo_under_60_hz_mains_notches_the_hum_and_says_so(
+    mosquitto: Any, patient: str, tmp_path: Path) -> None:
+    """A sensor humming at 60 Hz with the 50 Hz default: the session completes (it
+    failed its reference calibration before version 16), the end says which notch the
+    chain chose for the clinician, and the recording replays exactly."""
+    out = cli("demo", "--speed", "max", "--plain", "--patient", patient, "--mains-hum", "60",
+              "--broker", f"{mosquitto.host}:{mosquitto.port}", "--record", str(tmp_path))
+    flat = " ".join(out.split())
+    assert "3/3 reps" in flat, out[-3000:]
+    assert ("the EMG hummed at 60 Hz: notched at 60 Hz, not the configured 50 (set "
+            "chain.mains_hz = 60 for this place)") in flat
+    (recording,) = tmp_path.glob("*.isorec")
+    assert "verify OK" in cli("replay", str(recording), "--verify")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shlex
 from collections.abc import AsyncIterator
@@ -76,6 +77,11 @@ def register(sub: Any) -> None:
     p.add_argument("--speed", type=speed, default=10.0,
                    help="'realtime', 'max' or a factor (default: 10x real time)")
     p.add_argument("--seed", type=seed, default=1, help="simulated patient seed (default: 1)")
+    p.add_argument("--mains-hum", type=float, choices=(50.0, 60.0), default=None,
+                   metavar="50|60",
+                   help="the simulated sensor hums at this mains frequency (60: a sensor in "
+                   "the Americas, with the default 50 Hz notch: the chain finds the hum in "
+                   "the first seconds and notches it)")
     p.add_argument("--fault", choices=sorted(FAULTS), default="none",
                    help="make the simulated patient get something wrong in rep 2")
     p.add_argument("--patient", type=patient_id, default="demo",
@@ -138,6 +144,10 @@ def simulated_source(protocol: ExerciseProtocol, profile: Profile, args: argpars
         mvc_capture = session.mvc_capture and (calibration is None or calibration.mvc is None)
         scenario = "clean" if args.fault == "none" else args.fault.replace("-", "_")
         script = scenario_script(scenario, session, args.seed, mvc_capture=mvc_capture)
+        if args.mains_hum:
+            # three times the weakest contraction: enough to hide gentle ones unnotched
+            script = dataclasses.replace(script, artifacts=dataclasses.replace(
+                script.artifacts, mains_hz=args.mains_hum, mains_level=3.0))
         source = SimulatedSource(script, profile, speed=args.speed)
         ctx_console = args.console
         ctx_console.print(
@@ -189,7 +199,8 @@ async def _demo(args: argparse.Namespace) -> int:
         listen_password_file=args.listen_password_file,
         recording=RecordingPlan(
             Path(args.record), source="simulated", simulated=True,
-            extra_meta={"simulation": {"seed": args.seed, "fault": args.fault}},
+            extra_meta={"simulation": {"seed": args.seed, "fault": args.fault,
+                                       "mains_hum": args.mains_hum}},
         ) if args.record else None,
         store=StorePlan(Path(args.data_dir), profile.id, "sim") if args.data_dir else None,
         lsl=lsl_options(args),

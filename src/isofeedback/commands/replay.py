@@ -41,7 +41,6 @@ from isofeedback.config import (
     load_pipeline_config,
     recorded_pipeline_config,
 )
-from isofeedback.detectors.signal_quality import notched_hum_note
 from isofeedback.errors import ConfigError
 from isofeedback.recording.reader import RecordingReader
 from isofeedback.research.batch import (
@@ -244,9 +243,8 @@ def _print(console: Console, r: ReplayResult) -> None:
     for note in ("time_jitter", "mains", "rectified"):
         if r.meta.get(note):
             console.print(f"  [yellow]{escape(str(r.meta[note]))}[/]")
-    hum = notched_hum_note(r.events)
-    if hum is not None:
-        console.print(f"  [yellow]{escape(hum)}[/]")
+    if r.stats.mains_note:
+        console.print(f"  [yellow]{escape(r.stats.mains_note)}[/]")
     if r.meta.get("not_emg"):
         console.print(f"  not EMG: {escape(', '.join(map(str, r.meta['not_emg'])))} (left out; "
                       "labels and triggers become annotations)")

@@ -44,7 +44,6 @@ from isofeedback.coach.prescription import (
 )
 from isofeedback.coach.progression import progressed
 from isofeedback.control import Control, ControlRefused, parse_control
-from isofeedback.detectors.signal_quality import notched_hum_note
 from isofeedback.errors import BrokerError, ConfigError, IsofeedbackError, RecordingError
 from isofeedback.pipeline import Pipeline
 from isofeedback.recording.writer import Recorder
@@ -486,9 +485,8 @@ def _finish(console: Console, session: _Session, outcome: SessionOutcome) -> Non
             if st.bad_packets else [])
     if st.gaps:
         said.append(f"{st.gaps} gap(s) in the EMG, {st.lost_s:.2f} s of signal lost")
-    hum = notched_hum_note(outcome.result.outputs)
-    if hum is not None:
-        said.append(hum)
+    if st.mains_note:
+        said.append(st.mains_note)
     if said:
         console.print("; ".join(said))
     if outcome.started:
