@@ -1233,3 +1233,43 @@ def test_time_columns_in_micro_and_nanoseconds(tmp_path: Path, name: str, per_s:
     signals = load_foreign(path)
     emg = signals.streams["emg"]
     assert emg.fs == 1000 and emg.channels == ("emg",) and emg.n == t.size
+
+
+@pytest.mark.parametrize("preamble", [
+    "Application: EMGworks 4.7\nDate: 12/06/2026 10:15\nSubject: P07\n\n",
+    "sampling_rate,1000\nunits,uV\n",
+    "Noraxon MR3 export\n\"Rate: 1000 Hz\"\n",
+])
+def test_an_acquisition_software_s_preamble_before_the_header(tmp_path: Path,
+                                                              preamble: str) -> None:
+    """Exports start with the software's own lines (application, date, subject, rate)
+    before the column names: the header is the line before the first row of numbers that
+    names as many columns. They were refused ("line 2: non-numeric value")."""
+    t, x = _lab_emg(1000)
+    body = "t,emg\n" + "".join(f"{a:.3f},{float(b)!r}\n" for a, b in zip(t, x, strict=True))
+    plain = tmp_path / "plain.csv"
+    plain.write_text(body)
+    exported = tmp_path / "export.csv"
+    exported.write_text(preamble + body)
+    signals = load_foreign(exported)
+    assert signals.streams["emg"].channels == ("emg",) and signals.streams["emg"].fs == 1000
+    assert np.array_equal(signals.streams["emg"].data, load_foreign(plain).streams["emg"].data)
+    assert signals.meta["preamble"] == [line.strip() for line in preamble.splitlines()
+                                        if line.strip()]
+
+
+def test_a_preamble_s_sample_rate_is_the_rate_of_a_file_without_time(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, x = _lab_emg(2000)
+    rows = "".join(f"{float(b)!r}\n" for b in x)
+    path = tmp_path / "trial.csv"
+    path.write_text("Application: EMGworks\nSampling rate: 2 kHz\n\nemg\n" + rows)
+    assert load_foreign(path).streams["emg"].fs == 2000
+    assert main(["replay", str(path)]) == 0
+    assert ("the sample rate, 2000 Hz, from the file's line 'Sampling rate: 2 kHz'"
+            in " ".join(capsys.readouterr().out.split()))
+    assert load_foreign(path, 1000.0).streams["emg"].fs == 1000  # --fs says otherwise: it
+    two = tmp_path / "two.csv"
+    two.write_text("fs=1000\nrate: 2000\nemg\n" + rows)  # two rates: none is trusted
+    with pytest.raises(RecordingError, match="give the sample rate with --fs"):
+        load_foreign(two)

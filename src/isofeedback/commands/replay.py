@@ -240,6 +240,8 @@ def _print(console: Console, r: ReplayResult) -> None:
     if origin is not None:
         console.print(f"  times are seconds from the first row (the file's time column "
                       f"starts at {float(origin):g} s)")
+    if r.meta.get("rate_from"):
+        console.print(f"  {escape(str(r.meta['rate_from']))}")
     for note in ("time_jitter", "mains", "rectified"):
         if r.meta.get(note):
             console.print(f"  [yellow]{escape(str(r.meta[note]))}[/]")

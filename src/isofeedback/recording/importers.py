@@ -285,7 +285,8 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     if fs is not None:
         checks.number(fs, "--fs", low=MIN_FS_HZ, high=MAX_FS_HZ,
                       error=RecordingError)
-    skip, header_line = _preamble(path)
+    skip, header_line, preamble = _preamble(path)
+    stated = preamble_rate(preamble) if fs is None else None
     sep = _delimiter(header_line)
     comma = _decimal_comma(path, skip, sep)
     first_cells = [c.strip() for c in header_line.split(sep)]
@@ -370,6 +371,10 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
             raise RecordingError(f"{path}: --fs {fs:g} contradicts the time column "
                                  f"({rate:g} Hz); drop --fs")
         fs = rate
+    elif fs is None and stated is not None:
+        fs = checks.number(stated[0], f"the sample rate its line {stated[1]!r} states",
+                           low=MIN_FS_HZ, high=MAX_FS_HZ, where=str(path),
+                           error=RecordingError)
     elif fs is None:
         raise RecordingError(f"{path}: no time column ({', '.join(_TIME_COLUMNS)} in seconds, "
                              f"{', '.join(_TIME_MS_COLUMNS)} in milliseconds, time_us, "
@@ -437,6 +442,10 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         # session times count from the first row; the file's own clock started here
         meta["time_origin_s"] = float(values[0, time_col]) * (_time_scale(header[time_col])
                                                                or 1.0)
+    if preamble:
+        meta["preamble"] = preamble  # the acquisition software's lines before the header
+    if time_col is None and stated is not None:
+        meta["rate_from"] = f"the sample rate, {fs:g} Hz, from the file's line {stated[1]!r}"
     if jitter is not None:
         meta["time_jitter"] = (
             f"the time column strays up to {jitter * 1000:.3g} ms (peak to peak) from an "
@@ -554,27 +563,124 @@ def _check_counter(path: Path, name: str, i: int, values: FloatArray,
     return [(int(k) + 1, int(d[k]) - 1) for k in np.flatnonzero(d > 1)]
 
 
-def _preamble(path: Path) -> tuple[int, str]:
-    """How many lines come before the data rows, and the header line's text.
+def _preamble(path: Path) -> tuple[int, str, list[str]]:
+    """How many lines come before the data rows, the header line's text, and the lines of
+    a text preamble before the header (else none).
 
     ``#`` lines at the top are comments (numpy's ``savetxt`` writes its header as one:
     ``# t,emg1,emg2``); when the data follow them directly, the last comment is the header
-    with its ``#`` dropped; else the first line after them is."""
+    with its ``#`` dropped; else the first line after them is, unless acquisition
+    software wrote lines of its own first (``Application: EMGworks``, ``Date: …``,
+    ``sampling_rate,2000``): then the header is the line just before the first row of
+    numbers that names as many columns (the one before it when that is a row of units)."""
     comments: list[str] = []
-    first = ""
+    lines: list[str] = []
     try:
         with path.open(encoding=_csv_encoding(path)) as f:
             for line in f:
-                if not line.startswith("#"):
-                    first = line
+                if not lines and line.startswith("#"):
+                    comments.append(line)
+                    continue
+                lines.append(line)
+                if len(lines) >= _PREAMBLE_LINES:
                     break
-                comments.append(line)
     except (OSError, UnicodeDecodeError):
-        return 1, ""
+        return 1, "", []
+    first = lines[0] if lines else ""
     cell = first.replace(";", ",").replace("\t", ",").split(",")[0].strip()
     if comments and _is_number(cell):
-        return len(comments), comments[-1].lstrip("#").strip()
-    return len(comments) + 1, first
+        return len(comments), comments[-1].lstrip("#").strip(), []
+    header = _header_after_preamble(lines)
+    if header is None:
+        return len(comments) + 1, first, []
+    return len(comments) + header + 1, lines[header], [x.strip() for x in lines[:header]
+                                                       if x.strip()]
+
+
+#: lines searched for a header after a text preamble
+_PREAMBLE_LINES = 200
+
+
+def _header_after_preamble(lines: list[str]) -> int | None:
+    """The index of the header when lines of text come before it (see :func:`_preamble`),
+    None when the first line is the header (or no row of numbers is found).
+
+    >>> _header_after_preamble(["Application: EMGworks", "Date: 12/06/2026", "",
+    ...                         "X[s],EMG 1 [V]", "0.000,1e-5"])
+    3
+    >>> _header_after_preamble(["time,emg1", "s,mV", "0,1"]) is None
+    True
+    """
+    data = next((i for i, line in enumerate(lines) if line.strip() and _numeric_row(line)),
+                None)
+    if data is None or data <= 1:
+        return None
+    columns = _cell_count(lines[data])
+    j = data - 1
+    while j >= 0 and not lines[j].strip():
+        j -= 1
+    if j <= 0 or _cell_count(lines[j]) != columns:
+        return None
+    if _units_row(lines[j]) and _cell_count(lines[j - 1]) == columns:
+        j -= 1
+    return j or None
+
+
+def _cell_count(line: str) -> int:
+    return len(line.rstrip("\r\n").split(_delimiter(line)))
+
+
+def _numeric_row(line: str) -> bool:
+    """Every cell a number (with a decimal comma where the separator is not a comma) or
+    left empty, and at least one a number."""
+    sep = _delimiter(line)
+    cells = [c.strip() for c in line.rstrip("\r\n").split(sep)]
+    if sep != ",":
+        cells = [c.replace(",", ".") for c in cells]
+    return any(_is_number(c) for c in cells) and all(
+        _is_number(c) or _is_missing(c) for c in cells)
+
+
+#: units as a row under the names writes them
+_UNIT_WORDS = frozenset({"s", "sec", "ms", "us", "µs", "v", "mv", "uv", "µv", "μv", "%",
+                         "deg/s", "rad/s", "g", "mg", "m/s^2", "m/s²", "a.u.", "au", "counts",
+                         "hz", "n", "nm", ""})
+
+
+def _units_row(line: str) -> bool:
+    cells = [c.strip().strip("[]()").lower() for c in line.rstrip("\r\n").split(
+        _delimiter(line))]
+    return any(cells) and all(c in _UNIT_WORDS for c in cells)
+
+
+#: a sample rate written in a preamble line: ``sampling_rate,2000``, ``Rate: 1000 Hz``,
+#: ``Sample Frequency (Hz) = 1925.926``, ``fs=500``
+_RATE_LINE = re.compile(
+    r"(?i)^\W*(?:sampl(?:e|ing)[ _]?(?:rate|frequency|freq)|frequency|rate|s?fs|srate)"
+    r"\s*(?:[\[(]\s*hz\s*[\])])?\s*[:=,;\t ]\s*(\d+(?:\.\d+)?)\s*(k?hz)?\W*$")
+
+
+def preamble_rate(lines: list[str]) -> tuple[float, str] | None:
+    """The sample rate a preamble states, and the line that states it; None when none
+    does, or its lines state different ones.
+
+    >>> preamble_rate(["Application: EMGworks", "Sampling rate: 2 kHz"])
+    (2000.0, 'Sampling rate: 2 kHz')
+    >>> preamble_rate(["sampling_rate,1000", "units,uV"])
+    (1000.0, 'sampling_rate,1000')
+    >>> preamble_rate(["Date: 12/06/2026"]) is None
+    True
+    """
+    found: dict[float, str] = {}
+    for line in lines:
+        m = _RATE_LINE.match(line)
+        if m:
+            rate = float(m[1]) * (1000.0 if (m[2] or "").lower() == "khz" else 1.0)
+            found.setdefault(rate, line)
+    if len(found) != 1:
+        return None
+    rate, line = next(iter(found.items()))
+    return rate, line
 
 
 def _csv_encoding(path: Path) -> str:
