@@ -1273,3 +1273,15 @@ def test_a_preamble_s_sample_rate_is_the_rate_of_a_file_without_time(
     two.write_text("fs=1000\nrate: 2000\nemg\n" + rows)  # two rates: none is trusted
     with pytest.raises(RecordingError, match="give the sample rate with --fs"):
         load_foreign(two)
+
+
+def test_a_folder_replay_keeps_a_txt_table_with_a_preamble(tmp_path: Path) -> None:
+    """A lab's ``.txt`` export with its program's lines before the header is a table (a
+    folder replay takes it), a notes file still is not."""
+    t, x = _lab_emg(1000)
+    (tmp_path / "trial.txt").write_text(
+        "Application: EMGworks\nDate: 12/06/2026\n\nt,emg\n"
+        + "".join(f"{a:.3f},{float(b)!r}\n" for a, b in zip(t, x, strict=True)))
+    (tmp_path / "notes.txt").write_text("Subject P07\nGood session, electrodes fine.\n")
+    assert is_table_text(tmp_path / "trial.txt") and not is_table_text(tmp_path / "notes.txt")
+    assert [p.name for p in find_recordings(tmp_path)] == ["trial.txt"]

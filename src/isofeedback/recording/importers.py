@@ -739,20 +739,21 @@ def _decimal_comma(path: Path, skip: int, sep: str) -> bool:
 
 
 def is_table_text(path: Path) -> bool:
-    """A text file holding a table our CSV reader reads: a first line of names (or
-    numbers) and a second line of numbers only, separated by commas, semicolons or tabs
-    (a lab's ``.txt`` export); a folder's notes are not."""
+    """A text file holding a table our CSV reader reads: a line of names (or numbers),
+    after a program's preamble if any (:func:`_preamble`), and then a line of numbers
+    only, as many, separated by commas, semicolons or tabs (a lab's ``.txt`` export); a
+    folder's notes are not."""
+    skip, header, _ = _preamble(path)
     try:
         with path.open(encoding=_csv_encoding(path)) as f:
-            lines = [line.strip() for line in itertools.islice(f, 2)]
+            row = next(itertools.islice(f, skip, None), "").strip()
     except (OSError, UnicodeDecodeError):
         return False
-    if len(lines) < 2 or not lines[1]:
+    if not header.strip() or not row:
         return False
-    sep = _delimiter(lines[0])
-    cells = [c.strip().replace(",", ".") if sep != "," else c.strip()
-             for c in lines[1].split(sep)]
-    return len(cells) == len(lines[0].split(sep)) and all(_is_number(c) for c in cells)
+    sep = _delimiter(header)
+    cells = [c.strip().replace(",", ".") if sep != "," else c.strip() for c in row.split(sep)]
+    return len(cells) == len(header.split(sep)) and all(_is_number(c) for c in cells)
 
 
 #: from this size on, a CSV is parsed with pandas when it is installed (the ``csv`` extra):
