@@ -40,5 +40,7 @@ def looks_rectified(x: FloatArray, fs: float) -> bool:
     if head.size == 0:
         return False
     low = np.min(head, axis=0)
+    if np.any(low < 0):  # raw EMG swings both ways: the usual answer, without a sort
+        return False
     top = np.percentile(head, 99, axis=0)
     return bool(np.all((low >= 0) & (top > low) & (low <= ZERO_SHARE * (top - low))))
