@@ -1285,3 +1285,59 @@ def test_a_folder_replay_keeps_a_txt_table_with_a_preamble(tmp_path: Path) -> No
     (tmp_path / "notes.txt").write_text("Subject P07\nGood session, electrodes fine.\n")
     assert is_table_text(tmp_path / "trial.txt") and not is_table_text(tmp_path / "notes.txt")
     assert [p.name for p in find_recordings(tmp_path)] == ["trial.txt"]
+
+
+def _discontinuous_edf(path: Path, x: np.ndarray, fs: int, pause_before: int,
+                       pause_s: float, note_at: float) -> None:
+    """An EDF+D file of 1 s records whose records from ``pause_before`` on start
+    ``pause_s`` later (a recorder paused), with an annotation at ``note_at`` (on the
+    paused time line): written continuous by pyedflib (which writes no +D), then its
+    reserved field and time-keeping annotations set as a pausing recorder writes them."""
+    import pyedflib
+
+    w = pyedflib.EdfWriter(str(path), 1, file_type=pyedflib.FILETYPE_EDFPLUS)
+    w.setSignalHeaders([{"label": "EMG 1", "dimension": "uV", "sample_frequency": fs,
+                         "physical_max": 3000.0, "physical_min": -3000.0,
+                         "digital_max": 32767, "digital_min": -32768}])
+    w.writeSamples([x])
+    w.writeAnnotation(note_at - pause_s, -1, "cue")  # rewritten below onto the paused line
+    w.close()
+    data = bytearray(path.read_bytes())
+    assert data[192:197] == b"EDF+C"
+    data[192:197] = b"EDF+D"
+    header, records = int(data[184:192]), int(data[236:244])
+    at = 256 + 2 * 216  # the two signals' "samples in a data record" fields
+    counts = [int(data[at + 8 * i:at + 8 + 8 * i]) for i in range(2)]
+    for r in range(records):
+        at = header + r * sum(counts) * 2 + counts[0] * 2
+        tal = bytes(data[at:at + counts[1] * 2])
+        stamp, sep, rest = tal.partition(b"\x14")
+        shift = pause_s if r >= pause_before else 0.0
+        rest = rest.replace(f"+{note_at - pause_s:g}".encode(), f"+{note_at:g}".encode())
+        new = f"+{float(stamp) + shift:g}".encode() + sep + rest
+        data[at:at + counts[1] * 2] = new[:counts[1] * 2].ljust(counts[1] * 2, b"\x00")
+    path.write_bytes(bytes(data))
+
+
+def test_a_discontinuous_edf_places_each_record_at_its_time(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """EDF+D: a recorder that paused writes each data record's own start. The EDF reader
+    refused such a file ("discontinuous and cannot be read"); read back to back, every
+    sample after a pause would sit early by the pause. Each record is now at its time, the
+    pause a gap; annotations keep theirs."""
+    fs = 1000
+    rng = np.random.default_rng(1)
+    x = np.round(rng.normal(0, 50, 12 * fs), 1)
+    x[8000:10000] *= 10  # a contraction in records 8-9: at 10 s once the pause is in
+    path = tmp_path / "paused.edf"
+    _discontinuous_edf(path, x, fs, pause_before=6, pause_s=2.0, note_at=10.5)
+    signals = load_foreign(path)
+    emg = signals.streams["emg"]
+    assert emg.gaps == ((6000, 2000),) and emg.n == 14000
+    assert np.allclose(emg.data[8000:, 0], x[6000:], atol=0.1)  # after the pause, 2 s on
+    assert [(a.onset, a.text) for a in signals.annotations] == [(10.5, "cue")]
+    assert main(["replay", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "EDF+D file (the recording paused)" in out and "1 gap in the EMG (2.000 s" in out
+    onsets = [e.t for e in replay(path).events if e.type.value == "onset"]
+    assert [round(t) for t in onsets] == [10]

@@ -1247,13 +1247,87 @@ def load_edf(path: Path) -> SignalSet:
     regular_file(path, "EDF/BDF file", error=RecordingError)  # a FIFO would block
     with tempfile.TemporaryDirectory(prefix="isofeedback-edf-") as folder:
         readable, damage = _whole_records(path, Path(folder))
-        signals = _read_edf(path, readable)
+        readable, pauses = _continuous_copy(path, readable, Path(folder))
+        signals = _read_edf(path, readable, pauses)
     if damage is not None:
         signals.meta["damage"] = damage
     return signals
 
 
-def _read_edf(path: Path, readable: Path) -> SignalSet:
+def _continuous_copy(path: Path, readable: Path, folder: Path,
+                     ) -> tuple[Path, tuple[float, list[float]] | None]:
+    """``readable`` itself for a continuous file; for an EDF+D / BDF+D file (a recording
+    that paused between data records), a copy marked continuous whose records' time-keeping
+    annotations run back to back (the EDF reader refuses a discontinuous file, and checks a
+    continuous one's time-keeping), and the record duration and each record's own start
+    (seconds from the file's start), so that the pauses become gaps
+    (:func:`_pause_rows`). Other annotations keep their times: they are on the time line
+    with the pauses."""
+    with readable.open("rb") as f:
+        head = f.read(256)
+        if head[192:197] not in (b"EDF+D", b"BDF+D") or not head[252:256].strip().isdigit():
+            return readable, None
+        head += f.read(256 * int(head[252:256]))
+        layout = _edf_layout(head, readable.stat().st_size)
+        if layout is None:
+            return readable, None
+        header, records, record = layout
+        signals = int(head[252:256])
+        labels = [head[256 + 16 * i:256 + 16 * (i + 1)].decode("latin-1").strip()
+                  for i in range(signals)]
+        at = 256 + signals * 216
+        counts = [int(head[at + 8 * i:at + 8 * i + 8]) for i in range(signals)]
+        width = 3 if head[:1] == b"\xff" else 2
+        k = next((i for i, label in enumerate(labels)
+                  if label in ("EDF Annotations", "BDF Annotations")), None)
+        if k is None:
+            raise RecordingError(f"{path}: a discontinuous (+D) file without its annotation "
+                                 "signal: its records cannot be placed in time")
+        try:
+            duration = float(head[244:252])
+        except ValueError:
+            return readable, None
+        offset, size = sum(counts[:k]) * width, counts[k] * width
+        copy = folder / f"continuous{path.suffix}"
+        starts: list[float] = []
+        f.seek(header)
+        with copy.open("wb") as out:
+            out.write(head[:192] + head[192:197].replace(b"+D", b"+C") + head[197:header])
+            for r in range(records):
+                data = bytearray(f.read(record))
+                tal = bytes(data[offset:offset + size])
+                stamp, sep, rest = tal.partition(b"\x14")
+                try:
+                    starts.append(float(stamp.decode("ascii")))
+                except (UnicodeDecodeError, ValueError):
+                    raise RecordingError(f"{path}: data record {r + 1} has no time-keeping "
+                                         f"annotation ({stamp[:20]!r}): it cannot be placed "
+                                         "in time") from None
+                mended = f"+{r * duration:.6f}".rstrip("0").rstrip(".").encode() + sep + rest
+                data[offset:offset + size] = mended[:size].ljust(size, b"\x00")
+                out.write(data)
+    return copy, (duration, starts)
+
+
+def _pause_rows(path: Path, pauses: tuple[float, list[float]], fs: float, n: int,
+                ) -> list[tuple[int, int]]:
+    """Where a stream sampled at ``fs`` (``n`` rows read back to back) lacks rows between
+    an EDF+D file's records: ``(row, rows missing just before it)``, for :func:`_with_gaps`."""
+    duration, starts = pauses
+    per_record = round(duration * fs)
+    losses = []
+    for r in range(1, len(starts)):
+        missing = round((starts[r] - starts[r - 1] - duration) * fs)
+        if missing < 0:
+            raise RecordingError(f"{path}: data record {r + 1} starts at {starts[r]:g} s, "
+                                 f"before record {r} ends: records overlap")
+        if missing and r * per_record < n:
+            losses.append((r * per_record, missing))
+    return losses
+
+
+def _read_edf(path: Path, readable: Path,
+              pauses: tuple[float, list[float]] | None = None) -> SignalSet:
     """The EDF/BDF file ``readable`` (``path`` or its mended copy) as signals; messages
     name ``path``."""
     import pyedflib
@@ -1323,7 +1397,14 @@ def _read_edf(path: Path, readable: Path) -> SignalSet:
             data *= np.array([_imu_factor(name, c[3], f"{path}: signal {name} {c[0]}")
                               for c in cols])
             unit = _UNITS[name]
-        streams[name] = Stream(name, cols[0][1], tuple(c[0] for c in cols), data, unit)
+        gaps: tuple[tuple[int, int], ...] = ()
+        if pauses is not None:  # the recording paused: each record at its own time
+            data, gaps = _with_gaps(data, _pause_rows(path, pauses, cols[0][1], n))
+        streams[name] = Stream(name, cols[0][1], tuple(c[0] for c in cols), data, unit, gaps)
+    if pauses is not None:
+        meta["discontinuous"] = (f"an {'BDF' if bdf else 'EDF'}+D file (the recording "
+                                 "paused): each data record at its own start time, the "
+                                 "pauses gaps")
     return SignalSet(streams, tuple(sorted(annotations, key=lambda a: a.onset)), meta)
 
 
