@@ -168,3 +168,24 @@ def test_eval_skips_the_gap_as_the_replay_does(tmp_path: Path) -> None:
     events, _ = detect_emg(rec)
     onsets = [e.t for e in events if e.type == EventType.ONSET]
     assert [round(t) for t in onsets] == [4, 10]
+
+
+def test_a_channel_or_a_motion_sensor_left_empty_is_left_out(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An export with a column for every electrode writes the unrecorded one empty, and a
+    gyroscope not worn leaves its columns blank: their gaps would take every row of the
+    channels that were recorded (the file was refused as "every emg sample is missing").
+    A channel empty in more than half its rows, and a motion stream with no sample, are
+    left out and named; the other channels keep every sample."""
+    x = _signal()
+    rows = "".join(f"{i / FS:.3f},{v},,{'' if i % 3 else v},,,\n" for i, v in enumerate(x))
+    path = tmp_path / "export.csv"
+    path.write_text("t,emg1,emg2,emg3,gyro_x,gyro_y,gyro_z\n" + rows)
+    signals = load_foreign(path)
+    emg = signals.streams["emg"]
+    assert emg.channels == ("emg1",) and emg.gaps == () and np.array_equal(emg.data[:, 0], x)
+    assert "gyro" not in signals.streams
+    assert signals.meta["empty_channels"] == ("left out, empty in more than half the rows: "
+                                              "emg2, emg3, gyro")
+    assert main(["replay", str(path)]) == 0
+    assert "left out, empty in more than half the rows" in capsys.readouterr().out

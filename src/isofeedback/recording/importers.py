@@ -154,17 +154,28 @@ def _missing_become_gaps(load: Callable[P, SignalSet]) -> Callable[P, SignalSet]
         path = args[0] if args else kwargs["path"]
         streams: dict[str, Stream] = {}
         missing: dict[str, int] = {}
+        empty: list[str] = []
         for name, stream in signals.streams.items():
-            streams[name], rows = missing_as_gaps(stream)
+            streams[name], rows, dropped = missing_as_gaps(stream)
+            if rows >= stream.n and name != "emg":  # a motion sensor not recorded
+                del streams[name]
+                empty.append(name)
+                continue
             if rows:
                 if rows >= stream.n:
                     raise RecordingError(f"{path}: every {name} sample is missing (NaN or "
                                          "empty)")
                 missing[name] = rows
-        if not missing:
+            empty += [f"{name} {c}" if name != "emg" else c for c in dropped]
+        if not missing and not empty:
             return signals
-        return SignalSet(streams, signals.annotations,
-                         {**signals.meta, "missing_rows": missing})
+        meta = dict(signals.meta)
+        if missing:
+            meta["missing_rows"] = missing
+        if empty:
+            meta["empty_channels"] = (f"left out, empty in more than half the rows: "
+                                      f"{', '.join(empty)}")
+        return SignalSet(streams, signals.annotations, meta)
 
     return read
 

@@ -75,33 +75,54 @@ class SignalSet:
         return max((s.n / s.fs for s in self.streams.values()), default=0.0)
 
 
-def missing_as_gaps(stream: Stream) -> tuple[Stream, int]:
-    """``stream`` with every row that lacks a value (NaN or infinite in any channel: an
-    empty cell, ``NaN`` written for a lost sample) made a gap, and how many rows that was.
+def missing_as_gaps(stream: Stream) -> tuple[Stream, int, tuple[str, ...]]:
+    """``stream`` with every row that lacks a value (NaN or infinite in a channel: an
+    empty cell, ``NaN`` written for a lost sample) made a gap, how many rows that was, and
+    the channels left out because they lack more than half their samples.
 
     A file that leaves a sample empty says the sample is missing, as a device's lost
     packet does: the row becomes a gap (zero-filled, the pipeline told of it and never fed
     it, every later sample kept at its time). A nan fed to the filters would make every
-    later output nan, and dropping the row would move everything after it earlier.
+    later output nan, and dropping the row would move everything after it earlier. A
+    channel empty for most of the file (an electrode not recorded, a column the export
+    leaves blank) is left out instead: its gaps would take the other channels' samples.
 
     >>> s = Stream("emg", 10.0, ("a",), np.array([[1.0], [np.nan], [np.nan], [4.0], [5.0]]),
     ...            gaps=((4, 1),))
-    >>> out, rows = missing_as_gaps(s)
-    >>> out.data[:, 0].tolist(), out.gaps, rows
-    ([1.0, 0.0, 0.0, 4.0, 0.0], ((1, 2), (4, 1)), 2)
+    >>> out, rows, dropped = missing_as_gaps(s)
+    >>> out.data[:, 0].tolist(), out.gaps, rows, dropped
+    ([1.0, 0.0, 0.0, 4.0, 0.0], ((1, 2), (4, 1)), 2, ())
+    >>> two = Stream("emg", 10.0, ("a", "b"), np.array([[1.0, np.nan]] * 3 + [[2.0, 1.0]]))
+    >>> out, rows, dropped = missing_as_gaps(two)
+    >>> out.channels, out.data[:, 0].tolist(), rows, dropped
+    (('a',), [1.0, 1.0, 1.0, 2.0], 0, ('b',))
     """
     if np.isfinite(np.add.reduce(stream.data, axis=None)):
-        return stream, 0  # every value finite (a NaN or an infinity makes the sum one)
-    bad = np.asarray(~np.isfinite(stream.data).all(axis=1), dtype=np.bool_)
+        return stream, 0, ()  # every value finite (a NaN or an infinity makes the sum one)
+    missing = ~np.isfinite(stream.data)
+    empty = missing.mean(axis=0) > EMPTY_CHANNEL_SHARE
+    dropped: tuple[str, ...] = ()
+    if empty.any() and not empty.all():
+        dropped = tuple(c for c, e in zip(stream.channels, empty, strict=True) if e)
+        keep = ~empty
+        stream = Stream(stream.name, stream.fs,
+                        tuple(c for c, k in zip(stream.channels, keep, strict=True) if k),
+                        np.ascontiguousarray(stream.data[:, keep]), stream.unit, stream.gaps)
+        missing = missing[:, keep]
+    bad = np.asarray(missing.any(axis=1), dtype=np.bool_)
     if not bad.any():
-        return stream, 0
+        return stream, 0, dropped
     rows = int(np.count_nonzero(bad))
     for first, count in stream.gaps:
         bad[first:first + count] = True
     edges = np.flatnonzero(np.diff(np.concatenate(([0], bad.view(np.int8), [0]))))
     gaps = tuple((int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2], strict=True))
     data = np.where(bad[:, None], 0.0, stream.data)
-    return Stream(stream.name, stream.fs, stream.channels, data, stream.unit, gaps), rows
+    return Stream(stream.name, stream.fs, stream.channels, data, stream.unit, gaps), rows, dropped
+
+
+#: a channel missing more than this share of its samples is left out, not gapped
+EMPTY_CHANNEL_SHARE = 0.5
 
 
 def annotations_from_outputs(outputs: list[Event | Feedback]) -> tuple[Annotation, ...]:
