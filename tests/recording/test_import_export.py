@@ -901,7 +901,7 @@ def test_numpy_savetxt_headers_and_comment_lines(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "problem"), [
     ("t,emg1,emg1\n0,1,2\n0.001,1,2\n", r"column names repeat \('emg1'\)"),
     ("t,emg1,t\n0,1,0\n0.001,1,0.001\n", r"column names repeat \('t'\)"),
-    ("t,emg1,emg2\n0,,2\n0.001,,2\n0.002,NA,1\n", "every emg sample is missing"),
+    ("t,emg1,emg2\n0,,\n0.001,NA,\n0.002,,NaN\n", "every emg sample is missing"),
     # a logger's wall-clock stamps in the time column: said as such, with what to do
     ("timestamp,emg1\n2024-03-01 10:00:00.000,1\n2024-03-01 10:00:00.001,2\n",
      r"line 2: the time column 'timestamp' holds a date or clock time "
