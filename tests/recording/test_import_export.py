@@ -1341,3 +1341,11 @@ def test_a_discontinuous_edf_places_each_record_at_its_time(
     assert "EDF+D file (the recording paused)" in out and "1 gap in the EMG (2.000 s" in out
     onsets = [e.t for e in replay(path).events if e.type.value == "onset"]
     assert [round(t) for t in onsets] == [10]
+
+
+def test_a_binary_file_named_csv_is_said_to_be_no_text(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"t,emg\n" + bytes(range(128, 256)) * 4)
+    with pytest.raises(RecordingError, match=r"not a text file: it holds a byte \(0x81\) "
+                       r"that is no character in UTF-8 nor in Windows-1252"):
+        load_foreign(path)

@@ -867,7 +867,15 @@ def _read_rows(path: Path, skip: int, header_line: str, decimal_comma: bool = Fa
             rows = [[c.replace(",", ".") for c in r] for r in rows]
     except FileNotFoundError:
         raise RecordingError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        raise RecordingError(f"{path}: not a text file: it holds a byte "
+                             f"({exc.object[exc.start]:#04x}) that is no character in UTF-8 "
+                             "nor in Windows-1252 (a binary file named .csv?)") from None
+    except csv.Error as exc:
+        why = ("it holds NUL bytes (a binary file named .csv?)" if "NUL" in str(exc)
+               else str(exc))
+        raise RecordingError(f"{path}: not a readable CSV: {why}") from None
+    except OSError as exc:
         raise RecordingError(f"{path}: cannot read CSV: {exc}") from None
     header = [h.strip() for h in next(csv.reader([header_line], delimiter=sep), [])]
     if not header:
