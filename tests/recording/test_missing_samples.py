@@ -189,3 +189,22 @@ def test_a_channel_or_a_motion_sensor_left_empty_is_left_out(
                                               "emg2, emg3, gyro")
     assert main(["replay", str(path)]) == 0
     assert "left out, empty in more than half the rows" in capsys.readouterr().out
+
+
+def test_an_xdf_stream_with_nan_samples_has_the_gap_and_its_break(tmp_path: Path) -> None:
+    """An LSL recording's NaN samples (an amplifier's dropped values) are a gap like the
+    stream's break: both at their times."""
+    pytest.importorskip("pyxdf")
+    from tests.recording.xdf_file import XdfStream, write_xdf
+
+    fs = 500.0
+    n = 4000
+    times = 10.0 + np.arange(n) / fs
+    times[3000:] += 1.0  # a 1 s break
+    values = np.random.default_rng(18).normal(0.0, 1.0, (n, 1))
+    values[1000:1100] = np.nan
+    path = tmp_path / "nan.xdf"
+    write_xdf(path, [XdfStream("Amp", "EMG", fs, "float32", ["ch"], times, values.tolist())])
+    got = load_foreign(path).streams["emg"]
+    assert got.gaps == ((1000, 100), (3000, 500)) and got.n == n + 500
+    assert np.isfinite(got.data).all()
