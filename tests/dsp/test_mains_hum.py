@@ -237,3 +237,22 @@ def test_the_notched_hum_is_said_once_but_is_no_quality_issue() -> None:
     reporter = QualityReporter(Serializer("p1", "s1", 0.0), "file", sent.append)
     reporter.submit(ev)
     assert all(json.loads(m.payload)["issues"] == [] for m in sent)
+
+
+def test_the_double_threshold_detector_also_calibrates_through_the_chosen_notch() -> None:
+    """The comparison detector takes the chain's rerun calibration too: its rest baseline
+    is the notched rest's, not the hum's."""
+    from isofeedback.config import versioned_config
+    from isofeedback.detectors.factory import build_emg_detection
+
+    fs = 1000.0
+    x, _ = _record(60.0, 30.0)
+    baselines = {}
+    for mains in (50.0, 60.0):
+        cfg = versioned_config({"chain": {"mains_hz": mains},
+                                "onset_detector": "double_threshold"}, "test", None)
+        chain, det = build_emg_detection(fs, 2, cfg, chunk_invariant=True)
+        for c in _chunks(x, fs, 37):
+            det.process(chain.process(c))
+        baselines[mains] = det.baseline
+    assert baselines[50.0] == baselines[60.0]  # chosen at 60, or set to 60 from the start

@@ -11,9 +11,11 @@ being followed at once by a spurious onset.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from isofeedback.types import Chunk, Event, EventType
+from isofeedback.types import Chunk, Event, EventType, FloatArray
 
 __all__ = ["DoubleThresholdDetector"]
 
@@ -43,8 +45,12 @@ class DoubleThresholdDetector:
         min_off_s: float = 0.15,
         refractory_s: float = 0.3,
         delay_s: float = 0.0,
+        calibration_rows: Callable[[], FloatArray | None] | None = None,
     ) -> None:
         self.fs = fs
+        #: the chain's output over the whole calibration when it changed its filters there
+        #: (see :class:`~isofeedback.detectors.onset_release.OnsetReleaseDetector`)
+        self.calibration_rows = calibration_rows
         self.calibration_s = calibration_s
         self.on_k = on_k
         self.low_k = low_k
@@ -88,7 +94,8 @@ class DoubleThresholdDetector:
             self._calib_n += take
             i = take
             if self._calib_n >= int(round(self.calibration_s * self.fs)):
-                rest = np.concatenate(self._calib)
+                again = self.calibration_rows() if self.calibration_rows is not None else None
+                rest = np.concatenate(self._calib) if again is None else again[:, 0]
                 self.baseline = float(np.median(rest))
                 self.noise = max(float(np.median(np.abs(rest - self.baseline))) * 1.4826, 1e-12)
                 self._calib = []

@@ -48,6 +48,7 @@ def build_onset_detector(fs: float, chain: EmgChain, cfg: PipelineConfig) -> Ons
         return DoubleThresholdDetector(
             fs, cfg.calibration_s, d.onset_k, d.onset_low_k, d.release_k,
             d.min_on_s, d.min_off_s, d.refractory_s,
+            calibration_rows=chain.take_calibration_rows,
         )
     return OnsetReleaseDetector(
         fs, cfg.detector.at_rate(fs), delay_s=chain.power_delay_s,
