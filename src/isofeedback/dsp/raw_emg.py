@@ -24,17 +24,21 @@ ZERO_SHARE = 0.1
 
 
 def looks_rectified(x: FloatArray, fs: float) -> bool:
-    """True when every channel of ``x`` (samples × channels) is non-negative and its
-    smallest value within :data:`ZERO_SHARE` of its range (the 99th percentile) from zero:
-    rectified or an envelope. Raw EMG swings both ways; an offset converter's counts
-    (``2048 ± 200``) are positive but far from zero, so they are raw.
+    """True when every channel of ``x`` (samples × channels) is non-negative, its smallest
+    value within :data:`ZERO_SHARE` of its range (the 99th percentile) from zero, and its
+    values piled up low (the median nearer the 1st percentile than half as far as the 99th
+    is above it): rectified or an envelope. Raw EMG swings both ways, evenly about its
+    middle: an offset converter's counts (``2048 ± 200``) are positive but far from zero,
+    and an unsigned 8-bit converter's (``128 ± 127``) reach zero when they clip but are as
+    far below their middle as above, so both are raw.
 
     >>> rng = np.random.default_rng(0)
     >>> raw = rng.standard_normal((2000, 1))
     >>> looks_rectified(raw, 1000.0), looks_rectified(np.abs(raw), 1000.0)
     (False, True)
-    >>> looks_rectified(2048 + 20 * raw, 1000.0)
-    False
+    >>> looks_rectified(2048 + 20 * raw, 1000.0), looks_rectified(
+    ...     np.clip(128 + 60 * raw, 0, 255), 1000.0)
+    (False, False)
     """
     head = x[: max(int(JUDGED_S * fs), 1)]
     if head.size == 0:
@@ -42,5 +46,6 @@ def looks_rectified(x: FloatArray, fs: float) -> bool:
     low = np.min(head, axis=0)
     if np.any(low < 0):  # raw EMG swings both ways: the usual answer, without a sort
         return False
-    top = np.percentile(head, 99, axis=0)
-    return bool(np.all((low >= 0) & (top > low) & (low <= ZERO_SHARE * (top - low))))
+    p1, mid, top = np.percentile(head, [1.0, 50.0, 99.0], axis=0)
+    return bool(np.all((top > low) & (low <= ZERO_SHARE * (top - low))
+                       & (mid - p1 <= 0.5 * (top - mid))))
