@@ -9,6 +9,7 @@ from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.sim import packetize
 from isofeedback.sim.scenarios import follow_protocol
+from isofeedback.sim.script import Artifacts
 from isofeedback.sources.simulated import simulate_for_profile
 from isofeedback.types import Event, EventType, Packet
 
@@ -69,7 +70,6 @@ def test_a_session_under_the_other_mains_is_notched_and_said_once() -> None:
     watch says the notched hum once (no quality issue), and packet-by-packet and bulk
     feeding give the same outputs."""
     from isofeedback.detectors.signal_quality import notched_hum_note
-    from isofeedback.sim.script import Artifacts
 
     pipe, packets = _session("openemg", artifacts=Artifacts(mains_hz=60.0, mains_level=3.0))
     outputs = [o for p in packets for o in pipe.feed(p)]
@@ -84,3 +84,18 @@ def test_a_session_under_the_other_mains_is_notched_and_said_once() -> None:
         "chain.mains_hz = 60 for this place)")
     bulk = Pipeline(pipe.profiles, pipe.protocol)
     assert bulk.feed_many(packets)[0] == outputs
+
+
+def test_the_clinician_s_report_names_the_signal_s_problems() -> None:
+    """The report a clinician reads of a home session says when an electrode came off, the
+    converter clipped or the mains hummed (the recording's quality events), besides the
+    reps."""
+    from isofeedback.recording.report import build_report, report_html
+
+    pipe, packets = _session("openemg", artifacts=Artifacts(mains_hz=60.0, mains_level=3.0))
+    outputs = [o for p in packets for o in pipe.feed(p)]
+    report = build_report(outputs, {"session": "s1"})
+    assert report["signal"] == [
+        "the EMG hummed at 60 Hz: notched at 60 Hz, not the configured 50 (set "
+        "chain.mains_hz = 60 for this place)"]
+    assert "<p>Signal: the EMG hummed at 60 Hz" in report_html(report)

@@ -92,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     cut = f"; ended early: {report['stop_reason']}" if report["stop_reason"] else ""
     print(f"{reps_text(report)} reps{hold}, violations: "
           f"{', '.join(report['violations']) or 'none'}{cut}")
+    for note in report["signal"]:
+        print(f"signal: {note}")
     print(f"report: {base.with_suffix('.html')} (and .json)")
     if args.pdf:
         print_pdf(base.with_suffix(".html"))

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from isofeedback.coach.phases import Phase
-from isofeedback.types import Event, Feedback
+from isofeedback.detectors.signal_quality import notched_hum_note
+from isofeedback.types import Event, EventType, Feedback
 
 __all__ = ["band_text", "build_report", "known", "report_html", "reps_text"]
 
@@ -36,10 +37,14 @@ def build_report(outputs: Sequence[Event | Feedback], meta: Mapping[str, Any]) -
     cues: list[dict[str, Any]] = []
     unit = ""
     band: list[float] = []
+    signal: list[str] = []
     for o in outputs:
         if isinstance(o, Event):
             events.append({"type": o.type.value, "t": round(o.t, 3),
                            "t_decided": round(o.t_decided, 3)})
+            said = signal_text(o)
+            if said is not None and said not in signal:
+                signal.append(said)
         elif o.kind == "level":
             p = o.payload
             levels.append([round(o.t, 3), float(p.get("intensity", 0.0)),
@@ -80,11 +85,35 @@ def build_report(outputs: Sequence[Event | Feedback], meta: Mapping[str, Any]) -
         "stop_reason": str(summary.get("stop_reason") or "") if summary else NO_SUMMARY,
         "intensity_unit": unit, "intensity_band": band,
         "reps": reps, "events": events, "phases": phases, "cues": cues,
+        "signal": signal,
         # intensities shown in another unit (multiples of rest before the MVC was measured)
         # cannot share an axis with % MVC: they are left out (null), the angle is kept
         "timeline": {"columns": ["t", "intensity", "angle_deg"],
                      "rows": [[t, x if u == unit else None, a] for t, x, a, u in levels]},
     }
+
+
+def signal_text(event: Event) -> str | None:
+    """What a signal-quality event tells the clinician reading the report (an electrode
+    off, a converter at its limit, a mains hum), or None for any other event.
+
+    >>> signal_text(Event(EventType.SIGNAL_QUALITY, 12.0, 12.3, "emg", 2.0,
+    ...                   {"issue": "flat", "state": "start", "channel": 2}))
+    'a flat line on channel 2 from 12.0 s (electrode off?)'
+    """
+    if event.type != EventType.SIGNAL_QUALITY:
+        return None
+    d = event.detail
+    if d.get("issue") == "mains":
+        return notched_hum_note([event]) or (
+            f"a {d.get('hz'):g} Hz mains hum not notched (chain.mains_hz is "
+            f"{d.get('notched'):g}): gentle contractions may have gone unseen")
+    if d.get("state") != "start":
+        return None
+    what = {"flat": "a flat line", "saturation": "the converter at its limit"}.get(
+        str(d.get("issue")), str(d.get("issue")))
+    hint = " (electrode off?)" if d.get("issue") == "flat" else ""
+    return f"{what} on channel {d.get('channel')} from {event.t:.1f} s{hint}"
 
 
 #: why a report has no session summary: the recording ends before it
@@ -204,6 +233,8 @@ def report_html(report: Mapping[str, Any]) -> str:
     phases = " ".join(f'<span style="background:{c};padding:0 4px">{k}</span>'
                       for k, c in _PHASE_COLORS.items())
     protocol = f" (protocol: {e(report['protocol'])})" if report.get("protocol") else ""
+    notes = report.get("signal") or []
+    signal = ("\n<p>Signal: " + "; ".join(e(n) for n in notes) + ".</p>") if notes else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Session report {e(str(report['session']))}</title>
@@ -217,7 +248,7 @@ Technique: {e(known(report['technique']))}{protocol}. Repetitions:
 <b>{e(reps_text(report))}</b>, mean hold
 <b>{num(report['mean_hold_s'])} s</b>, violations:
 <b>{e(', '.join(report['violations']) or 'none')}</b>.
-Target intensity {e(band_text(report['intensity_band']))} {unit}.</p>
+Target intensity {e(band_text(report['intensity_band']))} {unit}.</p>{signal}
 <table><tr><th>rep</th><th>hold s</th><th>mean ({unit})</th><th>peak ({unit})</th>
 <th>relax residual ({unit})</th><th>ROM °</th><th>ROM gain °</th><th>violations</th></tr>
 {rows}</table>
