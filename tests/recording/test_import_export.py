@@ -1349,3 +1349,18 @@ def test_a_binary_file_named_csv_is_said_to_be_no_text(tmp_path: Path) -> None:
     with pytest.raises(RecordingError, match=r"not a text file: it holds a byte \(0x81\) "
                        r"that is no character in UTF-8 nor in Windows-1252"):
         load_foreign(path)
+
+
+def test_quoted_cells_with_decimal_commas_between_commas(tmp_path: Path) -> None:
+    """A spreadsheet in a comma-decimal locale that quotes every cell writes
+    ``"0,001","-1,25"``: the comma inside the quotes is the cell's decimal mark (it was
+    refused, decimal commas being read only between semicolons or tabs)."""
+    t, x = _lab_emg(1000)
+    plain = tmp_path / "plain.csv"
+    plain.write_text("t,emg\n" + "".join(f"{a:.3f},{b:.6f}\n"
+                                          for a, b in zip(t, x, strict=True)))
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('"t","emg"\n' + "".join(f'"{a:.3f}","{b:.6f}"\n'.replace(".", ",")
+                                              for a, b in zip(t, x, strict=True)))
+    got, want = load_foreign(quoted).streams["emg"], load_foreign(plain).streams["emg"]
+    assert got.fs == want.fs == 1000 and np.array_equal(got.data, want.data)

@@ -317,7 +317,9 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     # exporter's NaN): it must not be skipped, or every later sample would move earlier
     timed = any(_time_scale(c.strip()) is not None
                 for c in next(csv.reader([header_line], delimiter=sep), []))
-    fast = _read_fast(path, skip, header_line, comma, blank_rows=not timed)
+    # quoted cells with decimal commas between commas: only the csv module splits them
+    fast = (None if comma and sep == "," else
+            _read_fast(path, skip, header_line, comma, blank_rows=not timed))
     body: list[list[str]] | None = None
     first_line = skip + 1  # the file's line of the first data row
     if fast is not None:
@@ -735,17 +737,22 @@ _COMMA_NUMBER = re.compile(r"\s*[-+]?\d*,\d+(?:[eE][-+]?\d+)?\s*")
 
 
 def _decimal_comma(path: Path, skip: int, sep: str) -> bool:
-    """Whether the cells' decimal mark is the comma: the separator is not a comma, and
-    among the first data rows a cell is a number written with a comma and none with a
-    point (a file that mixes them is read with the point, and its comma cells named)."""
-    if sep == ",":
-        return False
+    """Whether the cells' decimal mark is the comma: among the first data rows a cell is
+    a number written with a comma and none with a point (a file that mixes them is read
+    with the point, and its comma cells named), and the separator is not a comma — or it
+    is, but the cells are quoted (``"0,001","-1,25"``: a spreadsheet's CSV in a
+    comma-decimal locale with every cell in quotes), so a comma inside a cell is its own."""
     try:
         with path.open(encoding=_csv_encoding(path)) as f:
             lines = list(itertools.islice(f, skip, skip + 50))
     except (OSError, UnicodeDecodeError):
         return False
-    cells = [c for line in lines for c in line.split(sep)]
+    if sep == ",":
+        if not any('"' in line for line in lines):
+            return False
+        cells = [c for row in csv.reader(lines) for c in row]
+    else:
+        cells = [c for line in lines for c in line.split(sep)]
     return (any(_COMMA_NUMBER.fullmatch(c) for c in cells)
             and not any("." in c and _is_number(c) for c in cells))
 
