@@ -242,3 +242,19 @@ def test_a_csv_of_plain_decimals_reads_as_numpy_s_reader_does(
         for name, stream in a.streams.items():
             assert stream.data.tobytes() == b.streams[name].data.tobytes()
             assert stream.fs == b.streams[name].fs
+
+
+@pytest.mark.parametrize("large", [10**12, 1])
+def test_a_file_cut_mid_line_keeps_its_whole_rows(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   large: int) -> None:
+    """A logger that crashed or a full disk cuts the last line short: the whole rows
+    before it are read and the cut is said (the file was refused: "line N has 2 values,
+    the header 3"), by either reader."""
+    monkeypatch.setattr(importers, "PANDAS_FROM_BYTES", large)
+    rows = "".join(f"{i / 1000:.3f},{np.sin(i):.4f},{np.cos(i):.4f}\n" for i in range(300))
+    path = tmp_path / "cut.csv"
+    path.write_text("t,emg1,emg2\n" + rows + "0.300,0.12")
+    signals = importers.load_foreign(path)
+    assert signals.streams["emg"].n == 300 and signals.streams["emg"].gaps == ()
+    assert signals.meta["damage"].startswith("its last line (302) is cut short (2 of 3 values")

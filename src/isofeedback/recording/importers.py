@@ -350,6 +350,13 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     time_col = next((i for i, h in enumerate(header) if _time_scale(h) is not None), None)
     if body is not None and time_col is not None:
         body = [r for r in body if any(c.strip() for c in r)]  # the times tell what is missing
+    cut: str | None = None
+    if body is not None and len(body) > 2 and 0 < len(body[-1]) < len(header):
+        # a logger that crashed or a disk that filled mid-line: the rows before are whole
+        cut = (f"its last line ({first_line + len(body) - 1}) is cut short "
+               f"({len(body[-1])} of {len(header)} values: the file was cut while it was "
+               "written?); left out")
+        body = body[:-1]
     named: dict[int, list[str]] = {}  # label columns that name their labels
     if body is not None:
         for j, h in enumerate(header):
@@ -456,6 +463,8 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         # session times count from the first row; the file's own clock started here
         meta["time_origin_s"] = float(values[0, time_col]) * (_time_scale(header[time_col])
                                                                or 1.0)
+    if cut is not None:
+        meta["damage"] = cut
     if preamble:
         meta["preamble"] = preamble  # the acquisition software's lines before the header
     if time_col is None and stated is not None:
