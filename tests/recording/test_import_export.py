@@ -1364,3 +1364,22 @@ def test_quoted_cells_with_decimal_commas_between_commas(tmp_path: Path) -> None
                                               for a, b in zip(t, x, strict=True)))
     got, want = load_foreign(quoted).streams["emg"], load_foreign(plain).streams["emg"]
     assert got.fs == want.fs == 1000 and np.array_equal(got.data, want.data)
+
+
+def test_a_dynamometer_s_force_and_an_ecg_beside_the_emg_are_left_out(tmp_path: Path) -> None:
+    """An isometric study records the dynamometer's force (or torque) beside the EMG, a
+    kit its ECG: they were analysed as EMG channels of the fusion. Named as such, they are
+    left out and named; the events are the EMG's alone."""
+    t, x = _lab_emg(1000)
+    force = 150.0 * ((t > 5) & (t < 9))
+    rows = zip(t, x, force, strict=True)
+    both = tmp_path / "study.csv"
+    both.write_text("t,EMG biceps,Force [N],ECG\n" + "".join(
+        f"{a:.3f},{float(b)!r},{f:.1f},{np.sin(7 * a):.4f}\n" for a, b, f in rows))
+    alone = tmp_path / "emg.csv"
+    alone.write_text("t,EMG biceps\n" + "".join(f"{a:.3f},{float(b)!r}\n"
+                                                 for a, b in zip(t, x, strict=True)))
+    signals = load_foreign(both)
+    assert signals.streams["emg"].channels == ("EMG biceps",)
+    assert signals.meta["not_emg"] == ["Force [N]", "ECG"]
+    assert events_jsonl(replay(both).outputs) == events_jsonl(replay(alone).outputs)

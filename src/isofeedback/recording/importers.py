@@ -200,6 +200,29 @@ def _marked_gaps(signals: SignalSet) -> SignalSet:
     return SignalSet(streams, signals.annotations, signals.meta)
 
 
+#: a CSV column whose name starts with one of these words is another signal, not EMG:
+#: an isometric study records the dynamometer's force or torque beside the EMG, a kit its
+#: ECG, a wearable its battery (the EDF+ types, less the ones that are also CSV words)
+_OTHER_SIGNALS = (_OTHER_EDF_TYPES - {"ms", "dc", "pos"}) | {
+    "force", "torque", "load", "angle", "position", "goniometer", "gonio", "battery", "rssi",
+    "temperature", "pressure"}
+
+
+def _other_signal(column: str) -> bool:
+    """A column named as another signal (``Force [N]``, ``torque_nm``, ``ECG``), and not
+    as EMG (``EMG force side`` stays EMG).
+
+    >>> [_other_signal(c) for c in ("Force [N]", "torque_nm", "ECG", "emg1", "EMG force",
+    ...                             "Forearm EMG")]
+    [True, True, True, False, False, False]
+    """
+    low = column.strip().lower()
+    if "emg" in low:
+        return False
+    first = re.split(r"[^a-z0-9]+", low, maxsplit=1)[0]
+    return first in _OTHER_SIGNALS
+
+
 def _stream_of(column: str) -> tuple[str, str]:
     low = column.strip().lower()
     for prefix, stream in (("gyro_", "gyro"), ("accel_", "accel"), ("acc_", "accel"),
@@ -436,6 +459,8 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
             labels += (named_label_annotations(h, named[i], fs) if i in named else
                        label_annotations(f"{path}: column {h!r}", h, values[:, i], fs))
             not_emg.append(h)
+        elif _other_signal(h):  # a dynamometer's force, an ECG … beside the EMG
+            not_emg.append(h)
         else:
             stream, channel = _stream_of(h)
             if stream in _IMU_UNITS:
@@ -446,8 +471,8 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
             groups.setdefault(stream, []).append((channel, i))
     if "emg" not in groups:
         raise RecordingError(f"{path}: no EMG columns (every column that is not time, "
-                             "a label, a row counter, gyro_*, accel_* or quat_* is an EMG "
-                             "channel)")
+                             "a label, a row counter, gyro_*, accel_* or quat_*, nor named "
+                             "as another signal, force, torque, ECG …, is an EMG channel)")
     streams = {
         name: Stream(name, fs, tuple(c for c, _ in cols),
                      np.ascontiguousarray(values[:, [i for _, i in cols]]),
