@@ -28,7 +28,7 @@ from isofeedback.control import Control
 from isofeedback.detectors.factory import OnsetDetector, build_emg_detection
 from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
-from isofeedback.detectors.signal_quality import HUM_S, SignalQualityDetector, notched_hum_note
+from isofeedback.detectors.signal_quality import SignalQualityDetector, notched_hum_note
 from isofeedback.dsp.emg_chain import CHANNELS as EMG_CHANNELS
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.dsp.exact import norm3, row_norms
@@ -377,12 +377,11 @@ class Pipeline:
             dataclasses.replace(cfg, chain=dataclasses.replace(cfg.chain, channels=chosen)),
             chunk_invariant=self.chunk_invariant,
         )
-        auto = cfg.chain.mains_auto and cfg.chain.mains_hz > 0
+        chain = self.emg_chain
         self.signal_quality = SignalQualityDetector(
             spec.fs, full_scale=cfg.chain.full_scale or None, mains_hz=cfg.chain.mains_hz,
-            # with the chain choosing its notch: its measurement (rows and channels)
-            mains_auto=auto, hum_s=cfg.calibration_s if auto else HUM_S,
-            hum_channels=tuple(chosen) if auto and chosen else None,
+            # the chain choosing its notch measures the hum: the watch says its choice
+            chain_hum=(lambda: chain.hum) if chain.mains_auto else None,
         )
 
     def idle(self, t: float) -> list[Output]:
@@ -830,10 +829,10 @@ class Pipeline:
         count = len(emg.starts)
         big = Chunk(emg.stream, fs, emg.starts[0], emg.t_firsts[0], emg.data, emg.channels,
                     emg.device)
+        env = self.emg_chain.process(big)  # first: the quality watch says its notch choice
         watch = self.signal_quality
         seen = watch.samples_seen if watch is not None else 0
         quality = watch.process(big) if watch is not None else []
-        env = self.emg_chain.process(big)
         out = _BulkEmg(size, (np.asarray(emg.t_firsts) + size / fs).tolist(),
                        env.data[size - 1 :: size, 0].tolist())
         if quality:
@@ -1001,6 +1000,7 @@ class Pipeline:
                 out += self.coach.on_event(gap)
         if is_emg:
             assert self.emg_chain is not None and self.onset is not None
+            env = self.emg_chain.process(chunk)  # first: the quality watch says its notch choice
             if self.signal_quality is not None:  # electrode off / saturation: not a contraction
                 for ev in self.signal_quality.process(chunk):
                     out.append(ev)
@@ -1008,7 +1008,6 @@ class Pipeline:
             if self.signal_lost and chunk.n:
                 self.signal_lost = False
                 out += self.coach.resume(chunk.t_first)
-            env = self.emg_chain.process(chunk)
             self._onset_n += env.n
             for ev in self.onset.process(env):
                 out.append(ev)

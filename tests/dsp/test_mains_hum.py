@@ -222,14 +222,21 @@ def test_without_a_hum_at_the_other_mains_nothing_changes(hum_at: float) -> None
 
 
 def test_the_notched_hum_is_said_once_but_is_no_quality_issue() -> None:
-    """The quality watch measures what the chain measured: the hum it notched is said
-    (``state = "notched"``, for the clinician to set the country's mains), and the
-    quality topic, which the patient's page shows, stays clear."""
+    """The quality watch says the chain's choice (it measures nothing itself): the hum it
+    notched is said at the sample the chain chose (``state = "notched"``, for the
+    clinician to set the country's mains), and the quality topic, which the patient's
+    page shows, stays clear."""
+    from isofeedback.dsp.emg_chain import EmgChain
+
     fs = 1000.0
     x, _ = _record(60.0, 30.0)
-    det = SignalQualityDetector(fs, mains_hz=50.0, mains_auto=True, hum_s=3.0)
-    (ev,) = [e for c in _chunks(x, fs, 37) for e in det.process(c)
-             if e.detail["issue"] == "mains"]
+    chain = EmgChain(fs, 2, 50.0, calibration_s=3.0, mains_auto=True)
+    det = SignalQualityDetector(fs, mains_hz=50.0, chain_hum=lambda: chain.hum)
+    said = []
+    for c in _chunks(x, fs, 37):
+        chain.process(c)  # the chain first, as the pipeline feeds them
+        said += [e for e in det.process(c) if e.detail["issue"] == "mains"]
+    (ev,) = said
     assert ev.detail == {"issue": "mains", "state": "notched", "channel": None, "hz": 60.0,
                          "notched": 60.0, "configured": 50.0}
     assert ev.t == (3.0 * fs - 1) / fs

@@ -15,22 +15,23 @@ rest), reported when the EMG hums at a mains frequency the chain does not notch
 least half the power the detector sees at rest: it then raises the rest level the onset
 test compares with, and gentle contractions go unseen. It has no end: the clinician sets
 ``chain.mains_hz``. Measured at a fixed sample count, so chunking never changes it.
-With ``mains_auto`` (the chain chooses its notch by the same measurement over the same
-rows: its calibration's, ``hum_s``, on its channels) a hum at the other mains frequency
-is notched, not an issue: it is said once with ``state = "notched"`` (``hz`` the one
-notched, ``configured`` the one set), which no quality light counts, so that the clinician
-can set ``chain.mains_hz`` for the country.
+When the chain chooses its notch itself (``chain_hum``: its measurement over its rest
+calibration, and the sample it was taken at), the watch measures nothing: it says the
+chain's choice, at that sample. A hum at the other mains frequency is then notched, not an
+issue: it is said once with ``state = "notched"`` (``hz`` the one notched, ``configured``
+the one set), which no quality light counts, so that the clinician can set
+``chain.mains_hz`` for the country. The chain must have taken the chunk first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import numpy.typing as npt
 
 from isofeedback.dsp.exact import FEW_ROWS
-from isofeedback.dsp.mains_hum import measure_hum
+from isofeedback.dsp.mains_hum import MainsHum, measure_hum
 from isofeedback.types import Chunk, Event, EventType, FloatArray
 
 __all__ = ["HUM_S", "HUM_SHARE", "SignalQualityDetector", "notched_hum_note"]
@@ -63,9 +64,7 @@ class SignalQualityDetector:
         flat_s: float = 0.25,
         hold_s: float = 0.5,
         mains_hz: float | None = None,
-        mains_auto: bool = False,
-        hum_s: float = HUM_S,
-        hum_channels: tuple[int, ...] | None = None,
+        chain_hum: Callable[[], tuple[MainsHum, int] | None] | None = None,
     ) -> None:
         if fs <= 0:
             raise ValueError("fs must be positive")
@@ -74,9 +73,7 @@ class SignalQualityDetector:
         self.flat_s = flat_s
         self.hold_s = hold_s
         self.mains_hz = mains_hz  # the chain's notch (0: none); None: no hum watch
-        self.mains_auto = mains_auto  # the chain notches the hum it finds (see module doc)
-        self.hum_s = hum_s  # seconds measured from the start
-        self.hum_channels = hum_channels  # the channels measured (None: all)
+        self.chain_hum = chain_hum  # the chain's own measurement, when it chooses its notch
         self._reset()
 
     def _reset(self) -> None:
@@ -120,33 +117,37 @@ class SignalQualityDetector:
         return Event(event.type, t, t_dec, event.source, event.value, event.detail)
 
     def _hum(self, chunk: Chunk) -> list[Event]:
-        """The hum's event, once, when the first :data:`HUM_S` have been seen."""
+        """The hum's event, once: when the first :data:`HUM_S` have been seen, or when
+        the chain has chosen its notch (``chain_hum``)."""
         assert self._hum_rows is not None and self.mains_hz is not None
-        need = max(1, int(round(self.hum_s * self.fs)))
-        if chunk.n:
-            self._hum_rows.append(np.array(chunk.data[: need - self._hum_have],
-                                           dtype=np.float64))
-            self._hum_have += self._hum_rows[-1].shape[0]
-        if self._hum_have < need:
-            return []
-        rows, self._hum_rows = np.concatenate(self._hum_rows), None
-        if self.hum_channels is not None:
-            rows = rows[:, list(self.hum_channels)]
-        hum = measure_hum(rows, self.fs)
-        if hum.hz is None or hum.hz == self.mains_hz:
-            return []
-        # at the sample that completed the measurement (this chunk's first is ``_n``)
-        t, _ = _event_times(chunk.t_first - self._n / self.fs, need - 1, need - 1, True,
-                            self.fs)
-        if self.mains_auto and self.mains_hz:
-            detail = {"issue": "mains", "state": "notched", "channel": None, "hz": hum.hz,
-                      "notched": hum.hz, "configured": self.mains_hz}
-        elif hum.shares[hum.hz] < HUM_SHARE:
-            return []
+        if self.chain_hum is not None:
+            chosen = self.chain_hum()
+            if chosen is None:
+                return []
+            self._hum_rows = None
+            hum, at = chosen
+            if hum.hz is None or hum.hz == self.mains_hz:
+                return []  # the chain kept its notch
+            detail: dict[str, object] = {"issue": "mains", "state": "notched",
+                                         "channel": None, "hz": hum.hz, "notched": hum.hz,
+                                         "configured": self.mains_hz}
         else:
+            at = int(round(HUM_S * self.fs)) - 1
+            if chunk.n:
+                self._hum_rows.append(np.array(chunk.data[: at + 1 - self._hum_have],
+                                               dtype=np.float64))
+                self._hum_have += self._hum_rows[-1].shape[0]
+            if self._hum_have <= at:
+                return []
+            rows, self._hum_rows = np.concatenate(self._hum_rows), None
+            hum = measure_hum(rows, self.fs)
+            if hum.hz is None or hum.hz == self.mains_hz or hum.shares[hum.hz] < HUM_SHARE:
+                return []
             detail = {"issue": "mains", "state": "start", "channel": None, "hz": hum.hz,
                       "notched": self.mains_hz}
-        self.decided.append((need - 1, float(need - 1)))
+        # at the sample that completed the measurement (this chunk's first is ``_n``)
+        t, _ = _event_times(chunk.t_first - self._n / self.fs, at, at, True, self.fs)
+        self.decided.append((at, float(at)))
         return [Event(EventType.SIGNAL_QUALITY, t, t, "emg", hum.shares[hum.hz], detail)]
 
     def _runs(self, chunk: Chunk) -> list[Event]:

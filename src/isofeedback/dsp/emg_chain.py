@@ -45,7 +45,7 @@ from isofeedback.dsp.filters import (
     mains_notch,
     pole_radius,
 )
-from isofeedback.dsp.mains_hum import measure_hum
+from isofeedback.dsp.mains_hum import MainsHum, measure_hum
 from isofeedback.dsp.rows import Rows
 from isofeedback.types import Chunk, FloatArray
 
@@ -173,6 +173,9 @@ class EmgChain:
         self._hum_rows: list[FloatArray] | None = [] if mains_auto and mains_hz > 0 else None
         self._hum_have = 0
         self._calibration_again: FloatArray | None = None
+        #: the hum measured over the calibration and the sample it was decided at, once
+        #: the chain has chosen its notch (``mains_auto``), else None
+        self.hum: tuple[MainsHum, int] | None = None
         self._reset()
 
     def _band(self) -> FloatArray:
@@ -471,6 +474,7 @@ class EmgChain:
         takes none of them. The detector keeps the configured notch's ringing in its
         release model (the two differ little)."""
         hum = measure_hum(rows[:, self._idx] if not self._all else rows, self.fs)
+        self.hum = (hum, self._cal_n - 1)
         if hum.hz is None or hum.hz == self.mains_hz:
             return
         self.mains_switched_from, self.mains_hz = self.mains_hz, hum.hz
