@@ -802,11 +802,8 @@ def is_table_text(path: Path) -> bool:
             row = next(itertools.islice(f, skip, None), "").strip()
     except (OSError, UnicodeDecodeError):
         return False
-    if not header.strip() or not row:
-        return False
-    sep = _delimiter(header)
-    cells = [c.strip().replace(",", ".") if sep != "," else c.strip() for c in row.split(sep)]
-    return len(cells) == len(header.split(sep)) and all(_is_number(c) for c in cells)
+    return (bool(header.strip()) and bool(row) and _numeric_row(row)
+            and _cell_count(row) == _cell_count(header))
 
 
 #: from this size on, a CSV is parsed with pandas when it is installed (the ``csv`` extra):
