@@ -99,3 +99,17 @@ def test_the_clinician_s_report_names_the_signal_s_problems() -> None:
         "the EMG hummed at 60 Hz: notched at 60 Hz, not the configured 50 (set "
         "chain.mains_hz = 60 for this place)"]
     assert "<p>Signal: the EMG hummed at 60 Hz" in report_html(report)
+
+
+def test_a_report_of_a_hand_edited_quality_event_is_no_traceback() -> None:
+    """A recording edited by hand (a mains event without its frequency, a word for it)
+    still gives a report: the values as they are, never a formatting error."""
+    from isofeedback.recording.report import build_report, report_html
+
+    events = [Event(EventType.SIGNAL_QUALITY, 1.0, 1.0, "emg", None,
+                    {"issue": "mains", "state": "notched"}),
+              Event(EventType.SIGNAL_QUALITY, 2.0, 2.0, "emg", None,
+                    {"issue": "mains", "state": "start", "hz": "sixty"})]
+    report = build_report(events, {})
+    assert report["signal"][1].startswith("a sixty Hz mains hum not notched")
+    assert "Signal:" in report_html(report)

@@ -34,7 +34,7 @@ from isofeedback.dsp.exact import FEW_ROWS
 from isofeedback.dsp.mains_hum import MainsHum, measure_hum
 from isofeedback.types import Chunk, Event, EventType, FloatArray
 
-__all__ = ["HUM_S", "HUM_SHARE", "SignalQualityDetector", "notched_hum_note"]
+__all__ = ["HUM_S", "HUM_SHARE", "SignalQualityDetector", "hz_text", "notched_hum_note"]
 
 _NEVER = -(10**12)
 #: the hum is measured over the session's first seconds (its rest)
@@ -314,7 +314,13 @@ def notched_hum_note(events: Iterable[object]) -> str | None:
     for e in events:
         if (isinstance(e, Event) and e.type == EventType.SIGNAL_QUALITY
                 and e.detail.get("state") == "notched"):
-            hz, was = e.detail.get("hz"), e.detail.get("configured")
-            return (f"the EMG hummed at {hz:g} Hz: notched at {hz:g} Hz, not the configured "
-                    f"{was:g} (set chain.mains_hz = {hz:g} for this place)")
+            hz, was = hz_text(e.detail.get("hz")), hz_text(e.detail.get("configured"))
+            return (f"the EMG hummed at {hz} Hz: notched at {hz} Hz, not the configured "
+                    f"{was} (set chain.mains_hz = {hz} for this place)")
     return None
+
+
+def hz_text(value: object) -> str:
+    """A frequency from an event's detail as text (``60``; what a damaged or hand-edited
+    recording holds there as it is, never a formatting error in a report)."""
+    return f"{value:g}" if isinstance(value, int | float) else str(value)

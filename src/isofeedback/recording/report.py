@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from isofeedback.coach.phases import Phase
-from isofeedback.detectors.signal_quality import notched_hum_note
+from isofeedback.detectors.signal_quality import hz_text, notched_hum_note
 from isofeedback.types import Event, EventType, Feedback
 
 __all__ = ["band_text", "build_report", "known", "report_html", "reps_text"]
@@ -106,8 +106,8 @@ def signal_text(event: Event) -> str | None:
     d = event.detail
     if d.get("issue") == "mains":
         return notched_hum_note([event]) or (
-            f"a {d.get('hz'):g} Hz mains hum not notched (chain.mains_hz is "
-            f"{d.get('notched'):g}): gentle contractions may have gone unseen")
+            f"a {hz_text(d.get('hz'))} Hz mains hum not notched (chain.mains_hz is "
+            f"{hz_text(d.get('notched'))}): gentle contractions may have gone unseen")
     if d.get("state") != "start":
         return None
     what = {"flat": "a flat line", "saturation": "the converter at its limit"}.get(
