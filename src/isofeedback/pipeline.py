@@ -381,7 +381,8 @@ class Pipeline:
         self.signal_quality = SignalQualityDetector(
             spec.fs, full_scale=cfg.chain.full_scale or None, mains_hz=cfg.chain.mains_hz,
             # the chain choosing its notch measures the hum: the watch says its choice
-            chain_hum=(lambda: chain.hum) if chain.mains_auto else None,
+            # (notches off: nothing chosen, the watch measures and says a hum itself)
+            chain_hum=(lambda: chain.hum) if chain.mains_auto and chain.mains_hz > 0 else None,
         )
 
     def idle(self, t: float) -> list[Output]:

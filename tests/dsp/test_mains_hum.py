@@ -263,3 +263,27 @@ def test_the_double_threshold_detector_also_calibrates_through_the_chosen_notch(
             det.process(chain.process(c))
         baselines[mains] = det.baseline
     assert baselines[50.0] == baselines[60.0]  # chosen at 60, or set to 60 from the start
+
+
+def test_with_notches_off_a_live_hum_is_still_said() -> None:
+    """``mains_hz = 0`` (notches off on purpose): the chain chooses nothing, and the
+    quality watch measures and says a hum itself, as before version 16."""
+    from isofeedback.coach.protocol import find_protocol
+    from isofeedback.config import PipelineConfig
+    from isofeedback.pipeline import Pipeline
+    from isofeedback.profiles.schema import find_profile
+
+    x, _ = _record(60.0, 30.0)  # 1 kHz, each sample held twice for the 2 kHz sensor
+    prof = find_profile("openemg")
+    cfg = PipelineConfig().updated({"chain.mains_hz": 0.0})
+    pipe = Pipeline({"arm": prof}, find_protocol("pir"), cfg)
+    names = tuple(prof.stream("emg").channels)
+    fs = prof.stream("emg").fs
+    y = np.repeat(x, int(fs // 1000), axis=0)[: int(4 * fs)]
+    y = np.tile(y[:, :1], (1, len(names)))
+    said = [o for i in range(0, y.shape[0], 40)
+            for o in pipe.process_chunk(Chunk("emg", fs, i, i / fs, y[i:i + 40], names,
+                                              device="arm"))
+            if isinstance(o, Event) and o.type == EventType.SIGNAL_QUALITY]
+    assert [(e.detail["issue"], e.detail["state"], e.detail["hz"]) for e in said] == [
+        ("mains", "start", 60.0)]
