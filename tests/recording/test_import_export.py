@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -1162,7 +1163,7 @@ def test_matlab_files_as_datasets_ship_them(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """MATLAB files: Ninapro's layout (emg, restimulus, repetition …, the rate in its
     paper, not the file: --fs), emgGO's struct (EMG.channelData, EMG.fs), channels along
-    rows; a 7.3 (HDF5) file and a damaged one are one clear error each."""
+    rows; a damaged file and a 7.3 header without HDF5 are one clear error each."""
     from scipy.io import savemat
 
     rng = np.random.default_rng(4)
@@ -1196,8 +1197,8 @@ def test_matlab_files_as_datasets_ship_them(tmp_path: Path,
     assert main(["replay", str(rows)]) == 0
     hdf5 = tmp_path / "v73.mat"
     hdf5.write_bytes(b"MATLAB 7.3 MAT-file".ljust(116) + bytes(8) + b"\x00\x02IM" + bytes(512))
-    with pytest.raises(RecordingError, match=r"MATLAB 7.3 \(HDF5\).*-v7"):
-        load_foreign(hdf5)
+    with pytest.raises(RecordingError, match=r"v73\.mat: not a readable MATLAB 7\.3 file"):
+        load_foreign(hdf5)  # the header of one, no HDF5 after it
     damaged = tmp_path / "damaged.mat"
     damaged.write_bytes(ninapro.read_bytes()[:300])
     with pytest.raises(RecordingError, match=r"damaged\.mat: not a readable MATLAB file"):
@@ -1383,3 +1384,83 @@ def test_a_dynamometer_s_force_and_an_ecg_beside_the_emg_are_left_out(tmp_path: 
     assert signals.streams["emg"].channels == ("EMG biceps",)
     assert signals.meta["not_emg"] == ["Force [N]", "ECG"]
     assert events_jsonl(replay(both).outputs) == events_jsonl(replay(alone).outputs)
+
+
+def _matlab_73(path: Path, variables: dict[str, Any]) -> None:
+    """A MATLAB 7.3 MAT-file as MATLAB writes one: HDF5 after a 512-byte header block
+    (text, then version 0x0200 and "IM"), each variable a dataset with its class in
+    ``MATLAB_class`` and its dimensions reversed (MATLAB is column-major), a struct a group
+    of its fields, text as UTF-16 codes, a cell as references into ``#refs#``."""
+    import h5py
+
+    def put(group: Any, name: str, value: Any) -> None:
+        if isinstance(value, dict):
+            sub = group.create_group(name)
+            sub.attrs["MATLAB_class"] = np.bytes_("struct")
+            for key, v in value.items():
+                put(sub, key, v)
+        elif isinstance(value, str):
+            ds = group.create_dataset(name, data=np.array([[ord(c) for c in value]],
+                                                          dtype=np.uint16).T)
+            ds.attrs["MATLAB_class"] = np.bytes_("char")
+            ds.attrs["MATLAB_int_decode"] = np.int32(2)
+        elif isinstance(value, list):  # a cell of arrays
+            refs = group.file.require_group("#refs#")
+            handles = []
+            for i, v in enumerate(value):
+                ds = refs.create_dataset(f"{name}{i}", data=np.atleast_2d(v).T)
+                ds.attrs["MATLAB_class"] = np.bytes_("double")
+                handles.append(ds.ref)
+            cell = group.create_dataset(name, data=np.array([handles], dtype=h5py.ref_dtype))
+            cell.attrs["MATLAB_class"] = np.bytes_("cell")
+        else:
+            a = np.atleast_2d(np.asarray(value))
+            ds = group.create_dataset(name, data=a.T)
+            ds.attrs["MATLAB_class"] = np.bytes_({"f": "double", "i": "int16", "b": "logical"}[
+                a.dtype.kind] if a.dtype != np.float32 else "single")
+
+    with h5py.File(path, "w", userblock_size=512) as f:
+        for key, value in variables.items():
+            put(f, key, value)
+    header = (b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Dec  7 12:00:00 2026 "
+              b"HDF5 schema 1.00 .").ljust(116) + bytes(8) + b"\x00\x02IM"
+    with path.open("r+b") as f:
+        f.write(header)
+
+
+def test_matlab_73_files_are_read_with_h5py(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 7.3 file (HDF5; MATLAB's format for large variables, and some labs' default):
+    the same variables as a v7 file gives (a struct's fields, the rate, labels as
+    annotations, a glove left out), samples in MATLAB's orientation, text and cells left
+    out; without h5py one clear error that says how to get it."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    emg = rng.normal(0.0, 1.0, (n, 4))
+    emg[1500, 2] = np.nan
+    restimulus = np.zeros((n, 1))
+    restimulus[1000:2000] = 2
+    path = tmp_path / "S2_E1_A1 v73.mat"
+    _matlab_73(path, {"emg": emg, "restimulus": restimulus, "glove": rng.normal(size=(n, 3)),
+                      "info": {"fs": 2000.0, "subject": "S2", "age": 31.0},
+                      "notes": "offline annotation", "trials": [np.ones(3), np.zeros(2)]})
+    from scipy.io import loadmat
+    with pytest.raises(NotImplementedError):  # what scipy says of such a file
+        loadmat(str(path))
+    got = load_foreign(path)
+    stream = got.streams["emg"]
+    assert stream.fs == 2000.0 and stream.channels == ("emg1", "emg2", "emg3", "emg4")
+    assert np.array_equal(stream.data[:1500], emg[:1500])  # the NaN row is a gap
+    assert got.meta["missing_rows"] == {"emg": 1}
+    assert ("restimulus 2", 0.5, 0.5) in [(a.text, a.onset, a.duration)
+                                          for a in got.annotations]
+    assert set(got.meta["not_emg"]) == {"restimulus", "glove"}  # (scalars are no signal)
+    assert main(["replay", str(path)]) == 0
+    rows = tmp_path / "rows.mat"
+    _matlab_73(rows, {"data": emg[:, :2].T.astype(np.float32), "srate": 1000})
+    got = load_foreign(rows)
+    assert got.streams["emg"].data.shape == (n, 2) and got.streams["emg"].fs == 1000.0
+    monkeypatch.setitem(sys.modules, "h5py", None)  # an install without it
+    with pytest.raises(RecordingError, match=r"MATLAB 7\.3 \(HDF5\) file; reading it needs "
+                       r"h5py \(pip install 'isofeedback\[matlab\]'\)"):
+        load_foreign(path)

@@ -1648,26 +1648,69 @@ def _mat_variables(node: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+#: MATLAB classes of numeric arrays, as a 7.3 file names them (``MATLAB_class``)
+_MAT73_NUMERIC = frozenset({"double", "single", "int8", "uint8", "int16", "uint16", "int32",
+                            "uint32", "int64", "uint64", "logical"})
+
+
+def _mat73_variables(path: Path) -> dict[str, Any]:
+    """The variables of a MATLAB 7.3 file (HDF5, read with h5py) as :func:`_mat_variables`
+    gives a v7 file's: numeric arrays in MATLAB's shape (HDF5 keeps them transposed, rows
+    and columns swapped), a struct's fields as ``struct.field``; text, cells, sparse and
+    complex arrays, and MATLAB's own groups (``#refs#``) left out."""
+    try:
+        import h5py
+    except ImportError:
+        raise RecordingError(f"{path}: a MATLAB 7.3 (HDF5) file; reading it needs h5py "
+                             "(pip install 'isofeedback[matlab]'), or save it with "
+                             "save(..., '-v7') or export CSV") from None
+    out: dict[str, Any] = {}
+
+    def walk(group: Any, prefix: str) -> None:
+        for key in group:
+            if key.startswith("#"):
+                continue
+            item = group[key]
+            kind = item.attrs.get("MATLAB_class", b"")
+            kind = kind.decode("ascii", "replace") if isinstance(kind, bytes) else str(kind)
+            if isinstance(item, h5py.Group):
+                if kind == "struct":
+                    walk(item, f"{prefix}{key}.")
+                continue
+            if (kind not in _MAT73_NUMERIC or item.attrs.get("MATLAB_empty", 0)
+                    or item.dtype.kind not in "iufb"):
+                continue
+            data = np.asarray(item[()])
+            out[f"{prefix}{key}"] = data.T if data.ndim == 2 else data
+
+    try:
+        with h5py.File(path, "r") as f:
+            walk(f, "")
+    except RecordingError:
+        raise
+    except Exception as exc:  # h5py raises assorted types on damaged files
+        raise RecordingError(f"{path}: not a readable MATLAB 7.3 file ({exc})") from None
+    return out
+
+
 @_missing_become_gaps
 def load_mat(path: Path, fs: float | None = None) -> SignalSet:
-    """A MATLAB ``.mat`` file (v4–v7, read by scipy): the EMG is the 2-D numeric array
-    named ``emg`` (any case; also ``channelData``, ``data``, ``signal``, in a struct too:
-    ``EMG.channelData``), else the largest one, samples along its longer side; the rate
-    is a scalar named ``fs``, ``srate``, ``frequency`` … or ``--fs``. Label variables
-    (``stimulus``, ``restimulus``, ``repetition`` … as Ninapro ships them) become
-    annotations; other arrays are left out and named. MATLAB 7.3 files are HDF5: save
-    with ``-v7`` or export CSV."""
+    """A MATLAB ``.mat`` file (v4–v7 read by scipy; 7.3, which is HDF5, by h5py, extra
+    ``matlab``): the EMG is the 2-D numeric array named ``emg`` (any case; also
+    ``channelData``, ``data``, ``signal``, in a struct too: ``EMG.channelData``), else the
+    largest one, samples along its longer side; the rate is a scalar named ``fs``,
+    ``srate``, ``frequency`` … or ``--fs``. Label variables (``stimulus``, ``restimulus``,
+    ``repetition`` … as Ninapro ships them) become annotations; other arrays are left out
+    and named."""
     import scipy.io
 
     regular_file(path, "MATLAB file", error=RecordingError)
     try:
-        loaded = scipy.io.loadmat(str(path), squeeze_me=False)
-    except NotImplementedError:
-        raise RecordingError(f"{path}: a MATLAB 7.3 (HDF5) file, which is not read here: "
-                             "save it with save(..., '-v7') or export CSV") from None
+        variables = _mat_variables(scipy.io.loadmat(str(path), squeeze_me=False))
+    except NotImplementedError:  # scipy's answer to a 7.3 file
+        variables = _mat73_variables(path)
     except Exception as exc:  # scipy raises assorted types on damaged files
         raise RecordingError(f"{path}: not a readable MATLAB file ({exc})") from None
-    variables = _mat_variables(loaded)
     arrays = {k: np.asarray(v) for k, v in variables.items()
               if isinstance(v, np.ndarray) and v.dtype.kind in "iuf" and v.ndim == 2
               and min(v.shape) >= 1 and max(v.shape) >= 2}
