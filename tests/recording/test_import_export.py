@@ -1464,3 +1464,71 @@ def test_matlab_73_files_are_read_with_h5py(tmp_path: Path,
     with pytest.raises(RecordingError, match=r"MATLAB 7\.3 \(HDF5\) file; reading it needs "
                        r"h5py \(pip install 'isofeedback\[matlab\]'\)"):
         load_foreign(path)
+
+
+def _brainflow_raw(path: Path, emg: np.ndarray, fs: float, *, step: int = 1,
+                   others: int = 10, marker: np.ndarray | None = None) -> None:
+    """A file as BrainFlow's ``DataFilter.write_file`` writes one (the OpenBCI GUI's
+    ``BrainFlow-RAW_….csv``): no header, tab-separated, the board's columns — sample
+    counter, EXG, accelerometer (zeros between readings), the board's others, the
+    computer's clock at each packet's arrival (bursts of ~6 samples), the marker."""
+    n = emg.shape[0]
+    marker = np.zeros(n) if marker is None else marker
+    accel = np.zeros((n, 3))
+    accel[::10] = (0.02, -0.01, 1.0)
+    clock = 1765100000.0 + (np.arange(n) // 6) * 6 / fs + 0.003
+    rows = np.column_stack([(np.arange(n) * step) % 256, emg, accel, np.zeros((n, others)),
+                            clock, marker])
+    np.savetxt(path, rows, delimiter="\t", fmt="%.6f")
+
+
+def test_a_brainflow_file_of_the_openbci_gui(tmp_path: Path) -> None:
+    """BrainFlow's rows (the OpenBCI GUI's default format since GUI 5): a Cyton's,
+    a Daisy's and a Ganglion's known by their columns; EXG is the EMG at the board's rate
+    its bursty clock gives; markers become annotations; samples lost on the radio are a
+    gap; a clock that fits none of the board's rates is one clear error; a headerless
+    table of as many columns without such a clock is no BrainFlow file."""
+    rng = np.random.default_rng(9)
+    fs = 250.0
+    emg = rng.normal(0.0, 20.0, (15000, 8))
+    emg[5000:7500, 3] *= 10.0  # a contraction under channel 3
+    emg = emg.round(6)
+    marker = np.zeros(15000)
+    marker[5000:5001] = 1.0
+    path = tmp_path / "BrainFlow-RAW_2026-12-07_11-00-00_0.csv"
+    _brainflow_raw(path, emg, fs, marker=marker)
+    got = load_foreign(path)
+    stream = got.streams["emg"]
+    assert stream.fs == fs and stream.unit == "uV" and stream.n == 15000
+    assert stream.channels == tuple(f"EXG Channel {k}" for k in range(8))
+    assert np.array_equal(stream.data, emg)
+    assert got.meta["device"] == "OpenBCI Cyton" and "250 Hz (Cyton)" in got.meta["rate_from"]
+    assert [(a.onset, a.text) for a in got.annotations] == [(20.0, "marker 1")]
+    assert "Timestamp" in got.meta["not_emg"]
+    result = replay(path)
+    assert result.metrics()["onsets"] >= 1 and result.file_s == 60.0
+    lost = tmp_path / "lost.csv"  # renamed, and two samples lost on the radio
+    _brainflow_raw(lost, emg, fs)
+    lines = lost.read_text().splitlines()
+    lost.write_text("\n".join(lines[:300] + lines[302:]) + "\n")
+    got = load_foreign(lost)
+    assert got.streams["emg"].gaps == ((300, 2),) and got.streams["emg"].n == 15000
+    daisy = tmp_path / "BrainFlow-RAW_daisy.csv"
+    _brainflow_raw(daisy, rng.normal(0.0, 20.0, (3000, 16)), 125.0, step=2)
+    got = load_foreign(daisy)
+    assert got.streams["emg"].fs == 125.0 and len(got.streams["emg"].channels) == 16
+    assert got.meta["device"] == "OpenBCI Cyton + Daisy"
+    ganglion = tmp_path / "BrainFlow-RAW_ganglion.csv"
+    _brainflow_raw(ganglion, rng.normal(0.0, 20.0, (4000, 4)), 200.0, others=5)
+    got = load_foreign(ganglion)
+    assert got.streams["emg"].fs == 200.0 and len(got.streams["emg"].channels) == 4
+    odd = tmp_path / "BrainFlow-RAW_odd.csv"
+    _brainflow_raw(odd, emg[:4000], 400.0)
+    with pytest.raises(RecordingError, match=r"a BrainFlow file of a Cyton, whose timestamps "
+                       r"say 400\.\d samples a second, none of the board's rates"):
+        load_foreign(odd)
+    plain = tmp_path / "plain.tsv"  # 24 columns, a counter, but no clock: not BrainFlow
+    np.savetxt(plain, np.column_stack([np.arange(2000) % 256, rng.normal(size=(2000, 23))]),
+               delimiter="\t", fmt="%.6f")
+    got = load_foreign(plain, fs=250.0)  # a table of numbers as any other
+    assert "device" not in got.meta and got.streams["emg"].fs == 250.0

@@ -120,12 +120,13 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
     """Foreign data of any format read here. ``fs``: the sample rate of a CSV without a
     time column; the other formats carry their own (a different ``fs`` is an error)."""
     suffix = path.suffix.lower()
-    if (suffix in (".csv", ".tsv") and not _is_openbci(path)) or (
+    if (suffix in (".csv", ".tsv") and not _is_openbci(path)
+            and _brainflow_board(path) is None) or (
             suffix == ".txt" and not is_signal_text(path) and is_table_text(path)):
         return _marked_gaps(_plausible(path, load_csv(path, fs)))
     readers: dict[str, Callable[[Path], SignalSet]] = {
         ".edf": load_edf, ".bdf": load_edf, ".txt": load_txt, ".hea": load_wfdb,
-        ".xdf": load_xdf, ".csv": load_txt,  # .csv here: an OpenBCI GUI file
+        ".xdf": load_xdf, ".csv": load_txt, ".tsv": load_txt,  # here: an OpenBCI GUI file
         ".mat": functools.partial(load_mat, fs=fs)}  # may have no rate: --fs
     if suffix not in readers:
         raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .tsv, "
@@ -1284,6 +1285,8 @@ def load_txt(path: Path) -> SignalSet:
     regular_file(path, "text file", error=RecordingError)
     if _is_openbci(path):
         return _openbci(path)
+    if (board := _brainflow_board(path)) is not None:
+        return _brainflow(path, board)
     try:
         with path.open(encoding="utf-8", errors="strict") as f:
             head: list[str] = []
@@ -1425,6 +1428,81 @@ def _text_rows(path: Path, **how: Any) -> FloatArray:
     return np.asarray(values, dtype=np.float64)
 
 
+#: BrainFlow's rows (``DataFilter.write_file``, the OpenBCI GUI's ``BrainFlow-RAW_….csv``
+#: since GUI 5): tab-separated, no header, the board's channels in its order. Per board
+#: (BrainFlow's board descriptions): columns, EXG channels, where the accelerometer's
+#: three start, the rates the board runs at (the first its default), what the other
+#: columns are
+_BRAINFLOW_BOARDS: dict[int, tuple[str, int, int, tuple[float, ...], tuple[str, ...]]] = {
+    24: ("Cyton", 8, 9, (250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0),
+         tuple(f"Other {k}" for k in range(7)) + tuple(f"Analog Channel {k}"
+                                                        for k in range(3))),
+    32: ("Cyton + Daisy", 16, 17, (125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0),
+         tuple(f"Other {k}" for k in range(7)) + tuple(f"Analog Channel {k}"
+                                                        for k in range(3))),
+    15: ("Ganglion", 4, 5, (200.0, 1600.0), tuple(f"Resistance {k}" for k in range(5))),
+}
+#: a BrainFlow timestamp: seconds since 1970, between 2001 and 2096
+_UNIX_TIME = (1e9, 4e9)
+
+
+def _brainflow_board(path: Path) -> int | None:
+    """The column count of a BrainFlow file (:data:`_BRAINFLOW_BOARDS`), or None when the
+    file is not one: its first line is that many tab-separated numbers, the first a sample
+    counter (0–255), the last but one a time in seconds since 1970."""
+    if not path.is_file():
+        return None
+    try:
+        with path.open("rb") as f:
+            line = f.readline(4096).decode("ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
+    cells = line.strip().split("\t")
+    if len(cells) not in _BRAINFLOW_BOARDS or not all(_is_number(c) for c in cells):
+        return None
+    first, stamp = float(cells[0]), float(cells[-2])
+    if not (0.0 <= first <= 255.0 and first == int(first)
+            and _UNIX_TIME[0] <= stamp <= _UNIX_TIME[1]):
+        return None
+    return len(cells)
+
+
+def _brainflow(path: Path, columns: int) -> SignalSet:
+    """A BrainFlow file (the OpenBCI GUI's ``BrainFlow-RAW_….csv``) of a Cyton, a Cyton +
+    Daisy or a Ganglion, known by its column count: read as the GUI's own raw file
+    (:func:`_openbci_signals`: EXG channels in µV, accelerometer in g, markers, samples
+    lost by the counter). It states no rate: the ``Timestamp`` column (the computer's
+    clock at each sample's arrival, in bursts) gives it, taken as the board's rate it is
+    within 5 % of (Cyton 250 Hz by default, a Daisy 125, a Ganglion 200); one clear error
+    when it is none of the board's."""
+    board, exg, accel, rates, others = _BRAINFLOW_BOARDS[columns]
+    names = ["Sample Index", *(f"EXG Channel {k}" for k in range(exg)),
+             *(f"Accel Channel {k}" for k in range(3)), *others, "Timestamp",
+             "Marker Channel"]
+    assert len(names) == columns and accel == exg + 1
+    values = _text_rows(path, delimiter="\t", encoding="ascii")
+    if values.shape[1] != columns:
+        raise RecordingError(f"{path}: a BrainFlow file of {columns} columns "
+                             f"({board}) whose rows hold {values.shape[1]}")
+    stamps = values[:, columns - 2]
+    span = float(stamps[-1] - stamps[0])
+    if span <= 0:
+        raise RecordingError(f"{path}: its Timestamp column does not advance: the sample "
+                             "rate cannot be told")
+    measured = (values.shape[0] - 1) / span  # (a few samples lost on the radio: < 5 %)
+    fs = next((r for r in rates if abs(measured - r) <= 0.05 * r), None)
+    if fs is None:
+        raise RecordingError(
+            f"{path}: a BrainFlow file of a {board}, whose timestamps say "
+            f"{measured:.1f} samples a second, none of the board's rates "
+            f"({', '.join(f'{r:g}' for r in rates)} Hz): the computer's clock jumped or "
+            "samples were dropped, and the file states no rate of its own")
+    meta: dict[str, Any] = {"source_file": path.name, "device": f"OpenBCI {board}",
+                            "rate_from": f"the sample rate, {fs:g} Hz ({board}), from the "
+                                         f"timestamps ({measured:.2f} samples a second)"}
+    return _openbci_signals(path, names, list(range(columns)), values, fs, meta)
+
+
 def _is_openbci(path: Path) -> bool:
     """A file the OpenBCI GUI wrote (``OpenBCI-RAW-….txt``; sometimes renamed ``.csv``).
     Only a regular file is opened: a FIFO would block (the reader then refuses it)."""
@@ -1494,13 +1572,20 @@ def _openbci(path: Path) -> SignalSet:
     values = _text_rows(path, delimiter=",", comments="%",
                         skiprows=len(head) + int(named),  # counts the % lines
                         usecols=numeric, encoding="utf-8")
+    meta: dict[str, Any] = {"source_file": path.name}
+    if keys.get("board"):
+        meta["device"] = keys["board"].rpartition("$")[2]
+    return _openbci_signals(path, names, numeric, values, fs, meta)
+
+
+def _openbci_signals(path: Path, names: list[str], numeric: list[int], values: FloatArray,
+                     fs: float, meta: dict[str, Any]) -> SignalSet:
+    """The signals of an OpenBCI GUI file's rows (``values``: the columns ``numeric`` of
+    ``names``, in the GUI's names): EMG, accelerometer, markers, lost samples."""
     col = {names[k]: j for j, k in enumerate(numeric)}
     emg = [(names[k], j) for j, k in enumerate(numeric) if _OPENBCI_EXG.match(names[k])]
     if not emg:
         raise RecordingError(f"{path}: no 'EXG Channel' columns")
-    meta: dict[str, Any] = {"source_file": path.name}
-    if keys.get("board"):
-        meta["device"] = keys["board"].rpartition("$")[2]
     index = col.get("Sample Index")
     gaps: tuple[tuple[int, int], ...] = ()
     if index is not None:
