@@ -1532,3 +1532,93 @@ def test_a_brainflow_file_of_the_openbci_gui(tmp_path: Path) -> None:
                delimiter="\t", fmt="%.6f")
     got = load_foreign(plain, fs=250.0)  # a table of numbers as any other
     assert "device" not in got.meta and got.streams["emg"].fs == 250.0
+
+
+def _shimmer_export(path: Path, emg: np.ndarray, fs: float, *, sep: str = "\t",
+                    lost: tuple[int, int] | None = None) -> None:
+    """A file as Shimmer's Consensys exports one: a ``"sep=…"`` line for spreadsheets, the
+    columns ``Shimmer_<id>_<signal>_CAL``, a row of ``CAL``, a row of units, then rows
+    (with a separator after the last cell): the device clock as Unix ms, the
+    accelerometer in m/s², the gyroscope in deg/s, the EXG chip's status byte and two
+    channels in mV, the battery, the clock formatted as text."""
+    n = emg.shape[0]
+    names = ["Timestamp_Unix", "Accel_LN_X", "Accel_LN_Y", "Accel_LN_Z", "Gyro_X", "Gyro_Y",
+             "Gyro_Z", "EXG1_Status", "EXG1_CH1_24BIT", "EXG1_CH2_24BIT", "Battery",
+             "Timestamp_FormattedUnix"]
+    units = ["ms", "m/(s^2)", "m/(s^2)", "m/(s^2)", "deg/s", "deg/s", "deg/s", "no units",
+             "mV", "mV", "mV", "no units"]
+    rows = np.arange(n)
+    if lost is not None:  # samples the radio lost: the clock skips them
+        rows = np.concatenate([rows[: lost[0]], rows[lost[0] + lost[1]:]])
+    lines = [f'"sep={sep}"', sep.join(f"Shimmer_8E3A_{c}_CAL" for c in names) + sep,
+             sep.join("CAL" for _ in names) + sep, sep.join(units) + sep]
+    for i in rows:
+        t = 1765100000000.0 + i * 1000.0 / fs
+        cells = [f"{t:.3f}", "0.196133", "-0.098067", "9.80665", "1.5", "-0.5", "0.25", "0",
+                 f"{emg[i, 0]:.6f}", f"{emg[i, 1]:.6f}", "3712.0", "2026/12/07 11:00:00.000"]
+        lines.append(sep.join(cells) + sep)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_shimmer_export(tmp_path: Path) -> None:
+    """A Shimmer3 EXG's export (Consensys): the EXG channels are the EMG in mV at the rate
+    of the device's own clock; lost samples are gaps; the accelerometer (m/s² → g) and
+    the gyroscope are the motion sensor; the status byte, the battery and the formatted
+    time are named as left out; tab- or comma-separated, .csv or .txt."""
+    fs = 1024.0
+    rng = np.random.default_rng(12)
+    emg = rng.normal(0.0, 0.01, (30720, 2))
+    emg[10240:15360, 0] *= 10.0  # a contraction under channel 1
+    emg = emg.round(6)
+    path = tmp_path / "2026-12-07_11.00.00_EMG_Session1_Shimmer_8E3A_Calibrated_SD.csv"
+    _shimmer_export(path, emg, fs)
+    got = load_foreign(path)
+    stream = got.streams["emg"]
+    assert stream.fs == fs and stream.unit == "mV"
+    assert stream.channels == ("EXG1_CH1_24BIT", "EXG1_CH2_24BIT")
+    assert np.array_equal(stream.data, emg)
+    assert np.allclose(got.streams["accel"].data[0], [0.02, -0.01, 1.0])
+    assert np.array_equal(got.streams["gyro"].data[0], [1.5, -0.5, 0.25])
+    assert got.meta["device"] == "Shimmer 8E3A"
+    assert got.meta["not_emg"] == ["EXG1_Status", "Battery",
+                                   "Shimmer_8E3A_Timestamp_FormattedUnix_CAL"]
+    result = replay(path)
+    assert result.metrics()["onsets"] == 1 and result.file_s == 30.0
+    onset = next(e for e in result.events if e.type == "onset")
+    assert 9.9 < onset.t < 10.1  # (the contraction starts at 10 s)
+    gapped = tmp_path / "gapped.txt"
+    _shimmer_export(gapped, emg, fs, sep=",", lost=(5000, 3))
+    got = load_foreign(gapped)
+    assert got.streams["emg"].gaps == ((5000, 3),) and got.streams["emg"].n == 30720
+    assert np.array_equal(got.streams["emg"].data[5003:], emg[5003:])
+    with pytest.raises(RecordingError, match=r"--fs 500 contradicts the file's own EMG rate "
+                       r"\(1024 Hz\)"):
+        load_foreign(path, fs=500.0)
+
+
+@pytest.mark.parametrize(("name", "origin", "per_s", "decimals"), [
+    ("millis", 81234.0, 1000.0, 3),  # an Arduino sketch's clock since its reset
+    ("timestamp", 1765100000000.0, 1000.0, 3),  # a phone's log: Unix time in ms
+    ("timestamp", 1765100000000000.0, 1e6, 0),  # Unix time in whole µs
+    ("timestamp", 1765100000.0, 1.0, 6),  # Unix time in s, to the µs
+])
+def test_a_loggers_clock_is_a_time_column(tmp_path: Path, name: str, origin: float,
+                                          per_s: float, decimals: int) -> None:
+    """A logger's clock: Arduino's ``millis``, Unix time in ms or µs under a plain
+    ``timestamp`` (read by its size: seconds since 1970 that large would be after the
+    year 33 000), written to the µs, with 3 samples lost at 1024 Hz: the rate
+    and the gap come out whole (with the clock's 16 significant digits read as they are,
+    the loss passed for rounding and every later sample was ~3 ms early)."""
+    fs = 1024.0
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 1.0, 10240).round(6)
+    rows = np.concatenate([np.arange(4000), np.arange(4003, 10240)])
+    path = tmp_path / "log.csv"
+    lines = [f"{name},emg"] + [f"{origin + i * per_s / fs:.{decimals}f},{x[i]}" for i in rows]
+    path.write_text("\n".join(lines) + "\n")
+    got = load_foreign(path)
+    stream = got.streams["emg"]
+    assert stream.fs == fs and stream.gaps == ((4000, 3),) and stream.n == 10240
+    assert np.array_equal(stream.data[4003:, 0], x[4003:])
+    assert got.meta["time_origin_s"] == pytest.approx(origin / per_s)
+    assert ("time_unit" in got.meta) == (name == "timestamp" and per_s > 1.0)

@@ -242,7 +242,8 @@ def _print(console: Console, r: ReplayResult) -> None:
                       f"starts at {float(origin):g} s)")
     if r.meta.get("rate_from"):
         console.print(f"  {escape(str(r.meta['rate_from']))}")
-    for note in ("discontinuous", "empty_channels", "time_jitter", "mains", "rectified"):
+    for note in ("discontinuous", "empty_channels", "time_unit", "time_jitter", "mains",
+                 "rectified"):
         if r.meta.get(note):
             console.print(f"  [yellow]{escape(str(r.meta[note]))}[/]")
     if r.stats.mains_note:

@@ -84,7 +84,8 @@ FOREIGN_SUFFIXES = (".csv", ".tsv", ".edf", ".bdf", ".txt", ".hea", ".xdf", ".ma
 #: the first line of the text formats read (``.txt``)
 TEXT_FORMATS = ("# OpenSignals Text File Format", "# Simple Text Format", "%OpenBCI Raw")
 _TIME_COLUMNS = ("t", "time", "time_s", "timestamp", "seconds")
-_TIME_MS_COLUMNS = ("t_ms", "time_ms", "timestamp_ms", "ms")  # the same, in milliseconds
+_TIME_MS_COLUMNS = ("t_ms", "time_ms", "timestamp_ms", "ms",  # the same, in milliseconds
+                    "millis")  # (Arduino's clock, as a MyoWare sketch logs it)
 #: below this, a column is not surface EMG (its band reaches ~20–450 Hz): a time column in
 #: milliseconds under a seconds name reads as 1 Hz, and must not be analysed as such
 MIN_EMG_FS_HZ = 100.0
@@ -120,9 +121,11 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
     """Foreign data of any format read here. ``fs``: the sample rate of a CSV without a
     time column; the other formats carry their own (a different ``fs`` is an error)."""
     suffix = path.suffix.lower()
-    if (suffix in (".csv", ".tsv") and not _is_openbci(path)
-            and _brainflow_board(path) is None) or (
-            suffix == ".txt" and not is_signal_text(path) and is_table_text(path)):
+    shimmer = _shimmer_layout(path) if suffix in (".csv", ".tsv", ".txt") else None
+    if shimmer is None and (
+            (suffix in (".csv", ".tsv") and not _is_openbci(path)
+             and _brainflow_board(path) is None)
+            or (suffix == ".txt" and not is_signal_text(path) and is_table_text(path))):
         return _marked_gaps(_plausible(path, load_csv(path, fs)))
     readers: dict[str, Callable[[Path], SignalSet]] = {
         ".edf": load_edf, ".bdf": load_edf, ".txt": load_txt, ".hea": load_wfdb,
@@ -132,7 +135,9 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
         raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .tsv, "
                              ".edf, .bdf, OpenSignals or OpenBCI .txt, WFDB .hea, XDF, "
                              "MATLAB .mat)")
-    signals = _marked_gaps(_plausible(path, readers[suffix](path)))
+    read = readers[suffix] if shimmer is None else functools.partial(_shimmer, skip=shimmer[0],
+                                                                     sep=shimmer[1])
+    signals = _marked_gaps(_plausible(path, read(path)))
     rate = signals.streams["emg"].fs
     if fs is not None and abs(fs - rate) > 1e-6 * rate:
         raise RecordingError(f"{path}: --fs {fs:g} contradicts the file's own EMG rate "
@@ -310,6 +315,11 @@ def _time_scale(column: str) -> float | None:
     return None
 
 
+#: Unix time in finer units than seconds, by the smallest value it can have after 2001
+#: (seconds since 1970 as large would be after the year 33 000)
+_EPOCH_UNITS = (("nanoseconds", 1e-9, 1e18), ("microseconds", 1e-6, 1e15),
+                ("milliseconds", 1e-3, 1e12))
+
 #: units of time as column names and brackets write them, in seconds
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6,
                "ns": 1e-9}
@@ -408,8 +418,18 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
                              "(e.g. t,emg1)")
     losses: list[tuple[int, int]] = []
     jitter: float | None = None
+    epoch_unit: str | None = None
+    scale = 1.0  # seconds per unit of the time column
     if time_col is not None:
         scale = _time_scale(header[time_col]) or 1.0
+        if scale == 1.0 and header[time_col].strip().lower() in _TIME_COLUMNS:
+            # Unix time in ms, µs or ns under a plain ``timestamp`` (a phone's, a
+            # wearable's log): seconds since 1970 that large would be after the year 33 000
+            unit, scale = next(((u, f) for u, f, lo in _EPOCH_UNITS
+                                if abs(float(values[0, time_col])) >= lo), (None, 1.0))
+            if unit is not None:
+                epoch_unit = (f"the time column {header[time_col]!r} counts {unit} since "
+                              "1970 (Unix time), read so")
         rate, losses, jitter = time_axis(path, values[:, time_col] * scale,
                                                 first_line)
         if fs is not None and abs(fs - rate) > 1e-3 * rate:
@@ -487,14 +507,15 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
         meta["not_emg"] = not_emg
     if time_col is not None and values[0, time_col] != 0.0:
         # session times count from the first row; the file's own clock started here
-        meta["time_origin_s"] = float(values[0, time_col]) * (_time_scale(header[time_col])
-                                                               or 1.0)
+        meta["time_origin_s"] = float(values[0, time_col]) * scale
     if cut is not None:
         meta["damage"] = cut
     if preamble:
         meta["preamble"] = preamble  # the acquisition software's lines before the header
     if time_col is None and stated is not None:
         meta["rate_from"] = f"the sample rate, {fs:g} Hz, from the file's line {stated[1]!r}"
+    if epoch_unit is not None:
+        meta["time_unit"] = epoch_unit
     if jitter is not None:
         meta["time_jitter"] = (
             f"the time column strays up to {jitter * 1000:.3g} ms (peak to peak) from an "
@@ -1501,6 +1522,99 @@ def _brainflow(path: Path, columns: int) -> SignalSet:
                             "rate_from": f"the sample rate, {fs:g} Hz ({board}), from the "
                                          f"timestamps ({measured:.2f} samples a second)"}
     return _openbci_signals(path, names, list(range(columns)), values, fs, meta)
+
+
+#: a Shimmer column: ``Shimmer_<id>_<signal>_<CAL|RAW|UNCAL>`` (Consensys, ShimmerCapture)
+_SHIMMER_NAME = re.compile(r"Shimmer_([0-9A-Za-z]{4})_(.+?)(?:_(?:CAL|UNCAL|RAW))?$")
+#: its time columns, best first: the device's clock as Unix time, then since the start
+_SHIMMER_TIMES = ("timestamp_unix", "timestampsync_unix", "timestamp", "timestampsync")
+
+
+def _shimmer_layout(path: Path) -> tuple[int, str] | None:
+    """Where a Shimmer export's names are (lines before them) and its separator, or None
+    when the file is not one: Consensys writes ``"sep=<tab>"`` (for spreadsheets), a row
+    of ``Shimmer_<id>_<signal>_CAL`` names, a row of ``CAL``/``RAW``, a row of units."""
+    if not path.is_file():
+        return None
+    try:
+        with path.open(encoding="utf-8-sig", errors="strict") as f:
+            lines = [f.readline() for _ in range(4)]
+    except (OSError, UnicodeDecodeError):
+        return None
+    skip = 1 if lines[0].strip().strip('"').lower().startswith("sep=") else 0
+    names = lines[skip].rstrip("\r\n")
+    sep = "\t" if "\t" in names else ","
+    cells = [c.strip().strip('"') for c in names.split(sep) if c.strip()]
+    if len(cells) < 2 or not all(_SHIMMER_NAME.match(c) for c in cells):
+        return None
+    return skip, sep
+
+
+def _shimmer(path: Path, skip: int, sep: str) -> SignalSet:
+    """A Shimmer export (Consensys, ShimmerCapture; a Shimmer3 EXG's EMG): columns named
+    ``Shimmer_<id>_<signal>_CAL`` over a row of ``CAL``/``RAW`` and a row of units. The
+    ``EXG…``/``EMG…`` channels are the EMG (``…_Status`` bytes are not); the time is the
+    device's own clock, ``Timestamp_Unix`` in ms (else another timestamp), its rate and
+    any samples lost read from it as from any time column; ``Accel_…_X/Y/Z`` and
+    ``Gyro_X/Y/Z`` in their units are the motion sensor; the rest (battery, pressure, the
+    formatted times …) is named as left out."""
+    with path.open(encoding="utf-8-sig") as f:
+        head = [f.readline() for _ in range(skip + 3)]
+    names = [c.strip().strip('"') for c in head[skip].rstrip("\r\n").split(sep)]
+    units = [c.strip().strip('"') for c in head[skip + 2].rstrip("\r\n").split(sep)]
+    units += [""] * (len(names) - len(units))
+    first_line = skip + 4
+    sample = ""
+    with path.open(encoding="utf-8-sig") as f:
+        for k, line in enumerate(f):
+            if k == skip + 3:
+                sample = line
+                break
+    cells = sample.rstrip("\r\n").split(sep)
+    used = [k for k, n in enumerate(names) if n and k < len(cells) and _is_number(cells[k])]
+    values = _text_rows(path, delimiter=sep, skiprows=skip + 3, usecols=used,
+                        encoding="utf-8-sig")
+    col = {names[k]: j for j, k in enumerate(used)}
+    signal = {n: (m[1], m[2]) for n in col if (m := _SHIMMER_NAME.match(n))}
+    by_time = {sig.lower(): n for n, (_, sig) in signal.items()}
+    time_name = next((by_time[t] for t in _SHIMMER_TIMES if t in by_time), None)
+    if time_name is None:
+        raise RecordingError(f"{path}: a Shimmer export without a Timestamp column")
+    scale = _TIME_UNITS.get(units[names.index(time_name)].lower(), 1e-3)  # Shimmer: ms
+    rate, losses, jitter = time_axis(path, values[:, col[time_name]] * scale, first_line)
+    emg = [n for n, (_, sig) in signal.items()
+           if re.match(r"(?i)(EXG|EMG)", sig) and "status" not in sig.lower()]
+    if not emg:
+        raise RecordingError(f"{path}: a Shimmer export without EXG or EMG channels "
+                             f"(columns: {', '.join(sig for _, sig in signal.values())})")
+    values, gaps = _with_gaps(values, losses)
+    emg_units = {units[names.index(n)] for n in emg}
+    streams = {"emg": Stream("emg", rate, tuple(signal[n][1] for n in emg),
+                             np.ascontiguousarray(values[:, [col[n] for n in emg]]),
+                             emg_units.pop() if len(emg_units) == 1 else "a.u.", gaps)}
+    motion: list[str] = []
+    for stream, pattern in (("accel", r"(?i)accel.*_([xyz])$"), ("gyro", r"(?i)gyro.*_([xyz])$")):
+        axes = {m[1].lower(): n for n, (_, sig) in signal.items()
+                if (m := re.match(pattern, sig))}
+        if set(axes) != {"x", "y", "z"} or stream in streams:
+            continue
+        xyz = [axes[a] for a in "xyz"]
+        unit = units[names.index(xyz[0])].replace("(", "").replace(")", "")
+        factor = _imu_factor(stream, unit, f"{path}: column {xyz[0]!r}")
+        streams[stream] = Stream(stream, rate, ("x", "y", "z"), np.ascontiguousarray(
+            values[:, [col[n] for n in xyz]] * factor), _UNITS[stream], gaps)
+        motion += xyz
+    meta: dict[str, Any] = {"source_file": path.name,
+                            "device": "Shimmer " + next(iter(signal.values()))[0]}
+    not_emg = [signal[n][1] for n in col if n not in emg and n not in motion
+               and n != time_name]
+    not_emg += [n for n in names if n and n not in col]  # text columns (formatted times)
+    if not_emg:
+        meta["not_emg"] = not_emg
+    if jitter is not None:
+        meta["time_jitter"] = (f"the device's clock strays up to {jitter * 1000:.3g} ms "
+                               f"from an even {rate:g} Hz; read as {rate:g} Hz")
+    return SignalSet(streams, (), meta)
 
 
 def _is_openbci(path: Path) -> bool:

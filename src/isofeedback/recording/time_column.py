@@ -11,6 +11,7 @@ Pure: numpy only.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -40,15 +41,30 @@ class TimeAxis(NamedTuple):
 JITTER_MAX_S = 0.1
 #: jitter strays in many intervals (all but one in ten of a packet's, many of a sample's)
 JITTERY_SHARE = 0.01
+#: a time column whose first time is beyond this (~12 days) counts from an epoch, not from
+#: the recording's start
+EPOCH_CLOCK_S = 1e6
 
 
 def time_axis(path: Path, t: Any, first_line: int = 2) -> TimeAxis:
     """The sample rate of a time column in seconds whose first value is on the file's line
     ``first_line`` (after comment lines, the header and a row of units): a line named in
     an error is the file's own; and where rows are missing (the time skips whole sample
-    intervals, a device's lost samples)."""
+    intervals, a device's lost samples).
+
+    A clock counted from an epoch (Unix time, as phones and wearables stamp samples) is
+    read from its first time on: written to the ms, its values carry ~1e-7 s of a
+    double's rounding and 16 significant digits, and read as they are, three samples a
+    Shimmer lost at 1024 Hz passed for the rounding of an even rate (every later sample
+    ~3 ms early)."""
     if len(t) < 2:
         raise RecordingError(f"{path}: need at least two samples to find the sample rate")
+    t = np.asarray(t, dtype=np.float64)
+    if abs(float(t[0])) > EPOCH_CLOCK_S:
+        # from the first time, to the digit a double holds at the clock's size (1e-6 s for
+        # Unix seconds): the times' rounding, not a double's, then tells their decimals
+        q = 10.0 ** math.ceil(math.log10(2.0 * float(np.spacing(abs(float(t[0]))))))
+        t = np.round((t - t[0]) / q) * q
     d = np.diff(t)
     if np.any(d < 0):
         row = int(np.argmax(d < 0)) + 1 + first_line
