@@ -1622,3 +1622,74 @@ def test_a_loggers_clock_is_a_time_column(tmp_path: Path, name: str, origin: flo
     assert np.array_equal(stream.data[4003:, 0], x[4003:])
     assert got.meta["time_origin_s"] == pytest.approx(origin / per_s)
     assert ("time_unit" in got.meta) == (name == "timestamp" and per_s > 1.0)
+
+
+def _brainvision(folder: Path, stem: str, data: np.ndarray, fs: float, names: list[str],
+                 *, fmt: str = "INT_16", resolution: float = 0.1, vectorized: bool = False,
+                 markers: tuple[tuple[str, str, int], ...] = ()) -> Path:
+    """A BrainVision recording as Brain Products' Recorder writes one: the ``.vhdr``
+    header (Latin-1, µ as one byte), the binary ``.eeg`` in ``fmt`` (values over their
+    ``resolution``), the ``.vmrk`` with a ``New Segment`` and ``markers``."""
+    header = folder / f"{stem}.vhdr"
+    kind = {"INT_16": "<i2", "IEEE_FLOAT_32": "<f4"}[fmt]
+    raw = data / resolution if fmt == "INT_16" else data
+    raw = np.rint(raw).astype(kind) if fmt == "INT_16" else raw.astype(kind)
+    (raw.T if vectorized else raw).tofile(folder / f"{stem}.eeg")
+    lines = ["Brain Vision Data Exchange Header File Version 1.0",
+             "; Data created by the Vision Recorder", "", "[Common Infos]",
+             f"DataFile={stem}.eeg",
+             f"MarkerFile={stem}.vmrk", "DataFormat=BINARY",
+             f"DataOrientation={'VECTORIZED' if vectorized else 'MULTIPLEXED'}",
+             f"NumberOfChannels={len(names)}", f"SamplingInterval={1e6 / fs:g}", "",
+             "[Binary Infos]", f"BinaryFormat={fmt}", "", "[Channel Infos]",
+             "; Each entry: Ch<Channel number>=<Name>,<Reference channel name>,",
+             "; <Resolution in \"Unit\">,<Unit>, Future extensions.."]
+    lines += [f"Ch{k + 1}={n},,{resolution if fmt == 'INT_16' else 1},\xb5V"
+              for k, n in enumerate(names)]
+    lines += ["", "[Comment]", "", "A m p l i f i e r  S e t u p", "Ch1=odd=text"]
+    header.write_bytes("\r\n".join(lines).encode("latin-1"))
+    mk = ["Brain Vision Data Exchange Marker File, Version 1.0", "", "[Marker Infos]",
+          "Mk1=New Segment,,1,1,0,20261207110000000000"]
+    mk += [f"Mk{k + 2}={t},{d},{p},1,0" for k, (t, d, p) in enumerate(markers)]
+    (folder / f"{stem}.vmrk").write_bytes("\r\n".join(mk).encode("latin-1"))
+    return header
+
+
+def test_a_brainvision_recording(tmp_path: Path) -> None:
+    """BrainVision (a BrainAmp ExG's, a BIDS dataset's): the EMG channels by name, the rest
+    (ECG, an EEG cap's) named as left out; int16 times its resolution, µV; markers as
+    annotations at their samples; a vectorised float file alike; a BIDS channels.tsv's
+    types decide; a data file cut short and a text (ASCII) one are clear errors."""
+    fs = 1000.0
+    rng = np.random.default_rng(21)
+    data = rng.normal(0.0, 20.0, (30000, 4)).round(1)
+    data[10000:15000, 1] *= 8.0
+    data = data.round(1)
+    names = ["Fp1", "EMG_TA", "ECG", "EMG_GM"]
+    header = _brainvision(tmp_path, "sub-01_task-pir_emg", data, fs, names,
+                          markers=(("Stimulus", "S  1", 10001), ("Comment", "hold", 15001)))
+    got = load_foreign(header)
+    stream = got.streams["emg"]
+    assert stream.fs == fs and stream.unit == "uV" and stream.channels == ("EMG_TA", "EMG_GM")
+    assert np.allclose(stream.data, data[:, [1, 3]], atol=1e-9)
+    assert [(a.onset, a.text) for a in got.annotations] == [(10.0, "S  1"), (15.0, "hold")]
+    assert got.meta["not_emg"] == ["Fp1", "ECG"]
+    result = replay(header)
+    onsets = [e.t for e in result.events if e.type == "onset"]
+    assert len(onsets) == 1 and 9.9 < onsets[0] < 10.1
+    vec = _brainvision(tmp_path, "vec", data, fs, ["TA", "GM", "ECG", "GL"],
+                       fmt="IEEE_FLOAT_32", vectorized=True)
+    got = load_foreign(vec)  # no channel says EMG: all but the ECG
+    assert got.streams["emg"].channels == ("TA", "GM", "GL")
+    assert np.allclose(got.streams["emg"].data, data[:, [0, 1, 3]], atol=1e-3)
+    (tmp_path / "sub-01_task-pir_channels.tsv").write_text(
+        "name\ttype\tunits\nFp1\tMISC\tuV\nEMG_TA\tEMG\tuV\nECG\tECG\tuV\nEMG_GM\tMISC\tuV\n")
+    assert load_foreign(header).streams["emg"].channels == ("EMG_TA",)  # BIDS decides
+    eeg = tmp_path / "sub-01_task-pir_emg.eeg"
+    eeg.write_bytes(eeg.read_bytes()[:1])
+    with pytest.raises(RecordingError, match=r"no samples"):
+        load_foreign(header)
+    text = tmp_path / "vec.vhdr"
+    text.write_bytes(text.read_bytes().replace(b"DataFormat=BINARY", b"DataFormat=ASCII"))
+    with pytest.raises(RecordingError, match=r"its data as ASCII text; export it as binary"):
+        load_foreign(text)

@@ -80,7 +80,7 @@ __all__ = [
 
 P = ParamSpec("P")
 
-FOREIGN_SUFFIXES = (".csv", ".tsv", ".edf", ".bdf", ".txt", ".hea", ".xdf", ".mat")
+FOREIGN_SUFFIXES = (".csv", ".tsv", ".edf", ".bdf", ".txt", ".hea", ".xdf", ".mat", ".vhdr")
 #: the first line of the text formats read (``.txt``)
 TEXT_FORMATS = ("# OpenSignals Text File Format", "# Simple Text Format", "%OpenBCI Raw")
 _TIME_COLUMNS = ("t", "time", "time_s", "timestamp", "seconds")
@@ -130,11 +130,12 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
     readers: dict[str, Callable[[Path], SignalSet]] = {
         ".edf": load_edf, ".bdf": load_edf, ".txt": load_txt, ".hea": load_wfdb,
         ".xdf": load_xdf, ".csv": load_txt, ".tsv": load_txt,  # here: an OpenBCI GUI file
-        ".mat": functools.partial(load_mat, fs=fs)}  # may have no rate: --fs
+        ".mat": functools.partial(load_mat, fs=fs),  # may have no rate: --fs
+        ".vhdr": load_brainvision}
     if suffix not in readers:
         raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .tsv, "
                              ".edf, .bdf, OpenSignals or OpenBCI .txt, WFDB .hea, XDF, "
-                             "MATLAB .mat)")
+                             "MATLAB .mat, BrainVision .vhdr)")
     read = readers[suffix] if shimmer is None else functools.partial(_shimmer, skip=shimmer[0],
                                                                      sep=shimmer[1])
     signals = _marked_gaps(_plausible(path, read(path)))
@@ -1817,6 +1818,60 @@ def load_wfdb(path: Path) -> SignalSet:
     emg_stream = Stream("emg", fs, tuple(labels[i] for i in emg), np.ascontiguousarray(data),
                         units[emg[0]])
     return SignalSet({"emg": emg_stream}, tuple(annotations), meta)
+
+
+def _bids_channel_types(path: Path) -> dict[str, str]:
+    """The channel types a BIDS dataset states beside a recording (``sub-01_task-x_emg.vhdr``
+    → ``sub-01_task-x_channels.tsv``: columns ``name`` and ``type``, EMG, ECG, MISC …),
+    by name; empty when there is no such file or it cannot be read."""
+    stem, sep, _ = path.stem.rpartition("_")
+    sidecar = path.with_name(f"{stem}_channels.tsv") if sep else None
+    if sidecar is None or not sidecar.is_file():
+        return {}
+    try:
+        rows = list(csv.reader(sidecar.read_text(encoding="utf-8-sig").splitlines(),
+                               delimiter="\t"))
+    except (OSError, UnicodeDecodeError):
+        return {}
+    if not rows or "name" not in rows[0] or "type" not in rows[0]:
+        return {}
+    name, kind = rows[0].index("name"), rows[0].index("type")
+    return {r[name]: r[kind].strip().upper() for r in rows[1:] if len(r) > max(name, kind)}
+
+
+def load_brainvision(path: Path) -> SignalSet:
+    """A BrainVision recording (``.vhdr`` with its ``.eeg`` and ``.vmrk``:
+    :mod:`.brainvision`; Brain Products' ExG amplifiers, BIDS datasets). The EMG: the
+    channels a BIDS ``channels.tsv`` beside it types ``EMG``, else those whose name says
+    EMG, else every channel not named as another signal (ECG, EOG …, as in EDF); markers
+    become annotations."""
+    from isofeedback.recording.brainvision import read_brainvision
+
+    regular_file(path, "BrainVision header", error=RecordingError)
+    bv = read_brainvision(path)
+    fs = checks.number(bv.fs, "the sampling rate", low=MIN_FS_HZ, high=MAX_FS_HZ,
+                       where=str(path), error=RecordingError)
+    types = _bids_channel_types(path)
+    if types and any(types.get(n) == "EMG" for n in bv.names):
+        emg = [i for i, n in enumerate(bv.names) if types.get(n) == "EMG"]
+    elif any("emg" in n.lower() for n in bv.names):
+        emg = [i for i, n in enumerate(bv.names) if "emg" in n.lower()]
+    else:
+        typed = _typed_emg(bv.names)
+        emg = [i for i, n in enumerate(bv.names) if _signal_stream(n, typed)[0] == "emg"]
+    if not emg:
+        raise RecordingError(f"{path}: no EMG channels (channels: {', '.join(bv.names)})")
+    units = {bv.units[i] for i in emg}
+    stream = Stream("emg", fs, tuple(bv.names[i] for i in emg),
+                    np.ascontiguousarray(bv.data[:, emg]),
+                    units.pop() if len(units) == 1 else "a.u.")
+    annotations = tuple(Annotation(at / fs, size / fs if size > 1 else 0.0, text)
+                        for at, size, text in bv.markers)
+    meta: dict[str, Any] = {"source_file": path.name}
+    not_emg = [n for i, n in enumerate(bv.names) if i not in emg]
+    if not_emg:
+        meta["not_emg"] = not_emg
+    return SignalSet({"emg": stream}, annotations, meta)
 
 
 #: names of a MATLAB file's variable (or struct field) that holds the sample rate
