@@ -1693,3 +1693,67 @@ def test_a_brainvision_recording(tmp_path: Path) -> None:
     text.write_bytes(text.read_bytes().replace(b"DataFormat=BINARY", b"DataFormat=ASCII"))
     with pytest.raises(RecordingError, match=r"its data as ASCII text; export it as binary"):
         load_foreign(text)
+
+
+def _c3d_trial(path: Path, analog: np.ndarray, fs: float, labels: list[str],
+               units: list[str], events: list[tuple[str, str, float]], start: int = 1) -> None:
+    """A motion-capture trial as a C3D file (written with the c3d package, as Vicon's and
+    Qualisys' exports lay one out): two markers at 100 Hz, the analog channels at ``fs``
+    (force plate and EMG), their units, the trial's events as (context, label, seconds
+    from the capture's start), the first frame ``start``."""
+    import c3d
+
+    per = int(fs / 100.0)
+    writer = c3d.Writer(point_rate=100.0, analog_rate=fs)
+    writer.set_start_frame(start)
+    writer.add_frames([(np.zeros((2, 5), dtype=np.float32),
+                        analog[f * per:(f + 1) * per].T.astype(np.float32))
+                       for f in range(analog.shape[0] // per)])
+    writer.set_point_labels(["LANK", "RANK"])
+    writer.set_analog_labels(labels)
+    width = max(len(u) for u in units)
+    writer.analog_group.add_str("UNITS", "units", "".join(u.ljust(width) for u in units),
+                                width, len(units))
+    if events:
+        group = writer.add_group(30, "EVENT", "events")
+        group.add("USED", "events", 2, "<h", len(events))
+        width = max(len(e[1]) for e in events)
+        group.add_str("LABELS", "", "".join(e[1].ljust(width) for e in events), width,
+                      len(events))
+        group.add_str("CONTEXTS", "", "".join(e[0].ljust(5) for e in events), 5, len(events))
+        group.add_array("TIMES", "", np.array([[t // 60.0, t % 60.0] for *_, t in events],
+                                              dtype=np.float32))
+    with path.open("wb") as handle:
+        writer.write(handle)
+
+
+def test_a_c3d_trial(tmp_path: Path) -> None:
+    """A C3D file: the analog channels that say EMG are the EMG at the analog rate in their
+    units, the force plate's left out and named; the trial's events are annotations from
+    its first frame; without a channel named EMG every analog channel but the force
+    plate's; a damaged file is one clear error."""
+    fs = 1000.0
+    rng = np.random.default_rng(31)
+    emg = rng.normal(0.0, 1e-5, (20000, 2))
+    emg[8000:12000, 0] *= 10.0
+    force = np.column_stack([np.zeros(20000), np.zeros(20000), np.full(20000, 700.0)])
+    analog = np.column_stack([force, emg])
+    path = tmp_path / "Trial01.c3d"
+    _c3d_trial(path, analog, fs, ["Fx1", "Fy1", "Fz1", "EMG TA", "EMG GM"],
+               ["N", "N", "N", "V", "V"], [("Left", "Foot Strike", 9.0)], start=101)
+    got = load_foreign(path)
+    stream = got.streams["emg"]
+    assert stream.fs == fs and stream.unit == "V" and stream.channels == ("EMG TA", "EMG GM")
+    assert np.allclose(stream.data, emg.astype(np.float32), rtol=0, atol=1e-12)
+    assert got.meta["not_emg"] == ["Fx1", "Fy1", "Fz1"]
+    assert [(round(a.onset, 3), a.text) for a in got.annotations] == [(8.0, "Left Foot Strike")]
+    onsets = [e.t for e in replay(path).events if e.type == "onset"]
+    assert len(onsets) == 1 and 7.9 < onsets[0] < 8.1
+    plain = tmp_path / "plain.c3d"
+    _c3d_trial(plain, analog, fs, ["Fx1", "Fy1", "Fz1", "TA", "GM"], ["N", "N", "N", "V", "V"],
+               [])
+    assert load_foreign(plain).streams["emg"].channels == ("TA", "GM")
+    damaged = tmp_path / "damaged.c3d"
+    damaged.write_bytes(path.read_bytes()[:700])
+    with pytest.raises(RecordingError, match=r"damaged\.c3d: not a readable C3D file|no analog"):
+        load_foreign(damaged)

@@ -80,7 +80,8 @@ __all__ = [
 
 P = ParamSpec("P")
 
-FOREIGN_SUFFIXES = (".csv", ".tsv", ".edf", ".bdf", ".txt", ".hea", ".xdf", ".mat", ".vhdr")
+FOREIGN_SUFFIXES = (".csv", ".tsv", ".edf", ".bdf", ".txt", ".hea", ".xdf", ".mat", ".vhdr",
+                    ".c3d")
 #: the first line of the text formats read (``.txt``)
 TEXT_FORMATS = ("# OpenSignals Text File Format", "# Simple Text Format", "%OpenBCI Raw")
 _TIME_COLUMNS = ("t", "time", "time_s", "timestamp", "seconds")
@@ -131,11 +132,11 @@ def load_foreign(path: Path, fs: float | None = None) -> SignalSet:
         ".edf": load_edf, ".bdf": load_edf, ".txt": load_txt, ".hea": load_wfdb,
         ".xdf": load_xdf, ".csv": load_txt, ".tsv": load_txt,  # here: an OpenBCI GUI file
         ".mat": functools.partial(load_mat, fs=fs),  # may have no rate: --fs
-        ".vhdr": load_brainvision}
+        ".vhdr": load_brainvision, ".c3d": load_c3d}
     if suffix not in readers:
         raise RecordingError(f"{path}: unknown data format (known: .isorec, .csv, .tsv, "
                              ".edf, .bdf, OpenSignals or OpenBCI .txt, WFDB .hea, XDF, "
-                             "MATLAB .mat, BrainVision .vhdr)")
+                             "MATLAB .mat, BrainVision .vhdr, C3D)")
     read = readers[suffix] if shimmer is None else functools.partial(_shimmer, skip=shimmer[0],
                                                                      sep=shimmer[1])
     signals = _marked_gaps(_plausible(path, read(path)))
@@ -1872,6 +1873,84 @@ def load_brainvision(path: Path) -> SignalSet:
     if not_emg:
         meta["not_emg"] = not_emg
     return SignalSet({"emg": stream}, annotations, meta)
+
+
+#: a force plate's analog channel in a C3D file (``Fx1``, ``Mz``, ``Force.Fz2`` …): not EMG
+_FORCE_PLATE = re.compile(r"(?i)(?:.*\.)?(?:f|m|cop)[xyz]\d*$")
+
+
+def _c3d_strings(reader: Any, name: str) -> list[str]:
+    """A C3D parameter's strings (``ANALOG:UNITS``, ``EVENT:LABELS``), [] when absent."""
+    param = reader.get(name)
+    if param is None:
+        return []
+    try:
+        return [str(v).strip() for v in param.string_array.reshape(-1)]
+    except Exception:  # a parameter of another type than the standard's
+        return []
+
+
+def load_c3d(path: Path) -> SignalSet:
+    """A C3D file (motion capture: Vicon, Qualisys, Motion Analysis … record EMG as analog
+    channels beside the markers; read with the ``c3d`` package, extra ``c3d``). The EMG:
+    the analog channels whose label says EMG, else every analog channel but a force
+    plate's (``Fx1`` … ``Mz2``) and those named as another signal, at the analog rate, in
+    the file's units; the trial's events (``EVENT:LABELS``, ``EVENT:TIMES``) become
+    annotations from the first frame; markers' trajectories are left out."""
+    regular_file(path, "C3D file", error=RecordingError)
+    try:
+        import c3d
+    except ImportError:
+        raise RecordingError(f"{path}: reading C3D files needs the c3d package: "
+                             "pip install 'isofeedback[c3d]'") from None
+    try:
+        with path.open("rb") as handle:
+            reader = c3d.Reader(handle)
+            labels = [str(n).strip() for n in reader.analog_labels]
+            blocks = [np.asarray(a, dtype=np.float64) for _, _, a in reader.read_frames()]
+            units = _c3d_strings(reader, "ANALOG:UNITS")
+            events = _c3d_strings(reader, "EVENT:LABELS")
+            times = reader.get("EVENT:TIMES")
+            first = float(reader.first_frame - 1) / float(reader.point_rate or 1.0)
+            fs = float(reader.analog_rate)
+    except RecordingError:
+        raise
+    except Exception as exc:  # the package raises assorted types on damaged files
+        raise RecordingError(f"{path}: not a readable C3D file ({exc})") from None
+    if not labels or not blocks or blocks[0].size == 0:
+        raise RecordingError(f"{path}: no analog channels (EMG is recorded as analog "
+                             "channels beside the markers)")
+    fs = checks.number(fs, "the analog rate", low=MIN_FS_HZ, high=MAX_FS_HZ, where=str(path),
+                       error=RecordingError)
+    data = np.concatenate([b.T for b in blocks])  # (samples, channels)
+    said = [i for i, n in enumerate(labels) if "emg" in n.lower()]
+    emg = said or [i for i, n in enumerate(labels)
+                   if not _FORCE_PLATE.match(n) and not _other_signal(n)]
+    if not emg:
+        raise RecordingError(f"{path}: no EMG among the analog channels "
+                             f"({', '.join(labels)})")
+    kinds = {units[i] for i in emg if i < len(units) and units[i]}
+    stream = Stream("emg", fs, tuple(labels[i] for i in emg),
+                    np.ascontiguousarray(data[:, emg]),
+                    kinds.pop() if len(kinds) == 1 else "a.u.")
+    annotations: list[Annotation] = []
+    if events and times is not None:
+        try:
+            t = np.asarray(times.float_array, dtype=np.float64).reshape(-1, 2)
+        except Exception:  # not the standard's (minutes, seconds) pairs
+            t = np.zeros((0, 2))
+        contexts = _c3d_strings(reader, "EVENT:CONTEXTS") + [""] * len(events)
+        for k, (label, (minutes, seconds)) in enumerate(zip(events, t, strict=False)):
+            onset = 60.0 * float(minutes) + float(seconds) - first
+            if 0.0 <= onset <= data.shape[0] / fs:
+                text = f"{contexts[k]} {label}".strip()
+                annotations.append(Annotation(onset, 0.0, text))
+    meta: dict[str, Any] = {"source_file": path.name}
+    not_emg = [n for i, n in enumerate(labels) if i not in emg]
+    if not_emg:
+        meta["not_emg"] = not_emg
+    return SignalSet({"emg": stream}, tuple(sorted(annotations, key=lambda a: a.onset)),
+                     meta)
 
 
 #: names of a MATLAB file's variable (or struct field) that holds the sample rate
