@@ -16,7 +16,7 @@ from isofeedback.errors import ConfigError
      "detector.low_rate.onset_sample_max must be greater than 0"),
     ("release_drop_ratio", 1.0, "detector.level_drop.ratio must be greater than 1"),
     ("release_drop_s", 0.0, "detector.level_drop.s must be greater than 0"),
-    ("emg_low_hz", 0.0, "chain.envelope_s and chain.low_hz must be positive"),
+    ("emg_low_hz", 0.0, "chain.envelope_s, chain.low_hz and chain.ecg_low_hz must be positive"),
     ("low_rate_release_tail", -0.1, "low_rate_release_tail must be at least 0"),
     ("mains_hz", 55.0, "chain.mains_hz must be 50, 60 or 0"),
     ("fused_evidence", 1.0, "fused_evidence must be true or false"),

@@ -77,7 +77,11 @@ class ChainSettings:
     weights were learnt, then left the fused rest level off the detector's), and whether
     the rest calibration's hum chooses the notch (``mains_auto``, from version 16: a
     sensor used under the other mains frequency than ``mains_hz`` is notched at the one
-    it hums at, see :class:`~isofeedback.dsp.emg_chain.EmgChain`)."""
+    it hums at, see :class:`~isofeedback.dsp.emg_chain.EmgChain`), and whether heartbeats
+    in the rest calibration raise the band-pass's low edge to ``ecg_low_hz``
+    (``ecg_auto``, from version 17: over the trunk the heart's QRS reached the electrodes
+    at several times the rest level and each beat decided a provisional onset; see
+    :mod:`~isofeedback.dsp.heartbeats`)."""
 
     mains_hz: float = 50.0
     mains_harmonics: float = 3.0
@@ -90,12 +94,15 @@ class ChainSettings:
     gate_saturation: bool = False
     drop_dead_channels: bool = True
     mains_auto: bool = True
+    ecg_auto: bool = True
+    ecg_low_hz: float = 60.0
 
     def __post_init__(self) -> None:
         if self.mains_hz not in (0.0, 50.0, 60.0):
             raise ConfigError(f"chain.mains_hz must be 50, 60 or 0 (off), got {self.mains_hz}")
-        if self.envelope_s <= 0 or self.low_hz <= 0:
-            raise ConfigError("chain.envelope_s and chain.low_hz must be positive")
+        if self.envelope_s <= 0 or self.low_hz <= 0 or self.ecg_low_hz <= 0:
+            raise ConfigError("chain.envelope_s, chain.low_hz and chain.ecg_low_hz must be "
+                              "positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +157,7 @@ class PipelineConfig:
     double_threshold: DoubleThresholdSettings = field(default_factory=DoubleThresholdSettings)
     movement: MovementSettings = field(default_factory=MovementSettings)
     # the named detector version these settings are (DETECTOR_VERSIONS)
-    detector_version: str = "16"  # = CURRENT_VERSION (a test checks it)
+    detector_version: str = "17"  # = CURRENT_VERSION (a test checks it)
 
     def __post_init__(self) -> None:
         choice(self.detector_version, "detector_version", VERSION_NAMES)
@@ -435,6 +442,8 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
                     "above 1 kHz a sample counts 1000/fs of one in the change tests"),
     DetectorVersion("16", (("chain.mains_auto", True),), (("chain.mains_auto", False),),
                     "the rest calibration's hum chooses the mains notch (50 or 60 Hz)"),
+    DetectorVersion("17", (("chain.ecg_auto", True),), (("chain.ecg_auto", False),),
+                    "heartbeats in the rest calibration raise the band-pass edge to 60 Hz"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]

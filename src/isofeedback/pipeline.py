@@ -30,7 +30,7 @@ from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
 from isofeedback.detectors.signal_quality import SignalQualityDetector, notched_hum_note
 from isofeedback.dsp.emg_chain import CHANNELS as EMG_CHANNELS
-from isofeedback.dsp.emg_chain import EmgChain
+from isofeedback.dsp.emg_chain import EmgChain, heartbeat_note
 from isofeedback.dsp.exact import norm3, row_norms
 from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.tilt import TiltTracker, tilt_between, tilts_between
@@ -81,6 +81,8 @@ class PipelineStats:
     by_device: dict[str, int] = field(default_factory=dict)
     #: what the notch the chain chose tells the clinician (notched_hum_note), or ""
     mains_note: str = ""
+    #: what the band-pass edge the chain raised for heartbeats tells the clinician, or ""
+    band_note: str = ""
 
 
 def first_device_with(profiles: Mapping[str, Profile], stream: str) -> str | None:
@@ -831,6 +833,8 @@ class Pipeline:
         big = Chunk(emg.stream, fs, emg.starts[0], emg.t_firsts[0], emg.data, emg.channels,
                     emg.device)
         env = self.emg_chain.process(big)  # first: the quality watch says its notch choice
+        if self.emg_chain.low_switched_from is not None and not self.stats.band_note:
+            self.stats.band_note = heartbeat_note(self.emg_chain)
         watch = self.signal_quality
         seen = watch.samples_seen if watch is not None else 0
         quality = watch.process(big) if watch is not None else []
@@ -1002,6 +1006,8 @@ class Pipeline:
         if is_emg:
             assert self.emg_chain is not None and self.onset is not None
             env = self.emg_chain.process(chunk)  # first: the quality watch says its notch choice
+            if self.emg_chain.low_switched_from is not None and not self.stats.band_note:
+                self.stats.band_note = heartbeat_note(self.emg_chain)
             if self.signal_quality is not None:  # electrode off / saturation: not a contraction
                 for ev in self.signal_quality.process(chunk):
                     out.append(ev)

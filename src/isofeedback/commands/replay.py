@@ -246,8 +246,9 @@ def _print(console: Console, r: ReplayResult) -> None:
                  "rectified"):
         if r.meta.get(note):
             console.print(f"  [yellow]{escape(str(r.meta[note]))}[/]")
-    if r.stats.mains_note:
-        console.print(f"  [yellow]{escape(r.stats.mains_note)}[/]")
+    for note in (r.stats.mains_note, r.stats.band_note):
+        if note:
+            console.print(f"  [yellow]{escape(note)}[/]")
     if r.meta.get("not_emg"):
         console.print(f"  not EMG: {escape(', '.join(map(str, r.meta['not_emg'])))} (left out; "
                       "labels and triggers become annotations)")

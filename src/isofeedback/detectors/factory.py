@@ -38,6 +38,8 @@ def build_emg_chain(fs: float, n_channels: int, cfg: PipelineConfig,
         chunk_invariant=chunk_invariant,
         drop_dead=c.drop_dead_channels,
         mains_auto=c.mains_auto,
+        ecg_auto=c.ecg_auto,
+        ecg_low_hz=c.ecg_low_hz,
     )
 
 

@@ -45,13 +45,14 @@ from isofeedback.dsp.filters import (
     mains_notch,
     pole_radius,
 )
+from isofeedback.dsp.heartbeats import Heartbeats, measure_heartbeats
 from isofeedback.dsp.mains_hum import MainsHum, measure_hum
 from isofeedback.dsp.rows import Rows
 from isofeedback.types import Chunk, FloatArray
 
 BoolArray = npt.NDArray[np.bool_]
 
-__all__ = ["CHANNELS", "EmgChain", "effective_channels"]
+__all__ = ["CHANNELS", "EmgChain", "effective_channels", "heartbeat_note"]
 
 #: the chain's output channels, in order
 CHANNELS = ("env", "pow", "gate", "dof")
@@ -79,6 +80,20 @@ def _rows_of(chunk: Chunk, a: int, b: int) -> Chunk:
     return Chunk.trusted(chunk.stream, chunk.fs, chunk.start_index + a,
                          chunk.t_first + a / chunk.fs, chunk.data[a:b], chunk.channels,
                          chunk.device, chunk.gap_before if a == 0 else 0)
+
+
+def heartbeat_note(chain: EmgChain) -> str:
+    """What the clinician is told when heartbeats in the rest made ``chain`` raise its
+    band-pass edge (see :meth:`EmgChain._choose_filters`)."""
+    beats = chain.heartbeats[0] if chain.heartbeats is not None else None
+    rate = ""
+    if beats is not None and len(beats.times) > 1:
+        per_min = 60.0 * (len(beats.times) - 1) / (beats.times[-1] - beats.times[0])
+        rate = f", {per_min:.0f} a minute,"
+    return (f"the rest showed heartbeats (ECG{rate} {beats.ratio if beats else 0:.0f}× the "
+            f"rest's power): band-pass from {chain.low_hz:g} Hz, not "
+            f"{chain.low_switched_from:g} (set chain.low_hz = {chain.low_hz:g} for this "
+            "muscle)")
 
 
 class EmgChain:
@@ -136,13 +151,17 @@ class EmgChain:
         chunk_invariant: bool = False,
         drop_dead: bool = False,
         mains_auto: bool = False,
+        ecg_auto: bool = False,
+        ecg_low_hz: float = 60.0,
     ) -> None:
         """``chunk_invariant``: the same output to the bit however the stream is chunked
         (see :class:`MovingRms`), for data read from files in chunks of any size; live
         sessions, recorded packet by packet, are replayed as they were made.
         ``mains_auto``: the rest calibration's hum chooses the notch (:meth:`_choose_mains`):
         a sensor used under 60 Hz mains with the 50 Hz default (or the other way round)
-        is notched at the frequency it hums at."""
+        is notched at the frequency it hums at. ``ecg_auto``: heartbeats in the rest
+        calibration (:mod:`.heartbeats`) raise the band-pass's low edge to
+        ``ecg_low_hz`` (from 250 Hz: below, the band above it is too narrow)."""
         if fs <= 0 or n_channels < 1:
             raise ValueError("fs must be positive and n_channels at least 1")
         self.fs = fs
@@ -166,11 +185,20 @@ class EmgChain:
         self.chunk_invariant = chunk_invariant
         self.drop_dead = drop_dead
         self.mains_auto = mains_auto
+        self.ecg_auto = ecg_auto
+        self.ecg_low_hz = ecg_low_hz
+        #: the band-pass's low edge the chain was built with, when heartbeats in the rest
+        #: made it raise the edge to ``ecg_low_hz`` (``low_hz``); None: it kept it
+        self.low_switched_from: float | None = None
+        #: the heartbeats measured over the calibration and the sample it was decided at
+        #: (``ecg_auto``), else None
+        self.heartbeats: tuple[Heartbeats, int] | None = None
         #: the mains frequency the chain was built with, when the calibration's hum made
         #: it notch another (``mains_hz``); None: it kept it
         self.mains_switched_from: float | None = None
         # the calibration's raw rows, gathered for the hum (None: not choosing, or chosen)
-        self._hum_rows: list[FloatArray] | None = [] if mains_auto and mains_hz > 0 else None
+        self._hum_rows: list[FloatArray] | None = (
+            [] if (mains_auto and mains_hz > 0) or self._ecg_check() else None)
         self._hum_have = 0
         self._calibration_again: FloatArray | None = None
         #: the hum measured over the calibration and the sample it was decided at, once
@@ -458,26 +486,51 @@ class EmgChain:
             return self._process(chunk)
         head = self._process(_rows_of(chunk, 0, take))
         rows, self._hum_rows = np.concatenate(self._hum_rows), None
-        self._choose_mains(chunk, rows)
+        self._choose_filters(chunk, rows)
         if take == n:
             return self._out(chunk, head.data)
         tail = self._process(_rows_of(chunk, take, n))
         return self._out(chunk, np.concatenate((head.data, tail.data)))
 
-    def _choose_mains(self, chunk: Chunk, rows: FloatArray) -> None:
-        """Notch the mains frequency the calibration's rest (``rows``, raw) hums at, when
-        it is not the configured one and that one does not hum (:func:`measure_hum`: a
-        line ten times the spectrum beside it and three times the other's): the chain
-        is built again with it (:meth:`_reset`) and the calibration run through it once
-        more, so its state is what it would have been with that notch from the start.
-        The outputs already given are not changed: during the calibration the detector
-        takes none of them. The detector keeps the configured notch's ringing in its
-        release model (the two differ little)."""
-        hum = measure_hum(rows[:, self._idx] if not self._all else rows, self.fs)
-        self.hum = (hum, self._cal_n - 1)
-        if hum.hz is None or hum.hz == self.mains_hz:
+    def _ecg_check(self) -> bool:
+        """Whether the calibration's rest is asked for heartbeats (``ecg_auto``, the edge
+        below ``ecg_low_hz``, a rate whose band reaches well above it)."""
+        return (self.ecg_auto and self.fs >= 250.0
+                and (self.low_hz if self.low_hz is not None else 20.0) < self.ecg_low_hz)
+
+    def _choose_filters(self, chunk: Chunk, rows: FloatArray) -> None:
+        """The filters the calibration's rest (``rows``, raw) asks for, chosen at its end.
+
+        Notch the mains frequency it hums at, when it is not the configured one and that
+        one does not hum (:func:`measure_hum`: a line ten times the spectrum beside it
+        and three times the other's); raise the band-pass's low edge to ``ecg_low_hz``
+        when at least half of the channels show heartbeats through the configured band
+        (:func:`measure_heartbeats`: an even train of short bursts at a heart's
+        intervals). Either way the chain is built again (:meth:`_reset`) and the
+        calibration run through it once more, so its state is what it would have been
+        with those filters from the start. The outputs already given are not changed:
+        during the calibration the detector takes none of them. The detector keeps the
+        configured filters' ringing and delay in its timing models (a notch differs
+        little; the higher edge rings less, so a release is placed a few ms late)."""
+        raw = rows[:, self._idx] if not self._all else rows
+        rebuild = False
+        if self.mains_auto and self.mains_hz > 0:
+            hum = measure_hum(raw, self.fs)
+            self.hum = (hum, self._cal_n - 1)
+            if hum.hz is not None and hum.hz != self.mains_hz:
+                self.mains_switched_from, self.mains_hz = self.mains_hz, hum.hz
+                rebuild = True
+        if self._ecg_check():
+            y = SosFilter(self._band(), raw.shape[1]).process(raw)
+            beats = [measure_heartbeats(y[:, k], self.fs) for k in range(y.shape[1])]
+            self.heartbeats = (max(beats, key=lambda b: (b.found, len(b.times))),
+                               self._cal_n - 1)
+            if 2 * sum(b.found for b in beats) >= len(beats):
+                self.low_switched_from = self.low_hz if self.low_hz is not None else 20.0
+                self.low_hz = self.ecg_low_hz
+                rebuild = True
+        if not rebuild:
             return
-        self.mains_switched_from, self.mains_hz = self.mains_hz, hum.hz
         self._reset()
         again = self._process(Chunk.trusted(chunk.stream, chunk.fs, 0, 0.0, rows,
                                             chunk.channels, chunk.device))

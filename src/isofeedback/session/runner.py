@@ -487,6 +487,8 @@ def _finish(console: Console, session: _Session, outcome: SessionOutcome) -> Non
         said.append(f"{st.gaps} gap(s) in the EMG, {st.lost_s:.2f} s of signal lost")
     if st.mains_note:
         said.append(st.mains_note)
+    if st.band_note:
+        said.append(st.band_note)
     if said:
         console.print("; ".join(said))
     if outcome.started:
