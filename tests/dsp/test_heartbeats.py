@@ -112,3 +112,20 @@ def test_the_detector_stops_deciding_an_onset_at_every_heartbeat() -> None:
     new = _onsets(x, fs, PipelineConfig())
     assert old[0] > 50
     assert 2 <= new[0] <= 4 and new[0] - new[1] == 2
+
+
+def test_a_replay_says_the_heartbeats_and_the_edge(tmp_path: object,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from isofeedback.cli import main
+
+    assert isinstance(tmp_path, Path)
+    fs = 1000.0
+    x = _session(fs, 10.0)[:30000, 0]
+    path = tmp_path / "trunk.csv"
+    path.write_text("t,emg\n" + "".join(f"{i / fs:.3f},{v:.6f}\n" for i, v in enumerate(x)))
+    assert main(["replay", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the rest showed heartbeats (ECG," in out
+    assert "band-pass from 60 Hz, not 20 (set chain.low_hz = 60 for this muscle)" in out
