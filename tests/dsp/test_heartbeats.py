@@ -5,9 +5,12 @@ and the detector stops deciding an onset at every beat."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from isofeedback.cli import main
 from isofeedback.config import PipelineConfig, versioned_config
 from isofeedback.detectors.factory import build_emg_detection
 from isofeedback.dsp.emg_chain import EmgChain, heartbeat_note
@@ -114,13 +117,8 @@ def test_the_detector_stops_deciding_an_onset_at_every_heartbeat() -> None:
     assert 2 <= new[0] <= 4 and new[0] - new[1] == 2
 
 
-def test_a_replay_says_the_heartbeats_and_the_edge(tmp_path: object,
+def test_a_replay_says_the_heartbeats_and_the_edge(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from pathlib import Path
-
-    from isofeedback.cli import main
-
-    assert isinstance(tmp_path, Path)
     fs = 1000.0
     x = _session(fs, 10.0)[:30000, 0]
     path = tmp_path / "trunk.csv"
