@@ -10,9 +10,10 @@ up to a QRS 20× the rest. EMG keeps most of its power above 60 Hz.
 
 The rest calibration says whether the heart is there: beats are short bursts of power far
 above the rest's median, at a heart's intervals (0.33–2 s, 30–180 beats a minute), evenly
-spaced, and no other burst between them. Rest noise never makes such bursts (its 40 ms
-power stays within ~3× its median); a motion artifact is one burst, not an even train;
-tremor bursts come faster than a heart beats. Pure and I/O-free.
+spaced, and no other burst between them. Rest noise makes no such train (its 40 ms power
+reaches 2.4× its median at 1–2 kHz, 3.3× at 500 Hz, in the worst of 200 rests of 3 s: a
+lone window, never three at a heart's intervals); a motion artifact is one burst, not an
+even train; tremor bursts come faster than a heart beats. Pure and I/O-free.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from isofeedback.types import FloatArray
 __all__ = ["BEAT_RATIO", "Heartbeats", "measure_heartbeats"]
 
 #: a beat's power (40 ms mean) at least this many times the rest's median
-BEAT_RATIO = 4.0
+BEAT_RATIO = 3.0
 _WINDOW_S = 0.04  # the power's moving mean: a QRS complex's width
 _WIDTH_S = 0.15  # a beat's power stays above half its peak at most this long
 _INTERVAL_S = (0.33, 2.0)  # 30–180 beats a minute
