@@ -1461,8 +1461,8 @@ def test_matlab_73_files_are_read_with_h5py(tmp_path: Path,
     got = load_foreign(rows)
     assert got.streams["emg"].data.shape == (n, 2) and got.streams["emg"].fs == 1000.0
     monkeypatch.setitem(sys.modules, "h5py", None)  # an install without it
-    with pytest.raises(RecordingError, match=r"MATLAB 7\.3 \(HDF5\) file; reading it needs "
-                       r"h5py \(pip install 'isofeedback\[matlab\]'\)"):
+    with pytest.raises(RecordingError, match=r"reading a MATLAB 7\.3 \(HDF5\) file needs the "
+                       r"h5py package: pip install 'isofeedback\[matlab\]'; or save it"):
         load_foreign(path)
 
 

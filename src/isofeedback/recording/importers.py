@@ -33,6 +33,7 @@ import codecs
 import csv
 import dataclasses
 import functools
+import importlib
 import io
 import itertools
 import math
@@ -111,6 +112,16 @@ _OTHER_EDF_TYPES = frozenset({"eeg", "ecg", "ekg", "eog", "resp", "sao2", "spo2"
 #: signal at the end, another rep's worth for the coach); other readers show them as
 #: annotations
 DATA_END = "isofeedback: data end"
+
+
+def _optional(path: Path, module: str, what: str, extra: str, alternative: str = "") -> Any:
+    """``import module`` for a reader of ``what``, or one clear error saying which extra
+    installs it (and ``alternative``, another way)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise RecordingError(f"{path}: reading {what} needs the {module} package: pip "
+                             f"install 'isofeedback[{extra}]'{alternative}") from None
 
 
 def events_sidecar(path: Path) -> Path:
@@ -1766,11 +1777,7 @@ def load_wfdb(path: Path) -> SignalSet:
     the ``wfdb`` package, extra ``wfdb``) with its ``atr`` annotations if present. Signals
     are sorted like EDF's (typed ``EMG …`` first; ECG, EEG, respiration … left out)."""
     regular_file(path, "WFDB header", error=RecordingError)
-    try:
-        import wfdb
-    except ImportError:
-        raise RecordingError(f"{path}: reading WFDB records needs the wfdb package: "
-                             "pip install 'isofeedback[wfdb]'") from None
+    wfdb = _optional(path, "wfdb", "WFDB records", "wfdb")
     name = str(path.with_suffix(""))
     try:
         with warnings.catch_warnings():  # the package's own deprecations, not the data's
@@ -1898,11 +1905,7 @@ def load_c3d(path: Path) -> SignalSet:
     the file's units; the trial's events (``EVENT:LABELS``, ``EVENT:TIMES``) become
     annotations from the first frame; markers' trajectories are left out."""
     regular_file(path, "C3D file", error=RecordingError)
-    try:
-        import c3d
-    except ImportError:
-        raise RecordingError(f"{path}: reading C3D files needs the c3d package: "
-                             "pip install 'isofeedback[c3d]'") from None
+    c3d = _optional(path, "c3d", "C3D files", "c3d")
     try:
         with path.open("rb") as handle:
             reader = c3d.Reader(handle)
@@ -1991,12 +1994,8 @@ def _mat73_variables(path: Path) -> dict[str, Any]:
     gives a v7 file's: numeric arrays in MATLAB's shape (HDF5 keeps them transposed, rows
     and columns swapped), a struct's fields as ``struct.field``; text, cells, sparse and
     complex arrays, and MATLAB's own groups (``#refs#``) left out."""
-    try:
-        import h5py
-    except ImportError:
-        raise RecordingError(f"{path}: a MATLAB 7.3 (HDF5) file; reading it needs h5py "
-                             "(pip install 'isofeedback[matlab]'), or save it with "
-                             "save(..., '-v7') or export CSV") from None
+    h5py = _optional(path, "h5py", "a MATLAB 7.3 (HDF5) file", "matlab",
+                     "; or save it with save(..., '-v7') or export CSV")
     out: dict[str, Any] = {}
 
     def walk(group: Any, prefix: str) -> None:
@@ -2127,11 +2126,7 @@ def load_xdf(path: Path) -> SignalSet:
     line; the other streams are left out and named. A break in the EMG stream (pyxdf's
     segments) is samples lost: a gap at its time, as a native recording's lost packets."""
     regular_file(path, "XDF file", error=RecordingError)
-    try:
-        import pyxdf
-    except ImportError:
-        raise RecordingError(f"{path}: reading XDF needs pyxdf: pip install "
-                             "'isofeedback[lsl]'") from None
+    pyxdf = _optional(path, "pyxdf", "XDF", "lsl")
     try:
         streams, _ = pyxdf.load_xdf(str(path))
     except Exception as exc:  # pyxdf raises assorted types on damaged files
