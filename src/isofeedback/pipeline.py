@@ -833,8 +833,7 @@ class Pipeline:
         big = Chunk(emg.stream, fs, emg.starts[0], emg.t_firsts[0], emg.data, emg.channels,
                     emg.device)
         env = self.emg_chain.process(big)  # first: the quality watch says its notch choice
-        if self.emg_chain.low_switched_from is not None and not self.stats.band_note:
-            self.stats.band_note = heartbeat_note(self.emg_chain)
+        self._note_band(self.emg_chain)
         watch = self.signal_quality
         seen = watch.samples_seen if watch is not None else 0
         quality = watch.process(big) if watch is not None else []
@@ -960,6 +959,12 @@ class Pipeline:
             out += self._on_emg_event(ev, arm=self._imu is None)
         return out
 
+    def _note_band(self, chain: EmgChain) -> None:
+        """Keep, once, what the chain's raised band edge tells the clinician (its rest
+        showed heartbeats at the calibration's end)."""
+        if chain.low_switched_from is not None and not self.stats.band_note:
+            self.stats.band_note = heartbeat_note(chain)
+
     def _on_quality(self, ev: Event) -> list[Output]:
         """A signal-quality event told to the coach (and a notched hum noted)."""
         note = notched_hum_note([ev])
@@ -1006,8 +1011,7 @@ class Pipeline:
         if is_emg:
             assert self.emg_chain is not None and self.onset is not None
             env = self.emg_chain.process(chunk)  # first: the quality watch says its notch choice
-            if self.emg_chain.low_switched_from is not None and not self.stats.band_note:
-                self.stats.band_note = heartbeat_note(self.emg_chain)
+            self._note_band(self.emg_chain)
             if self.signal_quality is not None:  # electrode off / saturation: not a contraction
                 for ev in self.signal_quality.process(chunk):
                     out.append(ev)

@@ -1594,6 +1594,10 @@ def test_a_shimmer_export(tmp_path: Path) -> None:
     with pytest.raises(RecordingError, match=r"--fs 500 contradicts the file's own EMG rate "
                        r"\(1024 Hz\)"):
         load_foreign(path, fs=500.0)
+    empty = tmp_path / "empty.csv"  # an export stopped before its first row
+    empty.write_text("\n".join(path.read_text().splitlines()[:4]) + "\n")
+    with pytest.raises(RecordingError, match=r"empty\.csv: a Shimmer export without data rows"):
+        load_foreign(empty)
 
 
 @pytest.mark.parametrize(("name", "origin", "per_s", "decimals"), [

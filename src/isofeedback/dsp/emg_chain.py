@@ -157,7 +157,7 @@ class EmgChain:
         """``chunk_invariant``: the same output to the bit however the stream is chunked
         (see :class:`MovingRms`), for data read from files in chunks of any size; live
         sessions, recorded packet by packet, are replayed as they were made.
-        ``mains_auto``: the rest calibration's hum chooses the notch (:meth:`_choose_mains`):
+        ``mains_auto``: the rest calibration's hum chooses the notch (:meth:`_choose_filters`):
         a sensor used under 60 Hz mains with the 50 Hz default (or the other way round)
         is notched at the frequency it hums at. ``ecg_auto``: heartbeats in the rest
         calibration (:mod:`.heartbeats`) raise the band-pass's low edge to
@@ -196,7 +196,8 @@ class EmgChain:
         #: the mains frequency the chain was built with, when the calibration's hum made
         #: it notch another (``mains_hz``); None: it kept it
         self.mains_switched_from: float | None = None
-        # the calibration's raw rows, gathered for the hum (None: not choosing, or chosen)
+        # the calibration's raw rows, gathered for the hum and the heartbeats (None: not
+        # choosing, or chosen)
         self._hum_rows: list[FloatArray] | None = (
             [] if (mains_auto and mains_hz > 0) or self._ecg_check() else None)
         self._hum_have = 0
@@ -475,8 +476,9 @@ class EmgChain:
 
     def _process_choosing(self, chunk: Chunk) -> Chunk:
         """:meth:`_process` while the rest calibration's raw rows are gathered for the
-        mains hum; at the calibration's last row (a fixed sample count, wherever the
-        chunks are cut) the notch is chosen, and the rest of the chunk goes on with it."""
+        mains hum and the heartbeats; at the calibration's last row (a fixed sample count,
+        wherever the chunks are cut) the filters are chosen (:meth:`_choose_filters`), and
+        the rest of the chunk goes on with them."""
         assert self._hum_rows is not None
         n = chunk.data.shape[0]
         take = min(n, self._cal_n - self._hum_have)
@@ -538,8 +540,8 @@ class EmgChain:
 
     def take_calibration_rows(self) -> FloatArray | None:
         """The output over the whole calibration as the chain filters it now, once, when
-        it chose another notch at the calibration's end (else None): the rows it gave
-        during the calibration came through the configured notch, and a detector that
+        it chose another notch or band edge at the calibration's end (else None): the rows
+        it gave during the calibration came through the configured filters, and a detector that
         calibrated its rest on them would take the hum for rest (a baseline several
         times too high: the patient's reference contraction looked too weak and the
         calibration failed)."""

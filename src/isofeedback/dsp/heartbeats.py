@@ -78,31 +78,27 @@ def measure_heartbeats(y: FloatArray, fs: float) -> Heartbeats:
     rest = float(np.median(power))
     if not rest > 0:
         return Heartbeats((), 0.0)
-    above = power > BEAT_RATIO * rest
+    # the runs of power above the ratio, found per array (a beat is one run, or two when
+    # its QRS dips between its lobes)
+    above = np.concatenate(([False], power > BEAT_RATIO * rest, [False]))
+    edges = np.flatnonzero(above[1:] != above[:-1])
     times: list[float] = []
     ratios: list[float] = []
     others = 0
     widest = int(round(_WIDTH_S * fs))
-    gap = int(round(_INTERVAL_S[0] * fs))
-    i = 0
-    while i < power.size:
-        if not above[i]:
-            i += 1
-            continue
-        j = i
-        while j < power.size and above[j]:
-            j += 1
-        peak = i + int(np.argmax(power[i:j]))
-        half = power > 0.5 * power[peak]
-        a, b = peak, peak
-        while a > 0 and half[a - 1]:
-            a -= 1
-        while b < power.size - 1 and half[b + 1]:
-            b += 1
-        if b - a + 1 <= widest and (not times or peak / fs - times[-1] >= gap / fs):
+    for a, b in zip(edges[0::2], edges[1::2], strict=True):
+        peak = int(a) + int(np.argmax(power[a:b]))
+        # the burst's width at half its peak, looked for within ±widest of it
+        lo = max(0, peak - widest)
+        high = power[lo : peak + widest + 1] > 0.5 * power[peak]
+        k = peak - lo
+        left = np.flatnonzero(~high[:k])
+        right = np.flatnonzero(~high[k:])
+        width = (k + (int(right[0]) if right.size else high.size - k)
+                 - (int(left[-1]) + 1 if left.size else 0))
+        if width <= widest and (not times or peak / fs - times[-1] >= _INTERVAL_S[0]):
             times.append(round(peak / fs, 3))
             ratios.append(float(power[peak]) / rest)
         elif not times or peak / fs - times[-1] > _COMPLEX_S:
             others += 1
-        i = j
     return Heartbeats(tuple(times), float(np.median(ratios)) if ratios else 0.0, others)

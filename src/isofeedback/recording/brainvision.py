@@ -141,8 +141,13 @@ def read_brainvision(path: Path) -> BrainVision:
         raise RecordingError(f"{data_path}: cut short (not whole channels of samples)")
     markers: list[tuple[int, int, str]] = []
     marker_path = _companion(path, common.get("markerfile"), ".vmrk")
-    if marker_path.is_file():
-        for key, value in _sections(_text(marker_path)).get("marker infos", {}).items():
+    try:
+        marker_text = _text(marker_path) if marker_path.is_file() else ""
+    except OSError as exc:
+        raise RecordingError(f"{path}: its marker file {marker_path.name} cannot be read: "
+                             f"{exc}") from None
+    if marker_text:
+        for key, value in _sections(marker_text).get("marker infos", {}).items():
             if not re.fullmatch(r"mk\d+", key):
                 continue
             kind, desc, pos, points, *_ = [*value.split(","), "", "", "", ""][:5]

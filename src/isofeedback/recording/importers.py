@@ -1463,18 +1463,18 @@ def _text_rows(path: Path, **how: Any) -> FloatArray:
 
 
 #: BrainFlow's rows (``DataFilter.write_file``, the OpenBCI GUI's ``BrainFlow-RAW_….csv``
-#: since GUI 5): tab-separated, no header, the board's channels in its order. Per board
-#: (BrainFlow's board descriptions): columns, EXG channels, where the accelerometer's
-#: three start, the rates the board runs at (the first its default), what the other
-#: columns are
-_BRAINFLOW_BOARDS: dict[int, tuple[str, int, int, tuple[float, ...], tuple[str, ...]]] = {
-    24: ("Cyton", 8, 9, (250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0),
+#: since GUI 5): tab-separated, no header, the board's channels in its order (BrainFlow's
+#: board descriptions): the counter, the EXG channels, the accelerometer's three, the
+#: board's other columns, the clock, the marker. Per column count: the board, its EXG
+#: channels, the rates it runs at (the first its default), its other columns
+_BRAINFLOW_BOARDS: dict[int, tuple[str, int, tuple[float, ...], tuple[str, ...]]] = {
+    24: ("Cyton", 8, (250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0),
          tuple(f"Other {k}" for k in range(7)) + tuple(f"Analog Channel {k}"
                                                         for k in range(3))),
-    32: ("Cyton + Daisy", 16, 17, (125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0),
+    32: ("Cyton + Daisy", 16, (125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0),
          tuple(f"Other {k}" for k in range(7)) + tuple(f"Analog Channel {k}"
                                                         for k in range(3))),
-    15: ("Ganglion", 4, 5, (200.0, 1600.0), tuple(f"Resistance {k}" for k in range(5))),
+    15: ("Ganglion", 4, (200.0, 1600.0), tuple(f"Resistance {k}" for k in range(5))),
 }
 #: a BrainFlow timestamp: seconds since 1970, between 2001 and 2096
 _UNIX_TIME = (1e9, 4e9)
@@ -1509,11 +1509,11 @@ def _brainflow(path: Path, columns: int) -> SignalSet:
     clock at each sample's arrival, in bursts) gives it, taken as the board's rate it is
     within 5 % of (Cyton 250 Hz by default, a Daisy 125, a Ganglion 200); one clear error
     when it is none of the board's."""
-    board, exg, accel, rates, others = _BRAINFLOW_BOARDS[columns]
+    board, exg, rates, others = _BRAINFLOW_BOARDS[columns]
     names = ["Sample Index", *(f"EXG Channel {k}" for k in range(exg)),
              *(f"Accel Channel {k}" for k in range(3)), *others, "Timestamp",
              "Marker Channel"]
-    assert len(names) == columns and accel == exg + 1
+    assert len(names) == columns
     values = _text_rows(path, delimiter="\t", encoding="ascii")
     if values.shape[1] != columns:
         raise RecordingError(f"{path}: a BrainFlow file of {columns} columns "
@@ -1572,18 +1572,14 @@ def _shimmer(path: Path, skip: int, sep: str) -> SignalSet:
     ``Gyro_X/Y/Z`` in their units are the motion sensor; the rest (battery, pressure, the
     formatted times …) is named as left out."""
     with path.open(encoding="utf-8-sig") as f:
-        head = [f.readline() for _ in range(skip + 3)]
+        head = [f.readline() for _ in range(skip + 4)]  # names, CAL, units, a first row
     names = [c.strip().strip('"') for c in head[skip].rstrip("\r\n").split(sep)]
     units = [c.strip().strip('"') for c in head[skip + 2].rstrip("\r\n").split(sep)]
     units += [""] * (len(names) - len(units))
     first_line = skip + 4
-    sample = ""
-    with path.open(encoding="utf-8-sig") as f:
-        for k, line in enumerate(f):
-            if k == skip + 3:
-                sample = line
-                break
-    cells = sample.rstrip("\r\n").split(sep)
+    cells = head[skip + 3].rstrip("\r\n").split(sep)
+    if not any(_is_number(c) for c in cells):
+        raise RecordingError(f"{path}: a Shimmer export without data rows")
     used = [k for k, n in enumerate(names) if n and k < len(cells) and _is_number(cells[k])]
     values = _text_rows(path, delimiter=sep, skiprows=skip + 3, usecols=used,
                         encoding="utf-8-sig")
@@ -1607,9 +1603,11 @@ def _shimmer(path: Path, skip: int, sep: str) -> SignalSet:
                              emg_units.pop() if len(emg_units) == 1 else "a.u.", gaps)}
     motion: list[str] = []
     for stream, pattern in (("accel", r"(?i)accel.*_([xyz])$"), ("gyro", r"(?i)gyro.*_([xyz])$")):
-        axes = {m[1].lower(): n for n, (_, sig) in signal.items()
-                if (m := re.match(pattern, sig))}
-        if set(axes) != {"x", "y", "z"} or stream in streams:
+        axes: dict[str, str] = {}  # (the first of each axis: Accel_LN before Accel_WR)
+        for n, (_, sig) in signal.items():
+            if m := re.match(pattern, sig):
+                axes.setdefault(m[1].lower(), n)
+        if set(axes) != {"x", "y", "z"}:
             continue
         xyz = [axes[a] for a in "xyz"]
         unit = units[names.index(xyz[0])].replace("(", "").replace(")", "")
