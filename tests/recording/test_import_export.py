@@ -1663,7 +1663,8 @@ def test_a_brainvision_recording(tmp_path: Path) -> None:
     """BrainVision (a BrainAmp ExG's, a BIDS dataset's): the EMG channels by name, the rest
     (ECG, an EEG cap's) named as left out; int16 times its resolution, µV; markers as
     annotations at their samples; a vectorised float file alike; a BIDS channels.tsv's
-    types decide; a data file cut short and a text (ASCII) one are clear errors."""
+    types decide; a data file cut short, a text (ASCII) one and a header without the sample
+    type are clear errors."""
     fs = 1000.0
     rng = np.random.default_rng(21)
     data = rng.normal(0.0, 20.0, (30000, 4)).round(1)
@@ -1697,6 +1698,12 @@ def test_a_brainvision_recording(tmp_path: Path) -> None:
     text.write_bytes(text.read_bytes().replace(b"DataFormat=BINARY", b"DataFormat=ASCII"))
     with pytest.raises(RecordingError, match=r"its data as ASCII text; export it as binary"):
         load_foreign(text)
+    bare = tmp_path / "bare.vhdr"
+    bare.write_bytes(b"\n".join(line for line in text.read_bytes().split(b"\n")
+                                if not line.startswith(b"BinaryFormat="))
+                     .replace(b"DataFormat=ASCII", b"DataFormat=BINARY"))
+    with pytest.raises(RecordingError, match=r"no BinaryFormat line in \[Binary Infos\]"):
+        load_foreign(bare)
 
 
 def _c3d_trial(path: Path, analog: np.ndarray, fs: float, labels: list[str],

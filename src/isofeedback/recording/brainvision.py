@@ -98,7 +98,10 @@ def read_brainvision(path: Path) -> BrainVision:
     if common.get("dataformat", "BINARY").upper() != "BINARY":
         raise RecordingError(f"{path}: a BrainVision recording with its data as "
                              f"{common.get('dataformat')} text; export it as binary")
-    fmt = _FORMATS.get(binary.get("binaryformat", "").upper())
+    if "binaryformat" not in binary:
+        raise RecordingError(f"{path}: no BinaryFormat line in [Binary Infos] (the data "
+                             f"file's sample type: {', '.join(_FORMATS)})")
+    fmt = _FORMATS.get(binary["binaryformat"].upper())
     if fmt is None:
         raise RecordingError(f"{path}: BinaryFormat {binary.get('binaryformat')!r} is not "
                              f"read here (known: {', '.join(_FORMATS)})")
