@@ -14,7 +14,7 @@ from isofeedback.research.eval import Summary, add_eval_arguments, match_events,
 from isofeedback.types import Event, EventType
 
 COLS = ("on med", "on P90", "lat med", "lat P90", "off med", "off P90", "missed", "found",
-        "FP/min", "CPU")
+        "FP/min", "retr/min", "CPU")
 
 
 def _row(out: str, name: str) -> dict[str, str]:
@@ -115,7 +115,7 @@ def test_eval_reports_our_simulator_and_our_second_generator_side_by_side(
     out = capsys.readouterr().out
     assert out.splitlines()[1].split() == [
         "set", "on", "med", "on", "P90", "lat", "med", "lat", "P90", "off", "med", "off",
-        "P90", "missed", "found", "FP/min", "CPU"]
+        "P90", "missed", "found", "FP/min", "retr/min", "CPU"]
     for name in ("sim 10 dB", "alt 10 dB"):
         row = _row(out, name)
         missed, total = (int(v) for v in row["missed"].split("/"))

@@ -112,6 +112,10 @@ class Summary:
     missed: int = 0
     false: int = 0
     minutes: float = 0.0
+    #: provisional onsets withdrawn by a ``retracted`` event: not scored as false (a
+    #: researcher reads confirmed contractions only) but a live display shows each as a
+    #: blip of "contraction", so the table counts them
+    retracted: int = 0
 
     def add(
         self, truth: Sequence[float], events: Sequence[Event], minutes: float, tol: float
@@ -127,14 +131,15 @@ class Summary:
 
 
 def summarize(summary: Summary) -> dict[str, float]:
-    """Median and P90 of |timing error| and of latency (ms), misses and false detections
-    per minute.
+    """Median and P90 of |timing error| and of latency (ms), misses, false and retracted
+    detections per minute.
 
     >>> s = Summary(errors=[0.01, -0.02, 0.03], latencies=[0.04, 0.05, 0.06], truths=4,
-    ...             missed=1, false=1, minutes=2.0)
+    ...             missed=1, false=1, minutes=2.0, retracted=3)
     >>> {k: round(v, 1) for k, v in summarize(s).items()}
     {'err_med_ms': 20.0, 'err_p90_ms': 28.0, 'lat_med_ms': 50.0, 'lat_p90_ms': 58.0, \
-'missed': 1.0, 'missed_per_min': 0.5, 'false_per_min': 0.5, 'truths': 4.0}
+'missed': 1.0, 'missed_per_min': 0.5, 'false_per_min': 0.5, 'retracted_per_min': 1.5, \
+'truths': 4.0}
     """
     err = np.abs(np.asarray(summary.errors)) * 1000.0
     lat = np.asarray(summary.latencies) * 1000.0
@@ -148,6 +153,7 @@ def summarize(summary: Summary) -> dict[str, float]:
         "missed": float(summary.missed),
         "missed_per_min": summary.missed / minutes,
         "false_per_min": summary.false / minutes,
+        "retracted_per_min": summary.retracted / minutes,
         "truths": float(summary.truths),
     }
 
@@ -463,6 +469,7 @@ def evaluate_emg(
     seconds = 0.0
     for rec in records:
         events, c = detect(rec) if detect else detect_emg(rec, mains_hz)
+        onset.retracted += sum(e.type == EventType.RETRACTED for e in events)
         events = confirmed_refined(events)
         cpu += c
         seconds += rec.emg.shape[0] / rec.fs * rec.emg.shape[1]
@@ -644,7 +651,7 @@ def real_sets(folder: Path, fs_default: float = 200.0) -> list[RealSet]:
 
 COLUMNS = (
     f"{'set':<34}{'on med':>7}{'on P90':>7}{'lat med':>8}{'lat P90':>8}{'off med':>8}"
-    f"{'off P90':>8}{'missed':>10}{'found':>7}{'FP/min':>7}{'CPU':>6}"
+    f"{'off P90':>8}{'missed':>10}{'found':>7}{'FP/min':>7}{'retr/min':>9}{'CPU':>6}"
 )
 
 
@@ -655,7 +662,8 @@ def _cell(value: float, width: int) -> str:
 
 def report_line(name: str, on: Summary, off: Summary, cpu: float) -> str:
     """One row of the side-by-side table (times in ms, CPU in ms per second of signal per
-    channel; ``found``: share of true onsets matched). A name too long for its column gets
+    channel; ``found``: share of true onsets matched; ``retr/min``: provisional onsets
+    withdrawn a minute, the blips a live display shows). A name too long for its column gets
     a line of its own above the figures, whole."""
     s, r = summarize(on), summarize(off)
     found = 100.0 * (1.0 - s["missed"] / s["truths"]) if s["truths"] else float("nan")
@@ -665,7 +673,7 @@ def report_line(name: str, on: Summary, off: Summary, cpu: float) -> str:
         f"{head}{_cell(s['err_med_ms'], 7)}{_cell(s['err_p90_ms'], 7)}"
         f"{_cell(s['lat_med_ms'], 8)}{_cell(s['lat_p90_ms'], 8)}{_cell(r['err_med_ms'], 8)}"
         f"{_cell(r['err_p90_ms'], 8)}{missed:>10}{_cell(found, 6)}{'%' if s['truths'] else ' '}"
-        f"{s['false_per_min']:>7.2f}{cpu:>6.2f}"
+        f"{s['false_per_min']:>7.2f}{s['retracted_per_min']:>9.2f}{cpu:>6.2f}"
     )
 
 
