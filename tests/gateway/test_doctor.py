@@ -156,12 +156,23 @@ def secured_broker(tmp_path_factory: pytest.TempPathFactory,
     pw.write_text("")
     subprocess.run(["mosquitto_passwd", "-b", str(pw), "p01", "right-pass"], check=True,
                    capture_output=True)
-    from tests.conftest import _free_port
+    from tests.conftest import _free_port, _wait_port
 
-    tls_port = _free_port()
-    broker = start(folder, f"user root\nallow_anonymous false\npassword_file {pw}\n"
-                   f"listener {tls_port} 127.0.0.1\ncafile {folder}/ca.crt\n"
-                   f"certfile {folder}/server.crt\nkeyfile {folder}/server.key\n")
+    # the TLS port is chosen free, then bound by mosquitto: another test's broker may take
+    # it in between (mosquitto then exits after its first listener answered), so both
+    # ports must answer, else the broker is started again on new ones
+    for attempt in range(3):
+        tls_port = _free_port()
+        broker = start(folder, f"user root\nallow_anonymous false\npassword_file {pw}\n"
+                       f"listener {tls_port} 127.0.0.1\ncafile {folder}/ca.crt\n"
+                       f"certfile {folder}/server.crt\nkeyfile {folder}/server.key\n")
+        try:
+            _wait_port(tls_port, timeout=5.0)
+            break
+        except RuntimeError:
+            stop(broker)
+            if attempt == 2:
+                raise
     yield {"folder": folder, "port": broker.port, "tls_port": tls_port}
     stop(broker)
 
