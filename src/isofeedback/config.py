@@ -135,9 +135,11 @@ def _current_detector() -> DetectorParams:
     are retracted; the rest level followed within seconds, the release judged against
     the rest the onset left; the onset back-dated against the rest level the samples
     before it show, and again 0.1 s after its decision over the rise seen since; above
-    1 kHz each sample counts 1000/fs of one in the change tests)."""
+    1 kHz each sample counts 1000/fs of one in the change tests; a train of brief
+    activations with no contraction within 2 s raises the rest)."""
     return DetectorParams(
-        rest=RestModel(calibration_s=3.0, level_s=3.0, settle_s=0.25, confirm_s=0.5),
+        rest=RestModel(calibration_s=3.0, level_s=3.0, settle_s=0.25, confirm_s=0.5,
+                       train_s=2.0),
         onset=OnsetTest(refractory_s=0.3, rest_fit=True, rest_anchor_s=0.3, refine_s=0.1),
         release=ReleaseTest(local_rest=True),
         confirmation=Confirmation(min_contraction_s=0.5),
@@ -157,7 +159,7 @@ class PipelineConfig:
     double_threshold: DoubleThresholdSettings = field(default_factory=DoubleThresholdSettings)
     movement: MovementSettings = field(default_factory=MovementSettings)
     # the named detector version these settings are (DETECTOR_VERSIONS)
-    detector_version: str = "17"  # = CURRENT_VERSION (a test checks it)
+    detector_version: str = "18"  # = CURRENT_VERSION (a test checks it)
 
     def __post_init__(self) -> None:
         choice(self.detector_version, "detector_version", VERSION_NAMES)
@@ -330,6 +332,8 @@ def _read(path: str, value: Any, where: str, name: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: {name} must be a string, got {value!r}")
         return value
+    if isinstance(default, int):  # a count, not a measure
+        return checks.integer(value, name, low=0, where=where)
     return _check_number(value, name, where)
 
 
@@ -444,6 +448,8 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
                     "the rest calibration's hum chooses the mains notch (50 or 60 Hz)"),
     DetectorVersion("17", (("chain.ecg_auto", True),), (("chain.ecg_auto", False),),
                     "heartbeats in the rest calibration raise the band-pass edge to 60 Hz"),
+    DetectorVersion("18", (("detector.rest.train_s", 2.0),), (("detector.rest.train_s", 0.0),),
+                    "a train of brief activations after a hold raises the rest"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]

@@ -52,7 +52,8 @@ from isofeedback.detectors.release_timing import (
     release_index,
     release_tail,
 )
-from isofeedback.detectors.rest_model import RestTracker, local_rest
+from isofeedback.detectors.rest_model import POWER_CAP, RestTracker, local_rest
+from isofeedback.detectors.rest_rise import RestRiseWatch
 from isofeedback.detectors.retraction import Retraction
 from isofeedback.dsp.emg_chain import CHANNELS as _CHAIN_CHANNELS
 from isofeedback.dsp.exact import FEW_ROWS, mean
@@ -122,6 +123,12 @@ class OnsetReleaseDetector:
         self._history = RecentSamples(self.samples.keep)
         self._drop = LevelDropTracker(p.level_drop.ratio, self.samples.drop_blocks)
         self._retraction = Retraction(p.confirmation.min_contraction_s)
+        self._rise = (RestRiseWatch(self.samples.train, p.rest.train_count,
+                                    self.samples.block, p.rest.train_quantile,
+                                    p.rest.train_duty)
+                      if self.samples.train > 0 else None)
+        self._rise_by = 1.0  # a rise the train showed, applied at the next block end
+        self._onset_t = 0.0  # the current activation's back-dated onset
         self._n = 0  # samples seen
         self._t0: float | None = None
         self.active = False
@@ -402,6 +409,7 @@ class OnsetReleaseDetector:
                               self.evidence, fit)
             t = min(max(t0 + idx / self.fs - self.delay_s, 0.0), t_dec)
             self.active = True
+            self._onset_t = t
             self._since = k
             self._act_z = []
             self._drop.start()
@@ -424,7 +432,24 @@ class OnsetReleaseDetector:
         self.active = False
         self._since = k
         self._last_release = k
+        if self._rise is not None:
+            self._released(k, t, t0)
         return Event(EventType.RELEASE, t, t_dec, "emg")
+
+    def _released(self, k: int, t: float | None, t0: float) -> None:
+        """An activation was released at sample ``k``, back-dated to time ``t`` (None: a
+        level-drop release, never brief): a contraction starts the train's window
+        afresh; a brief one may show that the rest rose (:mod:`.rest_rise`), followed at
+        the next block end (the power of the block under way is already measured
+        against the present rest)."""
+        assert self._rise is not None
+        if t is None or not self._retraction.brief(self._onset_t, t):
+            self._rise.contraction(k + self.samples.settle)
+            return
+        rise = self._rise.brief(round((self._onset_t - t0) * self.fs),
+                                round((t - t0) * self.fs), self.rest.pow_baseline)
+        if rise is not None:
+            self._rise_by = rise
 
     def _refined(self, pending: tuple[int, int, float, float], t0: float) -> Event | None:
         """The onset back-dated again at sample ``k`` (the newest kept), over the same
@@ -473,7 +498,23 @@ class OnsetReleaseDetector:
         self._act_z = []
         for followed in self.rest.end_block(self.active, end):
             self._fusion.update(followed, self.rest.alpha)
+        if self._rise is not None:
+            self._rise.block(end, self._block_power())
+            if self._rise_by != 1.0:
+                self.rest.rise(self._rise_by)
+                self._rise_by = 1.0
         return dropped
+
+    def _block_power(self) -> float | None:
+        """The mean power of the block just ended, in input units (each sample capped as
+        the rest model caps it), whatever the detector's state; None when fewer than half
+        its samples are valid."""
+        n = self.rest.block_n
+        z, valid = self._history.z[-n:], self._history.valid[-n:]
+        kept = z[valid]
+        if kept.size < max(1, n // 2):
+            return None
+        return float(mean(np.minimum(kept, POWER_CAP))) * self.rest.pow_baseline
 
     def _level_drop(self, level: float, end: int, t0: float) -> Event | None:
         """The release when the power fell far below the hold but not to the calibrated
@@ -490,6 +531,8 @@ class OnsetReleaseDetector:
         self._refine = None
         self._since = end - 1
         self._last_release = end - 1
+        if self._rise is not None:
+            self._released(end - 1, None, t0)
         self._test.restart(end)
         return Event(EventType.RELEASE, t, t_dec, "emg", None,
                      {"by": "level_drop", "rest_rise": rest_rise})

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from isofeedback.checks import number, of_type
+from isofeedback.checks import integer, number, of_type
 
 __all__ = [
     "Confirmation",
@@ -41,7 +41,10 @@ class RestModel:
     constant ``adapt_s``, the rest power, against which both tests judge, with
     ``level_s``; with ``confirm_s`` a block is followed only once that long has passed
     without an onset (a weak contraction is decided slowly: the blocks of its rise must
-    not become the rest)."""
+    not become the rest). With ``train_s``, ``train_count`` activations too brief for a
+    contraction within ``train_s`` and no contraction, active at most ``train_duty`` of
+    that time, raise the rest to the ``train_quantile`` of the window's blocks
+    (:mod:`.rest_rise`; 0 = never)."""
 
     calibration_s: float = 2.0
     adapt_s: float = 30.0
@@ -49,10 +52,18 @@ class RestModel:
     level_s: float = 30.0
     settle_s: float = 1.0
     confirm_s: float = 0.0
+    train_s: float = 0.0
+    train_count: int = 3
+    train_quantile: float = 0.2
+    train_duty: float = 0.4
 
     def __post_init__(self) -> None:
         number(self.settle_s, "rest.settle_s", low=0.0)
         number(self.confirm_s, "rest.confirm_s", low=0.0, high=10.0)
+        number(self.train_s, "rest.train_s", low=0.0, high=60.0)
+        integer(self.train_count, "rest.train_count", low=1)
+        number(self.train_quantile, "rest.train_quantile", low=0.0, high=1.0)
+        number(self.train_duty, "rest.train_duty", low=0.0, high=1.0)
         for name in ("calibration_s", "adapt_s", "block_s", "level_s"):
             number(getattr(self, name), f"rest.{name}", low=0.0, low_open=True)
 
@@ -238,6 +249,7 @@ class SampleCounts:
     min_active: int = 0  # release.min_active_s
     settle: int = 0  # rest.settle_s: after a release, not yet rest
     confirm: int = 0  # rest.confirm_s: a rest block is followed once this has passed
+    train: int = 0  # rest.train_s: the window of a train of brief activations
     drop_blocks: int = 1  # level_drop.s in blocks
     refine: int = 0  # onset.refine_s: an onset is back-dated again this long after it
     weight: float = 1.0  # the evidence one sample counts (evidence_hz / fs, at most 1)
@@ -257,6 +269,7 @@ class SampleCounts:
             min_active=int(round(release.min_active_s * fs)),
             settle=int(round(rest.settle_s * fs)),
             confirm=int(round(rest.confirm_s * fs)),
+            train=int(round(rest.train_s * fs)),
             drop_blocks=max(1, int(round(drop.s / rest.block_s))),
             refine=int(round(onset.refine_s * fs)),
         )

@@ -47,6 +47,11 @@ class Retraction:
     def _reset(self) -> None:
         self._open: Event | None = None  # the onset of the current activation
 
+    def brief(self, onset_t: float, release_t: float) -> bool:
+        """Whether an activation from ``onset_t`` to ``release_t`` (back-dated) is
+        retracted."""
+        return self.min_s > 0 and release_t - onset_t < self.min_s
+
     def process(self, events: Sequence[Event]) -> list[Event]:
         out: list[Event] = []
         for e in events:
@@ -55,7 +60,7 @@ class Retraction:
                 self._open = e
             elif e.type == EventType.RELEASE and self._open is not None:
                 onset, self._open = self._open, None
-                if self.min_s > 0 and e.t - onset.t < self.min_s:
+                if self.brief(onset.t, e.t):
                     out.append(Event(EventType.RETRACTED, onset.t, e.t_decided, e.source,
                                      None, {"onset_decided": onset.t_decided,
                                             "duration_s": e.t - onset.t}))

@@ -1,0 +1,85 @@
+"""A rest that rose during a hold, seen in a train of brief activations (detector version
+18, docs/detection.md, *Brief activations after a hold*): version 17 is the control."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from isofeedback.config import versioned_config
+from isofeedback.detectors.rest_rise import RestRiseWatch
+from isofeedback.research.eval import EmgRecord, confirmed, detect_emg
+from isofeedback.types import EventType
+
+FS = 1000.0
+
+
+def _record(seed: int) -> EmgRecord:
+    """White rest noise; a 6 s contraction at 4 s during which the rest's power rises
+    2.5× (at 7 s) and stays; a second contraction at 22 s."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(30 * FS)) / FS
+    noise = np.where(t < 7.0, 1.0, np.sqrt(2.5)) * rng.standard_normal(t.size)
+    a = np.where((t >= 4) & (t < 10), 4.0, 0.0) + np.where((t >= 22) & (t < 26), 5.0, 0.0)
+    x = noise + a * rng.standard_normal(t.size)
+    return EmgRecord(x[:, None], FS, (4.0, 22.0), (10.0, 26.0), (0.0, 2.0), f"rise{seed}")
+
+
+def _run(version: str, seed: int) -> tuple[int, list[tuple[str, float]]]:
+    """Retracted activations, and the confirmed onsets and releases."""
+    events, _ = detect_emg(_record(seed), config=versioned_config(
+        {"detector_version": version}, "test"))
+    retracted = sum(e.type == EventType.RETRACTED for e in events)
+    kept = [(e.type.value, e.t) for e in confirmed(events)
+            if e.type in (EventType.ONSET, EventType.RELEASE)]
+    return retracted, kept
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_rest_risen_during_a_hold_stops_the_train_of_blips(seed: int) -> None:
+    before, kept_before = _run("17", seed)
+    after, kept = _run("18", seed)
+    # version 17: an onset every ~0.55 s for the 12 s between the contractions, each
+    # retracted; version 18: the train stops after its first few
+    assert before >= 20 and after <= 4, (before, after)
+    # both contractions kept, where they are, and nothing else confirmed
+    assert [k for k, _ in kept] == ["onset", "release", "onset", "release"], kept
+    assert all(abs(t - truth) < 0.6 for (_, t), truth in zip(kept, (4.0, 10.0, 22.0, 26.0),
+                                                             strict=True))
+    assert len(kept_before) >= 4
+
+
+def _watch() -> RestRiseWatch:
+    w = RestRiseWatch(window=2000, count=3, block=250, quantile=0.2, duty=0.4)
+    for end in range(250, 4001, 250):
+        w.block(end, 2.0)  # every block at twice the rest
+    return w
+
+
+def test_a_train_of_blips_raises_the_rest_to_its_blocks() -> None:
+    w = _watch()
+    assert w.brief(2500, 2600, 1.0) is None and w.brief(3000, 3100, 1.0) is None
+    assert w.brief(3500, 3600, 1.0) == pytest.approx(2.0)
+    # the train was used: the next blip starts a new one
+    assert w.brief(3900, 4000, 1.0) is None
+
+
+def test_a_weak_contraction_in_pieces_is_not_a_train() -> None:
+    """Pieces of 0.4 s, 0.15 s apart: active most of the time."""
+    w = _watch()
+    assert [w.brief(a, a + 400, 1.0) for a in (2300, 2850, 3400)] == [None, None, None]
+
+
+def test_a_contraction_starts_the_window_afresh() -> None:
+    w = _watch()
+    w.brief(2500, 2600, 1.0)
+    w.brief(3000, 3100, 1.0)
+    w.contraction(3300)  # released at 3050 + settle: the blips before it do not count
+    assert w.brief(3500, 3600, 1.0) is None
+
+
+def test_no_rise_when_the_blocks_are_at_the_rest() -> None:
+    w = _watch()
+    w.brief(2500, 2600, 2.0)
+    w.brief(3000, 3100, 2.0)
+    assert w.brief(3500, 3600, 2.0) is None
