@@ -83,3 +83,25 @@ def test_no_rise_when_the_blocks_are_at_the_rest() -> None:
     w.brief(2500, 2600, 2.0)
     w.brief(3000, 3100, 2.0)
     assert w.brief(3500, 3600, 2.0) is None
+
+
+def test_the_rise_does_not_depend_on_how_the_samples_come() -> None:
+    """The rise is taken at a block end, from blocks and releases at fixed samples: a
+    live packet's 2 rows (the few-rows path), odd sizes and one big chunk give the same
+    events, to the bit."""
+    from isofeedback.config import PipelineConfig
+    from isofeedback.detectors.factory import build_emg_detection
+    from isofeedback.types import Chunk
+
+    x = _record(2).emg
+    runs = []
+    for step in (x.shape[0], 2, 7, 333):
+        chain, det = build_emg_detection(FS, 1, PipelineConfig().updated(
+            {"detector.rest.calibration_s": 2.0}))
+        events = []
+        for a in range(0, x.shape[0], step):
+            events += det.process(chain.process(Chunk("emg", FS, a, a / FS, x[a:a + step],
+                                                      ("a",))))
+        runs.append([(e.type.value, e.t.hex(), e.t_decided.hex()) for e in events])
+    assert sum(k == "retracted" for k, _, _ in runs[0]) <= 4  # the train was stopped
+    assert all(r == runs[0] for r in runs[1:])
