@@ -1,5 +1,6 @@
-"""``weighted_columns`` on a few rows (a live 2-sample chunk, summed in Python floats)
-gives the bits of the numpy column-by-column sum it stands for."""
+"""``weighted_columns`` on a few rows (a live 2-sample chunk, summed in Python floats) and
+on a live chunk's rows (products in one call, ``add.accumulate`` along the row) gives the
+bits of the numpy column-by-column sum it stands for."""
 
 from __future__ import annotations
 
@@ -26,3 +27,21 @@ def test_few_rows_are_the_numpy_column_sum() -> None:
         got, want = weighted_columns(x, w), _numpy_columns(x, w)
         assert got.shape == want.shape and got.dtype == want.dtype
         assert got.tobytes() == want.tobytes()
+
+
+def test_a_live_chunk_is_the_numpy_column_sum() -> None:
+    """Up to ``ACCUMULATE_ROWS`` rows (a 10 ms chunk of 8 channels at 2 kHz is 20): the
+    accumulated row sums are the column loop's, bit for bit, NaN, infinities and signed
+    zeros included."""
+    from isofeedback.dsp.exact import ACCUMULATE_ROWS
+
+    rng = np.random.default_rng(1)
+    for t in range(1500):
+        n, c = int(rng.integers(9, ACCUMULATE_ROWS + 2)), int(rng.integers(1, 17))
+        x = rng.standard_normal((n, c)) * 10.0 ** rng.integers(-150, 150, (n, c))
+        w = rng.standard_normal(c) * 10.0 ** rng.integers(-150, 150, c)
+        if t % 7 == 0:
+            x[0, 0], x[1, -1], x[2, 0] = -0.0, np.inf, np.nan
+        got, want = weighted_columns(x, w), _numpy_columns(x, w)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert got.tobytes() == want.tobytes(), (n, c)

@@ -51,10 +51,28 @@ def mean(x: FloatArray, axis: int | None = None) -> Any:
     return np.add.reduce(x, axis=axis) / (x.size if axis is None else x.shape[axis])
 
 
+#: up to this many rows (and from 3 columns), :func:`weighted_columns` takes the products
+#: in one call and sums them with ``add.accumulate`` along the row (strictly left to
+#: right: each partial sum is an output, so no kernel can reorder it) — 2 numpy calls
+#: instead of 2·c; above it the column loop is faster (measured on 8 columns: 20 rows
+#: 13–18 → 5 µs, 100 rows 19 → 10 µs, 400 rows 21 → 26 µs)
+ACCUMULATE_ROWS = 200
+
+
 def weighted_columns(x: FloatArray, w: FloatArray) -> FloatArray:
-    """``Σ_k x[:, k] · w[k]`` for an ``(n, c)`` array, summed in column order."""
-    if x.shape[0] <= FEW_ROWS and x.dtype == np.float64 and w.dtype == np.float64:
+    """``Σ_k x[:, k] · w[k]`` for an ``(n, c)`` array, summed in column order.
+
+    >>> x = np.random.default_rng(1).standard_normal((300, 8))
+    >>> w = np.linspace(0.1, 2.0, 8)
+    >>> bool((weighted_columns(x[:150], w) == weighted_columns(x, w)[:150]).all())
+    True
+    """
+    n, c = x.shape
+    if n <= FEW_ROWS and x.dtype == np.float64 and w.dtype == np.float64:
         return np.array(weighted_rows(x.tolist(), w.tolist()), dtype=np.float64)
+    if c >= 3 and n <= ACCUMULATE_ROWS:
+        acc: FloatArray = np.add.accumulate(np.multiply(x, w), axis=1)
+        return acc[:, -1]
     out: FloatArray = x[:, 0] * w[0]
     for k in range(1, x.shape[1]):
         out += x[:, k] * w[k]
