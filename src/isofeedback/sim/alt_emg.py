@@ -47,6 +47,9 @@ class AltRecord:
     onsets: tuple[float, ...]
     releases: tuple[float, ...]
     twitches: tuple[float, ...]  # start times of the unlabelled blips
+    #: per contraction: rise (s), its shape, fall (s), its shape (``_shape``'s names):
+    #: what the onset and release errors are broken down by
+    edges: tuple[tuple[float, str, float, str], ...] = ()
 
 
 def _shape(kind: str, u: FloatArray) -> FloatArray:
@@ -188,4 +191,5 @@ def alt_emg_record(
             x[j0:j1] += (float(rng.uniform(5.0, 15.0)) * noise_rms
                          * np.sin(np.pi * np.arange(j1 - j0) / m))
     return AltRecord(np.asarray(x * weakest_rms, dtype=np.float64), fs, tuple(onsets),
-                     tuple(releases), tuple(twitches))
+                     tuple(releases), tuple(twitches),
+                     tuple((p[1], p[5], p[3], p[6]) for p in plan))
