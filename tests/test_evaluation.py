@@ -238,3 +238,25 @@ def test_eval_options_that_do_not_go_together(tmp_path: Path,
     assert "--annotations needs --csv" in capsys.readouterr().err
     assert main(["eval", "--csv", str(csv_path), "--csv-fs", "1000"]) == 2
     assert "no onsets to score against" in capsys.readouterr().err
+
+
+def test_real_csv_rates_are_read_as_a_replay_reads_them(tmp_path: Path) -> None:
+    """A column of times written to the millisecond at 250 Hz is 250 Hz exactly (its
+    steps' median gave 249.9999999997 Hz, on the wrong side of the chain's 250 Hz edge),
+    and a per-sample label gives the cues."""
+    from isofeedback.research.eval import real_sets
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    n = 2500
+    label = np.zeros(n, dtype=int)
+    label[1000:1500] = 2
+    rows = "".join(f"{i / 250.0:.3f},{v:.4f},{k}\n"
+                   for i, (v, k) in enumerate(zip(rng.standard_normal(n), label, strict=True)))
+    (folder / "a.csv").write_text("t,emg,label\n" + rows)
+    (rs,) = real_sets(tmp_path)
+    (rec,) = rs.records
+    assert rec.fs == 250.0 and rs.labels == "cues"
+    assert rec.onsets == (4.0,) and rec.releases == (6.0,)
+    assert rec.emg.shape == (n, 1)

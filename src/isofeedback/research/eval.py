@@ -609,8 +609,16 @@ def _read_real_csv(path: Path, fs_default: float) -> tuple[FloatArray, float, Fl
                           "header row")
     fs = fs_default
     if "t" in header:
-        t = data[:, header.index("t")]
-        fs = 1.0 / float(np.median(np.diff(t)))
+        # the rate as a replay of the file reads it (a 250 Hz column of times is 250 Hz,
+        # not the 249.9999999997 its rounded steps average to, which the chain's
+        # rate-dependent choices then saw below 250)
+        from isofeedback.errors import RecordingError
+        from isofeedback.recording.time_column import time_axis
+
+        try:
+            fs = time_axis(path, data[:, header.index("t")]).rate
+        except RecordingError as exc:
+            raise ConfigError(str(exc)) from None
     label = data[:, header.index("label")] if "label" in header else None
     emg = data[:, [i for i, h in enumerate(header) if h not in ("t", "label")]]
     return emg, fs, label
