@@ -410,6 +410,10 @@ class OnsetReleaseDetector:
             t = min(max(t0 + idx / self.fs - self.delay_s, 0.0), t_dec)
             self.active = True
             self._onset_t = t
+            # a rise not yet applied (only with a refractory time shorter than a block)
+            # is dropped: applied during this activation it would rescale the rest its
+            # release is judged against
+            self._rise_by = 1.0
             self._since = k
             self._act_z = []
             self._drop.start()

@@ -5,8 +5,10 @@ onset drops the blocks still waiting ``confirm_s`` and each release bars the nex
 ``settle_s``. When the rest's power rises during a hold (an electrode's noise level
 drifting, measured on our second generator: ×2.2 during a 6 s hold), the detector decides
 an onset every ~0.5 s after the release, each one too brief for a contraction and
-retracted, and the baseline never catches up: a live display blinks "contraction" for as
-long as the rest stays up (docs/detection.md, *Brief activations after a hold*).
+retracted, and the baseline never catches up: for as long as the rest stays up, each one
+reaches the live feedback (while the coach waits for a contraction, the page shows "Tense"
+and back) before its ``retracted`` event (docs/detection.md, *Brief activations after a
+hold*).
 
 Judged on one activation, a brief one cannot be told from the first part of a weak
 contraction. A train can: ``count`` brief activations within ``window`` samples and since
