@@ -505,7 +505,7 @@ class OnsetReleaseDetector:
         if self._rise is not None:
             self._rise.block(end, self._block_power())
             if self._rise_by != 1.0:
-                self.rest.rise(self._rise_by)
+                self.rest.rise(self._rise_by, envelope=True)
                 self._rise_by = 1.0
         return dropped
 

@@ -158,9 +158,19 @@ class RestTracker:
         contraction is decided slowly) and are dropped."""
         self._pending.clear()
 
-    def rise(self, factor: float) -> None:
-        """The rest settled ``factor`` × higher (a level-drop release, :mod:`.level_drop`)."""
+    def rise(self, factor: float, envelope: bool = False) -> None:
+        """The rest settled ``factor`` × higher in power: a level-drop release
+        (:mod:`.level_drop`), whose new level may be tension that did not let go, so the
+        envelope's baseline — what the coach judges relaxation against — stays; or, with
+        ``envelope``, a rest that rose under a train of blips (:mod:`.rest_rise`): the
+        sensor's noise, not the muscle, so the envelope's baseline and noise rise with it
+        (an RMS envelope of noise scales as the square root of its power); else the coach
+        told a relaxed patient to relax after the electrode's contact changed."""
         self.pow_baseline *= factor
+        if envelope and self.baseline is not None and self.noise is not None:
+            root = float(np.sqrt(factor))
+            self.baseline *= root
+            self.noise *= root
 
 
 def local_rest(z: FloatArray, valid: BoolArray, block_n: int) -> float:

@@ -77,6 +77,10 @@ class Artifacts:
     motion_per_min: float = 0.0  # 2–6 Hz bursts, 3–10x the contraction level
     spikes_per_min: float = 0.0  # contact pops
     drift: float = 0.0  # slow baseline wander amplitude, relative to contraction RMS
+    #: from this time on (s; None: never) the sensor noise's power is ``noise_rise`` times
+    #: higher: an electrode whose contact changed during a hold (sweat, a strap that moved)
+    noise_rise_at: float | None = None
+    noise_rise: float = 1.0
     gyro_noise_dps: float = 0.3
     gyro_bias_dps: tuple[float, float, float] = (0.8, -0.5, 0.3)
     gyro_bias_walk_dps: float = 0.02  # random walk per sqrt(s)

@@ -154,7 +154,10 @@ def synthesize(
     levels = [c.level for c in script.contractions] or [0.1]
     ref = min(levels) * mvc_rms
     noise_rms = ref / 10 ** (art.snr_db / 20.0)
-    emg += rng.standard_normal((n, channels)) * noise_rms
+    noise = rng.standard_normal((n, channels)) * noise_rms
+    if art.noise_rise_at is not None:
+        noise[t >= art.noise_rise_at] *= np.sqrt(art.noise_rise)
+    emg += noise
     if art.mains_level > 0:
         phase = rng.uniform(0, 2 * np.pi)
         hum = np.zeros(n)
