@@ -493,6 +493,9 @@ class OnsetReleaseDetector:
         test's alternative follow the hold's level, and decide a release by level drop
         (returned) when the muscle let go to a level above the calibrated rest; let the
         rest model follow a block that was rest throughout."""
+        # the block's power in input units, with the rest it was measured against (before
+        # a level drop or the rest model move it)
+        power = self._block_power() if self._rise is not None else None
         act = np.concatenate(self._act_z) if self._act_z else np.zeros(0)
         dropped: Event | None = None
         if self.active and act.size >= self.rest.block_n // 2:
@@ -503,7 +506,7 @@ class OnsetReleaseDetector:
         for followed in self.rest.end_block(self.active, end):
             self._fusion.update(followed, self.rest.alpha)
         if self._rise is not None:
-            self._rise.block(end, self._block_power())
+            self._rise.block(end, power)
             if self._rise_by != 1.0:
                 self.rest.rise(self._rise_by, envelope=True)
                 self._rise_by = 1.0
@@ -512,7 +515,8 @@ class OnsetReleaseDetector:
     def _block_power(self) -> float | None:
         """The mean power of the block just ended, in input units (each sample capped as
         the rest model caps it), whatever the detector's state; None when fewer than half
-        its samples are valid."""
+        its samples are valid. Read before the block's end moves the rest: its samples
+        were measured against the rest as it was."""
         n = self.rest.block_n
         z, valid = self._history.z[-n:], self._history.valid[-n:]
         kept = z[valid]
