@@ -2,9 +2,10 @@
 
     PYTHONPATH=src python benchmarks/real_myo.py DATA_FOLDER
 
-DATA_FOLDER holds CSV files with columns emg1..emg8,label (label 0 = rest). The labels
-are cues, not muscle activity: onsets are matched within ±1 s and the signed error
-(detected − cue) is reported. A file whose labels are all 0 measures false alarms at rest.
+DATA_FOLDER holds CSV files with columns emg1..emg8,label (label 0 = rest), read as
+``isofeedback eval --real`` reads them (no time column: 200 Hz). The labels are cues, not
+muscle activity: onsets are matched within ±1 s and the signed error (detected − cue) is
+reported. A file whose labels are all 0 measures false alarms at rest.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from isofeedback.research.eval import EmgRecord, confirmed_refined, detect_emg, match_events
+from isofeedback.research.eval import (
+    confirmed_refined,
+    detect_emg,
+    match_events,
+    real_sets,
+)
 
 
 def main() -> None:
@@ -25,14 +31,9 @@ def main() -> None:
     minutes = 0.0
     rest_fp = 0
     rest_min = 0.0
-    for path in sorted(folder.glob("*.csv")):
-        data = np.loadtxt(path, delimiter=",", skiprows=1)
-        x, lab = data[:, :8], data[:, 8] != 0
-        fs = 200.0
-        edges = np.diff(lab.astype(int))
-        on = tuple(float(i + 1) / fs for i in np.flatnonzero(edges > 0))
-        off = tuple(float(i + 1) / fs for i in np.flatnonzero(edges < 0))
-        rec = EmgRecord(x, fs, on, off, name=path.name, full_scale=127.0)
+    records = sorted((r for rs in real_sets(folder) for r in rs.records), key=lambda r: r.name)
+    for rec in records:
+        on, off = rec.onsets, rec.releases
         ev, cpu = detect_emg(rec, mains_hz=50.0, calibration_s=2.0)
         ev = confirmed_refined(ev)  # retracted ones do not count; refined onset times
         don = [e.t for e in ev if e.type == "onset"]
@@ -43,7 +44,7 @@ def main() -> None:
         rerr = [doff[j] - off[i] for i, j in m2.pairs]
         all_err += err
         rel_err += rerr
-        mins = x.shape[0] / fs / 60
+        mins = rec.minutes
         if not on:
             rest_fp += len(don)
             rest_min += mins
@@ -51,7 +52,7 @@ def main() -> None:
             fp += len(m.false)
             minutes += mins
         med = f"{np.median(err) * 1000:7.0f}" if err else "      -"
-        print(f"{path.name:<40} onsets {len(m.pairs)}/{len(on)} false {len(m.false)} "
+        print(f"{rec.name:<40} onsets {len(m.pairs)}/{len(on)} false {len(m.false)} "
               f"median(detected-cue) {med} ms  cpu {1000 * cpu / (mins * 60) / 8:.2f} ms/s/ch")
     e = np.asarray(all_err) * 1000
     r = np.asarray(rel_err) * 1000

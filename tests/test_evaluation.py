@@ -260,3 +260,32 @@ def test_real_csv_rates_are_read_as_a_replay_reads_them(tmp_path: Path) -> None:
     assert rec.fs == 250.0 and rs.labels == "cues"
     assert rec.onsets == (4.0,) and rec.releases == (6.0,)
     assert rec.emg.shape == (n, 1)
+
+
+def test_real_files_are_read_as_a_replay_reads_them(tmp_path: Path) -> None:
+    """``eval --real`` reads what ``replay`` reads (it had its own comma-only reader): a
+    tab-separated file with a time column in milliseconds and gestures named in words, whose
+    label changes with no rest between (one activation), starts under way (no onset seen)
+    and ends under way (no release seen); a file without a time column takes the default
+    rate, one with a time column keeps its own."""
+    from isofeedback.research.eval import real_sets
+
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    n = 3000  # 3 s at 1 kHz
+    names = ["fist"] * 200 + ["rest"] * 800 + ["fist"] * 500 + ["pinch"] * 500 + \
+        ["rest"] * 700 + ["fist"] * 300
+    rows = "".join(f"{i:d}\t{v:.4f}\t{k}\n"
+                   for i, (v, k) in enumerate(zip(rng.standard_normal(n), names, strict=True)))
+    (folder / "a.tsv").write_text("time_ms\temg\tgesture\n" + rows)
+    (folder / "b.csv").write_text("emg,label\n" + "".join(
+        f"{v:.4f},{int(300 <= i < 600)}\n" for i, v in enumerate(rng.standard_normal(1000))))
+    (folder / "notes.txt").write_text("not data: left alone\n")
+    (rs,) = real_sets(tmp_path, fs_default=100.0)
+    by_name = {r.name: r for r in rs.records}
+    assert rs.labels == "cues" and set(by_name) == {"a.tsv", "b.csv"}
+    a, b = by_name["a.tsv"], by_name["b.csv"]
+    assert a.fs == 1000.0 and a.emg.shape == (n, 1)
+    assert a.onsets == (1.0, 2.7) and a.releases == (0.2, 2.0)
+    assert b.fs == 100.0 and b.onsets == (3.0,) and b.releases == (6.0,)

@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "DeviceError",
     "IsofeedbackError",
+    "NoSampleRateError",
     "PacketError",
     "ProfileError",
     "RecordingError",
@@ -35,6 +36,12 @@ class PacketError(IsofeedbackError):
 
 class RecordingError(IsofeedbackError):
     """A recording is missing, truncated, corrupt or of an unsupported version."""
+
+
+class NoSampleRateError(RecordingError):
+    """A file of samples that does not say its sample rate (no time column, no rate line):
+    the caller must give it. Its own class so that a reader of many files can give a
+    default rate to these files only, and to no file whose own rate it would contradict."""
 
 
 class DeviceError(IsofeedbackError):

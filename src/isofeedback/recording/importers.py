@@ -49,7 +49,7 @@ import numpy.typing as npt
 
 from isofeedback import checks
 from isofeedback.checks import regular_file
-from isofeedback.errors import RecordingError
+from isofeedback.errors import NoSampleRateError, RecordingError
 from isofeedback.profiles.schema import MAX_FS_HZ, MIN_FS_HZ
 from isofeedback.recording.plain_numbers import parse_plain
 from isofeedback.recording.signals import (
@@ -69,6 +69,7 @@ __all__ = [
     "events_sidecar",
     "is_signal_text",
     "is_table_text",
+    "label_columns",
     "load_csv",
     "load_edf",
     "load_foreign",
@@ -351,7 +352,7 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     first_cells = [c.strip() for c in header_line.split(sep)]
     if all(_is_number(c.replace(",", ".") if comma else c) for c in first_cells):
         if fs is None:
-            raise RecordingError(f"{path}: the first row must name the columns (e.g. "
+            raise NoSampleRateError(f"{path}: the first row must name the columns (e.g. "
                                  "t,emg1,emg2); a file of EMG columns only may go without "
                                  "names if the sample rate is given with --fs")
         # no header: every column is EMG, and the first line is data
@@ -454,9 +455,10 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
                            low=MIN_FS_HZ, high=MAX_FS_HZ, where=str(path),
                            error=RecordingError)
     elif fs is None:
-        raise RecordingError(f"{path}: no time column ({', '.join(_TIME_COLUMNS)} in seconds, "
-                             f"{', '.join(_TIME_MS_COLUMNS)} in milliseconds, time_us, "
-                             "time_ns …); give the sample rate with --fs")
+        raise NoSampleRateError(
+            f"{path}: no time column ({', '.join(_TIME_COLUMNS)} in seconds, "
+            f"{', '.join(_TIME_MS_COLUMNS)} in milliseconds, time_us, time_ns …); give the "
+            "sample rate with --fs")
     for i, h in enumerate(header):
         if h.lower() in _COUNTER_NAMES and i != time_col:
             skipped = _check_counter(path, h, i, values[:, i], first_line)
@@ -615,6 +617,12 @@ def label_annotations(where: str, name: str, values: FloatArray, fs: float,
 
 #: label texts that mean "no label"
 _NO_LABEL = frozenset({"", "0", "rest", "none", "null", "nan", "-"})
+
+
+def label_columns(signals: SignalSet) -> list[str]:
+    """The names of the label columns (or EDF signals) a file had, whose runs are its
+    annotations ``<name> <value>``: a file may have one with no run at all (all rest)."""
+    return [h for h in signals.meta.get("not_emg", ()) if h.lower() in _LABEL_NAMES]
 
 
 def named_label_annotations(name: str, cells: list[str], fs: float) -> list[Annotation]:
@@ -2061,8 +2069,8 @@ def load_mat(path: Path, fs: float | None = None) -> SignalSet:
     n = emg.shape[0]  # missing samples (NaN) become gaps (load_foreign)
     if fs is None:
         if not rates:
-            raise RecordingError(f"{path}: no sample rate in the file (a variable fs, srate, "
-                                 "frequency …); give it with --fs")
+            raise NoSampleRateError(f"{path}: no sample rate in the file (a variable fs, "
+                                    "srate, frequency …); give it with --fs")
         if len(set(rates.values())) > 1:
             found = ", ".join(f"{k} = {r:g}" for k, r in rates.items())
             raise RecordingError(f"{path}: rates that disagree ({found}); give the EMG's "

@@ -32,7 +32,7 @@ from isofeedback.dsp.imu_chain import ImuChain
 from isofeedback.dsp.orientation import QuatChain
 from isofeedback.errors import ConfigError
 from isofeedback.profiles.schema import MAX_FS_HZ, MIN_FS_HZ
-from isofeedback.recording.signals import around_gaps
+from isofeedback.recording.signals import SignalSet, around_gaps
 from isofeedback.sim.alt_emg import alt_emg_record
 from isofeedback.sim.script import Movement, PatientScript, benchmark_script
 from isofeedback.sim.signals import synthesize
@@ -46,6 +46,7 @@ __all__ = [
     "confirmed",
     "confirmed_refined",
     "detect_emg",
+    "label_runs",
     "match_events",
     "movement_script",
     "quantize_int8",
@@ -406,27 +407,68 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         "CSV's label column, if it has one)")
 
 
-def _read_csv(path: Path, ann: Path | None, fs: float | None) -> EmgRecord:
-    """Labelled foreign data: the EMG columns of a CSV (read like ``replay`` reads it) and
-    an annotation file of ``onset,<s>`` / ``release,<s>`` lines; without one, the CSV's
-    own label column (``label``, ``gesture``, …: each run of a non-zero value is a
-    contraction from its first to past its last sample)."""
-    from isofeedback.errors import RecordingError
+def _read_foreign(path: Path, fs: float | None, option: str,
+                  default_fs: float | None = None) -> SignalSet:
+    """``path`` read as ``replay`` reads it. ``fs``: the rate the user gave (``option``,
+    named in errors instead of replay's ``--fs``); ``default_fs``: the rate of a file that
+    does not say its own (no time column), never imposed on one that does."""
+    from isofeedback.errors import NoSampleRateError, RecordingError
     from isofeedback.recording.importers import load_foreign
 
     try:
-        signals = load_foreign(path, fs)
+        try:
+            return load_foreign(path, fs)
+        except NoSampleRateError:
+            if fs is not None or default_fs is None:
+                raise
+            return load_foreign(path, default_fs)
     except RecordingError as exc:  # name the option the user gave, not replay's
-        raise ConfigError(str(exc).replace("--fs ", "--csv-fs ")) from None
+        raise ConfigError(str(exc).replace("--fs ", f"{option} ")) from None
+
+
+def label_runs(signals: SignalSet) -> tuple[list[float], list[float]] | None:
+    r"""Onsets and releases (s) by the file's label columns (``label``, ``gesture``, …):
+    where a run of labels (any non-zero value or name) starts and ends, runs that touch
+    taken as one (a label that changes with no rest between is one activation); a run
+    under way at the first sample has no onset, one still on at the last no release.
+    ``None``: the file has no label column.
+
+    >>> import tempfile
+    >>> from isofeedback.recording.importers import load_csv
+    >>> f = Path(tempfile.mkdtemp(), "x.csv")
+    >>> _ = f.write_text("emg,label\n" + "".join(f"{i % 3},{k}\n" for i, k in
+    ...                  enumerate([1, 1, 0, 0, 2, 3, 3, 0, 0, 4])))
+    >>> label_runs(load_csv(f, 100.0))
+    ([0.04, 0.09], [0.02, 0.07])
+    """
+    from isofeedback.recording.importers import label_columns
+
+    names = set(label_columns(signals))
+    if not names:
+        return None
+    n = signals.streams["emg"].n
+    fs = signals.streams["emg"].fs
+    runs = sorted((round(a.onset * fs), round((a.onset + a.duration) * fs))
+                  for a in signals.annotations if a.text.rpartition(" ")[0] in names)
+    merged: list[list[int]] = []
+    for a, b in runs:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return ([a / fs for a, _ in merged if a > 0], [b / fs for _, b in merged if b < n])
+
+
+def _read_csv(path: Path, ann: Path | None, fs: float | None) -> EmgRecord:
+    """Labelled foreign data: the EMG columns of a CSV (read like ``replay`` reads it) and
+    an annotation file of ``onset,<s>`` / ``release,<s>`` lines; without one, the CSV's
+    own label columns (:func:`label_runs`)."""
+    signals = _read_foreign(path, fs, "--csv-fs")
     emg = signals.streams["emg"]
     on: list[float] = []
     off: list[float] = []
     if ann is None:
-        labels = set(signals.meta.get("not_emg", ()))
-        for a in signals.annotations:
-            if a.text.rpartition(" ")[0] in labels:
-                on.append(a.onset)
-                off.append(a.onset + a.duration)
+        on, off = label_runs(signals) or ([], [])
     else:
         try:
             lines = ann.read_text(encoding="utf-8").splitlines()
@@ -595,62 +637,37 @@ def offline_bursts(x: FloatArray, fs: float, min_s: float = 0.5) -> tuple[list[f
     return [a for a, _ in keep], [b for _, b in keep]
 
 
-def _read_real_csv(path: Path, fs_default: float) -> tuple[FloatArray, float, FloatArray | None]:
-    """EMG columns, rate and the label column (or None) of one real CSV."""
-    try:
-        with path.open(encoding="utf-8") as f:
-            header = [h.strip() for h in f.readline().split(",")]
-        data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot read it as a CSV of numbers with a header row: "
-                          f"{exc}") from None
-    if data.shape[1] != len(header):
-        raise ConfigError(f"{path}: {data.shape[1]} columns but {len(header)} names in the "
-                          "header row")
-    fs = fs_default
-    if "t" in header:
-        # the rate as a replay of the file reads it (a 250 Hz column of times is 250 Hz,
-        # not the 249.9999999997 its rounded steps average to, which the chain's
-        # rate-dependent choices then saw below 250)
-        from isofeedback.errors import RecordingError
-        from isofeedback.recording.time_column import time_axis
-
-        try:
-            fs = time_axis(path, data[:, header.index("t")]).rate
-        except RecordingError as exc:
-            raise ConfigError(str(exc)) from None
-    label = data[:, header.index("label")] if "label" in header else None
-    emg = data[:, [i for i, h in enumerate(header) if h not in ("t", "label")]]
-    return emg, fs, label
-
-
 def real_sets(folder: Path, fs_default: float = 200.0) -> list[RealSet]:
-    """Every CSV under ``folder`` (a header row; columns: EMG channels, an optional time
-    column ``t``, an optional per-sample ``label``, 0 = rest), grouped by sub-folder and
-    kind of truth (see :class:`RealSet`). Cue labels are matched within ±1 s (they include
-    the subject's reaction), offline references within ±0.5 s."""
+    """Every CSV (``.csv``, ``.tsv``) under ``folder``, read as ``replay`` reads it
+    (columns: EMG channels, an optional time column, optional per-sample labels, 0 = rest:
+    :func:`label_runs`; ``fs_default``: the rate of a file without a time column), grouped
+    by sub-folder and kind of truth (see :class:`RealSet`). Cue labels are matched within
+    ±1 s (they include the subject's reaction), offline references within ±0.5 s."""
     if not folder.is_dir():
         raise ConfigError(f"--real {folder}: not a folder (give the folder of the real "
                           "recordings)")
     groups: dict[tuple[str, str], list[EmgRecord]] = {}
-    for path in sorted(folder.rglob("*.csv")):
-        emg, fs, label = _read_real_csv(path, fs_default)
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".csv", ".tsv"))
+    for path in paths:
+        signals = _read_foreign(path, None, "--real-fs", fs_default)
+        stream = signals.streams["emg"]
+        emg, fs = np.asarray(stream.data, dtype=np.float64), stream.fs
         integer_counts = bool(np.all(emg == np.round(emg)) and emg.min() >= -128
                               and emg.max() <= 127)
-        if label is not None:
-            edges = np.diff((label != 0).astype(int))
-            on = tuple(float(i + 1) / fs for i in np.flatnonzero(edges > 0))
-            off = tuple(float(i + 1) / fs for i in np.flatnonzero(edges < 0))
+        labelled = label_runs(signals)
+        if labelled is not None:
+            on, off = tuple(labelled[0]), tuple(labelled[1])
             kind = "cues" if on else "rest"
         else:
             o, r = offline_bursts(emg, fs)
             on, off, kind = tuple(o), tuple(r), "offline"
         rec = EmgRecord(emg, fs, on, off, (0.0, 2.0), path.name,
-                        127.0 if integer_counts else None)
+                        127.0 if integer_counts else None, stream.gaps)
         group = path.parent.name if path.parent != folder else folder.name
         groups.setdefault((group, kind), []).append(rec)
     if not groups:
-        raise ConfigError(f"--real {folder}: no CSV files in it or its sub-folders")
+        raise ConfigError(f"--real {folder}: no CSV files (.csv, .tsv) in it or its "
+                          "sub-folders")
     return [RealSet(g, k, tuple(recs), 1.0 if k in ("cues", "rest") else 0.5)
             for (g, k), recs in groups.items()]
 
