@@ -24,7 +24,7 @@ from typing import Protocol
 import numpy as np
 
 from isofeedback.checks import cli_integer, cli_number
-from isofeedback.config import PipelineConfig
+from isofeedback.config import CURRENT_VERSION, VERSION_NAMES, PipelineConfig, versioned_config
 from isofeedback.detectors.factory import build_emg_detection
 from isofeedback.detectors.movement import MovementDetector
 from isofeedback.detectors.retraction import confirmed, confirmed_refined, refined
@@ -393,6 +393,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         "sub-folders): CSV files, see docs/detection.md")
     parser.add_argument("--real-fs", type=cli_number("--real-fs", low=1.0), default=200.0,
                         help="sample rate of real CSV files without a time column t")
+    parser.add_argument("--detector-version", choices=VERSION_NAMES, default=CURRENT_VERSION,
+                        metavar="N",
+                        help="the named detector version to evaluate (default: the current, "
+                        f"{CURRENT_VERSION}; docs/detection.md lists them)")
     parser.add_argument("--no-movement", action="store_true", help="skip the IMU evaluation")
     parser.add_argument("--csv", type=Path,
                         help="EMG samples: a header row, one column per channel, optional time "
@@ -717,9 +721,14 @@ def run_eval(args: argparse.Namespace) -> int:
     int8 = bool(args.int8) or args.fs <= 250
     if args.annotations is not None and args.csv is None:
         raise ConfigError("--annotations needs --csv (the data they label)")
+    version = versioned_config({}, "--detector-version", args.detector_version)
+
+    def detect(rec: EmgRecord) -> tuple[list[Event], float]:
+        return detect_emg(rec, args.mains, config=version)
+
     if args.csv is not None:
         rec = _read_csv(args.csv, args.annotations, args.csv_fs)
-        on, off, cpu = evaluate_emg([rec], args.mains, args.tolerance)
+        on, off, cpu = evaluate_emg([rec], args.mains, args.tolerance, detect)
         print(f"{args.csv.name}: {rec.emg.shape[1]} channels, {rec.minutes:.1f} min "
               "(times in ms)")
         print(COLUMNS)
@@ -728,18 +737,19 @@ def run_eval(args: argparse.Namespace) -> int:
     chans = f", sim: {args.channels} channels" if args.channels > 1 else ""
     print(f"{args.fs:g} Hz{' int8' if int8 else ''}{chans}, {args.records} records × 60 s "
           "per row, "
-          f"artifacts: {args.artifacts}, seed {args.seed}; times in ms, CPU ms/s per channel")
+          f"artifacts: {args.artifacts}, seed {args.seed}, detector version "
+          f"{args.detector_version}; times in ms, CPU ms/s per channel")
     sets = args.sets or _available_sets()
     print(COLUMNS)
     for snr in args.snr:
         for kind in sets:
             recs = generated_records(kind, args.records, snr, args.fs, args.seed,
                                      args.artifacts, int8, args.channels)
-            on, off, cpu = evaluate_emg(recs, args.mains, args.tolerance)
+            on, off, cpu = evaluate_emg(recs, args.mains, args.tolerance, detect)
             print(report_line(f"{kind} {snr:g} dB", on, off, cpu))
     if args.real is not None:
         for rs in real_sets(args.real, args.real_fs):
-            on, off, cpu = evaluate_emg(rs.records, args.mains, rs.tolerance)
+            on, off, cpu = evaluate_emg(rs.records, args.mains, rs.tolerance, detect)
             print(report_line(f"{rs.name} [{rs.labels}, {len(rs.records)} files]",
                               on, off, cpu))
     if not args.no_movement:
