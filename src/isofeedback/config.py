@@ -159,7 +159,7 @@ class PipelineConfig:
     double_threshold: DoubleThresholdSettings = field(default_factory=DoubleThresholdSettings)
     movement: MovementSettings = field(default_factory=MovementSettings)
     # the named detector version these settings are (DETECTOR_VERSIONS)
-    detector_version: str = "18"  # = CURRENT_VERSION (a test checks it)
+    detector_version: str = "19"  # = CURRENT_VERSION (a test checks it)
 
     def __post_init__(self) -> None:
         choice(self.detector_version, "detector_version", VERSION_NAMES)
@@ -376,7 +376,8 @@ SESSION_KEYS = ("chain.mains_hz", "chain.channels", "detector.rest.calibration_s
 class DetectorVersion:
     """A named, frozen detector: ``added`` are the settings (dotted paths) this version
     introduced, with their values; a setting introduced later is off in it (``off``: a
-    value, or the path of the stored setting whose value it takes). A recording stores
+    value, or the path of the stored setting whose value it takes — a string that is a
+    setting's path is one). A recording stores
     its version; ``replay --verify`` replays it with that version, a plain replay with
     :data:`CURRENT_VERSION`."""
 
@@ -450,6 +451,11 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
                     "heartbeats in the rest calibration raise the band-pass edge to 60 Hz"),
     DetectorVersion("18", (("detector.rest.train_s", 2.0),), (("detector.rest.train_s", 0.0),),
                     "a train of brief activations after a hold raises the rest"),
+    DetectorVersion("19", (("detector.release.decay", "convolved"),
+                           ("detector.release.estimate", "median")),
+                    (("detector.release.decay", "added"), ("detector.release.estimate", "mean")),
+                    "the release model rings as each fall does (no tuned tail scale); the "
+                    "posterior's median"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]
@@ -482,7 +488,8 @@ def _versioned(stored: Mapping[str, Any], names: Mapping[str, str], where: str,
         for key, value in v.off:
             if key not in full:
                 # passed on as stored: _build checks it, a damaged value gets its error
-                full[key] = stored.get(value, 1e9) if isinstance(value, str) else value
+                ref = isinstance(value, str) and value in _defaults()
+                full[key] = stored.get(value, 1e9) if ref else value
     return _build(full, where, names)
 
 

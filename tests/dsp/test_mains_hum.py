@@ -212,11 +212,11 @@ def test_after_its_choice_the_chain_is_the_one_built_for_that_mains() -> None:
 @pytest.mark.parametrize("hum_at", [0.0, 50.0])
 def test_without_a_hum_at_the_other_mains_nothing_changes(hum_at: float) -> None:
     """No hum, or one at the notched frequency: the chain keeps its notch and the events
-    are version 15's."""
+    of version 16 (which lets the hum choose it) are version 15's."""
     fs = 1000.0
     x, _ = _record(hum_at, 3.0)
     before, _ = _detect(x, fs, "15", 100)
-    after, chain = _detect(x, fs, None, 100)
+    after, chain = _detect(x, fs, "16", 100)
     assert chain.mains_switched_from is None and chain.mains_hz == 50.0
     assert after == before
 

@@ -12,15 +12,40 @@ is the same problem with time reversed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
 from isofeedback.dsp.exact import dot
 from isofeedback.types import FloatArray
 
-__all__ = ["cusum", "ramp_change_point"]
+__all__ = ["RAMPS_S", "FallShapes", "cusum", "ramp_change_point"]
 
 BoolArray = npt.NDArray[np.bool_]
+
+#: the ramp durations (s) every candidate start is tried with (0: a step)
+RAMPS_S = (0.0, 0.025, 0.05, 0.1, 0.2, 0.3)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FallShapes:
+    """The expected power, as a fraction of the plateau's, of a fall to rest seen through
+    the chain's filters, one table per ramp duration of ``ramps_s``: ``values[j][i]`` at
+    ``first[j] + i`` samples after the (delay-corrected) end of the fall (a fraction of a
+    sample: the delay's); 1 before the tables, 0 after. Each fall's own ringing: the whole filters' decay after a step,
+    little after a slow fall (:func:`~isofeedback.detectors.release_timing.fall_shapes`)."""
+
+    ramps_s: tuple[float, ...]
+    first: tuple[float, ...]
+    values: tuple[FloatArray, ...]
+
+    def at(self, dt: FloatArray) -> FloatArray:
+        """The shapes at reversed-time offsets ``dt`` (t0, 1, bins) from each candidate
+        end: (t0, ramps, bins)."""
+        u = -dt[:, 0, :]
+        return np.stack([np.interp(u, first + np.arange(v.size), v, left=1.0, right=0.0)
+                         for first, v in zip(self.first, self.values, strict=True)], axis=1)
 
 
 def cusum(llr: FloatArray, start: float) -> tuple[FloatArray, BoolArray]:
@@ -48,11 +73,11 @@ def ramp_change_point(
     valid: BoolArray | FloatArray,
     fs: float,
     first_candidate: int,
-    ramps_s: tuple[float, ...] = (0.0, 0.025, 0.05, 0.1, 0.2, 0.3),
+    ramps_s: tuple[float, ...] = RAMPS_S,
     bin_s: float = 0.002,
     iterations: int = 4,
     estimate: str = "mean",
-    tail: FloatArray | None = None,
+    tail: FloatArray | FallShapes | None = None,
     rest_free: bool = False,
 ) -> float:
     """Most likely start (in samples from ``z[0]``, fractional) of a variance ramp in ``z``.
@@ -64,8 +89,9 @@ def ramp_change_point(
     ``first_candidate``: earliest sample allowed as the start (samples before it anchor the
     rest level);
     ``tail``: the expected power, as a fraction of the plateau's, ``d`` samples before the
-    start (``tail[d]``): the filters' decay after a release, seen in reversed time; ``None``
-    for a clean rest level before the start;
+    start (``tail[d]``): the filters' decay after a release, seen in reversed time, added
+    to every ramp; or :class:`FallShapes`, each ramp's fall through the filters (its
+    ``ramps_s`` are the ramps tried); ``None`` for a clean rest level before the start;
     ``rest_free``: the rest level is not taken to be 1 but estimated for every candidate
     start from the samples before it (those before ``first_candidate`` included): the
     change is where the power leaves the level it had, whatever the baseline says.
@@ -76,6 +102,8 @@ def ramp_change_point(
     >>> round(ramp_change_point(z, np.ones(400, bool), 1000.0, 100))  # true start: 200
     216
     """
+    if isinstance(tail, FallShapes):
+        ramps_s = tail.ramps_s
     k = max(1, int(round(bin_s * fs)))
     if z.size // k < 2:
         return float(first_candidate)
@@ -124,7 +152,7 @@ def _ramp_likelihood(
     ramps_s: tuple[float, ...],
     fs: float,
     iterations: int,
-    tail: FloatArray | None = None,
+    tail: FloatArray | FallShapes | None = None,
     rest_free: bool = False,
 ) -> tuple[FloatArray, FloatArray]:
     """Candidate starts (bin edges of ``k``-sample bins within ``[lo, hi)``) and their
@@ -152,9 +180,11 @@ def _ramp_likelihood(
 
 
 def _ramp_shapes(dt: FloatArray, ramps_s: tuple[float, ...], fs: float,
-                 tail: FloatArray | None) -> FloatArray:
+                 tail: FloatArray | FallShapes | None) -> FloatArray:
     """The expected excess power (fraction of the plateau) at offsets ``dt`` (t0, 1, bins)
     from each candidate start, for every ramp duration: (t0, R, bins)."""
+    if isinstance(tail, FallShapes):
+        return tail.at(dt)
     ramps = np.asarray(ramps_s) * fs
     rr = ramps[None, :, None]
     g = np.where(rr > 0, np.clip(dt / np.maximum(rr, 1e-9), 0.0, 1.0), (dt > 0).astype(float))
@@ -200,7 +230,8 @@ def _plateau_likelihood(w: FloatArray, g: FloatArray, z: FloatArray,
 
 def _free_rest_likelihood(
     zb: FloatArray, ww: FloatArray, tb: FloatArray, t0: FloatArray, j0: int,
-    ramps_s: tuple[float, ...], fs: float, iterations: int, tail: FloatArray | None,
+    ramps_s: tuple[float, ...], fs: float, iterations: int,
+    tail: FloatArray | FallShapes | None,
 ) -> FloatArray:
     """Profile log-likelihood (candidates × ramps) of ``v = ρ·(1 + β·g)``, the rest level
     ``ρ`` of each candidate the mean power of every bin before it (its maximum likelihood

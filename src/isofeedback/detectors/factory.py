@@ -54,7 +54,7 @@ def build_onset_detector(fs: float, chain: EmgChain, cfg: PipelineConfig) -> Ons
         )
     return OnsetReleaseDetector(
         fs, cfg.detector.at_rate(fs), delay_s=chain.power_delay_s,
-        chain_filters=chain.filters, calibration_rows=chain.take_calibration_rows,
+        chain_filters=lambda: chain.filters, calibration_rows=chain.take_calibration_rows,
     )
 
 

@@ -16,7 +16,8 @@ and every part's state is built in a reset:
 - *onset back-dating* (:mod:`.onset_timing`) and *release back-dating*
   (:mod:`.release_timing`): maximum likelihood of a rest → ramp → plateau model in a
   bounded window of recent samples (:mod:`.history`), minus the chain's delay
-  (``delay_s``); the release with the filters' decay and, at wearable rates, moved
+  (``delay_s``); the release with each fall's own ringing through the filters (version
+  19; before, a scaled step's decay added to every fall) and, at wearable rates, moved
   ``release.envelope_blend`` of the way to the envelope's fall;
 - *level-drop release* (:mod:`.level_drop`): a rest that does not return to the
   calibrated level;
@@ -40,7 +41,7 @@ import numpy as np
 
 from isofeedback.checks import number
 from isofeedback.detectors.change_test import PageTest
-from isofeedback.detectors.changepoint import BoolArray
+from isofeedback.detectors.changepoint import BoolArray, FallShapes
 from isofeedback.detectors.evidence import OnsetEvidence, ReleaseEvidence
 from isofeedback.detectors.fusion import FusedEvidence
 from isofeedback.detectors.history import RecentSamples
@@ -49,6 +50,7 @@ from isofeedback.detectors.onset_timing import first_candidate, onset_index
 from isofeedback.detectors.params import DetectorParams, SampleCounts
 from isofeedback.detectors.release_timing import (
     envelope_fall_time,
+    fall_shapes,
     release_index,
     release_tail,
 )
@@ -80,7 +82,7 @@ class OnsetReleaseDetector:
     >>> det = OnsetReleaseDetector(fs=1000.0)
     >>> ev = det.process(env)
     >>> [(e.type.value, round(e.t, 2)) for e in ev if e.type != "calibrated"]
-    [('onset', 2.98), ('release', 5.03)]
+    [('onset', 2.98), ('release', 5.0)]
     """
 
     def __init__(
@@ -89,7 +91,7 @@ class OnsetReleaseDetector:
         params: DetectorParams | None = None,
         *,
         delay_s: float = 0.0,
-        chain_filters: Sequence[FloatArray] | None = None,
+        chain_filters: Sequence[FloatArray] | Callable[[], Sequence[FloatArray]] | None = None,
         calibration_rows: Callable[[], FloatArray | None] | None = None,
     ) -> None:
         # parameters are kept as given (``params``: resolved for the rate by
@@ -100,6 +102,8 @@ class OnsetReleaseDetector:
             raise ConfigError("detector parameters must be resolved for the sample rate: "
                               "pass params.at_rate(fs)")
         self.delay_s = delay_s
+        #: the chain's SOS cascade (band-pass, notches), or a function giving it as it is
+        #: now: a chain may choose its notch or band edge at the calibration's end
         self.chain_filters = chain_filters
         #: the chain's own output over the whole calibration when it changed its filters
         #: there (a mains notch chosen at the calibration's end), else None: what the
@@ -112,9 +116,12 @@ class OnsetReleaseDetector:
         #: every duration of the parameters in samples at this rate
         self.samples: SampleCounts = p.samples(self.fs)
         # the release is back-dated with the filters' decay in the model
-        self.release_tail = (release_tail(self.fs, self.delay_s, p.release.tail,
-                                          self.chain_filters)
-                             if p.release.tail > 0 else None)
+        self.release_tail: FloatArray | FallShapes | None = None
+        if p.release.decay == "convolved":
+            self.release_tail = fall_shapes(self.fs, self.delay_s, self._filters())
+        elif p.release.tail > 0:
+            self.release_tail = release_tail(self.fs, self.delay_s, p.release.tail,
+                                             self._filters())
         self.rest = RestTracker(p.rest, self.samples)
         self._onset = OnsetEvidence(p.onset)
         self._release = ReleaseEvidence(p.release, self.samples.weight)
@@ -140,6 +147,10 @@ class OnsetReleaseDetector:
         self._act_z: list[FloatArray | list[float]] = []
         self._all_valid = False
         self._valid_true = np.ones(0, dtype=bool)  # "all valid", sliced for ungated chunks
+
+    def _filters(self) -> Sequence[FloatArray] | None:
+        f = self.chain_filters
+        return f() if callable(f) else f
 
     # the rest model's view, as the pipeline and the coach read it
     @property
@@ -217,8 +228,11 @@ class OnsetReleaseDetector:
             again = (self.calibration_rows() if self.calibration_rows is not None
                      and self._n + n >= rest.calibration_n else None)
             if again is not None:
-                # the calibration as the chain now filters it, every row of it
+                # the calibration as the chain now filters it, every row of it; the
+                # release model rings as the chain's filters now do (from version 19)
                 rest.restart_calibration()
+                if self.params.release.decay == "convolved":
+                    self.release_tail = fall_shapes(self.fs, self.delay_s, self._filters())
                 e, p, g, _ = self._power(Chunk.trusted(chunk.stream, chunk.fs, 0, 0.0, again,
                                                        chunk.channels))
                 i = rest.calibrate(e, p, g, 0, has_power) - self._n
@@ -425,7 +439,7 @@ class OnsetReleaseDetector:
             return Event(EventType.ONSET, t, t_dec, "emg", self.level(env_now))
         self._refine = None
         idx = release_index(self._history, k, first, counts.rest_anchor, self.fs,
-                            self.release_tail, self._release.rest)
+                            self.release_tail, self._release.rest, self.params.release.estimate)
         t = t0 + idx / self.fs - self.delay_s
         blend = self.params.release.envelope_blend
         if blend > 0:

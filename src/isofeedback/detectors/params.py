@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from isofeedback.checks import integer, number, of_type
+from isofeedback.checks import choice, integer, number, of_type
 
 __all__ = [
     "Confirmation",
@@ -104,10 +104,14 @@ class OnsetTest:
 class ReleaseTest:
     """CUSUM of rest against "hold power / ``hold_div``" (between ``ratio`` and
     ``ratio_max`` × rest), decided above ``h`` once ``min_active_s`` of activity has been
-    seen. Back-dated with ``tail`` × the filters' ringing in the model, then moved
-    ``envelope_blend`` of the way to the envelope's fall (0 = not). ``local_rest``: "rest"
-    is the level measured just before the onset when that is above the baseline (the
-    rest rose since the baseline last moved), not the baseline itself."""
+    seen. Back-dated with the filters' ringing in the model: ``decay`` ``convolved``, each
+    fall's own (the fall convolved with the filters' impulse energy: the whole decay after
+    a step, little after a slow fall), or ``added`` (versions ≤ 18), ``tail`` × the decay
+    after a step added to every fall; the release time is the posterior's ``estimate``
+    (``median``; ``mean`` in versions ≤ 18, ``map``); then moved ``envelope_blend`` of the
+    way to the envelope's fall (0 = not). ``local_rest``: "rest" is the level measured
+    just before the onset when that is above the baseline (the rest rose since the
+    baseline last moved), not the baseline itself."""
 
     ratio: float = 3.0
     h: float = 12.0
@@ -117,6 +121,8 @@ class ReleaseTest:
     tail: float = 0.25
     envelope_blend: float = 0.0
     local_rest: bool = False
+    decay: str = "convolved"
+    estimate: str = "median"
 
     def __post_init__(self) -> None:
         number(self.ratio, "release.ratio", low=1.0, low_open=True)
@@ -127,6 +133,8 @@ class ReleaseTest:
             number(getattr(self, name), f"release.{name}", low=0.0)
         number(self.envelope_blend, "release.envelope_blend", low=0.0, high=1.0)
         of_type(self.local_rest, "release.local_rest", bool)
+        choice(self.decay, "release.decay", ("convolved", "added"))
+        choice(self.estimate, "release.estimate", ("median", "mean", "map"))
 
 
 @dataclass(frozen=True, slots=True)

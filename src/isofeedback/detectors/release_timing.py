@@ -1,9 +1,10 @@
 """Release timing: the filters' decay in the release model, and the envelope's fall.
 
 Both place a release more precisely than the likelihood model alone: the chain's filters
-keep ringing after the muscle let go (:func:`release_tail`), and the envelope's last fall
-below a threshold (:func:`envelope_fall`) errs nearly independently of the back-dated
-change, so at wearable rates their mean beats either (docs/detection.md).
+keep ringing after the muscle let go (:func:`fall_shapes`; :func:`release_tail` before
+version 19), and the envelope's last fall below a threshold (:func:`envelope_fall`) errs
+nearly independently of the back-dated change, so at wearable rates their mean beats
+either (docs/detection.md).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from isofeedback.detectors.changepoint import ramp_change_point
+from isofeedback.detectors.changepoint import RAMPS_S, FallShapes, ramp_change_point
 from isofeedback.detectors.history import RecentSamples
 from isofeedback.dsp.filters import emg_bandpass, impulse_energy, mains_notch
 from isofeedback.types import FloatArray
@@ -22,6 +23,7 @@ __all__ = [
     "FALL_NOISE",
     "envelope_fall",
     "envelope_fall_time",
+    "fall_shapes",
     "release_index",
     "release_tail",
 ]
@@ -59,6 +61,50 @@ def release_tail(
     return np.asarray(scale * tail[d:], dtype=np.float64)
 
 
+def fall_shapes(fs: float, delay_s: float, filters: Sequence[FloatArray] | None = None,
+                ramps_s: tuple[float, ...] = RAMPS_S) -> FallShapes:
+    """The chain's power during and after a release, as a fraction of the hold's, for a
+    white input whose amplitude falls linearly to zero over each ramp of ``ramps_s`` (a
+    step for 0): the fall's squared amplitude convolved with the chain's impulse energy,
+    per sample from the (delay-corrected) end of the fall. ``filters``: as for
+    :func:`release_tail`.
+
+    Why not :func:`release_tail` added to every ramp (versions ≤ 18): the filters ring
+    after what went in, so a step leaves their whole decay and a slow fall, whose last
+    part is already weak, little. The added decay had to be scaled by 0.25 to keep our
+    simulator's ramped falls from coming out early, and then instant offsets (NeuroKit2's
+    bursts) came out 17–23 ms late: the exact decay of each fall has no scale to choose.
+
+    >>> f = fall_shapes(1000.0, 0.0)
+    >>> step, slow = f.values[0], f.values[-1]
+    >>> bool(f.first[0] < 0 and np.all(np.diff(step) <= 1e-12) and step[-1] < 1e-3)
+    True
+    >>> after = lambda j, u: float(np.interp(u, f.first[j] + np.arange(f.values[j].size),
+    ...                                      f.values[j]))
+    >>> after(0, 10) > 20 * after(5, 10)  # 10 ms after a step vs after a 0.3 s fall
+    True
+    """
+    if filters is None:
+        notch = mains_notch(fs, 50.0, 3, 10.0)
+        filters = [emg_bandpass(fs)] + ([notch] if notch is not None else [])
+    h = impulse_energy(fs, filters)
+    h = h / h.sum()
+    firsts: list[float] = []
+    values: list[FloatArray] = []
+    for r in ramps_s:
+        ramp = r * fs
+        first = -int(np.ceil(ramp)) - 2  # output samples from the end of the fall
+        m = np.arange(first - h.size + 1, h.size + 1, dtype=np.float64)  # input samples
+        q = (np.clip(-m / ramp, 0.0, 1.0) ** 2 if ramp > 0 else (m < 0).astype(np.float64))
+        e = np.convolve(q, h)[h.size - 1 : q.size]  # output samples first … h.size - 1
+        # on the delay-corrected clock the detector's times are on (tabulated at whole
+        # samples from the end itself, so that a fall that ends on a sample is read
+        # there, not between two of the table's samples)
+        firsts.append(first - delay_s * fs)
+        values.append(np.asarray(e, dtype=np.float64))
+    return FallShapes(tuple(ramps_s), tuple(firsts), tuple(values))
+
+
 def envelope_fall(env: FloatArray, baseline: float, noise: float) -> int | None:
     """Index in ``env`` (recent envelope, oldest first) of the first sample after its last
     fall below the threshold (``None`` if it never rose above it, or is above it now).
@@ -82,15 +128,17 @@ def envelope_fall(env: FloatArray, baseline: float, noise: float) -> int | None:
 
 
 def release_index(hist: RecentSamples, k: int, first: int, pre: int, fs: float,
-                  tail: FloatArray | None, rest: float = 1.0) -> float:
-    """Most likely end (absolute, fractional sample index) of the activity whose release
-    was decided at ``k``: the onset's model with time reversed, the filters' decay
-    (``tail``, :func:`release_tail`) before the reversed start; ``rest``: the level (rest
-    units) the power returned to."""
+                  tail: FloatArray | FallShapes | None, rest: float = 1.0,
+                  estimate: str = "mean") -> float:
+    """End (absolute, fractional sample index) of the activity whose release was decided
+    at ``k``: the onset's model with time reversed, the filters' decay before the reversed
+    start (``tail``: :func:`fall_shapes`, or :func:`release_tail` added to every ramp);
+    ``rest``: the level (rest units) the power returned to; ``estimate``: the posterior's
+    ``mean``, ``median`` or ``map``."""
     seg, val, _ = hist.window(k, first, pre)
     if rest != 1.0:
         seg = seg / rest
-    cp = ramp_change_point(seg[::-1], val[::-1], fs, 0, tail=tail)
+    cp = ramp_change_point(seg[::-1], val[::-1], fs, 0, tail=tail, estimate=estimate)
     return min(k - cp, float(k + (k - first)))
 
 
