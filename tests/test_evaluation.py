@@ -289,3 +289,21 @@ def test_real_files_are_read_as_a_replay_reads_them(tmp_path: Path) -> None:
     assert a.fs == 1000.0 and a.emg.shape == (n, 1)
     assert a.onsets == (1.0, 2.7) and a.releases == (0.2, 2.0)
     assert b.fs == 100.0 and b.onsets == (3.0,) and b.releases == (6.0,)
+
+
+def test_eval_scores_an_earlier_detector_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--detector-version`` scores a named version (its header says which): version 18's
+    releases of NeuroKit2's instant offsets came late, version 19's do not."""
+    from isofeedback.cli import main
+
+    rows = {}
+    for v in ("18", "19"):
+        assert main(["eval", "--records", "2", "--sets", "nk", "--snr", "10", "--no-movement",
+                     "--detector-version", v]) == 0
+        out = capsys.readouterr().out
+        assert f"detector version {v};" in out
+        rows[v] = _row(out, "nk 10 dB")
+    assert float(rows["19"]["off med"]) < float(rows["18"]["off med"]) - 5.0, rows
+    with pytest.raises(SystemExit):
+        main(["eval", "--detector-version", "99"])
+    assert "invalid choice" in capsys.readouterr().err
