@@ -102,12 +102,18 @@ def test_report_of_a_session_without_its_summary(copy_sample: Any, capsys: Any) 
     assert report["protocol"] == "Post-isometric relaxation" and not report["complete"]
     page = path.with_suffix(".html").read_text()
     assert "None" not in page and "Ended early" in page and "<b>3/3</b>" in page
-    # cut before the first rep ended: 0 of the 3 planned, no mean hold
+    # cut before the first rep ended: 0 of the 3 planned, no mean hold (where the cut falls
+    # depends on the file's page layout, which a regenerated sample may change)
     raw = path.read_bytes()
-    path.write_bytes(raw[: int(len(raw) * 0.45)])
-    assert main(["report", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("0/3 reps, violations: none; ended early") and "None" not in out
+    outs = []
+    for share in (0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15):
+        path.write_bytes(raw[: int(len(raw) * share)])
+        assert main(["report", str(path)]) == 0
+        outs.append(capsys.readouterr().out)
+        if outs[-1].startswith("0/"):
+            break
+    assert outs[-1].startswith("0/3 reps, violations: none; ended early"), outs
+    assert not any("None" in out for out in outs)
 
 
 def test_report_of_foreign_data_names_no_unknowns(tmp_path: Path) -> None:
