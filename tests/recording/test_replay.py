@@ -393,3 +393,41 @@ def test_the_replay_line_counts_repeated_violations(
     assert main(["replay", str(path)]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "violations: moved ×1" in out, out
+
+
+def test_an_events_file_numbers_its_lines_and_names_what_it_withdraws(tmp_path: Path) -> None:
+    """A foreign file with two contractions and three twitches: each line of the events
+    file has its number, a ``retracted`` line names the onset it withdraws and an
+    ``onset_refined`` line the onset it re-times, so a client that knows nothing of our
+    times drops the twitches by number and keeps exactly the confirmed contractions."""
+    from isofeedback.detectors.retraction import confirmed
+    from isofeedback.recording.format import decode_output
+
+    rng = np.random.default_rng(3)
+    fs = 1000
+    x = rng.standard_normal(30 * fs) * 0.01
+    for s in (5, 15):
+        x[s * fs:(s + 4) * fs] += rng.standard_normal(4 * fs) * 0.1
+    for twitch in (10.2, 22.5, 25.1):
+        i = int(twitch * fs)
+        x[i:i + 90] += rng.standard_normal(90) * 0.08
+    data = tmp_path / "twitches.csv"
+    np.savetxt(data, np.c_[np.arange(x.size) / fs, x], delimiter=",", header="t,emg",
+               comments="", fmt="%.6f")
+    out = tmp_path / "ev.jsonl"
+    assert main(["replay", str(data), "--events", str(out)]) == 0
+    docs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [d["seq"] for d in docs] == list(range(1, len(docs) + 1))
+    by_seq = {d["seq"]: d for d in docs}
+    withdrawn = {d["retracts"] for d in docs if d["type"] == "retracted"}
+    assert len(withdrawn) == 3 and all(by_seq[s]["type"] == "onset" for s in withdrawn)
+    refined = [d for d in docs if d["type"] == "onset_refined"]
+    assert refined and all(by_seq[d["refines"]]["type"] == "onset" and
+                           by_seq[d["refines"]]["t"] == d["detail"]["onset_t"]
+                           for d in refined)
+    kept = [d["t"] for d in docs if d["type"] == "onset" and d["seq"] not in withdrawn]
+    events = [decode_output("event", json.dumps({k: v for k, v in d.items()
+                                                 if k not in ("seq", "retracts", "refines")}))
+              for d in docs]
+    assert kept == [e.t for e in confirmed(events) if e.type == "onset"]
+    assert len(kept) == 2 and abs(kept[0] - 5.0) < 0.1 and abs(kept[1] - 15.0) < 0.1

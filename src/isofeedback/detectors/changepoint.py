@@ -33,8 +33,9 @@ class FallShapes:
     """The expected power, as a fraction of the plateau's, of a fall to rest seen through
     the chain's filters, one table per ramp duration of ``ramps_s``: ``values[j][i]`` at
     ``first[j] + i`` samples after the (delay-corrected) end of the fall (a fraction of a
-    sample: the delay's); 1 before the tables, 0 after. Each fall's own ringing: the whole filters' decay after a step,
-    little after a slow fall (:func:`~isofeedback.detectors.release_timing.fall_shapes`)."""
+    sample: the delay's); 1 before the tables, 0 after. Each fall's own ringing: the whole
+    filters' decay after a step, little after a slow fall
+    (:func:`~isofeedback.detectors.release_timing.fall_shapes`)."""
 
     ramps_s: tuple[float, ...]
     first: tuple[float, ...]

@@ -7,8 +7,9 @@ milliseconds cannot tell them apart at the onset. So the onset is reported at on
 ``min_s`` (back-dated onset to back-dated release), a ``retracted`` event follows the
 release. It carries the onset's back-dated time (``t``, equal to the onset's, bit for bit)
 and decision time (``detail.onset_decided``): a researcher who wants confirmed contractions
-only drops every onset/release pair a ``retracted`` event names (on MQTT it also names the
-onset message's ``seq``, see docs/mqtt.md).
+only drops every onset/release pair a ``retracted`` event names (on MQTT and in
+``replay --events`` files it also names the onset's ``seq``: :class:`OnsetNames`,
+docs/mqtt.md).
 
 The alternative, a confirmation delay (report an onset only once it has lasted
 ``min_s``), gives the same confirmed set but every onset ``min_s`` late: measured in
@@ -21,7 +22,43 @@ from collections.abc import Sequence
 
 from isofeedback.types import Event, EventType
 
-__all__ = ["Retraction", "confirmed", "confirmed_refined", "refined"]
+__all__ = ["OnsetNames", "Retraction", "confirmed", "confirmed_refined", "refined"]
+
+
+#: the events that name an onset, and the field that carries its number
+_NAMES_ONSET = {EventType.RETRACTED: "retracts", EventType.ONSET_REFINED: "refines"}
+
+
+class OnsetNames:
+    """Which earlier onset a ``retracted`` or ``onset_refined`` event is about, by the
+    onset's number in a numbered stream (MQTT's ``seq``, an events file's line): a
+    subscriber then drops or re-times that onset by its number, with no float matching.
+
+    >>> names = OnsetNames()
+    >>> names.named(Event(EventType.ONSET, 1.0, 1.05, "emg"), 7) is None
+    True
+    >>> names.named(Event(EventType.RETRACTED, 1.0, 1.4, "emg", None,
+    ...                   {"onset_decided": 1.05}), 9)
+    ('retracts', 7)
+    """
+
+    def __init__(self) -> None:
+        self._onsets: dict[str, tuple[float, float | None, int]] = {}
+
+    def named(self, event: Event, seq: int) -> tuple[str, int] | None:
+        """``event``, numbered ``seq``: for an onset, remember it and return None; for an
+        event that names one, ``(field, that onset's number)``; else None."""
+        if event.type == EventType.ONSET:
+            self._onsets[event.source] = (event.t, event.t_decided, seq)
+            return None
+        field = _NAMES_ONSET.get(event.type)
+        last = self._onsets.get(event.source)
+        if field is None or last is None:
+            return None
+        about = ((event.detail.get("onset_t"), event.detail.get("onset_decided"))
+                 if event.type == EventType.ONSET_REFINED
+                 else (event.t, event.detail.get("onset_decided")))
+        return (field, last[2]) if last[:2] == about else None
 
 
 class Retraction:

@@ -10,6 +10,7 @@ feeds the pipeline chunks.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import numpy as np
 from isofeedback.coach.protocol import ExerciseProtocol
 from isofeedback.config import PipelineConfig, with_current_detector
 from isofeedback.control import Control
+from isofeedback.detectors.retraction import OnsetNames
 from isofeedback.dsp.mains_hum import measure_hum
 from isofeedback.dsp.raw_emg import looks_rectified
 from isofeedback.errors import ConfigError, RecordingError
@@ -121,8 +123,21 @@ def is_foreign(path: Path) -> bool:
 
 
 def events_jsonl(outputs: Sequence[Output]) -> bytes:
-    """Detected events as JSON Lines: exact floats, sorted keys, so runs compare bytewise."""
-    lines = [encode_output(o)[2] for o in outputs if isinstance(o, Event)]
+    """Detected events as JSON Lines: exact floats, sorted keys, so runs compare bytewise.
+    Each line has its number (``seq``, from 1) and a ``retracted`` or ``onset_refined``
+    line the number of the onset it is about (``retracts``, ``refines``), as the MQTT
+    events do: a client that wants confirmed contractions drops those by number."""
+    names = OnsetNames()
+    lines: list[str] = []
+    for o in outputs:
+        if not isinstance(o, Event):
+            continue
+        doc = json.loads(encode_output(o)[2])
+        doc["seq"] = len(lines) + 1
+        named = names.named(o, doc["seq"])
+        if named is not None:
+            doc[named[0]] = named[1]
+        lines.append(json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=True))
     return "".join(line + "\n" for line in lines).encode()
 
 

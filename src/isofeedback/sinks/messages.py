@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from isofeedback.types import Event, EventType, Feedback
+from isofeedback.detectors.retraction import OnsetNames
+from isofeedback.types import Event, Feedback
 
 __all__ = [
     "KINDS",
@@ -47,9 +48,6 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 LIVE_EXPIRY_S = 2  # MQTT v5 message expiry of live levels: a late level is useless
-
-#: events that name an earlier onset message, and the field that carries its seq
-_NAMES_ONSET = {EventType.RETRACTED: "retracts", EventType.ONSET_REFINED: "refines"}
 
 #: where the session's set-up instruction is retained
 SETUP_TOPIC = "setup"
@@ -180,9 +178,9 @@ class Serializer:
     def _reset(self) -> None:
         self.seq = 0
         self.live_seq = 0
-        # per source, the back-dated time, decision time and seq of the last onset, so a
-        # ``retracted`` event can name the onset message it withdraws
-        self._onsets: dict[str, tuple[float, float, int]] = {}
+        # the last onset's seq per source, so that a ``retracted`` or ``onset_refined``
+        # event can name the onset message it is about
+        self._onset_names = OnsetNames()
 
     # -- helpers -------------------------------------------------------------------------
     def topic(self, suffix: str) -> str:
@@ -224,16 +222,10 @@ class Serializer:
                 "detail": dict(item.detail),
             }
             self.seq += 1
-            if item.type == EventType.ONSET:
-                self._onsets[item.source] = (item.t, item.t_decided, self.seq)
-            elif item.type in _NAMES_ONSET:
-                # the onset it withdraws or re-times, by that message's seq
-                last = self._onsets.get(item.source)
-                named = ((item.detail.get("onset_t"), item.detail.get("onset_decided"))
-                         if item.type == EventType.ONSET_REFINED
-                         else (item.t, item.detail.get("onset_decided")))
-                if last is not None and last[:2] == named:
-                    body[_NAMES_ONSET[item.type]] = last[2]
+            # the onset it withdraws or re-times, by that message's seq
+            named = self._onset_names.named(item, self.seq)
+            if named is not None:
+                body[named[0]] = named[1]
             doc = self.envelope("event", item.t_decided, {**body, "seq": self.seq})
             return MqttMessage(self.topic("events"), self.encode(doc), 1, False, False)
         route = _ROUTES.get(item.kind)
