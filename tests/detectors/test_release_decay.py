@@ -138,3 +138,23 @@ def test_the_release_settings_are_checked_and_older_versions_keep_theirs() -> No
     new = versioned_config({}, "test").detector.release
     assert (old.decay, old.estimate) == ("added", "mean")
     assert (new.decay, new.estimate) == ("convolved", "median")
+
+
+@pytest.mark.parametrize("fs", [200.0, 333.0, 1000.0, 2000.0])
+def test_the_fall_shapes_are_the_convolution_summed_in_a_fixed_order(fs: float) -> None:
+    """The tables come from running sums (the same bits on every processor); they are the
+    fall convolved with the impulse energy, as ``np.convolve`` (a processor-dependent dot
+    product) gives it, to 1e-12."""
+    from isofeedback.dsp.filters import impulse_energy
+
+    chain = EmgChain(fs, 1)
+    shapes = fall_shapes(fs, 0.001, chain.filters)
+    h = impulse_energy(fs, chain.filters)
+    h = h / h.sum()
+    for r, v in zip(shapes.ramps_s, shapes.values, strict=True):
+        ramp = r * fs
+        first = -int(np.ceil(ramp)) - 2
+        m = np.arange(first - h.size + 1, h.size + 1, dtype=np.float64)
+        q = np.clip(-m / ramp, 0, 1) ** 2 if ramp > 0 else (m < 0).astype(np.float64)
+        direct = np.convolve(q, h)[h.size - 1:q.size][:v.size]
+        assert v.size == h.size - first and np.max(np.abs(direct - v)) < 1e-12

@@ -88,20 +88,33 @@ def fall_shapes(fs: float, delay_s: float, filters: Sequence[FloatArray] | None 
         notch = mains_notch(fs, 50.0, 3, 10.0)
         filters = [emg_bandpass(fs)] + ([notch] if notch is not None else [])
     h = impulse_energy(fs, filters)
-    h = h / h.sum()
+    n = h.size
+    k = np.arange(n, dtype=np.float64)
+    # running sums of h, k·h and k²·h: strictly left to right (``add.accumulate``), so the
+    # tables are the same to the bit on every processor (a SIMD dot product or sum, as in
+    # ``np.convolve``, adds in an order that depends on the processor)
+    p0, p1, p2 = (np.concatenate(([0.0], np.add.accumulate(w)))
+                  for w in (h, k * h, k * k * h))
     firsts: list[float] = []
     values: list[FloatArray] = []
     for r in ramps_s:
         ramp = r * fs
         first = -int(np.ceil(ramp)) - 2  # output samples from the end of the fall
-        m = np.arange(first - h.size + 1, h.size + 1, dtype=np.float64)  # input samples
-        q = (np.clip(-m / ramp, 0.0, 1.0) ** 2 if ramp > 0 else (m < 0).astype(np.float64))
-        e = np.convolve(q, h)[h.size - 1 : q.size]  # output samples first … h.size - 1
+        u = np.arange(first, n)
+        # a tap k of the filters sees the input j = k - u samples before the end: the hold
+        # (1) for j >= ramp, (j / ramp)² inside the fall, nothing (0) after the end
+        hold_from = int(np.ceil(ramp)) if ramp > 0 else 1
+        e = p0[n] - p0[np.clip(u + hold_from, 0, n)]
+        if ramp > 0:
+            lo, hi = np.clip(u + 1, 0, n), np.clip(u + hold_from, 0, n)
+            uf = u.astype(np.float64)
+            e = e + ((p2[hi] - p2[lo]) - 2.0 * uf * (p1[hi] - p1[lo])
+                     + uf * uf * (p0[hi] - p0[lo])) / (ramp * ramp)
         # on the delay-corrected clock the detector's times are on (tabulated at whole
         # samples from the end itself, so that a fall that ends on a sample is read
         # there, not between two of the table's samples)
         firsts.append(first - delay_s * fs)
-        values.append(np.asarray(e, dtype=np.float64))
+        values.append(np.asarray(e / p0[n], dtype=np.float64))
     return FallShapes(tuple(ramps_s), tuple(firsts), tuple(values))
 
 
