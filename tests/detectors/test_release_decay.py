@@ -130,9 +130,9 @@ def test_the_release_model_follows_the_notch_the_chain_chose() -> None:
 
 
 def test_the_release_settings_are_checked_and_older_versions_keep_theirs() -> None:
-    with pytest.raises(ConfigError, match="release.decay must be one of"):
+    with pytest.raises(ConfigError, match=r"release\.decay must be one of"):
         versioned_config({"detector": {"release": {"decay": "smooth"}}}, "test")
-    with pytest.raises(ConfigError, match="release.estimate must be one of"):
+    with pytest.raises(ConfigError, match=r"release\.estimate must be one of"):
         versioned_config({"detector": {"release": {"estimate": "mode"}}}, "test")
     old = versioned_config({"detector_version": "18"}, "test").detector.release
     new = versioned_config({}, "test").detector.release
