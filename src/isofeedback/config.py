@@ -81,7 +81,10 @@ class ChainSettings:
     in the rest calibration raise the band-pass's low edge to ``ecg_low_hz``
     (``ecg_auto``, from version 17: over the trunk the heart's QRS reached the electrodes
     at several times the rest level and each beat decided a provisional onset; see
-    :mod:`~isofeedback.dsp.heartbeats`)."""
+    :mod:`~isofeedback.dsp.heartbeats`), and whether a gated "spike" whose raw signal stays
+    up ends its gate a few ms after it began (``spike_level``, from version 20: a
+    contraction that starts at once far above the rest looked like a spike and its first
+    ~70 ms were held back)."""
 
     mains_hz: float = 50.0
     mains_harmonics: float = 3.0
@@ -96,6 +99,7 @@ class ChainSettings:
     mains_auto: bool = True
     ecg_auto: bool = True
     ecg_low_hz: float = 60.0
+    spike_level: bool = True
 
     def __post_init__(self) -> None:
         if self.mains_hz not in (0.0, 50.0, 60.0):
@@ -159,7 +163,7 @@ class PipelineConfig:
     double_threshold: DoubleThresholdSettings = field(default_factory=DoubleThresholdSettings)
     movement: MovementSettings = field(default_factory=MovementSettings)
     # the named detector version these settings are (DETECTOR_VERSIONS)
-    detector_version: str = "19"  # = CURRENT_VERSION (a test checks it)
+    detector_version: str = "20"  # = CURRENT_VERSION (a test checks it)
 
     def __post_init__(self) -> None:
         choice(self.detector_version, "detector_version", VERSION_NAMES)
@@ -456,6 +460,9 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
                     (("detector.release.decay", "added"), ("detector.release.estimate", "mean")),
                     "the release model rings as each fall does (no tuned tail scale); the "
                     "posterior's median"),
+    DetectorVersion("20", (("chain.spike_level", True),), (("chain.spike_level", False),),
+                    "a gated spike whose raw signal stays up is a contraction that started "
+                    "at once: its gate ends within ~10 ms"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]

@@ -40,6 +40,7 @@ def build_emg_chain(fs: float, n_channels: int, cfg: PipelineConfig,
         mains_auto=c.mains_auto,
         ecg_auto=c.ecg_auto,
         ecg_low_hz=c.ecg_low_hz,
+        spike_level=c.spike_level,
     )
 
 

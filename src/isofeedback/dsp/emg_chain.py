@@ -47,7 +47,7 @@ from isofeedback.dsp.filters import (
 )
 from isofeedback.dsp.heartbeats import Heartbeats, measure_heartbeats
 from isofeedback.dsp.mains_hum import MainsHum, measure_hum
-from isofeedback.dsp.rows import Rows
+from isofeedback.dsp.rows import RecentRows, Rows
 from isofeedback.types import Chunk, FloatArray
 
 BoolArray = npt.NDArray[np.bool_]
@@ -58,6 +58,13 @@ __all__ = ["CHANNELS", "EmgChain", "effective_channels", "heartbeat_note"]
 CHANNELS = ("env", "pow", "gate", "dof")
 #: a channel this far below the liveliest at rest (60 dB) is dead (``drop_dead``)
 DEAD_CHANNEL_RATIO = 1e-6
+#: a level change (``spike_level``): the raw signal's first differences over
+#: ``LEVEL_WINDOW_S`` from ``LEVEL_AFTER_S`` after the first gated sample (after the longest
+#: contact spike, ~2–8 ms), their median
+#: above ``LEVEL_RATIO`` × theirs over the spike test's reference window
+LEVEL_AFTER_S = 0.01
+LEVEL_WINDOW_S = 0.005
+LEVEL_RATIO = 9.0
 
 
 def effective_channels(weights: FloatArray) -> float:
@@ -153,6 +160,7 @@ class EmgChain:
         mains_auto: bool = False,
         ecg_auto: bool = False,
         ecg_low_hz: float = 60.0,
+        spike_level: bool = False,
     ) -> None:
         """``chunk_invariant``: the same output to the bit however the stream is chunked
         (see :class:`MovingRms`), for data read from files in chunks of any size; live
@@ -161,7 +169,10 @@ class EmgChain:
         a sensor used under 60 Hz mains with the 50 Hz default (or the other way round)
         is notched at the frequency it hums at. ``ecg_auto``: heartbeats in the rest
         calibration (:mod:`.heartbeats`) raise the band-pass's low edge to
-        ``ecg_low_hz`` (from 250 Hz: below, the band above it is too narrow)."""
+        ``ecg_low_hz`` (from 250 Hz: below, the band above it is too narrow).
+        ``spike_level``: a gated "spike" whose raw signal stays up is a contraction that
+        started at once, not a spike: its gate ends a few ms after it began
+        (:meth:`_level_changes`)."""
         if fs <= 0 or n_channels < 1:
             raise ValueError("fs must be positive and n_channels at least 1")
         self.fs = fs
@@ -187,6 +198,7 @@ class EmgChain:
         self.mains_auto = mains_auto
         self.ecg_auto = ecg_auto
         self.ecg_low_hz = ecg_low_hz
+        self.spike_level = spike_level
         #: the band-pass's low edge the chain was built with, when heartbeats in the rest
         #: made it raise the edge to ``ecg_low_hz`` (``low_hz``); None: it kept it
         self.low_switched_from: float | None = None
@@ -265,6 +277,17 @@ class EmgChain:
         self._idx = list(self.channels)
         self._last_flag = -(10**12)
         self._ring_samples = -1.0 / math.log(pole_radius(self._band()))
+        # level changes (``spike_level``): the raw rows kept for the test, the sample the
+        # pending test is due at, the episode's first gated sample and channel, and the
+        # last sample of a level change's window in which nothing is a spike
+        self._lv_after = max(1, int(round(LEVEL_AFTER_S * self.fs)))
+        self._lv_len = max(3, int(round(LEVEL_WINDOW_S * self.fs)))
+        self._raw_keep = self._ref_len + self._ref_skip + self._lv_after + self._lv_len + 2
+        self._raw = RecentRows(self._raw_keep, c) if self.spike_level else None
+        self._check_at: int | None = None
+        self._check_from = 0
+        self._check_ch = 0
+        self._level_until = -(10**12)
         # the fusion's normalised weights and weights over rest variance, and as lists,
         # for the weights and rest variance they were computed from (see _fusion)
         self._fusion_for: tuple[FloatArray, FloatArray] | None = None
@@ -414,7 +437,8 @@ class EmgChain:
             over = np.abs(raw) >= self.full_scale
             sat = np.asarray(over.any(axis=1) if c > 1 else over[:, 0], dtype=bool)
         base = self._n
-        if (sat is None or not sat.any()) and self._surely_clear(y2):
+        due = self._level_due(n)
+        if (sat is None or not sat.any()) and not due and self._surely_clear(y2):
             return self._no_spike(n), None
         hist = self._hbuf[max(self._hpos - self._hlen, self._hpos - n - need) : self._hpos - n]
         pad = need - hist.shape[0]  # > 0 only in the stream's first ~0.1 s
@@ -431,6 +455,7 @@ class EmgChain:
         if pad > 0:
             cand[: min(pad, n)] = False  # not enough history yet: no reference
         any_cand = bool(cand.any())
+        r2: FloatArray | None = None
         if any_cand:
             ref = np.full((n, c), np.inf)
             ii, cc = np.nonzero(cand)
@@ -439,7 +464,7 @@ class EmgChain:
             r2 = y2 / np.maximum(ref, 1e-30)
             ratio = r2.max(axis=1) if c > 1 else r2[:, 0]
             flag = ratio > k2
-        if (not any_cand or not flag.any()) and (sat is None or not sat.any()):
+        if (not any_cand or not flag.any()) and (sat is None or not sat.any()) and not due:
             return self._no_spike(n), None
         if not any_cand:
             ratio = np.zeros(n)
@@ -453,12 +478,91 @@ class EmgChain:
         if sat is not None:
             sat_end = absidx + hold + np.ceil(ring).astype(np.int64)
             ends = np.where(sat, np.maximum(ends, sat_end), ends)
-        last = np.maximum.accumulate(np.maximum(ends, self._last_flag))
-        self._last_flag = int(last[-1])
+        if self.spike_level:
+            last, flag, self._last_flag = self._level_holds(flag, ends, r2, absidx)
+        else:
+            last = np.maximum.accumulate(np.maximum(ends, self._last_flag))
+            self._last_flag = int(last[-1])
         if sat is not None:
             flag = flag | sat  # zeroed before the notch as well
         spikes = flag if flag.any() else None
         return (absidx <= last).astype(np.float64), spikes
+
+    def _level_due(self, n: int) -> bool:
+        """A level test falls in the next ``n`` samples: the gate's full path decides
+        them (the fast paths know only an earlier spike's hold)."""
+        return self._check_at is not None and self._check_at < self._n + n
+
+    def _level_holds(self, flag: BoolArray, ends: npt.NDArray[np.int64],
+                     r2: FloatArray | None, absidx: npt.NDArray[np.int64],
+                     ) -> tuple[npt.NDArray[np.int64], BoolArray, int]:
+        """The gate's hold (last gated sample, per row), the spike rows and the hold's
+        end after the chunk, with level changes (``spike_level``).
+
+        A contraction that starts at once 20 dB or more above the rest passes the spike
+        test at its first samples, and the hold for the band-pass's ringing then kept its
+        first ~70 ms out of the detector (`nk`'s bursts at 30 dB were decided 80 ms late).
+        A spike cannot be told from such a step at its first samples, but a few ms later
+        it can, from the raw signal's first differences, which do not ring: a spike's
+        fall back to the rest at once (a pulse's flat top has none), a contraction's stay
+        up. So the first gated sample of an episode (one that starts after the hold of
+        every earlier one) schedules a test ``LEVEL_AFTER_S`` + ``LEVEL_WINDOW_S`` later;
+        a level change ends the hold at the test's sample, and for one reference window
+        after it nothing is a spike (the reference still lags the new level). Every
+        decision uses samples up to its own only: the gate is the same however the
+        stream is chunked."""
+        flag = flag.copy()
+        ends = ends.copy()
+        quiet = absidx <= self._level_until
+        if quiet.any():
+            flag[quiet] = False
+            ends[quiet] = -(10**12)
+        n = absidx.size
+        last = np.empty(n, dtype=np.int64)
+        start, held = 0, self._last_flag
+        while start < n:
+            last[start:] = np.maximum.accumulate(np.maximum(ends[start:], held))
+            if self._check_at is None:
+                before = np.concatenate(([held], last[start:-1]))
+                new = np.flatnonzero(flag[start:] & (absidx[start:] > before))
+                if new.size == 0:
+                    break
+                i = start + int(new[0])
+                self._check_from = int(absidx[i])
+                self._check_at = self._check_from + self._lv_after + self._lv_len - 1
+                self._check_ch = int(np.argmax(r2[i])) if r2 is not None else 0
+            at = self._check_at - int(absidx[0])
+            if at >= n:
+                break
+            self._check_at = None
+            if self._is_level(self._check_from, int(absidx[at]), self._check_ch):
+                self._level_until = int(absidx[at]) + self._ref_len
+                after = slice(at + 1, n)
+                quiet = absidx[after] <= self._level_until
+                flag[after][quiet] = False
+                ends[after][quiet] = -(10**12)
+                held = int(absidx[at])  # the hold ends at the test's sample
+            else:
+                held = int(last[at])  # a spike: its hold goes on
+            start = at + 1
+        # the hold after the chunk: the last row's, or where a test on that row cut it
+        return last, flag, held if start >= n else int(last[-1])
+
+    def _is_level(self, first: int, at: int, ch: int) -> bool:
+        """Whether the episode gated from sample ``first`` on is a level change: the raw
+        first differences of channel ``ch`` over the test's window (ending at ``at``)
+        against those over the spike test's reference window before ``first``."""
+        assert self._raw is not None
+        lo = first - self._ref_skip - self._ref_len - 1
+        k = self._raw.seen - lo
+        rows = self._raw.last(k)
+        if rows.shape[0] < k:
+            return False  # the stream's first samples: no reference
+        x = rows[:, ch]
+        ref = np.diff(x[: self._ref_len + 1])
+        w0 = first + self._lv_after - lo
+        win = np.diff(x[w0 - 1 : at - lo + 1])
+        return bool(np.median(win * win) > LEVEL_RATIO * np.median(ref * ref))
 
     def _no_spike(self, n: int) -> FloatArray:
         """The gate of a chunk without spikes or saturation: on only while an earlier
@@ -556,7 +660,9 @@ class EmgChain:
         few = self._few(n, raw.shape[1])
         y, yg = self._filter(raw, few)
         power = self._power(yg)  # yg², a view of the spike gate's history
-        clear = self._clear_few(power, raw) if few else None
+        if self._raw is not None:
+            self._raw.push(raw)
+        clear = self._clear_few(power, raw) if few and not self._level_due(n) else None
         if clear is None:
             gate, spikes = self._gate(power, raw)
         else:  # no spike, no saturation: only an earlier spike's hold

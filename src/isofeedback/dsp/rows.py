@@ -24,7 +24,7 @@ import numpy as np
 
 from isofeedback.types import FloatArray
 
-__all__ = ["Rows"]
+__all__ = ["RecentRows", "Rows"]
 
 
 class Rows:
@@ -67,3 +67,43 @@ class Rows:
         if self._data is None:
             return np.zeros(0)
         return self._data[: self._n]
+
+
+class RecentRows:
+    """The last ``keep`` rows of a stream (along the first axis), written forward into a
+    buffer and shifted back only when it is full: a push copies the piece (no
+    concatenation per chunk), and :meth:`last` reads the newest rows.
+
+    >>> r = RecentRows(3, 1)
+    >>> r.push(np.array([[1.0], [2.0]])); r.push(np.array([[3.0], [4.0]]))
+    >>> r.last(3)[:, 0].tolist(), r.seen
+    ([2.0, 3.0, 4.0], 4)
+    """
+
+    def __init__(self, keep: int, columns: int) -> None:
+        self.keep = keep
+        self._buf = np.zeros((4 * keep + 64, columns))
+        self._pos = 0
+        self._len = 0
+        #: rows pushed since the start
+        self.seen = 0
+
+    def push(self, piece: FloatArray) -> None:
+        n = piece.shape[0]
+        keep = min(self._len, self.keep)
+        if self._pos + n > self._buf.shape[0]:
+            old = self._buf[self._pos - keep : self._pos].copy()
+            if keep + n > self._buf.shape[0]:
+                self._buf = np.zeros((2 * (self.keep + n), self._buf.shape[1]))
+            self._buf[:keep] = old
+            self._pos = keep
+        self._buf[self._pos : self._pos + n] = piece
+        self._pos += n
+        self._len = keep + n
+        self.seen += n
+
+    def last(self, k: int) -> FloatArray:
+        """The newest ``k`` rows (fewer at the stream's start), oldest first; a view valid
+        until the next push."""
+        k = min(k, self._len)
+        return self._buf[self._pos - k : self._pos]
