@@ -172,7 +172,7 @@ class EmgChain:
         ``ecg_low_hz`` (from 250 Hz: below, the band above it is too narrow).
         ``spike_level``: a gated "spike" whose raw signal stays up is a contraction that
         started at once, not a spike: its gate ends a few ms after it began
-        (:meth:`_level_changes`)."""
+        (:meth:`_level_holds`)."""
         if fs <= 0 or n_channels < 1:
             raise ValueError("fs must be positive and n_channels at least 1")
         self.fs = fs
