@@ -163,7 +163,7 @@ class PipelineConfig:
     double_threshold: DoubleThresholdSettings = field(default_factory=DoubleThresholdSettings)
     movement: MovementSettings = field(default_factory=MovementSettings)
     # the named detector version these settings are (DETECTOR_VERSIONS)
-    detector_version: str = "20"  # = CURRENT_VERSION (a test checks it)
+    detector_version: str = "21"  # = CURRENT_VERSION (a test checks it)
 
     def __post_init__(self) -> None:
         choice(self.detector_version, "detector_version", VERSION_NAMES)
@@ -463,6 +463,10 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
     DetectorVersion("20", (("chain.spike_level", True),), (("chain.spike_level", False),),
                     "a gated spike whose raw signal stays up is a contraction that started "
                     "at once: its gate ends within ~10 ms"),
+    DetectorVersion("21", (("detector.release.fit_cap", 10.0),),
+                    (("detector.release.fit_cap", 0.0),),
+                    "the release is fitted to a strong hold's real power, not to the change "
+                    "tests' clip"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]

@@ -158,3 +158,27 @@ def test_the_fall_shapes_are_the_convolution_summed_in_a_fixed_order(fs: float) 
         q = np.clip(-m / ramp, 0, 1) ** 2 if ramp > 0 else (m < 0).astype(np.float64)
         direct = np.convolve(q, h)[h.size - 1:q.size][:v.size]
         assert v.size == h.size - first and np.max(np.abs(direct - v)) < 1e-12
+
+
+def _loud_steps(seed: int) -> EmgRecord:
+    """Six 3 s bursts of white noise 30 dB above the rest that stop at once: the hold sits
+    far above the change tests' clip (``onset.z_max``, 400 rest units)."""
+    rng = np.random.default_rng(seed)
+    n = int(40 * FS)
+    a = np.zeros(n)
+    onsets = tuple(3.0 + 6.0 * k + rng.uniform(0, 0.5) for k in range(6))
+    for t0 in onsets:
+        a[int(t0 * FS):int((t0 + 3.0) * FS)] = np.sqrt(1000.0)
+    x = rng.standard_normal(n) + a * rng.standard_normal(n)
+    return EmgRecord(x[:, None], FS, onsets, tuple(t + 3.0 for t in onsets), (0.0, 2.0),
+                     f"loud{seed}")
+
+
+def test_a_hold_above_the_clip_is_fitted_at_its_own_level() -> None:
+    """Version 20 fitted the release to the clipped power: the hold's model sat at the
+    clip, its real ringing after the release looked like activity, and releases came
+    late; version 21 fits the power clipped at 10 × the strongest block instead."""
+    old = [e for s in range(3) for e in _release_errors("20", _loud_steps(s))]
+    new = [e for s in range(3) for e in _release_errors("21", _loud_steps(s))]
+    assert np.median(new) <= 8.0 and np.median(new) < np.median(old) - 5.0, (
+        np.median(old), np.median(new))

@@ -28,6 +28,11 @@ class LevelDropTracker:
         self.blocks = blocks
         self.start()
 
+    @property
+    def peak(self) -> float:
+        """The strongest block's mean power of this activation so far."""
+        return self._peak
+
     def start(self) -> None:
         """A new activation begins."""
         self._peak, self._low_blocks, self._low_sum = 0.0, 0, 0.0

@@ -128,6 +128,8 @@ class OnsetReleaseDetector:
         self._fusion = FusedEvidence(self.fs)
         self._test = PageTest()
         self._history = RecentSamples(self.samples.keep)
+        # the release's fit may need a strong hold's power above the change tests' clip
+        self._keep_unclipped = p.release.fit_cap > 0
         self._drop = LevelDropTracker(p.level_drop.ratio, self.samples.drop_blocks)
         self._retraction = Retraction(p.confirmation.min_contraction_s)
         self._rise = (RestRiseWatch(self.samples.train, p.rest.train_count,
@@ -264,8 +266,10 @@ class OnsetReleaseDetector:
             if dof is not None and fused and float(dof[i]) != self._fusion.dof_cap:
                 self._fusion.restart(float(dof[i]))
             # normalise here: the baseline may have moved at the previous block boundary
-            z = np.minimum(pw[i : i + take] / rest.pow_baseline, self.params.onset.z_max)
-            events += self._segment(z, valid[i : i + take], env[i : i + take], a, t0)
+            q = pw[i : i + take] / rest.pow_baseline
+            z = np.minimum(q, self.params.onset.z_max)
+            events += self._segment(z, valid[i : i + take], env[i : i + take], a, t0,
+                                    q if self._keep_unclipped else None)
             i += take
         return self._done(n, events)
 
@@ -311,6 +315,7 @@ class OnsetReleaseDetector:
         rows = chunk.data.tolist()
         pb, z_max = rest.pow_baseline, self.params.onset.z_max
         z: list[float] = []
+        qs: list[float] = []
         single = True  # every channel count at most 1 (a NaN is not)
         for row in rows:
             if row[2] != 0.0:  # gated (or a NaN gate)
@@ -319,6 +324,7 @@ class OnsetReleaseDetector:
             if q - q != 0.0:  # NaN or infinite
                 return None
             z.append(q if q < z_max else z_max)
+            qs.append(q)
             single = single and row[3] <= 1.0
         # the fused channel count, as process() reads it: restarted when it changed
         if not single and self.params.fused_evidence and rows[0][3] != self._fusion.dof_cap:
@@ -335,7 +341,7 @@ class OnsetReleaseDetector:
             return None  # a decision: back-dated on the array path
         t0 = self._anchor(chunk)
         env = [row[0] for row in rows]
-        self._history.push_few(z, env)
+        self._history.push_few(z, env, qs if self._keep_unclipped else None)
         self._taken(z, env, None, a, False)
         events: list[Event] = []
         if (a + n) % rest.block_n == 0:
@@ -345,9 +351,11 @@ class OnsetReleaseDetector:
         return self._done(n, events)
 
     def _segment(
-        self, z: FloatArray, valid: BoolArray, env: FloatArray, a: int, t0: float
+        self, z: FloatArray, valid: BoolArray, env: FloatArray, a: int, t0: float,
+        q: FloatArray | None = None,
     ) -> list[Event]:
-        """Process samples ``a .. a+len(z)`` (within one block), switching modes as needed."""
+        """Process samples ``a .. a+len(z)`` (within one block), switching modes as needed
+        (``q``: their power before the clip, kept for the release's fit)."""
         events: list[Event] = []
         n = z.size
         j = 0
@@ -362,7 +370,7 @@ class OnsetReleaseDetector:
                 if start < lo:  # refractory: nothing accumulates
                     skip = min(n - j, lo - start)
                     hist.push(z[j : j + skip], valid[j : j + skip], env[j : j + skip],
-                              self._all_valid)
+                              self._all_valid, None if q is None else q[j : j + skip])
                     test.zero = start + skip
                     j += skip
                     continue
@@ -376,7 +384,8 @@ class OnsetReleaseDetector:
             if not self._all_valid:
                 llr = np.where(valid[j:stop], llr, 0.0)
             end, hit = test.scan(llr, start, h, earliest)
-            hist.push(z[j : j + end], valid[j : j + end], env[j : j + end], self._all_valid)
+            hist.push(z[j : j + end], valid[j : j + end], env[j : j + end], self._all_valid,
+                      None if q is None else q[j : j + end])
             self._taken(z[j : j + end], env[j : j + end],
                         None if self._all_valid else valid[j : j + end], start, hit)
             j += end
@@ -439,7 +448,8 @@ class OnsetReleaseDetector:
             return Event(EventType.ONSET, t, t_dec, "emg", self.level(env_now))
         self._refine = None
         idx = release_index(self._history, k, first, counts.rest_anchor, self.fs,
-                            self.release_tail, self._release.rest, self.params.release.estimate)
+                            self.release_tail, self._release.rest, self.params.release.estimate,
+                            self._fit_clip())
         t = t0 + idx / self.fs - self.delay_s
         blend = self.params.release.envelope_blend
         if blend > 0:
@@ -453,6 +463,20 @@ class OnsetReleaseDetector:
         if self._rise is not None:
             self._released(k, t, t0)
         return Event(EventType.RELEASE, t, t_dec, "emg")
+
+    def _fit_clip(self) -> float | None:
+        """Where the release's fit clips the power: ``release.fit_cap`` × the activation's
+        strongest block when that is above the change tests' clip (a hold far above the
+        rest sat at the clip, its ringing after the release then looked like activity:
+        releases 30 dB above the rest came 11–17 ms late), else None (the clipped power
+        as the tests saw it). The strongest block is measured on clipped power too, so a
+        clipped hold gives a clip several times its own level: loose enough for the
+        plateau's spread, not for an artifact far above the hold."""
+        cap = self.params.release.fit_cap
+        if cap <= 0:
+            return None
+        clip = cap * self._drop.peak
+        return clip if clip > self.params.onset.z_max else None
 
     def _released(self, k: int, t: float | None, t0: float) -> None:
         """An activation was released at sample ``k``, back-dated to time ``t`` (None: a

@@ -108,8 +108,11 @@ class ReleaseTest:
     fall's own (the fall convolved with the filters' impulse energy: the whole decay after
     a step, little after a slow fall), or ``added`` (versions ≤ 18), ``tail`` × the decay
     after a step added to every fall; the release time is the posterior's ``estimate``
-    (``median``; ``mean`` in versions ≤ 18, ``map``); then moved ``envelope_blend`` of the
-    way to the envelope's fall (0 = not). ``local_rest``: "rest" is the level measured
+    (``median``; ``mean`` in versions ≤ 18, ``map``), fitted to the power clipped at
+    ``fit_cap`` × the activation's strongest block where that is above ``onset.z_max``
+    (the change tests' clip, which flattened a hold 30 dB above the rest; 0: at
+    ``onset.z_max``, versions ≤ 20); then moved ``envelope_blend`` of the way to the
+    envelope's fall (0 = not). ``local_rest``: "rest" is the level measured
     just before the onset when that is above the baseline (the rest rose since the
     baseline last moved), not the baseline itself."""
 
@@ -123,6 +126,7 @@ class ReleaseTest:
     local_rest: bool = False
     decay: str = "convolved"
     estimate: str = "median"
+    fit_cap: float = 10.0
 
     def __post_init__(self) -> None:
         number(self.ratio, "release.ratio", low=1.0, low_open=True)
@@ -135,6 +139,7 @@ class ReleaseTest:
         of_type(self.local_rest, "release.local_rest", bool)
         choice(self.decay, "release.decay", ("convolved", "added"))
         choice(self.estimate, "release.estimate", ("median", "mean", "map"))
+        number(self.fit_cap, "release.fit_cap", low=0.0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,13 +142,17 @@ def envelope_fall(env: FloatArray, baseline: float, noise: float) -> int | None:
 
 def release_index(hist: RecentSamples, k: int, first: int, pre: int, fs: float,
                   tail: FloatArray | FallShapes | None, rest: float = 1.0,
-                  estimate: str = "mean") -> float:
+                  estimate: str = "mean", clip: float | None = None) -> float:
     """End (absolute, fractional sample index) of the activity whose release was decided
     at ``k``: the onset's model with time reversed, the filters' decay before the reversed
     start (``tail``: :func:`fall_shapes`, or :func:`release_tail` added to every ramp);
     ``rest``: the level (rest units) the power returned to; ``estimate``: the posterior's
-    ``mean``, ``median`` or ``map``."""
-    seg, val, _ = hist.window(k, first, pre)
+    ``mean``, ``median`` or ``map``; ``clip``: fit the unclipped power
+    (:meth:`~.history.RecentSamples.unclipped`) clipped here instead of as the change
+    tests saw it."""
+    seg, val, w0 = hist.window(k, first, pre)
+    if clip is not None:
+        seg = np.minimum(hist.unclipped(w0, k), clip)
     if rest != 1.0:
         seg = seg / rest
     cp = ramp_change_point(seg[::-1], val[::-1], fs, 0, tail=tail, estimate=estimate)
