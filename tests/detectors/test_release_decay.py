@@ -13,7 +13,13 @@ from isofeedback.detectors.factory import build_emg_detection
 from isofeedback.detectors.release_timing import fall_shapes, release_tail
 from isofeedback.dsp.emg_chain import EmgChain
 from isofeedback.errors import ConfigError
-from isofeedback.research.eval import EmgRecord, confirmed, detect_emg, match_events
+from isofeedback.research.eval import (
+    EmgRecord,
+    confirmed,
+    detect_emg,
+    instant_bursts,
+    match_events,
+)
 from isofeedback.types import Chunk, EventType
 
 FS = 1000.0
@@ -74,20 +80,6 @@ def test_the_fall_shapes_are_what_the_filters_give(ramp_s: float) -> None:
         assert old_after.sum() / measured[after].sum() < 0.4
 
 
-def _steps(seed: int) -> EmgRecord:
-    """Six 3 s bursts of white noise at 10× the rest's power that stop at once (as
-    NeuroKit2's simulator makes them), rest noise throughout."""
-    rng = np.random.default_rng(seed)
-    n = int(40 * FS)
-    a = np.zeros(n)
-    onsets = tuple(3.0 + 6.0 * k + rng.uniform(0, 0.5) for k in range(6))
-    releases = tuple(t + 3.0 for t in onsets)
-    for t0, t1 in zip(onsets, releases, strict=True):
-        a[int(t0 * FS):int(t1 * FS)] = np.sqrt(10.0)
-    x = rng.standard_normal(n) + a * rng.standard_normal(n)
-    return EmgRecord(x[:, None], FS, onsets, releases, (0.0, 2.0), f"steps{seed}")
-
-
 def _release_errors(version: str, rec: EmgRecord) -> list[float]:
     events, _ = detect_emg(rec, config=versioned_config({"detector_version": version}, "t"))
     found = [e.t for e in confirmed(events) if e.type == EventType.RELEASE]
@@ -100,8 +92,8 @@ def test_instant_offsets_are_placed_where_they_are() -> None:
     """Bursts that stop at once: version 18 put their releases late (its decay a quarter
     of the filters' real one: the rest left over looked like the hold), version 19
     within a few ms."""
-    old = [e for s in range(3) for e in _release_errors("18", _steps(s))]
-    new = [e for s in range(3) for e in _release_errors("19", _steps(s))]
+    old = [e for s in range(3) for e in _release_errors("18", instant_bursts(s, 10.0))]
+    new = [e for s in range(3) for e in _release_errors("19", instant_bursts(s, 10.0))]
     assert np.median(new) <= 8.0 and np.median(new) < np.median(old) - 5.0, (
         np.median(old), np.median(new))
 
@@ -160,25 +152,11 @@ def test_the_fall_shapes_are_the_convolution_summed_in_a_fixed_order(fs: float) 
         assert v.size == h.size - first and np.max(np.abs(direct - v)) < 1e-12
 
 
-def _loud_steps(seed: int) -> EmgRecord:
-    """Six 3 s bursts of white noise 30 dB above the rest that stop at once: the hold sits
-    far above the change tests' clip (``onset.z_max``, 400 rest units)."""
-    rng = np.random.default_rng(seed)
-    n = int(40 * FS)
-    a = np.zeros(n)
-    onsets = tuple(3.0 + 6.0 * k + rng.uniform(0, 0.5) for k in range(6))
-    for t0 in onsets:
-        a[int(t0 * FS):int((t0 + 3.0) * FS)] = np.sqrt(1000.0)
-    x = rng.standard_normal(n) + a * rng.standard_normal(n)
-    return EmgRecord(x[:, None], FS, onsets, tuple(t + 3.0 for t in onsets), (0.0, 2.0),
-                     f"loud{seed}")
-
-
 def test_a_hold_above_the_clip_is_fitted_at_its_own_level() -> None:
     """Version 20 fitted the release to the clipped power: the hold's model sat at the
     clip, its real ringing after the release looked like activity, and releases came
     late; version 21 fits the power clipped at 10 × the strongest block instead."""
-    old = [e for s in range(3) for e in _release_errors("20", _loud_steps(s))]
-    new = [e for s in range(3) for e in _release_errors("21", _loud_steps(s))]
+    old = [e for s in range(3) for e in _release_errors("20", instant_bursts(s, 30.0))]
+    new = [e for s in range(3) for e in _release_errors("21", instant_bursts(s, 30.0))]
     assert np.median(new) <= 8.0 and np.median(new) < np.median(old) - 5.0, (
         np.median(old), np.median(new))

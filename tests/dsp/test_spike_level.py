@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from isofeedback.config import versioned_config
 from isofeedback.dsp.emg_chain import EmgChain
-from isofeedback.research.eval import EmgRecord, confirmed, detect_emg, match_events
+from isofeedback.research.eval import confirmed, detect_emg, instant_bursts, match_events
 from isofeedback.types import Chunk, EventType
 
 FS = 1000.0
@@ -82,24 +82,11 @@ def test_live_packets_of_two_rows_give_the_same_gate() -> None:
     assert np.array_equal(_gate(X, list(range(2, X.shape[0], 2)), True), whole)
 
 
-def _steps(seed: int) -> EmgRecord:
-    """Six bursts of white noise 30 dB above the rest that start and stop at once."""
-    rng = np.random.default_rng(seed)
-    n = int(40 * FS)
-    a = np.zeros(n)
-    onsets = tuple(3.0 + 6.0 * k + rng.uniform(0, 0.5) for k in range(6))
-    for t0 in onsets:
-        a[int(t0 * FS):int((t0 + 3.0) * FS)] = np.sqrt(1000.0)
-    x = rng.standard_normal(n) + a * rng.standard_normal(n)
-    return EmgRecord(x[:, None], FS, onsets, tuple(t + 3.0 for t in onsets), (0.0, 2.0),
-                     f"steps{seed}")
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_contraction_that_starts_at_once_is_decided_at_once(seed: int) -> None:
     """Version 19 gated such onsets' first ~70 ms (decisions 50-90 ms late); version 20
     decides them within ~15 ms, and finds the same contractions."""
-    rec = _steps(seed)
+    rec = instant_bursts(seed, 30.0)
     late = {}
     for version in ("19", "20"):
         events, _ = detect_emg(rec, config=versioned_config({"detector_version": version},

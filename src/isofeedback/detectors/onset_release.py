@@ -315,7 +315,6 @@ class OnsetReleaseDetector:
         rows = chunk.data.tolist()
         pb, z_max = rest.pow_baseline, self.params.onset.z_max
         z: list[float] = []
-        qs: list[float] = []
         single = True  # every channel count at most 1 (a NaN is not)
         for row in rows:
             if row[2] != 0.0:  # gated (or a NaN gate)
@@ -324,7 +323,6 @@ class OnsetReleaseDetector:
             if q - q != 0.0:  # NaN or infinite
                 return None
             z.append(q if q < z_max else z_max)
-            qs.append(q)
             single = single and row[3] <= 1.0
         # the fused channel count, as process() reads it: restarted when it changed
         if not single and self.params.fused_evidence and rows[0][3] != self._fusion.dof_cap:
@@ -341,7 +339,9 @@ class OnsetReleaseDetector:
             return None  # a decision: back-dated on the array path
         t0 = self._anchor(chunk)
         env = [row[0] for row in rows]
-        self._history.push_few(z, env, qs if self._keep_unclipped else None)
+        # the unclipped power for the release's fit, only when kept (the same divisions)
+        qs = [row[1] / pb for row in rows] if self._keep_unclipped else None
+        self._history.push_few(z, env, qs)
         self._taken(z, env, None, a, False)
         events: list[Event] = []
         if (a + n) % rest.block_n == 0:

@@ -46,6 +46,7 @@ __all__ = [
     "confirmed",
     "confirmed_refined",
     "detect_emg",
+    "instant_bursts",
     "label_runs",
     "match_events",
     "movement_script",
@@ -571,6 +572,27 @@ def nk_records(
         out.append(EmgRecord(x, fs, tuple(on), tuple(off), (0.0, 2.0), f"nk{seed + k}",
                              127.0 if int8 else None))
     return out
+
+
+def instant_bursts(seed: int, snr_db: float, fs: float = 1000.0) -> EmgRecord:
+    """Six 3 s bursts of white noise ``snr_db`` above white rest noise that start and stop
+    at once (as NeuroKit2's simulator makes them, without its quiet-period offset): the
+    plainest record of steps, for the tests of what a step does to the chain and the
+    detector (its gate, its release model, the change tests' clip).
+
+    >>> r = instant_bursts(0, 10.0)
+    >>> len(r.onsets), r.releases[0] - r.onsets[0], r.emg.shape
+    (6, 3.0, (40000, 1))
+    """
+    rng = np.random.default_rng(seed)
+    n = int(40 * fs)
+    a = np.zeros(n)
+    onsets = tuple(3.0 + 6.0 * k + rng.uniform(0, 0.5) for k in range(6))
+    releases = tuple(t + 3.0 for t in onsets)
+    for t0, t1 in zip(onsets, releases, strict=True):
+        a[int(t0 * fs):int(t1 * fs)] = np.sqrt(10.0 ** (snr_db / 10.0))
+    x = rng.standard_normal(n) + a * rng.standard_normal(n)
+    return EmgRecord(x[:, None], fs, onsets, releases, (0.0, 2.0), f"steps{seed}")
 
 
 def alt_records(
