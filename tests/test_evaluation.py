@@ -234,6 +234,11 @@ def test_eval_options_that_do_not_go_together(tmp_path: Path,
     csv_path.write_text("emg\n" + "".join(f"{v:.5f}\n" for v in x))
     assert main(["eval", "--csv", str(csv_path), "--csv-fs", "50"]) == 2
     assert "--csv-fs 50, too slow for surface EMG" in capsys.readouterr().err
+    # no time column and no rate: the option to give is eval's, not replay's --fs
+    assert main(["eval", "--csv", str(csv_path)]) == 2
+    err = capsys.readouterr().err
+    assert "give the sample rate with --csv-fs" in err and "--fs" not in err.replace(
+        "--csv-fs", "")
     assert main(["eval", "--annotations", str(csv_path), "--records", "1"]) == 2
     assert "--annotations needs --csv" in capsys.readouterr().err
     assert main(["eval", "--csv", str(csv_path), "--csv-fs", "1000"]) == 2

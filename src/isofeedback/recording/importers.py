@@ -353,8 +353,8 @@ def load_csv(path: Path, fs: float | None = None) -> SignalSet:
     if all(_is_number(c.replace(",", ".") if comma else c) for c in first_cells):
         if fs is None:
             raise NoSampleRateError(f"{path}: the first row must name the columns (e.g. "
-                                 "t,emg1,emg2); a file of EMG columns only may go without "
-                                 "names if the sample rate is given with --fs")
+                                    "t,emg1,emg2); a file of EMG columns only may go "
+                                    "without names if the sample rate is given with --fs")
         # no header: every column is EMG, and the first line is data
         header_line = sep.join(f"emg{i + 1}" for i in range(len(first_cells)))
         skip -= 1

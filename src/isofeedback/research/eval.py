@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -428,7 +429,7 @@ def _read_foreign(path: Path, fs: float | None, option: str,
                 raise
             return load_foreign(path, default_fs)
     except RecordingError as exc:  # name the option the user gave, not replay's
-        raise ConfigError(str(exc).replace("--fs ", f"{option} ")) from None
+        raise ConfigError(re.sub(r"--fs\b", option, str(exc))) from None
 
 
 def label_runs(signals: SignalSet) -> tuple[list[float], list[float]] | None:
