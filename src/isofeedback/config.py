@@ -163,7 +163,7 @@ class PipelineConfig:
     double_threshold: DoubleThresholdSettings = field(default_factory=DoubleThresholdSettings)
     movement: MovementSettings = field(default_factory=MovementSettings)
     # the named detector version these settings are (DETECTOR_VERSIONS)
-    detector_version: str = "21"  # = CURRENT_VERSION (a test checks it)
+    detector_version: str = "22"  # = CURRENT_VERSION (a test checks it)
 
     def __post_init__(self) -> None:
         choice(self.detector_version, "detector_version", VERSION_NAMES)
@@ -467,6 +467,11 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
                     (("detector.release.fit_cap", 0.0),),
                     "the release is fitted to a strong hold's real power, not to the change "
                     "tests' clip"),
+    DetectorVersion("22", (("detector.level_drop.spatial", True),),
+                    (("detector.level_drop.spatial", False),),
+                    "a rest left raised after a hold whose rise the electrodes show spread as "
+                    "the sensor's noise, not in the muscle's pattern, moves the envelope's "
+                    "baseline (no \"relax fully\" to a relaxed patient)"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]

@@ -16,7 +16,7 @@ from isofeedback.config import versioned_config
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.sim import packetize
-from isofeedback.sim.scenarios import first_rep, follow_protocol
+from isofeedback.sim.scenarios import first_rep, follow_protocol, scenario_script
 from isofeedback.sources.simulated import simulate_for_profile
 from isofeedback.types import Event, EventType, Feedback
 
@@ -58,3 +58,44 @@ def test_a_noisier_electrode_after_a_hold(version: str) -> None:
     else:
         assert got["false_starts"] == 0 and got["retracted"] <= 5, got
         assert got["reps"] == [[], [], []], got  # every repetition, none faulted
+
+
+def _myo_session(version: str, scenario: str, seed: int) -> list[list[str]]:
+    """The violations of each repetition of a coached PIR session on a Myo (8 channels,
+    200 Hz): ``noise`` — the sensor noise's power rises 2.5× three seconds into the
+    first hold; ``not_relaxed`` — the patient keeps a third of the hold's tension after
+    the second release."""
+    profile = find_profile("myo")
+    if scenario == "noise":
+        base = follow_protocol(PIR, seed=seed)
+        hold = base.contractions[first_rep(PIR)].hold_start
+        script = replace(base, artifacts=replace(base.artifacts, noise_rise_at=hold + 3.0,
+                                                 noise_rise=2.5))
+    else:
+        script = scenario_script(scenario, PIR, seed=seed)
+    pipeline = Pipeline({"sim": profile}, PIR,
+                        config=versioned_config({"detector_version": version}, "test"))
+    out = []
+    for packet in packetize(simulate_for_profile(script, profile), profile):
+        out += pipeline.feed(packet)
+    return [o.payload["violations"] for o in out if isinstance(o, Feedback) and o.kind == "rep"]
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_noisier_electrode_on_a_wearable_is_not_tension(seed: int) -> None:
+    """At 200 Hz the noise's rise ends the hold by a level drop (the onset test asks 16×:
+    no train of blips raises the rest). Version 21 kept the coach's baseline there (the
+    new level might be tension) and told the relaxed patient to let go, rep after rep;
+    version 22 reads the rise on the armband's electrodes: spread over all eight alike,
+    the sensor's, so the coach's baseline follows it. (With version 21 the session has
+    only two repetitions: the relaxed patient fell out of step with the coach.)"""
+    assert _myo_session("21", "noise", seed) == [["not_relaxed"], ["not_relaxed"]]
+    assert _myo_session("22", "noise", seed) == [[], [], []]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tension_that_stays_is_still_told_on_a_wearable(seed: int) -> None:
+    """The other side of the same test: tension that does not let go after a release
+    raises the electrodes in the hold's pattern, so version 22 still says "relax fully"
+    and leaves the stretch out."""
+    assert _myo_session("22", "not_relaxed", seed) == [[], ["not_relaxed"], []]

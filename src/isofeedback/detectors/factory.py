@@ -10,9 +10,16 @@ from __future__ import annotations
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.double_threshold import DoubleThresholdDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
+from isofeedback.detectors.sensor_rise import sensor_share
 from isofeedback.dsp.emg_chain import EmgChain
 
-__all__ = ["OnsetDetector", "build_emg_chain", "build_emg_detection", "build_onset_detector"]
+__all__ = [
+    "OnsetDetector",
+    "build_emg_chain",
+    "build_emg_detection",
+    "build_onset_detector",
+    "chain_sensor_rise",
+]
 
 OnsetDetector = OnsetReleaseDetector | DoubleThresholdDetector
 
@@ -41,6 +48,9 @@ def build_emg_chain(fs: float, n_channels: int, cfg: PipelineConfig,
         ecg_auto=c.ecg_auto,
         ecg_low_hz=c.ecg_low_hz,
         spike_level=c.spike_level,
+        # where on the electrodes a rest left raised by a level drop lies
+        channel_powers_s=(cfg.detector.level_drop.s + 2 * cfg.detector.rest.block_s
+                          if cfg.detector.level_drop.spatial else 0.0),
     )
 
 
@@ -56,7 +66,18 @@ def build_onset_detector(fs: float, chain: EmgChain, cfg: PipelineConfig) -> Ons
     return OnsetReleaseDetector(
         fs, cfg.detector.at_rate(fs), delay_s=chain.power_delay_s,
         chain_filters=lambda: chain.filters, calibration_rows=chain.take_calibration_rows,
+        sensor_rise=lambda a, b: chain_sensor_rise(chain, a, b),
     )
+
+
+def chain_sensor_rise(chain: EmgChain, a: int, b: int) -> float | None:
+    """How much of the chain's power over samples ``a`` to ``b`` rose on every channel
+    alike, the sensor's noise (:func:`sensor_share`), or None when the channels cannot
+    tell (one channel, the samples no longer kept, no weights learnt yet)."""
+    low = chain.channel_power(a, b)
+    if low is None or chain.rest_var is None or chain.activity is None:
+        return None
+    return sensor_share(low, chain.rest_var, chain.activity)
 
 
 def build_emg_detection(

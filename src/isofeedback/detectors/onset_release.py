@@ -93,6 +93,7 @@ class OnsetReleaseDetector:
         delay_s: float = 0.0,
         chain_filters: Sequence[FloatArray] | Callable[[], Sequence[FloatArray]] | None = None,
         calibration_rows: Callable[[], FloatArray | None] | None = None,
+        sensor_rise: Callable[[int, int], float | None] | None = None,
     ) -> None:
         # parameters are kept as given (``params``: resolved for the rate by
         # DetectorParams.at_rate, the one place the rate decides); state is built in _reset
@@ -109,6 +110,10 @@ class OnsetReleaseDetector:
         #: there (a mains notch chosen at the calibration's end), else None: what the
         #: rest is calibrated on (the rows taken before came through the other filters)
         self.calibration_rows = calibration_rows
+        #: how much of the rest over samples ``a`` to ``b`` (the stream's count) rose on
+        #: every electrode alike, the sensor's noise (:func:`~.sensor_rise.sensor_share`;
+        #: None: the channels cannot tell), for ``level_drop.spatial``
+        self.sensor_rise = sensor_rise
         self._reset()
 
     def _reset(self) -> None:
@@ -546,7 +551,7 @@ class OnsetReleaseDetector:
         if self._rise is not None:
             self._rise.block(end, power)
             if self._rise_by != 1.0:
-                self.rest.rise(self._rise_by, envelope=True)
+                self.rest.rise(self._rise_by, envelope_by=self._rise_by)
                 self._rise_by = 1.0
         return dropped
 
@@ -572,7 +577,12 @@ class OnsetReleaseDetector:
         first_low = end - low_blocks * self.rest.block_n
         t = max(t0 + first_low / self.fs - self.delay_s, 0.0)
         t_dec = t0 + (end - 1) / self.fs
-        self.rest.rise(rest_rise)
+        # the part of the new level that is the sensor's noise, not tension that did not
+        # let go, moves the coach's baseline too (at most the whole rise)
+        share = (self.sensor_rise(first_low, end)
+                 if self.params.level_drop.spatial and self.sensor_rise is not None else None)
+        sensor = min(1.0 + share, rest_rise) if share is not None else 1.0
+        self.rest.rise(rest_rise, envelope_by=sensor)
         self.active = False
         self._refine = None
         self._since = end - 1
@@ -581,4 +591,5 @@ class OnsetReleaseDetector:
             self._released(end - 1, None, t0)
         self._test.restart(end)
         return Event(EventType.RELEASE, t, t_dec, "emg", None,
-                     {"by": "level_drop", "rest_rise": rest_rise})
+                     {"by": "level_drop", "rest_rise": rest_rise}
+                     | ({"sensor_rise": sensor} if sensor > 1.0 else {}))

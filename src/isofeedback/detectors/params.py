@@ -145,14 +145,19 @@ class ReleaseTest:
 @dataclass(frozen=True, slots=True)
 class LevelDrop:
     """A release also ends an activation whose power stayed ``s`` seconds under its
-    strongest block / ``ratio`` (a rest that did not return to the calibrated level)."""
+    strongest block / ``ratio`` (a rest that did not return to the calibrated level).
+    With ``spatial``, a new level that the electrodes show spread as the sensor's noise,
+    not in the muscle's pattern (:mod:`.sensor_rise`; several channels needed), moves
+    the envelope's baseline too: what the coach judges relaxation against."""
 
     ratio: float = 8.0
     s: float = 0.75
+    spatial: bool = True
 
     def __post_init__(self) -> None:
         number(self.ratio, "level_drop.ratio", low=1.0, low_open=True)
         number(self.s, "level_drop.s", low=0.0, low_open=True)
+        of_type(self.spatial, "level_drop.spatial", bool)
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,17 +158,18 @@ class RestTracker:
         contraction is decided slowly) and are dropped."""
         self._pending.clear()
 
-    def rise(self, factor: float, envelope: bool = False) -> None:
-        """The rest settled ``factor`` × higher in power: a level-drop release
-        (:mod:`.level_drop`), whose new level may be tension that did not let go, so the
-        envelope's baseline — what the coach judges relaxation against — stays; or, with
-        ``envelope``, a rest that rose under a train of blips (:mod:`.rest_rise`): the
-        sensor's noise, not the muscle, so the envelope's baseline and noise rise with it
-        (an RMS envelope of noise scales as the square root of its power); else the coach
-        told a relaxed patient to relax after the electrode's contact changed."""
+    def rise(self, factor: float, envelope_by: float = 1.0) -> None:
+        """The rest settled ``factor`` × higher in power, of which ``envelope_by`` is the
+        sensor's noise. A level-drop release (:mod:`.level_drop`): its new level may be
+        tension that did not let go, so the envelope's baseline — what the coach judges
+        relaxation against — moves only by the part the electrodes show as the sensor's
+        (:mod:`.sensor_rise`); a rest that rose under a train of blips (:mod:`.rest_rise`):
+        the sensor's noise, the whole factor. An RMS envelope of noise scales as the
+        square root of its power; without this the coach told a relaxed patient to relax
+        after the electrode's contact changed."""
         self.pow_baseline *= factor
-        if envelope and self.baseline is not None and self.noise is not None:
-            root = float(np.sqrt(factor))
+        if envelope_by > 1.0 and self.baseline is not None and self.noise is not None:
+            root = float(np.sqrt(envelope_by))
             self.baseline *= root
             self.noise *= root
 

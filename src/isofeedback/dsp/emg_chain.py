@@ -161,6 +161,7 @@ class EmgChain:
         ecg_auto: bool = False,
         ecg_low_hz: float = 60.0,
         spike_level: bool = False,
+        channel_powers_s: float = 0.0,
     ) -> None:
         """``chunk_invariant``: the same output to the bit however the stream is chunked
         (see :class:`MovingRms`), for data read from files in chunks of any size; live
@@ -172,7 +173,10 @@ class EmgChain:
         ``ecg_low_hz`` (from 250 Hz: below, the band above it is too narrow).
         ``spike_level``: a gated "spike" whose raw signal stays up is a contraction that
         started at once, not a spike: its gate ends a few ms after it began
-        (:meth:`_level_holds`)."""
+        (:meth:`_level_holds`). ``channel_powers_s``: each channel's output power over the
+        last that many seconds is kept (:meth:`channel_power`; 0 = none, as with one
+        channel): where on the electrodes a raised rest lies
+        (:mod:`isofeedback.detectors.sensor_rise`)."""
         if fs <= 0 or n_channels < 1:
             raise ValueError("fs must be positive and n_channels at least 1")
         self.fs = fs
@@ -199,6 +203,7 @@ class EmgChain:
         self.ecg_auto = ecg_auto
         self.ecg_low_hz = ecg_low_hz
         self.spike_level = spike_level
+        self.channel_powers_s = channel_powers_s
         #: the band-pass's low edge the chain was built with, when heartbeats in the rest
         #: made it raise the edge to ``ecg_low_hz`` (``low_hz``); None: it kept it
         self.low_switched_from: float | None = None
@@ -284,6 +289,12 @@ class EmgChain:
         self._lv_len = max(3, int(round(LEVEL_WINDOW_S * self.fs)))
         self._raw_keep = self._ref_len + self._ref_skip + self._lv_after + self._lv_len + 2
         self._raw = RecentRows(self._raw_keep, c) if self.spike_level else None
+        # each channel's output power of the last ``channel_powers_s`` (see channel_power)
+        keep = int(round(self.channel_powers_s * self.fs))
+        self._chan_power = RecentRows(keep, c) if keep > 0 and c > 1 else None
+        #: each channel's excess power over its rest (rest units) during the activity the
+        #: weights were learnt on: where the muscle reaches the electrodes (None before)
+        self.activity: FloatArray | None = None
         self._check_at: int | None = None
         self._check_from = 0
         self._check_ch = 0
@@ -297,6 +308,16 @@ class EmgChain:
     @property
     def calibrated(self) -> bool:
         return self.rest_var is not None
+
+    def channel_power(self, a: int, b: int) -> FloatArray | None:
+        """Each channel's mean output power over samples ``a`` to ``b`` (counted from the
+        stream's first, ``b`` excluded), or None when they are not all kept (see
+        ``channel_powers_s``)."""
+        kept = self._chan_power
+        if kept is None or not 0 <= a < b <= kept.seen or kept.seen - a > kept.keep:
+            return None
+        rows = kept.last(kept.seen - a)[: b - a]
+        return np.asarray(rows.mean(axis=0), dtype=np.float64)
 
     @property
     def filters(self) -> list[FloatArray]:
@@ -692,6 +713,8 @@ class EmgChain:
             # the output's square: the gate's (the same products) when the output is the
             # gate's notch output
             rows = clear if clear is not None and y is yg else (y * y).tolist()
+            if self._chan_power is not None:
+                self._chan_power.push(np.asarray(rows))
             if clear is None:
                 gates = gate.tolist()
             out = self._fuse_few(rows, self._rms.mean_square_few(rows), gates)
@@ -709,6 +732,8 @@ class EmgChain:
         # numpy sums the (column-major) ``y * y`` in another order than the history's
         # row-major slice, so the learnt weights would differ in the last bits
         y2 = power if steady and y is yg else y * y
+        if self._chan_power is not None:
+            self._chan_power.push(y2)
         ms = self._rms.mean_square(y2)
         if steady:  # the whole chunk with the current weights
             out = np.empty((n, 4))
@@ -911,6 +936,7 @@ class EmgChain:
         self._act_blocks += 1
         if self._act_blocks * self._block >= self.learn_s * self.fs:
             snr = np.maximum(self._act_sum / self._act_blocks - 1.0, 0.0)
+            self.activity = snr
             w = snr / (1.0 + snr)
             w = np.where(w >= 0.2 * w.max(), w, 0.0)
             self.weights = w / w.max() if w.max() > 0 else np.ones_like(w)

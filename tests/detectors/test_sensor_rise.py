@@ -1,0 +1,102 @@
+"""The rise of a raised rest split between the sensor (common to every electrode) and the
+muscle (in its hold's pattern), and the chain's per-channel power it is read from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from isofeedback.config import PipelineConfig
+from isofeedback.detectors.factory import build_emg_detection, chain_sensor_rise
+from isofeedback.detectors.params import LevelDrop
+from isofeedback.detectors.sensor_rise import sensor_share
+from isofeedback.errors import ConfigError
+from isofeedback.research.eval import chunk_stream
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    g=st.floats(0.0, 5.0),
+    a=st.floats(0.0, 0.5),
+    hold=st.lists(st.floats(0.0, 200.0), min_size=2, max_size=8),
+)
+def test_the_common_part_is_recovered_from_exact_rises(g: float, a: float,
+                                                       hold: list[float]) -> None:
+    h = np.asarray(hold)
+    rest = np.linspace(1.0, 3.0, h.size)  # each channel its own rest power
+    share = sensor_share(rest * (1.0 + g + a * h), rest, h)
+    spread = h - h.mean()
+    if h.max() <= 0 or h.min() > 0.25 * h.max() or not spread @ spread > 0:
+        assert share is None  # a hold seen alike everywhere cannot tell them apart
+    else:
+        assert share == pytest.approx(g, abs=1e-9 * (1 + a * h.max()))
+
+
+def test_one_channel_or_mismatched_shapes_cannot_tell() -> None:
+    one = np.ones(1)
+    assert sensor_share(one * 2, one, one * 5) is None
+    assert sensor_share(np.ones(3), np.ones(2), np.ones(3)) is None
+    assert sensor_share(np.array([np.nan, 1.0]), np.ones(2), np.array([5.0, 0.0])) is None
+
+
+def test_the_setting_is_a_boolean() -> None:
+    with pytest.raises(ConfigError, match=r"level_drop\.spatial"):
+        LevelDrop(spatial="yes")  # type: ignore[arg-type]
+
+
+def _armband(fs: float, seconds: float) -> np.ndarray:
+    """8 channels of white rest noise with one 3 s contraction under channels 2–3 (the
+    others see a little of it), then the noise on every channel 2.5× in power."""
+    rng = np.random.default_rng(4)
+    n = int(seconds * fs)
+    x = rng.standard_normal((n, 8))
+    t = np.arange(n) / fs
+    pattern = np.array([0.05, 0.3, 1.0, 0.5, 0.05, 0.0, 0.0, 0.0])
+    hold = (t >= 3.0) & (t < 6.0)
+    x[hold] += 6.0 * rng.standard_normal((int(hold.sum()), 8)) * pattern
+    x[t >= 6.0] *= np.sqrt(2.5)
+    return x
+
+
+@pytest.mark.parametrize("chunk_s", [0.01, 0.05, 0.37])
+def test_the_chain_keeps_each_channels_power_as_it_gave_it(chunk_s: float) -> None:
+    fs = 200.0
+    x = _armband(fs, 8.0)
+    cfg = PipelineConfig().updated({"detector.rest.calibration_s": 2.0})
+    chain, _ = build_emg_detection(fs, 8, cfg)
+    out = []
+    for c in chunk_stream(x, fs, "emg", chunk_s):
+        chain.process(c)
+        if chain._chan_power is not None:  # the rows the chain kept, as it kept them
+            out.append(chain._chan_power.last(c.data.shape[0]).copy())
+    kept = np.vstack(out)
+    n = x.shape[0]
+    # the last 0.75 s, read back as the detector reads them: the mean of the rows given
+    a, b = n - 150, n
+    got = chain.channel_power(a, b)
+    assert got is not None
+    assert np.array_equal(got, kept[a:b].mean(axis=0))
+    # older than what is kept (level_drop.s + 2 blocks = 1.25 s): not given
+    assert chain.channel_power(n - 400, n - 300) is None
+    assert chain.channel_power(b, b + 1) is None
+
+
+def test_the_chain_reads_a_rise_on_every_electrode_as_the_sensors() -> None:
+    fs = 200.0
+    x = _armband(fs, 8.0)
+    cfg = PipelineConfig().updated({"detector.rest.calibration_s": 2.0})
+    chain, _ = build_emg_detection(fs, 8, cfg)
+    for c in chunk_stream(x, fs, "emg", 0.05):
+        chain.process(c)
+    n = x.shape[0]
+    share = chain_sensor_rise(chain, n - 150, n)
+    assert share is not None and 1.2 < share < 1.8  # 2.5× the rest power: +1.5
+    # without the setting the chain keeps nothing and cannot tell
+    off = PipelineConfig().updated({"detector.rest.calibration_s": 2.0,
+                                    "detector.level_drop.spatial": False})
+    chain, _ = build_emg_detection(fs, 8, off)
+    for c in chunk_stream(x, fs, "emg", 0.05):
+        chain.process(c)
+    assert chain_sensor_rise(chain, n - 150, n) is None
