@@ -467,11 +467,11 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
                     (("detector.release.fit_cap", 0.0),),
                     "the release is fitted to a strong hold's real power, not to the change "
                     "tests' clip"),
-    DetectorVersion("22", (("detector.level_drop.spatial", True),),
-                    (("detector.level_drop.spatial", False),),
-                    "a rest left raised after a hold whose rise the electrodes show spread as "
-                    "the sensor's noise, not in the muscle's pattern, moves the envelope's "
-                    "baseline (no \"relax fully\" to a relaxed patient)"),
+    DetectorVersion("22", (("detector.spatial_rest", True),),
+                    (("detector.spatial_rest", False),),
+                    "a rest left raised after a hold is split on the electrodes into the "
+                    "sensor's noise and the muscle's tension; the sensor's part moves the "
+                    "coach's baseline (no \"relax fully\" to a relaxed patient)"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]

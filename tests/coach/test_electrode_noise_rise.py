@@ -47,7 +47,7 @@ def _session(version: str) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("version", ["17", "18"])
+@pytest.mark.parametrize("version", ["17", "18", "22"])
 def test_a_noisier_electrode_after_a_hold(version: str) -> None:
     got = _session(version)
     if version == "17":

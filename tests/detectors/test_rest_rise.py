@@ -59,7 +59,8 @@ def _watch() -> RestRiseWatch:
 def test_a_train_of_blips_raises_the_rest_to_its_blocks() -> None:
     w = _watch()
     assert w.brief(2500, 2600, 1.0) is None and w.brief(3000, 3100, 1.0) is None
-    assert w.brief(3500, 3600, 1.0) == pytest.approx(2.0)
+    # the rest doubled, all of it taken for the sensor's (the coach's baseline follows)
+    assert w.brief(3500, 3600, 1.0) == pytest.approx((2.0, 2.0))
     # the train was used: the next blip starts a new one
     assert w.brief(3900, 4000, 1.0) is None
 
@@ -68,6 +69,34 @@ def test_a_weak_contraction_in_pieces_is_not_a_train() -> None:
     """Pieces of 0.4 s, 0.15 s apart: active most of the time."""
     w = _watch()
     assert [w.brief(a, a + 400, 1.0) for a in (2300, 2850, 3400)] == [None, None, None]
+
+
+def test_the_electrodes_tell_blips_that_fill_the_time_from_a_contraction() -> None:
+    """At wearable rates blips last ~0.3 s and fill the duty: with several channels the
+    rise's spread decides (detector version 22). Spread over every electrode alike (a
+    common part of at least 0.8 of the rise): the sensor's, the rest rises; in the
+    hold's pattern (no common part): a weak contraction in pieces, it does not."""
+    spans: list[tuple[int, int]] = []
+
+    def spread(share: float):  # type: ignore[no-untyped-def]
+        def sensor(a: int, b: int) -> float:
+            spans.append((a, b))
+            return share
+        return sensor
+
+    w = _watch()
+    got = [w.brief(a, a + 400, 1.0, spread(1.1)) for a in (2300, 2850, 3400)]
+    assert got[:2] == [None, None] and got[2] == pytest.approx((2.0, 2.1))
+    assert spans[-1] == (2300, 3800)  # asked over the train, first onset to last release
+    w = _watch()
+    assert [w.brief(a, a + 400, 1.0, spread(0.3)) for a in (2300, 2850, 3400)] == [
+        None, None, None]
+    # a train of short blips whose rise the electrodes show in the muscle's pattern
+    # still raises the rest, but the coach's baseline moves by the common part only
+    w = _watch()
+    w.brief(2500, 2600, 1.0, spread(0.1))
+    w.brief(3000, 3100, 1.0, spread(0.1))
+    assert w.brief(3500, 3600, 1.0, spread(0.1)) == pytest.approx((2.0, 1.1))
 
 
 def test_a_contraction_starts_the_window_afresh() -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.factory import build_emg_detection, chain_sensor_rise
-from isofeedback.detectors.params import LevelDrop
+from isofeedback.detectors.params import DetectorParams
 from isofeedback.detectors.sensor_rise import sensor_share
 from isofeedback.errors import ConfigError
 from isofeedback.research.eval import chunk_stream
@@ -42,8 +42,8 @@ def test_one_channel_or_mismatched_shapes_cannot_tell() -> None:
 
 
 def test_the_setting_is_a_boolean() -> None:
-    with pytest.raises(ConfigError, match=r"level_drop\.spatial"):
-        LevelDrop(spatial="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="spatial_rest"):
+        DetectorParams(spatial_rest="yes")  # type: ignore[arg-type]
 
 
 def _armband(fs: float, seconds: float) -> np.ndarray:
@@ -78,8 +78,10 @@ def test_the_chain_keeps_each_channels_power_as_it_gave_it(chunk_s: float) -> No
     got = chain.channel_power(a, b)
     assert got is not None
     assert np.array_equal(got, kept[a:b].mean(axis=0))
-    # older than what is kept (level_drop.s + 2 blocks = 1.25 s): not given
-    assert chain.channel_power(n - 400, n - 300) is None
+    # older than what is kept (the longer of level_drop.s and rest.train_s, + 2 blocks:
+    # 2.5 s): not given
+    assert chain.channel_power(n - 500, n) is not None
+    assert chain.channel_power(n - 501, n) is None
     assert chain.channel_power(b, b + 1) is None
 
 
@@ -95,7 +97,7 @@ def test_the_chain_reads_a_rise_on_every_electrode_as_the_sensors() -> None:
     assert share is not None and 1.2 < share < 1.8  # 2.5× the rest power: +1.5
     # without the setting the chain keeps nothing and cannot tell
     off = PipelineConfig().updated({"detector.rest.calibration_s": 2.0,
-                                    "detector.level_drop.spatial": False})
+                                    "detector.spatial_rest": False})
     chain, _ = build_emg_detection(fs, 8, off)
     for c in chunk_stream(x, fs, "emg", 0.05):
         chain.process(c)

@@ -48,9 +48,9 @@ def build_emg_chain(fs: float, n_channels: int, cfg: PipelineConfig,
         ecg_auto=c.ecg_auto,
         ecg_low_hz=c.ecg_low_hz,
         spike_level=c.spike_level,
-        # where on the electrodes a rest left raised by a level drop lies
-        channel_powers_s=(cfg.detector.level_drop.s + 2 * cfg.detector.rest.block_s
-                          if cfg.detector.level_drop.spatial else 0.0),
+        # where on the electrodes a rest left raised after a hold lies
+        channel_powers_s=(max(cfg.detector.level_drop.s, cfg.detector.rest.train_s)
+                          + 2 * cfg.detector.rest.block_s if cfg.detector.spatial_rest else 0.0),
     )
 
 

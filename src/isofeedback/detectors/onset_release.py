@@ -112,7 +112,7 @@ class OnsetReleaseDetector:
         self.calibration_rows = calibration_rows
         #: how much of the rest over samples ``a`` to ``b`` (the stream's count) rose on
         #: every electrode alike, the sensor's noise (:func:`~.sensor_rise.sensor_share`;
-        #: None: the channels cannot tell), for ``level_drop.spatial``
+        #: None: the channels cannot tell), for ``spatial_rest``
         self.sensor_rise = sensor_rise
         self._reset()
 
@@ -141,7 +141,8 @@ class OnsetReleaseDetector:
                                     self.samples.block, p.rest.train_quantile,
                                     p.rest.train_duty)
                       if self.samples.train > 0 else None)
-        self._rise_by = 1.0  # a rise the train showed, applied at the next block end
+        # a rise the train showed and the sensor's part of it, applied at the next block end
+        self._rise_by = self._rise_noise = 1.0
         self._onset_t = 0.0  # the current activation's back-dated onset
         self._n = 0  # samples seen
         self._t0: float | None = None
@@ -493,10 +494,11 @@ class OnsetReleaseDetector:
         if t is None or not self._retraction.brief(self._onset_t, t):
             self._rise.contraction(k + self.samples.settle)
             return
+        spread = self.sensor_rise if self.params.spatial_rest else None
         rise = self._rise.brief(round((self._onset_t - t0) * self.fs),
-                                round((t - t0) * self.fs), self.rest.pow_baseline)
+                                round((t - t0) * self.fs), self.rest.pow_baseline, spread)
         if rise is not None:
-            self._rise_by = rise
+            self._rise_by, self._rise_noise = rise
 
     def _refined(self, pending: tuple[int, int, float, float], t0: float) -> Event | None:
         """The onset back-dated again at sample ``k`` (the newest kept), over the same
@@ -551,8 +553,8 @@ class OnsetReleaseDetector:
         if self._rise is not None:
             self._rise.block(end, power)
             if self._rise_by != 1.0:
-                self.rest.rise(self._rise_by, envelope_by=self._rise_by)
-                self._rise_by = 1.0
+                self.rest.rise(self._rise_by, envelope_by=self._rise_noise)
+                self._rise_by = self._rise_noise = 1.0
         return dropped
 
     def _block_power(self) -> float | None:
@@ -580,7 +582,7 @@ class OnsetReleaseDetector:
         # the part of the new level that is the sensor's noise, not tension that did not
         # let go, moves the coach's baseline too (at most the whole rise)
         share = (self.sensor_rise(first_low, end)
-                 if self.params.level_drop.spatial and self.sensor_rise is not None else None)
+                 if self.params.spatial_rest and self.sensor_rise is not None else None)
         sensor = min(1.0 + share, rest_rise) if share is not None else 1.0
         self.rest.rise(rest_rise, envelope_by=sensor)
         self.active = False

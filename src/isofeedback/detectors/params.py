@@ -145,19 +145,14 @@ class ReleaseTest:
 @dataclass(frozen=True, slots=True)
 class LevelDrop:
     """A release also ends an activation whose power stayed ``s`` seconds under its
-    strongest block / ``ratio`` (a rest that did not return to the calibrated level).
-    With ``spatial``, a new level that the electrodes show spread as the sensor's noise,
-    not in the muscle's pattern (:mod:`.sensor_rise`; several channels needed), moves
-    the envelope's baseline too: what the coach judges relaxation against."""
+    strongest block / ``ratio`` (a rest that did not return to the calibrated level)."""
 
     ratio: float = 8.0
     s: float = 0.75
-    spatial: bool = True
 
     def __post_init__(self) -> None:
         number(self.ratio, "level_drop.ratio", low=1.0, low_open=True)
         number(self.s, "level_drop.s", low=0.0, low_open=True)
-        of_type(self.spatial, "level_drop.spatial", bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,9 +212,17 @@ class DetectorParams:
     #: Each sample counts ``evidence_hz / fs`` of one above it (``SampleCounts.weight``);
     #: 1000: the rate the tests' thresholds were chosen at; 0: every sample counts one
     evidence_hz: float = 0.0
+    #: a rest raised after a hold is split on the electrodes into the sensor's noise
+    #: (common to all) and the muscle's tension (in its hold's pattern;
+    #: :mod:`.sensor_rise`, several channels needed): the sensor's part of a level
+    #: drop's new level moves the envelope's baseline (what the coach judges relaxation
+    #: against), and a train of brief activations on a rest raised on every electrode
+    #: alike raises the rest even when the blips fill more than ``rest.train_duty``
+    spatial_rest: bool = True
 
     def __post_init__(self) -> None:
         of_type(self.fused_evidence, "fused_evidence", bool)
+        of_type(self.spatial_rest, "spatial_rest", bool)
         number(self.evidence_hz, "evidence_hz", low=0.0)
 
     def at_rate(self, fs: float) -> DetectorParams:

@@ -18,15 +18,27 @@ most ``duty`` of the time from the first one's onset: blips on a raised rest, ea
 activations is active most of that time (measured on our second generator: 0.2–0.5 s
 pieces, 0.25 s apart; a duty of ~0.7) and is not taken for a rest. The rest then rises to
 the ``quantile`` of the window's blocks, in the input's units.
+
+At wearable rates each blip lasts longer (~0.3 s at 200 Hz: the release is decided on
+fewer samples), so blips on a raised rest fill the duty too. Several electrodes tell
+them apart (:mod:`.sensor_rise`): a weak contraction in pieces raises them in the
+muscle's pattern, a sensor's noise all alike. Given ``sensor`` (the common part of the
+rise over a span of samples), a train over the duty still raises the rest when at least
+:data:`SENSOR_MOST` of the rise is common to every electrode, and the part of the rise
+said to be the sensor's (which moves the coach's baseline) is the common part.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["RestRiseWatch"]
+__all__ = ["SENSOR_MOST", "RestRiseWatch"]
+
+#: a train's rise this share or more common to every electrode is the sensor's noise
+SENSOR_MOST = 0.8
 
 
 class RestRiseWatch:
@@ -37,7 +49,7 @@ class RestRiseWatch:
     >>> for end in range(2, 18, 2):
     ...     w.block(end, 3.0)
     >>> w.brief(5, 6, 1.0), w.brief(10, 11, 1.0), w.brief(15, 16, 1.0)
-    (None, None, 3.0)
+    (None, None, (3.0, 3.0))
     """
 
     def __init__(self, window: int, count: int, block: int, quantile: float,
@@ -67,24 +79,35 @@ class RestRiseWatch:
         self._clean_from = clean_from
         self._brief.clear()
 
-    def brief(self, onset: int, k: int, rest: float) -> float | None:
+    def brief(self, onset: int, k: int, rest: float,
+              sensor: Callable[[int, int], float | None] | None = None
+              ) -> tuple[float, float] | None:
         """A brief activation from sample ``onset`` (back-dated) was released at sample
         ``k`` (back-dated) with the rest power at ``rest`` (input units): the factor the
-        rest rose by, or None."""
+        rest rose by and the factor of it that is the sensor's noise, or None.
+        ``sensor``: the part of the power over samples ``a`` to ``b`` risen on every
+        electrode alike, in rest units (None: cannot tell)."""
         self._brief.append((onset, k))
         start = max(k - self.window, self._clean_from)
         while self._brief and self._brief[0][0] <= start:
             self._brief.popleft()
         if len(self._brief) < self.count:
             return None
-        active = sum(b - a for a, b in self._brief)
-        if active > self.duty * (k - self._brief[0][0]):
-            return None  # mostly active: a weak contraction in pieces, not blips
         powers = [p for end, p in self._blocks if end - self.block_n >= start]
         if len(powers) < max(1, self.window // (2 * self.block_n)):
             return None  # under half a window since the contraction, or gated
         level = float(np.quantile(powers, self.quantile))
         if not level > rest:
             return None
+        first = self._brief[0][0]
+        # the sensor's part: what the electrodes show common to all of them (the
+        # quantile above is taken low, for the blips in the window); when they cannot
+        # tell, blips on a raised rest say it is all the sensor's
+        share = sensor(first, k) if sensor is not None else None
+        noise = 1.0 + share if share is not None else level / rest
+        active = sum(b - a for a, b in self._brief)
+        if active > self.duty * (k - first) and (
+                share is None or noise < SENSOR_MOST * level / rest):
+            return None  # mostly active: a weak contraction in pieces, not blips
         self._brief.clear()
-        return level / rest
+        return level / rest, noise
