@@ -14,14 +14,13 @@ should be told ``not_relaxed``. Printed: repetitions done, repetitions faulted
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 from isofeedback.coach.protocol import find_protocol
 from isofeedback.config import versioned_config
 from isofeedback.pipeline import Pipeline
 from isofeedback.profiles.schema import find_profile
 from isofeedback.sim import packetize
-from isofeedback.sim.scenarios import first_rep, follow_protocol, scenario_script
+from isofeedback.sim.scenarios import noise_rise_script, scenario_script
 from isofeedback.sim.script import PatientScript
 from isofeedback.sources.simulated import simulate_for_profile
 from isofeedback.types import Feedback
@@ -33,9 +32,7 @@ PROFILES = ("myo", "ganglion", "npg_lite", "gforce", "openemg")
 def script_of(kind: str, seed: int, rise: float) -> PatientScript:
     if kind == "tension":
         return scenario_script("not_relaxed", PIR, seed=seed)
-    base = follow_protocol(PIR, seed=seed)
-    at = base.contractions[first_rep(PIR)].hold_start + 3.0
-    return replace(base, artifacts=replace(base.artifacts, noise_rise_at=at, noise_rise=rise))
+    return noise_rise_script(PIR, seed, rise)
 
 
 def reps(profile_name: str, script: PatientScript, version: str) -> list[list[str]]:

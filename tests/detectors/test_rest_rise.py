@@ -60,7 +60,7 @@ def test_a_train_of_blips_raises_the_rest_to_its_blocks() -> None:
     w = _watch()
     assert w.brief(2500, 2600, 1.0) is None and w.brief(3000, 3100, 1.0) is None
     # the rest doubled, all of it taken for the sensor's (the coach's baseline follows)
-    assert w.brief(3500, 3600, 1.0) == pytest.approx((2.0, 2.0))
+    assert w.brief(3500, 3600, 1.0) == (pytest.approx(2.0), pytest.approx(2.0), False)
     # the train was used: the next blip starts a new one
     assert w.brief(3900, 4000, 1.0) is None
 
@@ -78,15 +78,16 @@ def test_the_electrodes_tell_blips_that_fill_the_time_from_a_contraction() -> No
     hold's pattern (no common part): a weak contraction in pieces, it does not."""
     spans: list[tuple[int, int]] = []
 
-    def spread(share: float):  # type: ignore[no-untyped-def]
+    def spread(common: float):  # type: ignore[no-untyped-def]
         def sensor(a: int, b: int) -> float:
             spans.append((a, b))
-            return share
+            return common
         return sensor
 
     w = _watch()
     got = [w.brief(a, a + 400, 1.0, spread(1.1)) for a in (2300, 2850, 3400)]
-    assert got[:2] == [None, None] and got[2] == pytest.approx((2.0, 2.1))
+    assert got[:2] == [None, None] and got[2] == (pytest.approx(2.0), pytest.approx(2.1),
+                                                  True)
     assert spans[-1] == (2300, 3800)  # asked over the train, first onset to last release
     w = _watch()
     assert [w.brief(a, a + 400, 1.0, spread(0.3)) for a in (2300, 2850, 3400)] == [
@@ -96,7 +97,8 @@ def test_the_electrodes_tell_blips_that_fill_the_time_from_a_contraction() -> No
     w = _watch()
     w.brief(2500, 2600, 1.0, spread(0.1))
     w.brief(3000, 3100, 1.0, spread(0.1))
-    assert w.brief(3500, 3600, 1.0, spread(0.1)) == pytest.approx((2.0, 1.1))
+    assert w.brief(3500, 3600, 1.0, spread(0.1)) == (pytest.approx(2.0), pytest.approx(1.1),
+                                                     True)
 
 
 def test_a_contraction_starts_the_window_afresh() -> None:

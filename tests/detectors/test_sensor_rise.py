@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.factory import build_emg_detection, chain_sensor_rise
 from isofeedback.detectors.params import DetectorParams
-from isofeedback.detectors.sensor_rise import sensor_share
+from isofeedback.detectors.sensor_rise import sensor_part, sensor_share
 from isofeedback.errors import ConfigError
 from isofeedback.research.eval import chunk_stream
 
@@ -26,12 +26,23 @@ def test_the_common_part_is_recovered_from_exact_rises(g: float, a: float,
                                                        hold: list[float]) -> None:
     h = np.asarray(hold)
     rest = np.linspace(1.0, 3.0, h.size)  # each channel its own rest power
-    share = sensor_share(rest * (1.0 + g + a * h), rest, h)
+    split = sensor_share(rest * (1.0 + g + a * h), rest, h)
     spread = h - h.mean()
     if h.max() <= 0 or h.min() > 0.25 * h.max() or not spread @ spread > 0:
-        assert share is None  # a hold seen alike everywhere cannot tell them apart
+        assert split is None  # a hold seen alike everywhere cannot tell them apart
     else:
-        assert share == pytest.approx(g, abs=1e-9 * (1 + a * h.max()))
+        assert split is not None
+        tol = 1e-9 * (1 + a * h.max())
+        assert split.common == pytest.approx(g, abs=tol)
+        assert split.muscle == pytest.approx(a, abs=tol / max(float(h.max()), 1e-12))
+        # the sensor's part of a mix of the channels: all of a rise common to them, none
+        # of a rise in the hold's pattern only (the mix the envelope's weights make)
+        mixed = g + a * float(h.mean())
+        part = sensor_part(split, mixed)
+        if g >= 0.8 * (1 + mixed) - 1:
+            assert part == mixed
+        else:
+            assert part == pytest.approx(min(g, mixed), abs=tol)
 
 
 def test_one_channel_or_mismatched_shapes_cannot_tell() -> None:
@@ -93,8 +104,8 @@ def test_the_chain_reads_a_rise_on_every_electrode_as_the_sensors() -> None:
     for c in chunk_stream(x, fs, "emg", 0.05):
         chain.process(c)
     n = x.shape[0]
-    share = chain_sensor_rise(chain, n - 150, n)
-    assert share is not None and 1.2 < share < 1.8  # 2.5× the rest power: +1.5
+    got = chain_sensor_rise(chain, n - 150, n)
+    assert got is not None and 1.2 < got < 1.8  # 2.5× the rest power: +1.5, all the sensor's
     # without the setting the chain keeps nothing and cannot tell
     off = PipelineConfig().updated({"detector.rest.calibration_s": 2.0,
                                     "detector.spatial_rest": False})
@@ -102,3 +113,32 @@ def test_the_chain_reads_a_rise_on_every_electrode_as_the_sensors() -> None:
     for c in chunk_stream(x, fs, "emg", 0.05):
         chain.process(c)
     assert chain_sensor_rise(chain, n - 150, n) is None
+
+
+def test_the_coachs_baseline_is_told_again_after_a_rise_then_follows_as_before() -> None:
+    """After a rise whose sensor's part the electrodes told, until ``follow_until`` the
+    envelope's baseline is set from its level before the rise by what they tell (each
+    time over more of the rest since), not moved by the slow follow; an onset ends it."""
+    from isofeedback.detectors.params import RestModel, SampleCounts
+    from isofeedback.detectors.rest_model import RestTracker
+
+    model = RestModel(block_s=0.25, adapt_s=30.0)
+    rest = RestTracker(model, SampleCounts.at(200.0, model))
+    rest.calibrate(np.full(400, 2.0), np.full(400, 1.0), np.zeros(400), 0)
+    assert rest.baseline == 2.0
+    rest.rise(3.0, envelope_by=2.0, follow_until=1000)
+    assert rest.baseline == pytest.approx(2.0 * np.sqrt(2.0))  # the first telling
+    rest.sensor_level(1.25)  # told again over a longer rest: +1.25, not +1
+    assert rest.baseline == pytest.approx(2.0 * 1.5)
+    # a rest block before ``follow_until`` does not move it; one after does, slowly
+    for end in (950, 1050):
+        rest.add(np.ones(50), np.full(50, 4.0), None)
+        rest.end_block(False, end)
+    assert rest.following(1000) is False
+    assert rest.baseline == pytest.approx(3.0 + rest.alpha * (4.0 - 3.0))
+    # an onset ends a telling still under way
+    rest.rise(1.0, envelope_by=1.0, follow_until=5000)
+    rest.onset()
+    before = rest.baseline
+    rest.sensor_level(3.0)
+    assert rest.baseline == before

@@ -10,7 +10,7 @@ from __future__ import annotations
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.double_threshold import DoubleThresholdDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
-from isofeedback.detectors.sensor_rise import sensor_share
+from isofeedback.detectors.sensor_rise import sensor_part, sensor_share
 from isofeedback.dsp.emg_chain import EmgChain
 
 __all__ = [
@@ -71,13 +71,18 @@ def build_onset_detector(fs: float, chain: EmgChain, cfg: PipelineConfig) -> Ons
 
 
 def chain_sensor_rise(chain: EmgChain, a: int, b: int) -> float | None:
-    """How much of the chain's power over samples ``a`` to ``b`` rose on every channel
-    alike, the sensor's noise (:func:`sensor_share`), or None when the channels cannot
-    tell (one channel, the samples no longer kept, no weights learnt yet)."""
-    low = chain.channel_power(a, b)
-    if low is None or chain.rest_var is None or chain.activity is None:
+    """How much the power of the chain's envelope (its channels mixed by its weights)
+    rose over samples ``a`` to ``b`` as the sensor's noise, in rest units: the part the
+    channels show alike (:func:`sensor_share`, :func:`sensor_part`); None when they
+    cannot tell (one channel, the samples no longer kept, no weights learnt yet)."""
+    low, rest, hold = chain.channel_power(a, b), chain.rest_var, chain.activity
+    if low is None or rest is None or hold is None:
         return None
-    return sensor_share(low, chain.rest_var, chain.activity)
+    split = sensor_share(low, rest, hold)
+    if split is None:
+        return None
+    mixed = float(chain.weights @ low) / float(chain.weights @ rest) - 1.0
+    return sensor_part(split, mixed)
 
 
 def build_emg_detection(

@@ -111,8 +111,9 @@ class OnsetReleaseDetector:
         #: rest is calibrated on (the rows taken before came through the other filters)
         self.calibration_rows = calibration_rows
         #: how much of the rest over samples ``a`` to ``b`` (the stream's count) rose on
-        #: every electrode alike, the sensor's noise (:func:`~.sensor_rise.sensor_share`;
-        #: None: the channels cannot tell), for ``spatial_rest``
+        #: every electrode alike, the sensor's noise, in rest units
+        #: (:func:`~.sensor_rise.sensor_share`; None: the channels cannot tell), for
+        #: ``spatial_rest``
         self.sensor_rise = sensor_rise
         self._reset()
 
@@ -143,6 +144,9 @@ class OnsetReleaseDetector:
                       if self.samples.train > 0 else None)
         # a rise the train showed and the sensor's part of it, applied at the next block end
         self._rise_by = self._rise_noise = 1.0
+        self._rise_told = False  # the electrodes told the sensor's part of it
+        # where the rest told again after a rise begins (see _sensor_again)
+        self._sensor_from: int | None = None
         self._onset_t = 0.0  # the current activation's back-dated onset
         self._n = 0  # samples seen
         self._t0: float | None = None
@@ -498,7 +502,7 @@ class OnsetReleaseDetector:
         rise = self._rise.brief(round((self._onset_t - t0) * self.fs),
                                 round((t - t0) * self.fs), self.rest.pow_baseline, spread)
         if rise is not None:
-            self._rise_by, self._rise_noise = rise
+            self._rise_by, self._rise_noise, self._rise_told = rise
 
     def _refined(self, pending: tuple[int, int, float, float], t0: float) -> Event | None:
         """The onset back-dated again at sample ``k`` (the newest kept), over the same
@@ -553,9 +557,37 @@ class OnsetReleaseDetector:
         if self._rise is not None:
             self._rise.block(end, power)
             if self._rise_by != 1.0:
-                self.rest.rise(self._rise_by, envelope_by=self._rise_noise)
+                self.rest.rise(self._rise_by, envelope_by=self._rise_noise,
+                               follow_until=self._follow_from(
+                                   end, self._rise_told and self._rise_noise > 1.0))
                 self._rise_by = self._rise_noise = 1.0
+        if self._sensor_from is not None and self.rest.following(end) and not self.active:
+            self._sensor_again(end)
         return dropped
+
+    def _follow_from(self, start: int, told: bool) -> int | None:
+        """A rise of which the electrodes told a part to be the sensor's: they tell it
+        again over the rest from sample ``start`` (a level drop's: after the release
+        settled) until ``samples.follow`` after it, the sample returned (None: none told;
+        the baseline then follows the rest as before)."""
+        if not told:
+            self._sensor_from = None
+            return None
+        self._sensor_from = start
+        return start + self.samples.follow
+
+    def _sensor_again(self, end: int) -> None:
+        """The sensor's part of the rise told again over the rest since it (as much as
+        the chain keeps): longer, so firmer than at the rise."""
+        start = self._sensor_from
+        assert start is not None and self.sensor_rise is not None
+        if end - start < self.rest.block_n:
+            return
+        share = self.sensor_rise(start, end)
+        if share is None:  # (older than the chain keeps: its newest part)
+            share = self.sensor_rise(end - self.samples.follow // 2, end)
+        if share is not None:
+            self.rest.sensor_level(share)
 
     def _block_power(self) -> float | None:
         """The mean power of the block just ended, in input units (each sample capped as
@@ -580,11 +612,13 @@ class OnsetReleaseDetector:
         t = max(t0 + first_low / self.fs - self.delay_s, 0.0)
         t_dec = t0 + (end - 1) / self.fs
         # the part of the new level that is the sensor's noise, not tension that did not
-        # let go, moves the coach's baseline too (at most the whole rise)
+        # let go, moves the coach's baseline too (at most the whole rise), told again over
+        # the rest that follows for a few seconds
         share = (self.sensor_rise(first_low, end)
                  if self.params.spatial_rest and self.sensor_rise is not None else None)
         sensor = min(1.0 + share, rest_rise) if share is not None else 1.0
-        self.rest.rise(rest_rise, envelope_by=sensor)
+        self.rest.rise(rest_rise, envelope_by=sensor, follow_until=self._follow_from(
+            end + self.samples.settle, sensor > 1.0))
         self.active = False
         self._refine = None
         self._since = end - 1

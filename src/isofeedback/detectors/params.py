@@ -273,6 +273,9 @@ class SampleCounts:
     train: int = 0  # rest.train_s: the window of a train of brief activations
     drop_blocks: int = 1  # level_drop.s in blocks
     refine: int = 0  # onset.refine_s: an onset is back-dated again this long after it
+    #: after a rise the electrodes showed partly the sensor's, the coach's baseline follows
+    #: the rest this long (SENSOR_FOLLOW_S)
+    follow: int = 0
     weight: float = 1.0  # the evidence one sample counts (evidence_hz / fs, at most 1)
 
     @classmethod
@@ -293,8 +296,13 @@ class SampleCounts:
             train=int(round(rest.train_s * fs)),
             drop_blocks=max(1, int(round(drop.s / rest.block_s))),
             refine=int(round(onset.refine_s * fs)),
+            follow=int(round(SENSOR_FOLLOW_S * fs)),
         )
 
 
 #: rest samples before the first back-dating candidate, anchoring the rest level
 REST_ANCHOR_S = 0.1
+#: after a rest rise the electrodes showed partly the sensor's (detector version 22), the
+#: envelope's baseline follows the rest blocks this long: the coach judges relaxation over
+#: the relax phase's second half, a few seconds after the release
+SENSOR_FOLLOW_S = 4.0

@@ -69,6 +69,10 @@ class RestTracker:
         # rest blocks waiting for ``confirm_s`` without an onset: (end, power in input
         # units, envelope mean, powers in rest units)
         self._pending: list[tuple[int, float, float, FloatArray]] = []
+        # after a rise the electrodes showed partly the sensor's, until a sample the
+        # envelope's baseline is set from its level before by what they show
+        # (:meth:`sensor_level`) instead of following the blocks: (until, level before)
+        self._follow: tuple[int, float] | None = None
 
     @property
     def calibrated(self) -> bool:
@@ -135,9 +139,9 @@ class RestTracker:
                 and self.baseline is not None):
             es = np.concatenate(self._blk_e)
             if self.confirm_n == 0:
-                alpha, la = self.alpha, self.level_alpha
+                la = self.level_alpha
                 self.pow_baseline *= (1 - la) + la * float(mean(np.minimum(zs, POWER_CAP)))
-                self.baseline += alpha * (float(mean(es)) - self.baseline)
+                self._follow_envelope(float(mean(es)), end)
                 followed.append(zs)
             else:  # in absolute units: the baseline may move before it is applied
                 self._pending.append((end, float(mean(np.minimum(zs, POWER_CAP)))
@@ -147,18 +151,45 @@ class RestTracker:
             la = self.level_alpha
             self.pow_baseline = (1 - la) * self.pow_baseline + la * power
             if self.baseline is not None:
-                self.baseline += self.alpha * (envelope - self.baseline)
+                self._follow_envelope(envelope, end)
             followed.append(z)
         self._blk_z, self._blk_e = [], []
         self._quiet = True
         return followed
 
+    def _follow_envelope(self, envelope: float, end: int) -> None:
+        """Follow a rest block's mean envelope slowly (``adapt_s``) — but while the
+        electrodes tell the sensor's part of a rise (:meth:`sensor_level`)."""
+        assert self.baseline is not None
+        if not self.following(end):
+            self.baseline += self.alpha * (envelope - self.baseline)
+
+    def following(self, end: int) -> bool:
+        """Whether at sample ``end`` the envelope's baseline is still set by
+        :meth:`sensor_level` after a rise (:meth:`rise`'s ``follow_until``)."""
+        if self._follow is not None and end > self._follow[0]:
+            self._follow = None
+        return self._follow is not None
+
+    def sensor_level(self, common: float) -> None:
+        """The electrodes show the rest's power risen by ``common`` rest units on every
+        one alike since the rise: the envelope's baseline is its level before it, scaled
+        as an RMS envelope of noise (the square root of the power). Told again as the
+        rest since the rise grows longer, the estimate firms up: the first one rests on
+        0.75 s of a few channels, and the coach's judgement, ``sqrt(envelope² −
+        baseline²)``, turns a baseline 8 % low into a residual of ~6 % of the reference
+        contraction."""
+        if self._follow is not None:
+            self.baseline = self._follow[1] * float(np.sqrt(1.0 + max(common, 0.0)))
+
     def onset(self) -> None:
         """An onset was decided: rest blocks not yet followed may hold its rise (a weak
-        contraction is decided slowly) and are dropped."""
+        contraction is decided slowly) and are dropped; a rise's following ends."""
         self._pending.clear()
+        self._follow = None
 
-    def rise(self, factor: float, envelope_by: float = 1.0) -> None:
+    def rise(self, factor: float, envelope_by: float = 1.0,
+             follow_until: int | None = None) -> None:
         """The rest settled ``factor`` × higher in power, of which ``envelope_by`` is the
         sensor's noise. A level-drop release (:mod:`.level_drop`): its new level may be
         tension that did not let go, so the envelope's baseline — what the coach judges
@@ -166,7 +197,10 @@ class RestTracker:
         (:mod:`.sensor_rise`); a rest that rose under a train of blips (:mod:`.rest_rise`):
         the sensor's noise, the whole factor. An RMS envelope of noise scales as the
         square root of its power; without this the coach told a relaxed patient to relax
-        after the electrode's contact changed."""
+        after the electrode's contact changed. ``follow_until``: the electrodes told the
+        sensor's part; until that sample they tell it again (:meth:`sensor_level`)."""
+        if follow_until is not None and self.baseline is not None:
+            self._follow = (follow_until, self.baseline)
         self.pow_baseline *= factor
         if envelope_by > 1.0 and self.baseline is not None and self.noise is not None:
             root = float(np.sqrt(envelope_by))

@@ -35,10 +35,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["SENSOR_MOST", "RestRiseWatch"]
+from isofeedback.detectors.sensor_rise import SENSOR_MOST
 
-#: a train's rise this share or more common to every electrode is the sensor's noise
-SENSOR_MOST = 0.8
+__all__ = ["RestRiseWatch"]
 
 
 class RestRiseWatch:
@@ -49,7 +48,7 @@ class RestRiseWatch:
     >>> for end in range(2, 18, 2):
     ...     w.block(end, 3.0)
     >>> w.brief(5, 6, 1.0), w.brief(10, 11, 1.0), w.brief(15, 16, 1.0)
-    (None, None, (3.0, 3.0))
+    (None, None, (3.0, 3.0, False))
     """
 
     def __init__(self, window: int, count: int, block: int, quantile: float,
@@ -81,12 +80,13 @@ class RestRiseWatch:
 
     def brief(self, onset: int, k: int, rest: float,
               sensor: Callable[[int, int], float | None] | None = None
-              ) -> tuple[float, float] | None:
+              ) -> tuple[float, float, bool] | None:
         """A brief activation from sample ``onset`` (back-dated) was released at sample
         ``k`` (back-dated) with the rest power at ``rest`` (input units): the factor the
-        rest rose by and the factor of it that is the sensor's noise, or None.
-        ``sensor``: the part of the power over samples ``a`` to ``b`` risen on every
-        electrode alike, in rest units (None: cannot tell)."""
+        rest rose by, the factor of it that is the sensor's noise, and whether the
+        electrodes told that part; or None. ``sensor``: the part of the power over
+        samples ``a`` to ``b`` risen on every electrode alike, in rest units (None:
+        cannot tell)."""
         self._brief.append((onset, k))
         start = max(k - self.window, self._clean_from)
         while self._brief and self._brief[0][0] <= start:
@@ -110,4 +110,4 @@ class RestRiseWatch:
                 share is None or noise < SENSOR_MOST * level / rest):
             return None  # mostly active: a weak contraction in pieces, not blips
         self._brief.clear()
-        return level / rest, noise
+        return level / rest, noise, share is not None

@@ -16,21 +16,36 @@ The muscle's part stays for the coach to judge.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from isofeedback.types import FloatArray
 
-__all__ = ["SPREAD_RATIO", "sensor_share"]
+__all__ = ["SENSOR_MOST", "SPREAD_RATIO", "SpatialSplit", "sensor_part", "sensor_share"]
+
+#: a rise this share or more common to every electrode is taken for the sensor's noise
+#: whole (what is left is within the split's own noise)
+SENSOR_MOST = 0.8
 
 #: the weakest electrode saw at most this share of the strongest one's hold excess: the
 #: channels then tell a common rise from one in the hold's pattern
 SPREAD_RATIO = 0.25
 
 
-def sensor_share(low: FloatArray, rest: FloatArray, hold: FloatArray) -> float | None:
+@dataclass(frozen=True, slots=True)
+class SpatialSplit:
+    """Each channel's rise over its rest (power, rest units) as ``common`` (the sensor's,
+    the same on every electrode) + ``muscle`` × the channel's hold excess."""
+
+    common: float
+    muscle: float
+
+
+def sensor_share(low: FloatArray, rest: FloatArray, hold: FloatArray) -> SpatialSplit | None:
     """The rise common to every electrode (the sensor's), as a multiple of the rest's
-    power, in the raised rest ``low`` (each channel's mean power); the rest of each
-    channel's rise is in proportion to ``hold`` (the muscle's).
+    power, in the raised rest ``low`` (each channel's mean power), and the rest of each
+    channel's rise in proportion to ``hold`` (the muscle's).
 
     ``rest``: each channel's calibrated rest power; ``hold``: each channel's excess power
     during the activity the weights were learnt on, in rest units (the muscle's
@@ -39,9 +54,10 @@ def sensor_share(low: FloatArray, rest: FloatArray, hold: FloatArray) -> float |
     the strongest).
 
     >>> rest = np.ones(4); hold = np.array([20.0, 6.0, 0.5, 0.2])
-    >>> round(sensor_share(np.array([2.5, 2.4, 2.6, 2.5]), rest, hold), 2)  # all 2.5×
-    1.5
-    >>> sensor_share(np.array([5.0, 2.2, 1.0, 1.0]), rest, hold)  # the hold's pattern
+    >>> s = sensor_share(np.array([2.5, 2.4, 2.6, 2.5]), rest, hold)  # all 2.5×
+    >>> round(s.common, 2), round(s.muscle, 4)
+    (1.5, 0.0)
+    >>> sensor_share(np.array([5.0, 2.2, 1.0, 1.0]), rest, hold).common  # the hold's pattern
     0.0
     >>> sensor_share(np.full(4, 2.0), rest, np.array([9.0, 8.0, 7.0, 9.0])) is None
     True
@@ -62,6 +78,23 @@ def sensor_share(low: FloatArray, rest: FloatArray, hold: FloatArray) -> float |
         return None
     a = float(h @ (rise - rise.mean())) / hh
     if a <= 0:
-        return max(float(rise.mean()), 0.0)
+        return SpatialSplit(max(float(rise.mean()), 0.0), 0.0)
     g = float(rise.mean()) - a * float(hold.mean())
-    return max(g, 0.0)
+    if g < 0:
+        return SpatialSplit(0.0, max(float(hold @ rise) / float(hold @ hold), 0.0))
+    return SpatialSplit(g, a)
+
+
+def sensor_part(split: SpatialSplit, mixed: float) -> float:
+    """The sensor's part of a mix of the channels whose power rose by ``mixed`` rest
+    units (the envelope's mix, measured on it: firmer than the split's parts, which
+    rest on a few channels each): all of it when the common part is at least
+    :data:`SENSOR_MOST` of the rise (in power over the rest, ``1 + …``), else the common
+    part (at most the rise).
+
+    >>> sensor_part(SpatialSplit(1.3, 0.0), 1.5), sensor_part(SpatialSplit(0.2, 0.05), 4.0)
+    (1.5, 0.2)
+    """
+    if 1.0 + split.common >= SENSOR_MOST * (1.0 + mixed):
+        return mixed
+    return min(split.common, mixed)

@@ -28,6 +28,7 @@ __all__ = [
     "delayed",
     "first_rep",
     "follow_protocol",
+    "noise_rise_script",
     "pain_at",
     "pain_switch_script",
     "scenario_script",
@@ -156,6 +157,16 @@ def first_rep(protocol: ExerciseProtocol, mvc_capture: bool | None = None) -> in
     """Index of the first repetition's contraction (after the calibration ones)."""
     mvc = protocol.mvc_capture if mvc_capture is None else mvc_capture
     return int(mvc) + int(protocol.intensity_unit == "%ref")
+
+
+def noise_rise_script(protocol: ExerciseProtocol, seed: int = 0, rise: float = 2.5,
+                      after_s: float = 3.0) -> PatientScript:
+    """A relaxed patient who follows ``protocol`` while the sensor noise's power rises
+    ``rise`` × ``after_s`` into the first repetition's hold and stays up (sweat under
+    the electrodes, a strap that moved): no repetition should be faulted for it."""
+    base = follow_protocol(protocol, seed=seed)
+    at = base.contractions[first_rep(protocol)].hold_start + after_s
+    return replace(base, artifacts=replace(base.artifacts, noise_rise_at=at, noise_rise=rise))
 
 
 def pain_at(script: PatientScript, protocol: ExerciseProtocol) -> float:
