@@ -7,6 +7,7 @@ a relaxed patient to relax."""
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -95,3 +96,34 @@ def test_tension_that_stays_is_still_told_on_a_wearable(seed: int) -> None:
     raises the electrodes in the hold's pattern, so version 22 still says "relax fully"
     and leaves the stretch out."""
     assert _myo_session("22", "not_relaxed", seed) == [[], ["not_relaxed"], []]
+
+
+def test_the_patient_and_the_clinician_are_told_the_sensor_got_noisy() -> None:
+    """A noise rise the electrodes show is said, not only allowed for: a
+    ``signal_quality`` event (``noisy``) that the device's quality topic carries to the
+    page's signal light and that the clinician's report names; tension that stays is not
+    a noisy sensor, and version 21 said nothing."""
+    from isofeedback.recording.report import signal_text
+    from isofeedback.sinks.messages import Serializer
+    from isofeedback.sinks.quality import QualityReporter
+
+    def noisy(out: list[Output]) -> list[Event]:
+        return [o for o in out if isinstance(o, Event) and o.type == EventType.SIGNAL_QUALITY
+                and o.detail.get("issue") == "noisy"]
+
+    out = _outputs("myo", noise_rise_script(PIR, seed=0), "22")
+    said = noisy(out)
+    assert [e.detail["state"] for e in said] == ["start"], said
+    rise = said[0].detail["rise"]
+    assert 2.0 <= rise < 3.5  # the noise's power rose 2.5×
+    assert 18.0 < said[0].t < 25.0  # after the first hold (its level drop at ~18.7 s)
+    text = signal_text(said[0])
+    assert text is not None and "noise" in text and f"{rise}×" in text
+    sent: list[dict[str, Any]] = []
+    quality = QualityReporter(Serializer("p1", "s1", 0.0), "sim",
+                              lambda m: sent.append(json.loads(m.payload)))
+    for o in out:
+        quality.submit(o)
+    assert any(d["issues"] == ["noisy"] and d["ok"] is False for d in sent)
+    assert noisy(_outputs("myo", scenario_script("not_relaxed", PIR, seed=0), "22")) == []
+    assert noisy(_outputs("myo", noise_rise_script(PIR, seed=0), "21")) == []

@@ -129,7 +129,9 @@ def test_page_shows_what_the_service_published(
         wait_for(browser, "return !document.getElementById('signal').hidden", 10)
         assert browser.find_element("id", "battery").text == "Battery 15%"
         assert browser.find_element("id", "battery").get_attribute("data-ok") == "false"
-        assert browser.find_element("id", "signal").text == "Signal poor: noisy"
+        # (the detector's "noisy", detector version 22, in a patient's words)
+        assert (browser.find_element("id", "signal").text
+                == "Signal poor: noisy, press the sensor gently onto the skin")
         # the programme (retained schedule) and a reminder, as the gateway service sends them
         gateway = Serializer(patient, "gateway", time.time())
         asyncio.run(publish(broker, [

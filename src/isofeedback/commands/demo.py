@@ -37,7 +37,7 @@ from isofeedback.errors import ConfigError
 from isofeedback.profiles.schema import Profile, find_profile
 from isofeedback.session import RecordingPlan, SessionPlan, SourceContext, StorePlan, open_session
 from isofeedback.sim import Faults
-from isofeedback.sim.scenarios import SCENARIOS, scenario_script
+from isofeedback.sim.scenarios import SCENARIOS, scenario_script, with_noise_rise
 from isofeedback.sinks.mqtt import BrokerSettings
 from isofeedback.sources.base import PacketSource
 from isofeedback.sources.simulated import SimulatedSource
@@ -82,6 +82,10 @@ def register(sub: Any) -> None:
                    help="the simulated sensor hums at this mains frequency (60: a sensor in "
                    "the Americas, with the default 50 Hz notch: the chain finds the hum in "
                    "the first seconds and notches it)")
+    p.add_argument("--noisy-sensor", action="store_true",
+                   help="the simulated sensor's noise rises 2.5x during the first hold and "
+                   "stays up (sweat, a loose strap): the page's signal light says so, and "
+                   "with several channels the coach tells it from tension")
     p.add_argument("--fault", choices=sorted(FAULTS), default="none",
                    help="make the simulated patient get something wrong in rep 2")
     p.add_argument("--patient", type=patient_id, default="demo",
@@ -148,6 +152,8 @@ def simulated_source(protocol: ExerciseProtocol, profile: Profile, args: argpars
             # three times the weakest contraction: enough to hide gentle ones unnotched
             script = dataclasses.replace(script, artifacts=dataclasses.replace(
                 script.artifacts, mains_hz=args.mains_hum, mains_level=3.0))
+        if args.noisy_sensor:
+            script = with_noise_rise(script, session, mvc_capture)
         source = SimulatedSource(script, profile, speed=args.speed)
         ctx_console = args.console
         ctx_console.print(
@@ -200,7 +206,8 @@ async def _demo(args: argparse.Namespace) -> int:
         recording=RecordingPlan(
             Path(args.record), source="simulated", simulated=True,
             extra_meta={"simulation": {"seed": args.seed, "fault": args.fault,
-                                       "mains_hum": args.mains_hum}},
+                                       "mains_hum": args.mains_hum,
+                                       "noisy_sensor": args.noisy_sensor}},
         ) if args.record else None,
         store=StorePlan(Path(args.data_dir), profile.id, "sim") if args.data_dir else None,
         lsl=lsl_options(args),

@@ -64,6 +64,11 @@ from isofeedback.types import Chunk, Event, EventType, FloatArray
 
 __all__ = ["OnsetReleaseDetector", "release_tail"]
 
+#: the envelope's rest this many times the calibration's power: a noisy sensor, said
+NOISY_RISE = 2.0
+#: ... and back under this many times: said to have ended
+NOISY_BACK = 1.4
+
 
 class OnsetReleaseDetector:
     """``emg_env`` chunks → onset / release events (plus one ``calibrated`` event).
@@ -145,6 +150,7 @@ class OnsetReleaseDetector:
         # a rise the train showed and the sensor's part of it, applied at the next block end
         self._rise_by = self._rise_noise = 1.0
         self._rise_told = False  # the electrodes told the sensor's part of it
+        self._noisy = False  # the rest's noise far above the calibration's (said)
         # where the rest told again after a rise begins (see _sensor_again)
         self._sensor_from: int | None = None
         self._onset_t = 0.0  # the current activation's back-dated onset
@@ -355,9 +361,7 @@ class OnsetReleaseDetector:
         self._taken(z, env, None, a, False)
         events: list[Event] = []
         if (a + n) % rest.block_n == 0:
-            dropped = self._end_block(a + n, t0)
-            if dropped is not None:
-                events.append(dropped)
+            events += self._end_block(a + n, t0)
         return self._done(n, events)
 
     def _segment(
@@ -410,9 +414,7 @@ class OnsetReleaseDetector:
             else:
                 break
         if (a + n) % self.rest.block_n == 0:
-            dropped = self._end_block(a + n, t0)
-            if dropped is not None:
-                events.append(dropped)
+            events += self._end_block(a + n, t0)
         return events
 
     def _taken(self, z: FloatArray | list[float], env: FloatArray | list[float],
@@ -537,11 +539,12 @@ class OnsetReleaseDetector:
             return None
         return envelope_fall_time(self._history, k, t0, self.fs, rest.baseline, rest.noise)
 
-    def _end_block(self, end: int, t0: float) -> Event | None:
+    def _end_block(self, end: int, t0: float) -> list[Event]:
         """At a block boundary (absolute sample ``end``): while active, let the release
         test's alternative follow the hold's level, and decide a release by level drop
         (returned) when the muscle let go to a level above the calibrated rest; let the
-        rest model follow a block that was rest throughout."""
+        rest model follow a block that was rest throughout; say when the rest's noise
+        rose far above the calibration's, or came back (:meth:`_noisy_rest`)."""
         # the block's power in input units, with the rest it was measured against (before
         # a level drop or the rest model move it)
         power = self._block_power() if self._rise is not None else None
@@ -563,7 +566,32 @@ class OnsetReleaseDetector:
                 self._rise_by = self._rise_noise = 1.0
         if self._sensor_from is not None and self.rest.following(end) and not self.active:
             self._sensor_again(end)
-        return dropped
+        events = [dropped] if dropped is not None else []
+        if self.params.spatial_rest:
+            noisy = self._noisy_rest(end, t0)
+            if noisy is not None:
+                events.append(noisy)
+        return events
+
+    def _noisy_rest(self, end: int, t0: float) -> Event | None:
+        """A ``signal_quality`` event (``issue`` ``noisy``) when the envelope's rest
+        baseline — what the coach judges relaxation against — has risen to
+        :data:`NOISY_RISE` × the calibration's power (the sensor's noise: sweat, a strap
+        that moved; the electrodes told it, :mod:`.sensor_rise`), and when it came back
+        under :data:`NOISY_BACK` ×: the patient's page says "noisy signal" and the
+        clinician's report names it, instead of the coach's judgements only growing
+        less sure."""
+        rest = self.rest
+        if rest.baseline is None or not rest.calibrated_baseline:
+            return None
+        rise = (rest.baseline / rest.calibrated_baseline) ** 2
+        if self._noisy == (rise >= (NOISY_BACK if self._noisy else NOISY_RISE)):
+            return None
+        self._noisy = not self._noisy
+        t = t0 + (end - 1) / self.fs
+        return Event(EventType.SIGNAL_QUALITY, t, t, "emg", round(rise, 2),
+                     {"issue": "noisy", "state": "start" if self._noisy else "end",
+                      "channel": None, "rise": round(rise, 2)})
 
     def _follow_from(self, start: int, told: bool) -> int | None:
         """A rise of which the electrodes told a part to be the sensor's: they tell it
@@ -577,15 +605,14 @@ class OnsetReleaseDetector:
         return start + self.samples.follow
 
     def _sensor_again(self, end: int) -> None:
-        """The sensor's part of the rise told again over the rest since it (as much as
-        the chain keeps): longer, so firmer than at the rise."""
+        """The sensor's part of the rise told again over the rest since it, its last
+        half of ``samples.follow`` (2 s) at most: longer, so firmer than at the rise (a
+        span fixed by the samples alone: the same whatever the chunks)."""
         start = self._sensor_from
         assert start is not None and self.sensor_rise is not None
         if end - start < self.rest.block_n:
             return
-        share = self.sensor_rise(start, end)
-        if share is None:  # (older than the chain keeps: its newest part)
-            share = self.sensor_rise(end - self.samples.follow // 2, end)
+        share = self.sensor_rise(max(start, end - self.samples.follow // 2), end)
         if share is not None:
             self.rest.sensor_level(share)
 

@@ -59,6 +59,7 @@ class RestTracker:
         self._cal_env = Rows(self.calibration_n)
         self._cal_pow = Rows(self.calibration_n)
         self.baseline: float | None = None  # envelope at rest, input units
+        self.calibrated_baseline: float | None = None  # ... as the calibration measured it
         self.noise: float | None = None  # envelope noise at rest (robust SD)
         self.pow_baseline = 1.0
         # rest samples of the current block (summed at its end, so the sums do not depend
@@ -98,7 +99,7 @@ class RestTracker:
             baseline = float(np.median(rest))
             mad = float(np.median(np.abs(rest - baseline))) * 1.4826
             self.noise = max(mad, 1e-12 * max(abs(baseline), 1.0))
-            self.baseline = baseline
+            self.baseline = self.calibrated_baseline = baseline
             pws = self._cal_pow.filled()
             if has_power and pws.size:
                 self.pow_baseline = max(float(np.mean(np.minimum(pws, POWER_CAP))), 1e-12)

@@ -311,10 +311,12 @@ class EmgChain:
 
     def channel_power(self, a: int, b: int) -> FloatArray | None:
         """Each channel's mean output power over samples ``a`` to ``b`` (counted from the
-        stream's first, ``b`` excluded), or None when they are not all kept (see
-        ``channel_powers_s``)."""
+        stream's first, ``b`` excluded), or None when they are not all kept: the last
+        ``channel_powers_s`` before the chunk just taken, and that chunk (a detector
+        reading the chunk the chain gave it finds any span of that length before a
+        sample of it, however the stream was chunked)."""
         kept = self._chan_power
-        if kept is None or not 0 <= a < b <= kept.seen or kept.seen - a > kept.keep:
+        if kept is None or not kept.seen - kept.available <= a < b <= kept.seen:
             return None
         rows = kept.last(kept.seen - a)[: b - a]
         return np.asarray(rows.mean(axis=0), dtype=np.float64)

@@ -102,6 +102,11 @@ class RecentRows:
         self._len = keep + n
         self.seen += n
 
+    @property
+    def available(self) -> int:
+        """Rows that can be read: ``keep`` before the newest push, and the push."""
+        return self._len
+
     def last(self, k: int) -> FloatArray:
         """The newest ``k`` rows (fewer at the stream's start), oldest first; a view valid
         until the next push."""

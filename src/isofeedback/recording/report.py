@@ -110,6 +110,9 @@ def signal_text(event: Event) -> str | None:
             f"{hz_text(d.get('notched'))}): gentle contractions may have gone unseen")
     if d.get("state") != "start":
         return None
+    if d.get("issue") == "noisy":
+        return (f"the sensor's noise at rest {d.get('rise')}× the calibration's from "
+                f"{event.t:.1f} s (sweat, a loose strap?)")
     what = {"flat": "a flat line", "saturation": "the converter at its limit"}.get(
         str(d.get("issue")), str(d.get("issue")))
     hint = " (electrode off?)" if d.get("issue") == "flat" else ""

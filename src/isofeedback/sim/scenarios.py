@@ -33,6 +33,7 @@ __all__ = [
     "pain_switch_script",
     "scenario_script",
     "too_weak",
+    "with_noise_rise",
 ]
 
 DISCONNECT_S = 2.0  # how long the sensor is out of range in "disconnected"
@@ -164,9 +165,18 @@ def noise_rise_script(protocol: ExerciseProtocol, seed: int = 0, rise: float = 2
     """A relaxed patient who follows ``protocol`` while the sensor noise's power rises
     ``rise`` × ``after_s`` into the first repetition's hold and stays up (sweat under
     the electrodes, a strap that moved): no repetition should be faulted for it."""
-    base = follow_protocol(protocol, seed=seed)
-    at = base.contractions[first_rep(protocol)].hold_start + after_s
-    return replace(base, artifacts=replace(base.artifacts, noise_rise_at=at, noise_rise=rise))
+    return with_noise_rise(follow_protocol(protocol, seed=seed), protocol, rise=rise,
+                           after_s=after_s)
+
+
+def with_noise_rise(script: PatientScript, protocol: ExerciseProtocol,
+                    mvc_capture: bool | None = None, rise: float = 2.5,
+                    after_s: float = 3.0) -> PatientScript:
+    """``script`` with the sensor noise's power rising ``rise`` × ``after_s`` into the
+    first repetition's hold (``mvc_capture`` as for :func:`first_rep`)."""
+    at = script.contractions[first_rep(protocol, mvc_capture)].hold_start + after_s
+    return replace(script, artifacts=replace(script.artifacts, noise_rise_at=at,
+                                             noise_rise=rise))
 
 
 def pain_at(script: PatientScript, protocol: ExerciseProtocol) -> float:

@@ -473,7 +473,8 @@
         // the quality topic's issue names, in a patient's words (others as they are)
         const words = { flat: "no signal, is the sensor on the skin?",
                         saturation: "too strong for the sensor",
-                        mains: "electrical hum, tell your clinician" };
+                        mains: "electrical hum, tell your clinician",
+                        noisy: "noisy, press the sensor gently onto the skin" };
         const why = (q.issues || []).map((i) => words[i] || i).join(", ") ||
           (typeof q.packet_loss === "number" ? `${Math.round(q.packet_loss * 100)}% lost` : "");
         sig.textContent = `Signal poor${why ? `: ${why}` : ""}`;
