@@ -64,3 +64,33 @@ def test_no_target_while_the_reference_is_measured() -> None:
     last = out.getvalue()[out.getvalue().rindex("demo"):]
     bar = next(line for line in last.splitlines() if "intensity" in line)
     assert "92.7 × rest" in bar and "target" not in bar and "▒" not in bar, bar
+
+
+def _quality(t: float, issue: str, state: str, channel: object = None) -> Event:
+    return Event(EventType.SIGNAL_QUALITY, t, t, "emg", None,
+                 {"issue": issue, "state": state, "channel": channel})
+
+
+def test_signal_issues_are_said_and_taken_down() -> None:
+    """What the page's signal light says, the terminal says too: an electrode off, a
+    noisy sensor (detector version 22), while it lasts; a hum the chain notched itself
+    (``state`` "notched") is not the patient's to act on."""
+    out = io.StringIO()
+    with TerminalView(Console(file=out, force_terminal=False, width=120)) as view:
+        view.submit(_quality(3.0, "mains", "notched"))
+        view.submit(_quality(18.7, "noisy", "start"))
+        view.submit(_quality(20.0, "flat", "start", 2))
+        view.submit(_quality(22.5, "flat", "end", 2))
+    assert out.getvalue().splitlines() == [
+        "[  18.70 s] ! signal: noisy: press the sensor gently onto the skin",
+        "[  20.00 s] ! signal: no signal on channel 2: is the sensor on the skin?",
+        "[  22.50 s] signal: flat ended",
+    ]
+    live = io.StringIO()
+    console = Console(file=live, force_terminal=True, width=120, color_system=None)
+    with TerminalView(console, title="demo") as view:
+        _feed(view)
+        view.submit(_quality(18.7, "noisy", "start"))
+        view.submit(Feedback("level", 19.0, {"intensity": 1.0, "band": [10.0, 25.0]}))
+    text = live.getvalue()
+    assert "signal: noisy: press the sensor gently onto the skin" in text[text.rindex("demo"):]

@@ -1,7 +1,9 @@
-"""Terminal live view: level bar with the target zone, phase, hold timer, warnings.
+"""Terminal live view: level bar with the target zone, phase, hold timer, warnings, and
+what is wrong with the signal (an electrode off, a noisy sensor: the ``signal_quality``
+events the page's signal light shows).
 
 On a terminal it redraws one panel (rich); when output is redirected it prints one line
-per phase change and cue, which is what a log or a screen reader wants.
+per phase change, cue and signal issue, which is what a log or a screen reader wants.
 """
 
 from __future__ import annotations
@@ -17,11 +19,31 @@ from rich.text import Text
 
 from isofeedback.coach.phases import MEASURING
 from isofeedback.coach.protocol import UNIT_WORDS
-from isofeedback.types import Event, Feedback
+from isofeedback.types import Event, EventType, Feedback
 
-__all__ = ["TerminalView"]
+__all__ = ["TerminalView", "signal_words"]
 
 _BAR = 40
+
+#: the signal issues in a patient's words (the page's signal light says the same)
+_SIGNAL_WORDS = {
+    "flat": "no signal{on}: is the sensor on the skin?",
+    "saturation": "too strong for the sensor{on}",
+    "mains": "electrical hum: tell your clinician",
+    "noisy": "noisy: press the sensor gently onto the skin",
+}
+
+
+def signal_words(issue: str, channel: object) -> str:
+    """A signal issue of a ``signal_quality`` event in a patient's words.
+
+    >>> signal_words("flat", 2)
+    'no signal on channel 2: is the sensor on the skin?'
+    >>> signal_words("noisy", None)
+    'noisy: press the sensor gently onto the skin'
+    """
+    on = f" on channel {channel}" if channel is not None else ""
+    return _SIGNAL_WORDS.get(issue, issue + "{on}").format(on=on)
 
 
 class TerminalView:
@@ -40,6 +62,7 @@ class TerminalView:
         self._cue: dict[str, Any] = {}
         self._setup = ""  # the set-up instruction, shown until the first repetition
         self._warning: dict[str, Any] = {}
+        self._signal: dict[tuple[str, object], str] = {}  # issues under way: their words
         self._saved_handlers: list[logging.Handler] = []
 
     def __enter__(self) -> TerminalView:
@@ -66,6 +89,8 @@ class TerminalView:
 
     def submit(self, item: Event | Feedback) -> None:
         if isinstance(item, Event):
+            if item.type == EventType.SIGNAL_QUALITY:
+                self._signal_issue(item)
             return
         p = dict(item.payload)
         if item.kind == "level":
@@ -96,6 +121,25 @@ class TerminalView:
                 mark = "!" if p.get("severity") == "warning" else ">"
                 self.console.print(f"[{item.t:7.2f} s] {mark} {p['text']}")
         if self._live is not None and item.kind in ("level", "phase", "cue"):
+            self._live.update(self._render())
+
+    def _signal_issue(self, event: Event) -> None:
+        """A signal issue starts or ends (others, such as a hum notched by the chain
+        itself, are not the patient's to act on)."""
+        d = event.detail
+        key = (str(d.get("issue")), d.get("channel"))
+        state = d.get("state")
+        if state == "start":
+            words = signal_words(*key)
+            self._signal[key] = words
+            if not self.live_mode:
+                self.console.print(f"[{event.t:7.2f} s] ! signal: {words}")
+        elif state == "end" and self._signal.pop(key, None) is not None:
+            if not self.live_mode:
+                self.console.print(f"[{event.t:7.2f} s] signal: {key[0]} ended")
+        else:
+            return
+        if self._live is not None:
             self._live.update(self._render())
 
     def _render(self) -> Panel:
@@ -131,5 +175,7 @@ class TerminalView:
         cue = Text("" if same else str(self._cue.get("text", "")), style="bold")
         warn = Text(f"⚠ {self._warning['text']}" if self._warning else "", style="bold red")
         setup = Text(f"set-up: {self._setup}" if self._setup else "", style="italic")
-        return Panel(Group(head, level, timer, joint, cue, warn, setup), title=self.title,
-                     subtitle=self.hint or None)
+        signal = Text("signal: " + "; ".join(self._signal.values()) if self._signal else "",
+                      style="bold yellow")
+        return Panel(Group(head, level, timer, joint, cue, warn, signal, setup),
+                     title=self.title, subtitle=self.hint or None)
