@@ -77,8 +77,9 @@ def test_lost_malformed_and_foreign_packets_too() -> None:
 
 class _TickLog(Coach):
     """The coach, noting what the pipeline tells it on every tick (the joint's rotation,
-    angle and speed, the tilt from the neutral pose): outputs round some of these, so the
-    bulk IMU path is compared on the inputs themselves, bit for bit."""
+    angle and speed, the tilt from the neutral pose, the rest baseline): outputs round
+    some of these or use them only now and then, so the bulk path is compared on the
+    inputs themselves, bit for bit."""
 
     def __init__(self, protocol: ExerciseProtocol) -> None:
         super().__init__(protocol)
@@ -86,9 +87,12 @@ class _TickLog(Coach):
 
     def tick(self, t: float, activity: float, angle_deg: float, speed_dps: float = 0.0,
              rotation: tuple[float, float, float] | None = None,
-             tilt_from_neutral_deg: float | None = None) -> list[Feedback]:
-        self.ticks.append((t, activity, angle_deg, speed_dps, rotation, tilt_from_neutral_deg))
-        return super().tick(t, activity, angle_deg, speed_dps, rotation, tilt_from_neutral_deg)
+             tilt_from_neutral_deg: float | None = None,
+             rest_baseline: float | None = None) -> list[Feedback]:
+        self.ticks.append((t, activity, angle_deg, speed_dps, rotation, tilt_from_neutral_deg,
+                           rest_baseline))
+        return super().tick(t, activity, angle_deg, speed_dps, rotation, tilt_from_neutral_deg,
+                            rest_baseline)
 
 
 @pytest.mark.parametrize("name", ["myo-pir-sim.isorec", "openemg-met-sim.isorec"])
@@ -111,6 +115,7 @@ def test_windows_tell_the_coach_the_same_joint_and_tilt(
     assert len(ticks_a) > 1000 and ticks_a == ticks_b
     assert sum(t[5] is not None for t in ticks_a) > 1000  # the tilt was known and compared
     assert len({t[4] for t in ticks_a}) > 100  # the joint moved
+    assert len({t[6] for t in ticks_a}) > 20  # the rest baseline was told and followed
 
 
 def test_the_2khz_onset_detector_runs_in_pieces_across_its_time_base_moves() -> None:

@@ -201,7 +201,7 @@ class _Joint:
             rotation = [imu.rotation[k] if k >= first else r0 for k in last]
             angle = [imu.angle[k] if k >= first else a0 for k in last]
         return TickRun(list(emg.t_end), activity, angle, self._speeds(count), rotation,
-                       self._tilts(last))
+                       self._tilts(last), list(emg.baseline))
 
     def _speeds(self, count: int) -> list[float]:
         """The highest speed of the calibrated gyro chunks since the tick before (the
@@ -273,7 +273,8 @@ class DetectionOnly(Coach):
 
     def tick(self, t: float, activity: float, angle_deg: float, speed_dps: float = 0.0,
              rotation: tuple[float, float, float] | None = None,
-             tilt_from_neutral_deg: float | None = None) -> list[Feedback]:
+             tilt_from_neutral_deg: float | None = None,
+             rest_baseline: float | None = None) -> list[Feedback]:
         return []
 
     def tick_many(self, run: TickRun, until_finished: bool = False) -> tuple[list[Feedback], int]:
@@ -1031,6 +1032,7 @@ class Pipeline:
                 out += self.coach.tick(
                     env.t_end, activity, self.angle_deg, self.speed_dps, self.rotation,
                     tilt_from_neutral_deg=self._tilt_from_neutral(),
+                    rest_baseline=self.onset.baseline,
                 )
                 self.speed_dps = 0.0
         elif chunk.device == self.imu_device and chunk.stream == "accel":

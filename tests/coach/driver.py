@@ -39,12 +39,15 @@ class Driver:
     def event(self, kind: EventType, **detail: Any) -> None:
         self.out += self.coach.on_event(Event(kind, self.t, self.t, "emg", None, detail))
 
-    def run(self, seconds: float, activity: float = 0.0, angle: float = 0.0) -> None:
-        """Tick for ``seconds`` with a constant activity (noise units) and joint angle."""
+    def run(self, seconds: float, activity: float = 0.0, angle: float = 0.0,
+            rest: float | None = None) -> None:
+        """Tick for ``seconds`` with a constant activity (noise units) and joint angle
+        (and, when given, the rest baseline the activity is measured above)."""
         end = self.t + seconds
         while self.t < end - 1e-9:
             self.t = round(self.t + STEP_S, 6)
-            self.out += self.coach.tick(self.t, activity, angle, 0.0, (angle, 0.0, 0.0))
+            self.out += self.coach.tick(self.t, activity, angle, 0.0, (angle, 0.0, 0.0),
+                                        rest_baseline=rest)
 
     def command(self, name: str, value: float | None = None) -> None:
         self.out += self.coach.command(name, self.t, value)

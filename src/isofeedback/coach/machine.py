@@ -26,6 +26,7 @@ across sessions, when the sensor is worn the same way.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -125,7 +126,7 @@ _STRENGTH_WARNINGS = ("gentler", "stronger")
 
 # what every tick sets from its inputs (the last ones win) or refreshes for its level
 # message: left out when judging whether a tick changed the coach's state (Coach.tick_many)
-_PER_TICK = ("_tilt", "_angle", "_pose", "_last_level_t", "_band_count")
+_PER_TICK = ("_tilt", "_angle", "_pose", "_last_level_t", "_band_count", "_rest")
 
 
 class _Watching:
@@ -154,6 +155,8 @@ class RepResult:
     in_band: float = 0.0  # fraction of the hold inside the intensity band
     violations: list[str] = field(default_factory=list)
     relax_residual: float | None = None
+    # the relaxed limit, when the rest's noise raised it above relaxed_below
+    relax_limit: float | None = None
     stretch_deg: float | None = None
     rom_deg: float | None = None
     rom_gain_deg: float | None = None
@@ -178,6 +181,8 @@ class RepResult:
             "in_band": round(self.in_band, 3),
             "violations": list(self.violations),
             "relax_residual": r(self.relax_residual),
+            # only when raised, so sessions judged by relaxed_below read (and replay) as before
+            **({} if self.relax_limit is None else {"relax_limit": r(self.relax_limit)}),
             "stretch_deg": r(self.stretch_deg),
             "rom_deg": r(self.rom_deg),
             "rom_gain_deg": r(self.rom_gain_deg),
@@ -265,6 +270,9 @@ class Coach:
         self._tilt: float | None = None  # degrees from the stored neutral pose (accelerometer)
         self._paused_from = Phase.CALIBRATING
         self._angle = 0.0
+        self._rest: float | None = None  # the rest baseline now (activity's), when told
+        # the residual above which the patient is not relaxed, set at the relax judgement
+        self._relax_limit = self.protocol.relaxed_below
         # a pause the patient asked for (control command), distinct from the sensor's:
         # when it began, the phase it froze, and whether the rep under way must be repeated
         self._held_t: float | None = None
@@ -426,18 +434,21 @@ class Coach:
         speed_dps: float = 0.0,
         rotation: tuple[float, float, float] | None = None,
         tilt_from_neutral_deg: float | None = None,
+        rest_baseline: float | None = None,
     ) -> list[Feedback]:
         """Advance to session time ``t`` with the current activity, joint angle (degrees
         from the neutral pose), the highest angular speed since the last tick and, when
         known, the rotation vector from the neutral pose (degrees): distances between poses
-        are measured on it, since the angle alone cannot tell directions apart."""
+        are measured on it, since the angle alone cannot tell directions apart. And when
+        known, the rest baseline the activity was measured above (the sensor's noise now:
+        :meth:`relaxed_limit`)."""
         return self._tick(t, activity, angle_deg, speed_dps, rotation, tilt_from_neutral_deg,
-                          Now)
+                          Now, rest_baseline)
 
     def _tick(self, t: float, activity: float, angle_deg: float, speed_dps: float,
               rotation: Pose | None, tilt_from_neutral_deg: float | None,
               view: Callable[[float, float, float, float, Pose, float], TickView],
-              ) -> list[Feedback]:
+              rest_baseline: float | None = None) -> list[Feedback]:
         """:meth:`tick`, its handler seeing the tick through ``view(t, x, elapsed, speed,
         pose, activity)`` (:class:`~isofeedback.coach.ticks.Now` live)."""
         # (called for every EMG packet, 100 to 200 times a second, and most ticks change
@@ -445,6 +456,7 @@ class Coach:
         # pose is the tuple it came as, and nothing is settled when nothing came out)
         if tilt_from_neutral_deg is not None:
             self._tilt = tilt_from_neutral_deg
+        self._rest = rest_baseline
         out: list[Feedback] = [] if self._started else self._start(t)
         phase = self.phase
         if phase in _NOT_JUDGING or self._held_t is not None:
@@ -482,7 +494,7 @@ class Coach:
             out: list[Feedback] = []
             for k in range(n):
                 out += self.tick(ts[k], run.activity[k], run.angle[k], run.speed[k],
-                                 run.rotation[k], run.tilt[k])
+                                 run.rotation[k], run.tilt[k], run.rest_at(k))
                 if until_finished and self.finished:
                     return out, k + 1
             return out, n
@@ -516,7 +528,7 @@ class Coach:
         started = self._started
         watching.watch = None
         got = self._tick(run.t[i], run.activity[i], run.angle[i], run.speed[i],
-                         run.rotation[i], run.tilt[i], watching)
+                         run.rotation[i], run.tilt[i], watching, run.rest_at(i))
         out += got
         if not started or any(f.kind != "level" for f in got) or self._changed(before):
             return None
@@ -557,6 +569,7 @@ class Coach:
                     self._last_level_t = last = ts[k]
                     out.append(self._level(last, xs[k - lo], run.angle[k]))
         keep.upto(hi)
+        self._rest = run.rest_at(hi - 1)
         if judging:
             self._angle = run.angle[hi - 1]
             self._pose = run.pose(hi - 1)
@@ -677,7 +690,7 @@ class Coach:
         stretch is left out of this repetition: a guarding muscle is not stretched."""
         p = self.protocol
         if self._confirm_t is not None:
-            if self._sustained(now.x_at_most(p.relaxed_below), now, RELAXED_CONFIRM_S):
+            if self._sustained(now.x_at_most(self._relax_limit), now, RELAXED_CONFIRM_S):
                 t = now.t
                 return self.arbiter.clear(["relax_fully"], t, self.rep) + self._stretch(t)
             if now.after(self._confirm_t, p.relax_confirm_s):
@@ -1094,11 +1107,40 @@ class Coach:
         if self._current is not None:
             self._current.relax_residual = residual
         self._relax_values = []
-        if residual > self.protocol.relaxed_below:
+        limit = self._relax_limit = self.relaxed_limit()
+        raised = limit != self.protocol.relaxed_below
+        if raised and self._current is not None:
+            self._current.relax_limit = limit
+        if residual > limit:
             self._confirm_t = t
             self._cond_since = None
-            return self._violation("not_relaxed", "relax_fully", t, residual=round(residual, 1))
+            noise = {"limit": round(limit, 1)} if raised else {}
+            return self._violation("not_relaxed", "relax_fully", t, residual=round(residual, 1),
+                                   **noise)
         return out + self._stretch(t)
+
+    def relaxed_limit(self) -> float:
+        """The residual intensity above which the patient is not relaxed: the protocol's
+        ``relaxed_below``, or the rest noise's own level when that is higher.
+
+        Why: the residual is the activity above the rest baseline, ``sqrt(envelope² −
+        baseline²)``, and near the baseline that square root magnifies the noise: an
+        envelope one standard deviation (σ) above a baseline b reads ``sqrt(2·b·σ)``.
+        With a wearable's 200–250 Hz EMG that is 6–7 % of the gentle level at rest, above
+        the 5 % a clinician sets, so a relaxed patient was told to let go whenever the
+        baseline lagged the rest by a fraction of σ — and at every repetition once the
+        sensor's noise rose (sweat, a loose strap), since both b and σ grow with it. So
+        the limit is never below one σ of the rest's envelope as it reads in the
+        protocol's unit: the calibration's b and σ, times the rest's rise since then
+        (the baseline told with the ticks over the calibration's). One σ, not a fitted
+        factor: a tension that moves the envelope by less than the rest's own standard
+        deviation is not measured by it. (With 1–2 kHz EMG σ is small: relaxed_below.)"""
+        p = self.protocol
+        if not (p.relaxed_over_noise and self.noise and self.baseline and self._rest):
+            return p.relaxed_below
+        rise = self._rest / self.baseline
+        floor = float(self.intensity(math.sqrt(2.0 * self.baseline * self.noise))) * rise
+        return max(p.relaxed_below, floor)
 
     def _stretch(self, t: float) -> list[Feedback]:
         self._confirm_t = None

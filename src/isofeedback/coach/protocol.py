@@ -154,6 +154,10 @@ class ExerciseProtocol:
     # the published hold countdown counts time in the band only, as the credited hold does
     # (False: the clock, as recordings made before it ran; the reader sets it for them)
     countdown_in_band: bool = True
+    # "relaxed" is judged against relaxed_below or, where the sensor's rest noise cannot
+    # measure that little, against the noise's own level (Coach.relaxed_limit) (False:
+    # relaxed_below alone, as recordings made before it ran; the reader sets it for them)
+    relaxed_over_noise: bool = True
     cues: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CUES))
     path: str = ""
 
@@ -361,7 +365,8 @@ _UNITS = ("%ref", "x_rest", "%MVC")
 UNIT_WORDS = {"%ref": "% of your gentle level", "%MVC": "% of maximal", "x_rest": "× rest"}
 #: the dataclass fields a protocol file sets (``intensity_low/high`` as ``intensity``)
 FIELDS = frozenset(f for f in ExerciseProtocol.__dataclass_fields__
-                   if f not in ("cues", "path", "progression", "countdown_in_band"))
+                   if f not in ("cues", "path", "progression", "countdown_in_band",
+                                "relaxed_over_noise"))
 _FIELDS = FIELDS
 _NUMBER_ALIASES = {"intensity_low", "intensity_high"}
 

@@ -155,6 +155,7 @@ class TickRun:
     speed: list[float] = field(default_factory=list)
     rotation: list[Pose | None] = field(default_factory=list)
     tilt: list[float | None] = field(default_factory=list)
+    rest: list[float | None] = field(default_factory=list)  # the rest baseline (activity's)
 
     def __len__(self) -> int:
         return len(self.t)
@@ -164,10 +165,15 @@ class TickRun:
         r = self.rotation[k]
         return r if r is not None else (self.angle[k], 0.0, 0.0)
 
+    def rest_at(self, k: int) -> float | None:
+        """Tick ``k``'s rest baseline (None: not given)."""
+        return self.rest[k] if self.rest else None
+
     def part(self, lo: int, hi: int) -> TickRun:
         """Ticks ``lo:hi``."""
         return TickRun(self.t[lo:hi], self.activity[lo:hi], self.angle[lo:hi],
-                       self.speed[lo:hi], self.rotation[lo:hi], self.tilt[lo:hi])
+                       self.speed[lo:hi], self.rotation[lo:hi], self.tilt[lo:hi],
+                       self.rest[lo:hi])
 
 
 class Watch:

@@ -327,6 +327,8 @@ class RecordingReader:
         data = dict(self.meta["protocol"])
         # recorded before the hold countdown counted in the band only: it counted the clock
         data.setdefault("countdown_in_band", False)
+        # ... before "relaxed" allowed for the sensor's noise: against relaxed_below alone
+        data.setdefault("relaxed_over_noise", False)
         try:
             return ExerciseProtocol(**data)
         except (TypeError, ValueError, ConfigError) as exc:

@@ -213,6 +213,13 @@ def _svg(report: Mapping[str, Any], width: int = 960) -> str:
     return "\n".join(parts)
 
 
+def limit_text(rep: Mapping[str, Any]) -> str:
+    """" of 8.1" after a repetition's relax residual when the coach judged it against a
+    limit the rest's noise raised (the clinician sees why 6.5 was not "not relaxed")."""
+    limit = rep.get("relax_limit")
+    return "" if not isinstance(limit, int | float) else f" of {limit:.1f}"
+
+
 def report_html(report: Mapping[str, Any]) -> str:
     """One self-contained page: headline numbers, the per-rep table and the picture."""
     e = html.escape
@@ -223,7 +230,8 @@ def report_html(report: Mapping[str, Any]) -> str:
     rows = "".join(
         f"<tr><td>{r.get('rep')}</td><td>{num(r.get('hold_s'))}</td>"
         f"<td>{num(r.get('mean_intensity'))}</td><td>{num(r.get('peak_intensity'))}</td>"
-        f"<td>{num(r.get('relax_residual'))}</td><td>{num(r.get('rom_deg'))}</td>"
+        f"<td>{num(r.get('relax_residual'))}{limit_text(r)}</td>"
+        f"<td>{num(r.get('rom_deg'))}</td>"
         f"<td>{num(r.get('rom_gain_deg'), '{:+.1f}')}</td>"
         f"<td>{e(', '.join(r.get('violations', [])) or 'none')}</td></tr>"
         for r in report["reps"])
@@ -259,7 +267,9 @@ Target intensity {e(band_text(report['intensity_band']))} {unit}.</p>{signal}
 <p>{legend}<br>{phases}</p>
 {_svg(report)}
 <p style="font-size:small">Advisory feedback, not a diagnosis. Relax residual: muscle
-activity left after release (lower is more relaxed). ROM: joint angle reached in the stretch.
+activity left after release (lower is more relaxed); "of N": the limit it was judged
+against, raised above the prescribed one where the sensor's rest noise reads that much.
+ROM: joint angle reached in the stretch.
 </p>
 <script type="application/json" id="report-data">{e(json.dumps(report["reps"]))}</script>
 </body></html>
