@@ -28,14 +28,15 @@ from isofeedback.sources.simulated import SimulatedSource
 from isofeedback.types import Feedback
 from tests.coach.driver import Driver, gentle_protocol
 
-IN_BAND = 5.0  # noise units: the band is 3-8, relaxed_below 1.5
+IN_BAND = 10.0  # noise units: the band is 8-16, relaxed_below 1.5 (at most 4)
+BAND = {"intensity_low": 8.0, "intensity_high": 16.0}
 
 
 def relaxing(residual: float, rest: float | None, **protocol: object) -> Driver:
     """A calibrated coach (rest noise σ = 1, baseline b = 1: sqrt(2·b·σ) = 1.41, below
     relaxed_below = 1.5), one hold, then a relaxation whose activity reads ``residual``
     above a rest baseline of ``rest`` (the calibration's was 1)."""
-    d = Driver.calibrated(gentle_protocol(hold_s=3.0, relax_s=4.0, **protocol))
+    d = Driver.calibrated(gentle_protocol(hold_s=3.0, relax_s=4.0, **BAND, **protocol))
     d.contract(3.6, IN_BAND)
     d.release()
     d.run(4.5, residual, rest=rest)
@@ -47,13 +48,15 @@ def told(d: Driver) -> list[dict[str, object]]:
 
 
 def test_the_limit_is_relaxed_below_until_the_noise_reads_more() -> None:
-    d = Driver.calibrated(gentle_protocol())
+    d = Driver.calibrated(gentle_protocol(**BAND))
     assert d.coach.relaxed_limit() == 1.5  # no rest told yet
     d.run(0.05, 0.0, rest=1.0)
     assert d.coach.relaxed_limit() == 1.5  # sqrt(2) at the calibration's rest: below 1.5
     d.run(0.05, 0.0, rest=2.0)  # the rest doubled (both b and σ): twice sqrt(2)
     assert d.coach.relaxed_limit() == pytest.approx(2.0 * math.sqrt(2.0), rel=1e-12)
-    old = Driver.calibrated(gentle_protocol(relaxed_over_noise=False))
+    d.run(0.05, 0.0, rest=10.0)  # never above half the band's low end (8)
+    assert d.coach.relaxed_limit() == 4.0
+    old = Driver.calibrated(gentle_protocol(relaxed_over_noise=False, **BAND))
     old.run(0.05, 0.0, rest=2.0)
     assert old.coach.relaxed_limit() == 1.5
 

@@ -26,7 +26,6 @@ across sessions, when the sensor is worn the same way.
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from isofeedback.coach.calibration import Calibration, mvc_problem, rest_problem
 from isofeedback.coach.phases import ACTIVE, REP_PHASES, Phase
 from isofeedback.coach.progress import progress_report
 from isofeedback.coach.protocol import ExerciseProtocol
+from isofeedback.coach.relaxation import noise_reading, relaxed_limit
 from isofeedback.coach.ticks import Keeping, Now, Pose, Reach, TickRun, TickView, Watch, turn
 from isofeedback.errors import ConfigError
 from isofeedback.types import Event, EventType, Feedback, FloatArray
@@ -1120,27 +1120,17 @@ class Coach:
         return out + self._stretch(t)
 
     def relaxed_limit(self) -> float:
-        """The residual intensity above which the patient is not relaxed: the protocol's
-        ``relaxed_below``, or the rest noise's own level when that is higher.
-
-        Why: the residual is the activity above the rest baseline, ``sqrt(envelope² −
-        baseline²)``, and near the baseline that square root magnifies the noise: an
-        envelope one standard deviation (σ) above a baseline b reads ``sqrt(2·b·σ)``.
-        With a wearable's 200–250 Hz EMG that is 6–7 % of the gentle level at rest, above
-        the 5 % a clinician sets, so a relaxed patient was told to let go whenever the
-        baseline lagged the rest by a fraction of σ — and at every repetition once the
-        sensor's noise rose (sweat, a loose strap), since both b and σ grow with it. So
-        the limit is never below one σ of the rest's envelope as it reads in the
-        protocol's unit: the calibration's b and σ, times the rest's rise since then
-        (the baseline told with the ticks over the calibration's). One σ, not a fitted
-        factor: a tension that moves the envelope by less than the rest's own standard
-        deviation is not measured by it. (With 1–2 kHz EMG σ is small: relaxed_below.)"""
+        """The residual intensity above which the patient is not relaxed now:
+        ``relaxed_below``, or the rest noise's own level when that is higher
+        (:mod:`isofeedback.coach.relaxation` says why): the calibration's baseline and
+        noise in the protocol's unit, times the rest baseline's rise since then (told
+        with the ticks)."""
         p = self.protocol
         if not (p.relaxed_over_noise and self.noise and self.baseline and self._rest):
             return p.relaxed_below
-        rise = self._rest / self.baseline
-        floor = float(self.intensity(math.sqrt(2.0 * self.baseline * self.noise))) * rise
-        return max(p.relaxed_below, floor)
+        reading = float(self.intensity(noise_reading(self.baseline, self.noise)))
+        return relaxed_limit(p.relaxed_below, p.intensity_low, reading,
+                             self._rest / self.baseline)
 
     def _stretch(self, t: float) -> list[Feedback]:
         self._confirm_t = None
