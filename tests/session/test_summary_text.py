@@ -62,3 +62,22 @@ def test_a_narrow_terminal_gets_every_figure_whole() -> None:
                 "ROM 12.3° (+4.0°); no problems") in text
         assert "Rep 2: hold 7.0 s" in text and "ROM not measured; moved, not credited" in text
         assert "mean hold 7.0 s" in text
+
+
+def test_a_limit_the_sensor_raised_is_said_under_the_table() -> None:
+    """An "after" of 8.3 with no problem next to a prescribed 5 would read as an
+    oversight: when the sensor's noise raised the relaxed limit (``relax_limit`` in the
+    repetitions), the caption says up to where the muscle counted as relaxed; a summary
+    recorded before the rule says nothing of it."""
+    rep = {"hold_s": 7.0, "hold_in_band_s": 6.5, "mean_intensity": 109.4,
+           "peak_intensity": 123.1, "relax_residual": 8.3, "rom_deg": 12.3,
+           "rom_gain_deg": 4.0, "violations": [], "credited": True}
+    summary = {"reps_done": 2, "reps_planned": 2, "mean_hold_s": 7.0, "unit": "%ref",
+               "violations": [], "stop_reason": "",
+               "reps": [{**rep, "rep": 1, "relax_limit": 10.66},
+                        {**rep, "rep": 2, "relax_limit": 11.12}]}
+    for width in (80, 40):  # the table's caption, and the lines of a narrow terminal
+        text = _printed(SessionResult(summary=summary, wall_s=30.0), width)
+        assert "relaxed up to 10.7-11.1 (raised for the sensor's noise)" in text, text
+    old = {**summary, "reps": [{**rep, "rep": 1}, {**rep, "rep": 2}]}
+    assert "relaxed up to" not in _printed(SessionResult(summary=old, wall_s=30.0))

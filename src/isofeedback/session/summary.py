@@ -16,6 +16,18 @@ from isofeedback.service import SessionResult
 __all__ = ["print_summary"]
 
 
+def _limit_note(summary: dict[str, Any]) -> str:
+    """What "after" was judged against when the sensor's noise raised the limit above
+    the prescribed one (else an "after" of 8.3 with no problem would read as an
+    oversight next to a prescribed 5); empty when it was not raised."""
+    limits = [r["relax_limit"] for r in summary["reps"] if r.get("relax_limit") is not None]
+    if not limits:
+        return ""
+    lo, hi = min(limits), max(limits)
+    span = f"{lo:.1f}" if f"{lo:.1f}" == f"{hi:.1f}" else f"{lo:.1f}-{hi:.1f}"
+    return f"; relaxed up to {span} (raised for the sensor's noise)"
+
+
 def print_summary(
     console: Console, result: SessionResult, mqtt: dict[str, Any], session: str
 ) -> None:
@@ -26,7 +38,7 @@ def print_summary(
     # short headers, the unit once in the caption: the table fits an 80-column terminal
     table = Table(title=f"{s['reps_done']}/{s['reps_planned']} reps", box=box.SIMPLE_HEAD,
                   caption=f"hold and in band: seconds; mean, peak and after (the release): "
-                  f"effort in {unit}")
+                  f"effort in {unit}{_limit_note(s)}")
     rows = []
     for r in s["reps"]:
         in_band = r.get("hold_in_band_s")  # not in summaries stored before it existed
@@ -60,7 +72,8 @@ def print_summary(
             console.print(f"Rep {rep}: hold {hold} s ({in_band} s in band), mean {mean}, "
                           f"peak {peak}, after {after}; {moved}; "
                           f"{'no problems' if problems == 'none' else problems}")
-        console.print(f"Mean, peak and after (the release): effort in {unit}")
+        console.print(f"Mean, peak and after (the release): effort in {unit}"
+                      f"{_limit_note(s)}")
     if s.get("stop_reason"):  # stopped by the patient, a pain rule, the service …
         console.print(f"Ended early: {s['stop_reason']}")
     violations = count_violations(s["violations"]) or "none"
