@@ -4,6 +4,7 @@ that follows the rest's noise (``coach.relaxation``), and how often the contract
 itself would be.
 
     PYTHONPATH=src python benchmarks/relaxed_real.py DATA_FOLDER [--relaxed-below 5]
+        [--detector-version 22]
 
 DATA_FOLDER holds labelled CSV files as ``isofeedback eval --real`` reads them (e.g. the
 Myo armband's rest/gesture files: 5 s rest, 5 s gesture, labels are the cues). Each file
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from isofeedback.coach.relaxation import noise_reading, relaxed_limit
-from isofeedback.config import PipelineConfig
+from isofeedback.config import CURRENT_VERSION, PipelineConfig, versioned_config
 from isofeedback.detectors.factory import build_emg_detection
 from isofeedback.pipeline import activity_above_rest
 from isofeedback.research.eval import EmgRecord, chunk_stream, real_sets
@@ -31,10 +32,11 @@ from isofeedback.research.eval import EmgRecord, chunk_stream, real_sets
 BAND_LOW = 50.0  # the shipped gentle protocols' band, % of the reference: 50-140
 
 
-def ticks(rec: EmgRecord) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+def ticks(rec: EmgRecord, config: PipelineConfig
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
     """Each 10 ms tick's time, activity and rest baseline; the calibration's baseline
     and noise."""
-    chain, det = build_emg_detection(rec.fs, rec.emg.shape[1], PipelineConfig())
+    chain, det = build_emg_detection(rec.fs, rec.emg.shape[1], config)
     t, act, rest = [], [], []
     cal: tuple[float, float] | None = None
     for chunk in chunk_stream(rec.emg, rec.fs, "emg", 0.01):
@@ -59,7 +61,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("folder", type=Path)
     ap.add_argument("--relaxed-below", type=float, default=5.0)
+    ap.add_argument("--detector-version", default=CURRENT_VERSION)
     args = ap.parse_args()
+    config = versioned_config({}, "--detector-version", args.detector_version)
     below = args.relaxed_below
     records = sorted((r for s in real_sets(args.folder) for r in s.records if r.onsets),
                      key=lambda r: r.name)
@@ -68,7 +72,7 @@ def main() -> None:
     print(f"{'file':<34}{'ref':>7}{'reading %':>10}{'rests':>6}{'told 5':>7}{'told lim':>9}"
           f"{'limits':>14}{'tense':>6}{'told 5':>7}{'told lim':>9}")
     for rec in records:
-        t, act, rest, b, noise = ticks(rec)
+        t, act, rest, b, noise = ticks(rec, config)
         on, off = rec.onsets, rec.releases
         ref = float(np.median(act[window(t, on[0] + 1.0, off[0] - 0.5)]))
         if ref <= 0:
