@@ -196,3 +196,19 @@ def test_clean_and_encode_keep_the_bytes() -> None:
     doc = {"z": 1, "a": [1.25, None, "é"], "m": {"b": False, "a": 0.1}}
     assert Serializer.encode(doc) == json.dumps(doc, separators=(",", ":"), sort_keys=True,
                                                 allow_nan=False).encode()
+
+
+def test_the_quality_message_words_each_issue_as_the_terminal_does(
+        payload_validator: Any) -> None:
+    """The page's signal light shows the quality message's ``words`` (it keeps no phrases
+    of its own), so the patient reads on the page what the terminal says."""
+    from isofeedback.sinks.signal_words import signal_words
+
+    issues = ("flat", "mains", "noisy", "saturation", "unknown")
+    doc = _doc(Serializer("p01", "s1", 0.0).device_quality("d", 1.0, ok=False,
+                                                           issues=issues).payload)
+    payload_validator(doc)
+    assert doc["issues"] == list(issues)
+    assert doc["words"] == [signal_words(i) for i in issues]
+    assert doc["words"][2] == "noisy: press the sensor gently onto the skin"
+    assert doc["words"][4] == "unknown"

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from isofeedback.detectors.retraction import OnsetNames
+from isofeedback.sinks.signal_words import signal_words
 from isofeedback.types import Event, Feedback
 
 __all__ = [
@@ -359,9 +360,11 @@ class Serializer:
     ) -> MqttMessage:
         """Signal quality: ``ok`` for a simple green/red light, the numbers for a clinic.
         ``packet_loss`` is the lost fraction (0–1) over the last reporting interval;
-        ``issues`` names problems such as ``flat``, ``saturated``, ``mains``, ``noisy``."""
+        ``issues`` names problems such as ``flat``, ``saturated``, ``mains``, ``noisy``;
+        ``words`` says each in a patient's words (what the page shows, and the terminal)."""
         if packet_loss is not None and not 0.0 <= packet_loss <= 1.0:
             raise ValueError(f"packet loss must be a fraction 0–1, got {packet_loss}")
         return self._device(device, "quality", t, {
             "ok": ok, "packet_loss": packet_loss, "rssi_dbm": rssi_dbm, "issues": list(issues),
+            "words": [signal_words(issue) for issue in issues],
         })

@@ -19,32 +19,12 @@ from rich.text import Text
 
 from isofeedback.coach.phases import MEASURING
 from isofeedback.coach.protocol import UNIT_WORDS
+from isofeedback.sinks.signal_words import signal_words
 from isofeedback.types import Event, EventType, Feedback
 
 __all__ = ["TerminalView", "signal_words"]
 
 _BAR = 40
-
-#: the signal issues in a patient's words (the page's signal light says the same)
-_SIGNAL_WORDS = {
-    "flat": "no signal{on}: is the sensor on the skin?",
-    "saturation": "too strong for the sensor{on}",
-    "mains": "electrical hum: tell your clinician",
-    "noisy": "noisy: press the sensor gently onto the skin",
-}
-
-
-def signal_words(issue: str, channel: object) -> str:
-    """A signal issue of a ``signal_quality`` event in a patient's words.
-
-    >>> signal_words("flat", 2)
-    'no signal on channel 2: is the sensor on the skin?'
-    >>> signal_words("noisy", None)
-    'noisy: press the sensor gently onto the skin'
-    """
-    on = f" on channel {channel}" if channel is not None else ""
-    return _SIGNAL_WORDS.get(issue, issue + "{on}").format(on=on)
-
 
 class TerminalView:
     """A sink that shows the session to the person in front of the screen."""

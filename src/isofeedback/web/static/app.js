@@ -470,12 +470,8 @@
       if (away.length) sig.textContent = `Sensor ${away[0].availability.state}`;
       else if (bad.length) {
         const q = bad[0];
-        // the quality topic's issue names, in a patient's words (others as they are)
-        const words = { flat: "no signal, is the sensor on the skin?",
-                        saturation: "too strong for the sensor",
-                        mains: "electrical hum, tell your clinician",
-                        noisy: "noisy, press the sensor gently onto the skin" };
-        const why = (q.issues || []).map((i) => words[i] || i).join(", ") ||
+        // the issues in a patient's words, as the service words them (their names if not)
+        const why = (q.words || q.issues || []).join(", ") ||
           (typeof q.packet_loss === "number" ? `${Math.round(q.packet_loss * 100)}% lost` : "");
         sig.textContent = `Signal poor${why ? `: ${why}` : ""}`;
       } else sig.textContent = "Signal good";
