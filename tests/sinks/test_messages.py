@@ -210,5 +210,5 @@ def test_the_quality_message_words_each_issue_as_the_terminal_does(
     payload_validator(doc)
     assert doc["issues"] == list(issues)
     assert doc["words"] == [signal_words(i) for i in issues]
-    assert doc["words"][2] == "noisy: press the sensor gently onto the skin"
+    assert doc["words"][2] == "the sensor is noisy, press it gently onto the skin"
     assert doc["words"][4] == "unknown"

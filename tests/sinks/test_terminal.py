@@ -82,8 +82,8 @@ def test_signal_issues_are_said_and_taken_down() -> None:
         view.submit(_quality(20.0, "flat", "start", 2))
         view.submit(_quality(22.5, "flat", "end", 2))
     assert out.getvalue().splitlines() == [
-        "[  18.70 s] ! signal: noisy: press the sensor gently onto the skin",
-        "[  20.00 s] ! signal: no signal on channel 2: is the sensor on the skin?",
+        "[  18.70 s] ! signal: the sensor is noisy, press it gently onto the skin",
+        "[  20.00 s] ! signal: no signal on channel 2, is the sensor on the skin?",
         "[  22.50 s] signal: flat ended",
     ]
     live = io.StringIO()
@@ -93,4 +93,4 @@ def test_signal_issues_are_said_and_taken_down() -> None:
         view.submit(_quality(18.7, "noisy", "start"))
         view.submit(Feedback("level", 19.0, {"intensity": 1.0, "band": [10.0, 25.0]}))
     text = live.getvalue()
-    assert "signal: noisy: press the sensor gently onto the skin" in text[text.rindex("demo"):]
+    assert "signal: the sensor is noisy, press it gently onto the skin" in text[text.rindex("demo"):]

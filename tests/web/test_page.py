@@ -131,7 +131,7 @@ def test_page_shows_what_the_service_published(
         assert browser.find_element("id", "battery").get_attribute("data-ok") == "false"
         # (the detector's "noisy", detector version 22, in a patient's words)
         assert (browser.find_element("id", "signal").text
-                == "Signal poor: noisy: press the sensor gently onto the skin")
+                == "Signal poor: the sensor is noisy, press it gently onto the skin")
         # the programme (retained schedule) and a reminder, as the gateway service sends them
         gateway = Serializer(patient, "gateway", time.time())
         asyncio.run(publish(broker, [

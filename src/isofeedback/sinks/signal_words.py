@@ -7,12 +7,13 @@ from __future__ import annotations
 __all__ = ["signal_words"]
 
 #: the detector's signal issues (``signal_quality`` events, the quality topic's
-#: ``issues``) in a patient's words; ``{on}`` names the channel where it is known
+#: ``issues``) in a patient's words, read after "Signal poor: " (the page) or "signal: "
+#: (the terminal), so no colon of their own; ``{on}`` names the channel where known
 _SIGNAL_WORDS = {
-    "flat": "no signal{on}: is the sensor on the skin?",
+    "flat": "no signal{on}, is the sensor on the skin?",
     "saturation": "too strong for the sensor{on}",
-    "mains": "electrical hum: tell your clinician",
-    "noisy": "noisy: press the sensor gently onto the skin",
+    "mains": "electrical hum, tell your clinician",
+    "noisy": "the sensor is noisy, press it gently onto the skin",
 }
 
 
@@ -20,9 +21,9 @@ def signal_words(issue: str, channel: object = None) -> str:
     """A signal issue in a patient's words (an issue without words: its name).
 
     >>> signal_words("flat", 2)
-    'no signal on channel 2: is the sensor on the skin?'
+    'no signal on channel 2, is the sensor on the skin?'
     >>> signal_words("noisy")
-    'noisy: press the sensor gently onto the skin'
+    'the sensor is noisy, press it gently onto the skin'
     >>> signal_words("new{issue}", 1)
     'new{issue} on channel 1'
     """
