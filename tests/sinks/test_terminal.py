@@ -93,4 +93,5 @@ def test_signal_issues_are_said_and_taken_down() -> None:
         view.submit(_quality(18.7, "noisy", "start"))
         view.submit(Feedback("level", 19.0, {"intensity": 1.0, "band": [10.0, 25.0]}))
     text = live.getvalue()
-    assert "signal: the sensor is noisy, press it gently onto the skin" in text[text.rindex("demo"):]
+    last = text[text.rindex("demo"):]  # the panel as last drawn
+    assert "signal: the sensor is noisy, press it gently onto the skin" in last
