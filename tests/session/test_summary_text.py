@@ -78,6 +78,6 @@ def test_a_limit_the_sensor_raised_is_said_under_the_table() -> None:
                         {**rep, "rep": 2, "relax_limit": 11.12}]}
     for width in (80, 40):  # the table's caption, and the lines of a narrow terminal
         text = _printed(SessionResult(summary=summary, wall_s=30.0), width)
-        assert "relaxed up to 10.7-11.1 (raised for the sensor's noise)" in text, text
+        assert "counted as relaxed up to 10.7-11.1 (the sensor's rest noise)" in text, text
     old = {**summary, "reps": [{**rep, "rep": 1}, {**rep, "rep": 2}]}
     assert "relaxed up to" not in _printed(SessionResult(summary=old, wall_s=30.0))

@@ -25,7 +25,7 @@ def _limit_note(summary: dict[str, Any]) -> str:
         return ""
     lo, hi = min(limits), max(limits)
     span = f"{lo:.1f}" if f"{lo:.1f}" == f"{hi:.1f}" else f"{lo:.1f}-{hi:.1f}"
-    return f"; relaxed up to {span} (raised for the sensor's noise)"
+    return f"; counted as relaxed up to {span} (the sensor's rest noise)"
 
 
 def print_summary(
