@@ -103,3 +103,36 @@ async def test_no_sound_device_is_logged_not_silent(tmp_path: Path,
     assert ("spoken cue failed (espeak-ng): the sound output could not be opened (ALSA lib "
             "confmisc.c:855:(parse_card) cannot find card '0'), so the patient hears no "
             "cues: connect a speaker and make it the default sound device") in caplog.text
+
+
+def _quality(t: float, issue: str, state: str, channel: int | None = None) -> Event:
+    return Event(EventType.SIGNAL_QUALITY, t, t, "emg", None,
+                 {"issue": issue, "state": state, "channel": channel})
+
+
+async def test_signal_issues_are_said_as_they_start(tmp_path: Path) -> None:
+    """A patient with a speaker alone hears what the page's signal light and the terminal
+    show: an electrode off, a noisy sensor, each as it starts (not as it ends, not a hum
+    the chain notched itself), and not again within 30 s when a contact comes and goes."""
+    speaker = Speaker(folder=tmp_path, max_pending=10)
+    speaker.submit(_quality(3.0, "mains", "notched"))
+    speaker.submit(_quality(18.7, "noisy", "start"))
+    speaker.submit(_quality(20.0, "flat", "start", 2))
+    speaker.submit(_quality(22.5, "flat", "end", 2))
+    speaker.submit(_quality(25.0, "flat", "start", 2))  # 5 s later: not again
+    speaker.submit(_quality(60.0, "flat", "start", 2))  # 40 s later: said again
+    texts = [q[1] for q in speaker._queue]  # (nothing spoken before the task starts)
+    assert texts[:2] == ["Signal poor: the sensor is noisy, press it gently onto the skin.",
+                         "Signal poor: no signal on channel 2, is the sensor on the skin?"]
+    async with speaker:
+        pass
+    assert [p.name for p in speaker.files] == [
+        "001-signal_noisy.wav", "002-signal_flat.wav", "003-signal_flat.wav"]
+    for path, text in zip(speaker.files, texts, strict=True):
+        duration, rms, _ = measure(path)
+        assert 0.2 * len(text.split()) < duration < 0.8 * len(text.split()) + 1.0
+        assert rms > -35.0  # speech, not silence
+    # the words are English: another language's voice does not read them
+    german = Speaker(locale="de", folder=tmp_path / "de")
+    german.submit(_quality(18.7, "noisy", "start"))
+    assert german.stats.requested == 0

@@ -1,4 +1,5 @@
 """Spoken cues on the gateway, for a patient without a screen: espeak-ng (a Debian package).
+The signal's issues (an electrode off, a noisy sensor) are said too, as they start.
 
 A sink like the others: ``submit`` never blocks. Each cue's text (already in the
 protocol's language) is spoken by a named task, one at a time, through ``espeak-ng``
@@ -20,9 +21,13 @@ from typing import Self
 
 from isofeedback.errors import ConfigError
 from isofeedback.sinks.one_at_a_time import OneAtATime
-from isofeedback.types import Event, Feedback
+from isofeedback.sinks.signal_words import signal_words
+from isofeedback.types import Event, EventType, Feedback
 
-__all__ = ["Speaker", "SpeakerStats", "espeak_command", "find_espeak"]
+__all__ = ["SIGNAL_REPEAT_S", "Speaker", "SpeakerStats", "espeak_command", "find_espeak"]
+
+#: a signal issue said once is not said again for this long (session seconds)
+SIGNAL_REPEAT_S = 30.0
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +80,7 @@ class Speaker(OneAtATime[tuple[str, str, bool]]):  # (cue id, text, warning)
         self.stats = SpeakerStats()
         self.files: list[Path] = []
         self._warned = False
+        self._signal_said: dict[str, float] = {}  # issue -> when it was last said
 
     task_name = "spoken-cues"
 
@@ -93,14 +99,37 @@ class Speaker(OneAtATime[tuple[str, str, bool]]):  # (cue id, text, warning)
         return await super().__aenter__()
 
     def submit(self, item: Event | Feedback) -> None:
-        """Queue a cue to be spoken; never blocks."""
-        if not isinstance(item, Feedback) or item.kind != "cue":
+        """Queue a cue to be spoken (or a signal issue: :meth:`_signal`); never blocks."""
+        if isinstance(item, Event):
+            if item.type == EventType.SIGNAL_QUALITY:
+                self._signal(item)
+            return
+        if item.kind != "cue":
             return
         text = str(item.payload.get("text", "")).strip()
-        if not text:
+        if text:
+            self._enqueue(str(item.payload.get("id", "cue")), text,
+                          item.payload.get("severity") == "warning")
+
+    def _signal(self, ev: Event) -> None:
+        """What is wrong with the signal, said as it starts: the page's signal light and
+        the terminal's ``signal:`` line show it, and a patient with a speaker alone heard
+        nothing while an electrode was off or the sensor noisy. The words are English
+        (``sinks.signal_words``): said only with an English voice. The same issue again
+        within ``SIGNAL_REPEAT_S`` (a contact that comes and goes) is not said again."""
+        issue = str(ev.detail.get("issue", ""))
+        if ev.detail.get("state") != "start" or not self.locale.startswith("en"):
             return
+        last = self._signal_said.get(issue)
+        if last is not None and ev.t_decided - last < SIGNAL_REPEAT_S:
+            return
+        self._signal_said[issue] = ev.t_decided
+        text = f"Signal poor: {signal_words(issue, ev.detail.get('channel'))}"
+        name = issue if issue.isidentifier() and issue.isascii() else "issue"
+        self._enqueue(f"signal_{name}", text if text.endswith("?") else f"{text}.", True)
+
+    def _enqueue(self, cue_id: str, text: str, warning: bool) -> None:
         self.stats.requested += 1
-        warning = item.payload.get("severity") == "warning"
         if len(self._queue) >= self.max_pending:
             info = next((i for i, q in enumerate(self._queue) if not q[2]), None)
             if info is None and not warning:
@@ -108,7 +137,7 @@ class Speaker(OneAtATime[tuple[str, str, bool]]):  # (cue id, text, warning)
                 return
             del self._queue[info if info is not None else 0]
             self.stats.dropped += 1
-        entry = (str(item.payload.get("id", "cue")), text, warning)
+        entry = (cue_id, text, warning)
         if warning:  # ahead of waiting info cues
             at = next((i for i, q in enumerate(self._queue) if not q[2]), len(self._queue))
             self._queue.insert(at, entry)
