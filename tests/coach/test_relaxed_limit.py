@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from isofeedback.coach.protocol import ExerciseProtocol, find_protocol
 from isofeedback.pipeline import Pipeline
@@ -139,3 +141,17 @@ def test_a_recording_keeps_the_rule_it_was_made_with(tmp_path: Path) -> None:
     with RecordingReader(new) as r:
         page = report_html(build_report(r.outputs(), r.meta))
     assert f"of {limits[0]:.1f}</td>" in page
+
+
+@given(below=st.floats(0.0, 40.0), low=st.floats(1.0, 200.0), reading=st.floats(0.0, 1e3),
+       rise=st.floats(0.0, 1e3), more=st.floats(1.0, 10.0))
+def test_the_limit_stays_between_the_prescribed_one_and_half_the_band(
+        below: float, low: float, reading: float, rise: float, more: float) -> None:
+    """Whatever the sensor reads: never below ``relaxed_below`` (the clinician's), never
+    above half the band's low end unless the clinician's is, and never lower for a rest
+    that rose more."""
+    from isofeedback.coach.relaxation import RELAXED_AT_MOST, relaxed_limit
+
+    limit = relaxed_limit(below, low, reading, rise)
+    assert below <= limit <= max(below, RELAXED_AT_MOST * low)
+    assert relaxed_limit(below, low, reading, rise * more) >= limit
