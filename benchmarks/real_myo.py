@@ -1,6 +1,6 @@
 """Our detectors on real Myo recordings (8 channels, 200 Hz, int8, per-sample labels).
 
-    PYTHONPATH=src python benchmarks/real_myo.py DATA_FOLDER
+    PYTHONPATH=src python benchmarks/real_myo.py DATA_FOLDER [DETECTOR_VERSION]
 
 DATA_FOLDER holds CSV files with columns emg1..emg8,label (label 0 = rest), read as
 ``isofeedback eval --real`` reads them (no time column: 200 Hz). The labels are cues, not
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from isofeedback.config import versioned_config
 from isofeedback.research.eval import (
     confirmed_refined,
     detect_emg,
@@ -25,6 +26,7 @@ from isofeedback.research.eval import (
 
 def main() -> None:
     folder = Path(sys.argv[1])
+    config = versioned_config({}, "version", sys.argv[2]) if len(sys.argv) > 2 else None
     all_err: list[float] = []
     rel_err: list[float] = []
     fp = 0
@@ -34,7 +36,7 @@ def main() -> None:
     records = sorted((r for rs in real_sets(folder) for r in rs.records), key=lambda r: r.name)
     for rec in records:
         on, off = rec.onsets, rec.releases
-        ev, cpu = detect_emg(rec, mains_hz=50.0, calibration_s=2.0)
+        ev, cpu = detect_emg(rec, mains_hz=50.0, calibration_s=2.0, config=config)
         ev = confirmed_refined(ev)  # retracted ones do not count; refined onset times
         don = [e.t for e in ev if e.type == "onset"]
         doff = [e.t for e in ev if e.type == "release"]

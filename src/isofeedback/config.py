@@ -163,7 +163,7 @@ class PipelineConfig:
     double_threshold: DoubleThresholdSettings = field(default_factory=DoubleThresholdSettings)
     movement: MovementSettings = field(default_factory=MovementSettings)
     # the named detector version these settings are (DETECTOR_VERSIONS)
-    detector_version: str = "22"  # = CURRENT_VERSION (a test checks it)
+    detector_version: str = "23"  # = CURRENT_VERSION (a test checks it)
 
     def __post_init__(self) -> None:
         choice(self.detector_version, "detector_version", VERSION_NAMES)
@@ -472,6 +472,11 @@ DETECTOR_VERSIONS: tuple[DetectorVersion, ...] = (
                     "a rest left raised after a hold is split on the electrodes into the "
                     "sensor's noise and the muscle's tension; the sensor's part moves the "
                     "coach's baseline (no \"relax fully\" to a relaxed patient)"),
+    DetectorVersion("23", (("detector.spatial_release", True),),
+                    (("detector.spatial_release", False),),
+                    "the electrodes are asked after every release how much of the rest's "
+                    "rise since the calibration is the sensor's (a milder rise ended the "
+                    "hold by an ordinary release), told against the calibrated baseline"),
 )
 VERSION_NAMES = tuple(v.name for v in DETECTOR_VERSIONS)
 CURRENT_VERSION = VERSION_NAMES[-1]

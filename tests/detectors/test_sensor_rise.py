@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.factory import build_emg_detection, chain_sensor_rise
 from isofeedback.detectors.params import DetectorParams
+from isofeedback.detectors.rest_model import POWER_CAP
 from isofeedback.detectors.sensor_rise import sensor_part, sensor_share
 from isofeedback.errors import ConfigError
 from isofeedback.research.eval import chunk_stream
@@ -177,3 +178,99 @@ def test_the_split_does_not_depend_on_how_the_samples_come() -> None:
     drops = [e for e in runs[0] if e[0] == "release" and ("by", "level_drop") in e[2]]
     assert said and any(k == "sensor_rise" for d in drops for k, _ in d[2]), runs[0]
     assert all(r == runs[0] for r in runs[1:])
+
+
+def test_a_release_opens_a_telling_that_waits_for_the_electrodes() -> None:
+    """Version 23: after an ordinary release the electrodes are asked how much of the
+    rest's rise since the calibration is the sensor's (``watch``); until they first tell
+    it the blocks are followed as before (one channel never tells: nothing changes), then
+    the baseline is the calibration's scaled by it — not stacked on a baseline an
+    earlier rise had raised."""
+    from isofeedback.detectors.params import RestModel, SampleCounts
+    from isofeedback.detectors.rest_model import RestTracker
+
+    model = RestModel(block_s=0.25, adapt_s=30.0)
+    rest = RestTracker(model, SampleCounts.at(200.0, model))
+    rest.calibrate(np.full(400, 2.0), np.full(400, 1.0), np.zeros(400), 0)
+    rest.rise(2.0, envelope_by=2.0)  # an earlier rise, not told again: 2·sqrt(2)
+    rest.watch(2000)
+    rest.add(np.ones(50), np.full(50, 4.0), None)
+    rest.end_block(False, 950)  # not told yet: followed slowly
+    moved = 2.0 * np.sqrt(2.0) + rest.alpha * (4.0 - 2.0 * np.sqrt(2.0))
+    assert rest.baseline == pytest.approx(moved)
+    rest.sensor_level(0.6)  # +0.6 over the calibrated rest: from the calibration's 2.0
+    assert rest.baseline == pytest.approx(2.0 * np.sqrt(1.6))
+    rest.add(np.ones(50), np.full(50, 4.0), None)
+    rest.end_block(False, 1000)  # told: the blocks no longer move it
+    assert rest.baseline == pytest.approx(2.0 * np.sqrt(1.6))
+
+
+@pytest.mark.parametrize("version", ["22", "23"])
+def test_a_milder_rise_is_told_after_an_ordinary_release_in_any_chunks(version: str) -> None:
+    """A Myo-like armband whose noise rises 1.6× in power in a hold (sweat): too little
+    for a level drop, so the hold ends by an ordinary release. Version 22 left the coach's
+    baseline at the calibration's, followed slowly (every relaxation then read as
+    tension); version 23 asks the electrodes after the release: the baseline is the
+    calibration's × sqrt(1.6), the same to the bit for a live packet's 2 rows, odd sizes
+    and one chunk of the whole record."""
+    from isofeedback.coach.protocol import find_protocol
+    from isofeedback.config import versioned_config
+    from isofeedback.research.eval import quantize_int8
+    from isofeedback.sim.scenarios import noise_rise_script
+    from isofeedback.sim.signals import synthesize
+    from isofeedback.types import Chunk
+
+    fs = 200.0
+    ses = synthesize(noise_rise_script(find_protocol("pir"), seed=0, rise=1.6), emg_fs=fs,
+                     channels=8, mvc_rms=60.0)
+    x = quantize_int8(ses.emg)[: int(40 * fs)]
+    names = tuple(f"c{k}" for k in range(8))
+    runs = []
+    for step in (x.shape[0], 2, 7, 333):
+        cfg = versioned_config({"detector_version": version}, "test").updated(
+            {"detector.rest.calibration_s": 2.0, "chain.full_scale": 127.0})
+        chain, det = build_emg_detection(fs, 8, cfg)
+        events = []
+        for a in range(0, x.shape[0], step):
+            events += det.process(chain.process(Chunk("emg", fs, a, a / fs, x[a:a + step],
+                                                      names)))
+        assert det.rest.baseline is not None and det.rest.calibrated_baseline is not None
+        ratio = det.rest.baseline / det.rest.calibrated_baseline
+        runs.append(([(e.type.value, e.t.hex(), sorted(e.detail.items())) for e in events],
+                     ratio.hex()))
+    assert not any(("by", "level_drop") in e[2] for e in runs[0][0])  # ordinary releases
+    ratio = float.fromhex(runs[0][1])
+    if version == "22":
+        assert ratio < 1.15, ratio  # followed slowly: far below sqrt(1.6) = 1.26
+    else:
+        assert 1.18 < ratio < 1.34, ratio
+    assert all(r == runs[0] for r in runs[1:])
+
+
+def test_a_knock_on_one_electrode_is_not_the_sensors_noise() -> None:
+    """Version 23 asks the electrodes after every release, so a few samples at the
+    converter's limit on one electrode (a knock on the sensor) in the rest after it
+    must not read as a rise of every electrode's rest: each sample's power is capped as
+    the rest model caps it. Uncapped, the least squares spread the knock over all eight
+    (the first version raised the coach's baseline and said "noisy" for it)."""
+    fs = 200.0
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((int(8.0 * fs), 8))
+    t = np.arange(x.shape[0]) / fs
+    pattern = np.array([0.05, 0.3, 1.0, 0.5, 0.05, 0.0, 0.0, 0.0])
+    hold = (t >= 3.0) & (t < 6.0)
+    x[hold] += 6.0 * rng.standard_normal((int(hold.sum()), 8)) * pattern
+    x[int(7.0 * fs): int(7.0 * fs) + 4, 5] = 60.0  # a knock: 4 samples far off the scale
+    cfg = PipelineConfig().updated({"detector.rest.calibration_s": 2.0})
+    chain, _ = build_emg_detection(fs, 8, cfg)
+    for c in chunk_stream(x, fs, "emg", 0.05):
+        chain.process(c)
+    n = x.shape[0]
+    assert chain.rest_var is not None and chain.activity is not None
+    split = {cap: sensor_share(chain.channel_power(n - 300, n, cap), chain.rest_var,
+                               chain.activity) for cap in (None, POWER_CAP)}
+    assert split[None] is not None and split[None].common > 1.0  # the knock, spread
+    assert split[POWER_CAP] is not None and split[POWER_CAP].common < 0.3
+    # (here the envelope mixes electrodes 1-3, so even uncapped its sensor part is small)
+    capped = chain_sensor_rise(chain, n - 300, n, capped=True)
+    assert capped is not None and capped < 0.1

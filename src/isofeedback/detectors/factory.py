@@ -10,8 +10,10 @@ from __future__ import annotations
 from isofeedback.config import PipelineConfig
 from isofeedback.detectors.double_threshold import DoubleThresholdDetector
 from isofeedback.detectors.onset_release import OnsetReleaseDetector
+from isofeedback.detectors.rest_model import POWER_CAP
 from isofeedback.detectors.sensor_rise import sensor_part, sensor_share
 from isofeedback.dsp.emg_chain import EmgChain
+from isofeedback.dsp.exact import dot
 
 __all__ = [
     "OnsetDetector",
@@ -66,22 +68,28 @@ def build_onset_detector(fs: float, chain: EmgChain, cfg: PipelineConfig) -> Ons
     return OnsetReleaseDetector(
         fs, cfg.detector.at_rate(fs), delay_s=chain.power_delay_s,
         chain_filters=lambda: chain.filters, calibration_rows=chain.take_calibration_rows,
-        sensor_rise=lambda a, b: chain_sensor_rise(chain, a, b),
+        sensor_rise=lambda a, b: chain_sensor_rise(chain, a, b,
+                                                   cfg.detector.spatial_release),
     )
 
 
-def chain_sensor_rise(chain: EmgChain, a: int, b: int) -> float | None:
+def chain_sensor_rise(chain: EmgChain, a: int, b: int, capped: bool = False) -> float | None:
     """How much the power of the chain's envelope (its channels mixed by its weights)
     rose over samples ``a`` to ``b`` as the sensor's noise, in rest units: the part the
     channels show alike (:func:`sensor_share`, :func:`sensor_part`); None when they
-    cannot tell (one channel, the samples no longer kept, no weights learnt yet)."""
-    low, rest, hold = chain.channel_power(a, b), chain.rest_var, chain.activity
+    cannot tell (one channel, the samples no longer kept, no weights learnt yet).
+    ``capped`` (detector version 23, which asks after every release): each sample's
+    power at most ``POWER_CAP`` × its channel's calibrated rest, as the rest model
+    measures a rest (a few samples at the converter's limit on one electrode — a knock on
+    the sensor — read as a rise of every electrode's rest: the least squares spread it)."""
+    low = chain.channel_power(a, b, POWER_CAP if capped else None)
+    rest, hold = chain.rest_var, chain.activity
     if low is None or rest is None or hold is None:
         return None
     split = sensor_share(low, rest, hold)
     if split is None:
         return None
-    mixed = float(chain.weights @ low) / float(chain.weights @ rest) - 1.0
+    mixed = dot(chain.weights, low) / dot(chain.weights, rest) - 1.0
     return sensor_part(split, mixed)
 
 

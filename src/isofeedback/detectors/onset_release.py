@@ -499,6 +499,12 @@ class OnsetReleaseDetector:
         assert self._rise is not None
         if t is None or not self._retraction.brief(self._onset_t, t):
             self._rise.contraction(k + self.samples.settle)
+            if t is not None and self.params.spatial_rest and self.params.spatial_release:
+                # (a level drop, t None, told its own) the rest after any release may be
+                # raised by the sensor's noise, too little for a level drop (version 23)
+                until = self._follow_from(k + self.samples.settle, True)
+                assert until is not None
+                self.rest.watch(until)
             return
         spread = self.sensor_rise if self.params.spatial_rest else None
         rise = self._rise.brief(round((self._onset_t - t0) * self.fs),
@@ -562,7 +568,8 @@ class OnsetReleaseDetector:
             if self._rise_by != 1.0:
                 self.rest.rise(self._rise_by, envelope_by=self._rise_noise,
                                follow_until=self._follow_from(
-                                   end, self._rise_told and self._rise_noise > 1.0))
+                                   end, self._rise_told and self._rise_noise > 1.0),
+                               from_calibration=self.params.spatial_release)
                 self._rise_by = self._rise_noise = 1.0
         if self._sensor_from is not None and self.rest.following(end) and not self.active:
             self._sensor_again(end)
@@ -645,7 +652,8 @@ class OnsetReleaseDetector:
                  if self.params.spatial_rest and self.sensor_rise is not None else None)
         sensor = min(1.0 + share, rest_rise) if share is not None else 1.0
         self.rest.rise(rest_rise, envelope_by=sensor, follow_until=self._follow_from(
-            end + self.samples.settle, sensor > 1.0))
+            end + self.samples.settle, sensor > 1.0),
+            from_calibration=self.params.spatial_release)
         self.active = False
         self._refine = None
         self._since = end - 1

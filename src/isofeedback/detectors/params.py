@@ -219,10 +219,18 @@ class DetectorParams:
     #: against), and a train of brief activations on a rest raised on every electrode
     #: alike raises the rest even when the blips fill more than ``rest.train_duty``
     spatial_rest: bool = True
+    #: with ``spatial_rest``, the electrodes are asked after every release, not only a
+    #: level drop, how much of the rest's rise since the calibration is the sensor's: a
+    #: milder rise (sweat: ×1.6 in power) ends the hold by an ordinary release and the
+    #: baseline followed it only slowly, so every relaxation read as tension; and the
+    #: sensor's part is told against the calibrated baseline (it is measured against the
+    #: calibrated rest), not stacked on a baseline an earlier rise had already raised
+    spatial_release: bool = True
 
     def __post_init__(self) -> None:
         of_type(self.fused_evidence, "fused_evidence", bool)
         of_type(self.spatial_rest, "spatial_rest", bool)
+        of_type(self.spatial_release, "spatial_release", bool)
         number(self.evidence_hz, "evidence_hz", low=0.0)
 
     def at_rate(self, fs: float) -> DetectorParams:

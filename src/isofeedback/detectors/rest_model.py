@@ -71,9 +71,10 @@ class RestTracker:
         # units, envelope mean, powers in rest units)
         self._pending: list[tuple[int, float, float, FloatArray]] = []
         # after a rise the electrodes showed partly the sensor's, until a sample the
-        # envelope's baseline is set from its level before by what they show
-        # (:meth:`sensor_level`) instead of following the blocks: (until, level before)
-        self._follow: tuple[int, float] | None = None
+        # envelope's baseline is set from a level by what they show (:meth:`sensor_level`)
+        # instead of following the blocks: (until, the level: before the rise, or the
+        # calibration's; whether they told it yet — the blocks are followed until then)
+        self._follow: tuple[int, float, bool] | None = None
 
     @property
     def calibrated(self) -> bool:
@@ -162,15 +163,23 @@ class RestTracker:
         """Follow a rest block's mean envelope slowly (``adapt_s``) — but while the
         electrodes tell the sensor's part of a rise (:meth:`sensor_level`)."""
         assert self.baseline is not None
-        if not self.following(end):
+        if not (self.following(end) and self._follow is not None and self._follow[2]):
             self.baseline += self.alpha * (envelope - self.baseline)
 
     def following(self, end: int) -> bool:
-        """Whether at sample ``end`` the envelope's baseline is still set by
-        :meth:`sensor_level` after a rise (:meth:`rise`'s ``follow_until``)."""
+        """Whether at sample ``end`` the electrodes are still to tell the sensor's part
+        of a rise (:meth:`rise`'s ``follow_until``, :meth:`watch`)."""
         if self._follow is not None and end > self._follow[0]:
             self._follow = None
         return self._follow is not None
+
+    def watch(self, until: int) -> None:
+        """A release (detector version 23): until sample ``until`` the electrodes tell
+        how much of the rest's rise since the calibration is the sensor's
+        (:meth:`sensor_level`, against the calibrated baseline); the blocks are followed
+        as before until they first do (one channel never does: nothing changes)."""
+        if self.calibrated_baseline is not None:
+            self._follow = (until, self.calibrated_baseline, False)
 
     def sensor_level(self, common: float) -> None:
         """The electrodes show the rest's power risen by ``common`` rest units on every
@@ -181,7 +190,9 @@ class RestTracker:
         baseline²)``, turns a baseline 8 % low into a residual of ~6 % of the reference
         contraction."""
         if self._follow is not None:
-            self.baseline = self._follow[1] * float(np.sqrt(1.0 + max(common, 0.0)))
+            until, level, _ = self._follow
+            self.baseline = level * float(np.sqrt(1.0 + max(common, 0.0)))
+            self._follow = (until, level, True)
 
     def onset(self) -> None:
         """An onset was decided: rest blocks not yet followed may hold its rise (a weak
@@ -190,7 +201,7 @@ class RestTracker:
         self._follow = None
 
     def rise(self, factor: float, envelope_by: float = 1.0,
-             follow_until: int | None = None) -> None:
+             follow_until: int | None = None, from_calibration: bool = False) -> None:
         """The rest settled ``factor`` × higher in power, of which ``envelope_by`` is the
         sensor's noise. A level-drop release (:mod:`.level_drop`): its new level may be
         tension that did not let go, so the envelope's baseline — what the coach judges
@@ -199,9 +210,13 @@ class RestTracker:
         the sensor's noise, the whole factor. An RMS envelope of noise scales as the
         square root of its power; without this the coach told a relaxed patient to relax
         after the electrode's contact changed. ``follow_until``: the electrodes told the
-        sensor's part; until that sample they tell it again (:meth:`sensor_level`)."""
+        sensor's part; until that sample they tell it again (:meth:`sensor_level`), from
+        the level before the rise or (``from_calibration``, version 23: the electrodes
+        measure against the calibrated rest) from the calibration's."""
         if follow_until is not None and self.baseline is not None:
-            self._follow = (follow_until, self.baseline)
+            level = (self.calibrated_baseline if from_calibration
+                     and self.calibrated_baseline is not None else self.baseline)
+            self._follow = (follow_until, level, True)
         self.pow_baseline *= factor
         if envelope_by > 1.0 and self.baseline is not None and self.noise is not None:
             root = float(np.sqrt(envelope_by))

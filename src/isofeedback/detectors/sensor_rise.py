@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from isofeedback.dsp.exact import dot, mean
 from isofeedback.types import FloatArray
 
 __all__ = ["SENSOR_MOST", "SPREAD_RATIO", "SpatialSplit", "sensor_part", "sensor_share"]
@@ -72,17 +73,20 @@ def sensor_share(low: FloatArray, rest: FloatArray, hold: FloatArray) -> Spatial
         return None
     # least squares of rise = g + a·hold with g, a ≥ 0 (the two-parameter fit in closed
     # form; a bound that binds leaves a one-parameter fit)
-    h = hold - hold.mean()
-    hh = float(h @ h)
+    # (sums in a fixed order, not BLAS's: the same last bit on every processor)
+    rise_mean, hold_mean = float(mean(rise)), float(mean(hold))
+    h = hold - hold_mean
+    hh = dot(h, h)
     if not hh > 0:  # (a spread that underflows)
         return None
-    a = float(h @ (rise - rise.mean())) / hh
+    a = dot(h, rise - rise_mean) / hh
     if a <= 0:
-        return SpatialSplit(max(float(rise.mean()), 0.0), 0.0)
-    g = float(rise.mean()) - a * float(hold.mean())
-    if g < 0:
-        return SpatialSplit(0.0, max(float(hold @ rise) / float(hold @ hold), 0.0))
-    return SpatialSplit(g, a)
+        a, g = 0.0, rise_mean
+    else:
+        g = rise_mean - a * hold_mean
+        if g < 0:
+            return SpatialSplit(0.0, max(dot(hold, rise) / dot(hold, hold), 0.0))
+    return SpatialSplit(max(g, 0.0), a)
 
 
 def sensor_part(split: SpatialSplit, mixed: float) -> float:

@@ -309,16 +309,19 @@ class EmgChain:
     def calibrated(self) -> bool:
         return self.rest_var is not None
 
-    def channel_power(self, a: int, b: int) -> FloatArray | None:
+    def channel_power(self, a: int, b: int, cap: float | None = None) -> FloatArray | None:
         """Each channel's mean output power over samples ``a`` to ``b`` (counted from the
         stream's first, ``b`` excluded), or None when they are not all kept: the last
         ``channel_powers_s`` before the chunk just taken, and that chunk (a detector
         reading the chunk the chain gave it finds any span of that length before a
-        sample of it, however the stream was chunked)."""
+        sample of it, however the stream was chunked). ``cap``: each sample's power at
+        most ``cap`` × its channel's calibrated rest."""
         kept = self._chan_power
         if kept is None or not kept.seen - kept.available <= a < b <= kept.seen:
             return None
         rows = kept.last(kept.seen - a)[: b - a]
+        if cap is not None and self.rest_var is not None:
+            rows = np.minimum(rows, cap * self.rest_var)
         return np.asarray(rows.mean(axis=0), dtype=np.float64)
 
     @property
