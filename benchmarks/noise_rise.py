@@ -12,7 +12,7 @@ sessions judged as they should be; by detector version and by the coach's "relax
 (``prescribed``: the protocol's ``relaxed_below`` alone, as before; ``noise``: never below
 the rest noise's own level, ``Coach.relaxed_limit``).
 
-    PYTHONPATH=src python benchmarks/noise_rise.py [--seeds 5] [--versions 21 22]
+    PYTHONPATH=src python benchmarks/noise_rise.py [--seeds 5] [--versions 22 23]
         [--rules prescribed noise] [--mild 0.12]
 """
 
@@ -66,7 +66,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--rise", type=float, default=2.5)
-    ap.add_argument("--versions", nargs="+", default=["21", "22"])
+    ap.add_argument("--versions", nargs="+", default=["22", "23"])
     ap.add_argument("--rules", nargs="+", default=list(RULES), choices=list(RULES))
     ap.add_argument("--kept", type=float, default=0.35)
     ap.add_argument("--mild", type=float, default=0.12)
