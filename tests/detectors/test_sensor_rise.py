@@ -53,9 +53,11 @@ def test_one_channel_or_mismatched_shapes_cannot_tell() -> None:
     assert sensor_share(np.array([np.nan, 1.0]), np.ones(2), np.array([5.0, 0.0])) is None
 
 
-def test_the_setting_is_a_boolean() -> None:
+def test_the_settings_are_booleans() -> None:
     with pytest.raises(ConfigError, match="spatial_rest"):
         DetectorParams(spatial_rest="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="spatial_release"):
+        DetectorParams(spatial_release=1)  # type: ignore[arg-type]
 
 
 def _armband(fs: float, seconds: float) -> np.ndarray:

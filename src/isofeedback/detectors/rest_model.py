@@ -183,9 +183,11 @@ class RestTracker:
 
     def sensor_level(self, common: float) -> None:
         """The electrodes show the rest's power risen by ``common`` rest units on every
-        one alike since the rise: the envelope's baseline is its level before it, scaled
-        as an RMS envelope of noise (the square root of the power). Told again as the
-        rest since the rise grows longer, the estimate firms up: the first one rests on
+        one alike since the rise: the envelope's baseline is the level the telling started
+        from (before the rise; from version 23 the calibration's, which the electrodes
+        measure against), scaled as an RMS envelope of noise (the square root of the
+        power); from then on the blocks no longer move it until the telling ends. Told
+        again as the rest since the rise grows longer, the estimate firms up: the first one rests on
         0.75 s of a few channels, and the coach's judgement, ``sqrt(envelope² −
         baseline²)``, turns a baseline 8 % low into a residual of ~6 % of the reference
         contraction."""
